@@ -1,0 +1,369 @@
+//! Registering and confirming claims (R3.3, R5.1, R7.7): whether a claim may be registered,
+//! whether it waits for a confirming role, and when it takes effect.
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::decision::{Decision, Refusal};
+use crate::policy::{DuplicateClaims, EffectiveAt, Policy};
+use crate::text::Text;
+use crate::Timestamp;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClaimStatus {
+    /// Waiting for confirmation by a role the policy names.
+    Pending,
+    Valid,
+    Expired,
+    Void,
+    Cancelled,
+}
+
+impl ClaimStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClaimStatus::Pending => "pending",
+            ClaimStatus::Valid => "valid",
+            ClaimStatus::Expired => "expired",
+            ClaimStatus::Void => "void",
+            ClaimStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ClaimStatus> {
+        [
+            ClaimStatus::Pending,
+            ClaimStatus::Valid,
+            ClaimStatus::Expired,
+            ClaimStatus::Void,
+            ClaimStatus::Cancelled,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == s)
+    }
+
+    /// Pending or valid: the claim still stands.
+    pub fn is_active(self) -> bool {
+        matches!(self, ClaimStatus::Pending | ClaimStatus::Valid)
+    }
+
+    pub fn label(self) -> Text {
+        match self {
+            ClaimStatus::Pending => Text::new("待确认", "Pending"),
+            ClaimStatus::Valid => Text::new("有效", "Valid"),
+            ClaimStatus::Expired => Text::new("已过期", "Expired"),
+            ClaimStatus::Void => Text::new("已作废", "Void"),
+            ClaimStatus::Cancelled => Text::new("已撤销", "Cancelled"),
+        }
+    }
+}
+
+/// What the rules need to know about one claim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimFacts {
+    pub id: i64,
+    pub staff_id: i64,
+    pub staff_name: String,
+    pub status: ClaimStatus,
+    pub registered_at: Timestamp,
+    pub effective_at: Option<Timestamp>,
+    pub confirmed_at: Option<Timestamp>,
+    pub confirmed_by_name: Option<String>,
+    /// The confirming role, as its ID in the policy.
+    pub confirmed_by_role: Option<String>,
+}
+
+/// The staff member a claim is registered for, or who confirms it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaffFacts {
+    pub id: i64,
+    pub name: String,
+    pub roles: Vec<String>,
+}
+
+/// A registration the rules accept.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Registration {
+    pub status: ClaimStatus,
+    pub effective_at: Option<Timestamp>,
+    pub decision: Decision,
+}
+
+/// Decides a new claim by `holder` on a customer whose claims are `existing`.
+pub fn decide_registration(
+    policy: &Policy,
+    now: Timestamp,
+    holder: &StaffFacts,
+    existing: &[ClaimFacts],
+) -> Result<Registration, Refusal> {
+    if existing
+        .iter()
+        .any(|c| c.staff_id == holder.id && c.status.is_active())
+    {
+        return Err(Refusal {
+            code: "already_claimed",
+            rule: None,
+            text: Text::new(
+                format!("{}已登记该客户，不能重复登记", holder.name),
+                format!("{} already holds a claim on this customer", holder.name),
+            ),
+        });
+    }
+    if policy.claims.duplicates == DuplicateClaims::Refuse
+        && let Some(other) = existing.iter().find(|c| c.status.is_active())
+    {
+        return Err(Refusal {
+            code: "customer_already_claimed",
+            rule: Some(policy.ownership.rule.clone()),
+            text: Text::new(
+                format!(
+                    "该客户已由{}登记，不能再登记（{}）",
+                    other.staff_name, policy.ownership.rule
+                ),
+                format!(
+                    "This customer is already claimed by {}; it cannot be claimed again ({})",
+                    other.staff_name, policy.ownership.rule
+                ),
+            ),
+        });
+    }
+    let at = policy.local_time(now);
+    let facts = json!({
+        "staff_id": holder.id,
+        "registered_at": now.to_string(),
+        "other_active_claims": existing.iter().filter(|c| c.status.is_active()).count(),
+    });
+    match &policy.claims.confirmation {
+        Some(conf) => {
+            let roles: Vec<String> = conf.roles.iter().map(|r| policy.role_name(r).zh).collect();
+            let roles_en: Vec<String> = conf.roles.iter().map(|r| policy.role_name(r).en).collect();
+            Ok(Registration {
+                status: ClaimStatus::Pending,
+                effective_at: None,
+                decision: Decision {
+                    rule: conf.rule.clone(),
+                    policy_version: policy.version,
+                    facts,
+                    text: Text::new(
+                        format!(
+                            "{}于 {at} 登记，待{}确认后生效（{}）",
+                            holder.name,
+                            roles.join("或"),
+                            conf.rule
+                        ),
+                        format!(
+                            "{} registered at {at}; the claim takes effect once a {} confirms it ({})",
+                            holder.name,
+                            roles_en.join(" or ").to_lowercase(),
+                            conf.rule
+                        ),
+                    ),
+                },
+            })
+        }
+        None => Ok(Registration {
+            status: ClaimStatus::Valid,
+            effective_at: Some(now),
+            decision: Decision {
+                rule: policy.claims.rule.clone(),
+                policy_version: policy.version,
+                facts,
+                text: Text::new(
+                    format!("{}于 {at} 登记，即时生效（{}）", holder.name, policy.claims.rule),
+                    format!(
+                        "{} registered at {at}; the claim takes effect at once ({})",
+                        holder.name, policy.claims.rule
+                    ),
+                ),
+            },
+        }),
+    }
+}
+
+/// A confirmation the rules accept.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Confirmed {
+    pub effective_at: Timestamp,
+    /// The role the confirmer confirmed in.
+    pub role: String,
+    pub decision: Decision,
+}
+
+/// Decides whether `confirmer` may confirm `claim` now, and when it takes effect (R5.1).
+pub fn decide_confirmation(
+    policy: &Policy,
+    now: Timestamp,
+    claim: &ClaimFacts,
+    confirmer: &StaffFacts,
+) -> Result<Confirmed, Refusal> {
+    let Some(conf) = &policy.claims.confirmation else {
+        return Err(Refusal {
+            code: "confirmation_not_required",
+            rule: Some(policy.claims.rule.clone()),
+            text: Text::new(
+                format!("本制度下登记无需确认（{}）", policy.claims.rule),
+                format!("Claims need no confirmation under this policy ({})", policy.claims.rule),
+            ),
+        });
+    };
+    if claim.status != ClaimStatus::Pending {
+        return Err(Refusal {
+            code: "claim_not_pending",
+            rule: Some(conf.rule.clone()),
+            text: Text::new(
+                format!("该登记状态为“{}”，只有待确认的登记可以确认", claim.status.label().zh),
+                format!(
+                    "This claim is {}; only pending claims can be confirmed",
+                    claim.status.label().en.to_lowercase()
+                ),
+            ),
+        });
+    }
+    let role = confirmer
+        .roles
+        .iter()
+        .find(|r| conf.roles.contains(r))
+        .or_else(|| confirmer.roles.iter().find(|r| *r == crate::policy::ADMIN_ROLE));
+    let Some(role) = role else {
+        let names: Vec<String> = conf.roles.iter().map(|r| policy.role_name(r).zh).collect();
+        let names_en: Vec<String> = conf.roles.iter().map(|r| policy.role_name(r).en).collect();
+        return Err(Refusal {
+            code: "forbidden",
+            rule: Some(conf.rule.clone()),
+            text: Text::new(
+                format!("只有{}可以确认登记（{}）", names.join("或"), conf.rule),
+                format!("Only a {} may confirm a claim ({})", names_en.join(" or "), conf.rule),
+            ),
+        });
+    };
+    let effective_at = match conf.effective {
+        EffectiveAt::AtConfirmation => now,
+        EffectiveAt::AtRegistration => claim.registered_at,
+    };
+    let role_name = policy.role_name(role);
+    let (reg, eff) = (policy.local_time(claim.registered_at), policy.local_time(effective_at));
+    let text = match conf.effective {
+        EffectiveAt::AtConfirmation => Text::new(
+            format!(
+                "{}于 {reg} 登记，{}{}于 {eff} 确认，自确认时起生效（{}）",
+                claim.staff_name, role_name.zh, confirmer.name, conf.rule
+            ),
+            format!(
+                "{} registered at {reg}; {} {} confirmed at {eff}, so the claim takes effect at the confirmation ({})",
+                claim.staff_name, role_name.en, confirmer.name, conf.rule
+            ),
+        ),
+        EffectiveAt::AtRegistration => Text::new(
+            format!(
+                "{}于 {reg} 登记，{}{}确认，自登记时起生效（{}）",
+                claim.staff_name, role_name.zh, confirmer.name, conf.rule
+            ),
+            format!(
+                "{} registered at {reg}; {} {} confirmed it, so it takes effect from the registration ({})",
+                claim.staff_name, role_name.en, confirmer.name, conf.rule
+            ),
+        ),
+    };
+    Ok(Confirmed {
+        effective_at,
+        role: role.clone(),
+        decision: Decision {
+            rule: conf.rule.clone(),
+            policy_version: policy.version,
+            facts: json!({
+                "claim_id": claim.id,
+                "registered_at": claim.registered_at.to_string(),
+                "confirmed_at": now.to_string(),
+                "confirmed_by": confirmer.id,
+                "confirmed_as": role,
+                "effective": conf.effective,
+                "effective_at": effective_at.to_string(),
+            }),
+            text,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::tests::sample;
+
+    fn t(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    fn staff(id: i64, name: &str, role: &str) -> StaffFacts {
+        StaffFacts {
+            id,
+            name: name.into(),
+            roles: vec![role.into()],
+        }
+    }
+
+    pub(crate) fn pending(id: i64, staff_id: i64, name: &str, at: &str) -> ClaimFacts {
+        ClaimFacts {
+            id,
+            staff_id,
+            staff_name: name.into(),
+            status: ClaimStatus::Pending,
+            registered_at: t(at),
+            effective_at: None,
+            confirmed_at: None,
+            confirmed_by_name: None,
+            confirmed_by_role: None,
+        }
+    }
+
+    #[test]
+    fn r5_1_card_waits_for_the_team_leader() {
+        let p = sample();
+        let r = decide_registration(&p, t("2026-11-03T01:12:00Z"), &staff(1, "王芳", "consultant"), &[]).unwrap();
+        assert_eq!(r.status, ClaimStatus::Pending);
+        assert_eq!(r.effective_at, None);
+        assert_eq!(r.decision.rule.as_str(), "R5.1");
+        assert!(r.decision.text.zh.contains("2026-11-03 09:12"), "{}", r.decision.text.zh);
+        assert!(r.decision.text.zh.contains("销售组长确认后生效"));
+    }
+
+    #[test]
+    fn r5_1_card_signed_later_takes_effect_at_the_signature() {
+        let p = sample();
+        let claim = pending(7, 1, "王芳", "2026-11-03T01:12:00Z");
+        let now = t("2026-11-04T02:00:00Z");
+        let c = decide_confirmation(&p, now, &claim, &staff(2, "赵组长", "team_leader")).unwrap();
+        assert_eq!(c.effective_at, now);
+        assert_eq!(c.role, "team_leader");
+        assert!(c.decision.text.zh.contains("自确认时起生效"));
+    }
+
+    #[test]
+    fn r5_1_only_the_named_roles_confirm() {
+        let p = sample();
+        let claim = pending(7, 1, "王芳", "2026-11-03T01:12:00Z");
+        let err = decide_confirmation(&p, t("2026-11-03T02:00:00Z"), &claim, &staff(3, "李强", "consultant"))
+            .unwrap_err();
+        assert_eq!(err.code, "forbidden");
+        assert_eq!(err.rule.unwrap().as_str(), "R5.1");
+        let mut valid = claim.clone();
+        valid.status = ClaimStatus::Valid;
+        let err = decide_confirmation(&p, t("2026-11-03T02:00:00Z"), &valid, &staff(2, "赵组长", "team_leader"))
+            .unwrap_err();
+        assert_eq!(err.code, "claim_not_pending");
+    }
+
+    #[test]
+    fn a_holder_cannot_claim_twice_and_refuse_mode_refuses_others() {
+        let p = sample();
+        let existing = [pending(7, 1, "王芳", "2026-11-03T01:12:00Z")];
+        let now = t("2026-11-03T03:00:00Z");
+        let err = decide_registration(&p, now, &staff(1, "王芳", "consultant"), &existing).unwrap_err();
+        assert_eq!(err.code, "already_claimed");
+        assert!(decide_registration(&p, now, &staff(2, "李强", "consultant"), &existing).is_ok());
+        let mut refusing = p.clone();
+        refusing.claims.duplicates = DuplicateClaims::Refuse;
+        let err = decide_registration(&refusing, now, &staff(2, "李强", "consultant"), &existing).unwrap_err();
+        assert_eq!(err.code, "customer_already_claimed");
+    }
+}

@@ -1,0 +1,728 @@
+//! The policy file: a company's rulebook as settings (TOML), validated with file, line and column.
+//!
+//! The file is read into a raw form that keeps source spans, then checked into [`Policy`], the
+//! only form the rest of Kehu sees. New sections (timers, pools, ledgers) are added beside the
+//! ones here; unknown keys are errors so a typo never passes silently.
+
+use std::fmt;
+use std::ops::Range;
+
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+use crate::decision::RuleId;
+use crate::text::Text;
+
+/// One problem in a policy file, pointing at the place to fix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyError {
+    pub file: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column, in characters.
+    pub column: usize,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl fmt::Display for PolicyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: error: {}", self.file, self.line, self.column, self.message)?;
+        if let Some(hint) = &self.hint {
+            write!(f, "\n  hint: {hint}")?;
+        }
+        Ok(())
+    }
+}
+
+/// All problems found in one file, in source order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyErrors(pub Vec<PolicyError>);
+
+impl fmt::Display for PolicyErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for PolicyErrors {}
+
+/// What a role may do. Roles are named by the policy; permissions are Kehu's fixed vocabulary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Permission {
+    #[serde(rename = "customers.read")]
+    CustomersRead,
+    #[serde(rename = "customers.create")]
+    CustomersCreate,
+    #[serde(rename = "claims.create")]
+    ClaimsCreate,
+    /// Register a claim in another staff member's name.
+    #[serde(rename = "claims.create_for_others")]
+    ClaimsCreateForOthers,
+    #[serde(rename = "activities.create")]
+    ActivitiesCreate,
+    #[serde(rename = "history.read")]
+    HistoryRead,
+    #[serde(rename = "staff.manage")]
+    StaffManage,
+    #[serde(rename = "units.manage")]
+    UnitsManage,
+    #[serde(rename = "policy.read")]
+    PolicyRead,
+}
+
+impl Permission {
+    pub const ALL: [Permission; 9] = [
+        Permission::CustomersRead,
+        Permission::CustomersCreate,
+        Permission::ClaimsCreate,
+        Permission::ClaimsCreateForOthers,
+        Permission::ActivitiesCreate,
+        Permission::HistoryRead,
+        Permission::StaffManage,
+        Permission::UnitsManage,
+        Permission::PolicyRead,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Permission::CustomersRead => "customers.read",
+            Permission::CustomersCreate => "customers.create",
+            Permission::ClaimsCreate => "claims.create",
+            Permission::ClaimsCreateForOthers => "claims.create_for_others",
+            Permission::ActivitiesCreate => "activities.create",
+            Permission::HistoryRead => "history.read",
+            Permission::StaffManage => "staff.manage",
+            Permission::UnitsManage => "units.manage",
+            Permission::PolicyRead => "policy.read",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Permission> {
+        Permission::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+}
+
+/// The kinds of follow-up Kehu records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Call,
+    Visit,
+    Sms,
+    Meeting,
+    WalkIn,
+    Event,
+}
+
+impl Channel {
+    pub const ALL: [Channel; 6] = [
+        Channel::Call,
+        Channel::Visit,
+        Channel::Sms,
+        Channel::Meeting,
+        Channel::WalkIn,
+        Channel::Event,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Call => "call",
+            Channel::Visit => "visit",
+            Channel::Sms => "sms",
+            Channel::Meeting => "meeting",
+            Channel::WalkIn => "walk_in",
+            Channel::Event => "event",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Channel> {
+        Channel::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+
+    pub fn label(self) -> Text {
+        match self {
+            Channel::Call => Text::new("电话", "Call"),
+            Channel::Visit => Text::new("拜访", "Visit"),
+            Channel::Sms => Text::new("短信", "SMS"),
+            Channel::Meeting => Text::new("会面", "Meeting"),
+            Channel::WalkIn => Text::new("到店", "Walk-in"),
+            Channel::Event => Text::new("活动", "Event"),
+        }
+    }
+}
+
+/// The built-in role that may do everything within its tenant.
+pub const ADMIN_ROLE: &str = "admin";
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Role {
+    pub id: String,
+    pub name: Text,
+    pub permissions: Vec<Permission>,
+}
+
+/// Whether a second staff member may register a customer someone already holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DuplicateClaims {
+    /// Several claims may stand; ownership decides between them (R3.3, R5.5, R7.7).
+    Allow,
+    /// A customer with a pending or valid claim refuses further claims.
+    Refuse,
+}
+
+/// When a confirmed claim takes effect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EffectiveAt {
+    /// At the confirmation (R5.1: signed later, it takes effect at the signature time).
+    AtConfirmation,
+    /// Back-dated to the registration once confirmed.
+    AtRegistration,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Confirmation {
+    pub rule: RuleId,
+    pub roles: Vec<String>,
+    pub effective: EffectiveAt,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ClaimPolicy {
+    /// The rule a registration is made under.
+    pub rule: RuleId,
+    pub duplicates: DuplicateClaims,
+    /// `None`: a claim is valid as soon as it is registered.
+    pub confirmation: Option<Confirmation>,
+}
+
+/// How ownership is derived from claims.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OwnershipBasis {
+    /// The valid claim that took effect first wins.
+    EarliestEffective,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OwnershipPolicy {
+    pub rule: RuleId,
+    pub basis: OwnershipBasis,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CustomerPolicy {
+    /// Country calling code assumed for phone numbers written without one.
+    pub default_country_code: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ActivityPolicy {
+    pub channels: Vec<Channel>,
+}
+
+/// A checked policy: the only form the rest of Kehu uses.
+#[derive(Debug, Clone, Serialize)]
+pub struct Policy {
+    pub id: String,
+    pub rulebook: Option<String>,
+    pub version: u32,
+    pub name: Text,
+    pub time_zone: String,
+    #[serde(skip)]
+    pub tz: jiff::tz::TimeZone,
+    pub customers: CustomerPolicy,
+    pub roles: Vec<Role>,
+    pub claims: ClaimPolicy,
+    pub ownership: OwnershipPolicy,
+    pub activities: ActivityPolicy,
+}
+
+impl Policy {
+    /// Parses and checks a policy file. `file` names it in error messages.
+    pub fn parse(source: &str, file: &str) -> Result<Policy, PolicyErrors> {
+        let raw: RawPolicy = toml::from_str(source).map_err(|e| {
+            let at = e.span().map(|s| s.start).unwrap_or(0);
+            let message = e.message().trim().to_string();
+            let hint = toml_hint(&message);
+            PolicyErrors(vec![error_at(source, file, at, message, hint)])
+        })?;
+        Checker {
+            source,
+            file,
+            errors: Vec::new(),
+        }
+        .check(raw)
+    }
+
+    /// The role with this ID; `admin` is always defined.
+    pub fn role(&self, id: &str) -> Option<&Role> {
+        self.roles.iter().find(|r| r.id == id)
+    }
+
+    /// Whether someone holding `roles` has `permission`.
+    pub fn allows(&self, roles: &[String], permission: Permission) -> bool {
+        roles.iter().any(|r| {
+            r == ADMIN_ROLE
+                || self
+                    .role(r)
+                    .is_some_and(|role| role.permissions.contains(&permission))
+        })
+    }
+
+    /// Whether someone holding `roles` may confirm claims.
+    pub fn may_confirm(&self, roles: &[String]) -> bool {
+        roles.iter().any(|r| {
+            r == ADMIN_ROLE
+                || self
+                    .claims
+                    .confirmation
+                    .as_ref()
+                    .is_some_and(|c| c.roles.contains(r))
+        })
+    }
+
+    /// The display name of a role, or its ID when the policy does not know it.
+    pub fn role_name(&self, id: &str) -> Text {
+        self.role(id)
+            .map(|r| r.name.clone())
+            .unwrap_or_else(|| Text::new(id, id))
+    }
+
+    /// Formats a time in the tenant's zone, minutes precision: `2026-11-03 09:12`.
+    pub fn local_time(&self, t: jiff::Timestamp) -> String {
+        t.to_zoned(self.tz.clone()).strftime("%Y-%m-%d %H:%M").to_string()
+    }
+}
+
+fn toml_hint(message: &str) -> Option<String> {
+    if message.starts_with("unknown field") {
+        Some("remove the key or fix its spelling; the keys this section accepts are listed above".into())
+    } else if message.starts_with("missing field") {
+        Some("add the key to this section; presets/car-dealership.toml shows every key with a comment".into())
+    } else if message.contains("unknown variant") {
+        Some("use one of the values listed above".into())
+    } else if message.contains("invalid type") {
+        Some("check the value's type: text in quotes, numbers without, lists in [ ]".into())
+    } else {
+        Some("this is TOML syntax: see https://toml.io for the format".into())
+    }
+}
+
+fn error_at(source: &str, file: &str, at: usize, message: String, hint: Option<String>) -> PolicyError {
+    let at = at.min(source.len());
+    let before = &source[..source.floor_char_boundary(at)];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let column = before[line_start..].chars().count() + 1;
+    PolicyError {
+        file: file.to_string(),
+        line,
+        column,
+        message,
+        hint,
+    }
+}
+
+// ---- the raw file, as written ----
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPolicy {
+    policy: RawHeader,
+    #[serde(default)]
+    customers: Option<RawCustomers>,
+    #[serde(default)]
+    roles: Vec<RawRole>,
+    claims: RawClaims,
+    ownership: RawOwnership,
+    #[serde(default)]
+    activities: Option<RawActivities>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHeader {
+    id: Spanned<String>,
+    #[serde(default)]
+    rulebook: Option<String>,
+    version: Spanned<i64>,
+    name: Text,
+    #[serde(default)]
+    time_zone: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCustomers {
+    #[serde(default)]
+    default_country_code: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRole {
+    id: Spanned<String>,
+    name: Text,
+    #[serde(default)]
+    permissions: Vec<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawClaims {
+    rule: Spanned<String>,
+    duplicates: DuplicateClaims,
+    #[serde(default)]
+    confirmation: Option<RawConfirmation>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfirmation {
+    rule: Spanned<String>,
+    roles: Spanned<Vec<Spanned<String>>>,
+    effective: EffectiveAt,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOwnership {
+    rule: Spanned<String>,
+    basis: OwnershipBasis,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawActivities {
+    channels: Vec<Spanned<String>>,
+}
+
+struct Checker<'a> {
+    source: &'a str,
+    file: &'a str,
+    errors: Vec<PolicyError>,
+}
+
+impl Checker<'_> {
+    fn error(&mut self, span: Range<usize>, message: impl Into<String>, hint: impl Into<String>) {
+        self.errors.push(error_at(
+            self.source,
+            self.file,
+            span.start,
+            message.into(),
+            Some(hint.into()),
+        ));
+    }
+
+    fn rule(&mut self, raw: &Spanned<String>) -> RuleId {
+        match RuleId::parse(raw.get_ref()) {
+            Ok(r) => r,
+            Err(e) => {
+                self.error(raw.span(), e.to_string(), "rule IDs are those of SPEC.md, e.g. \"R5.1\"");
+                RuleId::parse("R0.0").expect("placeholder rule ID is well-formed")
+            }
+        }
+    }
+
+    fn check(mut self, raw: RawPolicy) -> Result<Policy, PolicyErrors> {
+        let h = raw.policy;
+        let id = h.id.get_ref().trim().to_string();
+        if id.is_empty()
+            || !id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            self.error(
+                h.id.span(),
+                format!("policy id `{id}` must be lowercase letters, digits and dashes"),
+                "for example id = \"car-dealership\"",
+            );
+        }
+        let version = *h.version.get_ref();
+        if !(1..=i64::from(u32::MAX)).contains(&version) {
+            self.error(
+                h.version.span(),
+                format!("version {version} must be a whole number from 1 up"),
+                "raise the version by one each time the policy changes",
+            );
+        }
+        let (time_zone, tz) = match &h.time_zone {
+            None => (
+                "Asia/Shanghai".to_string(),
+                jiff::tz::TimeZone::get("Asia/Shanghai").unwrap_or(jiff::tz::TimeZone::UTC),
+            ),
+            Some(z) => match jiff::tz::TimeZone::get(z.get_ref()) {
+                Ok(tz) => (z.get_ref().clone(), tz),
+                Err(_) => {
+                    self.error(
+                        z.span(),
+                        format!("`{}` is not a time zone", z.get_ref()),
+                        "use an IANA zone name such as \"Asia/Shanghai\"",
+                    );
+                    (z.get_ref().clone(), jiff::tz::TimeZone::UTC)
+                }
+            },
+        };
+        let default_country_code = match raw.customers.and_then(|c| c.default_country_code) {
+            None => "86".to_string(),
+            Some(cc) => {
+                let v = cc.get_ref().trim_start_matches('+').to_string();
+                if v.is_empty() || v.len() > 3 || !v.bytes().all(|b| b.is_ascii_digit()) || v.starts_with('0') {
+                    self.error(
+                        cc.span(),
+                        format!("`{}` is not a country calling code", cc.get_ref()),
+                        "write the digits only, e.g. \"86\" for China",
+                    );
+                }
+                v
+            }
+        };
+
+        let mut roles: Vec<Role> = vec![Role {
+            id: ADMIN_ROLE.to_string(),
+            name: Text::new("管理员", "Administrator"),
+            permissions: Permission::ALL.to_vec(),
+        }];
+        for r in raw.roles {
+            let rid = r.id.get_ref().clone();
+            if rid == ADMIN_ROLE {
+                self.error(
+                    r.id.span(),
+                    "the role `admin` is built in and may not be redefined",
+                    "choose another ID; admin may always do everything in its tenant",
+                );
+                continue;
+            }
+            if rid.is_empty() || !rid.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
+                self.error(
+                    r.id.span(),
+                    format!("role id `{rid}` must be lowercase letters, digits and underscores"),
+                    "for example id = \"team_leader\"",
+                );
+            }
+            if roles.iter().any(|x| x.id == rid) {
+                self.error(r.id.span(), format!("role `{rid}` is defined twice"), "keep one definition per role");
+                continue;
+            }
+            let mut permissions = Vec::new();
+            for p in &r.permissions {
+                match Permission::parse(p.get_ref()) {
+                    Some(p) if !permissions.contains(&p) => permissions.push(p),
+                    Some(_) => {}
+                    None => {
+                        let known: Vec<_> = Permission::ALL.iter().map(|p| p.as_str()).collect();
+                        self.error(
+                            p.span(),
+                            format!("unknown permission `{}`", p.get_ref()),
+                            format!("permissions are: {}", known.join(", ")),
+                        );
+                    }
+                }
+            }
+            roles.push(Role {
+                id: rid,
+                name: r.name,
+                permissions,
+            });
+        }
+
+        let claim_rule = self.rule(&raw.claims.rule);
+        let confirmation = raw.claims.confirmation.map(|c| {
+            let rule = self.rule(&c.rule);
+            if c.roles.get_ref().is_empty() {
+                self.error(
+                    c.roles.span(),
+                    "confirmation needs at least one role that may confirm",
+                    "for example roles = [\"team_leader\"], or remove [claims.confirmation]",
+                );
+            }
+            let mut names = Vec::new();
+            for r in c.roles.get_ref() {
+                if roles.iter().any(|x| &x.id == r.get_ref()) {
+                    names.push(r.get_ref().clone());
+                } else {
+                    let known: Vec<_> = roles.iter().map(|x| x.id.as_str()).collect();
+                    self.error(
+                        r.span(),
+                        format!("role `{}` is not defined in [[roles]]", r.get_ref()),
+                        format!("defined roles: {}", known.join(", ")),
+                    );
+                }
+            }
+            Confirmation {
+                rule,
+                roles: names,
+                effective: c.effective,
+            }
+        });
+        let ownership_rule = self.rule(&raw.ownership.rule);
+
+        let channels = match raw.activities {
+            None => Channel::ALL.to_vec(),
+            Some(a) => {
+                let mut out = Vec::new();
+                for c in &a.channels {
+                    match Channel::parse(c.get_ref()) {
+                        Some(ch) if !out.contains(&ch) => out.push(ch),
+                        Some(_) => {}
+                        None => {
+                            let known: Vec<_> = Channel::ALL.iter().map(|c| c.as_str()).collect();
+                            self.error(
+                                c.span(),
+                                format!("unknown channel `{}`", c.get_ref()),
+                                format!("channels are: {}", known.join(", ")),
+                            );
+                        }
+                    }
+                }
+                out
+            }
+        };
+
+        if !self.errors.is_empty() {
+            self.errors.sort_by_key(|e| (e.line, e.column));
+            return Err(PolicyErrors(self.errors));
+        }
+        Ok(Policy {
+            id,
+            rulebook: h.rulebook,
+            version: u32::try_from(version).unwrap_or(1),
+            name: h.name,
+            time_zone,
+            tz,
+            customers: CustomerPolicy { default_country_code },
+            roles,
+            claims: ClaimPolicy {
+                rule: claim_rule,
+                duplicates: raw.claims.duplicates,
+                confirmation,
+            },
+            ownership: OwnershipPolicy {
+                rule: ownership_rule,
+                basis: raw.ownership.basis,
+            },
+            activities: ActivityPolicy { channels },
+        })
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) const SAMPLE: &str = r#"
+[policy]
+id = "sample"
+version = 3
+name = { zh = "示例", en = "Sample" }
+
+[[roles]]
+id = "consultant"
+name = { zh = "销售顾问", en = "Consultant" }
+permissions = ["customers.read", "customers.create", "claims.create", "activities.create"]
+
+[[roles]]
+id = "team_leader"
+name = { zh = "销售组长", en = "Team leader" }
+permissions = ["customers.read", "claims.create", "claims.create_for_others", "history.read"]
+
+[claims]
+rule = "R5.1"
+duplicates = "allow"
+
+[claims.confirmation]
+rule = "R5.1"
+roles = ["team_leader"]
+effective = "at_confirmation"
+
+[ownership]
+rule = "R5.5"
+basis = "earliest_effective"
+"#;
+
+    pub(crate) fn sample() -> Policy {
+        Policy::parse(SAMPLE, "sample.toml").unwrap()
+    }
+
+    #[test]
+    fn a_complete_file_parses_with_defaults() {
+        let p = sample();
+        assert_eq!(p.version, 3);
+        assert_eq!(p.time_zone, "Asia/Shanghai");
+        assert_eq!(p.customers.default_country_code, "86");
+        assert_eq!(p.activities.channels.len(), 6);
+        assert!(p.allows(&["consultant".into()], Permission::ClaimsCreate));
+        assert!(!p.allows(&["consultant".into()], Permission::StaffManage));
+        assert!(p.allows(&["admin".into()], Permission::StaffManage));
+        assert!(p.may_confirm(&["team_leader".into()]));
+        assert!(!p.may_confirm(&["consultant".into()]));
+    }
+
+    #[test]
+    fn syntax_errors_point_at_line_and_column() {
+        let src = SAMPLE.replace("version = 3", "version = = 3");
+        let errs = Policy::parse(&src, "p.toml").unwrap_err();
+        assert_eq!(errs.0.len(), 1);
+        let e = &errs.0[0];
+        assert_eq!((e.file.as_str(), e.line), ("p.toml", 4));
+        assert!(e.column > 1);
+        assert!(e.hint.is_some());
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_at_their_place() {
+        let src = SAMPLE.replace("basis = ", "bassis = ");
+        let e = &Policy::parse(&src, "p.toml").unwrap_err().0[0];
+        assert!(e.message.contains("bassis"), "{e}");
+        assert_eq!(e.line, 28);
+    }
+
+    #[test]
+    fn semantic_errors_are_all_reported_with_hints() {
+        let src = SAMPLE
+            .replace(r#"roles = ["team_leader"]"#, r#"roles = ["team_lead"]"#)
+            .replace(r#""history.read""#, r#""history.reed""#)
+            .replace(r#"rule = "R5.5""#, r#"rule = "5.5""#);
+        let errs = Policy::parse(&src, "p.toml").unwrap_err().0;
+        assert_eq!(errs.len(), 3, "{errs:?}");
+        assert!(errs[0].message.contains("history.reed"));
+        assert_eq!(errs[0].line, 15);
+        assert!(errs[1].message.contains("team_lead"));
+        assert!(errs[1].hint.as_deref().unwrap().contains("team_leader"));
+        assert!(errs[2].message.contains("5.5"));
+        assert_eq!(errs[2].column, 8);
+    }
+
+    #[test]
+    fn bad_time_zone_and_reserved_role_are_refused() {
+        let src = SAMPLE.replace(
+            "version = 3\n",
+            "version = 3\ntime_zone = \"Mars/Olympus\"\n",
+        );
+        let e = &Policy::parse(&src, "p.toml").unwrap_err().0[0];
+        assert!(e.message.contains("Mars/Olympus"));
+        let src = SAMPLE.replace(r#"id = "consultant""#, r#"id = "admin""#);
+        let errs = Policy::parse(&src, "p.toml").unwrap_err().0;
+        assert!(errs.iter().any(|e| e.message.contains("built in")));
+    }
+
+    #[test]
+    fn columns_count_characters_not_bytes() {
+        let src = SAMPLE.replace(
+            r#"name = { zh = "示例", en = "Sample" }"#,
+            r#"name = { zh = "示例", en = "Sample", fr = 1 }"#,
+        );
+        let e = &Policy::parse(&src, "p.toml").unwrap_err().0[0];
+        assert_eq!(e.line, 5);
+        assert_eq!(e.column, 36, "{e}");
+    }
+}

@@ -1,1 +1,114 @@
+//! Kehu's HTTP server: the JSON API under `/api/v1` (with its OpenAPI document), the web pages,
+//! authentication and the clock. Handlers parse and authorise; `service` loads, asks the domain,
+//! and applies with history in one transaction.
 
+pub mod api;
+pub mod auth;
+pub mod clock;
+pub mod error;
+pub mod i18n;
+pub mod service;
+pub mod web;
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use axum::Router;
+use kehu_domain::{Policy, Timestamp};
+use kehu_store::Db;
+
+pub use error::ApiError;
+
+/// Everything a request handler needs, shared across the process.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub db: Db,
+    pub clock: clock::Clock,
+    policies: RwLock<HashMap<(i64, i64), Arc<Policy>>>,
+    pub limiter: auth::LoginLimiter,
+    pub auth_cache: auth::AuthCache,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Builds the state; with `virtual_clock` an admin may move time forward through the API.
+    pub async fn new(db: Db, virtual_clock: bool) -> Result<AppState, kehu_store::StoreError> {
+        let offset = if virtual_clock { kehu_store::clock::offset(&db).await? } else { 0 };
+        Ok(AppState(Arc::new(Inner {
+            db,
+            clock: clock::Clock::new(virtual_clock, offset),
+            policies: RwLock::new(HashMap::new()),
+            limiter: auth::LoginLimiter::default(),
+            auth_cache: auth::AuthCache::default(),
+        })))
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// The tenant's active policy, parsed once per version.
+    pub async fn policy(&self, tenant_id: i64) -> Result<Arc<Policy>, ApiError> {
+        let tenant = kehu_store::tenants::get(&self.db, tenant_id).await?;
+        let key = (tenant_id, tenant.policy_version);
+        if let Some(p) = self.policies.read().expect("policy cache lock").get(&key) {
+            return Ok(p.clone());
+        }
+        let row = kehu_store::tenants::active_policy(&self.db, tenant_id).await?;
+        let policy = Policy::parse(&row.source, &row.file_name).map_err(|e| {
+            tracing::error!(tenant.id = tenant_id, error = %e, "stored policy no longer parses");
+            ApiError::internal()
+        })?;
+        let policy = Arc::new(policy);
+        self.policies.write().expect("policy cache lock").insert(key, policy.clone());
+        Ok(policy)
+    }
+}
+
+/// The whole application: API, OpenAPI document and web pages.
+pub fn app(state: AppState) -> Router {
+    let (api, openapi) = api::router().split_for_parts();
+    let openapi = Arc::new(openapi);
+    Router::new()
+        .merge(api)
+        .route(
+            "/api/v1/openapi.json",
+            axum::routing::get(move || {
+                let doc = openapi.clone();
+                async move { axum::Json(doc.as_ref().clone()) }
+            }),
+        )
+        .merge(web::router())
+        .fallback(api::fallback)
+        .with_state(state)
+}
+
+/// Serves until Ctrl-C or SIGTERM, finishing requests in flight.
+pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
+    let app = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}

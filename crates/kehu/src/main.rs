@@ -1,1 +1,271 @@
-fn main() {}
+//! `kehu`: the Kehu (客户) binary. One command per operator task.
+
+mod demo;
+mod generate;
+mod presets;
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use kehu_domain::Policy;
+use kehu_store::Db;
+
+#[derive(Parser)]
+#[command(name = "kehu", version, about = "Kehu (客户): a customer-management system that enforces your written customer rules and explains every decision.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args, Clone)]
+struct DbArgs {
+    /// `sqlite://PATH` (created if missing) or `postgres://USER@HOST/DB`.
+    #[arg(long, env = "KEHU_DATABASE_URL", default_value = "sqlite://kehu.db")]
+    database_url: String,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the web pages and the API on a database (migrations run first).
+    Serve {
+        #[command(flatten)]
+        db: DbArgs,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Let an admin move time forward through `POST /api/v1/clock/advance` (tests, demos).
+        #[arg(long)]
+        virtual_clock: bool,
+    },
+    /// Create (if new) a SQLite database with a demo tenant, staff and ~200 customers, and serve it.
+    /// The admin password is `KEHU_ADMIN_PASSWORD` if set.
+    Demo {
+        /// The rulebook preset the demo tenant runs on.
+        #[arg(long, default_value = "car-dealership")]
+        preset: String,
+        /// SQLite file for the demo.
+        #[arg(long, default_value = "kehu-demo.db")]
+        db: PathBuf,
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        #[arg(long)]
+        virtual_clock: bool,
+    },
+    /// Create a tenant on a preset or policy file, with an `admin` user.
+    Init {
+        #[command(flatten)]
+        db: DbArgs,
+        /// Short name of the tenant (letters, digits, dashes).
+        #[arg(long)]
+        tenant: String,
+        /// Display name of the company.
+        #[arg(long)]
+        name: String,
+        /// A preset name (see `presets/`), or use --policy.
+        #[arg(long, default_value = "car-dealership", conflicts_with = "policy")]
+        preset: String,
+        /// A policy file instead of a preset.
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        /// Password of the tenant's `admin` user.
+        #[arg(long, env = "KEHU_ADMIN_PASSWORD")]
+        admin_password: String,
+    },
+    /// Apply database migrations and exit.
+    Migrate {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Work with policy files.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+    /// Re-hash every tenant's history and report the first edited, missing or reordered event.
+    VerifyHistory {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Fill a tenant with generated customers for benchmarks (through the normal create path).
+    Generate {
+        #[command(flatten)]
+        db: DbArgs,
+        /// Tenant short name; created on the car-dealership preset if missing.
+        #[arg(long, default_value = "bench")]
+        tenant: String,
+        /// How many customers to add.
+        #[arg(long, default_value_t = 1000)]
+        customers: u64,
+        /// Concurrent writers (PostgreSQL); SQLite has one writer.
+        #[arg(long, default_value_t = 1)]
+        writers: usize,
+    },
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Check policy files; errors name file, line and column with a hint. Exit 1 on errors.
+    Check {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("KEHU_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Policy { command: PolicyCommand::Check { files } } => policy_check(&files),
+        Command::Serve { db, listen, virtual_clock } => {
+            init_tracing();
+            let db = connect(&db.database_url).await?;
+            let tenants = kehu_store::tenants::list(&db).await?;
+            if tenants.is_empty() {
+                eprintln!("note: this database has no tenant yet; create one with `kehu init --tenant NAME --name \"公司\"` or try `kehu demo`");
+            }
+            let state = kehu_server::AppState::new(db, virtual_clock).await?;
+            serve(state, &listen, None).await
+        }
+        Command::Demo { preset, db, listen, virtual_clock } => {
+            init_tracing();
+            let url = format!("sqlite://{}", db.display());
+            let database = connect(&url).await?;
+            let state = kehu_server::AppState::new(database, virtual_clock).await?;
+            let logins = demo::ensure(&state, &preset).await?;
+            serve(state, &listen, Some((&db, logins))).await
+        }
+        Command::Init { db, tenant, name, preset, policy, admin_password } => {
+            let database = connect(&db.database_url).await?;
+            let (file, source) = match &policy {
+                Some(p) => (p.display().to_string(), std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?),
+                None => {
+                    let (f, s) = presets::find(&preset)?;
+                    (f.to_string(), s.to_string())
+                }
+            };
+            let policy = Policy::parse(&source, &file).map_err(|e| anyhow::anyhow!("{e}"))?;
+            if kehu_store::tenants::by_slug(&database, &tenant).await?.is_some() {
+                bail!("a tenant `{tenant}` already exists");
+            }
+            kehu_server::auth::check_password(&admin_password).map_err(|t| anyhow::anyhow!("{}", t.en))?;
+            let now = jiff::Timestamp::now();
+            let t = kehu_store::tenants::create(&database, &tenant, &name, &policy, &source, &file, now).await?;
+            let hash = kehu_server::auth::hash_password(&admin_password).map_err(|_| anyhow::anyhow!("hashing failed"))?;
+            kehu_store::staff::create(
+                &database,
+                t.id,
+                None,
+                kehu_store::staff::NewStaff { username: "admin", display_name: "管理员", password_hash: &hash, unit_id: None, roles: &["admin".to_string()] },
+                now,
+            )
+            .await?;
+            println!("tenant `{tenant}` created on policy {} v{}; log in as `admin`", policy.id, policy.version);
+            Ok(())
+        }
+        Command::Migrate { db } => {
+            let database = Db::connect(&db.database_url).await.context("opening the database")?;
+            println!("migrations applied; database is up to date");
+            database.close().await;
+            Ok(())
+        }
+        Command::VerifyHistory { db } => {
+            let database = connect(&db.database_url).await?;
+            let mut broken = false;
+            for t in kehu_store::tenants::list(&database).await? {
+                match kehu_store::history::verify(&database, t.id).await? {
+                    Ok(n) => println!("{}: ok, {n} events verified", t.slug),
+                    Err(b) => {
+                        broken = true;
+                        println!("{}: BROKEN at event {} ({})", t.slug, b.first_bad_event(), b.reason());
+                    }
+                }
+            }
+            if broken {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+        Command::Generate { db, tenant, customers, writers } => {
+            let database = connect(&db.database_url).await?;
+            generate::run(database, &tenant, customers, writers).await
+        }
+    }
+}
+
+async fn connect(url: &str) -> anyhow::Result<Db> {
+    Db::connect(url).await.with_context(|| format!("opening the database {}", redact(url)))
+}
+
+/// A database URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+async fn serve(state: kehu_server::AppState, listen: &str, demo: Option<(&PathBuf, Vec<demo::Login>)>) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
+    let addr = listener.local_addr()?;
+    println!();
+    println!("  Kehu (客户) is running: http://{addr}/");
+    if let Some((db, logins)) = demo {
+        println!("  demo database: {}", db.display());
+        println!("  logins (username / password / role):");
+        for l in logins {
+            println!("    {:<12} {:<14} {}", l.username, l.password, l.role);
+        }
+    }
+    if state.clock.is_virtual() {
+        println!("  virtual clock: POST /api/v1/clock/advance moves time forward (admin)");
+    }
+    println!("  API: http://{addr}/api/v1/openapi.json    stop: Ctrl-C");
+    println!();
+    kehu_server::serve(listener, state).await?;
+    Ok(())
+}
+
+fn policy_check(files: &[PathBuf]) -> anyhow::Result<()> {
+    let mut failed = false;
+    for f in files {
+        let name = f.display().to_string();
+        let src = match std::fs::read_to_string(f) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("{name}: error: cannot read the file: {e}");
+                failed = true;
+                continue;
+            }
+        };
+        match Policy::parse(&src, &name) {
+            Ok(p) => println!(
+                "{name}: ok: policy `{}` version {}, {} roles, time zone {}",
+                p.id,
+                p.version,
+                p.roles.len(),
+                p.time_zone
+            ),
+            Err(errs) => {
+                eprintln!("{errs}");
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        std::process::exit(1);
+    }
+    Ok(())
+}

@@ -1,0 +1,204 @@
+//! Customers, their claims, ownership, follow-ups and history.
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use kehu_domain::Text;
+use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::dto::*;
+use super::{ApiJson, Id, PageQuery};
+use crate::auth::Caller;
+use crate::error::Problem;
+use crate::service::{self, CustomerInput};
+use crate::{ApiError, AppState};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_customer, list_customers))
+        .routes(routes!(get_customer))
+        .routes(routes!(get_ownership))
+        .routes(routes!(register_claim, customer_claims))
+        .routes(routes!(get_claim))
+        .routes(routes!(confirm_claim))
+        .routes(routes!(add_activity, list_activities))
+        .routes(routes!(customer_history))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCustomerBody {
+    /// `person` or `company`.
+    pub kind: String,
+    pub name: String,
+    #[serde(default)]
+    pub phones: Vec<String>,
+    pub grade: Option<String>,
+    /// Where the customer came from (inbound call, walk-in, self-sourced, event, ...).
+    pub source: Option<String>,
+    /// The existing customer who referred this one.
+    pub referrer_id: Option<i64>,
+    /// The agent (intermediary) who introduced the customer (R3.6).
+    pub agent: Option<String>,
+}
+
+/// Register a customer. Phones and company names are normalised; a match answers 409
+/// `duplicate_customer` listing the matches and their owners.
+#[utoipa::path(post, path = "/api/v1/customers", tag = "customers", request_body = NewCustomerBody,
+    responses(
+        (status = 201, body = CustomerOut),
+        (status = 409, body = Problem, description = "`duplicate_customer`, with `duplicates: [{id, name, owner_id, matched_on}]`"),
+        (status = 422, body = Problem),
+    ))]
+async fn create_customer(State(state): State<AppState>, caller: Caller, ApiJson(b): ApiJson<NewCustomerBody>) -> Result<(StatusCode, Json<CustomerOut>), ApiError> {
+    let v = service::create_customer(
+        &state,
+        &caller,
+        CustomerInput {
+            kind: b.kind,
+            name: b.name,
+            phones: b.phones,
+            grade: b.grade,
+            source: b.source,
+            referrer_id: b.referrer_id,
+            agent: b.agent,
+        },
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(v.into())))
+}
+
+/// List customers, newest first; `q` matches any part of the name (Chinese included) or phone.
+#[utoipa::path(get, path = "/api/v1/customers", tag = "customers", params(PageQuery),
+    responses((status = 200, body = CustomerPage), (status = 422, body = Problem)))]
+async fn list_customers(State(state): State<AppState>, caller: Caller, Query(q): Query<PageQuery>) -> Result<Json<CustomerPage>, ApiError> {
+    let limit = q.limit(caller.lang)?;
+    let cursor = q.cursor(caller.lang)?;
+    let (items, next) = service::search_customers(&state, &caller, q.q.as_deref().unwrap_or(""), cursor, limit).await?;
+    Ok(Json(CustomerPage {
+        items: items.into_iter().map(CustomerOut::from).collect(),
+        next_cursor: next.map(|n| n.to_string()),
+    }))
+}
+
+/// One customer, with its owner derived from its claims.
+#[utoipa::path(get, path = "/api/v1/customers/{id}", tag = "customers", params(("id" = i64, Path)),
+    responses((status = 200, body = CustomerOut), (status = 404, body = Problem)))]
+async fn get_customer(State(state): State<AppState>, caller: Caller, Id(id): Id) -> Result<Json<CustomerOut>, ApiError> {
+    Ok(Json(service::get_customer(&state, &caller, id).await?.into()))
+}
+
+/// Who owns the customer and why: the Decision with rule, policy version, facts and a sentence.
+#[utoipa::path(get, path = "/api/v1/customers/{id}/ownership", tag = "customers", params(("id" = i64, Path)),
+    responses((status = 200, body = OwnershipOut), (status = 404, body = Problem)))]
+async fn get_ownership(State(state): State<AppState>, caller: Caller, Id(id): Id) -> Result<Json<OwnershipOut>, ApiError> {
+    let o = service::ownership(&state, &caller, id).await?;
+    Ok(Json(OwnershipOut {
+        owner_id: o.owner_id,
+        claim_id: o.claim_id,
+        decision: DecisionOut::new(&o.decision, caller.lang),
+    }))
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct NewClaimBody {
+    /// The staff member the claim is for; default: the caller.
+    pub staff_id: Option<i64>,
+}
+
+/// Register a claim on the customer. Under a policy with confirmation it is `pending` until a
+/// confirming role confirms it (R5.1).
+#[utoipa::path(post, path = "/api/v1/customers/{id}/claims", tag = "customers", params(("id" = i64, Path)),
+    request_body(content = NewClaimBody, description = "May be empty"),
+    responses((status = 201, body = ClaimOut), (status = 404, body = Problem), (status = 409, body = Problem)))]
+async fn register_claim(State(state): State<AppState>, caller: Caller, Id(id): Id, body: axum::body::Bytes) -> Result<(StatusCode, Json<ClaimOut>), ApiError> {
+    let b: NewClaimBody = if body.iter().all(u8::is_ascii_whitespace) {
+        NewClaimBody::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            ApiError::bad_request("invalid_body", Text::new(format!("请求内容无效：{e}"), format!("Invalid request body: {e}"))).in_lang(caller.lang)
+        })?
+    };
+    let row = service::register_claim(&state, &caller, id, b.staff_id).await?;
+    Ok((StatusCode::CREATED, Json(ClaimOut::from(&row))))
+}
+
+/// All claims on the customer, oldest first, whatever their state.
+#[utoipa::path(get, path = "/api/v1/customers/{id}/claims", tag = "customers", params(("id" = i64, Path)),
+    responses((status = 200, body = ClaimList), (status = 404, body = Problem)))]
+async fn customer_claims(State(state): State<AppState>, caller: Caller, Id(id): Id) -> Result<Json<ClaimList>, ApiError> {
+    service::get_customer(&state, &caller, id).await?;
+    let rows = kehu_store::claims::for_customer(&state.db, caller.tenant_id, id).await?;
+    Ok(Json(ClaimList {
+        items: rows.iter().map(ClaimOut::from).collect(),
+        next_cursor: None,
+    }))
+}
+
+/// One claim.
+#[utoipa::path(get, path = "/api/v1/claims/{id}", tag = "customers", params(("id" = i64, Path)),
+    responses((status = 200, body = ClaimOut), (status = 404, body = Problem)))]
+async fn get_claim(State(state): State<AppState>, caller: Caller, Id(id): Id) -> Result<Json<ClaimOut>, ApiError> {
+    Ok(Json(ClaimOut::from(&service::get_claim(&state, &caller, id).await?)))
+}
+
+/// Confirm a pending claim (R5.1): only the roles the policy names may confirm.
+#[utoipa::path(post, path = "/api/v1/claims/{id}/confirm", tag = "customers", params(("id" = i64, Path)),
+    responses((status = 200, body = ClaimOut), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+async fn confirm_claim(State(state): State<AppState>, caller: Caller, Id(id): Id) -> Result<Json<ClaimOut>, ApiError> {
+    Ok(Json(ClaimOut::from(&service::confirm_claim(&state, &caller, id).await?)))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewActivityBody {
+    /// `call`, `visit`, `sms`, `meeting`, `walk_in` or `event`.
+    pub channel: String,
+    /// When it happened (RFC 3339); default: now.
+    pub at: Option<String>,
+    pub note: Option<String>,
+}
+
+/// Record a follow-up.
+#[utoipa::path(post, path = "/api/v1/customers/{id}/activities", tag = "customers", params(("id" = i64, Path)),
+    request_body = NewActivityBody,
+    responses((status = 201, body = ActivityOut), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn add_activity(State(state): State<AppState>, caller: Caller, Id(id): Id, ApiJson(b): ApiJson<NewActivityBody>) -> Result<(StatusCode, Json<ActivityOut>), ApiError> {
+    let at = match b.at.as_deref() {
+        None => None,
+        Some(s) => Some(s.parse::<jiff::Timestamp>().map_err(|_| {
+            ApiError::bad_request("invalid_time", Text::new("时间须为带时区的 RFC 3339 格式", "`at` must be RFC 3339 with an offset")).in_lang(caller.lang)
+        })?),
+    };
+    let row = service::add_activity(&state, &caller, id, &b.channel, at, b.note).await?;
+    Ok((StatusCode::CREATED, Json(ActivityOut::from(&row))))
+}
+
+/// The customer's follow-ups, newest first.
+#[utoipa::path(get, path = "/api/v1/customers/{id}/activities", tag = "customers", params(("id" = i64, Path)),
+    responses((status = 200, body = ActivityList), (status = 404, body = Problem)))]
+async fn list_activities(State(state): State<AppState>, caller: Caller, Id(id): Id) -> Result<Json<ActivityList>, ApiError> {
+    service::get_customer(&state, &caller, id).await?;
+    let rows = kehu_store::activities::for_customer(&state.db, caller.tenant_id, id, 500).await?;
+    Ok(Json(ActivityList {
+        items: rows.iter().map(ActivityOut::from).collect(),
+        next_cursor: None,
+    }))
+}
+
+/// The customer's history, newest first; each event carries its decision if one was taken.
+#[utoipa::path(get, path = "/api/v1/customers/{id}/history", tag = "customers", params(("id" = i64, Path), PageQuery),
+    responses((status = 200, body = EventPage), (status = 404, body = Problem)))]
+async fn customer_history(State(state): State<AppState>, caller: Caller, Id(id): Id, Query(q): Query<PageQuery>) -> Result<Json<EventPage>, ApiError> {
+    let limit = q.limit(caller.lang)?;
+    let cursor = q.cursor(caller.lang)?;
+    let (rows, next) = service::customer_history(&state, &caller, id, cursor, limit).await?;
+    Ok(Json(EventPage {
+        items: rows.iter().map(|e| EventOut::new(e, caller.lang)).collect(),
+        next_cursor: next.map(|n| n.to_string()),
+    }))
+}

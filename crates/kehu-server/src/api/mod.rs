@@ -1,0 +1,136 @@
+//! The JSON API under `/api/v1`. Every route is listed in the OpenAPI document built from the
+//! handlers' annotations; every error is problem JSON.
+
+mod admin;
+mod customers;
+pub mod dto;
+mod session;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, Uri};
+use kehu_domain::Text;
+use serde::de::DeserializeOwned;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::auth::lang_of;
+use crate::{ApiError, AppState};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Kehu API", description = "Kehu (客户): customers, claims, ownership decisions and tamper-evident history. Errors are RFC 9457 problem JSON with a stable `code`."),
+    modifiers(&SecurityAddon),
+    security(("session" = []), ("bearer" = [])),
+    tags(
+        (name = "session", description = "Log in, API tokens"),
+        (name = "customers", description = "Customers, claims, ownership, follow-ups, history"),
+        (name = "admin", description = "Units, staff, policy, clock, history verification"),
+    )
+)]
+struct ApiDoc;
+
+struct SecurityAddon;
+
+impl Modify for SecurityAddon {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let c = openapi.components.get_or_insert_with(Default::default);
+        c.add_security_scheme("session", SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(crate::auth::SESSION_COOKIE))));
+        c.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+    }
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(session::router())
+        .merge(customers::router())
+        .merge(admin::router())
+}
+
+/// Unknown paths: problem JSON under `/api`, a page elsewhere.
+pub async fn fallback(uri: Uri, headers: axum::http::HeaderMap) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if uri.path().starts_with("/api/") {
+        ApiError::not_found(Text::new("没有这个接口", "No such endpoint")).into_response()
+    } else {
+        crate::web::not_found_page(&headers).into_response()
+    }
+}
+
+/// A JSON body whose parse errors are problem JSON (`code: invalid_body`).
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let (parts, body) = req.into_parts();
+        let lang = lang_of(&parts);
+        let req = Request::from_parts(parts, body);
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(ApiJson(v)),
+            Err(e) => {
+                let (status, code) = match &e {
+                    JsonRejection::MissingJsonContentType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+                    _ => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
+                };
+                Err(ApiError::new(
+                    status,
+                    code,
+                    Text::new(format!("请求内容无效：{}", e.body_text()), format!("Invalid request body: {}", e.body_text())),
+                )
+                .in_lang(lang))
+            }
+        }
+    }
+}
+
+/// A numeric ID in the path; anything else is a 404 in problem JSON.
+pub struct Id(pub i64);
+
+impl<S: Send + Sync> FromRequestParts<S> for Id {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let lang = lang_of(parts);
+        let axum::extract::Path(raw) = axum::extract::Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::not_found(Text::new("找不到该记录", "No such record")).in_lang(lang))?;
+        raw.parse::<i64>()
+            .map(Id)
+            .map_err(|_| ApiError::not_found(Text::new("找不到该记录", "No such record")).in_lang(lang))
+    }
+}
+
+/// `?limit=` (default 50, max 500) and `?cursor=` as API.md says.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+pub struct PageQuery {
+    /// Matches any part of the name (Chinese included) or phone digits.
+    pub q: Option<String>,
+    /// 1 to 500; default 50.
+    pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl PageQuery {
+    pub fn limit(&self, lang: kehu_domain::Lang) -> Result<i64, ApiError> {
+        match self.limit {
+            None => Ok(50),
+            Some(n) if (1..=500).contains(&n) => Ok(n),
+            Some(_) => Err(ApiError::bad_request("invalid_limit", Text::new("limit 须在 1 到 500 之间", "limit must be 1 to 500")).in_lang(lang)),
+        }
+    }
+
+    pub fn cursor(&self, lang: kehu_domain::Lang) -> Result<Option<i64>, ApiError> {
+        match self.cursor.as_deref().filter(|c| !c.is_empty()) {
+            None => Ok(None),
+            Some(c) => c
+                .parse::<i64>()
+                .map(Some)
+                .map_err(|_| ApiError::bad_request("invalid_cursor", Text::new("cursor 无效", "Invalid cursor")).in_lang(lang)),
+        }
+    }
+}

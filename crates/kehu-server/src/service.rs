@@ -1,0 +1,521 @@
+//! The use cases behind both the API and the pages: load in a transaction, ask the domain,
+//! apply with history in the same transaction. Handlers only parse and render.
+
+use std::collections::{BTreeMap, HashMap};
+
+use axum::http::StatusCode;
+use kehu_domain::claim::{StaffFacts, decide_confirmation, decide_registration};
+use kehu_domain::normalize::{Phone, company_key, normalize_name};
+use kehu_domain::ownership::{Ownership, decide_ownership, select_owner};
+use kehu_domain::policy::Channel;
+use kehu_domain::search::{index_terms, plan};
+use kehu_domain::{Permission, Policy, Text, Timestamp};
+use kehu_store::claims::{self, ClaimRow, NewClaim};
+use kehu_store::customers::{self, Created, CustomerRow, Key, NewCustomer};
+use kehu_store::history::{self, NewEvent};
+use kehu_store::{activities, ms, staff, ts};
+use serde_json::json;
+
+use crate::auth::Caller;
+use crate::{ApiError, AppState};
+
+/// What a caller submits to register a customer.
+#[derive(Debug, Clone, Default)]
+pub struct CustomerInput {
+    pub kind: String,
+    pub name: String,
+    pub phones: Vec<String>,
+    pub grade: Option<String>,
+    pub source: Option<String>,
+    pub referrer_id: Option<i64>,
+    pub agent: Option<String>,
+}
+
+/// A customer with its phones and derived owner.
+#[derive(Debug, Clone)]
+pub struct CustomerView {
+    pub row: CustomerRow,
+    pub phones: Vec<String>,
+    pub owner_id: Option<i64>,
+    pub owner_name: Option<String>,
+}
+
+impl CustomerView {
+    pub fn to_json(&self) -> serde_json::Value {
+        let r = &self.row;
+        json!({
+            "id": r.id,
+            "kind": r.kind,
+            "name": r.name,
+            "phones": self.phones,
+            "grade": r.grade,
+            "source": r.source,
+            "referrer_id": r.referrer_id,
+            "agent": r.agent,
+            "owner_id": self.owner_id,
+            "owner_name": self.owner_name,
+            "created_by": r.created_by,
+            "created_at": ts(r.created_at).to_string(),
+            "updated_at": ts(r.updated_at).to_string(),
+        })
+    }
+}
+
+fn clean(s: Option<String>, max: usize, field: &str, lang: kehu_domain::Lang) -> Result<Option<String>, ApiError> {
+    let Some(s) = s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    if s.chars().count() > max {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            Text::new(format!("{field} 不能超过 {max} 个字符"), format!("{field} may have at most {max} characters")),
+        )
+        .in_lang(lang));
+    }
+    Ok(Some(s))
+}
+
+/// Registers a customer, or answers 409 `duplicate_customer` naming the matches and owners.
+pub async fn create_customer(state: &AppState, caller: &Caller, input: CustomerInput) -> Result<CustomerView, ApiError> {
+    let policy = state.policy(caller.tenant_id).await?;
+    caller.require(&policy, Permission::CustomersCreate)?;
+    let lang = caller.lang;
+    if input.kind != "person" && input.kind != "company" {
+        return Err(ApiError::bad_request(
+            "invalid_kind",
+            Text::new("客户类型必须是 person（个人）或 company（单位）", "kind must be `person` or `company`"),
+        )
+        .in_lang(lang));
+    }
+    let name = input.name.trim().to_string();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(ApiError::bad_request(
+            "invalid_name",
+            Text::new("请填写客户名称（最多 200 个字符）", "A name is required (at most 200 characters)"),
+        )
+        .in_lang(lang));
+    }
+    let grade = clean(input.grade, 20, "grade", lang)?;
+    let source = clean(input.source, 100, "source", lang)?;
+    let agent = clean(input.agent, 100, "agent", lang)?;
+    let cc = &policy.customers.default_country_code;
+    let mut keys: Vec<Key> = Vec::new();
+    let mut nationals: Vec<String> = Vec::new();
+    if input.phones.len() > 10 {
+        return Err(ApiError::bad_request(
+            "invalid_phone",
+            Text::new("最多登记 10 个电话号码", "At most 10 phone numbers"),
+        )
+        .in_lang(lang));
+    }
+    for raw in input.phones.iter().map(|p| p.trim()).filter(|p| !p.is_empty()) {
+        let phone = Phone::parse(raw, cc).map_err(|e| {
+            ApiError::bad_request(
+                "invalid_phone",
+                Text::new(format!("电话号码“{raw}”无效：须为 5 到 15 位数字"), e.to_string()),
+            )
+            .in_lang(lang)
+        })?;
+        let key = format!("phone:{phone}");
+        if keys.iter().all(|k| k.key != key) {
+            nationals.push(phone.national(cc).to_string());
+            keys.push(Key {
+                key,
+                kind: "phone",
+                value: raw.to_string(),
+            });
+        }
+    }
+    if input.kind == "company" {
+        keys.push(Key {
+            key: format!("company:{}", company_key(&name)),
+            kind: "company_name",
+            value: name.clone(),
+        });
+    }
+    let terms: Vec<String> = index_terms(&name, nationals.iter().map(String::as_str)).into_iter().collect();
+    let name_norm = normalize_name(&name);
+    let created = customers::create(
+        &state.db,
+        caller.tenant_id,
+        Some(caller.id()),
+        NewCustomer {
+            kind: &input.kind,
+            name: &name,
+            name_norm: &name_norm,
+            grade: grade.as_deref(),
+            source: source.as_deref(),
+            referrer_id: input.referrer_id,
+            agent: agent.as_deref(),
+            keys,
+            terms,
+        },
+        state.now(),
+    )
+    .await
+    .map_err(|e| match e {
+        kehu_store::StoreError::NotFound => ApiError::bad_request(
+            "invalid_referrer",
+            Text::new("推荐人客户不存在", "The referring customer does not exist"),
+        )
+        .in_lang(lang),
+        other => ApiError::from(other).in_lang(lang),
+    })?;
+    match created {
+        Created::New(row) => {
+            let phones = customers::phones(&state.db, caller.tenant_id, &[row.id]).await?.remove(&row.id).unwrap_or_default();
+            tracing::debug!(customer.id = row.id, tenant.id = caller.tenant_id, "customer registered");
+            Ok(CustomerView {
+                row,
+                phones,
+                owner_id: None,
+                owner_name: None,
+            })
+        }
+        Created::Duplicate(found) => {
+            let ids: Vec<i64> = found.iter().map(|m| m.customer_id).collect();
+            let owners = owners(state, &policy, caller.tenant_id, &ids).await?;
+            let mut list: Vec<serde_json::Value> = Vec::new();
+            let mut names = Vec::new();
+            for m in &found {
+                let owner = owners.get(&m.customer_id);
+                let on = if m.kind == "phone" { "phone" } else { "company_name" };
+                names.push(match owner {
+                    Some((_, n)) => format!("{}（归{}）", m.name, n),
+                    None => format!("{}（暂无归属）", m.name),
+                });
+                list.push(json!({
+                    "id": m.customer_id,
+                    "name": m.name,
+                    "owner_id": owner.map(|o| o.0),
+                    "owner_name": owner.map(|o| o.1.clone()),
+                    "matched_on": on,
+                    "value": m.value,
+                }));
+            }
+            names.dedup();
+            let names_en: Vec<String> = found
+                .iter()
+                .map(|m| match owners.get(&m.customer_id) {
+                    Some((_, n)) => format!("{} (owned by {n})", m.name),
+                    None => format!("{} (no owner)", m.name),
+                })
+                .collect();
+            Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "duplicate_customer",
+                Text::new(
+                    format!("该客户已登记：{}", names.join("、")),
+                    format!("This customer is already registered: {}", names_en.join(", ")),
+                ),
+            )
+            .in_lang(lang)
+            .with_extra("duplicates", serde_json::Value::Array(list)))
+        }
+    }
+}
+
+/// Owner (staff id, name) of each customer that has one.
+pub async fn owners(state: &AppState, policy: &Policy, tenant_id: i64, ids: &[i64]) -> Result<HashMap<i64, (i64, String)>, ApiError> {
+    let rows = claims::valid_for_customers(&state.db, tenant_id, ids).await?;
+    let mut by_customer: BTreeMap<i64, Vec<kehu_domain::claim::ClaimFacts>> = BTreeMap::new();
+    for r in &rows {
+        by_customer.entry(r.customer_id).or_default().push(r.facts());
+    }
+    Ok(by_customer
+        .into_iter()
+        .filter_map(|(cid, facts)| select_owner(policy, &facts).map(|w| (cid, (w.staff_id, w.staff_name.clone()))))
+        .collect())
+}
+
+fn customer_not_found(lang: kehu_domain::Lang) -> ApiError {
+    ApiError::not_found(Text::new("找不到该客户", "No such customer")).in_lang(lang)
+}
+
+pub async fn get_customer(state: &AppState, caller: &Caller, id: i64) -> Result<CustomerView, ApiError> {
+    let policy = state.policy(caller.tenant_id).await?;
+    caller.require(&policy, Permission::CustomersRead)?;
+    let row = customers::get(&state.db, caller.tenant_id, id).await.map_err(|e| match e {
+        kehu_store::StoreError::NotFound => customer_not_found(caller.lang),
+        e => e.into(),
+    })?;
+    let phones = customers::phones(&state.db, caller.tenant_id, &[id]).await?.remove(&id).unwrap_or_default();
+    let owner = owners(state, &policy, caller.tenant_id, &[id]).await?.remove(&id);
+    Ok(CustomerView {
+        row,
+        phones,
+        owner_id: owner.as_ref().map(|o| o.0),
+        owner_name: owner.map(|o| o.1),
+    })
+}
+
+/// One page of customers matching `q` (any part of the name, or phone digits).
+pub async fn search_customers(state: &AppState, caller: &Caller, q: &str, cursor: Option<i64>, limit: i64) -> Result<(Vec<CustomerView>, Option<i64>), ApiError> {
+    let policy = state.policy(caller.tenant_id).await?;
+    caller.require(&policy, Permission::CustomersRead)?;
+    let (p, q_norm) = plan(q);
+    let (rows, next) = customers::search(&state.db, caller.tenant_id, &p, &q_norm, cursor, limit).await?;
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let mut phones = customers::phones(&state.db, caller.tenant_id, &ids).await?;
+    let owners = owners(state, &policy, caller.tenant_id, &ids).await?;
+    let items = rows
+        .into_iter()
+        .map(|row| {
+            let owner = owners.get(&row.id);
+            CustomerView {
+                phones: phones.remove(&row.id).unwrap_or_default(),
+                owner_id: owner.map(|o| o.0),
+                owner_name: owner.map(|o| o.1.clone()),
+                row,
+            }
+        })
+        .collect();
+    Ok((items, next))
+}
+
+/// Who owns the customer and why (R3.3, R5.5, R7.7).
+pub async fn ownership(state: &AppState, caller: &Caller, customer_id: i64) -> Result<Ownership, ApiError> {
+    let policy = state.policy(caller.tenant_id).await?;
+    caller.require(&policy, Permission::CustomersRead)?;
+    customers::get(&state.db, caller.tenant_id, customer_id).await.map_err(|e| match e {
+        kehu_store::StoreError::NotFound => customer_not_found(caller.lang),
+        e => e.into(),
+    })?;
+    let rows = claims::for_customer(&state.db, caller.tenant_id, customer_id).await?;
+    let facts: Vec<_> = rows.iter().map(ClaimRow::facts).collect();
+    Ok(decide_ownership(&policy, &facts))
+}
+
+/// Registers a claim on a customer for `holder` (default: the caller), as the policy says
+/// (R5.1: pending until a team leader confirms; otherwise valid at once).
+pub async fn register_claim(state: &AppState, caller: &Caller, customer_id: i64, holder: Option<i64>) -> Result<ClaimRow, ApiError> {
+    let policy = state.policy(caller.tenant_id).await?;
+    let lang = caller.lang;
+    caller.require(&policy, Permission::ClaimsCreate)?;
+    let holder_id = holder.unwrap_or(caller.id());
+    let holder = if holder_id == caller.id() {
+        caller.staff.clone()
+    } else {
+        caller.require(&policy, Permission::ClaimsCreateForOthers)?;
+        staff::get(&state.db, caller.tenant_id, holder_id).await.map_err(|_| {
+            ApiError::bad_request("invalid_staff", Text::new("该员工不存在", "No such staff member")).in_lang(lang)
+        })?
+    };
+    if !holder.active {
+        return Err(ApiError::bad_request("invalid_staff", Text::new("该员工已停用", "This staff member is inactive")).in_lang(lang));
+    }
+    let now = state.now();
+    let mut tx = state.db.begin().await?;
+    claims::lock_customer(&mut tx, caller.tenant_id, customer_id).await.map_err(|e| match e {
+        kehu_store::StoreError::NotFound => customer_not_found(lang),
+        e => e.into(),
+    })?;
+    let existing: Vec<_> = claims::for_customer_tx(&mut tx, caller.tenant_id, customer_id)
+        .await?
+        .iter()
+        .map(ClaimRow::facts)
+        .collect();
+    let facts = StaffFacts {
+        id: holder.id,
+        name: holder.display_name.clone(),
+        roles: holder.role_list(),
+    };
+    let reg = decide_registration(&policy, now, &facts, &existing).map_err(|r| ApiError::refused(r).in_lang(lang))?;
+    let row = claims::insert(
+        &mut tx,
+        caller.tenant_id,
+        NewClaim {
+            customer_id,
+            staff_id: holder.id,
+            registered_by: caller.id(),
+            status: reg.status,
+            registered_at: now,
+            effective_at: reg.effective_at,
+            policy_version: policy.version,
+        },
+    )
+    .await?;
+    history::append(
+        &mut tx,
+        caller.tenant_id,
+        now,
+        NewEvent {
+            actor_id: Some(caller.id()),
+            entity: "claim",
+            entity_id: row.id,
+            customer_id: Some(customer_id),
+            action: "register",
+            after: Some(row.to_json()),
+            decision: Some(&reg.decision),
+            ..Default::default()
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::debug!(claim.id = row.id, customer.id = customer_id, rule.id = %reg.decision.rule, "claim registered");
+    Ok(row)
+}
+
+/// Confirms a pending claim (R5.1): only the roles the policy names; effective as it says.
+pub async fn confirm_claim(state: &AppState, caller: &Caller, claim_id: i64) -> Result<ClaimRow, ApiError> {
+    let policy = state.policy(caller.tenant_id).await?;
+    let lang = caller.lang;
+    let not_found = || ApiError::not_found(Text::new("找不到该登记", "No such claim")).in_lang(lang);
+    let now = state.now();
+    let mut tx = state.db.begin().await?;
+    let claim = claims::get_tx(&mut tx, caller.tenant_id, claim_id).await.map_err(|_| not_found())?;
+    claims::lock_customer(&mut tx, caller.tenant_id, claim.customer_id).await?;
+    let claim = claims::get_tx(&mut tx, caller.tenant_id, claim_id).await.map_err(|_| not_found())?;
+    let confirmer = StaffFacts {
+        id: caller.id(),
+        name: caller.staff.display_name.clone(),
+        roles: caller.roles.clone(),
+    };
+    let c = decide_confirmation(&policy, now, &claim.facts(), &confirmer).map_err(|r| ApiError::refused(r).in_lang(lang))?;
+    let row = claims::confirm(&mut tx, caller.tenant_id, claim_id, caller.id(), &c.role, now, c.effective_at).await?;
+    history::append(
+        &mut tx,
+        caller.tenant_id,
+        now,
+        NewEvent {
+            actor_id: Some(caller.id()),
+            entity: "claim",
+            entity_id: claim_id,
+            customer_id: Some(claim.customer_id),
+            action: "confirm",
+            before: Some(claim.to_json()),
+            after: Some(row.to_json()),
+            decision: Some(&c.decision),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+pub async fn get_claim(state: &AppState, caller: &Caller, claim_id: i64) -> Result<ClaimRow, ApiError> {
+    let policy = state.policy(caller.tenant_id).await?;
+    caller.require(&policy, Permission::CustomersRead)?;
+    claims::get(&state.db, caller.tenant_id, claim_id)
+        .await
+        .map_err(|_| ApiError::not_found(Text::new("找不到该登记", "No such claim")).in_lang(caller.lang))
+}
+
+/// Records a follow-up on a customer.
+pub async fn add_activity(state: &AppState, caller: &Caller, customer_id: i64, channel: &str, at: Option<Timestamp>, note: Option<String>) -> Result<activities::ActivityRow, ApiError> {
+    let policy = state.policy(caller.tenant_id).await?;
+    let lang = caller.lang;
+    caller.require(&policy, Permission::ActivitiesCreate)?;
+    let channel = Channel::parse(channel).filter(|c| policy.activities.channels.contains(c)).ok_or_else(|| {
+        let known: Vec<&str> = policy.activities.channels.iter().map(|c| c.as_str()).collect();
+        ApiError::bad_request(
+            "invalid_channel",
+            Text::new(format!("跟进方式须为：{}", known.join("、")), format!("channel must be one of: {}", known.join(", "))),
+        )
+        .in_lang(lang)
+    })?;
+    let note = clean(note, 2000, "note", lang)?.unwrap_or_default();
+    let now = state.now();
+    let at = at.unwrap_or(now);
+    if at > now + jiff::SignedDuration::from_mins(10) {
+        return Err(ApiError::bad_request(
+            "activity_in_future",
+            Text::new("跟进时间不能晚于现在", "A follow-up cannot be recorded in the future"),
+        )
+        .in_lang(lang));
+    }
+    let mut tx = state.db.begin().await?;
+    claims::lock_customer(&mut tx, caller.tenant_id, customer_id).await.map_err(|e| match e {
+        kehu_store::StoreError::NotFound => customer_not_found(lang),
+        e => e.into(),
+    })?;
+    let row = activities::insert(&mut tx, caller.tenant_id, customer_id, caller.id(), channel, at, &note, now).await?;
+    history::append(
+        &mut tx,
+        caller.tenant_id,
+        now,
+        NewEvent {
+            actor_id: Some(caller.id()),
+            entity: "activity",
+            entity_id: row.id,
+            customer_id: Some(customer_id),
+            action: "create",
+            after: Some(row.to_json()),
+            ..Default::default()
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+/// A customer's history, newest first, each event with its decision.
+pub async fn customer_history(state: &AppState, caller: &Caller, customer_id: i64, cursor: Option<i64>, limit: i64) -> Result<(Vec<history::EventRow>, Option<i64>), ApiError> {
+    let policy = state.policy(caller.tenant_id).await?;
+    caller.require(&policy, Permission::CustomersRead)?;
+    customers::get(&state.db, caller.tenant_id, customer_id).await.map_err(|e| match e {
+        kehu_store::StoreError::NotFound => customer_not_found(caller.lang),
+        e => e.into(),
+    })?;
+    let mut rows = history::for_customer(&state.db, caller.tenant_id, customer_id, cursor, limit + 1).await?;
+    let next = if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(|r| r.seq)
+    } else {
+        None
+    };
+    Ok((rows, next))
+}
+
+/// Moves the virtual clock forward (admin only, `--virtual-clock` only).
+pub async fn advance_clock(state: &AppState, caller: &Caller, seconds: Option<i64>, to: Option<Timestamp>) -> Result<Timestamp, ApiError> {
+    let lang = caller.lang;
+    if !state.clock.is_virtual() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "clock_not_virtual",
+            Text::new("服务未以 --virtual-clock 启动，不能调整时间", "The server runs on the real clock; start it with --virtual-clock"),
+        )
+        .in_lang(lang));
+    }
+    if !caller.is_admin() {
+        return Err(ApiError::forbidden(Text::new("只有管理员可以调整时间", "Only an admin may move the clock")).in_lang(lang));
+    }
+    let now = state.now();
+    let delta_ms = match (seconds, to) {
+        (Some(s), None) if s >= 0 && s <= 100 * 365 * 86_400 => s * 1000,
+        (None, Some(t)) if t >= now => t.as_millisecond() - now.as_millisecond(),
+        _ => {
+            return Err(ApiError::bad_request(
+                "invalid_advance",
+                Text::new(
+                    "请给出 seconds（非负秒数）或 to（不早于现在的时间），二者选一",
+                    "Give either `seconds` (not negative) or `to` (not before now), not both",
+                ),
+            )
+            .in_lang(lang));
+        }
+    };
+    let offset = state.clock.offset_ms() + delta_ms;
+    let mut tx = state.db.begin().await?;
+    kehu_store::clock::set_offset(&mut tx, offset).await?;
+    let new_now = ts(ms(now) + delta_ms);
+    history::append(
+        &mut tx,
+        caller.tenant_id,
+        now,
+        NewEvent {
+            actor_id: Some(caller.id()),
+            entity: "clock",
+            entity_id: 1,
+            action: "advance",
+            before: Some(json!({"now": now.to_string()})),
+            after: Some(json!({"now": new_now.to_string()})),
+            ..Default::default()
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    state.clock.set_offset_ms(offset);
+    Ok(state.now())
+}

@@ -1,0 +1,57 @@
+//! Follow-ups: calls, visits, SMS, meetings, walk-ins and events.
+
+use kehu_domain::Timestamp;
+use kehu_domain::policy::Channel;
+
+use crate::db::{Db, Tx};
+use crate::{Result, args, ms, ts};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ActivityRow {
+    pub id: i64,
+    pub tenant_id: i64,
+    pub customer_id: i64,
+    pub staff_id: i64,
+    pub staff_name: String,
+    pub channel: String,
+    pub at: i64,
+    pub note: String,
+    pub created_at: i64,
+}
+
+impl ActivityRow {
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "id": self.id,
+            "customer_id": self.customer_id,
+            "staff_id": self.staff_id,
+            "staff_name": self.staff_name,
+            "channel": self.channel,
+            "at": ts(self.at).to_string(),
+            "note": self.note,
+            "created_at": ts(self.created_at).to_string(),
+        })
+    }
+}
+
+const SELECT: &str = "SELECT a.id, a.tenant_id, a.customer_id, a.staff_id, s.display_name AS staff_name, a.channel, a.at, a.note, a.created_at \
+    FROM activities a JOIN staff s ON s.id = a.staff_id";
+
+pub async fn insert(tx: &mut Tx, tenant_id: i64, customer_id: i64, staff_id: i64, channel: Channel, at: Timestamp, note: &str, now: Timestamp) -> Result<ActivityRow> {
+    let (id,): (i64,) = tx
+        .fetch_one(
+            "INSERT INTO activities (tenant_id, customer_id, staff_id, channel, at, note, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+            args![tenant_id, customer_id, staff_id, channel.as_str(), ms(at), note, ms(now)],
+        )
+        .await?;
+    tx.fetch_one(&format!("{SELECT} WHERE a.tenant_id = $1 AND a.id = $2"), args![tenant_id, id]).await
+}
+
+/// A customer's follow-ups, newest first.
+pub async fn for_customer(db: &Db, tenant_id: i64, customer_id: i64, limit: i64) -> Result<Vec<ActivityRow>> {
+    db.fetch_all(
+        &format!("{SELECT} WHERE a.tenant_id = $1 AND a.customer_id = $2 ORDER BY a.at DESC, a.id DESC LIMIT $3"),
+        args![tenant_id, customer_id, limit],
+    )
+    .await
+}

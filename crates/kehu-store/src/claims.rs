@@ -1,0 +1,159 @@
+//! Claims: who registered which customer, when it took effect and its state. Kept forever;
+//! cancelling changes the state, never deletes (R5.6).
+
+use kehu_domain::Timestamp;
+use kehu_domain::claim::{ClaimFacts, ClaimStatus};
+
+use crate::db::{Arg, Db, Tx, placeholders};
+use crate::{Result, StoreError, args, ms, ts};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ClaimRow {
+    pub id: i64,
+    pub tenant_id: i64,
+    pub customer_id: i64,
+    pub staff_id: i64,
+    pub staff_name: String,
+    pub status: String,
+    pub registered_at: i64,
+    pub registered_by: i64,
+    pub effective_at: Option<i64>,
+    pub confirmed_at: Option<i64>,
+    pub confirmed_by: Option<i64>,
+    pub confirmer_name: Option<String>,
+    pub confirmed_role: Option<String>,
+    pub valid_until: Option<i64>,
+    pub policy_version: i64,
+}
+
+impl ClaimRow {
+    pub fn status(&self) -> ClaimStatus {
+        ClaimStatus::parse(&self.status).unwrap_or(ClaimStatus::Void)
+    }
+
+    /// What the domain needs to decide about this claim.
+    pub fn facts(&self) -> ClaimFacts {
+        ClaimFacts {
+            id: self.id,
+            staff_id: self.staff_id,
+            staff_name: self.staff_name.clone(),
+            status: self.status(),
+            registered_at: ts(self.registered_at),
+            effective_at: self.effective_at.map(ts),
+            confirmed_at: self.confirmed_at.map(ts),
+            confirmed_by_name: self.confirmer_name.clone(),
+            confirmed_by_role: self.confirmed_role.clone(),
+        }
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        let t = |v: Option<i64>| v.map(|v| ts(v).to_string());
+        serde_json::json!({
+            "id": self.id,
+            "customer_id": self.customer_id,
+            "staff_id": self.staff_id,
+            "staff_name": self.staff_name,
+            "status": self.status,
+            "registered_at": ts(self.registered_at).to_string(),
+            "registered_by": self.registered_by,
+            "effective_at": t(self.effective_at),
+            "confirmed_at": t(self.confirmed_at),
+            "confirmed_by": self.confirmed_by,
+            "valid_until": t(self.valid_until),
+            "policy_version": self.policy_version,
+        })
+    }
+}
+
+const SELECT: &str = "SELECT c.id, c.tenant_id, c.customer_id, c.staff_id, s.display_name AS staff_name, c.status, \
+    c.registered_at, c.registered_by, c.effective_at, c.confirmed_at, c.confirmed_by, k.display_name AS confirmer_name, \
+    c.confirmed_role, c.valid_until, c.policy_version \
+    FROM claims c JOIN staff s ON s.id = c.staff_id LEFT JOIN staff k ON k.id = c.confirmed_by";
+
+/// Locks the customer for the rest of the transaction (PostgreSQL) so that concurrent claims on
+/// one customer are decided one after another. Fails with `NotFound` for another tenant's id.
+pub async fn lock_customer(tx: &mut Tx, tenant_id: i64, customer_id: i64) -> Result<()> {
+    let sql = format!("SELECT id FROM customers WHERE tenant_id = $1 AND id = $2{}", tx.for_update());
+    let found: Option<(i64,)> = tx.fetch_optional(&sql, args![tenant_id, customer_id]).await?;
+    found.map(|_| ()).ok_or(StoreError::NotFound)
+}
+
+/// A customer's claims, oldest first, inside a transaction.
+pub async fn for_customer_tx(tx: &mut Tx, tenant_id: i64, customer_id: i64) -> Result<Vec<ClaimRow>> {
+    tx.fetch_all(
+        &format!("{SELECT} WHERE c.tenant_id = $1 AND c.customer_id = $2 ORDER BY c.id"),
+        args![tenant_id, customer_id],
+    )
+    .await
+}
+
+pub async fn for_customer(db: &Db, tenant_id: i64, customer_id: i64) -> Result<Vec<ClaimRow>> {
+    db.fetch_all(
+        &format!("{SELECT} WHERE c.tenant_id = $1 AND c.customer_id = $2 ORDER BY c.id"),
+        args![tenant_id, customer_id],
+    )
+    .await
+}
+
+/// Valid claims of several customers, for deriving owners on list pages.
+pub async fn valid_for_customers(db: &Db, tenant_id: i64, ids: &[i64]) -> Result<Vec<ClaimRow>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "{SELECT} WHERE c.tenant_id = $1 AND c.status = 'valid' AND c.customer_id IN ({}) ORDER BY c.id",
+        placeholders(2, ids.len())
+    );
+    let mut a = args![tenant_id];
+    a.extend(ids.iter().map(|i| Arg::from(*i)));
+    db.fetch_all(&sql, a).await
+}
+
+pub async fn get(db: &Db, tenant_id: i64, id: i64) -> Result<ClaimRow> {
+    db.fetch_one(&format!("{SELECT} WHERE c.tenant_id = $1 AND c.id = $2"), args![tenant_id, id]).await
+}
+
+pub async fn get_tx(tx: &mut Tx, tenant_id: i64, id: i64) -> Result<ClaimRow> {
+    tx.fetch_one(&format!("{SELECT} WHERE c.tenant_id = $1 AND c.id = $2"), args![tenant_id, id]).await
+}
+
+pub struct NewClaim {
+    pub customer_id: i64,
+    pub staff_id: i64,
+    pub registered_by: i64,
+    pub status: ClaimStatus,
+    pub registered_at: Timestamp,
+    pub effective_at: Option<Timestamp>,
+    pub policy_version: u32,
+}
+
+pub async fn insert(tx: &mut Tx, tenant_id: i64, c: NewClaim) -> Result<ClaimRow> {
+    let (id,): (i64,) = tx
+        .fetch_one(
+            "INSERT INTO claims (tenant_id, customer_id, staff_id, status, registered_at, registered_by, effective_at, policy_version) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+            args![
+                tenant_id,
+                c.customer_id,
+                c.staff_id,
+                c.status.as_str(),
+                ms(c.registered_at),
+                c.registered_by,
+                c.effective_at.map(ms),
+                i64::from(c.policy_version)
+            ],
+        )
+        .await?;
+    get_tx(tx, tenant_id, id).await
+}
+
+/// Records a confirmation: the claim becomes valid from `effective_at`.
+pub async fn confirm(tx: &mut Tx, tenant_id: i64, id: i64, by: i64, role: &str, at: Timestamp, effective_at: Timestamp) -> Result<ClaimRow> {
+    tx.execute(
+        "UPDATE claims SET status = 'valid', confirmed_at = $3, confirmed_by = $4, confirmed_role = $5, effective_at = $6 \
+         WHERE tenant_id = $1 AND id = $2 AND status = 'pending'",
+        args![tenant_id, id, ms(at), by, role, ms(effective_at)],
+    )
+    .await?;
+    get_tx(tx, tenant_id, id).await
+}

@@ -1,0 +1,340 @@
+//! Customers, their duplicate-detection keys and their search terms. The keys carry a unique
+//! constraint, so two concurrent registrations of one person produce one customer.
+
+use std::collections::HashMap;
+
+use kehu_domain::Timestamp;
+use kehu_domain::search::SearchPlan;
+use serde_json::json;
+
+use crate::db::{Arg, Db, Tx, placeholders};
+use crate::history::{self, NewEvent};
+use crate::{Result, StoreError, args, ms};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CustomerRow {
+    pub id: i64,
+    pub tenant_id: i64,
+    pub kind: String,
+    pub name: String,
+    pub grade: Option<String>,
+    pub source: Option<String>,
+    pub referrer_id: Option<i64>,
+    pub agent: Option<String>,
+    pub created_by: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+const COLUMNS: &str = "id, tenant_id, kind, name, grade, source, referrer_id, agent, created_by, created_at, updated_at";
+
+/// A duplicate-detection key: `phone:+8613812345678` or `company:华信科技`.
+#[derive(Debug, Clone)]
+pub struct Key {
+    pub key: String,
+    /// `phone` or `company_name`.
+    pub kind: &'static str,
+    /// What the user wrote.
+    pub value: String,
+}
+
+pub struct NewCustomer<'a> {
+    pub kind: &'a str,
+    pub name: &'a str,
+    pub name_norm: &'a str,
+    pub grade: Option<&'a str>,
+    pub source: Option<&'a str>,
+    pub referrer_id: Option<i64>,
+    pub agent: Option<&'a str>,
+    pub keys: Vec<Key>,
+    pub terms: Vec<String>,
+}
+
+/// An existing customer that holds one of the keys.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct KeyMatch {
+    pub customer_id: i64,
+    pub name: String,
+    pub kind: String,
+    pub value: String,
+}
+
+pub enum Created {
+    New(CustomerRow),
+    Duplicate(Vec<KeyMatch>),
+}
+
+/// Customers holding any of `keys`.
+pub async fn find_keys(db: &Db, tenant_id: i64, keys: &[Key]) -> Result<Vec<KeyMatch>> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT k.customer_id, c.name, k.kind, k.value FROM customer_keys k JOIN customers c ON c.id = k.customer_id \
+         WHERE k.tenant_id = $1 AND k.key IN ({}) ORDER BY k.customer_id",
+        placeholders(2, keys.len())
+    );
+    let mut a = args![tenant_id];
+    a.extend(keys.iter().map(|k| Arg::from(k.key.as_str())));
+    db.fetch_all(&sql, a).await
+}
+
+async fn find_keys_tx(tx: &mut Tx, tenant_id: i64, keys: &[Key]) -> Result<Vec<KeyMatch>> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT k.customer_id, c.name, k.kind, k.value FROM customer_keys k JOIN customers c ON c.id = k.customer_id \
+         WHERE k.tenant_id = $1 AND k.key IN ({}) ORDER BY k.customer_id",
+        placeholders(2, keys.len())
+    );
+    let mut a = args![tenant_id];
+    a.extend(keys.iter().map(|k| Arg::from(k.key.as_str())));
+    tx.fetch_all(&sql, a).await
+}
+
+/// Registers a customer unless one of its keys is taken; the check and the insert are one
+/// transaction, and the keys' unique constraint settles races.
+pub async fn create(db: &Db, tenant_id: i64, actor: Option<i64>, c: NewCustomer<'_>, now: Timestamp) -> Result<Created> {
+    match try_create(db, tenant_id, actor, &c, now).await {
+        Err(StoreError::Conflict { .. }) if !c.keys.is_empty() => {
+            let found = find_keys(db, tenant_id, &c.keys).await?;
+            if found.is_empty() {
+                // The conflict was not a key (e.g. a bad referrer); report it as it was.
+                try_create(db, tenant_id, actor, &c, now).await
+            } else {
+                Ok(Created::Duplicate(found))
+            }
+        }
+        other => other,
+    }
+}
+
+async fn try_create(db: &Db, tenant_id: i64, actor: Option<i64>, c: &NewCustomer<'_>, now: Timestamp) -> Result<Created> {
+    let mut tx = db.begin().await?;
+    let found = find_keys_tx(&mut tx, tenant_id, &c.keys).await?;
+    if !found.is_empty() {
+        tx.rollback().await?;
+        return Ok(Created::Duplicate(found));
+    }
+    if let Some(r) = c.referrer_id {
+        let exists: Option<(i64,)> = tx
+            .fetch_optional("SELECT id FROM customers WHERE tenant_id = $1 AND id = $2", args![tenant_id, r])
+            .await?;
+        if exists.is_none() {
+            return Err(StoreError::NotFound);
+        }
+    }
+    let row: CustomerRow = tx
+        .fetch_one(
+            &format!(
+                "INSERT INTO customers (tenant_id, kind, name, name_norm, grade, source, referrer_id, agent, created_by, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING {COLUMNS}"
+            ),
+            args![tenant_id, c.kind, c.name, c.name_norm, c.grade, c.source, c.referrer_id, c.agent, actor, ms(now)],
+        )
+        .await?;
+    if !c.keys.is_empty() {
+        let mut a: Vec<Arg> = Vec::new();
+        let mut rows = Vec::new();
+        for (i, k) in c.keys.iter().enumerate() {
+            let b = i * 5 + 1;
+            rows.push(format!("(${}, ${}, ${}, ${}, ${})", b, b + 1, b + 2, b + 3, b + 4));
+            a.extend(args![tenant_id, k.key.as_str(), row.id, k.kind, k.value.as_str()]);
+        }
+        tx.execute(
+            &format!("INSERT INTO customer_keys (tenant_id, key, customer_id, kind, value) VALUES {}", rows.join(", ")),
+            a,
+        )
+        .await?;
+    }
+    insert_terms(&mut tx, tenant_id, row.id, &c.terms).await?;
+    let phones: Vec<&str> = c.keys.iter().filter(|k| k.kind == "phone").map(|k| k.value.as_str()).collect();
+    history::append(
+        &mut tx,
+        tenant_id,
+        now,
+        NewEvent {
+            actor_id: actor,
+            entity: "customer",
+            entity_id: row.id,
+            customer_id: Some(row.id),
+            action: "create",
+            after: Some(json!({
+                "kind": row.kind, "name": row.name, "phones": phones, "grade": row.grade,
+                "source": row.source, "referrer_id": row.referrer_id, "agent": row.agent,
+            })),
+            ..Default::default()
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Created::New(row))
+}
+
+async fn insert_terms(tx: &mut Tx, tenant_id: i64, customer_id: i64, terms: &[String]) -> Result<()> {
+    for chunk in terms.chunks(200) {
+        let mut a: Vec<Arg> = Vec::with_capacity(chunk.len() * 3);
+        let mut rows = Vec::with_capacity(chunk.len());
+        for (i, t) in chunk.iter().enumerate() {
+            let b = i * 3 + 1;
+            rows.push(format!("(${}, ${}, ${})", b, b + 1, b + 2));
+            a.extend(args![tenant_id, t.as_str(), customer_id]);
+        }
+        tx.execute(
+            &format!("INSERT INTO customer_terms (tenant_id, term, customer_id) VALUES {}", rows.join(", ")),
+            a,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+pub async fn get(db: &Db, tenant_id: i64, id: i64) -> Result<CustomerRow> {
+    db.fetch_one(&format!("SELECT {COLUMNS} FROM customers WHERE tenant_id = $1 AND id = $2"), args![tenant_id, id])
+        .await
+}
+
+/// Phone numbers (as written) of the given customers.
+pub async fn phones(db: &Db, tenant_id: i64, ids: &[i64]) -> Result<HashMap<i64, Vec<String>>> {
+    let mut out: HashMap<i64, Vec<String>> = HashMap::new();
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    let sql = format!(
+        "SELECT customer_id, '' AS name, kind, value FROM customer_keys \
+         WHERE tenant_id = $1 AND kind = 'phone' AND customer_id IN ({}) ORDER BY customer_id, key",
+        placeholders(2, ids.len())
+    );
+    let mut a = args![tenant_id];
+    a.extend(ids.iter().map(|i| Arg::from(*i)));
+    let rows: Vec<KeyMatch> = db.fetch_all(&sql, a).await?;
+    for r in rows {
+        out.entry(r.customer_id).or_default().push(r.value);
+    }
+    Ok(out)
+}
+
+/// Phone keys (normalised) of the given customers, for search verification.
+async fn phone_keys(db: &Db, tenant_id: i64, ids: &[i64]) -> Result<HashMap<i64, Vec<String>>> {
+    let mut out: HashMap<i64, Vec<String>> = HashMap::new();
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    let sql = format!(
+        "SELECT customer_id, '' AS name, kind, key AS value FROM customer_keys WHERE tenant_id = $1 AND kind = 'phone' AND customer_id IN ({})",
+        placeholders(2, ids.len())
+    );
+    let mut a = args![tenant_id];
+    a.extend(ids.iter().map(|i| Arg::from(*i)));
+    let rows: Vec<KeyMatch> = db.fetch_all(&sql, a).await?;
+    for r in rows {
+        out.entry(r.customer_id).or_default().push(r.value);
+    }
+    Ok(out)
+}
+
+#[derive(sqlx::FromRow)]
+struct Count {
+    n: i64,
+}
+
+/// One page of customers matching a search plan, newest first, with the cursor of the next.
+/// Candidates come from the term index; each is confirmed against its name and phones, so the
+/// answer is exact, never a table scan.
+pub async fn search(db: &Db, tenant_id: i64, plan: &SearchPlan, q_norm: &str, cursor: Option<i64>, limit: i64) -> Result<(Vec<CustomerRow>, Option<i64>)> {
+    let mut before = cursor.unwrap_or(i64::MAX);
+    match plan {
+        SearchPlan::All => {
+            let rows: Vec<CustomerRow> = db
+                .fetch_all(
+                    &format!("SELECT {COLUMNS} FROM customers WHERE tenant_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3"),
+                    args![tenant_id, before, limit + 1],
+                )
+                .await?;
+            Ok(page(rows, limit))
+        }
+        SearchPlan::Prefix(p) => {
+            let upper = format!("{p}\u{10FFFF}");
+            let rows: Vec<CustomerRow> = db
+                .fetch_all(
+                    &format!(
+                        "SELECT {COLUMNS} FROM customers WHERE tenant_id = $1 AND name_norm >= $2 AND name_norm < $3 AND id < $4 \
+                         ORDER BY id DESC LIMIT $5"
+                    ),
+                    args![tenant_id, p.as_str(), upper, before, limit + 1],
+                )
+                .await?;
+            Ok(page(rows, limit))
+        }
+        SearchPlan::Terms(terms) => {
+            // Drive the scan by the rarest term (counted up to a bound), check the rest by index.
+            let mut ranked: Vec<(i64, &String)> = Vec::new();
+            for t in terms {
+                let c: Count = db
+                    .fetch_one(
+                        "SELECT COUNT(*) AS n FROM (SELECT 1 FROM customer_terms WHERE tenant_id = $1 AND term = $2 LIMIT 20000) x",
+                        args![tenant_id, t.as_str()],
+                    )
+                    .await?;
+                if c.n == 0 {
+                    return Ok((Vec::new(), None));
+                }
+                ranked.push((c.n, t));
+            }
+            ranked.sort();
+            let mut sql = format!(
+                "SELECT {} FROM customer_terms t JOIN customers c ON c.id = t.customer_id \
+                 WHERE t.tenant_id = $1 AND t.term = $2 AND t.customer_id < $3",
+                COLUMNS.split(", ").map(|c| format!("c.{c}")).collect::<Vec<_>>().join(", ")
+            );
+            for i in 1..ranked.len() {
+                sql.push_str(&format!(
+                    " AND EXISTS (SELECT 1 FROM customer_terms t{i} WHERE t{i}.tenant_id = $1 AND t{i}.term = ${} AND t{i}.customer_id = t.customer_id)",
+                    i + 4
+                ));
+            }
+            sql.push_str(" ORDER BY t.customer_id DESC LIMIT $4");
+            let mut found: Vec<CustomerRow> = Vec::new();
+            loop {
+                let mut a = args![tenant_id, ranked[0].1.as_str(), before, limit + 1];
+                a.extend(ranked[1..].iter().map(|(_, t)| Arg::from(t.as_str())));
+                let batch: Vec<CustomerRow> = db.fetch_all(&sql, a).await?;
+                let exhausted = (batch.len() as i64) < limit + 1;
+                if let Some(last) = batch.last() {
+                    before = last.id;
+                }
+                let ids: Vec<i64> = batch.iter().map(|c| c.id).collect();
+                let phones = phone_keys(db, tenant_id, &ids).await?;
+                for c in batch {
+                    let ps = phones.get(&c.id).map(Vec::as_slice).unwrap_or(&[]);
+                    if kehu_domain::search::matches(q_norm, &c.name, ps.iter().map(String::as_str)) {
+                        found.push(c);
+                    }
+                }
+                if exhausted || found.len() as i64 > limit {
+                    break;
+                }
+            }
+            Ok(page(found, limit))
+        }
+    }
+}
+
+fn page(mut rows: Vec<CustomerRow>, limit: i64) -> (Vec<CustomerRow>, Option<i64>) {
+    if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        let next = rows.last().map(|r| r.id);
+        (rows, next)
+    } else {
+        (rows, None)
+    }
+}
+
+/// Number of customers in a tenant (for the generator and the list page).
+pub async fn count(db: &Db, tenant_id: i64) -> Result<i64> {
+    let c: Count = db
+        .fetch_one("SELECT COUNT(*) AS n FROM customers WHERE tenant_id = $1", args![tenant_id])
+        .await?;
+    Ok(c.n)
+}

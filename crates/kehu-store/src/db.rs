@@ -1,0 +1,345 @@
+//! One handle over the two backends. SQLite: a single writer connection plus a read pool (WAL).
+//! PostgreSQL: one pool. Queries are written once with `$1` placeholders, which both accept,
+//! and decode into row structs that derive `sqlx::FromRow` for both.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::sqlite::{
+    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{Arguments, AssertSqlSafe, PgPool, Postgres, Sqlite, SqlitePool, Transaction};
+
+use crate::StoreError;
+
+/// Which database a handle talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A bound query parameter. Nulls are typed so PostgreSQL can infer the column type.
+#[derive(Debug, Clone)]
+pub enum Arg {
+    I64(i64),
+    OptI64(Option<i64>),
+    Text(String),
+    OptText(Option<String>),
+    Bool(bool),
+}
+
+impl From<i64> for Arg {
+    fn from(v: i64) -> Arg {
+        Arg::I64(v)
+    }
+}
+impl From<Option<i64>> for Arg {
+    fn from(v: Option<i64>) -> Arg {
+        Arg::OptI64(v)
+    }
+}
+impl From<&str> for Arg {
+    fn from(v: &str) -> Arg {
+        Arg::Text(v.to_string())
+    }
+}
+impl From<String> for Arg {
+    fn from(v: String) -> Arg {
+        Arg::Text(v)
+    }
+}
+impl From<&String> for Arg {
+    fn from(v: &String) -> Arg {
+        Arg::Text(v.clone())
+    }
+}
+impl From<Option<String>> for Arg {
+    fn from(v: Option<String>) -> Arg {
+        Arg::OptText(v)
+    }
+}
+impl From<Option<&str>> for Arg {
+    fn from(v: Option<&str>) -> Arg {
+        Arg::OptText(v.map(str::to_string))
+    }
+}
+impl From<bool> for Arg {
+    fn from(v: bool) -> Arg {
+        Arg::Bool(v)
+    }
+}
+
+/// Builds a `Vec<Arg>` from values of mixed types.
+#[macro_export]
+macro_rules! args {
+    ($($v:expr),* $(,)?) => { vec![$($crate::db::Arg::from($v)),*] };
+}
+
+/// A row type that decodes on both backends (derive `sqlx::FromRow`).
+pub trait Rows: for<'r> sqlx::FromRow<'r, SqliteRow> + for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin {}
+impl<T> Rows for T where T: for<'r> sqlx::FromRow<'r, SqliteRow> + for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin {}
+
+fn sqlite_args(args: Vec<Arg>) -> Result<SqliteArguments, StoreError> {
+    let mut a = SqliteArguments::default();
+    for v in args {
+        match v {
+            Arg::I64(v) => a.add(v),
+            Arg::OptI64(v) => a.add(v),
+            Arg::Text(v) => a.add(v),
+            Arg::OptText(v) => a.add(v),
+            Arg::Bool(v) => a.add(v),
+        }
+        .map_err(|e| StoreError::Other(e.to_string()))?;
+    }
+    Ok(a)
+}
+
+fn pg_args(args: Vec<Arg>) -> Result<PgArguments, StoreError> {
+    let mut a = PgArguments::default();
+    for v in args {
+        match v {
+            Arg::I64(v) => a.add(v),
+            Arg::OptI64(v) => a.add(v),
+            Arg::Text(v) => a.add(v),
+            Arg::OptText(v) => a.add(v),
+            Arg::Bool(v) => a.add(v),
+        }
+        .map_err(|e| StoreError::Other(e.to_string()))?;
+    }
+    Ok(a)
+}
+
+/// The database handle shared by the whole process.
+#[derive(Clone, Debug)]
+pub enum Db {
+    Sqlite { writer: SqlitePool, reader: SqlitePool },
+    Postgres(PgPool),
+}
+
+impl Db {
+    /// Opens `sqlite://PATH` (created if missing) or `postgres://...`, and runs migrations.
+    pub async fn connect(url: &str) -> Result<Db, StoreError> {
+        let db = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let opts = PgConnectOptions::from_str(url)?;
+            Db::connect_pg(opts, 16).await?
+        } else {
+            let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
+            Db::connect_sqlite(path).await?
+        };
+        crate::migrate::run(&db).await?;
+        Ok(db)
+    }
+
+    /// Opens (or creates) a SQLite file: WAL, foreign keys on, one writer and a read pool.
+    pub async fn connect_sqlite(path: &str) -> Result<Db, StoreError> {
+        let base = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(30))
+            .pragma("cache_size", "-65536")
+            .pragma("temp_store", "memory");
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .acquire_timeout(Duration::from_secs(60))
+            .connect_with(base.clone())
+            .await?;
+        let readers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(2, 8) as u32 * 2;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(readers)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(base.read_only(true))
+            .await?;
+        Ok(Db::Sqlite { writer, reader })
+    }
+
+    /// Opens a PostgreSQL pool with the given options (tests pass a per-test `search_path`).
+    pub async fn connect_pg(opts: PgConnectOptions, max: u32) -> Result<Db, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(max)
+            .acquire_timeout(Duration::from_secs(60))
+            .connect_with(opts)
+            .await?;
+        Ok(Db::Postgres(pool))
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Db::Sqlite { .. } => Backend::Sqlite,
+            Db::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Starts a write transaction.
+    pub async fn begin(&self) -> Result<Tx, StoreError> {
+        Ok(match self {
+            Db::Sqlite { writer, .. } => Tx::Sqlite(writer.begin().await?),
+            Db::Postgres(p) => Tx::Postgres(p.begin().await?),
+        })
+    }
+
+    /// Reads all rows (from the read pool on SQLite).
+    pub async fn fetch_all<T: Rows>(&self, sql: &str, args: Vec<Arg>) -> Result<Vec<T>, StoreError> {
+        Ok(match self {
+            Db::Sqlite { reader, .. } => {
+                sqlx::query_as_with::<Sqlite, T, _>(AssertSqlSafe(sql), sqlite_args(args)?)
+                    .fetch_all(reader)
+                    .await?
+            }
+            Db::Postgres(p) => {
+                sqlx::query_as_with::<Postgres, T, _>(AssertSqlSafe(sql), pg_args(args)?)
+                    .fetch_all(p)
+                    .await?
+            }
+        })
+    }
+
+    pub async fn fetch_optional<T: Rows>(&self, sql: &str, args: Vec<Arg>) -> Result<Option<T>, StoreError> {
+        Ok(match self {
+            Db::Sqlite { reader, .. } => {
+                sqlx::query_as_with::<Sqlite, T, _>(AssertSqlSafe(sql), sqlite_args(args)?)
+                    .fetch_optional(reader)
+                    .await?
+            }
+            Db::Postgres(p) => {
+                sqlx::query_as_with::<Postgres, T, _>(AssertSqlSafe(sql), pg_args(args)?)
+                    .fetch_optional(p)
+                    .await?
+            }
+        })
+    }
+
+    pub async fn fetch_one<T: Rows>(&self, sql: &str, args: Vec<Arg>) -> Result<T, StoreError> {
+        self.fetch_optional(sql, args).await?.ok_or(StoreError::NotFound)
+    }
+
+    /// Runs a statement outside a transaction (on the writer for SQLite).
+    pub async fn execute(&self, sql: &str, args: Vec<Arg>) -> Result<u64, StoreError> {
+        let mut tx = self.begin().await?;
+        let n = tx.execute(sql, args).await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Db::Sqlite { writer, reader } => {
+                reader.close().await;
+                writer.close().await;
+            }
+            Db::Postgres(p) => p.close().await,
+        }
+    }
+}
+
+/// A write transaction on either backend.
+pub enum Tx {
+    Sqlite(Transaction<'static, Sqlite>),
+    Postgres(Transaction<'static, Postgres>),
+}
+
+impl Tx {
+    pub fn backend(&self) -> Backend {
+        match self {
+            Tx::Sqlite(_) => Backend::Sqlite,
+            Tx::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// `FOR UPDATE` on PostgreSQL; nothing on SQLite, whose single writer already serialises.
+    pub fn for_update(&self) -> &'static str {
+        match self {
+            Tx::Sqlite(_) => "",
+            Tx::Postgres(_) => " FOR UPDATE",
+        }
+    }
+
+    pub async fn execute(&mut self, sql: &str, args: Vec<Arg>) -> Result<u64, StoreError> {
+        Ok(match self {
+            Tx::Sqlite(tx) => sqlx::query_with(AssertSqlSafe(sql), sqlite_args(args)?)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected(),
+            Tx::Postgres(tx) => sqlx::query_with(AssertSqlSafe(sql), pg_args(args)?)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected(),
+        })
+    }
+
+    pub async fn fetch_all<T: Rows>(&mut self, sql: &str, args: Vec<Arg>) -> Result<Vec<T>, StoreError> {
+        Ok(match self {
+            Tx::Sqlite(tx) => {
+                sqlx::query_as_with::<Sqlite, T, _>(AssertSqlSafe(sql), sqlite_args(args)?)
+                    .fetch_all(&mut **tx)
+                    .await?
+            }
+            Tx::Postgres(tx) => {
+                sqlx::query_as_with::<Postgres, T, _>(AssertSqlSafe(sql), pg_args(args)?)
+                    .fetch_all(&mut **tx)
+                    .await?
+            }
+        })
+    }
+
+    pub async fn fetch_optional<T: Rows>(&mut self, sql: &str, args: Vec<Arg>) -> Result<Option<T>, StoreError> {
+        Ok(match self {
+            Tx::Sqlite(tx) => {
+                sqlx::query_as_with::<Sqlite, T, _>(AssertSqlSafe(sql), sqlite_args(args)?)
+                    .fetch_optional(&mut **tx)
+                    .await?
+            }
+            Tx::Postgres(tx) => {
+                sqlx::query_as_with::<Postgres, T, _>(AssertSqlSafe(sql), pg_args(args)?)
+                    .fetch_optional(&mut **tx)
+                    .await?
+            }
+        })
+    }
+
+    pub async fn fetch_one<T: Rows>(&mut self, sql: &str, args: Vec<Arg>) -> Result<T, StoreError> {
+        self.fetch_optional(sql, args).await?.ok_or(StoreError::NotFound)
+    }
+
+    /// Runs a script of several statements (migrations).
+    pub async fn execute_script(&mut self, sql: &str) -> Result<(), StoreError> {
+        match self {
+            Tx::Sqlite(tx) => {
+                sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut **tx).await?;
+            }
+            Tx::Postgres(tx) => {
+                sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut **tx).await?;
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn commit(self) -> Result<(), StoreError> {
+        match self {
+            Tx::Sqlite(tx) => tx.commit().await?,
+            Tx::Postgres(tx) => tx.commit().await?,
+        }
+        Ok(())
+    }
+
+    pub async fn rollback(self) -> Result<(), StoreError> {
+        match self {
+            Tx::Sqlite(tx) => tx.rollback().await?,
+            Tx::Postgres(tx) => tx.rollback().await?,
+        }
+        Ok(())
+    }
+}
+
+/// `$first, $first+1, ...` placeholders for an `IN (...)` list or a multi-row `VALUES`.
+pub fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}

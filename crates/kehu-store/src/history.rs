@@ -1,0 +1,174 @@
+//! The history: every change is an event written in the change's own transaction, chained by
+//! hash per tenant. The head row is locked last, so writers never wait on each other in a cycle.
+
+use kehu_domain::Decision;
+use kehu_domain::history::{Break, ChainVerifier, EventRecord, GENESIS};
+use serde_json::Value;
+
+use crate::db::{Db, Tx};
+use crate::{Result, StoreError, args, ms};
+
+/// A change to record.
+#[derive(Debug, Clone, Default)]
+pub struct NewEvent<'a> {
+    pub actor_id: Option<i64>,
+    pub entity: &'a str,
+    pub entity_id: i64,
+    pub customer_id: Option<i64>,
+    pub action: &'a str,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+    pub decision: Option<&'a Decision>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct EventRow {
+    pub tenant_id: i64,
+    pub seq: i64,
+    pub at_ms: i64,
+    pub actor_id: Option<i64>,
+    pub entity: String,
+    pub entity_id: i64,
+    pub customer_id: Option<i64>,
+    pub action: String,
+    pub before_json: Option<String>,
+    pub after_json: Option<String>,
+    pub decision_json: Option<String>,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+impl EventRow {
+    pub fn record(&self) -> EventRecord {
+        EventRecord {
+            tenant_id: self.tenant_id,
+            seq: self.seq,
+            at_ms: self.at_ms,
+            actor_id: self.actor_id,
+            entity: self.entity.clone(),
+            entity_id: self.entity_id,
+            customer_id: self.customer_id,
+            action: self.action.clone(),
+            before: self.before_json.clone(),
+            after: self.after_json.clone(),
+            decision: self.decision_json.clone(),
+            prev_hash: self.prev_hash.clone(),
+            hash: self.hash.clone(),
+        }
+    }
+
+    pub fn decision(&self) -> Option<Decision> {
+        self.decision_json.as_deref().and_then(|d| serde_json::from_str(d).ok())
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct Head {
+    last_seq: i64,
+    last_hash: String,
+}
+
+/// Starts a tenant's chain.
+pub async fn init(tx: &mut Tx, tenant_id: i64) -> Result<()> {
+    tx.execute(
+        "INSERT INTO history_heads (tenant_id, last_seq, last_hash) VALUES ($1, 0, $2)",
+        args![tenant_id, GENESIS],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Appends one event to the tenant's chain. Call it last in a transaction: on PostgreSQL it
+/// locks the chain's head until commit.
+pub async fn append(tx: &mut Tx, tenant_id: i64, at: kehu_domain::Timestamp, e: NewEvent<'_>) -> Result<i64> {
+    let sql = format!(
+        "SELECT last_seq, last_hash FROM history_heads WHERE tenant_id = $1{}",
+        tx.for_update()
+    );
+    let head: Head = tx.fetch_one(&sql, args![tenant_id]).await?;
+    let to_text = |v: Option<Value>| v.map(|v| v.to_string());
+    let mut rec = EventRecord {
+        tenant_id,
+        seq: 0,
+        at_ms: ms(at),
+        actor_id: e.actor_id,
+        entity: e.entity.to_string(),
+        entity_id: e.entity_id,
+        customer_id: e.customer_id,
+        action: e.action.to_string(),
+        before: to_text(e.before),
+        after: to_text(e.after),
+        decision: e
+            .decision
+            .map(|d| serde_json::to_string(d).map_err(|err| StoreError::Other(err.to_string())))
+            .transpose()?,
+        prev_hash: String::new(),
+        hash: String::new(),
+    };
+    rec.seal(head.last_seq, &head.last_hash);
+    tx.execute(
+        "INSERT INTO events (tenant_id, seq, at_ms, actor_id, entity, entity_id, customer_id, action, before_json, after_json, decision_json, prev_hash, hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        args![
+            tenant_id,
+            rec.seq,
+            rec.at_ms,
+            rec.actor_id,
+            rec.entity.as_str(),
+            rec.entity_id,
+            rec.customer_id,
+            rec.action.as_str(),
+            rec.before.clone(),
+            rec.after.clone(),
+            rec.decision.clone(),
+            rec.prev_hash.as_str(),
+            rec.hash.as_str()
+        ],
+    )
+    .await?;
+    tx.execute(
+        "UPDATE history_heads SET last_seq = $2, last_hash = $3 WHERE tenant_id = $1",
+        args![tenant_id, rec.seq, rec.hash.as_str()],
+    )
+    .await?;
+    Ok(rec.seq)
+}
+
+const COLUMNS: &str = "tenant_id, seq, at_ms, actor_id, entity, entity_id, customer_id, action, before_json, after_json, decision_json, prev_hash, hash";
+
+/// A customer's events, newest first, before `cursor` (a sequence number).
+pub async fn for_customer(db: &Db, tenant_id: i64, customer_id: i64, cursor: Option<i64>, limit: i64) -> Result<Vec<EventRow>> {
+    db.fetch_all(
+        &format!(
+            "SELECT {COLUMNS} FROM events WHERE tenant_id = $1 AND customer_id = $2 AND seq < $3 ORDER BY seq DESC LIMIT $4"
+        ),
+        args![tenant_id, customer_id, cursor.unwrap_or(i64::MAX), limit],
+    )
+    .await
+}
+
+/// Checks the tenant's whole chain against its head. `Ok(Ok(n))`: n events verified.
+pub async fn verify(db: &Db, tenant_id: i64) -> Result<std::result::Result<i64, Break>> {
+    let mut v = ChainVerifier::default();
+    let mut after = 0i64;
+    loop {
+        let page: Vec<EventRow> = db
+            .fetch_all(
+                &format!("SELECT {COLUMNS} FROM events WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT 5000"),
+                args![tenant_id, after],
+            )
+            .await?;
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        for e in &page {
+            if let Err(b) = v.push(&e.record()) {
+                return Ok(Err(b));
+            }
+        }
+    }
+    let head: Option<Head> = db
+        .fetch_optional("SELECT last_seq, last_hash FROM history_heads WHERE tenant_id = $1", args![tenant_id])
+        .await?;
+    let (seq, hash) = head.map(|h| (h.last_seq, h.last_hash)).unwrap_or((0, GENESIS.to_string()));
+    Ok(v.finish(seq, &hash))
+}

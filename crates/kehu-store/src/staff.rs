@@ -1,0 +1,127 @@
+//! Staff members: who they are, their unit and the roles the policy names.
+
+use kehu_domain::Timestamp;
+use serde_json::json;
+
+use crate::db::Db;
+use crate::history::{self, NewEvent};
+use crate::{Result, StoreError, args, ms};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StaffRow {
+    pub id: i64,
+    pub tenant_id: i64,
+    pub unit_id: Option<i64>,
+    pub username: String,
+    pub display_name: String,
+    pub password_hash: String,
+    pub roles: String,
+    pub active: bool,
+    pub created_at: i64,
+}
+
+impl StaffRow {
+    pub fn role_list(&self) -> Vec<String> {
+        self.roles.split(',').filter(|r| !r.is_empty()).map(str::to_string).collect()
+    }
+
+    /// The public view: never the password hash.
+    pub fn to_json(&self) -> serde_json::Value {
+        json!({
+            "id": self.id,
+            "username": self.username,
+            "display_name": self.display_name,
+            "unit_id": self.unit_id,
+            "roles": self.role_list(),
+            "active": self.active,
+        })
+    }
+}
+
+pub struct NewStaff<'a> {
+    pub username: &'a str,
+    pub display_name: &'a str,
+    pub password_hash: &'a str,
+    pub unit_id: Option<i64>,
+    pub roles: &'a [String],
+}
+
+pub const COLUMNS: &str = "id, tenant_id, unit_id, username, display_name, password_hash, roles, active, created_at";
+
+pub async fn create(db: &Db, tenant_id: i64, actor: Option<i64>, s: NewStaff<'_>, now: Timestamp) -> Result<StaffRow> {
+    let mut tx = db.begin().await?;
+    if let Some(u) = s.unit_id {
+        let found: Option<(i64,)> = tx
+            .fetch_optional("SELECT id FROM units WHERE tenant_id = $1 AND id = $2", args![tenant_id, u])
+            .await?;
+        if found.is_none() {
+            return Err(StoreError::NotFound);
+        }
+    }
+    let row: StaffRow = tx
+        .fetch_one(
+            &format!(
+                "INSERT INTO staff (tenant_id, unit_id, username, display_name, password_hash, roles, active, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {COLUMNS}"
+            ),
+            args![tenant_id, s.unit_id, s.username, s.display_name, s.password_hash, s.roles.join(","), true, ms(now)],
+        )
+        .await?;
+    history::append(
+        &mut tx,
+        tenant_id,
+        now,
+        NewEvent {
+            actor_id: actor,
+            entity: "staff",
+            entity_id: row.id,
+            action: "create",
+            after: Some(row.to_json()),
+            ..Default::default()
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+pub async fn get(db: &Db, tenant_id: i64, id: i64) -> Result<StaffRow> {
+    db.fetch_one(&format!("SELECT {COLUMNS} FROM staff WHERE tenant_id = $1 AND id = $2"), args![tenant_id, id]).await
+}
+
+/// Active staff with this username, in any tenant (login names are unique per tenant).
+pub async fn by_username(db: &Db, username: &str) -> Result<Vec<StaffRow>> {
+    db.fetch_all(
+        &format!("SELECT {COLUMNS} FROM staff WHERE username = $1 AND active = $2 ORDER BY tenant_id"),
+        args![username, true],
+    )
+    .await
+}
+
+pub async fn list(db: &Db, tenant_id: i64) -> Result<Vec<StaffRow>> {
+    db.fetch_all(&format!("SELECT {COLUMNS} FROM staff WHERE tenant_id = $1 ORDER BY id"), args![tenant_id]).await
+}
+
+/// Replaces a password (the demo's `KEHU_ADMIN_PASSWORD`); recorded without the hash.
+pub async fn set_password(db: &Db, tenant_id: i64, id: i64, password_hash: &str, now: Timestamp) -> Result<()> {
+    let mut tx = db.begin().await?;
+    let n = tx
+        .execute("UPDATE staff SET password_hash = $3 WHERE tenant_id = $1 AND id = $2", args![tenant_id, id, password_hash])
+        .await?;
+    if n == 0 {
+        return Err(StoreError::NotFound);
+    }
+    history::append(
+        &mut tx,
+        tenant_id,
+        now,
+        NewEvent {
+            entity: "staff",
+            entity_id: id,
+            action: "set_password",
+            ..Default::default()
+        },
+    )
+    .await?;
+    tx.commit().await
+}

@@ -1,0 +1,57 @@
+//! The organisation tree: company, branch, department, team.
+
+use kehu_domain::Timestamp;
+use serde_json::json;
+
+use crate::db::Db;
+use crate::history::{self, NewEvent};
+use crate::{Result, StoreError, args, ms};
+
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct UnitRow {
+    pub id: i64,
+    pub tenant_id: i64,
+    pub parent_id: Option<i64>,
+    pub name: String,
+    pub created_at: i64,
+}
+
+const COLUMNS: &str = "id, tenant_id, parent_id, name, created_at";
+
+pub async fn create(db: &Db, tenant_id: i64, actor: Option<i64>, name: &str, parent_id: Option<i64>, now: Timestamp) -> Result<UnitRow> {
+    let mut tx = db.begin().await?;
+    if let Some(p) = parent_id {
+        let found: Option<(i64,)> = tx
+            .fetch_optional("SELECT id FROM units WHERE tenant_id = $1 AND id = $2", args![tenant_id, p])
+            .await?;
+        if found.is_none() {
+            return Err(StoreError::NotFound);
+        }
+    }
+    let row: UnitRow = tx
+        .fetch_one(
+            &format!("INSERT INTO units (tenant_id, parent_id, name, created_at) VALUES ($1, $2, $3, $4) RETURNING {COLUMNS}"),
+            args![tenant_id, parent_id, name, ms(now)],
+        )
+        .await?;
+    history::append(
+        &mut tx,
+        tenant_id,
+        now,
+        NewEvent {
+            actor_id: actor,
+            entity: "unit",
+            entity_id: row.id,
+            action: "create",
+            after: Some(json!({"name": name, "parent_id": parent_id})),
+            ..Default::default()
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+pub async fn list(db: &Db, tenant_id: i64) -> Result<Vec<UnitRow>> {
+    db.fetch_all(&format!("SELECT {COLUMNS} FROM units WHERE tenant_id = $1 ORDER BY id"), args![tenant_id]).await
+}

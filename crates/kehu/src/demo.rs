@@ -1,0 +1,264 @@
+//! `kehu demo`: a tenant on a preset with an organisation, staff and about 200 customers whose
+//! claims, confirmations and follow-ups went through the same rules as real ones, spread over
+//! the last 30 days.
+
+use anyhow::Context;
+use kehu_domain::{Lang, Policy};
+use kehu_server::AppState;
+use kehu_server::auth::Caller;
+use kehu_server::service::{self, CustomerInput};
+use kehu_store::staff::{NewStaff, StaffRow};
+
+/// Password of the demo staff (the demo listens on loopback only by default).
+pub const DEMO_PASSWORD: &str = "kehu-demo";
+const TENANT: &str = "demo";
+
+pub struct Login {
+    pub username: String,
+    pub password: String,
+    pub role: String,
+}
+
+/// (username, display name, role, unit index)
+const STAFF: &[(&str, &str, &str, usize)] = &[
+    ("gm", "赵总", "general_manager", 0),
+    ("manager", "孙经理", "sales_manager", 1),
+    ("leader1", "周组长", "team_leader", 2),
+    ("leader2", "吴组长", "team_leader", 3),
+    ("wangfang", "王芳", "consultant", 2),
+    ("liqiang", "李强", "consultant", 2),
+    ("zhangwei", "张伟", "consultant", 3),
+    ("liuyang", "刘洋", "consultant", 3),
+    ("chenjing", "陈静", "sales_assistant", 1),
+];
+
+fn logins(admin_password: &str) -> Vec<Login> {
+    let mut out = vec![Login {
+        username: "admin".into(),
+        password: admin_password.into(),
+        role: "admin".into(),
+    }];
+    out.extend(STAFF.iter().map(|(u, _, r, _)| Login {
+        username: (*u).into(),
+        password: DEMO_PASSWORD.into(),
+        role: (*r).into(),
+    }));
+    out
+}
+
+/// A small deterministic generator, so every demo database looks the same.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
+        &xs[self.below(xs.len())]
+    }
+}
+
+const SURNAMES: &[&str] = &[
+    "王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴", "徐", "孙", "胡", "朱", "高", "林", "何", "郭", "马", "罗", "欧阳", "司马",
+];
+const GIVEN: &[&str] = &[
+    "伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明", "超", "秀英", "华", "平", "刚", "桂英",
+    "建华", "志强", "晓明", "海燕", "丹", "鑫", "宇", "浩然", "子涵", "欣怡", "梓萱", "思远", "雨桐", "国庆", "红梅", "文博",
+];
+const COMPANIES: &[&str] = &[
+    "华信科技有限公司",
+    "顺达物流有限公司",
+    "恒通汽车租赁有限公司",
+    "金桥建设集团有限公司",
+    "长风电子股份有限公司",
+    "蓝海餐饮管理有限公司",
+    "安泰保险代理有限公司",
+    "明德教育咨询有限公司",
+    "鼎盛房地产开发有限公司",
+    "远航国际旅行社有限公司",
+    "瑞丰农业科技有限公司",
+    "新世纪广告传媒有限公司",
+    "宏达机械制造有限公司",
+    "绿源环保工程有限公司",
+    "星光影视文化有限公司",
+];
+const SOURCES: &[&str] = &["来电", "到店", "自拓", "老客户转介绍", "车展", "网络咨询"];
+const NOTES: &[&str] = &[
+    "客户关注SUV车型，预算20万左右",
+    "已试驾，对油耗满意，考虑贷款方案",
+    "周末带家人再来看车",
+    "询问置换补贴政策",
+    "对比了两个品牌，价格敏感",
+    "发送了新车型资料",
+    "约定下周二到店",
+    "需要公司采购流程审批",
+];
+
+/// Creates the demo tenant if the database has none; returns the logins to print.
+pub async fn ensure(state: &AppState, preset: &str) -> anyhow::Result<Vec<Login>> {
+    let admin_password = std::env::var("KEHU_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty());
+    if let Some(p) = &admin_password {
+        kehu_server::auth::check_password(p).map_err(|t| anyhow::anyhow!("KEHU_ADMIN_PASSWORD: {}", t.en))?;
+    }
+    let admin_pw = admin_password.clone().unwrap_or_else(|| DEMO_PASSWORD.to_string());
+    if let Some(t) = kehu_store::tenants::by_slug(&state.db, TENANT).await? {
+        if let Some(p) = &admin_password {
+            let admin = kehu_store::staff::list(&state.db, t.id)
+                .await?
+                .into_iter()
+                .find(|s| s.username == "admin")
+                .context("the demo tenant has no admin")?;
+            let hash = kehu_server::auth::hash_password(p).map_err(|_| anyhow::anyhow!("hashing failed"))?;
+            kehu_store::staff::set_password(&state.db, t.id, admin.id, &hash, state.now()).await?;
+        }
+        println!("  using the existing demo tenant (delete the database file to start over)");
+        return Ok(logins(&admin_pw));
+    }
+    let (file, source) = crate::presets::find(preset)?;
+    let policy = Policy::parse(source, file).map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("  creating the demo tenant on preset `{preset}` ...");
+    let saved_offset = state.clock.offset_ms();
+    let result = seed(state, &policy, file, source, &admin_pw).await;
+    state.clock.set_offset_ms(saved_offset);
+    result?;
+    Ok(logins(&admin_pw))
+}
+
+/// Moves the process clock so seeded events carry past times.
+fn set_now(state: &AppState, t: jiff::Timestamp) {
+    state
+        .clock
+        .set_offset_ms(t.as_millisecond() - jiff::Timestamp::now().as_millisecond());
+}
+
+fn caller(s: &StaffRow) -> Caller {
+    Caller {
+        tenant_id: s.tenant_id,
+        roles: s.role_list(),
+        staff: s.clone(),
+        lang: Lang::Zh,
+        csrf: None,
+    }
+}
+
+async fn seed(state: &AppState, policy: &Policy, file: &str, source: &str, admin_pw: &str) -> anyhow::Result<()> {
+    let db = &state.db;
+    let start = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(30 * 24);
+    set_now(state, start);
+    let tenant = kehu_store::tenants::create(db, TENANT, "示范汽车销售服务有限公司", policy, source, file, start).await?;
+    let admin_hash = kehu_server::auth::hash_password(admin_pw).map_err(|_| anyhow::anyhow!("hashing failed"))?;
+    let admin = kehu_store::staff::create(
+        db,
+        tenant.id,
+        None,
+        NewStaff { username: "admin", display_name: "管理员", password_hash: &admin_hash, unit_id: None, roles: &["admin".to_string()] },
+        start,
+    )
+    .await?;
+    let company = kehu_store::units::create(db, tenant.id, Some(admin.id), "示范汽车销售服务有限公司", None, start).await?;
+    let sales = kehu_store::units::create(db, tenant.id, Some(admin.id), "销售部", Some(company.id), start).await?;
+    let team1 = kehu_store::units::create(db, tenant.id, Some(admin.id), "销售一组", Some(sales.id), start).await?;
+    let team2 = kehu_store::units::create(db, tenant.id, Some(admin.id), "销售二组", Some(sales.id), start).await?;
+    let units = [company.id, sales.id, team1.id, team2.id];
+    let demo_hash = kehu_server::auth::hash_password(DEMO_PASSWORD).map_err(|_| anyhow::anyhow!("hashing failed"))?;
+    let mut staff = Vec::new();
+    for (username, name, role, unit) in STAFF {
+        let s = kehu_store::staff::create(
+            db,
+            tenant.id,
+            Some(admin.id),
+            NewStaff { username, display_name: name, password_hash: &demo_hash, unit_id: Some(units[*unit]), roles: &[role.to_string()] },
+            start,
+        )
+        .await?;
+        staff.push(s);
+    }
+    let by_name = |u: &str| staff.iter().find(|s| s.username == u).expect("demo staff").clone();
+    let consultants = [by_name("wangfang"), by_name("liqiang"), by_name("zhangwei"), by_name("liuyang")];
+    let leader_of = |s: &StaffRow| if s.unit_id == Some(team1.id) { by_name("leader1") } else { by_name("leader2") };
+    let assistant = by_name("chenjing");
+
+    let mut rng = Rng(0x5eed_6b65_6875);
+    let mut phones = std::collections::HashSet::new();
+    let total = 200usize;
+    let step = jiff::SignedDuration::from_secs(29 * 24 * 3600 / total as i64);
+    for i in 0..total {
+        let base = start + step * (i as i32 + 1);
+        set_now(state, base);
+        let creator = if i % 10 == 9 { assistant.clone() } else { rng.pick(&consultants).clone() };
+        let (kind, name) = if i == 0 {
+            ("person", "张三".to_string())
+        } else if i % 13 == 5 {
+            ("company", COMPANIES[(i / 13) % COMPANIES.len()].to_string())
+        } else {
+            ("person", format!("{}{}", rng.pick(SURNAMES), rng.pick(GIVEN)))
+        };
+        let phone = loop {
+            let p = format!("1{}{}{:08}", rng.pick(&["3", "5", "7", "8"]), rng.below(10), rng.next() % 100_000_000);
+            if phones.insert(p.clone()) {
+                break p;
+            }
+        };
+        let input = CustomerInput {
+            kind: kind.into(),
+            name,
+            phones: vec![format!("{} {} {}", &phone[..3], &phone[3..7], &phone[7..])],
+            source: Some(rng.pick(SOURCES).to_string()),
+            ..Default::default()
+        };
+        let customer = match service::create_customer(state, &caller(&creator), input).await {
+            Ok(c) => c,
+            // A company name repeats after the list runs out: that is the duplicate check working.
+            Err(e) if e.code == "duplicate_customer" => continue,
+            Err(e) => anyhow::bail!("seeding customer {i}: {}", e.detail.en),
+        };
+        let id = customer.row.id;
+        if i % 10 >= 7 {
+            continue; // about 30% stay unclaimed
+        }
+        let holder = if creator.username == "chenjing" { rng.pick(&consultants).clone() } else { creator.clone() };
+        set_now(state, base + jiff::SignedDuration::from_mins(10));
+        let claim = service::register_claim(state, &caller(&holder), id, None)
+            .await
+            .map_err(|e| anyhow::anyhow!("seeding claim: {}", e.detail.en))?;
+        if i % 10 == 6 {
+            continue; // waits for the leader's signature
+        }
+        set_now(state, base + jiff::SignedDuration::from_mins(40 + rng.below(120) as i64));
+        service::confirm_claim(state, &caller(&leader_of(&holder)), claim.id)
+            .await
+            .map_err(|e| anyhow::anyhow!("seeding confirmation: {}", e.detail.en))?;
+        // Every eighth claimed customer also gets a later, duplicate card by a colleague (R5.5).
+        if i % 8 == 3 {
+            let other = consultants.iter().find(|c| c.id != holder.id && c.unit_id != holder.unit_id).unwrap_or(&consultants[0]).clone();
+            set_now(state, base + jiff::SignedDuration::from_mins(200));
+            let dup = service::register_claim(state, &caller(&other), id, None)
+                .await
+                .map_err(|e| anyhow::anyhow!("seeding duplicate claim: {}", e.detail.en))?;
+            set_now(state, base + jiff::SignedDuration::from_mins(230));
+            service::confirm_claim(state, &caller(&leader_of(&other)), dup.id)
+                .await
+                .map_err(|e| anyhow::anyhow!("seeding duplicate confirmation: {}", e.detail.en))?;
+        }
+        let follow_ups = 1 + rng.below(3);
+        for f in 0..follow_ups {
+            let at = base + jiff::SignedDuration::from_hours(3 + 20 * f as i64);
+            set_now(state, at.min(jiff::Timestamp::now()));
+            let channel = *rng.pick(&["call", "visit", "sms", "walk_in", "call", "meeting"]);
+            service::add_activity(state, &caller(&holder), id, channel, None, Some(rng.pick(NOTES).to_string()))
+                .await
+                .map_err(|e| anyhow::anyhow!("seeding follow-up: {}", e.detail.en))?;
+        }
+    }
+    let n = kehu_store::customers::count(db, tenant.id).await?;
+    println!("  demo tenant ready: {n} customers");
+    Ok(())
+}

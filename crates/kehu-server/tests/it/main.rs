@@ -1,0 +1,6 @@
+//! Integration tests of the server: the API (and pages) against real databases, SQLite and
+//! PostgreSQL, through the same router the binary serves.
+
+mod support;
+
+mod api;

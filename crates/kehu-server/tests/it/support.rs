@@ -1,0 +1,260 @@
+//! A test application on its own database: a fresh SQLite file, or a fresh PostgreSQL schema.
+//! Every API test runs on both through `both!`. Without a reachable PostgreSQL the PostgreSQL
+//! half prints that it is skipped, except in CI (`CI=true`), where it must run.
+
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use kehu_domain::Policy;
+use kehu_server::AppState;
+use kehu_store::Db;
+use serde_json::Value;
+use tower::ServiceExt;
+
+pub const PASSWORD: &str = "password123";
+
+pub fn preset() -> (String, String) {
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../../presets/car-dealership.toml");
+    (file.to_string(), std::fs::read_to_string(file).expect("preset file"))
+}
+
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub cookie: String,
+    pub csrf: String,
+    pub staff_id: i64,
+}
+
+pub struct TestApp {
+    pub state: AppState,
+    pub router: Router,
+    pub tenant_id: i64,
+    pub admin: Session,
+    file: Option<std::path::PathBuf>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(f) = &self.file {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", f.display()));
+            }
+        }
+    }
+}
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+fn unique() -> String {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{}_{}_{n}", std::process::id(), jiff::Timestamp::now().as_millisecond())
+}
+
+pub fn pg_url() -> String {
+    std::env::var("KEHU_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
+}
+
+impl TestApp {
+    pub async fn sqlite(virtual_clock: bool) -> TestApp {
+        let file = std::env::temp_dir().join(format!("kehu-test-{}.db", unique()));
+        let url = format!("sqlite://{}", file.display());
+        let db = Db::connect(&url).await.expect("sqlite");
+        let mut app = TestApp::on(db, virtual_clock).await;
+        app.file = Some(file);
+        app
+    }
+
+    /// `None` (and a note) when PostgreSQL is not reachable outside CI.
+    pub async fn postgres(virtual_clock: bool) -> Option<TestApp> {
+        use sqlx::postgres::PgConnectOptions;
+        let base = PgConnectOptions::from_str(&pg_url()).expect("KEHU_TEST_PG is a PostgreSQL URL");
+        let admin = match tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            sqlx::postgres::PgPoolOptions::new().max_connections(1).connect_with(base.clone()),
+        )
+        .await
+        {
+            Ok(Ok(p)) => p,
+            other => {
+                if std::env::var("CI").as_deref() == Ok("true") {
+                    panic!("PostgreSQL at {} is required in CI: {other:?}", pg_url());
+                }
+                eprintln!("skipped: PostgreSQL not reachable at {} (set KEHU_TEST_PG)", pg_url());
+                return None;
+            }
+        };
+        drop_stale_schemas(&admin).await;
+        let schema = format!("kehu_t_{}", unique());
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&admin).await.expect("create schema");
+        admin.close().await;
+        let opts = base.options([("search_path", schema.as_str())]);
+        let db = Db::connect_pg(opts, 24).await.expect("pg pool");
+        kehu_store::migrate::run(&db).await.expect("migrations on PostgreSQL");
+        Some(TestApp::on(db, virtual_clock).await)
+    }
+
+    async fn on(db: Db, virtual_clock: bool) -> TestApp {
+        let (file, src) = preset();
+        let policy = Policy::parse(&src, &file).expect("preset parses");
+        let now = jiff::Timestamp::now();
+        let t = kehu_store::tenants::create(&db, "acme", "测试汽车有限公司", &policy, &src, &file, now).await.expect("tenant");
+        let hash = kehu_server::auth::hash_password(PASSWORD).unwrap();
+        let admin = kehu_store::staff::create(
+            &db,
+            t.id,
+            None,
+            kehu_store::staff::NewStaff { username: "admin", display_name: "管理员", password_hash: &hash, unit_id: None, roles: &["admin".to_string()] },
+            now,
+        )
+        .await
+        .expect("admin");
+        let state = AppState::new(db, virtual_clock).await.expect("state");
+        let router = kehu_server::app(state.clone());
+        let mut app = TestApp {
+            state,
+            router,
+            tenant_id: t.id,
+            admin: Session { cookie: String::new(), csrf: String::new(), staff_id: admin.id },
+            file: None,
+        };
+        app.admin = app.login("admin").await;
+        app
+    }
+
+    pub async fn login(&self, username: &str) -> Session {
+        let res = self
+            .raw(
+                Request::post("/api/v1/session")
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .body(Body::from(serde_json::json!({"username": username, "password": PASSWORD}).to_string()))
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::OK, "login as {username}");
+        let cookie = res
+            .headers()
+            .get(header::SET_COOKIE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .expect("session cookie")
+            .to_string();
+        let body = body_json(res).await;
+        Session {
+            cookie,
+            csrf: body["csrf_token"].as_str().unwrap().to_string(),
+            staff_id: body["staff"]["id"].as_i64().unwrap(),
+        }
+    }
+
+    /// A staff member with these roles (created by the admin through the API), logged in.
+    pub async fn staff(&self, username: &str, display_name: &str, roles: &[&str]) -> Session {
+        let (status, body) = self
+            .call(
+                Method::POST,
+                "/api/v1/staff",
+                Some(&self.admin),
+                Some(serde_json::json!({"username": username, "password": PASSWORD, "display_name": display_name, "roles": roles})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        self.login(username).await
+    }
+
+    pub async fn raw(&self, req: Request<Body>) -> axum::response::Response {
+        self.router.clone().oneshot(req).await.expect("router answers")
+    }
+
+    /// A JSON request as `session`; answers the status and the parsed body (Null if empty).
+    pub async fn call(&self, method: Method, path: &str, session: Option<&Session>, body: Option<Value>) -> (StatusCode, Value) {
+        let mut b = Request::builder().method(method).uri(path);
+        if let Some(s) = session {
+            b = b.header(header::COOKIE, &s.cookie);
+        }
+        let req = match body {
+            Some(v) => b.header(header::CONTENT_TYPE, "application/json").body(Body::from(v.to_string())).unwrap(),
+            None => b.body(Body::empty()).unwrap(),
+        };
+        let res = self.raw(req).await;
+        let status = res.status();
+        (status, body_json(res).await)
+    }
+
+    pub async fn get(&self, path: &str, s: &Session) -> (StatusCode, Value) {
+        self.call(Method::GET, path, Some(s), None).await
+    }
+
+    pub async fn post(&self, path: &str, s: &Session, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, Some(s), Some(body)).await
+    }
+
+    /// Creates a customer and returns its id.
+    pub async fn customer(&self, s: &Session, name: &str, phone: &str) -> i64 {
+        let (status, body) = self.post("/api/v1/customers", s, serde_json::json!({"kind": "person", "name": name, "phones": [phone]})).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["id"].as_i64().unwrap()
+    }
+
+    /// Runs SQL directly on this test's database, as an intruder would.
+    pub async fn tamper(&self, sql: &str) {
+        let mut tx = self.state.db.begin().await.unwrap();
+        tx.execute(sql, vec![]).await.expect("tamper SQL");
+        tx.commit().await.unwrap();
+    }
+}
+
+/// Drops schemas that earlier test runs left behind (older than an hour), so they do not pile up.
+async fn drop_stale_schemas(pool: &sqlx::PgPool) {
+    let names: Vec<(String,)> = sqlx::query_as("SELECT schema_name::text FROM information_schema.schemata WHERE schema_name LIKE 'kehu_t_%'")
+        .fetch_all(pool)
+        .await
+        .unwrap_or_default();
+    let cutoff = jiff::Timestamp::now().as_millisecond() - 3_600_000;
+    for (name,) in names {
+        let made: Option<i64> = name.split('_').nth(3).and_then(|m| m.parse().ok());
+        if made.is_some_and(|m| m < cutoff) {
+            let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS {name} CASCADE"))).execute(pool).await;
+        }
+    }
+}
+
+pub async fn body_json(res: axum::response::Response) -> Value {
+    let bytes = axum::body::to_bytes(res.into_body(), 16 * 1024 * 1024).await.unwrap();
+    if bytes.is_empty() {
+        return Value::Null;
+    }
+    serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+}
+
+/// Defines a test that runs on SQLite and on PostgreSQL: `both!(name, |app| async move { ... })`.
+/// `both!(virtual name, ...)` starts the app with the virtual clock.
+#[macro_export]
+macro_rules! both {
+    (virtual $name:ident, $body:expr) => {
+        $crate::both!(@def $name, true, $body);
+    };
+    ($name:ident, $body:expr) => {
+        $crate::both!(@def $name, false, $body);
+    };
+    (@def $name:ident, $virtual:expr, $body:expr) => {
+        mod $name {
+            #[allow(unused_imports, reason = "not every test body uses the parent's imports")]
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let app = $crate::support::TestApp::sqlite($virtual).await;
+                ($body)(app).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(app) = $crate::support::TestApp::postgres($virtual).await {
+                    ($body)(app).await;
+                }
+            }
+        }
+    };
+}

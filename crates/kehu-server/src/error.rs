@@ -7,8 +7,12 @@ use axum::response::{IntoResponse, Response};
 use kehu_domain::{Lang, Refusal, Text};
 use kehu_store::StoreError;
 
+/// An error answer. Boxed so `Result<_, ApiError>` stays small on the happy path.
 #[derive(Debug, Clone)]
-pub struct ApiError {
+pub struct ApiError(Box<ErrorBody>);
+
+#[derive(Debug, Clone)]
+pub struct ErrorBody {
     pub status: StatusCode,
     pub code: &'static str,
     pub detail: Text,
@@ -18,16 +22,29 @@ pub struct ApiError {
     pub extra: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
+impl std::ops::Deref for ApiError {
+    type Target = ErrorBody;
+    fn deref(&self) -> &ErrorBody {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for ApiError {
+    fn deref_mut(&mut self) -> &mut ErrorBody {
+        &mut self.0
+    }
+}
+
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, detail: Text) -> ApiError {
-        ApiError {
+        ApiError(Box::new(ErrorBody {
             status,
             code,
             detail,
             rule: None,
             lang: Lang::Zh,
             extra: None,
-        }
+        }))
     }
 
     pub fn in_lang(mut self, lang: Lang) -> ApiError {
@@ -71,14 +88,9 @@ impl ApiError {
     /// A rule refused the request.
     pub fn refused(r: Refusal) -> ApiError {
         let status = if r.code == "forbidden" { StatusCode::FORBIDDEN } else { StatusCode::CONFLICT };
-        ApiError {
-            status,
-            code: r.code,
-            detail: r.text,
-            rule: r.rule.map(|r| r.to_string()),
-            lang: Lang::Zh,
-            extra: None,
-        }
+        let mut e = ApiError::new(status, r.code, r.text);
+        e.rule = r.rule.map(|r| r.to_string());
+        e
     }
 
     fn title(&self) -> &'static str {

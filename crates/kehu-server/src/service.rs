@@ -429,7 +429,13 @@ pub async fn add_activity(state: &AppState, caller: &Caller, customer_id: i64, c
         kehu_store::StoreError::NotFound => customer_not_found(lang),
         e => e.into(),
     })?;
-    let row = activities::insert(&mut tx, caller.tenant_id, customer_id, caller.id(), channel, at, &note, now).await?;
+    let row = activities::insert(
+        &mut tx,
+        caller.tenant_id,
+        activities::NewActivity { customer_id, staff_id: caller.id(), channel, at, note: &note },
+        now,
+    )
+    .await?;
     history::append(
         &mut tx,
         caller.tenant_id,
@@ -483,7 +489,7 @@ pub async fn advance_clock(state: &AppState, caller: &Caller, seconds: Option<i6
     }
     let now = state.now();
     let delta_ms = match (seconds, to) {
-        (Some(s), None) if s >= 0 && s <= 100 * 365 * 86_400 => s * 1000,
+        (Some(s), None) if (0..=100 * 365 * 86_400).contains(&s) => s * 1000,
         (None, Some(t)) if t >= now => t.as_millisecond() - now.as_millisecond(),
         _ => {
             return Err(ApiError::bad_request(

@@ -37,11 +37,19 @@ impl ActivityRow {
 const SELECT: &str = "SELECT a.id, a.tenant_id, a.customer_id, a.staff_id, s.display_name AS staff_name, a.channel, a.at, a.note, a.created_at \
     FROM activities a JOIN staff s ON s.id = a.staff_id";
 
-pub async fn insert(tx: &mut Tx, tenant_id: i64, customer_id: i64, staff_id: i64, channel: Channel, at: Timestamp, note: &str, now: Timestamp) -> Result<ActivityRow> {
+pub struct NewActivity<'a> {
+    pub customer_id: i64,
+    pub staff_id: i64,
+    pub channel: Channel,
+    pub at: Timestamp,
+    pub note: &'a str,
+}
+
+pub async fn insert(tx: &mut Tx, tenant_id: i64, a: NewActivity<'_>, now: Timestamp) -> Result<ActivityRow> {
     let (id,): (i64,) = tx
         .fetch_one(
             "INSERT INTO activities (tenant_id, customer_id, staff_id, channel, at, note, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-            args![tenant_id, customer_id, staff_id, channel.as_str(), ms(at), note, ms(now)],
+            args![tenant_id, a.customer_id, a.staff_id, a.channel.as_str(), ms(a.at), a.note, ms(now)],
         )
         .await?;
     tx.fetch_one(&format!("{SELECT} WHERE a.tenant_id = $1 AND a.id = $2"), args![tenant_id, id]).await

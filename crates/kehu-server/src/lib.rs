@@ -19,6 +19,9 @@ use kehu_store::Db;
 
 pub use error::ApiError;
 
+/// How long a cached policy is trusted before its tenant's active version is checked again.
+pub const POLICY_RECHECK: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Everything a request handler needs, shared across the process.
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
@@ -26,7 +29,8 @@ pub struct AppState(Arc<Inner>);
 pub struct Inner {
     pub db: Db,
     pub clock: clock::Clock,
-    policies: RwLock<HashMap<(i64, i64), Arc<Policy>>>,
+    /// tenant -> (policy, its version, when the version was last checked).
+    policies: RwLock<HashMap<i64, (Arc<Policy>, i64, std::time::Instant)>>,
     pub limiter: auth::LoginLimiter,
     pub auth_cache: auth::AuthCache,
 }
@@ -55,11 +59,19 @@ impl AppState {
         self.clock.now()
     }
 
-    /// The tenant's active policy, parsed once per version.
+    /// The tenant's active policy, parsed once per version. The active version is re-read at
+    /// most every [`POLICY_RECHECK`], so another process's activation shows within that time.
     pub async fn policy(&self, tenant_id: i64) -> Result<Arc<Policy>, ApiError> {
+        if let Some((p, _, at)) = self.policies.read().expect("policy cache lock").get(&tenant_id)
+            && at.elapsed() < POLICY_RECHECK
+        {
+            return Ok(p.clone());
+        }
         let tenant = kehu_store::tenants::get(&self.db, tenant_id).await?;
-        let key = (tenant_id, tenant.policy_version);
-        if let Some(p) = self.policies.read().expect("policy cache lock").get(&key) {
+        if let Some((p, v, at)) = self.policies.write().expect("policy cache lock").get_mut(&tenant_id)
+            && *v == tenant.policy_version
+        {
+            *at = std::time::Instant::now();
             return Ok(p.clone());
         }
         let row = kehu_store::tenants::active_policy(&self.db, tenant_id).await?;
@@ -68,7 +80,10 @@ impl AppState {
             ApiError::internal()
         })?;
         let policy = Arc::new(policy);
-        self.policies.write().expect("policy cache lock").insert(key, policy.clone());
+        self.policies
+            .write()
+            .expect("policy cache lock")
+            .insert(tenant_id, (policy.clone(), row.version, std::time::Instant::now()));
         Ok(policy)
     }
 }

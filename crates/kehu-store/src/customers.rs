@@ -271,9 +271,13 @@ pub async fn search(db: &Db, tenant_id: i64, plan: &SearchPlan, q_norm: &str, cu
             // Drive the scan by the rarest term (counted up to a bound), check the rest by index.
             let mut ranked: Vec<(i64, &String)> = Vec::new();
             for t in terms {
+                if terms.len() == 1 {
+                    ranked.push((0, t));
+                    break;
+                }
                 let c: Count = db
                     .fetch_one(
-                        "SELECT COUNT(*) AS n FROM (SELECT 1 FROM customer_terms WHERE tenant_id = $1 AND term = $2 LIMIT 20000) x",
+                        "SELECT COUNT(*) AS n FROM (SELECT 1 FROM customer_terms WHERE tenant_id = $1 AND term = $2 LIMIT 5000) x",
                         args![tenant_id, t.as_str()],
                     )
                     .await?;

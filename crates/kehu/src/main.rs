@@ -110,6 +110,16 @@ enum PolicyCommand {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Make a checked policy file the tenant's active policy. Its version must be higher than
+    /// the active one; past decisions keep the version they were taken under.
+    Activate {
+        #[command(flatten)]
+        db: DbArgs,
+        /// Tenant short name.
+        #[arg(long)]
+        tenant: String,
+        file: PathBuf,
+    },
 }
 
 fn init_tracing() {
@@ -123,6 +133,21 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Policy { command: PolicyCommand::Check { files } } => policy_check(&files),
+        Command::Policy { command: PolicyCommand::Activate { db, tenant, file } } => {
+            let name = file.display().to_string();
+            let source = std::fs::read_to_string(&file).with_context(|| format!("reading {name}"))?;
+            let policy = Policy::parse(&source, &name).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let database = connect(&db.database_url).await?;
+            let t = kehu_store::tenants::by_slug(&database, &tenant).await?.with_context(|| format!("there is no tenant `{tenant}`"))?;
+            match kehu_store::tenants::activate_policy(&database, t.id, None, &policy, &source, &name, jiff::Timestamp::now()).await {
+                Ok(()) => {
+                    println!("tenant `{tenant}` now runs policy `{}` version {}", policy.id, policy.version);
+                    Ok(())
+                }
+                Err(kehu_store::StoreError::Conflict { constraint }) => bail!("{constraint}: raise `version` in [policy]"),
+                Err(e) => Err(e.into()),
+            }
+        }
         Command::Serve { db, listen, virtual_clock } => {
             init_tracing();
             let db = connect(&db.database_url).await?;

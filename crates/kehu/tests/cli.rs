@@ -53,6 +53,19 @@ async fn init_and_verify(url: &str) {
     let o = kehu(&["verify-history", "--database-url", url]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("acme: ok, 3 events verified"), "{}", text(&o));
+
+    // A new policy version must be newer; activating it is recorded in the history.
+    let preset = concat!(env!("CARGO_MANIFEST_DIR"), "/../../presets/car-dealership.toml");
+    let o = kehu(&["policy", "activate", "--database-url", url, "--tenant", "acme", preset]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("not newer than the active version 1"), "{}", text(&o));
+    let v2 = temp("v2.toml");
+    std::fs::write(&v2, std::fs::read_to_string(preset).unwrap().replace("version = 1", "version = 2")).unwrap();
+    let o = kehu(&["policy", "activate", "--database-url", url, "--tenant", "acme", v2.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    std::fs::remove_file(v2).ok();
+    let o = kehu(&["verify-history", "--database-url", url]);
+    assert!(text(&o).contains("acme: ok, 4 events verified"), "{}", text(&o));
 }
 
 #[tokio::test]

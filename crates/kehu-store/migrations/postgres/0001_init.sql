@@ -86,7 +86,7 @@ CREATE TABLE customer_keys (
     value TEXT NOT NULL,
     PRIMARY KEY (tenant_id, key)
 );
-CREATE INDEX customer_keys_customer ON customer_keys(customer_id);
+CREATE INDEX customer_keys_customer ON customer_keys(tenant_id, customer_id);
 
 -- Search terms: CJK 1- and 2-grams, Latin and digit 3-grams.
 CREATE TABLE customer_terms (

@@ -134,6 +134,7 @@ pub async fn create_customer(state: &AppState, caller: &Caller, input: CustomerI
         });
     }
     let terms: Vec<String> = index_terms(&name, nationals.iter().map(String::as_str)).into_iter().collect();
+    let phones: Vec<String> = keys.iter().filter(|k| k.kind == "phone").map(|k| k.value.clone()).collect();
     let name_norm = normalize_name(&name);
     let created = customers::create(
         &state.db,
@@ -163,7 +164,6 @@ pub async fn create_customer(state: &AppState, caller: &Caller, input: CustomerI
     })?;
     match created {
         Created::New(row) => {
-            let phones = customers::phones(&state.db, caller.tenant_id, &[row.id]).await?.remove(&row.id).unwrap_or_default();
             tracing::debug!(customer.id = row.id, tenant.id = caller.tenant_id, "customer registered");
             Ok(CustomerView {
                 row,

@@ -201,14 +201,17 @@ pub async fn phones(db: &Db, tenant_id: i64, ids: &[i64]) -> Result<HashMap<i64,
     if ids.is_empty() {
         return Ok(out);
     }
+    // No ORDER BY: with one id SQLite would pick the (tenant_id, key) primary key to sort by and
+    // scan the tenant's keys. The key rides in `name` and orders the phones here instead.
     let sql = format!(
-        "SELECT customer_id, '' AS name, kind, value FROM customer_keys \
-         WHERE tenant_id = $1 AND kind = 'phone' AND customer_id IN ({}) ORDER BY customer_id, key",
+        "SELECT customer_id, key AS name, kind, value FROM customer_keys \
+         WHERE tenant_id = $1 AND customer_id IN ({}) AND kind = 'phone'",
         placeholders(2, ids.len())
     );
     let mut a = args![tenant_id];
     a.extend(ids.iter().map(|i| Arg::from(*i)));
-    let rows: Vec<KeyMatch> = db.fetch_all(&sql, a).await?;
+    let mut rows: Vec<KeyMatch> = db.fetch_all(&sql, a).await?;
+    rows.sort_by(|a, b| (a.customer_id, &a.name).cmp(&(b.customer_id, &b.name)));
     for r in rows {
         out.entry(r.customer_id).or_default().push(r.value);
     }
@@ -222,7 +225,7 @@ async fn phone_keys(db: &Db, tenant_id: i64, ids: &[i64]) -> Result<HashMap<i64,
         return Ok(out);
     }
     let sql = format!(
-        "SELECT customer_id, '' AS name, kind, key AS value FROM customer_keys WHERE tenant_id = $1 AND kind = 'phone' AND customer_id IN ({})",
+        "SELECT customer_id, '' AS name, kind, key AS value FROM customer_keys WHERE tenant_id = $1 AND customer_id IN ({}) AND kind = 'phone'",
         placeholders(2, ids.len())
     );
     let mut a = args![tenant_id];

@@ -4,10 +4,10 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::Timestamp;
 use crate::decision::{Decision, Refusal};
 use crate::policy::{DuplicateClaims, EffectiveAt, Policy};
 use crate::text::Text;
-use crate::Timestamp;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -97,10 +97,7 @@ pub fn decide_registration(
     holder: &StaffFacts,
     existing: &[ClaimFacts],
 ) -> Result<Registration, Refusal> {
-    if existing
-        .iter()
-        .any(|c| c.staff_id == holder.id && c.status.is_active())
-    {
+    if existing.iter().any(|c| c.staff_id == holder.id && c.status.is_active()) {
         return Err(Refusal {
             code: "already_claimed",
             rule: None,
@@ -323,7 +320,11 @@ mod tests {
         assert_eq!(r.status, ClaimStatus::Pending);
         assert_eq!(r.effective_at, None);
         assert_eq!(r.decision.rule.as_str(), "R5.1");
-        assert!(r.decision.text.zh.contains("2026-11-03 09:12"), "{}", r.decision.text.zh);
+        assert!(
+            r.decision.text.zh.contains("2026-11-03 09:12"),
+            "{}",
+            r.decision.text.zh
+        );
         assert!(r.decision.text.zh.contains("销售组长确认后生效"));
     }
 
@@ -342,14 +343,19 @@ mod tests {
     fn r5_1_only_the_named_roles_confirm() {
         let p = sample();
         let claim = pending(7, 1, "王芳", "2026-11-03T01:12:00Z");
-        let err = decide_confirmation(&p, t("2026-11-03T02:00:00Z"), &claim, &staff(3, "李强", "consultant"))
-            .unwrap_err();
+        let err =
+            decide_confirmation(&p, t("2026-11-03T02:00:00Z"), &claim, &staff(3, "李强", "consultant")).unwrap_err();
         assert_eq!(err.code, "forbidden");
         assert_eq!(err.rule.unwrap().as_str(), "R5.1");
         let mut valid = claim.clone();
         valid.status = ClaimStatus::Valid;
-        let err = decide_confirmation(&p, t("2026-11-03T02:00:00Z"), &valid, &staff(2, "赵组长", "team_leader"))
-            .unwrap_err();
+        let err = decide_confirmation(
+            &p,
+            t("2026-11-03T02:00:00Z"),
+            &valid,
+            &staff(2, "赵组长", "team_leader"),
+        )
+        .unwrap_err();
         assert_eq!(err.code, "claim_not_pending");
     }
 

@@ -96,7 +96,9 @@ mod tests {
         for ok in ["R5.2", "R12.9", "R7.8(12)"] {
             assert_eq!(RuleId::parse(ok).unwrap().as_str(), ok);
         }
-        for bad in ["", "R5", "5.2", "R5.", "R.2", "R5.2(", "R5.2()", "r5.2", "R5.2x", "R5.2(a)"] {
+        for bad in [
+            "", "R5", "5.2", "R5.", "R.2", "R5.2(", "R5.2()", "r5.2", "R5.2x", "R5.2(a)",
+        ] {
             assert!(RuleId::parse(bad).is_err(), "{bad} should be refused");
         }
     }

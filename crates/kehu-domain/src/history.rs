@@ -173,7 +173,10 @@ mod tests {
                 prev_hash: String::new(),
                 hash: String::new(),
             };
-            let (s, h) = out.last().map(|l| (l.seq, l.hash.clone())).unwrap_or((0, GENESIS.into()));
+            let (s, h) = out
+                .last()
+                .map(|l| (l.seq, l.hash.clone()))
+                .unwrap_or((0, GENESIS.into()));
             e.seal(s, &h);
             out.push(e);
         }

@@ -164,18 +164,32 @@ mod tests {
     fn phones_normalise_to_one_form() {
         let p = Phone::parse("138 1234 5678", "86").unwrap();
         assert_eq!(p.as_str(), "+8613812345678");
-        for same in ["+86 138-1234-5678", "0086 13812345678", "１３８１２３４５６７８", "8613812345678"] {
+        for same in [
+            "+86 138-1234-5678",
+            "0086 13812345678",
+            "１３８１２３４５６７８",
+            "8613812345678",
+        ] {
             assert_eq!(Phone::parse(same, "86").unwrap(), p, "{same}");
         }
         assert_eq!(p.national("86"), "13812345678");
         assert_eq!(Phone::parse("010-6552 1234", "86").unwrap().as_str(), "+861065521234");
-        assert_eq!(Phone::parse("+1 (415) 555-0100", "86").unwrap().as_str(), "+14155550100");
+        assert_eq!(
+            Phone::parse("+1 (415) 555-0100", "86").unwrap().as_str(),
+            "+14155550100"
+        );
     }
 
     #[test]
     fn bad_phones_are_refused() {
-        assert!(matches!(Phone::parse("138x1234", "86"), Err(PhoneError::BadCharacter(_))));
+        assert!(matches!(
+            Phone::parse("138x1234", "86"),
+            Err(PhoneError::BadCharacter(_))
+        ));
         assert!(matches!(Phone::parse("12", "86"), Err(PhoneError::BadLength(..))));
-        assert!(matches!(Phone::parse("+1234567890123456", "86"), Err(PhoneError::BadLength(..))));
+        assert!(matches!(
+            Phone::parse("+1234567890123456", "86"),
+            Err(PhoneError::BadLength(..))
+        ));
     }
 }

@@ -80,7 +80,10 @@ pub fn decide_ownership(policy: &Policy, claims: &[ClaimFacts]) -> Ownership {
                 )
             };
             Text::new(
-                format!("归{}所有：{}的登记于 {at} {how_zh}{earlier_zh}（{rule}）", w.staff_name, w.staff_name),
+                format!(
+                    "归{}所有：{}的登记于 {at} {how_zh}{earlier_zh}（{rule}）",
+                    w.staff_name, w.staff_name
+                ),
                 format!(
                     "Owned by {}: their claim {how_en} at {at}{earlier_en} ({rule})",
                     w.staff_name

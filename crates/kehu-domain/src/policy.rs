@@ -27,7 +27,11 @@ pub struct PolicyError {
 
 impl fmt::Display for PolicyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: error: {}", self.file, self.line, self.column, self.message)?;
+        write!(
+            f,
+            "{}:{}:{}: error: {}",
+            self.file, self.line, self.column, self.message
+        )?;
         if let Some(hint) = &self.hint {
             write!(f, "\n  hint: {hint}")?;
         }
@@ -270,24 +274,16 @@ impl Policy {
 
     /// Whether someone holding `roles` has `permission`.
     pub fn allows(&self, roles: &[String], permission: Permission) -> bool {
-        roles.iter().any(|r| {
-            r == ADMIN_ROLE
-                || self
-                    .role(r)
-                    .is_some_and(|role| role.permissions.contains(&permission))
-        })
+        roles
+            .iter()
+            .any(|r| r == ADMIN_ROLE || self.role(r).is_some_and(|role| role.permissions.contains(&permission)))
     }
 
     /// Whether someone holding `roles` may confirm claims.
     pub fn may_confirm(&self, roles: &[String]) -> bool {
-        roles.iter().any(|r| {
-            r == ADMIN_ROLE
-                || self
-                    .claims
-                    .confirmation
-                    .as_ref()
-                    .is_some_and(|c| c.roles.contains(r))
-        })
+        roles
+            .iter()
+            .any(|r| r == ADMIN_ROLE || self.claims.confirmation.as_ref().is_some_and(|c| c.roles.contains(r)))
     }
 
     /// The display name of a role, or its ID when the policy does not know it.
@@ -427,7 +423,11 @@ impl Checker<'_> {
         match RuleId::parse(raw.get_ref()) {
             Ok(r) => r,
             Err(e) => {
-                self.error(raw.span(), e.to_string(), "rule IDs are those of SPEC.md, e.g. \"R5.1\"");
+                self.error(
+                    raw.span(),
+                    e.to_string(),
+                    "rule IDs are those of SPEC.md, e.g. \"R5.1\"",
+                );
                 RuleId::parse("R0.0").expect("placeholder rule ID is well-formed")
             }
         }
@@ -502,7 +502,11 @@ impl Checker<'_> {
                 );
                 continue;
             }
-            if rid.is_empty() || !rid.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
+            if rid.is_empty()
+                || !rid
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            {
                 self.error(
                     r.id.span(),
                     format!("role id `{rid}` must be lowercase letters, digits and underscores"),
@@ -510,7 +514,11 @@ impl Checker<'_> {
                 );
             }
             if roles.iter().any(|x| x.id == rid) {
-                self.error(r.id.span(), format!("role `{rid}` is defined twice"), "keep one definition per role");
+                self.error(
+                    r.id.span(),
+                    format!("role `{rid}` is defined twice"),
+                    "keep one definition per role",
+                );
                 continue;
             }
             let mut permissions = Vec::new();
@@ -704,10 +712,7 @@ basis = "earliest_effective"
 
     #[test]
     fn bad_time_zone_and_reserved_role_are_refused() {
-        let src = SAMPLE.replace(
-            "version = 3\n",
-            "version = 3\ntime_zone = \"Mars/Olympus\"\n",
-        );
+        let src = SAMPLE.replace("version = 3\n", "version = 3\ntime_zone = \"Mars/Olympus\"\n");
         let e = &Policy::parse(&src, "p.toml").unwrap_err().0[0];
         assert!(e.message.contains("Mars/Olympus"));
         let src = SAMPLE.replace(r#"id = "consultant""#, r#"id = "admin""#);

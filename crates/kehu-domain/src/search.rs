@@ -105,10 +105,10 @@ pub fn matches<'a>(q: &str, name: &str, phones: impl IntoIterator<Item = &'a str
         return true;
     }
     let q_digits: String = q.chars().filter(char::is_ascii_digit).collect();
-    let digits_only = q.chars().all(|c| c.is_ascii_digit() || matches!(c, '-' | '+' | '(' | ')'));
-    digits_only
-        && !q_digits.is_empty()
-        && phones.into_iter().any(|p| p.contains(q_digits.as_str()))
+    let digits_only = q
+        .chars()
+        .all(|c| c.is_ascii_digit() || matches!(c, '-' | '+' | '(' | ')'));
+    digits_only && !q_digits.is_empty() && phones.into_iter().any(|p| p.contains(q_digits.as_str()))
 }
 
 #[cfg(test)]

@@ -17,11 +17,7 @@ impl Lang {
     /// anything else falls back to Chinese.
     pub fn from_tag(tag: &str) -> Lang {
         let first = tag.split(',').next().unwrap_or("").trim().to_ascii_lowercase();
-        if first.starts_with("en") {
-            Lang::En
-        } else {
-            Lang::Zh
-        }
+        if first.starts_with("en") { Lang::En } else { Lang::Zh }
     }
 
     /// The BCP 47 tag.

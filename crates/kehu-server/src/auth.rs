@@ -5,11 +5,11 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
 use axum::http::header;
+use axum::http::request::Parts;
 use kehu_domain::{Lang, Permission, Policy, Text};
 use kehu_store::staff::StaffRow;
 use rand::RngCore;
@@ -31,7 +31,10 @@ pub fn random_token() -> String {
 
 /// What is stored of a secret: its SHA-256.
 pub fn hash_token(token: &str) -> String {
-    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 pub fn hash_password(password: &str) -> Result<String, ApiError> {
@@ -64,7 +67,10 @@ pub fn verify_dummy(password: &str) {
 /// Password rules for new staff.
 pub fn check_password(password: &str) -> Result<(), Text> {
     if password.chars().count() < 8 {
-        return Err(Text::new("密码至少需要 8 个字符", "The password needs at least 8 characters"));
+        return Err(Text::new(
+            "密码至少需要 8 个字符",
+            "The password needs at least 8 characters",
+        ));
     }
     if password.len() > 200 {
         return Err(Text::new("密码过长", "The password is too long"));
@@ -245,7 +251,10 @@ impl LoginLimiter {
     pub fn check(&self, username: &str, addr: &str) -> Result<(), u64> {
         let map = self.0.lock().expect("limiter lock");
         let now = Instant::now();
-        for (key, max) in [(format!("u:{username}"), MAX_PER_USERNAME), (format!("a:{addr}"), MAX_PER_ADDRESS)] {
+        for (key, max) in [
+            (format!("u:{username}"), MAX_PER_USERNAME),
+            (format!("a:{addr}"), MAX_PER_ADDRESS),
+        ] {
             if let Some((start, n)) = map.get(&key)
                 && now.duration_since(*start) < WINDOW
                 && *n >= max

@@ -53,7 +53,9 @@ impl ApiError {
     }
 
     pub fn with_extra(mut self, key: &str, value: serde_json::Value) -> ApiError {
-        self.extra.get_or_insert_with(Default::default).insert(key.to_string(), value);
+        self.extra
+            .get_or_insert_with(Default::default)
+            .insert(key.to_string(), value);
         self
     }
 
@@ -69,7 +71,10 @@ impl ApiError {
         ApiError::new(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
-            Text::new("请先登录，或提供有效的 API 令牌", "Log in first, or send a valid API token"),
+            Text::new(
+                "请先登录，或提供有效的 API 令牌",
+                "Log in first, or send a valid API token",
+            ),
         )
     }
 
@@ -81,13 +86,20 @@ impl ApiError {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
-            Text::new("服务器内部错误，已记录，请稍后重试", "Internal error; it has been logged, please retry later"),
+            Text::new(
+                "服务器内部错误，已记录，请稍后重试",
+                "Internal error; it has been logged, please retry later",
+            ),
         )
     }
 
     /// A rule refused the request.
     pub fn refused(r: Refusal) -> ApiError {
-        let status = if r.code == "forbidden" { StatusCode::FORBIDDEN } else { StatusCode::CONFLICT };
+        let status = if r.code == "forbidden" {
+            StatusCode::FORBIDDEN
+        } else {
+            StatusCode::CONFLICT
+        };
         let mut e = ApiError::new(status, r.code, r.text);
         e.rule = r.rule.map(|r| r.to_string());
         e
@@ -139,8 +151,10 @@ impl From<StoreError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut res = (self.status, axum::Json(self.to_json())).into_response();
-        res.headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
         res
     }
 }

@@ -22,6 +22,9 @@ pub use error::ApiError;
 /// How long a cached policy is trusted before its tenant's active version is checked again.
 pub const POLICY_RECHECK: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// A tenant's parsed policy, its version, and when that version was last checked.
+type CachedPolicy = (Arc<Policy>, i64, std::time::Instant);
+
 /// Everything a request handler needs, shared across the process.
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
@@ -29,8 +32,7 @@ pub struct AppState(Arc<Inner>);
 pub struct Inner {
     pub db: Db,
     pub clock: clock::Clock,
-    /// tenant -> (policy, its version, when the version was last checked).
-    policies: RwLock<HashMap<i64, (Arc<Policy>, i64, std::time::Instant)>>,
+    policies: RwLock<HashMap<i64, CachedPolicy>>,
     pub limiter: auth::LoginLimiter,
     pub auth_cache: auth::AuthCache,
 }
@@ -45,7 +47,11 @@ impl std::ops::Deref for AppState {
 impl AppState {
     /// Builds the state; with `virtual_clock` an admin may move time forward through the API.
     pub async fn new(db: Db, virtual_clock: bool) -> Result<AppState, kehu_store::StoreError> {
-        let offset = if virtual_clock { kehu_store::clock::offset(&db).await? } else { 0 };
+        let offset = if virtual_clock {
+            kehu_store::clock::offset(&db).await?
+        } else {
+            0
+        };
         Ok(AppState(Arc::new(Inner {
             db,
             clock: clock::Clock::new(virtual_clock, offset),
@@ -109,7 +115,9 @@ pub fn app(state: AppState) -> Router {
 /// Serves until Ctrl-C or SIGTERM, finishing requests in flight.
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
     let app = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
 }
 
 async fn shutdown_signal() {

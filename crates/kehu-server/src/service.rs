@@ -68,7 +68,10 @@ fn clean(s: Option<String>, max: usize, field: &str, lang: kehu_domain::Lang) ->
     if s.chars().count() > max {
         return Err(ApiError::bad_request(
             "invalid_field",
-            Text::new(format!("{field} 不能超过 {max} 个字符"), format!("{field} may have at most {max} characters")),
+            Text::new(
+                format!("{field} 不能超过 {max} 个字符"),
+                format!("{field} may have at most {max} characters"),
+            ),
         )
         .in_lang(lang));
     }
@@ -76,14 +79,21 @@ fn clean(s: Option<String>, max: usize, field: &str, lang: kehu_domain::Lang) ->
 }
 
 /// Registers a customer, or answers 409 `duplicate_customer` naming the matches and owners.
-pub async fn create_customer(state: &AppState, caller: &Caller, input: CustomerInput) -> Result<CustomerView, ApiError> {
+pub async fn create_customer(
+    state: &AppState,
+    caller: &Caller,
+    input: CustomerInput,
+) -> Result<CustomerView, ApiError> {
     let policy = state.policy(caller.tenant_id).await?;
     caller.require(&policy, Permission::CustomersCreate)?;
     let lang = caller.lang;
     if input.kind != "person" && input.kind != "company" {
         return Err(ApiError::bad_request(
             "invalid_kind",
-            Text::new("客户类型必须是 person（个人）或 company（单位）", "kind must be `person` or `company`"),
+            Text::new(
+                "客户类型必须是 person（个人）或 company（单位）",
+                "kind must be `person` or `company`",
+            ),
         )
         .in_lang(lang));
     }
@@ -91,7 +101,10 @@ pub async fn create_customer(state: &AppState, caller: &Caller, input: CustomerI
     if name.is_empty() || name.chars().count() > 200 {
         return Err(ApiError::bad_request(
             "invalid_name",
-            Text::new("请填写客户名称（最多 200 个字符）", "A name is required (at most 200 characters)"),
+            Text::new(
+                "请填写客户名称（最多 200 个字符）",
+                "A name is required (at most 200 characters)",
+            ),
         )
         .in_lang(lang));
     }
@@ -133,8 +146,14 @@ pub async fn create_customer(state: &AppState, caller: &Caller, input: CustomerI
             value: name.clone(),
         });
     }
-    let terms: Vec<String> = index_terms(&name, nationals.iter().map(String::as_str)).into_iter().collect();
-    let phones: Vec<String> = keys.iter().filter(|k| k.kind == "phone").map(|k| k.value.clone()).collect();
+    let terms: Vec<String> = index_terms(&name, nationals.iter().map(String::as_str))
+        .into_iter()
+        .collect();
+    let phones: Vec<String> = keys
+        .iter()
+        .filter(|k| k.kind == "phone")
+        .map(|k| k.value.clone())
+        .collect();
     let name_norm = normalize_name(&name);
     let created = customers::create(
         &state.db,
@@ -164,7 +183,11 @@ pub async fn create_customer(state: &AppState, caller: &Caller, input: CustomerI
     })?;
     match created {
         Created::New(row) => {
-            tracing::debug!(customer.id = row.id, tenant.id = caller.tenant_id, "customer registered");
+            tracing::debug!(
+                customer.id = row.id,
+                tenant.id = caller.tenant_id,
+                "customer registered"
+            );
             Ok(CustomerView {
                 row,
                 phones,
@@ -216,7 +239,12 @@ pub async fn create_customer(state: &AppState, caller: &Caller, input: CustomerI
 }
 
 /// Owner (staff id, name) of each customer that has one.
-pub async fn owners(state: &AppState, policy: &Policy, tenant_id: i64, ids: &[i64]) -> Result<HashMap<i64, (i64, String)>, ApiError> {
+pub async fn owners(
+    state: &AppState,
+    policy: &Policy,
+    tenant_id: i64,
+    ids: &[i64],
+) -> Result<HashMap<i64, (i64, String)>, ApiError> {
     let rows = claims::valid_for_customers(&state.db, tenant_id, ids).await?;
     let mut by_customer: BTreeMap<i64, Vec<kehu_domain::claim::ClaimFacts>> = BTreeMap::new();
     for r in &rows {
@@ -235,11 +263,16 @@ fn customer_not_found(lang: kehu_domain::Lang) -> ApiError {
 pub async fn get_customer(state: &AppState, caller: &Caller, id: i64) -> Result<CustomerView, ApiError> {
     let policy = state.policy(caller.tenant_id).await?;
     caller.require(&policy, Permission::CustomersRead)?;
-    let row = customers::get(&state.db, caller.tenant_id, id).await.map_err(|e| match e {
-        kehu_store::StoreError::NotFound => customer_not_found(caller.lang),
-        e => e.into(),
-    })?;
-    let phones = customers::phones(&state.db, caller.tenant_id, &[id]).await?.remove(&id).unwrap_or_default();
+    let row = customers::get(&state.db, caller.tenant_id, id)
+        .await
+        .map_err(|e| match e {
+            kehu_store::StoreError::NotFound => customer_not_found(caller.lang),
+            e => e.into(),
+        })?;
+    let phones = customers::phones(&state.db, caller.tenant_id, &[id])
+        .await?
+        .remove(&id)
+        .unwrap_or_default();
     let owner = owners(state, &policy, caller.tenant_id, &[id]).await?.remove(&id);
     Ok(CustomerView {
         row,
@@ -250,7 +283,13 @@ pub async fn get_customer(state: &AppState, caller: &Caller, id: i64) -> Result<
 }
 
 /// One page of customers matching `q` (any part of the name, or phone digits).
-pub async fn search_customers(state: &AppState, caller: &Caller, q: &str, cursor: Option<i64>, limit: i64) -> Result<(Vec<CustomerView>, Option<i64>), ApiError> {
+pub async fn search_customers(
+    state: &AppState,
+    caller: &Caller,
+    q: &str,
+    cursor: Option<i64>,
+    limit: i64,
+) -> Result<(Vec<CustomerView>, Option<i64>), ApiError> {
     let policy = state.policy(caller.tenant_id).await?;
     caller.require(&policy, Permission::CustomersRead)?;
     let (p, q_norm) = plan(q);
@@ -277,10 +316,12 @@ pub async fn search_customers(state: &AppState, caller: &Caller, q: &str, cursor
 pub async fn ownership(state: &AppState, caller: &Caller, customer_id: i64) -> Result<Ownership, ApiError> {
     let policy = state.policy(caller.tenant_id).await?;
     caller.require(&policy, Permission::CustomersRead)?;
-    customers::get(&state.db, caller.tenant_id, customer_id).await.map_err(|e| match e {
-        kehu_store::StoreError::NotFound => customer_not_found(caller.lang),
-        e => e.into(),
-    })?;
+    customers::get(&state.db, caller.tenant_id, customer_id)
+        .await
+        .map_err(|e| match e {
+            kehu_store::StoreError::NotFound => customer_not_found(caller.lang),
+            e => e.into(),
+        })?;
     let rows = claims::for_customer(&state.db, caller.tenant_id, customer_id).await?;
     let facts: Vec<_> = rows.iter().map(ClaimRow::facts).collect();
     Ok(decide_ownership(&policy, &facts))
@@ -288,7 +329,12 @@ pub async fn ownership(state: &AppState, caller: &Caller, customer_id: i64) -> R
 
 /// Registers a claim on a customer for `holder` (default: the caller), as the policy says
 /// (R5.1: pending until a team leader confirms; otherwise valid at once).
-pub async fn register_claim(state: &AppState, caller: &Caller, customer_id: i64, holder: Option<i64>) -> Result<ClaimRow, ApiError> {
+pub async fn register_claim(
+    state: &AppState,
+    caller: &Caller,
+    customer_id: i64,
+    holder: Option<i64>,
+) -> Result<ClaimRow, ApiError> {
     let policy = state.policy(caller.tenant_id).await?;
     let lang = caller.lang;
     caller.require(&policy, Permission::ClaimsCreate)?;
@@ -302,14 +348,20 @@ pub async fn register_claim(state: &AppState, caller: &Caller, customer_id: i64,
         })?
     };
     if !holder.active {
-        return Err(ApiError::bad_request("invalid_staff", Text::new("该员工已停用", "This staff member is inactive")).in_lang(lang));
+        return Err(ApiError::bad_request(
+            "invalid_staff",
+            Text::new("该员工已停用", "This staff member is inactive"),
+        )
+        .in_lang(lang));
     }
     let now = state.now();
     let mut tx = state.db.begin().await?;
-    claims::lock_customer(&mut tx, caller.tenant_id, customer_id).await.map_err(|e| match e {
-        kehu_store::StoreError::NotFound => customer_not_found(lang),
-        e => e.into(),
-    })?;
+    claims::lock_customer(&mut tx, caller.tenant_id, customer_id)
+        .await
+        .map_err(|e| match e {
+            kehu_store::StoreError::NotFound => customer_not_found(lang),
+            e => e.into(),
+        })?;
     let existing: Vec<_> = claims::for_customer_tx(&mut tx, caller.tenant_id, customer_id)
         .await?
         .iter()
@@ -363,16 +415,30 @@ pub async fn confirm_claim(state: &AppState, caller: &Caller, claim_id: i64) -> 
     let not_found = || ApiError::not_found(Text::new("找不到该登记", "No such claim")).in_lang(lang);
     let now = state.now();
     let mut tx = state.db.begin().await?;
-    let claim = claims::get_tx(&mut tx, caller.tenant_id, claim_id).await.map_err(|_| not_found())?;
+    let claim = claims::get_tx(&mut tx, caller.tenant_id, claim_id)
+        .await
+        .map_err(|_| not_found())?;
     claims::lock_customer(&mut tx, caller.tenant_id, claim.customer_id).await?;
-    let claim = claims::get_tx(&mut tx, caller.tenant_id, claim_id).await.map_err(|_| not_found())?;
+    let claim = claims::get_tx(&mut tx, caller.tenant_id, claim_id)
+        .await
+        .map_err(|_| not_found())?;
     let confirmer = StaffFacts {
         id: caller.id(),
         name: caller.staff.display_name.clone(),
         roles: caller.roles.clone(),
     };
-    let c = decide_confirmation(&policy, now, &claim.facts(), &confirmer).map_err(|r| ApiError::refused(r).in_lang(lang))?;
-    let row = claims::confirm(&mut tx, caller.tenant_id, claim_id, caller.id(), &c.role, now, c.effective_at).await?;
+    let c = decide_confirmation(&policy, now, &claim.facts(), &confirmer)
+        .map_err(|r| ApiError::refused(r).in_lang(lang))?;
+    let row = claims::confirm(
+        &mut tx,
+        caller.tenant_id,
+        claim_id,
+        caller.id(),
+        &c.role,
+        now,
+        c.effective_at,
+    )
+    .await?;
     history::append(
         &mut tx,
         caller.tenant_id,
@@ -402,18 +468,30 @@ pub async fn get_claim(state: &AppState, caller: &Caller, claim_id: i64) -> Resu
 }
 
 /// Records a follow-up on a customer.
-pub async fn add_activity(state: &AppState, caller: &Caller, customer_id: i64, channel: &str, at: Option<Timestamp>, note: Option<String>) -> Result<activities::ActivityRow, ApiError> {
+pub async fn add_activity(
+    state: &AppState,
+    caller: &Caller,
+    customer_id: i64,
+    channel: &str,
+    at: Option<Timestamp>,
+    note: Option<String>,
+) -> Result<activities::ActivityRow, ApiError> {
     let policy = state.policy(caller.tenant_id).await?;
     let lang = caller.lang;
     caller.require(&policy, Permission::ActivitiesCreate)?;
-    let channel = Channel::parse(channel).filter(|c| policy.activities.channels.contains(c)).ok_or_else(|| {
-        let known: Vec<&str> = policy.activities.channels.iter().map(|c| c.as_str()).collect();
-        ApiError::bad_request(
-            "invalid_channel",
-            Text::new(format!("跟进方式须为：{}", known.join("、")), format!("channel must be one of: {}", known.join(", "))),
-        )
-        .in_lang(lang)
-    })?;
+    let channel = Channel::parse(channel)
+        .filter(|c| policy.activities.channels.contains(c))
+        .ok_or_else(|| {
+            let known: Vec<&str> = policy.activities.channels.iter().map(|c| c.as_str()).collect();
+            ApiError::bad_request(
+                "invalid_channel",
+                Text::new(
+                    format!("跟进方式须为：{}", known.join("、")),
+                    format!("channel must be one of: {}", known.join(", ")),
+                ),
+            )
+            .in_lang(lang)
+        })?;
     let note = clean(note, 2000, "note", lang)?.unwrap_or_default();
     let now = state.now();
     let at = at.unwrap_or(now);
@@ -425,14 +503,22 @@ pub async fn add_activity(state: &AppState, caller: &Caller, customer_id: i64, c
         .in_lang(lang));
     }
     let mut tx = state.db.begin().await?;
-    claims::lock_customer(&mut tx, caller.tenant_id, customer_id).await.map_err(|e| match e {
-        kehu_store::StoreError::NotFound => customer_not_found(lang),
-        e => e.into(),
-    })?;
+    claims::lock_customer(&mut tx, caller.tenant_id, customer_id)
+        .await
+        .map_err(|e| match e {
+            kehu_store::StoreError::NotFound => customer_not_found(lang),
+            e => e.into(),
+        })?;
     let row = activities::insert(
         &mut tx,
         caller.tenant_id,
-        activities::NewActivity { customer_id, staff_id: caller.id(), channel, at, note: &note },
+        activities::NewActivity {
+            customer_id,
+            staff_id: caller.id(),
+            channel,
+            at,
+            note: &note,
+        },
         now,
     )
     .await?;
@@ -456,13 +542,21 @@ pub async fn add_activity(state: &AppState, caller: &Caller, customer_id: i64, c
 }
 
 /// A customer's history, newest first, each event with its decision.
-pub async fn customer_history(state: &AppState, caller: &Caller, customer_id: i64, cursor: Option<i64>, limit: i64) -> Result<(Vec<history::EventRow>, Option<i64>), ApiError> {
+pub async fn customer_history(
+    state: &AppState,
+    caller: &Caller,
+    customer_id: i64,
+    cursor: Option<i64>,
+    limit: i64,
+) -> Result<(Vec<history::EventRow>, Option<i64>), ApiError> {
     let policy = state.policy(caller.tenant_id).await?;
     caller.require(&policy, Permission::CustomersRead)?;
-    customers::get(&state.db, caller.tenant_id, customer_id).await.map_err(|e| match e {
-        kehu_store::StoreError::NotFound => customer_not_found(caller.lang),
-        e => e.into(),
-    })?;
+    customers::get(&state.db, caller.tenant_id, customer_id)
+        .await
+        .map_err(|e| match e {
+            kehu_store::StoreError::NotFound => customer_not_found(caller.lang),
+            e => e.into(),
+        })?;
     let mut rows = history::for_customer(&state.db, caller.tenant_id, customer_id, cursor, limit + 1).await?;
     let next = if rows.len() as i64 > limit {
         rows.truncate(limit as usize);
@@ -474,18 +568,28 @@ pub async fn customer_history(state: &AppState, caller: &Caller, customer_id: i6
 }
 
 /// Moves the virtual clock forward (admin only, `--virtual-clock` only).
-pub async fn advance_clock(state: &AppState, caller: &Caller, seconds: Option<i64>, to: Option<Timestamp>) -> Result<Timestamp, ApiError> {
+pub async fn advance_clock(
+    state: &AppState,
+    caller: &Caller,
+    seconds: Option<i64>,
+    to: Option<Timestamp>,
+) -> Result<Timestamp, ApiError> {
     let lang = caller.lang;
     if !state.clock.is_virtual() {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "clock_not_virtual",
-            Text::new("服务未以 --virtual-clock 启动，不能调整时间", "The server runs on the real clock; start it with --virtual-clock"),
+            Text::new(
+                "服务未以 --virtual-clock 启动，不能调整时间",
+                "The server runs on the real clock; start it with --virtual-clock",
+            ),
         )
         .in_lang(lang));
     }
     if !caller.is_admin() {
-        return Err(ApiError::forbidden(Text::new("只有管理员可以调整时间", "Only an admin may move the clock")).in_lang(lang));
+        return Err(
+            ApiError::forbidden(Text::new("只有管理员可以调整时间", "Only an admin may move the clock")).in_lang(lang),
+        );
     }
     let now = state.now();
     let delta_ms = match (seconds, to) {

@@ -52,7 +52,11 @@ pub async fn insert(tx: &mut Tx, tenant_id: i64, a: NewActivity<'_>, now: Timest
             args![tenant_id, a.customer_id, a.staff_id, a.channel.as_str(), ms(a.at), a.note, ms(now)],
         )
         .await?;
-    tx.fetch_one(&format!("{SELECT} WHERE a.tenant_id = $1 AND a.id = $2"), args![tenant_id, id]).await
+    tx.fetch_one(
+        &format!("{SELECT} WHERE a.tenant_id = $1 AND a.id = $2"),
+        args![tenant_id, id],
+    )
+    .await
 }
 
 /// A customer's follow-ups, newest first.

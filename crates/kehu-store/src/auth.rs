@@ -14,7 +14,14 @@ pub struct SessionRow {
     pub expires_at: i64,
 }
 
-pub async fn create_session(db: &Db, token_hash: &str, staff: &StaffRow, csrf: &str, now: Timestamp, expires: Timestamp) -> Result<()> {
+pub async fn create_session(
+    db: &Db,
+    token_hash: &str,
+    staff: &StaffRow,
+    csrf: &str,
+    now: Timestamp,
+    expires: Timestamp,
+) -> Result<()> {
     db.execute(
         "INSERT INTO sessions (token_hash, tenant_id, staff_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
         args![token_hash, staff.tenant_id, staff.id, csrf, ms(now), ms(expires)],
@@ -37,7 +44,8 @@ pub async fn session(db: &Db, token_hash: &str, now: Timestamp) -> Result<Option
 }
 
 pub async fn delete_session(db: &Db, token_hash: &str) -> Result<()> {
-    db.execute("DELETE FROM sessions WHERE token_hash = $1", args![token_hash]).await?;
+    db.execute("DELETE FROM sessions WHERE token_hash = $1", args![token_hash])
+        .await?;
     Ok(())
 }
 

@@ -73,7 +73,10 @@ const SELECT: &str = "SELECT c.id, c.tenant_id, c.customer_id, c.staff_id, s.dis
 /// Locks the customer for the rest of the transaction (PostgreSQL) so that concurrent claims on
 /// one customer are decided one after another. Fails with `NotFound` for another tenant's id.
 pub async fn lock_customer(tx: &mut Tx, tenant_id: i64, customer_id: i64) -> Result<()> {
-    let sql = format!("SELECT id FROM customers WHERE tenant_id = $1 AND id = $2{}", tx.for_update());
+    let sql = format!(
+        "SELECT id FROM customers WHERE tenant_id = $1 AND id = $2{}",
+        tx.for_update()
+    );
     let found: Option<(i64,)> = tx.fetch_optional(&sql, args![tenant_id, customer_id]).await?;
     found.map(|_| ()).ok_or(StoreError::NotFound)
 }
@@ -110,11 +113,19 @@ pub async fn valid_for_customers(db: &Db, tenant_id: i64, ids: &[i64]) -> Result
 }
 
 pub async fn get(db: &Db, tenant_id: i64, id: i64) -> Result<ClaimRow> {
-    db.fetch_one(&format!("{SELECT} WHERE c.tenant_id = $1 AND c.id = $2"), args![tenant_id, id]).await
+    db.fetch_one(
+        &format!("{SELECT} WHERE c.tenant_id = $1 AND c.id = $2"),
+        args![tenant_id, id],
+    )
+    .await
 }
 
 pub async fn get_tx(tx: &mut Tx, tenant_id: i64, id: i64) -> Result<ClaimRow> {
-    tx.fetch_one(&format!("{SELECT} WHERE c.tenant_id = $1 AND c.id = $2"), args![tenant_id, id]).await
+    tx.fetch_one(
+        &format!("{SELECT} WHERE c.tenant_id = $1 AND c.id = $2"),
+        args![tenant_id, id],
+    )
+    .await
 }
 
 pub struct NewClaim {
@@ -148,7 +159,15 @@ pub async fn insert(tx: &mut Tx, tenant_id: i64, c: NewClaim) -> Result<ClaimRow
 }
 
 /// Records a confirmation: the claim becomes valid from `effective_at`.
-pub async fn confirm(tx: &mut Tx, tenant_id: i64, id: i64, by: i64, role: &str, at: Timestamp, effective_at: Timestamp) -> Result<ClaimRow> {
+pub async fn confirm(
+    tx: &mut Tx,
+    tenant_id: i64,
+    id: i64,
+    by: i64,
+    role: &str,
+    at: Timestamp,
+    effective_at: Timestamp,
+) -> Result<ClaimRow> {
     tx.execute(
         "UPDATE claims SET status = 'valid', confirmed_at = $3, confirmed_by = $4, confirmed_role = $5, effective_at = $6 \
          WHERE tenant_id = $1 AND id = $2 AND status = 'pending'",

@@ -9,7 +9,9 @@ struct Offset {
 }
 
 pub async fn offset(db: &Db) -> Result<i64> {
-    let o: Option<Offset> = db.fetch_optional("SELECT offset_ms FROM clock WHERE id = 1", args![]).await?;
+    let o: Option<Offset> = db
+        .fetch_optional("SELECT offset_ms FROM clock WHERE id = 1", args![])
+        .await?;
     Ok(o.map(|o| o.offset_ms).unwrap_or(0))
 }
 

@@ -26,7 +26,8 @@ pub struct CustomerRow {
     pub updated_at: i64,
 }
 
-const COLUMNS: &str = "id, tenant_id, kind, name, grade, source, referrer_id, agent, created_by, created_at, updated_at";
+const COLUMNS: &str =
+    "id, tenant_id, kind, name, grade, source, referrer_id, agent, created_by, created_at, updated_at";
 
 /// A duplicate-detection key: `phone:+8613812345678` or `company:华信科技`.
 #[derive(Debug, Clone)]
@@ -95,7 +96,13 @@ async fn find_keys_tx(tx: &mut Tx, tenant_id: i64, keys: &[Key]) -> Result<Vec<K
 
 /// Registers a customer unless one of its keys is taken; the check and the insert are one
 /// transaction, and the keys' unique constraint settles races.
-pub async fn create(db: &Db, tenant_id: i64, actor: Option<i64>, c: NewCustomer<'_>, now: Timestamp) -> Result<Created> {
+pub async fn create(
+    db: &Db,
+    tenant_id: i64,
+    actor: Option<i64>,
+    c: NewCustomer<'_>,
+    now: Timestamp,
+) -> Result<Created> {
     match try_create(db, tenant_id, actor, &c, now).await {
         Err(StoreError::Conflict { .. }) if !c.keys.is_empty() => {
             let found = find_keys(db, tenant_id, &c.keys).await?;
@@ -110,7 +117,13 @@ pub async fn create(db: &Db, tenant_id: i64, actor: Option<i64>, c: NewCustomer<
     }
 }
 
-async fn try_create(db: &Db, tenant_id: i64, actor: Option<i64>, c: &NewCustomer<'_>, now: Timestamp) -> Result<Created> {
+async fn try_create(
+    db: &Db,
+    tenant_id: i64,
+    actor: Option<i64>,
+    c: &NewCustomer<'_>,
+    now: Timestamp,
+) -> Result<Created> {
     let mut tx = db.begin().await?;
     let found = find_keys_tx(&mut tx, tenant_id, &c.keys).await?;
     if !found.is_empty() {
@@ -119,7 +132,10 @@ async fn try_create(db: &Db, tenant_id: i64, actor: Option<i64>, c: &NewCustomer
     }
     if let Some(r) = c.referrer_id {
         let exists: Option<(i64,)> = tx
-            .fetch_optional("SELECT id FROM customers WHERE tenant_id = $1 AND id = $2", args![tenant_id, r])
+            .fetch_optional(
+                "SELECT id FROM customers WHERE tenant_id = $1 AND id = $2",
+                args![tenant_id, r],
+            )
             .await?;
         if exists.is_none() {
             return Err(StoreError::NotFound);
@@ -143,13 +159,21 @@ async fn try_create(db: &Db, tenant_id: i64, actor: Option<i64>, c: &NewCustomer
             a.extend(args![tenant_id, k.key.as_str(), row.id, k.kind, k.value.as_str()]);
         }
         tx.execute(
-            &format!("INSERT INTO customer_keys (tenant_id, key, customer_id, kind, value) VALUES {}", rows.join(", ")),
+            &format!(
+                "INSERT INTO customer_keys (tenant_id, key, customer_id, kind, value) VALUES {}",
+                rows.join(", ")
+            ),
             a,
         )
         .await?;
     }
     insert_terms(&mut tx, tenant_id, row.id, &c.terms).await?;
-    let phones: Vec<&str> = c.keys.iter().filter(|k| k.kind == "phone").map(|k| k.value.as_str()).collect();
+    let phones: Vec<&str> = c
+        .keys
+        .iter()
+        .filter(|k| k.kind == "phone")
+        .map(|k| k.value.as_str())
+        .collect();
     history::append(
         &mut tx,
         tenant_id,
@@ -182,7 +206,10 @@ async fn insert_terms(tx: &mut Tx, tenant_id: i64, customer_id: i64, terms: &[St
             a.extend(args![tenant_id, t.as_str(), customer_id]);
         }
         tx.execute(
-            &format!("INSERT INTO customer_terms (tenant_id, term, customer_id) VALUES {}", rows.join(", ")),
+            &format!(
+                "INSERT INTO customer_terms (tenant_id, term, customer_id) VALUES {}",
+                rows.join(", ")
+            ),
             a,
         )
         .await?;
@@ -191,8 +218,11 @@ async fn insert_terms(tx: &mut Tx, tenant_id: i64, customer_id: i64, terms: &[St
 }
 
 pub async fn get(db: &Db, tenant_id: i64, id: i64) -> Result<CustomerRow> {
-    db.fetch_one(&format!("SELECT {COLUMNS} FROM customers WHERE tenant_id = $1 AND id = $2"), args![tenant_id, id])
-        .await
+    db.fetch_one(
+        &format!("SELECT {COLUMNS} FROM customers WHERE tenant_id = $1 AND id = $2"),
+        args![tenant_id, id],
+    )
+    .await
 }
 
 /// Phone numbers (as written) of the given customers.
@@ -245,13 +275,22 @@ struct Count {
 /// One page of customers matching a search plan, newest first, with the cursor of the next.
 /// Candidates come from the term index; each is confirmed against its name and phones, so the
 /// answer is exact, never a table scan.
-pub async fn search(db: &Db, tenant_id: i64, plan: &SearchPlan, q_norm: &str, cursor: Option<i64>, limit: i64) -> Result<(Vec<CustomerRow>, Option<i64>)> {
+pub async fn search(
+    db: &Db,
+    tenant_id: i64,
+    plan: &SearchPlan,
+    q_norm: &str,
+    cursor: Option<i64>,
+    limit: i64,
+) -> Result<(Vec<CustomerRow>, Option<i64>)> {
     let mut before = cursor.unwrap_or(i64::MAX);
     match plan {
         SearchPlan::All => {
             let rows: Vec<CustomerRow> = db
                 .fetch_all(
-                    &format!("SELECT {COLUMNS} FROM customers WHERE tenant_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3"),
+                    &format!(
+                        "SELECT {COLUMNS} FROM customers WHERE tenant_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3"
+                    ),
                     args![tenant_id, before, limit + 1],
                 )
                 .await?;
@@ -293,7 +332,11 @@ pub async fn search(db: &Db, tenant_id: i64, plan: &SearchPlan, q_norm: &str, cu
             let mut sql = format!(
                 "SELECT {} FROM customer_terms t JOIN customers c ON c.id = t.customer_id \
                  WHERE t.tenant_id = $1 AND t.term = $2 AND t.customer_id < $3",
-                COLUMNS.split(", ").map(|c| format!("c.{c}")).collect::<Vec<_>>().join(", ")
+                COLUMNS
+                    .split(", ")
+                    .map(|c| format!("c.{c}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             );
             for i in 1..ranked.len() {
                 sql.push_str(&format!(
@@ -341,7 +384,10 @@ fn page(mut rows: Vec<CustomerRow>, limit: i64) -> (Vec<CustomerRow>, Option<i64
 /// Number of customers in a tenant (for the generator and the list page).
 pub async fn count(db: &Db, tenant_id: i64) -> Result<i64> {
     let c: Count = db
-        .fetch_one("SELECT COUNT(*) AS n FROM customers WHERE tenant_id = $1", args![tenant_id])
+        .fetch_one(
+            "SELECT COUNT(*) AS n FROM customers WHERE tenant_id = $1",
+            args![tenant_id],
+        )
         .await?;
     Ok(c.n)
 }

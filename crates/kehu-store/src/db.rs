@@ -125,7 +125,10 @@ impl Db {
             let opts = PgConnectOptions::from_str(url)?;
             Db::connect_pg(opts, 16).await?
         } else {
-            let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
+            let path = url
+                .strip_prefix("sqlite://")
+                .or_else(|| url.strip_prefix("sqlite:"))
+                .unwrap_or(url);
             Db::connect_sqlite(path).await?
         };
         crate::migrate::run(&db).await?;
@@ -151,7 +154,11 @@ impl Db {
             .acquire_timeout(Duration::from_secs(60))
             .connect_with(base.clone())
             .await?;
-        let readers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(2, 8) as u32 * 2;
+        let readers = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+            .clamp(2, 8) as u32
+            * 2;
         let reader = SqlitePoolOptions::new()
             .max_connections(readers)
             .idle_timeout(None)
@@ -341,5 +348,8 @@ impl Tx {
 
 /// `$first, $first+1, ...` placeholders for an `IN (...)` list or a multi-row `VALUES`.
 pub fn placeholders(first: usize, n: usize) -> String {
-    (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

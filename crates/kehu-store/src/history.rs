@@ -137,7 +137,13 @@ pub async fn append(tx: &mut Tx, tenant_id: i64, at: kehu_domain::Timestamp, e: 
 const COLUMNS: &str = "tenant_id, seq, at_ms, actor_id, entity, entity_id, customer_id, action, before_json, after_json, decision_json, prev_hash, hash";
 
 /// A customer's events, newest first, before `cursor` (a sequence number).
-pub async fn for_customer(db: &Db, tenant_id: i64, customer_id: i64, cursor: Option<i64>, limit: i64) -> Result<Vec<EventRow>> {
+pub async fn for_customer(
+    db: &Db,
+    tenant_id: i64,
+    customer_id: i64,
+    cursor: Option<i64>,
+    limit: i64,
+) -> Result<Vec<EventRow>> {
     db.fetch_all(
         &format!(
             "SELECT {COLUMNS} FROM events WHERE tenant_id = $1 AND customer_id = $2 AND seq < $3 ORDER BY seq DESC LIMIT $4"
@@ -167,8 +173,13 @@ pub async fn verify(db: &Db, tenant_id: i64) -> Result<std::result::Result<i64, 
         }
     }
     let head: Option<Head> = db
-        .fetch_optional("SELECT last_seq, last_hash FROM history_heads WHERE tenant_id = $1", args![tenant_id])
+        .fetch_optional(
+            "SELECT last_seq, last_hash FROM history_heads WHERE tenant_id = $1",
+            args![tenant_id],
+        )
         .await?;
-    let (seq, hash) = head.map(|h| (h.last_seq, h.last_hash)).unwrap_or((0, GENESIS.to_string()));
+    let (seq, hash) = head
+        .map(|h| (h.last_seq, h.last_hash))
+        .unwrap_or((0, GENESIS.to_string()));
     Ok(v.finish(seq, &hash))
 }

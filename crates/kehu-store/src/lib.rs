@@ -37,7 +37,10 @@ impl From<sqlx::Error> for StoreError {
             && (db.is_unique_violation() || db.is_foreign_key_violation())
         {
             return StoreError::Conflict {
-                constraint: db.constraint().map(str::to_string).unwrap_or_else(|| db.message().to_string()),
+                constraint: db
+                    .constraint()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| db.message().to_string()),
             };
         }
         match e {

@@ -22,7 +22,11 @@ pub struct StaffRow {
 
 impl StaffRow {
     pub fn role_list(&self) -> Vec<String> {
-        self.roles.split(',').filter(|r| !r.is_empty()).map(str::to_string).collect()
+        self.roles
+            .split(',')
+            .filter(|r| !r.is_empty())
+            .map(str::to_string)
+            .collect()
     }
 
     /// The public view: never the password hash.
@@ -52,7 +56,10 @@ pub async fn create(db: &Db, tenant_id: i64, actor: Option<i64>, s: NewStaff<'_>
     let mut tx = db.begin().await?;
     if let Some(u) = s.unit_id {
         let found: Option<(i64,)> = tx
-            .fetch_optional("SELECT id FROM units WHERE tenant_id = $1 AND id = $2", args![tenant_id, u])
+            .fetch_optional(
+                "SELECT id FROM units WHERE tenant_id = $1 AND id = $2",
+                args![tenant_id, u],
+            )
             .await?;
         if found.is_none() {
             return Err(StoreError::NotFound);
@@ -86,7 +93,11 @@ pub async fn create(db: &Db, tenant_id: i64, actor: Option<i64>, s: NewStaff<'_>
 }
 
 pub async fn get(db: &Db, tenant_id: i64, id: i64) -> Result<StaffRow> {
-    db.fetch_one(&format!("SELECT {COLUMNS} FROM staff WHERE tenant_id = $1 AND id = $2"), args![tenant_id, id]).await
+    db.fetch_one(
+        &format!("SELECT {COLUMNS} FROM staff WHERE tenant_id = $1 AND id = $2"),
+        args![tenant_id, id],
+    )
+    .await
 }
 
 /// Active staff with this username, in any tenant (login names are unique per tenant).
@@ -99,14 +110,21 @@ pub async fn by_username(db: &Db, username: &str) -> Result<Vec<StaffRow>> {
 }
 
 pub async fn list(db: &Db, tenant_id: i64) -> Result<Vec<StaffRow>> {
-    db.fetch_all(&format!("SELECT {COLUMNS} FROM staff WHERE tenant_id = $1 ORDER BY id"), args![tenant_id]).await
+    db.fetch_all(
+        &format!("SELECT {COLUMNS} FROM staff WHERE tenant_id = $1 ORDER BY id"),
+        args![tenant_id],
+    )
+    .await
 }
 
 /// Replaces a password (the demo's `KEHU_ADMIN_PASSWORD`); recorded without the hash.
 pub async fn set_password(db: &Db, tenant_id: i64, id: i64, password_hash: &str, now: Timestamp) -> Result<()> {
     let mut tx = db.begin().await?;
     let n = tx
-        .execute("UPDATE staff SET password_hash = $3 WHERE tenant_id = $1 AND id = $2", args![tenant_id, id, password_hash])
+        .execute(
+            "UPDATE staff SET password_hash = $3 WHERE tenant_id = $1 AND id = $2",
+            args![tenant_id, id, password_hash],
+        )
         .await?;
     if n == 0 {
         return Err(StoreError::NotFound);

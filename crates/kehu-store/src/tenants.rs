@@ -27,7 +27,15 @@ pub struct PolicyRow {
 }
 
 /// Creates a tenant on a checked policy, starting its history chain.
-pub async fn create(db: &Db, slug: &str, name: &str, policy: &Policy, source: &str, file_name: &str, now: Timestamp) -> Result<TenantRow> {
+pub async fn create(
+    db: &Db,
+    slug: &str,
+    name: &str,
+    policy: &Policy,
+    source: &str,
+    file_name: &str,
+    now: Timestamp,
+) -> Result<TenantRow> {
     let mut tx = db.begin().await?;
     let row: TenantRow = tx
         .fetch_one(
@@ -68,7 +76,14 @@ pub async fn create(db: &Db, slug: &str, name: &str, policy: &Policy, source: &s
     Ok(row)
 }
 
-async fn insert_policy(tx: &mut Tx, tenant_id: i64, policy: &Policy, source: &str, file_name: &str, now: Timestamp) -> Result<()> {
+async fn insert_policy(
+    tx: &mut Tx,
+    tenant_id: i64,
+    policy: &Policy,
+    source: &str,
+    file_name: &str,
+    now: Timestamp,
+) -> Result<()> {
     tx.execute(
         "INSERT INTO policy_versions (tenant_id, version, file_name, source, created_at) VALUES ($1, $2, $3, $4, $5)",
         args![tenant_id, i64::from(policy.version), file_name, source, ms(now)],
@@ -79,18 +94,35 @@ async fn insert_policy(tx: &mut Tx, tenant_id: i64, policy: &Policy, source: &st
 
 /// Activates a new policy version; it must be newer than the active one. Past decisions keep
 /// the version they name.
-pub async fn activate_policy(db: &Db, tenant_id: i64, actor: Option<i64>, policy: &Policy, source: &str, file_name: &str, now: Timestamp) -> Result<()> {
+pub async fn activate_policy(
+    db: &Db,
+    tenant_id: i64,
+    actor: Option<i64>,
+    policy: &Policy,
+    source: &str,
+    file_name: &str,
+    now: Timestamp,
+) -> Result<()> {
     let mut tx = db.begin().await?;
-    let sql = format!("SELECT id, slug, name, policy_version, created_at FROM tenants WHERE id = $1{}", tx.for_update());
+    let sql = format!(
+        "SELECT id, slug, name, policy_version, created_at FROM tenants WHERE id = $1{}",
+        tx.for_update()
+    );
     let t: TenantRow = tx.fetch_one(&sql, args![tenant_id]).await?;
     if i64::from(policy.version) <= t.policy_version {
         return Err(StoreError::Conflict {
-            constraint: format!("policy version {} is not newer than the active version {}", policy.version, t.policy_version),
+            constraint: format!(
+                "policy version {} is not newer than the active version {}",
+                policy.version, t.policy_version
+            ),
         });
     }
     insert_policy(&mut tx, tenant_id, policy, source, file_name, now).await?;
-    tx.execute("UPDATE tenants SET policy_version = $2 WHERE id = $1", args![tenant_id, i64::from(policy.version)])
-        .await?;
+    tx.execute(
+        "UPDATE tenants SET policy_version = $2 WHERE id = $1",
+        args![tenant_id, i64::from(policy.version)],
+    )
+    .await?;
     history::append(
         &mut tx,
         tenant_id,
@@ -110,16 +142,27 @@ pub async fn activate_policy(db: &Db, tenant_id: i64, actor: Option<i64>, policy
 }
 
 pub async fn get(db: &Db, id: i64) -> Result<TenantRow> {
-    db.fetch_one("SELECT id, slug, name, policy_version, created_at FROM tenants WHERE id = $1", args![id]).await
+    db.fetch_one(
+        "SELECT id, slug, name, policy_version, created_at FROM tenants WHERE id = $1",
+        args![id],
+    )
+    .await
 }
 
 pub async fn by_slug(db: &Db, slug: &str) -> Result<Option<TenantRow>> {
-    db.fetch_optional("SELECT id, slug, name, policy_version, created_at FROM tenants WHERE slug = $1", args![slug])
-        .await
+    db.fetch_optional(
+        "SELECT id, slug, name, policy_version, created_at FROM tenants WHERE slug = $1",
+        args![slug],
+    )
+    .await
 }
 
 pub async fn list(db: &Db) -> Result<Vec<TenantRow>> {
-    db.fetch_all("SELECT id, slug, name, policy_version, created_at FROM tenants ORDER BY id", args![]).await
+    db.fetch_all(
+        "SELECT id, slug, name, policy_version, created_at FROM tenants ORDER BY id",
+        args![],
+    )
+    .await
 }
 
 /// The policy version a tenant runs now.

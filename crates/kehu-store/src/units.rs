@@ -18,11 +18,21 @@ pub struct UnitRow {
 
 const COLUMNS: &str = "id, tenant_id, parent_id, name, created_at";
 
-pub async fn create(db: &Db, tenant_id: i64, actor: Option<i64>, name: &str, parent_id: Option<i64>, now: Timestamp) -> Result<UnitRow> {
+pub async fn create(
+    db: &Db,
+    tenant_id: i64,
+    actor: Option<i64>,
+    name: &str,
+    parent_id: Option<i64>,
+    now: Timestamp,
+) -> Result<UnitRow> {
     let mut tx = db.begin().await?;
     if let Some(p) = parent_id {
         let found: Option<(i64,)> = tx
-            .fetch_optional("SELECT id FROM units WHERE tenant_id = $1 AND id = $2", args![tenant_id, p])
+            .fetch_optional(
+                "SELECT id FROM units WHERE tenant_id = $1 AND id = $2",
+                args![tenant_id, p],
+            )
             .await?;
         if found.is_none() {
             return Err(StoreError::NotFound);
@@ -30,7 +40,9 @@ pub async fn create(db: &Db, tenant_id: i64, actor: Option<i64>, name: &str, par
     }
     let row: UnitRow = tx
         .fetch_one(
-            &format!("INSERT INTO units (tenant_id, parent_id, name, created_at) VALUES ($1, $2, $3, $4) RETURNING {COLUMNS}"),
+            &format!(
+                "INSERT INTO units (tenant_id, parent_id, name, created_at) VALUES ($1, $2, $3, $4) RETURNING {COLUMNS}"
+            ),
             args![tenant_id, parent_id, name, ms(now)],
         )
         .await?;
@@ -53,5 +65,9 @@ pub async fn create(db: &Db, tenant_id: i64, actor: Option<i64>, name: &str, par
 }
 
 pub async fn list(db: &Db, tenant_id: i64) -> Result<Vec<UnitRow>> {
-    db.fetch_all(&format!("SELECT {COLUMNS} FROM units WHERE tenant_id = $1 ORDER BY id"), args![tenant_id]).await
+    db.fetch_all(
+        &format!("SELECT {COLUMNS} FROM units WHERE tenant_id = $1 ORDER BY id"),
+        args![tenant_id],
+    )
+    .await
 }

@@ -67,11 +67,13 @@ impl Rng {
 }
 
 const SURNAMES: &[&str] = &[
-    "王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴", "徐", "孙", "胡", "朱", "高", "林", "何", "郭", "马", "罗", "欧阳", "司马",
+    "王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴", "徐", "孙", "胡", "朱", "高", "林", "何", "郭", "马",
+    "罗", "欧阳", "司马",
 ];
 const GIVEN: &[&str] = &[
-    "伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明", "超", "秀英", "华", "平", "刚", "桂英",
-    "建华", "志强", "晓明", "海燕", "丹", "鑫", "宇", "浩然", "子涵", "欣怡", "梓萱", "思远", "雨桐", "国庆", "红梅", "文博",
+    "伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明", "超", "秀英", "华",
+    "平", "刚", "桂英", "建华", "志强", "晓明", "海燕", "丹", "鑫", "宇", "浩然", "子涵", "欣怡", "梓萱", "思远",
+    "雨桐", "国庆", "红梅", "文博",
 ];
 const COMPANIES: &[&str] = &[
     "华信科技有限公司",
@@ -153,17 +155,25 @@ async fn seed(state: &AppState, policy: &Policy, file: &str, source: &str, admin
     let db = &state.db;
     let start = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(30 * 24);
     set_now(state, start);
-    let tenant = kehu_store::tenants::create(db, TENANT, "示范汽车销售服务有限公司", policy, source, file, start).await?;
+    let tenant =
+        kehu_store::tenants::create(db, TENANT, "示范汽车销售服务有限公司", policy, source, file, start).await?;
     let admin_hash = kehu_server::auth::hash_password(admin_pw).map_err(|_| anyhow::anyhow!("hashing failed"))?;
     let admin = kehu_store::staff::create(
         db,
         tenant.id,
         None,
-        NewStaff { username: "admin", display_name: "管理员", password_hash: &admin_hash, unit_id: None, roles: &["admin".to_string()] },
+        NewStaff {
+            username: "admin",
+            display_name: "管理员",
+            password_hash: &admin_hash,
+            unit_id: None,
+            roles: &["admin".to_string()],
+        },
         start,
     )
     .await?;
-    let company = kehu_store::units::create(db, tenant.id, Some(admin.id), "示范汽车销售服务有限公司", None, start).await?;
+    let company =
+        kehu_store::units::create(db, tenant.id, Some(admin.id), "示范汽车销售服务有限公司", None, start).await?;
     let sales = kehu_store::units::create(db, tenant.id, Some(admin.id), "销售部", Some(company.id), start).await?;
     let team1 = kehu_store::units::create(db, tenant.id, Some(admin.id), "销售一组", Some(sales.id), start).await?;
     let team2 = kehu_store::units::create(db, tenant.id, Some(admin.id), "销售二组", Some(sales.id), start).await?;
@@ -175,15 +185,32 @@ async fn seed(state: &AppState, policy: &Policy, file: &str, source: &str, admin
             db,
             tenant.id,
             Some(admin.id),
-            NewStaff { username, display_name: name, password_hash: &demo_hash, unit_id: Some(units[*unit]), roles: &[role.to_string()] },
+            NewStaff {
+                username,
+                display_name: name,
+                password_hash: &demo_hash,
+                unit_id: Some(units[*unit]),
+                roles: &[role.to_string()],
+            },
             start,
         )
         .await?;
         staff.push(s);
     }
     let by_name = |u: &str| staff.iter().find(|s| s.username == u).expect("demo staff").clone();
-    let consultants = [by_name("wangfang"), by_name("liqiang"), by_name("zhangwei"), by_name("liuyang")];
-    let leader_of = |s: &StaffRow| if s.unit_id == Some(team1.id) { by_name("leader1") } else { by_name("leader2") };
+    let consultants = [
+        by_name("wangfang"),
+        by_name("liqiang"),
+        by_name("zhangwei"),
+        by_name("liuyang"),
+    ];
+    let leader_of = |s: &StaffRow| {
+        if s.unit_id == Some(team1.id) {
+            by_name("leader1")
+        } else {
+            by_name("leader2")
+        }
+    };
     let assistant = by_name("chenjing");
 
     let mut rng = Rng(0x5eed_6b65_6875);
@@ -193,7 +220,11 @@ async fn seed(state: &AppState, policy: &Policy, file: &str, source: &str, admin
     for i in 0..total {
         let base = start + step * (i as i32 + 1);
         set_now(state, base);
-        let creator = if i % 10 == 9 { assistant.clone() } else { rng.pick(&consultants).clone() };
+        let creator = if i % 10 == 9 {
+            assistant.clone()
+        } else {
+            rng.pick(&consultants).clone()
+        };
         let (kind, name) = if i == 0 {
             ("person", "张三".to_string())
         } else if i % 13 == 5 {
@@ -202,7 +233,12 @@ async fn seed(state: &AppState, policy: &Policy, file: &str, source: &str, admin
             ("person", format!("{}{}", rng.pick(SURNAMES), rng.pick(GIVEN)))
         };
         let phone = loop {
-            let p = format!("1{}{}{:08}", rng.pick(&["3", "5", "7", "8"]), rng.below(10), rng.next() % 100_000_000);
+            let p = format!(
+                "1{}{}{:08}",
+                rng.pick(&["3", "5", "7", "8"]),
+                rng.below(10),
+                rng.next() % 100_000_000
+            );
             if phones.insert(p.clone()) {
                 break p;
             }
@@ -224,7 +260,11 @@ async fn seed(state: &AppState, policy: &Policy, file: &str, source: &str, admin
         if i % 10 >= 7 {
             continue; // about 30% stay unclaimed
         }
-        let holder = if creator.username == "chenjing" { rng.pick(&consultants).clone() } else { creator.clone() };
+        let holder = if creator.username == "chenjing" {
+            rng.pick(&consultants).clone()
+        } else {
+            creator.clone()
+        };
         set_now(state, base + jiff::SignedDuration::from_mins(10));
         let claim = service::register_claim(state, &caller(&holder), id, None)
             .await
@@ -232,13 +272,20 @@ async fn seed(state: &AppState, policy: &Policy, file: &str, source: &str, admin
         if i % 10 == 6 {
             continue; // waits for the leader's signature
         }
-        set_now(state, base + jiff::SignedDuration::from_mins(40 + rng.below(120) as i64));
+        set_now(
+            state,
+            base + jiff::SignedDuration::from_mins(40 + rng.below(120) as i64),
+        );
         service::confirm_claim(state, &caller(&leader_of(&holder)), claim.id)
             .await
             .map_err(|e| anyhow::anyhow!("seeding confirmation: {}", e.detail.en))?;
         // Every eighth claimed customer also gets a later, duplicate card by a colleague (R5.5).
         if i % 8 == 3 {
-            let other = consultants.iter().find(|c| c.id != holder.id && c.unit_id != holder.unit_id).unwrap_or(&consultants[0]).clone();
+            let other = consultants
+                .iter()
+                .find(|c| c.id != holder.id && c.unit_id != holder.unit_id)
+                .unwrap_or(&consultants[0])
+                .clone();
             set_now(state, base + jiff::SignedDuration::from_mins(200));
             let dup = service::register_claim(state, &caller(&other), id, None)
                 .await
@@ -253,9 +300,16 @@ async fn seed(state: &AppState, policy: &Policy, file: &str, source: &str, admin
             let at = base + jiff::SignedDuration::from_hours(3 + 20 * f as i64);
             set_now(state, at.min(jiff::Timestamp::now()));
             let channel = *rng.pick(&["call", "visit", "sms", "walk_in", "call", "meeting"]);
-            service::add_activity(state, &caller(&holder), id, channel, None, Some(rng.pick(NOTES).to_string()))
-                .await
-                .map_err(|e| anyhow::anyhow!("seeding follow-up: {}", e.detail.en))?;
+            service::add_activity(
+                state,
+                &caller(&holder),
+                id,
+                channel,
+                None,
+                Some(rng.pick(NOTES).to_string()),
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("seeding follow-up: {}", e.detail.en))?;
         }
     }
     let n = kehu_store::customers::count(db, tenant.id).await?;

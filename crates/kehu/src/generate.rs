@@ -24,22 +24,39 @@ pub async fn run(db: Db, tenant: &str, n: u64, writers: usize) -> anyhow::Result
             kehu_store::tenants::create(&state.db, tenant, "基准测试", &policy, src, file, now).await?
         }
     };
-    let admin = match kehu_store::staff::list(&state.db, t.id).await?.into_iter().find(|s| s.username == "bench-admin") {
+    let admin = match kehu_store::staff::list(&state.db, t.id)
+        .await?
+        .into_iter()
+        .find(|s| s.username == "bench-admin")
+    {
         Some(a) => a,
         None => {
-            let hash = kehu_server::auth::hash_password("bench-admin-password").map_err(|_| anyhow::anyhow!("hashing failed"))?;
+            let hash = kehu_server::auth::hash_password("bench-admin-password")
+                .map_err(|_| anyhow::anyhow!("hashing failed"))?;
             kehu_store::staff::create(
                 &state.db,
                 t.id,
                 None,
-                kehu_store::staff::NewStaff { username: "bench-admin", display_name: "基准", password_hash: &hash, unit_id: None, roles: &["admin".to_string()] },
+                kehu_store::staff::NewStaff {
+                    username: "bench-admin",
+                    display_name: "基准",
+                    password_hash: &hash,
+                    unit_id: None,
+                    roles: &["admin".to_string()],
+                },
                 now,
             )
             .await?
         }
     };
     let start_count = kehu_store::customers::count(&state.db, t.id).await? as u64;
-    let caller = Caller { tenant_id: t.id, roles: admin.role_list(), staff: admin, lang: Lang::Zh, csrf: None };
+    let caller = Caller {
+        tenant_id: t.id,
+        roles: admin.role_list(),
+        staff: admin,
+        lang: Lang::Zh,
+        csrf: None,
+    };
     let surnames: Vec<char> = SURNAMES.chars().collect();
     let given: Vec<char> = GIVEN.chars().collect();
     let started = Instant::now();
@@ -58,9 +75,22 @@ pub async fn run(db: Db, tenant: &str, n: u64, writers: usize) -> anyhow::Result
                 x ^= x >> 29;
                 let s = surnames[(x % surnames.len() as u64) as usize];
                 let g1 = given[((x >> 8) % given.len() as u64) as usize];
-                let name = if x & 1 == 0 { format!("{s}{g1}") } else { format!("{s}{g1}{}", given[((x >> 16) % given.len() as u64) as usize]) };
-                let (kind, name) = if k % 20 == 7 { ("company", format!("{name}{k}贸易有限公司")) } else { ("person", name) };
-                let input = CustomerInput { kind: kind.into(), name, phones: vec![format!("{}", 13_000_000_000u64 + k)], ..Default::default() };
+                let name = if x & 1 == 0 {
+                    format!("{s}{g1}")
+                } else {
+                    format!("{s}{g1}{}", given[((x >> 16) % given.len() as u64) as usize])
+                };
+                let (kind, name) = if k % 20 == 7 {
+                    ("company", format!("{name}{k}贸易有限公司"))
+                } else {
+                    ("person", name)
+                };
+                let input = CustomerInput {
+                    kind: kind.into(),
+                    name,
+                    phones: vec![format!("{}", 13_000_000_000u64 + k)],
+                    ..Default::default()
+                };
                 match service::create_customer(&state, &caller, input).await {
                     Ok(_) => {}
                     Err(e) if e.code == "duplicate_customer" => dups += 1,
@@ -69,7 +99,10 @@ pub async fn run(db: Db, tenant: &str, n: u64, writers: usize) -> anyhow::Result
                 i += writers as u64;
                 if w == 0 && i % 50_000 < writers as u64 {
                     let done = i;
-                    eprintln!("  {done} / {n} ({:.0}/s)", done as f64 / started.elapsed().as_secs_f64());
+                    eprintln!(
+                        "  {done} / {n} ({:.0}/s)",
+                        done as f64 / started.elapsed().as_secs_f64()
+                    );
                 }
             }
             Ok(dups)

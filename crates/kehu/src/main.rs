@@ -12,7 +12,11 @@ use kehu_domain::Policy;
 use kehu_store::Db;
 
 #[derive(Parser)]
-#[command(name = "kehu", version, about = "Kehu (客户): a customer-management system that enforces your written customer rules and explains every decision.")]
+#[command(
+    name = "kehu",
+    version,
+    about = "Kehu (客户): a customer-management system that enforces your written customer rules and explains every decision."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -125,40 +129,75 @@ enum PolicyCommand {
 fn init_tracing() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("KEHU_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .init();
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Policy { command: PolicyCommand::Check { files } } => policy_check(&files),
-        Command::Policy { command: PolicyCommand::Activate { db, tenant, file } } => {
+        Command::Policy {
+            command: PolicyCommand::Check { files },
+        } => policy_check(&files),
+        Command::Policy {
+            command: PolicyCommand::Activate { db, tenant, file },
+        } => {
             let name = file.display().to_string();
             let source = std::fs::read_to_string(&file).with_context(|| format!("reading {name}"))?;
             let policy = Policy::parse(&source, &name).map_err(|e| anyhow::anyhow!("{e}"))?;
             let database = connect(&db.database_url).await?;
-            let t = kehu_store::tenants::by_slug(&database, &tenant).await?.with_context(|| format!("there is no tenant `{tenant}`"))?;
-            match kehu_store::tenants::activate_policy(&database, t.id, None, &policy, &source, &name, jiff::Timestamp::now()).await {
+            let t = kehu_store::tenants::by_slug(&database, &tenant)
+                .await?
+                .with_context(|| format!("there is no tenant `{tenant}`"))?;
+            match kehu_store::tenants::activate_policy(
+                &database,
+                t.id,
+                None,
+                &policy,
+                &source,
+                &name,
+                jiff::Timestamp::now(),
+            )
+            .await
+            {
                 Ok(()) => {
-                    println!("tenant `{tenant}` now runs policy `{}` version {}", policy.id, policy.version);
+                    println!(
+                        "tenant `{tenant}` now runs policy `{}` version {}",
+                        policy.id, policy.version
+                    );
                     Ok(())
                 }
-                Err(kehu_store::StoreError::Conflict { constraint }) => bail!("{constraint}: raise `version` in [policy]"),
+                Err(kehu_store::StoreError::Conflict { constraint }) => {
+                    bail!("{constraint}: raise `version` in [policy]")
+                }
                 Err(e) => Err(e.into()),
             }
         }
-        Command::Serve { db, listen, virtual_clock } => {
+        Command::Serve {
+            db,
+            listen,
+            virtual_clock,
+        } => {
             init_tracing();
             let db = connect(&db.database_url).await?;
             let tenants = kehu_store::tenants::list(&db).await?;
             if tenants.is_empty() {
-                eprintln!("note: this database has no tenant yet; create one with `kehu init --tenant NAME --name \"公司\"` or try `kehu demo`");
+                eprintln!(
+                    "note: this database has no tenant yet; create one with `kehu init --tenant NAME --name \"公司\"` or try `kehu demo`"
+                );
             }
             let state = kehu_server::AppState::new(db, virtual_clock).await?;
             serve(state, &listen, None).await
         }
-        Command::Demo { preset, db, listen, virtual_clock } => {
+        Command::Demo {
+            preset,
+            db,
+            listen,
+            virtual_clock,
+        } => {
             init_tracing();
             let url = format!("sqlite://{}", db.display());
             let database = connect(&url).await?;
@@ -166,10 +205,20 @@ async fn main() -> anyhow::Result<()> {
             let logins = demo::ensure(&state, &preset).await?;
             serve(state, &listen, Some((&db, logins))).await
         }
-        Command::Init { db, tenant, name, preset, policy, admin_password } => {
+        Command::Init {
+            db,
+            tenant,
+            name,
+            preset,
+            policy,
+            admin_password,
+        } => {
             let database = connect(&db.database_url).await?;
             let (file, source) = match &policy {
-                Some(p) => (p.display().to_string(), std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?),
+                Some(p) => (
+                    p.display().to_string(),
+                    std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
+                ),
                 None => {
                     let (f, s) = presets::find(&preset)?;
                     (f.to_string(), s.to_string())
@@ -182,16 +231,26 @@ async fn main() -> anyhow::Result<()> {
             kehu_server::auth::check_password(&admin_password).map_err(|t| anyhow::anyhow!("{}", t.en))?;
             let now = jiff::Timestamp::now();
             let t = kehu_store::tenants::create(&database, &tenant, &name, &policy, &source, &file, now).await?;
-            let hash = kehu_server::auth::hash_password(&admin_password).map_err(|_| anyhow::anyhow!("hashing failed"))?;
+            let hash =
+                kehu_server::auth::hash_password(&admin_password).map_err(|_| anyhow::anyhow!("hashing failed"))?;
             kehu_store::staff::create(
                 &database,
                 t.id,
                 None,
-                kehu_store::staff::NewStaff { username: "admin", display_name: "管理员", password_hash: &hash, unit_id: None, roles: &["admin".to_string()] },
+                kehu_store::staff::NewStaff {
+                    username: "admin",
+                    display_name: "管理员",
+                    password_hash: &hash,
+                    unit_id: None,
+                    roles: &["admin".to_string()],
+                },
                 now,
             )
             .await?;
-            println!("tenant `{tenant}` created on policy {} v{}; log in as `admin`", policy.id, policy.version);
+            println!(
+                "tenant `{tenant}` created on policy {} v{}; log in as `admin`",
+                policy.id, policy.version
+            );
             Ok(())
         }
         Command::Migrate { db } => {
@@ -217,7 +276,12 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Generate { db, tenant, customers, writers } => {
+        Command::Generate {
+            db,
+            tenant,
+            customers,
+            writers,
+        } => {
             let database = connect(&db.database_url).await?;
             generate::run(database, &tenant, customers, writers).await
         }
@@ -225,7 +289,9 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn connect(url: &str) -> anyhow::Result<Db> {
-    Db::connect(url).await.with_context(|| format!("opening the database {}", redact(url)))
+    Db::connect(url)
+        .await
+        .with_context(|| format!("opening the database {}", redact(url)))
 }
 
 /// A database URL without its password, for messages.
@@ -242,8 +308,14 @@ fn redact(url: &str) -> String {
     }
 }
 
-async fn serve(state: kehu_server::AppState, listen: &str, demo: Option<(&PathBuf, Vec<demo::Login>)>) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
+async fn serve(
+    state: kehu_server::AppState,
+    listen: &str,
+    demo: Option<(&PathBuf, Vec<demo::Login>)>,
+) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listening on {listen}"))?;
     let addr = listener.local_addr()?;
     println!();
     println!("  Kehu (客户) is running: http://{addr}/");

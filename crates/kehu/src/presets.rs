@@ -28,7 +28,10 @@ pub fn find(name: &str) -> anyhow::Result<(&'static str, &'static str)> {
     }
     let have: Vec<&str> = PRESETS.iter().map(|(n, _, _)| *n).collect();
     if PLANNED.contains(&name) {
-        anyhow::bail!("the preset `{name}` is not written yet; available now: {}", have.join(", "));
+        anyhow::bail!(
+            "the preset `{name}` is not written yet; available now: {}",
+            have.join(", ")
+        );
     }
     anyhow::bail!("there is no preset `{name}`; available: {}", have.join(", "))
 }

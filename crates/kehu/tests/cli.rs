@@ -14,11 +14,19 @@ fn kehu(args: &[&str]) -> Output {
 }
 
 fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 fn temp(name: &str) -> std::path::PathBuf {
-    std::env::temp_dir().join(format!("kehu-cli-{}-{}-{name}", std::process::id(), jiff::Timestamp::now().as_millisecond()))
+    std::env::temp_dir().join(format!(
+        "kehu-cli-{}-{}-{name}",
+        std::process::id(),
+        jiff::Timestamp::now().as_millisecond()
+    ))
 }
 
 #[test]
@@ -29,14 +37,25 @@ fn policy_check_accepts_the_preset_and_points_at_errors() {
     assert!(text(&o).contains("ok: policy `car-dealership` version 1"));
 
     let bad = temp("bad.toml");
-    let src = std::fs::read_to_string(preset).unwrap().replace("roles = [\"team_leader\"]", "roles = [\"team_lead\"]");
+    let src = std::fs::read_to_string(preset)
+        .unwrap()
+        .replace("roles = [\"team_leader\"]", "roles = [\"team_lead\"]");
     std::fs::write(&bad, &src).unwrap();
     let line = src.lines().position(|l| l.contains("team_lead\"]")).unwrap() + 1;
     let o = kehu(&["policy", "check", bad.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
     let out = text(&o);
-    assert!(out.contains(&format!("{}:{line}:10: error: role `team_lead` is not defined", bad.display())), "{out}");
-    assert!(out.contains("hint: defined roles: admin, consultant, team_leader"), "{out}");
+    assert!(
+        out.contains(&format!(
+            "{}:{line}:10: error: role `team_lead` is not defined",
+            bad.display()
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains("hint: defined roles: admin, consultant, team_leader"),
+        "{out}"
+    );
     std::fs::remove_file(bad).ok();
 
     let o = kehu(&["policy", "check", "/no/such/file.toml"]);
@@ -46,9 +65,29 @@ fn policy_check_accepts_the_preset_and_points_at_errors() {
 
 /// `kehu init` makes a tenant whose fresh history verifies.
 async fn init_and_verify(url: &str) {
-    let o = kehu(&["init", "--database-url", url, "--tenant", "acme", "--name", "某某汽车", "--admin-password", "password123"]);
+    let o = kehu(&[
+        "init",
+        "--database-url",
+        url,
+        "--tenant",
+        "acme",
+        "--name",
+        "某某汽车",
+        "--admin-password",
+        "password123",
+    ]);
     assert!(o.status.success(), "{}", text(&o));
-    let o = kehu(&["init", "--database-url", url, "--tenant", "acme", "--name", "again", "--admin-password", "password123"]);
+    let o = kehu(&[
+        "init",
+        "--database-url",
+        url,
+        "--tenant",
+        "acme",
+        "--name",
+        "again",
+        "--admin-password",
+        "password123",
+    ]);
     assert!(!o.status.success(), "a second tenant with the same name is refused");
     let o = kehu(&["verify-history", "--database-url", url]);
     assert!(o.status.success(), "{}", text(&o));
@@ -60,8 +99,22 @@ async fn init_and_verify(url: &str) {
     assert!(!o.status.success());
     assert!(text(&o).contains("not newer than the active version 1"), "{}", text(&o));
     let v2 = temp("v2.toml");
-    std::fs::write(&v2, std::fs::read_to_string(preset).unwrap().replace("version = 1", "version = 2")).unwrap();
-    let o = kehu(&["policy", "activate", "--database-url", url, "--tenant", "acme", v2.to_str().unwrap()]);
+    std::fs::write(
+        &v2,
+        std::fs::read_to_string(preset)
+            .unwrap()
+            .replace("version = 1", "version = 2"),
+    )
+    .unwrap();
+    let o = kehu(&[
+        "policy",
+        "activate",
+        "--database-url",
+        url,
+        "--tenant",
+        "acme",
+        v2.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", text(&o));
     std::fs::remove_file(v2).ok();
     let o = kehu(&["verify-history", "--database-url", url]);
@@ -75,7 +128,12 @@ async fn verify_history_on_sqlite() {
     init_and_verify(&url).await;
     let db = kehu_store::Db::connect(&url).await.unwrap();
     let mut tx = db.begin().await.unwrap();
-    tx.execute("UPDATE events SET after_json = '{\"name\":\"x\"}' WHERE seq = 1", vec![]).await.unwrap();
+    tx.execute(
+        "UPDATE events SET after_json = '{\"name\":\"x\"}' WHERE seq = 1",
+        vec![],
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
     db.close().await;
     let o = kehu(&["verify-history", "--database-url", &url]);
@@ -90,22 +148,49 @@ async fn verify_history_on_sqlite() {
 async fn verify_history_on_postgres() {
     let base = std::env::var("KEHU_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string());
     let opts = sqlx::postgres::PgConnectOptions::from_str(&base).unwrap();
-    let admin = match sqlx::postgres::PgPoolOptions::new().max_connections(1).connect_with(opts.clone()).await {
+    let admin = match sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(opts.clone())
+        .await
+    {
         Ok(p) => p,
         Err(e) => {
-            assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "PostgreSQL is required in CI: {e}");
+            assert_ne!(
+                std::env::var("CI").as_deref(),
+                Ok("true"),
+                "PostgreSQL is required in CI: {e}"
+            );
             eprintln!("skipped: PostgreSQL not reachable at {base}");
             return;
         }
     };
-    let schema = format!("kehu_cli_{}_{}", std::process::id(), jiff::Timestamp::now().as_millisecond());
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&admin).await.unwrap();
+    let schema = format!(
+        "kehu_cli_{}_{}",
+        std::process::id(),
+        jiff::Timestamp::now().as_millisecond()
+    );
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(&admin)
+        .await
+        .unwrap();
     let sep = if base.contains('?') { '&' } else { '?' };
     let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
     init_and_verify(&url).await;
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DELETE FROM {schema}.events WHERE seq = 2"))).execute(&admin).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "DELETE FROM {schema}.events WHERE seq = 2"
+    )))
+    .execute(&admin)
+    .await
+    .unwrap();
     let o = kehu(&["verify-history", "--database-url", &url]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(text(&o).contains("acme: BROKEN at event 3 (missing_or_reordered)"), "{}", text(&o));
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE"))).execute(&admin).await.unwrap();
+    assert!(
+        text(&o).contains("acme: BROKEN at event 3 (missing_or_reordered)"),
+        "{}",
+        text(&o)
+    );
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+        .execute(&admin)
+        .await
+        .unwrap();
 }

@@ -53,7 +53,11 @@ pub struct NewCustomerBody {
         (status = 409, body = Problem, description = "`duplicate_customer`, with `duplicates: [{id, name, owner_id, matched_on}]`"),
         (status = 422, body = Problem),
     ))]
-async fn create_customer(State(state): State<AppState>, caller: Caller, ApiJson(b): ApiJson<NewCustomerBody>) -> Result<(StatusCode, Json<CustomerOut>), ApiError> {
+async fn create_customer(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(b): ApiJson<NewCustomerBody>,
+) -> Result<(StatusCode, Json<CustomerOut>), ApiError> {
     let v = service::create_customer(
         &state,
         &caller,
@@ -74,7 +78,11 @@ async fn create_customer(State(state): State<AppState>, caller: Caller, ApiJson(
 /// List customers, newest first; `q` matches any part of the name (Chinese included) or phone.
 #[utoipa::path(get, path = "/api/v1/customers", tag = "customers", params(PageQuery),
     responses((status = 200, body = CustomerPage), (status = 422, body = Problem)))]
-async fn list_customers(State(state): State<AppState>, caller: Caller, Query(q): Query<PageQuery>) -> Result<Json<CustomerPage>, ApiError> {
+async fn list_customers(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<PageQuery>,
+) -> Result<Json<CustomerPage>, ApiError> {
     let limit = q.limit(caller.lang)?;
     let cursor = q.cursor(caller.lang)?;
     let (items, next) = service::search_customers(&state, &caller, q.q.as_deref().unwrap_or(""), cursor, limit).await?;
@@ -87,14 +95,22 @@ async fn list_customers(State(state): State<AppState>, caller: Caller, Query(q):
 /// One customer, with its owner derived from its claims.
 #[utoipa::path(get, path = "/api/v1/customers/{id}", tag = "customers", params(("id" = i64, Path)),
     responses((status = 200, body = CustomerOut), (status = 404, body = Problem)))]
-async fn get_customer(State(state): State<AppState>, caller: Caller, Id(id): Id) -> Result<Json<CustomerOut>, ApiError> {
+async fn get_customer(
+    State(state): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+) -> Result<Json<CustomerOut>, ApiError> {
     Ok(Json(service::get_customer(&state, &caller, id).await?.into()))
 }
 
 /// Who owns the customer and why: the Decision with rule, policy version, facts and a sentence.
 #[utoipa::path(get, path = "/api/v1/customers/{id}/ownership", tag = "customers", params(("id" = i64, Path)),
     responses((status = 200, body = OwnershipOut), (status = 404, body = Problem)))]
-async fn get_ownership(State(state): State<AppState>, caller: Caller, Id(id): Id) -> Result<Json<OwnershipOut>, ApiError> {
+async fn get_ownership(
+    State(state): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+) -> Result<Json<OwnershipOut>, ApiError> {
     let o = service::ownership(&state, &caller, id).await?;
     Ok(Json(OwnershipOut {
         owner_id: o.owner_id,
@@ -115,12 +131,21 @@ pub struct NewClaimBody {
 #[utoipa::path(post, path = "/api/v1/customers/{id}/claims", tag = "customers", params(("id" = i64, Path)),
     request_body(content = NewClaimBody, description = "May be empty"),
     responses((status = 201, body = ClaimOut), (status = 404, body = Problem), (status = 409, body = Problem)))]
-async fn register_claim(State(state): State<AppState>, caller: Caller, Id(id): Id, body: axum::body::Bytes) -> Result<(StatusCode, Json<ClaimOut>), ApiError> {
+async fn register_claim(
+    State(state): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, Json<ClaimOut>), ApiError> {
     let b: NewClaimBody = if body.iter().all(u8::is_ascii_whitespace) {
         NewClaimBody::default()
     } else {
         serde_json::from_slice(&body).map_err(|e| {
-            ApiError::bad_request("invalid_body", Text::new(format!("请求内容无效：{e}"), format!("Invalid request body: {e}"))).in_lang(caller.lang)
+            ApiError::bad_request(
+                "invalid_body",
+                Text::new(format!("请求内容无效：{e}"), format!("Invalid request body: {e}")),
+            )
+            .in_lang(caller.lang)
         })?
     };
     let row = service::register_claim(&state, &caller, id, b.staff_id).await?;
@@ -130,7 +155,11 @@ async fn register_claim(State(state): State<AppState>, caller: Caller, Id(id): I
 /// All claims on the customer, oldest first, whatever their state.
 #[utoipa::path(get, path = "/api/v1/customers/{id}/claims", tag = "customers", params(("id" = i64, Path)),
     responses((status = 200, body = ClaimList), (status = 404, body = Problem)))]
-async fn customer_claims(State(state): State<AppState>, caller: Caller, Id(id): Id) -> Result<Json<ClaimList>, ApiError> {
+async fn customer_claims(
+    State(state): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+) -> Result<Json<ClaimList>, ApiError> {
     service::get_customer(&state, &caller, id).await?;
     let rows = kehu_store::claims::for_customer(&state.db, caller.tenant_id, id).await?;
     Ok(Json(ClaimList {
@@ -150,7 +179,9 @@ async fn get_claim(State(state): State<AppState>, caller: Caller, Id(id): Id) ->
 #[utoipa::path(post, path = "/api/v1/claims/{id}/confirm", tag = "customers", params(("id" = i64, Path)),
     responses((status = 200, body = ClaimOut), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
 async fn confirm_claim(State(state): State<AppState>, caller: Caller, Id(id): Id) -> Result<Json<ClaimOut>, ApiError> {
-    Ok(Json(ClaimOut::from(&service::confirm_claim(&state, &caller, id).await?)))
+    Ok(Json(ClaimOut::from(
+        &service::confirm_claim(&state, &caller, id).await?,
+    )))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -167,11 +198,20 @@ pub struct NewActivityBody {
 #[utoipa::path(post, path = "/api/v1/customers/{id}/activities", tag = "customers", params(("id" = i64, Path)),
     request_body = NewActivityBody,
     responses((status = 201, body = ActivityOut), (status = 404, body = Problem), (status = 422, body = Problem)))]
-async fn add_activity(State(state): State<AppState>, caller: Caller, Id(id): Id, ApiJson(b): ApiJson<NewActivityBody>) -> Result<(StatusCode, Json<ActivityOut>), ApiError> {
+async fn add_activity(
+    State(state): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+    ApiJson(b): ApiJson<NewActivityBody>,
+) -> Result<(StatusCode, Json<ActivityOut>), ApiError> {
     let at = match b.at.as_deref() {
         None => None,
         Some(s) => Some(s.parse::<jiff::Timestamp>().map_err(|_| {
-            ApiError::bad_request("invalid_time", Text::new("时间须为带时区的 RFC 3339 格式", "`at` must be RFC 3339 with an offset")).in_lang(caller.lang)
+            ApiError::bad_request(
+                "invalid_time",
+                Text::new("时间须为带时区的 RFC 3339 格式", "`at` must be RFC 3339 with an offset"),
+            )
+            .in_lang(caller.lang)
         })?),
     };
     let row = service::add_activity(&state, &caller, id, &b.channel, at, b.note).await?;
@@ -181,7 +221,11 @@ async fn add_activity(State(state): State<AppState>, caller: Caller, Id(id): Id,
 /// The customer's follow-ups, newest first.
 #[utoipa::path(get, path = "/api/v1/customers/{id}/activities", tag = "customers", params(("id" = i64, Path)),
     responses((status = 200, body = ActivityList), (status = 404, body = Problem)))]
-async fn list_activities(State(state): State<AppState>, caller: Caller, Id(id): Id) -> Result<Json<ActivityList>, ApiError> {
+async fn list_activities(
+    State(state): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+) -> Result<Json<ActivityList>, ApiError> {
     service::get_customer(&state, &caller, id).await?;
     let rows = kehu_store::activities::for_customer(&state.db, caller.tenant_id, id, 500).await?;
     Ok(Json(ActivityList {
@@ -193,7 +237,12 @@ async fn list_activities(State(state): State<AppState>, caller: Caller, Id(id): 
 /// The customer's history, newest first; each event carries its decision if one was taken.
 #[utoipa::path(get, path = "/api/v1/customers/{id}/history", tag = "customers", params(("id" = i64, Path), PageQuery),
     responses((status = 200, body = EventPage), (status = 404, body = Problem)))]
-async fn customer_history(State(state): State<AppState>, caller: Caller, Id(id): Id, Query(q): Query<PageQuery>) -> Result<Json<EventPage>, ApiError> {
+async fn customer_history(
+    State(state): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+    Query(q): Query<PageQuery>,
+) -> Result<Json<EventPage>, ApiError> {
     let limit = q.limit(caller.lang)?;
     let cursor = q.cursor(caller.lang)?;
     let (rows, next) = service::customer_history(&state, &caller, id, cursor, limit).await?;

@@ -4,7 +4,7 @@
 mod admin;
 mod customers;
 pub mod dto;
-mod session;
+pub(crate) mod session;
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -37,8 +37,14 @@ struct SecurityAddon;
 impl Modify for SecurityAddon {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let c = openapi.components.get_or_insert_with(Default::default);
-        c.add_security_scheme("session", SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(crate::auth::SESSION_COOKIE))));
-        c.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+        c.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(crate::auth::SESSION_COOKIE))),
+        );
+        c.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
     }
 }
 
@@ -73,13 +79,18 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             Ok(axum::Json(v)) => Ok(ApiJson(v)),
             Err(e) => {
                 let (status, code) = match &e {
-                    JsonRejection::MissingJsonContentType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+                    JsonRejection::MissingJsonContentType(_) => {
+                        (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+                    }
                     _ => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
                 };
                 Err(ApiError::new(
                     status,
                     code,
-                    Text::new(format!("请求内容无效：{}", e.body_text()), format!("Invalid request body: {}", e.body_text())),
+                    Text::new(
+                        format!("请求内容无效：{}", e.body_text()),
+                        format!("Invalid request body: {}", e.body_text()),
+                    ),
                 )
                 .in_lang(lang))
             }
@@ -120,17 +131,20 @@ impl PageQuery {
         match self.limit {
             None => Ok(50),
             Some(n) if (1..=500).contains(&n) => Ok(n),
-            Some(_) => Err(ApiError::bad_request("invalid_limit", Text::new("limit 须在 1 到 500 之间", "limit must be 1 to 500")).in_lang(lang)),
+            Some(_) => Err(ApiError::bad_request(
+                "invalid_limit",
+                Text::new("limit 须在 1 到 500 之间", "limit must be 1 to 500"),
+            )
+            .in_lang(lang)),
         }
     }
 
     pub fn cursor(&self, lang: kehu_domain::Lang) -> Result<Option<i64>, ApiError> {
         match self.cursor.as_deref().filter(|c| !c.is_empty()) {
             None => Ok(None),
-            Some(c) => c
-                .parse::<i64>()
-                .map(Some)
-                .map_err(|_| ApiError::bad_request("invalid_cursor", Text::new("cursor 无效", "Invalid cursor")).in_lang(lang)),
+            Some(c) => c.parse::<i64>().map(Some).map_err(|_| {
+                ApiError::bad_request("invalid_cursor", Text::new("cursor 无效", "Invalid cursor")).in_lang(lang)
+            }),
         }
     }
 }

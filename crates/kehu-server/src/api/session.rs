@@ -56,7 +56,14 @@ pub struct LoggedIn {
 
 /// Checks a username and password with throttling and opens a session. Shared by the API and
 /// the login page.
-pub async fn log_in(state: &AppState, username: &str, password: &str, tenant: Option<&str>, addr: &str, lang: Lang) -> Result<LoggedIn, ApiError> {
+pub async fn log_in(
+    state: &AppState,
+    username: &str,
+    password: &str,
+    tenant: Option<&str>,
+    addr: &str,
+    lang: Lang,
+) -> Result<LoggedIn, ApiError> {
     let username = username.trim();
     if let Err(wait) = state.limiter.check(username, addr) {
         return Err(ApiError::new(
@@ -117,14 +124,27 @@ pub fn session_cookie(token: &str) -> HeaderValue {
         (status = 401, body = Problem, description = "`bad_credentials`"),
         (status = 429, body = Problem, description = "`too_many_attempts`"),
     ))]
-async fn login(State(state): State<AppState>, ext: axum::http::Extensions, headers: HeaderMap, ApiJson(body): ApiJson<LoginBody>) -> Result<Response, ApiError> {
+async fn login(
+    State(state): State<AppState>,
+    ext: axum::http::Extensions,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<LoginBody>,
+) -> Result<Response, ApiError> {
     let lang = headers
         .get(header::ACCEPT_LANGUAGE)
         .and_then(|v| v.to_str().ok())
         .map(Lang::from_tag)
         .unwrap_or_default();
     let addr = client_addr(&ext);
-    let li = log_in(&state, &body.username, &body.password, body.tenant.as_deref(), &addr, lang).await?;
+    let li = log_in(
+        &state,
+        &body.username,
+        &body.password,
+        body.tenant.as_deref(),
+        &addr,
+        lang,
+    )
+    .await?;
     let mut res = axum::Json(SessionOut {
         staff: StaffOut::from(&li.staff),
         csrf_token: li.csrf,
@@ -175,14 +195,33 @@ pub struct TokenOut {
 /// Create an API token for the caller.
 #[utoipa::path(post, path = "/api/v1/tokens", tag = "session", request_body = TokenBody,
     responses((status = 201, body = TokenOut), (status = 401, body = Problem), (status = 422, body = Problem)))]
-async fn create_token(State(state): State<AppState>, caller: Caller, ApiJson(body): ApiJson<TokenBody>) -> Result<(StatusCode, axum::Json<TokenOut>), ApiError> {
+async fn create_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<TokenBody>,
+) -> Result<(StatusCode, axum::Json<TokenOut>), ApiError> {
     let name = body.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
-        return Err(ApiError::bad_request("invalid_name", Text::new("请填写令牌名称（最多 100 个字符）", "A token name is required (at most 100 characters)")).in_lang(caller.lang));
+        return Err(ApiError::bad_request(
+            "invalid_name",
+            Text::new(
+                "请填写令牌名称（最多 100 个字符）",
+                "A token name is required (at most 100 characters)",
+            ),
+        )
+        .in_lang(caller.lang));
     }
     let token = auth::random_token();
-    let row = kehu_store::auth::create_token(&state.db, &caller.staff, name, &auth::hash_token(&token), state.now()).await?;
-    Ok((StatusCode::CREATED, axum::Json(TokenOut { id: row.id, name: row.name, token })))
+    let row =
+        kehu_store::auth::create_token(&state.db, &caller.staff, name, &auth::hash_token(&token), state.now()).await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(TokenOut {
+            id: row.id,
+            name: row.name,
+            token,
+        }),
+    ))
 }
 
 /// The logged-in staff member.

@@ -73,7 +73,9 @@ impl TestApp {
         let base = PgConnectOptions::from_str(&pg_url()).expect("KEHU_TEST_PG is a PostgreSQL URL");
         let admin = match tokio::time::timeout(
             std::time::Duration::from_secs(5),
-            sqlx::postgres::PgPoolOptions::new().max_connections(1).connect_with(base.clone()),
+            sqlx::postgres::PgPoolOptions::new()
+                .max_connections(1)
+                .connect_with(base.clone()),
         )
         .await
         {
@@ -88,7 +90,10 @@ impl TestApp {
         };
         drop_stale_schemas(&admin).await;
         let schema = format!("kehu_t_{}", unique());
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&admin).await.expect("create schema");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+            .execute(&admin)
+            .await
+            .expect("create schema");
         admin.close().await;
         let opts = base.options([("search_path", schema.as_str())]);
         let db = Db::connect_pg(opts, 24).await.expect("pg pool");
@@ -100,13 +105,21 @@ impl TestApp {
         let (file, src) = preset();
         let policy = Policy::parse(&src, &file).expect("preset parses");
         let now = jiff::Timestamp::now();
-        let t = kehu_store::tenants::create(&db, "acme", "测试汽车有限公司", &policy, &src, &file, now).await.expect("tenant");
+        let t = kehu_store::tenants::create(&db, "acme", "测试汽车有限公司", &policy, &src, &file, now)
+            .await
+            .expect("tenant");
         let hash = kehu_server::auth::hash_password(PASSWORD).unwrap();
         let admin = kehu_store::staff::create(
             &db,
             t.id,
             None,
-            kehu_store::staff::NewStaff { username: "admin", display_name: "管理员", password_hash: &hash, unit_id: None, roles: &["admin".to_string()] },
+            kehu_store::staff::NewStaff {
+                username: "admin",
+                display_name: "管理员",
+                password_hash: &hash,
+                unit_id: None,
+                roles: &["admin".to_string()],
+            },
             now,
         )
         .await
@@ -117,7 +130,11 @@ impl TestApp {
             state,
             router,
             tenant_id: t.id,
-            admin: Session { cookie: String::new(), csrf: String::new(), staff_id: admin.id },
+            admin: Session {
+                cookie: String::new(),
+                csrf: String::new(),
+                staff_id: admin.id,
+            },
             file: None,
         };
         app.admin = app.login("admin").await;
@@ -129,7 +146,9 @@ impl TestApp {
             .raw(
                 Request::post("/api/v1/session")
                     .header(header::CONTENT_TYPE, "application/json")
-                    .body(Body::from(serde_json::json!({"username": username, "password": PASSWORD}).to_string()))
+                    .body(Body::from(
+                        serde_json::json!({"username": username, "password": PASSWORD}).to_string(),
+                    ))
                     .unwrap(),
             )
             .await;
@@ -168,13 +187,22 @@ impl TestApp {
     }
 
     /// A JSON request as `session`; answers the status and the parsed body (Null if empty).
-    pub async fn call(&self, method: Method, path: &str, session: Option<&Session>, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        session: Option<&Session>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut b = Request::builder().method(method).uri(path);
         if let Some(s) = session {
             b = b.header(header::COOKIE, &s.cookie);
         }
         let req = match body {
-            Some(v) => b.header(header::CONTENT_TYPE, "application/json").body(Body::from(v.to_string())).unwrap(),
+            Some(v) => b
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(v.to_string()))
+                .unwrap(),
             None => b.body(Body::empty()).unwrap(),
         };
         let res = self.raw(req).await;
@@ -192,7 +220,13 @@ impl TestApp {
 
     /// Creates a customer and returns its id.
     pub async fn customer(&self, s: &Session, name: &str, phone: &str) -> i64 {
-        let (status, body) = self.post("/api/v1/customers", s, serde_json::json!({"kind": "person", "name": name, "phones": [phone]})).await;
+        let (status, body) = self
+            .post(
+                "/api/v1/customers",
+                s,
+                serde_json::json!({"kind": "person", "name": name, "phones": [phone]}),
+            )
+            .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         body["id"].as_i64().unwrap()
     }
@@ -207,15 +241,18 @@ impl TestApp {
 
 /// Drops schemas that earlier test runs left behind (older than an hour), so they do not pile up.
 async fn drop_stale_schemas(pool: &sqlx::PgPool) {
-    let names: Vec<(String,)> = sqlx::query_as("SELECT schema_name::text FROM information_schema.schemata WHERE schema_name LIKE 'kehu_t_%'")
-        .fetch_all(pool)
-        .await
-        .unwrap_or_default();
+    let names: Vec<(String,)> =
+        sqlx::query_as("SELECT schema_name::text FROM information_schema.schemata WHERE schema_name LIKE 'kehu_t_%'")
+            .fetch_all(pool)
+            .await
+            .unwrap_or_default();
     let cutoff = jiff::Timestamp::now().as_millisecond() - 3_600_000;
     for (name,) in names {
         let made: Option<i64> = name.split('_').nth(3).and_then(|m| m.parse().ok());
         if made.is_some_and(|m| m < cutoff) {
-            let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS {name} CASCADE"))).execute(pool).await;
+            let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS {name} CASCADE")))
+                .execute(pool)
+                .await;
         }
     }
 }

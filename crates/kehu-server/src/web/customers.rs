@@ -1,0 +1,549 @@
+//! The customer pages: search list, registration form with duplicate warnings, and the detail
+//! page with ownership, claims, follow-ups and history.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use kehu_domain::claim::ClaimStatus;
+use kehu_domain::policy::Channel;
+use kehu_domain::{Lang, Permission};
+use kehu_store::ts;
+use serde::Deserialize;
+
+use super::session::CsrfForm;
+use super::{
+    Chrome, Early, OrPage, PageCaller, PageResult, csrf_ok, csrf_refused, error_page, render, see_other, urlencode,
+};
+use crate::auth::Caller;
+use crate::i18n::{lookup, tr};
+use crate::service::{self, CustomerInput};
+use crate::{ApiError, AppState};
+
+const PAGE_SIZE: i64 = 50;
+
+fn kind_label(kind: &str, lang: Lang) -> String {
+    match kind {
+        "person" => tr("kind.person", lang).to_string(),
+        "company" => tr("kind.company", lang).to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// A numeric ID from the path; anything else is the 404 page.
+fn parse_id(c: &Chrome, raw: &str) -> Result<i64, Early> {
+    raw.parse::<i64>().map_err(|_| {
+        error_page(
+            c,
+            &ApiError::not_found(kehu_domain::Text::new("找不到该记录", "No such record")),
+        )
+        .into()
+    })
+}
+
+/// An error shown inside a page: the reason and the rule that refused, if any.
+pub struct ErrorBox {
+    pub detail: String,
+    pub rule: Option<String>,
+}
+
+impl ErrorBox {
+    fn new(e: &ApiError, lang: Lang) -> ErrorBox {
+        ErrorBox {
+            detail: e.detail.get(lang).to_string(),
+            rule: e.rule.clone(),
+        }
+    }
+}
+
+// ---- List ------------------------------------------------------------------------------------
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct ListQuery {
+    q: String,
+    cursor: String,
+}
+
+struct Row {
+    id: i64,
+    name: String,
+    kind_label: String,
+    phones: Vec<String>,
+    owner: Option<String>,
+    created: String,
+}
+
+#[derive(Template)]
+#[template(path = "customers.html")]
+struct ListPage {
+    c: Chrome,
+    q: String,
+    rows: Vec<Row>,
+    next_url: Option<String>,
+    first_url: Option<String>,
+}
+
+/// GET /customers?q=&cursor=
+pub async fn list(State(state): State<AppState>, mut pc: PageCaller, Query(q): Query<ListQuery>) -> PageResult {
+    pc.c.nav = "list";
+    let lang = pc.c.lang;
+    let policy = state.policy(pc.caller.tenant_id).await.or_page(&pc.c)?;
+    let query = q.q.trim().to_string();
+    let cursor = q.cursor.trim().parse::<i64>().ok();
+    let (items, next) = service::search_customers(&state, &pc.caller, &query, cursor, PAGE_SIZE)
+        .await
+        .or_page(&pc.c)?;
+    let rows = items
+        .into_iter()
+        .map(|v| Row {
+            id: v.row.id,
+            kind_label: kind_label(&v.row.kind, lang),
+            name: v.row.name,
+            phones: v.phones,
+            owner: v.owner_name,
+            created: policy.local_time(ts(v.row.created_at)),
+        })
+        .collect();
+    let base = if query.is_empty() {
+        "/customers?".to_string()
+    } else {
+        format!("/customers?q={}&", urlencode(&query))
+    };
+    let page = ListPage {
+        next_url: next.map(|n| format!("{base}cursor={n}")),
+        first_url: cursor.map(|_| base.trim_end_matches(['?', '&']).to_string()),
+        q: query,
+        rows,
+        c: pc.c,
+    };
+    Ok(render(StatusCode::OK, &page))
+}
+
+// ---- New customer ----------------------------------------------------------------------------
+
+#[derive(Deserialize, Default, Clone)]
+#[serde(default)]
+pub struct CustomerForm {
+    kind: String,
+    name: String,
+    phones: String,
+    source: String,
+    agent: String,
+    grade: String,
+    csrf: String,
+}
+
+/// A customer the new one would duplicate.
+struct Dup {
+    id: i64,
+    name: String,
+    owner: Option<String>,
+    matched: String,
+    value: String,
+}
+
+#[derive(Template)]
+#[template(path = "customer_new.html")]
+struct NewPage {
+    c: Chrome,
+    f: CustomerForm,
+    error: Option<ErrorBox>,
+    /// The field the error is about: `kind`, `name`, `phones` or empty.
+    field: &'static str,
+    dups: Vec<Dup>,
+    sources: Vec<&'static str>,
+}
+
+impl NewPage {
+    fn new(c: Chrome, f: CustomerForm) -> NewPage {
+        let lang = c.lang;
+        NewPage {
+            c,
+            f,
+            error: None,
+            field: "",
+            dups: Vec::new(),
+            sources: [
+                "source.inbound_call",
+                "source.walk_in",
+                "source.self",
+                "source.referral",
+                "source.event",
+            ]
+            .into_iter()
+            .map(|k| tr(k, lang))
+            .collect(),
+        }
+    }
+}
+
+fn require_create(state_policy: &kehu_domain::Policy, caller: &Caller) -> Result<(), ApiError> {
+    caller.require(state_policy, Permission::CustomersCreate)
+}
+
+/// GET /customers/new
+pub async fn new_form(State(state): State<AppState>, mut pc: PageCaller) -> PageResult {
+    pc.c.nav = "new";
+    let policy = state.policy(pc.caller.tenant_id).await.or_page(&pc.c)?;
+    require_create(&policy, &pc.caller).or_page(&pc.c)?;
+    let f = CustomerForm {
+        kind: "person".into(),
+        ..Default::default()
+    };
+    Ok(render(StatusCode::OK, &NewPage::new(pc.c, f)))
+}
+
+fn opt(s: &str) -> Option<String> {
+    Some(s.trim().to_string()).filter(|s| !s.is_empty())
+}
+
+fn duplicates(e: &ApiError, lang: Lang) -> Vec<Dup> {
+    let Some(list) = e
+        .extra
+        .as_ref()
+        .and_then(|x| x.get("duplicates"))
+        .and_then(|d| d.as_array())
+    else {
+        return Vec::new();
+    };
+    list.iter()
+        .filter_map(|d| {
+            Some(Dup {
+                id: d.get("id")?.as_i64()?,
+                name: d.get("name")?.as_str()?.to_string(),
+                owner: d.get("owner_name").and_then(|o| o.as_str()).map(str::to_string),
+                matched: match d.get("matched_on").and_then(|m| m.as_str()) {
+                    Some("phone") => tr("new.matched_phone", lang),
+                    _ => tr("new.matched_company", lang),
+                }
+                .to_string(),
+                value: d.get("value").and_then(|v| v.as_str()).unwrap_or_default().to_string(),
+            })
+        })
+        .collect()
+}
+
+/// POST /customers: registers, or shows the form again with the duplicates or the error.
+pub async fn create(State(state): State<AppState>, mut pc: PageCaller, Form(f): Form<CustomerForm>) -> PageResult {
+    pc.c.nav = "new";
+    if !csrf_ok(&pc.caller, &f.csrf) {
+        return Err(csrf_refused(&pc.c).into());
+    }
+    let lang = pc.c.lang;
+    let input = CustomerInput {
+        kind: f.kind.trim().to_string(),
+        name: f.name.clone(),
+        phones: f
+            .phones
+            .split(['\n', ',', '，', ';', '；', '、'])
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(str::to_string)
+            .collect(),
+        grade: opt(&f.grade),
+        source: opt(&f.source),
+        referrer_id: None,
+        agent: opt(&f.agent),
+    };
+    match service::create_customer(&state, &pc.caller, input).await {
+        Ok(v) => Ok(see_other(&format!("/customers/{}?done=created", v.row.id))),
+        Err(e) => {
+            let mut page = NewPage::new(pc.c, f);
+            page.dups = duplicates(&e, lang);
+            if page.dups.is_empty() {
+                page.field = match e.code {
+                    "invalid_kind" => "kind",
+                    "invalid_name" => "name",
+                    "invalid_phone" => "phones",
+                    _ => "",
+                };
+                page.error = Some(ErrorBox::new(&e, lang));
+            }
+            Ok(render(e.status, &page))
+        }
+    }
+}
+
+// ---- Detail ----------------------------------------------------------------------------------
+
+struct ClaimView {
+    id: i64,
+    holder: String,
+    status: &'static str,
+    status_label: String,
+    registered: String,
+    effective: Option<String>,
+    confirmed_by: Option<String>,
+    can_confirm: bool,
+}
+
+struct ActivityView {
+    channel: String,
+    at: String,
+    staff: String,
+    note: String,
+}
+
+struct EventView {
+    at: String,
+    actor: String,
+    label: String,
+    decision: Option<String>,
+    rule: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "customer.html")]
+struct DetailPage {
+    c: Chrome,
+    id: i64,
+    name: String,
+    kind_label: String,
+    phones: Vec<String>,
+    grade: Option<String>,
+    source: Option<String>,
+    agent: Option<String>,
+    created: String,
+    created_by: Option<String>,
+    owner: Option<String>,
+    decision: String,
+    rule: String,
+    policy_version: u32,
+    claims: Vec<ClaimView>,
+    can_claim: bool,
+    holds_claim: bool,
+    can_follow: bool,
+    channels: Vec<(&'static str, String)>,
+    channel: String,
+    note: String,
+    activities: Vec<ActivityView>,
+    history: Vec<EventView>,
+    flash: Option<&'static str>,
+    error: Option<ErrorBox>,
+}
+
+impl DetailPage {
+    /// The first character of the owner's name, for the avatar circle.
+    fn owner_initial(&self) -> String {
+        self.owner
+            .as_deref()
+            .and_then(|o| o.chars().next())
+            .map(String::from)
+            .unwrap_or_default()
+    }
+}
+
+async fn load_detail(state: &AppState, caller: &Caller, c: Chrome, id: i64) -> Result<DetailPage, ApiError> {
+    let lang = c.lang;
+    let policy = state.policy(caller.tenant_id).await?;
+    let v = service::get_customer(state, caller, id).await?;
+    let own = service::ownership(state, caller, id).await?;
+    let claims = kehu_store::claims::for_customer(&state.db, caller.tenant_id, id).await?;
+    let acts = kehu_store::activities::for_customer(&state.db, caller.tenant_id, id, 100).await?;
+    let (events, _) = service::customer_history(state, caller, id, None, 50).await?;
+    let names: HashMap<i64, String> = kehu_store::staff::list(&state.db, caller.tenant_id)
+        .await?
+        .into_iter()
+        .map(|s| (s.id, s.display_name))
+        .collect();
+    let may_confirm = policy.may_confirm(&caller.roles);
+    let holds_claim = claims
+        .iter()
+        .any(|c| c.staff_id == caller.id() && c.status().is_active());
+    let claim_views = claims
+        .iter()
+        .map(|c| {
+            let status = c.status();
+            ClaimView {
+                id: c.id,
+                holder: c.staff_name.clone(),
+                status: status.as_str(),
+                status_label: status.label().get(lang).to_string(),
+                registered: policy.local_time(ts(c.registered_at)),
+                effective: c.effective_at.map(|t| policy.local_time(ts(t))),
+                confirmed_by: c.confirmer_name.clone(),
+                can_confirm: may_confirm && status == ClaimStatus::Pending,
+            }
+        })
+        .collect();
+    let activities = acts
+        .into_iter()
+        .map(|a| ActivityView {
+            channel: Channel::parse(&a.channel)
+                .map(|ch| ch.label().get(lang).to_string())
+                .unwrap_or_else(|| a.channel.clone()),
+            at: policy.local_time(ts(a.at)),
+            staff: a.staff_name,
+            note: a.note,
+        })
+        .collect();
+    let history = events
+        .iter()
+        .map(|e| {
+            let d = e.decision();
+            EventView {
+                at: policy.local_time(ts(e.at_ms)),
+                actor: e
+                    .actor_id
+                    .and_then(|a| names.get(&a).cloned())
+                    .unwrap_or_else(|| tr("detail.system", lang).to_string()),
+                label: lookup(&format!("event.{}.{}", e.entity, e.action), lang)
+                    .map(str::to_string)
+                    .unwrap_or_else(|| format!("{} · {}", e.entity, e.action)),
+                decision: d.as_ref().map(|d| d.text.get(lang).to_string()),
+                rule: d.map(|d| d.rule.to_string()),
+            }
+        })
+        .collect();
+    let channels: Vec<(&'static str, String)> = policy
+        .activities
+        .channels
+        .iter()
+        .map(|ch| (ch.as_str(), ch.label().get(lang).to_string()))
+        .collect();
+    let owner = own
+        .owner_id
+        .and_then(|o| names.get(&o).cloned())
+        .or(v.owner_name.clone());
+    Ok(DetailPage {
+        id,
+        kind_label: kind_label(&v.row.kind, lang),
+        name: v.row.name.clone(),
+        phones: v.phones.clone(),
+        grade: v.row.grade.clone(),
+        source: v.row.source.clone(),
+        agent: v.row.agent.clone(),
+        created: policy.local_time(ts(v.row.created_at)),
+        created_by: v.row.created_by.and_then(|s| names.get(&s).cloned()),
+        owner,
+        decision: own.decision.text.get(lang).to_string(),
+        rule: own.decision.rule.to_string(),
+        policy_version: own.decision.policy_version,
+        claims: claim_views,
+        can_claim: caller.may(&policy, Permission::ClaimsCreate) && !holds_claim,
+        holds_claim,
+        can_follow: caller.may(&policy, Permission::ActivitiesCreate),
+        channel: channels.first().map(|c| c.0.to_string()).unwrap_or_default(),
+        channels,
+        note: String::new(),
+        activities,
+        history,
+        flash: None,
+        error: None,
+        c,
+    })
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct DetailQuery {
+    done: String,
+}
+
+/// GET /customers/{id}
+pub async fn detail(
+    State(state): State<AppState>,
+    pc: PageCaller,
+    Path(id): Path<String>,
+    Query(q): Query<DetailQuery>,
+) -> PageResult {
+    let id = parse_id(&pc.c, &id)?;
+    let mut page = load_detail(&state, &pc.caller, pc.c.clone(), id).await.or_page(&pc.c)?;
+    page.flash = match q.done.as_str() {
+        "created" => Some("flash.created"),
+        "claim" => Some("flash.claim"),
+        "confirm" => Some("flash.confirm"),
+        "activity" => Some("flash.activity"),
+        _ => None,
+    };
+    Ok(render(StatusCode::OK, &page))
+}
+
+/// The detail page again, with the error that refused a form on it (and the form's input).
+async fn detail_with_error(
+    state: &AppState,
+    pc: &PageCaller,
+    id: i64,
+    e: &ApiError,
+    activity: Option<(String, String)>,
+) -> Response {
+    match load_detail(state, &pc.caller, pc.c.clone(), id).await {
+        Ok(mut page) => {
+            page.error = Some(ErrorBox::new(e, pc.c.lang));
+            if let Some((channel, note)) = activity {
+                if page.channels.iter().any(|(c, _)| *c == channel) {
+                    page.channel = channel;
+                }
+                page.note = note;
+            }
+            render(e.status, &page)
+        }
+        Err(_) => error_page(&pc.c, e),
+    }
+}
+
+/// POST /customers/{id}/claims: a claim for the caller.
+pub async fn claim(
+    State(state): State<AppState>,
+    pc: PageCaller,
+    Path(id): Path<String>,
+    Form(f): Form<CsrfForm>,
+) -> PageResult {
+    let id = parse_id(&pc.c, &id)?;
+    if !csrf_ok(&pc.caller, &f.csrf) {
+        return Err(csrf_refused(&pc.c).into());
+    }
+    match service::register_claim(&state, &pc.caller, id, None).await {
+        Ok(_) => Ok(see_other(&format!("/customers/{id}?done=claim"))),
+        Err(e) => Ok(detail_with_error(&state, &pc, id, &e, None).await),
+    }
+}
+
+/// POST /claims/{id}/confirm
+pub async fn confirm(
+    State(state): State<AppState>,
+    pc: PageCaller,
+    Path(id): Path<String>,
+    Form(f): Form<CsrfForm>,
+) -> PageResult {
+    let id = parse_id(&pc.c, &id)?;
+    if !csrf_ok(&pc.caller, &f.csrf) {
+        return Err(csrf_refused(&pc.c).into());
+    }
+    match service::confirm_claim(&state, &pc.caller, id).await {
+        Ok(row) => Ok(see_other(&format!("/customers/{}?done=confirm", row.customer_id))),
+        Err(e) => match service::get_claim(&state, &pc.caller, id).await {
+            Ok(claim) => Ok(detail_with_error(&state, &pc, claim.customer_id, &e, None).await),
+            Err(_) => Err(error_page(&pc.c, &e).into()),
+        },
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct ActivityForm {
+    channel: String,
+    note: String,
+    csrf: String,
+}
+
+/// POST /customers/{id}/activities
+pub async fn add_activity(
+    State(state): State<AppState>,
+    pc: PageCaller,
+    Path(id): Path<String>,
+    Form(f): Form<ActivityForm>,
+) -> PageResult {
+    let id = parse_id(&pc.c, &id)?;
+    if !csrf_ok(&pc.caller, &f.csrf) {
+        return Err(csrf_refused(&pc.c).into());
+    }
+    match service::add_activity(&state, &pc.caller, id, &f.channel, None, Some(f.note.clone())).await {
+        Ok(_) => Ok(see_other(&format!("/customers/{id}?done=activity"))),
+        Err(e) => Ok(detail_with_error(&state, &pc, id, &e, Some((f.channel, f.note))).await),
+    }
+}

@@ -1,0 +1,531 @@
+//! The web pages, driven as a browser would: form posts with cookies, redirects, HTML answers.
+//! The claim pages prove R5.1 (pending until a team leader confirms) and R5.5 (the ownership
+//! sentence) end to end.
+
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use serde_json::json;
+
+use crate::both;
+use crate::support::{PASSWORD, Session, TestApp};
+
+/// A page's status, headers and HTML.
+struct Page {
+    status: StatusCode,
+    headers: HeaderMap,
+    html: String,
+}
+
+impl Page {
+    fn location(&self) -> &str {
+        self.headers
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    /// The value of the cookie `name` this answer sets, if it sets one.
+    fn set_cookie(&self, name: &str) -> Option<String> {
+        self.headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .filter_map(|v| v.split(';').next())
+            .filter_map(|kv| kv.split_once('='))
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_string())
+    }
+
+    /// The value of the first hidden `csrf` field on the page.
+    fn csrf(&self) -> String {
+        let at = self.html.find(r#"name="csrf" value=""#).expect("a csrf field") + r#"name="csrf" value=""#.len();
+        self.html[at..].split('"').next().unwrap().to_string()
+    }
+
+    fn has(&self, s: &str) -> bool {
+        self.html.contains(s)
+    }
+}
+
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => char::from(b).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+async fn send(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    cookie: Option<&str>,
+    form: Option<&[(&str, &str)]>,
+    extra: &[(header::HeaderName, &str)],
+) -> Page {
+    let mut b = Request::builder().method(method).uri(path);
+    if let Some(c) = cookie {
+        b = b.header(header::COOKIE, c);
+    }
+    for (k, v) in extra {
+        b = b.header(k, *v);
+    }
+    let req = match form {
+        Some(fields) => {
+            let body = fields
+                .iter()
+                .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+                .collect::<Vec<_>>()
+                .join("&");
+            b.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(body))
+                .unwrap()
+        }
+        None => b.body(Body::empty()).unwrap(),
+    };
+    let res = app.raw(req).await;
+    let status = res.status();
+    let headers = res.headers().clone();
+    let bytes = axum::body::to_bytes(res.into_body(), 16 * 1024 * 1024).await.unwrap();
+    Page {
+        status,
+        headers,
+        html: String::from_utf8_lossy(&bytes).into_owned(),
+    }
+}
+
+async fn get(app: &TestApp, path: &str, s: Option<&Session>) -> Page {
+    send(app, Method::GET, path, s.map(|s| s.cookie.as_str()), None, &[]).await
+}
+
+async fn post(app: &TestApp, path: &str, s: &Session, fields: &[(&str, &str)]) -> Page {
+    send(app, Method::POST, path, Some(&s.cookie), Some(fields), &[]).await
+}
+
+/// A consultant's customer with a claim confirmed by a team leader: owned under R5.5.
+async fn owned_customer(app: &TestApp, wang: &Session, leader: &Session, name: &str, phone: &str) -> i64 {
+    let id = app.customer(wang, name, phone).await;
+    let (_, claim) = app
+        .post(&format!("/api/v1/customers/{id}/claims"), wang, json!({}))
+        .await;
+    let (status, body) = app
+        .post(&format!("/api/v1/claims/{}/confirm", claim["id"]), leader, json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    id
+}
+
+both!(
+    login_form_checks_its_csrf_cookie_then_the_password,
+    |app: TestApp| async move {
+        let form = get(&app, "/login?next=/customers/new", None).await;
+        assert_eq!(form.status, StatusCode::OK);
+        let token = form
+            .set_cookie("kehu_login_csrf")
+            .expect("the login page sets its CSRF cookie");
+        assert_eq!(form.csrf(), token, "the hidden field carries the cookie's token");
+        assert!(form.has(r#"<html lang="zh-CN">"#) && form.has("用户名"));
+        let cookie = format!("kehu_login_csrf={token}");
+
+        // Without the cookie's token the post is refused, whatever the password.
+        let fields = [
+            ("username", "admin"),
+            ("password", PASSWORD),
+            ("csrf", "forged"),
+            ("next", "/customers/new"),
+        ];
+        let refused = send(&app, Method::POST, "/login", Some(&cookie), Some(&fields), &[]).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN);
+        assert!(refused.set_cookie("kehu_session").is_none());
+        assert!(refused.has("页面已过期"));
+
+        let fields = [
+            ("username", "admin"),
+            ("password", "wrong-password"),
+            ("csrf", token.as_str()),
+            ("next", "/customers/new"),
+        ];
+        let wrong = send(&app, Method::POST, "/login", Some(&cookie), Some(&fields), &[]).await;
+        assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+        assert!(wrong.has("用户名或密码不正确"), "{}", wrong.html);
+        assert!(wrong.has(r#"value="admin""#), "the username is kept");
+
+        let fields = [
+            ("username", "admin"),
+            ("password", PASSWORD),
+            ("csrf", token.as_str()),
+            ("next", "/customers/new"),
+        ];
+        let ok = send(&app, Method::POST, "/login", Some(&cookie), Some(&fields), &[]).await;
+        assert_eq!(ok.status, StatusCode::SEE_OTHER);
+        assert_eq!(ok.location(), "/customers/new");
+        let session = ok.set_cookie("kehu_session").expect("a session cookie");
+        let page = send(
+            &app,
+            Method::GET,
+            "/customers/new",
+            Some(&format!("kehu_session={session}")),
+            None,
+            &[],
+        )
+        .await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.has("登记新客户") && page.has("管理员"));
+
+        // `next` never leads off the site.
+        let fields = [
+            ("username", "admin"),
+            ("password", PASSWORD),
+            ("csrf", token.as_str()),
+            ("next", "//evil.example/"),
+        ];
+        let ok = send(&app, Method::POST, "/login", Some(&cookie), Some(&fields), &[]).await;
+        assert_eq!((ok.status, ok.location()), (StatusCode::SEE_OTHER, "/customers"));
+    }
+);
+
+both!(
+    pages_send_a_logged_out_browser_to_the_login_page,
+    |app: TestApp| async move {
+        for (path, next) in [
+            ("/customers", "/customers"),
+            ("/customers/new", "/customers/new"),
+            ("/customers/7", "/customers/7"),
+        ] {
+            let p = get(&app, path, None).await;
+            assert_eq!(p.status, StatusCode::SEE_OTHER, "{path}");
+            assert_eq!(p.location(), format!("/login?next={next}"));
+        }
+        let p = get(&app, "/customers?q=张三", None).await;
+        assert_eq!(p.location(), "/login?next=/customers%3Fq%3D%E5%BC%A0%E4%B8%89");
+        let p = get(&app, "/", None).await;
+        assert_eq!((p.status, p.location()), (StatusCode::SEE_OTHER, "/customers"));
+
+        // Logging out ends the session: the same cookie no longer opens a page.
+        let s = app.login("admin").await;
+        let p = post(&app, "/logout", &s, &[("csrf", s.csrf.as_str())]).await;
+        assert_eq!((p.status, p.location()), (StatusCode::SEE_OTHER, "/login"));
+        let p = get(&app, "/customers", Some(&s)).await;
+        assert_eq!(p.status, StatusCode::SEE_OTHER);
+    }
+);
+
+both!(customer_list_search_finds_a_chinese_name, |app: TestApp| async move {
+    let zhang = app.customer(&app.admin, "张三", "13812345678").await;
+    app.customer(&app.admin, "李四", "13987654321").await;
+    let p = get(&app, &format!("/customers?q={}", encode("张三")), Some(&app.admin)).await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(
+        p.has(&format!(r#"<a href="/customers/{zhang}">张三</a>"#)),
+        "{}",
+        p.html
+    );
+    assert!(!p.has("李四"));
+    assert!(p.has("暂无归属"), "no owner yet");
+    let all = get(&app, "/customers", Some(&app.admin)).await;
+    assert!(all.has("张三") && all.has("李四"));
+    let none = get(&app, &format!("/customers?q={}", encode("王五")), Some(&app.admin)).await;
+    assert!(none.has("没有找到客户"), "an empty state");
+});
+
+both!(
+    new_customer_form_warns_of_a_duplicate_and_names_its_owner,
+    |app: TestApp| async move {
+        let wang = app.staff("wangfang", "王芳", &["consultant"]).await;
+        let leader = app.staff("leader", "周组长", &["team_leader"]).await;
+        let li = app.staff("liqiang", "李强", &["consultant"]).await;
+        let zhang = owned_customer(&app, &wang, &leader, "张三", "13812345678").await;
+
+        let form = get(&app, "/customers/new", Some(&li)).await;
+        assert_eq!(form.status, StatusCode::OK);
+        assert!(form.has("data-dup-check"), "the form is wired for the live check");
+        let fields = [
+            ("csrf", li.csrf.as_str()),
+            ("kind", "person"),
+            ("name", "张三丰"),
+            ("phones", "+86 138-1234-5678\n13900000000"),
+        ];
+        let p = post(&app, "/customers", &li, &fields).await;
+        assert_eq!(p.status, StatusCode::CONFLICT);
+        assert!(p.has("该客户已经登记过"), "{}", p.html);
+        assert!(p.has(&format!(r#"href="/customers/{zhang}">张三</a>"#)));
+        assert!(p.has("<strong>王芳</strong>"), "the owner is named");
+        assert!(p.has("电话相同"));
+        assert!(p.has(r#"value="张三丰""#), "the input is kept");
+
+        let fields = [
+            ("csrf", li.csrf.as_str()),
+            ("kind", "person"),
+            ("name", "赵六"),
+            ("phones", "13700001111"),
+        ];
+        let p = post(&app, "/customers", &li, &fields).await;
+        assert_eq!(p.status, StatusCode::SEE_OTHER);
+        assert!(
+            p.location().starts_with("/customers/") && p.location().ends_with("?done=created"),
+            "{}",
+            p.location()
+        );
+        let page = get(&app, p.location(), Some(&li)).await;
+        assert!(page.has("赵六") && page.has("客户已登记"));
+
+        let fields = [
+            ("csrf", li.csrf.as_str()),
+            ("kind", "person"),
+            ("name", "  "),
+            ("phones", ""),
+        ];
+        let p = post(&app, "/customers", &li, &fields).await;
+        assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(p.has("请填写客户名称") && p.has("is-invalid"));
+    }
+);
+
+both!(
+    detail_page_shows_the_r5_5_ownership_sentence,
+    |app: TestApp| async move {
+        let wang = app.staff("wangfang", "王芳", &["consultant"]).await;
+        let leader = app.staff("leader", "周组长", &["team_leader"]).await;
+        let id = owned_customer(&app, &wang, &leader, "张三", "13812345678").await;
+        let (_, o) = app.get(&format!("/api/v1/customers/{id}/ownership"), &wang).await;
+        let sentence = o["decision"]["text"].as_str().unwrap();
+        assert!(sentence.starts_with("归王芳所有"), "{o}");
+        let p = get(&app, &format!("/customers/{id}"), Some(&wang)).await;
+        assert_eq!(p.status, StatusCode::OK);
+        assert!(p.has(sentence), "{}", p.html);
+        assert!(p.has(r#"<span class="badge badge-rule">R5.5</span>"#));
+        assert!(p.has("badge-valid"), "the claim's status badge");
+        assert!(
+            p.has("确认登记") && p.has("周组长"),
+            "the history names the event and the actor"
+        );
+        assert!(!p.has("登记为我的客户"), "the holder cannot claim again");
+        let missing = get(&app, "/customers/999999", Some(&wang)).await;
+        assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    }
+);
+
+both!(
+    r5_1_claim_and_confirm_through_the_forms_change_the_owner,
+    |app: TestApp| async move {
+        let wang = app.staff("wangfang", "王芳", &["consultant"]).await;
+        let leader = app.staff("leader", "周组长", &["team_leader"]).await;
+        let id = app.customer(&wang, "张三", "13812345678").await;
+        let page = format!("/customers/{id}");
+
+        let before = get(&app, &page, Some(&wang)).await;
+        assert!(before.has("登记为我的客户"));
+        let p = post(
+            &app,
+            &format!("/customers/{id}/claims"),
+            &wang,
+            &[("csrf", wang.csrf.as_str())],
+        )
+        .await;
+        assert_eq!(
+            (p.status, p.location()),
+            (StatusCode::SEE_OTHER, format!("/customers/{id}?done=claim").as_str())
+        );
+
+        let pending = get(&app, &page, Some(&wang)).await;
+        assert!(
+            pending.has("badge-pending") && pending.has("暂无归属"),
+            "{}",
+            pending.html
+        );
+        assert!(!pending.has("/confirm\""), "a consultant gets no confirm button");
+        // A second claim by the same holder is refused and explained on the page.
+        let again = post(
+            &app,
+            &format!("/customers/{id}/claims"),
+            &wang,
+            &[("csrf", wang.csrf.as_str())],
+        )
+        .await;
+        assert_eq!(again.status, StatusCode::CONFLICT);
+        assert!(again.has("alert-error") && again.has("不能重复登记"));
+
+        let (_, claims) = app.get(&format!("/api/v1/customers/{id}/claims"), &wang).await;
+        let claim = claims["items"][0]["id"].as_i64().unwrap();
+        // The consultant may not confirm (R5.1): the refusal shows the rule.
+        let refused = post(
+            &app,
+            &format!("/claims/{claim}/confirm"),
+            &wang,
+            &[("csrf", wang.csrf.as_str())],
+        )
+        .await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN);
+        assert!(
+            refused.has(r#"<span class="badge badge-rule">R5.1</span>"#),
+            "{}",
+            refused.html
+        );
+
+        let leader_view = get(&app, &page, Some(&leader)).await;
+        assert!(leader_view.has(&format!(r#"action="/claims/{claim}/confirm""#)));
+        let p = post(
+            &app,
+            &format!("/claims/{claim}/confirm"),
+            &leader,
+            &[("csrf", leader.csrf.as_str())],
+        )
+        .await;
+        assert_eq!(
+            (p.status, p.location()),
+            (StatusCode::SEE_OTHER, format!("/customers/{id}?done=confirm").as_str())
+        );
+
+        let after = get(&app, &page, Some(&wang)).await;
+        assert!(after.has("归王芳所有") && after.has("周组长确认生效"), "{}", after.html);
+        assert!(after.has("badge-valid") && !after.has("badge-pending"));
+
+        let p = post(
+            &app,
+            &format!("/customers/{id}/activities"),
+            &wang,
+            &[
+                ("csrf", wang.csrf.as_str()),
+                ("channel", "visit"),
+                ("note", "看了 SUV <b>"),
+            ],
+        )
+        .await;
+        assert_eq!(
+            (p.status, p.location()),
+            (StatusCode::SEE_OTHER, format!("/customers/{id}?done=activity").as_str())
+        );
+        let with_note = get(&app, &page, Some(&wang)).await;
+        assert!(
+            with_note.has("看了 SUV &#60;b&#62;") || with_note.has("看了 SUV &lt;b&gt;"),
+            "the note is escaped"
+        );
+        assert!(with_note.has("记录跟进"));
+        let bad = post(
+            &app,
+            &format!("/customers/{id}/activities"),
+            &wang,
+            &[("csrf", wang.csrf.as_str()), ("channel", "pigeon"), ("note", "keep me")],
+        )
+        .await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(bad.has("keep me"), "the note is kept after an error");
+    }
+);
+
+both!(
+    form_posts_without_the_session_csrf_token_are_refused,
+    |app: TestApp| async move {
+        let id = app.customer(&app.admin, "张三", "13812345678").await;
+        let path = format!("/customers/{id}/claims");
+        for token in ["", "forged"] {
+            let p = post(&app, &path, &app.admin, &[("csrf", token)]).await;
+            assert_eq!(p.status, StatusCode::FORBIDDEN, "csrf {token:?}");
+            assert!(p.has("页面已过期，请刷新后重试"));
+        }
+        // A bearer token has no CSRF token, so it can never post a form.
+        let (_, t) = app.post("/api/v1/tokens", &app.admin, json!({"name": "script"})).await;
+        let bearer = format!("Bearer {}", t["token"].as_str().unwrap());
+        let p = send(
+            &app,
+            Method::POST,
+            &path,
+            None,
+            Some(&[("csrf", "")]),
+            &[(header::AUTHORIZATION, bearer.as_str())],
+        )
+        .await;
+        assert_eq!(p.status, StatusCode::FORBIDDEN);
+        let p = post(
+            &app,
+            "/customers",
+            &app.admin,
+            &[("csrf", "forged"), ("kind", "person"), ("name", "王五")],
+        )
+        .await;
+        assert_eq!(p.status, StatusCode::FORBIDDEN);
+        let (_, claims) = app.get(&format!("/api/v1/customers/{id}/claims"), &app.admin).await;
+        assert_eq!(claims["items"].as_array().unwrap().len(), 0, "nothing was registered");
+        let (_, list) = app
+            .get(&format!("/api/v1/customers?q={}", encode("王五")), &app.admin)
+            .await;
+        assert_eq!(list["items"].as_array().unwrap().len(), 0);
+    }
+);
+
+both!(the_language_switch_shows_english_labels, |app: TestApp| async move {
+    let id = app.customer(&app.admin, "张三", "13812345678").await;
+    let p = send(
+        &app,
+        Method::GET,
+        "/lang/en",
+        Some(&app.admin.cookie),
+        None,
+        &[
+            (header::HOST, "kehu.test"),
+            (header::REFERER, "http://kehu.test/customers?q=x"),
+        ],
+    )
+    .await;
+    assert_eq!((p.status, p.location()), (StatusCode::SEE_OTHER, "/customers?q=x"));
+    assert_eq!(p.set_cookie("kehu_lang").as_deref(), Some("en"));
+    let elsewhere = send(
+        &app,
+        Method::GET,
+        "/lang/zh",
+        None,
+        None,
+        &[(header::REFERER, "https://evil.example/")],
+    )
+    .await;
+    assert_eq!(elsewhere.location(), "/customers");
+
+    let cookie = format!("{}; kehu_lang=en", app.admin.cookie);
+    let list = send(&app, Method::GET, "/customers", Some(&cookie), None, &[]).await;
+    assert!(list.has(r#"<html lang="en">"#));
+    for label in ["Customers", "New customer", "Log out", "Registered", "No owner", "中文"] {
+        assert!(list.has(label), "{label} missing");
+    }
+    assert!(!list.has("客户列表"));
+    let detail = send(&app, Method::GET, &format!("/customers/{id}"), Some(&cookie), None, &[]).await;
+    assert!(detail.has("Ownership") && detail.has("Claim for me") && detail.has("Follow-ups"));
+    assert!(
+        detail.has("No owner: there is no valid claim (R5.5)"),
+        "{}",
+        detail.html
+    );
+});
+
+both!(unknown_pages_and_assets, |app: TestApp| async move {
+    let p = send(
+        &app,
+        Method::GET,
+        "/no/such/page",
+        None,
+        None,
+        &[(header::ACCEPT_LANGUAGE, "en-US,en;q=0.9")],
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::NOT_FOUND);
+    assert!(p.has("Page not found") && p.has(r#"href="/customers""#));
+    let p = send(
+        &app,
+        Method::GET,
+        "/no/such/page",
+        Some("kehu_lang=zh-CN"),
+        None,
+        &[(header::ACCEPT_LANGUAGE, "en")],
+    )
+    .await;
+    assert!(p.has("页面不存在"));
+    for (path, ty) in [
+        ("/assets/kehu.css", "text/css; charset=utf-8"),
+        ("/assets/kehu.js", "text/javascript; charset=utf-8"),
+    ] {
+        let a = get(&app, path, None).await;
+        assert_eq!(a.status, StatusCode::OK);
+        assert_eq!(a.headers[header::CONTENT_TYPE], ty);
+        assert_eq!(a.headers[header::CACHE_CONTROL], "public, max-age=3600");
+    }
+});

@@ -80,20 +80,6 @@ pub async fn find_keys(db: &Db, tenant_id: i64, keys: &[Key]) -> Result<Vec<KeyM
     db.fetch_all(&sql, a).await
 }
 
-async fn find_keys_tx(tx: &mut Tx, tenant_id: i64, keys: &[Key]) -> Result<Vec<KeyMatch>> {
-    if keys.is_empty() {
-        return Ok(Vec::new());
-    }
-    let sql = format!(
-        "SELECT k.customer_id, c.name, k.kind, k.value FROM customer_keys k JOIN customers c ON c.id = k.customer_id \
-         WHERE k.tenant_id = $1 AND k.key IN ({}) ORDER BY k.customer_id",
-        placeholders(2, keys.len())
-    );
-    let mut a = args![tenant_id];
-    a.extend(keys.iter().map(|k| Arg::from(k.key.as_str())));
-    tx.fetch_all(&sql, a).await
-}
-
 /// Registers a customer unless one of its keys is taken; the check and the insert are one
 /// transaction, and the keys' unique constraint settles races.
 pub async fn create(
@@ -125,11 +111,6 @@ async fn try_create(
     now: Timestamp,
 ) -> Result<Created> {
     let mut tx = db.begin().await?;
-    let found = find_keys_tx(&mut tx, tenant_id, &c.keys).await?;
-    if !found.is_empty() {
-        tx.rollback().await?;
-        return Ok(Created::Duplicate(found));
-    }
     if let Some(r) = c.referrer_id {
         let exists: Option<(i64,)> = tx
             .fetch_optional(
@@ -151,6 +132,9 @@ async fn try_create(
         )
         .await?;
     if !c.keys.is_empty() {
+        // The duplicate check is the keys' unique constraint: a key someone holds is not
+        // inserted, and then the whole registration is undone. (On PostgreSQL a concurrent,
+        // uncommitted holder of the key is waited for.)
         let mut a: Vec<Arg> = Vec::new();
         let mut rows = Vec::new();
         for (i, k) in c.keys.iter().enumerate() {
@@ -158,14 +142,26 @@ async fn try_create(
             rows.push(format!("(${}, ${}, ${}, ${}, ${})", b, b + 1, b + 2, b + 3, b + 4));
             a.extend(args![tenant_id, k.key.as_str(), row.id, k.kind, k.value.as_str()]);
         }
-        tx.execute(
-            &format!(
-                "INSERT INTO customer_keys (tenant_id, key, customer_id, kind, value) VALUES {}",
-                rows.join(", ")
-            ),
-            a,
-        )
-        .await?;
+        let inserted: Vec<(String,)> = tx
+            .fetch_all(
+                &format!(
+                    "INSERT INTO customer_keys (tenant_id, key, customer_id, kind, value) VALUES {} \
+                     ON CONFLICT (tenant_id, key) DO NOTHING RETURNING key",
+                    rows.join(", ")
+                ),
+                a,
+            )
+            .await?;
+        if inserted.len() < c.keys.len() {
+            tx.rollback().await?;
+            let found = find_keys(db, tenant_id, &c.keys).await?;
+            if found.is_empty() {
+                return Err(StoreError::Conflict {
+                    constraint: "customer_keys".into(),
+                });
+            }
+            return Ok(Created::Duplicate(found));
+        }
     }
     insert_terms(&mut tx, tenant_id, row.id, &c.terms).await?;
     let phones: Vec<&str> = c

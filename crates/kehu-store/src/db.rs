@@ -113,10 +113,21 @@ fn pg_args(args: Vec<Arg>) -> Result<PgArguments, StoreError> {
 
 /// The database handle shared by the whole process.
 #[derive(Clone, Debug)]
-pub enum Db {
+pub struct Db {
+    kind: DbKind,
+    heads: HeadCache,
+}
+
+#[derive(Clone, Debug)]
+enum DbKind {
     Sqlite { writer: SqlitePool, reader: SqlitePool },
     Postgres(PgPool),
 }
+
+/// The last known end of each tenant's history chain (sequence number, hash). Only a hint:
+/// the history's conditional update checks it against the stored head, so a stale entry (another
+/// process wrote, or a transaction rolled back) costs one extra read, never a wrong chain.
+pub type HeadCache = std::sync::Arc<std::sync::Mutex<std::collections::HashMap<i64, (i64, String)>>>;
 
 impl Db {
     /// Opens `sqlite://PATH` (created if missing) or `postgres://...`, and runs migrations.
@@ -165,7 +176,10 @@ impl Db {
             .max_lifetime(None)
             .connect_with(base.read_only(true))
             .await?;
-        Ok(Db::Sqlite { writer, reader })
+        Ok(Db {
+            kind: DbKind::Sqlite { writer, reader },
+            heads: HeadCache::default(),
+        })
     }
 
     /// Opens a PostgreSQL pool with the given options (tests pass a per-test `search_path`).
@@ -175,33 +189,40 @@ impl Db {
             .acquire_timeout(Duration::from_secs(60))
             .connect_with(opts)
             .await?;
-        Ok(Db::Postgres(pool))
+        Ok(Db {
+            kind: DbKind::Postgres(pool),
+            heads: HeadCache::default(),
+        })
     }
 
     pub fn backend(&self) -> Backend {
-        match self {
-            Db::Sqlite { .. } => Backend::Sqlite,
-            Db::Postgres(_) => Backend::Postgres,
+        match &self.kind {
+            DbKind::Sqlite { .. } => Backend::Sqlite,
+            DbKind::Postgres(_) => Backend::Postgres,
         }
     }
 
     /// Starts a write transaction.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
-        Ok(match self {
-            Db::Sqlite { writer, .. } => Tx::Sqlite(writer.begin().await?),
-            Db::Postgres(p) => Tx::Postgres(p.begin().await?),
+        let kind = match &self.kind {
+            DbKind::Sqlite { writer, .. } => TxKind::Sqlite(writer.begin().await?),
+            DbKind::Postgres(p) => TxKind::Postgres(p.begin().await?),
+        };
+        Ok(Tx {
+            kind,
+            heads: self.heads.clone(),
         })
     }
 
     /// Reads all rows (from the read pool on SQLite).
     pub async fn fetch_all<T: Rows>(&self, sql: &str, args: Vec<Arg>) -> Result<Vec<T>, StoreError> {
-        Ok(match self {
-            Db::Sqlite { reader, .. } => {
+        Ok(match &self.kind {
+            DbKind::Sqlite { reader, .. } => {
                 sqlx::query_as_with::<Sqlite, T, _>(AssertSqlSafe(sql), sqlite_args(args)?)
                     .fetch_all(reader)
                     .await?
             }
-            Db::Postgres(p) => {
+            DbKind::Postgres(p) => {
                 sqlx::query_as_with::<Postgres, T, _>(AssertSqlSafe(sql), pg_args(args)?)
                     .fetch_all(p)
                     .await?
@@ -210,13 +231,13 @@ impl Db {
     }
 
     pub async fn fetch_optional<T: Rows>(&self, sql: &str, args: Vec<Arg>) -> Result<Option<T>, StoreError> {
-        Ok(match self {
-            Db::Sqlite { reader, .. } => {
+        Ok(match &self.kind {
+            DbKind::Sqlite { reader, .. } => {
                 sqlx::query_as_with::<Sqlite, T, _>(AssertSqlSafe(sql), sqlite_args(args)?)
                     .fetch_optional(reader)
                     .await?
             }
-            Db::Postgres(p) => {
+            DbKind::Postgres(p) => {
                 sqlx::query_as_with::<Postgres, T, _>(AssertSqlSafe(sql), pg_args(args)?)
                     .fetch_optional(p)
                     .await?
@@ -237,45 +258,61 @@ impl Db {
     }
 
     pub async fn close(&self) {
-        match self {
-            Db::Sqlite { writer, reader } => {
+        match &self.kind {
+            DbKind::Sqlite { writer, reader } => {
                 reader.close().await;
                 writer.close().await;
             }
-            Db::Postgres(p) => p.close().await,
+            DbKind::Postgres(p) => p.close().await,
         }
     }
 }
 
 /// A write transaction on either backend.
-pub enum Tx {
+pub struct Tx {
+    kind: TxKind,
+    heads: HeadCache,
+}
+
+enum TxKind {
     Sqlite(Transaction<'static, Sqlite>),
     Postgres(Transaction<'static, Postgres>),
 }
 
 impl Tx {
     pub fn backend(&self) -> Backend {
-        match self {
-            Tx::Sqlite(_) => Backend::Sqlite,
-            Tx::Postgres(_) => Backend::Postgres,
+        match &self.kind {
+            TxKind::Sqlite(_) => Backend::Sqlite,
+            TxKind::Postgres(_) => Backend::Postgres,
         }
     }
 
     /// `FOR UPDATE` on PostgreSQL; nothing on SQLite, whose single writer already serialises.
     pub fn for_update(&self) -> &'static str {
-        match self {
-            Tx::Sqlite(_) => "",
-            Tx::Postgres(_) => " FOR UPDATE",
+        match &self.kind {
+            TxKind::Sqlite(_) => "",
+            TxKind::Postgres(_) => " FOR UPDATE",
+        }
+    }
+
+    /// The cached end of a tenant's history chain; see [`HeadCache`].
+    pub(crate) fn cached_head(&self, tenant_id: i64) -> Option<(i64, String)> {
+        self.heads.lock().ok()?.get(&tenant_id).cloned()
+    }
+
+    pub(crate) fn remember_head(&self, tenant_id: i64, seq: i64, hash: &str) {
+        if let Ok(mut h) = self.heads.lock() {
+            h.insert(tenant_id, (seq, hash.to_string()));
         }
     }
 
     pub async fn execute(&mut self, sql: &str, args: Vec<Arg>) -> Result<u64, StoreError> {
-        Ok(match self {
-            Tx::Sqlite(tx) => sqlx::query_with(AssertSqlSafe(sql), sqlite_args(args)?)
+        Ok(match &mut self.kind {
+            TxKind::Sqlite(tx) => sqlx::query_with(AssertSqlSafe(sql), sqlite_args(args)?)
                 .execute(&mut **tx)
                 .await?
                 .rows_affected(),
-            Tx::Postgres(tx) => sqlx::query_with(AssertSqlSafe(sql), pg_args(args)?)
+            TxKind::Postgres(tx) => sqlx::query_with(AssertSqlSafe(sql), pg_args(args)?)
                 .execute(&mut **tx)
                 .await?
                 .rows_affected(),
@@ -283,13 +320,13 @@ impl Tx {
     }
 
     pub async fn fetch_all<T: Rows>(&mut self, sql: &str, args: Vec<Arg>) -> Result<Vec<T>, StoreError> {
-        Ok(match self {
-            Tx::Sqlite(tx) => {
+        Ok(match &mut self.kind {
+            TxKind::Sqlite(tx) => {
                 sqlx::query_as_with::<Sqlite, T, _>(AssertSqlSafe(sql), sqlite_args(args)?)
                     .fetch_all(&mut **tx)
                     .await?
             }
-            Tx::Postgres(tx) => {
+            TxKind::Postgres(tx) => {
                 sqlx::query_as_with::<Postgres, T, _>(AssertSqlSafe(sql), pg_args(args)?)
                     .fetch_all(&mut **tx)
                     .await?
@@ -298,13 +335,13 @@ impl Tx {
     }
 
     pub async fn fetch_optional<T: Rows>(&mut self, sql: &str, args: Vec<Arg>) -> Result<Option<T>, StoreError> {
-        Ok(match self {
-            Tx::Sqlite(tx) => {
+        Ok(match &mut self.kind {
+            TxKind::Sqlite(tx) => {
                 sqlx::query_as_with::<Sqlite, T, _>(AssertSqlSafe(sql), sqlite_args(args)?)
                     .fetch_optional(&mut **tx)
                     .await?
             }
-            Tx::Postgres(tx) => {
+            TxKind::Postgres(tx) => {
                 sqlx::query_as_with::<Postgres, T, _>(AssertSqlSafe(sql), pg_args(args)?)
                     .fetch_optional(&mut **tx)
                     .await?
@@ -318,11 +355,11 @@ impl Tx {
 
     /// Runs a script of several statements (migrations).
     pub async fn execute_script(&mut self, sql: &str) -> Result<(), StoreError> {
-        match self {
-            Tx::Sqlite(tx) => {
+        match &mut self.kind {
+            TxKind::Sqlite(tx) => {
                 sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut **tx).await?;
             }
-            Tx::Postgres(tx) => {
+            TxKind::Postgres(tx) => {
                 sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut **tx).await?;
             }
         }
@@ -330,17 +367,17 @@ impl Tx {
     }
 
     pub async fn commit(self) -> Result<(), StoreError> {
-        match self {
-            Tx::Sqlite(tx) => tx.commit().await?,
-            Tx::Postgres(tx) => tx.commit().await?,
+        match self.kind {
+            TxKind::Sqlite(tx) => tx.commit().await?,
+            TxKind::Postgres(tx) => tx.commit().await?,
         }
         Ok(())
     }
 
     pub async fn rollback(self) -> Result<(), StoreError> {
-        match self {
-            Tx::Sqlite(tx) => tx.rollback().await?,
-            Tx::Postgres(tx) => tx.rollback().await?,
+        match self.kind {
+            TxKind::Sqlite(tx) => tx.rollback().await?,
+            TxKind::Postgres(tx) => tx.rollback().await?,
         }
         Ok(())
     }

@@ -80,12 +80,11 @@ pub async fn init(tx: &mut Tx, tenant_id: i64) -> Result<()> {
 
 /// Appends one event to the tenant's chain. Call it last in a transaction: on PostgreSQL it
 /// locks the chain's head until commit.
+///
+/// The head is moved with an update conditional on the head this process last saw, so the
+/// usual case is two statements; when another writer moved the head (or a transaction that
+/// moved it rolled back), the condition fails and the head is read, locked, and used instead.
 pub async fn append(tx: &mut Tx, tenant_id: i64, at: kehu_domain::Timestamp, e: NewEvent<'_>) -> Result<i64> {
-    let sql = format!(
-        "SELECT last_seq, last_hash FROM history_heads WHERE tenant_id = $1{}",
-        tx.for_update()
-    );
-    let head: Head = tx.fetch_one(&sql, args![tenant_id]).await?;
     let to_text = |v: Option<Value>| v.map(|v| v.to_string());
     let mut rec = EventRecord {
         tenant_id,
@@ -105,7 +104,30 @@ pub async fn append(tx: &mut Tx, tenant_id: i64, at: kehu_domain::Timestamp, e: 
         prev_hash: String::new(),
         hash: String::new(),
     };
-    rec.seal(head.last_seq, &head.last_hash);
+    let mut moved = false;
+    if let Some((seq, hash)) = tx.cached_head(tenant_id) {
+        rec.seal(seq, &hash);
+        moved = tx
+            .execute(
+                "UPDATE history_heads SET last_seq = $2, last_hash = $3 WHERE tenant_id = $1 AND last_seq = $4 AND last_hash = $5",
+                args![tenant_id, rec.seq, rec.hash.as_str(), seq, hash],
+            )
+            .await?
+            == 1;
+    }
+    if !moved {
+        let sql = format!(
+            "SELECT last_seq, last_hash FROM history_heads WHERE tenant_id = $1{}",
+            tx.for_update()
+        );
+        let head: Head = tx.fetch_one(&sql, args![tenant_id]).await?;
+        rec.seal(head.last_seq, &head.last_hash);
+        tx.execute(
+            "UPDATE history_heads SET last_seq = $2, last_hash = $3 WHERE tenant_id = $1",
+            args![tenant_id, rec.seq, rec.hash.as_str()],
+        )
+        .await?;
+    }
     tx.execute(
         "INSERT INTO events (tenant_id, seq, at_ms, actor_id, entity, entity_id, customer_id, action, before_json, after_json, decision_json, prev_hash, hash) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
@@ -126,11 +148,7 @@ pub async fn append(tx: &mut Tx, tenant_id: i64, at: kehu_domain::Timestamp, e: 
         ],
     )
     .await?;
-    tx.execute(
-        "UPDATE history_heads SET last_seq = $2, last_hash = $3 WHERE tenant_id = $1",
-        args![tenant_id, rec.seq, rec.hash.as_str()],
-    )
-    .await?;
+    tx.remember_head(tenant_id, rec.seq, &rec.hash);
     Ok(rec.seq)
 }
 

@@ -155,15 +155,21 @@ impl Db {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(30))
-            .pragma("cache_size", "-16384")
+            .pragma("cache_size", "-8192")
             .pragma("temp_store", "memory");
+        // The writer touches index pages all over the term table: give it the larger cache, and
+        // checkpoint the WAL less often (fewer fsyncs); readers keep small caches.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
             .idle_timeout(None)
             .max_lifetime(None)
             .acquire_timeout(Duration::from_secs(60))
-            .connect_with(base.clone())
+            .connect_with(
+                base.clone()
+                    .pragma("cache_size", "-65536")
+                    .pragma("wal_autocheckpoint", "4000"),
+            )
             .await?;
         let readers = std::thread::available_parallelism()
             .map(|n| n.get())

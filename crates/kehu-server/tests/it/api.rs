@@ -716,3 +716,44 @@ both!(another_tenant_sees_nothing_of_this_one, |app: TestApp| async move {
         .await;
     assert_eq!(status, StatusCode::CREATED);
 });
+
+both!(
+    two_processes_writing_keep_one_verified_chain,
+    |app: TestApp| async move {
+        // Each handle remembers the chain's head it last wrote; the other handle's writes make that
+        // memory stale, which must cost a re-read, never a fork.
+        let other = app.second_db().await;
+        let now = jiff::Timestamp::now();
+        for i in 0..10 {
+            let db = if i % 2 == 0 { &app.state.db } else { &other };
+            kehu_store::units::create(db, app.tenant_id, None, &format!("组{i}"), None, now)
+                .await
+                .unwrap();
+        }
+        // A rolled-back write leaves a head in memory that was never stored.
+        let mut tx = other.begin().await.unwrap();
+        kehu_store::history::append(
+            &mut tx,
+            app.tenant_id,
+            now,
+            kehu_store::history::NewEvent {
+                entity: "unit",
+                action: "probe",
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        tx.rollback().await.unwrap();
+        kehu_store::units::create(&other, app.tenant_id, None, "回滚之后", None, now)
+            .await
+            .unwrap();
+        kehu_store::units::create(&app.state.db, app.tenant_id, None, "最后", None, now)
+            .await
+            .unwrap();
+        let (_, v) = app.get("/api/v1/history/verify", &app.admin).await;
+        assert_eq!(v["ok"], true, "{v}");
+        let (_, units) = app.get("/api/v1/units", &app.admin).await;
+        assert_eq!(units["items"].as_array().unwrap().len(), 12);
+    }
+);

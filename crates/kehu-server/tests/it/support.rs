@@ -34,6 +34,7 @@ pub struct TestApp {
     pub tenant_id: i64,
     pub admin: Session,
     file: Option<std::path::PathBuf>,
+    pg: Option<sqlx::postgres::PgConnectOptions>,
 }
 
 impl Drop for TestApp {
@@ -96,9 +97,11 @@ impl TestApp {
             .expect("create schema");
         admin.close().await;
         let opts = base.options([("search_path", schema.as_str())]);
-        let db = Db::connect_pg(opts, 24).await.expect("pg pool");
+        let db = Db::connect_pg(opts.clone(), 24).await.expect("pg pool");
         kehu_store::migrate::run(&db).await.expect("migrations on PostgreSQL");
-        Some(TestApp::on(db, virtual_clock).await)
+        let mut app = TestApp::on(db, virtual_clock).await;
+        app.pg = Some(opts);
+        Some(app)
     }
 
     async fn on(db: Db, virtual_clock: bool) -> TestApp {
@@ -136,6 +139,7 @@ impl TestApp {
                 staff_id: admin.id,
             },
             file: None,
+            pg: None,
         };
         app.admin = app.login("admin").await;
         app
@@ -229,6 +233,17 @@ impl TestApp {
             .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         body["id"].as_i64().unwrap()
+    }
+
+    /// A second, independent handle on this test's database, as another process would have.
+    pub async fn second_db(&self) -> Db {
+        match (&self.file, &self.pg) {
+            (Some(f), _) => Db::connect(&format!("sqlite://{}", f.display()))
+                .await
+                .expect("second sqlite handle"),
+            (None, Some(o)) => Db::connect_pg(o.clone(), 4).await.expect("second pg handle"),
+            (None, None) => unreachable!("a test app has a database"),
+        }
     }
 
     /// Runs SQL directly on this test's database, as an intruder would.

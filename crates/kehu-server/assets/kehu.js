@@ -61,9 +61,15 @@
     var last = { phones: null, name: null };
     var seq = { phones: 0, name: 0 };
 
-    function checking(box) {
-      box.textContent = "";
-      box.appendChild(el("div", "live-dup is-checking", form.dataset.checking));
+    // No "checking…" line: inserting one moved the submit button under the pointer between
+    // mousedown and mouseup, and the click was lost. Checks run while typing (debounced), so by
+    // the time the field is left the answer is usually already shown.
+    function debounce(fn, ms) {
+      var t = null;
+      return function () {
+        clearTimeout(t);
+        t = setTimeout(fn, ms);
+      };
     }
 
     function checkPhones() {
@@ -78,7 +84,6 @@
         phoneBox.textContent = "";
         return;
       }
-      checking(phoneBox);
       Promise.all(numbers.slice(0, 10).map(search)).then(function (lists) {
         if (mine !== seq.phones) return;
         renderDups(phoneBox, [].concat.apply([], lists), form);
@@ -102,13 +107,14 @@
         nameBox.textContent = "";
         return;
       }
-      checking(nameBox);
       search(key).then(function (items) {
         if (mine !== seq.name) return;
         renderDups(nameBox, items, form);
       });
     }
 
+    phones.addEventListener("input", debounce(checkPhones, 400));
+    name.addEventListener("input", debounce(checkName, 400));
     phones.addEventListener("change", checkPhones);
     phones.addEventListener("blur", checkPhones);
     name.addEventListener("change", checkName);

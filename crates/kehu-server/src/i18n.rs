@@ -73,7 +73,6 @@ static STRINGS: &[(&str, &str, &str)] = &[
         "This customer is already registered:",
     ),
     ("new.open", "查看", "Open"),
-    ("new.check", "正在检查是否重复…", "Checking for duplicates…"),
     ("new.maybe_dup", "可能重复：", "Possible duplicate:"),
     ("error.title", "出错了", "Something went wrong"),
     ("error.not_found", "页面不存在", "Page not found"),

@@ -263,16 +263,12 @@ fn customer_not_found(lang: kehu_domain::Lang) -> ApiError {
 pub async fn get_customer(state: &AppState, caller: &Caller, id: i64) -> Result<CustomerView, ApiError> {
     let policy = state.policy(caller.tenant_id).await?;
     caller.require(&policy, Permission::CustomersRead)?;
-    let row = customers::get(&state.db, caller.tenant_id, id)
+    let (row, phones) = customers::get_with_phones(&state.db, caller.tenant_id, id)
         .await
         .map_err(|e| match e {
             kehu_store::StoreError::NotFound => customer_not_found(caller.lang),
             e => e.into(),
         })?;
-    let phones = customers::phones(&state.db, caller.tenant_id, &[id])
-        .await?
-        .remove(&id)
-        .unwrap_or_default();
     let owner = owners(state, &policy, caller.tenant_id, &[id]).await?.remove(&id);
     Ok(CustomerView {
         row,

@@ -213,6 +213,37 @@ async fn insert_terms(tx: &mut Tx, tenant_id: i64, customer_id: i64, terms: &[St
     Ok(())
 }
 
+#[derive(sqlx::FromRow)]
+struct CustomerWithPhone {
+    #[sqlx(flatten)]
+    row: CustomerRow,
+    phone_key: Option<String>,
+    phone: Option<String>,
+}
+
+/// A customer and its phones in one query (the hot path of `GET /customers/{id}`).
+pub async fn get_with_phones(db: &Db, tenant_id: i64, id: i64) -> Result<(CustomerRow, Vec<String>)> {
+    let cols = COLUMNS
+        .split(", ")
+        .map(|c| format!("c.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut rows: Vec<CustomerWithPhone> = db
+        .fetch_all(
+            &format!(
+                "SELECT {cols}, k.key AS phone_key, k.value AS phone FROM customers c \
+                 LEFT JOIN customer_keys k ON k.tenant_id = c.tenant_id AND k.customer_id = c.id AND k.kind = 'phone' \
+                 WHERE c.tenant_id = $1 AND c.id = $2"
+            ),
+            args![tenant_id, id],
+        )
+        .await?;
+    rows.sort_by(|a, b| a.phone_key.cmp(&b.phone_key));
+    let phones = rows.iter().filter_map(|r| r.phone.clone()).collect();
+    let row = rows.into_iter().next().map(|r| r.row).ok_or(StoreError::NotFound)?;
+    Ok((row, phones))
+}
+
 pub async fn get(db: &Db, tenant_id: i64, id: i64) -> Result<CustomerRow> {
     db.fetch_one(
         &format!("SELECT {COLUMNS} FROM customers WHERE tenant_id = $1 AND id = $2"),

@@ -424,10 +424,8 @@ both!(
         let earliest = items
             .iter()
             .min_by_key(|c| {
-                (
-                    c["effective_at"].as_str().unwrap().to_string(),
-                    c["id"].as_i64().unwrap(),
-                )
+                let at: jiff::Timestamp = c["effective_at"].as_str().unwrap().parse().unwrap();
+                (at, c["id"].as_i64().unwrap())
             })
             .unwrap();
         let (_, o) = app.get(&format!("/api/v1/customers/{id}/ownership"), &app.admin).await;

@@ -1,8 +1,11 @@
-//! The n-gram terms behind customer search: CJK 1- and 2-grams, Latin and digit 3-grams.
+//! How customers are found: names by n-gram terms (CJK 1- and 2-grams, Latin and digit
+//! 3-grams), phones by the start or the end of the number.
 //!
 //! Trigram indexes cannot answer two-character Chinese queries such as 张三, so both backends
-//! keep a table of these terms; a query is turned into terms, candidates are the customers that
-//! have all of them, and [`matches`] confirms each candidate against the real text.
+//! keep a table of name terms; a query is turned into terms, candidates are the customers that
+//! have all of them, and [`matches`] confirms each candidate against the real name. Phone numbers
+//! are not cut into terms (nine per number would triple the index): staff search a number by
+//! its last digits (尾号) or its first ones, which two ordered keys answer exactly.
 
 use std::collections::BTreeSet;
 
@@ -42,8 +45,8 @@ fn grams(run: &[char], n: usize, out: &mut BTreeSet<String>) {
     }
 }
 
-/// The terms to index for a customer: from the name and from each phone's digits.
-pub fn index_terms<'a>(name: &str, phones: impl IntoIterator<Item = &'a str>) -> BTreeSet<String> {
+/// The terms to index for a customer's name.
+pub fn index_terms(name: &str) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     for (cjk, run) in runs(&normalize_name(name)) {
         if cjk {
@@ -53,11 +56,18 @@ pub fn index_terms<'a>(name: &str, phones: impl IntoIterator<Item = &'a str>) ->
             grams(&run, 3, &mut out);
         }
     }
-    for phone in phones {
-        let digits: Vec<char> = phone.chars().filter(char::is_ascii_digit).collect();
-        grams(&digits, 3, &mut out);
-    }
     out
+}
+
+/// The least digits a phone query needs: fewer match too many numbers to be useful.
+pub const MIN_PHONE_SUFFIX: usize = 4;
+/// Matching the start of a number needs more digits: the first three only name the carrier.
+pub const MIN_PHONE_PREFIX: usize = 7;
+
+/// The key under which a number's end is found: its national digits reversed, so "ends with
+/// 5678" becomes the ordered range "starts with 8765".
+pub fn phone_suffix_key(national: &str) -> String {
+    national.chars().rev().collect()
 }
 
 /// How a query is answered.
@@ -69,11 +79,30 @@ pub enum SearchPlan {
     Terms(Vec<String>),
     /// One or two Latin letters or digits: too short for a 3-gram, matched as a name prefix.
     Prefix(String),
+    /// Digits of a phone number: numbers ending with them, or, when `prefix` is set, starting
+    /// with them. `international` is set when the query began with `+` (a country code).
+    Phone {
+        digits: String,
+        prefix: bool,
+        international: bool,
+    },
 }
 
 /// Turns what the user typed into a plan. The normalised query is returned for [`matches`].
 pub fn plan(query: &str) -> (SearchPlan, String) {
     let q = normalize_name(query);
+    let digits: String = q.chars().filter(char::is_ascii_digit).collect();
+    let phone_like = !digits.is_empty()
+        && q.chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '-' | '+' | '(' | ')' | '.'));
+    if phone_like && digits.len() >= MIN_PHONE_SUFFIX {
+        let plan = SearchPlan::Phone {
+            prefix: digits.len() >= MIN_PHONE_PREFIX,
+            international: q.starts_with('+'),
+            digits,
+        };
+        return (plan, q);
+    }
     let mut terms = BTreeSet::new();
     let mut short_latin = None;
     let rs = runs(&q);
@@ -98,17 +127,9 @@ pub fn plan(query: &str) -> (SearchPlan, String) {
     (plan, q)
 }
 
-/// Whether a customer matches the normalised query `q`: a substring of the name, or, for
-/// queries of digits (dashes and spaces allowed), a substring of a phone number.
-pub fn matches<'a>(q: &str, name: &str, phones: impl IntoIterator<Item = &'a str>) -> bool {
-    if q.is_empty() || normalize_name(name).contains(q) {
-        return true;
-    }
-    let q_digits: String = q.chars().filter(char::is_ascii_digit).collect();
-    let digits_only = q
-        .chars()
-        .all(|c| c.is_ascii_digit() || matches!(c, '-' | '+' | '(' | ')'));
-    digits_only && !q_digits.is_empty() && phones.into_iter().any(|p| p.contains(q_digits.as_str()))
+/// Whether a customer's name matches the normalised query `q` (a substring of it).
+pub fn matches(q: &str, name: &str) -> bool {
+    q.is_empty() || normalize_name(name).contains(q)
 }
 
 #[cfg(test)]
@@ -117,7 +138,7 @@ mod tests {
 
     #[test]
     fn chinese_names_index_one_and_two_grams() {
-        let t = index_terms("张三丰", []);
+        let t = index_terms("张三丰");
         for g in ["张", "三", "丰", "张三", "三丰"] {
             assert!(t.contains(g), "{g} missing from {t:?}");
         }
@@ -134,21 +155,45 @@ mod tests {
 
     #[test]
     fn latin_and_phone_queries() {
-        let t = index_terms("Wang Lei", ["+8613812345678"]);
-        assert!(t.contains("wan") && t.contains("lei") && t.contains("123"));
+        let t = index_terms("Wang Lei");
+        assert!(t.contains("wan") && t.contains("lei"));
         assert_eq!(plan("wa").0, SearchPlan::Prefix("wa".into()));
         assert_eq!(plan("").0, SearchPlan::All);
-        let (p, q) = plan("1234 5678");
-        assert!(matches!(p, SearchPlan::Terms(_)));
-        assert!(matches(&q, "王芳", ["+8613812345678"]));
-        assert!(!matches(&q, "王芳", ["+8613800000000"]));
+        assert_eq!(
+            plan("1234 5678").0,
+            SearchPlan::Phone {
+                digits: "12345678".into(),
+                prefix: true,
+                international: false
+            }
+        );
+        assert_eq!(
+            plan("５６７８").0,
+            SearchPlan::Phone {
+                digits: "5678".into(),
+                prefix: false,
+                international: false
+            }
+        );
+        assert_eq!(
+            plan("+86 138 1234").0,
+            SearchPlan::Phone {
+                digits: "861381234".into(),
+                prefix: true,
+                international: true
+            }
+        );
+        // Three digits are too few for a phone; they search names like any short text.
+        assert_eq!(plan("138").0, SearchPlan::Terms(vec!["138".into()]));
+        assert_eq!(phone_suffix_key("13812345678"), "87654321831");
+        assert!(matches("三丰", "张三丰") && !matches("李", "张三丰"));
     }
 
     #[test]
     fn every_query_term_of_a_real_substring_is_indexed() {
-        // The search relies on this: a substring's terms are a subset of the text's terms.
+        // The search relies on this: a substring's terms are a subset of the name's terms.
         let name = "北京华信Tech科技有限公司";
-        let idx = index_terms(name, ["+8613812345678"]);
+        let idx = index_terms(name);
         let chars: Vec<char> = name.chars().collect();
         for i in 0..chars.len() {
             for j in i + 1..=chars.len() {
@@ -157,7 +202,7 @@ mod tests {
                     for t in ts {
                         assert!(idx.contains(&t), "term {t} of {sub} not indexed");
                     }
-                    assert!(matches(&q, name, ["+8613812345678"]));
+                    assert!(matches(&q, name));
                 }
             }
         }

@@ -8,7 +8,7 @@ use kehu_domain::claim::{StaffFacts, decide_confirmation, decide_registration};
 use kehu_domain::normalize::{Phone, company_key, normalize_name};
 use kehu_domain::ownership::{Ownership, decide_ownership, select_owner};
 use kehu_domain::policy::Channel;
-use kehu_domain::search::{index_terms, plan};
+use kehu_domain::search::{index_terms, phone_suffix_key, plan};
 use kehu_domain::{Permission, Policy, Text, Timestamp};
 use kehu_store::claims::{self, ClaimRow, NewClaim};
 use kehu_store::customers::{self, Created, CustomerRow, Key, NewCustomer};
@@ -113,7 +113,6 @@ pub async fn create_customer(
     let agent = clean(input.agent, 100, "agent", lang)?;
     let cc = &policy.customers.default_country_code;
     let mut keys: Vec<Key> = Vec::new();
-    let mut nationals: Vec<String> = Vec::new();
     if input.phones.len() > 10 {
         return Err(ApiError::bad_request(
             "invalid_phone",
@@ -131,10 +130,15 @@ pub async fn create_customer(
         })?;
         let key = format!("phone:{phone}");
         if keys.iter().all(|k| k.key != key) {
-            nationals.push(phone.national(cc).to_string());
             keys.push(Key {
                 key,
                 kind: "phone",
+                value: raw.to_string(),
+            });
+            // The number's end, reversed, so searches by the last digits are an ordered range.
+            keys.push(Key {
+                key: format!("phone_end:{}", phone_suffix_key(phone.as_str().trim_start_matches('+'))),
+                kind: "phone_end",
                 value: raw.to_string(),
             });
         }
@@ -146,9 +150,7 @@ pub async fn create_customer(
             value: name.clone(),
         });
     }
-    let terms: Vec<String> = index_terms(&name, nationals.iter().map(String::as_str))
-        .into_iter()
-        .collect();
+    let terms: Vec<String> = index_terms(&name).into_iter().collect();
     let phones: Vec<String> = keys
         .iter()
         .filter(|k| k.kind == "phone")
@@ -289,7 +291,8 @@ pub async fn search_customers(
     let policy = state.policy(caller.tenant_id).await?;
     caller.require(&policy, Permission::CustomersRead)?;
     let (p, q_norm) = plan(q);
-    let (rows, next) = customers::search(&state.db, caller.tenant_id, &p, &q_norm, cursor, limit).await?;
+    let cc = &policy.customers.default_country_code;
+    let (rows, next) = customers::search(&state.db, caller.tenant_id, &p, &q_norm, cc, cursor, limit).await?;
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let mut phones = customers::phones(&state.db, caller.tenant_id, &ids).await?;
     let owners = owners(state, &policy, caller.tenant_id, &ids).await?;

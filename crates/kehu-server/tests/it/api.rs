@@ -245,8 +245,17 @@ both!(
         assert_eq!(ids(&r), vec![zsf]);
         let (_, r) = app.get("/api/v1/customers?q=%E7%94%B5%E5%8A%9B", a).await; // 电力
         assert_eq!(r["items"][0]["name"], "北京电力设备有限公司");
+        // Phones: by their last digits (尾号) or, with seven or more, their first ones.
         let (_, r) = app.get("/api/v1/customers?q=1234-5678", a).await;
         assert_eq!(ids(&r), vec![wl]);
+        let (_, r) = app.get("/api/v1/customers?q=0001", a).await;
+        assert_eq!(ids(&r), vec![zhangsan]);
+        let (_, r) = app.get("/api/v1/customers?q=138%200000", a).await;
+        assert_eq!(ids(&r).len(), 3, "{r}");
+        let (_, r) = app.get("/api/v1/customers?q=%2B86%20139%201234", a).await;
+        assert_eq!(ids(&r), vec![wl]);
+        let (_, r) = app.get("/api/v1/customers?q=9999", a).await;
+        assert!(ids(&r).is_empty());
         let (_, r) = app.get("/api/v1/customers?q=ang%20le", a).await;
         assert_eq!(ids(&r), vec![wl]);
         let (_, r) = app.get("/api/v1/customers?q=wa", a).await;

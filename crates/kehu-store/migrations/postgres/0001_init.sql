@@ -1,4 +1,6 @@
 -- Kehu schema, PostgreSQL dialect. Times are milliseconds since the Unix epoch (UTC).
+-- Search and duplicate keys use the "C" collation: prefix ranges (key >= 'x' AND key < 'x\uFFFF')
+-- must compare code points, whatever the database's locale.
 -- Append-only: a landed migration is never edited; changes go in a new file.
 
 CREATE TABLE tenants (
@@ -65,7 +67,7 @@ CREATE TABLE customers (
     tenant_id BIGINT NOT NULL REFERENCES tenants(id),
     kind TEXT NOT NULL CHECK (kind IN ('person', 'company')),
     name TEXT NOT NULL,
-    name_norm TEXT NOT NULL,
+    name_norm TEXT COLLATE "C" NOT NULL,
     grade TEXT,
     source TEXT,
     referrer_id BIGINT REFERENCES customers(id),
@@ -80,7 +82,7 @@ CREATE INDEX customers_name_norm ON customers(tenant_id, name_norm);
 -- Normalised identifiers (phone, company name): one customer per key and tenant.
 CREATE TABLE customer_keys (
     tenant_id BIGINT NOT NULL,
-    key TEXT NOT NULL,
+    key TEXT COLLATE "C" NOT NULL,
     customer_id BIGINT NOT NULL REFERENCES customers(id),
     kind TEXT NOT NULL,
     value TEXT NOT NULL,
@@ -91,7 +93,7 @@ CREATE INDEX customer_keys_customer ON customer_keys(tenant_id, customer_id);
 -- Search terms: CJK 1- and 2-grams, Latin and digit 3-grams.
 CREATE TABLE customer_terms (
     tenant_id BIGINT NOT NULL,
-    term TEXT NOT NULL,
+    term TEXT COLLATE "C" NOT NULL,
     customer_id BIGINT NOT NULL,
     PRIMARY KEY (tenant_id, term, customer_id)
 );

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod clock;
 pub mod error;
 pub mod i18n;
+pub mod indexer;
 pub mod service;
 pub mod web;
 
@@ -35,6 +36,8 @@ pub struct Inner {
     policies: RwLock<HashMap<i64, CachedPolicy>>,
     pub limiter: auth::LoginLimiter,
     pub auth_cache: auth::AuthCache,
+    /// Wakes the search indexer when a customer is registered.
+    pub index_wake: tokio::sync::Notify,
 }
 
 impl std::ops::Deref for AppState {
@@ -58,6 +61,7 @@ impl AppState {
             policies: RwLock::new(HashMap::new()),
             limiter: auth::LoginLimiter::default(),
             auth_cache: auth::AuthCache::default(),
+            index_wake: tokio::sync::Notify::new(),
         })))
     }
 
@@ -114,10 +118,13 @@ pub fn app(state: AppState) -> Router {
 
 /// Serves until Ctrl-C or SIGTERM, finishing requests in flight.
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
+    let indexer = indexer::spawn(state.clone());
     let app = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
-        .await
+        .await;
+    indexer.abort();
+    served
 }
 
 async fn shutdown_signal() {

@@ -8,7 +8,7 @@ use kehu_domain::claim::{StaffFacts, decide_confirmation, decide_registration};
 use kehu_domain::normalize::{Phone, company_key, normalize_name};
 use kehu_domain::ownership::{Ownership, decide_ownership, select_owner};
 use kehu_domain::policy::Channel;
-use kehu_domain::search::{index_terms, phone_suffix_key, plan};
+use kehu_domain::search::{phone_suffix_key, plan};
 use kehu_domain::{Permission, Policy, Text, Timestamp};
 use kehu_store::claims::{self, ClaimRow, NewClaim};
 use kehu_store::customers::{self, Created, CustomerRow, Key, NewCustomer};
@@ -150,7 +150,6 @@ pub async fn create_customer(
             value: name.clone(),
         });
     }
-    let terms: Vec<String> = index_terms(&name).into_iter().collect();
     let phones: Vec<String> = keys
         .iter()
         .filter(|k| k.kind == "phone")
@@ -170,7 +169,6 @@ pub async fn create_customer(
             referrer_id: input.referrer_id,
             agent: agent.as_deref(),
             keys,
-            terms,
         },
         state.now(),
     )
@@ -185,6 +183,7 @@ pub async fn create_customer(
     })?;
     match created {
         Created::New(row) => {
+            state.index_wake.notify_one();
             tracing::debug!(
                 customer.id = row.id,
                 tenant.id = caller.tenant_id,

@@ -7,7 +7,7 @@ use kehu_domain::Timestamp;
 use kehu_domain::search::SearchPlan;
 use serde_json::json;
 
-use crate::db::{Arg, Db, Tx, placeholders};
+use crate::db::{Arg, Db, placeholders};
 use crate::history::{self, NewEvent};
 use crate::{Result, StoreError, args, ms};
 
@@ -48,7 +48,6 @@ pub struct NewCustomer<'a> {
     pub referrer_id: Option<i64>,
     pub agent: Option<&'a str>,
     pub keys: Vec<Key>,
-    pub terms: Vec<String>,
 }
 
 /// An existing customer that holds one of the keys.
@@ -163,7 +162,11 @@ async fn try_create(
             return Ok(Created::Duplicate(found));
         }
     }
-    insert_terms(&mut tx, tenant_id, row.id, &c.terms).await?;
+    tx.execute(
+        "INSERT INTO search_queue (tenant_id, customer_id) VALUES ($1, $2)",
+        args![tenant_id, row.id],
+    )
+    .await?;
     let phones: Vec<&str> = c
         .keys
         .iter()
@@ -192,25 +195,80 @@ async fn try_create(
     Ok(Created::New(row))
 }
 
-async fn insert_terms(tx: &mut Tx, tenant_id: i64, customer_id: i64, terms: &[String]) -> Result<()> {
-    for chunk in terms.chunks(200) {
+#[derive(sqlx::FromRow)]
+struct Pending {
+    tenant_id: i64,
+    customer_id: i64,
+    name: String,
+}
+
+/// Moves up to `limit` queued customers into the term index, in one transaction, and answers
+/// how many. `terms_of` turns a name into its terms (the domain decides what a term is).
+/// Batching is the point: terms of many customers land on the same hot index pages, written
+/// once per batch instead of once per customer. Idempotent: indexing a customer twice is harmless.
+pub async fn index_pending(db: &Db, limit: i64, terms_of: impl Fn(&str) -> Vec<String>) -> Result<usize> {
+    let mut tx = db.begin().await?;
+    let pending: Vec<Pending> = tx
+        .fetch_all(
+            "SELECT q.tenant_id, q.customer_id, c.name FROM search_queue q JOIN customers c ON c.id = q.customer_id \
+             ORDER BY q.tenant_id, q.customer_id LIMIT $1",
+            args![limit],
+        )
+        .await?;
+    if pending.is_empty() {
+        tx.rollback().await?;
+        return Ok(0);
+    }
+    let mut rows: Vec<(i64, String, i64)> = Vec::new();
+    for p in &pending {
+        rows.extend(terms_of(&p.name).into_iter().map(|t| (p.tenant_id, t, p.customer_id)));
+    }
+    rows.sort();
+    for chunk in rows.chunks(300) {
         let mut a: Vec<Arg> = Vec::with_capacity(chunk.len() * 3);
-        let mut rows = Vec::with_capacity(chunk.len());
-        for (i, t) in chunk.iter().enumerate() {
+        let mut values = Vec::with_capacity(chunk.len());
+        for (i, (tenant_id, term, customer_id)) in chunk.iter().enumerate() {
             let b = i * 3 + 1;
-            rows.push(format!("(${}, ${}, ${})", b, b + 1, b + 2));
-            a.extend(args![tenant_id, t.as_str(), customer_id]);
+            values.push(format!("(${}, ${}, ${})", b, b + 1, b + 2));
+            a.extend(args![*tenant_id, term.as_str(), *customer_id]);
         }
         tx.execute(
             &format!(
-                "INSERT INTO customer_terms (tenant_id, term, customer_id) VALUES {}",
-                rows.join(", ")
+                "INSERT INTO customer_terms (tenant_id, term, customer_id) VALUES {} ON CONFLICT DO NOTHING",
+                values.join(", ")
             ),
             a,
         )
         .await?;
     }
-    Ok(())
+    let mut i = 0;
+    while i < pending.len() {
+        let tenant = pending[i].tenant_id;
+        let ids: Vec<i64> = pending[i..]
+            .iter()
+            .take_while(|p| p.tenant_id == tenant)
+            .map(|p| p.customer_id)
+            .collect();
+        i += ids.len();
+        let mut a = args![tenant];
+        a.extend(ids.iter().map(|id| Arg::from(*id)));
+        tx.execute(
+            &format!(
+                "DELETE FROM search_queue WHERE tenant_id = $1 AND customer_id IN ({})",
+                placeholders(2, ids.len())
+            ),
+            a,
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(pending.len())
+}
+
+/// How many customers wait for the term index.
+pub async fn pending_count(db: &Db) -> Result<i64> {
+    let c: Count = db.fetch_one("SELECT COUNT(*) AS n FROM search_queue", args![]).await?;
+    Ok(c.n)
 }
 
 #[derive(sqlx::FromRow)]
@@ -278,6 +336,10 @@ pub async fn phones(db: &Db, tenant_id: i64, ids: &[i64]) -> Result<HashMap<i64,
 /// At most this many numbers are gathered per phone range; a query that matches more is too
 /// short to be useful, and the page shows the newest of those gathered.
 const PHONE_CANDIDATES: i64 = 2000;
+
+/// The most queued (not yet indexed) customers a search reads; the indexer keeps the queue far
+/// shorter than this.
+const QUEUE_SCAN: i64 = 20_000;
 
 #[derive(sqlx::FromRow)]
 struct Count {
@@ -359,6 +421,7 @@ pub async fn search(
         SearchPlan::Terms(terms) => {
             // Drive the scan by the rarest term (counted up to a bound), check the rest by index.
             let mut ranked: Vec<(i64, &String)> = Vec::new();
+            let mut absent = false;
             for t in terms {
                 if terms.len() == 1 {
                     ranked.push((0, t));
@@ -370,9 +433,7 @@ pub async fn search(
                         args![tenant_id, t.as_str()],
                     )
                     .await?;
-                if c.n == 0 {
-                    return Ok((Vec::new(), None));
-                }
+                absent |= c.n == 0;
                 ranked.push((c.n, t));
             }
             ranked.sort();
@@ -393,23 +454,49 @@ pub async fn search(
             }
             sql.push_str(" ORDER BY t.customer_id DESC LIMIT $4");
             let mut found: Vec<CustomerRow> = Vec::new();
-            loop {
-                let mut a = args![tenant_id, ranked[0].1.as_str(), before, limit + 1];
-                a.extend(ranked[1..].iter().map(|(_, t)| Arg::from(t.as_str())));
-                let batch: Vec<CustomerRow> = db.fetch_all(&sql, a).await?;
-                let exhausted = (batch.len() as i64) < limit + 1;
-                if let Some(last) = batch.last() {
-                    before = last.id;
-                }
-                for c in batch {
-                    if kehu_domain::search::matches(q_norm, &c.name) {
-                        found.push(c);
+            // A term nobody in the index has: only queued customers can match.
+            if !absent {
+                loop {
+                    let mut a = args![tenant_id, ranked[0].1.as_str(), before, limit + 1];
+                    a.extend(ranked[1..].iter().map(|(_, t)| Arg::from(t.as_str())));
+                    let batch: Vec<CustomerRow> = db.fetch_all(&sql, a).await?;
+                    let exhausted = (batch.len() as i64) < limit + 1;
+                    if let Some(last) = batch.last() {
+                        before = last.id;
+                    }
+                    for c in batch {
+                        if kehu_domain::search::matches(q_norm, &c.name) {
+                            found.push(c);
+                        }
+                    }
+                    if exhausted || found.len() as i64 > limit {
+                        break;
                     }
                 }
-                if exhausted || found.len() as i64 > limit {
-                    break;
-                }
             }
+            // Customers still waiting for the term index are few; they are read and matched
+            // directly, so a customer is found the moment it is registered.
+            let queued: Vec<CustomerRow> = db
+                .fetch_all(
+                    &format!(
+                        "SELECT {} FROM search_queue q JOIN customers c ON c.id = q.customer_id \
+                         WHERE q.tenant_id = $1 AND q.customer_id < $2 ORDER BY q.customer_id DESC LIMIT {QUEUE_SCAN}",
+                        COLUMNS
+                            .split(", ")
+                            .map(|c| format!("c.{c}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    args![tenant_id, cursor.unwrap_or(i64::MAX)],
+                )
+                .await?;
+            found.extend(
+                queued
+                    .into_iter()
+                    .filter(|c| kehu_domain::search::matches(q_norm, &c.name)),
+            );
+            found.sort_by_key(|c| std::cmp::Reverse(c.id));
+            found.dedup_by_key(|c| c.id);
             Ok(page(found, limit))
         }
     }

@@ -312,6 +312,7 @@ async fn seed(state: &AppState, policy: &Policy, file: &str, source: &str, admin
             .map_err(|e| anyhow::anyhow!("seeding follow-up: {}", e.detail.en))?;
         }
     }
+    kehu_server::indexer::drain(db).await?;
     let n = kehu_store::customers::count(db, tenant.id).await?;
     println!("  demo tenant ready: {n} customers");
     Ok(())

@@ -60,6 +60,7 @@ pub async fn run(db: Db, tenant: &str, n: u64, writers: usize) -> anyhow::Result
     let surnames: Vec<char> = SURNAMES.chars().collect();
     let given: Vec<char> = GIVEN.chars().collect();
     let started = Instant::now();
+    let indexer = kehu_server::indexer::spawn(state.clone());
     let writers = writers.max(1);
     let mut tasks = Vec::new();
     for w in 0..writers {
@@ -112,6 +113,9 @@ pub async fn run(db: Db, tenant: &str, n: u64, writers: usize) -> anyhow::Result
     for t in tasks {
         dups += t.await.context("generator task")??;
     }
+    // The run ends when every new customer is also in the search index.
+    indexer.abort();
+    kehu_server::indexer::drain(&state.db).await?;
     let secs = started.elapsed().as_secs_f64();
     println!(
         "generated {} customers in {secs:.1} s: {:.0} creates/s with duplicate check ({dups} duplicates refused); tenant `{tenant}` now has {}",

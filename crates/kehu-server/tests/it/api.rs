@@ -764,3 +764,47 @@ both!(
         assert_eq!(units["items"].as_array().unwrap().len(), 12);
     }
 );
+
+both!(
+    search_finds_the_same_before_and_after_indexing,
+    |app: TestApp| async move {
+        let a = &app.admin;
+        for (name, phone) in [
+            ("张三", "13800000001"),
+            ("张三丰", "13800000002"),
+            ("李四", "13800000003"),
+            ("张伟", "13800000004"),
+        ] {
+            app.customer(a, name, phone).await;
+        }
+        let queries = [
+            "%E5%BC%A0",
+            "%E5%BC%A0%E4%B8%89",
+            "%E4%B8%89%E4%B8%B0",
+            "%E6%9D%8E%E5%9B%9B",
+            "%E7%8E%8B",
+        ];
+        let mut before = Vec::new();
+        for q in queries {
+            before.push(app.get(&format!("/api/v1/customers?q={q}"), a).await.1["items"].clone());
+        }
+        assert_eq!(
+            before[0].as_array().unwrap().len(),
+            3,
+            "found from the queue before indexing"
+        );
+        assert_eq!(kehu_store::customers::pending_count(&app.state.db).await.unwrap(), 4);
+        assert_eq!(kehu_server::indexer::drain(&app.state.db).await.unwrap(), 4);
+        assert_eq!(kehu_store::customers::pending_count(&app.state.db).await.unwrap(), 0);
+        for (q, b) in queries.iter().zip(&before) {
+            let (_, after) = app.get(&format!("/api/v1/customers?q={q}"), a).await;
+            assert_eq!(&after["items"], b, "query {q}");
+        }
+        // A customer registered after indexing is found with the indexed ones.
+        let newest = app.customer(a, "张小明", "13800000005").await;
+        let (_, r) = app.get("/api/v1/customers?q=%E5%BC%A0&limit=2", a).await;
+        assert_eq!(r["items"][0]["id"], newest);
+        assert_eq!(r["items"].as_array().unwrap().len(), 2);
+        assert!(r["next_cursor"].is_string());
+    }
+);

@@ -96,6 +96,15 @@ CREATE TABLE customer_terms (
     PRIMARY KEY (tenant_id, term, customer_id)
 ) WITHOUT ROWID;
 
+-- Customers whose name is not in customer_terms yet. Creates only add a row here; a background
+-- indexer moves them into the term index in batches, and search reads this table too, so a new
+-- customer is found at once.
+CREATE TABLE search_queue (
+    tenant_id BIGINT NOT NULL,
+    customer_id BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, customer_id)
+) WITHOUT ROWID;
+
 CREATE TABLE claims (
     id INTEGER PRIMARY KEY,
     tenant_id BIGINT NOT NULL REFERENCES tenants(id),

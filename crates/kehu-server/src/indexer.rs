@@ -1,0 +1,46 @@
+//! The search indexer: moves newly registered customers from the search queue into the name
+//! term index, in batches, in the background. Search reads the queue too, so nothing waits for it.
+
+use std::time::Duration;
+
+use kehu_domain::search::index_terms;
+use kehu_store::{Db, StoreError};
+
+use crate::AppState;
+
+/// Customers indexed per transaction.
+pub const BATCH: i64 = 500;
+
+fn terms(name: &str) -> Vec<String> {
+    index_terms(name).into_iter().collect()
+}
+
+/// Indexes everything queued now; answers how many customers were indexed.
+pub async fn drain(db: &Db) -> Result<usize, StoreError> {
+    let mut total = 0;
+    loop {
+        let n = kehu_store::customers::index_pending(db, BATCH, terms).await?;
+        if n == 0 {
+            return Ok(total);
+        }
+        total += n;
+    }
+}
+
+/// Runs the indexer until the process ends: woken by new customers (or once a second, for
+/// customers another process registered), it waits a moment so a batch can gather, then drains.
+pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = state.index_wake.notified() => {}
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            if let Err(e) = drain(&state.db).await {
+                tracing::error!(error = %e, "search indexer failed; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    })
+}

@@ -156,7 +156,9 @@ impl Db {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(30))
             .pragma("cache_size", "-8192")
-            .pragma("temp_store", "memory");
+            .pragma("temp_store", "memory")
+            // After a checkpoint the log is cut back to this size instead of staying at its peak.
+            .pragma("journal_size_limit", "67108864");
         // The writer touches index pages all over the term table: give it the larger cache, and
         // checkpoint the WAL less often (fewer fsyncs); readers keep small caches.
         let writer = SqlitePoolOptions::new()

@@ -123,5 +123,6 @@ pub async fn run(db: Db, tenant: &str, n: u64, writers: usize) -> anyhow::Result
         n as f64 / secs,
         kehu_store::customers::count(&state.db, t.id).await?
     );
+    state.db.close().await;
     Ok(())
 }

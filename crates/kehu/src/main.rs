@@ -183,6 +183,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                         "tenant `{tenant}` now runs policy `{}` version {}",
                         policy.id, policy.version
                     );
+                    database.close().await;
                     Ok(())
                 }
                 Err(kehu_store::StoreError::Conflict { constraint }) => {
@@ -286,6 +287,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     }
                 }
             }
+            database.close().await;
             if broken {
                 std::process::exit(1);
             }
@@ -346,7 +348,10 @@ async fn serve(
     }
     println!("  API: http://{addr}/api/v1/openapi.json    stop: Ctrl-C");
     println!();
+    let db = state.db.clone();
     kehu_server::serve(listener, state).await?;
+    // A clean close checkpoints the SQLite write-ahead log into the database file.
+    db.close().await;
     Ok(())
 }
 

@@ -257,6 +257,14 @@ pub async fn owners(
         .collect())
 }
 
+/// Maps a store error on a customer lookup: `NotFound` becomes "no such customer".
+fn customer_missing(lang: kehu_domain::Lang) -> impl Fn(kehu_store::StoreError) -> ApiError {
+    move |e| match e {
+        kehu_store::StoreError::NotFound => customer_not_found(lang),
+        e => e.into(),
+    }
+}
+
 fn customer_not_found(lang: kehu_domain::Lang) -> ApiError {
     ApiError::not_found(Text::new("找不到该客户", "No such customer")).in_lang(lang)
 }
@@ -266,10 +274,7 @@ pub async fn get_customer(state: &AppState, caller: &Caller, id: i64) -> Result<
     caller.require(&policy, Permission::CustomersRead)?;
     let (row, phones) = customers::get_with_phones(&state.db, caller.tenant_id, id)
         .await
-        .map_err(|e| match e {
-            kehu_store::StoreError::NotFound => customer_not_found(caller.lang),
-            e => e.into(),
-        })?;
+        .map_err(customer_missing(caller.lang))?;
     let owner = owners(state, &policy, caller.tenant_id, &[id]).await?.remove(&id);
     Ok(CustomerView {
         row,
@@ -316,10 +321,7 @@ pub async fn ownership(state: &AppState, caller: &Caller, customer_id: i64) -> R
     caller.require(&policy, Permission::CustomersRead)?;
     customers::get(&state.db, caller.tenant_id, customer_id)
         .await
-        .map_err(|e| match e {
-            kehu_store::StoreError::NotFound => customer_not_found(caller.lang),
-            e => e.into(),
-        })?;
+        .map_err(customer_missing(caller.lang))?;
     let rows = claims::for_customer(&state.db, caller.tenant_id, customer_id).await?;
     let facts: Vec<_> = rows.iter().map(ClaimRow::facts).collect();
     Ok(decide_ownership(&policy, &facts))
@@ -356,10 +358,7 @@ pub async fn register_claim(
     let mut tx = state.db.begin().await?;
     claims::lock_customer(&mut tx, caller.tenant_id, customer_id)
         .await
-        .map_err(|e| match e {
-            kehu_store::StoreError::NotFound => customer_not_found(lang),
-            e => e.into(),
-        })?;
+        .map_err(customer_missing(lang))?;
     let existing: Vec<_> = claims::for_customer_tx(&mut tx, caller.tenant_id, customer_id)
         .await?
         .iter()
@@ -503,10 +502,7 @@ pub async fn add_activity(
     let mut tx = state.db.begin().await?;
     claims::lock_customer(&mut tx, caller.tenant_id, customer_id)
         .await
-        .map_err(|e| match e {
-            kehu_store::StoreError::NotFound => customer_not_found(lang),
-            e => e.into(),
-        })?;
+        .map_err(customer_missing(lang))?;
     let row = activities::insert(
         &mut tx,
         caller.tenant_id,
@@ -551,10 +547,7 @@ pub async fn customer_history(
     caller.require(&policy, Permission::CustomersRead)?;
     customers::get(&state.db, caller.tenant_id, customer_id)
         .await
-        .map_err(|e| match e {
-            kehu_store::StoreError::NotFound => customer_not_found(caller.lang),
-            e => e.into(),
-        })?;
+        .map_err(customer_missing(caller.lang))?;
     let mut rows = history::for_customer(&state.db, caller.tenant_id, customer_id, cursor, limit + 1).await?;
     let next = if rows.len() as i64 > limit {
         rows.truncate(limit as usize);

@@ -122,7 +122,9 @@ pub fn plan(query: &str) -> (SearchPlan, String) {
     let plan = match (terms.is_empty(), short_latin) {
         (false, _) => SearchPlan::Terms(terms.into_iter().collect()),
         (true, Some(prefix)) => SearchPlan::Prefix(prefix),
-        (true, None) => SearchPlan::All,
+        (true, None) if q.is_empty() => SearchPlan::All,
+        // Short pieces around punctuation ("a-b"): too short for terms; match as typed.
+        (true, None) => SearchPlan::Prefix(q.clone()),
     };
     (plan, q)
 }
@@ -159,6 +161,7 @@ mod tests {
         assert!(t.contains("wan") && t.contains("lei"));
         assert_eq!(plan("wa").0, SearchPlan::Prefix("wa".into()));
         assert_eq!(plan("").0, SearchPlan::All);
+        assert_eq!(plan("a-b").0, SearchPlan::Prefix("a-b".into()));
         assert_eq!(
             plan("1234 5678").0,
             SearchPlan::Phone {

@@ -61,6 +61,11 @@ impl CustomerView {
     }
 }
 
+/// Control characters other than line breaks and tabs have no place in a name or a note.
+pub fn has_control(s: &str) -> bool {
+    s.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+}
+
 fn clean(s: Option<String>, max: usize, field: &str, lang: kehu_domain::Lang) -> Result<Option<String>, ApiError> {
     let Some(s) = s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty()) else {
         return Ok(None);
@@ -71,6 +76,16 @@ fn clean(s: Option<String>, max: usize, field: &str, lang: kehu_domain::Lang) ->
             Text::new(
                 format!("{field} 不能超过 {max} 个字符"),
                 format!("{field} may have at most {max} characters"),
+            ),
+        )
+        .in_lang(lang));
+    }
+    if has_control(&s) {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            Text::new(
+                format!("{field} 含有不可见的控制字符"),
+                format!("{field} contains control characters"),
             ),
         )
         .in_lang(lang));
@@ -98,7 +113,7 @@ pub async fn create_customer(
         .in_lang(lang));
     }
     let name = input.name.trim().to_string();
-    if name.is_empty() || name.chars().count() > 200 {
+    if name.is_empty() || name.chars().count() > 200 || has_control(&name) {
         return Err(ApiError::bad_request(
             "invalid_name",
             Text::new(
@@ -294,6 +309,16 @@ pub async fn search_customers(
 ) -> Result<(Vec<CustomerView>, Option<i64>), ApiError> {
     let policy = state.policy(caller.tenant_id).await?;
     caller.require(&policy, Permission::CustomersRead)?;
+    if q.chars().count() > 100 || has_control(q) {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            Text::new(
+                "搜索内容最多 100 个字符",
+                "The search text may have at most 100 characters",
+            ),
+        )
+        .in_lang(caller.lang));
+    }
     let (p, q_norm) = plan(q);
     let cc = &policy.customers.default_country_code;
     let (rows, next) = customers::search(&state.db, caller.tenant_id, &p, &q_norm, cc, cursor, limit).await?;
@@ -544,7 +569,7 @@ pub async fn customer_history(
     limit: i64,
 ) -> Result<(Vec<history::EventRow>, Option<i64>), ApiError> {
     let policy = state.policy(caller.tenant_id).await?;
-    caller.require(&policy, Permission::CustomersRead)?;
+    caller.require(&policy, Permission::HistoryRead)?;
     customers::get(&state.db, caller.tenant_id, customer_id)
         .await
         .map_err(customer_missing(caller.lang))?;

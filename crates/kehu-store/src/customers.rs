@@ -400,6 +400,7 @@ pub async fn search(
                 });
             }
             let mut found: Vec<CustomerRow> = Vec::new();
+            let mut truncated = false;
             for start in ranges {
                 let end = format!("{start}\u{10FFFF}");
                 let rows: Vec<CustomerRow> = db
@@ -412,13 +413,37 @@ pub async fn search(
                         args![tenant_id, start, end, before],
                     )
                     .await?;
+                truncated |= rows.len() as i64 >= PHONE_CANDIDATES;
                 found.extend(rows);
             }
             found.sort_by_key(|c| std::cmp::Reverse(c.id));
             found.dedup_by_key(|c| c.id);
+            if truncated {
+                // Too many numbers match to page through them in order: show the newest of those
+                // gathered and no next page, rather than a next page that skips some.
+                found.truncate(limit as usize);
+                return Ok((found, None));
+            }
             Ok(page(found, limit))
         }
         SearchPlan::Terms(terms) => {
+            // Customers still waiting for the term index are few; they are read and matched
+            // directly, so a customer is found the moment it is registered. The queue is read
+            // before the index: a customer the indexer moves in between is then in the index.
+            let queued: Vec<CustomerRow> = db
+                .fetch_all(
+                    &format!(
+                        "SELECT {} FROM search_queue q JOIN customers c ON c.id = q.customer_id \
+                         WHERE q.tenant_id = $1 AND q.customer_id < $2 ORDER BY q.customer_id DESC LIMIT {QUEUE_SCAN}",
+                        COLUMNS
+                            .split(", ")
+                            .map(|c| format!("c.{c}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    args![tenant_id, cursor.unwrap_or(i64::MAX)],
+                )
+                .await?;
             // Drive the scan by the rarest term (counted up to a bound), check the rest by index.
             let mut ranked: Vec<(i64, &String)> = Vec::new();
             let mut absent = false;
@@ -474,22 +499,6 @@ pub async fn search(
                     }
                 }
             }
-            // Customers still waiting for the term index are few; they are read and matched
-            // directly, so a customer is found the moment it is registered.
-            let queued: Vec<CustomerRow> = db
-                .fetch_all(
-                    &format!(
-                        "SELECT {} FROM search_queue q JOIN customers c ON c.id = q.customer_id \
-                         WHERE q.tenant_id = $1 AND q.customer_id < $2 ORDER BY q.customer_id DESC LIMIT {QUEUE_SCAN}",
-                        COLUMNS
-                            .split(", ")
-                            .map(|c| format!("c.{c}"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                    args![tenant_id, cursor.unwrap_or(i64::MAX)],
-                )
-                .await?;
             found.extend(
                 queued
                     .into_iter()

@@ -171,15 +171,27 @@ pub async fn for_customer(
     .await
 }
 
-/// Checks the tenant's whole chain against its head. `Ok(Ok(n))`: n events verified.
+/// Checks the tenant's whole chain against its head. `Ok(Ok(n))`: n events verified. The head
+/// is read first and only events up to it are checked, so writes during the check are no alarm.
 pub async fn verify(db: &Db, tenant_id: i64) -> Result<std::result::Result<i64, Break>> {
+    let head: Option<Head> = db
+        .fetch_optional(
+            "SELECT last_seq, last_hash FROM history_heads WHERE tenant_id = $1",
+            args![tenant_id],
+        )
+        .await?;
+    let (head_seq, head_hash) = head
+        .map(|h| (h.last_seq, h.last_hash))
+        .unwrap_or((0, GENESIS.to_string()));
     let mut v = ChainVerifier::default();
     let mut after = 0i64;
     loop {
         let page: Vec<EventRow> = db
             .fetch_all(
-                &format!("SELECT {COLUMNS} FROM events WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT 5000"),
-                args![tenant_id, after],
+                &format!(
+                    "SELECT {COLUMNS} FROM events WHERE tenant_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq LIMIT 5000"
+                ),
+                args![tenant_id, after, head_seq],
             )
             .await?;
         let Some(last) = page.last() else { break };
@@ -190,14 +202,19 @@ pub async fn verify(db: &Db, tenant_id: i64) -> Result<std::result::Result<i64, 
             }
         }
     }
-    let head: Option<Head> = db
+    // An event added past the head by hand is found too: a real append moves the head in the
+    // same transaction, so reading the highest seq before the head again sees both.
+    let (max_seq,): (Option<i64>,) = db
+        .fetch_one("SELECT MAX(seq) FROM events WHERE tenant_id = $1", args![tenant_id])
+        .await?;
+    let head_now: Option<Head> = db
         .fetch_optional(
             "SELECT last_seq, last_hash FROM history_heads WHERE tenant_id = $1",
             args![tenant_id],
         )
         .await?;
-    let (seq, hash) = head
-        .map(|h| (h.last_seq, h.last_hash))
-        .unwrap_or((0, GENESIS.to_string()));
-    Ok(v.finish(seq, &hash))
+    if max_seq.unwrap_or(0) > head_now.map(|h| h.last_seq).unwrap_or(0) {
+        return Ok(Err(Break::Broken { seq: head_seq + 1 }));
+    }
+    Ok(v.finish(head_seq, &head_hash))
 }

@@ -85,7 +85,8 @@ async fn list_customers(
 ) -> Result<Json<CustomerPage>, ApiError> {
     let limit = q.limit(caller.lang)?;
     let cursor = q.cursor(caller.lang)?;
-    let (items, next) = service::search_customers(&state, &caller, q.q.as_deref().unwrap_or(""), cursor, limit).await?;
+    let text = q.q.as_deref().unwrap_or("");
+    let (items, next) = service::search_customers(&state, &caller, text, cursor, limit).await?;
     Ok(Json(CustomerPage {
         items: items.into_iter().map(CustomerOut::from).collect(),
         next_cursor: next.map(|n| n.to_string()),

@@ -6,7 +6,6 @@ mod customers;
 pub mod dto;
 pub(crate) mod session;
 
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, Uri};
@@ -75,25 +74,41 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         let (parts, body) = req.into_parts();
         let lang = lang_of(&parts);
         let req = Request::from_parts(parts, body);
-        match axum::Json::<T>::from_request(req, state).await {
+        let invalid = |en: String| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_body",
+                Text::new(format!("请求内容无效：{en}"), format!("Invalid request body: {en}")),
+            )
+            .in_lang(lang)
+        };
+        let is_json = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                v.split(';')
+                    .next()
+                    .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+            });
+        if !is_json {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                Text::new("请求内容须为 application/json", "The body must be application/json"),
+            )
+            .in_lang(lang));
+        }
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| invalid(e.body_text()))?;
+        // NUL is valid JSON but no text field may hold it (PostgreSQL refuses it in text).
+        if bytes.contains(&0) || bytes.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000")) {
+            return Err(invalid("text may not contain the NUL character".into()));
+        }
+        match axum::Json::<T>::from_bytes(&bytes) {
             Ok(axum::Json(v)) => Ok(ApiJson(v)),
-            Err(e) => {
-                let (status, code) = match &e {
-                    JsonRejection::MissingJsonContentType(_) => {
-                        (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
-                    }
-                    _ => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
-                };
-                Err(ApiError::new(
-                    status,
-                    code,
-                    Text::new(
-                        format!("请求内容无效：{}", e.body_text()),
-                        format!("Invalid request body: {}", e.body_text()),
-                    ),
-                )
-                .in_lang(lang))
-            }
+            Err(e) => Err(invalid(e.body_text())),
         }
     }
 }
@@ -115,22 +130,25 @@ impl<S: Send + Sync> FromRequestParts<S> for Id {
     }
 }
 
-/// `?limit=` (default 50, max 500) and `?cursor=` as API.md says.
+/// `?limit=` (default 50, max 500) and `?cursor=` as API.md says. Read as text so that a bad
+/// value is a problem JSON answer, not the framework's plain-text one.
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
 pub struct PageQuery {
-    /// Matches any part of the name (Chinese included) or phone digits.
+    /// Matches any part of the name (Chinese included), or a phone's last 4+ or first 7+ digits.
+    /// At most 100 characters.
     pub q: Option<String>,
     /// 1 to 500; default 50.
-    pub limit: Option<i64>,
+    #[param(value_type = Option<i64>)]
+    pub limit: Option<String>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
 }
 
 impl PageQuery {
     pub fn limit(&self, lang: kehu_domain::Lang) -> Result<i64, ApiError> {
-        match self.limit {
+        match self.limit.as_deref().map(|l| l.parse::<i64>()) {
             None => Ok(50),
-            Some(n) if (1..=500).contains(&n) => Ok(n),
+            Some(Ok(n)) if (1..=500).contains(&n) => Ok(n),
             Some(_) => Err(ApiError::bad_request(
                 "invalid_limit",
                 Text::new("limit 须在 1 到 500 之间", "limit must be 1 to 500"),

@@ -77,7 +77,12 @@ pub async fn log_in(
         .in_lang(lang)
         .with_extra("retry_after", wait.into()));
     }
-    let mut candidates = kehu_store::staff::by_username(&state.db, username).await?;
+    // A NUL cannot be in a stored name or password (and PostgreSQL refuses it in a query).
+    let mut candidates = if username.contains('\0') || password.contains('\0') {
+        Vec::new()
+    } else {
+        kehu_store::staff::by_username(&state.db, username).await?
+    };
     if let Some(slug) = tenant {
         let t = kehu_store::tenants::by_slug(&state.db, slug).await?;
         candidates.retain(|s| Some(s.tenant_id) == t.as_ref().map(|t| t.id));

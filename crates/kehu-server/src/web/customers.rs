@@ -322,6 +322,8 @@ struct DetailPage {
     note: String,
     activities: Vec<ActivityView>,
     history: Vec<EventView>,
+    /// The history is shown to roles with `history.read` only.
+    show_history: bool,
     flash: Option<&'static str>,
     error: Option<ErrorBox>,
 }
@@ -344,7 +346,12 @@ async fn load_detail(state: &AppState, caller: &Caller, c: Chrome, id: i64) -> R
     let own = service::ownership(state, caller, id).await?;
     let claims = kehu_store::claims::for_customer(&state.db, caller.tenant_id, id).await?;
     let acts = kehu_store::activities::for_customer(&state.db, caller.tenant_id, id, 100).await?;
-    let (events, _) = service::customer_history(state, caller, id, None, 50).await?;
+    let show_history = caller.may(&policy, kehu_domain::Permission::HistoryRead);
+    let events = if show_history {
+        service::customer_history(state, caller, id, None, 50).await?.0
+    } else {
+        Vec::new()
+    };
     let names: HashMap<i64, String> = kehu_store::staff::list(&state.db, caller.tenant_id)
         .await?
         .into_iter()
@@ -432,6 +439,7 @@ async fn load_detail(state: &AppState, caller: &Caller, c: Chrome, id: i64) -> R
         note: String::new(),
         activities,
         history,
+        show_history,
         flash: None,
         error: None,
         c,

@@ -808,3 +808,57 @@ both!(
         assert!(r["next_cursor"].is_string());
     }
 );
+
+both!(bad_input_is_a_problem_not_a_crash, |app: TestApp| async move {
+    let wang = app.staff("wangfang", "王芳", &["consultant"]).await;
+    let id = app.customer(&wang, "何十四", "13000000014").await;
+    // The history needs history.read, which the preset's consultants lack.
+    let (status, e) = app.get(&format!("/api/v1/customers/{id}/history"), &wang).await;
+    assert_eq!((status, e["code"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")));
+    for (path, code) in [
+        ("/api/v1/customers?limit=abc", "invalid_limit"),
+        ("/api/v1/customers?cursor=x", "invalid_cursor"),
+        ("/api/v1/customers?q=a%00b", "invalid_query"),
+    ] {
+        let (status, e) = app.get(path, &wang).await;
+        assert_eq!(
+            (status, e["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some(code)),
+            "{path}: {e}"
+        );
+    }
+    let long = "张".repeat(101);
+    let (status, e) = app.get(&format!("/api/v1/customers?q={long}"), &wang).await;
+    assert_eq!(
+        (status, e["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_query"))
+    );
+    let (status, e) = app
+        .post("/api/v1/customers", &wang, json!({"kind": "person", "name": "a\u{0}b"}))
+        .await;
+    assert_eq!(
+        (status, e["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_body")),
+        "{e}"
+    );
+    let (status, e) = app
+        .call(
+            Method::POST,
+            "/api/v1/session",
+            None,
+            Some(json!({"username": "a\u{0}", "password": "x"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    // Punctuation between short pieces is searched as typed, not ignored.
+    let (_, r) = app.get("/api/v1/customers?q=a-b", &wang).await;
+    assert!(r["items"].as_array().unwrap().is_empty(), "{r}");
+    // An event slipped in after the chain's head is found.
+    app.tamper(&format!(
+        "INSERT INTO events (tenant_id, seq, at_ms, entity, entity_id, action, prev_hash, hash) VALUES ({}, 100000, 0, 'customer', {id}, 'delete', 'x', 'y')",
+        app.tenant_id
+    ))
+    .await;
+    let (_, v) = app.get("/api/v1/history/verify", &app.admin).await;
+    assert_eq!(v["ok"], false, "{v}");
+});

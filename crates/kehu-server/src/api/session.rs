@@ -87,12 +87,17 @@ pub async fn log_in(
         let t = kehu_store::tenants::by_slug(&state.db, slug).await?;
         candidates.retain(|s| Some(s.tenant_id) == t.as_ref().map(|t| t.id));
     }
-    let found = match candidates.as_slice() {
-        [one] => auth::verify_password(password, &one.password_hash).then(|| one.clone()),
-        _ => {
-            auth::verify_dummy(password);
-            None
-        }
+    // The same username may exist in several tenants (the login form has no tenant field): the
+    // one whose password matches is meant. Two matching is ambiguous and needs `tenant`.
+    if candidates.is_empty() {
+        auth::verify_dummy(password);
+    }
+    let mut matching = candidates
+        .into_iter()
+        .filter(|c| auth::verify_password(password, &c.password_hash));
+    let found = match (matching.next(), matching.next()) {
+        (Some(one), None) => Some(one),
+        _ => None,
     };
     let Some(staff) = found else {
         state.limiter.fail(username, addr);

@@ -699,6 +699,45 @@ both!(another_tenant_sees_nothing_of_this_one, |app: TestApp| async move {
     .await
     .unwrap();
     let outsider: Session = app.login("outsider").await;
+    // One username in both tenants: the password tells which is meant; the same password in
+    // both is ambiguous and needs `tenant`.
+    let ours = app.staff("zhou", "周", &["consultant"]).await;
+    let other_hash = kehu_server::auth::hash_password("other-password-1").unwrap();
+    kehu_store::staff::create(
+        &app.state.db,
+        other.id,
+        None,
+        kehu_store::staff::NewStaff {
+            username: "zhou",
+            display_name: "周",
+            password_hash: &other_hash,
+            unit_id: None,
+            roles: &["consultant".to_string()],
+        },
+        now,
+    )
+    .await
+    .unwrap();
+    let login = |pw: &'static str, tenant: Option<&'static str>| {
+        let app = &app;
+        async move {
+            let mut body = json!({"username": "zhou", "password": pw});
+            if let Some(t) = tenant {
+                body["tenant"] = json!(t);
+            }
+            app.call(Method::POST, "/api/v1/session", None, Some(body)).await
+        }
+    };
+    let (status, s) = login(crate::support::PASSWORD, None).await;
+    assert_eq!(
+        (status, s["staff"]["id"].as_i64()),
+        (StatusCode::OK, Some(ours.staff_id))
+    );
+    let (status, s) = login("other-password-1", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_ne!(s["staff"]["id"].as_i64(), Some(ours.staff_id));
+    let (status, _) = login("other-password-1", Some("acme")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "the tenant narrows the match");
     for path in [
         format!("/api/v1/customers/{id}"),
         format!("/api/v1/customers/{id}/ownership"),

@@ -65,21 +65,6 @@ pub enum Created {
     Duplicate(Vec<KeyMatch>),
 }
 
-/// Customers holding any of `keys`.
-pub async fn find_keys(db: &Db, tenant_id: i64, keys: &[Key]) -> Result<Vec<KeyMatch>> {
-    if keys.is_empty() {
-        return Ok(Vec::new());
-    }
-    let sql = format!(
-        "SELECT k.customer_id, c.name, k.kind, k.value FROM customer_keys k JOIN customers c ON c.id = k.customer_id \
-         WHERE k.tenant_id = $1 AND k.key IN ({}) AND k.kind <> 'phone_end' ORDER BY k.customer_id",
-        placeholders(2, keys.len())
-    );
-    let mut a = args![tenant_id];
-    a.extend(keys.iter().map(|k| Arg::from(k.key.as_str())));
-    db.fetch_all(&sql, a).await
-}
-
 /// Registers a customer unless one of its keys is taken; the keys' unique constraint settles
 /// races. On SQLite, registrations arriving together share one transaction (group commit): the
 /// single writer then writes the pages they have in common once, and each registration is

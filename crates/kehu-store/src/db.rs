@@ -81,34 +81,30 @@ macro_rules! args {
 pub trait Rows: for<'r> sqlx::FromRow<'r, SqliteRow> + for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin {}
 impl<T> Rows for T where T: for<'r> sqlx::FromRow<'r, SqliteRow> + for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin {}
 
-fn sqlite_args(args: Vec<Arg>) -> Result<SqliteArguments, StoreError> {
-    let mut a = SqliteArguments::default();
-    for v in args {
-        match v {
-            Arg::I64(v) => a.add(v),
-            Arg::OptI64(v) => a.add(v),
-            Arg::Text(v) => a.add(v),
-            Arg::OptText(v) => a.add(v),
-            Arg::Bool(v) => a.add(v),
+/// Binds the arguments into a backend's argument list (the same for both backends).
+macro_rules! bind_all {
+    ($ty:ty, $args:expr) => {{
+        let mut a = <$ty>::default();
+        for v in $args {
+            match v {
+                Arg::I64(v) => a.add(v),
+                Arg::OptI64(v) => a.add(v),
+                Arg::Text(v) => a.add(v),
+                Arg::OptText(v) => a.add(v),
+                Arg::Bool(v) => a.add(v),
+            }
+            .map_err(|e| StoreError::Other(e.to_string()))?;
         }
-        .map_err(|e| StoreError::Other(e.to_string()))?;
-    }
-    Ok(a)
+        Ok(a)
+    }};
+}
+
+fn sqlite_args(args: Vec<Arg>) -> Result<SqliteArguments, StoreError> {
+    bind_all!(SqliteArguments, args)
 }
 
 fn pg_args(args: Vec<Arg>) -> Result<PgArguments, StoreError> {
-    let mut a = PgArguments::default();
-    for v in args {
-        match v {
-            Arg::I64(v) => a.add(v),
-            Arg::OptI64(v) => a.add(v),
-            Arg::Text(v) => a.add(v),
-            Arg::OptText(v) => a.add(v),
-            Arg::Bool(v) => a.add(v),
-        }
-        .map_err(|e| StoreError::Other(e.to_string()))?;
-    }
-    Ok(a)
+    bind_all!(PgArguments, args)
 }
 
 /// The database handle shared by the whole process.

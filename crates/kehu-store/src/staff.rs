@@ -50,6 +50,22 @@ pub struct NewStaff<'a> {
     pub roles: &'a [String],
 }
 
+static ADMIN_ROLES: std::sync::LazyLock<[String; 1]> =
+    std::sync::LazyLock::new(|| [kehu_domain::policy::ADMIN_ROLE.to_string()]);
+
+impl<'a> NewStaff<'a> {
+    /// The tenant's `admin` (display name 管理员), who may do everything in it.
+    pub fn admin(password_hash: &'a str) -> NewStaff<'a> {
+        NewStaff {
+            username: "admin",
+            display_name: "管理员",
+            password_hash,
+            unit_id: None,
+            roles: &*ADMIN_ROLES,
+        }
+    }
+}
+
 pub const COLUMNS: &str = "id, tenant_id, unit_id, username, display_name, password_hash, roles, active, created_at";
 
 pub async fn create(db: &Db, tenant_id: i64, actor: Option<i64>, s: NewStaff<'_>, now: Timestamp) -> Result<StaffRow> {

@@ -158,20 +158,7 @@ async fn seed(state: &AppState, policy: &Policy, file: &str, source: &str, admin
     let tenant =
         kehu_store::tenants::create(db, TENANT, "示范汽车销售服务有限公司", policy, source, file, start).await?;
     let admin_hash = kehu_server::auth::hash_password(admin_pw).map_err(|_| anyhow::anyhow!("hashing failed"))?;
-    let admin = kehu_store::staff::create(
-        db,
-        tenant.id,
-        None,
-        NewStaff {
-            username: "admin",
-            display_name: "管理员",
-            password_hash: &admin_hash,
-            unit_id: None,
-            roles: &["admin".to_string()],
-        },
-        start,
-    )
-    .await?;
+    let admin = kehu_store::staff::create(db, tenant.id, None, NewStaff::admin(&admin_hash), start).await?;
     let company =
         kehu_store::units::create(db, tenant.id, Some(admin.id), "示范汽车销售服务有限公司", None, start).await?;
     let sales = kehu_store::units::create(db, tenant.id, Some(admin.id), "销售部", Some(company.id), start).await?;

@@ -249,20 +249,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let t = kehu_store::tenants::create(&database, &tenant, &name, &policy, &source, &file, now).await?;
             let hash =
                 kehu_server::auth::hash_password(&admin_password).map_err(|_| anyhow::anyhow!("hashing failed"))?;
-            kehu_store::staff::create(
-                &database,
-                t.id,
-                None,
-                kehu_store::staff::NewStaff {
-                    username: "admin",
-                    display_name: "管理员",
-                    password_hash: &hash,
-                    unit_id: None,
-                    roles: &["admin".to_string()],
-                },
-                now,
-            )
-            .await?;
+            kehu_store::staff::create(&database, t.id, None, kehu_store::staff::NewStaff::admin(&hash), now).await?;
             println!(
                 "tenant `{tenant}` created on policy {} v{}; log in as `admin`",
                 policy.id, policy.version

@@ -112,21 +112,9 @@ impl TestApp {
             .await
             .expect("tenant");
         let hash = kehu_server::auth::hash_password(PASSWORD).unwrap();
-        let admin = kehu_store::staff::create(
-            &db,
-            t.id,
-            None,
-            kehu_store::staff::NewStaff {
-                username: "admin",
-                display_name: "管理员",
-                password_hash: &hash,
-                unit_id: None,
-                roles: &["admin".to_string()],
-            },
-            now,
-        )
-        .await
-        .expect("admin");
+        let admin = kehu_store::staff::create(&db, t.id, None, kehu_store::staff::NewStaff::admin(&hash), now)
+            .await
+            .expect("admin");
         let state = AppState::new(db, virtual_clock).await.expect("state");
         let router = kehu_server::app(state.clone());
         let mut app = TestApp {

@@ -342,6 +342,16 @@ pub async fn search_customers(
 
 /// Who owns the customer and why (R3.3, R5.5, R7.7).
 pub async fn ownership(state: &AppState, caller: &Caller, customer_id: i64) -> Result<Ownership, ApiError> {
+    Ok(ownership_and_claims(state, caller, customer_id).await?.0)
+}
+
+/// The ownership decision together with the claims it was decided from (oldest first), for
+/// pages that show both.
+pub async fn ownership_and_claims(
+    state: &AppState,
+    caller: &Caller,
+    customer_id: i64,
+) -> Result<(Ownership, Vec<ClaimRow>), ApiError> {
     let policy = state.policy(caller.tenant_id).await?;
     caller.require(&policy, Permission::CustomersRead)?;
     customers::get(&state.db, caller.tenant_id, customer_id)
@@ -349,7 +359,7 @@ pub async fn ownership(state: &AppState, caller: &Caller, customer_id: i64) -> R
         .map_err(customer_missing(caller.lang))?;
     let rows = claims::for_customer(&state.db, caller.tenant_id, customer_id).await?;
     let facts: Vec<_> = rows.iter().map(ClaimRow::facts).collect();
-    Ok(decide_ownership(&policy, &facts))
+    Ok((decide_ownership(&policy, &facts), rows))
 }
 
 /// Registers a claim on a customer for `holder` (default: the caller), as the policy says

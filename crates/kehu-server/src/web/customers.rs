@@ -343,8 +343,7 @@ async fn load_detail(state: &AppState, caller: &Caller, c: Chrome, id: i64) -> R
     let lang = c.lang;
     let policy = state.policy(caller.tenant_id).await?;
     let v = service::get_customer(state, caller, id).await?;
-    let own = service::ownership(state, caller, id).await?;
-    let claims = kehu_store::claims::for_customer(&state.db, caller.tenant_id, id).await?;
+    let (own, claims) = service::ownership_and_claims(state, caller, id).await?;
     let acts = kehu_store::activities::for_customer(&state.db, caller.tenant_id, id, 100).await?;
     let show_history = caller.may(&policy, kehu_domain::Permission::HistoryRead);
     let events = if show_history {

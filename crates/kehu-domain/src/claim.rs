@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::Timestamp;
-use crate::decision::{Decision, Refusal};
+use crate::decision::{Decision, Refusal, RuleId};
 use crate::policy::{DuplicateClaims, EffectiveAt, Policy};
 use crate::text::Text;
 
@@ -48,6 +48,19 @@ impl ClaimStatus {
         matches!(self, ClaimStatus::Pending | ClaimStatus::Valid)
     }
 
+    /// A refusal because a claim is in this state: "This claim is void; <why>".
+    pub fn refusal(self, code: &'static str, rule: &RuleId, zh: &str, en: &str) -> Refusal {
+        let label = self.label();
+        Refusal {
+            code,
+            rule: Some(rule.clone()),
+            text: Text::new(
+                format!("该登记状态为“{}”，{zh}", label.zh),
+                format!("This claim is {}; {en}", label.en.to_lowercase()),
+            ),
+        }
+    }
+
     pub fn label(self) -> Text {
         match self {
             ClaimStatus::Pending => Text::new("待确认", "Pending"),
@@ -69,9 +82,15 @@ pub struct ClaimFacts {
     pub registered_at: Timestamp,
     pub effective_at: Option<Timestamp>,
     pub confirmed_at: Option<Timestamp>,
+    pub confirmed_by_id: Option<i64>,
     pub confirmed_by_name: Option<String>,
     /// The confirming role, as its ID in the policy.
     pub confirmed_by_role: Option<String>,
+    /// When the claim stopped standing (lapsed, cancelled), and the rule that ended it.
+    pub ended_at: Option<Timestamp>,
+    pub ended_rule: Option<RuleId>,
+    /// The void claim this one was reassigned from (R5.3).
+    pub reassigned_from: Option<i64>,
 }
 
 /// The staff member a claim is registered for, or who confirms it.
@@ -205,17 +224,12 @@ pub fn decide_confirmation(
         });
     };
     if claim.status != ClaimStatus::Pending {
-        return Err(Refusal {
-            code: "claim_not_pending",
-            rule: Some(conf.rule.clone()),
-            text: Text::new(
-                format!("该登记状态为“{}”，只有待确认的登记可以确认", claim.status.label().zh),
-                format!(
-                    "This claim is {}; only pending claims can be confirmed",
-                    claim.status.label().en.to_lowercase()
-                ),
-            ),
-        });
+        return Err(claim.status.refusal(
+            "claim_not_pending",
+            &conf.rule,
+            "只有待确认的登记可以确认",
+            "only pending claims can be confirmed",
+        ));
     }
     let role = confirmer
         .roles
@@ -283,7 +297,7 @@ pub fn decide_confirmation(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::policy::tests::sample;
 
@@ -308,8 +322,12 @@ mod tests {
             registered_at: t(at),
             effective_at: None,
             confirmed_at: None,
+            confirmed_by_id: None,
             confirmed_by_name: None,
             confirmed_by_role: None,
+            ended_at: None,
+            ended_rule: None,
+            reassigned_from: None,
         }
     }
 

@@ -6,6 +6,8 @@
 pub mod claim;
 pub mod decision;
 pub mod history;
+pub mod ledger;
+pub mod lifecycle;
 pub mod normalize;
 pub mod ownership;
 pub mod policy;

@@ -146,6 +146,7 @@ mod tests {
             confirmed_at: Some(t(eff)),
             confirmed_by_name: Some("赵组长".into()),
             confirmed_by_role: Some("team_leader".into()),
+            ..crate::claim::tests::pending(id, staff_id, name, eff)
         }
     }
 
@@ -201,6 +202,10 @@ mod tests {
                 confirmed_at: None,
                 confirmed_by_name: None,
                 confirmed_by_role: None,
+                confirmed_by_id: None,
+                ended_at: None,
+                ended_rule: None,
+                reassigned_from: None,
             }
         })
     }

@@ -13,6 +13,12 @@ use toml::Spanned;
 use crate::decision::RuleId;
 use crate::text::Text;
 
+mod timed;
+pub use timed::{
+    ClaimAction, Escalation, Flag, FollowUpConfirmation, InvalidRun, LedgerCode, LedgerKind, LedgerPolicy, Lifecycle,
+    OnMiss, Period,
+};
+
 /// One problem in a policy file, pointing at the place to fix.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyError {
@@ -79,10 +85,13 @@ pub enum Permission {
     UnitsManage,
     #[serde(rename = "policy.read")]
     PolicyRead,
+    /// Read every staff member's ledger (everyone reads their own).
+    #[serde(rename = "ledger.read")]
+    LedgerRead,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 9] = [
+    pub const ALL: [Permission; 10] = [
         Permission::CustomersRead,
         Permission::CustomersCreate,
         Permission::ClaimsCreate,
@@ -92,6 +101,7 @@ impl Permission {
         Permission::StaffManage,
         Permission::UnitsManage,
         Permission::PolicyRead,
+        Permission::LedgerRead,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -105,6 +115,7 @@ impl Permission {
             Permission::StaffManage => "staff.manage",
             Permission::UnitsManage => "units.manage",
             Permission::PolicyRead => "policy.read",
+            Permission::LedgerRead => "ledger.read",
         }
     }
 
@@ -206,6 +217,12 @@ pub struct ClaimPolicy {
     pub duplicates: DuplicateClaims,
     /// `None`: a claim is valid as soon as it is registered.
     pub confirmation: Option<Confirmation>,
+    /// `None`: a valid claim stays valid until it is cancelled.
+    pub lifecycle: Option<Lifecycle>,
+    /// R5.6: who may cancel a claim, with a written reason.
+    pub cancel: Option<ClaimAction>,
+    /// R5.3: who may hand a void claim to another staff member.
+    pub reassign: Option<ClaimAction>,
 }
 
 /// How ownership is derived from claims.
@@ -248,6 +265,7 @@ pub struct Policy {
     pub claims: ClaimPolicy,
     pub ownership: OwnershipPolicy,
     pub activities: ActivityPolicy,
+    pub ledger: LedgerPolicy,
 }
 
 impl Policy {
@@ -284,6 +302,16 @@ impl Policy {
         roles
             .iter()
             .any(|r| r == ADMIN_ROLE || self.claims.confirmation.as_ref().is_some_and(|c| c.roles.contains(r)))
+    }
+
+    /// Whether someone holding `roles` holds one of `listed` (or is an admin).
+    pub fn holds_any(roles: &[String], listed: &[String]) -> bool {
+        roles.iter().any(|r| r == ADMIN_ROLE || listed.contains(r))
+    }
+
+    /// Whether someone holding `roles` may add and reverse ledger entries.
+    pub fn may_manage_ledger(&self, roles: &[String]) -> bool {
+        Policy::holds_any(roles, &self.ledger.managers)
     }
 
     /// The display name of a role, or its ID when the policy does not know it.
@@ -342,6 +370,8 @@ struct RawPolicy {
     ownership: RawOwnership,
     #[serde(default)]
     activities: Option<RawActivities>,
+    #[serde(default)]
+    ledger: Option<timed::RawLedger>,
 }
 
 #[derive(Deserialize)]
@@ -379,6 +409,12 @@ struct RawClaims {
     duplicates: DuplicateClaims,
     #[serde(default)]
     confirmation: Option<RawConfirmation>,
+    #[serde(default)]
+    lifecycle: Option<timed::RawLifecycle>,
+    #[serde(default)]
+    cancel: Option<timed::RawClaimAction>,
+    #[serde(default)]
+    reassign: Option<timed::RawClaimAction>,
 }
 
 #[derive(Deserialize)]
@@ -544,33 +580,10 @@ impl Checker<'_> {
         }
 
         let claim_rule = self.rule(&raw.claims.rule);
-        let confirmation = raw.claims.confirmation.map(|c| {
-            let rule = self.rule(&c.rule);
-            if c.roles.get_ref().is_empty() {
-                self.error(
-                    c.roles.span(),
-                    "confirmation needs at least one role that may confirm",
-                    "for example roles = [\"team_leader\"], or remove [claims.confirmation]",
-                );
-            }
-            let mut names = Vec::new();
-            for r in c.roles.get_ref() {
-                if roles.iter().any(|x| &x.id == r.get_ref()) {
-                    names.push(r.get_ref().clone());
-                } else {
-                    let known: Vec<_> = roles.iter().map(|x| x.id.as_str()).collect();
-                    self.error(
-                        r.span(),
-                        format!("role `{}` is not defined in [[roles]]", r.get_ref()),
-                        format!("defined roles: {}", known.join(", ")),
-                    );
-                }
-            }
-            Confirmation {
-                rule,
-                roles: names,
-                effective: c.effective,
-            }
+        let confirmation = raw.claims.confirmation.map(|c| Confirmation {
+            rule: self.rule(&c.rule),
+            roles: self.role_list(&c.roles, &roles, "[claims.confirmation]"),
+            effective: c.effective,
         });
         let ownership_rule = self.rule(&raw.ownership.rule);
 
@@ -596,6 +609,27 @@ impl Checker<'_> {
             }
         };
 
+        let ledger = match raw.ledger {
+            Some(l) => self.ledger(l, &roles),
+            None => LedgerPolicy {
+                currency: "CNY".into(),
+                managers: Vec::new(),
+                codes: Vec::new(),
+            },
+        };
+        let lifecycle = raw
+            .claims
+            .lifecycle
+            .map(|l| self.lifecycle(l, &roles, &channels, &ledger.codes));
+        let cancel = raw
+            .claims
+            .cancel
+            .map(|c| self.claim_action(c, &roles, "[claims.cancel]"));
+        let reassign = raw
+            .claims
+            .reassign
+            .map(|c| self.claim_action(c, &roles, "[claims.reassign]"));
+
         if !self.errors.is_empty() {
             self.errors.sort_by_key(|e| (e.line, e.column));
             return Err(PolicyErrors(self.errors));
@@ -613,12 +647,16 @@ impl Checker<'_> {
                 rule: claim_rule,
                 duplicates: raw.claims.duplicates,
                 confirmation,
+                lifecycle,
+                cancel,
+                reassign,
             },
             ownership: OwnershipPolicy {
                 rule: ownership_rule,
                 basis: raw.ownership.basis,
             },
             activities: ActivityPolicy { channels },
+            ledger,
         })
     }
 }
@@ -655,6 +693,61 @@ effective = "at_confirmation"
 [ownership]
 rule = "R5.5"
 basis = "earliest_effective"
+
+[claims.lifecycle]
+rule = "R5.2"
+follow_up_channels = ["call", "visit", "sms", "meeting", "walk_in"]
+first_within = "3 days"
+then_within = "1 week"
+on_miss = "void"
+duplicate_penalty = "duplicate_card"
+
+[claims.lifecycle.confirm_follow_up]
+rule = "R5.2"
+number = 2
+roles = ["team_leader"]
+within = "24 hours"
+
+[[claims.lifecycle.invalid_runs]]
+rule = "R5.4"
+channel = "sms"
+consecutive = 3
+
+[claims.cancel]
+rule = "R5.6"
+roles = ["team_leader"]
+reason_min_chars = 4
+
+[claims.reassign]
+rule = "R5.3"
+roles = ["team_leader"]
+signer_only = true
+
+[ledger]
+managers = ["team_leader"]
+
+[[ledger.codes]]
+code = "duplicate_card"
+rule = "R5.5"
+kind = "penalty"
+name = { zh = "未及时回访造成重卡", en = "Duplicate card after a missed follow-up" }
+amount = 2000
+manual = false
+
+[[ledger.codes]]
+code = "lateness"
+rule = "R5.17"
+kind = "penalty"
+name = { zh = "迟到", en = "Lateness" }
+amount = 2000
+escalation = [{ from = 2, amount = 4000 }, { from = 3, flag = "dismissal_review" }]
+
+[[ledger.codes]]
+code = "absence"
+rule = "R6.1"
+kind = "points"
+name = { zh = "缺岗", en = "Absence" }
+points = -10
 "#;
 
     pub(crate) fn sample() -> Policy {
@@ -697,9 +790,9 @@ basis = "earliest_effective"
     #[test]
     fn semantic_errors_are_all_reported_with_hints() {
         let src = SAMPLE
-            .replace(r#"roles = ["team_leader"]"#, r#"roles = ["team_lead"]"#)
-            .replace(r#""history.read""#, r#""history.reed""#)
-            .replace(r#"rule = "R5.5""#, r#"rule = "5.5""#);
+            .replacen(r#"roles = ["team_leader"]"#, r#"roles = ["team_lead"]"#, 1)
+            .replacen(r#""history.read""#, r#""history.reed""#, 1)
+            .replacen(r#"rule = "R5.5""#, r#"rule = "5.5""#, 1);
         let errs = Policy::parse(&src, "p.toml").unwrap_err().0;
         assert_eq!(errs.len(), 3, "{errs:?}");
         assert!(errs[0].message.contains("history.reed"));
@@ -729,5 +822,37 @@ basis = "earliest_effective"
         let e = &Policy::parse(&src, "p.toml").unwrap_err().0[0];
         assert_eq!(e.line, 5);
         assert_eq!(e.column, 36, "{e}");
+    }
+
+    #[test]
+    fn timed_sections_are_checked_at_their_place() {
+        let src = SAMPLE
+            .replacen("first_within = \"3 days\"", "first_within = \"three days\"", 1)
+            .replacen(
+                "duplicate_penalty = \"duplicate_card\"",
+                "duplicate_penalty = \"dupe\"",
+                1,
+            )
+            .replacen("channel = \"sms\"", "channel = \"fax\"", 1)
+            .replacen("{ from = 3, flag", "{ from = 1, flag", 1);
+        let errs = Policy::parse(&src, "p.toml").unwrap_err().0;
+        let messages: Vec<&str> = errs.iter().map(|e| e.message.as_str()).collect();
+        assert_eq!(errs.len(), 4, "{messages:?}");
+        assert!(
+            messages[0].contains("three days") && errs[0].line == 33,
+            "{:?}",
+            errs[0]
+        );
+        assert!(errs[0].hint.as_deref().unwrap().contains("24 hours"));
+        assert!(messages[1].contains("dupe"));
+        assert!(errs[1].hint.as_deref().unwrap().contains("duplicate_card"));
+        assert!(messages[2].contains("fax"));
+        assert!(messages[3].contains("from = 1"));
+        let p = sample();
+        let lc = p.claims.lifecycle.as_ref().unwrap();
+        assert_eq!(lc.first_within.unwrap().text().en, "3 days");
+        assert_eq!(lc.confirm_follow_up.as_ref().unwrap().number, 2);
+        assert_eq!(p.ledger.code("lateness").unwrap().escalation.len(), 2);
+        assert!(p.may_manage_ledger(&["team_leader".into()]) && !p.may_manage_ledger(&["consultant".into()]));
     }
 }

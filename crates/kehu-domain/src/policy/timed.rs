@@ -1,0 +1,608 @@
+//! The policy sections for rules that run on time: how long a claim stays valid (R5.2, R5.4,
+//! R7.7), who may cancel or reassign it (R5.3, R5.6), and the ledger of penalties, points and
+//! rewards (R5.5, R5.8, R5.17, R6.1).
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize, Serializer};
+use toml::Spanned;
+
+use super::{Channel, Checker, Role};
+use crate::Timestamp;
+use crate::decision::RuleId;
+use crate::text::Text;
+
+/// A length of time as the rulebook says it: "3 days", "24 hours", "1 week", "2 months".
+/// Calendar units are counted in the tenant's time zone.
+#[derive(Debug, Clone, Copy)]
+pub struct Period {
+    span: jiff::Span,
+}
+
+impl PartialEq for Period {
+    fn eq(&self, other: &Period) -> bool {
+        self.span.fieldwise() == other.span.fieldwise()
+    }
+}
+
+impl Period {
+    pub fn parse(s: &str) -> Option<Period> {
+        let span: jiff::Span = s.trim().parse().ok()?;
+        if span.is_negative() || span.is_zero() {
+            return None;
+        }
+        // A period must be whole: no fractions, and units from minutes up.
+        if span.get_seconds() != 0 || span.get_milliseconds() != 0 || span.get_microseconds() != 0 {
+            return None;
+        }
+        Some(Period { span })
+    }
+
+    /// `t` plus this period, calendar units counted in `tz`.
+    pub fn after(&self, t: Timestamp, tz: &jiff::tz::TimeZone) -> Timestamp {
+        t.to_zoned(tz.clone())
+            .checked_add(self.span)
+            .map(|z| z.timestamp())
+            .unwrap_or(Timestamp::MAX)
+    }
+
+    /// The period in words: `3 天` / `3 days`.
+    pub fn text(&self) -> Text {
+        let s = self.span;
+        let parts: [(i64, &str, &str); 6] = [
+            (i64::from(s.get_years()), "年", "year"),
+            (i64::from(s.get_months()), "个月", "month"),
+            (i64::from(s.get_weeks()), "周", "week"),
+            (i64::from(s.get_days()), "天", "day"),
+            (i64::from(s.get_hours()), "小时", "hour"),
+            (s.get_minutes(), "分钟", "minute"),
+        ];
+        let mut zh = String::new();
+        let mut en = Vec::new();
+        for (n, z, e) in parts.into_iter().filter(|(n, _, _)| *n != 0) {
+            zh.push_str(&format!(" {n} {z}"));
+            en.push(format!("{n} {e}{}", if n == 1 { "" } else { "s" }));
+        }
+        Text::new(zh.trim().to_string(), en.join(" "))
+    }
+}
+
+impl fmt::Display for Period {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text().en)
+    }
+}
+
+impl Serialize for Period {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text().en)
+    }
+}
+
+/// What happens to a claim whose follow-up window closes unmet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnMiss {
+    /// The card is void (R5.2); a leader may reassign it (R5.3).
+    Void,
+    /// The registration has run its course (R7.7).
+    Expire,
+}
+
+/// R5.2: the n-th follow-up is confirmed by a leader; confirmed late, the confirmation counts.
+#[derive(Debug, Clone, Serialize)]
+pub struct FollowUpConfirmation {
+    pub rule: RuleId,
+    /// Which follow-up (1 = the first) needs the confirmation.
+    pub number: u32,
+    pub roles: Vec<String>,
+    pub within: Period,
+}
+
+/// R5.4: a run of follow-ups on one channel that makes the claim void.
+#[derive(Debug, Clone, Serialize)]
+pub struct InvalidRun {
+    pub rule: RuleId,
+    pub channel: Channel,
+    pub consecutive: u32,
+}
+
+/// How a valid claim stays valid.
+#[derive(Debug, Clone, Serialize)]
+pub struct Lifecycle {
+    pub rule: RuleId,
+    /// Activities by the holder on these channels are follow-ups.
+    pub follow_up_channels: Vec<Channel>,
+    /// The first follow-up is due this long after the claim takes effect.
+    pub first_within: Option<Period>,
+    /// Each follow-up keeps the claim valid this long.
+    pub then_within: Option<Period>,
+    /// However it is followed up, the claim ends this long after taking effect.
+    pub valid_for: Option<Period>,
+    pub on_miss: OnMiss,
+    pub confirm_follow_up: Option<FollowUpConfirmation>,
+    pub invalid_runs: Vec<InvalidRun>,
+    /// R5.5: the ledger code charged to a holder whose missed follow-up let another card in.
+    pub duplicate_penalty: Option<String>,
+}
+
+/// Who may act on a claim: cancel it (R5.6) or reassign a void one (R5.3).
+#[derive(Debug, Clone, Serialize)]
+pub struct ClaimAction {
+    pub rule: RuleId,
+    pub roles: Vec<String>,
+    /// Reassigning: only the leader who signed the card (or an admin) may.
+    pub signer_only: bool,
+    /// Cancelling: the written reason must be at least this many characters.
+    pub reason_min_chars: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LedgerKind {
+    /// Money the staff member pays (a fine).
+    Penalty,
+    /// Performance points, added or deducted.
+    Points,
+    /// Money the staff member or customer receives.
+    Reward,
+}
+
+impl LedgerKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LedgerKind::Penalty => "penalty",
+            LedgerKind::Points => "points",
+            LedgerKind::Reward => "reward",
+        }
+    }
+
+    pub fn label(self) -> Text {
+        match self {
+            LedgerKind::Penalty => Text::new("罚款", "Penalty"),
+            LedgerKind::Points => Text::new("积分", "Points"),
+            LedgerKind::Reward => Text::new("奖励", "Reward"),
+        }
+    }
+}
+
+/// A mark on an entry that asks a manager to act.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Flag {
+    /// R5.11, R5.17: the person is up for dismissal review (劝退).
+    DismissalReview,
+}
+
+impl Flag {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Flag::DismissalReview => "dismissal_review",
+        }
+    }
+
+    pub fn label(self) -> Text {
+        match self {
+            Flag::DismissalReview => Text::new("需劝退审查", "Dismissal review"),
+        }
+    }
+}
+
+/// From the `from`-th occurrence of a code in a month on, the entry costs this instead.
+#[derive(Debug, Clone, Serialize)]
+pub struct Escalation {
+    pub from: u32,
+    pub amount: Option<i64>,
+    pub points: Option<i64>,
+    pub flag: Option<Flag>,
+}
+
+/// One kind of ledger entry, with its rule and its price.
+#[derive(Debug, Clone, Serialize)]
+pub struct LedgerCode {
+    pub code: String,
+    pub rule: RuleId,
+    pub kind: LedgerKind,
+    pub name: Text,
+    /// Money in minor units (fen) per occurrence.
+    pub amount: i64,
+    /// Points per occurrence; negative for a deduction.
+    pub points: i64,
+    /// Whether a manager may enter it by hand; automatic codes are charged by rules only.
+    pub manual: bool,
+    pub escalation: Vec<Escalation>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LedgerPolicy {
+    pub currency: String,
+    /// Roles that may add manual entries and reverse entries.
+    pub managers: Vec<String>,
+    pub codes: Vec<LedgerCode>,
+}
+
+impl LedgerPolicy {
+    pub fn code(&self, code: &str) -> Option<&LedgerCode> {
+        self.codes.iter().find(|c| c.code == code)
+    }
+}
+
+// ---- raw forms ----
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawLifecycle {
+    rule: Spanned<String>,
+    follow_up_channels: Spanned<Vec<Spanned<String>>>,
+    #[serde(default)]
+    first_within: Option<Spanned<String>>,
+    #[serde(default)]
+    then_within: Option<Spanned<String>>,
+    #[serde(default)]
+    valid_for: Option<Spanned<String>>,
+    on_miss: OnMiss,
+    #[serde(default)]
+    confirm_follow_up: Option<RawFollowUpConfirmation>,
+    #[serde(default)]
+    invalid_runs: Vec<RawInvalidRun>,
+    #[serde(default)]
+    duplicate_penalty: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFollowUpConfirmation {
+    rule: Spanned<String>,
+    number: Spanned<i64>,
+    roles: Spanned<Vec<Spanned<String>>>,
+    within: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawInvalidRun {
+    rule: Spanned<String>,
+    channel: Spanned<String>,
+    consecutive: Spanned<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawClaimAction {
+    rule: Spanned<String>,
+    roles: Spanned<Vec<Spanned<String>>>,
+    #[serde(default)]
+    signer_only: bool,
+    #[serde(default)]
+    reason_min_chars: Option<Spanned<i64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawLedger {
+    #[serde(default)]
+    currency: Option<String>,
+    managers: Spanned<Vec<Spanned<String>>>,
+    #[serde(default)]
+    codes: Vec<RawLedgerCode>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLedgerCode {
+    code: Spanned<String>,
+    rule: Spanned<String>,
+    kind: LedgerKind,
+    name: Text,
+    #[serde(default)]
+    amount: Option<Spanned<i64>>,
+    #[serde(default)]
+    points: Option<Spanned<i64>>,
+    #[serde(default = "yes")]
+    manual: bool,
+    #[serde(default)]
+    escalation: Vec<RawEscalation>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEscalation {
+    from: Spanned<i64>,
+    #[serde(default)]
+    amount: Option<i64>,
+    #[serde(default)]
+    points: Option<i64>,
+    #[serde(default)]
+    flag: Option<Flag>,
+}
+
+const PERIOD_HINT: &str = "write a whole length such as \"3 days\", \"24 hours\", \"1 week\" or \"2 months\"";
+
+impl Checker<'_> {
+    fn period(&mut self, raw: &Spanned<String>) -> Option<Period> {
+        let p = Period::parse(raw.get_ref());
+        if p.is_none() {
+            self.error(
+                raw.span(),
+                format!("`{}` is not a length of time", raw.get_ref()),
+                PERIOD_HINT,
+            );
+        }
+        p
+    }
+
+    pub(super) fn role_list(&mut self, raw: &Spanned<Vec<Spanned<String>>>, roles: &[Role], what: &str) -> Vec<String> {
+        if raw.get_ref().is_empty() {
+            self.error(
+                raw.span(),
+                format!("{what} needs at least one role"),
+                "for example roles = [\"team_leader\"]",
+            );
+        }
+        let mut out = Vec::new();
+        for r in raw.get_ref() {
+            if roles.iter().any(|x| &x.id == r.get_ref()) {
+                out.push(r.get_ref().clone());
+            } else {
+                let known: Vec<_> = roles.iter().map(|x| x.id.as_str()).collect();
+                self.error(
+                    r.span(),
+                    format!("role `{}` is not defined in [[roles]]", r.get_ref()),
+                    format!("defined roles: {}", known.join(", ")),
+                );
+            }
+        }
+        out
+    }
+
+    fn channel(&mut self, raw: &Spanned<String>, allowed: &[Channel]) -> Option<Channel> {
+        match Channel::parse(raw.get_ref()) {
+            Some(c) if allowed.contains(&c) => Some(c),
+            _ => {
+                let known: Vec<_> = allowed.iter().map(|c| c.as_str()).collect();
+                self.error(
+                    raw.span(),
+                    format!("`{}` is not one of the channels in [activities]", raw.get_ref()),
+                    format!("channels are: {}", known.join(", ")),
+                );
+                None
+            }
+        }
+    }
+
+    pub(super) fn lifecycle(
+        &mut self,
+        raw: RawLifecycle,
+        roles: &[Role],
+        channels: &[Channel],
+        codes: &[LedgerCode],
+    ) -> Lifecycle {
+        let rule = self.rule(&raw.rule);
+        let follow_up_channels: Vec<Channel> = raw
+            .follow_up_channels
+            .get_ref()
+            .iter()
+            .filter_map(|c| self.channel(c, channels))
+            .collect();
+        if raw.follow_up_channels.get_ref().is_empty() {
+            self.error(
+                raw.follow_up_channels.span(),
+                "follow_up_channels needs at least one channel",
+                "for example follow_up_channels = [\"call\", \"visit\"]",
+            );
+        }
+        let first_within = raw.first_within.as_ref().and_then(|p| self.period(p));
+        let then_within = raw.then_within.as_ref().and_then(|p| self.period(p));
+        let valid_for = raw.valid_for.as_ref().and_then(|p| self.period(p));
+        if raw.first_within.is_none() && raw.then_within.is_none() && raw.valid_for.is_none() {
+            self.error(
+                raw.rule.span(),
+                "[claims.lifecycle] sets no limit",
+                "set first_within, then_within or valid_for, or remove the section",
+            );
+        }
+        let confirm_follow_up = raw.confirm_follow_up.map(|c| {
+            let number = *c.number.get_ref();
+            if !(1..=100).contains(&number) {
+                self.error(
+                    c.number.span(),
+                    format!("follow-up number {number} must be from 1 to 100"),
+                    "1 is the first follow-up, 2 the second",
+                );
+            }
+            FollowUpConfirmation {
+                rule: self.rule(&c.rule),
+                number: u32::try_from(number).unwrap_or(1),
+                roles: self.role_list(&c.roles, roles, "confirm_follow_up"),
+                within: self.period(&c.within).unwrap_or(Period {
+                    span: jiff::Span::new().hours(24),
+                }),
+            }
+        });
+        let invalid_runs = raw
+            .invalid_runs
+            .iter()
+            .filter_map(|r| {
+                let n = *r.consecutive.get_ref();
+                if !(2..=100).contains(&n) {
+                    self.error(
+                        r.consecutive.span(),
+                        format!("consecutive = {n} must be from 2 to 100"),
+                        "R5.4 counts three SMS-only follow-ups: consecutive = 3",
+                    );
+                }
+                let rule = self.rule(&r.rule);
+                let channel = self.channel(&r.channel, channels)?;
+                Some(InvalidRun {
+                    rule,
+                    channel,
+                    consecutive: u32::try_from(n).unwrap_or(3),
+                })
+            })
+            .collect();
+        let duplicate_penalty = raw.duplicate_penalty.as_ref().map(|c| {
+            self.code_ref(c, codes);
+            c.get_ref().clone()
+        });
+        Lifecycle {
+            rule,
+            follow_up_channels,
+            first_within,
+            then_within,
+            valid_for,
+            on_miss: raw.on_miss,
+            confirm_follow_up,
+            invalid_runs,
+            duplicate_penalty,
+        }
+    }
+
+    pub(super) fn code_ref(&mut self, raw: &Spanned<String>, codes: &[LedgerCode]) {
+        if !codes.iter().any(|c| &c.code == raw.get_ref()) {
+            let known: Vec<_> = codes.iter().map(|c| c.code.as_str()).collect();
+            self.error(
+                raw.span(),
+                format!("ledger code `{}` is not defined in [[ledger.codes]]", raw.get_ref()),
+                if known.is_empty() {
+                    "add a [ledger] section with this code".to_string()
+                } else {
+                    format!("defined codes: {}", known.join(", "))
+                },
+            );
+        }
+    }
+
+    pub(super) fn claim_action(&mut self, raw: RawClaimAction, roles: &[Role], what: &str) -> ClaimAction {
+        let reason_min_chars = match &raw.reason_min_chars {
+            None => 0,
+            Some(n) => {
+                let v = *n.get_ref();
+                if !(0..=500).contains(&v) {
+                    self.error(
+                        n.span(),
+                        format!("reason_min_chars = {v} must be from 0 to 500"),
+                        "R5.6 asks for a detailed reason: 5 to 20 characters is usual",
+                    );
+                }
+                u32::try_from(v).unwrap_or(0)
+            }
+        };
+        ClaimAction {
+            rule: self.rule(&raw.rule),
+            roles: self.role_list(&raw.roles, roles, what),
+            signer_only: raw.signer_only,
+            reason_min_chars,
+        }
+    }
+
+    pub(super) fn ledger(&mut self, raw: RawLedger, roles: &[Role]) -> LedgerPolicy {
+        let managers = self.role_list(&raw.managers, roles, "[ledger] managers");
+        let mut codes: Vec<LedgerCode> = Vec::new();
+        for c in raw.codes {
+            let code = c.code.get_ref().clone();
+            if code.is_empty()
+                || !code
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            {
+                self.error(
+                    c.code.span(),
+                    format!("ledger code `{code}` must be lowercase letters, digits and underscores"),
+                    "for example code = \"lateness\"",
+                );
+            }
+            if codes.iter().any(|x| x.code == code) {
+                self.error(
+                    c.code.span(),
+                    format!("ledger code `{code}` is defined twice"),
+                    "keep one definition per code",
+                );
+                continue;
+            }
+            let amount = c.amount.as_ref().map(|a| *a.get_ref()).unwrap_or(0);
+            let points = c.points.as_ref().map(|p| *p.get_ref()).unwrap_or(0);
+            if let Some(a) = &c.amount
+                && *a.get_ref() < 0
+            {
+                self.error(
+                    a.span(),
+                    "amount must not be negative",
+                    "amounts are in fen (1 yuan = 100); the kind says whether it is paid or received",
+                );
+            }
+            match c.kind {
+                LedgerKind::Points if points == 0 => self.error(
+                    c.code.span(),
+                    format!("points code `{code}` sets no points"),
+                    "add points = -3 for a deduction or points = 100 for an award",
+                ),
+                LedgerKind::Penalty | LedgerKind::Reward if amount == 0 && points == 0 => self.error(
+                    c.code.span(),
+                    format!("code `{code}` sets neither amount nor points"),
+                    "add amount = 2000 (fen, that is 20 yuan)",
+                ),
+                _ => {}
+            }
+            let mut escalation: Vec<Escalation> = Vec::new();
+            for e in &c.escalation {
+                let from = *e.from.get_ref();
+                if !(2..=1000).contains(&from) || escalation.last().is_some_and(|l| i64::from(l.from) >= from) {
+                    self.error(
+                        e.from.span(),
+                        format!("escalation from = {from} must be 2 or more and rise step by step"),
+                        "from = 2 means the second time in a month",
+                    );
+                }
+                escalation.push(Escalation {
+                    from: u32::try_from(from).unwrap_or(2),
+                    amount: e.amount,
+                    points: e.points,
+                    flag: e.flag,
+                });
+            }
+            codes.push(LedgerCode {
+                code,
+                rule: self.rule(&c.rule),
+                kind: c.kind,
+                name: c.name,
+                amount,
+                points,
+                manual: c.manual,
+                escalation,
+            });
+        }
+        LedgerPolicy {
+            currency: raw.currency.unwrap_or_else(|| "CNY".into()),
+            managers,
+            codes,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn periods_read_as_the_rulebook_writes_them() {
+        let tz = jiff::tz::TimeZone::get("Asia/Shanghai").unwrap();
+        let t: Timestamp = "2026-01-31T02:00:00Z".parse().unwrap();
+        let p = Period::parse("3 days").unwrap();
+        assert_eq!(p.after(t, &tz).to_string(), "2026-02-03T02:00:00Z");
+        assert_eq!(p.text().zh, "3 天");
+        assert_eq!(Period::parse("1 week").unwrap().text().en, "1 week");
+        // Calendar months in the tenant's zone: 31 January + 1 month is the end of February.
+        assert_eq!(
+            Period::parse("1 month").unwrap().after(t, &tz).to_string(),
+            "2026-02-28T02:00:00Z"
+        );
+        assert_eq!(Period::parse("24 hours").unwrap().text().en, "24 hours");
+        for bad in ["", "3", "soon", "-3 days", "0 days", "1.5 days", "30 seconds"] {
+            assert!(Period::parse(bad).is_none(), "{bad}");
+        }
+    }
+}

@@ -1,6 +1,7 @@
 //! Follow-ups: calls, visits, SMS, meetings, walk-ins and events.
 
 use kehu_domain::Timestamp;
+use kehu_domain::lifecycle::FollowUp;
 use kehu_domain::policy::Channel;
 
 use crate::db::{Db, Tx};
@@ -17,6 +18,8 @@ pub struct ActivityRow {
     pub at: i64,
     pub note: String,
     pub created_at: i64,
+    pub confirmed_at: Option<i64>,
+    pub confirmed_by: Option<i64>,
 }
 
 impl ActivityRow {
@@ -30,11 +33,25 @@ impl ActivityRow {
             "at": ts(self.at).to_string(),
             "note": self.note,
             "created_at": ts(self.created_at).to_string(),
+            "confirmed_at": self.confirmed_at.map(|t| ts(t).to_string()),
+            "confirmed_by": self.confirmed_by,
+        })
+    }
+
+    /// The activity as the claim lifecycle sees it; `None` for a channel no longer known.
+    pub fn follow_up(&self) -> Option<FollowUp> {
+        Some(FollowUp {
+            id: self.id,
+            staff_id: self.staff_id,
+            channel: Channel::parse(&self.channel)?,
+            at: ts(self.at),
+            confirmed_at: self.confirmed_at.map(ts),
         })
     }
 }
 
-const SELECT: &str = "SELECT a.id, a.tenant_id, a.customer_id, a.staff_id, s.display_name AS staff_name, a.channel, a.at, a.note, a.created_at \
+const SELECT: &str = "SELECT a.id, a.tenant_id, a.customer_id, a.staff_id, s.display_name AS staff_name, a.channel, a.at, a.note, a.created_at, \
+    a.confirmed_at, a.confirmed_by \
     FROM activities a JOIN staff s ON s.id = a.staff_id";
 
 pub struct NewActivity<'a> {
@@ -64,6 +81,50 @@ pub async fn for_customer(db: &Db, tenant_id: i64, customer_id: i64, limit: i64)
     db.fetch_all(
         &format!("{SELECT} WHERE a.tenant_id = $1 AND a.customer_id = $2 ORDER BY a.at DESC, a.id DESC LIMIT $3"),
         args![tenant_id, customer_id, limit],
+    )
+    .await
+}
+
+/// A customer's activities by one staff member, oldest first, inside a transaction: what a
+/// claim's lifecycle looks at.
+pub async fn by_staff_tx(tx: &mut Tx, tenant_id: i64, customer_id: i64, staff_id: i64) -> Result<Vec<ActivityRow>> {
+    tx.fetch_all(
+        &format!("{SELECT} WHERE a.tenant_id = $1 AND a.customer_id = $2 AND a.staff_id = $3 ORDER BY a.at, a.id"),
+        args![tenant_id, customer_id, staff_id],
+    )
+    .await
+}
+
+pub async fn get_tx(tx: &mut Tx, tenant_id: i64, id: i64) -> Result<ActivityRow> {
+    tx.fetch_one(
+        &format!("{SELECT} WHERE a.tenant_id = $1 AND a.id = $2"),
+        args![tenant_id, id],
+    )
+    .await
+}
+
+pub async fn get(db: &Db, tenant_id: i64, id: i64) -> Result<ActivityRow> {
+    db.fetch_one(
+        &format!("{SELECT} WHERE a.tenant_id = $1 AND a.id = $2"),
+        args![tenant_id, id],
+    )
+    .await
+}
+
+/// Records a leader's confirmation of a follow-up (R5.2).
+pub async fn confirm(tx: &mut Tx, tenant_id: i64, id: i64, by: i64, at: Timestamp) -> Result<ActivityRow> {
+    tx.execute(
+        "UPDATE activities SET confirmed_at = $3, confirmed_by = $4 WHERE tenant_id = $1 AND id = $2 AND confirmed_at IS NULL",
+        args![tenant_id, id, ms(at), by],
+    )
+    .await?;
+    get_tx(tx, tenant_id, id).await
+}
+
+pub async fn by_staff(db: &Db, tenant_id: i64, customer_id: i64, staff_id: i64) -> Result<Vec<ActivityRow>> {
+    db.fetch_all(
+        &format!("{SELECT} WHERE a.tenant_id = $1 AND a.customer_id = $2 AND a.staff_id = $3 ORDER BY a.at, a.id"),
+        args![tenant_id, customer_id, staff_id],
     )
     .await
 }

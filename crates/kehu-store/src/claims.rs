@@ -1,8 +1,8 @@
 //! Claims: who registered which customer, when it took effect and its state. Kept forever;
 //! cancelling changes the state, never deletes (R5.6).
 
-use kehu_domain::Timestamp;
 use kehu_domain::claim::{ClaimFacts, ClaimStatus};
+use kehu_domain::{RuleId, Timestamp};
 
 use crate::db::{Arg, Db, Tx, placeholders};
 use crate::{Result, StoreError, args, ms, ts};
@@ -14,6 +14,7 @@ pub struct ClaimRow {
     pub customer_id: i64,
     pub staff_id: i64,
     pub staff_name: String,
+    pub customer_name: String,
     pub status: String,
     pub registered_at: i64,
     pub registered_by: i64,
@@ -24,6 +25,11 @@ pub struct ClaimRow {
     pub confirmed_role: Option<String>,
     pub valid_until: Option<i64>,
     pub policy_version: i64,
+    pub ended_at: Option<i64>,
+    pub ended_rule: Option<String>,
+    pub ended_by: Option<i64>,
+    pub end_reason: Option<String>,
+    pub reassigned_from: Option<i64>,
 }
 
 impl ClaimRow {
@@ -41,8 +47,12 @@ impl ClaimRow {
             registered_at: ts(self.registered_at),
             effective_at: self.effective_at.map(ts),
             confirmed_at: self.confirmed_at.map(ts),
+            confirmed_by_id: self.confirmed_by,
             confirmed_by_name: self.confirmer_name.clone(),
             confirmed_by_role: self.confirmed_role.clone(),
+            ended_at: self.ended_at.map(ts),
+            ended_rule: self.ended_rule.as_deref().and_then(|r| RuleId::parse(r).ok()),
+            reassigned_from: self.reassigned_from,
         }
     }
 
@@ -61,14 +71,20 @@ impl ClaimRow {
             "confirmed_by": self.confirmed_by,
             "valid_until": t(self.valid_until),
             "policy_version": self.policy_version,
+            "ended_at": t(self.ended_at),
+            "ended_rule": self.ended_rule,
+            "ended_by": self.ended_by,
+            "end_reason": self.end_reason,
+            "reassigned_from": self.reassigned_from,
         })
     }
 }
 
-const SELECT: &str = "SELECT c.id, c.tenant_id, c.customer_id, c.staff_id, s.display_name AS staff_name, c.status, \
+const SELECT: &str = "SELECT c.id, c.tenant_id, c.customer_id, c.staff_id, s.display_name AS staff_name, cu.name AS customer_name, c.status, \
     c.registered_at, c.registered_by, c.effective_at, c.confirmed_at, c.confirmed_by, k.display_name AS confirmer_name, \
-    c.confirmed_role, c.valid_until, c.policy_version \
-    FROM claims c JOIN staff s ON s.id = c.staff_id LEFT JOIN staff k ON k.id = c.confirmed_by";
+    c.confirmed_role, c.valid_until, c.policy_version, c.ended_at, c.ended_rule, c.ended_by, c.end_reason, c.reassigned_from \
+    FROM claims c JOIN staff s ON s.id = c.staff_id JOIN customers cu ON cu.id = c.customer_id \
+    LEFT JOIN staff k ON k.id = c.confirmed_by";
 
 /// Locks the customer for the rest of the transaction (PostgreSQL) so that concurrent claims on
 /// one customer are decided one after another. Fails with `NotFound` for another tenant's id.
@@ -136,13 +152,14 @@ pub struct NewClaim {
     pub registered_at: Timestamp,
     pub effective_at: Option<Timestamp>,
     pub policy_version: u32,
+    pub reassigned_from: Option<i64>,
 }
 
 pub async fn insert(tx: &mut Tx, tenant_id: i64, c: NewClaim) -> Result<ClaimRow> {
     let (id,): (i64,) = tx
         .fetch_one(
-            "INSERT INTO claims (tenant_id, customer_id, staff_id, status, registered_at, registered_by, effective_at, policy_version) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+            "INSERT INTO claims (tenant_id, customer_id, staff_id, status, registered_at, registered_by, effective_at, policy_version, reassigned_from) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
             args![
                 tenant_id,
                 c.customer_id,
@@ -151,7 +168,8 @@ pub async fn insert(tx: &mut Tx, tenant_id: i64, c: NewClaim) -> Result<ClaimRow
                 ms(c.registered_at),
                 c.registered_by,
                 c.effective_at.map(ms),
-                i64::from(c.policy_version)
+                i64::from(c.policy_version),
+                c.reassigned_from
             ],
         )
         .await?;
@@ -172,6 +190,75 @@ pub async fn confirm(
         "UPDATE claims SET status = 'valid', confirmed_at = $3, confirmed_by = $4, confirmed_role = $5, effective_at = $6 \
          WHERE tenant_id = $1 AND id = $2 AND status = 'pending'",
         args![tenant_id, id, ms(at), by, role, ms(effective_at)],
+    )
+    .await?;
+    get_tx(tx, tenant_id, id).await
+}
+
+/// Ends a claim that stands: it lapsed (void, expired) or was cancelled. The row is kept (R5.6).
+/// Returns `None` when the claim no longer stood (someone else ended it first).
+pub struct End<'a> {
+    pub status: ClaimStatus,
+    pub at: Timestamp,
+    pub rule: &'a RuleId,
+    pub by: Option<i64>,
+    pub reason: Option<&'a str>,
+}
+
+pub async fn end(tx: &mut Tx, tenant_id: i64, id: i64, e: End<'_>) -> Result<Option<ClaimRow>> {
+    let n = tx
+        .execute(
+            "UPDATE claims SET status = $3, ended_at = $4, ended_rule = $5, ended_by = $6, end_reason = $7, valid_until = NULL \
+             WHERE tenant_id = $1 AND id = $2 AND status IN ('pending', 'valid')",
+            args![tenant_id, id, e.status.as_str(), ms(e.at), e.rule.as_str(), e.by, e.reason],
+        )
+        .await?;
+    if n == 0 {
+        return Ok(None);
+    }
+    get_tx(tx, tenant_id, id).await.map(Some)
+}
+
+/// Records the limit a valid claim must be followed up by (`None`: no limit).
+pub async fn set_valid_until(tx: &mut Tx, tenant_id: i64, id: i64, until: Option<Timestamp>) -> Result<()> {
+    tx.execute(
+        "UPDATE claims SET valid_until = $3 WHERE tenant_id = $1 AND id = $2",
+        args![tenant_id, id, until.map(ms)],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Claims held by a staff member, those that stand first, then by limit and newest.
+pub async fn for_staff(db: &Db, tenant_id: i64, staff_id: i64, limit: i64) -> Result<Vec<ClaimRow>> {
+    db.fetch_all(
+        &format!(
+            "{SELECT} WHERE c.tenant_id = $1 AND c.staff_id = $2 \
+             ORDER BY CASE WHEN c.status IN ('pending', 'valid') THEN 0 ELSE 1 END, c.valid_until, c.id DESC LIMIT $3"
+        ),
+        args![tenant_id, staff_id, limit],
+    )
+    .await
+}
+
+/// Void claims not yet reassigned, those signed by `signer` when given, newest first (R5.3).
+pub async fn void_unassigned(db: &Db, tenant_id: i64, signer: Option<i64>, limit: i64) -> Result<Vec<ClaimRow>> {
+    db.fetch_all(
+        &format!(
+            "{SELECT} WHERE c.tenant_id = $1 AND c.status = 'void' AND ($2 IS NULL OR c.confirmed_by = $2) \
+             AND NOT EXISTS (SELECT 1 FROM claims r WHERE r.reassigned_from = c.id) \
+             ORDER BY c.ended_at DESC, c.id DESC LIMIT $3"
+        ),
+        args![tenant_id, signer, limit],
+    )
+    .await
+}
+
+/// Records the signature on a claim created valid (a leader's reassignment, R5.3).
+pub async fn confirm_valid(tx: &mut Tx, tenant_id: i64, id: i64, by: i64, at: Timestamp) -> Result<ClaimRow> {
+    tx.execute(
+        "UPDATE claims SET confirmed_at = $3, confirmed_by = $4 WHERE tenant_id = $1 AND id = $2",
+        args![tenant_id, id, ms(at), by],
     )
     .await?;
     get_tx(tx, tenant_id, id).await

@@ -3,8 +3,22 @@
 use crate::db::{Backend, Db};
 use crate::{Result, args};
 
-const SQLITE: &[(i64, &str, &str)] = &[(1, "init", include_str!("../migrations/sqlite/0001_init.sql"))];
-const POSTGRES: &[(i64, &str, &str)] = &[(1, "init", include_str!("../migrations/postgres/0001_init.sql"))];
+const SQLITE: &[(i64, &str, &str)] = &[
+    (1, "init", include_str!("../migrations/sqlite/0001_init.sql")),
+    (
+        2,
+        "deadlines_ledger",
+        include_str!("../migrations/sqlite/0002_deadlines_ledger.sql"),
+    ),
+];
+const POSTGRES: &[(i64, &str, &str)] = &[
+    (1, "init", include_str!("../migrations/postgres/0001_init.sql")),
+    (
+        2,
+        "deadlines_ledger",
+        include_str!("../migrations/postgres/0002_deadlines_ledger.sql"),
+    ),
+];
 
 #[derive(sqlx::FromRow)]
 struct Applied {

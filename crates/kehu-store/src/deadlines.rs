@@ -1,0 +1,157 @@
+//! The deadline queue: "at `due_at` evaluate `rule` for subject `subject_id`".
+//!
+//! A deadline is written in the transaction of the change that creates it and moved or removed
+//! by later changes. The scheduler takes one due row at a time in its own transaction
+//! (PostgreSQL: `FOR UPDATE SKIP LOCKED`, so several `kehu serve` processes share the queue and
+//! each row fires once) and deletes it in the transaction that applies it.
+
+use kehu_domain::{RuleId, Timestamp};
+
+use crate::db::{Db, Tx};
+use crate::{Backend, Result, args, ms};
+
+/// What a deadline is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A valid claim's follow-up limit (R5.2, R5.4, R7.7); the subject is the claim.
+    ClaimLapse,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::ClaimLapse => "claim_lapse",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Kind> {
+        match s {
+            "claim_lapse" => Some(Kind::ClaimLapse),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DeadlineRow {
+    pub id: i64,
+    pub tenant_id: i64,
+    pub kind: String,
+    pub subject_id: i64,
+    pub customer_id: Option<i64>,
+    pub due_at: i64,
+    pub rule: String,
+    pub created_at: i64,
+}
+
+/// Sets the subject's deadline of this kind, replacing any earlier one.
+#[allow(clippy::too_many_arguments)]
+pub async fn schedule(
+    tx: &mut Tx,
+    tenant_id: i64,
+    kind: Kind,
+    subject_id: i64,
+    customer_id: Option<i64>,
+    due_at: Timestamp,
+    rule: &RuleId,
+    now: Timestamp,
+) -> Result<()> {
+    tx.execute(
+        "INSERT INTO deadlines (tenant_id, kind, subject_id, customer_id, due_at, rule, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         ON CONFLICT (tenant_id, kind, subject_id) DO UPDATE SET due_at = excluded.due_at, rule = excluded.rule",
+        args![
+            tenant_id,
+            kind.as_str(),
+            subject_id,
+            customer_id,
+            ms(due_at),
+            rule.as_str(),
+            ms(now)
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Removes the subject's deadline of this kind, if any: a later event made it moot.
+pub async fn cancel(tx: &mut Tx, tenant_id: i64, kind: Kind, subject_id: i64) -> Result<()> {
+    tx.execute(
+        "DELETE FROM deadlines WHERE tenant_id = $1 AND kind = $2 AND subject_id = $3",
+        args![tenant_id, kind.as_str(), subject_id],
+    )
+    .await?;
+    Ok(())
+}
+
+const COLUMNS: &str = "id, tenant_id, kind, subject_id, customer_id, due_at, rule, created_at";
+
+/// The next due deadlines, earliest first, without locking: candidates for [`take`].
+pub async fn due(db: &Db, now: Timestamp, limit: i64) -> Result<Vec<DeadlineRow>> {
+    db.fetch_all(
+        &format!("SELECT {COLUMNS} FROM deadlines WHERE due_at <= $1 ORDER BY due_at, id LIMIT $2"),
+        args![ms(now), limit],
+    )
+    .await
+}
+
+/// Takes a due deadline for this transaction, or `None` when another scheduler holds it or
+/// fired it. First the deadline's customer is locked, in the order every change to a customer
+/// takes its locks (customer, then deadline), so a scheduler never deadlocks with a request;
+/// on PostgreSQL both locks skip rows another process holds. The row is deleted here, so it
+/// fires once, whoever commits.
+pub async fn take(tx: &mut Tx, candidate: &DeadlineRow, now: Timestamp) -> Result<Option<DeadlineRow>> {
+    let skip = match tx.backend() {
+        Backend::Sqlite => "",
+        Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+    };
+    if let Some(customer_id) = candidate.customer_id {
+        let locked: Option<(i64,)> = tx
+            .fetch_optional(
+                &format!("SELECT id FROM customers WHERE tenant_id = $1 AND id = $2{skip}"),
+                args![candidate.tenant_id, customer_id],
+            )
+            .await?;
+        if locked.is_none() {
+            return Ok(None);
+        }
+    }
+    let row: Option<DeadlineRow> = tx
+        .fetch_optional(
+            &format!("SELECT {COLUMNS} FROM deadlines WHERE id = $1 AND due_at <= $2{skip}"),
+            args![candidate.id, ms(now)],
+        )
+        .await?;
+    if let Some(r) = &row {
+        tx.execute("DELETE FROM deadlines WHERE id = $1", args![r.id]).await?;
+    }
+    Ok(row)
+}
+
+/// The earliest deadline at or before `until`, without taking it.
+pub async fn next_due(db: &Db, until: Timestamp) -> Result<Option<Timestamp>> {
+    let row: Option<(i64,)> = db
+        .fetch_optional(
+            "SELECT due_at FROM deadlines WHERE due_at <= $1 ORDER BY due_at, id LIMIT 1",
+            args![ms(until)],
+        )
+        .await?;
+    Ok(row.map(|(t,)| crate::ts(t)))
+}
+
+/// A subject's deadline of this kind, if one is set.
+pub async fn for_subject(db: &Db, tenant_id: i64, kind: Kind, subject_id: i64) -> Result<Option<DeadlineRow>> {
+    db.fetch_optional(
+        &format!("SELECT {COLUMNS} FROM deadlines WHERE tenant_id = $1 AND kind = $2 AND subject_id = $3"),
+        args![tenant_id, kind.as_str(), subject_id],
+    )
+    .await
+}
+
+/// How many deadlines are due at `now`.
+pub async fn count_due(db: &Db, now: Timestamp) -> Result<i64> {
+    let (n,): (i64,) = db
+        .fetch_one("SELECT COUNT(*) FROM deadlines WHERE due_at <= $1", args![ms(now)])
+        .await?;
+    Ok(n)
+}

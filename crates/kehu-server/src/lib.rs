@@ -8,6 +8,8 @@ pub mod clock;
 pub mod error;
 pub mod i18n;
 pub mod indexer;
+pub mod ledger;
+pub mod lifecycle;
 pub mod service;
 pub mod web;
 
@@ -119,11 +121,13 @@ pub fn app(state: AppState) -> Router {
 /// Serves until Ctrl-C or SIGTERM, finishing requests in flight.
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
     let indexer = indexer::spawn(state.clone());
+    let scheduler = lifecycle::spawn(state.clone());
     let app = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await;
     indexer.abort();
+    scheduler.abort();
     served
 }
 

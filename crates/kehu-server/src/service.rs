@@ -66,7 +66,12 @@ pub fn has_control(s: &str) -> bool {
     s.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
 }
 
-fn clean(s: Option<String>, max: usize, field: &str, lang: kehu_domain::Lang) -> Result<Option<String>, ApiError> {
+pub(crate) fn clean(
+    s: Option<String>,
+    max: usize,
+    field: &str,
+    lang: kehu_domain::Lang,
+) -> Result<Option<String>, ApiError> {
     let Some(s) = s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty()) else {
         return Ok(None);
     };
@@ -416,6 +421,7 @@ pub async fn register_claim(
             registered_at: now,
             effective_at: reg.effective_at,
             policy_version: policy.version,
+            reassigned_from: None,
         },
     )
     .await?;
@@ -435,6 +441,13 @@ pub async fn register_claim(
         },
     )
     .await?;
+    let (row, _) = crate::lifecycle::settle(&mut tx, &policy, row, now).await?;
+    let before: Vec<ClaimRow> = claims::for_customer_tx(&mut tx, caller.tenant_id, customer_id)
+        .await?
+        .into_iter()
+        .filter(|c| c.id != row.id)
+        .collect();
+    crate::lifecycle::charge_duplicates(&mut tx, &policy, &row, &before, now).await?;
     tx.commit().await?;
     tracing::debug!(claim.id = row.id, customer.id = customer_id, rule.id = %reg.decision.rule, "claim registered");
     Ok(row)
@@ -444,16 +457,9 @@ pub async fn register_claim(
 pub async fn confirm_claim(state: &AppState, caller: &Caller, claim_id: i64) -> Result<ClaimRow, ApiError> {
     let policy = state.policy(caller.tenant_id).await?;
     let lang = caller.lang;
-    let not_found = || ApiError::not_found(Text::new("找不到该登记", "No such claim")).in_lang(lang);
     let now = state.now();
     let mut tx = state.db.begin().await?;
-    let claim = claims::get_tx(&mut tx, caller.tenant_id, claim_id)
-        .await
-        .map_err(|_| not_found())?;
-    claims::lock_customer(&mut tx, caller.tenant_id, claim.customer_id).await?;
-    let claim = claims::get_tx(&mut tx, caller.tenant_id, claim_id)
-        .await
-        .map_err(|_| not_found())?;
+    let claim = crate::lifecycle::lock_claim(&mut tx, caller, claim_id).await?;
     let confirmer = StaffFacts {
         id: caller.id(),
         name: caller.staff.display_name.clone(),
@@ -487,6 +493,7 @@ pub async fn confirm_claim(state: &AppState, caller: &Caller, claim_id: i64) -> 
         },
     )
     .await?;
+    let (row, _) = crate::lifecycle::settle(&mut tx, &policy, row, now).await?;
     tx.commit().await?;
     Ok(row)
 }
@@ -566,6 +573,15 @@ pub async fn add_activity(
         },
     )
     .await?;
+    // A follow-up moves the limit of the author's claim on this customer (R5.2, R5.4).
+    let held: Vec<ClaimRow> = claims::for_customer_tx(&mut tx, caller.tenant_id, customer_id)
+        .await?
+        .into_iter()
+        .filter(|c| c.staff_id == caller.id() && c.status() == kehu_domain::claim::ClaimStatus::Valid)
+        .collect();
+    for claim in held {
+        crate::lifecycle::settle(&mut tx, &policy, claim, now).await?;
+    }
     tx.commit().await?;
     Ok(row)
 }
@@ -599,7 +615,7 @@ pub async fn advance_clock(
     caller: &Caller,
     seconds: Option<i64>,
     to: Option<Timestamp>,
-) -> Result<Timestamp, ApiError> {
+) -> Result<(Timestamp, u64), ApiError> {
     let lang = caller.lang;
     if !state.clock.is_virtual() {
         return Err(ApiError::new(
@@ -633,6 +649,8 @@ pub async fn advance_clock(
         }
     };
     let offset = state.clock.offset_ms() + delta_ms;
+    // Deadlines due on the way fire first, each at its own time, in time order.
+    let fired = crate::lifecycle::fire_until(state, ts(ms(now) + delta_ms)).await?;
     let mut tx = state.db.begin().await?;
     kehu_store::clock::set_offset(&mut tx, offset).await?;
     let new_now = ts(ms(now) + delta_ms);
@@ -653,5 +671,5 @@ pub async fn advance_clock(
     .await?;
     tx.commit().await?;
     state.clock.set_offset_ms(offset);
-    Ok(state.now())
+    Ok((state.now(), fired))
 }

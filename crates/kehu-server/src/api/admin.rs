@@ -301,11 +301,10 @@ async fn advance_clock(
             .in_lang(caller.lang)
         })?),
     };
-    let now = service::advance_clock(&state, &caller, b.seconds, to).await?;
-    // No timed rules exist yet, so nothing can fall due on the way.
+    let (now, fired) = service::advance_clock(&state, &caller, b.seconds, to).await?;
     Ok(Json(AdvanceOut {
         now: now.to_string(),
-        fired: 0,
+        fired,
     }))
 }
 

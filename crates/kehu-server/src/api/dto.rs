@@ -97,8 +97,16 @@ pub struct ClaimOut {
     pub effective_at: Option<String>,
     pub confirmed_at: Option<String>,
     pub confirmed_by: Option<i64>,
+    /// The limit the claim must be followed up by (R5.2), while it is valid.
     pub valid_until: Option<String>,
     pub policy_version: i64,
+    /// When it stopped standing (lapsed or cancelled), and the rule that ended it.
+    pub ended_at: Option<String>,
+    pub ended_rule: Option<String>,
+    /// A cancellation's written reason (R5.6).
+    pub end_reason: Option<String>,
+    /// The void claim this one was reassigned from (R5.3).
+    pub reassigned_from: Option<i64>,
 }
 
 impl From<&ClaimRow> for ClaimOut {
@@ -116,6 +124,10 @@ impl From<&ClaimRow> for ClaimOut {
             confirmed_by: c.confirmed_by,
             valid_until: c.valid_until.map(t),
             policy_version: c.policy_version,
+            ended_at: c.ended_at.map(t),
+            ended_rule: c.ended_rule.clone(),
+            end_reason: c.end_reason.clone(),
+            reassigned_from: c.reassigned_from,
         }
     }
 }
@@ -166,6 +178,9 @@ pub struct ActivityOut {
     pub at: String,
     pub note: String,
     pub created_at: String,
+    /// A leader's confirmation of the follow-up (R5.2).
+    pub confirmed_at: Option<String>,
+    pub confirmed_by: Option<i64>,
 }
 
 impl From<&ActivityRow> for ActivityOut {
@@ -179,6 +194,8 @@ impl From<&ActivityRow> for ActivityOut {
             at: t(a.at),
             note: a.note.clone(),
             created_at: t(a.created_at),
+            confirmed_at: a.confirmed_at.map(t),
+            confirmed_by: a.confirmed_by,
         }
     }
 }

@@ -5,6 +5,7 @@ mod admin;
 mod customers;
 pub mod dto;
 pub(crate) mod session;
+mod timed;
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
@@ -26,6 +27,8 @@ use crate::{ApiError, AppState};
     tags(
         (name = "session", description = "Log in, API tokens"),
         (name = "customers", description = "Customers, claims, ownership, follow-ups, history"),
+        (name = "claims", description = "Claims and their limits: cancel, reassign, confirm follow-ups"),
+        (name = "ledger", description = "Penalties, points and rewards; monthly statements"),
         (name = "admin", description = "Units, staff, policy, clock, history verification"),
     )
 )]
@@ -52,6 +55,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(session::router())
         .merge(customers::router())
         .merge(admin::router())
+        .merge(timed::router())
 }
 
 /// Unknown paths: problem JSON under `/api`, a page elsewhere.

@@ -1,0 +1,271 @@
+//! The ledger's use cases: reading entries, manual entries by managers with escalation (R5.11,
+//! R5.17, R6.1), reversals, and monthly statements per person and unit.
+
+use std::collections::BTreeMap;
+
+use kehu_domain::claim::StaffFacts;
+use kehu_domain::ledger::{self, Statement, decide_manual, decide_reversal, statement};
+use kehu_domain::{Permission, Policy, Text};
+use kehu_store::ledger::{EntryRow, NewEntry};
+use kehu_store::{StoreError, staff, units};
+
+use crate::auth::Caller;
+use crate::{ApiError, AppState};
+
+/// Whether the caller may read `staff_id`'s ledger: their own always; others' with
+/// `ledger.read` or as a ledger manager.
+pub fn may_read(policy: &Policy, caller: &Caller, staff_id: Option<i64>) -> bool {
+    staff_id == Some(caller.id())
+        || caller.may(policy, Permission::LedgerRead)
+        || policy.may_manage_ledger(&caller.roles)
+}
+
+fn forbidden(lang: kehu_domain::Lang) -> ApiError {
+    ApiError::forbidden(Text::new("无权查看他人的台账", "You may read only your own ledger")).in_lang(lang)
+}
+
+fn bad_period(lang: kehu_domain::Lang) -> ApiError {
+    ApiError::bad_request(
+        "invalid_period",
+        Text::new(
+            "period 须为 YYYY-MM 形式的月份",
+            "period must be a month written YYYY-MM",
+        ),
+    )
+    .in_lang(lang)
+}
+
+/// Entries, newest first. Without `staff_id`, a caller who may read everyone's sees all, anyone
+/// else their own.
+pub async fn list(
+    state: &AppState,
+    caller: &Caller,
+    staff_id: Option<i64>,
+    period: Option<&str>,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<EntryRow>, ApiError> {
+    let policy = state.policy(caller.tenant_id).await?;
+    let lang = caller.lang;
+    if period.is_some_and(|p| !ledger::is_month(p)) {
+        return Err(bad_period(lang));
+    }
+    let staff_id = match staff_id {
+        Some(id) if !may_read(&policy, caller, Some(id)) => return Err(forbidden(lang)),
+        Some(id) => Some(id),
+        None if may_read(&policy, caller, None) => None,
+        None => Some(caller.id()),
+    };
+    Ok(kehu_store::ledger::list(&state.db, caller.tenant_id, staff_id, period, before, limit).await?)
+}
+
+pub async fn get(state: &AppState, caller: &Caller, id: i64) -> Result<EntryRow, ApiError> {
+    let policy = state.policy(caller.tenant_id).await?;
+    let lang = caller.lang;
+    let missing = || ApiError::not_found(Text::new("找不到该台账记录", "No such ledger entry")).in_lang(lang);
+    let row = kehu_store::ledger::get(&state.db, caller.tenant_id, id)
+        .await
+        .map_err(|_| missing())?;
+    if !may_read(&policy, caller, row.staff_id) {
+        return Err(missing());
+    }
+    Ok(row)
+}
+
+fn facts(s: &kehu_store::staff::StaffRow) -> StaffFacts {
+    StaffFacts {
+        id: s.id,
+        name: s.display_name.clone(),
+        roles: s.role_list(),
+    }
+}
+
+/// Locks a staff member's ledger for the rest of `tx`, so two managers entering the same code
+/// at once count occurrences one after the other.
+async fn lock_staff(tx: &mut kehu_store::Tx, tenant_id: i64, staff_id: i64) -> Result<(), StoreError> {
+    let sql = format!(
+        "SELECT id FROM staff WHERE tenant_id = $1 AND id = $2{}",
+        tx.for_update()
+    );
+    let found: Option<(i64,)> = tx.fetch_optional(&sql, kehu_store::args![tenant_id, staff_id]).await?;
+    found.map(|_| ()).ok_or(StoreError::NotFound)
+}
+
+/// A manager enters `quantity` occurrences of a manual code against a staff member.
+pub async fn add_manual(
+    state: &AppState,
+    caller: &Caller,
+    staff_id: i64,
+    code: &str,
+    quantity: u32,
+    note: &str,
+) -> Result<EntryRow, ApiError> {
+    let policy = state.policy(caller.tenant_id).await?;
+    let lang = caller.lang;
+    let note = crate::service::clean(Some(note.to_string()), 1000, "note", lang)?.unwrap_or_default();
+    let note = note.as_str();
+    let who = staff::get(&state.db, caller.tenant_id, staff_id).await.map_err(|_| {
+        ApiError::bad_request("invalid_staff", Text::new("该员工不存在", "No such staff member")).in_lang(lang)
+    })?;
+    let now = state.now();
+    let period = ledger::month(&policy, now);
+    let by = StaffFacts {
+        id: caller.id(),
+        name: caller.staff.display_name.clone(),
+        roles: caller.roles.clone(),
+    };
+    let mut tx = state.db.begin().await?;
+    lock_staff(&mut tx, caller.tenant_id, staff_id).await?;
+    let before = kehu_store::ledger::occurrences(&mut tx, caller.tenant_id, staff_id, code, &period).await?;
+    let charge = decide_manual(&policy, code, &by, &facts(&who), before, quantity, now, note)
+        .map_err(|r| ApiError::refused(r).in_lang(lang))?;
+    let row = kehu_store::ledger::append(
+        &mut tx,
+        caller.tenant_id,
+        NewEntry {
+            staff_id: Some(staff_id),
+            customer_id: None,
+            charge: &charge,
+            at: now,
+            subject: None,
+            reverses: None,
+            created_by: Some(caller.id()),
+            note: note.trim(),
+            quantity,
+        },
+    )
+    .await?
+    .ok_or_else(ApiError::internal)?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+/// A manager reverses an entry: a new entry of the opposite sign, with the reason.
+pub async fn reverse(state: &AppState, caller: &Caller, id: i64, reason: &str) -> Result<EntryRow, ApiError> {
+    let policy = state.policy(caller.tenant_id).await?;
+    let lang = caller.lang;
+    let reason = crate::service::clean(Some(reason.to_string()), 1000, "reason", lang)?.unwrap_or_default();
+    let reason = reason.as_str();
+    let missing = || ApiError::not_found(Text::new("找不到该台账记录", "No such ledger entry")).in_lang(lang);
+    let now = state.now();
+    let by = StaffFacts {
+        id: caller.id(),
+        name: caller.staff.display_name.clone(),
+        roles: caller.roles.clone(),
+    };
+    let mut tx = state.db.begin().await?;
+    let entry = kehu_store::ledger::get_tx(&mut tx, caller.tenant_id, id)
+        .await
+        .map_err(|_| missing())?;
+    if let Some(s) = entry.staff_id {
+        lock_staff(&mut tx, caller.tenant_id, s).await?;
+    }
+    let entry = kehu_store::ledger::get_tx(&mut tx, caller.tenant_id, id)
+        .await
+        .map_err(|_| missing())?;
+    let charge =
+        decide_reversal(&policy, &entry.facts(), &by, reason, now).map_err(|r| ApiError::refused(r).in_lang(lang))?;
+    let row = kehu_store::ledger::append(
+        &mut tx,
+        caller.tenant_id,
+        NewEntry {
+            staff_id: entry.staff_id,
+            customer_id: entry.customer_id,
+            charge: &charge,
+            at: now,
+            subject: None,
+            reverses: Some(entry.id),
+            created_by: Some(caller.id()),
+            note: reason.trim(),
+            quantity: 0,
+        },
+    )
+    .await?
+    .ok_or_else(ApiError::internal)?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+/// One line of a monthly statement.
+#[derive(Debug, Clone)]
+pub struct StatementLine {
+    pub id: Option<i64>,
+    pub name: String,
+    pub unit_id: Option<i64>,
+    pub statement: Statement,
+}
+
+/// A month's statements: per person, per unit, and the total.
+#[derive(Debug, Clone)]
+pub struct Statements {
+    pub period: String,
+    pub people: Vec<StatementLine>,
+    pub units: Vec<StatementLine>,
+    pub total: Statement,
+}
+
+/// The month's statements. A caller who may read everyone's sees every person and unit; anyone
+/// else only their own line.
+pub async fn statements(state: &AppState, caller: &Caller, period: Option<&str>) -> Result<Statements, ApiError> {
+    let policy = state.policy(caller.tenant_id).await?;
+    let lang = caller.lang;
+    let period = match period {
+        Some(p) if ledger::is_month(p) => p.to_string(),
+        Some(_) => return Err(bad_period(lang)),
+        None => ledger::month(&policy, state.now()),
+    };
+    let all = may_read(&policy, caller, None);
+    let rows = kehu_store::ledger::for_period(&state.db, caller.tenant_id, &period).await?;
+    let rows: Vec<EntryRow> = rows
+        .into_iter()
+        .filter(|r| all || r.staff_id == Some(caller.id()))
+        .collect();
+    let people_rows = staff::list(&state.db, caller.tenant_id).await?;
+    let mut by_staff: BTreeMap<i64, Vec<kehu_domain::ledger::EntryFacts>> = BTreeMap::new();
+    for r in &rows {
+        if let Some(s) = r.staff_id {
+            by_staff.entry(s).or_default().push(r.facts());
+        }
+    }
+    let mut people = Vec::new();
+    let mut by_unit: BTreeMap<Option<i64>, Vec<kehu_domain::ledger::EntryFacts>> = BTreeMap::new();
+    for (id, entries) in &by_staff {
+        let s = people_rows.iter().find(|s| s.id == *id);
+        let unit_id = s.and_then(|s| s.unit_id);
+        by_unit.entry(unit_id).or_default().extend(entries.iter().cloned());
+        people.push(StatementLine {
+            id: Some(*id),
+            name: s.map(|s| s.display_name.clone()).unwrap_or_default(),
+            unit_id,
+            statement: statement(entries),
+        });
+    }
+    let unit_rows = if all {
+        units::list(&state.db, caller.tenant_id).await?
+    } else {
+        Vec::new()
+    };
+    let units = if all {
+        by_unit
+            .iter()
+            .map(|(unit_id, entries)| StatementLine {
+                id: *unit_id,
+                name: unit_id
+                    .and_then(|u| unit_rows.iter().find(|r| r.id == u))
+                    .map(|u| u.name.clone())
+                    .unwrap_or_else(|| Text::new("未分配部门", "No unit").get(lang).to_string()),
+                unit_id: *unit_id,
+                statement: statement(entries),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let facts: Vec<_> = rows.iter().map(EntryRow::facts).collect();
+    Ok(Statements {
+        period,
+        people,
+        units,
+        total: statement(&facts),
+    })
+}

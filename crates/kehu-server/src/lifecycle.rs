@@ -1,0 +1,521 @@
+//! Rules that run on time, applied: a claim's follow-up limit as a deadline (R5.2, R5.4, R7.7),
+//! the scheduler that fires due deadlines, and the claim actions that change a lifecycle:
+//! confirming a follow-up (R5.2), cancelling (R5.6) and reassigning a void card (R5.3).
+//!
+//! Every change that can move a claim's limit calls [`settle`] in its own transaction, so the
+//! deadline row always matches what `kehu_domain::lifecycle::standing` says.
+
+use kehu_domain::claim::{ClaimStatus, StaffFacts};
+use kehu_domain::lifecycle::{
+    Standing, decide_cancel, decide_duplicate_penalty, decide_follow_up_confirmation, decide_reassign, standing,
+};
+use kehu_domain::{Decision, Policy, Text, Timestamp, ledger};
+use kehu_store::claims::{self, ClaimRow, NewClaim};
+use kehu_store::deadlines::{self, Kind};
+use kehu_store::history::{self, NewEvent};
+use kehu_store::{StoreError, Tx, activities, staff};
+
+use crate::auth::Caller;
+use crate::{ApiError, AppState};
+
+/// Asks the domain where `claim` stands at `now` and applies the answer in `tx`: moves its
+/// deadline, or ends it with the lapse decision and a history event.
+pub async fn settle(
+    tx: &mut Tx,
+    policy: &Policy,
+    claim: ClaimRow,
+    now: Timestamp,
+) -> Result<(ClaimRow, Standing), StoreError> {
+    let tenant = claim.tenant_id;
+    let follow_ups: Vec<_> = activities::by_staff_tx(tx, tenant, claim.customer_id, claim.staff_id)
+        .await?
+        .iter()
+        .filter_map(activities::ActivityRow::follow_up)
+        .collect();
+    let s = standing(policy, &claim.facts(), &follow_ups, now);
+    let row = match &s {
+        Standing::Open => {
+            deadlines::cancel(tx, tenant, Kind::ClaimLapse, claim.id).await?;
+            if claim.valid_until.is_some() {
+                claims::set_valid_until(tx, tenant, claim.id, None).await?;
+            }
+            claims::get_tx(tx, tenant, claim.id).await?
+        }
+        Standing::Due(d) => {
+            deadlines::schedule(
+                tx,
+                tenant,
+                Kind::ClaimLapse,
+                claim.id,
+                Some(claim.customer_id),
+                d.at,
+                &d.rule,
+                now,
+            )
+            .await?;
+            if claim.valid_until != Some(kehu_store::ms(d.at)) {
+                claims::set_valid_until(tx, tenant, claim.id, Some(d.at)).await?;
+            }
+            claims::get_tx(tx, tenant, claim.id).await?
+        }
+        Standing::Lapsed(l) => {
+            deadlines::cancel(tx, tenant, Kind::ClaimLapse, claim.id).await?;
+            let ended = claims::end(
+                tx,
+                tenant,
+                claim.id,
+                claims::End {
+                    status: l.status,
+                    at: l.at,
+                    rule: &l.decision.rule,
+                    by: None,
+                    reason: None,
+                },
+            )
+            .await?;
+            match ended {
+                None => claims::get_tx(tx, tenant, claim.id).await?,
+                Some(row) => {
+                    history::append(
+                        tx,
+                        tenant,
+                        now,
+                        NewEvent {
+                            actor_id: None,
+                            entity: "claim",
+                            entity_id: claim.id,
+                            customer_id: Some(claim.customer_id),
+                            action: l.status.as_str(),
+                            before: Some(claim.to_json()),
+                            after: Some(row.to_json()),
+                            decision: Some(&l.decision),
+                        },
+                    )
+                    .await?;
+                    tracing::debug!(claim.id = claim.id, rule.id = %l.decision.rule, "claim lapsed");
+                    row
+                }
+            }
+        }
+    };
+    Ok((row, s))
+}
+
+/// R5.5: charges every lapsed holder whose missed follow-up let `new` in, once per card.
+pub async fn charge_duplicates(
+    tx: &mut Tx,
+    policy: &Policy,
+    new: &ClaimRow,
+    existing: &[ClaimRow],
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    for old in existing {
+        if let Some((code, decision)) = decide_duplicate_penalty(policy, &old.facts(), &new.facts()) {
+            charge(
+                tx,
+                policy,
+                Charge {
+                    tenant_id: new.tenant_id,
+                    staff_id: old.staff_id,
+                    customer_id: Some(new.customer_id),
+                    code: &code,
+                    subject: format!("claim:{}", old.id),
+                    decision,
+                    at: now,
+                },
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// An automatic ledger entry a rule calls for.
+pub struct Charge<'a> {
+    pub tenant_id: i64,
+    pub staff_id: i64,
+    pub customer_id: Option<i64>,
+    pub code: &'a str,
+    /// What it is about (`claim:12`): a subject is charged once per code.
+    pub subject: String,
+    pub decision: Decision,
+    pub at: Timestamp,
+}
+
+pub async fn charge(tx: &mut Tx, policy: &Policy, c: Charge<'_>) -> Result<(), StoreError> {
+    let period = ledger::month(policy, c.at);
+    let before = kehu_store::ledger::occurrences(tx, c.tenant_id, c.staff_id, c.code, &period).await?;
+    let Some(priced) = ledger::automatic(policy, c.code, before + 1, c.at, c.decision) else {
+        return Ok(());
+    };
+    kehu_store::ledger::append(
+        tx,
+        c.tenant_id,
+        kehu_store::ledger::NewEntry {
+            staff_id: Some(c.staff_id),
+            customer_id: c.customer_id,
+            charge: &priced,
+            at: c.at,
+            subject: Some(c.subject),
+            reverses: None,
+            created_by: None,
+            note: "",
+            quantity: 1,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// Fires the deadline `candidate` if it is still due and nobody else holds it; `Ok(false)` when
+/// it was skipped.
+async fn fire(state: &AppState, candidate: &deadlines::DeadlineRow, now: Timestamp) -> Result<bool, ApiError> {
+    let mut tx = state.db.begin().await?;
+    let Some(d) = deadlines::take(&mut tx, candidate, now).await? else {
+        tx.rollback().await?;
+        return Ok(false);
+    };
+    match Kind::parse(&d.kind) {
+        Some(Kind::ClaimLapse) => {
+            let policy = state.policy(d.tenant_id).await?;
+            match claims::get_tx(&mut tx, d.tenant_id, d.subject_id).await {
+                Ok(claim) => {
+                    settle(&mut tx, &policy, claim, now).await?;
+                }
+                Err(StoreError::NotFound) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        None => tracing::warn!(deadline.id = d.id, kind = %d.kind, "deadline of an unknown kind dropped"),
+    }
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Fires every deadline due at `now`, earliest first, each in its own transaction. Returns how
+/// many fired here (others may have been fired by another process).
+pub async fn sweep(state: &AppState, now: Timestamp) -> Result<u64, ApiError> {
+    const BATCH: i64 = 256;
+    let mut fired = 0;
+    loop {
+        let due = deadlines::due(&state.db, now, BATCH).await?;
+        let mut progressed = false;
+        for d in &due {
+            if fire(state, d, now).await? {
+                fired += 1;
+                progressed = true;
+            }
+        }
+        if (due.len() as i64) < BATCH || !progressed {
+            return Ok(fired);
+        }
+    }
+}
+
+/// Moves the virtual clock to `target`, firing every deadline due on the way at its own time,
+/// in time order. Returns how many fired.
+pub async fn fire_until(state: &AppState, target: Timestamp) -> Result<u64, ApiError> {
+    let mut fired = 0;
+    while let Some(at) = deadlines::next_due(&state.db, target).await? {
+        let n = sweep(state, at).await?;
+        if n == 0 {
+            // Held by another process: let it finish rather than spin.
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        fired += n;
+    }
+    Ok(fired)
+}
+
+/// Runs the scheduler until the process stops: fires what is due, then sleeps until the next
+/// deadline (at most a second, so deadlines written by other processes are seen).
+pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            match sweep(&state, state.now()).await {
+                Ok(n) if n > 0 => tracing::info!(fired = n, "deadlines fired"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = ?e, "scheduler sweep failed"),
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
+    })
+}
+
+fn facts_of(caller: &Caller) -> StaffFacts {
+    StaffFacts {
+        id: caller.id(),
+        name: caller.staff.display_name.clone(),
+        roles: caller.roles.clone(),
+    }
+}
+
+fn claim_not_found(lang: kehu_domain::Lang) -> ApiError {
+    ApiError::not_found(Text::new("找不到该登记", "No such claim")).in_lang(lang)
+}
+
+/// Loads a claim and locks its customer for the rest of `tx`.
+pub(crate) async fn lock_claim(tx: &mut Tx, caller: &Caller, claim_id: i64) -> Result<ClaimRow, ApiError> {
+    let lang = caller.lang;
+    let claim = claims::get_tx(tx, caller.tenant_id, claim_id)
+        .await
+        .map_err(|_| claim_not_found(lang))?;
+    claims::lock_customer(tx, caller.tenant_id, claim.customer_id).await?;
+    claims::get_tx(tx, caller.tenant_id, claim_id)
+        .await
+        .map_err(|_| claim_not_found(lang))
+}
+
+/// R5.6: cancels a claim with a written reason; the claim is kept.
+pub async fn cancel_claim(
+    state: &AppState,
+    caller: &Caller,
+    claim_id: i64,
+    reason: &str,
+) -> Result<ClaimRow, ApiError> {
+    let policy = state.policy(caller.tenant_id).await?;
+    let lang = caller.lang;
+    let reason = crate::service::clean(Some(reason.to_string()), 1000, "reason", lang)?.unwrap_or_default();
+    let reason = reason.as_str();
+    let now = state.now();
+    let mut tx = state.db.begin().await?;
+    let claim = lock_claim(&mut tx, caller, claim_id).await?;
+    let decision = decide_cancel(&policy, &claim.facts(), &facts_of(caller), reason, now)
+        .map_err(|r| ApiError::refused(r).in_lang(lang))?;
+    let row = claims::end(
+        &mut tx,
+        caller.tenant_id,
+        claim_id,
+        claims::End {
+            status: ClaimStatus::Cancelled,
+            at: now,
+            rule: &decision.rule,
+            by: Some(caller.id()),
+            reason: Some(reason.trim()),
+        },
+    )
+    .await?
+    .ok_or_else(|| claim_not_found(lang))?;
+    deadlines::cancel(&mut tx, caller.tenant_id, Kind::ClaimLapse, claim_id).await?;
+    history::append(
+        &mut tx,
+        caller.tenant_id,
+        now,
+        NewEvent {
+            actor_id: Some(caller.id()),
+            entity: "claim",
+            entity_id: claim_id,
+            customer_id: Some(claim.customer_id),
+            action: "cancel",
+            before: Some(claim.to_json()),
+            after: Some(row.to_json()),
+            decision: Some(&decision),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+/// R5.3: hands a void claim to another staff member as a new claim, valid at once.
+pub async fn reassign_claim(
+    state: &AppState,
+    caller: &Caller,
+    claim_id: i64,
+    to_staff: i64,
+) -> Result<ClaimRow, ApiError> {
+    let policy = state.policy(caller.tenant_id).await?;
+    let lang = caller.lang;
+    let to = staff::get(&state.db, caller.tenant_id, to_staff)
+        .await
+        .ok()
+        .filter(|s| s.active)
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_staff",
+                Text::new("该员工不存在或已停用", "No such active staff member"),
+            )
+            .in_lang(lang)
+        })?;
+    let now = state.now();
+    let mut tx = state.db.begin().await?;
+    let claim = lock_claim(&mut tx, caller, claim_id).await?;
+    let existing = claims::for_customer_tx(&mut tx, caller.tenant_id, claim.customer_id).await?;
+    let facts: Vec<_> = existing.iter().map(ClaimRow::facts).collect();
+    let to_facts = StaffFacts {
+        id: to.id,
+        name: to.display_name.clone(),
+        roles: to.role_list(),
+    };
+    let decision = decide_reassign(&policy, &claim.facts(), &facts, &facts_of(caller), &to_facts, now)
+        .map_err(|r| ApiError::refused(r).in_lang(lang))?;
+    let row = claims::insert(
+        &mut tx,
+        caller.tenant_id,
+        NewClaim {
+            customer_id: claim.customer_id,
+            staff_id: to.id,
+            registered_by: caller.id(),
+            status: ClaimStatus::Valid,
+            registered_at: now,
+            effective_at: Some(now),
+            policy_version: policy.version,
+            reassigned_from: Some(claim.id),
+        },
+    )
+    .await?;
+    // The reassigning leader signs the new card (R5.1, R5.3).
+    let row = claims::confirm_valid(&mut tx, caller.tenant_id, row.id, caller.id(), now).await?;
+    history::append(
+        &mut tx,
+        caller.tenant_id,
+        now,
+        NewEvent {
+            actor_id: Some(caller.id()),
+            entity: "claim",
+            entity_id: row.id,
+            customer_id: Some(claim.customer_id),
+            action: "reassign",
+            before: Some(claim.to_json()),
+            after: Some(row.to_json()),
+            decision: Some(&decision),
+        },
+    )
+    .await?;
+    let (row, _) = settle(&mut tx, &policy, row, now).await?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+/// R5.2: a leader confirms a follow-up; the holder's claim limit moves accordingly.
+pub async fn confirm_follow_up(
+    state: &AppState,
+    caller: &Caller,
+    activity_id: i64,
+) -> Result<(activities::ActivityRow, Option<ClaimRow>), ApiError> {
+    let policy = state.policy(caller.tenant_id).await?;
+    let lang = caller.lang;
+    let missing = || ApiError::not_found(Text::new("找不到该跟进记录", "No such follow-up")).in_lang(lang);
+    let now = state.now();
+    let mut tx = state.db.begin().await?;
+    let activity = activities::get_tx(&mut tx, caller.tenant_id, activity_id)
+        .await
+        .map_err(|_| missing())?;
+    claims::lock_customer(&mut tx, caller.tenant_id, activity.customer_id).await?;
+    let claim = claims::for_customer_tx(&mut tx, caller.tenant_id, activity.customer_id)
+        .await?
+        .into_iter()
+        .rev()
+        .find(|c| c.staff_id == activity.staff_id && c.status().is_active())
+        .ok_or_else(|| {
+            ApiError::refused(kehu_domain::Refusal {
+                code: "no_claim",
+                rule: None,
+                text: Text::new(
+                    "该跟进人没有有效的登记，无需确认",
+                    "The follow-up's author holds no standing claim on this customer",
+                ),
+            })
+            .in_lang(lang)
+        })?;
+    let follow_ups: Vec<_> = activities::by_staff_tx(&mut tx, caller.tenant_id, claim.customer_id, claim.staff_id)
+        .await?
+        .iter()
+        .filter_map(activities::ActivityRow::follow_up)
+        .collect();
+    let decision = decide_follow_up_confirmation(
+        &policy,
+        &claim.facts(),
+        &follow_ups,
+        activity_id,
+        &facts_of(caller),
+        now,
+    )
+    .map_err(|r| ApiError::refused(r).in_lang(lang))?;
+    let row = activities::confirm(&mut tx, caller.tenant_id, activity_id, caller.id(), now).await?;
+    history::append(
+        &mut tx,
+        caller.tenant_id,
+        now,
+        NewEvent {
+            actor_id: Some(caller.id()),
+            entity: "activity",
+            entity_id: activity_id,
+            customer_id: Some(activity.customer_id),
+            action: "confirm",
+            before: Some(activity.to_json()),
+            after: Some(row.to_json()),
+            decision: Some(&decision),
+        },
+    )
+    .await?;
+    let (claim, _) = settle(&mut tx, &policy, claim, now).await?;
+    tx.commit().await?;
+    Ok((row, Some(claim)))
+}
+
+/// Where a claim stands now, for showing its limit: `None` when no limit applies.
+pub async fn due_of(state: &AppState, tenant_id: i64, claim: &ClaimRow) -> Result<Option<Standing>, ApiError> {
+    if claim.status() != ClaimStatus::Valid {
+        return Ok(None);
+    }
+    let policy = state.policy(tenant_id).await?;
+    let rows = activities::by_staff(&state.db, tenant_id, claim.customer_id, claim.staff_id).await?;
+    let follow_ups: Vec<_> = rows.iter().filter_map(activities::ActivityRow::follow_up).collect();
+    Ok(Some(standing(&policy, &claim.facts(), &follow_ups, state.now())))
+}
+
+/// Claims with where each valid one stands: a staff member's own (`view` none), or the void
+/// claims not yet reassigned (`void_unassigned`, R5.3; a signer-only policy shows a leader the
+/// cards they signed).
+pub async fn list_claims(
+    state: &AppState,
+    caller: &Caller,
+    staff_id: Option<i64>,
+    view: Option<&str>,
+    limit: i64,
+) -> Result<Vec<(ClaimRow, Option<Standing>)>, ApiError> {
+    let policy = state.policy(caller.tenant_id).await?;
+    let lang = caller.lang;
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::bad_request(
+            "invalid_limit",
+            Text::new("limit 须在 1 到 500 之间", "limit must be 1 to 500"),
+        )
+        .in_lang(lang));
+    }
+    let rows = match view {
+        None | Some("") => {
+            let staff_id = staff_id.unwrap_or(caller.id());
+            if staff_id != caller.id() {
+                caller.require(&policy, kehu_domain::Permission::ClaimsCreateForOthers)?;
+            }
+            claims::for_staff(&state.db, caller.tenant_id, staff_id, limit).await?
+        }
+        Some("void_unassigned") => {
+            let action = policy.claims.reassign.as_ref();
+            if !action.is_some_and(|a| Policy::holds_any(&caller.roles, &a.roles)) {
+                return Err(ApiError::forbidden(Text::new(
+                    "只有可转交登记的角色可以查看作废登记",
+                    "Only roles that may reassign claims see the void ones",
+                ))
+                .in_lang(lang));
+            }
+            let signer = (action.is_some_and(|a| a.signer_only) && !caller.is_admin()).then(|| caller.id());
+            claims::void_unassigned(&state.db, caller.tenant_id, signer, limit).await?
+        }
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "invalid_view",
+                Text::new("view 只能是 void_unassigned", "view must be void_unassigned"),
+            )
+            .in_lang(lang));
+        }
+    };
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let s = due_of(state, caller.tenant_id, &row).await?;
+        out.push((row, s));
+    }
+    Ok(out)
+}

@@ -1,0 +1,302 @@
+//! Rules that run on time, walked through the API on the virtual clock (car-dealership preset,
+//! SPEC.md R5). Each test names the rule IDs it proves.
+
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+
+use crate::both;
+use crate::support::{Session, TestApp};
+
+async fn advance(app: &TestApp, seconds: i64) -> u64 {
+    let (status, r) = app
+        .post("/api/v1/clock/advance", &app.admin, json!({ "seconds": seconds }))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    r["fired"].as_u64().unwrap()
+}
+
+/// A customer registered by `holder` and signed by `leader`: the valid claim.
+async fn signed_card(app: &TestApp, holder: &Session, leader: &Session, name: &str, phone: &str) -> (i64, Value) {
+    let id = app.customer(holder, name, phone).await;
+    let (status, claim) = app
+        .post(&format!("/api/v1/customers/{id}/claims"), holder, json!({}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{claim}");
+    let (status, claim) = app
+        .post(&format!("/api/v1/claims/{}/confirm", claim["id"]), leader, json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{claim}");
+    (id, claim)
+}
+
+async fn claim(app: &TestApp, id: &Value) -> Value {
+    let (status, c) = app.get(&format!("/api/v1/claims/{id}"), &app.admin).await;
+    assert_eq!(status, StatusCode::OK, "{c}");
+    c
+}
+
+async fn follow_up(app: &TestApp, s: &Session, customer: i64, channel: &str) -> Value {
+    let (status, a) = app
+        .post(
+            &format!("/api/v1/customers/{customer}/activities"),
+            s,
+            json!({ "channel": channel }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{a}");
+    a
+}
+
+fn at(v: &Value) -> jiff::Timestamp {
+    v.as_str().unwrap_or_else(|| panic!("not a time: {v}")).parse().unwrap()
+}
+
+both!(virtual r5_2_a_card_without_a_first_follow_up_in_3_days_is_void_and_r5_3_the_signer_reassigns_it, |app: TestApp| async move {
+    let wang = app.staff("wangfang", "王芳", &["consultant"]).await;
+    let liu = app.staff("liuyang", "刘洋", &["consultant"]).await;
+    let leader = app.staff("leader", "赵组长", &["team_leader"]).await;
+    let other_leader = app.staff("leader2", "钱组长", &["team_leader"]).await;
+    let (customer, card) = signed_card(&app, &wang, &leader, "孙先生", "13900000001").await;
+    let signed = at(&card["effective_at"]);
+    // R5.2: the first follow-up is due 3 days after the signature.
+    assert_eq!(at(&card["valid_until"]), signed + jiff::SignedDuration::from_hours(72));
+    let (_, mine) = app.get("/api/v1/claims", &wang).await;
+    let item = &mine["items"][0];
+    assert_eq!(item["id"], card["id"]);
+    assert_eq!(item["customer_name"], "孙先生");
+    assert_eq!(item["due"]["rule"], "R5.2");
+    assert_eq!(item["due"]["what"], "首次跟进");
+
+    // Nothing is due before the limit; the sweep fires at the limit.
+    assert_eq!(advance(&app, 71 * 3600).await, 0);
+    assert_eq!(claim(&app, &card["id"]).await["status"], "valid");
+    assert_eq!(advance(&app, 2 * 3600).await, 1);
+    let void = claim(&app, &card["id"]).await;
+    assert_eq!((void["status"].as_str(), void["ended_rule"].as_str()), (Some("void"), Some("R5.2")));
+    assert_eq!(at(&void["ended_at"]), signed + jiff::SignedDuration::from_hours(72));
+    let (_, o) = app.get(&format!("/api/v1/customers/{customer}/ownership"), &wang).await;
+    assert_eq!(o["owner_id"], Value::Null);
+    // The lapse is in the customer's history with its decision.
+    let (_, h) = app.get(&format!("/api/v1/customers/{customer}/history"), &leader).await;
+    let lapse = h["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "void")
+        .expect("void event");
+    assert_eq!(lapse["decision"]["rule"], "R5.2");
+    assert!(
+        lapse["decision"]["text"].as_str().unwrap().contains("3 天内没有首次跟进"),
+        "{lapse}"
+    );
+    // Firing is idempotent: a second sweep finds nothing.
+    assert_eq!(advance(&app, 60).await, 0);
+
+    // R5.3: the leader sees the void card; only the signer reassigns it.
+    let (status, void_list) = app.get("/api/v1/claims?view=void_unassigned", &leader).await;
+    assert_eq!(status, StatusCode::OK, "{void_list}");
+    assert_eq!(void_list["items"][0]["id"], card["id"]);
+    let (status, _) = app.get("/api/v1/claims?view=void_unassigned", &wang).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let path = format!("/api/v1/claims/{}/reassign", card["id"]);
+    let (status, e) = app.post(&path, &other_leader, json!({ "staff_id": liu.staff_id })).await;
+    assert_eq!((status, e["code"].as_str(), e["rule"].as_str()), (StatusCode::CONFLICT, Some("not_the_signer"), Some("R5.3")));
+    let (status, new) = app.post(&path, &leader, json!({ "staff_id": liu.staff_id })).await;
+    assert_eq!(status, StatusCode::CREATED, "{new}");
+    assert_eq!((new["status"].as_str(), new["reassigned_from"].clone()), (Some("valid"), card["id"].clone()));
+    let (status, e) = app.post(&path, &leader, json!({ "staff_id": liu.staff_id })).await;
+    assert_eq!((status, e["code"].as_str()), (StatusCode::CONFLICT, Some("already_reassigned")));
+    let (_, o) = app.get(&format!("/api/v1/customers/{customer}/ownership"), &wang).await;
+    assert_eq!(o["owner_id"], liu.staff_id);
+    // The same rules apply to the new holder: 3 days to the first follow-up.
+    let taken = at(&new["effective_at"]);
+    assert_eq!(at(&new["valid_until"]), taken + jiff::SignedDuration::from_hours(72));
+    // Handing on a card is not a duplicate: nobody is fined.
+    let (_, ledger) = app.get(&format!("/api/v1/ledger?staff_id={}", wang.staff_id), &leader).await;
+    assert_eq!(ledger["items"].as_array().unwrap().len(), 0, "{ledger}");
+    let (_, v) = app.get("/api/v1/history/verify", &app.admin).await;
+    assert_eq!(v["ok"], true, "{v}");
+});
+
+both!(virtual r5_2_the_second_follow_up_is_confirmed_by_the_leader_and_each_later_one_keeps_the_card_a_week, |app: TestApp| async move {
+    let wang = app.staff("wangfang", "王芳", &["consultant"]).await;
+    let leader = app.staff("leader", "赵组长", &["team_leader"]).await;
+    let (customer, card) = signed_card(&app, &wang, &leader, "周女士", "13900000002").await;
+    advance(&app, 86400).await;
+    let first = follow_up(&app, &wang, customer, "call").await;
+    let c = claim(&app, &card["id"]).await;
+    assert_eq!(at(&c["valid_until"]), at(&first["at"]) + jiff::SignedDuration::from_hours(168));
+    advance(&app, 2 * 86400).await;
+    let second = follow_up(&app, &wang, customer, "visit").await;
+    // Until the leader confirms it, the second follow-up does not count.
+    let (_, mine) = app.get("/api/v1/claims", &wang).await;
+    assert_eq!(mine["items"][0]["due"]["awaiting_confirmation"], second["id"]);
+    assert!(mine["items"][0]["due"]["what"].as_str().unwrap().contains("待销售组长确认"));
+    let path = format!("/api/v1/activities/{}/confirm", second["id"]);
+    let (status, e) = app.post(&path, &wang, json!({})).await;
+    assert_eq!((status, e["rule"].as_str()), (StatusCode::FORBIDDEN, Some("R5.2")));
+    let (status, e) = app
+        .post(&format!("/api/v1/activities/{}/confirm", first["id"]), &leader, json!({}))
+        .await;
+    assert_eq!((status, e["code"].as_str()), (StatusCode::CONFLICT, Some("not_confirmable")));
+    // Confirmed 30 hours later: the confirmation time counts, so the week runs from it.
+    advance(&app, 30 * 3600).await;
+    let (status, confirmed) = app.post(&path, &leader, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{confirmed}");
+    let signed_at = at(&confirmed["activity"]["confirmed_at"]);
+    assert_eq!(
+        at(&confirmed["claim"]["valid_until"]),
+        signed_at + jiff::SignedDuration::from_hours(168)
+    );
+    let (_, h) = app.get(&format!("/api/v1/customers/{customer}/history"), &leader).await;
+    let event = h["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["entity"] == "activity" && e["action"] == "confirm")
+        .expect("confirmation event");
+    assert!(event["decision"]["text"].as_str().unwrap().contains("按确认时间计"), "{event}");
+    // A third follow-up keeps it a week from then; missing the next voids the card.
+    advance(&app, 5 * 86400).await;
+    let third = follow_up(&app, &wang, customer, "call").await;
+    assert_eq!(
+        at(&claim(&app, &card["id"]).await["valid_until"]),
+        at(&third["at"]) + jiff::SignedDuration::from_hours(168)
+    );
+    assert_eq!(advance(&app, 7 * 86400 + 60).await, 1);
+    let void = claim(&app, &card["id"]).await;
+    assert_eq!((void["status"].as_str(), void["ended_rule"].as_str()), (Some("void"), Some("R5.2")));
+});
+
+both!(virtual r5_4_three_sms_only_follow_ups_void_the_card_at_once, |app: TestApp| async move {
+    let wang = app.staff("wangfang", "王芳", &["consultant"]).await;
+    let leader = app.staff("leader", "赵组长", &["team_leader"]).await;
+    let (customer, card) = signed_card(&app, &wang, &leader, "吴先生", "13900000003").await;
+    follow_up(&app, &wang, customer, "sms").await;
+    advance(&app, 3600).await;
+    let second = follow_up(&app, &wang, customer, "sms").await;
+    app.post(&format!("/api/v1/activities/{}/confirm", second["id"]), &leader, json!({}))
+        .await;
+    advance(&app, 3600).await;
+    assert_eq!(claim(&app, &card["id"]).await["status"], "valid");
+    follow_up(&app, &wang, customer, "sms").await;
+    // The third SMS in a row voids the card in the same request, not at the next sweep.
+    let void = claim(&app, &card["id"]).await;
+    assert_eq!((void["status"].as_str(), void["ended_rule"].as_str()), (Some("void"), Some("R5.4")));
+    let (_, h) = app.get(&format!("/api/v1/customers/{customer}/history"), &leader).await;
+    let e = h["items"].as_array().unwrap().iter().find(|e| e["action"] == "void").unwrap();
+    assert!(e["decision"]["text"].as_str().unwrap().contains("连续 3 次跟进都是短信"), "{e}");
+});
+
+both!(virtual r5_5_a_duplicate_after_a_missed_follow_up_fines_the_lapsed_holder_once, |app: TestApp| async move {
+    let wang = app.staff("wangfang", "王芳", &["consultant"]).await;
+    let li = app.staff("liqiang", "李强", &["consultant"]).await;
+    let chen = app.staff("chenjing", "陈静", &["consultant"]).await;
+    let leader = app.staff("leader", "赵组长", &["team_leader"]).await;
+    // Li registers while Wang's card still stands: not caused by a miss, no fine.
+    let (customer, card) = signed_card(&app, &wang, &leader, "郑先生", "13900000004").await;
+    app.post(&format!("/api/v1/customers/{customer}/claims"), &li, json!({})).await;
+    assert_eq!(advance(&app, 3 * 86400 + 60).await, 1);
+    assert_eq!(claim(&app, &card["id"]).await["status"], "void");
+    let (_, l) = app.get(&format!("/api/v1/ledger?staff_id={}", wang.staff_id), &leader).await;
+    assert_eq!(l["items"].as_array().unwrap().len(), 0, "{l}");
+    // Chen registers after Wang's card lapsed: Wang is fined 20 yuan, once per card.
+    let (status, _) = app.post(&format!("/api/v1/customers/{customer}/claims"), &chen, json!({})).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, l) = app.get(&format!("/api/v1/ledger?staff_id={}", wang.staff_id), &leader).await;
+    let items = l["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{l}");
+    let e = &items[0];
+    assert_eq!((e["kind"].as_str(), e["amount"].as_i64(), e["rule"].as_str()), (Some("penalty"), Some(2000), Some("R5.5")));
+    assert_eq!(e["code"], "duplicate_card");
+    assert_eq!(e["decision"]["facts"]["lapsed_claim_id"], card["id"]);
+    assert!(e["decision"]["text"].as_str().unwrap().contains("罚款 20.00 元"), "{e}");
+    // The entry points at its history event.
+    let (_, h) = app.get(&format!("/api/v1/customers/{customer}/history"), &leader).await;
+    assert!(h["items"].as_array().unwrap().iter().any(|ev| ev["seq"] == e["event_seq"] && ev["entity"] == "ledger"));
+    // Wang reads her own ledger; a consultant may not read another's.
+    let (status, own) = app.get("/api/v1/ledger", &wang).await;
+    assert_eq!((status, own["items"].as_array().unwrap().len()), (StatusCode::OK, 1));
+    let (status, _) = app.get(&format!("/api/v1/ledger?staff_id={}", wang.staff_id), &li).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (_, mine) = app.get("/api/v1/ledger", &li).await;
+    assert_eq!(mine["items"].as_array().unwrap().len(), 0);
+});
+
+both!(virtual r5_6_cancelling_a_card_needs_a_reason_and_the_leader_and_keeps_it, |app: TestApp| async move {
+    let wang = app.staff("wangfang", "王芳", &["consultant"]).await;
+    let leader = app.staff("leader", "赵组长", &["team_leader"]).await;
+    let (customer, card) = signed_card(&app, &wang, &leader, "冯女士", "13900000005").await;
+    let path = format!("/api/v1/claims/{}/cancel", card["id"]);
+    let (status, e) = app.post(&path, &wang, json!({ "reason": "客户已在外地购车" })).await;
+    assert_eq!((status, e["rule"].as_str()), (StatusCode::FORBIDDEN, Some("R5.6")));
+    let (status, e) = app.post(&path, &leader, json!({ "reason": " 无 " })).await;
+    assert_eq!((status, e["code"].as_str(), e["rule"].as_str()), (StatusCode::CONFLICT, Some("reason_required"), Some("R5.6")));
+    assert_eq!(claim(&app, &card["id"]).await["status"], "valid");
+    let (status, c) = app.post(&path, &leader, json!({ "reason": "客户已在外地购车" })).await;
+    assert_eq!(status, StatusCode::OK, "{c}");
+    assert_eq!((c["status"].as_str(), c["end_reason"].as_str()), (Some("cancelled"), Some("客户已在外地购车")));
+    assert_eq!(c["ended_rule"], "R5.6");
+    // Kept, never deleted; its deadline is gone, so nothing fires later.
+    assert_eq!(claim(&app, &card["id"]).await["status"], "cancelled");
+    assert_eq!(advance(&app, 4 * 86400).await, 0);
+    let (_, claims) = app.get(&format!("/api/v1/customers/{customer}/claims"), &leader).await;
+    assert_eq!(claims["items"].as_array().unwrap().len(), 1);
+    let (status, e) = app.post(&path, &leader, json!({ "reason": "再次撤销试试" })).await;
+    assert_eq!((status, e["code"].as_str()), (StatusCode::CONFLICT, Some("claim_not_active")));
+});
+
+both!(virtual r5_17_lateness_escalates_in_the_month_and_reversal_is_a_new_entry, |app: TestApp| async move {
+    let wang = app.staff("wangfang", "王芳", &["consultant"]).await;
+    let manager = app.staff("manager", "孙经理", &["sales_manager"]).await;
+    let body = |note: &str| json!({ "staff_id": wang.staff_id, "code": "lateness", "note": note });
+    let (status, e) = app.post("/api/v1/ledger", &wang, body("自己记")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{e}");
+    let mut entries = Vec::new();
+    for note in ["8:41 到", "8:50 到", "9:05 到"] {
+        let (status, e) = app.post("/api/v1/ledger", &manager, body(note)).await;
+        assert_eq!(status, StatusCode::CREATED, "{e}");
+        entries.push(e);
+    }
+    let amounts: Vec<i64> = entries.iter().map(|e| e["amount"].as_i64().unwrap()).collect();
+    assert_eq!(amounts, [2000, 4000, 4000]);
+    assert_eq!(entries[0]["rule"], "R5.17");
+    assert_eq!(entries[2]["flag"], "dismissal_review");
+    assert!(entries[2]["decision"]["text"].as_str().unwrap().contains("本月第 3 次"));
+    // An automatic code cannot be entered by hand; an unknown one is named.
+    let (status, e) = app
+        .post("/api/v1/ledger", &manager, json!({ "staff_id": wang.staff_id, "code": "duplicate_card" }))
+        .await;
+    assert_eq!((status, e["code"].as_str()), (StatusCode::CONFLICT, Some("automatic_code")));
+    let (status, e) = app
+        .post("/api/v1/ledger", &manager, json!({ "staff_id": wang.staff_id, "code": "nap" }))
+        .await;
+    assert_eq!((status, e["code"].as_str()), (StatusCode::CONFLICT, Some("unknown_code")));
+    // Reversal: a new entry of the opposite sign; the original stays.
+    let rev = format!("/api/v1/ledger/{}/reverse", entries[1]["id"]);
+    let (status, r) = app.post(&rev, &manager, json!({ "reason": "打卡机故障" })).await;
+    assert_eq!(status, StatusCode::CREATED, "{r}");
+    assert_eq!((r["amount"].as_i64(), r["reverses"].clone()), (Some(-4000), entries[1]["id"].clone()));
+    let (status, e) = app.post(&rev, &manager, json!({ "reason": "again" })).await;
+    assert_eq!((status, e["code"].as_str()), (StatusCode::CONFLICT, Some("already_reversed")));
+    let (_, orig) = app.get(&format!("/api/v1/ledger/{}", entries[1]["id"]), &manager).await;
+    assert_eq!((orig["amount"].as_i64(), orig["reversed_by"].clone()), (Some(4000), r["id"].clone()));
+    // The month's statement is the sum of the entries.
+    let (status, s) = app.get("/api/v1/ledger/statement", &manager).await;
+    assert_eq!(status, StatusCode::OK, "{s}");
+    let line = s["people"].as_array().unwrap().iter().find(|p| p["id"] == wang.staff_id).unwrap();
+    assert_eq!((line["penalties"].as_i64(), line["entries"].as_i64()), (Some(2000 + 4000 + 4000 - 4000), Some(4)));
+    assert_eq!(line["flags"], json!(["dismissal_review"]));
+    assert_eq!(s["total"]["penalties"], line["penalties"]);
+    let (_, own) = app.get("/api/v1/ledger/statement", &wang).await;
+    assert_eq!(own["people"].as_array().unwrap().len(), 1);
+    let (status, e) = app.get("/api/v1/ledger/statement?period=2026-13", &manager).await;
+    assert_eq!((status, e["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_period")));
+    // A new month starts the count again.
+    advance(&app, 32 * 86400).await;
+    let (_, e) = app.post("/api/v1/ledger", &manager, body("下月第一次")).await;
+    assert_ne!(e["period"], entries[0]["period"]);
+    assert_eq!((e["amount"].as_i64(), e["flag"].clone()), (Some(2000), Value::Null));
+    let (_, v) = app.get("/api/v1/history/verify", &app.admin).await;
+    assert_eq!(v["ok"], true, "{v}");
+});

@@ -13,7 +13,9 @@ use toml::Spanned;
 use crate::decision::RuleId;
 use crate::text::Text;
 
+mod explain;
 mod timed;
+pub use explain::{Line, explain};
 pub use timed::{
     ClaimAction, Escalation, Flag, FollowUpConfirmation, InvalidRun, LedgerCode, LedgerKind, LedgerPolicy, Lifecycle,
     OnMiss, Period,

@@ -91,6 +91,15 @@ enum Command {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// Run the deadline scheduler once: fire every deadline due now, each in its own transaction,
+    /// and exit. Safe to run beside `kehu serve` and other sweeps: each deadline fires once.
+    Sweep {
+        #[command(flatten)]
+        db: DbArgs,
+        /// Use the virtual clock stored in the database (as `serve --virtual-clock` does).
+        #[arg(long)]
+        virtual_clock: bool,
+    },
     /// Fill a tenant with generated customers for benchmarks (through the normal create path).
     Generate {
         #[command(flatten)]
@@ -113,6 +122,13 @@ enum PolicyCommand {
     Check {
         #[arg(required = true)]
         files: Vec<PathBuf>,
+    },
+    /// Print a policy file's rules in plain language, with their rule IDs.
+    Explain {
+        file: PathBuf,
+        /// `zh`, `en` or `both`.
+        #[arg(long, default_value = "both")]
+        lang: String,
     },
     /// Make a checked policy file the tenant's active policy. Its version must be higher than
     /// the active one; past decisions keep the version they were taken under.
@@ -157,6 +173,38 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Policy {
             command: PolicyCommand::Check { files },
         } => policy_check(&files),
+        Command::Policy {
+            command: PolicyCommand::Explain { file, lang },
+        } => {
+            let name = file.display().to_string();
+            let source = std::fs::read_to_string(&file).with_context(|| format!("reading {name}"))?;
+            let policy = match Policy::parse(&source, &name) {
+                Ok(p) => p,
+                Err(e) => {
+                    eprintln!("{e}");
+                    std::process::exit(1);
+                }
+            };
+            let langs: &[kehu_domain::Lang] = match lang.as_str() {
+                "zh" => &[kehu_domain::Lang::Zh],
+                "en" => &[kehu_domain::Lang::En],
+                "both" => &[kehu_domain::Lang::Zh, kehu_domain::Lang::En],
+                other => bail!("--lang must be zh, en or both, not `{other}`"),
+            };
+            let lines = kehu_domain::policy::explain(&policy);
+            for (i, l) in langs.iter().enumerate() {
+                if i > 0 {
+                    println!();
+                }
+                for line in &lines {
+                    match &line.rule {
+                        Some(r) => println!("{}[{r}] {}", "  ".repeat(line.depth), line.text.get(*l)),
+                        None => println!("{}{}", "  ".repeat(line.depth), line.text.get(*l)),
+                    }
+                }
+            }
+            Ok(())
+        }
         Command::Policy {
             command: PolicyCommand::Activate { db, tenant, file },
         } => {
@@ -278,6 +326,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if broken {
                 std::process::exit(1);
             }
+            Ok(())
+        }
+        Command::Sweep { db, virtual_clock } => {
+            let database = connect(&db.database_url).await?;
+            let state = kehu_server::AppState::new(database, virtual_clock).await?;
+            let started = std::time::Instant::now();
+            let fired = kehu_server::lifecycle::sweep(&state, state.now())
+                .await
+                .map_err(|e| anyhow::anyhow!("sweep failed: {}", e.to_json()))?;
+            let left = kehu_store::deadlines::count_due(&state.db, state.now()).await?;
+            println!(
+                "fired {fired} deadline(s) in {:.2} s; {left} still due (held by another process)",
+                started.elapsed().as_secs_f64()
+            );
+            state.db.close().await;
             Ok(())
         }
         Command::Generate {

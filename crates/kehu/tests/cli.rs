@@ -36,6 +36,23 @@ fn policy_check_accepts_the_preset_and_points_at_errors() {
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("ok: policy `car-dealership` version 2"));
 
+    // Explain prints every rule in plain language, Chinese then English.
+    let o = kehu(&["policy", "explain", preset]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = text(&o);
+    for rule in [
+        "[R5.1]", "[R5.2]", "[R5.3]", "[R5.4]", "[R5.5]", "[R5.6]", "[R5.11]", "[R5.17]",
+    ] {
+        assert!(out.contains(rule), "{rule} missing:\n{out}");
+    }
+    assert!(out.contains("生效后 3 天内须首次跟进，否则登记作废"), "{out}");
+    assert!(
+        out.contains("The first follow-up is due within 3 days of taking effect"),
+        "{out}"
+    );
+    let o = kehu(&["policy", "explain", "--lang", "en", preset]);
+    assert!(!text(&o).contains("登记须由"), "{}", text(&o));
+
     let bad = temp("bad.toml");
     let src = std::fs::read_to_string(preset)
         .unwrap()
@@ -189,6 +206,136 @@ async fn verify_history_on_postgres() {
         "{}",
         text(&o)
     );
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+        .execute(&admin)
+        .await
+        .unwrap();
+}
+
+/// A fresh PostgreSQL schema and its URL, or `None` (outside CI) without a reachable server.
+async fn pg_schema(tag: &str) -> Option<(sqlx::PgPool, String, String)> {
+    let base = std::env::var("KEHU_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string());
+    let opts = sqlx::postgres::PgConnectOptions::from_str(&base).unwrap();
+    let admin = match sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(opts)
+        .await
+    {
+        Ok(p) => p,
+        Err(e) => {
+            assert_ne!(
+                std::env::var("CI").as_deref(),
+                Ok("true"),
+                "PostgreSQL is required in CI: {e}"
+            );
+            eprintln!("skipped: PostgreSQL not reachable at {base}");
+            return None;
+        }
+    };
+    let schema = format!(
+        "kehu_cli_{tag}_{}_{}",
+        std::process::id(),
+        jiff::Timestamp::now().as_millisecond()
+    );
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(&admin)
+        .await
+        .unwrap();
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+    Some((admin, schema, url))
+}
+
+/// The deadline engine on PostgreSQL with three `kehu sweep` processes at once: every due
+/// deadline fires exactly once (R5.2 lapses), whichever process takes it.
+#[tokio::test]
+async fn three_sweeps_at_once_fire_each_deadline_exactly_once() {
+    let Some((admin, schema, url)) = pg_schema("sweep").await else {
+        return;
+    };
+    const N: i64 = 900;
+    let o = kehu(&[
+        "generate",
+        "--database-url",
+        &url,
+        "--tenant",
+        "bench",
+        "--customers",
+        &N.to_string(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    // Signed cards that took effect four days ago with no follow-up: each lapsed a day ago.
+    let now = jiff::Timestamp::now().as_millisecond();
+    let day = 86_400_000i64;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO {schema}.claims (tenant_id, customer_id, staff_id, status, registered_at, registered_by, effective_at, \
+         confirmed_at, confirmed_by, policy_version, valid_until) \
+         SELECT c.tenant_id, c.id, s.id, 'valid', {reg}, s.id, {eff}, {eff}, s.id, 2, {due} \
+         FROM {schema}.customers c JOIN {schema}.staff s ON s.tenant_id = c.tenant_id AND s.username = 'bench-admin'; \
+         INSERT INTO {schema}.deadlines (tenant_id, kind, subject_id, customer_id, due_at, rule, created_at) \
+         SELECT tenant_id, 'claim_lapse', id, customer_id, valid_until, 'R5.2', {now} FROM {schema}.claims",
+        reg = now - 5 * day,
+        eff = now - 4 * day,
+        due = now - day,
+    )))
+    .execute(&admin)
+    .await
+    .unwrap();
+    let sweeps: Vec<_> = (0..3)
+        .map(|_| {
+            Command::new(env!("CARGO_BIN_EXE_kehu"))
+                .args(["sweep", "--database-url", &url])
+                .env("KEHU_LOG", "warn")
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("kehu sweep starts")
+        })
+        .collect();
+    let mut fired = Vec::new();
+    for child in sweeps {
+        let o = child.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+        let out = text(&o);
+        let n: i64 = out
+            .split_whitespace()
+            .nth(1)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected output: {out}"));
+        fired.push(n);
+    }
+    eprintln!("fired per process: {fired:?}");
+    assert_eq!(fired.iter().sum::<i64>(), N, "fired per process: {fired:?}");
+    let count = |sql: String| {
+        let admin = admin.clone();
+        async move {
+            let (n,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .fetch_one(&admin)
+                .await
+                .unwrap();
+            n
+        }
+    };
+    assert_eq!(
+        count(format!(
+            "SELECT COUNT(*) FROM {schema}.claims WHERE status = 'void' AND ended_rule = 'R5.2'"
+        ))
+        .await,
+        N
+    );
+    assert_eq!(
+        count(format!(
+            "SELECT COUNT(*) FROM {schema}.events WHERE entity = 'claim' AND action = 'void'"
+        ))
+        .await,
+        N
+    );
+    assert_eq!(count(format!("SELECT COUNT(*) FROM {schema}.deadlines")).await, 0);
+    let o = kehu(&["verify-history", "--database-url", &url]);
+    assert!(o.status.success(), "{}", text(&o));
+    // Nothing is due any more: a further sweep fires nothing.
+    let o = kehu(&["sweep", "--database-url", &url]);
+    assert!(text(&o).starts_with("fired 0 deadline(s)"), "{}", text(&o));
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
         .execute(&admin)
         .await

@@ -1,0 +1,348 @@
+//! A policy in plain language (`kehu policy explain`): one line per setting, with its rule ID,
+//! in Chinese and English, so a manager can check the file says what the rulebook says.
+
+use super::{ClaimAction, DuplicateClaims, EffectiveAt, LedgerKind, OnMiss, Policy};
+use crate::decision::RuleId;
+use crate::ledger::yuan;
+use crate::text::Text;
+
+/// One line of the explanation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Line {
+    /// Indentation level: 0 for sections, 1 for their settings.
+    pub depth: usize,
+    pub rule: Option<RuleId>,
+    pub text: Text,
+}
+
+fn line(depth: usize, rule: Option<&RuleId>, zh: impl Into<String>, en: impl Into<String>) -> Line {
+    Line {
+        depth,
+        rule: rule.cloned(),
+        text: Text::new(zh, en),
+    }
+}
+
+fn roles(p: &Policy, ids: &[String]) -> Text {
+    let names: Vec<Text> = ids.iter().map(|r| p.role_name(r)).collect();
+    Text::new(
+        names.iter().map(|n| n.zh.clone()).collect::<Vec<_>>().join("、"),
+        names.iter().map(|n| n.en.clone()).collect::<Vec<_>>().join(", "),
+    )
+}
+
+fn action(p: &Policy, out: &mut Vec<Line>, a: &ClaimAction, zh: &str, en: &str) {
+    let r = roles(p, &a.roles);
+    let mut z = format!("{}可以{zh}", r.zh);
+    let mut e = format!("{} may {en}", r.en);
+    if a.signer_only {
+        z.push_str("（仅限签字确认该登记的人）");
+        e.push_str(" (only the one who signed the claim)");
+    }
+    if a.reason_min_chars > 0 {
+        z.push_str(&format!(
+            "，须写明至少 {} 个字的原因；登记保留，不删除",
+            a.reason_min_chars
+        ));
+        e.push_str(&format!(
+            ", with a written reason of at least {} characters; the claim is kept, never deleted",
+            a.reason_min_chars
+        ));
+    }
+    out.push(line(1, Some(&a.rule), z, e));
+}
+
+/// The policy's rules, section by section.
+pub fn explain(p: &Policy) -> Vec<Line> {
+    let mut out = Vec::new();
+    out.push(line(
+        0,
+        None,
+        format!("{}（{} 第 {} 版，时区 {}）", p.name.zh, p.id, p.version, p.time_zone),
+        format!(
+            "{} ({} version {}, time zone {})",
+            p.name.en, p.id, p.version, p.time_zone
+        ),
+    ));
+
+    out.push(line(0, None, "角色", "Roles"));
+    for r in &p.roles {
+        let perms: Vec<&str> = r.permissions.iter().map(|x| x.as_str()).collect();
+        out.push(line(
+            1,
+            None,
+            format!("{}（{}）：{}", r.name.zh, r.id, perms.join("、")),
+            format!("{} ({}): {}", r.name.en, r.id, perms.join(", ")),
+        ));
+    }
+
+    out.push(line(0, None, "登记与归属", "Claims and ownership"));
+    let c = &p.claims;
+    match &c.confirmation {
+        Some(conf) => {
+            let r = roles(p, &conf.roles);
+            let (z, e) = match conf.effective {
+                EffectiveAt::AtConfirmation => ("自确认时起生效", "it takes effect at the confirmation"),
+                EffectiveAt::AtRegistration => (
+                    "确认后自登记时起生效",
+                    "once confirmed it takes effect from the registration",
+                ),
+            };
+            out.push(line(
+                1,
+                Some(&conf.rule),
+                format!("登记须由{}确认，{z}", r.zh),
+                format!("A claim must be confirmed by a {}; {e}", r.en.to_lowercase()),
+            ));
+        }
+        None => out.push(line(
+            1,
+            Some(&c.rule),
+            "登记即时生效",
+            "A claim takes effect when it is registered",
+        )),
+    }
+    match c.duplicates {
+        DuplicateClaims::Allow => out.push(line(
+            1,
+            Some(&p.ownership.rule),
+            "同一客户可有多张登记；最早生效的有效登记者拥有该客户",
+            "One customer may have several claims; the valid claim that took effect first owns the customer",
+        )),
+        DuplicateClaims::Refuse => out.push(line(
+            1,
+            Some(&p.ownership.rule),
+            "已被有效登记的客户不能再登记",
+            "A customer with a standing claim cannot be claimed again",
+        )),
+    }
+
+    if let Some(lc) = &c.lifecycle {
+        out.push(line(0, None, "登记有效期与跟进", "How a claim stays valid"));
+        let ch: Vec<Text> = lc.follow_up_channels.iter().map(|c| c.label()).collect();
+        out.push(line(
+            1,
+            Some(&lc.rule),
+            format!(
+                "持有人的以下跟进计入：{}",
+                ch.iter().map(|c| c.zh.clone()).collect::<Vec<_>>().join("、")
+            ),
+            format!(
+                "The holder's follow-ups that count: {}",
+                ch.iter().map(|c| c.en.to_lowercase()).collect::<Vec<_>>().join(", ")
+            ),
+        ));
+        let (miss_zh, miss_en) = match lc.on_miss {
+            OnMiss::Void => ("作废", "void"),
+            OnMiss::Expire => ("过期", "expired"),
+        };
+        if let Some(f) = lc.first_within {
+            let t = f.text();
+            out.push(line(
+                1,
+                Some(&lc.rule),
+                format!("生效后 {}内须首次跟进，否则登记{miss_zh}", t.zh),
+                format!(
+                    "The first follow-up is due within {} of taking effect, else the claim is {miss_en}",
+                    t.en
+                ),
+            ));
+        }
+        if let Some(conf) = &lc.confirm_follow_up {
+            let r = roles(p, &conf.roles);
+            let w = conf.within.text();
+            out.push(line(
+                1,
+                Some(&conf.rule),
+                format!(
+                    "第 {} 次跟进须由{}确认；{}内确认按跟进时间计，超过则按确认时间计",
+                    conf.number, r.zh, w.zh
+                ),
+                format!(
+                    "Follow-up {} is confirmed by a {}; confirmed within {} it counts from the follow-up, later from the confirmation",
+                    conf.number,
+                    r.en.to_lowercase(),
+                    w.en
+                ),
+            ));
+        }
+        if let Some(t) = lc.then_within {
+            let t = t.text();
+            out.push(line(
+                1,
+                Some(&lc.rule),
+                format!("每次跟进使登记保持有效 {}；逾期未跟进，登记{miss_zh}", t.zh),
+                format!(
+                    "Each follow-up keeps the claim valid for {}; missing one makes it {miss_en}",
+                    t.en
+                ),
+            ));
+        }
+        if let Some(v) = lc.valid_for {
+            let v = v.text();
+            out.push(line(
+                1,
+                Some(&lc.rule),
+                format!("登记自生效起 {}后{miss_zh}，无论是否跟进", v.zh),
+                format!(
+                    "A claim is {miss_en} {} after taking effect, whatever the follow-ups",
+                    v.en
+                ),
+            ));
+        }
+        for run in &lc.invalid_runs {
+            let ch = run.channel.label();
+            out.push(line(
+                1,
+                Some(&run.rule),
+                format!("连续 {} 次跟进都是{}，不算有效跟进，登记作废", run.consecutive, ch.zh),
+                format!(
+                    "{} follow-ups in a row by {} do not count: the claim is void",
+                    run.consecutive,
+                    ch.en.to_lowercase()
+                ),
+            ));
+        }
+        if let Some(code) = lc.duplicate_penalty.as_ref().and_then(|c| p.ledger.code(c)) {
+            out.push(line(
+                1,
+                Some(&code.rule),
+                format!(
+                    "因未及时跟进登记作废、客户又被他人登记：原持有人罚款 {} 元（{}）",
+                    yuan(code.amount),
+                    code.code
+                ),
+                format!(
+                    "A claim voided for a missed follow-up, then claimed by someone else: the lapsed holder is fined {} yuan ({})",
+                    yuan(code.amount),
+                    code.code
+                ),
+            ));
+        }
+    }
+    if let Some(a) = &c.reassign {
+        action(
+            p,
+            &mut out,
+            a,
+            "将作废的登记转交他人",
+            "reassign a void claim to someone else",
+        );
+    }
+    if let Some(a) = &c.cancel {
+        action(p, &mut out, a, "撤销登记", "cancel a claim");
+    }
+
+    if !p.ledger.codes.is_empty() {
+        out.push(line(
+            0,
+            None,
+            "台账（罚款、积分、奖励）",
+            "Ledger (penalties, points, rewards)",
+        ));
+        let r = roles(p, &p.ledger.managers);
+        out.push(line(
+            1,
+            None,
+            format!("{}可以录入和冲销；冲销是一条新记录，不修改原记录", r.zh),
+            format!(
+                "{} may enter and reverse entries; a reversal is a new entry, never an edit",
+                r.en
+            ),
+        ));
+        for code in &p.ledger.codes {
+            let mut zh = format!("{}（{}）：", code.name.zh, code.code);
+            let mut en = format!("{} ({}): ", code.name.en, code.code);
+            let mut parts_zh = Vec::new();
+            let mut parts_en = Vec::new();
+            if code.amount != 0 {
+                let (z, e) = match code.kind {
+                    LedgerKind::Penalty => ("罚款", "fine"),
+                    _ => ("奖励", "reward"),
+                };
+                parts_zh.push(format!("{z} {} 元", yuan(code.amount)));
+                parts_en.push(format!("{e} {} yuan", yuan(code.amount)));
+            }
+            if code.points != 0 {
+                parts_zh.push(format!("{} 分", code.points));
+                parts_en.push(format!("{} points", code.points));
+            }
+            for step in &code.escalation {
+                let mut z = format!("本月第 {} 次起", step.from);
+                let mut e = format!("from the {} time in a month", ordinal(step.from));
+                if let Some(a) = step.amount {
+                    z.push_str(&format!("每次 {} 元", yuan(a)));
+                    e.push_str(&format!(", {} yuan each", yuan(a)));
+                }
+                if let Some(pts) = step.points {
+                    z.push_str(&format!("每次 {pts} 分"));
+                    e.push_str(&format!(", {pts} points each"));
+                }
+                if let Some(f) = step.flag {
+                    z.push_str(&format!("，{}", f.label().zh));
+                    e.push_str(&format!(", {}", f.label().en.to_lowercase()));
+                }
+                parts_zh.push(z);
+                parts_en.push(e);
+            }
+            parts_zh.push(
+                if code.manual {
+                    "由管理人员录入"
+                } else {
+                    "由规则自动记账"
+                }
+                .into(),
+            );
+            parts_en.push(
+                if code.manual {
+                    "entered by a manager"
+                } else {
+                    "charged by its rule"
+                }
+                .into(),
+            );
+            zh.push_str(&parts_zh.join("；"));
+            en.push_str(&parts_en.join("; "));
+            out.push(line(1, Some(&code.rule), zh, en));
+        }
+    }
+    out
+}
+
+fn ordinal(n: u32) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (1, x) if x != 11 => "st",
+        (2, x) if x != 12 => "nd",
+        (3, x) if x != 13 => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::tests::sample;
+
+    #[test]
+    fn every_rule_of_the_sample_is_explained_in_both_languages() {
+        let lines = explain(&sample());
+        let rules: Vec<&str> = lines
+            .iter()
+            .filter_map(|l| l.rule.as_ref().map(|r| r.as_str()))
+            .collect();
+        for r in ["R5.1", "R5.2", "R5.3", "R5.4", "R5.5", "R5.6", "R5.17", "R6.1"] {
+            assert!(rules.contains(&r), "{r} missing from {rules:?}");
+        }
+        let all_zh: String = lines.iter().map(|l| l.text.zh.as_str()).collect::<Vec<_>>().join("\n");
+        assert!(all_zh.contains("生效后 3 天内须首次跟进，否则登记作废"), "{all_zh}");
+        assert!(all_zh.contains("本月第 2 次起每次 40.00 元"), "{all_zh}");
+        assert!(all_zh.contains("本月第 3 次起，需劝退审查"), "{all_zh}");
+        let all_en: String = lines.iter().map(|l| l.text.en.as_str()).collect::<Vec<_>>().join("\n");
+        assert!(
+            all_en.contains("from the 3rd time in a month, dismissal review"),
+            "{all_en}"
+        );
+        assert!(lines.iter().all(|l| !l.text.zh.is_empty() && !l.text.en.is_empty()));
+    }
+}

@@ -17,8 +17,8 @@ mod explain;
 mod timed;
 pub use explain::{Line, explain};
 pub use timed::{
-    ClaimAction, Escalation, Flag, FollowUpConfirmation, InvalidRun, LedgerCode, LedgerKind, LedgerPolicy, Lifecycle,
-    OnMiss, Period,
+    ClaimAction, Cutoff, Escalation, FirstContact, Flag, FollowUpConfirmation, InvalidRun, LedgerCode, LedgerKind,
+    LedgerPolicy, Lifecycle, OnMiss, Period,
 };
 
 /// One problem in a policy file, pointing at the place to fix.
@@ -245,6 +245,8 @@ pub struct OwnershipPolicy {
 pub struct CustomerPolicy {
     /// Country calling code assumed for phone numbers written without one.
     pub default_country_code: String,
+    /// R5.8: the first message a new customer from certain sources gets, and by when.
+    pub first_contact: Option<FirstContact>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -393,6 +395,8 @@ struct RawHeader {
 struct RawCustomers {
     #[serde(default)]
     default_country_code: Option<Spanned<String>>,
+    #[serde(default)]
+    first_contact: Option<timed::RawFirstContact>,
 }
 
 #[derive(Deserialize)]
@@ -510,7 +514,11 @@ impl Checker<'_> {
                 }
             },
         };
-        let default_country_code = match raw.customers.and_then(|c| c.default_country_code) {
+        let (raw_cc, raw_first_contact) = match raw.customers {
+            Some(c) => (c.default_country_code, c.first_contact),
+            None => (None, None),
+        };
+        let default_country_code = match raw_cc {
             None => "86".to_string(),
             Some(cc) => {
                 let v = cc.get_ref().trim_start_matches('+').to_string();
@@ -623,6 +631,7 @@ impl Checker<'_> {
             .claims
             .lifecycle
             .map(|l| self.lifecycle(l, &roles, &channels, &ledger.codes));
+        let first_contact = raw_first_contact.and_then(|f| self.first_contact(f, &channels, &ledger.codes));
         let cancel = raw
             .claims
             .cancel
@@ -643,7 +652,10 @@ impl Checker<'_> {
             name: h.name,
             time_zone,
             tz,
-            customers: CustomerPolicy { default_country_code },
+            customers: CustomerPolicy {
+                default_country_code,
+                first_contact,
+            },
             roles,
             claims: ClaimPolicy {
                 rule: claim_rule,
@@ -696,6 +708,14 @@ effective = "at_confirmation"
 rule = "R5.5"
 basis = "earliest_effective"
 
+[customers.first_contact]
+rule = "R5.8"
+sources = ["来电", "到店"]
+channel = "sms"
+by = "end_of_day"
+penalty = "no_first_sms"
+message = { zh = "您好，我是示范汽车销售顾问{consultant}", en = "Hello, this is {consultant} of the demo dealership" }
+
 [claims.lifecycle]
 rule = "R5.2"
 follow_up_channels = ["call", "visit", "sms", "meeting", "walk_in"]
@@ -733,6 +753,14 @@ code = "duplicate_card"
 rule = "R5.5"
 kind = "penalty"
 name = { zh = "未及时回访造成重卡", en = "Duplicate card after a missed follow-up" }
+amount = 2000
+manual = false
+
+[[ledger.codes]]
+code = "no_first_sms"
+rule = "R5.8"
+kind = "penalty"
+name = { zh = "未当天首次短信回访", en = "No first SMS the same day" }
 amount = 2000
 manual = false
 
@@ -835,13 +863,14 @@ points = -10
                 "duplicate_penalty = \"dupe\"",
                 1,
             )
-            .replacen("channel = \"sms\"", "channel = \"fax\"", 1)
+            .replacen("channel = \"sms\"\nconsecutive", "channel = \"fax\"\nconsecutive", 1)
             .replacen("{ from = 3, flag", "{ from = 1, flag", 1);
         let errs = Policy::parse(&src, "p.toml").unwrap_err().0;
         let messages: Vec<&str> = errs.iter().map(|e| e.message.as_str()).collect();
         assert_eq!(errs.len(), 4, "{messages:?}");
+        let line = src.lines().position(|l| l.contains("three days")).unwrap() + 1;
         assert!(
-            messages[0].contains("three days") && errs[0].line == 33,
+            messages[0].contains("three days") && errs[0].line == line,
             "{:?}",
             errs[0]
         );

@@ -186,10 +186,65 @@ async fn fire(state: &AppState, candidate: &deadlines::DeadlineRow, now: Timesta
                 Err(e) => return Err(e.into()),
             }
         }
+        Some(Kind::FirstContact) => {
+            let policy = state.policy(d.tenant_id).await?;
+            first_contact(&mut tx, state, &policy, &d, now).await?;
+        }
         None => tracing::warn!(deadline.id = d.id, kind = %d.kind, "deadline of an unknown kind dropped"),
     }
     tx.commit().await?;
     Ok(true)
+}
+
+/// R5.8 at the cut-off: charges the receiver who sent no first message.
+async fn first_contact(
+    tx: &mut Tx,
+    state: &AppState,
+    policy: &Policy,
+    d: &deadlines::DeadlineRow,
+    now: Timestamp,
+) -> Result<(), ApiError> {
+    let customer = match kehu_store::customers::get_tx(tx, d.tenant_id, d.subject_id).await {
+        Ok(c) => c,
+        Err(StoreError::NotFound) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    let Some(receiver_id) = customer.created_by else {
+        return Ok(());
+    };
+    let receiver = staff::get(&state.db, d.tenant_id, receiver_id).await?;
+    let acts: Vec<_> = activities::by_staff_tx(tx, d.tenant_id, customer.id, receiver_id)
+        .await?
+        .iter()
+        .filter_map(activities::ActivityRow::follow_up)
+        .collect();
+    let contact = kehu_domain::contact::NewContact {
+        customer_id: customer.id,
+        customer_name: customer.name.clone(),
+        source: customer.source.clone(),
+        has_phone: kehu_store::customers::has_phone_tx(tx, d.tenant_id, customer.id).await?,
+        registered_at: kehu_store::ts(customer.created_at),
+        receiver_id,
+        receiver_name: receiver.display_name.clone(),
+    };
+    let due = kehu_store::ts(d.due_at);
+    if let Some((code, decision)) = kehu_domain::contact::decide_first_contact(policy, &contact, &acts, due) {
+        charge(
+            tx,
+            policy,
+            Charge {
+                tenant_id: d.tenant_id,
+                staff_id: receiver_id,
+                customer_id: Some(customer.id),
+                code: &code,
+                subject: format!("customer:{}", customer.id),
+                decision,
+                at: now,
+            },
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// Fires every deadline due at `now`, earliest first, each in its own transaction. Returns how

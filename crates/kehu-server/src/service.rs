@@ -176,6 +176,21 @@ pub async fn create_customer(
         .map(|k| k.value.clone())
         .collect();
     let name_norm = normalize_name(&name);
+    let now = state.now();
+    // R5.8: a walk-in's or caller's number gets a first message by the cut-off.
+    let deadline = kehu_domain::contact::first_contact_due(
+        &policy,
+        &kehu_domain::contact::NewContact {
+            customer_id: 0,
+            customer_name: name.clone(),
+            source: source.clone(),
+            has_phone: !phones.is_empty(),
+            registered_at: now,
+            receiver_id: caller.id(),
+            receiver_name: caller.staff.display_name.clone(),
+        },
+    )
+    .map(|(due, rule)| (kehu_store::deadlines::Kind::FirstContact, due, rule));
     let created = customers::create(
         &state.db,
         caller.tenant_id,
@@ -189,8 +204,9 @@ pub async fn create_customer(
             referrer_id: input.referrer_id,
             agent,
             keys,
+            deadline,
         },
-        state.now(),
+        now,
     )
     .await
     .map_err(|e| match e {
@@ -573,6 +589,25 @@ pub async fn add_activity(
         },
     )
     .await?;
+    // R5.8: the receiver's first message makes the first-contact deadline moot.
+    if policy
+        .customers
+        .first_contact
+        .as_ref()
+        .is_some_and(|f| f.channel == channel)
+        && customers::get_tx(&mut tx, caller.tenant_id, customer_id)
+            .await?
+            .created_by
+            == Some(caller.id())
+    {
+        kehu_store::deadlines::cancel(
+            &mut tx,
+            caller.tenant_id,
+            kehu_store::deadlines::Kind::FirstContact,
+            customer_id,
+        )
+        .await?;
+    }
     // A follow-up moves the limit of the author's claim on this customer (R5.2, R5.4).
     let held: Vec<ClaimRow> = claims::for_customer_tx(&mut tx, caller.tenant_id, customer_id)
         .await?

@@ -49,6 +49,8 @@ pub struct NewCustomer {
     pub referrer_id: Option<i64>,
     pub agent: Option<String>,
     pub keys: Vec<Key>,
+    /// A deadline the registration starts (R5.8: the first SMS by the end of the day).
+    pub deadline: Option<(crate::deadlines::Kind, Timestamp, kehu_domain::RuleId)>,
 }
 
 /// An existing customer that holds one of the keys.
@@ -277,6 +279,9 @@ async fn create_in(
         },
     )
     .await?;
+    if let Some((kind, due, rule)) = &c.deadline {
+        crate::deadlines::schedule(tx, tenant_id, *kind, row.id, Some(row.id), *due, rule, now).await?;
+    }
     Ok(Created::New(row))
 }
 
@@ -393,6 +398,25 @@ pub async fn get(db: &Db, tenant_id: i64, id: i64) -> Result<CustomerRow> {
         args![tenant_id, id],
     )
     .await
+}
+
+pub async fn get_tx(tx: &mut Tx, tenant_id: i64, id: i64) -> Result<CustomerRow> {
+    tx.fetch_one(
+        &format!("SELECT {COLUMNS} FROM customers WHERE tenant_id = $1 AND id = $2"),
+        args![tenant_id, id],
+    )
+    .await
+}
+
+/// Whether a customer has a phone number on file.
+pub async fn has_phone_tx(tx: &mut Tx, tenant_id: i64, id: i64) -> Result<bool> {
+    let found: Option<(i64,)> = tx
+        .fetch_optional(
+            "SELECT customer_id FROM customer_keys WHERE tenant_id + 0 = $1 AND customer_id = $2 AND kind = 'phone' LIMIT 1",
+            args![tenant_id, id],
+        )
+        .await?;
+    Ok(found.is_some())
 }
 
 /// Phone numbers (as written) of the given customers.

@@ -15,18 +15,22 @@ use crate::{Backend, Result, args, ms};
 pub enum Kind {
     /// A valid claim's follow-up limit (R5.2, R5.4, R7.7); the subject is the claim.
     ClaimLapse,
+    /// A new customer's first message (R5.8); the subject is the customer.
+    FirstContact,
 }
 
 impl Kind {
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::ClaimLapse => "claim_lapse",
+            Kind::FirstContact => "first_contact",
         }
     }
 
     pub fn parse(s: &str) -> Option<Kind> {
         match s {
             "claim_lapse" => Some(Kind::ClaimLapse),
+            "first_contact" => Some(Kind::FirstContact),
             _ => None,
         }
     }

@@ -79,6 +79,44 @@ impl Serialize for Period {
     }
 }
 
+/// A cut-off in the tenant's day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cutoff {
+    /// The end of the local day the event happened on (R5.8 "the same day").
+    EndOfDay,
+}
+
+impl Cutoff {
+    /// The cut-off for something that happened at `t`.
+    pub fn after(self, t: Timestamp, tz: &jiff::tz::TimeZone) -> Timestamp {
+        match self {
+            Cutoff::EndOfDay => t
+                .to_zoned(tz.clone())
+                .date()
+                .tomorrow()
+                .ok()
+                .and_then(|d| d.to_zoned(tz.clone()).ok())
+                .map(|z| z.timestamp())
+                .unwrap_or(Timestamp::MAX),
+        }
+    }
+}
+
+/// R5.8: a first message to a new customer from certain sources, by a cut-off.
+#[derive(Debug, Clone, Serialize)]
+pub struct FirstContact {
+    pub rule: RuleId,
+    /// The customer `source` values the rule applies to, as staff write them.
+    pub sources: Vec<String>,
+    pub channel: Channel,
+    pub by: Cutoff,
+    /// The ledger code charged to the receiver when it is missed.
+    pub penalty: Option<String>,
+    /// The message, with `{consultant}` for the receiver's name.
+    pub message: Option<Text>,
+}
+
 /// What happens to a claim whose follow-up window closes unmet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -264,6 +302,19 @@ struct RawInvalidRun {
     rule: Spanned<String>,
     channel: Spanned<String>,
     consecutive: Spanned<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawFirstContact {
+    rule: Spanned<String>,
+    sources: Spanned<Vec<String>>,
+    channel: Spanned<String>,
+    by: Cutoff,
+    #[serde(default)]
+    penalty: Option<Spanned<String>>,
+    #[serde(default)]
+    message: Option<Text>,
 }
 
 #[derive(Deserialize)]
@@ -474,6 +525,32 @@ impl Checker<'_> {
                 },
             );
         }
+    }
+
+    pub(super) fn first_contact(
+        &mut self,
+        raw: RawFirstContact,
+        channels: &[Channel],
+        codes: &[LedgerCode],
+    ) -> Option<FirstContact> {
+        if raw.sources.get_ref().iter().all(|s| s.trim().is_empty()) {
+            self.error(
+                raw.sources.span(),
+                "first_contact needs at least one source",
+                "for example sources = [\"来电\", \"到店\"]",
+            );
+        }
+        if let Some(p) = &raw.penalty {
+            self.code_ref(p, codes);
+        }
+        Some(FirstContact {
+            rule: self.rule(&raw.rule),
+            sources: raw.sources.into_inner(),
+            channel: self.channel(&raw.channel, channels)?,
+            by: raw.by,
+            penalty: raw.penalty.map(|p| p.into_inner()),
+            message: raw.message,
+        })
     }
 
     pub(super) fn claim_action(&mut self, raw: RawClaimAction, roles: &[Role], what: &str) -> ClaimAction {

@@ -300,3 +300,30 @@ both!(virtual r5_17_lateness_escalates_in_the_month_and_reversal_is_a_new_entry,
     let (_, v) = app.get("/api/v1/history/verify", &app.admin).await;
     assert_eq!(v["ok"], true, "{v}");
 });
+
+both!(virtual r5_8_a_walk_in_without_a_first_sms_the_same_day_fines_the_receiver, |app: TestApp| async move {
+    let wang = app.staff("wangfang", "王芳", &["consultant"]).await;
+    let li = app.staff("liqiang", "李强", &["consultant"]).await;
+    let manager = app.staff("manager", "孙经理", &["sales_manager"]).await;
+    let new = |name: &str, phone: &str, source: &str| {
+        json!({ "kind": "person", "name": name, "phones": [phone], "source": source })
+    };
+    let (status, missed) = app.post("/api/v1/customers", &wang, new("钱先生", "13900000011", "到店")).await;
+    assert_eq!(status, StatusCode::CREATED, "{missed}");
+    let (_, texted) = app.post("/api/v1/customers", &li, new("孔女士", "13900000012", "来电")).await;
+    let (_, own) = app.post("/api/v1/customers", &wang, new("曹先生", "13900000013", "自主开发")).await;
+    // Li sends the first SMS the same day; Wang sends hers to her self-sourced customer only.
+    follow_up(&app, &li, texted["id"].as_i64().unwrap(), "sms").await;
+    follow_up(&app, &wang, own["id"].as_i64().unwrap(), "sms").await;
+    // The next local midnight passes: one deadline is left, Wang's.
+    assert_eq!(advance(&app, 86400).await, 1);
+    let (_, l) = app.get(&format!("/api/v1/ledger?staff_id={}", wang.staff_id), &manager).await;
+    let items = l["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{l}");
+    assert_eq!((items[0]["rule"].as_str(), items[0]["amount"].as_i64()), (Some("R5.8"), Some(2000)));
+    assert_eq!(items[0]["customer_id"], missed["id"]);
+    assert!(items[0]["decision"]["text"].as_str().unwrap().contains("没有发出首次短信回访"), "{l}");
+    let (_, l) = app.get(&format!("/api/v1/ledger?staff_id={}", li.staff_id), &manager).await;
+    assert_eq!(l["items"].as_array().unwrap().len(), 0, "{l}");
+    assert_eq!(advance(&app, 86400).await, 0);
+});

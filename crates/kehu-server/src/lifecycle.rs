@@ -167,20 +167,23 @@ pub async fn charge(tx: &mut Tx, policy: &Policy, c: Charge<'_>) -> Result<(), S
     Ok(())
 }
 
-/// Fires the deadline `candidate` if it is still due and nobody else holds it; `Ok(false)` when
-/// it was skipped.
-async fn fire(state: &AppState, candidate: &deadlines::DeadlineRow, now: Timestamp) -> Result<bool, ApiError> {
-    let mut tx = state.db.begin().await?;
-    let Some(d) = deadlines::take(&mut tx, candidate, now).await? else {
-        tx.rollback().await?;
+/// Fires the deadline `candidate` in `tx` if it is still due and nobody else holds it;
+/// `Ok(false)` when it was skipped.
+async fn fire_in(
+    tx: &mut Tx,
+    state: &AppState,
+    candidate: &deadlines::DeadlineRow,
+    now: Timestamp,
+) -> Result<bool, ApiError> {
+    let Some(d) = deadlines::take(tx, candidate, now).await? else {
         return Ok(false);
     };
     match Kind::parse(&d.kind) {
         Some(Kind::ClaimLapse) => {
             let policy = state.policy(d.tenant_id).await?;
-            match claims::get_tx(&mut tx, d.tenant_id, d.subject_id).await {
+            match claims::get_tx(tx, d.tenant_id, d.subject_id).await {
                 Ok(claim) => {
-                    settle(&mut tx, &policy, claim, now).await?;
+                    settle(tx, &policy, claim, now).await?;
                 }
                 Err(StoreError::NotFound) => {}
                 Err(e) => return Err(e.into()),
@@ -188,12 +191,58 @@ async fn fire(state: &AppState, candidate: &deadlines::DeadlineRow, now: Timesta
         }
         Some(Kind::FirstContact) => {
             let policy = state.policy(d.tenant_id).await?;
-            first_contact(&mut tx, state, &policy, &d, now).await?;
+            first_contact(tx, state, &policy, &d, now).await?;
         }
         None => tracing::warn!(deadline.id = d.id, kind = %d.kind, "deadline of an unknown kind dropped"),
     }
-    tx.commit().await?;
     Ok(true)
+}
+
+/// Fires one deadline in its own transaction.
+async fn fire(state: &AppState, candidate: &deadlines::DeadlineRow, now: Timestamp) -> Result<bool, ApiError> {
+    let mut tx = state.db.begin().await?;
+    if fire_in(&mut tx, state, candidate, now).await? {
+        tx.commit().await?;
+        Ok(true)
+    } else {
+        tx.rollback().await?;
+        Ok(false)
+    }
+}
+
+/// Fires a batch of deadlines. PostgreSQL: one transaction each, so several processes share
+/// the queue. SQLite (one writer, one process): the batch is committed together, as customer
+/// registrations are (group commit) — each firing is still all-or-nothing with its history
+/// event, and if any of them fails the batch is rolled back and fired one transaction each.
+async fn fire_batch(state: &AppState, due: &[deadlines::DeadlineRow], now: Timestamp) -> Result<u64, ApiError> {
+    let mut fired = 0;
+    if state.db.backend() == kehu_store::Backend::Sqlite && due.len() > 1 {
+        let mut tx = state.db.begin().await?;
+        let mut ok = true;
+        for d in due {
+            match fire_in(&mut tx, state, d, now).await {
+                Ok(true) => fired += 1,
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(deadline.id = d.id, error = ?e, "batch fire failed; firing one by one");
+                    ok = false;
+                    break;
+                }
+            }
+        }
+        if ok {
+            tx.commit().await?;
+            return Ok(fired);
+        }
+        tx.rollback().await?;
+        fired = 0;
+    }
+    for d in due {
+        if fire(state, d, now).await? {
+            fired += 1;
+        }
+    }
+    Ok(fired)
 }
 
 /// R5.8 at the cut-off: charges the receiver who sent no first message.
@@ -254,14 +303,9 @@ pub async fn sweep(state: &AppState, now: Timestamp) -> Result<u64, ApiError> {
     let mut fired = 0;
     loop {
         let due = deadlines::due(&state.db, now, BATCH).await?;
-        let mut progressed = false;
-        for d in &due {
-            if fire(state, d, now).await? {
-                fired += 1;
-                progressed = true;
-            }
-        }
-        if (due.len() as i64) < BATCH || !progressed {
+        let n = fire_batch(state, &due, now).await?;
+        fired += n;
+        if (due.len() as i64) < BATCH || n == 0 {
             return Ok(fired);
         }
     }

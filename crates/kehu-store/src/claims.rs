@@ -229,12 +229,13 @@ pub async fn set_valid_until(tx: &mut Tx, tenant_id: i64, id: i64, until: Option
     Ok(())
 }
 
-/// Claims held by a staff member, those that stand first, then by limit and newest.
+/// Claims held by a staff member: valid ones by their limit (most urgent first), then those
+/// waiting for a signature, then the ended ones, newest first.
 pub async fn for_staff(db: &Db, tenant_id: i64, staff_id: i64, limit: i64) -> Result<Vec<ClaimRow>> {
     db.fetch_all(
         &format!(
             "{SELECT} WHERE c.tenant_id = $1 AND c.staff_id = $2 \
-             ORDER BY CASE WHEN c.status IN ('pending', 'valid') THEN 0 ELSE 1 END, c.valid_until, c.id DESC LIMIT $3"
+             ORDER BY CASE c.status WHEN 'valid' THEN 0 WHEN 'pending' THEN 1 ELSE 2 END, c.valid_until, c.id DESC LIMIT $3"
         ),
         args![tenant_id, staff_id, limit],
     )

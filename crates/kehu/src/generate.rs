@@ -13,7 +13,7 @@ use kehu_store::Db;
 const SURNAMES: &str = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎余潘杜戴夏钟汪田任姜范方石姚谭廖邹熊金陆郝孔白崔康毛邱秦江史顾侯邵孟龙万段漕钱汤尹黎易常武乔贺赖龚文";
 const GIVEN: &str = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀英华平刚桂建志晓海燕丹鑫宇浩然子涵欣怡梓萱思远雨桐国庆红梅文博嘉怡俊熙一诺佳琪晨阳雅婷子轩明轩";
 
-pub async fn run(db: Db, tenant: &str, n: u64, writers: usize) -> anyhow::Result<()> {
+pub async fn run(db: Db, tenant: &str, n: u64, writers: usize, lapsing: u64) -> anyhow::Result<()> {
     let state = AppState::new(db, false).await?;
     let now = jiff::Timestamp::now();
     let t = match kehu_store::tenants::by_slug(&state.db, tenant).await? {
@@ -50,6 +50,7 @@ pub async fn run(db: Db, tenant: &str, n: u64, writers: usize) -> anyhow::Result
         }
     };
     let start_count = kehu_store::customers::count(&state.db, t.id).await? as u64;
+    let admin_id = admin.id;
     let caller = Caller {
         tenant_id: t.id,
         roles: admin.role_list(),
@@ -123,6 +124,44 @@ pub async fn run(db: Db, tenant: &str, n: u64, writers: usize) -> anyhow::Result
         n as f64 / secs,
         kehu_store::customers::count(&state.db, t.id).await?
     );
+    if lapsing > 0 {
+        let started = Instant::now();
+        let made = lapsing_claims(&state.db, t.id, admin_id, lapsing, jiff::Timestamp::now()).await?;
+        println!(
+            "gave {made} customers a card that lapsed a day ago, each with its deadline due, in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+    }
     state.db.close().await;
     Ok(())
+}
+
+/// Signed cards (R5.1) that took effect four days ago with no follow-up, so each lapsed (R5.2)
+/// a day ago, for `n` customers without a claim; each with its due deadline, as `settle` writes
+/// them. Bulk SQL: a benchmark fixture, not a path the application takes.
+async fn lapsing_claims(db: &Db, tenant_id: i64, staff_id: i64, n: u64, now: jiff::Timestamp) -> anyhow::Result<u64> {
+    let now = now.as_millisecond();
+    let day = 86_400_000i64;
+    let mut tx = db.begin().await?;
+    let made = tx
+        .execute(
+            "INSERT INTO claims (tenant_id, customer_id, staff_id, status, registered_at, registered_by, effective_at, \
+             confirmed_at, confirmed_by, confirmed_role, policy_version, valid_until) \
+             SELECT c.tenant_id, c.id, $2, 'valid', $3, $2, $4, $4, $2, 'admin', t.policy_version, $5 \
+             FROM customers c JOIN tenants t ON t.id = c.tenant_id \
+             WHERE c.tenant_id = $1 AND NOT EXISTS (SELECT 1 FROM claims x WHERE x.customer_id = c.id) \
+             ORDER BY c.id LIMIT $6",
+            kehu_store::args![tenant_id, staff_id, now - 5 * day, now - 4 * day, now - day, n as i64],
+        )
+        .await?;
+    tx.execute(
+        "INSERT INTO deadlines (tenant_id, kind, subject_id, customer_id, due_at, rule, created_at) \
+         SELECT c.tenant_id, 'claim_lapse', c.id, c.customer_id, c.valid_until, 'R5.2', $2 FROM claims c \
+         WHERE c.tenant_id = $1 AND c.status = 'valid' AND c.valid_until IS NOT NULL \
+         AND NOT EXISTS (SELECT 1 FROM deadlines d WHERE d.tenant_id = c.tenant_id AND d.kind = 'claim_lapse' AND d.subject_id = c.id)",
+        kehu_store::args![tenant_id, now],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(made)
 }

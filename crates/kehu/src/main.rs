@@ -113,6 +113,10 @@ enum Command {
         /// Concurrent writers (PostgreSQL); SQLite has one writer.
         #[arg(long, default_value_t = 1)]
         writers: usize,
+        /// Then give this many unclaimed customers a signed card that lapsed (R5.2) a day ago,
+        /// with its deadline due: the load for benchmarking `kehu sweep`.
+        #[arg(long, default_value_t = 0)]
+        lapsing_claims: u64,
     },
 }
 
@@ -348,9 +352,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             tenant,
             customers,
             writers,
+            lapsing_claims,
         } => {
             let database = connect(&db.database_url).await?;
-            generate::run(database, &tenant, customers, writers).await
+            generate::run(database, &tenant, customers, writers, lapsing_claims).await
         }
     }
 }

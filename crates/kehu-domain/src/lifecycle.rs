@@ -962,4 +962,64 @@ mod tests {
         handed.reassigned_from = Some(void.id);
         assert!(decide_duplicate_penalty(&p, &void, &handed).is_none());
     }
+
+    use proptest::prelude::*;
+
+    fn follow_ups() -> impl Strategy<Value = Vec<FollowUp>> {
+        proptest::collection::vec(
+            (0i64..40 * 24, 0usize..3, proptest::option::of(0i64..60), any::<bool>()),
+            0..12,
+        )
+        .prop_map(|raw| {
+            raw.into_iter()
+                .enumerate()
+                .map(|(i, (hours, ch, confirm_after, other))| {
+                    let at = t("2026-11-02T01:00:00Z") + jiff::SignedDuration::from_hours(hours);
+                    FollowUp {
+                        id: i as i64 + 1,
+                        staff_id: if other { 9 } else { 1 },
+                        channel: [Channel::Call, Channel::Sms, Channel::Visit][ch],
+                        at,
+                        confirmed_at: confirm_after.map(|h| at + jiff::SignedDuration::from_hours(h)),
+                    }
+                })
+                .collect()
+        })
+    }
+
+    proptest! {
+        /// Replaying the same follow-ups gives the same decision: the lapse the scheduler meets
+        /// while the follow-ups arrive one by one is the lapse an evaluation of all of them at
+        /// the end finds, and the answer does not depend on the order they are listed in.
+        #[test]
+        fn replaying_the_same_follow_ups_gives_the_same_decision(mut fus in follow_ups()) {
+            let p = sample();
+            let c = card();
+            let end = t("2027-01-01T00:00:00Z");
+            let last = standing(&p, &c, &fus, end);
+            fus.reverse();
+            prop_assert_eq!(&last, &standing(&p, &c, &fus, end));
+            fus.sort_by_key(|f| f.at);
+            // One by one, as requests would record them; a lapse found on the way is final.
+            let mut seen = Vec::new();
+            let mut first_lapse = None;
+            for f in &fus {
+                seen.push(f.clone());
+                if let Standing::Lapsed(l) = standing(&p, &c, &seen, f.at) {
+                    first_lapse = Some(l);
+                    break;
+                }
+            }
+            match (first_lapse, &last) {
+                (Some(l), Standing::Lapsed(end_lapse)) => {
+                    prop_assert_eq!(l.at, end_lapse.at);
+                    prop_assert_eq!(l.decision.rule, end_lapse.decision.rule.clone());
+                }
+                (Some(l), other) => prop_assert!(false, "lapsed on the way at {} but not at the end: {:?}", l.at, other),
+                // Never lapsed while follow-ups arrived: by the end the last window has run out.
+                (None, Standing::Lapsed(_)) => {}
+                (None, other) => prop_assert!(false, "a card left alone for weeks still stands: {:?}", other),
+            }
+        }
+    }
 }

@@ -125,12 +125,12 @@ fn refuse(code: &'static str, rule: Option<&RuleId>, zh: String, en: String) -> 
     }
 }
 
-fn manager_check(policy: &Policy, by: &StaffFacts) -> Result<(), Refusal> {
-    if policy.may_manage_ledger(&by.roles) {
+fn manager_check(policy: &Policy, by: &StaffFacts, roles: &[String]) -> Result<(), Refusal> {
+    if Policy::holds_any(&by.roles, roles) {
         return Ok(());
     }
-    let names: Vec<String> = policy.ledger.managers.iter().map(|r| policy.role_name(r).zh).collect();
-    let names_en: Vec<String> = policy.ledger.managers.iter().map(|r| policy.role_name(r).en).collect();
+    let names: Vec<String> = roles.iter().map(|r| policy.role_name(r).zh).collect();
+    let names_en: Vec<String> = roles.iter().map(|r| policy.role_name(r).en).collect();
     Err(refuse(
         "forbidden",
         None,
@@ -147,20 +147,26 @@ fn manager_check(policy: &Policy, by: &StaffFacts) -> Result<(), Refusal> {
     ))
 }
 
-/// A manager enters `quantity` occurrences of `code` against `who` (R5.11, R5.17, R6.1);
-/// `before` is how many occurrences of the code `who` already has that month.
-#[allow(clippy::too_many_arguments)]
-pub fn decide_manual(
-    policy: &Policy,
-    code: &str,
-    by: &StaffFacts,
-    who: &StaffFacts,
-    before: u32,
-    quantity: u32,
-    at: Timestamp,
-    note: &str,
-) -> Result<Charge, Refusal> {
-    manager_check(policy, by)?;
+/// A manual entry as a manager asks for it.
+#[derive(Debug, Clone)]
+pub struct ManualEntry<'a> {
+    pub code: &'a str,
+    pub by: &'a StaffFacts,
+    pub who: &'a StaffFacts,
+    /// How many occurrences of the code `who` already has that month.
+    pub before: u32,
+    pub quantity: u32,
+    pub at: Timestamp,
+    pub note: &'a str,
+    /// The entry this one refers to (R6.1: the violation a store manager failed to supervise).
+    pub refers_to: Option<&'a EntryFacts>,
+}
+
+/// A manager enters `quantity` occurrences of a code against a staff member (R5.11, R5.17,
+/// R6.1), priced with the month's escalation.
+pub fn decide_manual(policy: &Policy, m: &ManualEntry<'_>) -> Result<Charge, Refusal> {
+    let (code, by, who, before, quantity, at, note) = (m.code, m.by, m.who, m.before, m.quantity, m.at, m.note);
+    manager_check(policy, by, &policy.ledger.managers)?;
     let Some(c) = policy.ledger.code(code) else {
         let known: Vec<&str> = policy
             .ledger
@@ -187,6 +193,29 @@ pub fn decide_manual(
             ),
         ));
     }
+    if let Some(roles) = &c.entered_by {
+        manager_check(policy, by, roles)?;
+    }
+    let referred = match (c.times_referred, m.refers_to) {
+        (None, _) => None,
+        (Some(_), None) => {
+            return Err(refuse(
+                "refers_to_required",
+                Some(&c.rule),
+                format!("“{}”须指明所涉及的违规记录（{}）", c.name.zh, c.rule),
+                format!("`{}` must name the entry it refers to ({})", c.code, c.rule),
+            ));
+        }
+        (Some(times), Some(e)) if e.reverses.is_none() && !e.reversed && e.staff_id != Some(who.id) => Some((times, e)),
+        (Some(_), Some(_)) => {
+            return Err(refuse(
+                "bad_reference",
+                Some(&c.rule),
+                "所涉及的记录须是他人的、未冲销的违规记录".into(),
+                "The entry referred to must be someone else's entry that stands (not a reversal, not reversed)".into(),
+            ));
+        }
+    };
     if !(1..=100).contains(&quantity) {
         return Err(refuse(
             "bad_quantity",
@@ -197,11 +226,21 @@ pub fn decide_manual(
     }
     let (mut amount, mut points, mut flag) = (0, 0, None);
     for k in before + 1..=before + quantity {
-        let (a, p, f) = price(c, k);
+        let (a, p, f) = match referred {
+            Some((times, e)) => (e.amount * times, e.points * times, None),
+            None => price(c, k),
+        };
         amount += a;
         points += p;
         flag = f.or(flag);
     }
+    let refers = match referred {
+        Some((times, e)) => Text::new(
+            format!("（第 {} 号记录的 {times} 倍）", e.id),
+            format!(" ({times} times entry {})", e.id),
+        ),
+        None => Text::new("", ""),
+    };
     let nth = before + quantity;
     let t = policy.local_time(at);
     let e = effect(c.kind, amount, points);
@@ -240,15 +279,16 @@ pub fn decide_manual(
                 "points": points,
                 "flag": flag.map(Flag::as_str),
                 "note": note,
+                "refers_to": referred.map(|(_, e)| e.id),
             }),
             text: Text::new(
                 format!(
-                    "{}于 {t} 记{}“{}”{}（本月第 {nth} 次）：{}{flag_zh}（{}）",
-                    by.name, who.name, c.name.zh, times.0, e.zh, c.rule
+                    "{}于 {t} 记{}“{}”{}（本月第 {nth} 次）：{}{}{flag_zh}（{}）",
+                    by.name, who.name, c.name.zh, times.0, e.zh, refers.zh, c.rule
                 ),
                 format!(
-                    "{} entered \"{}\"{} for {} at {t} (number {nth} this month): {}{flag_en} ({})",
-                    by.name, c.name.en, times.1, who.name, e.en, c.rule
+                    "{} entered \"{}\"{} for {} at {t} (number {nth} this month): {}{}{flag_en} ({})",
+                    by.name, c.name.en, times.1, who.name, e.en, refers.en, c.rule
                 ),
             ),
         },
@@ -263,7 +303,7 @@ pub fn decide_reversal(
     reason: &str,
     now: Timestamp,
 ) -> Result<Charge, Refusal> {
-    manager_check(policy, by)?;
+    manager_check(policy, by, &policy.ledger.managers)?;
     if entry.reverses.is_some() {
         return Err(refuse(
             "not_reversible",
@@ -374,6 +414,32 @@ mod tests {
         s.parse().unwrap()
     }
 
+    #[allow(clippy::too_many_arguments)]
+    fn manual(
+        p: &Policy,
+        code: &str,
+        by: &StaffFacts,
+        who: &StaffFacts,
+        before: u32,
+        quantity: u32,
+        at: Timestamp,
+        note: &str,
+    ) -> Result<Charge, Refusal> {
+        decide_manual(
+            p,
+            &ManualEntry {
+                code,
+                by,
+                who,
+                before,
+                quantity,
+                at,
+                note,
+                refers_to: None,
+            },
+        )
+    }
+
     fn staff(id: i64, name: &str, role: &str) -> StaffFacts {
         StaffFacts {
             id,
@@ -387,7 +453,7 @@ mod tests {
         let p = sample();
         let (lead, who) = (staff(2, "赵组长", "team_leader"), staff(1, "王芳", "consultant"));
         let at = t("2026-11-03T01:00:00Z");
-        let first = decide_manual(&p, "lateness", &lead, &who, 0, 1, at, "8:40 到").unwrap();
+        let first = manual(&p, "lateness", &lead, &who, 0, 1, at, "8:40 到").unwrap();
         assert_eq!((first.amount, first.flag), (2000, None));
         assert_eq!(first.period, "2026-11");
         assert!(
@@ -395,13 +461,13 @@ mod tests {
             "{}",
             first.decision.text.zh
         );
-        let second = decide_manual(&p, "lateness", &lead, &who, 1, 1, at, "").unwrap();
+        let second = manual(&p, "lateness", &lead, &who, 1, 1, at, "").unwrap();
         assert_eq!(second.amount, 4000);
-        let third = decide_manual(&p, "lateness", &lead, &who, 2, 1, at, "").unwrap();
+        let third = manual(&p, "lateness", &lead, &who, 2, 1, at, "").unwrap();
         assert_eq!((third.amount, third.flag), (4000, Some(Flag::DismissalReview)));
         assert!(third.decision.text.zh.contains("需劝退审查"));
         // Two at once are priced one by one.
-        let two = decide_manual(&p, "lateness", &lead, &who, 0, 2, at, "").unwrap();
+        let two = manual(&p, "lateness", &lead, &who, 0, 2, at, "").unwrap();
         assert_eq!(two.amount, 6000);
     }
 
@@ -411,27 +477,69 @@ mod tests {
         let (lead, who) = (staff(2, "赵组长", "team_leader"), staff(1, "王芳", "consultant"));
         let at = t("2026-11-03T01:00:00Z");
         assert_eq!(
-            decide_manual(&p, "lateness", &who, &who, 0, 1, at, "")
-                .unwrap_err()
-                .code,
+            manual(&p, "lateness", &who, &who, 0, 1, at, "").unwrap_err().code,
             "forbidden"
         );
         assert_eq!(
-            decide_manual(&p, "duplicate_card", &lead, &who, 0, 1, at, "")
+            manual(&p, "duplicate_card", &lead, &who, 0, 1, at, "")
                 .unwrap_err()
                 .code,
             "automatic_code"
         );
         assert_eq!(
-            decide_manual(&p, "nap", &lead, &who, 0, 1, at, "").unwrap_err().code,
+            manual(&p, "nap", &lead, &who, 0, 1, at, "").unwrap_err().code,
             "unknown_code"
         );
-        let absence = decide_manual(&p, "absence", &lead, &who, 0, 1, at, "").unwrap();
+        let absence = manual(&p, "absence", &lead, &who, 0, 1, at, "").unwrap();
         assert_eq!(
             (absence.kind, absence.points, absence.amount),
             (LedgerKind::Points, -10, 0)
         );
         assert!(absence.decision.text.zh.contains("扣 10 分"));
+    }
+
+    #[test]
+    fn r6_1_a_store_manager_who_failed_to_supervise_loses_double() {
+        let p = sample();
+        let (lead, manager) = (staff(2, "赵组长", "team_leader"), staff(5, "钱店长", "consultant"));
+        let at = t("2026-11-03T01:00:00Z");
+        let absence = EntryFacts {
+            id: 8,
+            staff_id: Some(1),
+            code: "absence".into(),
+            kind: LedgerKind::Points,
+            amount: 0,
+            points: -10,
+            flag: None,
+            at,
+            reverses: None,
+            reversed: false,
+        };
+        let entry = |refers_to| ManualEntry {
+            code: "supervision_failure",
+            by: &lead,
+            who: &manager,
+            before: 0,
+            quantity: 1,
+            at,
+            note: "",
+            refers_to,
+        };
+        let e = decide_manual(&p, &entry(None)).unwrap_err();
+        assert_eq!((e.code, e.rule.unwrap().as_str()), ("refers_to_required", "R6.1"));
+        let c = decide_manual(&p, &entry(Some(&absence))).unwrap();
+        assert_eq!((c.points, c.kind), (-20, LedgerKind::Points));
+        assert!(
+            c.decision.text.zh.contains("第 8 号记录的 2 倍"),
+            "{}",
+            c.decision.text.zh
+        );
+        let mut reversed = absence.clone();
+        reversed.reversed = true;
+        assert_eq!(
+            decide_manual(&p, &entry(Some(&reversed))).unwrap_err().code,
+            "bad_reference"
+        );
     }
 
     #[test]

@@ -778,6 +778,14 @@ rule = "R6.1"
 kind = "points"
 name = { zh = "缺岗", en = "Absence" }
 points = -10
+
+[[ledger.codes]]
+code = "supervision_failure"
+rule = "R6.1"
+kind = "points"
+name = { zh = "店长监督不善", en = "Store manager failed to supervise" }
+times_referred = 2
+entered_by = ["team_leader"]
 "#;
 
     pub(crate) fn sample() -> Policy {

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use kehu_domain::claim::StaffFacts;
-use kehu_domain::ledger::{self, Statement, decide_manual, decide_reversal, statement};
+use kehu_domain::ledger::{self, ManualEntry, Statement, decide_manual, decide_reversal, statement};
 use kehu_domain::{Permission, Policy, Text};
 use kehu_store::ledger::{EntryRow, NewEntry};
 use kehu_store::{StoreError, staff, units};
@@ -100,6 +100,20 @@ pub async fn add_manual(
     quantity: u32,
     note: &str,
 ) -> Result<EntryRow, ApiError> {
+    add_manual_referring(state, caller, staff_id, code, quantity, note, None).await
+}
+
+/// As [`add_manual`], for a code that refers to another entry (R6.1).
+#[allow(clippy::too_many_arguments)]
+pub async fn add_manual_referring(
+    state: &AppState,
+    caller: &Caller,
+    staff_id: i64,
+    code: &str,
+    quantity: u32,
+    note: &str,
+    refers_to: Option<i64>,
+) -> Result<EntryRow, ApiError> {
     let policy = state.policy(caller.tenant_id).await?;
     let lang = caller.lang;
     let note = crate::service::clean(Some(note.to_string()), 1000, "note", lang)?.unwrap_or_default();
@@ -117,8 +131,35 @@ pub async fn add_manual(
     let mut tx = state.db.begin().await?;
     lock_staff(&mut tx, caller.tenant_id, staff_id).await?;
     let before = kehu_store::ledger::occurrences(&mut tx, caller.tenant_id, staff_id, code, &period).await?;
-    let charge = decide_manual(&policy, code, &by, &facts(&who), before, quantity, now, note)
-        .map_err(|r| ApiError::refused(r).in_lang(lang))?;
+    let referred = match refers_to {
+        None => None,
+        Some(id) => Some(
+            kehu_store::ledger::get_tx(&mut tx, caller.tenant_id, id)
+                .await
+                .map_err(|_| {
+                    ApiError::bad_request(
+                        "invalid_reference",
+                        Text::new("所涉及的台账记录不存在", "The entry referred to does not exist"),
+                    )
+                    .in_lang(lang)
+                })?
+                .facts(),
+        ),
+    };
+    let charge = decide_manual(
+        &policy,
+        &ManualEntry {
+            code,
+            by: &by,
+            who: &facts(&who),
+            before,
+            quantity,
+            at: now,
+            note,
+            refers_to: referred.as_ref(),
+        },
+    )
+    .map_err(|r| ApiError::refused(r).in_lang(lang))?;
     let row = kehu_store::ledger::append(
         &mut tx,
         caller.tenant_id,
@@ -132,6 +173,7 @@ pub async fn add_manual(
             created_by: Some(caller.id()),
             note: note.trim(),
             quantity,
+            refers_to,
         },
     )
     .await?
@@ -178,6 +220,7 @@ pub async fn reverse(state: &AppState, caller: &Caller, id: i64, reason: &str) -
             created_by: Some(caller.id()),
             note: reason.trim(),
             quantity: 0,
+            refers_to: None,
         },
     )
     .await?

@@ -161,6 +161,7 @@ pub async fn charge(tx: &mut Tx, policy: &Policy, c: Charge<'_>) -> Result<(), S
             created_by: None,
             note: "",
             quantity: 1,
+            refers_to: None,
         },
     )
     .await?;

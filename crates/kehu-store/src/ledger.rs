@@ -31,6 +31,7 @@ pub struct EntryRow {
     pub subject: Option<String>,
     pub reverses: Option<i64>,
     pub reversed_by: Option<i64>,
+    pub refers_to: Option<i64>,
     pub created_by: Option<i64>,
     pub note: String,
 }
@@ -77,7 +78,7 @@ impl EntryRow {
 
 const SELECT: &str = "SELECT e.id, e.tenant_id, e.staff_id, s.display_name AS staff_name, e.customer_id, e.kind, e.code, \
     e.rule, e.amount, e.points, e.quantity, e.flag, e.at, e.period, e.policy_version, e.decision_json, e.event_seq, e.subject, \
-    e.reverses, (SELECT r.id FROM ledger_entries r WHERE r.reverses = e.id) AS reversed_by, e.created_by, e.note \
+    e.reverses, (SELECT r.id FROM ledger_entries r WHERE r.reverses = e.id) AS reversed_by, e.refers_to, e.created_by, e.note \
     FROM ledger_entries e LEFT JOIN staff s ON s.id = e.staff_id";
 
 /// Who an entry is for and why.
@@ -92,6 +93,7 @@ pub struct NewEntry<'a> {
     pub created_by: Option<i64>,
     pub note: &'a str,
     pub quantity: u32,
+    pub refers_to: Option<i64>,
 }
 
 /// Appends an entry and its history event in `tx`. Returns `None` when an automatic entry for
@@ -113,8 +115,8 @@ pub async fn append(tx: &mut Tx, tenant_id: i64, e: NewEntry<'_>) -> Result<Opti
     let (id,): (i64,) = tx
         .fetch_one(
             "INSERT INTO ledger_entries (tenant_id, staff_id, customer_id, kind, code, rule, amount, points, quantity, flag, at, \
-             period, policy_version, decision_json, event_seq, subject, reverses, created_by, note) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 0, $15, $16, $17, $18) RETURNING id",
+             period, policy_version, decision_json, event_seq, subject, reverses, created_by, note, refers_to) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 0, $15, $16, $17, $18, $19) RETURNING id",
             args![
                 tenant_id,
                 e.staff_id,
@@ -133,7 +135,8 @@ pub async fn append(tx: &mut Tx, tenant_id: i64, e: NewEntry<'_>) -> Result<Opti
                 e.subject.clone(),
                 e.reverses,
                 e.created_by,
-                e.note
+                e.note,
+                e.refers_to
             ],
         )
         .await?;
@@ -158,6 +161,7 @@ pub async fn append(tx: &mut Tx, tenant_id: i64, e: NewEntry<'_>) -> Result<Opti
                 "flag": c.flag.map(Flag::as_str),
                 "period": c.period,
                 "reverses": e.reverses,
+                "refers_to": e.refers_to,
                 "subject": e.subject,
                 "note": e.note,
             })),

@@ -125,6 +125,12 @@ pub async fn ensure(state: &AppState, preset: &str) -> anyhow::Result<Vec<Login>
         return Ok(logins(&admin_pw));
     }
     let (file, source) = crate::presets::find(preset)?;
+    if preset != "car-dealership" {
+        anyhow::bail!(
+            "demo data is written for the car-dealership preset only so far; to try `{preset}`, create a tenant \
+             on it with `kehu init --preset {preset} --tenant NAME --name \"公司\"` and `kehu serve`"
+        );
+    }
     let policy = Policy::parse(source, file).map_err(|e| anyhow::anyhow!("{e}"))?;
     println!("  creating the demo tenant on preset `{preset}` ...");
     let saved_offset = state.clock.offset_ms();

@@ -249,6 +249,11 @@ pub struct LedgerCode {
     /// Whether a manager may enter it by hand; automatic codes are charged by rules only.
     pub manual: bool,
     pub escalation: Vec<Escalation>,
+    /// R6.1: the entry refers to another entry and costs this many times its points and
+    /// amount (a store manager who failed to supervise loses double).
+    pub times_referred: Option<i64>,
+    /// Roles that may enter this code, when narrower than the ledger's managers.
+    pub entered_by: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -353,6 +358,10 @@ struct RawLedgerCode {
     manual: bool,
     #[serde(default)]
     escalation: Vec<RawEscalation>,
+    #[serde(default)]
+    times_referred: Option<Spanned<i64>>,
+    #[serde(default)]
+    entered_by: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 fn yes() -> bool {
@@ -611,7 +620,20 @@ impl Checker<'_> {
                     "amounts are in fen (1 yuan = 100); the kind says whether it is paid or received",
                 );
             }
+            let times_referred = c.times_referred.as_ref().map(|t| {
+                let v = *t.get_ref();
+                if !(1..=10).contains(&v) {
+                    self.error(
+                        t.span(),
+                        format!("times_referred = {v} must be from 1 to 10"),
+                        "R6.1: a store manager loses double: times_referred = 2",
+                    );
+                }
+                v
+            });
+            let entered_by = c.entered_by.as_ref().map(|r| self.role_list(r, roles, "entered_by"));
             match c.kind {
+                _ if times_referred.is_some() => {}
                 LedgerKind::Points if points == 0 => self.error(
                     c.code.span(),
                     format!("points code `{code}` sets no points"),
@@ -650,6 +672,8 @@ impl Checker<'_> {
                 points,
                 manual: c.manual,
                 escalation,
+                times_referred,
+                entered_by,
             });
         }
         LedgerPolicy {

@@ -204,6 +204,8 @@ pub struct LedgerEntryOut {
     pub event_seq: i64,
     pub reverses: Option<i64>,
     pub reversed_by: Option<i64>,
+    /// The entry this one refers to (R6.1).
+    pub refers_to: Option<i64>,
     pub created_by: Option<i64>,
     pub note: String,
 }
@@ -233,6 +235,7 @@ impl LedgerEntryOut {
             event_seq: e.event_seq,
             reverses: e.reverses,
             reversed_by: e.reversed_by,
+            refers_to: e.refers_to,
             created_by: e.created_by,
             note: e.note.clone(),
         }
@@ -315,6 +318,9 @@ pub struct NewLedgerEntryBody {
     /// How many occurrences (default 1), each priced with the month's escalation.
     pub quantity: Option<u32>,
     pub note: Option<String>,
+    /// The entry this one refers to, for codes priced from another entry (R6.1: a store
+    /// manager who failed to supervise loses double the violation's points).
+    pub refers_to: Option<i64>,
 }
 
 /// Enter a manual ledger entry (managers named by the policy): R5.11 shortfalls, R5.17 conduct
@@ -326,13 +332,14 @@ async fn add_ledger_entry(
     caller: Caller,
     ApiJson(b): ApiJson<NewLedgerEntryBody>,
 ) -> Result<(StatusCode, Json<LedgerEntryOut>), ApiError> {
-    let row = crate::ledger::add_manual(
+    let row = crate::ledger::add_manual_referring(
         &state,
         &caller,
         b.staff_id,
         &b.code,
         b.quantity.unwrap_or(1),
         b.note.as_deref().unwrap_or(""),
+        b.refers_to,
     )
     .await?;
     let policy = state.policy(caller.tenant_id).await?;

@@ -134,12 +134,16 @@ impl TestApp {
     }
 
     pub async fn login(&self, username: &str) -> Session {
+        self.login_with(username, PASSWORD).await
+    }
+
+    pub async fn login_with(&self, username: &str, password: &str) -> Session {
         let res = self
             .raw(
                 Request::post("/api/v1/session")
                     .header(header::CONTENT_TYPE, "application/json")
                     .body(Body::from(
-                        serde_json::json!({"username": username, "password": PASSWORD}).to_string(),
+                        serde_json::json!({"username": username, "password": password}).to_string(),
                     ))
                     .unwrap(),
             )

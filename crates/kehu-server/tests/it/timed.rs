@@ -327,3 +327,107 @@ both!(virtual r5_8_a_walk_in_without_a_first_sms_the_same_day_fines_the_receiver
     assert_eq!(l["items"].as_array().unwrap().len(), 0, "{l}");
     assert_eq!(advance(&app, 86400).await, 0);
 });
+
+/// A second tenant on the retail-store preset (R6), with its admin logged in.
+async fn retail_store(app: &TestApp) -> Session {
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../../presets/retail-store.toml");
+    let src = std::fs::read_to_string(file).unwrap();
+    let policy = kehu_domain::Policy::parse(&src, file).unwrap();
+    let now = jiff::Timestamp::now();
+    let t = kehu_store::tenants::create(&app.state.db, "shop", "示范门店", &policy, &src, file, now)
+        .await
+        .unwrap();
+    let hash = kehu_server::auth::hash_password("retail-admin-pw").unwrap();
+    let mut admin = kehu_store::staff::NewStaff::admin(&hash);
+    admin.username = "shopadmin";
+    kehu_store::staff::create(&app.state.db, t.id, None, admin, now)
+        .await
+        .unwrap();
+    app.login_with("shopadmin", "retail-admin-pw").await
+}
+
+async fn retail_staff(
+    app: &TestApp,
+    admin: &Session,
+    username: &str,
+    name: &str,
+    role: &str,
+    unit: Option<i64>,
+) -> Session {
+    let (status, body) = app
+        .post(
+            "/api/v1/staff",
+            admin,
+            json!({ "username": username, "password": crate::support::PASSWORD, "display_name": name, "roles": [role], "unit_id": unit }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    app.login(username).await
+}
+
+both!(
+    r6_1_violations_cost_points_and_an_unsupervising_store_manager_loses_double,
+    |app: TestApp| async move {
+        let admin = retail_store(&app).await;
+        let (status, store) = app.post("/api/v1/units", &admin, json!({ "name": "春熙路店" })).await;
+        assert_eq!(status, StatusCode::CREATED, "{store}");
+        let store_id = store["id"].as_i64();
+        let clerk = retail_staff(&app, &admin, "xiaoli", "小李", "shop_assistant", store_id).await;
+        let boss = retail_staff(&app, &admin, "dianzhang", "钱店长", "store_manager", store_id).await;
+        let assistant = retail_staff(&app, &admin, "zhuli", "郑助理", "manager_assistant", None).await;
+        let entry = |staff: &Session, code: &str| json!({ "staff_id": staff.staff_id, "code": code });
+        // The store manager enters the clerk's violations: 3 points each, 10 for an absence.
+        let (status, late) = app.post("/api/v1/ledger", &boss, entry(&clerk, "lateness")).await;
+        assert_eq!(status, StatusCode::CREATED, "{late}");
+        assert_eq!(
+            (late["points"].as_i64(), late["rule"].as_str(), late["kind"].as_str()),
+            (Some(-3), Some("R6.1"), Some("points"))
+        );
+        let (_, absent) = app.post("/api/v1/ledger", &boss, entry(&clerk, "absence")).await;
+        assert_eq!(absent["points"], -10);
+        // Only the supervising roles enter a store manager's failure, and it names the violation.
+        let mut failure = entry(&boss, "supervision_failure");
+        let (status, e) = app.post("/api/v1/ledger", &boss, failure.clone()).await;
+        assert_eq!((status, e["rule"].as_str()), (StatusCode::FORBIDDEN, None), "{e}");
+        let (status, e) = app.post("/api/v1/ledger", &assistant, failure.clone()).await;
+        assert_eq!(
+            (status, e["code"].as_str()),
+            (StatusCode::CONFLICT, Some("refers_to_required"))
+        );
+        failure["refers_to"] = absent["id"].clone();
+        let (status, double) = app.post("/api/v1/ledger", &assistant, failure).await;
+        assert_eq!(status, StatusCode::CREATED, "{double}");
+        assert_eq!(
+            (double["points"].as_i64(), double["refers_to"].clone()),
+            (Some(-20), absent["id"].clone())
+        );
+        // The monthly statement per person and per store.
+        let (_, s) = app.get("/api/v1/ledger/statement", &assistant).await;
+        let person = |id: i64| {
+            s["people"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["id"] == id)
+                .unwrap()
+                .clone()
+        };
+        assert_eq!(person(clerk.staff_id)["points"], -13);
+        assert_eq!(person(boss.staff_id)["points"], -20);
+        let unit = s["units"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["id"] == store["id"])
+            .unwrap();
+        assert_eq!(
+            (unit["name"].as_str(), unit["points"].as_i64()),
+            (Some("春熙路店"), Some(-33))
+        );
+        // The clerk sees only their own entries; the car dealership's tenant sees none of these.
+        let (_, own) = app.get("/api/v1/ledger", &clerk).await;
+        assert_eq!(own["items"].as_array().unwrap().len(), 2);
+        let (_, other_tenant) = app.get("/api/v1/ledger", &app.admin).await;
+        assert_eq!(other_tenant["items"].as_array().unwrap().len(), 0);
+    }
+);

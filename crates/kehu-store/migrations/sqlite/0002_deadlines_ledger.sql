@@ -52,6 +52,8 @@ CREATE TABLE ledger_entries (
     -- What an automatic entry is about ("claim:12"), so a rule charges it once.
     subject TEXT,
     reverses BIGINT REFERENCES ledger_entries(id),
+    -- The entry this one refers to (R6.1: the violation a store manager failed to supervise).
+    refers_to BIGINT REFERENCES ledger_entries(id),
     created_by BIGINT REFERENCES staff(id),
     note TEXT NOT NULL
 );

@@ -39,7 +39,10 @@ pub async fn settle(
             if claim.valid_until.is_some() {
                 claims::set_valid_until(tx, tenant, claim.id, None).await?;
             }
-            claims::get_tx(tx, tenant, claim.id).await?
+            ClaimRow {
+                valid_until: None,
+                ..claim.clone()
+            }
         }
         Standing::Due(d) => {
             deadlines::schedule(
@@ -53,17 +56,20 @@ pub async fn settle(
                 now,
             )
             .await?;
-            if claim.valid_until != Some(kehu_store::ms(d.at)) {
+            let until = Some(kehu_store::ms(d.at));
+            if claim.valid_until != until {
                 claims::set_valid_until(tx, tenant, claim.id, Some(d.at)).await?;
             }
-            claims::get_tx(tx, tenant, claim.id).await?
+            ClaimRow {
+                valid_until: until,
+                ..claim.clone()
+            }
         }
         Standing::Lapsed(l) => {
             deadlines::cancel(tx, tenant, Kind::ClaimLapse, claim.id).await?;
             let ended = claims::end(
                 tx,
-                tenant,
-                claim.id,
+                &claim,
                 claims::End {
                     status: l.status,
                     at: l.at,
@@ -384,8 +390,7 @@ pub async fn cancel_claim(
         .map_err(|r| ApiError::refused(r).in_lang(lang))?;
     let row = claims::end(
         &mut tx,
-        caller.tenant_id,
-        claim_id,
+        &claim,
         claims::End {
             status: ClaimStatus::Cancelled,
             at: now,

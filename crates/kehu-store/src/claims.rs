@@ -195,8 +195,8 @@ pub async fn confirm(
     get_tx(tx, tenant_id, id).await
 }
 
-/// Ends a claim that stands: it lapsed (void, expired) or was cancelled. The row is kept (R5.6).
-/// Returns `None` when the claim no longer stood (someone else ended it first).
+/// How a claim that stands ends: it lapsed (void, expired) or was cancelled. The row is kept
+/// (R5.6); [`end`] returns `None` when the claim no longer stood (someone ended it first).
 pub struct End<'a> {
     pub status: ClaimStatus,
     pub at: Timestamp,
@@ -205,18 +205,26 @@ pub struct End<'a> {
     pub reason: Option<&'a str>,
 }
 
-pub async fn end(tx: &mut Tx, tenant_id: i64, id: i64, e: End<'_>) -> Result<Option<ClaimRow>> {
+pub async fn end(tx: &mut Tx, claim: &ClaimRow, e: End<'_>) -> Result<Option<ClaimRow>> {
     let n = tx
         .execute(
             "UPDATE claims SET status = $3, ended_at = $4, ended_rule = $5, ended_by = $6, end_reason = $7, valid_until = NULL \
              WHERE tenant_id = $1 AND id = $2 AND status IN ('pending', 'valid')",
-            args![tenant_id, id, e.status.as_str(), ms(e.at), e.rule.as_str(), e.by, e.reason],
+            args![claim.tenant_id, claim.id, e.status.as_str(), ms(e.at), e.rule.as_str(), e.by, e.reason],
         )
         .await?;
     if n == 0 {
         return Ok(None);
     }
-    get_tx(tx, tenant_id, id).await.map(Some)
+    Ok(Some(ClaimRow {
+        status: e.status.as_str().to_string(),
+        ended_at: Some(ms(e.at)),
+        ended_rule: Some(e.rule.to_string()),
+        ended_by: e.by,
+        end_reason: e.reason.map(str::to_string),
+        valid_until: None,
+        ..claim.clone()
+    }))
 }
 
 /// Records the limit a valid claim must be followed up by (`None`: no limit).

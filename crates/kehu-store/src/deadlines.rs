@@ -105,14 +105,19 @@ pub async fn due(db: &Db, now: Timestamp, limit: i64) -> Result<Vec<DeadlineRow>
 /// on PostgreSQL both locks skip rows another process holds. The row is deleted here, so it
 /// fires once, whoever commits.
 pub async fn take(tx: &mut Tx, candidate: &DeadlineRow, now: Timestamp) -> Result<Option<DeadlineRow>> {
-    let skip = match tx.backend() {
-        Backend::Sqlite => "",
-        Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-    };
+    if tx.backend() == Backend::Sqlite {
+        // One writer: nothing to lock against; taking is deleting.
+        return tx
+            .fetch_optional(
+                &format!("DELETE FROM deadlines WHERE id = $1 AND due_at <= $2 RETURNING {COLUMNS}"),
+                args![candidate.id, ms(now)],
+            )
+            .await;
+    }
     if let Some(customer_id) = candidate.customer_id {
         let locked: Option<(i64,)> = tx
             .fetch_optional(
-                &format!("SELECT id FROM customers WHERE tenant_id = $1 AND id = $2{skip}"),
+                "SELECT id FROM customers WHERE tenant_id = $1 AND id = $2 FOR UPDATE SKIP LOCKED",
                 args![candidate.tenant_id, customer_id],
             )
             .await?;
@@ -122,7 +127,7 @@ pub async fn take(tx: &mut Tx, candidate: &DeadlineRow, now: Timestamp) -> Resul
     }
     let row: Option<DeadlineRow> = tx
         .fetch_optional(
-            &format!("SELECT {COLUMNS} FROM deadlines WHERE id = $1 AND due_at <= $2{skip}"),
+            &format!("SELECT {COLUMNS} FROM deadlines WHERE id = $1 AND due_at <= $2 FOR UPDATE SKIP LOCKED"),
             args![candidate.id, ms(now)],
         )
         .await?;

@@ -197,6 +197,92 @@ pub fn decide_registration(
     }
 }
 
+/// R3.1: how late a registration was submitted after the contact, when it was late.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LateSubmission {
+    pub decision: Decision,
+    /// The ledger code to charge (R3.12), when later than the grace allows.
+    pub penalty: Option<String>,
+}
+
+/// Decides whether a registration of a contact at `contact_at`, submitted at `now`, was on time
+/// (R3.1). `Ok(None)`: on time, or the policy sets no cut-off.
+pub fn decide_submission(
+    policy: &Policy,
+    holder: &StaffFacts,
+    contact_at: Timestamp,
+    now: Timestamp,
+) -> Result<Option<LateSubmission>, Refusal> {
+    let Some(sub) = &policy.claims.submission else {
+        return Ok(None);
+    };
+    if contact_at > now {
+        return Err(Refusal {
+            code: "contact_in_future",
+            rule: Some(sub.rule.clone()),
+            text: Text::new("接待时间不能晚于现在", "The contact cannot be in the future"),
+        });
+    }
+    let by = sub.by.after(contact_at, &policy.tz);
+    if now <= by {
+        return Ok(None);
+    }
+    let grace = sub.late_until.map(|t| t.next_day_after(contact_at, &policy.tz));
+    let (c, b, n) = (
+        policy.local_time(contact_at),
+        policy.local_time(by),
+        policy.local_time(now),
+    );
+    let facts = json!({
+        "staff_id": holder.id,
+        "contact_at": contact_at.to_string(),
+        "due": by.to_string(),
+        "late_until": grace.map(|g| g.to_string()),
+        "submitted_at": now.to_string(),
+    });
+    let rule = &sub.rule;
+    if let Some(g) = grace.filter(|g| now <= *g) {
+        let g = policy.local_time(g);
+        return Ok(Some(LateSubmission {
+            penalty: None,
+            decision: Decision {
+                rule: rule.clone(),
+                policy_version: policy.version,
+                facts,
+                text: Text::new(
+                    format!(
+                        "{}于 {n} 补交 {c} 接待客户的登记：晚于当天截止（{b}），在次日 {g} 前补交，允许（{rule}）",
+                        holder.name
+                    ),
+                    format!(
+                        "{} submitted at {n} the registration of a contact at {c}: after the cut-off ({b}) but before {g} the next day, which is allowed ({rule})",
+                        holder.name
+                    ),
+                ),
+            },
+        }));
+    }
+    let limit = grace.map(|g| policy.local_time(g)).unwrap_or(b);
+    Ok(Some(LateSubmission {
+        penalty: sub.penalty.clone(),
+        decision: Decision {
+            rule: rule.clone(),
+            policy_version: policy.version,
+            facts,
+            text: Text::new(
+                format!(
+                    "{}于 {n} 才提交 {c} 接待客户的登记，晚于 {limit}：记迟交一次（{rule}）",
+                    holder.name
+                ),
+                format!(
+                    "{} submitted at {n} the registration of a contact at {c}, after {limit}: a late submission is recorded ({rule})",
+                    holder.name
+                ),
+            ),
+        },
+    }))
+}
+
 /// A confirmation the rules accept.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Confirmed {
@@ -389,5 +475,46 @@ pub(crate) mod tests {
         refusing.claims.duplicates = DuplicateClaims::Refuse;
         let err = decide_registration(&refusing, now, &staff(2, "李强", "consultant"), &existing).unwrap_err();
         assert_eq!(err.code, "customer_already_claimed");
+    }
+
+    #[test]
+    fn r3_1_registrations_are_due_the_same_day_late_until_10_and_later_is_recorded() {
+        let src = format!(
+            "{}\n[claims.submission]\nrule = \"R3.1\"\nby = \"end_of_day\"\nlate_until = \"10:00\"\npenalty = \"lateness\"\n",
+            crate::policy::tests::SAMPLE
+        );
+        let p = Policy::parse(&src, "r3.toml").unwrap();
+        let who = staff(1, "王芳", "consultant");
+        // Met at 15:00 Shanghai on 3 November.
+        let contact = t("2026-11-03T07:00:00Z");
+        assert_eq!(
+            decide_submission(&p, &who, contact, t("2026-11-03T15:59:00Z")).unwrap(),
+            None
+        );
+        let late = decide_submission(&p, &who, contact, t("2026-11-04T01:30:00Z"))
+            .unwrap()
+            .unwrap();
+        assert_eq!((late.penalty, late.decision.rule.as_str()), (None, "R3.1"));
+        assert!(late.decision.text.zh.contains("允许"), "{}", late.decision.text.zh);
+        let too_late = decide_submission(&p, &who, contact, t("2026-11-04T02:01:00Z"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(too_late.penalty.as_deref(), Some("lateness"));
+        assert!(
+            too_late.decision.text.zh.contains("记迟交一次"),
+            "{}",
+            too_late.decision.text.zh
+        );
+        assert_eq!(
+            decide_submission(&p, &who, t("2026-11-05T00:00:00Z"), contact)
+                .unwrap_err()
+                .code,
+            "contact_in_future"
+        );
+        // Without the section nothing is late.
+        assert_eq!(
+            decide_submission(&sample(), &who, contact, t("2026-12-01T00:00:00Z")).unwrap(),
+            None
+        );
     }
 }

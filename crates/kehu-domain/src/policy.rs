@@ -18,7 +18,7 @@ mod timed;
 pub use explain::{Line, explain};
 pub use timed::{
     ClaimAction, Cutoff, Escalation, FirstContact, Flag, FollowUpConfirmation, InvalidRun, LedgerCode, LedgerKind,
-    LedgerPolicy, Lifecycle, OnMiss, Period,
+    LedgerPolicy, Lifecycle, LocalTime, OnMiss, Period, Submission,
 };
 
 /// One problem in a policy file, pointing at the place to fix.
@@ -225,6 +225,8 @@ pub struct ClaimPolicy {
     pub cancel: Option<ClaimAction>,
     /// R5.3: who may hand a void claim to another staff member.
     pub reassign: Option<ClaimAction>,
+    /// R3.1: by when a contact must be registered, and what a late registration costs (R3.12).
+    pub submission: Option<Submission>,
 }
 
 /// How ownership is derived from claims.
@@ -421,6 +423,8 @@ struct RawClaims {
     cancel: Option<timed::RawClaimAction>,
     #[serde(default)]
     reassign: Option<timed::RawClaimAction>,
+    #[serde(default)]
+    submission: Option<timed::RawSubmission>,
 }
 
 #[derive(Deserialize)]
@@ -631,6 +635,7 @@ impl Checker<'_> {
             .claims
             .lifecycle
             .map(|l| self.lifecycle(l, &roles, &channels, &ledger.codes));
+        let submission = raw.claims.submission.map(|sub| self.submission(sub, &ledger.codes));
         let first_contact = raw_first_contact.and_then(|f| self.first_contact(f, &channels, &ledger.codes));
         let cancel = raw
             .claims
@@ -664,6 +669,7 @@ impl Checker<'_> {
                 lifecycle,
                 cancel,
                 reassign,
+                submission,
             },
             ownership: OwnershipPolicy {
                 rule: ownership_rule,

@@ -466,6 +466,7 @@ pub async fn reassign_claim(
             effective_at: Some(now),
             policy_version: policy.version,
             reassigned_from: Some(claim.id),
+            contact_at: None,
         },
     )
     .await?;

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use axum::http::StatusCode;
-use kehu_domain::claim::{StaffFacts, decide_confirmation, decide_registration};
+use kehu_domain::claim::{StaffFacts, decide_confirmation, decide_registration, decide_submission};
 use kehu_domain::normalize::{Phone, company_key, normalize_name};
 use kehu_domain::ownership::{Ownership, decide_ownership, select_owner};
 use kehu_domain::policy::Channel;
@@ -391,6 +391,18 @@ pub async fn register_claim(
     customer_id: i64,
     holder: Option<i64>,
 ) -> Result<ClaimRow, ApiError> {
+    register_claim_at(state, caller, customer_id, holder, None).await
+}
+
+/// Registers a claim for a contact at `contact_at` (default: now); a late submission is
+/// recorded, and charged beyond the grace (R3.1, R3.12).
+pub async fn register_claim_at(
+    state: &AppState,
+    caller: &Caller,
+    customer_id: i64,
+    holder: Option<i64>,
+    contact_at: Option<Timestamp>,
+) -> Result<ClaimRow, ApiError> {
     let policy = state.policy(caller.tenant_id).await?;
     let lang = caller.lang;
     caller.require(&policy, Permission::ClaimsCreate)?;
@@ -426,6 +438,8 @@ pub async fn register_claim(
         roles: holder.role_list(),
     };
     let reg = decide_registration(&policy, now, &facts, &existing).map_err(|r| ApiError::refused(r).in_lang(lang))?;
+    let late = decide_submission(&policy, &facts, contact_at.unwrap_or(now), now)
+        .map_err(|r| ApiError::refused(r).in_lang(lang))?;
     let row = claims::insert(
         &mut tx,
         caller.tenant_id,
@@ -438,6 +452,7 @@ pub async fn register_claim(
             effective_at: reg.effective_at,
             policy_version: policy.version,
             reassigned_from: None,
+            contact_at,
         },
     )
     .await?;
@@ -457,6 +472,39 @@ pub async fn register_claim(
         },
     )
     .await?;
+    if let Some(late) = &late {
+        history::append(
+            &mut tx,
+            caller.tenant_id,
+            now,
+            NewEvent {
+                actor_id: Some(caller.id()),
+                entity: "claim",
+                entity_id: row.id,
+                customer_id: Some(customer_id),
+                action: "late_submission",
+                decision: Some(&late.decision),
+                ..Default::default()
+            },
+        )
+        .await?;
+        if let Some(code) = &late.penalty {
+            crate::lifecycle::charge(
+                &mut tx,
+                &policy,
+                crate::lifecycle::Charge {
+                    tenant_id: caller.tenant_id,
+                    staff_id: holder.id,
+                    customer_id: Some(customer_id),
+                    code,
+                    subject: format!("claim:{}", row.id),
+                    decision: late.decision.clone(),
+                    at: now,
+                },
+            )
+            .await?;
+        }
+    }
     let (row, _) = crate::lifecycle::settle(&mut tx, &policy, row, now).await?;
     let before: Vec<ClaimRow> = claims::for_customer_tx(&mut tx, caller.tenant_id, customer_id)
         .await?

@@ -30,6 +30,7 @@ pub struct ClaimRow {
     pub ended_by: Option<i64>,
     pub end_reason: Option<String>,
     pub reassigned_from: Option<i64>,
+    pub contact_at: Option<i64>,
 }
 
 impl ClaimRow {
@@ -76,13 +77,14 @@ impl ClaimRow {
             "ended_by": self.ended_by,
             "end_reason": self.end_reason,
             "reassigned_from": self.reassigned_from,
+            "contact_at": t(self.contact_at),
         })
     }
 }
 
 const SELECT: &str = "SELECT c.id, c.tenant_id, c.customer_id, c.staff_id, s.display_name AS staff_name, cu.name AS customer_name, c.status, \
     c.registered_at, c.registered_by, c.effective_at, c.confirmed_at, c.confirmed_by, k.display_name AS confirmer_name, \
-    c.confirmed_role, c.valid_until, c.policy_version, c.ended_at, c.ended_rule, c.ended_by, c.end_reason, c.reassigned_from \
+    c.confirmed_role, c.valid_until, c.policy_version, c.ended_at, c.ended_rule, c.ended_by, c.end_reason, c.reassigned_from, c.contact_at \
     FROM claims c JOIN staff s ON s.id = c.staff_id JOIN customers cu ON cu.id = c.customer_id \
     LEFT JOIN staff k ON k.id = c.confirmed_by";
 
@@ -153,13 +155,14 @@ pub struct NewClaim {
     pub effective_at: Option<Timestamp>,
     pub policy_version: u32,
     pub reassigned_from: Option<i64>,
+    pub contact_at: Option<Timestamp>,
 }
 
 pub async fn insert(tx: &mut Tx, tenant_id: i64, c: NewClaim) -> Result<ClaimRow> {
     let (id,): (i64,) = tx
         .fetch_one(
-            "INSERT INTO claims (tenant_id, customer_id, staff_id, status, registered_at, registered_by, effective_at, policy_version, reassigned_from) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+            "INSERT INTO claims (tenant_id, customer_id, staff_id, status, registered_at, registered_by, effective_at, policy_version, \
+             reassigned_from, contact_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
             args![
                 tenant_id,
                 c.customer_id,
@@ -169,7 +172,8 @@ pub async fn insert(tx: &mut Tx, tenant_id: i64, c: NewClaim) -> Result<ClaimRow
                 c.registered_by,
                 c.effective_at.map(ms),
                 i64::from(c.policy_version),
-                c.reassigned_from
+                c.reassigned_from,
+                c.contact_at.map(ms)
             ],
         )
         .await?;

@@ -8,6 +8,11 @@ pub const PRESETS: &[(&str, &str, &str)] = &[
         include_str!("../../../presets/car-dealership.toml"),
     ),
     (
+        "property-archives",
+        "presets/property-archives.toml",
+        include_str!("../../../presets/property-archives.toml"),
+    ),
+    (
         "retail-store",
         "presets/retail-store.toml",
         include_str!("../../../presets/retail-store.toml"),
@@ -18,7 +23,6 @@ pub const PRESETS: &[(&str, &str, &str)] = &[
 const PLANNED: &[&str] = &[
     "partner-network",
     "utility-connection",
-    "property-archives",
     "sales-back-office",
     "real-estate",
     "after-sales",

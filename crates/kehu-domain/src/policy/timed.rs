@@ -103,6 +103,56 @@ impl Cutoff {
     }
 }
 
+/// A time of day in the tenant's zone, written "10:00".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LocalTime {
+    pub hour: i8,
+    pub minute: i8,
+}
+
+impl LocalTime {
+    pub fn parse(s: &str) -> Option<LocalTime> {
+        let (h, m) = s.trim().split_once(':')?;
+        let (hour, minute) = (h.parse::<i8>().ok()?, m.parse::<i8>().ok()?);
+        ((0..24).contains(&hour) && (0..60).contains(&minute) && m.len() == 2).then_some(LocalTime { hour, minute })
+    }
+
+    /// This time of day on the local day after the one `t` falls on.
+    pub fn next_day_after(self, t: Timestamp, tz: &jiff::tz::TimeZone) -> Timestamp {
+        t.to_zoned(tz.clone())
+            .date()
+            .tomorrow()
+            .ok()
+            .map(|d| d.at(self.hour, self.minute, 0, 0))
+            .and_then(|dt| dt.to_zoned(tz.clone()).ok())
+            .map(|z| z.timestamp())
+            .unwrap_or(Timestamp::MAX)
+    }
+}
+
+impl fmt::Display for LocalTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:02}:{:02}", self.hour, self.minute)
+    }
+}
+
+impl Serialize for LocalTime {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+/// R3.1: a registration is submitted by a cut-off after the contact; late submission is allowed
+/// until a time the next day; later is a recorded lateness (R3.12).
+#[derive(Debug, Clone, Serialize)]
+pub struct Submission {
+    pub rule: RuleId,
+    pub by: Cutoff,
+    pub late_until: Option<LocalTime>,
+    /// The ledger code charged for a submission after `late_until`.
+    pub penalty: Option<String>,
+}
+
 /// R5.8: a first message to a new customer from certain sources, by a cut-off.
 #[derive(Debug, Clone, Serialize)]
 pub struct FirstContact {
@@ -307,6 +357,17 @@ struct RawInvalidRun {
     rule: Spanned<String>,
     channel: Spanned<String>,
     consecutive: Spanned<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSubmission {
+    rule: Spanned<String>,
+    by: Cutoff,
+    #[serde(default)]
+    late_until: Option<Spanned<String>>,
+    #[serde(default)]
+    penalty: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -536,6 +597,29 @@ impl Checker<'_> {
         }
     }
 
+    pub(super) fn submission(&mut self, raw: RawSubmission, codes: &[LedgerCode]) -> Submission {
+        let late_until = raw.late_until.as_ref().and_then(|t| {
+            let v = LocalTime::parse(t.get_ref());
+            if v.is_none() {
+                self.error(
+                    t.span(),
+                    format!("`{}` is not a time of day", t.get_ref()),
+                    "write hours and minutes, e.g. \"10:00\"",
+                );
+            }
+            v
+        });
+        if let Some(p) = &raw.penalty {
+            self.code_ref(p, codes);
+        }
+        Submission {
+            rule: self.rule(&raw.rule),
+            by: raw.by,
+            late_until,
+            penalty: raw.penalty.map(|p| p.into_inner()),
+        }
+    }
+
     pub(super) fn first_contact(
         &mut self,
         raw: RawFirstContact,
@@ -687,6 +771,17 @@ impl Checker<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_of_day_read_as_written() {
+        let tz = jiff::tz::TimeZone::get("Asia/Shanghai").unwrap();
+        let t: Timestamp = "2026-11-03T15:00:00Z".parse().unwrap(); // 23:00 in Shanghai
+        let ten = LocalTime::parse("10:00").unwrap();
+        assert_eq!(ten.next_day_after(t, &tz).to_string(), "2026-11-04T02:00:00Z");
+        for bad in ["10", "24:00", "9:5", "10:60", "ten"] {
+            assert!(LocalTime::parse(bad).is_none(), "{bad}");
+        }
+    }
 
     #[test]
     fn periods_read_as_the_rulebook_writes_them() {

@@ -125,6 +125,9 @@ async fn get_ownership(
 pub struct NewClaimBody {
     /// The staff member the claim is for; default: the caller.
     pub staff_id: Option<i64>,
+    /// When the contact took place (RFC 3339); default now. A policy with a submission cut-off
+    /// (R3.1) records a late registration, and charges one past the grace (R3.12).
+    pub contact_at: Option<String>,
 }
 
 /// Register a claim on the customer. Under a policy with confirmation it is `pending` until a
@@ -149,7 +152,20 @@ async fn register_claim(
             .in_lang(caller.lang)
         })?
     };
-    let row = service::register_claim(&state, &caller, id, b.staff_id).await?;
+    let contact_at = match b.contact_at.as_deref() {
+        None => None,
+        Some(s) => Some(s.parse::<jiff::Timestamp>().map_err(|_| {
+            ApiError::bad_request(
+                "invalid_time",
+                Text::new(
+                    "contact_at 须为带时区的 RFC 3339 时间",
+                    "`contact_at` must be RFC 3339 with an offset",
+                ),
+            )
+            .in_lang(caller.lang)
+        })?),
+    };
+    let row = service::register_claim_at(&state, &caller, id, b.staff_id, contact_at).await?;
     Ok((StatusCode::CREATED, Json(ClaimOut::from(&row))))
 }
 

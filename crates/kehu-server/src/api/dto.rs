@@ -107,6 +107,8 @@ pub struct ClaimOut {
     pub end_reason: Option<String>,
     /// The void claim this one was reassigned from (R5.3).
     pub reassigned_from: Option<i64>,
+    /// When the contact took place, when given at registration (R3.1).
+    pub contact_at: Option<String>,
 }
 
 impl From<&ClaimRow> for ClaimOut {
@@ -128,6 +130,7 @@ impl From<&ClaimRow> for ClaimOut {
             ended_rule: c.ended_rule.clone(),
             end_reason: c.end_reason.clone(),
             reassigned_from: c.reassigned_from,
+            contact_at: c.contact_at.map(t),
         }
     }
 }

@@ -328,25 +328,26 @@ both!(virtual r5_8_a_walk_in_without_a_first_sms_the_same_day_fines_the_receiver
     assert_eq!(advance(&app, 86400).await, 0);
 });
 
-/// A second tenant on the retail-store preset (R6), with its admin logged in.
-async fn retail_store(app: &TestApp) -> Session {
-    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../../presets/retail-store.toml");
-    let src = std::fs::read_to_string(file).unwrap();
-    let policy = kehu_domain::Policy::parse(&src, file).unwrap();
+/// A second tenant on another preset, with its admin (`{slug}admin`) logged in.
+async fn tenant_on(app: &TestApp, preset: &str, slug: &str) -> Session {
+    let file = format!("{}/../../presets/{preset}.toml", env!("CARGO_MANIFEST_DIR"));
+    let src = std::fs::read_to_string(&file).unwrap();
+    let policy = kehu_domain::Policy::parse(&src, &file).unwrap();
     let now = jiff::Timestamp::now();
-    let t = kehu_store::tenants::create(&app.state.db, "shop", "示范门店", &policy, &src, file, now)
+    let t = kehu_store::tenants::create(&app.state.db, slug, "示范公司", &policy, &src, &file, now)
         .await
         .unwrap();
-    let hash = kehu_server::auth::hash_password("retail-admin-pw").unwrap();
+    let hash = kehu_server::auth::hash_password("tenant-admin-pw").unwrap();
     let mut admin = kehu_store::staff::NewStaff::admin(&hash);
-    admin.username = "shopadmin";
+    let username = format!("{slug}admin");
+    admin.username = &username;
     kehu_store::staff::create(&app.state.db, t.id, None, admin, now)
         .await
         .unwrap();
-    app.login_with("shopadmin", "retail-admin-pw").await
+    app.login_with(&username, "tenant-admin-pw").await
 }
 
-async fn retail_staff(
+async fn staff_of(
     app: &TestApp,
     admin: &Session,
     username: &str,
@@ -368,13 +369,13 @@ async fn retail_staff(
 both!(
     r6_1_violations_cost_points_and_an_unsupervising_store_manager_loses_double,
     |app: TestApp| async move {
-        let admin = retail_store(&app).await;
+        let admin = tenant_on(&app, "retail-store", "shop").await;
         let (status, store) = app.post("/api/v1/units", &admin, json!({ "name": "春熙路店" })).await;
         assert_eq!(status, StatusCode::CREATED, "{store}");
         let store_id = store["id"].as_i64();
-        let clerk = retail_staff(&app, &admin, "xiaoli", "小李", "shop_assistant", store_id).await;
-        let boss = retail_staff(&app, &admin, "dianzhang", "钱店长", "store_manager", store_id).await;
-        let assistant = retail_staff(&app, &admin, "zhuli", "郑助理", "manager_assistant", None).await;
+        let clerk = staff_of(&app, &admin, "xiaoli", "小李", "shop_assistant", store_id).await;
+        let boss = staff_of(&app, &admin, "dianzhang", "钱店长", "store_manager", store_id).await;
+        let assistant = staff_of(&app, &admin, "zhuli", "郑助理", "manager_assistant", None).await;
         let entry = |staff: &Session, code: &str| json!({ "staff_id": staff.staff_id, "code": code });
         // The store manager enters the clerk's violations: 3 points each, 10 for an absence.
         let (status, late) = app.post("/api/v1/ledger", &boss, entry(&clerk, "lateness")).await;
@@ -431,3 +432,78 @@ both!(
         assert_eq!(other_tenant["items"].as_array().unwrap().len(), 0);
     }
 );
+
+both!(virtual r3_1_registrations_are_due_the_same_day_late_until_10_then_cost_points_r3_3_earliest_wins, |app: TestApp| async move {
+    let admin = tenant_on(&app, "property-archives", "estate").await;
+    let li = staff_of(&app, &admin, "limanager", "李经理", "account_manager", None).await;
+    let wang = staff_of(&app, &admin, "wangmanager", "王经理", "account_manager", None).await;
+    let head = staff_of(&app, &admin, "head", "赵部长", "department_head", None).await;
+    // Move to 09:00 tomorrow in the tenant's zone, so the cut-offs fall at known times.
+    let tz = jiff::tz::TimeZone::get("Asia/Shanghai").unwrap();
+    let (_, c) = app.get("/api/v1/clock", &admin).await;
+    let now: jiff::Timestamp = c["now"].as_str().unwrap().parse().unwrap();
+    let today = now.to_zoned(tz.clone()).date();
+    let at = |d: jiff::civil::Date, h: i8| d.at(h, 0, 0, 0).to_zoned(tz.clone()).unwrap().timestamp();
+    let nine = at(today.tomorrow().unwrap(), 9);
+    let (status, _) = app.post("/api/v1/clock/advance", &app.admin, json!({ "to": nine.to_string() })).await;
+    assert_eq!(status, StatusCode::OK);
+    let yesterday_15 = at(today, 15).to_string();
+    let register = |who: &Session, name: &str, phone: &str, contact: String| {
+        let (who, name, phone) = (who.clone(), name.to_string(), phone.to_string());
+        let app = &app;
+        async move {
+            let (_, c) = app
+                .post(
+                    "/api/v1/customers",
+                    &who,
+                    json!({ "kind": "person", "name": name, "phones": [phone], "source": "来电", "agent": "链家" }),
+                )
+                .await;
+            let (status, claim) = app
+                .post(&format!("/api/v1/customers/{}/claims", c["id"]), &who, json!({ "contact_at": contact }))
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{claim}");
+            (c, claim)
+        }
+    };
+    // Met yesterday at 15:00, registered at 09:00: late, but before 10:00, so allowed (R3.1).
+    let (customer, claim) = register(&li, "周先生", "13900000021", yesterday_15.clone()).await;
+    assert_eq!(customer["agent"], "链家", "R3.6: the agent is on record");
+    assert_eq!(claim["status"], "valid");
+    let (_, h) = app.get(&format!("/api/v1/customers/{}/history", customer["id"]), &head).await;
+    let late = h["items"].as_array().unwrap().iter().find(|e| e["action"] == "late_submission").unwrap();
+    assert_eq!(late["decision"]["rule"], "R3.1");
+    assert!(late["decision"]["text"].as_str().unwrap().contains("允许"), "{late}");
+    // Registered at 10:30: a recorded lateness that costs points (R3.12).
+    app.post("/api/v1/clock/advance", &app.admin, json!({ "seconds": 5400 })).await;
+    register(&li, "吴女士", "13900000022", yesterday_15).await;
+    let (_, l) = app.get(&format!("/api/v1/ledger?staff_id={}", li.staff_id), &head).await;
+    let items = l["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{l}");
+    assert_eq!((items[0]["rule"].as_str(), items[0]["points"].as_i64()), (Some("R3.12"), Some(-2)));
+    assert!(items[0]["decision"]["text"].as_str().unwrap().contains("记迟交一次"), "{l}");
+    // A contact in the future is refused.
+    let future = (nine + jiff::SignedDuration::from_hours(48)).to_string();
+    let (status, e) = app
+        .post(&format!("/api/v1/customers/{}/claims", customer["id"]), &wang, json!({ "contact_at": future }))
+        .await;
+    assert_eq!((status, e["code"].as_str()), (StatusCode::CONFLICT, Some("contact_in_future")));
+    // R3.3: Wang registers Zhou later; the earliest registration (Li's) owns.
+    let (status, _) = app.post(&format!("/api/v1/customers/{}/claims", customer["id"]), &wang, json!({})).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, o) = app.get(&format!("/api/v1/customers/{}/ownership", customer["id"]), &wang).await;
+    assert_eq!((o["owner_id"].as_i64(), o["decision"]["rule"].as_str()), (Some(li.staff_id), Some("R3.3")));
+    // R3.4: a walk-in who names Li is registered by the manager on duty in Li's name.
+    let (_, walk_in) = app
+        .post("/api/v1/customers", &wang, json!({ "kind": "person", "name": "郑先生", "phones": ["13900000023"], "source": "到店" }))
+        .await;
+    let (status, c) = app
+        .post(&format!("/api/v1/customers/{}/claims", walk_in["id"]), &wang, json!({ "staff_id": li.staff_id }))
+        .await;
+    assert_eq!((status, c["staff_id"].as_i64()), (StatusCode::CREATED, Some(li.staff_id)));
+    // The same number again is found, with its owner, before anyone registers it twice.
+    let (status, dup) = app
+        .post("/api/v1/customers", &wang, json!({ "kind": "person", "name": "郑先生", "phones": ["139 0000 0023"] }))
+        .await;
+    assert_eq!((status, dup["duplicates"][0]["owner_id"].as_i64()), (StatusCode::CONFLICT, Some(li.staff_id)));
+});

@@ -8,6 +8,8 @@ ALTER TABLE claims ADD COLUMN ended_rule TEXT;
 ALTER TABLE claims ADD COLUMN ended_by BIGINT REFERENCES staff(id);
 ALTER TABLE claims ADD COLUMN end_reason TEXT;
 ALTER TABLE claims ADD COLUMN reassigned_from BIGINT REFERENCES claims(id);
+-- R3.1: when the contact the registration records took place (submitted by a cut-off after it).
+ALTER TABLE claims ADD COLUMN contact_at BIGINT;
 
 -- R5.2: a leader confirms the second follow-up.
 ALTER TABLE activities ADD COLUMN confirmed_at BIGINT;

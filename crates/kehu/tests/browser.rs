@@ -1,8 +1,10 @@
 //! The web pages in a real browser: Debian's headless Chromium driven through chromedriver.
 //!
 //! One walk through a working day: a consultant logs in, finds a customer, is warned about a
-//! duplicate, registers and claims a new customer; her team leader confirms the claim; the page
-//! is read in English and on a phone-sized screen. Assertions are on what a person sees.
+//! duplicate, registers and claims a new customer; her team leader confirms the claim; she sees
+//! the card's time left among her cards (R5.2); the sales manager enters a lateness for her and
+//! finds it in the month's statement (R5.17); the page is read in English and on a phone-sized
+//! screen. Assertions are on what a person sees.
 //!
 //! Needs `/usr/bin/chromium` and `chromedriver` (`scripts/browser-deps` installs them). Without
 //! them the test says it is skipped, except under `CI=true`, where it fails.
@@ -493,6 +495,66 @@ async fn walk(b: Browser) -> Result<(), CmdError> {
     assert_eq!(b.text("[data-test=claim-status]").await?, "有效");
     lap(&format!("leader1 confirmed: {decision}"));
 
+    // Her cards: the new one, with the first follow-up due and the time left (R5.2).
+    b.click_css_to("[data-test=logout]", "login").await?;
+    b.goto("/claims").await?;
+    b.on_page("login").await?;
+    b.fill("#username", "wangfang").await?;
+    b.fill("#password", PASSWORD).await?;
+    b.click_css_to("[data-test=login-submit]", "claims").await?;
+    assert_eq!(b.text("h1").await?, "我的客户卡");
+    let mut left = None;
+    for row in b.c.find_all(Locator::Css("[data-test=standing] tbody tr")).await? {
+        if row.find(Locator::Css("td.name")).await?.text().await? == name {
+            left = Some(row.find(Locator::Css("[data-test=time-left]")).await?.text().await?);
+            break;
+        }
+    }
+    let left = left.unwrap_or_else(|| panic!("{name} is among her standing cards"));
+    assert!(left.starts_with("剩 2 天"), "three days less a moment: {left}");
+    lap(&format!("wangfang's cards: {name} {left}"));
+
+    // The sales manager enters a lateness for her and sees it in the month's statement (R5.17).
+    b.click_css_to("[data-test=logout]", "login").await?;
+    b.goto("/ledger").await?;
+    b.on_page("login").await?;
+    b.fill("#username", "manager").await?;
+    b.fill("#password", PASSWORD).await?;
+    b.click_css_to("[data-test=login-submit]", "ledger").await?;
+    b.el("#add-staff").await?.select_by_label("王芳").await?;
+    b.el("#add-code").await?.select_by_value("lateness").await?;
+    let note = format!("迟到{}", nanos % 10_000);
+    b.fill("#add-note", &note).await?;
+    b.click_css_to("[data-test=ledger-add-submit]", "ledger").await?;
+    assert!(b.path().await?.contains("done=added"), "the entry was added");
+    let mut amount = None;
+    for row in b.c.find_all(Locator::Css("[data-test=entries] tbody tr")).await? {
+        if row.text().await?.contains(&note) {
+            assert!(row.text().await?.contains("迟到"), "the code's name");
+            amount = Some(row.find(Locator::Css("[data-test=amount]")).await?.text().await?);
+            break;
+        }
+    }
+    let amount = amount.unwrap_or_else(|| panic!("the entry {note} is listed"));
+    let mut fines = None;
+    for row in b.c.find_all(Locator::Css("[data-test=statement] tbody tr")).await? {
+        if row.find(Locator::Css("td.name")).await?.text().await? == "王芳" {
+            fines = Some(row.find(Locator::Css("[data-test=fines]")).await?.text().await?);
+            break;
+        }
+    }
+    let fines = fines.expect("王芳 is in the statement");
+    let yuan = |s: &str| s.trim().parse::<f64>().unwrap_or(f64::NAN);
+    assert!(
+        yuan(&amount) >= 20.0 && yuan(&fines) >= yuan(&amount),
+        "lateness {amount}, her month's fines {fines}"
+    );
+    lap(&format!(
+        "manager entered lateness {amount} for 王芳; her fines this month {fines}"
+    ));
+    b.goto(&detail).await?;
+    b.on_page("customer").await?;
+
     // The same card in English.
     b.click_css_to("[data-test=lang-switch]", "customer").await?;
     let back = b.path().await?;
@@ -512,7 +574,7 @@ async fn walk(b: Browser) -> Result<(), CmdError> {
     b.on_page("customers").await?;
     b.c.set_window_size(390, 844).await?;
     let mut widths = Vec::new();
-    for path in ["/customers", &detail, "/customers/new"] {
+    for path in ["/customers", &detail, "/customers/new", "/claims", "/ledger"] {
         if b.path().await? != path {
             b.goto(path).await?;
         }
@@ -525,7 +587,7 @@ async fn walk(b: Browser) -> Result<(), CmdError> {
         widths.push(format!("{scroll}/{inner}"));
     }
     lap(&format!(
-        "390x844: no sideways scrolling on the list, the card and the form (scrollWidth/innerWidth {})",
+        "390x844: no sideways scrolling on the list, the card, the form, the cards and the ledger (scrollWidth/innerWidth {})",
         widths.join(", ")
     ));
     Ok(())

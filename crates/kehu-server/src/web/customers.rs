@@ -14,6 +14,7 @@ use kehu_domain::{Lang, Permission};
 use kehu_store::ts;
 use serde::Deserialize;
 
+use super::claims::DueView;
 use super::session::CsrfForm;
 use super::{
     Chrome, Early, OrPage, PageCaller, PageResult, csrf_ok, csrf_refused, error_page, render, see_other, urlencode,
@@ -34,7 +35,7 @@ fn kind_label(kind: &str, lang: Lang) -> String {
 }
 
 /// A numeric ID from the path; anything else is the 404 page.
-fn parse_id(c: &Chrome, raw: &str) -> Result<i64, Early> {
+pub(super) fn parse_id(c: &Chrome, raw: &str) -> Result<i64, Early> {
     raw.parse::<i64>().map_err(|_| {
         error_page(
             c,
@@ -51,7 +52,7 @@ pub struct ErrorBox {
 }
 
 impl ErrorBox {
-    fn new(e: &ApiError, lang: Lang) -> ErrorBox {
+    pub(super) fn new(e: &ApiError, lang: Lang) -> ErrorBox {
         ErrorBox {
             detail: e.detail.get(lang).to_string(),
             rule: e.rule.clone(),
@@ -279,13 +280,25 @@ struct ClaimView {
     effective: Option<String>,
     confirmed_by: Option<String>,
     can_confirm: bool,
+    /// A valid claim's next limit (R5.2).
+    due: Option<DueView>,
+    /// Whether the caller may cancel it with a written reason (R5.6).
+    can_cancel: bool,
+    ended: Option<String>,
+    ended_rule: Option<String>,
+    end_reason: Option<String>,
 }
 
 struct ActivityView {
+    id: i64,
     channel: String,
     at: String,
     staff: String,
     note: String,
+    /// The follow-up a leader must confirm for it to count (R5.2).
+    awaiting: bool,
+    /// Who confirmed it, and when.
+    confirmed: Option<(String, String)>,
 }
 
 struct EventView {
@@ -322,6 +335,12 @@ struct DetailPage {
     note: String,
     activities: Vec<ActivityView>,
     history: Vec<EventView>,
+    /// Whether the caller may confirm a follow-up that awaits a leader (R5.2).
+    may_confirm_follow_up: bool,
+    /// The cancel form's reason and claim, kept after a refusal.
+    cancel_reason: String,
+    cancel_claim: i64,
+    cancel_rule: String,
     /// The history is shown to roles with `history.read` only.
     show_history: bool,
     flash: Option<&'static str>,
@@ -360,9 +379,22 @@ async fn load_detail(state: &AppState, caller: &Caller, c: Chrome, id: i64) -> R
     let holds_claim = claims
         .iter()
         .any(|c| c.staff_id == caller.id() && c.status().is_active());
+    let may_cancel = policy
+        .claims
+        .cancel
+        .as_ref()
+        .is_some_and(|a| kehu_domain::Policy::holds_any(&caller.roles, &a.roles));
+    let now = state.now();
+    let mut dues = Vec::with_capacity(claims.len());
+    for c in &claims {
+        let s = crate::lifecycle::due_of(state, caller.tenant_id, c).await?;
+        dues.push(DueView::of(s.as_ref(), &policy, now, lang));
+    }
+    let awaiting: Vec<i64> = dues.iter().flatten().filter_map(|d| d.awaiting_confirmation).collect();
     let claim_views = claims
         .iter()
-        .map(|c| {
+        .zip(dues)
+        .map(|(c, due)| {
             let status = c.status();
             ClaimView {
                 id: c.id,
@@ -373,18 +405,32 @@ async fn load_detail(state: &AppState, caller: &Caller, c: Chrome, id: i64) -> R
                 effective: c.effective_at.map(|t| policy.local_time(ts(t))),
                 confirmed_by: c.confirmer_name.clone(),
                 can_confirm: may_confirm && status == ClaimStatus::Pending,
+                due,
+                can_cancel: may_cancel && status.is_active(),
+                ended: c.ended_at.map(|t| policy.local_time(ts(t))),
+                ended_rule: c.ended_rule.clone(),
+                end_reason: c.end_reason.clone().filter(|r| !r.is_empty()),
             }
         })
         .collect();
     let activities = acts
         .into_iter()
         .map(|a| ActivityView {
+            id: a.id,
             channel: Channel::parse(&a.channel)
                 .map(|ch| ch.label().get(lang).to_string())
                 .unwrap_or_else(|| a.channel.clone()),
             at: policy.local_time(ts(a.at)),
             staff: a.staff_name,
             note: a.note,
+            awaiting: awaiting.contains(&a.id),
+            confirmed: a.confirmed_at.map(|t| {
+                let who = a
+                    .confirmed_by
+                    .and_then(|b| names.get(&b).cloned())
+                    .unwrap_or_else(|| tr("detail.system", lang).to_string());
+                (who, policy.local_time(ts(t)))
+            }),
         })
         .collect();
     let history = events
@@ -438,6 +484,20 @@ async fn load_detail(state: &AppState, caller: &Caller, c: Chrome, id: i64) -> R
         note: String::new(),
         activities,
         history,
+        may_confirm_follow_up: policy
+            .claims
+            .lifecycle
+            .as_ref()
+            .and_then(|l| l.confirm_follow_up.as_ref())
+            .is_some_and(|c| kehu_domain::Policy::holds_any(&caller.roles, &c.roles)),
+        cancel_reason: String::new(),
+        cancel_claim: 0,
+        cancel_rule: policy
+            .claims
+            .cancel
+            .as_ref()
+            .map(|a| a.rule.to_string())
+            .unwrap_or_default(),
         show_history,
         flash: None,
         error: None,
@@ -465,6 +525,8 @@ pub async fn detail(
         "claim" => Some("flash.claim"),
         "confirm" => Some("flash.confirm"),
         "activity" => Some("flash.activity"),
+        "cancel" => Some("flash.cancel"),
+        "confirm_follow_up" => Some("flash.confirm_follow_up"),
         _ => None,
     };
     Ok(render(StatusCode::OK, &page))
@@ -552,5 +614,64 @@ pub async fn add_activity(
     match service::add_activity(&state, &pc.caller, id, &f.channel, None, Some(f.note.clone())).await {
         Ok(_) => Ok(see_other(&format!("/customers/{id}?done=activity"))),
         Err(e) => Ok(detail_with_error(&state, &pc, id, &e, Some((f.channel, f.note))).await),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct CancelForm {
+    reason: String,
+    csrf: String,
+}
+
+/// POST /claims/{id}/cancel: cancels a claim with a written reason; the card is kept (R5.6).
+pub async fn cancel(
+    State(state): State<AppState>,
+    pc: PageCaller,
+    Path(id): Path<String>,
+    Form(f): Form<CancelForm>,
+) -> PageResult {
+    let id = parse_id(&pc.c, &id)?;
+    if !csrf_ok(&pc.caller, &f.csrf) {
+        return Err(csrf_refused(&pc.c).into());
+    }
+    let claim = service::get_claim(&state, &pc.caller, id).await.or_page(&pc.c)?;
+    match crate::lifecycle::cancel_claim(&state, &pc.caller, id, &f.reason).await {
+        Ok(_) => Ok(see_other(&format!(
+            "/customers/{}?done=cancel#claims",
+            claim.customer_id
+        ))),
+        Err(e) => match load_detail(&state, &pc.caller, pc.c.clone(), claim.customer_id).await {
+            Ok(mut page) => {
+                page.error = Some(ErrorBox::new(&e, pc.c.lang));
+                page.cancel_reason = f.reason;
+                page.cancel_claim = id;
+                Ok(render(e.status, &page))
+            }
+            Err(_) => Err(error_page(&pc.c, &e).into()),
+        },
+    }
+}
+
+/// POST /activities/{id}/confirm: a leader confirms the follow-up that awaits it (R5.2).
+pub async fn confirm_follow_up(
+    State(state): State<AppState>,
+    pc: PageCaller,
+    Path(id): Path<String>,
+    Form(f): Form<CsrfForm>,
+) -> PageResult {
+    let id = parse_id(&pc.c, &id)?;
+    if !csrf_ok(&pc.caller, &f.csrf) {
+        return Err(csrf_refused(&pc.c).into());
+    }
+    match crate::lifecycle::confirm_follow_up(&state, &pc.caller, id).await {
+        Ok((a, _)) => Ok(see_other(&format!(
+            "/customers/{}?done=confirm_follow_up#activities",
+            a.customer_id
+        ))),
+        Err(e) => match kehu_store::activities::get(&state.db, pc.caller.tenant_id, id).await {
+            Ok(a) => Ok(detail_with_error(&state, &pc, a.customer_id, &e, None).await),
+            Err(_) => Err(error_page(&pc.c, &e).into()),
+        },
     }
 }

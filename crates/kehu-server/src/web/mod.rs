@@ -2,7 +2,9 @@
 //! stylesheet and one small script embedded in the binary. Pages call the same `service`
 //! functions as the API; form posts need the session's CSRF token, so bearer tokens cannot post.
 
+mod claims;
 mod customers;
+mod ledger;
 mod session;
 
 use std::sync::OnceLock;
@@ -37,6 +39,14 @@ pub fn router() -> Router<AppState> {
         .route("/customers/{id}/claims", post(customers::claim))
         .route("/customers/{id}/activities", post(customers::add_activity))
         .route("/claims/{id}/confirm", post(customers::confirm))
+        .route("/claims/{id}/cancel", post(customers::cancel))
+        .route("/activities/{id}/confirm", post(customers::confirm_follow_up))
+        .route("/claims", get(claims::mine))
+        .route("/claims/void", get(claims::void))
+        .route("/claims/{id}/reassign", post(claims::reassign))
+        .route("/ledger", get(ledger::list).post(ledger::add))
+        .route("/ledger/{id}", get(ledger::entry))
+        .route("/ledger/{id}/reverse", post(ledger::reverse))
 }
 
 /// The 404 page for paths nobody serves (called from `api::fallback`).
@@ -90,7 +100,7 @@ fn asset_version() -> &'static str {
 pub struct Chrome {
     pub lang: Lang,
     pub user: Option<UserBar>,
-    /// The active navigation entry: `list`, `new` or empty.
+    /// The active navigation entry: `list`, `new`, `claims`, `void`, `ledger` or empty.
     pub nav: &'static str,
     pub css: String,
     pub js: String,
@@ -103,6 +113,8 @@ pub struct UserBar {
     /// The session's CSRF token for the logout form; `None` for a bearer token.
     pub csrf: Option<String>,
     pub may_create: bool,
+    /// Whether the void cards page is in the navigation (roles that may reassign, R5.3).
+    pub may_reassign: bool,
 }
 
 impl UserBar {
@@ -133,6 +145,11 @@ impl Chrome {
                 staff_name: caller.staff.display_name.clone(),
                 csrf: caller.csrf.clone(),
                 may_create: caller.may(&policy, Permission::CustomersCreate),
+                may_reassign: policy
+                    .claims
+                    .reassign
+                    .as_ref()
+                    .is_some_and(|a| kehu_domain::Policy::holds_any(&caller.roles, &a.roles)),
             }),
             ..Chrome::anonymous(caller.lang)
         })

@@ -534,3 +534,409 @@ both!(unknown_pages_and_assets, |app: TestApp| async move {
         assert_eq!(a.headers[header::CACHE_CONTROL], "public, max-age=3600");
     }
 });
+
+// ---- Claims, follow-up confirmation and the ledger (R5.2, R5.3, R5.6, R5.17, R6.1) ----------
+
+async fn advance(app: &TestApp, seconds: i64) {
+    let (status, r) = app
+        .post("/api/v1/clock/advance", &app.admin, json!({ "seconds": seconds }))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+}
+
+async fn claim_status(app: &TestApp, id: i64) -> String {
+    let (_, c) = app.get(&format!("/api/v1/claims/{id}"), &app.admin).await;
+    c["status"].as_str().unwrap_or_default().to_string()
+}
+
+/// The one claim of a customer, by the API.
+async fn claim_of(app: &TestApp, s: &Session, customer: i64) -> i64 {
+    let (_, claims) = app.get(&format!("/api/v1/customers/{customer}/claims"), s).await;
+    claims["items"][0]["id"].as_i64().unwrap()
+}
+
+fn with_lang(s: &Session, lang: &str) -> String {
+    format!("{}; kehu_lang={lang}", s.cookie)
+}
+
+both!(
+    virtual r5_2_my_cards_show_time_left_and_r5_3_a_leader_reassigns_a_void_card_on_the_page,
+    |app: TestApp| async move {
+        let wang = app.staff("wangfang", "王芳", &["consultant"]).await;
+        let liu = app.staff("liuyang", "刘洋", &["consultant"]).await;
+        let leader = app.staff("leader", "周组长", &["team_leader"]).await;
+        let other = app.staff("leader2", "钱组长", &["team_leader"]).await;
+        let customer = owned_customer(&app, &wang, &leader, "孙先生", "13900000001").await;
+        let card = claim_of(&app, &wang, customer).await;
+
+        // R5.2: the first follow-up is due 3 days after the signature; the clock runs on.
+        let mine = get(&app, "/claims", Some(&wang)).await;
+        assert_eq!(mine.status, StatusCode::OK);
+        assert!(mine.has(&format!(r#"<a href="/customers/{customer}#claims">孙先生</a>"#)), "{}", mine.html);
+        assert!(mine.has("首次跟进") && mine.has(r#"<span class="badge badge-rule">R5.2</span>"#));
+        assert!(mine.has(r#"class="due due-ok" data-test="time-left""#) && mine.has("剩 2 天 23 小时"));
+        assert!(mine.has(r#"href="/claims""#) && mine.has(r#"href="/ledger""#));
+        assert!(!mine.has(r#"href="/claims/void""#), "consultants may not reassign");
+        assert!(!mine.has(r#"name="staff_id""#), "consultants see only their own cards");
+        let en = send(&app, Method::GET, "/claims", Some(&with_lang(&wang, "en")), None, &[]).await;
+        assert!(en.has("My cards") && en.has("First follow-up") && en.has("2 days 23 hours left"), "{}", en.html);
+
+        // Under a day left, the line is a warning.
+        advance(&app, 71 * 3600).await;
+        let soon = get(&app, "/claims", Some(&wang)).await;
+        assert!(soon.has("due due-warn") && soon.has("剩 59 分钟"), "{}", soon.html);
+
+        // Past the limit the card is void: it moves to the ended cards with its rule.
+        advance(&app, 2 * 3600).await;
+        assert_eq!(claim_status(&app, card).await, "void");
+        let ended = get(&app, "/claims", Some(&wang)).await;
+        assert!(ended.has("没有进行中的客户卡") && ended.has("badge-void") && ended.has("已作废"));
+
+        // R5.3: only roles that may reassign see the void cards.
+        assert_eq!(get(&app, "/claims/void", Some(&wang)).await.status, StatusCode::FORBIDDEN);
+        let void = get(&app, "/claims/void", Some(&leader)).await;
+        assert_eq!(void.status, StatusCode::OK);
+        assert!(void.has(r#"href="/claims/void""#), "the nav shows the page to leaders");
+        let action = format!(r#"action="/claims/{card}/reassign""#);
+        assert!(void.has("孙先生") && void.has(&action), "{}", void.html);
+        assert!(
+            void.has(&format!(r#"<option value="{}">刘洋</option>"#, liu.staff_id)),
+            "consultants to choose from"
+        );
+        assert!(
+            !void.has(&format!(r#"<option value="{}">王芳</option>"#, wang.staff_id)),
+            "not the former holder"
+        );
+
+        let path = format!("/claims/{card}/reassign");
+        let liu_id = liu.staff_id.to_string();
+        // Not the signer: refused with the rule, nothing changes.
+        let refused = post(&app, &path, &other, &[("csrf", other.csrf.as_str()), ("staff_id", liu_id.as_str())]).await;
+        assert_eq!(refused.status, StatusCode::CONFLICT);
+        assert!(refused.has("alert-error") && refused.has(r#"<span class="badge badge-rule">R5.3</span>"#), "{}", refused.html);
+        let en = send(
+            &app,
+            Method::POST,
+            &path,
+            Some(&with_lang(&other, "en")),
+            Some(&[("csrf", other.csrf.as_str()), ("staff_id", "nobody")]),
+            &[],
+        )
+        .await;
+        assert_eq!(en.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(en.has("No such active staff member") && en.has("Void cards"), "{}", en.html);
+        let forged = post(&app, &path, &leader, &[("csrf", "forged"), ("staff_id", liu_id.as_str())]).await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN);
+        let (_, still) = app.get("/api/v1/claims?view=void_unassigned", &leader).await;
+        assert_eq!(still["items"].as_array().unwrap().len(), 1, "nothing was reassigned");
+
+        let ok = post(&app, &path, &leader, &[("csrf", leader.csrf.as_str()), ("staff_id", liu_id.as_str())]).await;
+        assert_eq!((ok.status, ok.location()), (StatusCode::SEE_OTHER, "/claims/void?done=reassign"));
+        let after = get(&app, ok.location(), Some(&leader)).await;
+        assert!(after.has("客户卡已转交") && !after.has(&action));
+        // The new holder has the card under the same rules: 3 days to the first follow-up.
+        let theirs = get(&app, "/claims", Some(&liu)).await;
+        assert!(theirs.has("孙先生") && theirs.has("剩 2 天 23 小时"), "{}", theirs.html);
+
+        // A leader may look at a consultant's cards; a consultant may not.
+        let chosen = get(&app, &format!("/claims?staff_id={}", liu.staff_id), Some(&leader)).await;
+        assert!(chosen.has("刘洋的客户卡") && chosen.has("孙先生"), "{}", chosen.html);
+        let refused = get(&app, &format!("/claims?staff_id={}", liu.staff_id), Some(&wang)).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    }
+);
+
+both!(
+    virtual r5_2_a_leader_confirms_a_follow_up_and_r5_6_cancels_a_card_with_a_reason,
+    |app: TestApp| async move {
+        let wang = app.staff("wangfang", "王芳", &["consultant"]).await;
+        let leader = app.staff("leader", "周组长", &["team_leader"]).await;
+        let customer = owned_customer(&app, &wang, &leader, "孙先生", "13900000001").await;
+        let card = claim_of(&app, &wang, customer).await;
+        let page = format!("/customers/{customer}");
+        let cancel = format!("/claims/{card}/cancel");
+
+        let p = get(&app, &page, Some(&wang)).await;
+        assert!(p.has(r#"data-test="time-left""#) && p.has("剩 2 天 23 小时"), "{}", p.html);
+        assert!(!p.has(&format!(r#"action="{cancel}""#)), "consultants may not cancel (R5.6)");
+        assert!(get(&app, &page, Some(&leader)).await.has(&format!(r#"action="{cancel}""#)));
+
+        // R5.2: the second follow-up counts once a team leader confirms it.
+        for channel in ["call", "visit"] {
+            let (status, a) = app
+                .post(&format!("/api/v1/customers/{customer}/activities"), &wang, json!({ "channel": channel }))
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{a}");
+            advance(&app, 3600).await;
+        }
+        let (_, acts) = app.get(&format!("/api/v1/customers/{customer}/activities"), &wang).await;
+        let second = acts["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["channel"] == "visit")
+            .expect("the second follow-up")["id"]
+            .as_i64()
+            .unwrap();
+        let confirm = format!("/activities/{second}/confirm");
+        let p = get(&app, &page, Some(&wang)).await;
+        assert!(p.has("待组长确认") && !p.has(&format!(r#"action="{confirm}""#)), "{}", p.html);
+        let lp = get(&app, &page, Some(&leader)).await;
+        assert!(lp.has(&format!(r#"action="{confirm}""#)) && lp.has("第 2 次跟进待销售组长确认"), "{}", lp.html);
+
+        let refused = post(&app, &confirm, &wang, &[("csrf", wang.csrf.as_str())]).await;
+        assert!(refused.status.is_client_error() && refused.has("alert-error"), "{}", refused.html);
+        let ok = post(&app, &confirm, &leader, &[("csrf", leader.csrf.as_str())]).await;
+        assert_eq!(
+            (ok.status, ok.location()),
+            (StatusCode::SEE_OTHER, format!("/customers/{customer}?done=confirm_follow_up#activities").as_str())
+        );
+        let p = get(&app, &format!("{page}?done=confirm_follow_up"), Some(&wang)).await;
+        assert!(p.has("跟进已确认") && p.has(r#"data-test="follow-up-confirmed""#) && p.has("已确认： 周组长"), "{}", p.html);
+        let again = post(&app, &confirm, &leader, &[("csrf", leader.csrf.as_str())]).await;
+        assert_eq!(again.status, StatusCode::CONFLICT, "a follow-up is confirmed once");
+
+        // R5.6: a reason too short is refused; the card stands and the reason is kept.
+        let short = post(&app, &cancel, &leader, &[("csrf", leader.csrf.as_str()), ("reason", "不要")]).await;
+        assert!(short.status.is_client_error(), "{}", short.status);
+        assert!(short.has("alert-error") && short.has(r#"<span class="badge badge-rule">R5.6</span>"#), "{}", short.html);
+        assert!(short.has(">不要</textarea>") && short.has("<details class=\"cancel\" open>"));
+        let by_consultant = post(&app, &cancel, &wang, &[("csrf", wang.csrf.as_str()), ("reason", "客户要求换人跟进")]).await;
+        assert!(by_consultant.status.is_client_error());
+        let forged = post(&app, &cancel, &leader, &[("csrf", "x"), ("reason", "客户要求换人跟进")]).await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN);
+        assert_eq!(claim_status(&app, card).await, "valid");
+
+        let ok = post(&app, &cancel, &leader, &[("csrf", leader.csrf.as_str()), ("reason", "客户已在外地购车")]).await;
+        assert_eq!(
+            (ok.status, ok.location()),
+            (StatusCode::SEE_OTHER, format!("/customers/{customer}?done=cancel#claims").as_str())
+        );
+        assert_eq!(claim_status(&app, card).await, "cancelled");
+        let p = get(&app, &format!("{page}?done=cancel"), Some(&wang)).await;
+        assert!(p.has("客户卡已撤销") && p.has("badge-cancelled") && p.has("客户已在外地购车"), "{}", p.html);
+        let mine = get(&app, "/claims", Some(&wang)).await;
+        assert!(mine.has("已撤销") && mine.has("客户已在外地购车") && mine.has("R5.6"), "{}", mine.html);
+        let en = send(&app, Method::GET, &page, Some(&with_lang(&leader, "en")), None, &[]).await;
+        assert!(en.has("Cancelled") && en.has("Reason") && en.has("Follow-ups"), "{}", en.html);
+    }
+);
+
+/// The number of ledger entries the API lists for everyone this month.
+async fn ledger_count(app: &TestApp) -> usize {
+    let (_, l) = app.get("/api/v1/ledger", &app.admin).await;
+    l["items"].as_array().unwrap().len()
+}
+
+both!(
+    r5_17_the_ledger_page_adds_reverses_and_totals_a_month,
+    |app: TestApp| async move {
+        let wang = app.staff("wangfang", "王芳", &["consultant"]).await;
+        let li = app.staff("liqiang", "李强", &["consultant"]).await;
+        let manager = app.staff("sunjl", "孙经理", &["sales_manager"]).await;
+        let wang_id = wang.staff_id.to_string();
+
+        let own = get(&app, "/ledger", Some(&wang)).await;
+        assert_eq!(own.status, StatusCode::OK);
+        assert!(own.has("台账") && own.has("本月没有记录") && !own.has(r#"data-test="ledger-add""#));
+        let mp = get(&app, "/ledger", Some(&manager)).await;
+        assert!(
+            mp.has(r#"data-test="ledger-add""#) && mp.has("迟到 · 20.00 元"),
+            "{}",
+            mp.html
+        );
+        assert!(!mp.has(r#"value="duplicate_card""#), "automatic codes are not offered");
+
+        // R5.17: lateness is 20 yuan, the second time 40, the third flags dismissal review.
+        let add = |note: &'static str| {
+            let csrf = manager.csrf.clone();
+            let wang_id = wang_id.clone();
+            let app = &app;
+            let manager = &manager;
+            async move {
+                post(
+                    app,
+                    "/ledger",
+                    manager,
+                    &[
+                        ("csrf", csrf.as_str()),
+                        ("staff_id", wang_id.as_str()),
+                        ("code", "lateness"),
+                        ("quantity", "1"),
+                        ("note", note),
+                    ],
+                )
+                .await
+            }
+        };
+        let first = add("8:45 到店").await;
+        assert_eq!(first.status, StatusCode::SEE_OTHER);
+        assert!(
+            first.location().starts_with("/ledger?period=") && first.location().contains("&done=added#entry-"),
+            "{}",
+            first.location()
+        );
+        let page = get(&app, first.location(), Some(&manager)).await;
+        assert!(
+            page.has("台账记录已添加") && page.has("迟到") && page.has("8:45 到店"),
+            "{}",
+            page.html
+        );
+        assert!(page.has(r#"<span class="badge badge-rule">R5.17</span>"#) && page.has(">20.00</td>"));
+        add("").await;
+        add("").await;
+        let page = get(&app, "/ledger", Some(&manager)).await;
+        assert!(
+            page.has(">40.00</td>") && page.has(r#"data-test="flag">需劝退审查"#),
+            "{}",
+            page.html
+        );
+        assert!(
+            page.has(r#"data-test="fines">100.00</td>"#),
+            "the statement totals 20 + 40 + 40"
+        );
+        assert!(page.has(r#"data-test="statement-flag">需劝退审查"#));
+        assert_eq!(ledger_count(&app).await, 3);
+
+        // Bad forms are refused on the page, the input kept and nothing entered.
+        let bad = post(
+            &app,
+            "/ledger",
+            &manager,
+            &[
+                ("csrf", manager.csrf.as_str()),
+                ("staff_id", wang_id.as_str()),
+                ("code", "lateness"),
+                ("quantity", "0"),
+                ("note", "keep me"),
+            ],
+        )
+        .await;
+        assert!(
+            bad.status.is_client_error() && bad.has("次数须在 1 到 100 之间") && bad.has(r#"value="keep me""#),
+            "{}",
+            bad.html
+        );
+        let auto = post(
+            &app,
+            "/ledger",
+            &manager,
+            &[
+                ("csrf", manager.csrf.as_str()),
+                ("staff_id", wang_id.as_str()),
+                ("code", "duplicate_card"),
+                ("quantity", "1"),
+            ],
+        )
+        .await;
+        assert!(
+            auto.status.is_client_error() && auto.has("alert-error") && auto.has("R5.5"),
+            "{}",
+            auto.html
+        );
+        let by_consultant = post(
+            &app,
+            "/ledger",
+            &li,
+            &[
+                ("csrf", li.csrf.as_str()),
+                ("staff_id", wang_id.as_str()),
+                ("code", "lateness"),
+                ("quantity", "1"),
+            ],
+        )
+        .await;
+        assert!(by_consultant.status.is_client_error(), "{}", by_consultant.status);
+        let forged = post(
+            &app,
+            "/ledger",
+            &manager,
+            &[("csrf", "x"), ("staff_id", wang_id.as_str()), ("code", "lateness")],
+        )
+        .await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN);
+        assert_eq!(ledger_count(&app).await, 3, "nothing was entered");
+
+        // A reversal needs a reason; it is a new entry of the opposite sign.
+        let (_, l) = app.get("/api/v1/ledger", &app.admin).await;
+        let oldest = l["items"].as_array().unwrap().last().unwrap()["id"].as_i64().unwrap();
+        let path = format!("/ledger/{oldest}/reverse");
+        let bad = post(
+            &app,
+            &path,
+            &manager,
+            &[("csrf", manager.csrf.as_str()), ("reason", "  ")],
+        )
+        .await;
+        assert!(
+            bad.status.is_client_error() && bad.has("冲销必须写明原因"),
+            "{}",
+            bad.html
+        );
+        assert_eq!(ledger_count(&app).await, 3);
+        let ok = post(
+            &app,
+            &path,
+            &manager,
+            &[("csrf", manager.csrf.as_str()), ("reason", "打卡机故障")],
+        )
+        .await;
+        assert_eq!(ok.status, StatusCode::SEE_OTHER);
+        assert!(ok.location().contains("done=reversed"), "{}", ok.location());
+        let page = get(&app, "/ledger", Some(&manager)).await;
+        assert!(
+            page.has("已冲销") && page.has(">-20.00</td>") && page.has(r#"data-test="fines">80.00</td>"#),
+            "{}",
+            page.html
+        );
+        assert!(
+            !page.has(&format!(r#"action="{path}""#)),
+            "a reversed entry cannot be reversed again"
+        );
+
+        // The entry page: the decision, its facts, the history event, what reversed it.
+        let entry = get(&app, &format!("/ledger/{oldest}"), Some(&wang)).await;
+        assert_eq!(entry.status, StatusCode::OK);
+        assert!(entry.has("孙经理于") && entry.has("本月第 1 次"), "{}", entry.html);
+        assert!(entry.has(r#"data-test="facts""#) && entry.has("本月第几次") && entry.has("王芳"));
+        assert!(entry.has(r#"data-test="event-seq">#"#) && entry.has(r#"data-test="reversed-by""#));
+        let (_, l) = app.get("/api/v1/ledger", &app.admin).await;
+        let reversal = l["items"][0]["id"].as_i64().unwrap();
+        let rp = get(&app, &format!("/ledger/{reversal}"), Some(&manager)).await;
+        assert!(rp.has(&format!(r#"href="/ledger/{oldest}" data-test="reverses""#)) && rp.has("打卡机故障"));
+        assert_eq!(
+            get(&app, &format!("/ledger/{oldest}"), Some(&li)).await.status,
+            StatusCode::NOT_FOUND
+        );
+
+        // A consultant reads only their own ledger; readers may pick a person.
+        let own = get(&app, "/ledger", Some(&wang)).await;
+        assert!(own.has("迟到") && !own.has("staff-filter") && !own.has(r#"data-test="ledger-add""#));
+        let other = get(&app, &format!("/ledger?staff_id={}", wang.staff_id), Some(&li)).await;
+        assert_eq!(other.status, StatusCode::FORBIDDEN);
+        let lis = get(&app, "/ledger", Some(&li)).await;
+        assert!(lis.has("本月没有记录") && !lis.has("迟到"), "{}", lis.html);
+        let picked = get(&app, &format!("/ledger?staff_id={}", li.staff_id), Some(&manager)).await;
+        assert!(picked.has("本月没有记录"));
+        assert_eq!(
+            get(&app, "/ledger?period=2026-13", Some(&manager)).await.status,
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+        let empty_month = get(&app, "/ledger?period=2001-01", Some(&manager)).await;
+        assert!(empty_month.has("本月没有记录") && empty_month.has("2000-12") && empty_month.has("2001-02"));
+
+        // English.
+        let en = send(&app, Method::GET, "/ledger?lang=en", Some(&manager.cookie), None, &[]).await;
+        for label in [
+            "Ledger",
+            "Lateness",
+            "Monthly statement",
+            "Dismissal review",
+            "Add an entry",
+            "Lateness · 20.00 yuan",
+        ] {
+            assert!(en.has(label), "{label} missing");
+        }
+        assert!(!en.has("月度汇总"));
+    }
+);

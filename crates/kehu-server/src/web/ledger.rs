@@ -1,0 +1,428 @@
+//! The ledger pages: a month's entries with its statements per person and unit, manual entries
+//! and reversals by managers (R5.17, R6.1), and one entry with the decision that made it.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use kehu_domain::ledger::{Statement, yuan};
+use kehu_domain::{Lang, Policy};
+use kehu_store::ledger::EntryRow;
+use kehu_store::ts;
+use serde::Deserialize;
+
+use super::customers::{ErrorBox, parse_id};
+use super::{Chrome, OrPage, PageCaller, PageResult, csrf_ok, csrf_refused, render, see_other};
+use crate::auth::Caller;
+use crate::i18n::{lookup, tr};
+use crate::ledger::{self as uc, StatementLine};
+use crate::{ApiError, AppState};
+
+const LIMIT: i64 = 200;
+
+fn flag_label(flag: &str, lang: Lang) -> String {
+    lookup(&format!("ledger.flag.{flag}"), lang)
+        .map(str::to_string)
+        .unwrap_or_else(|| flag.to_string())
+}
+
+fn code_name(policy: &Policy, code: &str, lang: Lang) -> String {
+    policy
+        .ledger
+        .code(code)
+        .map(|c| c.name.get(lang).to_string())
+        .unwrap_or_else(|| code.to_string())
+}
+
+/// The month before or after `period` (`YYYY-MM`, already checked).
+fn shift(period: &str, by: i32) -> String {
+    let y: i32 = period[..4].parse().unwrap_or(2000);
+    let m: i32 = period[5..].parse().unwrap_or(1);
+    let n = y * 12 + (m - 1) + by;
+    format!("{:04}-{:02}", n.div_euclid(12), n.rem_euclid(12) + 1)
+}
+
+struct EntryView {
+    id: i64,
+    at: String,
+    person: String,
+    code_name: String,
+    rule: String,
+    amount: String,
+    negative: bool,
+    points: i64,
+    quantity: i64,
+    flag: Option<String>,
+    note: String,
+    reverses: Option<i64>,
+    reversed_by: Option<i64>,
+    /// Whether a manager may still reverse it: not a reversal, not reversed.
+    reversible: bool,
+}
+
+impl EntryView {
+    fn new(e: &EntryRow, policy: &Policy, lang: Lang) -> EntryView {
+        EntryView {
+            id: e.id,
+            at: policy.local_time(ts(e.at)),
+            person: e.staff_name.clone().unwrap_or_default(),
+            code_name: code_name(policy, &e.code, lang),
+            rule: e.rule.clone(),
+            amount: yuan(e.amount),
+            negative: e.amount < 0,
+            points: e.points,
+            quantity: e.quantity,
+            flag: e.flag.as_deref().map(|f| flag_label(f, lang)),
+            note: e.note.clone(),
+            reverses: e.reverses,
+            reversed_by: e.reversed_by,
+            reversible: e.reverses.is_none() && e.reversed_by.is_none(),
+        }
+    }
+}
+
+struct LineView {
+    name: String,
+    entries: u32,
+    penalties: String,
+    rewards: String,
+    points: i64,
+    flags: Vec<String>,
+}
+
+impl LineView {
+    fn new(name: String, s: &Statement, lang: Lang) -> LineView {
+        LineView {
+            name,
+            entries: s.entries,
+            penalties: yuan(s.penalties),
+            rewards: yuan(s.rewards),
+            points: s.points,
+            flags: s.flags.iter().map(|f| f.label().get(lang).to_string()).collect(),
+        }
+    }
+
+    fn of(l: &StatementLine, lang: Lang) -> LineView {
+        LineView::new(l.name.clone(), &l.statement, lang)
+    }
+}
+
+#[derive(Deserialize, Default, Clone)]
+#[serde(default)]
+pub struct AddForm {
+    staff_id: String,
+    code: String,
+    quantity: String,
+    note: String,
+    csrf: String,
+}
+
+#[derive(Template)]
+#[template(path = "ledger.html")]
+struct LedgerPage {
+    c: Chrome,
+    period: String,
+    prev: String,
+    next: String,
+    /// Whether the caller reads everyone's ledger (and sees the staff filter and unit totals).
+    reader: bool,
+    /// Whether the caller may add and reverse entries.
+    manager: bool,
+    staff: Vec<(i64, String)>,
+    staff_id: Option<i64>,
+    entries: Vec<EntryView>,
+    people: Vec<LineView>,
+    units: Vec<LineView>,
+    total: LineView,
+    /// Manual codes: value and "name · price" label.
+    codes: Vec<(String, String)>,
+    f: AddForm,
+    /// The entry whose reverse form was refused, with its reason kept.
+    reverse_id: i64,
+    reverse_reason: String,
+    flash: Option<&'static str>,
+    error: Option<ErrorBox>,
+}
+
+impl LedgerPage {
+    /// Whether the staff filter shows this person.
+    fn picked(&self, id: &i64) -> bool {
+        self.staff_id == Some(*id)
+    }
+}
+
+async fn load(
+    state: &AppState,
+    caller: &Caller,
+    c: Chrome,
+    period: Option<&str>,
+    staff_id: Option<i64>,
+) -> Result<LedgerPage, ApiError> {
+    let lang = c.lang;
+    let policy = state.policy(caller.tenant_id).await?;
+    let period = match period.map(str::trim).filter(|p| !p.is_empty()) {
+        Some(p) => p.to_string(),
+        None => kehu_domain::ledger::month(&policy, state.now()),
+    };
+    let rows = uc::list(state, caller, staff_id, Some(&period), None, LIMIT).await?;
+    let s = uc::statements(state, caller, Some(&period)).await?;
+    let reader = uc::may_read(&policy, caller, None);
+    let manager = policy.may_manage_ledger(&caller.roles);
+    let staff = if reader || manager {
+        kehu_store::staff::list(&state.db, caller.tenant_id)
+            .await?
+            .into_iter()
+            .filter(|s| s.active)
+            .map(|s| (s.id, s.display_name))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let codes = policy
+        .ledger
+        .codes
+        .iter()
+        .filter(|c| c.manual)
+        .map(|c| {
+            let mut label = c.name.get(lang).to_string();
+            if c.amount != 0 {
+                label.push_str(&format!(" · {} {}", yuan(c.amount), tr("ledger.yuan", lang)));
+            }
+            if c.points != 0 {
+                label.push_str(&format!(" · {} {}", c.points, tr("ledger.points_unit", lang)));
+            }
+            (c.code.clone(), label)
+        })
+        .collect();
+    // A statement filtered to one person when the entries are.
+    let people: Vec<LineView> = s
+        .people
+        .iter()
+        .filter(|l| staff_id.is_none() || l.id == staff_id)
+        .map(|l| LineView::of(l, lang))
+        .collect();
+    Ok(LedgerPage {
+        prev: shift(&period, -1),
+        next: shift(&period, 1),
+        period,
+        reader,
+        manager,
+        staff,
+        staff_id,
+        entries: rows.iter().map(|e| EntryView::new(e, &policy, lang)).collect(),
+        people,
+        units: s.units.iter().map(|l| LineView::of(l, lang)).collect(),
+        total: LineView::new(tr("ledger.total", lang).to_string(), &s.total, lang),
+        codes,
+        f: AddForm {
+            quantity: "1".into(),
+            ..AddForm::default()
+        },
+        reverse_id: 0,
+        reverse_reason: String::new(),
+        flash: None,
+        error: None,
+        c,
+    })
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct ListQuery {
+    period: String,
+    staff_id: String,
+    done: String,
+}
+
+/// GET /ledger?period=YYYY-MM&staff_id=
+pub async fn list(State(state): State<AppState>, mut pc: PageCaller, Query(q): Query<ListQuery>) -> PageResult {
+    pc.c.nav = "ledger";
+    let staff_id = q.staff_id.trim().parse::<i64>().ok();
+    let mut page = load(&state, &pc.caller, pc.c.clone(), Some(&q.period), staff_id)
+        .await
+        .or_page(&pc.c)?;
+    page.flash = match q.done.as_str() {
+        "added" => Some("flash.ledger_added"),
+        "reversed" => Some("flash.ledger_reversed"),
+        _ => None,
+    };
+    Ok(render(StatusCode::OK, &page))
+}
+
+/// POST /ledger: a manager enters a manual code against a staff member (R5.17, R6.1).
+pub async fn add(State(state): State<AppState>, mut pc: PageCaller, Form(f): Form<AddForm>) -> PageResult {
+    pc.c.nav = "ledger";
+    if !csrf_ok(&pc.caller, &f.csrf) {
+        return Err(csrf_refused(&pc.c).into());
+    }
+    let lang = pc.c.lang;
+    // Unparsable numbers become values the use case refuses, in the page's language.
+    let staff_id = f.staff_id.trim().parse::<i64>().unwrap_or(0);
+    let quantity = f.quantity.trim().parse::<u32>().unwrap_or(0);
+    match uc::add_manual(&state, &pc.caller, staff_id, f.code.trim(), quantity, &f.note).await {
+        Ok(row) => Ok(see_other(&format!(
+            "/ledger?period={}&done=added#entry-{}",
+            row.period, row.id
+        ))),
+        Err(e) => {
+            let mut page = load(&state, &pc.caller, pc.c.clone(), None, None)
+                .await
+                .or_page(&pc.c)?;
+            page.error = Some(ErrorBox::new(&e, lang));
+            page.f = AddForm {
+                csrf: String::new(),
+                ..f
+            };
+            Ok(render(e.status, &page))
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct ReverseForm {
+    reason: String,
+    csrf: String,
+}
+
+/// POST /ledger/{id}/reverse: a manager reverses an entry with a reason; entries are never edited.
+pub async fn reverse(
+    State(state): State<AppState>,
+    mut pc: PageCaller,
+    Path(id): Path<String>,
+    Form(f): Form<ReverseForm>,
+) -> PageResult {
+    pc.c.nav = "ledger";
+    let id = parse_id(&pc.c, &id)?;
+    if !csrf_ok(&pc.caller, &f.csrf) {
+        return Err(csrf_refused(&pc.c).into());
+    }
+    match uc::reverse(&state, &pc.caller, id, &f.reason).await {
+        Ok(row) => Ok(see_other(&format!(
+            "/ledger?period={}&done=reversed#entry-{}",
+            row.period, row.id
+        ))),
+        Err(e) => {
+            let period = uc::get(&state, &pc.caller, id).await.ok().map(|r| r.period);
+            let mut page = load(&state, &pc.caller, pc.c.clone(), period.as_deref(), None)
+                .await
+                .or_page(&pc.c)?;
+            page.error = Some(ErrorBox::new(&e, pc.c.lang));
+            page.reverse_id = id;
+            page.reverse_reason = f.reason;
+            Ok(render(e.status, &page))
+        }
+    }
+}
+
+// ---- One entry -------------------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "ledger_entry.html")]
+struct EntryPage {
+    c: Chrome,
+    e: EntryView,
+    kind_label: String,
+    period: String,
+    customer_id: Option<i64>,
+    entered_by: Option<String>,
+    event_seq: i64,
+    decision: Option<String>,
+    rule: String,
+    policy_version: i64,
+    facts: Vec<(String, String)>,
+}
+
+/// A decision's facts as label and value, with staff IDs named and money and times readable.
+fn readable_facts(
+    facts: &serde_json::Value,
+    names: &HashMap<i64, String>,
+    policy: &Policy,
+    lang: Lang,
+) -> Vec<(String, String)> {
+    let Some(map) = facts.as_object() else {
+        return Vec::new();
+    };
+    map.iter()
+        .map(|(k, v)| {
+            let label = lookup(&format!("fact.{k}"), lang)
+                .map(str::to_string)
+                .unwrap_or_else(|| k.clone());
+            let value = match (k.as_str(), v) {
+                (_, serde_json::Value::Null) => "—".to_string(),
+                ("staff_id" | "entered_by" | "reversed_by", v) if v.is_i64() => {
+                    let id = v.as_i64().unwrap_or_default();
+                    names.get(&id).cloned().unwrap_or_else(|| id.to_string())
+                }
+                ("amount", v) if v.is_i64() => {
+                    format!("{} {}", yuan(v.as_i64().unwrap_or_default()), tr("ledger.yuan", lang))
+                }
+                ("code", serde_json::Value::String(s)) => code_name(policy, s, lang),
+                ("flag", serde_json::Value::String(s)) => flag_label(s, lang),
+                ("at", serde_json::Value::String(s)) => s
+                    .parse::<kehu_domain::Timestamp>()
+                    .map(|t| policy.local_time(t))
+                    .unwrap_or_else(|_| s.clone()),
+                (_, serde_json::Value::String(s)) if s.is_empty() => "—".to_string(),
+                (_, serde_json::Value::String(s)) => s.clone(),
+                (_, v) => v.to_string(),
+            };
+            (label, value)
+        })
+        .collect()
+}
+
+/// GET /ledger/{id}
+pub async fn entry(State(state): State<AppState>, mut pc: PageCaller, Path(id): Path<String>) -> PageResult {
+    pc.c.nav = "ledger";
+    let lang = pc.c.lang;
+    let id = parse_id(&pc.c, &id)?;
+    let policy = state.policy(pc.caller.tenant_id).await.or_page(&pc.c)?;
+    let row = uc::get(&state, &pc.caller, id).await.or_page(&pc.c)?;
+    let names: HashMap<i64, String> = kehu_store::staff::list(&state.db, pc.caller.tenant_id)
+        .await
+        .or_page(&pc.c)?
+        .into_iter()
+        .map(|s| (s.id, s.display_name))
+        .collect();
+    let d = row.decision();
+    let page = EntryPage {
+        e: EntryView::new(&row, &policy, lang),
+        kind_label: lookup(&format!("ledger.kind.{}", row.kind), lang)
+            .map(str::to_string)
+            .unwrap_or_else(|| row.kind.clone()),
+        period: row.period.clone(),
+        customer_id: row.customer_id,
+        entered_by: row.created_by.and_then(|b| names.get(&b).cloned()),
+        event_seq: row.event_seq,
+        decision: d.as_ref().map(|d| d.text.get(lang).to_string()),
+        rule: d
+            .as_ref()
+            .map(|d| d.rule.to_string())
+            .unwrap_or_else(|| row.rule.clone()),
+        policy_version: d
+            .as_ref()
+            .map(|d| i64::from(d.policy_version))
+            .unwrap_or(row.policy_version),
+        facts: d
+            .as_ref()
+            .map(|d| readable_facts(&d.facts, &names, &policy, lang))
+            .unwrap_or_default(),
+        c: pc.c,
+    };
+    Ok(render(StatusCode::OK, &page))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn months_shift_across_years() {
+        assert_eq!(shift("2026-01", -1), "2025-12");
+        assert_eq!(shift("2026-12", 1), "2027-01");
+        assert_eq!(shift("2026-05", 1), "2026-06");
+    }
+}

@@ -26,16 +26,67 @@ pub async fn settle(
     claim: ClaimRow,
     now: Timestamp,
 ) -> Result<(ClaimRow, Standing), StoreError> {
-    let tenant = claim.tenant_id;
-    let follow_ups: Vec<_> = activities::by_staff_tx(tx, tenant, claim.customer_id, claim.staff_id)
+    let follow_ups: Vec<_> = activities::by_staff_tx(tx, claim.tenant_id, claim.customer_id, claim.staff_id)
         .await?
         .iter()
         .filter_map(activities::ActivityRow::follow_up)
         .collect();
-    let s = standing(policy, &claim.facts(), &follow_ups, now);
+    let mut lapses = Vec::new();
+    let out = settle_with(tx, policy, claim, &follow_ups, now, &mut lapses, false).await?;
+    record_lapses(tx, now, &lapses).await?;
+    Ok(out)
+}
+
+/// A claim that lapsed in this transaction, for its history event.
+pub struct Lapsed {
+    before: ClaimRow,
+    after: ClaimRow,
+    decision: Decision,
+}
+
+/// Writes the history events of `lapses`, per tenant, in order.
+async fn record_lapses(tx: &mut Tx, now: Timestamp, lapses: &[Lapsed]) -> Result<(), StoreError> {
+    let mut tenants: Vec<i64> = lapses.iter().map(|l| l.before.tenant_id).collect();
+    tenants.sort_unstable();
+    tenants.dedup();
+    for tenant in tenants {
+        let events: Vec<NewEvent<'_>> = lapses
+            .iter()
+            .filter(|l| l.before.tenant_id == tenant)
+            .map(|l| NewEvent {
+                actor_id: None,
+                entity: "claim",
+                entity_id: l.before.id,
+                customer_id: Some(l.before.customer_id),
+                action: l.after.status().as_str(),
+                before: Some(l.before.to_json()),
+                after: Some(l.after.to_json()),
+                decision: Some(&l.decision),
+            })
+            .collect();
+        history::append_many(tx, tenant, now, events).await?;
+    }
+    Ok(())
+}
+
+/// [`settle`] with the follow-ups already loaded; a lapse is pushed to `lapses` for its history
+/// event. `taken`: the claim's deadline was just taken by the scheduler (nothing to cancel).
+async fn settle_with(
+    tx: &mut Tx,
+    policy: &Policy,
+    claim: ClaimRow,
+    follow_ups: &[kehu_domain::lifecycle::FollowUp],
+    now: Timestamp,
+    lapses: &mut Vec<Lapsed>,
+    taken: bool,
+) -> Result<(ClaimRow, Standing), StoreError> {
+    let tenant = claim.tenant_id;
+    let s = standing(policy, &claim.facts(), follow_ups, now);
     let row = match &s {
         Standing::Open => {
-            deadlines::cancel(tx, tenant, Kind::ClaimLapse, claim.id).await?;
+            if !taken {
+                deadlines::cancel(tx, tenant, Kind::ClaimLapse, claim.id).await?;
+            }
             if claim.valid_until.is_some() {
                 claims::set_valid_until(tx, tenant, claim.id, None).await?;
             }
@@ -66,7 +117,9 @@ pub async fn settle(
             }
         }
         Standing::Lapsed(l) => {
-            deadlines::cancel(tx, tenant, Kind::ClaimLapse, claim.id).await?;
+            if !taken {
+                deadlines::cancel(tx, tenant, Kind::ClaimLapse, claim.id).await?;
+            }
             let ended = claims::end(
                 tx,
                 &claim,
@@ -82,23 +135,12 @@ pub async fn settle(
             match ended {
                 None => claims::get_tx(tx, tenant, claim.id).await?,
                 Some(row) => {
-                    history::append(
-                        tx,
-                        tenant,
-                        now,
-                        NewEvent {
-                            actor_id: None,
-                            entity: "claim",
-                            entity_id: claim.id,
-                            customer_id: Some(claim.customer_id),
-                            action: l.status.as_str(),
-                            before: Some(claim.to_json()),
-                            after: Some(row.to_json()),
-                            decision: Some(&l.decision),
-                        },
-                    )
-                    .await?;
                     tracing::debug!(claim.id = claim.id, rule.id = %l.decision.rule, "claim lapsed");
+                    lapses.push(Lapsed {
+                        before: claim,
+                        after: row.clone(),
+                        decision: l.decision.clone(),
+                    });
                     row
                 }
             }
@@ -219,37 +261,75 @@ async fn fire(state: &AppState, candidate: &deadlines::DeadlineRow, now: Timesta
 
 /// Fires a batch of deadlines. PostgreSQL: one transaction each, so several processes share
 /// the queue. SQLite (one writer, one process): the batch is committed together, as customer
-/// registrations are (group commit) — each firing is still all-or-nothing with its history
-/// event, and if any of them fails the batch is rolled back and fired one transaction each.
+/// registrations are (group commit), with set-based reads and one history append per tenant —
+/// each firing is still all-or-nothing with its history event, and if anything in the batch
+/// fails, the batch is rolled back and fired one transaction each.
 async fn fire_batch(state: &AppState, due: &[deadlines::DeadlineRow], now: Timestamp) -> Result<u64, ApiError> {
-    let mut fired = 0;
     if state.db.backend() == kehu_store::Backend::Sqlite && due.len() > 1 {
         let mut tx = state.db.begin().await?;
-        let mut ok = true;
-        for d in due {
-            match fire_in(&mut tx, state, d, now).await {
-                Ok(true) => fired += 1,
-                Ok(false) => {}
-                Err(e) => {
-                    tracing::warn!(deadline.id = d.id, error = ?e, "batch fire failed; firing one by one");
-                    ok = false;
-                    break;
-                }
+        match fire_together(&mut tx, state, due, now).await {
+            Ok(n) => {
+                tx.commit().await?;
+                return Ok(n);
+            }
+            Err(e) => {
+                tracing::warn!(error = ?e, "batch fire failed; firing one by one");
+                tx.rollback().await?;
             }
         }
-        if ok {
-            tx.commit().await?;
-            return Ok(fired);
-        }
-        tx.rollback().await?;
-        fired = 0;
     }
+    let mut fired = 0;
     for d in due {
         if fire(state, d, now).await? {
             fired += 1;
         }
     }
     Ok(fired)
+}
+
+/// Fires `due` in one transaction (SQLite): claim lapses with their claims and follow-ups read
+/// once for the batch, other kinds one by one.
+async fn fire_together(
+    tx: &mut Tx,
+    state: &AppState,
+    due: &[deadlines::DeadlineRow],
+    now: Timestamp,
+) -> Result<u64, ApiError> {
+    let ids: Vec<i64> = due.iter().map(|d| d.id).collect();
+    let taken = deadlines::take_many(tx, &ids, now).await?;
+    let mut lapses = Vec::new();
+    let mut tenants: Vec<i64> = taken.iter().map(|d| d.tenant_id).collect();
+    tenants.sort_unstable();
+    tenants.dedup();
+    for tenant in tenants {
+        let policy = state.policy(tenant).await?;
+        let mine: Vec<&deadlines::DeadlineRow> = taken.iter().filter(|d| d.tenant_id == tenant).collect();
+        let claim_ids: Vec<i64> = mine
+            .iter()
+            .filter(|d| Kind::parse(&d.kind) == Some(Kind::ClaimLapse))
+            .map(|d| d.subject_id)
+            .collect();
+        let rows = claims::get_many_tx(tx, tenant, &claim_ids).await?;
+        let customers: Vec<i64> = rows.iter().map(|c| c.customer_id).collect();
+        let acts = activities::for_customers_tx(tx, tenant, &customers).await?;
+        for claim in rows {
+            let follow_ups: Vec<_> = acts
+                .iter()
+                .filter(|a| a.customer_id == claim.customer_id && a.staff_id == claim.staff_id)
+                .filter_map(activities::ActivityRow::follow_up)
+                .collect();
+            settle_with(tx, &policy, claim, &follow_ups, now, &mut lapses, true).await?;
+        }
+        for d in mine {
+            match Kind::parse(&d.kind) {
+                Some(Kind::ClaimLapse) => {}
+                Some(Kind::FirstContact) => first_contact(tx, state, &policy, d, now).await?,
+                None => tracing::warn!(deadline.id = d.id, kind = %d.kind, "deadline of an unknown kind dropped"),
+            }
+        }
+    }
+    record_lapses(tx, now, &lapses).await?;
+    Ok(taken.len() as u64)
 }
 
 /// R5.8 at the cut-off: charges the receiver who sent no first message.

@@ -128,3 +128,18 @@ pub async fn by_staff(db: &Db, tenant_id: i64, customer_id: i64, staff_id: i64) 
     )
     .await
 }
+
+/// The activities of several customers, oldest first, inside a transaction (the scheduler's
+/// batch of claim lapses).
+pub async fn for_customers_tx(tx: &mut Tx, tenant_id: i64, customer_ids: &[i64]) -> Result<Vec<ActivityRow>> {
+    if customer_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "{SELECT} WHERE a.tenant_id = $1 AND a.customer_id IN ({}) ORDER BY a.at, a.id",
+        crate::db::placeholders(2, customer_ids.len())
+    );
+    let mut a = args![tenant_id];
+    a.extend(customer_ids.iter().map(|i| crate::Arg::from(*i)));
+    tx.fetch_all(&sql, a).await
+}

@@ -138,6 +138,20 @@ pub async fn get(db: &Db, tenant_id: i64, id: i64) -> Result<ClaimRow> {
     .await
 }
 
+/// Several claims by id, in id order, inside a transaction.
+pub async fn get_many_tx(tx: &mut Tx, tenant_id: i64, ids: &[i64]) -> Result<Vec<ClaimRow>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "{SELECT} WHERE c.tenant_id = $1 AND c.id IN ({}) ORDER BY c.id",
+        placeholders(2, ids.len())
+    );
+    let mut a = args![tenant_id];
+    a.extend(ids.iter().map(|i| Arg::from(*i)));
+    tx.fetch_all(&sql, a).await
+}
+
 pub async fn get_tx(tx: &mut Tx, tenant_id: i64, id: i64) -> Result<ClaimRow> {
     tx.fetch_one(
         &format!("{SELECT} WHERE c.tenant_id = $1 AND c.id = $2"),

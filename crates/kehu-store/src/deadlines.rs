@@ -137,6 +137,26 @@ pub async fn take(tx: &mut Tx, candidate: &DeadlineRow, now: Timestamp) -> Resul
     Ok(row)
 }
 
+/// Takes several due deadlines at once (SQLite's single writer: no other scheduler to skip).
+pub async fn take_many(tx: &mut Tx, ids: &[i64], now: Timestamp) -> Result<Vec<DeadlineRow>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut a = args![ms(now)];
+    a.extend(ids.iter().map(|i| crate::Arg::from(*i)));
+    let mut rows: Vec<DeadlineRow> = tx
+        .fetch_all(
+            &format!(
+                "DELETE FROM deadlines WHERE due_at <= $1 AND id IN ({}) RETURNING {COLUMNS}",
+                crate::db::placeholders(2, ids.len())
+            ),
+            a,
+        )
+        .await?;
+    rows.sort_by_key(|r| (r.due_at, r.id));
+    Ok(rows)
+}
+
 /// The earliest deadline at or before `until`, without taking it.
 pub async fn next_due(db: &Db, until: Timestamp) -> Result<Option<Timestamp>> {
     let row: Option<(i64,)> = db

@@ -85,32 +85,59 @@ pub async fn init(tx: &mut Tx, tenant_id: i64) -> Result<()> {
 /// usual case is two statements; when another writer moved the head (or a transaction that
 /// moved it rolled back), the condition fails and the head is read, locked, and used instead.
 pub async fn append(tx: &mut Tx, tenant_id: i64, at: kehu_domain::Timestamp, e: NewEvent<'_>) -> Result<i64> {
+    let seqs = append_many(tx, tenant_id, at, vec![e]).await?;
+    Ok(seqs[0])
+}
+
+/// Appends several events to the tenant's chain in order, with one head move and one insert:
+/// what a scheduler firing a batch of deadlines in one transaction writes. Returns their
+/// sequence numbers.
+pub async fn append_many(
+    tx: &mut Tx,
+    tenant_id: i64,
+    at: kehu_domain::Timestamp,
+    events: Vec<NewEvent<'_>>,
+) -> Result<Vec<i64>> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
     let to_text = |v: Option<Value>| v.map(|v| v.to_string());
-    let mut rec = EventRecord {
-        tenant_id,
-        seq: 0,
-        at_ms: ms(at),
-        actor_id: e.actor_id,
-        entity: e.entity.to_string(),
-        entity_id: e.entity_id,
-        customer_id: e.customer_id,
-        action: e.action.to_string(),
-        before: to_text(e.before),
-        after: to_text(e.after),
-        decision: e
-            .decision
-            .map(|d| serde_json::to_string(d).map_err(|err| StoreError::Other(err.to_string())))
-            .transpose()?,
-        prev_hash: String::new(),
-        hash: String::new(),
+    let mut recs = Vec::with_capacity(events.len());
+    for e in events {
+        recs.push(EventRecord {
+            tenant_id,
+            seq: 0,
+            at_ms: ms(at),
+            actor_id: e.actor_id,
+            entity: e.entity.to_string(),
+            entity_id: e.entity_id,
+            customer_id: e.customer_id,
+            action: e.action.to_string(),
+            before: to_text(e.before),
+            after: to_text(e.after),
+            decision: e
+                .decision
+                .map(|d| serde_json::to_string(d).map_err(|err| StoreError::Other(err.to_string())))
+                .transpose()?,
+            prev_hash: String::new(),
+            hash: String::new(),
+        });
+    }
+    let seal_all = |recs: &mut Vec<EventRecord>, mut seq: i64, mut hash: String| {
+        for r in recs.iter_mut() {
+            r.seal(seq, &hash);
+            seq = r.seq;
+            hash = r.hash.clone();
+        }
     };
     let mut moved = false;
     if let Some((seq, hash)) = tx.cached_head(tenant_id) {
-        rec.seal(seq, &hash);
+        seal_all(&mut recs, seq, hash.clone());
+        let last = recs.last().expect("not empty");
         moved = tx
             .execute(
                 "UPDATE history_heads SET last_seq = $2, last_hash = $3 WHERE tenant_id = $1 AND last_seq = $4 AND last_hash = $5",
-                args![tenant_id, rec.seq, rec.hash.as_str(), seq, hash],
+                args![tenant_id, last.seq, last.hash.as_str(), seq, hash],
             )
             .await?
             == 1;
@@ -121,35 +148,51 @@ pub async fn append(tx: &mut Tx, tenant_id: i64, at: kehu_domain::Timestamp, e: 
             tx.for_update()
         );
         let head: Head = tx.fetch_one(&sql, args![tenant_id]).await?;
-        rec.seal(head.last_seq, &head.last_hash);
+        seal_all(&mut recs, head.last_seq, head.last_hash);
+        let last = recs.last().expect("not empty");
         tx.execute(
             "UPDATE history_heads SET last_seq = $2, last_hash = $3 WHERE tenant_id = $1",
-            args![tenant_id, rec.seq, rec.hash.as_str()],
+            args![tenant_id, last.seq, last.hash.as_str()],
         )
         .await?;
     }
-    tx.execute(
-        "INSERT INTO events (tenant_id, seq, at_ms, actor_id, entity, entity_id, customer_id, action, before_json, after_json, decision_json, prev_hash, hash) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-        args![
-            tenant_id,
-            rec.seq,
-            rec.at_ms,
-            rec.actor_id,
-            rec.entity.as_str(),
-            rec.entity_id,
-            rec.customer_id,
-            rec.action.as_str(),
-            rec.before.clone(),
-            rec.after.clone(),
-            rec.decision.clone(),
-            rec.prev_hash.as_str(),
-            rec.hash.as_str()
-        ],
-    )
-    .await?;
-    tx.remember_head(tenant_id, rec.seq, &rec.hash);
-    Ok(rec.seq)
+    // 13 values a row; 1,000 rows stay under both backends' limits on bound values.
+    for chunk in recs.chunks(1000) {
+        let mut rows = Vec::with_capacity(chunk.len());
+        let mut a = Vec::with_capacity(chunk.len() * 13);
+        for (i, r) in chunk.iter().enumerate() {
+            let b = i * 13;
+            let ps: Vec<String> = (1..=13).map(|k| format!("${}", b + k)).collect();
+            rows.push(format!("({})", ps.join(", ")));
+            a.extend(args![
+                tenant_id,
+                r.seq,
+                r.at_ms,
+                r.actor_id,
+                r.entity.as_str(),
+                r.entity_id,
+                r.customer_id,
+                r.action.as_str(),
+                r.before.clone(),
+                r.after.clone(),
+                r.decision.clone(),
+                r.prev_hash.as_str(),
+                r.hash.as_str()
+            ]);
+        }
+        tx.execute(
+            &format!(
+                "INSERT INTO events (tenant_id, seq, at_ms, actor_id, entity, entity_id, customer_id, action, before_json, \
+                 after_json, decision_json, prev_hash, hash) VALUES {}",
+                rows.join(", ")
+            ),
+            a,
+        )
+        .await?;
+    }
+    let last = recs.last().expect("not empty");
+    tx.remember_head(tenant_id, last.seq, &last.hash);
+    Ok(recs.iter().map(|r| r.seq).collect())
 }
 
 const COLUMNS: &str = "tenant_id, seq, at_ms, actor_id, entity, entity_id, customer_id, action, before_json, after_json, decision_json, prev_hash, hash";

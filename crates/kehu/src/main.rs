@@ -333,6 +333,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Sweep { db, virtual_clock } => {
+            init_tracing();
             let database = connect(&db.database_url).await?;
             let state = kehu_server::AppState::new(database, virtual_clock).await?;
             let started = std::time::Instant::now();

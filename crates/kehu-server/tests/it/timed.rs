@@ -507,3 +507,38 @@ both!(virtual r3_1_registrations_are_due_the_same_day_late_until_10_then_cost_po
         .await;
     assert_eq!((status, dup["duplicates"][0]["owner_id"].as_i64()), (StatusCode::CONFLICT, Some(li.staff_id)));
 });
+
+both!(virtual many_deadlines_due_at_once_each_fire_once_with_their_own_event, |app: TestApp| async move {
+    let wang = app.staff("wangfang", "王芳", &["consultant"]).await;
+    let leader = app.staff("leader", "赵组长", &["team_leader"]).await;
+    let mut cards = Vec::new();
+    for i in 0..5 {
+        let (customer, card) = signed_card(&app, &wang, &leader, &format!("客户{i}"), &format!("1390000010{i}")).await;
+        cards.push((customer, card));
+    }
+    // One of them is followed up, so it stays valid; a walk-in waits for its first SMS.
+    follow_up(&app, &wang, cards[0].0, "call").await;
+    let (_, _walk_in) = app
+        .post(
+            "/api/v1/customers",
+            &wang,
+            json!({ "kind": "person", "name": "到店客户", "phones": ["13900000199"], "source": "到店" }),
+        )
+        .await;
+    // One sweep four days on (as `kehu sweep` or the serve loop would run after downtime):
+    // everything due fires in one go, on SQLite as one batch.
+    let later = app.state.now() + jiff::SignedDuration::from_hours(96);
+    assert_eq!(kehu_server::lifecycle::sweep(&app.state, later).await.unwrap(), 5);
+    assert_eq!(kehu_server::lifecycle::sweep(&app.state, later).await.unwrap(), 0);
+    for (i, (customer, card)) in cards.iter().enumerate() {
+        let c = claim(&app, &card["id"]).await;
+        assert_eq!(c["status"], if i == 0 { "valid" } else { "void" }, "{c}");
+        let (_, h) = app.get(&format!("/api/v1/customers/{customer}/history"), &leader).await;
+        let voids = h["items"].as_array().unwrap().iter().filter(|e| e["action"] == "void").count();
+        assert_eq!(voids, usize::from(i != 0));
+    }
+    let (_, l) = app.get(&format!("/api/v1/ledger?staff_id={}", wang.staff_id), &leader).await;
+    assert_eq!(l["items"].as_array().unwrap().len(), 1, "{l}");
+    let (_, v) = app.get("/api/v1/history/verify", &app.admin).await;
+    assert_eq!(v["ok"], true, "{v}");
+});

@@ -91,6 +91,8 @@ pub struct ClaimFacts {
     pub ended_rule: Option<RuleId>,
     /// The void claim this one was reassigned from (R5.3).
     pub reassigned_from: Option<i64>,
+    /// The customer's grade, for per-grade follow-up windows.
+    pub customer_grade: Option<String>,
 }
 
 /// The staff member a claim is registered for, or who confirms it.
@@ -414,6 +416,7 @@ pub(crate) mod tests {
             ended_at: None,
             ended_rule: None,
             reassigned_from: None,
+            customer_grade: None,
         }
     }
 

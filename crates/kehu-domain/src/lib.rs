@@ -12,6 +12,7 @@ pub mod lifecycle;
 pub mod normalize;
 pub mod ownership;
 pub mod policy;
+pub mod pool;
 pub mod search;
 pub mod text;
 

@@ -45,6 +45,8 @@ pub struct Due {
     pub follow_ups: u32,
     /// A follow-up that counts only once a leader confirms it (R5.2).
     pub awaiting_confirmation: Option<i64>,
+    /// From when the holder is warned that the limit is near.
+    pub warn_from: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -86,7 +88,17 @@ pub fn standing(policy: &Policy, claim: &ClaimFacts, follow_ups: &[FollowUp], no
     };
     let tz = &policy.tz;
     let hard = lc.valid_for.map(|p| p.after(eff, tz));
-    let mut window = match (lc.first_within, lc.then_within) {
+    // A grade of its own replaces both windows.
+    let graded = claim
+        .customer_grade
+        .as_deref()
+        .and_then(|g| lc.grades.iter().find(|(x, _)| x.eq_ignore_ascii_case(g.trim())))
+        .map(|(_, p)| *p);
+    let (first_within, then_within) = match graded {
+        Some(p) => (Some(p), Some(p)),
+        None => (lc.first_within, lc.then_within),
+    };
+    let mut window = match (first_within, then_within) {
         (Some(p), _) => Some((p.after(eff, tz), Limit::First)),
         (None, Some(p)) => Some((p.after(eff, tz), Limit::Next { since: eff })),
         (None, None) => None,
@@ -120,7 +132,7 @@ pub fn standing(policy: &Policy, claim: &ClaimFacts, follow_ups: &[FollowUp], no
         if let Some((at, why)) = limit(window)
             && counts_at > at
         {
-            return lapse(policy, lc, claim, at, why, n, last);
+            return lapse(policy, lc, claim, at, why, n, last, (first_within, then_within));
         }
         n = number;
         last = Some(counts_at);
@@ -136,7 +148,7 @@ pub fn standing(policy: &Policy, claim: &ClaimFacts, follow_ups: &[FollowUp], no
     }
     match limit(window) {
         None => Standing::Open,
-        Some((at, why)) if at <= now => lapse(policy, lc, claim, at, why, n, last),
+        Some((at, why)) if at <= now => lapse(policy, lc, claim, at, why, n, last, (first_within, then_within)),
         Some((at, why)) => {
             let what = match (why, awaiting) {
                 (_, Some(_)) => {
@@ -162,18 +174,41 @@ pub fn standing(policy: &Policy, claim: &ClaimFacts, follow_ups: &[FollowUp], no
                 what,
                 follow_ups: n,
                 awaiting_confirmation: awaiting,
+                warn_from: lc.warn_before.map(|w| {
+                    // `at` minus the period, calendar units in the tenant's zone.
+                    at.to_zoned(tz.clone())
+                        .checked_sub(w.span())
+                        .map(|z| z.timestamp())
+                        .unwrap_or(at)
+                }),
             })
         }
     }
 }
 
-fn outcome(on_miss: OnMiss) -> (ClaimStatus, Text) {
-    match on_miss {
+fn outcome(policy: &Policy, lc: &Lifecycle) -> (ClaimStatus, Text) {
+    match lc.on_miss {
         OnMiss::Void => (ClaimStatus::Void, Text::new("作废", "became void")),
         OnMiss::Expire => (ClaimStatus::Expired, Text::new("过期", "expired")),
+        OnMiss::Release => {
+            let pool = lc
+                .release_to
+                .as_deref()
+                .and_then(|p| policy.pool(p))
+                .map(|p| p.name.clone())
+                .unwrap_or_else(|| Text::new("公海", "the pool"));
+            (
+                ClaimStatus::Expired,
+                Text::new(
+                    format!("到期，客户退回{}", pool.zh),
+                    format!("expired and the customer returned to {}", pool.en),
+                ),
+            )
+        }
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn lapse(
     policy: &Policy,
     lc: &Lifecycle,
@@ -182,15 +217,16 @@ fn lapse(
     why: Limit,
     follow_ups: u32,
     last: Option<Timestamp>,
+    (first_within, then_within): (Option<crate::policy::Period>, Option<crate::policy::Period>),
 ) -> Standing {
-    let (status, verb) = outcome(lc.on_miss);
+    let (status, verb) = outcome(policy, lc);
     let eff = claim.effective_at.unwrap_or(claim.registered_at);
     let (e, a) = (policy.local_time(eff), policy.local_time(at));
     let holder = &claim.staff_name;
     let rule = &lc.rule;
     let (reason, text) = match why {
         Limit::First => {
-            let p = lc.first_within.map(|p| p.text()).unwrap_or_default();
+            let p = first_within.map(|p| p.text()).unwrap_or_default();
             (
                 "no_first_follow_up",
                 Text::new(
@@ -206,7 +242,7 @@ fn lapse(
             )
         }
         Limit::Next { since } => {
-            let p = lc.then_within.map(|p| p.text()).unwrap_or_default();
+            let p = then_within.map(|p| p.text()).unwrap_or_default();
             let s = policy.local_time(since);
             (
                 "no_follow_up",
@@ -254,6 +290,8 @@ fn lapse(
                 "limit": at.to_string(),
                 "reason": reason,
                 "status": status.as_str(),
+                "grade": claim.customer_grade,
+                "released_to": (lc.on_miss == OnMiss::Release).then_some(lc.release_to.as_deref()).flatten(),
             }),
             text,
         },

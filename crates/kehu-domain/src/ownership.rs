@@ -206,6 +206,7 @@ mod tests {
                 ended_at: None,
                 ended_rule: None,
                 reassigned_from: None,
+                customer_grade: None,
             }
         })
     }

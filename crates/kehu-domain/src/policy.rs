@@ -18,7 +18,7 @@ mod timed;
 pub use explain::{Line, explain};
 pub use timed::{
     ClaimAction, Cutoff, Escalation, FirstContact, Flag, FollowUpConfirmation, InvalidRun, LedgerCode, LedgerKind,
-    LedgerPolicy, Lifecycle, LocalTime, OnMiss, Period, Submission,
+    LedgerPolicy, Lifecycle, LocalTime, OnMiss, Period, Pool, Submission,
 };
 
 /// One problem in a policy file, pointing at the place to fix.
@@ -227,6 +227,8 @@ pub struct ClaimPolicy {
     pub reassign: Option<ClaimAction>,
     /// R3.1: by when a contact must be registered, and what a late registration costs (R3.12).
     pub submission: Option<Submission>,
+    /// How many standing claims one person may hold.
+    pub max_held: Option<u32>,
 }
 
 /// How ownership is derived from claims.
@@ -272,6 +274,8 @@ pub struct Policy {
     pub ownership: OwnershipPolicy,
     pub activities: ActivityPolicy,
     pub ledger: LedgerPolicy,
+    /// Customer pools (公海), if the rulebook has any.
+    pub pools: Vec<Pool>,
 }
 
 impl Policy {
@@ -318,6 +322,10 @@ impl Policy {
     /// Whether someone holding `roles` may add and reverse ledger entries.
     pub fn may_manage_ledger(&self, roles: &[String]) -> bool {
         Policy::holds_any(roles, &self.ledger.managers)
+    }
+
+    pub fn pool(&self, id: &str) -> Option<&Pool> {
+        self.pools.iter().find(|p| p.id == id)
     }
 
     /// The display name of a role, or its ID when the policy does not know it.
@@ -378,6 +386,8 @@ struct RawPolicy {
     activities: Option<RawActivities>,
     #[serde(default)]
     ledger: Option<timed::RawLedger>,
+    #[serde(default)]
+    pools: Vec<timed::RawPool>,
 }
 
 #[derive(Deserialize)]
@@ -425,6 +435,8 @@ struct RawClaims {
     reassign: Option<timed::RawClaimAction>,
     #[serde(default)]
     submission: Option<timed::RawSubmission>,
+    #[serde(default)]
+    max_held: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]
@@ -631,10 +643,22 @@ impl Checker<'_> {
                 codes: Vec::new(),
             },
         };
+        let pools = self.pools(raw.pools, &roles);
         let lifecycle = raw
             .claims
             .lifecycle
-            .map(|l| self.lifecycle(l, &roles, &channels, &ledger.codes));
+            .map(|l| self.lifecycle(l, &roles, &channels, &ledger.codes, &pools));
+        let max_held = raw.claims.max_held.as_ref().map(|m| {
+            let v = *m.get_ref();
+            if !(1..=1_000_000).contains(&v) {
+                self.error(
+                    m.span(),
+                    format!("max_held = {v} must be from 1 up"),
+                    "leave it out for no limit",
+                );
+            }
+            u32::try_from(v).unwrap_or(1)
+        });
         let submission = raw.claims.submission.map(|sub| self.submission(sub, &ledger.codes));
         let first_contact = raw_first_contact.and_then(|f| self.first_contact(f, &channels, &ledger.codes));
         let cancel = raw
@@ -670,6 +694,7 @@ impl Checker<'_> {
                 cancel,
                 reassign,
                 submission,
+                max_held,
             },
             ownership: OwnershipPolicy {
                 rule: ownership_rule,
@@ -677,6 +702,7 @@ impl Checker<'_> {
             },
             activities: ActivityPolicy { channels },
             ledger,
+            pools,
         })
     }
 }

@@ -42,6 +42,8 @@ pub struct Lapsed {
     before: ClaimRow,
     after: ClaimRow,
     decision: Decision,
+    /// The pool the customer returned to (R11.8).
+    pool: Option<(String, Timestamp)>,
 }
 
 /// Writes the history events of `lapses`, per tenant, in order.
@@ -62,6 +64,24 @@ async fn record_lapses(tx: &mut Tx, now: Timestamp, lapses: &[Lapsed]) -> Result
                 before: Some(l.before.to_json()),
                 after: Some(l.after.to_json()),
                 decision: Some(&l.decision),
+            })
+            .flat_map(|claim_event| {
+                let l = lapses
+                    .iter()
+                    .find(|l| l.before.id == claim_event.entity_id && l.before.tenant_id == tenant);
+                let pool_event = l.and_then(|l| {
+                    l.pool.as_ref().map(|(pool, at)| NewEvent {
+                        actor_id: None,
+                        entity: "customer",
+                        entity_id: l.before.customer_id,
+                        customer_id: Some(l.before.customer_id),
+                        action: "to_pool",
+                        before: None,
+                        after: Some(serde_json::json!({ "pool_id": pool, "pooled_at": at.to_string() })),
+                        decision: Some(&l.decision),
+                    })
+                });
+                std::iter::once(claim_event).chain(pool_event)
             })
             .collect();
         history::append_many(tx, tenant, now, events).await?;
@@ -136,10 +156,12 @@ async fn settle_with(
                 None => claims::get_tx(tx, tenant, claim.id).await?,
                 Some(row) => {
                     tracing::debug!(claim.id = claim.id, rule.id = %l.decision.rule, "claim lapsed");
+                    let pool = release_to_pool(tx, policy, &claim, l.at).await?;
                     lapses.push(Lapsed {
                         before: claim,
                         after: row.clone(),
                         decision: l.decision.clone(),
+                        pool,
                     });
                     row
                 }
@@ -147,6 +169,30 @@ async fn settle_with(
         }
     };
     Ok((row, s))
+}
+
+/// R11.8: a released customer goes to the policy's pool, unless someone else still holds it.
+async fn release_to_pool(
+    tx: &mut Tx,
+    policy: &Policy,
+    claim: &ClaimRow,
+    at: Timestamp,
+) -> Result<Option<(String, Timestamp)>, StoreError> {
+    let Some(pool) = policy
+        .claims
+        .lifecycle
+        .as_ref()
+        .filter(|lc| lc.on_miss == kehu_domain::policy::OnMiss::Release)
+        .and_then(|lc| lc.release_to.clone())
+    else {
+        return Ok(None);
+    };
+    let others = claims::for_customer_tx(tx, claim.tenant_id, claim.customer_id).await?;
+    if others.iter().any(|c| c.id != claim.id && c.status().is_active()) {
+        return Ok(None);
+    }
+    kehu_store::customers::set_pool(tx, claim.tenant_id, claim.customer_id, Some(&pool), at).await?;
+    Ok(Some((pool, at)))
 }
 
 /// R5.5: charges every lapsed holder whose missed follow-up let `new` in, once per card.
@@ -547,6 +593,7 @@ pub async fn reassign_claim(
             policy_version: policy.version,
             reassigned_from: Some(claim.id),
             contact_at: None,
+            from_pool: None,
         },
     )
     .await?;
@@ -704,4 +751,151 @@ pub async fn list_claims(
         out.push((row, s));
     }
     Ok(out)
+}
+
+/// The pools the caller is a member of (or all, for an admin), with how many customers each holds.
+pub async fn pools(state: &AppState, caller: &Caller) -> Result<Vec<(kehu_domain::policy::Pool, i64)>, ApiError> {
+    let policy = state.policy(caller.tenant_id).await?;
+    let counts = kehu_store::customers::pool_counts(&state.db, caller.tenant_id).await?;
+    Ok(policy
+        .pools
+        .iter()
+        .filter(|p| Policy::holds_any(&caller.roles, &p.members))
+        .map(|p| {
+            let n = counts.iter().find(|(id, _)| *id == p.id).map(|(_, n)| *n).unwrap_or(0);
+            (p.clone(), n)
+        })
+        .collect())
+}
+
+fn no_pool(lang: kehu_domain::Lang) -> ApiError {
+    ApiError::not_found(Text::new(
+        "没有该客户池，或你不是其成员",
+        "No such pool, or you are not a member",
+    ))
+    .in_lang(lang)
+}
+
+/// The customers in a pool, longest there first.
+pub async fn pool_customers(
+    state: &AppState,
+    caller: &Caller,
+    pool: &str,
+    after: Option<(i64, i64)>,
+    limit: i64,
+) -> Result<Vec<kehu_store::customers::CustomerRow>, ApiError> {
+    let policy = state.policy(caller.tenant_id).await?;
+    if !policy
+        .pool(pool)
+        .is_some_and(|p| Policy::holds_any(&caller.roles, &p.members))
+    {
+        return Err(no_pool(caller.lang));
+    }
+    Ok(kehu_store::customers::in_pool(&state.db, caller.tenant_id, pool, after, limit).await?)
+}
+
+/// Claims a customer from a pool, first come first served: the customer's lock orders
+/// concurrent claims, and only the first finds it still in the pool (R11.8).
+pub async fn claim_from_pool(
+    state: &AppState,
+    caller: &Caller,
+    pool: &str,
+    customer_id: i64,
+) -> Result<ClaimRow, ApiError> {
+    let policy = state.policy(caller.tenant_id).await?;
+    let lang = caller.lang;
+    if policy.pool(pool).is_none() {
+        return Err(no_pool(lang));
+    }
+    let now = state.now();
+    let mut tx = state.db.begin().await?;
+    claims::lock_customer(&mut tx, caller.tenant_id, customer_id)
+        .await
+        .map_err(crate::service::customer_missing(lang))?;
+    let row = take_from_pool(&mut tx, &policy, caller, pool, customer_id, now).await?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+/// The claim of a pooled customer, in `tx` with the customer locked.
+pub(crate) async fn take_from_pool(
+    tx: &mut Tx,
+    policy: &Policy,
+    caller: &Caller,
+    pool: &str,
+    customer_id: i64,
+    now: Timestamp,
+) -> Result<ClaimRow, ApiError> {
+    let lang = caller.lang;
+    let tenant = caller.tenant_id;
+    let customer = kehu_store::customers::get_tx(tx, tenant, customer_id).await?;
+    let existing = claims::for_customer_tx(tx, tenant, customer_id).await?;
+    let released = existing
+        .iter()
+        .filter(|c| c.staff_id == caller.id() && c.status() == ClaimStatus::Expired)
+        .filter_map(|c| c.ended_at)
+        .max()
+        .map(kehu_store::ts);
+    let today = now
+        .to_zoned(policy.tz.clone())
+        .start_of_day()
+        .map(|z| z.timestamp())
+        .unwrap_or(now);
+    let claimed_today = claims::count_from_pool_since(tx, tenant, caller.id(), pool, today).await?;
+    let held = claims::count_held(tx, tenant, caller.id()).await?;
+    let holder = facts_of(caller);
+    let decision = kehu_domain::pool::decide_pool_claim(
+        policy,
+        &holder,
+        &kehu_domain::pool::PoolClaim {
+            pool,
+            customer_id,
+            customer_name: &customer.name,
+            in_pool: customer.pool_id.as_deref(),
+            released_from_holder_at: released,
+            claimed_today,
+            held,
+        },
+        now,
+    )
+    .map_err(|r| ApiError::refused(r).in_lang(lang))?;
+    let facts: Vec<_> = existing.iter().map(ClaimRow::facts).collect();
+    let reg = kehu_domain::claim::decide_registration(policy, now, &holder, &facts)
+        .map_err(|r| ApiError::refused(r).in_lang(lang))?;
+    let row = claims::insert(
+        tx,
+        tenant,
+        NewClaim {
+            customer_id,
+            staff_id: caller.id(),
+            registered_by: caller.id(),
+            status: reg.status,
+            registered_at: now,
+            effective_at: reg.effective_at,
+            policy_version: policy.version,
+            reassigned_from: None,
+            contact_at: None,
+            from_pool: Some(pool.to_string()),
+        },
+    )
+    .await?;
+    kehu_store::customers::set_pool(tx, tenant, customer_id, None, now).await?;
+    history::append(
+        tx,
+        tenant,
+        now,
+        NewEvent {
+            actor_id: Some(caller.id()),
+            entity: "claim",
+            entity_id: row.id,
+            customer_id: Some(customer_id),
+            action: "claim_from_pool",
+            before: Some(serde_json::json!({ "pool_id": pool })),
+            after: Some(row.to_json()),
+            decision: Some(&decision),
+        },
+    )
+    .await?;
+    let (row, _) = settle(tx, policy, row, now).await?;
+    Ok(row)
 }

@@ -294,7 +294,7 @@ pub async fn owners(
 }
 
 /// Maps a store error on a customer lookup: `NotFound` becomes "no such customer".
-fn customer_missing(lang: kehu_domain::Lang) -> impl Fn(kehu_store::StoreError) -> ApiError {
+pub(crate) fn customer_missing(lang: kehu_domain::Lang) -> impl Fn(kehu_store::StoreError) -> ApiError {
     move |e| match e {
         kehu_store::StoreError::NotFound => customer_not_found(lang),
         e => e.into(),
@@ -427,6 +427,14 @@ pub async fn register_claim_at(
     claims::lock_customer(&mut tx, caller.tenant_id, customer_id)
         .await
         .map_err(customer_missing(lang))?;
+    // A customer in a pool is claimed from the pool, under its rules (R11.8).
+    if holder.id == caller.id()
+        && let Some(pool) = customers::get_tx(&mut tx, caller.tenant_id, customer_id).await?.pool_id
+    {
+        let row = crate::lifecycle::take_from_pool(&mut tx, &policy, caller, &pool, customer_id, now).await?;
+        tx.commit().await?;
+        return Ok(row);
+    }
     let existing: Vec<_> = claims::for_customer_tx(&mut tx, caller.tenant_id, customer_id)
         .await?
         .iter()
@@ -438,6 +446,8 @@ pub async fn register_claim_at(
         roles: holder.role_list(),
     };
     let reg = decide_registration(&policy, now, &facts, &existing).map_err(|r| ApiError::refused(r).in_lang(lang))?;
+    let held = claims::count_held(&mut tx, caller.tenant_id, holder.id).await?;
+    kehu_domain::pool::decide_capacity(&policy, &facts, held).map_err(|r| ApiError::refused(r).in_lang(lang))?;
     let late = decide_submission(&policy, &facts, contact_at.unwrap_or(now), now)
         .map_err(|r| ApiError::refused(r).in_lang(lang))?;
     let row = claims::insert(
@@ -453,6 +463,7 @@ pub async fn register_claim_at(
             policy_version: policy.version,
             reassigned_from: None,
             contact_at,
+            from_pool: None,
         },
     )
     .await?;

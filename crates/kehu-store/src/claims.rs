@@ -15,6 +15,7 @@ pub struct ClaimRow {
     pub staff_id: i64,
     pub staff_name: String,
     pub customer_name: String,
+    pub customer_grade: Option<String>,
     pub status: String,
     pub registered_at: i64,
     pub registered_by: i64,
@@ -31,6 +32,7 @@ pub struct ClaimRow {
     pub end_reason: Option<String>,
     pub reassigned_from: Option<i64>,
     pub contact_at: Option<i64>,
+    pub from_pool: Option<String>,
 }
 
 impl ClaimRow {
@@ -54,6 +56,7 @@ impl ClaimRow {
             ended_at: self.ended_at.map(ts),
             ended_rule: self.ended_rule.as_deref().and_then(|r| RuleId::parse(r).ok()),
             reassigned_from: self.reassigned_from,
+            customer_grade: self.customer_grade.clone(),
         }
     }
 
@@ -78,13 +81,14 @@ impl ClaimRow {
             "end_reason": self.end_reason,
             "reassigned_from": self.reassigned_from,
             "contact_at": t(self.contact_at),
+            "from_pool": self.from_pool,
         })
     }
 }
 
-const SELECT: &str = "SELECT c.id, c.tenant_id, c.customer_id, c.staff_id, s.display_name AS staff_name, cu.name AS customer_name, c.status, \
+const SELECT: &str = "SELECT c.id, c.tenant_id, c.customer_id, c.staff_id, s.display_name AS staff_name, cu.name AS customer_name, cu.grade AS customer_grade, c.status, \
     c.registered_at, c.registered_by, c.effective_at, c.confirmed_at, c.confirmed_by, k.display_name AS confirmer_name, \
-    c.confirmed_role, c.valid_until, c.policy_version, c.ended_at, c.ended_rule, c.ended_by, c.end_reason, c.reassigned_from, c.contact_at \
+    c.confirmed_role, c.valid_until, c.policy_version, c.ended_at, c.ended_rule, c.ended_by, c.end_reason, c.reassigned_from, c.contact_at, c.from_pool \
     FROM claims c JOIN staff s ON s.id = c.staff_id JOIN customers cu ON cu.id = c.customer_id \
     LEFT JOIN staff k ON k.id = c.confirmed_by";
 
@@ -170,13 +174,14 @@ pub struct NewClaim {
     pub policy_version: u32,
     pub reassigned_from: Option<i64>,
     pub contact_at: Option<Timestamp>,
+    pub from_pool: Option<String>,
 }
 
 pub async fn insert(tx: &mut Tx, tenant_id: i64, c: NewClaim) -> Result<ClaimRow> {
     let (id,): (i64,) = tx
         .fetch_one(
             "INSERT INTO claims (tenant_id, customer_id, staff_id, status, registered_at, registered_by, effective_at, policy_version, \
-             reassigned_from, contact_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+             reassigned_from, contact_at, from_pool) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
             args![
                 tenant_id,
                 c.customer_id,
@@ -187,7 +192,8 @@ pub async fn insert(tx: &mut Tx, tenant_id: i64, c: NewClaim) -> Result<ClaimRow
                 c.effective_at.map(ms),
                 i64::from(c.policy_version),
                 c.reassigned_from,
-                c.contact_at.map(ms)
+                c.contact_at.map(ms),
+                c.from_pool
             ],
         )
         .await?;
@@ -289,4 +295,32 @@ pub async fn confirm_valid(tx: &mut Tx, tenant_id: i64, id: i64, by: i64, at: Ti
     )
     .await?;
     get_tx(tx, tenant_id, id).await
+}
+
+/// How many standing (pending or valid) claims a staff member holds.
+pub async fn count_held(tx: &mut Tx, tenant_id: i64, staff_id: i64) -> Result<u32> {
+    let (n,): (i64,) = tx
+        .fetch_one(
+            "SELECT COUNT(*) FROM claims WHERE tenant_id = $1 AND staff_id = $2 AND status IN ('pending', 'valid')",
+            args![tenant_id, staff_id],
+        )
+        .await?;
+    Ok(u32::try_from(n).unwrap_or(u32::MAX))
+}
+
+/// How many claims a staff member took from a pool since `since`.
+pub async fn count_from_pool_since(
+    tx: &mut Tx,
+    tenant_id: i64,
+    staff_id: i64,
+    pool: &str,
+    since: Timestamp,
+) -> Result<u32> {
+    let (n,): (i64,) = tx
+        .fetch_one(
+            "SELECT COUNT(*) FROM claims WHERE tenant_id = $1 AND staff_id = $2 AND from_pool = $3 AND registered_at >= $4",
+            args![tenant_id, staff_id, pool, ms(since)],
+        )
+        .await?;
+    Ok(u32::try_from(n).unwrap_or(u32::MAX))
 }

@@ -24,10 +24,12 @@ pub struct CustomerRow {
     pub created_by: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The pool (公海) the customer is in, and since when.
+    pub pool_id: Option<String>,
+    pub pooled_at: Option<i64>,
 }
 
-const COLUMNS: &str =
-    "id, tenant_id, kind, name, grade, source, referrer_id, agent, created_by, created_at, updated_at";
+const COLUMNS: &str = "id, tenant_id, kind, name, grade, source, referrer_id, agent, created_by, created_at, updated_at, pool_id, pooled_at";
 
 /// A duplicate-detection key: `phone:+8613812345678` or `company:华信科技`.
 #[derive(Debug, Clone)]
@@ -404,6 +406,44 @@ pub async fn get_tx(tx: &mut Tx, tenant_id: i64, id: i64) -> Result<CustomerRow>
     tx.fetch_one(
         &format!("SELECT {COLUMNS} FROM customers WHERE tenant_id = $1 AND id = $2"),
         args![tenant_id, id],
+    )
+    .await
+}
+
+/// Puts a customer in a pool, or takes it out (`None`).
+pub async fn set_pool(tx: &mut Tx, tenant_id: i64, id: i64, pool: Option<&str>, at: Timestamp) -> Result<()> {
+    tx.execute(
+        "UPDATE customers SET pool_id = $3, pooled_at = $4 WHERE tenant_id = $1 AND id = $2",
+        args![tenant_id, id, pool, pool.map(|_| ms(at))],
+    )
+    .await?;
+    Ok(())
+}
+
+/// The customers in a pool, longest there first; `after` pages by (pooled_at, id).
+pub async fn in_pool(
+    db: &Db,
+    tenant_id: i64,
+    pool: &str,
+    after: Option<(i64, i64)>,
+    limit: i64,
+) -> Result<Vec<CustomerRow>> {
+    let (at, id) = after.unwrap_or((i64::MIN, i64::MIN));
+    db.fetch_all(
+        &format!(
+            "SELECT {COLUMNS} FROM customers WHERE tenant_id = $1 AND pool_id = $2 \
+             AND (pooled_at > $3 OR (pooled_at = $3 AND id > $4)) ORDER BY pooled_at, id LIMIT $5"
+        ),
+        args![tenant_id, pool, at, id, limit],
+    )
+    .await
+}
+
+/// How many customers each pool holds.
+pub async fn pool_counts(db: &Db, tenant_id: i64) -> Result<Vec<(String, i64)>> {
+    db.fetch_all(
+        "SELECT pool_id, COUNT(*) FROM customers WHERE tenant_id = $1 AND pool_id IS NOT NULL GROUP BY pool_id",
+        args![tenant_id],
     )
     .await
 }

@@ -8,6 +8,11 @@ pub const PRESETS: &[(&str, &str, &str)] = &[
         include_str!("../../../presets/car-dealership.toml"),
     ),
     (
+        "event-customers",
+        "presets/event-customers.toml",
+        include_str!("../../../presets/event-customers.toml"),
+    ),
+    (
         "property-archives",
         "presets/property-archives.toml",
         include_str!("../../../presets/property-archives.toml"),
@@ -28,7 +33,6 @@ const PLANNED: &[&str] = &[
     "after-sales",
     "service-desk",
     "data-centre",
-    "event-customers",
     "new-customer-development",
 ];
 

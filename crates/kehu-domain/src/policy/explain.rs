@@ -135,6 +135,7 @@ pub fn explain(p: &Policy) -> Vec<Line> {
         let (miss_zh, miss_en) = match lc.on_miss {
             OnMiss::Void => ("作废", "void"),
             OnMiss::Expire => ("过期", "expired"),
+            OnMiss::Release => ("到期，客户退回公海", "expired, and the customer returns to the pool"),
         };
         if let Some(f) = lc.first_within {
             let t = f.text();
@@ -190,6 +191,24 @@ pub fn explain(p: &Policy) -> Vec<Line> {
                 ),
             ));
         }
+        for (grade, p) in &lc.grades {
+            let t = p.text();
+            out.push(line(
+                1,
+                Some(&lc.rule),
+                format!("{grade} 类客户的跟进期限为 {}", t.zh),
+                format!("Grade {grade} customers: the follow-up window is {}", t.en),
+            ));
+        }
+        if let Some(w) = lc.warn_before {
+            let t = w.text();
+            out.push(line(
+                1,
+                Some(&lc.rule),
+                format!("到期前 {}提醒持有人", t.zh),
+                format!("The holder is warned {} before the limit", t.en),
+            ));
+        }
         for run in &lc.invalid_runs {
             let ch = run.channel.label();
             out.push(line(
@@ -233,6 +252,24 @@ pub fn explain(p: &Policy) -> Vec<Line> {
         action(p, &mut out, a, "撤销登记", "cancel a claim");
     }
 
+    for pool in &p.pools {
+        let r = roles(p, &pool.members);
+        let mut zh = format!("{}（{}）：{}可以领取，先到先得", pool.name.zh, pool.id, r.zh);
+        let mut en = format!(
+            "{} ({}): {} may claim from it, first come first served",
+            pool.name.en, pool.id, r.en
+        );
+        if let Some(c) = pool.cooldown {
+            let t = c.text();
+            zh.push_str(&format!("；原持有人退回后 {}内不得再领取", t.zh));
+            en.push_str(&format!("; a former holder waits {} before reclaiming", t.en));
+        }
+        if let Some(m) = pool.max_claims_per_day {
+            zh.push_str(&format!("；每人每天最多领取 {m} 个"));
+            en.push_str(&format!("; at most {m} a day per person"));
+        }
+        out.push(line(0, Some(&pool.rule), zh, en));
+    }
     if !p.ledger.codes.is_empty() {
         out.push(line(
             0,

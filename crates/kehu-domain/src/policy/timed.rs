@@ -38,6 +38,10 @@ impl Period {
         Some(Period { span })
     }
 
+    pub fn span(&self) -> jiff::Span {
+        self.span
+    }
+
     /// `t` plus this period, calendar units counted in `tz`.
     pub fn after(&self, t: Timestamp, tz: &jiff::tz::TimeZone) -> Timestamp {
         t.to_zoned(tz.clone())
@@ -175,6 +179,8 @@ pub enum OnMiss {
     Void,
     /// The registration has run its course (R7.7).
     Expire,
+    /// The claim expires and the customer returns to the pool `release_to` (公海, R11.8).
+    Release,
 }
 
 /// R5.2: the n-th follow-up is confirmed by a leader; confirmed late, the confirmation counts.
@@ -212,6 +218,27 @@ pub struct Lifecycle {
     pub invalid_runs: Vec<InvalidRun>,
     /// R5.5: the ledger code charged to a holder whose missed follow-up let another card in.
     pub duplicate_penalty: Option<String>,
+    /// With `on_miss = "release"`: the pool the customer returns to.
+    pub release_to: Option<String>,
+    /// The holder is warned this long before the limit (shown with the claim).
+    pub warn_before: Option<Period>,
+    /// Per customer grade: the follow-up window for that grade, instead of `first_within` and
+    /// `then_within` (A customers may be kept longer than C ones).
+    pub grades: Vec<(String, Period)>,
+}
+
+/// A customer pool (公海): customers nobody holds, claimed first come, first served.
+#[derive(Debug, Clone, Serialize)]
+pub struct Pool {
+    pub id: String,
+    pub name: Text,
+    pub rule: RuleId,
+    /// Roles that see the pool and may claim from it.
+    pub members: Vec<String>,
+    /// A former holder may reclaim a customer only this long after it was released.
+    pub cooldown: Option<Period>,
+    /// How many customers one member may claim from the pool per local day.
+    pub max_claims_per_day: Option<u32>,
 }
 
 /// Who may act on a claim: cancel it (R5.6) or reassign a void one (R5.3).
@@ -340,6 +367,25 @@ pub(super) struct RawLifecycle {
     invalid_runs: Vec<RawInvalidRun>,
     #[serde(default)]
     duplicate_penalty: Option<Spanned<String>>,
+    #[serde(default)]
+    release_to: Option<Spanned<String>>,
+    #[serde(default)]
+    warn_before: Option<Spanned<String>>,
+    #[serde(default)]
+    grades: Option<Spanned<std::collections::BTreeMap<String, Spanned<String>>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPool {
+    id: Spanned<String>,
+    name: Text,
+    rule: Spanned<String>,
+    members: Spanned<Vec<Spanned<String>>>,
+    #[serde(default)]
+    cooldown: Option<Spanned<String>>,
+    #[serde(default)]
+    max_claims_per_day: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]
@@ -495,12 +541,59 @@ impl Checker<'_> {
         }
     }
 
+    pub(super) fn pools(&mut self, raw: Vec<RawPool>, roles: &[Role]) -> Vec<Pool> {
+        let mut out: Vec<Pool> = Vec::new();
+        for p in raw {
+            let id = p.id.get_ref().clone();
+            if id.is_empty()
+                || !id
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            {
+                self.error(
+                    p.id.span(),
+                    format!("pool id `{id}` must be lowercase letters, digits and underscores"),
+                    "for example id = \"public\"",
+                );
+            }
+            if out.iter().any(|x| x.id == id) {
+                self.error(
+                    p.id.span(),
+                    format!("pool `{id}` is defined twice"),
+                    "keep one definition per pool",
+                );
+                continue;
+            }
+            let max_claims_per_day = p.max_claims_per_day.as_ref().map(|m| {
+                let v = *m.get_ref();
+                if !(1..=10_000).contains(&v) {
+                    self.error(
+                        m.span(),
+                        format!("max_claims_per_day = {v} must be from 1 up"),
+                        "leave it out for no daily limit",
+                    );
+                }
+                u32::try_from(v).unwrap_or(1)
+            });
+            out.push(Pool {
+                id,
+                name: p.name,
+                rule: self.rule(&p.rule),
+                members: self.role_list(&p.members, roles, "pool members"),
+                cooldown: p.cooldown.as_ref().and_then(|c| self.period(c)),
+                max_claims_per_day,
+            });
+        }
+        out
+    }
+
     pub(super) fn lifecycle(
         &mut self,
         raw: RawLifecycle,
         roles: &[Role],
         channels: &[Channel],
         codes: &[LedgerCode],
+        pools: &[Pool],
     ) -> Lifecycle {
         let rule = self.rule(&raw.rule);
         let follow_up_channels: Vec<Channel> = raw
@@ -519,6 +612,37 @@ impl Checker<'_> {
         let first_within = raw.first_within.as_ref().and_then(|p| self.period(p));
         let then_within = raw.then_within.as_ref().and_then(|p| self.period(p));
         let valid_for = raw.valid_for.as_ref().and_then(|p| self.period(p));
+        let release_to = raw.release_to.as_ref().map(|r| {
+            if !pools.iter().any(|p| &p.id == r.get_ref()) {
+                let known: Vec<_> = pools.iter().map(|p| p.id.as_str()).collect();
+                self.error(
+                    r.span(),
+                    format!("pool `{}` is not defined in [[pools]]", r.get_ref()),
+                    if known.is_empty() {
+                        "add a [[pools]] section with this id".to_string()
+                    } else {
+                        format!("defined pools: {}", known.join(", "))
+                    },
+                );
+            }
+            r.get_ref().clone()
+        });
+        if (raw.on_miss == OnMiss::Release) != release_to.is_some() {
+            self.error(
+                raw.rule.span(),
+                "on_miss = \"release\" and release_to go together",
+                "release_to names the pool the customer returns to when the claim lapses",
+            );
+        }
+        let warn_before = raw.warn_before.as_ref().and_then(|p| self.period(p));
+        let mut grades = Vec::new();
+        if let Some(g) = &raw.grades {
+            for (grade, p) in g.get_ref() {
+                if let Some(p) = self.period(p) {
+                    grades.push((grade.clone(), p));
+                }
+            }
+        }
         if raw.first_within.is_none() && raw.then_within.is_none() && raw.valid_for.is_none() {
             self.error(
                 raw.rule.span(),
@@ -579,6 +703,9 @@ impl Checker<'_> {
             confirm_follow_up,
             invalid_runs,
             duplicate_penalty,
+            release_to,
+            warn_before,
+            grades,
         }
     }
 

@@ -55,6 +55,9 @@ pub struct CustomerOut {
     pub created_by: Option<i64>,
     pub created_at: String,
     pub updated_at: String,
+    /// The pool (公海) the customer is in, nobody holding it, and since when (R11.8).
+    pub pool_id: Option<String>,
+    pub pooled_at: Option<String>,
 }
 
 impl From<CustomerView> for CustomerOut {
@@ -74,6 +77,8 @@ impl From<CustomerView> for CustomerOut {
             created_by: r.created_by,
             created_at: t(r.created_at),
             updated_at: t(r.updated_at),
+            pool_id: r.pool_id,
+            pooled_at: r.pooled_at.map(t),
         }
     }
 }
@@ -109,6 +114,8 @@ pub struct ClaimOut {
     pub reassigned_from: Option<i64>,
     /// When the contact took place, when given at registration (R3.1).
     pub contact_at: Option<String>,
+    /// The pool the claim took the customer from (R11.8).
+    pub from_pool: Option<String>,
 }
 
 impl From<&ClaimRow> for ClaimOut {
@@ -131,6 +138,7 @@ impl From<&ClaimRow> for ClaimOut {
             end_reason: c.end_reason.clone(),
             reassigned_from: c.reassigned_from,
             contact_at: c.contact_at.map(t),
+            from_pool: c.from_pool.clone(),
         }
     }
 }

@@ -29,6 +29,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_ledger_entry))
         .routes(routes!(reverse_ledger_entry))
         .routes(routes!(ledger_statement))
+        .routes(routes!(list_pools))
+        .routes(routes!(pool_customers))
+        .routes(routes!(claim_from_pool))
 }
 
 fn t(ms: i64) -> String {
@@ -46,6 +49,9 @@ pub struct DueOut {
     pub follow_ups: u32,
     /// A follow-up that counts once a leader confirms it (R5.2).
     pub awaiting_confirmation: Option<i64>,
+    /// From when the holder is warned that the limit is near (the customer returns to the pool
+    /// at the limit, R11.8).
+    pub warn_from: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -83,6 +89,7 @@ pub(crate) fn due_out(s: Option<Standing>, lang: Lang) -> Option<DueOut> {
             what: d.what.get(lang).to_string(),
             follow_ups: d.follow_ups,
             awaiting_confirmation: d.awaiting_confirmation,
+            warn_from: d.warn_from.map(|t| t.to_string()),
         }),
         _ => None,
     }
@@ -458,4 +465,141 @@ async fn ledger_statement(
 ) -> Result<Json<StatementsOut>, ApiError> {
     let s = crate::ledger::statements(&state, &caller, q.period.as_deref()).await?;
     Ok(Json(StatementsOut::from(&s)))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PoolOut {
+    pub id: String,
+    /// In the caller's language.
+    pub name: String,
+    pub rule: String,
+    /// Customers in the pool now.
+    pub customers: i64,
+    /// Days a former holder waits before reclaiming, as written in the policy.
+    pub cooldown: Option<String>,
+    pub max_claims_per_day: Option<u32>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PoolList {
+    pub items: Vec<PoolOut>,
+}
+
+/// The customer pools (公海) the caller is a member of.
+#[utoipa::path(get, path = "/api/v1/pools", tag = "claims", responses((status = 200, body = PoolList)))]
+async fn list_pools(State(state): State<AppState>, caller: Caller) -> Result<Json<PoolList>, ApiError> {
+    let pools = lifecycle::pools(&state, &caller).await?;
+    Ok(Json(PoolList {
+        items: pools
+            .into_iter()
+            .map(|(p, n)| PoolOut {
+                id: p.id.clone(),
+                name: p.name.get(caller.lang).to_string(),
+                rule: p.rule.to_string(),
+                customers: n,
+                cooldown: p.cooldown.map(|c| c.text().get(caller.lang).to_string()),
+                max_claims_per_day: p.max_claims_per_day,
+            })
+            .collect(),
+    }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PooledCustomer {
+    pub id: i64,
+    pub name: String,
+    pub kind: String,
+    pub grade: Option<String>,
+    pub source: Option<String>,
+    /// When it entered the pool.
+    pub pooled_at: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PooledPage {
+    pub items: Vec<PooledCustomer>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PoolQuery {
+    /// 1 to 500; default 50.
+    #[param(value_type = Option<i64>)]
+    pub limit: Option<String>,
+    pub cursor: Option<String>,
+}
+
+/// The customers in a pool, longest there first (members only).
+#[utoipa::path(get, path = "/api/v1/pools/{id}/customers", tag = "claims", params(("id" = String, Path), PoolQuery),
+    responses((status = 200, body = PooledPage), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn pool_customers(
+    State(state): State<AppState>,
+    caller: Caller,
+    axum::extract::Path(pool): axum::extract::Path<String>,
+    Query(q): Query<PoolQuery>,
+) -> Result<Json<PooledPage>, ApiError> {
+    let lang = caller.lang;
+    let limit = match int(q.limit.as_deref(), "limit", lang)? {
+        None => 50,
+        Some(n) if (1..=500).contains(&n) => n,
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "invalid_limit",
+                Text::new("limit 须在 1 到 500 之间", "limit must be 1 to 500"),
+            )
+            .in_lang(lang));
+        }
+    };
+    let after = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
+        None => None,
+        Some(c) => Some(
+            c.split_once('.')
+                .and_then(|(a, b)| Some((a.parse::<i64>().ok()?, b.parse::<i64>().ok()?)))
+                .ok_or_else(|| {
+                    ApiError::bad_request("invalid_cursor", Text::new("cursor 无效", "Invalid cursor")).in_lang(lang)
+                })?,
+        ),
+    };
+    let rows = lifecycle::pool_customers(&state, &caller, &pool, after, limit + 1).await?;
+    let more = rows.len() as i64 > limit;
+    let rows: Vec<_> = rows.into_iter().take(limit as usize).collect();
+    let next_cursor = more
+        .then(|| rows.last().map(|r| format!("{}.{}", r.pooled_at.unwrap_or(0), r.id)))
+        .flatten();
+    Ok(Json(PooledPage {
+        items: rows
+            .iter()
+            .map(|r| PooledCustomer {
+                id: r.id,
+                name: r.name.clone(),
+                kind: r.kind.clone(),
+                grade: r.grade.clone(),
+                source: r.source.clone(),
+                pooled_at: r.pooled_at.map(t),
+            })
+            .collect(),
+        next_cursor,
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PoolClaimBody {
+    pub customer_id: i64,
+}
+
+/// Claim a customer from a pool: first come, first served; a former holder waits out the
+/// cooldown, and the pool's daily limit and the policy's cap on customers held apply (R11.8).
+#[utoipa::path(post, path = "/api/v1/pools/{id}/claims", tag = "claims", params(("id" = String, Path)),
+    request_body = PoolClaimBody,
+    responses((status = 201, body = ClaimOut), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+async fn claim_from_pool(
+    State(state): State<AppState>,
+    caller: Caller,
+    axum::extract::Path(pool): axum::extract::Path<String>,
+    ApiJson(b): ApiJson<PoolClaimBody>,
+) -> Result<(StatusCode, Json<ClaimOut>), ApiError> {
+    let row = lifecycle::claim_from_pool(&state, &caller, &pool, b.customer_id).await?;
+    Ok((StatusCode::CREATED, Json(ClaimOut::from(&row))))
 }

@@ -542,3 +542,85 @@ both!(virtual many_deadlines_due_at_once_each_fire_once_with_their_own_event, |a
     let (_, v) = app.get("/api/v1/history/verify", &app.admin).await;
     assert_eq!(v["ok"], true, "{v}");
 });
+
+both!(virtual r11_8_an_unserved_customer_returns_to_the_pool_where_the_first_claim_wins, |app: TestApp| async move {
+    let admin = tenant_on(&app, "event-customers", "events").await;
+    let wang = staff_of(&app, &admin, "xiaowang", "小王", "sales", None).await;
+    let head = staff_of(&app, &admin, "head", "钱主任", "division_head", None).await;
+    let mut others = Vec::new();
+    for i in 0..12 {
+        others.push(staff_of(&app, &admin, &format!("sales{i}"), &format!("销售{i}"), "sales", None).await);
+    }
+    // R11.4: Wang's invitation, confirmed by the division head.
+    let (_, customer) = app
+        .post("/api/v1/customers", &wang, json!({ "kind": "person", "name": "孙阿姨", "phones": ["13900000301"] }))
+        .await;
+    let cid = customer["id"].as_i64().unwrap();
+    let (_, claim) = app.post(&format!("/api/v1/customers/{cid}/claims"), &wang, json!({})).await;
+    let (status, claim) = app.post(&format!("/api/v1/claims/{}/confirm", claim["id"]), &head, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{claim}");
+    // A visit a month later keeps the customer three months from then; Wang is warned a week
+    // before the limit.
+    advance(&app, 30 * 86400).await;
+    let visit = follow_up(&app, &wang, cid, "visit").await;
+    let (_, mine) = app.get("/api/v1/claims", &wang).await;
+    let due = &mine["items"][0]["due"];
+    assert_eq!(due["rule"], "R11.8");
+    let limit = at(&due["at"]);
+    let visited = at(&visit["at"]);
+    assert!(limit > visited + jiff::SignedDuration::from_hours(24 * 89), "{due}");
+    assert_eq!(at(&due["warn_from"]), limit - jiff::SignedDuration::from_hours(24 * 7));
+    // Three months without service: the customer returns to the shared pool.
+    let (_, clock) = app.get("/api/v1/clock", &admin).await;
+    let to = limit + jiff::SignedDuration::from_mins(1);
+    assert!(at(&clock["now"]) < to);
+    let (_, r) = app.post("/api/v1/clock/advance", &app.admin, json!({ "to": to.to_string() })).await;
+    assert_eq!(r["fired"], 1, "{r}");
+    let c = claim_of(&app, &admin, &claim["id"]).await;
+    assert_eq!((c["status"].as_str(), c["ended_rule"].as_str()), (Some("expired"), Some("R11.8")));
+    let (_, cust) = app.get(&format!("/api/v1/customers/{cid}"), &admin).await;
+    assert_eq!(cust["pool_id"], "shared");
+    let (_, pools) = app.get("/api/v1/pools", &others[0]).await;
+    assert_eq!((pools["items"][0]["id"].as_str(), pools["items"][0]["customers"].as_i64()), (Some("shared"), Some(1)));
+    let (_, listed) = app.get("/api/v1/pools/shared/customers", &others[0]).await;
+    assert_eq!(listed["items"][0]["id"], cid);
+    let (status, _) = app.get("/api/v1/pools/shared/customers", &admin).await;
+    assert_eq!(status, StatusCode::OK, "an admin sees every pool");
+    // The former holder waits out the cooldown.
+    let (status, e) = app.post("/api/v1/pools/shared/claims", &wang, json!({ "customer_id": cid })).await;
+    assert_eq!((status, e["code"].as_str(), e["rule"].as_str()), (StatusCode::CONFLICT, Some("cooldown"), Some("R11.8")));
+    // Twelve colleagues at once: exactly one gets the customer.
+    let app = std::sync::Arc::new(app);
+    let tasks: Vec<_> = others
+        .iter()
+        .cloned()
+        .map(|s| {
+            let app = app.clone();
+            tokio::spawn(async move { app.post("/api/v1/pools/shared/claims", &s, json!({ "customer_id": cid })).await })
+        })
+        .collect();
+    let mut won = Vec::new();
+    for t in tasks {
+        let (status, body) = t.await.unwrap();
+        match status {
+            StatusCode::CREATED => won.push(body),
+            StatusCode::CONFLICT => assert_eq!(body["code"], "not_in_pool", "{body}"),
+            other => panic!("{other}: {body}"),
+        }
+    }
+    assert_eq!(won.len(), 1, "{won:?}");
+    // Under R11.4 the invitation still waits for the division head's confirmation.
+    assert_eq!((won[0]["from_pool"].as_str(), won[0]["status"].as_str()), (Some("shared"), Some("pending")));
+    let (_, cust) = app.get(&format!("/api/v1/customers/{cid}"), &admin).await;
+    assert_eq!(cust["pool_id"], Value::Null);
+    let (_, listed) = app.get("/api/v1/pools/shared/customers", &others[0]).await;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 0);
+    let (_, v) = app.get("/api/v1/history/verify", &app.admin).await;
+    assert_eq!(v["ok"], true, "{v}");
+});
+
+async fn claim_of(app: &TestApp, s: &Session, id: &Value) -> Value {
+    let (status, c) = app.get(&format!("/api/v1/claims/{id}"), s).await;
+    assert_eq!(status, StatusCode::OK, "{c}");
+    c
+}

@@ -63,3 +63,10 @@ CREATE INDEX ledger_staff ON ledger_entries(tenant_id, staff_id, period, code);
 CREATE INDEX ledger_period ON ledger_entries(tenant_id, period);
 CREATE UNIQUE INDEX ledger_subject ON ledger_entries(tenant_id, code, subject) WHERE subject IS NOT NULL;
 CREATE UNIQUE INDEX ledger_reversal ON ledger_entries(reverses) WHERE reverses IS NOT NULL;
+
+-- Customer pools (公海): the pool a customer nobody holds is in, and since when. A claim taken
+-- from a pool names it (daily limits per member).
+ALTER TABLE customers ADD COLUMN pool_id TEXT;
+ALTER TABLE customers ADD COLUMN pooled_at BIGINT;
+CREATE INDEX customers_pool ON customers(tenant_id, pool_id, pooled_at) WHERE pool_id IS NOT NULL;
+ALTER TABLE claims ADD COLUMN from_pool TEXT;

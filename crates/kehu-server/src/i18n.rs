@@ -222,6 +222,7 @@ static STRINGS: &[(&str, &str, &str)] = &[
     ("void.former_holder", "原持卡人", "Former holder"),
     ("void.reassign_to", "转交给", "Reassign to"),
     ("void.choose", "请选择", "Choose…"),
+    ("void.choose_holder", "选择接手人…", "Choose who takes it…"),
     ("void.reassign", "转交", "Reassign"),
     (
         "flash.reassign",

@@ -45,7 +45,6 @@ static STRINGS: &[(&str, &str, &str)] = &[
     ("detail.source", "来源", "Source"),
     ("detail.agent", "中介", "Agent"),
     ("detail.claim_me", "登记为我的客户", "Claim for me"),
-    ("detail.confirm", "确认", "Confirm"),
     ("detail.add_activity", "记录跟进", "Record follow-up"),
     ("detail.channel", "方式", "Channel"),
     ("detail.note", "备注", "Note"),
@@ -238,6 +237,7 @@ static STRINGS: &[(&str, &str, &str)] = &[
     ("flash.ledger_added", "台账记录已添加", "Ledger entry added"),
     ("flash.ledger_reversed", "已冲销", "Entry reversed"),
     ("cancel.open", "撤销…", "Cancel…"),
+    ("cancel.title", "撤销此客户卡", "Cancel this card"),
     ("cancel.reason", "撤销原因（必填）", "Reason for cancelling (required)"),
     (
         "cancel.placeholder",
@@ -247,6 +247,8 @@ static STRINGS: &[(&str, &str, &str)] = &[
     ("cancel.submit", "确认撤销", "Cancel the card"),
     ("follow.confirmed", "已确认：", "Confirmed:"),
     ("follow.awaiting", "待组长确认", "Awaiting a leader's confirmation"),
+    ("follow.confirm", "确认此次跟进", "Confirm this follow-up"),
+    ("claims.sign", "签字确认", "Sign the card"),
     ("ledger.title", "台账", "Ledger"),
     (
         "ledger.intro_reader",

@@ -460,6 +460,33 @@ mod tests {
     use super::*;
 
     #[test]
+    fn facts_name_people_and_show_local_times() {
+        let src = include_str!("../../../../presets/car-dealership.toml");
+        let policy = Policy::parse(src, "car-dealership.toml").unwrap();
+        let names = HashMap::from([(8, "张伟".to_string()), (9, "刘洋".to_string())]);
+        let facts = serde_json::json!({
+            "lapsed_staff_id": 8,
+            "duplicate_staff_id": 9,
+            "lapsed_at": "2026-11-25T23:17:21.191Z",
+            "lapsed_claim_id": 158,
+            "customer_id": 176,
+            "channel": "sms",
+        });
+        let got: HashMap<String, String> =
+            readable_facts(&facts, &names, Some(&(176, "司马娟".to_string())), &policy, Lang::Zh)
+                .into_iter()
+                .collect();
+        assert_eq!(got["原登记人"], "张伟");
+        assert_eq!(got["重复登记人"], "刘洋");
+        assert_eq!(got["作废的登记"], "#158");
+        assert_eq!(got["客户"], "司马娟");
+        assert_eq!(got["方式"], "短信");
+        let local = policy.local_time("2026-11-25T23:17:21.191Z".parse().unwrap());
+        assert_eq!(got["作废时间"], local);
+        assert!(!local.contains('T'), "{local}");
+    }
+
+    #[test]
     fn months_shift_across_years() {
         assert_eq!(shift("2026-01", -1), "2025-12");
         assert_eq!(shift("2026-12", 1), "2027-01");

@@ -8,6 +8,7 @@ use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use kehu_domain::ledger::{Statement, yuan};
+use kehu_domain::policy::Channel;
 use kehu_domain::{Lang, Policy};
 use kehu_store::ledger::EntryRow;
 use kehu_store::ts;
@@ -327,6 +328,7 @@ struct EntryPage {
     kind_label: String,
     period: String,
     customer_id: Option<i64>,
+    customer_name: Option<String>,
     entered_by: Option<String>,
     event_seq: i64,
     decision: Option<String>,
@@ -335,10 +337,27 @@ struct EntryPage {
     facts: Vec<(String, String)>,
 }
 
-/// A decision's facts as label and value, with staff IDs named and money and times readable.
+/// Facts that name a staff member by ID.
+fn is_staff_fact(key: &str) -> bool {
+    matches!(key, "staff_id" | "receiver_id" | "winner") || key.ends_with("_staff_id") || key.ends_with("_by")
+}
+
+/// Facts that are an instant: shown in the tenant's local time.
+fn is_time_fact(key: &str) -> bool {
+    matches!(key, "at" | "due" | "late_until" | "counts_from" | "effective") || key.ends_with("_at")
+}
+
+/// Facts that point at another record (a claim, an activity, a ledger entry): shown as `#id`.
+fn is_record_fact(key: &str) -> bool {
+    matches!(key, "reverses" | "refers_to" | "claim_id" | "activity_id") || key.ends_with("_claim_id")
+}
+
+/// A decision's facts as label and value, with staff and the customer named, and money, times,
+/// channels and record references readable.
 fn readable_facts(
     facts: &serde_json::Value,
     names: &HashMap<i64, String>,
+    customer: Option<&(i64, String)>,
     policy: &Policy,
     lang: Lang,
 ) -> Vec<(String, String)> {
@@ -352,16 +371,28 @@ fn readable_facts(
                 .unwrap_or_else(|| k.clone());
             let value = match (k.as_str(), v) {
                 (_, serde_json::Value::Null) => "—".to_string(),
-                ("staff_id" | "entered_by" | "reversed_by", v) if v.is_i64() => {
+                (k, v) if v.is_i64() && is_staff_fact(k) => {
                     let id = v.as_i64().unwrap_or_default();
-                    names.get(&id).cloned().unwrap_or_else(|| id.to_string())
+                    names.get(&id).cloned().unwrap_or_else(|| format!("#{id}"))
                 }
+                ("customer_id", v) if v.is_i64() => {
+                    let id = v.as_i64().unwrap_or_default();
+                    match customer {
+                        Some((cid, name)) if *cid == id => name.clone(),
+                        _ => format!("#{id}"),
+                    }
+                }
+                (k, v) if v.is_i64() && is_record_fact(k) => format!("#{}", v.as_i64().unwrap_or_default()),
+                ("channel", serde_json::Value::String(s)) => Channel::parse(s)
+                    .map(|ch| ch.label().get(lang).to_string())
+                    .unwrap_or_else(|| s.clone()),
+                (_, serde_json::Value::Bool(b)) => tr(if *b { "fact.yes" } else { "fact.no" }, lang).to_string(),
                 ("amount", v) if v.is_i64() => {
                     format!("{} {}", yuan(v.as_i64().unwrap_or_default()), tr("ledger.yuan", lang))
                 }
                 ("code", serde_json::Value::String(s)) => code_name(policy, s, lang),
                 ("flag", serde_json::Value::String(s)) => flag_label(s, lang),
-                ("at", serde_json::Value::String(s)) => s
+                (k, serde_json::Value::String(s)) if is_time_fact(k) => s
                     .parse::<kehu_domain::Timestamp>()
                     .map(|t| policy.local_time(t))
                     .unwrap_or_else(|_| s.clone()),
@@ -387,6 +418,14 @@ pub async fn entry(State(state): State<AppState>, mut pc: PageCaller, Path(id): 
         .into_iter()
         .map(|s| (s.id, s.display_name))
         .collect();
+    // The customer by name, where the entry is about one; a customer gone from view keeps its number.
+    let customer = match row.customer_id {
+        Some(cid) => kehu_store::customers::get(&state.db, pc.caller.tenant_id, cid)
+            .await
+            .ok()
+            .map(|c| (cid, c.name)),
+        None => None,
+    };
     let d = row.decision();
     let page = EntryPage {
         e: EntryView::new(&row, &policy, lang),
@@ -395,6 +434,7 @@ pub async fn entry(State(state): State<AppState>, mut pc: PageCaller, Path(id): 
             .unwrap_or_else(|| row.kind.clone()),
         period: row.period.clone(),
         customer_id: row.customer_id,
+        customer_name: customer.as_ref().map(|(_, n)| n.clone()),
         entered_by: row.created_by.and_then(|b| names.get(&b).cloned()),
         event_seq: row.event_seq,
         decision: d.as_ref().map(|d| d.text.get(lang).to_string()),
@@ -408,7 +448,7 @@ pub async fn entry(State(state): State<AppState>, mut pc: PageCaller, Path(id): 
             .unwrap_or(row.policy_version),
         facts: d
             .as_ref()
-            .map(|d| readable_facts(&d.facts, &names, &policy, lang))
+            .map(|d| readable_facts(&d.facts, &names, customer.as_ref(), &policy, lang))
             .unwrap_or_default(),
         c: pc.c,
     };
@@ -418,6 +458,33 @@ pub async fn entry(State(state): State<AppState>, mut pc: PageCaller, Path(id): 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn facts_name_people_and_show_local_times() {
+        let src = include_str!("../../../../presets/car-dealership.toml");
+        let policy = Policy::parse(src, "car-dealership.toml").unwrap();
+        let names = HashMap::from([(8, "张伟".to_string()), (9, "刘洋".to_string())]);
+        let facts = serde_json::json!({
+            "lapsed_staff_id": 8,
+            "duplicate_staff_id": 9,
+            "lapsed_at": "2026-11-25T23:17:21.191Z",
+            "lapsed_claim_id": 158,
+            "customer_id": 176,
+            "channel": "sms",
+        });
+        let got: HashMap<String, String> =
+            readable_facts(&facts, &names, Some(&(176, "司马娟".to_string())), &policy, Lang::Zh)
+                .into_iter()
+                .collect();
+        assert_eq!(got["原登记人"], "张伟");
+        assert_eq!(got["重复登记人"], "刘洋");
+        assert_eq!(got["作废的登记"], "#158");
+        assert_eq!(got["客户"], "司马娟");
+        assert_eq!(got["方式"], "短信");
+        let local = policy.local_time("2026-11-25T23:17:21.191Z".parse().unwrap());
+        assert_eq!(got["作废时间"], local);
+        assert!(!local.contains('T'), "{local}");
+    }
 
     #[test]
     fn months_shift_across_years() {

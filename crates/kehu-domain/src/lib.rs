@@ -3,6 +3,7 @@
 //! Nothing here does IO, talks to a database or reads the system clock: every function that
 //! needs the time takes it as an argument, so a scenario runs the same on a virtual clock.
 
+pub mod assign;
 pub mod claim;
 pub mod contact;
 pub mod decision;

@@ -18,7 +18,7 @@ mod timed;
 pub use explain::{Line, explain};
 pub use timed::{
     ClaimAction, Cutoff, Escalation, FirstContact, Flag, FollowUpConfirmation, InvalidRun, LedgerCode, LedgerKind,
-    LedgerPolicy, Lifecycle, LocalTime, OnMiss, Period, Pool, Submission,
+    LedgerPolicy, Lifecycle, LocalTime, OnMiss, Period, Pool, ShareRule, Submission,
 };
 
 /// One problem in a policy file, pointing at the place to fix.
@@ -229,6 +229,8 @@ pub struct ClaimPolicy {
     pub submission: Option<Submission>,
     /// How many standing claims one person may hold.
     pub max_held: Option<u32>,
+    /// R7.8(12): a manager redistributes a leaving person's customers.
+    pub redistribute: Option<ShareRule>,
 }
 
 /// How ownership is derived from claims.
@@ -251,6 +253,8 @@ pub struct CustomerPolicy {
     pub default_country_code: String,
     /// R5.8: the first message a new customer from certain sources gets, and by when.
     pub first_contact: Option<FirstContact>,
+    /// R11.1: unclaimed customers (an event's files) are shared out among named staff.
+    pub share_out: Option<ShareRule>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -409,6 +413,8 @@ struct RawCustomers {
     default_country_code: Option<Spanned<String>>,
     #[serde(default)]
     first_contact: Option<timed::RawFirstContact>,
+    #[serde(default)]
+    share_out: Option<timed::RawShareRule>,
 }
 
 #[derive(Deserialize)]
@@ -437,6 +443,8 @@ struct RawClaims {
     submission: Option<timed::RawSubmission>,
     #[serde(default)]
     max_held: Option<Spanned<i64>>,
+    #[serde(default)]
+    redistribute: Option<timed::RawShareRule>,
 }
 
 #[derive(Deserialize)]
@@ -530,9 +538,9 @@ impl Checker<'_> {
                 }
             },
         };
-        let (raw_cc, raw_first_contact) = match raw.customers {
-            Some(c) => (c.default_country_code, c.first_contact),
-            None => (None, None),
+        let (raw_cc, raw_first_contact, raw_share_out) = match raw.customers {
+            Some(c) => (c.default_country_code, c.first_contact, c.share_out),
+            None => (None, None, None),
         };
         let default_country_code = match raw_cc {
             None => "86".to_string(),
@@ -659,6 +667,11 @@ impl Checker<'_> {
             }
             u32::try_from(v).unwrap_or(1)
         });
+        let redistribute = raw
+            .claims
+            .redistribute
+            .map(|r| self.share_rule(r, &roles, "[claims.redistribute]"));
+        let share_out = raw_share_out.map(|r| self.share_rule(r, &roles, "[customers.share_out]"));
         let submission = raw.claims.submission.map(|sub| self.submission(sub, &ledger.codes));
         let first_contact = raw_first_contact.and_then(|f| self.first_contact(f, &channels, &ledger.codes));
         let cancel = raw
@@ -684,6 +697,7 @@ impl Checker<'_> {
             customers: CustomerPolicy {
                 default_country_code,
                 first_contact,
+                share_out,
             },
             roles,
             claims: ClaimPolicy {
@@ -695,6 +709,7 @@ impl Checker<'_> {
                 reassign,
                 submission,
                 max_held,
+                redistribute,
             },
             ownership: OwnershipPolicy {
                 rule: ownership_rule,

@@ -3,6 +3,7 @@
 //! and applies with history in one transaction.
 
 pub mod api;
+pub mod assign;
 pub mod auth;
 pub mod clock;
 pub mod error;

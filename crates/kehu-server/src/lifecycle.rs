@@ -474,7 +474,7 @@ pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
     })
 }
 
-fn facts_of(caller: &Caller) -> StaffFacts {
+pub(crate) fn facts_of(caller: &Caller) -> StaffFacts {
     StaffFacts {
         id: caller.id(),
         name: caller.staff.display_name.clone(),

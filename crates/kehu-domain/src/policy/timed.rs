@@ -241,6 +241,15 @@ pub struct Pool {
     pub max_claims_per_day: Option<u32>,
 }
 
+/// Who shares customers out among staff, and how (R7.8(12), R11.1).
+#[derive(Debug, Clone, Serialize)]
+pub struct ShareRule {
+    pub rule: RuleId,
+    pub roles: Vec<String>,
+    /// The method used when the request names none.
+    pub method: crate::assign::Method,
+}
+
 /// Who may act on a claim: cancel it (R5.6) or reassign a void one (R5.3).
 #[derive(Debug, Clone, Serialize)]
 pub struct ClaimAction {
@@ -403,6 +412,14 @@ struct RawInvalidRun {
     rule: Spanned<String>,
     channel: Spanned<String>,
     consecutive: Spanned<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawShareRule {
+    rule: Spanned<String>,
+    roles: Spanned<Vec<Spanned<String>>>,
+    method: crate::assign::Method,
 }
 
 #[derive(Deserialize)]
@@ -721,6 +738,14 @@ impl Checker<'_> {
                     format!("defined codes: {}", known.join(", "))
                 },
             );
+        }
+    }
+
+    pub(super) fn share_rule(&mut self, raw: RawShareRule, roles: &[Role], what: &str) -> ShareRule {
+        ShareRule {
+            rule: self.rule(&raw.rule),
+            roles: self.role_list(&raw.roles, roles, what),
+            method: raw.method,
         }
     }
 

@@ -32,6 +32,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_pools))
         .routes(routes!(pool_customers))
         .routes(routes!(claim_from_pool))
+        .routes(routes!(redistribute))
+        .routes(routes!(share_out))
 }
 
 fn t(ms: i64) -> String {
@@ -602,4 +604,82 @@ async fn claim_from_pool(
 ) -> Result<(StatusCode, Json<ClaimOut>), ApiError> {
     let row = lifecycle::claim_from_pool(&state, &caller, &pool, b.customer_id).await?;
     Ok((StatusCode::CREATED, Json(ClaimOut::from(&row))))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MovedOut {
+    pub customer_id: i64,
+    pub staff_id: i64,
+    /// The new claim, unless the customer was skipped.
+    pub claim: Option<ClaimOut>,
+    /// `already_held` when someone already held the customer.
+    pub skipped: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MovedList {
+    pub items: Vec<MovedOut>,
+}
+
+fn moved(list: Vec<crate::assign::Moved>) -> MovedList {
+    MovedList {
+        items: list
+            .into_iter()
+            .map(|m| MovedOut {
+                customer_id: m.customer_id,
+                staff_id: m.staff_id,
+                claim: m.claim.as_ref().map(ClaimOut::from),
+                skipped: m.skipped.map(str::to_string),
+            })
+            .collect(),
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RedistributeBody {
+    /// The staff member on long leave or leaving.
+    pub from_staff_id: i64,
+    /// Who takes the customers over.
+    pub to_staff_ids: Vec<i64>,
+    /// `random` or `even`; default: the policy's.
+    pub method: Option<String>,
+}
+
+/// Redistribute a leaving person's customers (R7.8(12)): each standing claim moves to one of the
+/// named staff, at random or evenly, each move a decision in the history.
+#[utoipa::path(post, path = "/api/v1/claims/redistribute", tag = "claims", request_body = RedistributeBody,
+    responses((status = 200, body = MovedList), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+async fn redistribute(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(b): ApiJson<RedistributeBody>,
+) -> Result<Json<MovedList>, ApiError> {
+    let list =
+        crate::assign::redistribute(&state, &caller, b.from_staff_id, &b.to_staff_ids, b.method.as_deref()).await?;
+    Ok(Json(moved(list)))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShareOutBody {
+    /// Customers nobody holds (an event's files, entered by the CRM centre).
+    pub customer_ids: Vec<i64>,
+    /// The staff who took part.
+    pub staff_ids: Vec<i64>,
+    /// `even` or `random`; default: the policy's.
+    pub method: Option<String>,
+}
+
+/// Share customers out among named staff (R11.1: evenly among those who took part in the
+/// event); customers someone already holds are skipped.
+#[utoipa::path(post, path = "/api/v1/customers/share-out", tag = "claims", request_body = ShareOutBody,
+    responses((status = 200, body = MovedList), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+async fn share_out(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(b): ApiJson<ShareOutBody>,
+) -> Result<Json<MovedList>, ApiError> {
+    let list = crate::assign::share_out(&state, &caller, &b.customer_ids, &b.staff_ids, b.method.as_deref()).await?;
+    Ok(Json(moved(list)))
 }

@@ -624,3 +624,120 @@ async fn claim_of(app: &TestApp, s: &Session, id: &Value) -> Value {
     assert_eq!(status, StatusCode::OK, "{c}");
     c
 }
+
+both!(
+    r11_1_event_files_are_shared_out_evenly_among_the_staff_who_took_part,
+    |app: TestApp| async move {
+        let admin = tenant_on(&app, "event-customers", "events").await;
+        let crm = staff_of(&app, &admin, "crm", "CRM 中心", "crm_centre", None).await;
+        let a = staff_of(&app, &admin, "salesa", "小赵", "sales", None).await;
+        let b = staff_of(&app, &admin, "salesb", "小钱", "sales", None).await;
+        let mut ids = Vec::new();
+        for i in 0..5 {
+            let (status, c) = app
+            .post("/api/v1/customers", &crm, json!({ "kind": "person", "name": format!("会员{i}"), "phones": [format!("1390000040{i}")], "source": "活动" }))
+            .await;
+            assert_eq!(status, StatusCode::CREATED, "{c}");
+            ids.push(c["id"].as_i64().unwrap());
+        }
+        // One of them already has an invitation: it is skipped.
+        app.post(&format!("/api/v1/customers/{}/claims", ids[4]), &a, json!({}))
+            .await;
+        let body = json!({ "customer_ids": ids, "staff_ids": [a.staff_id, b.staff_id] });
+        let (status, e) = app.post("/api/v1/customers/share-out", &a, body.clone()).await;
+        assert_eq!((status, e["rule"].as_str()), (StatusCode::FORBIDDEN, Some("R11.1")));
+        let (status, r) = app.post("/api/v1/customers/share-out", &crm, body).await;
+        assert_eq!(status, StatusCode::OK, "{r}");
+        let items = r["items"].as_array().unwrap();
+        assert_eq!(items.iter().filter(|m| m["skipped"] == "already_held").count(), 1);
+        let given = |s: &Session| items.iter().filter(|m| m["claim"]["staff_id"] == s.staff_id).count();
+        assert_eq!((given(&a), given(&b)), (2, 2), "{r}");
+        let (_, h) = app.get(&format!("/api/v1/customers/{}/history", ids[0]), &admin).await;
+        let e = h["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["action"] == "share_out")
+            .unwrap();
+        assert_eq!(e["decision"]["rule"], "R11.1");
+        assert!(e["decision"]["text"].as_str().unwrap().contains("平均分配给"), "{e}");
+        let (status, e) = app
+            .post(
+                "/api/v1/customers/share-out",
+                &crm,
+                json!({ "customer_ids": ids, "staff_ids": [] }),
+            )
+            .await;
+        assert_eq!((status, e["code"].as_str()), (StatusCode::CONFLICT, Some("no_targets")));
+    }
+);
+
+both!(
+    r7_8_12_a_leaving_persons_customers_are_redistributed_at_random,
+    |app: TestApp| async move {
+        // The car dealership adopts R7.8(12) for consultants on long leave.
+        let (file, src) = crate::support::preset();
+        let src = format!(
+            "{}\n[claims.redistribute]\nrule = \"R7.8(12)\"\nroles = [\"sales_manager\"]\nmethod = \"random\"\n",
+            src.replace("version = 2", "version = 3")
+        );
+        let policy = kehu_domain::Policy::parse(&src, &file).unwrap();
+        kehu_store::tenants::activate_policy(
+            &app.state.db,
+            app.tenant_id,
+            None,
+            &policy,
+            &src,
+            &file,
+            jiff::Timestamp::now(),
+        )
+        .await
+        .unwrap();
+        let wang = app.staff("wangfang", "王芳", &["consultant"]).await;
+        let li = app.staff("liqiang", "李强", &["consultant"]).await;
+        let liu = app.staff("liuyang", "刘洋", &["consultant"]).await;
+        let leader = app.staff("leader", "赵组长", &["team_leader"]).await;
+        let manager = app.staff("manager", "孙经理", &["sales_manager"]).await;
+        // The policy cache rechecks the active version every two seconds.
+        tokio::time::sleep(kehu_server::POLICY_RECHECK).await;
+        let mut cards = Vec::new();
+        for i in 0..3 {
+            cards.push(signed_card(&app, &wang, &leader, &format!("老客户{i}"), &format!("1390000050{i}")).await);
+        }
+        let body = json!({ "from_staff_id": wang.staff_id, "to_staff_ids": [li.staff_id, liu.staff_id] });
+        let (status, _) = app.post("/api/v1/claims/redistribute", &leader, body.clone()).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let (status, r) = app.post("/api/v1/claims/redistribute", &manager, body).await;
+        assert_eq!(status, StatusCode::OK, "{r}");
+        let items = r["items"].as_array().unwrap();
+        assert_eq!(items.len(), 3, "{r}");
+        for ((customer, card), m) in cards.iter().zip(items) {
+            assert_eq!(m["customer_id"], *customer);
+            let old = claim(&app, &card["id"]).await;
+            assert_eq!(
+                (old["status"].as_str(), old["ended_rule"].as_str()),
+                (Some("cancelled"), Some("R7.8(12)"))
+            );
+            assert_eq!(
+                (m["claim"]["status"].as_str(), m["claim"]["reassigned_from"].clone()),
+                (Some("valid"), card["id"].clone())
+            );
+            let (_, o) = app
+                .get(&format!("/api/v1/customers/{customer}/ownership"), &manager)
+                .await;
+            assert_eq!(o["owner_id"], m["staff_id"]);
+            assert!([li.staff_id, liu.staff_id].contains(&m["staff_id"].as_i64().unwrap()));
+        }
+        let (_, h) = app
+            .get(&format!("/api/v1/customers/{}/history", cards[0].0), &manager)
+            .await;
+        let e = h["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["action"] == "redistribute")
+            .unwrap();
+        assert_eq!(e["decision"]["rule"], "R7.8(12)");
+        assert_eq!(e["decision"]["facts"]["method"], "random");
+    }
+);

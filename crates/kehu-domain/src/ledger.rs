@@ -160,6 +160,8 @@ pub struct ManualEntry<'a> {
     pub note: &'a str,
     /// The entry this one refers to (R6.1: the violation a store manager failed to supervise).
     pub refers_to: Option<&'a EntryFacts>,
+    /// `who` is a customer (R5.13: the referring customer's reward), not a staff member.
+    pub for_customer: bool,
 }
 
 /// A manager enters `quantity` occurrences of a code against a staff member (R5.11, R5.17,
@@ -270,7 +272,7 @@ pub fn decide_manual(policy: &Policy, m: &ManualEntry<'_>) -> Result<Charge, Ref
             policy_version: policy.version,
             facts: json!({
                 "code": c.code,
-                "staff_id": who.id,
+                (if m.for_customer { "customer_id" } else { "staff_id" }): who.id,
                 "entered_by": by.id,
                 "at": at.to_string(),
                 "quantity": quantity,
@@ -436,6 +438,7 @@ mod tests {
                 at,
                 note,
                 refers_to: None,
+                for_customer: false,
             },
         )
     }
@@ -524,6 +527,7 @@ mod tests {
             at,
             note: "",
             refers_to,
+            for_customer: false,
         };
         let e = decide_manual(&p, &entry(None)).unwrap_err();
         assert_eq!((e.code, e.rule.unwrap().as_str()), ("refers_to_required", "R6.1"));

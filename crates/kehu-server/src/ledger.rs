@@ -100,15 +100,24 @@ pub async fn add_manual(
     quantity: u32,
     note: &str,
 ) -> Result<EntryRow, ApiError> {
-    add_manual_referring(state, caller, staff_id, code, quantity, note, None).await
+    add_manual_referring(state, caller, Party::Staff(staff_id), code, quantity, note, None).await
 }
 
-/// As [`add_manual`], for a code that refers to another entry (R6.1).
+/// Whom a manual entry is for.
+#[derive(Debug, Clone, Copy)]
+pub enum Party {
+    Staff(i64),
+    /// R5.13: a customer (the referring customer's reward).
+    Customer(i64),
+}
+
+/// As [`add_manual`], for a staff member or a customer, and for a code that refers to another
+/// entry (R6.1).
 #[allow(clippy::too_many_arguments)]
 pub async fn add_manual_referring(
     state: &AppState,
     caller: &Caller,
-    staff_id: i64,
+    party: Party,
     code: &str,
     quantity: u32,
     note: &str,
@@ -118,9 +127,24 @@ pub async fn add_manual_referring(
     let lang = caller.lang;
     let note = crate::service::clean(Some(note.to_string()), 1000, "note", lang)?.unwrap_or_default();
     let note = note.as_str();
-    let who = staff::get(&state.db, caller.tenant_id, staff_id).await.map_err(|_| {
-        ApiError::bad_request("invalid_staff", Text::new("该员工不存在", "No such staff member")).in_lang(lang)
-    })?;
+    let who = match party {
+        Party::Staff(id) => facts(&staff::get(&state.db, caller.tenant_id, id).await.map_err(|_| {
+            ApiError::bad_request("invalid_staff", Text::new("该员工不存在", "No such staff member")).in_lang(lang)
+        })?),
+        Party::Customer(id) => {
+            let c = kehu_store::customers::get(&state.db, caller.tenant_id, id)
+                .await
+                .map_err(|_| {
+                    ApiError::bad_request("invalid_customer", Text::new("该客户不存在", "No such customer"))
+                        .in_lang(lang)
+                })?;
+            StaffFacts {
+                id: c.id,
+                name: c.name,
+                roles: Vec::new(),
+            }
+        }
+    };
     let now = state.now();
     let period = ledger::month(&policy, now);
     let by = StaffFacts {
@@ -129,8 +153,16 @@ pub async fn add_manual_referring(
         roles: caller.roles.clone(),
     };
     let mut tx = state.db.begin().await?;
-    lock_staff(&mut tx, caller.tenant_id, staff_id).await?;
-    let before = kehu_store::ledger::occurrences(&mut tx, caller.tenant_id, staff_id, code, &period).await?;
+    let before = match party {
+        Party::Staff(id) => {
+            lock_staff(&mut tx, caller.tenant_id, id).await?;
+            kehu_store::ledger::occurrences(&mut tx, caller.tenant_id, id, code, &period).await?
+        }
+        Party::Customer(id) => {
+            kehu_store::claims::lock_customer(&mut tx, caller.tenant_id, id).await?;
+            0
+        }
+    };
     let referred = match refers_to {
         None => None,
         Some(id) => Some(
@@ -151,21 +183,26 @@ pub async fn add_manual_referring(
         &ManualEntry {
             code,
             by: &by,
-            who: &facts(&who),
+            who: &who,
             before,
             quantity,
             at: now,
             note,
             refers_to: referred.as_ref(),
+            for_customer: matches!(party, Party::Customer(_)),
         },
     )
     .map_err(|r| ApiError::refused(r).in_lang(lang))?;
+    let (staff_id, customer_id) = match party {
+        Party::Staff(id) => (Some(id), None),
+        Party::Customer(id) => (None, Some(id)),
+    };
     let row = kehu_store::ledger::append(
         &mut tx,
         caller.tenant_id,
         NewEntry {
-            staff_id: Some(staff_id),
-            customer_id: None,
+            staff_id,
+            customer_id,
             charge: &charge,
             at: now,
             subject: None,

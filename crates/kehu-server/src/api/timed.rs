@@ -321,7 +321,10 @@ async fn list_ledger(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewLedgerEntryBody {
-    pub staff_id: i64,
+    /// The staff member the entry is for; or give `customer_id`.
+    pub staff_id: Option<i64>,
+    /// The customer the entry is for (R5.13: a referring customer's reward).
+    pub customer_id: Option<i64>,
     /// A manual code of the policy's `[[ledger.codes]]`, e.g. `lateness` (R5.17).
     pub code: String,
     /// How many occurrences (default 1), each priced with the month's escalation.
@@ -341,10 +344,24 @@ async fn add_ledger_entry(
     caller: Caller,
     ApiJson(b): ApiJson<NewLedgerEntryBody>,
 ) -> Result<(StatusCode, Json<LedgerEntryOut>), ApiError> {
+    let party = match (b.staff_id, b.customer_id) {
+        (Some(s), None) => crate::ledger::Party::Staff(s),
+        (None, Some(c)) => crate::ledger::Party::Customer(c),
+        _ => {
+            return Err(ApiError::bad_request(
+                "invalid_party",
+                Text::new(
+                    "请给出 staff_id 或 customer_id 二者之一",
+                    "Give either staff_id or customer_id",
+                ),
+            )
+            .in_lang(caller.lang));
+        }
+    };
     let row = crate::ledger::add_manual_referring(
         &state,
         &caller,
-        b.staff_id,
+        party,
         &b.code,
         b.quantity.unwrap_or(1),
         b.note.as_deref().unwrap_or(""),

@@ -741,3 +741,71 @@ both!(
         assert_eq!(e["decision"]["facts"]["method"], "random");
     }
 );
+
+both!(
+    r5_11_quota_shortfalls_are_fined_and_r5_13_a_referring_customer_is_rewarded,
+    |app: TestApp| async move {
+        let zhao = app.staff("zhaoda", "赵大客户", &["consultant"]).await;
+        let manager = app.staff("manager", "孙经理", &["sales_manager"]).await;
+        // R5.11: a day short of two visits and one call: three shortfalls, 20 yuan each.
+        let (status, e) = app
+        .post("/api/v1/ledger", &manager, json!({ "staff_id": zhao.staff_id, "code": "quota_shortfall", "quantity": 3, "note": "11月3日：拜访少2个，电话少1个" }))
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{e}");
+        assert_eq!(
+            (e["amount"].as_i64(), e["rule"].as_str(), e["flag"].clone()),
+            (Some(6000), Some("R5.11"), Value::Null)
+        );
+        // More than five in the month flags dismissal review.
+        let (_, e) = app
+            .post(
+                "/api/v1/ledger",
+                &manager,
+                json!({ "staff_id": zhao.staff_id, "code": "quota_shortfall", "quantity": 3 }),
+            )
+            .await;
+        assert_eq!(
+            (e["amount"].as_i64(), e["flag"].as_str()),
+            (Some(6000), Some("dismissal_review"))
+        );
+        // R5.13: the customer who referred the buyer gets 200 yuan when the deal closes.
+        let referrer = app.customer(&manager, "老客户钱先生", "13900000601").await;
+        let (status, r) = app
+            .post(
+                "/api/v1/ledger",
+                &manager,
+                json!({ "customer_id": referrer, "code": "referral_reward", "note": "介绍的孙女士已提车" }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{r}");
+        assert_eq!(
+            (r["kind"].as_str(), r["amount"].as_i64(), r["rule"].as_str()),
+            (Some("reward"), Some(20000), Some("R5.13"))
+        );
+        assert_eq!(
+            (r["customer_id"].as_i64(), r["staff_id"].clone()),
+            (Some(referrer), Value::Null)
+        );
+        assert!(
+            r["decision"]["text"].as_str().unwrap().contains("奖励 200.00 元"),
+            "{r}"
+        );
+        let (status, e) = app
+            .post(
+                "/api/v1/ledger",
+                &manager,
+                json!({ "staff_id": zhao.staff_id, "customer_id": referrer, "code": "referral_reward" }),
+            )
+            .await;
+        assert_eq!(
+            (status, e["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_party"))
+        );
+        // The month's total counts the reward; the person's line does not.
+        let (_, s) = app.get("/api/v1/ledger/statement", &manager).await;
+        assert_eq!(
+            (s["total"]["rewards"].as_i64(), s["total"]["penalties"].as_i64()),
+            (Some(20000), Some(12000))
+        );
+    }
+);

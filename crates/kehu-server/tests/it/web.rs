@@ -904,6 +904,29 @@ both!(
         let reversal = l["items"][0]["id"].as_i64().unwrap();
         let rp = get(&app, &format!("/ledger/{reversal}"), Some(&manager)).await;
         assert!(rp.has(&format!(r#"href="/ledger/{oldest}" data-test="reverses""#)) && rp.has("打卡机故障"));
+        // The reversal's badge names what it reverses, not the kind of the original.
+        assert!(
+            rp.has(&format!(r#"data-test="entry-kind">冲销 #{oldest}</span>"#)),
+            "{}",
+            rp.html
+        );
+        let rp_en = send(
+            &app,
+            Method::GET,
+            &format!("/ledger/{reversal}"),
+            Some(&with_lang(&manager, "en")),
+            None,
+            &[],
+        )
+        .await;
+        assert!(rp_en.has(&format!("Reversal of #{oldest}")), "{}", rp_en.html);
+        // The per-person statement has a visible heading.
+        let statement = get(&app, "/ledger", Some(&manager)).await;
+        assert!(
+            statement.has(r#"<h3 id="by-person-h">按人员汇总</h3>"#),
+            "{}",
+            statement.html
+        );
         assert_eq!(
             get(&app, &format!("/ledger/{oldest}"), Some(&li)).await.status,
             StatusCode::NOT_FOUND

@@ -343,6 +343,32 @@ static STRINGS: &[(&str, &str, &str)] = &[
     ("event.claim.void", "登记作废", "Claim void"),
     ("event.claim.expired", "登记到期", "Claim expired"),
     ("event.activity.confirm", "确认跟进", "Follow-up confirmed"),
+    ("event.claim.claim_from_pool", "从客户池领取", "Claimed from a pool"),
+    ("nav.pools", "公海", "Pools"),
+    ("pools.title", "公海客户池", "Customer pools"),
+    (
+        "pools.intro",
+        "无人跟进而退回的客户都在这里，先领先得。",
+        "Customers nobody served come back here; the first to claim one gets it.",
+    ),
+    ("pools.empty", "池中暂时没有客户", "Nobody is in this pool right now"),
+    (
+        "pools.empty_hint",
+        "客户超过跟进期限未被服务时，会自动退回这里。",
+        "Customers return here on their own when their holder does not serve them in time.",
+    ),
+    ("pools.since", "入池时间", "In the pool since"),
+    ("pools.claim", "领取", "Claim"),
+    (
+        "pools.claim_title",
+        "从客户池领取该客户",
+        "Claim this customer from the pool",
+    ),
+    (
+        "flash.pool_claim",
+        "已从客户池领取该客户",
+        "You claimed the customer from the pool",
+    ),
 ];
 
 pub fn tr(key: &str, lang: Lang) -> &str {

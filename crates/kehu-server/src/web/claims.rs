@@ -6,7 +6,8 @@ use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use kehu_domain::lifecycle::Standing;
-use kehu_domain::{Lang, Permission, Policy, Timestamp};
+use kehu_domain::policy::OnMiss;
+use kehu_domain::{Lang, Permission, Policy, Text, Timestamp};
 use kehu_store::claims::ClaimRow;
 use kehu_store::ts;
 use serde::Deserialize;
@@ -88,18 +89,49 @@ pub struct DueView {
     pub rule: String,
     pub left: Left,
     pub awaiting_confirmation: Option<i64>,
+    /// Once the policy's warning time has come: what happens at the limit ("即将退回公共客户池").
+    pub warning: Option<String>,
+}
+
+/// What the holder is told once `warn_from` has passed: what happens at the limit.
+fn warning_text(policy: &Policy, lang: Lang) -> String {
+    let lc = policy.claims.lifecycle.as_ref();
+    let text = match lc.map(|l| l.on_miss) {
+        Some(OnMiss::Release) => {
+            let pool = lc
+                .and_then(|l| l.release_to.as_deref())
+                .and_then(|p| policy.pool(p))
+                .map(|p| p.name.clone())
+                .unwrap_or_else(|| Text::new("公海", "the pool"));
+            Text::new(
+                format!("即将退回{}", pool.zh),
+                format!("Returns to the pool soon: {}", pool.en),
+            )
+        }
+        Some(OnMiss::Void) => Text::new("即将作废", "Becomes void soon"),
+        Some(OnMiss::Expire) | None => Text::new("即将到期", "Expires soon"),
+    };
+    text.get(lang).to_string()
 }
 
 impl DueView {
     pub fn of(standing: Option<&Standing>, policy: &Policy, now: Timestamp, lang: Lang) -> Option<DueView> {
         match standing? {
-            Standing::Due(d) => Some(DueView {
-                at: policy.local_time(d.at),
-                what: sentence_case(d.what.get(lang)),
-                rule: d.rule.to_string(),
-                left: time_left(now, d.at, lang),
-                awaiting_confirmation: d.awaiting_confirmation,
-            }),
+            Standing::Due(d) => {
+                let warned = d.warn_from.is_some_and(|w| now >= w) && now < d.at;
+                let mut left = time_left(now, d.at, lang);
+                if warned && left.level == "ok" {
+                    left.level = "warn";
+                }
+                Some(DueView {
+                    at: policy.local_time(d.at),
+                    what: sentence_case(d.what.get(lang)),
+                    rule: d.rule.to_string(),
+                    left,
+                    awaiting_confirmation: d.awaiting_confirmation,
+                    warning: warned.then(|| warning_text(policy, lang)),
+                })
+            }
             _ => None,
         }
     }

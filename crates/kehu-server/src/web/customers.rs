@@ -329,6 +329,10 @@ struct DetailPage {
     claims: Vec<ClaimView>,
     can_claim: bool,
     holds_claim: bool,
+    /// "在公共客户池中（自 …）" while the customer waits in a pool (R11.8).
+    in_pool: Option<String>,
+    /// Where a member claims the pooled customer (`None` for others).
+    pool_claim_url: Option<String>,
     can_follow: bool,
     channels: Vec<(&'static str, String)>,
     channel: String,
@@ -457,6 +461,22 @@ async fn load_detail(state: &AppState, caller: &Caller, c: Chrome, id: i64) -> R
         .iter()
         .map(|ch| (ch.as_str(), ch.label().get(lang).to_string()))
         .collect();
+    let pool = v.row.pool_id.as_deref().map(|id| (id, policy.pool(id)));
+    let in_pool = pool.map(|(id, p)| {
+        let name = p
+            .map(|p| p.name.get(lang).to_string())
+            .unwrap_or_else(|| id.to_string());
+        let since = v.row.pooled_at.map(|t| policy.local_time(ts(t))).unwrap_or_default();
+        match lang {
+            Lang::Zh => format!("在{name}中（自 {since}）"),
+            Lang::En => format!("In {name} since {since}"),
+        }
+    });
+    let may_claim = caller.may(&policy, Permission::ClaimsCreate);
+    let pool_claim_url = pool
+        .and_then(|(_, p)| p)
+        .filter(|p| may_claim && kehu_domain::Policy::holds_any(&caller.roles, &p.members))
+        .map(|p| format!("/pools/{}/claims", urlencode(&p.id)));
     let owner = own
         .owner_id
         .and_then(|o| names.get(&o).cloned())
@@ -476,8 +496,10 @@ async fn load_detail(state: &AppState, caller: &Caller, c: Chrome, id: i64) -> R
         rule: own.decision.rule.to_string(),
         policy_version: own.decision.policy_version,
         claims: claim_views,
-        can_claim: caller.may(&policy, Permission::ClaimsCreate) && !holds_claim,
+        can_claim: may_claim && !holds_claim && in_pool.is_none(),
         holds_claim,
+        in_pool,
+        pool_claim_url,
         can_follow: caller.may(&policy, Permission::ActivitiesCreate),
         channel: channels.first().map(|c| c.0.to_string()).unwrap_or_default(),
         channels,
@@ -527,13 +549,14 @@ pub async fn detail(
         "activity" => Some("flash.activity"),
         "cancel" => Some("flash.cancel"),
         "confirm_follow_up" => Some("flash.confirm_follow_up"),
+        "pool_claim" => Some("flash.pool_claim"),
         _ => None,
     };
     Ok(render(StatusCode::OK, &page))
 }
 
 /// The detail page again, with the error that refused a form on it (and the form's input).
-async fn detail_with_error(
+pub(super) async fn detail_with_error(
     state: &AppState,
     pc: &PageCaller,
     id: i64,

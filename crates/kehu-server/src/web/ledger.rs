@@ -331,6 +331,8 @@ struct EntryPage {
     customer_name: Option<String>,
     entered_by: Option<String>,
     event_seq: i64,
+    /// The customer's history the entry's event is in, for roles that may read it.
+    history_url: Option<String>,
     decision: Option<String>,
     rule: String,
     policy_version: i64,
@@ -429,9 +431,20 @@ pub async fn entry(State(state): State<AppState>, mut pc: PageCaller, Path(id): 
     let d = row.decision();
     let page = EntryPage {
         e: EntryView::new(&row, &policy, lang),
-        kind_label: lookup(&format!("ledger.kind.{}", row.kind), lang)
-            .map(str::to_string)
-            .unwrap_or_else(|| row.kind.clone()),
+        // A reversal is not a fine of its own: its badge names the entry it reverses.
+        kind_label: match row.reverses {
+            Some(r) => match lang {
+                Lang::Zh => format!("冲销 #{r}"),
+                Lang::En => format!("Reversal of #{r}"),
+            },
+            None => lookup(&format!("ledger.kind.{}", row.kind), lang)
+                .map(str::to_string)
+                .unwrap_or_else(|| row.kind.clone()),
+        },
+        history_url: row
+            .customer_id
+            .filter(|_| pc.caller.may(&policy, kehu_domain::Permission::HistoryRead))
+            .map(|cid| format!("/customers/{cid}#history")),
         period: row.period.clone(),
         customer_id: row.customer_id,
         customer_name: customer.as_ref().map(|(_, n)| n.clone()),

@@ -5,6 +5,7 @@
 mod claims;
 mod customers;
 mod ledger;
+mod pools;
 mod session;
 
 use std::sync::OnceLock;
@@ -44,6 +45,8 @@ pub fn router() -> Router<AppState> {
         .route("/claims", get(claims::mine))
         .route("/claims/void", get(claims::void))
         .route("/claims/{id}/reassign", post(claims::reassign))
+        .route("/pools", get(pools::list))
+        .route("/pools/{pool}/claims", post(pools::claim))
         .route("/ledger", get(ledger::list).post(ledger::add))
         .route("/ledger/{id}", get(ledger::entry))
         .route("/ledger/{id}/reverse", post(ledger::reverse))
@@ -100,7 +103,7 @@ fn asset_version() -> &'static str {
 pub struct Chrome {
     pub lang: Lang,
     pub user: Option<UserBar>,
-    /// The active navigation entry: `list`, `new`, `claims`, `void`, `ledger` or empty.
+    /// The active navigation entry: `list`, `new`, `claims`, `void`, `pools`, `ledger` or empty.
     pub nav: &'static str,
     pub css: String,
     pub js: String,
@@ -115,6 +118,9 @@ pub struct UserBar {
     pub may_create: bool,
     /// Whether the void cards page is in the navigation (roles that may reassign, R5.3).
     pub may_reassign: bool,
+    /// Whether the pools page is in the navigation: the policy has a pool the caller is a
+    /// member of (an admin is a member of every pool, R11.8).
+    pub may_pools: bool,
 }
 
 impl UserBar {
@@ -150,6 +156,10 @@ impl Chrome {
                     .reassign
                     .as_ref()
                     .is_some_and(|a| kehu_domain::Policy::holds_any(&caller.roles, &a.roles)),
+                may_pools: policy
+                    .pools
+                    .iter()
+                    .any(|p| kehu_domain::Policy::holds_any(&caller.roles, &p.members)),
             }),
             ..Chrome::anonymous(caller.lang)
         })

@@ -329,7 +329,7 @@ both!(virtual r5_8_a_walk_in_without_a_first_sms_the_same_day_fines_the_receiver
 });
 
 /// A second tenant on another preset, with its admin (`{slug}admin`) logged in.
-async fn tenant_on(app: &TestApp, preset: &str, slug: &str) -> Session {
+pub(crate) async fn tenant_on(app: &TestApp, preset: &str, slug: &str) -> Session {
     let file = format!("{}/../../presets/{preset}.toml", env!("CARGO_MANIFEST_DIR"));
     let src = std::fs::read_to_string(&file).unwrap();
     let policy = kehu_domain::Policy::parse(&src, &file).unwrap();
@@ -347,7 +347,7 @@ async fn tenant_on(app: &TestApp, preset: &str, slug: &str) -> Session {
     app.login_with(&username, "tenant-admin-pw").await
 }
 
-async fn staff_of(
+pub(crate) async fn staff_of(
     app: &TestApp,
     admin: &Session,
     username: &str,

@@ -904,6 +904,29 @@ both!(
         let reversal = l["items"][0]["id"].as_i64().unwrap();
         let rp = get(&app, &format!("/ledger/{reversal}"), Some(&manager)).await;
         assert!(rp.has(&format!(r#"href="/ledger/{oldest}" data-test="reverses""#)) && rp.has("打卡机故障"));
+        // The reversal's badge names what it reverses, not the kind of the original.
+        assert!(
+            rp.has(&format!(r#"data-test="entry-kind">冲销 #{oldest}</span>"#)),
+            "{}",
+            rp.html
+        );
+        let rp_en = send(
+            &app,
+            Method::GET,
+            &format!("/ledger/{reversal}"),
+            Some(&with_lang(&manager, "en")),
+            None,
+            &[],
+        )
+        .await;
+        assert!(rp_en.has(&format!("Reversal of #{oldest}")), "{}", rp_en.html);
+        // The per-person statement has a visible heading.
+        let statement = get(&app, "/ledger", Some(&manager)).await;
+        assert!(
+            statement.has(r#"<h3 id="by-person-h">按人员汇总</h3>"#),
+            "{}",
+            statement.html
+        );
         assert_eq!(
             get(&app, &format!("/ledger/{oldest}"), Some(&li)).await.status,
             StatusCode::NOT_FOUND
@@ -938,5 +961,134 @@ both!(
             assert!(en.has(label), "{label} missing");
         }
         assert!(!en.has("月度汇总"));
+    }
+);
+
+// ---- Customer pools (公海, R11.8) ----------------------------------------------------------
+
+fn at(v: &serde_json::Value) -> jiff::Timestamp {
+    v.as_str().expect("a timestamp").parse().expect("RFC 3339")
+}
+
+async fn clock_to(app: &TestApp, to: jiff::Timestamp) {
+    let (status, r) = app
+        .post("/api/v1/clock/advance", &app.admin, json!({ "to": to.to_string() }))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+}
+
+both!(
+    virtual r11_8_the_holder_is_warned_then_members_claim_the_pooled_customer_on_the_pools_page,
+    |app: TestApp| async move {
+        use crate::timed::{staff_of, tenant_on};
+        let admin = tenant_on(&app, "event-customers", "events").await;
+        let wang = staff_of(&app, &admin, "xiaowang", "小王", "sales", None).await;
+        let head = staff_of(&app, &admin, "head", "钱主任", "division_head", None).await;
+        let li = staff_of(&app, &admin, "xiaoli", "小李", "sales", None).await;
+        let zhao = staff_of(&app, &admin, "xiaozhao", "小赵", "sales", None).await;
+        let crm = staff_of(&app, &admin, "crm", "CRM 小周", "crm_centre", None).await;
+
+        // Members see the pools in the navigation; an empty pool says so in a sentence.
+        let empty = get(&app, "/pools", Some(&li)).await;
+        assert_eq!(empty.status, StatusCode::OK, "{}", empty.html);
+        assert!(empty.has(r#"data-test="nav-pools""#) && empty.has("公共客户池"), "{}", empty.html);
+        assert!(empty.has(r#"data-test="pool-empty""#) && empty.has("池中暂时没有客户"));
+        assert!(empty.has("0 位客户") && empty.has(r#"<span class="badge badge-rule">R11.8</span>"#));
+        assert!(empty.has("原持有人 1 个月后才能再次领取") && empty.has("每人每天最多领取 10 位"), "{}", empty.html);
+        // Not a member: no link, and the page is refused.
+        let refused = get(&app, "/pools", Some(&crm)).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN);
+        assert!(!refused.has(r#"data-test="nav-pools""#));
+        assert!(!get(&app, "/customers", Some(&crm)).await.has(r#"href="/pools""#));
+        // A tenant whose policy has no pools shows no link either.
+        assert!(!get(&app, "/customers", Some(&app.admin)).await.has(r#"href="/pools""#));
+
+        // Wang's invitation, confirmed by the division head (R11.4).
+        let cid = app.customer(&wang, "孙阿姨", "13900000301").await;
+        let (_, claim) = app.post(&format!("/api/v1/customers/{cid}/claims"), &wang, json!({})).await;
+        let (status, claim) = app
+            .post(&format!("/api/v1/claims/{}/confirm", claim["id"]), &head, json!({}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{claim}");
+        let (_, mine) = app.get("/api/v1/claims", &wang).await;
+        let due = &mine["items"][0]["due"];
+        let (limit, warn_from) = (at(&due["at"]), at(&due["warn_from"]));
+
+        // Until the week before the limit there is no warning; from then on the row says so.
+        let calm = get(&app, "/claims", Some(&wang)).await;
+        assert!(calm.has("孙阿姨") && !calm.has(r#"data-test="due-warning""#) && !calm.has("row-warn"));
+        clock_to(&app, warn_from + jiff::SignedDuration::from_mins(1)).await;
+        let warned = get(&app, "/claims", Some(&wang)).await;
+        assert!(warned.has(r#"<tr class="row-warn">"#) && warned.has("due due-warn"), "{}", warned.html);
+        assert!(warned.has(r#"data-test="due-warning""#) && warned.has("即将退回公共客户池"));
+        let en = send(&app, Method::GET, "/claims", Some(&with_lang(&wang, "en")), None, &[]).await;
+        assert!(en.has("Returns to the pool soon: Shared customer pool"), "{}", en.html);
+        let detail = get(&app, &format!("/customers/{cid}"), Some(&wang)).await;
+        assert!(detail.has("即将退回公共客户池"), "{}", detail.html);
+
+        // Past the limit the customer is in the pool.
+        clock_to(&app, limit + jiff::SignedDuration::from_mins(1)).await;
+        let pools = get(&app, "/pools", Some(&li)).await;
+        assert_eq!(pools.status, StatusCode::OK);
+        assert!(pools.has(&format!(r#"<a href="/customers/{cid}">孙阿姨</a>"#)), "{}", pools.html);
+        assert!(pools.has("1 位客户") && pools.has(r#"action="/pools/shared/claims""#));
+        assert!(pools.has(&format!(r#"name="customer_id" value="{cid}""#)));
+        let page = get(&app, &format!("/customers/{cid}"), Some(&li)).await;
+        assert!(page.has(r#"data-test="in-pool""#) && page.has("在公共客户池中（自 "), "{}", page.html);
+        assert!(page.has(r#"data-test="pool-claim""#) && !page.has(r#"data-test="claim""#));
+        let en = send(&app, Method::GET, "/pools", Some(&with_lang(&li, "en")), None, &[]).await;
+        assert!(en.has("Customer pools") && en.has("1 customer") && en.has("Each member claims at most 10 a day"));
+        // The admin sees every pool, and the non-member still does not.
+        assert_eq!(get(&app, "/pools", Some(&admin)).await.status, StatusCode::OK);
+        assert_eq!(get(&app, "/pools", Some(&crm)).await.status, StatusCode::FORBIDDEN);
+
+        let cid_s = cid.to_string();
+        // The former holder waits out the cooldown: refused on the page, nothing changes.
+        let cool = post(&app, "/pools/shared/claims", &wang, &[("csrf", wang.csrf.as_str()), ("customer_id", cid_s.as_str())]).await;
+        assert_eq!(cool.status, StatusCode::CONFLICT);
+        assert!(cool.has("alert-error") && cool.has("原持有人不能再领取") && cool.has("孙阿姨"), "{}", cool.html);
+        // A forged token changes nothing either.
+        let forged = post(&app, "/pools/shared/claims", &li, &[("csrf", "forged"), ("customer_id", cid_s.as_str())]).await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN);
+        let (_, c) = app.get(&format!("/api/v1/customers/{cid}"), &admin).await;
+        assert_eq!(c["pool_id"], "shared");
+
+        // Li is first: the claim is made and the customer page says so.
+        let ok = post(&app, "/pools/shared/claims", &li, &[("csrf", li.csrf.as_str()), ("customer_id", cid_s.as_str())]).await;
+        assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.html);
+        assert_eq!(ok.location(), format!("/customers/{cid}?done=pool_claim#claims"));
+        let after = get(&app, &format!("/customers/{cid}?done=pool_claim"), Some(&li)).await;
+        assert!(after.has("已从客户池领取该客户") && !after.has(r#"data-test="in-pool""#), "{}", after.html);
+        // Zhao was a moment late: refused in the page's language, from either page.
+        let late = send(
+            &app,
+            Method::POST,
+            "/pools/shared/claims",
+            Some(&with_lang(&zhao, "en")),
+            Some(&[("csrf", zhao.csrf.as_str()), ("customer_id", cid_s.as_str())]),
+            &[],
+        )
+        .await;
+        assert_eq!(late.status, StatusCode::CONFLICT);
+        assert!(late.has("alert-error") && late.has("is no longer in Shared customer pool"), "{}", late.html);
+        assert!(late.has("Customer pools") && late.has("Nobody is in this pool right now"));
+        let late = post(
+            &app,
+            "/pools/shared/claims",
+            &zhao,
+            &[("csrf", zhao.csrf.as_str()), ("customer_id", cid_s.as_str()), ("from", "customer")],
+        )
+        .await;
+        assert_eq!(late.status, StatusCode::CONFLICT);
+        assert!(late.has("已不在公共客户池中") && late.has(r#"data-test="customer-name""#), "{}", late.html);
+        let (_, claims) = app.get(&format!("/api/v1/customers/{cid}/claims"), &admin).await;
+        let holders: Vec<i64> = claims["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["status"] != "expired")
+            .map(|c| c["staff_id"].as_i64().unwrap())
+            .collect();
+        assert_eq!(holders, vec![li.staff_id], "{claims}");
     }
 );

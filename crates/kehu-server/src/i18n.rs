@@ -185,8 +185,8 @@ static STRINGS: &[(&str, &str, &str)] = &[
     ("claims.of", "的客户卡", "'s cards"),
     (
         "claims.intro",
-        "客户卡须在期限内跟进，逾期作废（R5.2）。期限按门店所在时区显示。",
-        "Each card must be followed up by its limit or it becomes void (R5.2). Times are in the store's zone.",
+        "期限按本公司所在时区显示。本制度的跟进规则：",
+        "Times are in the company's zone. The follow-up rules of this policy:",
     ),
     ("claims.whose", "查看谁的客户卡", "Whose cards"),
     ("claims.show", "查看", "Show"),

@@ -210,6 +210,31 @@ struct MinePage {
     staff_id: i64,
     standing: Vec<CardView>,
     ended: Vec<CardView>,
+    /// The policy's follow-up rules in a few sentences, with their rule IDs.
+    rules: Vec<(String, String)>,
+    /// The rule a card waiting for a signature is under (R5.1).
+    pending_rule: String,
+}
+
+/// The lifecycle part of the policy explanation: what keeps a card valid, and what happens on
+/// a miss, as the policy says it.
+fn lifecycle_rules(policy: &kehu_domain::Policy, lang: kehu_domain::Lang) -> Vec<(String, String)> {
+    let Some(lc) = &policy.claims.lifecycle else {
+        return Vec::new();
+    };
+    let mut rules = vec![lc.rule.clone()];
+    rules.extend(lc.confirm_follow_up.iter().map(|c| c.rule.clone()));
+    rules.extend(lc.invalid_runs.iter().map(|r| r.rule.clone()));
+    kehu_domain::policy::explain(policy)
+        .into_iter()
+        .filter(|l| l.depth == 1 && l.rule.as_ref().is_some_and(|r| rules.contains(r)))
+        .map(|l| {
+            (
+                l.rule.map(|r| r.to_string()).unwrap_or_default(),
+                l.text.get(lang).to_string(),
+            )
+        })
+        .collect()
 }
 
 /// GET /claims?staff_id=
@@ -243,6 +268,13 @@ pub async fn mine(State(state): State<AppState>, mut pc: PageCaller, Query(q): Q
     let (standing, ended) = split(cards);
     let whose = chosen.and_then(|id| staff.iter().find(|(s, _)| *s == id).map(|(_, n)| n.clone()));
     let page = MinePage {
+        rules: lifecycle_rules(&policy, lang),
+        pending_rule: policy
+            .claims
+            .confirmation
+            .as_ref()
+            .map(|c| c.rule.to_string())
+            .unwrap_or_else(|| policy.claims.rule.to_string()),
         staff_id: chosen.unwrap_or(pc.caller.id()),
         whose,
         staff,

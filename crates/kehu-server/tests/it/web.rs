@@ -578,8 +578,11 @@ both!(
         assert!(mine.has(r#"href="/claims""#) && mine.has(r#"href="/ledger""#));
         assert!(!mine.has(r#"href="/claims/void""#), "consultants may not reassign");
         assert!(!mine.has(r#"name="staff_id""#), "consultants see only their own cards");
+        // The page states the policy's own follow-up rules, not a fixed text.
+        assert!(mine.has("生效后 3 天内须首次跟进，否则登记作废") && mine.has("R5.4"), "{}", mine.html);
         let en = send(&app, Method::GET, "/claims", Some(&with_lang(&wang, "en")), None, &[]).await;
         assert!(en.has("My cards") && en.has("First follow-up") && en.has("2 days 23 hours left"), "{}", en.html);
+        assert!(en.has("The first follow-up is due within 3 days of taking effect"), "{}", en.html);
 
         // Under a day left, the line is a warning.
         advance(&app, 71 * 3600).await;

@@ -195,6 +195,25 @@ pub fn decide_manual(policy: &Policy, m: &ManualEntry<'_>) -> Result<Charge, Ref
             ),
         ));
     }
+    let party = if m.for_customer {
+        crate::policy::Party::Customer
+    } else {
+        crate::policy::Party::Staff
+    };
+    if c.party != party {
+        return Err(refuse(
+            "wrong_party",
+            Some(&c.rule),
+            match c.party {
+                crate::policy::Party::Customer => format!("“{}”记在客户名下，请选择客户", c.name.zh),
+                crate::policy::Party::Staff => format!("“{}”记在员工名下，请选择员工", c.name.zh),
+            },
+            match c.party {
+                crate::policy::Party::Customer => format!("`{}` is entered for a customer, not a staff member", c.code),
+                crate::policy::Party::Staff => format!("`{}` is entered for a staff member, not a customer", c.code),
+            },
+        ));
+    }
     if let Some(roles) = &c.entered_by {
         manager_check(policy, by, roles)?;
     }

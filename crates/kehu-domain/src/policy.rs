@@ -18,7 +18,7 @@ mod timed;
 pub use explain::{Line, explain};
 pub use timed::{
     ClaimAction, Cutoff, Escalation, FirstContact, Flag, FollowUpConfirmation, InvalidRun, LedgerCode, LedgerKind,
-    LedgerPolicy, Lifecycle, LocalTime, OnMiss, Period, Pool, ShareRule, Submission,
+    LedgerPolicy, Lifecycle, LocalTime, OnMiss, Party, Period, Pool, ShareRule, Submission,
 };
 
 /// One problem in a policy file, pointing at the place to fix.

@@ -129,7 +129,7 @@ pub fn explain(p: &Policy) -> Vec<Line> {
             ),
             format!(
                 "The holder's follow-ups that count: {}",
-                ch.iter().map(|c| c.en.to_lowercase()).collect::<Vec<_>>().join(", ")
+                ch.iter().map(|c| lower(&c.en)).collect::<Vec<_>>().join(", ")
             ),
         ));
         let (miss_zh, miss_en) = match lc.on_miss {
@@ -218,7 +218,7 @@ pub fn explain(p: &Policy) -> Vec<Line> {
                 format!(
                     "{} follow-ups in a row by {} do not count: the claim is void",
                     run.consecutive,
-                    ch.en.to_lowercase()
+                    lower(&ch.en)
                 ),
             ));
         }
@@ -344,6 +344,15 @@ pub fn explain(p: &Policy) -> Vec<Line> {
         }
     }
     out
+}
+
+/// A label inside a sentence: "Call" becomes "call", "SMS" stays "SMS".
+fn lower(label: &str) -> String {
+    if label.chars().all(|c| !c.is_lowercase()) {
+        label.to_string()
+    } else {
+        label.to_lowercase()
+    }
 }
 
 fn ordinal(n: u32) -> String {

@@ -340,6 +340,19 @@ pub struct LedgerCode {
     pub times_referred: Option<i64>,
     /// Roles that may enter this code, when narrower than the ledger's managers.
     pub entered_by: Option<Vec<String>>,
+    /// Whom entries of this code are for.
+    pub party: Party,
+}
+
+/// Whom a ledger code's entries are for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Party {
+    /// A staff member (fines, points, staff rewards).
+    #[default]
+    Staff,
+    /// A customer (R5.13: the referring customer's reward).
+    Customer,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -486,6 +499,8 @@ struct RawLedgerCode {
     times_referred: Option<Spanned<i64>>,
     #[serde(default)]
     entered_by: Option<Spanned<Vec<Spanned<String>>>>,
+    #[serde(default)]
+    party: Party,
 }
 
 fn yes() -> bool {
@@ -910,6 +925,7 @@ impl Checker<'_> {
                 escalation,
                 times_referred,
                 entered_by,
+                party: c.party,
             });
         }
         LedgerPolicy {

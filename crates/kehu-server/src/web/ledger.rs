@@ -185,7 +185,7 @@ async fn load(
         .ledger
         .codes
         .iter()
-        .filter(|c| c.manual)
+        .filter(|c| c.manual && c.party == kehu_domain::policy::Party::Staff)
         .map(|c| {
             let mut label = c.name.get(lang).to_string();
             if c.amount != 0 {

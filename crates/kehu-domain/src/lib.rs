@@ -4,6 +4,7 @@
 //! needs the time takes it as an argument, so a scenario runs the same on a virtual clock.
 
 pub mod assign;
+pub mod cadence;
 pub mod claim;
 pub mod contact;
 pub mod decision;

@@ -17,8 +17,9 @@ mod explain;
 mod timed;
 pub use explain::{Line, explain};
 pub use timed::{
-    ClaimAction, Cutoff, Escalation, FirstContact, Flag, FollowUpConfirmation, InvalidRun, LedgerCode, LedgerKind,
-    LedgerPolicy, Lifecycle, LocalTime, OnMiss, Party, Period, Pool, ShareRule, Submission,
+    Cadence, CadenceDuty, CadenceTag, ClaimAction, Cutoff, Escalation, FirstContact, Flag, FollowUpConfirmation,
+    InvalidRun, LedgerCode, LedgerKind, LedgerPolicy, Lifecycle, LocalTime, OnMiss, Party, Period, Pool, ShareRule,
+    Submission,
 };
 
 /// One problem in a policy file, pointing at the place to fix.
@@ -72,6 +73,9 @@ pub enum Permission {
     CustomersRead,
     #[serde(rename = "customers.create")]
     CustomersCreate,
+    /// Change a customer's grade and tags.
+    #[serde(rename = "customers.update")]
+    CustomersUpdate,
     #[serde(rename = "claims.create")]
     ClaimsCreate,
     /// Register a claim in another staff member's name.
@@ -93,9 +97,10 @@ pub enum Permission {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 10] = [
+    pub const ALL: [Permission; 11] = [
         Permission::CustomersRead,
         Permission::CustomersCreate,
+        Permission::CustomersUpdate,
         Permission::ClaimsCreate,
         Permission::ClaimsCreateForOthers,
         Permission::ActivitiesCreate,
@@ -110,6 +115,7 @@ impl Permission {
         match self {
             Permission::CustomersRead => "customers.read",
             Permission::CustomersCreate => "customers.create",
+            Permission::CustomersUpdate => "customers.update",
             Permission::ClaimsCreate => "claims.create",
             Permission::ClaimsCreateForOthers => "claims.create_for_others",
             Permission::ActivitiesCreate => "activities.create",
@@ -280,6 +286,8 @@ pub struct Policy {
     pub ledger: LedgerPolicy,
     /// Customer pools (公海), if the rulebook has any.
     pub pools: Vec<Pool>,
+    /// R1.6, R1.7: how often customers are visited.
+    pub cadence: Option<Cadence>,
 }
 
 impl Policy {
@@ -392,6 +400,8 @@ struct RawPolicy {
     ledger: Option<timed::RawLedger>,
     #[serde(default)]
     pools: Vec<timed::RawPool>,
+    #[serde(default)]
+    cadence: Option<timed::RawCadence>,
 }
 
 #[derive(Deserialize)]
@@ -652,6 +662,7 @@ impl Checker<'_> {
             },
         };
         let pools = self.pools(raw.pools, &roles);
+        let cadence = raw.cadence.map(|c| self.cadence(c, &roles, &channels));
         let lifecycle = raw
             .claims
             .lifecycle
@@ -718,6 +729,7 @@ impl Checker<'_> {
             activities: ActivityPolicy { channels },
             ledger,
             pools,
+            cadence,
         })
     }
 }

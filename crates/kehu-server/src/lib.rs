@@ -5,6 +5,7 @@
 pub mod api;
 pub mod assign;
 pub mod auth;
+pub mod cadence;
 pub mod clock;
 pub mod error;
 pub mod i18n;

@@ -143,3 +143,19 @@ pub async fn for_customers_tx(tx: &mut Tx, tenant_id: i64, customer_ids: &[i64])
     a.extend(customer_ids.iter().map(|i| crate::Arg::from(*i)));
     tx.fetch_all(&sql, a).await
 }
+
+/// Every visit on the given channels in a tenant, with the roles of who made it: what the visit
+/// cadence reads (R1.6). (customer_id, at, roles)
+pub async fn visits(db: &Db, tenant_id: i64, channels: &[&str]) -> Result<Vec<(i64, i64, String)>> {
+    if channels.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT a.customer_id, a.at, s.roles FROM activities a JOIN staff s ON s.id = a.staff_id \
+         WHERE a.tenant_id = $1 AND a.channel IN ({})",
+        crate::db::placeholders(2, channels.len())
+    );
+    let mut a = args![tenant_id];
+    a.extend(channels.iter().map(|c| crate::Arg::from(*c)));
+    db.fetch_all(&sql, a).await
+}

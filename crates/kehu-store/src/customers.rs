@@ -27,9 +27,22 @@ pub struct CustomerRow {
     /// The pool (公海) the customer is in, and since when.
     pub pool_id: Option<String>,
     pub pooled_at: Option<i64>,
+    /// Comma-separated tags that rules read (R1.6, R1.7).
+    pub tags: String,
 }
 
-const COLUMNS: &str = "id, tenant_id, kind, name, grade, source, referrer_id, agent, created_by, created_at, updated_at, pool_id, pooled_at";
+impl CustomerRow {
+    pub fn tag_list(&self) -> Vec<String> {
+        self.tags
+            .split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+const COLUMNS: &str = "id, tenant_id, kind, name, grade, source, referrer_id, agent, created_by, created_at, updated_at, pool_id, pooled_at, tags";
 
 /// A duplicate-detection key: `phone:+8613812345678` or `company:华信科技`.
 #[derive(Debug, Clone)]
@@ -65,7 +78,7 @@ pub struct KeyMatch {
 }
 
 pub enum Created {
-    New(CustomerRow),
+    New(Box<CustomerRow>),
     Duplicate(Vec<KeyMatch>),
 }
 
@@ -284,7 +297,7 @@ async fn create_in(
     if let Some((kind, due, rule)) = &c.deadline {
         crate::deadlines::schedule(tx, tenant_id, *kind, row.id, Some(row.id), *due, rule, now).await?;
     }
-    Ok(Created::New(row))
+    Ok(Created::New(Box::new(row)))
 }
 
 #[derive(sqlx::FromRow)]
@@ -406,6 +419,34 @@ pub async fn get_tx(tx: &mut Tx, tenant_id: i64, id: i64) -> Result<CustomerRow>
     tx.fetch_one(
         &format!("SELECT {COLUMNS} FROM customers WHERE tenant_id = $1 AND id = $2"),
         args![tenant_id, id],
+    )
+    .await
+}
+
+/// Sets a customer's grade and tags.
+pub async fn set_grade_and_tags(
+    tx: &mut Tx,
+    tenant_id: i64,
+    id: i64,
+    grade: Option<&str>,
+    tags: &str,
+    at: Timestamp,
+) -> Result<()> {
+    tx.execute(
+        "UPDATE customers SET grade = $3, tags = $4, updated_at = $5 WHERE tenant_id = $1 AND id = $2",
+        args![tenant_id, id, grade, tags, ms(at)],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Customers that have a grade or tags: those the visit cadence applies to (R1.6).
+pub async fn graded(db: &Db, tenant_id: i64) -> Result<Vec<CustomerRow>> {
+    db.fetch_all(
+        &format!(
+            "SELECT {COLUMNS} FROM customers WHERE tenant_id = $1 AND (grade IS NOT NULL OR tags <> '') ORDER BY id"
+        ),
+        args![tenant_id],
     )
     .await
 }

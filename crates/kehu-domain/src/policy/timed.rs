@@ -227,6 +227,36 @@ pub struct Lifecycle {
     pub grades: Vec<(String, Period)>,
 }
 
+/// R1.6, R1.7: how often customers are visited.
+#[derive(Debug, Clone, Serialize)]
+pub struct Cadence {
+    pub rule: RuleId,
+    /// Activities on these channels are visits.
+    pub channels: Vec<Channel>,
+    /// Per grade: a visit at least this often.
+    pub grades: Vec<(String, Period)>,
+    /// Tags that set their own period (out of town, a pending project).
+    pub tags: Vec<CadenceTag>,
+    /// Roles that owe their own visits to some customers (senior management).
+    pub duties: Vec<CadenceDuty>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CadenceTag {
+    pub tag: String,
+    pub rule: RuleId,
+    pub every: Period,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CadenceDuty {
+    pub rule: RuleId,
+    pub roles: Vec<String>,
+    pub grades: Vec<String>,
+    pub tags: Vec<String>,
+    pub every: Period,
+}
+
 /// A customer pool (公海): customers nobody holds, claimed first come, first served.
 #[derive(Debug, Clone, Serialize)]
 pub struct Pool {
@@ -395,6 +425,39 @@ pub(super) struct RawLifecycle {
     warn_before: Option<Spanned<String>>,
     #[serde(default)]
     grades: Option<Spanned<std::collections::BTreeMap<String, Spanned<String>>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCadence {
+    rule: Spanned<String>,
+    channels: Vec<Spanned<String>>,
+    #[serde(default)]
+    grades: std::collections::BTreeMap<String, Spanned<String>>,
+    #[serde(default)]
+    tags: Vec<RawCadenceTag>,
+    #[serde(default)]
+    duties: Vec<RawCadenceDuty>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCadenceTag {
+    tag: String,
+    rule: Spanned<String>,
+    every: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCadenceDuty {
+    rule: Spanned<String>,
+    roles: Spanned<Vec<Spanned<String>>>,
+    #[serde(default)]
+    grades: Vec<String>,
+    #[serde(default)]
+    tags: Vec<String>,
+    every: Spanned<String>,
 }
 
 #[derive(Deserialize)]
@@ -570,6 +633,48 @@ impl Checker<'_> {
                 );
                 None
             }
+        }
+    }
+
+    pub(super) fn cadence(&mut self, raw: RawCadence, roles: &[Role], channels: &[Channel]) -> Cadence {
+        let rule = self.rule(&raw.rule);
+        let chans = raw.channels.iter().filter_map(|c| self.channel(c, channels)).collect();
+        let mut grades = Vec::new();
+        for (g, p) in &raw.grades {
+            if let Some(p) = self.period(p) {
+                grades.push((g.clone(), p));
+            }
+        }
+        let tags = raw
+            .tags
+            .iter()
+            .filter_map(|t| {
+                Some(CadenceTag {
+                    tag: t.tag.clone(),
+                    rule: self.rule(&t.rule),
+                    every: self.period(&t.every)?,
+                })
+            })
+            .collect();
+        let duties = raw
+            .duties
+            .iter()
+            .filter_map(|d| {
+                Some(CadenceDuty {
+                    rule: self.rule(&d.rule),
+                    roles: self.role_list(&d.roles, roles, "cadence duty"),
+                    grades: d.grades.clone(),
+                    tags: d.tags.clone(),
+                    every: self.period(&d.every)?,
+                })
+            })
+            .collect();
+        Cadence {
+            rule,
+            channels: chans,
+            grades,
+            tags,
+            duties,
         }
     }
 

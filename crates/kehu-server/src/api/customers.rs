@@ -19,13 +19,37 @@ use crate::{ApiError, AppState};
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_customer, list_customers))
-        .routes(routes!(get_customer))
+        .routes(routes!(get_customer, update_customer))
         .routes(routes!(get_ownership))
         .routes(routes!(register_claim, customer_claims))
         .routes(routes!(get_claim))
         .routes(routes!(confirm_claim))
         .routes(routes!(add_activity, list_activities))
         .routes(routes!(customer_history))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateCustomerBody {
+    /// The grade (A, B, C, D ...); `""` clears it; absent leaves it.
+    pub grade: Option<String>,
+    /// The whole list of tags; absent leaves them.
+    pub tags: Option<Vec<String>>,
+}
+
+/// Change a customer's grade and tags (`customers.update`); recorded in the history.
+#[utoipa::path(patch, path = "/api/v1/customers/{id}", tag = "customers", params(("id" = i64, Path)),
+    request_body = UpdateCustomerBody,
+    responses((status = 200, body = CustomerOut), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn update_customer(
+    State(state): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+    ApiJson(b): ApiJson<UpdateCustomerBody>,
+) -> Result<Json<CustomerOut>, ApiError> {
+    Ok(Json(CustomerOut::from(
+        service::update_customer(&state, &caller, id, b.grade, b.tags).await?,
+    )))
 }
 
 #[derive(Deserialize, ToSchema)]

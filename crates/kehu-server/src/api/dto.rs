@@ -58,11 +58,14 @@ pub struct CustomerOut {
     /// The pool (公海) the customer is in, nobody holding it, and since when (R11.8).
     pub pool_id: Option<String>,
     pub pooled_at: Option<String>,
+    /// Tags rules read (R1.6: `out_of_town`, `selected`; R1.7: `pending_project`).
+    pub tags: Vec<String>,
 }
 
 impl From<CustomerView> for CustomerOut {
     fn from(v: CustomerView) -> CustomerOut {
         let r = v.row;
+        let tags = r.tag_list();
         CustomerOut {
             id: r.id,
             kind: r.kind,
@@ -77,6 +80,7 @@ impl From<CustomerView> for CustomerOut {
             created_by: r.created_by,
             created_at: t(r.created_at),
             updated_at: t(r.updated_at),
+            tags,
             pool_id: r.pool_id,
             pooled_at: r.pooled_at.map(t),
         }

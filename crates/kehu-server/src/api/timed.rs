@@ -34,6 +34,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(claim_from_pool))
         .routes(routes!(redistribute))
         .routes(routes!(share_out))
+        .routes(routes!(cadence))
 }
 
 fn t(ms: i64) -> String {
@@ -699,4 +700,79 @@ async fn share_out(
 ) -> Result<Json<MovedList>, ApiError> {
     let list = crate::assign::share_out(&state, &caller, &b.customer_ids, &b.staff_ids, b.method.as_deref()).await?;
     Ok(Json(moved(list)))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CadenceLineOut {
+    pub customer_id: i64,
+    pub name: String,
+    pub grade: Option<String>,
+    pub tags: Vec<String>,
+    pub owner_id: Option<i64>,
+    pub owner_name: Option<String>,
+    pub unit_id: Option<i64>,
+    /// For a visit some roles owe in person (R1.6: senior management), those roles.
+    pub duty_roles: Vec<String>,
+    /// The next visit is due by (RFC 3339).
+    pub due: String,
+    pub overdue: bool,
+    pub decision: DecisionOut,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CadenceList {
+    pub items: Vec<CadenceLineOut>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CadenceQuery {
+    /// Whose customers (managers); default the caller's.
+    #[param(value_type = Option<i64>)]
+    pub staff_id: Option<String>,
+    /// A unit's customers (managers).
+    #[param(value_type = Option<i64>)]
+    pub unit_id: Option<String>,
+    /// `all` to list every due visit, not only the overdue ones; `everyone` (managers) for all
+    /// staff.
+    pub show: Option<String>,
+}
+
+/// Visits due and overdue under the visit cadence (R1.6, R1.7), per person or unit.
+#[utoipa::path(get, path = "/api/v1/cadence", tag = "claims", params(CadenceQuery),
+    responses((status = 200, body = CadenceList), (status = 403, body = Problem), (status = 422, body = Problem)))]
+async fn cadence(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<CadenceQuery>,
+) -> Result<Json<CadenceList>, ApiError> {
+    let lang = caller.lang;
+    let staff_id = int(q.staff_id.as_deref(), "staff_id", lang)?;
+    let unit_id = int(q.unit_id.as_deref(), "unit_id", lang)?;
+    let show = q.show.as_deref().unwrap_or("");
+    let everyone = show.split(',').any(|s| s == "everyone");
+    let all = show.split(',').any(|s| s == "all");
+    let staff_id = match (staff_id, unit_id, everyone) {
+        (None, None, false) => Some(caller.id()),
+        (s, _, _) => s,
+    };
+    let lines = crate::cadence::lines(&state, &caller, staff_id, unit_id, !all).await?;
+    Ok(Json(CadenceList {
+        items: lines
+            .into_iter()
+            .map(|l| CadenceLineOut {
+                customer_id: l.customer_id,
+                name: l.name,
+                grade: l.grade,
+                tags: l.tags,
+                owner_id: l.owner_id,
+                owner_name: l.owner_name,
+                unit_id: l.unit_id,
+                duty_roles: l.duty_roles,
+                due: l.due.to_string(),
+                overdue: l.overdue,
+                decision: DecisionOut::new(&l.decision, lang),
+            })
+            .collect(),
+    }))
 }

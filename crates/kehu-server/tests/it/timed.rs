@@ -809,3 +809,127 @@ both!(
         );
     }
 );
+
+const PARTNERS: &str = r#"
+[policy]
+id = "partners"
+rulebook = "R1"
+version = 1
+name = { zh = "合作伙伴管理", en = "Partner network" }
+
+[[roles]]
+id = "unit_staff"
+name = { zh = "归口单位人员", en = "Unit staff" }
+permissions = ["customers.read", "customers.create", "claims.create", "activities.create"]
+
+[[roles]]
+id = "senior_manager"
+name = { zh = "高层领导", en = "Senior manager" }
+permissions = ["customers.read", "activities.create"]
+
+[[roles]]
+id = "central"
+name = { zh = "中心单位", en = "Central unit" }
+permissions = ["customers.read", "customers.update", "claims.create_for_others", "staff.manage"]
+
+[claims]
+rule = "R1.6"
+duplicates = "refuse"
+
+[ownership]
+rule = "R1.6"
+basis = "earliest_effective"
+
+[cadence]
+rule = "R1.6"
+channels = ["visit"]
+grades = { A = "1 month", B = "2 months", C = "3 months", D = "6 months" }
+
+[[cadence.tags]]
+tag = "out_of_town"
+rule = "R1.6"
+every = "6 months"
+
+[[cadence.tags]]
+tag = "pending_project"
+rule = "R1.7"
+every = "2 weeks"
+
+[[cadence.duties]]
+rule = "R1.6"
+roles = ["senior_manager"]
+grades = ["A"]
+tags = ["selected"]
+every = "1 year"
+"#;
+
+both!(virtual r1_6_r1_7_visits_are_due_per_grade_and_tag_and_overdue_ones_are_listed, |app: TestApp| async move {
+    let now = jiff::Timestamp::now();
+    let policy = kehu_domain::Policy::parse(PARTNERS, "partners.toml").unwrap();
+    let t = kehu_store::tenants::create(&app.state.db, "partners", "合作伙伴", &policy, PARTNERS, "partners.toml", now)
+        .await
+        .unwrap();
+    let hash = kehu_server::auth::hash_password("tenant-admin-pw").unwrap();
+    let mut admin = kehu_store::staff::NewStaff::admin(&hash);
+    admin.username = "partnersadmin";
+    kehu_store::staff::create(&app.state.db, t.id, None, admin, now).await.unwrap();
+    let admin = app.login_with("partnersadmin", "tenant-admin-pw").await;
+    let (_, unit) = app.post("/api/v1/units", &admin, json!({ "name": "华东区" })).await;
+    let li = staff_of(&app, &admin, "liunit", "李工", "unit_staff", unit["id"].as_i64()).await;
+    let boss = staff_of(&app, &admin, "boss", "周总", "senior_manager", None).await;
+    let central = staff_of(&app, &admin, "central", "中心", "central", None).await;
+    let partner = |name: &'static str, phone: &'static str, grade: &'static str| {
+        let (app, li) = (&app, li.clone());
+        async move {
+            let (_, c) = app
+                .post("/api/v1/customers", &li, json!({ "kind": "company", "name": name, "phones": [phone], "grade": grade }))
+                .await;
+            app.post(&format!("/api/v1/customers/{}/claims", c["id"]), &li, json!({})).await;
+            c["id"].as_i64().unwrap()
+        }
+    };
+    let p1 = partner("华信建设有限公司", "13900000701", "A").await;
+    let p2 = partner("远航工程有限公司", "13900000702", "C").await;
+    let p3 = partner("明德安装有限公司", "13900000703", "B").await;
+    let (status, c) = app.call(axum::http::Method::PATCH, &format!("/api/v1/customers/{p2}"), Some(&central), Some(json!({ "tags": ["out_of_town"] }))).await;
+    assert_eq!((status, c["tags"].clone()), (StatusCode::OK, json!(["out_of_town"])), "{c}");
+    let (status, _) = app.call(axum::http::Method::PATCH, &format!("/api/v1/customers/{p2}"), Some(&li), Some(json!({ "grade": "A" }))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    app.call(axum::http::Method::PATCH, &format!("/api/v1/customers/{p3}"), Some(&central), Some(json!({ "tags": ["selected"] }))).await;
+    follow_up(&app, &li, p1, "visit").await;
+    // 35 days on: the A partner is overdue (monthly); the out-of-town C partner is not (half-yearly).
+    advance(&app, 35 * 86400).await;
+    let (status, l) = app.get("/api/v1/cadence", &li).await;
+    assert_eq!(status, StatusCode::OK, "{l}");
+    let ids: Vec<i64> = l["items"].as_array().unwrap().iter().map(|i| i["customer_id"].as_i64().unwrap()).collect();
+    assert_eq!(ids, [p1], "{l}");
+    let line = &l["items"][0];
+    assert_eq!((line["overdue"].as_bool(), line["decision"]["rule"].as_str()), (Some(true), Some("R1.6")));
+    assert!(line["decision"]["text"].as_str().unwrap().contains("须每 1 个月至少拜访一次"), "{line}");
+    let (_, all) = app.get("/api/v1/cadence?show=all", &li).await;
+    let p2_line = all["items"].as_array().unwrap().iter().find(|i| i["customer_id"] == p2).unwrap().clone();
+    assert_eq!((p2_line["overdue"].as_bool(), p2_line["decision"]["facts"]["basis"].as_str()), (Some(false), Some("tag:out_of_town")));
+    // R1.7: a pending cooperation project raises the frequency to every two weeks.
+    app.call(axum::http::Method::PATCH, &format!("/api/v1/customers/{p2}"), Some(&central), Some(json!({ "tags": ["out_of_town", "pending_project"] }))).await;
+    let (_, l) = app.get("/api/v1/cadence", &li).await;
+    let r17 = l["items"].as_array().unwrap().iter().find(|i| i["customer_id"] == p2).unwrap().clone();
+    assert_eq!((r17["overdue"].as_bool(), r17["decision"]["rule"].as_str()), (Some(true), Some("R1.7")));
+    // Per unit, for the central unit; a unit member may not look at others.
+    let (status, u) = app.get(&format!("/api/v1/cadence?unit_id={}", unit["id"]), &central).await;
+    assert_eq!((status, u["items"].as_array().unwrap().len()), (StatusCode::OK, 2), "{u}");
+    let (status, _) = app.get(&format!("/api/v1/cadence?staff_id={}", central.staff_id), &li).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // Senior management: the A partner and the selected B partner once a year.
+    let (_, duty) = app.get("/api/v1/cadence?show=all", &boss).await;
+    let owed: Vec<i64> = duty["items"].as_array().unwrap().iter().filter(|i| i["duty_roles"] == json!(["senior_manager"])).map(|i| i["customer_id"].as_i64().unwrap()).collect();
+    assert_eq!(owed.len(), 2, "{duty}");
+    assert!(owed.contains(&p1) && owed.contains(&p3));
+    advance(&app, 340 * 86400).await;
+    let (_, duty) = app.get("/api/v1/cadence", &boss).await;
+    assert_eq!(duty["items"].as_array().unwrap().len(), 2, "{duty}");
+    follow_up(&app, &boss, p1, "visit").await;
+    let (_, duty) = app.get("/api/v1/cadence", &boss).await;
+    assert_eq!(duty["items"].as_array().unwrap().len(), 1, "{duty}");
+    let (_, h) = app.get(&format!("/api/v1/customers/{p2}/history"), &admin).await;
+    assert!(h["items"].as_array().unwrap().iter().any(|e| e["action"] == "update"));
+});

@@ -70,3 +70,7 @@ ALTER TABLE customers ADD COLUMN pool_id TEXT;
 ALTER TABLE customers ADD COLUMN pooled_at BIGINT;
 CREATE INDEX customers_pool ON customers(tenant_id, pool_id, pooled_at) WHERE pool_id IS NOT NULL;
 ALTER TABLE claims ADD COLUMN from_pool TEXT;
+
+-- Tags on a customer that rules read (R1.6: out_of_town, selected; R1.7: pending_project),
+-- comma-separated.
+ALTER TABLE customers ADD COLUMN tags TEXT NOT NULL DEFAULT '';

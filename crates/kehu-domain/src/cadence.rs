@@ -268,6 +268,17 @@ every = "1 year"
             (t("2026-03-15T00:00:00Z"), false, "R1.7")
         );
         assert!(visit_due(&p, &partner("", &[], None), now).is_none());
+        let explained: Vec<String> = crate::policy::explain(&p).into_iter().map(|l| l.text.zh).collect();
+        assert!(
+            explained.iter().any(|l| l == "A 类客户至少每 1 个月拜访一次"),
+            "{explained:?}"
+        );
+        assert!(
+            explained
+                .iter()
+                .any(|l| l.contains("高层领导每 1 年亲自拜访A 类及标记为“selected”的客户一次")),
+            "{explained:?}"
+        );
     }
 
     #[test]

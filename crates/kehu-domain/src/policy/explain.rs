@@ -137,6 +137,18 @@ pub fn explain(p: &Policy) -> Vec<Line> {
             OnMiss::Expire => ("过期", "expired"),
             OnMiss::Release => ("到期，客户退回公海", "expired, and the customer returns to the pool"),
         };
+        let pool_name = lc
+            .release_to
+            .as_deref()
+            .and_then(|id| p.pool(id))
+            .map(|pool| pool.name.clone());
+        let (miss_zh, miss_en) = match (&pool_name, lc.on_miss) {
+            (Some(n), OnMiss::Release) => (
+                format!("到期，客户退回{}", n.zh),
+                format!("expired, and the customer returns to {}", n.en),
+            ),
+            _ => (miss_zh.to_string(), miss_en.to_string()),
+        };
         if let Some(f) = lc.first_within {
             let t = f.text();
             out.push(line(
@@ -269,6 +281,55 @@ pub fn explain(p: &Policy) -> Vec<Line> {
             en.push_str(&format!("; at most {m} a day per person"));
         }
         out.push(line(0, Some(&pool.rule), zh, en));
+    }
+    if let Some(cad) = &p.cadence {
+        out.push(line(0, None, "拜访频次", "Visit cadence"));
+        let ch: Vec<Text> = cad.channels.iter().map(|c| c.label()).collect();
+        for (grade, period) in &cad.grades {
+            let t = period.text();
+            out.push(line(
+                1,
+                Some(&cad.rule),
+                format!(
+                    "{grade} 类客户至少每 {}{}一次",
+                    t.zh,
+                    ch.iter().map(|c| c.zh.clone()).collect::<Vec<_>>().join("或")
+                ),
+                format!(
+                    "Grade {grade} customers: a {} at least every {}",
+                    ch.iter().map(|c| lower(&c.en)).collect::<Vec<_>>().join(" or "),
+                    t.en
+                ),
+            ));
+        }
+        for tag in &cad.tags {
+            let t = tag.every.text();
+            out.push(line(
+                1,
+                Some(&tag.rule),
+                format!("标记为“{}”的客户：至少每 {}一次", tag.tag, t.zh),
+                format!("Customers tagged `{}`: at least every {}", tag.tag, t.en),
+            ));
+        }
+        for d in &cad.duties {
+            let r = roles(p, &d.roles);
+            let t = d.every.text();
+            let mut which_zh: Vec<String> = d.grades.iter().map(|g| format!("{g} 类")).collect();
+            which_zh.extend(d.tags.iter().map(|t| format!("标记为“{t}”的")));
+            let mut which_en: Vec<String> = d.grades.iter().map(|g| format!("grade {g}")).collect();
+            which_en.extend(d.tags.iter().map(|t| format!("tagged `{t}`")));
+            out.push(line(
+                1,
+                Some(&d.rule),
+                format!("{}每 {}亲自拜访{}客户一次", r.zh, t.zh, which_zh.join("及")),
+                format!(
+                    "{} visit every {} customer in person every {}",
+                    r.en,
+                    which_en.join(" and "),
+                    t.en
+                ),
+            ));
+        }
     }
     if !p.ledger.codes.is_empty() {
         out.push(line(

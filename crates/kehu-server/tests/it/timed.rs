@@ -682,6 +682,17 @@ both!(
             src.replace("version = 2", "version = 3")
         );
         let policy = kehu_domain::Policy::parse(&src, &file).unwrap();
+        let wang = app.staff("wangfang", "王芳", &["consultant"]).await;
+        let li = app.staff("liqiang", "李强", &["consultant"]).await;
+        let liu = app.staff("liuyang", "刘洋", &["consultant"]).await;
+        let leader = app.staff("leader", "赵组长", &["team_leader"]).await;
+        let manager = app.staff("manager", "孙经理", &["sales_manager"]).await;
+        let mut cards = Vec::new();
+        for i in 0..3 {
+            cards.push(signed_card(&app, &wang, &leader, &format!("老客户{i}"), &format!("1390000050{i}")).await);
+        }
+        // Version 3 adopts R7.8(12) after the cards were signed; the policy cache rechecks the
+        // active version every two seconds.
         kehu_store::tenants::activate_policy(
             &app.state.db,
             app.tenant_id,
@@ -693,17 +704,7 @@ both!(
         )
         .await
         .unwrap();
-        let wang = app.staff("wangfang", "王芳", &["consultant"]).await;
-        let li = app.staff("liqiang", "李强", &["consultant"]).await;
-        let liu = app.staff("liuyang", "刘洋", &["consultant"]).await;
-        let leader = app.staff("leader", "赵组长", &["team_leader"]).await;
-        let manager = app.staff("manager", "孙经理", &["sales_manager"]).await;
-        // The policy cache rechecks the active version every two seconds.
         tokio::time::sleep(kehu_server::POLICY_RECHECK).await;
-        let mut cards = Vec::new();
-        for i in 0..3 {
-            cards.push(signed_card(&app, &wang, &leader, &format!("老客户{i}"), &format!("1390000050{i}")).await);
-        }
         let body = json!({ "from_staff_id": wang.staff_id, "to_staff_ids": [li.staff_id, liu.staff_id] });
         let (status, _) = app.post("/api/v1/claims/redistribute", &leader, body.clone()).await;
         assert_eq!(status, StatusCode::FORBIDDEN);
@@ -739,6 +740,22 @@ both!(
             .unwrap();
         assert_eq!(e["decision"]["rule"], "R7.8(12)");
         assert_eq!(e["decision"]["facts"]["method"], "random");
+        assert_eq!(e["decision"]["policy_version"], 3);
+        // Changing the policy never rewrites past decisions: the signature was taken under
+        // version 2 and still says so.
+        let signed = h["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["action"] == "confirm")
+            .unwrap();
+        assert_eq!(
+            (
+                signed["decision"]["rule"].as_str(),
+                signed["decision"]["policy_version"].as_i64()
+            ),
+            (Some("R5.1"), Some(2))
+        );
     }
 );
 

@@ -118,8 +118,8 @@ pub async fn list(State(state): State<AppState>, mut pc: PageCaller, Query(q): Q
         Scope::Everyone => (None, None),
     };
     // Everyone: a non-manager asking for all staff is refused, as the API refuses a unit.
-    let manager = pc.caller.may(&policy, Permission::ClaimsCreateForOthers)
-        || pc.caller.may(&policy, Permission::StaffManage);
+    let manager =
+        pc.caller.may(&policy, Permission::ClaimsCreateForOthers) || pc.caller.may(&policy, Permission::StaffManage);
     if scope == Scope::Everyone && !manager {
         let e = crate::ApiError::forbidden(kehu_domain::Text::new(
             "只有管理人员可以查看全部人员的拜访计划",
@@ -143,7 +143,12 @@ pub async fn list(State(state): State<AppState>, mut pc: PageCaller, Query(q): Q
             let who = if duty {
                 l.duty_roles
                     .iter()
-                    .map(|r| policy.role(r).map(|x| x.name.get(lang).to_string()).unwrap_or_else(|| r.clone()))
+                    .map(|r| {
+                        policy
+                            .role(r)
+                            .map(|x| x.name.get(lang).to_string())
+                            .unwrap_or_else(|| r.clone())
+                    })
                     .collect::<Vec<_>>()
                     .join(sep)
             } else {

@@ -318,6 +318,13 @@ struct DetailPage {
     kind_label: String,
     phones: Vec<String>,
     grade: Option<String>,
+    /// The customer's tags (what the visit cadence reads, R1.6, R1.7).
+    tags: Vec<String>,
+    /// Whether the caller may change the grade and tags (`customers.update`).
+    can_update: bool,
+    /// The grade and tags form's values, kept after a refusal.
+    grade_input: String,
+    tags_input: String,
     source: Option<String>,
     agent: Option<String>,
     created: String,
@@ -487,6 +494,10 @@ async fn load_detail(state: &AppState, caller: &Caller, c: Chrome, id: i64) -> R
         name: v.row.name.clone(),
         phones: v.phones.clone(),
         grade: v.row.grade.clone(),
+        tags: v.row.tag_list(),
+        can_update: caller.may(&policy, Permission::CustomersUpdate),
+        grade_input: v.row.grade.clone().unwrap_or_default(),
+        tags_input: v.row.tag_list().join(", "),
         source: v.row.source.clone(),
         agent: v.row.agent.clone(),
         created: policy.local_time(ts(v.row.created_at)),
@@ -550,6 +561,7 @@ pub async fn detail(
         "cancel" => Some("flash.cancel"),
         "confirm_follow_up" => Some("flash.confirm_follow_up"),
         "pool_claim" => Some("flash.pool_claim"),
+        "profile" => Some("flash.profile"),
         _ => None,
     };
     Ok(render(StatusCode::OK, &page))
@@ -694,6 +706,47 @@ pub async fn confirm_follow_up(
         ))),
         Err(e) => match kehu_store::activities::get(&state.db, pc.caller.tenant_id, id).await {
             Ok(a) => Ok(detail_with_error(&state, &pc, a.customer_id, &e, None).await),
+            Err(_) => Err(error_page(&pc.c, &e).into()),
+        },
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct ProfileForm {
+    grade: String,
+    tags: String,
+    csrf: String,
+}
+
+/// POST /customers/{id}/profile: sets the grade and the tags (comma separated) the visit cadence
+/// reads (R1.6, R1.7); a refusal shows the page again with the input kept.
+pub async fn update_profile(
+    State(state): State<AppState>,
+    pc: PageCaller,
+    Path(id): Path<String>,
+    Form(f): Form<ProfileForm>,
+) -> PageResult {
+    let id = parse_id(&pc.c, &id)?;
+    if !csrf_ok(&pc.caller, &f.csrf) {
+        return Err(csrf_refused(&pc.c).into());
+    }
+    let tags: Vec<String> = f
+        .tags
+        .split([',', '，', '、'])
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+        .collect();
+    match service::update_customer(&state, &pc.caller, id, Some(f.grade.clone()), Some(tags)).await {
+        Ok(_) => Ok(see_other(&format!("/customers/{id}?done=profile"))),
+        Err(e) => match load_detail(&state, &pc.caller, pc.c.clone(), id).await {
+            Ok(mut page) => {
+                page.error = Some(ErrorBox::new(&e, pc.c.lang));
+                page.grade_input = f.grade;
+                page.tags_input = f.tags;
+                Ok(render(e.status, &page))
+            }
             Err(_) => Err(error_page(&pc.c, &e).into()),
         },
     }

@@ -7,6 +7,7 @@ mod customers;
 mod ledger;
 mod pools;
 mod session;
+mod visits;
 
 use std::sync::OnceLock;
 
@@ -50,6 +51,8 @@ pub fn router() -> Router<AppState> {
         .route("/ledger", get(ledger::list).post(ledger::add))
         .route("/ledger/{id}", get(ledger::entry))
         .route("/ledger/{id}/reverse", post(ledger::reverse))
+        .route("/visits", get(visits::list))
+        .route("/customers/{id}/profile", post(customers::update_profile))
 }
 
 /// The 404 page for paths nobody serves (called from `api::fallback`).
@@ -103,7 +106,7 @@ fn asset_version() -> &'static str {
 pub struct Chrome {
     pub lang: Lang,
     pub user: Option<UserBar>,
-    /// The active navigation entry: `list`, `new`, `claims`, `void`, `pools`, `ledger` or empty.
+    /// The active navigation entry: `list`, `new`, `claims`, `void`, `pools`, `ledger`, `visits` or empty.
     pub nav: &'static str,
     pub css: String,
     pub js: String,
@@ -121,6 +124,8 @@ pub struct UserBar {
     /// Whether the pools page is in the navigation: the policy has a pool the caller is a
     /// member of (an admin is a member of every pool, R11.8).
     pub may_pools: bool,
+    /// Whether the visits page is in the navigation: the policy has a visit cadence (R1.6).
+    pub may_visits: bool,
 }
 
 impl UserBar {
@@ -160,6 +165,7 @@ impl Chrome {
                     .pools
                     .iter()
                     .any(|p| kehu_domain::Policy::holds_any(&caller.roles, &p.members)),
+                may_visits: policy.cadence.is_some(),
             }),
             ..Chrome::anonymous(caller.lang)
         })

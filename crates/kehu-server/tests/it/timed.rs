@@ -827,7 +827,7 @@ both!(
     }
 );
 
-const PARTNERS: &str = r#"
+pub(crate) const PARTNERS: &str = r#"
 [policy]
 id = "partners"
 rulebook = "R1"

@@ -45,6 +45,10 @@ impl Page {
     fn has(&self, s: &str) -> bool {
         self.html.contains(s)
     }
+
+    fn find_pos(&self, s: &str) -> usize {
+        self.html.find(s).unwrap_or(usize::MAX)
+    }
 }
 
 fn encode(s: &str) -> String {
@@ -1095,3 +1099,209 @@ both!(
         assert_eq!(holders, vec![li.staff_id], "{claims}");
     }
 );
+
+// ---- Visits (R1.6, R1.7) and the grade and tags form ------------------------------------------
+
+/// A tenant on the partner-network policy (with a `[cadence]`): its admin, the unit, a unit
+/// member (李工) and the central unit's manager.
+async fn partners(app: &TestApp) -> (Session, i64, Session, Session) {
+    let now = jiff::Timestamp::now();
+    let src = crate::timed::PARTNERS;
+    let policy = kehu_domain::Policy::parse(src, "partners.toml").unwrap();
+    let t = kehu_store::tenants::create(
+        &app.state.db,
+        "partners",
+        "合作伙伴",
+        &policy,
+        src,
+        "partners.toml",
+        now,
+    )
+    .await
+    .unwrap();
+    let hash = kehu_server::auth::hash_password("tenant-admin-pw").unwrap();
+    let mut admin = kehu_store::staff::NewStaff::admin(&hash);
+    admin.username = "partnersadmin";
+    kehu_store::staff::create(&app.state.db, t.id, None, admin, now)
+        .await
+        .unwrap();
+    let admin = app.login_with("partnersadmin", "tenant-admin-pw").await;
+    let (_, unit) = app.post("/api/v1/units", &admin, json!({ "name": "华东区" })).await;
+    let unit = unit["id"].as_i64().unwrap();
+    let li = crate::timed::staff_of(app, &admin, "liunit", "李工", "unit_staff", Some(unit)).await;
+    let central = crate::timed::staff_of(app, &admin, "central", "中心", "central", None).await;
+    (admin, unit, li, central)
+}
+
+/// A partner company registered and claimed by `s`.
+async fn partner(app: &TestApp, s: &Session, name: &str, phone: &str, grade: &str) -> i64 {
+    let (status, c) = app
+        .post(
+            "/api/v1/customers",
+            s,
+            json!({ "kind": "company", "name": name, "phones": [phone], "grade": grade }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{c}");
+    let id = c["id"].as_i64().unwrap();
+    let (status, claim) = app.post(&format!("/api/v1/customers/{id}/claims"), s, json!({})).await;
+    assert!(status.is_success(), "{claim}");
+    id
+}
+
+both!(
+    virtual r1_6_the_visits_page_lists_overdue_visits_per_person_and_unit,
+    |app: TestApp| async move {
+        // The car-dealership policy has no visit cadence: no visits in its navigation.
+        let dealer = get(&app, "/claims", Some(&app.admin)).await;
+        assert!(dealer.has(r#"href="/ledger""#) && !dealer.has(r#"href="/visits""#), "{}", dealer.html);
+
+        let (_, unit, li, central) = partners(&app).await;
+        let p1 = partner(&app, &li, "华信建设有限公司", "13900000701", "A").await;
+        partner(&app, &li, "远航工程有限公司", "13900000702", "C").await;
+
+        let empty = get(&app, "/visits", Some(&li)).await;
+        assert_eq!(empty.status, StatusCode::OK, "{}", empty.html);
+        assert!(empty.has(r#"href="/visits" data-test="nav-visits" aria-current="page""#), "{}", empty.html);
+        assert!(empty.has("没有逾期未拜访的客户") && empty.has("仅逾期"), "{}", empty.html);
+        assert!(!empty.has(r#"name="who""#), "a unit member has no picker");
+
+        // 35 days on, the A partner (monthly) is overdue; the C partner (quarterly) is not.
+        advance(&app, 35 * 86400).await;
+        let page = get(&app, "/visits", Some(&li)).await;
+        assert!(page.has(r#"class="row-overdue""#) && page.has("due due-overdue"), "{}", page.html);
+        assert!(page.has(&format!(r#"<a href="/customers/{p1}">华信建设有限公司</a>"#)), "{}", page.html);
+        assert!(page.has("已逾期 ") && page.has("须每 1 个月至少拜访一次"), "{}", page.html);
+        assert!(page.has(r#"<span class="badge badge-rule">R1.6</span>"#) && page.has("李工"));
+        assert!(!page.has("远航工程有限公司"), "not overdue: only under 全部");
+        let all = get(&app, "/visits?show=all", Some(&li)).await;
+        assert!(all.has("华信建设有限公司") && all.has("远航工程有限公司") && all.has("剩 "), "{}", all.html);
+        assert!(
+            all.find_pos("华信建设有限公司") < all.find_pos("远航工程有限公司"),
+            "overdue visits come first"
+        );
+        let en = send(&app, Method::GET, "/visits", Some(&with_lang(&li, "en")), None, &[]).await;
+        assert!(en.has("Overdue only") && en.has("Visits") && en.has(" overdue"), "{}", en.html);
+
+        // A manager looks at the unit's visits, or everyone's; a unit member may not.
+        let u = get(&app, &format!("/visits?unit_id={unit}&show=all"), Some(&central)).await;
+        assert_eq!(u.status, StatusCode::OK, "{}", u.html);
+        assert!(u.has("华东区的拜访计划") && u.has("华信建设有限公司") && u.has("远航工程有限公司"), "{}", u.html);
+        assert!(u.has(r#"name="who""#) && u.has(&format!(r#"<option value="unit:{unit}" selected>华东区</option>"#)));
+        let picked = get(&app, &format!("/visits?who=staff:{}", li.staff_id), Some(&central)).await;
+        assert!(picked.has("李工的拜访计划") && picked.has("华信建设有限公司"), "{}", picked.html);
+        let everyone = get(&app, "/visits?show=everyone", Some(&central)).await;
+        assert!(everyone.has("全部人员的拜访计划") && everyone.has("华信建设有限公司"), "{}", everyone.html);
+        let mine = get(&app, "/visits", Some(&central)).await;
+        assert!(mine.has("没有逾期未拜访的客户"), "{}", mine.html);
+        let refused = get(&app, &format!("/visits?staff_id={}", central.staff_id), Some(&li)).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN);
+        assert!(refused.has("只能查看自己的拜访计划"), "{}", refused.html);
+        assert_eq!(get(&app, &format!("/visits?unit_id={unit}"), Some(&li)).await.status, StatusCode::FORBIDDEN);
+        assert_eq!(get(&app, "/visits?show=everyone", Some(&li)).await.status, StatusCode::FORBIDDEN);
+    }
+);
+
+both!(r1_6_the_customer_page_sets_grade_and_tags, |app: TestApp| async move {
+    let (_, _, li, central) = partners(&app).await;
+    let p = partner(&app, &li, "华信建设有限公司", "13900000701", "C").await;
+    let path = format!("/customers/{p}");
+    let action = format!("/customers/{p}/profile");
+    assert!(
+        !get(&app, &path, Some(&li)).await.has(r#"data-test="profile-form""#),
+        "no customers.update"
+    );
+    let page = get(&app, &path, Some(&central)).await;
+    assert!(
+        page.has(r#"data-test="profile-form""#) && page.has(r#"name="grade" maxlength="20" value="C""#),
+        "{}",
+        page.html
+    );
+
+    let ok = post(
+        &app,
+        &action,
+        &central,
+        &[
+            ("csrf", central.csrf.as_str()),
+            ("grade", "A"),
+            ("tags", "out_of_town，pending_project"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (ok.status, ok.location()),
+        (StatusCode::SEE_OTHER, format!("/customers/{p}?done=profile").as_str()),
+        "{}",
+        ok.html
+    );
+    let after = get(&app, ok.location(), Some(&central)).await;
+    assert!(
+        after.has("等级和标记已更新")
+            && after.has(r#"<span class="badge badge-tag" data-test="tag">pending_project</span>"#),
+        "{}",
+        after.html
+    );
+    // Everyone sees the tags.
+    let seen = get(&app, &path, Some(&li)).await;
+    assert!(
+        seen.has(r#"data-test="tag">out_of_town</span>"#) && seen.has("等级 A"),
+        "{}",
+        seen.html
+    );
+
+    // A tag of 31 characters is refused in the page's language, and nothing changes.
+    let long = "x".repeat(31);
+    let bad = post(
+        &app,
+        &action,
+        &central,
+        &[("csrf", central.csrf.as_str()), ("grade", "B"), ("tags", long.as_str())],
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        bad.has("alert-error") && bad.has("标记最多 20 个") && bad.has(&long),
+        "{}",
+        bad.html
+    );
+    let en = send(
+        &app,
+        Method::POST,
+        &action,
+        Some(&with_lang(&central, "en")),
+        Some(&[("csrf", central.csrf.as_str()), ("grade", "B"), ("tags", long.as_str())]),
+        &[],
+    )
+    .await;
+    assert!(
+        en.has("At most 20 tags of at most 30 characters each") && en.has("Change grade and tags"),
+        "{}",
+        en.html
+    );
+    let (_, c) = app
+        .get(&path.replace("/customers", "/api/v1/customers"), &central)
+        .await;
+    assert_eq!(
+        (c["grade"].as_str(), c["tags"].clone()),
+        (Some("A"), json!(["out_of_town", "pending_project"])),
+        "{c}"
+    );
+    // Without the permission, or without the token, the form is refused.
+    let li_post = post(
+        &app,
+        &action,
+        &li,
+        &[("csrf", li.csrf.as_str()), ("grade", "B"), ("tags", "")],
+    )
+    .await;
+    assert_eq!(li_post.status, StatusCode::FORBIDDEN);
+    let forged = post(
+        &app,
+        &action,
+        &central,
+        &[("csrf", "forged"), ("grade", "B"), ("tags", "")],
+    )
+    .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+});

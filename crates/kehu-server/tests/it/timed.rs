@@ -950,3 +950,42 @@ both!(virtual r1_6_r1_7_visits_are_due_per_grade_and_tag_and_overdue_ones_are_li
     let (_, h) = app.get(&format!("/api/v1/customers/{p2}/history"), &admin).await;
     assert!(h["items"].as_array().unwrap().iter().any(|e| e["action"] == "update"));
 });
+
+both!(
+    the_serve_scheduler_fires_a_deadline_when_it_falls_due,
+    |app: TestApp| async move {
+        let wang = app.staff("wangfang", "王芳", &["consultant"]).await;
+        let leader = app.staff("leader", "赵组长", &["team_leader"]).await;
+        let (_, card) = signed_card(&app, &wang, &leader, "冯先生", "13900000801").await;
+        // The card was signed four days ago and its deadline is due now (as if the server had
+        // been down over the limit).
+        let now = app.state.now().as_millisecond();
+        let day = 86_400_000i64;
+        app.tamper(&format!(
+            "UPDATE claims SET effective_at = {}, confirmed_at = {} WHERE id = {}",
+            now - 4 * day,
+            now - 4 * day,
+            card["id"]
+        ))
+        .await;
+        app.tamper(&format!(
+            "UPDATE deadlines SET due_at = {} WHERE subject_id = {}",
+            now - day,
+            card["id"]
+        ))
+        .await;
+        let scheduler = kehu_server::lifecycle::spawn(app.state.clone());
+        let mut status = String::new();
+        for _ in 0..50 {
+            status = claim(&app, &card["id"]).await["status"].as_str().unwrap().to_string();
+            if status == "void" {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        scheduler.abort();
+        assert_eq!(status, "void");
+        let c = claim(&app, &card["id"]).await;
+        assert_eq!(c["ended_rule"], "R5.2");
+    }
+);

@@ -41,6 +41,9 @@ fn period_for(policy: &Policy, c: &Visited) -> Option<(Period, RuleId, String)> 
             .find(|(x, _)| x.eq_ignore_ascii_case(g))
             .map(|(_, p)| (*p, cad.rule.clone(), format!("grade:{g}")))
     });
+    // A tag replaces the grade's period: the source relaxes it for out-of-town partners
+    // ("对于外埠的合作伙伴，可适当放宽走访频次，每半年应至少走访1次") and raises it for a pending
+    // project (R1.7). Of several tags, the most frequent wins.
     for t in &cad.tags {
         if c.tags.iter().any(|x| x == &t.tag) {
             // A tag sets the period for its customers; of several, the most frequent wins.

@@ -237,6 +237,14 @@ pub fn decide_manual(policy: &Policy, m: &ManualEntry<'_>) -> Result<Charge, Ref
             ));
         }
     };
+    if referred.is_some() && quantity != 1 {
+        return Err(refuse(
+            "bad_quantity",
+            Some(&c.rule),
+            "引用其他记录的条目一次只记一次".into(),
+            "An entry that refers to another is entered once".into(),
+        ));
+    }
     if !(1..=100).contains(&quantity) {
         return Err(refuse(
             "bad_quantity",

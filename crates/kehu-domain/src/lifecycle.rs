@@ -114,6 +114,9 @@ pub fn standing(policy: &Policy, claim: &ClaimFacts, follow_ups: &[FollowUp], no
     let mut n: u32 = 0;
     let mut gate: Option<Timestamp> = None;
     let mut awaiting = None;
+    // While the n-th follow-up waits for its confirmation, nothing is decided before the
+    // confirmation's own time runs out (R5.2: confirmed in time, it counts from the follow-up).
+    let mut grace: Option<Timestamp> = None;
     let mut runs = vec![0u32; lc.invalid_runs.len()];
     let mut last: Option<Timestamp> = None;
     for f in counted(lc, claim, follow_ups) {
@@ -122,6 +125,9 @@ pub fn standing(policy: &Policy, claim: &ClaimFacts, follow_ups: &[FollowUp], no
         if let Some(conf) = lc.confirm_follow_up.as_ref().filter(|c| c.number == number) {
             let Some(c) = f.confirmed_at else {
                 awaiting = Some(f.id);
+                if limit(window).is_none_or(|(at, why)| counts_at <= at && !matches!(why, Limit::ValidFor)) {
+                    grace = Some(conf.within.after(f.at, tz));
+                }
                 break;
             };
             if c > conf.within.after(f.at, tz) {
@@ -142,14 +148,14 @@ pub fn standing(policy: &Policy, claim: &ClaimFacts, follow_ups: &[FollowUp], no
                 return invalid_run(policy, claim, run.rule.clone(), run.channel, run.consecutive, counts_at);
             }
         }
-        window = lc
-            .then_within
-            .map(|p| (p.after(counts_at, tz), Limit::Next { since: counts_at }));
+        window = then_within.map(|p| (p.after(counts_at, tz), Limit::Next { since: counts_at }));
     }
-    match limit(window) {
+    match limit(window).map(|(at, why)| (at, why, grace.map_or(at, |g| g.max(at)))) {
         None => Standing::Open,
-        Some((at, why)) if at <= now => lapse(policy, lc, claim, at, why, n, last, (first_within, then_within)),
-        Some((at, why)) => {
+        Some((at, why, decide)) if decide <= now => {
+            lapse(policy, lc, claim, at, why, n, last, (first_within, then_within))
+        }
+        Some((_, why, at)) => {
             let what = match (why, awaiting) {
                 (_, Some(_)) => {
                     let roles: Vec<Text> = lc
@@ -824,6 +830,55 @@ mod tests {
         assert_eq!(l.at, t("2026-11-22T00:00:00Z"));
         assert!(
             l.decision.text.zh.contains("1 周内没有再跟进"),
+            "{}",
+            l.decision.text.zh
+        );
+    }
+
+    #[test]
+    fn r5_2_a_second_follow_up_just_before_the_limit_keeps_the_card_while_the_leader_may_confirm() {
+        let p = sample();
+        let c = card();
+        // First follow-up on 3 November: the week runs to 10 November 02:00.
+        let mut f = vec![
+            fu(1, Channel::Call, "2026-11-03T02:00:00Z"),
+            fu(2, Channel::Visit, "2026-11-10T00:00:00Z"),
+        ];
+        // Past the week, but the leader still has until 11 November 00:00 to confirm.
+        assert_eq!(
+            due_at(standing(&p, &c, &f, t("2026-11-10T05:00:00Z"))),
+            t("2026-11-11T00:00:00Z")
+        );
+        // Confirmed in time: it counts from the follow-up, a week on.
+        f[1].confirmed_at = Some(t("2026-11-10T12:00:00Z"));
+        assert_eq!(
+            due_at(standing(&p, &c, &f, t("2026-11-10T13:00:00Z"))),
+            t("2026-11-17T00:00:00Z")
+        );
+        // Never confirmed: void, at the end of the week it missed.
+        f[1].confirmed_at = None;
+        let l = lapsed(standing(&p, &c, &f, t("2026-11-11T00:00:00Z")));
+        assert_eq!(l.at, t("2026-11-10T02:00:00Z"));
+    }
+
+    #[test]
+    fn a_grade_of_its_own_sets_every_window() {
+        let src = crate::policy::tests::SAMPLE.replace(
+            "on_miss = \"void\"\nduplicate_penalty",
+            "on_miss = \"void\"\ngrades = { A = \"2 weeks\" }\nduplicate_penalty",
+        );
+        let p = Policy::parse(&src, "graded.toml").unwrap();
+        let mut c = card();
+        c.customer_grade = Some("A".into());
+        let f = [fu(1, Channel::Call, "2026-11-03T02:00:00Z")];
+        // After the first follow-up the A window (2 weeks) runs, not the default week.
+        assert_eq!(
+            due_at(standing(&p, &c, &f, t("2026-11-04T00:00:00Z"))),
+            t("2026-11-17T02:00:00Z")
+        );
+        let l = lapsed(standing(&p, &c, &f, t("2026-11-18T00:00:00Z")));
+        assert!(
+            l.decision.text.zh.contains("2 周内没有再跟进"),
             "{}",
             l.decision.text.zh
         );

@@ -65,7 +65,8 @@ fn method_of(m: Option<&str>, default: Method, lang: kehu_domain::Lang) -> Resul
 #[derive(Debug, Clone)]
 pub struct Moved {
     pub customer_id: i64,
-    pub staff_id: i64,
+    /// Who got it; `None` when the customer was skipped.
+    pub staff_id: Option<i64>,
     /// The new claim; `None` when the customer was skipped.
     pub claim: Option<ClaimRow>,
     /// Why it was skipped.
@@ -226,7 +227,7 @@ pub async fn redistribute(
         };
         out.push(Moved {
             customer_id,
-            staff_id: target.id,
+            staff_id: Some(target.id),
             skipped: claim.is_none().then_some("already_held"),
             claim,
         });
@@ -264,29 +265,39 @@ pub async fn share_out(
     ids.sort_unstable();
     ids.dedup();
     let target_ids: Vec<i64> = to.iter().map(|s| s.id).collect();
-    let plan = assign::plan(&ids, &target_ids, method, seed);
     let mut tx = state.db.begin().await?;
+    // Lock every customer first (in id order) and set aside those someone holds, so the even
+    // share is even over the customers actually given out.
     let mut out = Vec::new();
-    for (customer_id, to_id) in plan {
-        let target = to.iter().find(|s| s.id == to_id).expect("planned among targets");
+    let mut free = Vec::new();
+    for &customer_id in &ids {
         claims::lock_customer(&mut tx, caller.tenant_id, customer_id)
             .await
             .map_err(crate::service::customer_missing(lang))?;
+        let held = claims::for_customer_tx(&mut tx, caller.tenant_id, customer_id)
+            .await?
+            .iter()
+            .any(|c| c.status().is_active());
+        if held {
+            out.push(Moved {
+                customer_id,
+                staff_id: None,
+                claim: None,
+                skipped: Some("already_held"),
+            });
+        } else {
+            free.push(customer_id);
+        }
+    }
+    let plan = assign::plan(&free, &target_ids, method, seed);
+    for (customer_id, to_id) in plan {
+        let target = to.iter().find(|s| s.id == to_id).expect("planned among targets");
         let customer = customers::get_tx(&mut tx, caller.tenant_id, customer_id).await?;
         let existing: Vec<_> = claims::for_customer_tx(&mut tx, caller.tenant_id, customer_id)
             .await?
             .iter()
             .map(ClaimRow::facts)
             .collect();
-        if existing.iter().any(|c| c.status.is_active()) {
-            out.push(Moved {
-                customer_id,
-                staff_id: to_id,
-                claim: None,
-                skipped: Some("already_held"),
-            });
-            continue;
-        }
         let reg = decide_registration(&policy, now, &facts(target), &existing)
             .map_err(|r| ApiError::refused(r).in_lang(lang))?;
         let decision = assign::decide(
@@ -334,7 +345,7 @@ pub async fn share_out(
         let (row, _) = crate::lifecycle::settle(&mut tx, &policy, row, now).await?;
         out.push(Moved {
             customer_id,
-            staff_id: to_id,
+            staff_id: Some(to_id),
             claim: Some(row),
             skipped: None,
         });

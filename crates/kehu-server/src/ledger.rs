@@ -82,7 +82,7 @@ fn facts(s: &kehu_store::staff::StaffRow) -> StaffFacts {
 
 /// Locks a staff member's ledger for the rest of `tx`, so two managers entering the same code
 /// at once count occurrences one after the other.
-async fn lock_staff(tx: &mut kehu_store::Tx, tenant_id: i64, staff_id: i64) -> Result<(), StoreError> {
+pub(crate) async fn lock_staff(tx: &mut kehu_store::Tx, tenant_id: i64, staff_id: i64) -> Result<(), StoreError> {
     let sql = format!(
         "SELECT id FROM staff WHERE tenant_id = $1 AND id = $2{}",
         tx.for_update()

@@ -238,6 +238,8 @@ pub struct Charge<'a> {
 
 pub async fn charge(tx: &mut Tx, policy: &Policy, c: Charge<'_>) -> Result<(), StoreError> {
     let period = ledger::month(policy, c.at);
+    // The escalation count is read under the staff member's lock, as manual entries do.
+    crate::ledger::lock_staff(tx, c.tenant_id, c.staff_id).await?;
     let before = kehu_store::ledger::occurrences(tx, c.tenant_id, c.staff_id, c.code, &period).await?;
     let Some(priced) = ledger::automatic(policy, c.code, before + 1, c.at, c.decision) else {
         return Ok(());
@@ -326,8 +328,15 @@ async fn fire_batch(state: &AppState, due: &[deadlines::DeadlineRow], now: Times
     }
     let mut fired = 0;
     for d in due {
-        if fire(state, d, now).await? {
-            fired += 1;
+        match fire(state, d, now).await {
+            Ok(true) => fired += 1,
+            Ok(false) => {}
+            Err(e) => {
+                // One deadline that cannot fire must not hold up the others: it is retried an
+                // hour later, and the failure is logged.
+                tracing::error!(deadline.id = d.id, kind = %d.kind, error = ?e, "deadline failed to fire; retrying in an hour");
+                deadlines::postpone(&state.db, d.id, now + jiff::SignedDuration::from_hours(1)).await?;
+            }
         }
     }
     Ok(fired)
@@ -580,6 +589,12 @@ pub async fn reassign_claim(
     };
     let decision = decide_reassign(&policy, &claim.facts(), &facts, &facts_of(caller), &to_facts, now)
         .map_err(|r| ApiError::refused(r).in_lang(lang))?;
+    // The new holder registers like anyone else: the policy's rule on duplicates and the cap on
+    // customers held apply.
+    kehu_domain::claim::decide_registration(&policy, now, &to_facts, &facts)
+        .map_err(|r| ApiError::refused(r).in_lang(lang))?;
+    let held = claims::count_held(&mut tx, caller.tenant_id, to.id).await?;
+    kehu_domain::pool::decide_capacity(&policy, &to_facts, held).map_err(|r| ApiError::refused(r).in_lang(lang))?;
     let row = claims::insert(
         &mut tx,
         caller.tenant_id,

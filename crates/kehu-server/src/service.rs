@@ -354,6 +354,12 @@ pub async fn update_customer(
         }
     };
     customers::set_grade_and_tags(&mut tx, caller.tenant_id, id, grade.as_deref(), &tags, now).await?;
+    // Per-grade follow-up windows: the customer's valid claims get their limits anew.
+    for claim in claims::for_customer_tx(&mut tx, caller.tenant_id, id).await? {
+        if claim.status() == kehu_domain::claim::ClaimStatus::Valid {
+            crate::lifecycle::settle(&mut tx, &policy, claim, now).await?;
+        }
+    }
     history::append(
         &mut tx,
         caller.tenant_id,
@@ -498,13 +504,16 @@ pub async fn register_claim_at(
     claims::lock_customer(&mut tx, caller.tenant_id, customer_id)
         .await
         .map_err(customer_missing(lang))?;
-    // A customer in a pool is claimed from the pool, under its rules (R11.8).
-    if holder.id == caller.id()
-        && let Some(pool) = customers::get_tx(&mut tx, caller.tenant_id, customer_id).await?.pool_id
-    {
-        let row = crate::lifecycle::take_from_pool(&mut tx, &policy, caller, &pool, customer_id, now).await?;
-        tx.commit().await?;
-        return Ok(row);
+    // A customer in a pool is claimed from the pool, under its rules (R11.8); registered for
+    // someone else (by a role that may), it simply leaves the pool.
+    let pooled = customers::get_tx(&mut tx, caller.tenant_id, customer_id).await?.pool_id;
+    if let Some(pool) = &pooled {
+        if holder.id == caller.id() {
+            let row = crate::lifecycle::take_from_pool(&mut tx, &policy, caller, pool, customer_id, now).await?;
+            tx.commit().await?;
+            return Ok(row);
+        }
+        customers::set_pool(&mut tx, caller.tenant_id, customer_id, None, now).await?;
     }
     let existing: Vec<_> = claims::for_customer_tx(&mut tx, caller.tenant_id, customer_id)
         .await?

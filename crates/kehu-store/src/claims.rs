@@ -267,7 +267,8 @@ pub async fn for_staff(db: &Db, tenant_id: i64, staff_id: i64, limit: i64) -> Re
     db.fetch_all(
         &format!(
             "{SELECT} WHERE c.tenant_id = $1 AND c.staff_id = $2 \
-             ORDER BY CASE c.status WHEN 'valid' THEN 0 WHEN 'pending' THEN 1 ELSE 2 END, c.valid_until, c.id DESC LIMIT $3"
+             ORDER BY CASE c.status WHEN 'valid' THEN 0 WHEN 'pending' THEN 1 ELSE 2 END, \
+             CASE WHEN c.valid_until IS NULL THEN 1 ELSE 0 END, c.valid_until, c.id DESC LIMIT $3"
         ),
         args![tenant_id, staff_id, limit],
     )

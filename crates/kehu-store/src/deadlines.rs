@@ -157,6 +157,13 @@ pub async fn take_many(tx: &mut Tx, ids: &[i64], now: Timestamp) -> Result<Vec<D
     Ok(rows)
 }
 
+/// Moves a deadline that failed to fire to `until`, in its own transaction.
+pub async fn postpone(db: &Db, id: i64, until: Timestamp) -> Result<()> {
+    db.execute("UPDATE deadlines SET due_at = $2 WHERE id = $1", args![id, ms(until)])
+        .await?;
+    Ok(())
+}
+
 /// The earliest deadline at or before `until`, without taking it.
 pub async fn next_due(db: &Db, until: Timestamp) -> Result<Option<Timestamp>> {
     let row: Option<(i64,)> = db

@@ -627,7 +627,8 @@ async fn claim_from_pool(
 #[derive(Serialize, ToSchema)]
 pub struct MovedOut {
     pub customer_id: i64,
-    pub staff_id: i64,
+    /// Who got the customer; none when it was skipped.
+    pub staff_id: Option<i64>,
     /// The new claim, unless the customer was skipped.
     pub claim: Option<ClaimOut>,
     /// `already_held` when someone already held the customer.

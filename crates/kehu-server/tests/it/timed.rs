@@ -640,8 +640,11 @@ both!(
             assert_eq!(status, StatusCode::CREATED, "{c}");
             ids.push(c["id"].as_i64().unwrap());
         }
-        // One of them already has an invitation: it is skipped.
-        app.post(&format!("/api/v1/customers/{}/claims", ids[4]), &a, json!({}))
+        // Two of them already have an invitation: they are skipped, and the other three are
+        // shared evenly (2 and 1), whichever positions the held ones had.
+        app.post(&format!("/api/v1/customers/{}/claims", ids[0]), &a, json!({}))
+            .await;
+        app.post(&format!("/api/v1/customers/{}/claims", ids[2]), &a, json!({}))
             .await;
         let body = json!({ "customer_ids": ids, "staff_ids": [a.staff_id, b.staff_id] });
         let (status, e) = app.post("/api/v1/customers/share-out", &a, body.clone()).await;
@@ -649,10 +652,10 @@ both!(
         let (status, r) = app.post("/api/v1/customers/share-out", &crm, body).await;
         assert_eq!(status, StatusCode::OK, "{r}");
         let items = r["items"].as_array().unwrap();
-        assert_eq!(items.iter().filter(|m| m["skipped"] == "already_held").count(), 1);
+        assert_eq!(items.iter().filter(|m| m["skipped"] == "already_held").count(), 2);
         let given = |s: &Session| items.iter().filter(|m| m["claim"]["staff_id"] == s.staff_id).count();
-        assert_eq!((given(&a), given(&b)), (2, 2), "{r}");
-        let (_, h) = app.get(&format!("/api/v1/customers/{}/history", ids[0]), &admin).await;
+        assert_eq!((given(&a), given(&b)), (2, 1), "{r}");
+        let (_, h) = app.get(&format!("/api/v1/customers/{}/history", ids[1]), &admin).await;
         let e = h["items"]
             .as_array()
             .unwrap()

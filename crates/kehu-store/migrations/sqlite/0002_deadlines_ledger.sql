@@ -74,3 +74,6 @@ ALTER TABLE claims ADD COLUMN from_pool TEXT;
 -- Tags on a customer that rules read (R1.6: out_of_town, selected; R1.7: pending_project),
 -- comma-separated.
 ALTER TABLE customers ADD COLUMN tags TEXT NOT NULL DEFAULT '';
+
+-- R5.3: finding the void claims not yet reassigned.
+CREATE INDEX claims_reassigned ON claims(reassigned_from) WHERE reassigned_from IS NOT NULL;

@@ -236,8 +236,10 @@ pub async fn reverse(state: &AppState, caller: &Caller, id: i64, reason: &str) -
     let entry = kehu_store::ledger::get_tx(&mut tx, caller.tenant_id, id)
         .await
         .map_err(|_| missing())?;
-    if let Some(s) = entry.staff_id {
-        lock_staff(&mut tx, caller.tenant_id, s).await?;
+    match (entry.staff_id, entry.customer_id) {
+        (Some(s), _) => lock_staff(&mut tx, caller.tenant_id, s).await?,
+        (None, Some(c)) => kehu_store::claims::lock_customer(&mut tx, caller.tenant_id, c).await?,
+        (None, None) => {}
     }
     let entry = kehu_store::ledger::get_tx(&mut tx, caller.tenant_id, id)
         .await

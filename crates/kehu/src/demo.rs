@@ -11,7 +11,7 @@ use kehu_store::staff::{NewStaff, StaffRow};
 
 /// Password of the demo staff (the demo listens on loopback only by default).
 pub const DEMO_PASSWORD: &str = "kehu-demo";
-const TENANT: &str = "demo";
+pub(crate) const TENANT: &str = "demo";
 
 pub struct Login {
     pub username: String,
@@ -32,45 +32,52 @@ const STAFF: &[(&str, &str, &str, usize)] = &[
     ("chenjing", "陈静", "sales_assistant", 1),
 ];
 
-fn logins(admin_password: &str) -> Vec<Login> {
-    let mut out = vec![Login {
-        username: "admin".into(),
-        password: admin_password.into(),
-        role: "admin".into(),
-    }];
-    out.extend(STAFF.iter().map(|(u, _, r, _)| Login {
-        username: (*u).into(),
-        password: DEMO_PASSWORD.into(),
-        role: (*r).into(),
-    }));
-    out
+/// The demo tenant's logins, read from its staff: the admin's password, or the demo password.
+async fn logins_of(state: &AppState, admin_password: &str) -> anyhow::Result<Vec<Login>> {
+    let Some(t) = kehu_store::tenants::by_slug(&state.db, TENANT).await? else {
+        return Ok(Vec::new());
+    };
+    Ok(kehu_store::staff::list(&state.db, t.id)
+        .await?
+        .into_iter()
+        .filter(|s| s.active)
+        .map(|s| Login {
+            password: if s.username == "admin" {
+                admin_password.to_string()
+            } else {
+                DEMO_PASSWORD.to_string()
+            },
+            role: s.role_list().join(","),
+            username: s.username,
+        })
+        .collect())
 }
 
 /// A small deterministic generator, so every demo database looks the same.
-struct Rng(u64);
+pub(crate) struct Rng(pub(crate) u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
         self.0
     }
 
-    fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
 
-    fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
+    pub(crate) fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
         &xs[self.below(xs.len())]
     }
 }
 
-const SURNAMES: &[&str] = &[
+pub(crate) const SURNAMES: &[&str] = &[
     "王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴", "徐", "孙", "胡", "朱", "高", "林", "何", "郭", "马",
     "罗", "欧阳", "司马",
 ];
-const GIVEN: &[&str] = &[
+pub(crate) const GIVEN: &[&str] = &[
     "伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明", "超", "秀英", "华",
     "平", "刚", "桂英", "建华", "志强", "晓明", "海燕", "丹", "鑫", "宇", "浩然", "子涵", "欣怡", "梓萱", "思远",
     "雨桐", "国庆", "红梅", "文博",
@@ -93,7 +100,7 @@ const COMPANIES: &[&str] = &[
     "星光影视文化有限公司",
 ];
 const SOURCES: &[&str] = &["来电", "到店", "自拓", "老客户转介绍", "车展", "网络咨询"];
-const NOTES: &[&str] = &[
+pub(crate) const NOTES: &[&str] = &[
     "客户关注SUV车型，预算20万左右",
     "已试驾，对油耗满意，考虑贷款方案",
     "周末带家人再来看车",
@@ -122,22 +129,20 @@ pub async fn ensure(state: &AppState, preset: &str) -> anyhow::Result<Vec<Login>
             kehu_store::staff::set_password(&state.db, t.id, admin.id, &hash, state.now()).await?;
         }
         println!("  using the existing demo tenant (delete the database file to start over)");
-        return Ok(logins(&admin_pw));
+        return logins_of(state, &admin_pw).await;
     }
     let (file, source) = crate::presets::find(preset)?;
-    if preset != "car-dealership" {
-        anyhow::bail!(
-            "demo data is written for the car-dealership preset only so far; to try `{preset}`, create a tenant \
-             on it with `kehu init --preset {preset} --tenant NAME --name \"公司\"` and `kehu serve`"
-        );
-    }
     let policy = Policy::parse(source, file).map_err(|e| anyhow::anyhow!("{e}"))?;
     println!("  creating the demo tenant on preset `{preset}` ...");
     let saved_offset = state.clock.offset_ms();
-    let result = seed(state, &policy, file, source, &admin_pw).await;
+    let result = if preset == "car-dealership" {
+        seed(state, &policy, file, source, &admin_pw).await
+    } else {
+        crate::demo_generic::seed(state, &policy, file, source, &admin_pw).await
+    };
     state.clock.set_offset_ms(saved_offset);
     result?;
-    Ok(logins(&admin_pw))
+    logins_of(state, &admin_pw).await
 }
 
 /// How a seeded holder follows a card up.
@@ -199,13 +204,13 @@ impl Agenda {
 }
 
 /// Moves the process clock so seeded events carry past times.
-fn set_now(state: &AppState, t: jiff::Timestamp) {
+pub(crate) fn set_now(state: &AppState, t: jiff::Timestamp) {
     state
         .clock
         .set_offset_ms(t.as_millisecond() - jiff::Timestamp::now().as_millisecond());
 }
 
-fn caller(s: &StaffRow) -> Caller {
+pub(crate) fn caller(s: &StaffRow) -> Caller {
     Caller {
         tenant_id: s.tenant_id,
         roles: s.role_list(),

@@ -1,6 +1,7 @@
 //! `kehu`: the Kehu (客户) binary. One command per operator task.
 
 mod demo;
+mod demo_generic;
 mod generate;
 mod presets;
 
@@ -395,8 +396,9 @@ async fn serve(
     if let Some((db, logins)) = demo {
         println!("  demo database: {}", db.display());
         println!("  logins (username / password / role):");
+        let w = logins.iter().map(|l| l.username.len()).max().unwrap_or(0).max(12);
         for l in logins {
-            println!("    {:<12} {:<14} {}", l.username, l.password, l.role);
+            println!("    {:<w$} {:<14} {}", l.username, l.password, l.role);
         }
     }
     if state.clock.is_virtual() {

@@ -341,3 +341,56 @@ async fn three_sweeps_at_once_fire_each_deadline_exactly_once() {
         .await
         .unwrap();
 }
+
+/// `kehu demo --preset NAME` seeds any shipped preset through the rules and serves it.
+#[test]
+fn demo_seeds_every_other_preset_and_serves_it() {
+    for preset in ["retail-store", "property-archives", "event-customers"] {
+        let db = temp(&format!("{preset}.db"));
+        let log = temp(&format!("{preset}.log"));
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let out = std::fs::File::create(&log).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_kehu"))
+            .args(["demo", "--preset", preset, "--db", db.to_str().unwrap()])
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .env_remove("KEHU_ADMIN_PASSWORD")
+            .env("KEHU_LOG", "warn")
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .expect("kehu demo starts");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+        let seen = loop {
+            let now = std::fs::read_to_string(&log).unwrap_or_default();
+            if now.contains("API: ") || std::time::Instant::now() > deadline {
+                break now;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("kehu demo --preset {preset} exited ({status}):\n{now}");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        };
+        child.kill().ok();
+        child.wait().ok();
+        assert!(seen.contains("demo tenant ready: 120 customers"), "{preset}:\n{seen}");
+        assert!(seen.contains(&format!("http://127.0.0.1:{port}/")), "{preset}:\n{seen}");
+        assert!(
+            seen.contains("admin ") && seen.contains("kehu-demo"),
+            "{preset}:\n{seen}"
+        );
+        let o = kehu(&[
+            "verify-history",
+            "--database-url",
+            &format!("sqlite://{}", db.display()),
+        ]);
+        assert!(o.status.success() && text(&o).contains("demo: ok"), "{}", text(&o));
+        for s in ["", "-wal", "-shm"] {
+            std::fs::remove_file(format!("{}{s}", db.display())).ok();
+        }
+        std::fs::remove_file(&log).ok();
+    }
+}

@@ -1,0 +1,187 @@
+//! Demo data for any preset: an organisation, a few staff per role the policy defines, about
+//! 120 customers registered over the last 30 days by those who may, claims (signed where the
+//! policy asks for it), follow-ups, and ledger entries from the policy's manual codes. Every
+//! step goes through the same use cases and rules as real work, with deadlines fired in time.
+
+use kehu_domain::policy::Party;
+use kehu_domain::{Permission, Policy};
+use kehu_server::AppState;
+use kehu_server::service::{self, CustomerInput};
+use kehu_store::staff::{NewStaff, StaffRow};
+
+use crate::demo::{DEMO_PASSWORD, GIVEN, NOTES, Rng, SURNAMES, TENANT, caller, set_now};
+
+const SOURCES: &[&str] = &["来电", "到店", "自主开发", "老客户介绍", "活动"];
+const GRADES: &[&str] = &["A", "B", "C", "D"];
+
+pub async fn seed(state: &AppState, policy: &Policy, file: &str, source: &str, admin_pw: &str) -> anyhow::Result<()> {
+    let db = &state.db;
+    let real_now = jiff::Timestamp::now();
+    let start = real_now - jiff::SignedDuration::from_hours(30 * 24);
+    set_now(state, start);
+    let company = format!(
+        "示范{}",
+        policy.name.zh.trim_end_matches("管理制度").trim_end_matches("制度")
+    );
+    let tenant = kehu_store::tenants::create(db, TENANT, &company, policy, source, file, start).await?;
+    let hash = kehu_server::auth::hash_password(admin_pw).map_err(|_| anyhow::anyhow!("hashing failed"))?;
+    let admin = kehu_store::staff::create(db, tenant.id, None, NewStaff::admin(&hash), start).await?;
+    let top = kehu_store::units::create(db, tenant.id, Some(admin.id), &company, None, start).await?;
+    let teams = [
+        kehu_store::units::create(db, tenant.id, Some(admin.id), "一部", Some(top.id), start).await?,
+        kehu_store::units::create(db, tenant.id, Some(admin.id), "二部", Some(top.id), start).await?,
+    ];
+    let demo_hash = kehu_server::auth::hash_password(DEMO_PASSWORD).map_err(|_| anyhow::anyhow!("hashing failed"))?;
+    let mut rng = Rng(0x5eed_0000_6b65_6875);
+    let mut staff: Vec<StaffRow> = Vec::new();
+    for role in policy.roles.iter().filter(|r| r.id != kehu_domain::policy::ADMIN_ROLE) {
+        // Front-line roles (they hold customers, and neither manage staff, sign claims nor keep
+        // the ledger) come two to a team; the others one each.
+        let ids = std::slice::from_ref(&role.id);
+        let holds = role.permissions.contains(&Permission::ClaimsCreate)
+            && !role.permissions.contains(&Permission::StaffManage)
+            && !policy.may_confirm(ids)
+            && !policy.may_manage_ledger(ids);
+        let n = if holds { 4 } else { 1 };
+        for i in 1..=n {
+            let name = format!("{}{}", rng.pick(SURNAMES), rng.pick(GIVEN));
+            let unit = if holds { teams[(i - 1) % 2].id } else { top.id };
+            let s = kehu_store::staff::create(
+                db,
+                tenant.id,
+                Some(admin.id),
+                NewStaff {
+                    username: &format!("{}{i}", role.id.replace('_', "")),
+                    display_name: &name,
+                    password_hash: &demo_hash,
+                    unit_id: Some(unit),
+                    roles: std::slice::from_ref(&role.id),
+                },
+                start,
+            )
+            .await?;
+            staff.push(s);
+        }
+    }
+    let may = |s: &StaffRow, p: Permission| policy.allows(&s.role_list(), p);
+    let creators: Vec<StaffRow> = staff
+        .iter()
+        .filter(|s| may(s, Permission::CustomersCreate))
+        .cloned()
+        .collect();
+    let holders: Vec<StaffRow> = staff
+        .iter()
+        .filter(|s| may(s, Permission::ClaimsCreate))
+        .cloned()
+        .collect();
+    let confirmers: Vec<StaffRow> = staff
+        .iter()
+        .filter(|s| policy.may_confirm(&s.role_list()) && s.username != "admin")
+        .cloned()
+        .collect();
+    let channels: Vec<&'static str> = match &policy.claims.lifecycle {
+        Some(lc) => lc.follow_up_channels.iter().map(|c| c.as_str()).collect(),
+        None => policy.activities.channels.iter().map(|c| c.as_str()).collect(),
+    };
+    let total = 120;
+    let step = jiff::SignedDuration::from_secs(29 * 24 * 3600 / total as i64);
+    let mut phones = std::collections::HashSet::new();
+    for i in 0..total {
+        let at = start + step * (i + 1);
+        kehu_server::lifecycle::sweep(state, at)
+            .await
+            .map_err(|e| anyhow::anyhow!("seeding sweep: {}", e.detail.en))?;
+        set_now(state, at);
+        if creators.is_empty() {
+            break;
+        }
+        let creator = rng.pick(&creators).clone();
+        let phone = loop {
+            let p = format!(
+                "1{}{}{:08}",
+                rng.pick(&["3", "5", "7", "8"]),
+                rng.below(10),
+                rng.next() % 100_000_000
+            );
+            if phones.insert(p.clone()) {
+                break p;
+            }
+        };
+        let input = CustomerInput {
+            kind: "person".into(),
+            name: format!("{}{}", rng.pick(SURNAMES), rng.pick(GIVEN)),
+            phones: vec![phone],
+            source: Some(rng.pick(SOURCES).to_string()),
+            grade: (i % 2 == 0).then(|| rng.pick(GRADES).to_string()),
+            ..Default::default()
+        };
+        let customer = match service::create_customer(state, &caller(&creator), input).await {
+            Ok(c) => c,
+            Err(e) if e.code == "duplicate_customer" => continue,
+            Err(e) => anyhow::bail!("seeding customer {i}: {}", e.detail.en),
+        };
+        if i % 10 >= 7 || holders.is_empty() {
+            continue;
+        }
+        let holder = if may(&creator, Permission::ClaimsCreate) {
+            creator.clone()
+        } else {
+            rng.pick(&holders).clone()
+        };
+        set_now(state, at + jiff::SignedDuration::from_mins(10));
+        let Ok(claim) = service::register_claim(state, &caller(&holder), customer.row.id, None).await else {
+            continue;
+        };
+        if claim.status == "pending" && !confirmers.is_empty() && i % 10 != 6 {
+            set_now(state, at + jiff::SignedDuration::from_mins(60));
+            let _ = service::confirm_claim(state, &caller(rng.pick(&confirmers)), claim.id).await;
+        }
+        for f in 0..(1 + rng.below(3)) {
+            let when = at + jiff::SignedDuration::from_hours(2 + 30 * f as i64);
+            if when > real_now || channels.is_empty() {
+                break;
+            }
+            set_now(state, when);
+            let channel: &str = channels[rng.below(channels.len())];
+            let _ = service::add_activity(
+                state,
+                &caller(&holder),
+                customer.row.id,
+                channel,
+                None,
+                Some(rng.pick(NOTES).to_string()),
+            )
+            .await;
+        }
+    }
+    // A few manual ledger entries by those who manage the ledger, in the last weeks.
+    let managers: Vec<StaffRow> = staff
+        .iter()
+        .filter(|s| policy.may_manage_ledger(&s.role_list()))
+        .cloned()
+        .collect();
+    let codes: Vec<&str> = policy
+        .ledger
+        .codes
+        .iter()
+        .filter(|c| c.manual && c.party == Party::Staff && c.times_referred.is_none())
+        .map(|c| c.code.as_str())
+        .collect();
+    if !managers.is_empty() && !codes.is_empty() && !holders.is_empty() {
+        for k in 0..8 {
+            set_now(state, real_now - jiff::SignedDuration::from_hours(24 * (16 - 2 * k)));
+            let by = rng.pick(&managers).clone();
+            let who = rng.pick(&holders).clone();
+            let code = *rng.pick(&codes);
+            let _ = kehu_server::ledger::add_manual(state, &caller(&by), who.id, code, 1, "示范记录").await;
+        }
+    }
+    set_now(state, real_now);
+    kehu_server::lifecycle::sweep(state, real_now)
+        .await
+        .map_err(|e| anyhow::anyhow!("seeding sweep: {}", e.detail.en))?;
+    kehu_server::indexer::drain(db).await?;
+    let n = kehu_store::customers::count(db, tenant.id).await?;
+    println!("  demo tenant ready: {n} customers");
+    Ok(())
+}

@@ -125,6 +125,11 @@ fn refuse(code: &'static str, rule: Option<&RuleId>, zh: String, en: String) -> 
     }
 }
 
+/// Whether `by` keeps the ledger (may enter and reverse entries).
+pub fn check_manager(policy: &Policy, by: &StaffFacts) -> Result<(), Refusal> {
+    manager_check(policy, by, &policy.ledger.managers)
+}
+
 fn manager_check(policy: &Policy, by: &StaffFacts, roles: &[String]) -> Result<(), Refusal> {
     if Policy::holds_any(&by.roles, roles) {
         return Ok(());

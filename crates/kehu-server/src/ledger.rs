@@ -127,6 +127,13 @@ pub async fn add_manual_referring(
     let lang = caller.lang;
     let note = crate::service::clean(Some(note.to_string()), 1000, "note", lang)?.unwrap_or_default();
     let note = note.as_str();
+    // Who may keep the ledger is checked first, so nobody else learns which ids exist.
+    let by = StaffFacts {
+        id: caller.id(),
+        name: caller.staff.display_name.clone(),
+        roles: caller.roles.clone(),
+    };
+    ledger::check_manager(&policy, &by).map_err(|r| ApiError::refused(r).in_lang(lang))?;
     let who = match party {
         Party::Staff(id) => facts(&staff::get(&state.db, caller.tenant_id, id).await.map_err(|_| {
             ApiError::bad_request("invalid_staff", Text::new("该员工不存在", "No such staff member")).in_lang(lang)
@@ -147,11 +154,6 @@ pub async fn add_manual_referring(
     };
     let now = state.now();
     let period = ledger::month(&policy, now);
-    let by = StaffFacts {
-        id: caller.id(),
-        name: caller.staff.display_name.clone(),
-        roles: caller.roles.clone(),
-    };
     let mut tx = state.db.begin().await?;
     let before = match party {
         Party::Staff(id) => {

@@ -760,12 +760,30 @@ pub async fn list_claims(
             .in_lang(lang));
         }
     };
-    let mut out = Vec::with_capacity(rows.len());
-    for row in rows {
-        let s = due_of(state, caller.tenant_id, &row).await?;
-        out.push((row, s));
-    }
-    Ok(out)
+    // The valid claims' follow-ups, read once for the page.
+    let mut customers: Vec<i64> = rows
+        .iter()
+        .filter(|c| c.status() == ClaimStatus::Valid)
+        .map(|c| c.customer_id)
+        .collect();
+    customers.sort_unstable();
+    customers.dedup();
+    let acts = activities::for_customers(&state.db, caller.tenant_id, &customers).await?;
+    let now = state.now();
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let s = (row.status() == ClaimStatus::Valid).then(|| {
+                let follow_ups: Vec<_> = acts
+                    .iter()
+                    .filter(|a| a.customer_id == row.customer_id && a.staff_id == row.staff_id)
+                    .filter_map(activities::ActivityRow::follow_up)
+                    .collect();
+                standing(&policy, &row.facts(), &follow_ups, now)
+            });
+            (row, s)
+        })
+        .collect())
 }
 
 /// The pools the caller is a member of (or all, for an admin), with how many customers each holds.

@@ -159,3 +159,18 @@ pub async fn visits(db: &Db, tenant_id: i64, channels: &[&str]) -> Result<Vec<(i
     a.extend(channels.iter().map(|c| crate::Arg::from(*c)));
     db.fetch_all(&sql, a).await
 }
+
+/// The activities of several customers, oldest first (the claim list's limits).
+pub async fn for_customers(db: &Db, tenant_id: i64, customer_ids: &[i64]) -> Result<Vec<ActivityRow>> {
+    let mut out = Vec::new();
+    for chunk in customer_ids.chunks(500) {
+        let sql = format!(
+            "{SELECT} WHERE a.tenant_id = $1 AND a.customer_id IN ({}) ORDER BY a.at, a.id",
+            crate::db::placeholders(2, chunk.len())
+        );
+        let mut a = args![tenant_id];
+        a.extend(chunk.iter().map(|i| crate::Arg::from(*i)));
+        out.extend(db.fetch_all::<ActivityRow>(&sql, a).await?);
+    }
+    Ok(out)
+}

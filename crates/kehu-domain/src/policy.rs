@@ -266,6 +266,16 @@ pub struct CustomerPolicy {
 #[derive(Debug, Clone, Serialize)]
 pub struct ActivityPolicy {
     pub channels: Vec<Channel>,
+    /// Kinds of service an activity may be recorded as (R11.7: before, during, after sale,
+    /// regular care); empty when the rulebook has none.
+    pub kinds: Vec<ServiceKind>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceKind {
+    pub id: String,
+    pub rule: RuleId,
+    pub name: Text,
 }
 
 /// A checked policy: the only form the rest of Kehu uses.
@@ -476,6 +486,16 @@ struct RawOwnership {
 #[serde(deny_unknown_fields)]
 struct RawActivities {
     channels: Vec<Spanned<String>>,
+    #[serde(default)]
+    kinds: Vec<RawServiceKind>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServiceKind {
+    id: Spanned<String>,
+    rule: Spanned<String>,
+    name: Text,
 }
 
 struct Checker<'a> {
@@ -631,6 +651,34 @@ impl Checker<'_> {
         });
         let ownership_rule = self.rule(&raw.ownership.rule);
 
+        let mut kinds: Vec<ServiceKind> = Vec::new();
+        for k in raw.activities.iter().flat_map(|a| a.kinds.iter()) {
+            let id = k.id.get_ref().clone();
+            if id.is_empty()
+                || !id
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            {
+                self.error(
+                    k.id.span(),
+                    format!("service kind `{id}` must be lowercase letters, digits and underscores"),
+                    "for example id = \"after_sale\"",
+                );
+            }
+            if kinds.iter().any(|x| x.id == id) {
+                self.error(
+                    k.id.span(),
+                    format!("service kind `{id}` is defined twice"),
+                    "keep one definition per kind",
+                );
+                continue;
+            }
+            kinds.push(ServiceKind {
+                rule: self.rule(&k.rule),
+                id,
+                name: k.name.clone(),
+            });
+        }
         let channels = match raw.activities {
             None => Channel::ALL.to_vec(),
             Some(a) => {
@@ -726,7 +774,7 @@ impl Checker<'_> {
                 rule: ownership_rule,
                 basis: raw.ownership.basis,
             },
-            activities: ActivityPolicy { channels },
+            activities: ActivityPolicy { channels, kinds },
             ledger,
             pools,
             cadence,

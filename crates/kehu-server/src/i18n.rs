@@ -181,6 +181,7 @@ static STRINGS: &[(&str, &str, &str)] = &[
     ("nav.claims", "我的客户卡", "My cards"),
     ("nav.void", "作废客户卡", "Void cards"),
     ("nav.ledger", "台账", "Ledger"),
+    ("detail.kind", "服务类别", "Kind of service"),
     ("claims.title", "我的客户卡", "My cards"),
     ("claims.of", "的客户卡", "'s cards"),
     (

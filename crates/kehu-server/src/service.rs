@@ -670,6 +670,20 @@ pub async fn add_activity(
     at: Option<Timestamp>,
     note: Option<String>,
 ) -> Result<activities::ActivityRow, ApiError> {
+    add_activity_kind(state, caller, customer_id, channel, at, note, None).await
+}
+
+/// As [`add_activity`], recorded as a kind of service the policy names (R11.7).
+#[allow(clippy::too_many_arguments)]
+pub async fn add_activity_kind(
+    state: &AppState,
+    caller: &Caller,
+    customer_id: i64,
+    channel: &str,
+    at: Option<Timestamp>,
+    note: Option<String>,
+    kind: Option<&str>,
+) -> Result<activities::ActivityRow, ApiError> {
     let policy = state.policy(caller.tenant_id).await?;
     let lang = caller.lang;
     caller.require(&policy, Permission::ActivitiesCreate)?;
@@ -687,6 +701,28 @@ pub async fn add_activity(
             .in_lang(lang)
         })?;
     let note = clean(note, 2000, "note", lang)?.unwrap_or_default();
+    let kind = kind.map(str::trim).filter(|k| !k.is_empty());
+    if let Some(k) = kind
+        && !policy.activities.kinds.iter().any(|x| x.id == k)
+    {
+        let known: Vec<&str> = policy.activities.kinds.iter().map(|x| x.id.as_str()).collect();
+        return Err(ApiError::bad_request(
+            "invalid_kind",
+            Text::new(
+                if known.is_empty() {
+                    "本制度没有服务类别".to_string()
+                } else {
+                    format!("服务类别须为：{}", known.join("、"))
+                },
+                if known.is_empty() {
+                    "This policy has no kinds of service".to_string()
+                } else {
+                    format!("kind must be one of: {}", known.join(", "))
+                },
+            ),
+        )
+        .in_lang(lang));
+    }
     let now = state.now();
     let at = at.unwrap_or(now);
     if at > now + jiff::SignedDuration::from_mins(10) {
@@ -709,6 +745,7 @@ pub async fn add_activity(
             channel,
             at,
             note: &note,
+            kind,
         },
         now,
     )

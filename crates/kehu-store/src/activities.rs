@@ -20,6 +20,8 @@ pub struct ActivityRow {
     pub created_at: i64,
     pub confirmed_at: Option<i64>,
     pub confirmed_by: Option<i64>,
+    /// The kind of service (R11.7), when the policy has kinds.
+    pub kind: Option<String>,
 }
 
 impl ActivityRow {
@@ -35,6 +37,7 @@ impl ActivityRow {
             "created_at": ts(self.created_at).to_string(),
             "confirmed_at": self.confirmed_at.map(|t| ts(t).to_string()),
             "confirmed_by": self.confirmed_by,
+            "kind": self.kind,
         })
     }
 
@@ -51,7 +54,7 @@ impl ActivityRow {
 }
 
 const SELECT: &str = "SELECT a.id, a.tenant_id, a.customer_id, a.staff_id, s.display_name AS staff_name, a.channel, a.at, a.note, a.created_at, \
-    a.confirmed_at, a.confirmed_by \
+    a.confirmed_at, a.confirmed_by, a.kind \
     FROM activities a JOIN staff s ON s.id = a.staff_id";
 
 pub struct NewActivity<'a> {
@@ -60,13 +63,24 @@ pub struct NewActivity<'a> {
     pub channel: Channel,
     pub at: Timestamp,
     pub note: &'a str,
+    pub kind: Option<&'a str>,
 }
 
 pub async fn insert(tx: &mut Tx, tenant_id: i64, a: NewActivity<'_>, now: Timestamp) -> Result<ActivityRow> {
     let (id,): (i64,) = tx
         .fetch_one(
-            "INSERT INTO activities (tenant_id, customer_id, staff_id, channel, at, note, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-            args![tenant_id, a.customer_id, a.staff_id, a.channel.as_str(), ms(a.at), a.note, ms(now)],
+            "INSERT INTO activities (tenant_id, customer_id, staff_id, channel, at, note, created_at, kind) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+            args![
+                tenant_id,
+                a.customer_id,
+                a.staff_id,
+                a.channel.as_str(),
+                ms(a.at),
+                a.note,
+                ms(now),
+                a.kind
+            ],
         )
         .await?;
     tx.fetch_one(

@@ -282,6 +282,16 @@ pub fn explain(p: &Policy) -> Vec<Line> {
         }
         out.push(line(0, Some(&pool.rule), zh, en));
     }
+    if !p.activities.kinds.is_empty() {
+        let zh: Vec<String> = p.activities.kinds.iter().map(|k| k.name.zh.clone()).collect();
+        let en: Vec<String> = p.activities.kinds.iter().map(|k| k.name.en.to_lowercase()).collect();
+        out.push(line(
+            0,
+            p.activities.kinds.first().map(|k| &k.rule),
+            format!("服务分为：{}", zh.join("、")),
+            format!("Kinds of service: {}", en.join(", ")),
+        ));
+    }
     if let Some(cad) = &p.cadence {
         out.push(line(0, None, "拜访频次", "Visit cadence"));
         let ch: Vec<Text> = cad.channels.iter().map(|c| c.label()).collect();

@@ -233,6 +233,8 @@ pub struct NewActivityBody {
     /// When it happened (RFC 3339); default: now.
     pub at: Option<String>,
     pub note: Option<String>,
+    /// The kind of service, one of the policy's `[[activities.kinds]]` (R11.7).
+    pub kind: Option<String>,
 }
 
 /// Record a follow-up.
@@ -255,7 +257,7 @@ async fn add_activity(
             .in_lang(caller.lang)
         })?),
     };
-    let row = service::add_activity(&state, &caller, id, &b.channel, at, b.note).await?;
+    let row = service::add_activity_kind(&state, &caller, id, &b.channel, at, b.note, b.kind.as_deref()).await?;
     Ok((StatusCode::CREATED, Json(ActivityOut::from(&row))))
 }
 

@@ -196,6 +196,8 @@ pub struct ActivityOut {
     /// A leader's confirmation of the follow-up (R5.2).
     pub confirmed_at: Option<String>,
     pub confirmed_by: Option<i64>,
+    /// The kind of service (R11.7).
+    pub kind: Option<String>,
 }
 
 impl From<&ActivityRow> for ActivityOut {
@@ -211,6 +213,7 @@ impl From<&ActivityRow> for ActivityOut {
             created_at: t(a.created_at),
             confirmed_at: a.confirmed_at.map(t),
             confirmed_by: a.confirmed_by,
+            kind: a.kind.clone(),
         }
     }
 }

@@ -292,6 +292,8 @@ struct ClaimView {
 struct ActivityView {
     id: i64,
     channel: String,
+    /// The kind of service (R11.7), by name.
+    kind: Option<String>,
     at: String,
     staff: String,
     note: String,
@@ -343,6 +345,8 @@ struct DetailPage {
     can_follow: bool,
     channels: Vec<(&'static str, String)>,
     channel: String,
+    /// The policy's kinds of service (R11.7), if any: (id, name).
+    kinds: Vec<(String, String)>,
     note: String,
     activities: Vec<ActivityView>,
     history: Vec<EventView>,
@@ -431,6 +435,15 @@ async fn load_detail(state: &AppState, caller: &Caller, c: Chrome, id: i64) -> R
             channel: Channel::parse(&a.channel)
                 .map(|ch| ch.label().get(lang).to_string())
                 .unwrap_or_else(|| a.channel.clone()),
+            kind: a.kind.as_deref().map(|k| {
+                policy
+                    .activities
+                    .kinds
+                    .iter()
+                    .find(|x| x.id == k)
+                    .map(|x| x.name.get(lang).to_string())
+                    .unwrap_or_else(|| k.to_string())
+            }),
             at: policy.local_time(ts(a.at)),
             staff: a.staff_name,
             note: a.note,
@@ -514,6 +527,12 @@ async fn load_detail(state: &AppState, caller: &Caller, c: Chrome, id: i64) -> R
         can_follow: caller.may(&policy, Permission::ActivitiesCreate),
         channel: channels.first().map(|c| c.0.to_string()).unwrap_or_default(),
         channels,
+        kinds: policy
+            .activities
+            .kinds
+            .iter()
+            .map(|k| (k.id.clone(), k.name.get(lang).to_string()))
+            .collect(),
         note: String::new(),
         activities,
         history,
@@ -632,6 +651,8 @@ pub async fn confirm(
 pub struct ActivityForm {
     channel: String,
     note: String,
+    /// The kind of service (R11.7), when the policy has kinds.
+    kind: String,
     csrf: String,
 }
 
@@ -646,7 +667,8 @@ pub async fn add_activity(
     if !csrf_ok(&pc.caller, &f.csrf) {
         return Err(csrf_refused(&pc.c).into());
     }
-    match service::add_activity(&state, &pc.caller, id, &f.channel, None, Some(f.note.clone())).await {
+    let kind = Some(f.kind.as_str()).filter(|k| !k.is_empty());
+    match service::add_activity_kind(&state, &pc.caller, id, &f.channel, None, Some(f.note.clone()), kind).await {
         Ok(_) => Ok(see_other(&format!("/customers/{id}?done=activity"))),
         Err(e) => Ok(detail_with_error(&state, &pc, id, &e, Some((f.channel, f.note))).await),
     }

@@ -562,7 +562,15 @@ both!(virtual r11_8_an_unserved_customer_returns_to_the_pool_where_the_first_cla
     // A visit a month later keeps the customer three months from then; Wang is warned a week
     // before the limit.
     advance(&app, 30 * 86400).await;
-    let visit = follow_up(&app, &wang, cid, "visit").await;
+    // R11.7: a service is recorded as one of the policy's kinds.
+    let (status, e) = app
+        .post(&format!("/api/v1/customers/{cid}/activities"), &wang, json!({ "channel": "call", "kind": "gossip" }))
+        .await;
+    assert_eq!((status, e["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_kind")));
+    let (status, visit) = app
+        .post(&format!("/api/v1/customers/{cid}/activities"), &wang, json!({ "channel": "visit", "kind": "regular_care" }))
+        .await;
+    assert_eq!((status, visit["kind"].as_str()), (StatusCode::CREATED, Some("regular_care")), "{visit}");
     let (_, mine) = app.get("/api/v1/claims", &wang).await;
     let due = &mine["items"][0]["due"];
     assert_eq!(due["rule"], "R11.8");

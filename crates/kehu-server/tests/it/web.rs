@@ -1305,3 +1305,58 @@ both!(r1_6_the_customer_page_sets_grade_and_tags, |app: TestApp| async move {
     .await;
     assert_eq!(forged.status, StatusCode::FORBIDDEN);
 });
+
+both!(
+    r11_7_a_follow_up_is_recorded_as_a_kind_of_service,
+    |app: TestApp| async move {
+        let admin = crate::timed::tenant_on(&app, "event-customers", "events").await;
+        let wang = crate::timed::staff_of(&app, &admin, "xiaowang", "小王", "sales", None).await;
+        let (_, c) = app
+            .post(
+                "/api/v1/customers",
+                &wang,
+                serde_json::json!({ "kind": "person", "name": "孙阿姨", "phones": ["13900000901"] }),
+            )
+            .await;
+        let id = c["id"].as_i64().unwrap();
+        let page = format!("/customers/{id}");
+        let before = get(&app, &page, Some(&wang)).await;
+        assert!(
+            before.has(r#"name="kind""#) && before.has("常规关怀"),
+            "{}",
+            before.html
+        );
+        let p = post(
+            &app,
+            &format!("/customers/{id}/activities"),
+            &wang,
+            &[
+                ("csrf", wang.csrf.as_str()),
+                ("channel", "visit"),
+                ("kind", "regular_care"),
+                ("note", "上门量血压"),
+            ],
+        )
+        .await;
+        assert_eq!(p.status, StatusCode::SEE_OTHER);
+        let after = get(&app, &page, Some(&wang)).await;
+        assert!(
+            after.has(r#"<span class="badge badge-plain">常规关怀</span>"#),
+            "{}",
+            after.html
+        );
+        let bad = post(
+            &app,
+            &format!("/customers/{id}/activities"),
+            &wang,
+            &[
+                ("csrf", wang.csrf.as_str()),
+                ("channel", "visit"),
+                ("kind", "gossip"),
+                ("note", "keep me"),
+            ],
+        )
+        .await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+);

@@ -77,3 +77,6 @@ ALTER TABLE customers ADD COLUMN tags TEXT NOT NULL DEFAULT '';
 
 -- R5.3: finding the void claims not yet reassigned.
 CREATE INDEX claims_reassigned ON claims(reassigned_from) WHERE reassigned_from IS NOT NULL;
+
+-- R11.7: the kind of service an activity was (before, during, after sale, regular care).
+ALTER TABLE activities ADD COLUMN kind TEXT;

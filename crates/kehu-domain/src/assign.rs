@@ -82,18 +82,13 @@ pub fn check<'a>(
         });
     };
     if !Policy::holds_any(&by.roles, &rule.roles) {
-        let names: Vec<String> = rule.roles.iter().map(|r| policy.role_name(r).zh).collect();
-        let names_en: Vec<String> = rule.roles.iter().map(|r| policy.role_name(r).en).collect();
+        let names = policy.roles_text(&rule.roles);
         return Err(Refusal {
             code: "forbidden",
             rule: Some(rule.rule.clone()),
             text: Text::new(
-                format!("只有{}可以分配客户（{}）", names.join("或"), rule.rule),
-                format!(
-                    "Only a {} may share customers out ({})",
-                    names_en.join(" or "),
-                    rule.rule
-                ),
+                format!("只有{}可以分配客户（{}）", names.zh, rule.rule),
+                format!("Only a {} may share customers out ({})", names.en, rule.rule),
             ),
         });
     }

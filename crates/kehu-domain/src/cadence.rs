@@ -144,9 +144,8 @@ pub fn duties_due(
             let from = last.unwrap_or(c.since);
             let due = d.every.after(from, &policy.tz);
             let overdue = due < now;
-            let names: Vec<Text> = d.roles.iter().map(|r| policy.role_name(r)).collect();
-            let who_zh = names.iter().map(|n| n.zh.clone()).collect::<Vec<_>>().join("或");
-            let who_en = names.iter().map(|n| n.en.clone()).collect::<Vec<_>>().join(" or ");
+            let who = policy.roles_text(&d.roles);
+            let (who_zh, who_en) = (who.zh, who.en);
             let (p, dd) = (d.every.text(), policy.local_time(due));
             let state = if overdue {
                 ("已逾期", "overdue")

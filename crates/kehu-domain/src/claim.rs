@@ -325,14 +325,13 @@ pub fn decide_confirmation(
         .find(|r| conf.roles.contains(r))
         .or_else(|| confirmer.roles.iter().find(|r| *r == crate::policy::ADMIN_ROLE));
     let Some(role) = role else {
-        let names: Vec<String> = conf.roles.iter().map(|r| policy.role_name(r).zh).collect();
-        let names_en: Vec<String> = conf.roles.iter().map(|r| policy.role_name(r).en).collect();
+        let names = policy.roles_text(&conf.roles);
         return Err(Refusal {
             code: "forbidden",
             rule: Some(conf.rule.clone()),
             text: Text::new(
-                format!("只有{}可以确认登记（{}）", names.join("或"), conf.rule),
-                format!("Only a {} may confirm a claim ({})", names_en.join(" or "), conf.rule),
+                format!("只有{}可以确认登记（{}）", names.zh, conf.rule),
+                format!("Only a {} may confirm a claim ({})", names.en, conf.rule),
             ),
         });
     };

@@ -134,20 +134,19 @@ fn manager_check(policy: &Policy, by: &StaffFacts, roles: &[String]) -> Result<(
     if Policy::holds_any(&by.roles, roles) {
         return Ok(());
     }
-    let names: Vec<String> = roles.iter().map(|r| policy.role_name(r).zh).collect();
-    let names_en: Vec<String> = roles.iter().map(|r| policy.role_name(r).en).collect();
+    let names = policy.roles_text(roles);
     Err(refuse(
         "forbidden",
         None,
-        if names.is_empty() {
+        if roles.is_empty() {
             "只有管理员可以记账".into()
         } else {
-            format!("只有{}可以记账", names.join("或"))
+            format!("只有{}可以记账", names.zh)
         },
-        if names_en.is_empty() {
+        if roles.is_empty() {
             "Only an administrator may add ledger entries".into()
         } else {
-            format!("Only a {} may add ledger entries", names_en.join(" or "))
+            format!("Only a {} may add ledger entries", names.en)
         },
     ))
 }

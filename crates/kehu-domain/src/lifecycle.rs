@@ -158,16 +158,15 @@ pub fn standing(policy: &Policy, claim: &ClaimFacts, follow_ups: &[FollowUp], no
         Some((_, why, at)) => {
             let what = match (why, awaiting) {
                 (_, Some(_)) => {
-                    let roles: Vec<Text> = lc
-                        .confirm_follow_up
-                        .iter()
-                        .flat_map(|c| c.roles.iter().map(|r| policy.role_name(r)))
-                        .collect();
-                    let zh: Vec<String> = roles.iter().map(|r| r.zh.clone()).collect();
-                    let en: Vec<String> = roles.iter().map(|r| r.en.to_lowercase()).collect();
+                    let roles: Vec<String> = lc.confirm_follow_up.iter().flat_map(|c| c.roles.clone()).collect();
+                    let who = policy.roles_text(&roles);
                     Text::new(
-                        format!("第 {} 次跟进待{}确认", n + 1, zh.join("或")),
-                        format!("follow-up {} waits for a {} to confirm it", n + 1, en.join(" or ")),
+                        format!("第 {} 次跟进待{}确认", n + 1, who.zh),
+                        format!(
+                            "follow-up {} waits for a {} to confirm it",
+                            n + 1,
+                            who.en.to_lowercase()
+                        ),
                     )
                 }
                 (Limit::First, None) => Text::new("首次跟进", "first follow-up"),
@@ -399,18 +398,13 @@ pub fn decide_follow_up_confirmation(
         ));
     }
     if !Policy::holds_any(&confirmer.roles, &conf.roles) {
-        let names: Vec<String> = conf.roles.iter().map(|r| policy.role_name(r).zh).collect();
-        let names_en: Vec<String> = conf.roles.iter().map(|r| policy.role_name(r).en).collect();
+        let names = policy.roles_text(&conf.roles);
         return Err(Refusal {
             code: "forbidden",
             rule: Some(conf.rule.clone()),
             text: Text::new(
-                format!("只有{}可以确认跟进（{}）", names.join("或"), conf.rule),
-                format!(
-                    "Only a {} may confirm a follow-up ({})",
-                    names_en.join(" or "),
-                    conf.rule
-                ),
+                format!("只有{}可以确认跟进（{}）", names.zh, conf.rule),
+                format!("Only a {} may confirm a follow-up ({})", names.en, conf.rule),
             ),
         });
     }
@@ -457,14 +451,13 @@ pub fn decide_follow_up_confirmation(
 }
 
 fn not_allowed(policy: &Policy, rule: &RuleId, roles: &[String], verb: Text) -> Refusal {
-    let names: Vec<String> = roles.iter().map(|r| policy.role_name(r).zh).collect();
-    let names_en: Vec<String> = roles.iter().map(|r| policy.role_name(r).en).collect();
+    let names = policy.roles_text(roles);
     Refusal {
         code: "forbidden",
         rule: Some(rule.clone()),
         text: Text::new(
-            format!("只有{}可以{}（{rule}）", names.join("或"), verb.zh),
-            format!("Only a {} may {} ({rule})", names_en.join(" or "), verb.en),
+            format!("只有{}可以{}（{rule}）", names.zh, verb.zh),
+            format!("Only a {} may {} ({rule})", names.en, verb.en),
         ),
     }
 }

@@ -350,6 +350,15 @@ impl Policy {
         self.pools.iter().find(|p| p.id == id)
     }
 
+    /// Several roles by name, as a refusal lists them: `销售组长或销售经理` / `Team leader or Sales manager`.
+    pub fn roles_text(&self, ids: &[String]) -> Text {
+        let names: Vec<Text> = ids.iter().map(|r| self.role_name(r)).collect();
+        Text::new(
+            names.iter().map(|n| n.zh.as_str()).collect::<Vec<_>>().join("或"),
+            names.iter().map(|n| n.en.as_str()).collect::<Vec<_>>().join(" or "),
+        )
+    }
+
     /// The display name of a role, or its ID when the policy does not know it.
     pub fn role_name(&self, id: &str) -> Text {
         self.role(id)

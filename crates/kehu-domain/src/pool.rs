@@ -67,13 +67,12 @@ pub fn decide_pool_claim(
     };
     let rule = &pool.rule;
     if !Policy::holds_any(&holder.roles, &pool.members) {
-        let names: Vec<String> = pool.members.iter().map(|r| policy.role_name(r).zh).collect();
-        let names_en: Vec<String> = pool.members.iter().map(|r| policy.role_name(r).en).collect();
+        let names = policy.roles_text(&pool.members);
         return Err(refusal(
             "forbidden",
             rule,
-            format!("只有{}可以从{}领取客户", names.join("或"), pool.name.zh),
-            format!("Only a {} may claim from {}", names_en.join(" or "), pool.name.en),
+            format!("只有{}可以从{}领取客户", names.zh, pool.name.zh),
+            format!("Only a {} may claim from {}", names.en, pool.name.en),
         ));
     }
     if c.in_pool != Some(pool.id.as_str()) {

@@ -3,7 +3,7 @@
 //! locked in id order, all in one transaction, and each move is a Decision in the history.
 
 use kehu_domain::assign::{self, Method};
-use kehu_domain::claim::{ClaimStatus, StaffFacts, decide_registration};
+use kehu_domain::claim::{ClaimStatus, decide_registration};
 use kehu_domain::{Policy, Text};
 use kehu_store::claims::{self, ClaimRow, NewClaim};
 use kehu_store::history::{self, NewEvent};
@@ -12,14 +12,6 @@ use kehu_store::{Tx, customers, staff};
 
 use crate::auth::Caller;
 use crate::{ApiError, AppState};
-
-fn facts(s: &StaffRow) -> StaffFacts {
-    StaffFacts {
-        id: s.id,
-        name: s.display_name.clone(),
-        roles: s.role_list(),
-    }
-}
 
 async fn targets(state: &AppState, caller: &Caller, ids: &[i64]) -> Result<Vec<StaffRow>, ApiError> {
     let mut out: Vec<StaffRow> = Vec::new();
@@ -126,7 +118,7 @@ pub async fn redistribute(
         .into_iter()
         .filter(|s| s.id != from.id)
         .collect();
-    let by = crate::lifecycle::facts_of(caller);
+    let by = caller.facts();
     let rule = assign::check(&policy, policy.claims.redistribute.as_ref(), &by, to.len())
         .map_err(|r| ApiError::refused(r).in_lang(lang))?;
     let method = method_of(method, rule.method, lang)?;
@@ -159,9 +151,9 @@ pub async fn redistribute(
             &policy,
             rule,
             &by,
-            Some(&facts(&from)),
+            Some(&from.facts()),
             (customer_id, &old.customer_name),
-            &facts(target),
+            &target.facts(),
             method,
             seed,
             now,
@@ -255,7 +247,7 @@ pub async fn share_out(
         .in_lang(lang));
     }
     let to = targets(state, caller, to).await?;
-    let by = crate::lifecycle::facts_of(caller);
+    let by = caller.facts();
     let rule = assign::check(&policy, policy.customers.share_out.as_ref(), &by, to.len())
         .map_err(|r| ApiError::refused(r).in_lang(lang))?;
     let method = method_of(method, rule.method, lang)?;
@@ -298,7 +290,7 @@ pub async fn share_out(
             .iter()
             .map(ClaimRow::facts)
             .collect();
-        let reg = decide_registration(&policy, now, &facts(target), &existing)
+        let reg = decide_registration(&policy, now, &target.facts(), &existing)
             .map_err(|r| ApiError::refused(r).in_lang(lang))?;
         let decision = assign::decide(
             &policy,
@@ -306,7 +298,7 @@ pub async fn share_out(
             &by,
             None,
             (customer_id, &customer.name),
-            &facts(target),
+            &target.facts(),
             method,
             seed,
             now,

@@ -94,6 +94,15 @@ impl Caller {
         self.staff.id
     }
 
+    /// The caller as the rules see them (with the roles this request runs under).
+    pub fn facts(&self) -> kehu_domain::claim::StaffFacts {
+        kehu_domain::claim::StaffFacts {
+            id: self.id(),
+            name: self.staff.display_name.clone(),
+            roles: self.roles.clone(),
+        }
+    }
+
     pub fn may(&self, policy: &Policy, p: Permission) -> bool {
         policy.allows(&self.roles, p)
     }

@@ -76,10 +76,10 @@ pub async fn lines(
     }
     let channels: Vec<&str> = cad.channels.iter().map(|c| c.as_str()).collect();
     let visits = activities::visits(&state.db, caller.tenant_id, &channels).await?;
-    let mut last: HashMap<i64, i64> = HashMap::new();
-    for (cid, at, _) in &visits {
-        let e = last.entry(*cid).or_insert(*at);
-        *e = (*e).max(*at);
+    // Visits grouped by customer once: (when, the visitor's roles).
+    let mut by_customer: HashMap<i64, Vec<(i64, &str)>> = HashMap::new();
+    for (cid, at, roles) in &visits {
+        by_customer.entry(*cid).or_default().push((*at, roles.as_str()));
     }
     let mut out = Vec::new();
     for c in &graded {
@@ -89,7 +89,10 @@ pub async fn lines(
             grade: c.grade.clone(),
             tags: c.tag_list(),
             since: ts(c.created_at),
-            last_visit: last.get(&c.id).map(|t| ts(*t)),
+            last_visit: by_customer
+                .get(&c.id)
+                .and_then(|v| v.iter().map(|(at, _)| *at).max())
+                .map(ts),
         };
         let owner = owners.get(&c.id).copied();
         let owner_row = owner.and_then(|o| people.iter().find(|p| p.id == o));
@@ -109,11 +112,12 @@ pub async fn lines(
         if let Some(due) = visit_due(&policy, &v, now) {
             out.push(base(&due, Vec::new()));
         }
+        let mine = by_customer.get(&c.id);
         let by_role = |roles: &[String]| {
-            visits
-                .iter()
-                .filter(|(cid, _, r)| *cid == c.id && r.split(',').any(|x| roles.iter().any(|y| y == x)))
-                .map(|(_, at, _)| ts(*at))
+            mine.into_iter()
+                .flatten()
+                .filter(|(_, r)| r.split(',').any(|x| roles.iter().any(|y| y == x)))
+                .map(|(at, _)| ts(*at))
                 .max()
         };
         for (roles, due) in duties_due(&policy, &v, &by_role, now) {

@@ -72,14 +72,6 @@ pub async fn get(state: &AppState, caller: &Caller, id: i64) -> Result<EntryRow,
     Ok(row)
 }
 
-fn facts(s: &kehu_store::staff::StaffRow) -> StaffFacts {
-    StaffFacts {
-        id: s.id,
-        name: s.display_name.clone(),
-        roles: s.role_list(),
-    }
-}
-
 /// Locks a staff member's ledger for the rest of `tx`, so two managers entering the same code
 /// at once count occurrences one after the other.
 pub(crate) async fn lock_staff(tx: &mut kehu_store::Tx, tenant_id: i64, staff_id: i64) -> Result<(), StoreError> {
@@ -128,16 +120,15 @@ pub async fn add_manual_referring(
     let note = crate::service::clean(Some(note.to_string()), 1000, "note", lang)?.unwrap_or_default();
     let note = note.as_str();
     // Who may keep the ledger is checked first, so nobody else learns which ids exist.
-    let by = StaffFacts {
-        id: caller.id(),
-        name: caller.staff.display_name.clone(),
-        roles: caller.roles.clone(),
-    };
+    let by = caller.facts();
     ledger::check_manager(&policy, &by).map_err(|r| ApiError::refused(r).in_lang(lang))?;
     let who = match party {
-        Party::Staff(id) => facts(&staff::get(&state.db, caller.tenant_id, id).await.map_err(|_| {
-            ApiError::bad_request("invalid_staff", Text::new("该员工不存在", "No such staff member")).in_lang(lang)
-        })?),
+        Party::Staff(id) => staff::get(&state.db, caller.tenant_id, id)
+            .await
+            .map_err(|_| {
+                ApiError::bad_request("invalid_staff", Text::new("该员工不存在", "No such staff member")).in_lang(lang)
+            })?
+            .facts(),
         Party::Customer(id) => {
             let c = kehu_store::customers::get(&state.db, caller.tenant_id, id)
                 .await
@@ -229,11 +220,7 @@ pub async fn reverse(state: &AppState, caller: &Caller, id: i64, reason: &str) -
     let reason = reason.as_str();
     let missing = || ApiError::not_found(Text::new("找不到该台账记录", "No such ledger entry")).in_lang(lang);
     let now = state.now();
-    let by = StaffFacts {
-        id: caller.id(),
-        name: caller.staff.display_name.clone(),
-        roles: caller.roles.clone(),
-    };
+    let by = caller.facts();
     let mut tx = state.db.begin().await?;
     let entry = kehu_store::ledger::get_tx(&mut tx, caller.tenant_id, id)
         .await

@@ -5,7 +5,7 @@
 //! Every change that can move a claim's limit calls [`settle`] in its own transaction, so the
 //! deadline row always matches what `kehu_domain::lifecycle::standing` says.
 
-use kehu_domain::claim::{ClaimStatus, StaffFacts};
+use kehu_domain::claim::ClaimStatus;
 use kehu_domain::lifecycle::{
     Standing, decide_cancel, decide_duplicate_penalty, decide_follow_up_confirmation, decide_reassign, standing,
 };
@@ -52,34 +52,30 @@ async fn record_lapses(tx: &mut Tx, now: Timestamp, lapses: &[Lapsed]) -> Result
     tenants.sort_unstable();
     tenants.dedup();
     for tenant in tenants {
+        // Each lapse: the claim's event, then the customer's return to the pool if it had one.
         let events: Vec<NewEvent<'_>> = lapses
             .iter()
             .filter(|l| l.before.tenant_id == tenant)
-            .map(|l| NewEvent {
-                actor_id: None,
-                entity: "claim",
-                entity_id: l.before.id,
-                customer_id: Some(l.before.customer_id),
-                action: l.after.status().as_str(),
-                before: Some(l.before.to_json()),
-                after: Some(l.after.to_json()),
-                decision: Some(&l.decision),
-            })
-            .flat_map(|claim_event| {
-                let l = lapses
-                    .iter()
-                    .find(|l| l.before.id == claim_event.entity_id && l.before.tenant_id == tenant);
-                let pool_event = l.and_then(|l| {
-                    l.pool.as_ref().map(|(pool, at)| NewEvent {
-                        actor_id: None,
-                        entity: "customer",
-                        entity_id: l.before.customer_id,
-                        customer_id: Some(l.before.customer_id),
-                        action: "to_pool",
-                        before: None,
-                        after: Some(serde_json::json!({ "pool_id": pool, "pooled_at": at.to_string() })),
-                        decision: Some(&l.decision),
-                    })
+            .flat_map(|l| {
+                let claim_event = NewEvent {
+                    actor_id: None,
+                    entity: "claim",
+                    entity_id: l.before.id,
+                    customer_id: Some(l.before.customer_id),
+                    action: l.after.status().as_str(),
+                    before: Some(l.before.to_json()),
+                    after: Some(l.after.to_json()),
+                    decision: Some(&l.decision),
+                };
+                let pool_event = l.pool.as_ref().map(|(pool, at)| NewEvent {
+                    actor_id: None,
+                    entity: "customer",
+                    entity_id: l.before.customer_id,
+                    customer_id: Some(l.before.customer_id),
+                    action: "to_pool",
+                    before: None,
+                    after: Some(serde_json::json!({ "pool_id": pool, "pooled_at": at.to_string() })),
+                    decision: Some(&l.decision),
                 });
                 std::iter::once(claim_event).chain(pool_event)
             })
@@ -483,14 +479,6 @@ pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
     })
 }
 
-pub(crate) fn facts_of(caller: &Caller) -> StaffFacts {
-    StaffFacts {
-        id: caller.id(),
-        name: caller.staff.display_name.clone(),
-        roles: caller.roles.clone(),
-    }
-}
-
 fn claim_not_found(lang: kehu_domain::Lang) -> ApiError {
     ApiError::not_found(Text::new("找不到该登记", "No such claim")).in_lang(lang)
 }
@@ -521,7 +509,7 @@ pub async fn cancel_claim(
     let now = state.now();
     let mut tx = state.db.begin().await?;
     let claim = lock_claim(&mut tx, caller, claim_id).await?;
-    let decision = decide_cancel(&policy, &claim.facts(), &facts_of(caller), reason, now)
+    let decision = decide_cancel(&policy, &claim.facts(), &caller.facts(), reason, now)
         .map_err(|r| ApiError::refused(r).in_lang(lang))?;
     let row = claims::end(
         &mut tx,
@@ -582,12 +570,8 @@ pub async fn reassign_claim(
     let claim = lock_claim(&mut tx, caller, claim_id).await?;
     let existing = claims::for_customer_tx(&mut tx, caller.tenant_id, claim.customer_id).await?;
     let facts: Vec<_> = existing.iter().map(ClaimRow::facts).collect();
-    let to_facts = StaffFacts {
-        id: to.id,
-        name: to.display_name.clone(),
-        roles: to.role_list(),
-    };
-    let decision = decide_reassign(&policy, &claim.facts(), &facts, &facts_of(caller), &to_facts, now)
+    let to_facts = to.facts();
+    let decision = decide_reassign(&policy, &claim.facts(), &facts, &caller.facts(), &to_facts, now)
         .map_err(|r| ApiError::refused(r).in_lang(lang))?;
     // The new holder registers like anyone else: the policy's rule on duplicates and the cap on
     // customers held apply.
@@ -671,15 +655,9 @@ pub async fn confirm_follow_up(
         .iter()
         .filter_map(activities::ActivityRow::follow_up)
         .collect();
-    let decision = decide_follow_up_confirmation(
-        &policy,
-        &claim.facts(),
-        &follow_ups,
-        activity_id,
-        &facts_of(caller),
-        now,
-    )
-    .map_err(|r| ApiError::refused(r).in_lang(lang))?;
+    let decision =
+        decide_follow_up_confirmation(&policy, &claim.facts(), &follow_ups, activity_id, &caller.facts(), now)
+            .map_err(|r| ApiError::refused(r).in_lang(lang))?;
     let row = activities::confirm(&mut tx, caller.tenant_id, activity_id, caller.id(), now).await?;
     history::append(
         &mut tx,
@@ -725,13 +703,6 @@ pub async fn list_claims(
 ) -> Result<Vec<(ClaimRow, Option<Standing>)>, ApiError> {
     let policy = state.policy(caller.tenant_id).await?;
     let lang = caller.lang;
-    if !(1..=500).contains(&limit) {
-        return Err(ApiError::bad_request(
-            "invalid_limit",
-            Text::new("limit 须在 1 到 500 之间", "limit must be 1 to 500"),
-        )
-        .in_lang(lang));
-    }
     let rows = match view {
         None | Some("") => {
             let staff_id = staff_id.unwrap_or(caller.id());
@@ -876,7 +847,7 @@ pub(crate) async fn take_from_pool(
         .unwrap_or(now);
     let claimed_today = claims::count_from_pool_since(tx, tenant, caller.id(), pool, today).await?;
     let held = claims::count_held(tx, tenant, caller.id()).await?;
-    let holder = facts_of(caller);
+    let holder = caller.facts();
     let decision = kehu_domain::pool::decide_pool_claim(
         policy,
         &holder,

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use axum::http::StatusCode;
-use kehu_domain::claim::{StaffFacts, decide_confirmation, decide_registration, decide_submission};
+use kehu_domain::claim::{decide_confirmation, decide_registration, decide_submission};
 use kehu_domain::normalize::{Phone, company_key, normalize_name};
 use kehu_domain::ownership::{Ownership, decide_ownership, select_owner};
 use kehu_domain::policy::Channel;
@@ -520,11 +520,7 @@ pub async fn register_claim_at(
         .iter()
         .map(ClaimRow::facts)
         .collect();
-    let facts = StaffFacts {
-        id: holder.id,
-        name: holder.display_name.clone(),
-        roles: holder.role_list(),
-    };
+    let facts = holder.facts();
     let reg = decide_registration(&policy, now, &facts, &existing).map_err(|r| ApiError::refused(r).in_lang(lang))?;
     let held = claims::count_held(&mut tx, caller.tenant_id, holder.id).await?;
     kehu_domain::pool::decide_capacity(&policy, &facts, held).map_err(|r| ApiError::refused(r).in_lang(lang))?;
@@ -615,11 +611,7 @@ pub async fn confirm_claim(state: &AppState, caller: &Caller, claim_id: i64) -> 
     let now = state.now();
     let mut tx = state.db.begin().await?;
     let claim = crate::lifecycle::lock_claim(&mut tx, caller, claim_id).await?;
-    let confirmer = StaffFacts {
-        id: caller.id(),
-        name: caller.staff.display_name.clone(),
-        roles: caller.roles.clone(),
-    };
+    let confirmer = caller.facts();
     let c = decide_confirmation(&policy, now, &claim.facts(), &confirmer)
         .map_err(|r| ApiError::refused(r).in_lang(lang))?;
     let row = claims::confirm(

@@ -21,6 +21,15 @@ pub struct StaffRow {
 }
 
 impl StaffRow {
+    /// The staff member as the rules see them.
+    pub fn facts(&self) -> kehu_domain::claim::StaffFacts {
+        kehu_domain::claim::StaffFacts {
+            id: self.id,
+            name: self.display_name.clone(),
+            roles: self.role_list(),
+        }
+    }
+
     pub fn role_list(&self) -> Vec<String> {
         self.roles
             .split(',')

@@ -148,17 +148,22 @@ pub struct PageQuery {
     pub cursor: Option<String>,
 }
 
+/// A list's `?limit=`: 1 to 500, default 50.
+pub fn parse_limit(raw: Option<&str>, lang: kehu_domain::Lang) -> Result<i64, ApiError> {
+    match raw.map(|l| l.parse::<i64>()) {
+        None => Ok(50),
+        Some(Ok(n)) if (1..=500).contains(&n) => Ok(n),
+        Some(_) => Err(ApiError::bad_request(
+            "invalid_limit",
+            Text::new("limit 须在 1 到 500 之间", "limit must be 1 to 500"),
+        )
+        .in_lang(lang)),
+    }
+}
+
 impl PageQuery {
     pub fn limit(&self, lang: kehu_domain::Lang) -> Result<i64, ApiError> {
-        match self.limit.as_deref().map(|l| l.parse::<i64>()) {
-            None => Ok(50),
-            Some(Ok(n)) if (1..=500).contains(&n) => Ok(n),
-            Some(_) => Err(ApiError::bad_request(
-                "invalid_limit",
-                Text::new("limit 须在 1 到 500 之间", "limit must be 1 to 500"),
-            )
-            .in_lang(lang)),
-        }
+        parse_limit(self.limit.as_deref(), lang)
     }
 
     pub fn cursor(&self, lang: kehu_domain::Lang) -> Result<Option<i64>, ApiError> {

@@ -76,12 +76,14 @@ pub struct ClaimStandingList {
 #[into_params(parameter_in = Query)]
 pub struct ClaimQuery {
     /// Whose claims; default the caller. Others' need `claims.create_for_others`.
-    pub staff_id: Option<i64>,
+    #[param(value_type = Option<i64>)]
+    pub staff_id: Option<String>,
     /// `void_unassigned`: void claims not yet reassigned, those the caller signed first for a
     /// leader (R5.3).
     pub view: Option<String>,
     /// 1 to 500; default 100.
-    pub limit: Option<i64>,
+    #[param(value_type = Option<i64>)]
+    pub limit: Option<String>,
 }
 
 pub(crate) fn due_out(s: Option<Standing>, lang: Lang) -> Option<DueOut> {
@@ -107,7 +109,13 @@ async fn list_claims(
     caller: Caller,
     Query(q): Query<ClaimQuery>,
 ) -> Result<Json<ClaimStandingList>, ApiError> {
-    let rows = lifecycle::list_claims(&state, &caller, q.staff_id, q.view.as_deref(), q.limit.unwrap_or(100)).await?;
+    let lang = caller.lang;
+    let staff_id = int(q.staff_id.as_deref(), "staff_id", lang)?;
+    let limit = match q.limit.as_deref() {
+        None => 100,
+        raw => super::parse_limit(raw, lang)?,
+    };
+    let rows = lifecycle::list_claims(&state, &caller, staff_id, q.view.as_deref(), limit).await?;
     Ok(Json(ClaimStandingList {
         items: rows
             .into_iter()
@@ -294,17 +302,7 @@ async fn list_ledger(
     Query(q): Query<LedgerQuery>,
 ) -> Result<Json<LedgerPage>, ApiError> {
     let lang = caller.lang;
-    let limit = match int(q.limit.as_deref(), "limit", lang)? {
-        None => 50,
-        Some(n) if (1..=500).contains(&n) => n,
-        Some(_) => {
-            return Err(ApiError::bad_request(
-                "invalid_limit",
-                Text::new("limit 须在 1 到 500 之间", "limit must be 1 to 500"),
-            )
-            .in_lang(lang));
-        }
-    };
+    let limit = super::parse_limit(q.limit.as_deref(), lang)?;
     let staff_id = int(q.staff_id.as_deref(), "staff_id", lang)?;
     let cursor = int(q.cursor.as_deref(), "cursor", lang)?;
     let rows = crate::ledger::list(&state, &caller, staff_id, q.period.as_deref(), cursor, limit + 1).await?;
@@ -560,17 +558,7 @@ async fn pool_customers(
     Query(q): Query<PoolQuery>,
 ) -> Result<Json<PooledPage>, ApiError> {
     let lang = caller.lang;
-    let limit = match int(q.limit.as_deref(), "limit", lang)? {
-        None => 50,
-        Some(n) if (1..=500).contains(&n) => n,
-        Some(_) => {
-            return Err(ApiError::bad_request(
-                "invalid_limit",
-                Text::new("limit 须在 1 到 500 之间", "limit must be 1 to 500"),
-            )
-            .in_lang(lang));
-        }
-    };
+    let limit = super::parse_limit(q.limit.as_deref(), lang)?;
     let after = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
         None => None,
         Some(c) => Some(

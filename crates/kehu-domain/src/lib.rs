@@ -8,6 +8,7 @@ pub mod cadence;
 pub mod claim;
 pub mod contact;
 pub mod decision;
+pub mod event;
 pub mod history;
 pub mod ledger;
 pub mod lifecycle;

@@ -13,8 +13,10 @@ use toml::Spanned;
 use crate::decision::RuleId;
 use crate::text::Text;
 
+mod events;
 mod explain;
 mod timed;
+pub use events::JointEvents;
 pub use explain::{Line, explain};
 pub use timed::{
     Cadence, CadenceDuty, CadenceTag, ClaimAction, Cutoff, Escalation, FirstContact, Flag, FollowUpConfirmation,
@@ -298,6 +300,8 @@ pub struct Policy {
     pub pools: Vec<Pool>,
     /// R1.6, R1.7: how often customers are visited.
     pub cadence: Option<Cadence>,
+    /// R11.3: filing cut-offs of joint events.
+    pub events: Option<JointEvents>,
 }
 
 impl Policy {
@@ -421,6 +425,8 @@ struct RawPolicy {
     pools: Vec<timed::RawPool>,
     #[serde(default)]
     cadence: Option<timed::RawCadence>,
+    #[serde(default)]
+    events: Option<events::RawJointEvents>,
 }
 
 #[derive(Deserialize)]
@@ -720,6 +726,7 @@ impl Checker<'_> {
         };
         let pools = self.pools(raw.pools, &roles);
         let cadence = raw.cadence.map(|c| self.cadence(c, &roles, &channels));
+        let events = raw.events.map(|e| self.joint_events(e, &roles, &ledger.codes));
         let lifecycle = raw
             .claims
             .lifecycle
@@ -787,6 +794,7 @@ impl Checker<'_> {
             ledger,
             pools,
             cadence,
+            events,
         })
     }
 }

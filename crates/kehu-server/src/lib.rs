@@ -8,6 +8,7 @@ pub mod auth;
 pub mod cadence;
 pub mod clock;
 pub mod error;
+pub mod events;
 pub mod i18n;
 pub mod indexer;
 pub mod ledger;

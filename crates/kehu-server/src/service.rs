@@ -468,7 +468,7 @@ pub async fn register_claim(
     customer_id: i64,
     holder: Option<i64>,
 ) -> Result<ClaimRow, ApiError> {
-    register_claim_at(state, caller, customer_id, holder, None).await
+    register_claim_at(state, caller, customer_id, holder, None, None).await
 }
 
 /// Registers a claim for a contact at `contact_at` (default: now); a late submission is
@@ -479,6 +479,7 @@ pub async fn register_claim_at(
     customer_id: i64,
     holder: Option<i64>,
     contact_at: Option<Timestamp>,
+    event_id: Option<i64>,
 ) -> Result<ClaimRow, ApiError> {
     let policy = state.policy(caller.tenant_id).await?;
     let lang = caller.lang;
@@ -543,6 +544,11 @@ pub async fn register_claim_at(
         },
     )
     .await?;
+    // R11.3: an invitation to a joint event counts for the holder's division.
+    let row = match event_id {
+        Some(ev) => crate::events::attach(&mut tx, state, &policy, caller, row, ev, holder.unit_id, now).await?,
+        None => row,
+    };
     history::append(
         &mut tx,
         caller.tenant_id,
@@ -640,6 +646,9 @@ pub async fn confirm_claim(state: &AppState, caller: &Caller, claim_id: i64) -> 
         },
     )
     .await?;
+    let row = crate::events::confirmed(&mut tx, state, &policy, row, now)
+        .await
+        .map_err(|e| e.in_lang(lang))?;
     let (row, _) = crate::lifecycle::settle(&mut tx, &policy, row, now).await?;
     tx.commit().await?;
     Ok(row)

@@ -33,6 +33,12 @@ pub struct ClaimRow {
     pub reassigned_from: Option<i64>,
     pub contact_at: Option<i64>,
     pub from_pool: Option<String>,
+    /// R11.3: the joint event this claim is an invitation to, the division it counts for, when
+    /// it must be filed and when it was.
+    pub event_id: Option<i64>,
+    pub event_unit: Option<i64>,
+    pub filing_due: Option<i64>,
+    pub filed_at: Option<i64>,
 }
 
 impl ClaimRow {
@@ -82,13 +88,18 @@ impl ClaimRow {
             "reassigned_from": self.reassigned_from,
             "contact_at": t(self.contact_at),
             "from_pool": self.from_pool,
+            "event_id": self.event_id,
+            "event_unit": self.event_unit,
+            "filing_due": t(self.filing_due),
+            "filed_at": t(self.filed_at),
         })
     }
 }
 
 const SELECT: &str = "SELECT c.id, c.tenant_id, c.customer_id, c.staff_id, s.display_name AS staff_name, cu.name AS customer_name, cu.grade AS customer_grade, c.status, \
     c.registered_at, c.registered_by, c.effective_at, c.confirmed_at, c.confirmed_by, k.display_name AS confirmer_name, \
-    c.confirmed_role, c.valid_until, c.policy_version, c.ended_at, c.ended_rule, c.ended_by, c.end_reason, c.reassigned_from, c.contact_at, c.from_pool \
+    c.confirmed_role, c.valid_until, c.policy_version, c.ended_at, c.ended_rule, c.ended_by, c.end_reason, c.reassigned_from, c.contact_at, c.from_pool, \
+    c.event_id, c.event_unit, c.filing_due, c.filed_at \
     FROM claims c JOIN staff s ON s.id = c.staff_id JOIN customers cu ON cu.id = c.customer_id \
     LEFT JOIN staff k ON k.id = c.confirmed_by";
 
@@ -324,4 +335,52 @@ pub async fn count_from_pool_since(
         )
         .await?;
     Ok(u32::try_from(n).unwrap_or(u32::MAX))
+}
+
+/// R11.3: makes a new claim an invitation to `event_id` for the division `unit_id`.
+pub async fn set_event(tx: &mut Tx, tenant_id: i64, id: i64, event_id: i64, unit_id: i64) -> Result<ClaimRow> {
+    tx.execute(
+        "UPDATE claims SET event_id = $3, event_unit = $4 WHERE tenant_id = $1 AND id = $2",
+        args![tenant_id, id, event_id, unit_id],
+    )
+    .await?;
+    get_tx(tx, tenant_id, id).await
+}
+
+/// R11.3: when a confirmed invitation must be filed.
+pub async fn set_filing_due(tx: &mut Tx, tenant_id: i64, id: i64, due: Timestamp) -> Result<ClaimRow> {
+    tx.execute(
+        "UPDATE claims SET filing_due = $3 WHERE tenant_id = $1 AND id = $2",
+        args![tenant_id, id, ms(due)],
+    )
+    .await?;
+    get_tx(tx, tenant_id, id).await
+}
+
+/// R11.3: the invitations to `event_id` (of one division when `unit_id` is given), oldest first.
+pub async fn for_event_tx(tx: &mut Tx, tenant_id: i64, event_id: i64, unit_id: Option<i64>) -> Result<Vec<ClaimRow>> {
+    let sql = format!(
+        "{SELECT} WHERE c.tenant_id = $1 AND c.event_id = $2 AND ($3 IS NULL OR c.event_unit = $3) ORDER BY c.id"
+    );
+    tx.fetch_all(&sql, args![tenant_id, event_id, unit_id]).await
+}
+
+/// R11.3: the invitations to `event_id`, oldest first.
+pub async fn for_event(db: &Db, tenant_id: i64, event_id: i64) -> Result<Vec<ClaimRow>> {
+    let mut tx = db.begin().await?;
+    let rows = for_event_tx(&mut tx, tenant_id, event_id, None).await?;
+    tx.commit().await?;
+    Ok(rows)
+}
+
+/// R11.3: records the filing of these invitations.
+pub async fn file(tx: &mut Tx, tenant_id: i64, ids: &[i64], by: i64, at: Timestamp) -> Result<()> {
+    for id in ids {
+        tx.execute(
+            "UPDATE claims SET filed_at = $3, filed_by = $4 WHERE tenant_id = $1 AND id = $2 AND filed_at IS NULL",
+            args![tenant_id, *id, ms(at), by],
+        )
+        .await?;
+    }
+    Ok(())
 }

@@ -17,6 +17,9 @@ pub enum Kind {
     ClaimLapse,
     /// A new customer's first message (R5.8); the subject is the customer.
     FirstContact,
+    /// A confirmed invitation to a joint event is filed by its cut-off (R11.3); the subject is
+    /// the claim.
+    EventFiling,
 }
 
 impl Kind {
@@ -24,6 +27,7 @@ impl Kind {
         match self {
             Kind::ClaimLapse => "claim_lapse",
             Kind::FirstContact => "first_contact",
+            Kind::EventFiling => "event_filing",
         }
     }
 
@@ -31,6 +35,7 @@ impl Kind {
         match s {
             "claim_lapse" => Some(Kind::ClaimLapse),
             "first_contact" => Some(Kind::FirstContact),
+            "event_filing" => Some(Kind::EventFiling),
             _ => None,
         }
     }

@@ -10,6 +10,7 @@ pub mod clock;
 pub mod customers;
 pub mod db;
 pub mod deadlines;
+pub mod events;
 pub mod history;
 pub mod ledger;
 pub mod migrate;

@@ -414,6 +414,60 @@ pub fn explain(p: &Policy) -> Vec<Line> {
             out.push(line(1, Some(&code.rule), zh, en));
         }
     }
+    if let Some(ev) = &p.events {
+        out.push(line(0, None, "联合会议", "Joint events"));
+        let org = p.roles_text(&ev.organisers);
+        let filers = p.roles_text(&ev.filers);
+        let w = ev.window.text();
+        out.push(line(
+            1,
+            Some(&ev.rule),
+            format!(
+                "{}安排联合会议并指定举办部门；会前 {} 内，各部门{}每天 {} 前报送当天确认的邀约，{} 以后确认的算作第二天",
+                org.zh, w.zh, filers.zh, ev.daily_cutoff, ev.daily_cutoff
+            ),
+            format!(
+                "A {} schedules a joint event and names its divisions; in the {} before it, each division's {} files the day's confirmed invitations by {}; those confirmed from {} on count as the next day's",
+                lower(&org.en),
+                w.en,
+                lower(&filers.en),
+                ev.daily_cutoff,
+                ev.daily_cutoff
+            ),
+        ));
+        out.push(line(
+            1,
+            Some(&ev.rule),
+            format!(
+                "会议当天：下午场 {} 前、晚场 {} 前报送，之后不再接受新的邀约",
+                ev.afternoon_cutoff, ev.evening_cutoff
+            ),
+            format!(
+                "On the event day: by {} for an afternoon event, by {} for an evening one; no invitations are confirmed after that",
+                ev.afternoon_cutoff, ev.evening_cutoff
+            ),
+        ));
+        if let Some(lead) = ev.lead {
+            let t = lead.text();
+            out.push(line(
+                1,
+                Some(&ev.rule),
+                format!("排在前面的部门比后一个部门提前 {} 完成邀约", t.zh),
+                format!(
+                    "Each division closes its invitations {} ahead of the one after it",
+                    t.en
+                ),
+            ));
+        }
+        let mut zh = "迟报的部门：另一部门在此期间邀约并确认的客户判归另一部门".to_string();
+        let mut en = "A division that files late loses a customer the other division invited and confirmed meanwhile"
+            .to_string();
+        if let Some(code) = ev.late_penalty.as_deref().and_then(|c| p.ledger.code(c)) {
+            zh.push_str(&format!("；部门负责人按“{}”记账（每天一次）", code.name.zh));
+            en.push_str(&format!("; the head is charged \"{}\" (once a day)", code.name.en));
+        }
+        out.push(line(1, Some(&ev.rule), zh, en));
+    }
     out
 }
 

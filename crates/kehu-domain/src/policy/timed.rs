@@ -50,6 +50,14 @@ impl Period {
             .unwrap_or(Timestamp::MAX)
     }
 
+    /// `t` minus this period, calendar units counted in `tz`.
+    pub fn before(&self, t: Timestamp, tz: &jiff::tz::TimeZone) -> Timestamp {
+        t.to_zoned(tz.clone())
+            .checked_sub(self.span)
+            .map(|z| z.timestamp())
+            .unwrap_or(Timestamp::MIN)
+    }
+
     /// The period in words: `3 天` / `3 days`.
     pub fn text(&self) -> Text {
         let s = self.span;
@@ -585,7 +593,7 @@ struct RawEscalation {
 const PERIOD_HINT: &str = "write a whole length such as \"3 days\", \"24 hours\", \"1 week\" or \"2 months\"";
 
 impl Checker<'_> {
-    fn period(&mut self, raw: &Spanned<String>) -> Option<Period> {
+    pub(super) fn period(&mut self, raw: &Spanned<String>) -> Option<Period> {
         let p = Period::parse(raw.get_ref());
         if p.is_none() {
             self.error(

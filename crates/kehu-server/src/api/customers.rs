@@ -152,6 +152,9 @@ pub struct NewClaimBody {
     /// When the contact took place (RFC 3339); default now. A policy with a submission cut-off
     /// (R3.1) records a late registration, and charges one past the grace (R3.12).
     pub contact_at: Option<String>,
+    /// R11.3: the joint event this claim is an invitation to; it counts for the holder's
+    /// division and is filed by the division's cut-off once confirmed.
+    pub event_id: Option<i64>,
 }
 
 /// Register a claim on the customer. Under a policy with confirmation it is `pending` until a
@@ -189,7 +192,7 @@ async fn register_claim(
             .in_lang(caller.lang)
         })?),
     };
-    let row = service::register_claim_at(&state, &caller, id, b.staff_id, contact_at).await?;
+    let row = service::register_claim_at(&state, &caller, id, b.staff_id, contact_at, b.event_id).await?;
     Ok((StatusCode::CREATED, Json(ClaimOut::from(&row))))
 }
 

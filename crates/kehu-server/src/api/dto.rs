@@ -120,6 +120,12 @@ pub struct ClaimOut {
     pub contact_at: Option<String>,
     /// The pool the claim took the customer from (R11.8).
     pub from_pool: Option<String>,
+    /// R11.3: the joint event this claim is an invitation to, the division (unit) it counts
+    /// for, when it must be filed and when it was.
+    pub event_id: Option<i64>,
+    pub event_unit: Option<i64>,
+    pub filing_due: Option<String>,
+    pub filed_at: Option<String>,
 }
 
 impl From<&ClaimRow> for ClaimOut {
@@ -143,6 +149,10 @@ impl From<&ClaimRow> for ClaimOut {
             reassigned_from: c.reassigned_from,
             contact_at: c.contact_at.map(t),
             from_pool: c.from_pool.clone(),
+            event_id: c.event_id,
+            event_unit: c.event_unit,
+            filing_due: c.filing_due.map(t),
+            filed_at: c.filed_at.map(t),
         }
     }
 }

@@ -4,6 +4,7 @@
 mod admin;
 mod customers;
 pub mod dto;
+mod events;
 pub(crate) mod session;
 mod timed;
 
@@ -28,6 +29,7 @@ use crate::{ApiError, AppState};
         (name = "session", description = "Log in, API tokens"),
         (name = "customers", description = "Customers, claims, ownership, follow-ups, history"),
         (name = "claims", description = "Claims and their limits: cancel, reassign, confirm follow-ups"),
+        (name = "events", description = "Joint events of several divisions: invitations and filing cut-offs"),
         (name = "ledger", description = "Penalties, points and rewards; monthly statements"),
         (name = "admin", description = "Units, staff, policy, clock, history verification"),
     )
@@ -56,6 +58,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(customers::router())
         .merge(admin::router())
         .merge(timed::router())
+        .merge(events::router())
 }
 
 /// Unknown paths: problem JSON under `/api`, a page elsewhere.

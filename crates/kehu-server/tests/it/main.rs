@@ -4,5 +4,6 @@
 mod support;
 
 mod api;
+mod events;
 mod timed;
 mod web;

@@ -1,0 +1,447 @@
+//! Joint events of several divisions (R11.3): scheduling, invitations that name an event, the
+//! divisions' filings, the late-filing deadline, and losing a customer to the other division.
+
+use kehu_domain::claim::ClaimStatus;
+use kehu_domain::event::{self, Division, EventFacts, Invitation, NewEvent, Session};
+use kehu_domain::{Decision, Permission, Policy, Text, Timestamp};
+use kehu_store::claims::{self, ClaimRow};
+use kehu_store::deadlines::{self, Kind};
+use kehu_store::events::{self as store, EventRow, NewEventRow};
+use kehu_store::history::{self, NewEvent as HistoryEvent};
+use kehu_store::{StoreError, Tx, staff, ts, units};
+
+use crate::auth::Caller;
+use crate::{ApiError, AppState};
+
+fn event_not_found(lang: kehu_domain::Lang) -> ApiError {
+    ApiError::not_found(Text::new("找不到该会议", "No such event")).in_lang(lang)
+}
+
+async fn unit_names(state: &AppState, tenant_id: i64) -> Result<Vec<(i64, String)>, ApiError> {
+    Ok(units::list(&state.db, tenant_id)
+        .await?
+        .into_iter()
+        .map(|u| (u.id, u.name))
+        .collect())
+}
+
+/// The invitation a claim stands for; `confirmed_at` overrides the claim's own.
+pub fn invitation(c: &ClaimRow, confirmed_at: Option<Timestamp>) -> Option<Invitation> {
+    Some(Invitation {
+        claim_id: c.id,
+        customer_id: c.customer_id,
+        customer_name: c.customer_name.clone(),
+        staff_id: c.staff_id,
+        staff_name: c.staff_name.clone(),
+        unit_id: c.event_unit?,
+        confirmed_at: confirmed_at.or(c.confirmed_at.map(ts)).or(c.effective_at.map(ts))?,
+        due_at: ts(c.filing_due?),
+        filed_at: c.filed_at.map(ts),
+    })
+}
+
+/// What an organiser asks for.
+pub struct Schedule<'a> {
+    pub name: &'a str,
+    pub starts_at: Timestamp,
+    pub session: Session,
+    pub division_ids: &'a [i64],
+}
+
+/// R11.3: schedules a joint event of the divisions named, in their order.
+pub async fn create(state: &AppState, caller: &Caller, s: Schedule<'_>) -> Result<EventRow, ApiError> {
+    let policy = state.policy(caller.tenant_id).await?;
+    let lang = caller.lang;
+    let name = crate::service::clean(Some(s.name.to_string()), 100, "name", lang)?.ok_or_else(|| {
+        ApiError::bad_request("invalid_field", Text::new("请填写会议名称", "Name the event")).in_lang(lang)
+    })?;
+    let names = unit_names(state, caller.tenant_id).await?;
+    let mut divisions = Vec::new();
+    for id in s.division_ids {
+        let unit = names.iter().find(|(u, _)| u == id).ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_unit",
+                Text::new(format!("部门 {id} 不存在"), format!("No unit {id}")),
+            )
+            .in_lang(lang)
+        })?;
+        divisions.push(Division {
+            unit_id: unit.0,
+            name: unit.1.clone(),
+        });
+    }
+    let now = state.now();
+    let decision = event::decide_new_event(
+        &policy,
+        &caller.facts(),
+        &NewEvent {
+            name: &name,
+            starts_at: s.starts_at,
+            session: s.session,
+            divisions: &divisions,
+        },
+        now,
+    )
+    .map_err(|r| ApiError::refused(r).in_lang(lang))?;
+    let mut tx = state.db.begin().await?;
+    let row = store::insert(
+        &mut tx,
+        caller.tenant_id,
+        NewEventRow {
+            name: &name,
+            starts_at: s.starts_at,
+            session: s.session,
+            unit_ids: s.division_ids,
+            created_by: caller.id(),
+            policy_version: policy.version,
+        },
+        now,
+    )
+    .await?;
+    history::append(
+        &mut tx,
+        caller.tenant_id,
+        now,
+        HistoryEvent {
+            actor_id: Some(caller.id()),
+            entity: "event",
+            entity_id: row.id,
+            action: "schedule",
+            after: Some(row.to_json()),
+            decision: Some(&decision),
+            ..Default::default()
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+/// A division of an event with its close and its invitations.
+pub struct DivisionView {
+    pub division: Division,
+    pub closes_at: Timestamp,
+    pub invitations: Vec<ClaimRow>,
+}
+
+/// An event as its page shows it.
+pub struct EventView {
+    pub row: EventRow,
+    pub facts: EventFacts,
+    pub divisions: Vec<DivisionView>,
+}
+
+fn require_read(policy: &Policy, caller: &Caller) -> Result<(), ApiError> {
+    event::rules(policy).map_err(|r| ApiError::refused(r).in_lang(caller.lang))?;
+    caller.require(policy, Permission::CustomersRead)
+}
+
+/// The events, upcoming first.
+pub async fn list(state: &AppState, caller: &Caller) -> Result<Vec<(EventRow, EventFacts)>, ApiError> {
+    let policy = state.policy(caller.tenant_id).await?;
+    require_read(&policy, caller)?;
+    let names = unit_names(state, caller.tenant_id).await?;
+    let rows = store::list(&state.db, caller.tenant_id, state.now(), 200).await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let f = r.facts(&names);
+            (r, f)
+        })
+        .collect())
+}
+
+/// One event with each division's invitations.
+pub async fn get(state: &AppState, caller: &Caller, id: i64) -> Result<EventView, ApiError> {
+    let policy = state.policy(caller.tenant_id).await?;
+    require_read(&policy, caller)?;
+    let row = store::get(&state.db, caller.tenant_id, id)
+        .await
+        .map_err(|_| event_not_found(caller.lang))?;
+    let names = unit_names(state, caller.tenant_id).await?;
+    let facts = row.facts(&names);
+    let rules = event::rules(&policy).map_err(|r| ApiError::refused(r).in_lang(caller.lang))?;
+    let all = claims::for_event(&state.db, caller.tenant_id, id).await?;
+    let divisions = facts
+        .divisions
+        .iter()
+        .enumerate()
+        .map(|(pos, d)| DivisionView {
+            division: d.clone(),
+            closes_at: event::closes_at(&policy, rules, &facts, pos),
+            invitations: all
+                .iter()
+                .filter(|c| c.event_unit == Some(d.unit_id))
+                .cloned()
+                .collect(),
+        })
+        .collect();
+    Ok(EventView { row, facts, divisions })
+}
+
+async fn facts_tx(tx: &mut Tx, state: &AppState, tenant_id: i64, event_id: i64) -> Result<EventFacts, ApiError> {
+    let row = store::get_tx(tx, tenant_id, event_id).await?;
+    let names = unit_names(state, tenant_id).await?;
+    Ok(row.facts(&names))
+}
+
+/// At registration: makes `claim` an invitation to `event_id` for the holder's division, if the
+/// division takes part and has not closed its invitations.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn attach(
+    tx: &mut Tx,
+    state: &AppState,
+    policy: &Policy,
+    caller: &Caller,
+    claim: ClaimRow,
+    event_id: i64,
+    holder_unit: Option<i64>,
+    now: Timestamp,
+) -> Result<ClaimRow, ApiError> {
+    let lang = caller.lang;
+    event::rules(policy).map_err(|r| ApiError::refused(r).in_lang(lang))?;
+    let row = match store::get_tx(tx, caller.tenant_id, event_id).await {
+        Ok(row) => row,
+        Err(StoreError::NotFound) => {
+            return Err(ApiError::bad_request(
+                "invalid_event",
+                Text::new(format!("会议 {event_id} 不存在"), format!("No event {event_id}")),
+            )
+            .in_lang(lang));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let ev = row.facts(&unit_names(state, caller.tenant_id).await?);
+    let pos = event::division_of(policy, &ev, holder_unit).map_err(|r| ApiError::refused(r).in_lang(lang))?;
+    event::filing_due(policy, &ev, pos, now).map_err(|r| ApiError::refused(r).in_lang(lang))?;
+    let row = claims::set_event(tx, caller.tenant_id, claim.id, event_id, ev.divisions[pos].unit_id).await?;
+    confirmed(tx, state, policy, row, now)
+        .await
+        .map_err(|e| e.in_lang(lang))
+}
+
+/// When an invitation becomes valid (confirmed): it is due to be filed by its division's
+/// cut-off, and another division's invitation of the customer that was late to be filed loses
+/// the customer to it (R11.3).
+pub(crate) async fn confirmed(
+    tx: &mut Tx,
+    state: &AppState,
+    policy: &Policy,
+    claim: ClaimRow,
+    now: Timestamp,
+) -> Result<ClaimRow, ApiError> {
+    let (Some(event_id), Some(unit)) = (claim.event_id, claim.event_unit) else {
+        return Ok(claim);
+    };
+    if claim.status() != ClaimStatus::Valid || claim.filing_due.is_some() {
+        return Ok(claim);
+    }
+    let Some(rules) = policy.events.as_ref() else {
+        return Ok(claim);
+    };
+    let tenant = claim.tenant_id;
+    let ev = facts_tx(tx, state, tenant, event_id).await?;
+    let pos = event::division_of(policy, &ev, Some(unit)).map_err(ApiError::refused)?;
+    let due = event::filing_due(policy, &ev, pos, now).map_err(ApiError::refused)?;
+    let claim = claims::set_filing_due(tx, tenant, claim.id, due).await?;
+    deadlines::schedule(
+        tx,
+        tenant,
+        Kind::EventFiling,
+        claim.id,
+        Some(claim.customer_id),
+        due,
+        &rules.rule,
+        now,
+    )
+    .await?;
+    let Some(me) = invitation(&claim, Some(now)) else {
+        return Ok(claim);
+    };
+    let others = claims::for_customer_tx(tx, tenant, claim.customer_id).await?;
+    for other in others
+        .iter()
+        .filter(|o| o.id != claim.id && o.event_id == Some(event_id) && o.status() == ClaimStatus::Valid)
+    {
+        let Some(held) = invitation(other, None) else {
+            continue;
+        };
+        let Some(decision) = event::decide_lost(policy, &ev, &held, &me) else {
+            continue;
+        };
+        lose(tx, other, &decision, now).await?;
+    }
+    Ok(claim)
+}
+
+async fn lose(tx: &mut Tx, claim: &ClaimRow, decision: &Decision, now: Timestamp) -> Result<(), ApiError> {
+    let ended = claims::end(
+        tx,
+        claim,
+        claims::End {
+            status: ClaimStatus::Expired,
+            at: now,
+            rule: &decision.rule,
+            by: None,
+            reason: None,
+        },
+    )
+    .await?;
+    let Some(ended) = ended else {
+        return Ok(());
+    };
+    for kind in [Kind::EventFiling, Kind::ClaimLapse] {
+        deadlines::cancel(tx, claim.tenant_id, kind, claim.id).await?;
+    }
+    history::append(
+        tx,
+        claim.tenant_id,
+        now,
+        HistoryEvent {
+            actor_id: None,
+            entity: "claim",
+            entity_id: claim.id,
+            customer_id: Some(claim.customer_id),
+            action: "lost_to_division",
+            before: Some(claim.to_json()),
+            after: Some(ended.to_json()),
+            decision: Some(decision),
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// R11.3: the caller files every confirmed invitation of their division not yet filed.
+pub async fn file(state: &AppState, caller: &Caller, event_id: i64) -> Result<(Decision, Vec<ClaimRow>), ApiError> {
+    let policy = state.policy(caller.tenant_id).await?;
+    let lang = caller.lang;
+    event::rules(&policy).map_err(|r| ApiError::refused(r).in_lang(lang))?;
+    let now = state.now();
+    let mut tx = state.db.begin().await?;
+    // One filing of an event at a time.
+    let lock = format!(
+        "SELECT id FROM joint_events WHERE tenant_id = $1 AND id = $2{}",
+        tx.for_update()
+    );
+    let found: Option<(i64,)> = tx
+        .fetch_optional(&lock, kehu_store::args![caller.tenant_id, event_id])
+        .await?;
+    if found.is_none() {
+        return Err(event_not_found(lang));
+    }
+    let ev = facts_tx(&mut tx, state, caller.tenant_id, event_id).await?;
+    let pos = event::division_of(&policy, &ev, caller.staff.unit_id).map_err(|r| ApiError::refused(r).in_lang(lang))?;
+    let unit = ev.divisions[pos].unit_id;
+    let rows: Vec<ClaimRow> = claims::for_event_tx(&mut tx, caller.tenant_id, event_id, Some(unit))
+        .await?
+        .into_iter()
+        .filter(|c| c.status() == ClaimStatus::Valid && c.filed_at.is_none() && c.filing_due.is_some())
+        .collect();
+    let unfiled: Vec<Invitation> = rows.iter().filter_map(|c| invitation(c, None)).collect();
+    let decision = event::decide_filing(&policy, &caller.facts(), &ev, pos, &unfiled, now)
+        .map_err(|r| ApiError::refused(r).in_lang(lang))?;
+    let ids: Vec<i64> = rows.iter().map(|c| c.id).collect();
+    claims::file(&mut tx, caller.tenant_id, &ids, caller.id(), now).await?;
+    for id in &ids {
+        deadlines::cancel(&mut tx, caller.tenant_id, Kind::EventFiling, *id).await?;
+    }
+    history::append(
+        &mut tx,
+        caller.tenant_id,
+        now,
+        HistoryEvent {
+            actor_id: Some(caller.id()),
+            entity: "event",
+            entity_id: event_id,
+            action: "file_invitations",
+            after: Some(serde_json::json!({ "unit_id": unit, "claims": ids })),
+            decision: Some(&decision),
+            ..Default::default()
+        },
+    )
+    .await?;
+    let filed = claims::get_many_tx(&mut tx, caller.tenant_id, &ids).await?;
+    tx.commit().await?;
+    Ok((decision, filed))
+}
+
+/// The filing deadline of one invitation has come: if it is still unfiled, its division was
+/// late; the lateness is recorded on the claim and the division's heads are charged once a day.
+pub(crate) async fn filing_due(
+    tx: &mut Tx,
+    state: &AppState,
+    policy: &Policy,
+    d: &deadlines::DeadlineRow,
+    now: Timestamp,
+) -> Result<(), ApiError> {
+    let claim = match claims::get_tx(tx, d.tenant_id, d.subject_id).await {
+        Ok(c) => c,
+        Err(StoreError::NotFound) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    let (Some(event_id), Some(unit)) = (claim.event_id, claim.event_unit) else {
+        return Ok(());
+    };
+    if claim.filed_at.is_some() || claim.status() != ClaimStatus::Valid {
+        return Ok(());
+    }
+    let ev = facts_tx(tx, state, d.tenant_id, event_id).await?;
+    let Ok(pos) = event::division_of(policy, &ev, Some(unit)) else {
+        return Ok(());
+    };
+    let due = ts(d.due_at);
+    let unfiled: Vec<Invitation> = claims::for_event_tx(tx, d.tenant_id, event_id, Some(unit))
+        .await?
+        .iter()
+        .filter(|c| {
+            c.status() == ClaimStatus::Valid && c.filed_at.is_none() && c.filing_due.is_some_and(|f| f <= d.due_at)
+        })
+        .filter_map(|c| invitation(c, None))
+        .collect();
+    let filers = policy.events.as_ref().map(|r| r.filers.clone()).unwrap_or_default();
+    let heads: Vec<_> = staff::list(&state.db, d.tenant_id)
+        .await?
+        .into_iter()
+        .filter(|s| s.active && s.unit_id == Some(unit) && Policy::holds_any(&s.role_list(), &filers))
+        .map(|s| s.facts())
+        .collect();
+    let Some((code, decision)) = event::decide_late(policy, &ev, pos, due, &unfiled, &heads) else {
+        return Ok(());
+    };
+    history::append(
+        tx,
+        d.tenant_id,
+        now,
+        HistoryEvent {
+            actor_id: None,
+            entity: "claim",
+            entity_id: claim.id,
+            customer_id: Some(claim.customer_id),
+            action: "filing_late",
+            decision: Some(&decision),
+            ..Default::default()
+        },
+    )
+    .await?;
+    if let Some(code) = code {
+        let day = due.to_zoned(policy.tz.clone()).date();
+        for head in &heads {
+            crate::lifecycle::charge(
+                tx,
+                policy,
+                crate::lifecycle::Charge {
+                    tenant_id: d.tenant_id,
+                    staff_id: head.id,
+                    customer_id: None,
+                    code: &code,
+                    subject: format!("event:{event_id}:unit:{unit}:day:{day}:head:{}", head.id),
+                    decision: decision.clone(),
+                    at: now,
+                },
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,177 @@
+//! Joint events of two divisions (event-customers preset, SPEC.md R11.3) walked through the API
+//! on the virtual clock: daily filing cut-offs, the event-day cut-off with the first division a
+//! day ahead, the head's fine, and a customer lost to the other division.
+
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+
+use crate::both;
+use crate::support::{Session, TestApp};
+use crate::timed::{staff_of, tenant_on};
+
+/// Shanghai wall-clock time as RFC 3339.
+fn local(s: &str) -> String {
+    let dt: jiff::civil::DateTime = s.parse().unwrap();
+    dt.to_zoned(jiff::tz::TimeZone::get("Asia/Shanghai").unwrap())
+        .unwrap()
+        .timestamp()
+        .to_string()
+}
+
+async fn clock_to(app: &TestApp, s: &str) -> u64 {
+    let (status, r) = app
+        .post("/api/v1/clock/advance", &app.admin, json!({ "to": local(s) }))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    r["fired"].as_u64().unwrap()
+}
+
+async fn unit(app: &TestApp, admin: &Session, name: &str) -> i64 {
+    let (status, u) = app.post("/api/v1/units", admin, json!({ "name": name })).await;
+    assert_eq!(status, StatusCode::CREATED, "{u}");
+    u["id"].as_i64().unwrap()
+}
+
+/// `who` invites a new customer to the event and `head` confirms: the valid invitation.
+async fn invite(app: &TestApp, who: &Session, head: &Session, event: i64, name: &str, phone: &str) -> Value {
+    let (status, c) = app
+        .post(
+            "/api/v1/customers",
+            who,
+            json!({ "kind": "person", "name": name, "phones": [phone] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{c}");
+    invite_existing(app, who, head, event, c["id"].as_i64().unwrap()).await
+}
+
+async fn invite_existing(app: &TestApp, who: &Session, head: &Session, event: i64, customer: i64) -> Value {
+    let (status, claim) = app
+        .post(
+            &format!("/api/v1/customers/{customer}/claims"),
+            who,
+            json!({ "event_id": event }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{claim}");
+    assert_eq!(claim["event_id"], event);
+    let (status, claim) = app
+        .post(&format!("/api/v1/claims/{}/confirm", claim["id"]), head, json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{claim}");
+    claim
+}
+
+async fn fines(app: &TestApp, admin: &Session, head: &Session) -> Vec<Value> {
+    let (status, l) = app
+        .get(&format!("/api/v1/ledger?staff_id={}", head.staff_id), admin)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{l}");
+    l["items"].as_array().unwrap().clone()
+}
+
+both!(virtual r11_3_divisions_file_by_the_cut_off_or_the_head_is_fined_and_the_customer_goes_to_the_other, |app: TestApp| async move {
+    let admin = tenant_on(&app, "event-customers", "joint").await;
+    let d1 = unit(&app, &admin, "第一事业部").await;
+    let d2 = unit(&app, &admin, "第二事业部").await;
+    let head1 = staff_of(&app, &admin, "head1", "周经理", "division_head", Some(d1)).await;
+    let head2 = staff_of(&app, &admin, "head2", "吴经理", "division_head", Some(d2)).await;
+    let wang = staff_of(&app, &admin, "xiaowang", "小王", "sales", Some(d1)).await;
+    let li = staff_of(&app, &admin, "xiaoli", "小李", "sales", Some(d2)).await;
+    let coordinator = staff_of(&app, &admin, "xietiao", "郑协调", "coordinator", None).await;
+    clock_to(&app, "2027-03-01T09:00").await;
+
+    // Only an organiser schedules; a joint event needs two divisions and a known session.
+    let body = |divisions: Value, session: &str| {
+        json!({ "name": "春季健康讲座", "starts_at": local("2027-03-08T14:00"), "session": session, "division_ids": divisions })
+    };
+    let (status, e) = app.post("/api/v1/events", &wang, body(json!([d1, d2]), "afternoon")).await;
+    assert_eq!((status, e["code"].as_str(), e["rule"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden"), Some("R11.3")));
+    let (status, e) = app.post("/api/v1/events", &coordinator, body(json!([d1]), "afternoon")).await;
+    assert_eq!((status, e["code"].as_str()), (StatusCode::CONFLICT, Some("divisions_required")), "{e}");
+    let (status, e) = app.post("/api/v1/events", &coordinator, body(json!([d1, d2]), "morning")).await;
+    assert_eq!((status, e["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_session")), "{e}");
+    let (status, e) = app.post("/api/v1/events", &coordinator, body(json!([d1, 999_999]), "afternoon")).await;
+    assert_eq!((status, e["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_unit")), "{e}");
+    let (_, listed) = app.get("/api/v1/events", &admin).await;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 0, "refused requests change nothing");
+    let (status, event) = app.post("/api/v1/events", &coordinator, body(json!([d1, d2]), "afternoon")).await;
+    assert_eq!(status, StatusCode::CREATED, "{event}");
+    let ev = event["id"].as_i64().unwrap();
+    // The second division closes at 10:00 on the event day; the first a day ahead.
+    assert_eq!(event["divisions"][0]["closes_at"], local("2027-03-07T10:00"));
+    assert_eq!(event["divisions"][1]["closes_at"], local("2027-03-08T10:00"));
+
+    // Day one: each division confirms an invitation; it is due at 18:00.
+    let aunt = invite(&app, &wang, &head1, ev, "李阿姨", "13900000501").await;
+    assert_eq!(aunt["filing_due"], local("2027-03-01T18:00"));
+    let uncle = invite(&app, &li, &head2, ev, "王大爷", "13900000502").await;
+    // Only a head of a taking-part division files, and only their own division's.
+    let (status, e) = app.post(&format!("/api/v1/events/{ev}/filings"), &li, json!({})).await;
+    assert_eq!((status, e["code"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")), "{e}");
+    let (status, e) = app.post(&format!("/api/v1/events/{ev}/filings"), &coordinator, json!({})).await;
+    assert_eq!((status, e["code"].as_str()), (StatusCode::CONFLICT, Some("not_a_division")), "{e}");
+    clock_to(&app, "2027-03-01T17:00").await;
+    let (status, filed) = app.post(&format!("/api/v1/events/{ev}/filings"), &head2, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{filed}");
+    assert_eq!(filed["items"][0]["id"], uncle["id"]);
+    assert_eq!(filed["decision"]["rule"], "R11.3");
+    assert_eq!(filed["decision"]["facts"]["invitations"][0]["late"], false);
+    let (status, e) = app.post(&format!("/api/v1/events/{ev}/filings"), &head2, json!({})).await;
+    assert_eq!((status, e["code"].as_str()), (StatusCode::CONFLICT, Some("nothing_to_file")), "{e}");
+
+    // 18:00 passes with division one's filing missing: its head is fined 10 yuan, once.
+    assert_eq!(clock_to(&app, "2027-03-01T18:01").await, 1);
+    let f = fines(&app, &admin, &head1).await;
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!((f[0]["code"].as_str(), f[0]["rule"].as_str(), f[0]["amount"].as_i64()), (Some("filing_late"), Some("R11.3"), Some(1000)));
+    assert!(fines(&app, &admin, &head2).await.is_empty());
+
+    // Next morning division two invites and confirms the same customer while division one's
+    // filing is still late: the customer goes to division two.
+    clock_to(&app, "2027-03-02T09:00").await;
+    let taken = invite_existing(&app, &li, &head2, ev, aunt["customer_id"].as_i64().unwrap()).await;
+    let (_, lost) = app.get(&format!("/api/v1/claims/{}", aunt["id"]), &admin).await;
+    assert_eq!((lost["status"].as_str(), lost["ended_rule"].as_str()), (Some("expired"), Some("R11.3")), "{lost}");
+    let (_, owner) = app
+        .get(&format!("/api/v1/customers/{}/ownership", aunt["customer_id"]), &admin)
+        .await;
+    assert_eq!(owner["claim_id"], taken["id"], "{owner}");
+    let (_, h) = app.get(&format!("/api/v1/customers/{}/history", aunt["customer_id"]), &admin).await;
+    let event = h["items"].as_array().unwrap().iter().find(|e| e["action"] == "lost_to_division").unwrap();
+    assert!(event["decision"]["text"].as_str().unwrap().contains("判归第二事业部"), "{event}");
+    // Nothing of division one is left to file; division two files its new invitation late-free.
+    let (status, e) = app.post(&format!("/api/v1/events/{ev}/filings"), &head1, json!({})).await;
+    assert_eq!((status, e["code"].as_str()), (StatusCode::CONFLICT, Some("nothing_to_file")), "{e}");
+    let (status, _) = app.post(&format!("/api/v1/events/{ev}/filings"), &head2, json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+
+    // The first division closes at 10:00 the day before the event: an invitation confirmed at
+    // 09:00 is due at 10:00, and after 10:00 it takes no more.
+    clock_to(&app, "2027-03-07T09:00").await;
+    let late = invite(&app, &wang, &head1, ev, "张先生", "13900000503").await;
+    assert_eq!(late["filing_due"], local("2027-03-07T10:00"));
+    clock_to(&app, "2027-03-07T11:00").await;
+    let (_, c) = app
+        .post("/api/v1/customers", &wang, json!({ "kind": "person", "name": "赵女士", "phones": ["13900000504"] }))
+        .await;
+    let (status, e) = app
+        .post(&format!("/api/v1/customers/{}/claims", c["id"]), &wang, json!({ "event_id": ev }))
+        .await;
+    assert_eq!((status, e["code"].as_str(), e["rule"].as_str()), (StatusCode::CONFLICT, Some("invitations_closed"), Some("R11.3")), "{e}");
+    // The second division still invites: due at 18:00 that day.
+    let open = invite_existing(&app, &li, &head2, ev, c["id"].as_i64().unwrap()).await;
+    assert_eq!(open["filing_due"], local("2027-03-07T18:00"));
+    // The missed 10:00 cut-off is a second day late: a second fine.
+    let f = fines(&app, &admin, &head1).await;
+    assert_eq!(f.len(), 2, "{f:?}");
+    // Filing late still files, and says it was late.
+    let (_, filed) = app.post(&format!("/api/v1/events/{ev}/filings"), &head1, json!({})).await;
+    assert_eq!(filed["decision"]["facts"]["invitations"][0]["late"], true, "{filed}");
+    let (_, one) = app.get(&format!("/api/v1/events/{ev}"), &wang).await;
+    let invitations = one["divisions"][0]["invitations"].as_array().unwrap();
+    assert_eq!(invitations.len(), 2);
+    assert!(invitations.iter().all(|i| i["filed_at"].is_string() || i["status"] == "expired"), "{one}");
+    let (_, v) = app.get("/api/v1/history/verify", &app.admin).await;
+    assert_eq!(v["ok"], true, "{v}");
+});

@@ -1,0 +1,131 @@
+//! Joint events of several divisions (R11.3). Invitations to them are claims naming the event.
+
+use kehu_domain::Timestamp;
+use kehu_domain::event::{Division, EventFacts, Session};
+
+use crate::db::{Db, Tx};
+use crate::{Result, args, ms, ts};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct EventRow {
+    pub id: i64,
+    pub tenant_id: i64,
+    pub name: String,
+    pub starts_at: i64,
+    pub session: String,
+    /// Unit ids, comma-separated, in the organiser's order.
+    pub divisions: String,
+    pub created_by: i64,
+    pub created_at: i64,
+    pub policy_version: i64,
+}
+
+impl EventRow {
+    pub fn session(&self) -> Session {
+        Session::parse(&self.session).unwrap_or(Session::Evening)
+    }
+
+    pub fn unit_ids(&self) -> Vec<i64> {
+        self.divisions
+            .split(',')
+            .filter_map(|s| s.trim().parse().ok())
+            .collect()
+    }
+
+    /// The event as the rules see it; `names` gives each unit's name.
+    pub fn facts(&self, names: &[(i64, String)]) -> EventFacts {
+        EventFacts {
+            id: self.id,
+            name: self.name.clone(),
+            starts_at: ts(self.starts_at),
+            session: self.session(),
+            divisions: self
+                .unit_ids()
+                .into_iter()
+                .map(|u| Division {
+                    unit_id: u,
+                    name: names
+                        .iter()
+                        .find(|(id, _)| *id == u)
+                        .map(|(_, n)| n.clone())
+                        .unwrap_or_else(|| format!("#{u}")),
+                })
+                .collect(),
+        }
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "id": self.id,
+            "name": self.name,
+            "starts_at": ts(self.starts_at).to_string(),
+            "session": self.session,
+            "division_ids": self.unit_ids(),
+            "created_by": self.created_by,
+            "policy_version": self.policy_version,
+        })
+    }
+}
+
+const COLUMNS: &str = "id, tenant_id, name, starts_at, session, divisions, created_by, created_at, policy_version";
+
+pub struct NewEventRow<'a> {
+    pub name: &'a str,
+    pub starts_at: Timestamp,
+    pub session: Session,
+    pub unit_ids: &'a [i64],
+    pub created_by: i64,
+    pub policy_version: u32,
+}
+
+pub async fn insert(tx: &mut Tx, tenant_id: i64, e: NewEventRow<'_>, now: Timestamp) -> Result<EventRow> {
+    let divisions: Vec<String> = e.unit_ids.iter().map(i64::to_string).collect();
+    tx.fetch_one(
+        &format!(
+            "INSERT INTO joint_events (tenant_id, name, starts_at, session, divisions, created_by, created_at, policy_version) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {COLUMNS}"
+        ),
+        args![
+            tenant_id,
+            e.name,
+            ms(e.starts_at),
+            e.session.as_str(),
+            divisions.join(","),
+            e.created_by,
+            ms(now),
+            i64::from(e.policy_version)
+        ],
+    )
+    .await
+}
+
+pub async fn get_tx(tx: &mut Tx, tenant_id: i64, id: i64) -> Result<EventRow> {
+    tx.fetch_optional(
+        &format!("SELECT {COLUMNS} FROM joint_events WHERE tenant_id = $1 AND id = $2"),
+        args![tenant_id, id],
+    )
+    .await?
+    .ok_or(crate::StoreError::NotFound)
+}
+
+pub async fn get(db: &Db, tenant_id: i64, id: i64) -> Result<EventRow> {
+    db.fetch_optional(
+        &format!("SELECT {COLUMNS} FROM joint_events WHERE tenant_id = $1 AND id = $2"),
+        args![tenant_id, id],
+    )
+    .await?
+    .ok_or(crate::StoreError::NotFound)
+}
+
+/// Events starting from `from` on, soonest first, then earlier ones, latest first.
+pub async fn list(db: &Db, tenant_id: i64, from: Timestamp, limit: i64) -> Result<Vec<EventRow>> {
+    db.fetch_all(
+        &format!(
+            "SELECT {COLUMNS} FROM joint_events WHERE tenant_id = $1 \
+             ORDER BY CASE WHEN starts_at >= $2 THEN 0 ELSE 1 END, \
+             CASE WHEN starts_at >= $2 THEN starts_at ELSE -starts_at END, id LIMIT $3"
+        ),
+        args![tenant_id, ms(from), limit],
+    )
+    .await
+}

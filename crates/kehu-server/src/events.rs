@@ -341,11 +341,16 @@ pub async fn file(state: &AppState, caller: &Caller, event_id: i64) -> Result<(D
     let unfiled: Vec<Invitation> = rows.iter().filter_map(|c| invitation(c, None)).collect();
     let decision = event::decide_filing(&policy, &caller.facts(), &ev, pos, &unfiled, now)
         .map_err(|r| ApiError::refused(r).in_lang(lang))?;
+    for row in &rows {
+        let unfired = deadlines::cancel(&mut tx, caller.tenant_id, Kind::EventFiling, row.id).await?;
+        // A cut-off that passed before the scheduler fired it still charges, before the filing
+        // lands.
+        if let Some(due) = row.filing_due.map(ts).filter(|due| unfired && *due <= now) {
+            late(&mut tx, state, &policy, &ev, row, due, now).await?;
+        }
+    }
     let ids: Vec<i64> = rows.iter().map(|c| c.id).collect();
     claims::file(&mut tx, caller.tenant_id, &ids, caller.id(), now).await?;
-    for id in &ids {
-        deadlines::cancel(&mut tx, caller.tenant_id, Kind::EventFiling, *id).await?;
-    }
     history::append(
         &mut tx,
         caller.tenant_id,
@@ -380,38 +385,56 @@ pub(crate) async fn filing_due(
         Err(StoreError::NotFound) => return Ok(()),
         Err(e) => return Err(e.into()),
     };
-    let (Some(event_id), Some(unit)) = (claim.event_id, claim.event_unit) else {
+    let Some(event_id) = claim.event_id else {
         return Ok(());
     };
     if claim.filed_at.is_some() || claim.status() != ClaimStatus::Valid {
         return Ok(());
     }
     let ev = facts_tx(tx, state, d.tenant_id, event_id).await?;
-    let Ok(pos) = event::division_of(policy, &ev, Some(unit)) else {
+    late(tx, state, policy, &ev, &claim, ts(d.due_at), now).await
+}
+
+/// `claim`'s division missed the cut-off `due`: the lateness is recorded on the claim and the
+/// division's heads are charged, once per head and day (a filing after the cut-off that the
+/// scheduler has not fired yet charges the same way).
+async fn late(
+    tx: &mut Tx,
+    state: &AppState,
+    policy: &Policy,
+    ev: &EventFacts,
+    claim: &ClaimRow,
+    due: Timestamp,
+    now: Timestamp,
+) -> Result<(), ApiError> {
+    let Some(unit) = claim.event_unit else {
         return Ok(());
     };
-    let due = ts(d.due_at);
-    let unfiled: Vec<Invitation> = claims::for_event_tx(tx, d.tenant_id, event_id, Some(unit))
+    let Ok(pos) = event::division_of(policy, ev, Some(unit)) else {
+        return Ok(());
+    };
+    let (tenant, event_id) = (claim.tenant_id, ev.id);
+    let unfiled: Vec<Invitation> = claims::for_event_tx(tx, tenant, event_id, Some(unit))
         .await?
         .iter()
         .filter(|c| {
-            c.status() == ClaimStatus::Valid && c.filed_at.is_none() && c.filing_due.is_some_and(|f| f <= d.due_at)
+            c.status() == ClaimStatus::Valid && c.filed_at.is_none() && c.filing_due.is_some_and(|f| ts(f) <= due)
         })
         .filter_map(|c| invitation(c, None))
         .collect();
     let filers = policy.events.as_ref().map(|r| r.filers.clone()).unwrap_or_default();
-    let heads: Vec<_> = staff::list(&state.db, d.tenant_id)
+    let heads: Vec<_> = staff::list(&state.db, tenant)
         .await?
         .into_iter()
         .filter(|s| s.active && s.unit_id == Some(unit) && Policy::holds_any(&s.role_list(), &filers))
         .map(|s| s.facts())
         .collect();
-    let Some((code, decision)) = event::decide_late(policy, &ev, pos, due, &unfiled, &heads) else {
+    let Some((code, decision)) = event::decide_late(policy, ev, pos, due, &unfiled, &heads) else {
         return Ok(());
     };
     history::append(
         tx,
-        d.tenant_id,
+        tenant,
         now,
         HistoryEvent {
             actor_id: None,
@@ -431,7 +454,7 @@ pub(crate) async fn filing_due(
                 tx,
                 policy,
                 crate::lifecycle::Charge {
-                    tenant_id: d.tenant_id,
+                    tenant_id: tenant,
                     staff_id: head.id,
                     customer_id: None,
                     code: &code,
@@ -444,4 +467,26 @@ pub(crate) async fn filing_due(
         }
     }
     Ok(())
+}
+
+/// The upcoming joint events the caller's division may still invite to, soonest first:
+/// (id, "name · starts"). Empty without joint-event rules or a division.
+pub async fn open_for(state: &AppState, caller: &Caller) -> Result<Vec<(i64, String)>, ApiError> {
+    let policy = state.policy(caller.tenant_id).await?;
+    if policy.events.is_none() || caller.staff.unit_id.is_none() {
+        return Ok(Vec::new());
+    }
+    let now = state.now();
+    let names = unit_names(state, caller.tenant_id).await?;
+    let rows = store::list(&state.db, caller.tenant_id, now, 50).await?;
+    Ok(rows
+        .into_iter()
+        .filter(|r| r.starts_at > kehu_store::ms(now))
+        .filter_map(|r| {
+            let ev = r.facts(&names);
+            let pos = event::division_of(&policy, &ev, caller.staff.unit_id).ok()?;
+            event::filing_due(&policy, &ev, pos, now).ok()?;
+            Some((r.id, format!("{} · {}", r.name, policy.local_time(ev.starts_at))))
+        })
+        .collect())
 }

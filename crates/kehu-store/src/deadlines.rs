@@ -83,14 +83,16 @@ pub async fn schedule(
     Ok(())
 }
 
-/// Removes the subject's deadline of this kind, if any: a later event made it moot.
-pub async fn cancel(tx: &mut Tx, tenant_id: i64, kind: Kind, subject_id: i64) -> Result<()> {
-    tx.execute(
-        "DELETE FROM deadlines WHERE tenant_id = $1 AND kind = $2 AND subject_id = $3",
-        args![tenant_id, kind.as_str(), subject_id],
-    )
-    .await?;
-    Ok(())
+/// Removes the subject's deadline of this kind, if any: a later event made it moot. Returns
+/// whether there was one (it had not fired yet).
+pub async fn cancel(tx: &mut Tx, tenant_id: i64, kind: Kind, subject_id: i64) -> Result<bool> {
+    let n = tx
+        .execute(
+            "DELETE FROM deadlines WHERE tenant_id = $1 AND kind = $2 AND subject_id = $3",
+            args![tenant_id, kind.as_str(), subject_id],
+        )
+        .await?;
+    Ok(n > 0)
 }
 
 const COLUMNS: &str = "id, tenant_id, kind, subject_id, customer_id, due_at, rule, created_at";

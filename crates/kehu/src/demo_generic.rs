@@ -42,10 +42,21 @@ pub async fn seed(state: &AppState, policy: &Policy, file: &str, source: &str, a
             && !role.permissions.contains(&Permission::StaffManage)
             && !policy.may_confirm(ids)
             && !policy.may_manage_ledger(ids);
-        let n = if holds { 4 } else { 1 };
+        // R11.3: each division has its own head, who files the division's invitations.
+        let heads = policy
+            .events
+            .as_ref()
+            .is_some_and(|e| kehu_domain::Policy::holds_any(ids, &e.filers));
+        let n = if holds {
+            4
+        } else if heads {
+            2
+        } else {
+            1
+        };
         for i in 1..=n {
             let name = format!("{}{}", rng.pick(SURNAMES), rng.pick(GIVEN));
-            let unit = if holds { teams[(i - 1) % 2].id } else { top.id };
+            let unit = if holds || heads { teams[(i - 1) % 2].id } else { top.id };
             let s = kehu_store::staff::create(
                 db,
                 tenant.id,
@@ -176,6 +187,9 @@ pub async fn seed(state: &AppState, policy: &Policy, file: &str, source: &str, a
             let _ = kehu_server::ledger::add_manual(state, &caller(&by), who.id, code, 1, "示范记录").await;
         }
     }
+    if policy.events.is_some() {
+        joint_event(state, policy, &staff, &teams, &mut rng, real_now).await?;
+    }
     set_now(state, real_now);
     kehu_server::lifecycle::sweep(state, real_now)
         .await
@@ -183,5 +197,88 @@ pub async fn seed(state: &AppState, policy: &Policy, file: &str, source: &str, a
     kehu_server::indexer::drain(db).await?;
     let n = kehu_store::customers::count(db, tenant.id).await?;
     println!("  demo tenant ready: {n} customers");
+    Ok(())
+}
+
+/// R11.3: a joint event of the two teams in four days' time, with invitations from both; the
+/// first team's head has filed, the second's filing is still due.
+async fn joint_event(
+    state: &AppState,
+    policy: &Policy,
+    staff: &[StaffRow],
+    teams: &[kehu_store::units::UnitRow; 2],
+    rng: &mut Rng,
+    now: jiff::Timestamp,
+) -> anyhow::Result<()> {
+    let Some(rules) = &policy.events else {
+        return Ok(());
+    };
+    let Some(organiser) = staff
+        .iter()
+        .find(|s| kehu_domain::Policy::holds_any(&s.role_list(), &rules.organisers))
+    else {
+        return Ok(());
+    };
+    let day = (now + jiff::SignedDuration::from_hours(24 * 4))
+        .to_zoned(policy.tz.clone())
+        .date();
+    let starts_at = day
+        .at(14, 30, 0, 0)
+        .to_zoned(policy.tz.clone())
+        .map(|z| z.timestamp())
+        .unwrap_or(now);
+    set_now(state, now - jiff::SignedDuration::from_hours(3));
+    let event = kehu_server::events::create(
+        state,
+        &caller(organiser),
+        kehu_server::events::Schedule {
+            name: "健康知识讲座",
+            starts_at,
+            session: kehu_domain::event::Session::Afternoon,
+            division_ids: &[teams[0].id, teams[1].id],
+        },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("seeding event: {}", e.detail.en))?;
+    for (k, team) in teams.iter().enumerate() {
+        let head = staff
+            .iter()
+            .find(|s| s.unit_id == Some(team.id) && kehu_domain::Policy::holds_any(&s.role_list(), &rules.filers));
+        let sales: Vec<&StaffRow> = staff
+            .iter()
+            .filter(|s| s.unit_id == Some(team.id) && policy.allows(&s.role_list(), Permission::ClaimsCreate))
+            .filter(|s| !kehu_domain::Policy::holds_any(&s.role_list(), &rules.filers))
+            .collect();
+        let (Some(head), false) = (head, sales.is_empty()) else {
+            continue;
+        };
+        for n in 0..3 {
+            let inviter = *rng.pick(&sales);
+            let phone = format!("1860{}{:06}", k, 100 + n + 10 * k);
+            let input = CustomerInput {
+                kind: "person".into(),
+                name: format!("{}{}", rng.pick(SURNAMES), rng.pick(GIVEN)),
+                phones: vec![phone],
+                source: Some("活动".into()),
+                ..Default::default()
+            };
+            set_now(state, now - jiff::SignedDuration::from_mins(150 - 10 * n as i64));
+            let Ok(customer) = service::create_customer(state, &caller(inviter), input).await else {
+                continue;
+            };
+            let Ok(claim) =
+                service::register_claim_at(state, &caller(inviter), customer.row.id, None, None, Some(event.id)).await
+            else {
+                continue;
+            };
+            if claim.status == "pending" {
+                let _ = service::confirm_claim(state, &caller(head), claim.id).await;
+            }
+        }
+        if k == 0 {
+            set_now(state, now - jiff::SignedDuration::from_mins(30));
+            let _ = kehu_server::events::file(state, &caller(head), event.id).await;
+        }
+    }
     Ok(())
 }

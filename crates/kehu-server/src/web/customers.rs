@@ -337,6 +337,8 @@ struct DetailPage {
     policy_version: u32,
     claims: Vec<ClaimView>,
     can_claim: bool,
+    /// Joint events the caller's division may still invite to (R11.3): (id, label).
+    events: Vec<(i64, String)>,
     holds_claim: bool,
     /// "在公共客户池中（自 …）" while the customer waits in a pool (R11.8).
     in_pool: Option<String>,
@@ -501,7 +503,9 @@ async fn load_detail(state: &AppState, caller: &Caller, c: Chrome, id: i64) -> R
         .owner_id
         .and_then(|o| names.get(&o).cloned())
         .or(v.owner_name.clone());
+    let events = crate::events::open_for(state, caller).await?;
     Ok(DetailPage {
+        events,
         id,
         kind_label: kind_label(&v.row.kind, lang),
         name: v.row.name.clone(),
@@ -614,16 +618,25 @@ pub async fn claim(
     State(state): State<AppState>,
     pc: PageCaller,
     Path(id): Path<String>,
-    Form(f): Form<CsrfForm>,
+    Form(f): Form<ClaimForm>,
 ) -> PageResult {
     let id = parse_id(&pc.c, &id)?;
     if !csrf_ok(&pc.caller, &f.csrf) {
         return Err(csrf_refused(&pc.c).into());
     }
-    match service::register_claim(&state, &pc.caller, id, None).await {
+    let event = f.event_id.trim().parse::<i64>().ok();
+    match service::register_claim_at(&state, &pc.caller, id, None, None, event).await {
         Ok(_) => Ok(see_other(&format!("/customers/{id}?done=claim"))),
         Err(e) => Ok(detail_with_error(&state, &pc, id, &e, None).await),
     }
+}
+
+#[derive(Deserialize)]
+pub struct ClaimForm {
+    csrf: String,
+    /// The joint event the claim is an invitation to (R11.3); empty for none.
+    #[serde(default)]
+    event_id: String,
 }
 
 /// POST /claims/{id}/confirm

@@ -4,6 +4,7 @@
 
 mod claims;
 mod customers;
+mod events;
 mod ledger;
 mod pools;
 mod session;
@@ -52,6 +53,9 @@ pub fn router() -> Router<AppState> {
         .route("/ledger/{id}", get(ledger::entry))
         .route("/ledger/{id}/reverse", post(ledger::reverse))
         .route("/visits", get(visits::list))
+        .route("/events", get(events::list).post(events::schedule))
+        .route("/events/{id}", get(events::detail))
+        .route("/events/{id}/filings", post(events::file))
         .route("/customers/{id}/profile", post(customers::update_profile))
 }
 
@@ -106,7 +110,7 @@ fn asset_version() -> &'static str {
 pub struct Chrome {
     pub lang: Lang,
     pub user: Option<UserBar>,
-    /// The active navigation entry: `list`, `new`, `claims`, `void`, `pools`, `ledger`, `visits` or empty.
+    /// The active navigation entry: `list`, `new`, `claims`, `void`, `pools`, `ledger`, `visits`, `events` or empty.
     pub nav: &'static str,
     pub css: String,
     pub js: String,
@@ -126,6 +130,8 @@ pub struct UserBar {
     pub may_pools: bool,
     /// Whether the visits page is in the navigation: the policy has a visit cadence (R1.6).
     pub may_visits: bool,
+    /// Whether the joint-events page is in the navigation: the policy has joint events (R11.3).
+    pub may_events: bool,
 }
 
 impl UserBar {
@@ -166,6 +172,7 @@ impl Chrome {
                     .iter()
                     .any(|p| kehu_domain::Policy::holds_any(&caller.roles, &p.members)),
                 may_visits: policy.cadence.is_some(),
+                may_events: policy.events.is_some() && caller.may(&policy, Permission::CustomersRead),
             }),
             ..Chrome::anonymous(caller.lang)
         })

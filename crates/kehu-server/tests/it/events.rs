@@ -172,6 +172,18 @@ both!(virtual r11_3_divisions_file_by_the_cut_off_or_the_head_is_fined_and_the_c
     let invitations = one["divisions"][0]["invitations"].as_array().unwrap();
     assert_eq!(invitations.len(), 2);
     assert!(invitations.iter().all(|i| i["filed_at"].is_string() || i["status"] == "expired"), "{one}");
+    // A filing after the cut-off that the scheduler has not fired yet (the clock moved without
+    // a sweep) still charges the head, once.
+    assert!(fines(&app, &admin, &head2).await.is_empty());
+    let late_at: jiff::Timestamp = local("2027-03-07T19:00").parse().unwrap();
+    app.state
+        .clock
+        .set_offset_ms(late_at.as_millisecond() - jiff::Timestamp::now().as_millisecond());
+    let (status, filed) = app.post(&format!("/api/v1/events/{ev}/filings"), &head2, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{filed}");
+    assert_eq!(filed["decision"]["facts"]["invitations"][0]["late"], true, "{filed}");
+    assert_eq!(fines(&app, &admin, &head2).await.len(), 1);
+    assert_eq!(clock_to(&app, "2027-03-07T20:00").await, 0, "the filing took the deadline");
     let (_, v) = app.get("/api/v1/history/verify", &app.admin).await;
     assert_eq!(v["ok"], true, "{v}");
 });

@@ -1360,3 +1360,95 @@ both!(
         assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
     }
 );
+
+both!(virtual r11_3_the_joint_event_pages_schedule_invite_and_file, |app: TestApp| async move {
+    use crate::timed::{staff_of, tenant_on};
+    let admin = tenant_on(&app, "event-customers", "jointweb").await;
+    let mut units = Vec::new();
+    for name in ["第一事业部", "第二事业部"] {
+        let (_, u) = app.post("/api/v1/units", &admin, json!({ "name": name })).await;
+        units.push(u["id"].as_i64().unwrap());
+    }
+    let head = staff_of(&app, &admin, "head1", "周经理", "division_head", Some(units[0])).await;
+    let wang = staff_of(&app, &admin, "xiaowang", "小王", "sales", Some(units[0])).await;
+    let coordinator = staff_of(&app, &admin, "xietiao", "郑协调", "coordinator", None).await;
+    let list = get(&app, "/events", Some(&wang)).await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert!(list.has(r#"data-test="nav-events""#) && list.has(r#"data-test="events-empty""#), "{}", list.html);
+    assert!(!list.has(r#"data-test="event-schedule""#), "sales do not schedule");
+
+    // The coordinator schedules through the form; a form without a second division is refused
+    // on the page, keeping what was typed.
+    let page = get(&app, "/events", Some(&coordinator)).await;
+    assert!(page.has(r#"data-test="event-schedule""#));
+    let start = (app.state.now() + jiff::SignedDuration::from_hours(24 * 5))
+        .to_zoned(jiff::tz::TimeZone::get("Asia/Shanghai").unwrap())
+        .date()
+        .at(19, 0, 0, 0)
+        .to_string();
+    let (d1, d2) = (units[0].to_string(), units[1].to_string());
+    let form = |d2: &str| {
+        vec![
+            ("csrf", coordinator.csrf.clone()),
+            ("name", "冬季健康讲座".to_string()),
+            ("starts_at", start[..16].to_string()),
+            ("session", "evening".to_string()),
+            ("division1", d1.clone()),
+            ("division2", d2.to_string()),
+            ("division3", String::new()),
+        ]
+    };
+    let fields = |v: &Vec<(&'static str, String)>| v.iter().map(|(k, v)| (*k, v.clone())).collect::<Vec<_>>();
+    let bad = fields(&form(""));
+    let bad: Vec<(&str, &str)> = bad.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let refused = post(&app, "/events", &coordinator, &bad).await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.html);
+    assert!(refused.has("至少由两个不同的部门") && refused.has(r#"value="冬季健康讲座""#), "{}", refused.html);
+    let good = fields(&form(&d2));
+    let good: Vec<(&str, &str)> = good.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let done = post(&app, "/events", &coordinator, &good).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
+    let event_path = done.location().split('?').next().unwrap().to_string();
+    let page = get(&app, done.location(), Some(&coordinator)).await;
+    assert!(page.has("会议已安排") && page.has("冬季健康讲座") && page.has("晚场"), "{}", page.html);
+
+    // Wang invites a customer from the customer page, naming the event; the head confirms.
+    let customer = app.customer(&wang, "李阿姨", "13900000601").await;
+    let cpage = get(&app, &format!("/customers/{customer}"), Some(&wang)).await;
+    assert!(cpage.has(r#"data-test="claim-event""#) && cpage.has("冬季健康讲座"), "{}", cpage.html);
+    let event_id = event_path.trim_start_matches("/events/").to_string();
+    let invited = post(
+        &app,
+        &format!("/customers/{customer}/claims"),
+        &wang,
+        &[("csrf", wang.csrf.as_str()), ("event_id", event_id.as_str())],
+    )
+    .await;
+    assert_eq!(invited.status, StatusCode::SEE_OTHER, "{}", invited.html);
+    let (_, claims) = app.get(&format!("/api/v1/customers/{customer}/claims"), &head).await;
+    let claim = &claims["items"][0];
+    assert_eq!(claim["event_id"].to_string(), event_id);
+    let (status, _) = app.post(&format!("/api/v1/claims/{}/confirm", claim["id"]), &head, json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+
+    // The event page shows the invitation due with the time left, and the head's button.
+    let page = get(&app, &event_path, Some(&head)).await;
+    assert!(page.has("李阿姨") && page.has("待报送") && page.has(r#"data-test="time-left""#), "{}", page.html);
+    assert!(page.has(r#"data-test="file-invitations""#), "{}", page.html);
+    assert!(!get(&app, &event_path, Some(&wang)).await.has(r#"data-test="file-invitations""#));
+    let filed = post(&app, &format!("{event_path}/filings"), &head, &[("csrf", head.csrf.as_str())]).await;
+    assert_eq!(filed.status, StatusCode::SEE_OTHER, "{}", filed.html);
+    let page = get(&app, filed.location(), Some(&head)).await;
+    assert!(page.has("已报送本部门的邀约") && page.has("已报送"), "{}", page.html);
+    assert!(!page.has(r#"data-test="file-invitations""#));
+    let en = send(
+        &app,
+        Method::GET,
+        &event_path,
+        Some(&format!("{}; kehu_lang=en", head.cookie)),
+        None,
+        &[],
+    )
+    .await;
+    assert!(en.has("Filed") && en.has("Invitations close"), "{}", en.html);
+});

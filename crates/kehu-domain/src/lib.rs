@@ -16,6 +16,7 @@ pub mod normalize;
 pub mod ownership;
 pub mod policy;
 pub mod pool;
+pub mod sale;
 pub mod search;
 pub mod text;
 

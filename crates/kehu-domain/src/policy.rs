@@ -15,9 +15,11 @@ use crate::text::Text;
 
 mod events;
 mod explain;
+mod sales;
 mod timed;
 pub use events::JointEvents;
 pub use explain::{Line, explain};
+pub use sales::{AtEvents, Referred, SalesPolicy, SpecialCases};
 pub use timed::{
     Cadence, CadenceDuty, CadenceTag, ClaimAction, Cutoff, Escalation, FirstContact, Flag, FollowUpConfirmation,
     InvalidRun, LedgerCode, LedgerKind, LedgerPolicy, Lifecycle, LocalTime, OnMiss, Party, Period, Pool, ShareRule,
@@ -302,6 +304,8 @@ pub struct Policy {
     pub cadence: Option<Cadence>,
     /// R11.3: filing cut-offs of joint events.
     pub events: Option<JointEvents>,
+    /// R5.7, R11.5: who a sale counts for.
+    pub sales: Option<SalesPolicy>,
 }
 
 impl Policy {
@@ -427,6 +431,8 @@ struct RawPolicy {
     cadence: Option<timed::RawCadence>,
     #[serde(default)]
     events: Option<events::RawJointEvents>,
+    #[serde(default)]
+    sales: Option<sales::RawSales>,
 }
 
 #[derive(Deserialize)]
@@ -727,6 +733,7 @@ impl Checker<'_> {
         let pools = self.pools(raw.pools, &roles);
         let cadence = raw.cadence.map(|c| self.cadence(c, &roles, &channels));
         let events = raw.events.map(|e| self.joint_events(e, &roles, &ledger.codes));
+        let sales = raw.sales.map(|s| self.sales(s, &roles));
         let lifecycle = raw
             .claims
             .lifecycle
@@ -795,6 +802,7 @@ impl Checker<'_> {
             pools,
             cadence,
             events,
+            sales,
         })
     }
 }

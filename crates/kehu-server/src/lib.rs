@@ -13,6 +13,7 @@ pub mod i18n;
 pub mod indexer;
 pub mod ledger;
 pub mod lifecycle;
+pub mod sales;
 pub mod service;
 pub mod web;
 

@@ -14,6 +14,7 @@ pub mod events;
 pub mod history;
 pub mod ledger;
 pub mod migrate;
+pub mod sales;
 pub mod staff;
 pub mod tenants;
 pub mod units;

@@ -15,6 +15,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "joint_events",
         include_str!("../migrations/sqlite/0004_joint_events.sql"),
     ),
+    (6, "sales", include_str!("../migrations/sqlite/0006_sales.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../migrations/postgres/0001_init.sql")),
@@ -28,6 +29,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         "joint_events",
         include_str!("../migrations/postgres/0004_joint_events.sql"),
     ),
+    (6, "sales", include_str!("../migrations/postgres/0006_sales.sql")),
 ];
 
 #[derive(sqlx::FromRow)]

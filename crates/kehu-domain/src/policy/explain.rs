@@ -468,6 +468,53 @@ pub fn explain(p: &Policy) -> Vec<Line> {
         }
         out.push(line(1, Some(&ev.rule), zh, en));
     }
+    if let Some(sa) = &p.sales {
+        out.push(line(0, None, "成交业绩", "Sales credit"));
+        out.push(line(
+            1,
+            Some(&sa.rule),
+            "成交记入客户归属人的业绩；客户暂无归属时记入成交人",
+            "A sale counts for the customer's owner; with no owner, for whoever closed it",
+        ));
+        if let Some(r) = &sa.referred {
+            out.push(line(
+                1,
+                Some(&r.rule),
+                format!("来源为“{}”的客户归最终成交的人：成交即转归成交人", r.sources.join("”“")),
+                format!(
+                    "Customers from {} belong to whoever closes: the sale moves the customer to the closer",
+                    r.sources.join(", ")
+                ),
+            ));
+        }
+        if let Some(s) = &sa.special {
+            let all = Text::new(
+                s.roles.iter().map(|x| p.role_name(x).zh).collect::<Vec<_>>().join("和"),
+                s.roles
+                    .iter()
+                    .map(|x| lower(&p.role_name(x).en))
+                    .collect::<Vec<_>>()
+                    .join(" and "),
+            );
+            out.push(line(
+                1,
+                Some(&s.rule),
+                format!("特殊情况由{}共同签字改记业绩，须写明原因", all.zh),
+                format!(
+                    "Special cases: the {} both sign a change of credit, with a reason",
+                    all.en
+                ),
+            ));
+        }
+        if let Some(e) = &sa.at_events {
+            out.push(line(
+                1,
+                Some(&e.rule),
+                "会上成交记入客户当前邀约人的业绩；原跟进人须经当前邀约人同意才能协助",
+                "A sale at an event counts for the current inviter; an earlier follower helps only with the inviter's consent",
+            ));
+        }
+    }
     out
 }
 

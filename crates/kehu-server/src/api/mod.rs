@@ -5,6 +5,7 @@ mod admin;
 mod customers;
 pub mod dto;
 mod events;
+mod sales;
 pub(crate) mod session;
 mod timed;
 
@@ -59,6 +60,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(admin::router())
         .merge(timed::router())
         .merge(events::router())
+        .merge(sales::router())
 }
 
 /// Unknown paths: problem JSON under `/api`, a page elsewhere.

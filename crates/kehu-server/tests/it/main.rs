@@ -5,5 +5,6 @@ mod support;
 
 mod api;
 mod events;
+mod sales;
 mod timed;
 mod web;

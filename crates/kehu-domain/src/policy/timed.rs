@@ -585,7 +585,7 @@ struct RawEscalation {
 const PERIOD_HINT: &str = "write a whole length such as \"3 days\", \"24 hours\", \"1 week\" or \"2 months\"";
 
 impl Checker<'_> {
-    fn period(&mut self, raw: &Spanned<String>) -> Option<Period> {
+    pub(super) fn period(&mut self, raw: &Spanned<String>) -> Option<Period> {
         let p = Period::parse(raw.get_ref());
         if p.is_none() {
             self.error(

@@ -7,6 +7,7 @@ pub mod assign;
 pub mod auth;
 pub mod cadence;
 pub mod clock;
+pub mod complaints;
 pub mod error;
 pub mod i18n;
 pub mod indexer;

@@ -17,6 +17,8 @@ pub enum Kind {
     ClaimLapse,
     /// A new customer's first message (R5.8); the subject is the customer.
     FirstContact,
+    /// A complaint's limit to be resolved (R11.9); the subject is the complaint.
+    ComplaintDue,
 }
 
 impl Kind {
@@ -24,6 +26,7 @@ impl Kind {
         match self {
             Kind::ClaimLapse => "claim_lapse",
             Kind::FirstContact => "first_contact",
+            Kind::ComplaintDue => "complaint_due",
         }
     }
 
@@ -31,6 +34,7 @@ impl Kind {
         match s {
             "claim_lapse" => Some(Kind::ClaimLapse),
             "first_contact" => Some(Kind::FirstContact),
+            "complaint_due" => Some(Kind::ComplaintDue),
             _ => None,
         }
     }

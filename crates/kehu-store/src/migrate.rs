@@ -10,6 +10,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "deadlines_ledger",
         include_str!("../migrations/sqlite/0002_deadlines_ledger.sql"),
     ),
+    (
+        3,
+        "complaints",
+        include_str!("../migrations/sqlite/0003_complaints.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../migrations/postgres/0001_init.sql")),
@@ -17,6 +22,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         2,
         "deadlines_ledger",
         include_str!("../migrations/postgres/0002_deadlines_ledger.sql"),
+    ),
+    (
+        3,
+        "complaints",
+        include_str!("../migrations/postgres/0003_complaints.sql"),
     ),
 ];
 

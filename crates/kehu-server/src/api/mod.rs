@@ -2,6 +2,7 @@
 //! handlers' annotations; every error is problem JSON.
 
 mod admin;
+mod complaints;
 mod customers;
 pub mod dto;
 pub(crate) mod session;
@@ -29,6 +30,7 @@ use crate::{ApiError, AppState};
         (name = "customers", description = "Customers, claims, ownership, follow-ups, history"),
         (name = "claims", description = "Claims and their limits: cancel, reassign, confirm follow-ups"),
         (name = "ledger", description = "Penalties, points and rewards; monthly statements"),
+        (name = "complaints", description = "Complaints found, their limits, fines and resolution (R11.9)"),
         (name = "admin", description = "Units, staff, policy, clock, history verification"),
     )
 )]
@@ -56,6 +58,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(customers::router())
         .merge(admin::router())
         .merge(timed::router())
+        .merge(complaints::router())
 }
 
 /// Unknown paths: problem JSON under `/api`, a page elsewhere.

@@ -2,7 +2,7 @@
 //! stylesheet and one small script embedded in the binary. Pages call the same `service`
 //! functions as the API; form posts need the session's CSRF token, so bearer tokens cannot post.
 
-mod claims;
+pub(crate) mod claims;
 mod customers;
 mod ledger;
 mod pools;

@@ -4,5 +4,6 @@
 mod support;
 
 mod api;
+mod complaints;
 mod timed;
 mod web;

@@ -3,6 +3,7 @@
 //! functions as the API; form posts need the session's CSRF token, so bearer tokens cannot post.
 
 pub(crate) mod claims;
+mod complaints;
 mod customers;
 mod ledger;
 mod pools;
@@ -52,6 +53,9 @@ pub fn router() -> Router<AppState> {
         .route("/ledger/{id}", get(ledger::entry))
         .route("/ledger/{id}/reverse", post(ledger::reverse))
         .route("/visits", get(visits::list))
+        .route("/complaints", get(complaints::list))
+        .route("/complaints/{id}/resolve", post(complaints::resolve))
+        .route("/customers/{id}/complaints", post(complaints::record))
         .route("/customers/{id}/profile", post(customers::update_profile))
 }
 
@@ -106,7 +110,8 @@ fn asset_version() -> &'static str {
 pub struct Chrome {
     pub lang: Lang,
     pub user: Option<UserBar>,
-    /// The active navigation entry: `list`, `new`, `claims`, `void`, `pools`, `ledger`, `visits` or empty.
+    /// The active navigation entry: `list`, `new`, `claims`, `void`, `pools`, `ledger`, `visits`,
+    /// `complaints` or empty.
     pub nav: &'static str,
     pub css: String,
     pub js: String,
@@ -126,6 +131,8 @@ pub struct UserBar {
     pub may_pools: bool,
     /// Whether the visits page is in the navigation: the policy has a visit cadence (R1.6).
     pub may_visits: bool,
+    /// Whether the complaints page is in the navigation: the policy's complaint roles (R11.9).
+    pub may_complaints: bool,
 }
 
 impl UserBar {
@@ -166,6 +173,7 @@ impl Chrome {
                     .iter()
                     .any(|p| kehu_domain::Policy::holds_any(&caller.roles, &p.members)),
                 may_visits: policy.cadence.is_some(),
+                may_complaints: kehu_domain::complaint::may_record(&policy, &caller.facts()),
             }),
             ..Chrome::anonymous(caller.lang)
         })

@@ -389,7 +389,7 @@ pub fn decide_unresolved(
     let roles = policy.roles_text(&rules.reassign_roles);
     let considered: Vec<serde_json::Value> = people
         .iter()
-        .filter(|p| p.staff.id != staff.staff.id)
+        .filter(|p| p.staff.id != staff.staff.id && p.staff.roles.iter().any(|r| rules.reassign_roles.contains(r)))
         .map(|p| json!({ "staff_id": p.staff.id, "unit_id": p.unit_id, "held": p.held, "active": p.active }))
         .collect();
     let head = (
@@ -691,6 +691,8 @@ mod tests {
             u.decision.text.zh
         );
         assert_eq!(u.decision.facts["receiver_id"], 21);
+        // The decision lists whom it chose among: division 2's three sales people.
+        assert_eq!(u.decision.facts["candidates"].as_array().unwrap().len(), 3);
         // Resolved, or already handled: nothing more.
         let mut done = c.clone();
         done.resolved_at = Some(t("2026-11-04T00:00:00Z"));

@@ -290,6 +290,10 @@ async fn fire_in(
             let policy = state.policy(d.tenant_id).await?;
             crate::events::filing_due(tx, state, &policy, &d, now).await?;
         }
+        Some(Kind::ComplaintDue) => {
+            let policy = state.policy(d.tenant_id).await?;
+            crate::complaints::fire_due(tx, state, &policy, &d, now).await?;
+        }
         None => tracing::warn!(deadline.id = d.id, kind = %d.kind, "deadline of an unknown kind dropped"),
     }
     Ok(true)
@@ -380,6 +384,7 @@ async fn fire_together(
                 Some(Kind::ClaimLapse) => {}
                 Some(Kind::FirstContact) => first_contact(tx, state, &policy, d, now).await?,
                 Some(Kind::EventFiling) => crate::events::filing_due(tx, state, &policy, d, now).await?,
+                Some(Kind::ComplaintDue) => crate::complaints::fire_due(tx, state, &policy, d, now).await?,
                 None => tracing::warn!(deadline.id = d.id, kind = %d.kind, "deadline of an unknown kind dropped"),
             }
         }

@@ -320,6 +320,16 @@ pub async fn count_held(tx: &mut Tx, tenant_id: i64, staff_id: i64) -> Result<u3
     Ok(u32::try_from(n).unwrap_or(u32::MAX))
 }
 
+/// How many standing (pending or valid) claims each staff member of the tenant holds; staff
+/// holding none are not listed.
+pub async fn held_by_staff(tx: &mut Tx, tenant_id: i64) -> Result<Vec<(i64, i64)>> {
+    tx.fetch_all(
+        "SELECT staff_id, COUNT(*) FROM claims WHERE tenant_id = $1 AND status IN ('pending', 'valid') GROUP BY staff_id",
+        args![tenant_id],
+    )
+    .await
+}
+
 /// How many claims a staff member took from a pool since `since`.
 pub async fn count_from_pool_since(
     tx: &mut Tx,

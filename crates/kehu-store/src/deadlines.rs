@@ -20,6 +20,8 @@ pub enum Kind {
     /// A confirmed invitation to a joint event is filed by its cut-off (R11.3); the subject is
     /// the claim.
     EventFiling,
+    /// A complaint's limit to be resolved (R11.9); the subject is the complaint.
+    ComplaintDue,
 }
 
 impl Kind {
@@ -28,6 +30,7 @@ impl Kind {
             Kind::ClaimLapse => "claim_lapse",
             Kind::FirstContact => "first_contact",
             Kind::EventFiling => "event_filing",
+            Kind::ComplaintDue => "complaint_due",
         }
     }
 
@@ -36,6 +39,7 @@ impl Kind {
             "claim_lapse" => Some(Kind::ClaimLapse),
             "first_contact" => Some(Kind::FirstContact),
             "event_filing" => Some(Kind::EventFiling),
+            "complaint_due" => Some(Kind::ComplaintDue),
             _ => None,
         }
     }

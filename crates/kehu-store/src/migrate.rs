@@ -11,6 +11,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0002_deadlines_ledger.sql"),
     ),
     (
+        3,
+        "complaints",
+        include_str!("../migrations/sqlite/0003_complaints.sql"),
+    ),
+    (
         4,
         "joint_events",
         include_str!("../migrations/sqlite/0004_joint_events.sql"),
@@ -23,6 +28,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         2,
         "deadlines_ledger",
         include_str!("../migrations/postgres/0002_deadlines_ledger.sql"),
+    ),
+    (
+        3,
+        "complaints",
+        include_str!("../migrations/postgres/0003_complaints.sql"),
     ),
     (
         4,

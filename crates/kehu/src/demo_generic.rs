@@ -1,7 +1,9 @@
 //! Demo data for any preset: an organisation, a few staff per role the policy defines, about
 //! 120 customers registered over the last 30 days by those who may, claims (signed where the
-//! policy asks for it), follow-ups, and ledger entries from the policy's manual codes. Every
-//! step goes through the same use cases and rules as real work, with deadlines fired in time.
+//! policy asks for it), follow-ups, ledger entries from the policy's manual codes, and, where the
+//! policy has complaint rules (R11.9), a complaint resolved in time and one left open past its
+//! limit. Every step goes through the same use cases and rules as real work, with deadlines
+//! fired in time.
 
 use kehu_domain::policy::Party;
 use kehu_domain::{Permission, Policy};
@@ -97,6 +99,8 @@ pub async fn seed(state: &AppState, policy: &Policy, file: &str, source: &str, a
     let total = 120;
     let step = jiff::SignedDuration::from_secs(29 * 24 * 3600 / total as i64);
     let mut phones = std::collections::HashSet::new();
+    // Customers with a claim, oldest first: those a complaint can be about.
+    let mut claimed: Vec<i64> = Vec::new();
     for i in 0..total {
         let at = start + step * (i + 1);
         kehu_server::lifecycle::sweep(state, at)
@@ -143,6 +147,7 @@ pub async fn seed(state: &AppState, policy: &Policy, file: &str, source: &str, a
         let Ok(claim) = service::register_claim(state, &caller(&holder), customer.row.id, None).await else {
             continue;
         };
+        claimed.push(customer.row.id);
         if claim.status == "pending" && !confirmers.is_empty() && i % 10 != 6 {
             set_now(state, at + jiff::SignedDuration::from_mins(60));
             let _ = service::confirm_claim(state, &caller(rng.pick(&confirmers)), claim.id).await;
@@ -190,6 +195,7 @@ pub async fn seed(state: &AppState, policy: &Policy, file: &str, source: &str, a
     if policy.events.is_some() {
         joint_event(state, policy, &staff, &teams, &mut rng, real_now).await?;
     }
+    complaints(state, policy, &staff, &claimed, real_now).await?;
     set_now(state, real_now);
     kehu_server::lifecycle::sweep(state, real_now)
         .await
@@ -278,6 +284,65 @@ async fn joint_event(
         if k == 0 {
             set_now(state, now - jiff::SignedDuration::from_mins(30));
             let _ = kehu_server::events::file(state, &caller(head), event.id).await;
+        }
+    }
+    Ok(())
+}
+
+/// R11.9: two complaints through the complaint rules, by the first staff member who may record
+/// them: one found ten days ago and resolved the next day, one to the boss six days ago left
+/// open, so its limit passes (fines for the staff member and the manager, the customer handed to
+/// another unit). Customers nobody holds any more are passed over.
+async fn complaints(
+    state: &AppState,
+    policy: &Policy,
+    staff: &[StaffRow],
+    claimed: &[i64],
+    real_now: jiff::Timestamp,
+) -> anyhow::Result<()> {
+    use kehu_server::complaints::{self, ComplaintInput};
+    if policy.complaints.is_none() {
+        return Ok(());
+    }
+    let Some(by) = staff
+        .iter()
+        .find(|s| kehu_domain::complaint::may_record(policy, &s.facts()))
+    else {
+        return Ok(());
+    };
+    let plans = [(10, false, "送货延误，客户不满"), (6, true, "客户向老板投诉服务态度")];
+    let mut customers = claimed.iter();
+    for (days_ago, to_boss, summary) in plans {
+        let found = real_now - jiff::SignedDuration::from_hours(24 * days_ago);
+        set_now(state, found);
+        let recorded = loop {
+            let Some(&customer_id) = customers.next() else {
+                break None;
+            };
+            let input = ComplaintInput {
+                customer_id,
+                staff_id: None,
+                to_boss,
+                summary: summary.to_string(),
+            };
+            match complaints::record(state, &caller(by), input).await {
+                Ok(v) => break Some(v),
+                Err(e) if e.code == "no_holder" => continue,
+                Err(e) => anyhow::bail!("seeding a complaint: {}", e.detail.en),
+            }
+        };
+        let Some(v) = recorded else { break };
+        if to_boss {
+            // Left open: its limit passes on the way to today.
+            let due = kehu_store::ts(v.row.due_at) + jiff::SignedDuration::from_mins(1);
+            kehu_server::lifecycle::sweep(state, due)
+                .await
+                .map_err(|e| anyhow::anyhow!("seeding sweep: {}", e.detail.en))?;
+        } else {
+            set_now(state, found + jiff::SignedDuration::from_hours(24));
+            complaints::resolve(state, &caller(by), v.row.id, "上门道歉，问题已处理")
+                .await
+                .map_err(|e| anyhow::anyhow!("resolving a demo complaint: {}", e.detail.en))?;
         }
     }
     Ok(())

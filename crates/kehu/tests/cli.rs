@@ -34,7 +34,7 @@ fn policy_check_accepts_the_preset_and_points_at_errors() {
     let preset = concat!(env!("CARGO_MANIFEST_DIR"), "/../../presets/car-dealership.toml");
     let o = kehu(&["policy", "check", preset]);
     assert!(o.status.success(), "{}", text(&o));
-    assert!(text(&o).contains("ok: policy `car-dealership` version 2"));
+    assert!(text(&o).contains("ok: policy `car-dealership` version 3"));
 
     // Explain prints every rule in plain language, Chinese then English.
     let o = kehu(&["policy", "explain", preset]);
@@ -114,13 +114,13 @@ async fn init_and_verify(url: &str) {
     let preset = concat!(env!("CARGO_MANIFEST_DIR"), "/../../presets/car-dealership.toml");
     let o = kehu(&["policy", "activate", "--database-url", url, "--tenant", "acme", preset]);
     assert!(!o.status.success());
-    assert!(text(&o).contains("not newer than the active version 2"), "{}", text(&o));
+    assert!(text(&o).contains("not newer than the active version 3"), "{}", text(&o));
     let v2 = temp("v2.toml");
     std::fs::write(
         &v2,
         std::fs::read_to_string(preset)
             .unwrap()
-            .replace("version = 2", "version = 3"),
+            .replace("version = 3", "version = 4"),
     )
     .unwrap();
     let o = kehu(&[

@@ -341,6 +341,9 @@ pub fn explain(p: &Policy) -> Vec<Line> {
             ));
         }
     }
+    if let Some(cp) = &p.complaints {
+        complaints(p, &mut out, cp);
+    }
     if !p.ledger.codes.is_empty() {
         out.push(line(
             0,
@@ -518,6 +521,76 @@ pub fn explain(p: &Policy) -> Vec<Line> {
     out
 }
 
+/// R11.9: who records complaints, what they cost, and what happens at the limit.
+fn complaints(p: &Policy, out: &mut Vec<Line>, cp: &super::Complaints) {
+    let r = Some(&cp.rule);
+    let fine = |code: &str| {
+        p.ledger
+            .code(code)
+            .map(|c| yuan(c.amount))
+            .unwrap_or_else(|| "0.00".into())
+    };
+    let who = roles(p, &cp.roles);
+    let managers = roles(p, &cp.manager_roles);
+    let receivers = roles(p, &cp.reassign_roles);
+    let within = cp.resolve_within.text();
+    out.push(line(0, None, "投诉", "Complaints"));
+    out.push(line(
+        1,
+        r,
+        format!("{}登记查实的投诉，并标记投诉已解决", who.zh),
+        format!("{} record complaints found and mark them resolved", who.en),
+    ));
+    out.push(line(
+        1,
+        r,
+        format!(
+            "客户未投诉至老板：每件查实的投诉罚涉及的员工 {} 元（{}）",
+            fine(&cp.staff_code),
+            cp.staff_code
+        ),
+        format!(
+            "The customer did not complain to the boss: each complaint found fines the staff member concerned {} yuan ({})",
+            fine(&cp.staff_code),
+            cp.staff_code
+        ),
+    ));
+    out.push(line(
+        1,
+        r,
+        format!(
+            "客户投诉至老板：涉及的员工和其部门负责人（{}）各罚 {} 元（{}）",
+            managers.zh,
+            fine(&cp.to_boss_code),
+            cp.to_boss_code
+        ),
+        format!(
+            "The customer complained to the boss: the staff member and their unit's manager ({}) are fined {} yuan each ({})",
+            managers.en,
+            fine(&cp.to_boss_code),
+            cp.to_boss_code
+        ),
+    ));
+    out.push(line(
+        1,
+        r,
+        format!(
+            "投诉须在查实后 {}内解决；逾期未解决：员工和部门负责人各罚 {} 元（{}），客户转交其他部门持有客户最少的{}跟进",
+            within.zh,
+            fine(&cp.unresolved_code),
+            cp.unresolved_code,
+            receivers.zh
+        ),
+        format!(
+            "A complaint is resolved within {} of being found; still open then: the staff member and the manager are fined {} yuan each ({}), and the customer goes to the {} of another unit holding the fewest customers",
+            within.en,
+            fine(&cp.unresolved_code),
+            cp.unresolved_code,
+            receivers.en.to_lowercase()
+        ),
+    ));
+}
+
 /// A label inside a sentence: "Call" becomes "call", "SMS" stays "SMS".
 fn lower(label: &str) -> String {
     if label.chars().all(|c| !c.is_lowercase()) {
@@ -562,5 +635,27 @@ mod tests {
             "{all_en}"
         );
         assert!(lines.iter().all(|l| !l.text.zh.is_empty() && !l.text.en.is_empty()));
+    }
+
+    #[test]
+    fn r11_9_complaint_rules_are_explained() {
+        let src = include_str!("../../../../presets/event-customers.toml");
+        let p = Policy::parse(src, "event-customers.toml").unwrap();
+        let lines = explain(&p);
+        let r119: Vec<&Line> = lines
+            .iter()
+            .filter(|l| l.rule.as_ref().is_some_and(|r| r.as_str() == "R11.9") && l.depth == 1)
+            .collect();
+        let zh: Vec<&str> = r119.iter().map(|l| l.text.zh.as_str()).collect();
+        assert!(
+            zh.iter().any(|z| z.contains("各罚 100.00 元（complaint_to_boss）")),
+            "{zh:?}"
+        );
+        assert!(
+            zh.iter()
+                .any(|z| z.contains("3 天内解决") && z.contains("500.00") && z.contains("转交其他部门")),
+            "{zh:?}"
+        );
+        assert!(r119.iter().any(|l| l.text.en.contains("Division head")), "{r119:?}");
     }
 }

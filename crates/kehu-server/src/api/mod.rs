@@ -2,6 +2,7 @@
 //! handlers' annotations; every error is problem JSON.
 
 mod admin;
+mod complaints;
 mod customers;
 pub mod dto;
 mod events;
@@ -32,6 +33,7 @@ use crate::{ApiError, AppState};
         (name = "claims", description = "Claims and their limits: cancel, reassign, confirm follow-ups"),
         (name = "events", description = "Joint events of several divisions: invitations and filing cut-offs"),
         (name = "ledger", description = "Penalties, points and rewards; monthly statements"),
+        (name = "complaints", description = "Complaints found, their limits, fines and resolution (R11.9)"),
         (name = "admin", description = "Units, staff, policy, clock, history verification"),
     )
 )]
@@ -61,6 +63,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(timed::router())
         .merge(events::router())
         .merge(sales::router())
+        .merge(complaints::router())
 }
 
 /// Unknown paths: problem JSON under `/api`, a page elsewhere.

@@ -360,6 +360,15 @@ struct DetailPage {
     cancel_rule: String,
     /// The history is shown to roles with `history.read` only.
     show_history: bool,
+    /// R11.9: whether the caller may record a complaint found (the policy's complaint roles).
+    may_complain: bool,
+    /// The customer's complaints the caller may read, newest first.
+    complaints: Vec<super::complaints::ComplaintCard>,
+    /// Staff who may be named as the one concerned (default: the customer's holder).
+    complaint_staff: Vec<(i64, String)>,
+    /// The complaint form's text, kept after a refusal.
+    complaint_summary: String,
+    complaint_rule: String,
     flash: Option<&'static str>,
     error: Option<ErrorBox>,
 }
@@ -504,6 +513,26 @@ async fn load_detail(state: &AppState, caller: &Caller, c: Chrome, id: i64) -> R
         .and_then(|o| names.get(&o).cloned())
         .or(v.owner_name.clone());
     let events = crate::events::open_for(state, caller).await?;
+    let may_complain = kehu_domain::complaint::may_record(&policy, &caller.facts());
+    let complaints = if policy.complaints.is_some() {
+        crate::complaints::list(state, caller, None, Some(id), None, 20)
+            .await?
+            .iter()
+            .map(|c| super::complaints::ComplaintCard::new(c, &policy, now, lang))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let complaint_staff = if may_complain {
+        kehu_store::staff::list(&state.db, caller.tenant_id)
+            .await?
+            .into_iter()
+            .filter(|s| s.active && s.username != "admin")
+            .map(|s| (s.id, s.display_name))
+            .collect()
+    } else {
+        Vec::new()
+    };
     Ok(DetailPage {
         events,
         id,
@@ -555,6 +584,15 @@ async fn load_detail(state: &AppState, caller: &Caller, c: Chrome, id: i64) -> R
             .map(|a| a.rule.to_string())
             .unwrap_or_default(),
         show_history,
+        may_complain,
+        complaints,
+        complaint_staff,
+        complaint_summary: String::new(),
+        complaint_rule: policy
+            .complaints
+            .as_ref()
+            .map(|c| c.rule.to_string())
+            .unwrap_or_default(),
         flash: None,
         error: None,
         c,
@@ -585,6 +623,7 @@ pub async fn detail(
         "confirm_follow_up" => Some("flash.confirm_follow_up"),
         "pool_claim" => Some("flash.pool_claim"),
         "profile" => Some("flash.profile"),
+        "complaint" => Some("flash.complaint"),
         _ => None,
     };
     Ok(render(StatusCode::OK, &page))
@@ -607,6 +646,24 @@ pub(super) async fn detail_with_error(
                 }
                 page.note = note;
             }
+            render(e.status, &page)
+        }
+        Err(_) => error_page(&pc.c, e),
+    }
+}
+
+/// The detail page again with the refusal of the complaint form (R11.9), its text kept.
+pub(super) async fn detail_with_complaint_error(
+    state: &AppState,
+    pc: &PageCaller,
+    id: i64,
+    e: &ApiError,
+    summary: String,
+) -> Response {
+    match load_detail(state, &pc.caller, pc.c.clone(), id).await {
+        Ok(mut page) => {
+            page.error = Some(ErrorBox::new(e, pc.c.lang));
+            page.complaint_summary = summary;
             render(e.status, &page)
         }
         Err(_) => error_page(&pc.c, e),

@@ -2,7 +2,8 @@
 //! stylesheet and one small script embedded in the binary. Pages call the same `service`
 //! functions as the API; form posts need the session's CSRF token, so bearer tokens cannot post.
 
-mod claims;
+pub(crate) mod claims;
+mod complaints;
 mod customers;
 mod events;
 mod ledger;
@@ -56,6 +57,9 @@ pub fn router() -> Router<AppState> {
         .route("/events", get(events::list).post(events::schedule))
         .route("/events/{id}", get(events::detail))
         .route("/events/{id}/filings", post(events::file))
+        .route("/complaints", get(complaints::list))
+        .route("/complaints/{id}/resolve", post(complaints::resolve))
+        .route("/customers/{id}/complaints", post(complaints::record))
         .route("/customers/{id}/profile", post(customers::update_profile))
 }
 
@@ -110,7 +114,8 @@ fn asset_version() -> &'static str {
 pub struct Chrome {
     pub lang: Lang,
     pub user: Option<UserBar>,
-    /// The active navigation entry: `list`, `new`, `claims`, `void`, `pools`, `ledger`, `visits`, `events` or empty.
+    /// The active navigation entry: `list`, `new`, `claims`, `void`, `pools`, `ledger`, `visits`,
+    /// `events`, `complaints` or empty.
     pub nav: &'static str,
     pub css: String,
     pub js: String,
@@ -132,6 +137,8 @@ pub struct UserBar {
     pub may_visits: bool,
     /// Whether the joint-events page is in the navigation: the policy has joint events (R11.3).
     pub may_events: bool,
+    /// Whether the complaints page is in the navigation: the policy's complaint roles (R11.9).
+    pub may_complaints: bool,
 }
 
 impl UserBar {
@@ -173,6 +180,7 @@ impl Chrome {
                     .any(|p| kehu_domain::Policy::holds_any(&caller.roles, &p.members)),
                 may_visits: policy.cadence.is_some(),
                 may_events: policy.events.is_some() && caller.may(&policy, Permission::CustomersRead),
+                may_complaints: kehu_domain::complaint::may_record(&policy, &caller.facts()),
             }),
             ..Chrome::anonymous(caller.lang)
         })

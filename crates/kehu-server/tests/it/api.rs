@@ -328,7 +328,7 @@ both!(
         assert_eq!(o["owner_id"], wang.staff_id);
         assert_eq!(o["claim_id"], claim["id"]);
         assert_eq!(o["decision"]["rule"], "R5.5");
-        assert_eq!(o["decision"]["policy_version"], 2);
+        assert_eq!(o["decision"]["policy_version"], 3);
         let text = o["decision"]["text"].as_str().unwrap();
         assert!(
             text.starts_with("归王芳所有：王芳的登记于 ") && text.contains("经销售组长周组长确认生效"),
@@ -668,7 +668,7 @@ both!(units_staff_and_policy, |app: TestApp| async move {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         (p["id"].as_str(), p["version"].as_i64()),
-        (Some("car-dealership"), Some(2))
+        (Some("car-dealership"), Some(3))
     );
     assert_eq!(p["claims"]["confirmation"]["roles"], json!(["team_leader"]));
     assert_eq!(p["time_zone"], "Asia/Shanghai");

@@ -4,6 +4,7 @@
 mod support;
 
 mod api;
+mod complaints;
 mod events;
 mod sales;
 mod timed;

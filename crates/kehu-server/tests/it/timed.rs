@@ -690,7 +690,7 @@ both!(
         let (file, src) = crate::support::preset();
         let src = format!(
             "{}\n[claims.redistribute]\nrule = \"R7.8(12)\"\nroles = [\"sales_manager\"]\nmethod = \"random\"\n",
-            src.replace("version = 2", "version = 3")
+            src.replace("version = 3", "version = 4")
         );
         let policy = kehu_domain::Policy::parse(&src, &file).unwrap();
         let wang = app.staff("wangfang", "王芳", &["consultant"]).await;
@@ -702,7 +702,7 @@ both!(
         for i in 0..3 {
             cards.push(signed_card(&app, &wang, &leader, &format!("老客户{i}"), &format!("1390000050{i}")).await);
         }
-        // Version 3 adopts R7.8(12) after the cards were signed; the policy cache rechecks the
+        // Version 4 adopts R7.8(12) after the cards were signed; the policy cache rechecks the
         // active version every two seconds.
         kehu_store::tenants::activate_policy(
             &app.state.db,
@@ -751,9 +751,9 @@ both!(
             .unwrap();
         assert_eq!(e["decision"]["rule"], "R7.8(12)");
         assert_eq!(e["decision"]["facts"]["method"], "random");
-        assert_eq!(e["decision"]["policy_version"], 3);
+        assert_eq!(e["decision"]["policy_version"], 4);
         // Changing the policy never rewrites past decisions: the signature was taken under
-        // version 2 and still says so.
+        // version 3 and still says so.
         let signed = h["items"]
             .as_array()
             .unwrap()
@@ -765,7 +765,7 @@ both!(
                 signed["decision"]["rule"].as_str(),
                 signed["decision"]["policy_version"].as_i64()
             ),
-            (Some("R5.1"), Some(2))
+            (Some("R5.1"), Some(3))
         );
     }
 );

@@ -1452,3 +1452,72 @@ both!(virtual r11_3_the_joint_event_pages_schedule_invite_and_file, |app: TestAp
     .await;
     assert!(en.has("Filed") && en.has("Invitations close"), "{}", en.html);
 });
+both!(
+    virtual r11_9_a_head_records_a_complaint_on_the_customer_page_and_resolves_it_on_the_complaints_page,
+    |app: TestApp| async move {
+        use crate::timed::{staff_of, tenant_on};
+        let admin = tenant_on(&app, "event-customers", "events").await;
+        let wang = staff_of(&app, &admin, "xiaowang", "小王", "sales", None).await;
+        let head = staff_of(&app, &admin, "head", "钱主任", "division_head", None).await;
+        let cid = app.customer(&wang, "孙阿姨", "13900000601").await;
+        let (_, claim) = app.post(&format!("/api/v1/customers/{cid}/claims"), &wang, json!({})).await;
+        let (status, _) = app.post(&format!("/api/v1/claims/{}/confirm", claim["id"]), &head, json!({})).await;
+        assert_eq!(status, StatusCode::OK);
+        let path = format!("/customers/{cid}");
+
+        // Only the policy's complaint roles see the form and the link in the navigation.
+        let page = get(&app, &path, Some(&wang)).await;
+        assert!(!page.has(r#"data-test="complaint-form""#) && !page.has(r#"data-test="nav-complaints""#));
+        let page = get(&app, &path, Some(&head)).await;
+        assert!(page.has(r#"data-test="complaint-form""#) && page.has(r#"data-test="nav-complaints""#), "{}", page.html);
+        assert!(page.has("该客户没有投诉"));
+
+        // A complaint without a text, or with a forged token, is refused and records nothing.
+        let action = format!("/customers/{cid}/complaints");
+        let empty = post(&app, &action, &head, &[("csrf", head.csrf.as_str()), ("summary", "  ")]).await;
+        assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(empty.has("alert-error") && empty.has("请写明客户投诉的内容"), "{}", empty.html);
+        let forged = post(&app, &action, &head, &[("csrf", "forged"), ("summary", "态度差")]).await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN);
+        let (_, none) = app.get("/api/v1/complaints", &head).await;
+        assert_eq!(none["items"].as_array().unwrap().len(), 0);
+
+        // Recorded to the boss: the customer page lists it with its fine, linked to the ledger.
+        let done = post(&app, &action, &head, &[("csrf", head.csrf.as_str()), ("summary", "客户向姜总投诉送货太慢"), ("to_boss", "on")]).await;
+        assert_eq!((done.status, done.location()), (StatusCode::SEE_OTHER, format!("/customers/{cid}?done=complaint#complaints").as_str()));
+        let (_, list) = app.get("/api/v1/complaints", &head).await;
+        let complaint = &list["items"][0];
+        assert_eq!((complaint["to_boss"].as_bool(), complaint["staff_id"].as_i64()), (Some(true), Some(wang.staff_id)));
+        let entry = complaint["ledger_entry_ids"][0].as_i64().unwrap();
+        let page = get(&app, &format!("{path}?done=complaint"), Some(&head)).await;
+        assert!(page.has("投诉已登记") && page.has("客户向姜总投诉送货太慢") && page.has("投诉至老板"), "{}", page.html);
+        assert!(page.has(&format!(r#"<a href="/ledger/{entry}" data-test="complaint-fine">小王 · 客户投诉至老板 · 100.00 元</a>"#)), "{}", page.html);
+        assert!(page.has("查实投诉"), "the history names the event: {}", page.html);
+
+        // The complaints page: open, with the time left and the rule in plain words.
+        let open = get(&app, "/complaints", Some(&head)).await;
+        assert_eq!(open.status, StatusCode::OK);
+        assert!(open.has(r#"data-test="open-complaints""#) && open.has(r#"data-test="time-left""#), "{}", open.html);
+        assert!(open.has("剩 3 天") || open.has("剩 2 天 23 小时"), "{}", open.html);
+        assert!(open.has(r#"<span class="badge badge-rule">R11.9</span>"#) && open.has("投诉须在查实后 3 天内解决"));
+        assert!(open.has(&format!(r#"href="/ledger/{entry}""#)) && open.has("没有已解决的投诉"));
+        let en = send(&app, Method::GET, "/complaints", Some(&with_lang(&head, "en")), None, &[]).await;
+        assert!(en.has("Complaints") && (en.has("3 days left") || en.has("2 days 23 hours left")), "{}", en.html);
+
+        // Resolving needs a text; then it moves to the resolved list.
+        let id = complaint["id"].as_i64().unwrap();
+        let resolve = format!("/complaints/{id}/resolve");
+        let refused = post(&app, &resolve, &head, &[("csrf", head.csrf.as_str()), ("resolution", "")]).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(refused.has("请写明投诉如何解决") && refused.has(r#"<details class="cancel" open>"#), "{}", refused.html);
+        let by_wang = post(&app, &resolve, &wang, &[("csrf", wang.csrf.as_str()), ("resolution", "我已道歉")]).await;
+        assert_eq!(by_wang.status, StatusCode::FORBIDDEN);
+        let ok = post(&app, &resolve, &head, &[("csrf", head.csrf.as_str()), ("resolution", "上门道歉并补送")]).await;
+        assert_eq!(ok.status, StatusCode::SEE_OTHER);
+        let after = get(&app, "/complaints?done=resolve", Some(&head)).await;
+        assert!(after.has("投诉已标记为解决") && after.has("没有未解决的投诉") && after.has("上门道歉并补送"), "{}", after.html);
+        // The staff member concerned reads it on the page too, without the navigation link.
+        let own = get(&app, "/complaints", Some(&wang)).await;
+        assert!(own.has("上门道歉并补送") && !own.has(r#"data-test="nav-complaints""#) && !own.has(r#"data-test="resolve-open""#));
+    }
+);

@@ -339,6 +339,8 @@ struct DetailPage {
     can_claim: bool,
     /// Joint events the caller's division may still invite to (R11.3): (id, label).
     events: Vec<(i64, String)>,
+    /// The customer's sales and who they count for (R5.7, R11.5), when the policy has sales rules.
+    sales: Option<super::sales::SalesCard>,
     holds_claim: bool,
     /// "在公共客户池中（自 …）" while the customer waits in a pool (R11.8).
     in_pool: Option<String>,
@@ -513,6 +515,7 @@ async fn load_detail(state: &AppState, caller: &Caller, c: Chrome, id: i64) -> R
         .and_then(|o| names.get(&o).cloned())
         .or(v.owner_name.clone());
     let events = crate::events::open_for(state, caller).await?;
+    let sales = super::sales::card(state, caller, &policy, id, lang).await?;
     let may_complain = kehu_domain::complaint::may_record(&policy, &caller.facts());
     let complaints = if policy.complaints.is_some() {
         crate::complaints::list(state, caller, None, Some(id), None, 20)
@@ -535,6 +538,7 @@ async fn load_detail(state: &AppState, caller: &Caller, c: Chrome, id: i64) -> R
     };
     Ok(DetailPage {
         events,
+        sales,
         id,
         kind_label: kind_label(&v.row.kind, lang),
         name: v.row.name.clone(),
@@ -624,6 +628,8 @@ pub async fn detail(
         "pool_claim" => Some("flash.pool_claim"),
         "profile" => Some("flash.profile"),
         "complaint" => Some("flash.complaint"),
+        "sale" => Some("flash.sale"),
+        "credit" => Some("flash.credit"),
         _ => None,
     };
     Ok(render(StatusCode::OK, &page))

@@ -230,6 +230,8 @@ struct InvitationLine {
     /// The filing time, or the time left before the cut-off.
     when: String,
     left: Option<Left>,
+    /// The inviter may let a helper help with this customer at the event (R11.5).
+    may_consent: bool,
 }
 
 struct DivisionBlock {
@@ -252,6 +254,8 @@ struct EventPage {
     session: String,
     rule: String,
     divisions: Vec<DivisionBlock>,
+    /// Staff an inviter may let help (R11.5): (id, name); empty without the rule.
+    helpers: Vec<(i64, String)>,
     flash: Option<&'static str>,
     error: Option<ErrorBox>,
 }
@@ -317,6 +321,17 @@ async fn load_event(
     let now = state.now();
     let filers = policy.events.as_ref().map(|r| r.filers.clone()).unwrap_or_default();
     let files = Policy::holds_any(&caller.roles, &filers);
+    let consents = policy.sales.as_ref().is_some_and(|s| s.at_events.is_some());
+    let helpers: Vec<(i64, String)> = if consents {
+        kehu_store::staff::list(&state.db, caller.tenant_id)
+            .await?
+            .into_iter()
+            .filter(|s| s.active && s.id != caller.id() && s.username != "admin")
+            .map(|s| (s.id, s.display_name))
+            .collect()
+    } else {
+        Vec::new()
+    };
     let divisions = v
         .divisions
         .iter()
@@ -335,6 +350,7 @@ async fn load_event(
                         state_label,
                         when,
                         left,
+                        may_consent: consents && row.staff_id == caller.id() && row.status() == ClaimStatus::Valid,
                     }
                 })
                 .collect();
@@ -359,6 +375,7 @@ async fn load_event(
         session: session_label(&v.row.session, lang),
         rule: policy.events.as_ref().map(|r| r.rule.to_string()).unwrap_or_default(),
         divisions,
+        helpers,
         flash,
         error: None,
         c,
@@ -378,6 +395,7 @@ pub async fn detail(
     let flash = match q.done.as_str() {
         "scheduled" => Some("events.flash_scheduled"),
         "filed" => Some("events.flash_filed"),
+        "consent" => Some("events.flash_consent"),
         _ => None,
     };
     let page = load_event(&state, &pc.caller, c.clone(), id, flash).await.or_page(&c)?;

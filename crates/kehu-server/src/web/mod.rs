@@ -8,6 +8,7 @@ mod customers;
 mod events;
 mod ledger;
 mod pools;
+mod sales;
 mod session;
 mod visits;
 
@@ -57,6 +58,9 @@ pub fn router() -> Router<AppState> {
         .route("/events", get(events::list).post(events::schedule))
         .route("/events/{id}", get(events::detail))
         .route("/events/{id}/filings", post(events::file))
+        .route("/events/{id}/helpers", post(sales::consent))
+        .route("/customers/{id}/sales", post(sales::record))
+        .route("/sales/{id}/credit", post(sales::credit))
         .route("/complaints", get(complaints::list))
         .route("/complaints/{id}/resolve", post(complaints::resolve))
         .route("/customers/{id}/complaints", post(complaints::record))

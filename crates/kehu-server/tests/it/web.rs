@@ -1521,3 +1521,73 @@ both!(
         assert!(own.has("上门道歉并补送") && !own.has(r#"data-test="nav-complaints""#) && !own.has(r#"data-test="resolve-open""#));
     }
 );
+
+both!(
+    r5_7_the_customer_page_records_a_sale_and_the_leader_signs_a_change_of_credit,
+    |app: TestApp| async move {
+        let wang = app.staff("wangfang", "王芳", &["consultant"]).await;
+        let liu = app.staff("liuyang", "刘洋", &["consultant"]).await;
+        let leader = app.staff("leader", "赵组长", &["team_leader"]).await;
+        let (status, c) = app
+            .post(
+                "/api/v1/customers",
+                &wang,
+                json!({ "kind": "person", "name": "孙先生", "phones": ["13900000811"], "source": "朋友介绍" }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{c}");
+        let id = c["id"].as_i64().unwrap();
+        let path = format!("/customers/{id}");
+        assert!(get(&app, &path, Some(&liu)).await.has(r#"data-test="sale-form""#));
+        let bad = post(
+            &app,
+            &format!("{path}/sales"),
+            &liu,
+            &[("csrf", liu.csrf.as_str()), ("amount", "很多")],
+        )
+        .await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.html);
+        assert!(bad.has("请填写大于零的成交金额"), "{}", bad.html);
+        let done = post(
+            &app,
+            &format!("{path}/sales"),
+            &liu,
+            &[("csrf", liu.csrf.as_str()), ("amount", "128,000"), ("note", "全款")],
+        )
+        .await;
+        assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
+        let page = get(&app, done.location(), Some(&liu)).await;
+        assert!(
+            page.has("成交已记录") && page.has("128000.00 元") && page.has("业绩归 刘洋") && page.has("R5.7"),
+            "{}",
+            page.html
+        );
+        assert!(!page.has(r#"data-test="credit-sign""#), "a consultant does not sign");
+
+        // The leader signs a special-case change; it waits for the sales manager.
+        let page = get(&app, &path, Some(&leader)).await;
+        assert!(page.has(r#"data-test="credit-sign""#), "{}", page.html);
+        let (_, list) = app.get(&format!("/api/v1/customers/{id}/sales"), &leader).await;
+        let sale = list["items"][0]["id"].to_string();
+        let wang_id = wang.staff_id.to_string();
+        let signed = post(
+            &app,
+            &format!("/sales/{sale}/credit"),
+            &leader,
+            &[
+                ("csrf", leader.csrf.as_str()),
+                ("customer_id", &id.to_string()),
+                ("to_staff_id", &wang_id),
+                ("reason", "王芳先接待并邀约试驾"),
+            ],
+        )
+        .await;
+        assert_eq!(signed.status, StatusCode::SEE_OTHER, "{}", signed.html);
+        let page = get(&app, signed.location(), Some(&leader)).await;
+        assert!(
+            page.has("已签字") && page.has("改记入王芳待其他负责人签字"),
+            "{}",
+            page.html
+        );
+    }
+);

@@ -555,6 +555,17 @@ async fn walk(b: Browser) -> Result<(), CmdError> {
     b.goto(&detail).await?;
     b.on_page("customer").await?;
 
+    // The manager records the sale on the card; it counts for the owner, who came in by phone
+    // rather than by a friend's referral (R5.5, R5.7).
+    b.fill("#sale-amount", "128000").await?;
+    b.click_css_to("[data-test=sale-record]", "customer").await?;
+    let sale = b.text("[data-test=sales] li").await?;
+    assert!(
+        sale.contains("128000.00") && sale.contains("业绩归 王芳"),
+        "the sale: {sale}"
+    );
+    lap(&format!("manager recorded a sale: {}", sale.replace('\n', " ")));
+
     // The same card in English.
     b.click_css_to("[data-test=lang-switch]", "customer").await?;
     let back = b.path().await?;

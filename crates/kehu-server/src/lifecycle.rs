@@ -564,17 +564,7 @@ pub async fn reassign_claim(
 ) -> Result<ClaimRow, ApiError> {
     let policy = state.policy(caller.tenant_id).await?;
     let lang = caller.lang;
-    let to = staff::get(&state.db, caller.tenant_id, to_staff)
-        .await
-        .ok()
-        .filter(|s| s.active)
-        .ok_or_else(|| {
-            ApiError::bad_request(
-                "invalid_staff",
-                Text::new("该员工不存在或已停用", "No such active staff member"),
-            )
-            .in_lang(lang)
-        })?;
+    let to = crate::service::active_staff(state, caller, to_staff).await?;
     let now = state.now();
     let mut tx = state.db.begin().await?;
     let claim = lock_claim(&mut tx, caller, claim_id).await?;

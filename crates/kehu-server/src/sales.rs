@@ -9,7 +9,7 @@ use kehu_store::claims::{self, ClaimRow, NewClaim};
 use kehu_store::deadlines::{self, Kind};
 use kehu_store::history::{self, NewEvent};
 use kehu_store::sales::{self as store, NewSale, SaleRow};
-use kehu_store::{StoreError, Tx, customers, staff};
+use kehu_store::{StoreError, Tx, customers};
 
 use crate::auth::Caller;
 use crate::{ApiError, AppState};
@@ -230,17 +230,7 @@ pub async fn consent(
 ) -> Result<Decision, ApiError> {
     let policy = state.policy(caller.tenant_id).await?;
     let lang = caller.lang;
-    let helper = staff::get(&state.db, caller.tenant_id, helper_id)
-        .await
-        .ok()
-        .filter(|s| s.active)
-        .ok_or_else(|| {
-            ApiError::bad_request(
-                "invalid_staff",
-                Text::new("该员工不存在或已停用", "No active staff member"),
-            )
-            .in_lang(lang)
-        })?;
+    let helper = crate::service::active_staff(state, caller, helper_id).await?;
     let now = state.now();
     let mut tx = state.db.begin().await?;
     claims::lock_customer(&mut tx, caller.tenant_id, customer_id)
@@ -302,17 +292,7 @@ pub async fn change_credit(
 ) -> Result<(SaleRow, Decision), ApiError> {
     let policy = state.policy(caller.tenant_id).await?;
     let lang = caller.lang;
-    let target = staff::get(&state.db, caller.tenant_id, to)
-        .await
-        .ok()
-        .filter(|s| s.active)
-        .ok_or_else(|| {
-            ApiError::bad_request(
-                "invalid_staff",
-                Text::new("该员工不存在或已停用", "No active staff member"),
-            )
-            .in_lang(lang)
-        })?;
+    let target = crate::service::active_staff(state, caller, to).await?;
     let now = state.now();
     let mut tx = state.db.begin().await?;
     let not_found = || ApiError::not_found(Text::new("找不到该成交记录", "No such sale")).in_lang(lang);

@@ -98,6 +98,21 @@ pub(crate) fn clean(
     Ok(Some(s))
 }
 
+/// The active staff member `id` of the caller's tenant, or 422 `invalid_staff`.
+pub async fn active_staff(state: &AppState, caller: &Caller, id: i64) -> Result<staff::StaffRow, ApiError> {
+    staff::get(&state.db, caller.tenant_id, id)
+        .await
+        .ok()
+        .filter(|s| s.active)
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_staff",
+                Text::new("该员工不存在或已停用", "No such active staff member"),
+            )
+            .in_lang(caller.lang)
+        })
+}
+
 /// Registers a customer, or answers 409 `duplicate_customer` naming the matches and owners.
 pub async fn create_customer(
     state: &AppState,

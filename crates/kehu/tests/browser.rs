@@ -69,7 +69,7 @@ struct Server {
 }
 
 impl Server {
-    fn start() -> Server {
+    fn start(preset: &str) -> Server {
         let db = temp_path("demo.db");
         let log = temp_path("server.log");
         let port = free_port();
@@ -77,6 +77,7 @@ impl Server {
         let err = out.try_clone().expect("server log");
         let child = Command::new(env!("CARGO_BIN_EXE_kehu"))
             .arg("demo")
+            .args(["--preset", preset])
             .arg("--db")
             .arg(&db)
             .args(["--listen", &format!("127.0.0.1:{port}")])
@@ -623,8 +624,23 @@ async fn wait_layout(b: &Browser) -> Result<(u64, u64), CmdError> {
 
 // ---- The test --------------------------------------------------------------------------------
 
+/// One walk at a time: each starts a demo server and a browser, which share two cores.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_working_day_in_the_browser() {
+    run("car-dealership", |b| Box::pin(walk(b))).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn joint_events_in_the_browser() {
+    run("event-customers", |b| Box::pin(events_walk(b))).await;
+}
+
+type Walk = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), CmdError>> + Send>>;
+
+/// Starts `kehu demo --preset PRESET` and a browser, and walks it.
+async fn run(preset: &str, walk: fn(Browser) -> Walk) {
     let chromedriver = which("chromedriver");
     let Some(chromedriver) = chromedriver.filter(|_| Path::new(CHROMIUM).is_file()) else {
         if std::env::var("CI").is_ok_and(|v| v == "true") {
@@ -636,12 +652,13 @@ async fn a_working_day_in_the_browser() {
         println!("skipped: chromium/chromedriver not installed (apt-get install chromium chromium-driver)");
         return;
     };
+    let _turn = ONE_AT_A_TIME.lock().await;
     let started = Instant::now();
-    let server = Server::start();
+    let server = Server::start(preset);
     let driver = Driver::start(&chromedriver);
     let client = open_browser(&driver).await;
     eprintln!(
-        "browser test: server and browser up in {:.2} s",
+        "browser test ({preset}): server and browser up in {:.2} s",
         started.elapsed().as_secs_f64()
     );
 
@@ -675,5 +692,54 @@ async fn a_working_day_in_the_browser() {
     client.close().await.expect("close the browser");
     drop(driver);
     drop(server);
-    eprintln!("browser test: done in {:.2} s", started.elapsed().as_secs_f64());
+    eprintln!(
+        "browser test ({preset}): done in {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+/// Joint events (R11.3) on the event-customers demo: the second division's head files the
+/// division's invitations from the event page, and the event and complaint pages fit a phone.
+async fn events_walk(b: Browser) -> Result<(), CmdError> {
+    let t0 = Instant::now();
+    let lap = |what: &str| eprintln!("  {:>6.2} s  {what}", t0.elapsed().as_secs_f64());
+    b.goto("/events").await?;
+    b.on_page("login").await?;
+    b.fill("#username", "divisionhead2").await?;
+    b.fill("#password", PASSWORD).await?;
+    b.click_css_to("[data-test=login-submit]", "events").await?;
+    assert_eq!(b.text("h1").await?, "联合会议");
+    b.click_css_to("[data-test=events] td.name a", "event").await?;
+    let event = b.path().await?;
+    let divisions = b.texts("[data-test=division] h2").await?;
+    assert_eq!(divisions, ["一部", "二部"], "the event's divisions in order");
+    let states = b.texts("[data-test=invitation-state]").await?;
+    assert!(states.len() >= 6, "both divisions' invitations: {states:?}");
+    lap(&format!("{event}: {} invitations, {}", states.len(), states.join(" ")));
+    b.click_css_to("[data-test=file-invitations]", "event").await?;
+    assert!(b.text(".alert-success").await?.contains("已报送本部门的邀约"));
+    assert!(
+        b.c.find_all(Locator::Css("[data-test=file-invitations]"))
+            .await?
+            .is_empty()
+    );
+    lap("divisionhead2 filed the division's invitations");
+
+    b.c.set_window_size(390, 844).await?;
+    let mut widths = Vec::new();
+    for path in ["/events", event.as_str(), "/complaints", "/customers"] {
+        b.goto(path).await?;
+        b.el("main").await?;
+        let (scroll, inner) = wait_layout(&b).await?;
+        assert!(
+            scroll <= inner,
+            "{path} scrolls sideways on a 390 px phone: scrollWidth {scroll} > innerWidth {inner}"
+        );
+        widths.push(format!("{scroll}/{inner}"));
+    }
+    lap(&format!(
+        "390x844: no sideways scrolling on the events, the event, the complaints and the list ({})",
+        widths.join(", ")
+    ));
+    Ok(())
 }

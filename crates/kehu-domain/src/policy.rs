@@ -21,7 +21,7 @@ mod timed;
 pub use complaints::Complaints;
 pub use events::JointEvents;
 pub use explain::{Line, explain};
-pub use sales::{AtEvents, Referred, SalesPolicy, SpecialCases};
+pub use sales::{AtEvents, ReferralPoints, Referred, SalesPolicy, SpecialCases};
 pub use timed::{
     Cadence, CadenceDuty, CadenceTag, ClaimAction, Cutoff, Escalation, FirstContact, Flag, FollowUpConfirmation,
     InvalidRun, LedgerCode, LedgerKind, LedgerPolicy, Lifecycle, LocalTime, OnMiss, Party, Period, Pool, ShareRule,
@@ -738,7 +738,7 @@ impl Checker<'_> {
         let pools = self.pools(raw.pools, &roles);
         let cadence = raw.cadence.map(|c| self.cadence(c, &roles, &channels));
         let events = raw.events.map(|e| self.joint_events(e, &roles, &ledger.codes));
-        let sales = raw.sales.map(|s| self.sales(s, &roles));
+        let sales = raw.sales.map(|s| self.sales(s, &roles, &ledger.codes));
         let complaints = raw.complaints.map(|c| self.complaints(c, &roles, &ledger.codes));
         let lifecycle = raw
             .claims

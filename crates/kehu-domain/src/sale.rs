@@ -11,7 +11,7 @@ use serde_json::json;
 use crate::Timestamp;
 use crate::claim::StaffFacts;
 use crate::decision::{Decision, Refusal};
-use crate::ledger::yuan;
+use crate::ledger::{Charge, month, yuan};
 use crate::policy::{Policy, SalesPolicy};
 use crate::text::Text;
 
@@ -374,6 +374,99 @@ pub fn decide_credit_change(
     ))
 }
 
+/// R11.2: the existing customer who brought a new one to an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Referral<'a> {
+    pub referrer_id: i64,
+    pub referrer_name: &'a str,
+    pub customer_id: i64,
+    pub customer_name: &'a str,
+    pub event_id: i64,
+    pub event: &'a str,
+}
+
+fn points_charge(policy: &Policy, code: &str, quantity: i64, at: Timestamp, decision: Decision) -> Option<Charge> {
+    let c = policy.ledger.code(code)?;
+    Some(Charge {
+        code: c.code.clone(),
+        rule: c.rule.clone(),
+        kind: c.kind,
+        amount: c.amount * quantity,
+        points: c.points * quantity,
+        flag: None,
+        period: month(policy, at),
+        decision,
+    })
+}
+
+/// R11.2: the referrer's points for bringing `r`'s new customer to the event (their invitation
+/// was confirmed). `None` without the rule.
+pub fn decide_referral_attendance(policy: &Policy, r: &Referral<'_>, at: Timestamp) -> Option<Charge> {
+    let p = policy.sales.as_ref()?.referral.as_ref()?;
+    let code = p.new_customer.as_deref()?;
+    let points = policy.ledger.code(code)?.points;
+    let decision = Decision {
+        rule: p.rule.clone(),
+        policy_version: policy.version,
+        facts: json!({ "referrer_id": r.referrer_id, "customer_id": r.customer_id, "event_id": r.event_id, "code": code }),
+        text: Text::new(
+            format!(
+                "老顾客{}带新顾客{}参加「{}」，奖励 {points} 分（{}）",
+                r.referrer_name, r.customer_name, r.event, p.rule
+            ),
+            format!(
+                "{} brought the new customer {} to \"{}\": {points} points ({})",
+                r.referrer_name, r.customer_name, r.event, p.rule
+            ),
+        ),
+    };
+    points_charge(policy, code, 1, at, decision)
+}
+
+/// R11.2: the referrer's points for what `r`'s new customer bought at the event: the code once
+/// per full `per`. `None` without the rule or below `per`. Returns the count with the charge.
+pub fn decide_referral_sale(policy: &Policy, r: &Referral<'_>, amount: i64, at: Timestamp) -> Option<(u32, Charge)> {
+    let p = policy.sales.as_ref()?.referral.as_ref()?;
+    let code = p.sales.as_deref()?;
+    let times = amount / p.per;
+    if times <= 0 {
+        return None;
+    }
+    let points = policy.ledger.code(code)?.points * times;
+    let decision = Decision {
+        rule: p.rule.clone(),
+        policy_version: policy.version,
+        facts: json!({
+            "referrer_id": r.referrer_id, "customer_id": r.customer_id, "event_id": r.event_id,
+            "amount": amount, "per": p.per, "times": times, "code": code,
+        }),
+        text: Text::new(
+            format!(
+                "老顾客{}介绍的新顾客{}在「{}」成交 {} 元，每 {} 元奖励一次，共 {points} 分（{}）",
+                r.referrer_name,
+                r.customer_name,
+                r.event,
+                yuan(amount),
+                yuan(p.per),
+                p.rule
+            ),
+            format!(
+                "{}, brought by {}, bought {} yuan at \"{}\": once per {} yuan, {points} points ({})",
+                r.customer_name,
+                r.referrer_name,
+                yuan(amount),
+                r.event,
+                yuan(p.per),
+                p.rule
+            ),
+        ),
+    };
+    Some((
+        u32::try_from(times).unwrap_or(u32::MAX),
+        points_charge(policy, code, times, at, decision)?,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -486,6 +579,36 @@ rule = "R11.5"
                 .code,
             "forbidden"
         );
+    }
+
+    #[test]
+    fn r11_2_the_referrer_earns_points_for_the_new_customer_and_per_thousand_yuan() {
+        let src = format!(
+            "{POLICY}\n[ledger]\nmanagers = [\"sales_manager\"]\n\n[[ledger.codes]]\ncode = \"brought\"\nrule = \"R11.2\"\nkind = \"points\"\nname = {{ zh = \"带新\", en = \"Brought\" }}\npoints = 100\nmanual = false\nparty = \"customer\"\n\n[[ledger.codes]]\ncode = \"bought\"\nrule = \"R11.2\"\nkind = \"points\"\nname = {{ zh = \"成交\", en = \"Bought\" }}\npoints = 100\nmanual = false\nparty = \"customer\"\n\n[sales.referral]\nrule = \"R11.2\"\nnew_customer = \"brought\"\nsales = \"bought\"\nper = 100000\n"
+        );
+        let p = Policy::parse(&src, "sales.toml").unwrap();
+        let r = Referral {
+            referrer_id: 3,
+            referrer_name: "张阿姨",
+            customer_id: 9,
+            customer_name: "李阿姨",
+            event_id: 1,
+            event: "健康讲座",
+        };
+        let at = "2027-03-01T02:00:00Z".parse().unwrap();
+        let c = decide_referral_attendance(&p, &r, at).unwrap();
+        assert_eq!((c.code.as_str(), c.points, c.rule.as_str()), ("brought", 100, "R11.2"));
+        let (times, c) = decide_referral_sale(&p, &r, 350_000, at).unwrap();
+        assert_eq!((times, c.points), (3, 300), "3,500 yuan is three full thousands");
+        assert!(c.decision.text.zh.contains("共 300 分"), "{}", c.decision.text.zh);
+        assert!(decide_referral_sale(&p, &r, 99_999, at).is_none());
+        // A manual or staff code cannot be the referral's.
+        let bad = src.replace(
+            "manual = false\nparty = \"customer\"\n\n[[ledger.codes]]\ncode = \"bought\"",
+            "manual = true\n\n[[ledger.codes]]\ncode = \"bought\"",
+        );
+        let e = Policy::parse(&bad, "sales.toml").unwrap_err();
+        assert!(e.to_string().contains("must be automatic and for a customer"), "{e}");
     }
 
     #[test]

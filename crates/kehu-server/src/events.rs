@@ -255,6 +255,7 @@ pub(crate) async fn confirmed(
         now,
     )
     .await?;
+    referral_points(tx, policy, &claim, &ev, now).await?;
     let Some(me) = invitation(&claim, Some(now)) else {
         return Ok(claim);
     };
@@ -489,4 +490,34 @@ pub async fn open_for(state: &AppState, caller: &Caller) -> Result<Vec<(i64, Str
             Some((r.id, format!("{} · {}", r.name, policy.local_time(ev.starts_at))))
         })
         .collect())
+}
+
+/// R11.2: a new customer brought by an existing one (`referrer_id`) is confirmed for the event:
+/// the referrer earns the points, once per new customer and event.
+async fn referral_points(
+    tx: &mut Tx,
+    policy: &Policy,
+    claim: &ClaimRow,
+    ev: &EventFacts,
+    now: Timestamp,
+) -> Result<(), ApiError> {
+    let tenant = claim.tenant_id;
+    let customer = kehu_store::customers::get_tx(tx, tenant, claim.customer_id).await?;
+    let Some(referrer_id) = customer.referrer_id else {
+        return Ok(());
+    };
+    let referrer = kehu_store::customers::get_tx(tx, tenant, referrer_id).await?;
+    let r = kehu_domain::sale::Referral {
+        referrer_id,
+        referrer_name: &referrer.name,
+        customer_id: customer.id,
+        customer_name: &customer.name,
+        event_id: ev.id,
+        event: &ev.name,
+    };
+    if let Some(charge) = kehu_domain::sale::decide_referral_attendance(policy, &r, now) {
+        let subject = format!("event:{}:customer:{}", ev.id, customer.id);
+        crate::lifecycle::charge_customer(tx, tenant, referrer_id, &charge, 1, subject, now).await?;
+    }
+    Ok(())
 }

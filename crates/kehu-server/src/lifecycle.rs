@@ -260,6 +260,37 @@ pub async fn charge(tx: &mut Tx, policy: &Policy, c: Charge<'_>) -> Result<(), S
     Ok(())
 }
 
+/// An automatic entry for a customer (R11.2: the referrer's points), priced by the rule; once
+/// per code and `subject`.
+pub async fn charge_customer(
+    tx: &mut Tx,
+    tenant_id: i64,
+    customer_id: i64,
+    charge: &ledger::Charge,
+    quantity: u32,
+    subject: String,
+    at: Timestamp,
+) -> Result<(), StoreError> {
+    kehu_store::ledger::append(
+        tx,
+        tenant_id,
+        kehu_store::ledger::NewEntry {
+            staff_id: None,
+            customer_id: Some(customer_id),
+            charge,
+            at,
+            subject: Some(subject),
+            reverses: None,
+            created_by: None,
+            note: "",
+            quantity,
+            refers_to: None,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
 /// Fires the deadline `candidate` in `tx` if it is still due and nobody else holds it;
 /// `Ok(false)` when it was skipped.
 async fn fire_in(

@@ -112,6 +112,23 @@ pub async fn record(state: &AppState, caller: &Caller, s: NewSaleInput<'_>) -> R
         },
     )
     .await?;
+    // R11.2: what a referred customer buys at an event earns their referrer points.
+    if let (Some((event_id, event)), Some(referrer_id)) = (&facts.event, customer.referrer_id) {
+        let referrer = customers::get_tx(&mut tx, caller.tenant_id, referrer_id).await?;
+        let r = kehu_domain::sale::Referral {
+            referrer_id,
+            referrer_name: &referrer.name,
+            customer_id: customer.id,
+            customer_name: &customer.name,
+            event_id: *event_id,
+            event,
+        };
+        if let Some((times, charge)) = kehu_domain::sale::decide_referral_sale(&policy, &r, s.amount, now) {
+            let subject = format!("sale:{}", row.id);
+            crate::lifecycle::charge_customer(&mut tx, caller.tenant_id, referrer_id, &charge, times, subject, now)
+                .await?;
+        }
+    }
     if credit.take_over {
         take_over(&mut tx, &policy, caller, &rows, &credit.decision, now).await?;
     }

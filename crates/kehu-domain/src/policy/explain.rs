@@ -509,6 +509,28 @@ pub fn explain(p: &Policy) -> Vec<Line> {
                 ),
             ));
         }
+        if let Some(r) = &sa.referral {
+            let pts = |c: &Option<String>| c.as_deref().and_then(|c| p.ledger.code(c)).map(|c| c.points);
+            if let Some(n) = pts(&r.new_customer) {
+                out.push(line(
+                    1,
+                    Some(&r.rule),
+                    format!("老顾客介绍的新顾客确认参会：老顾客得 {n} 分（每位新顾客每场一次）"),
+                    format!("A new customer an existing one brought is confirmed for an event: the existing customer earns {n} points (once per new customer and event)"),
+                ));
+            }
+            if let Some(n) = pts(&r.sales) {
+                out.push(line(
+                    1,
+                    Some(&r.rule),
+                    format!("新顾客会上成交：每满 {} 元，老顾客得 {n} 分", yuan(r.per)),
+                    format!(
+                        "What the new customer buys at the event: {n} points to the existing customer per full {} yuan",
+                        yuan(r.per)
+                    ),
+                ));
+            }
+        }
         if let Some(e) = &sa.at_events {
             out.push(line(
                 1,

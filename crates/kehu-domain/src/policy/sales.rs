@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
-use super::{Checker, Role};
+use super::{Checker, LedgerCode, Party, Role};
 use crate::decision::RuleId;
 
 #[derive(Debug, Clone, Serialize)]
@@ -15,6 +15,21 @@ pub struct SalesPolicy {
     pub referred: Option<Referred>,
     pub at_events: Option<AtEvents>,
     pub special: Option<SpecialCases>,
+    pub referral: Option<ReferralPoints>,
+}
+
+/// R11.2: points for the existing customer who brought a new one (its `referrer_id`): per new
+/// customer brought to an event (a confirmed invitation), and per `per` fen the new customer buys
+/// at the event.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReferralPoints {
+    pub rule: RuleId,
+    /// The ledger code charged once per new customer and event.
+    pub new_customer: Option<String>,
+    /// The ledger code charged once per full `per` of a sale at an event.
+    pub sales: Option<String>,
+    /// In fen: 100000 is 1,000 yuan.
+    pub per: i64,
 }
 
 /// R5.7: a customer from these sources belongs to whoever closes.
@@ -47,6 +62,20 @@ pub(super) struct RawSales {
     at_events: Option<RawAtEvents>,
     #[serde(default)]
     special: Option<RawSpecial>,
+    #[serde(default)]
+    referral: Option<RawReferral>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawReferral {
+    rule: Spanned<String>,
+    #[serde(default)]
+    new_customer: Option<Spanned<String>>,
+    #[serde(default)]
+    sales: Option<Spanned<String>>,
+    #[serde(default)]
+    per: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]
@@ -70,7 +99,7 @@ struct RawSpecial {
 }
 
 impl Checker<'_> {
-    pub(super) fn sales(&mut self, raw: RawSales, roles: &[Role]) -> SalesPolicy {
+    pub(super) fn sales(&mut self, raw: RawSales, roles: &[Role], codes: &[LedgerCode]) -> SalesPolicy {
         let referred = raw.referred.map(|r| {
             if r.sources.get_ref().iter().all(|s| s.trim().is_empty()) {
                 self.error(
@@ -97,7 +126,37 @@ impl Checker<'_> {
                 roles: self.role_list(&s.roles, roles, "[sales.special] roles"),
             }
         });
+        let referral = raw.referral.map(|r| {
+            for c in [&r.new_customer, &r.sales].into_iter().flatten() {
+                self.code_ref(c, codes);
+                if let Some(code) = codes.iter().find(|x| &x.code == c.get_ref())
+                    && (code.manual || code.party != Party::Customer)
+                {
+                    self.error(
+                        c.span(),
+                        format!("ledger code `{}` must be automatic and for a customer", c.get_ref()),
+                        "set manual = false and party = \"customer\" on the code",
+                    );
+                }
+            }
+            let per = r.per.as_ref().map(|p| *p.get_ref()).unwrap_or(100_000);
+            if per <= 0 {
+                let span = r.per.as_ref().map(|p| p.span()).unwrap_or_else(|| r.rule.span());
+                self.error(
+                    span,
+                    format!("per = {per} must be more than zero"),
+                    "R11.2: per = 100000 (1,000 yuan)",
+                );
+            }
+            ReferralPoints {
+                rule: self.rule(&r.rule),
+                new_customer: r.new_customer.map(|c| c.into_inner()),
+                sales: r.sales.map(|c| c.into_inner()),
+                per: per.max(1),
+            }
+        });
         SalesPolicy {
+            referral,
             rule: self.rule(&raw.rule),
             referred,
             at_events: raw.at_events.map(|a| AtEvents {

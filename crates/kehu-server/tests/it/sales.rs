@@ -1,6 +1,7 @@
 //! Who a sale counts for, through the API: a friend-referred customer belongs to whoever closes
 //! and special cases are signed by the leader and the manager (car-dealership, R5.7); at an event
-//! a sale counts for the current inviter and helpers need consent (event-customers, R11.5).
+//! a sale counts for the current inviter and helpers need consent (event-customers, R11.5), and the
+//! existing customer who brought a new one earns points for it (R11.2).
 
 use axum::http::StatusCode;
 use serde_json::{Value, json};
@@ -150,7 +151,7 @@ both!(
     }
 );
 
-both!(virtual r11_5_a_sale_at_an_event_counts_for_the_current_inviter_and_helpers_need_consent, |app: TestApp| async move {
+both!(virtual r11_5_a_sale_at_an_event_counts_for_the_current_inviter_and_helpers_need_consent_and_r11_2_the_referrer_earns_points, |app: TestApp| async move {
     let admin = tenant_on(&app, "event-customers", "helpers").await;
     let mut units = Vec::new();
     for name in ["第一事业部", "第二事业部"] {
@@ -167,8 +168,30 @@ both!(virtual r11_5_a_sale_at_an_event_counts_for_the_current_inviter_and_helper
         .await;
     assert_eq!(status, StatusCode::CREATED, "{event}");
     let ev = event["id"].as_i64().unwrap();
-    let customer = customer_from(&app, &wang, "李阿姨", "13900000901", "活动").await;
+    // R11.2: 张阿姨, an existing customer, brought 李阿姨.
+    let referrer = customer_from(&app, &wang, "张阿姨", "13900000900", "老顾客").await;
+    let (status, c) = app
+        .post(
+            "/api/v1/customers",
+            &wang,
+            json!({ "kind": "person", "name": "李阿姨", "phones": ["13900000901"], "source": "老顾客带来", "referrer_id": referrer }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{c}");
+    let customer = c["id"].as_i64().unwrap();
+    let points = |l: &Value| -> Vec<(String, i64)> {
+        l["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["customer_id"] == referrer)
+            .map(|e| (e["code"].as_str().unwrap().to_string(), e["points"].as_i64().unwrap()))
+            .collect()
+    };
     signed(&app, &wang, &head, customer, json!({ "event_id": ev })).await;
+    // The confirmed invitation brings her to the event: 100 points for 张阿姨, once.
+    let (_, l) = app.get("/api/v1/ledger", &gm).await;
+    assert_eq!(points(&l), [("referral_new_customer".to_string(), 100)], "{l}");
 
     // Zhao (the earlier follower, say) closes at the event without consent: refused.
     let sale = json!({ "amount": 300_000, "event_id": ev });
@@ -185,4 +208,20 @@ both!(virtual r11_5_a_sale_at_an_event_counts_for_the_current_inviter_and_helper
     assert_eq!(status, StatusCode::CREATED, "{s}");
     assert_eq!((s["credited_to"].as_i64(), s["closed_by"].as_i64(), s["rule"].as_str()), (Some(wang.staff_id), Some(zhao.staff_id), Some("R11.5")));
     assert_eq!(owner(&app, &admin, customer).await, wang.staff_id);
+    // R11.2: 3,000 yuan at the event is three full thousands: 300 more points for 张阿姨.
+    let (_, l) = app.get("/api/v1/ledger", &gm).await;
+    let mut got = points(&l);
+    got.sort();
+    assert_eq!(
+        got,
+        [("referral_new_customer".to_string(), 100), ("referral_sales".to_string(), 300)],
+        "{l}"
+    );
+    let sale_entry = l["items"].as_array().unwrap().iter().find(|e| e["code"] == "referral_sales").unwrap();
+    assert_eq!((sale_entry["rule"].as_str(), sale_entry["quantity"].as_i64()), (Some("R11.2"), Some(3)));
+    // The code is the rule's: a manager cannot enter it by hand.
+    let (status, e) = app
+        .post("/api/v1/ledger", &gm, json!({ "customer_id": referrer, "code": "referral_sales" }))
+        .await;
+    assert_eq!((status, e["code"].as_str()), (StatusCode::CONFLICT, Some("automatic_code")), "{e}");
 });

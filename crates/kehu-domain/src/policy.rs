@@ -13,9 +13,11 @@ use toml::Spanned;
 use crate::decision::RuleId;
 use crate::text::Text;
 
+mod conflicts;
 mod events;
 mod explain;
 mod timed;
+pub use conflicts::Conflicts;
 pub use events::JointEvents;
 pub use explain::{Line, explain};
 pub use timed::{
@@ -302,6 +304,8 @@ pub struct Policy {
     pub cadence: Option<Cadence>,
     /// R11.3: filing cut-offs of joint events.
     pub events: Option<JointEvents>,
+    /// R11.6: settling conflicts between two divisions' staff over a customer.
+    pub conflicts: Option<Conflicts>,
 }
 
 impl Policy {
@@ -427,6 +431,8 @@ struct RawPolicy {
     cadence: Option<timed::RawCadence>,
     #[serde(default)]
     events: Option<events::RawJointEvents>,
+    #[serde(default)]
+    conflicts: Option<conflicts::RawConflicts>,
 }
 
 #[derive(Deserialize)]
@@ -727,6 +733,7 @@ impl Checker<'_> {
         let pools = self.pools(raw.pools, &roles);
         let cadence = raw.cadence.map(|c| self.cadence(c, &roles, &channels));
         let events = raw.events.map(|e| self.joint_events(e, &roles, &ledger.codes));
+        let conflicts = raw.conflicts.map(|c| self.conflicts(c, &roles, &ledger.codes));
         let lifecycle = raw
             .claims
             .lifecycle
@@ -795,6 +802,7 @@ impl Checker<'_> {
             pools,
             cadence,
             events,
+            conflicts,
         })
     }
 }

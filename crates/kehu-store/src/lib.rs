@@ -7,6 +7,7 @@ pub mod activities;
 pub mod auth;
 pub mod claims;
 pub mod clock;
+pub mod conflicts;
 pub mod customers;
 pub mod db;
 pub mod deadlines;

@@ -15,6 +15,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "joint_events",
         include_str!("../migrations/sqlite/0004_joint_events.sql"),
     ),
+    (5, "conflicts", include_str!("../migrations/sqlite/0005_conflicts.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../migrations/postgres/0001_init.sql")),
@@ -27,6 +28,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         4,
         "joint_events",
         include_str!("../migrations/postgres/0004_joint_events.sql"),
+    ),
+    (
+        5,
+        "conflicts",
+        include_str!("../migrations/postgres/0005_conflicts.sql"),
     ),
 ];
 

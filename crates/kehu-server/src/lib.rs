@@ -7,6 +7,7 @@ pub mod assign;
 pub mod auth;
 pub mod cadence;
 pub mod clock;
+pub mod conflicts;
 pub mod error;
 pub mod events;
 pub mod i18n;

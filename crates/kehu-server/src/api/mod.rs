@@ -2,6 +2,7 @@
 //! handlers' annotations; every error is problem JSON.
 
 mod admin;
+mod conflicts;
 mod customers;
 pub mod dto;
 mod events;
@@ -30,6 +31,7 @@ use crate::{ApiError, AppState};
         (name = "customers", description = "Customers, claims, ownership, follow-ups, history"),
         (name = "claims", description = "Claims and their limits: cancel, reassign, confirm follow-ups"),
         (name = "events", description = "Joint events of several divisions: invitations and filing cut-offs"),
+        (name = "conflicts", description = "Conflicts between two divisions' staff over a customer: settled by the coordinator and both heads, else ruled on by the general manager (R11.6)"),
         (name = "ledger", description = "Penalties, points and rewards; monthly statements"),
         (name = "admin", description = "Units, staff, policy, clock, history verification"),
     )
@@ -59,6 +61,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(admin::router())
         .merge(timed::router())
         .merge(events::router())
+        .merge(conflicts::router())
 }
 
 /// Unknown paths: problem JSON under `/api`, a page elsewhere.

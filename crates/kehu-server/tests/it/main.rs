@@ -4,6 +4,7 @@
 mod support;
 
 mod api;
+mod conflicts;
 mod events;
 mod timed;
 mod web;

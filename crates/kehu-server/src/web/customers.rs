@@ -339,6 +339,8 @@ struct DetailPage {
     can_claim: bool,
     /// Joint events the caller's division may still invite to (R11.3): (id, label).
     events: Vec<(i64, String)>,
+    /// Whether the caller records conflicts over a customer (R11.6).
+    may_record_conflict: bool,
     holds_claim: bool,
     /// "在公共客户池中（自 …）" while the customer waits in a pool (R11.8).
     in_pool: Option<String>,
@@ -506,6 +508,10 @@ async fn load_detail(state: &AppState, caller: &Caller, c: Chrome, id: i64) -> R
     let events = crate::events::open_for(state, caller).await?;
     Ok(DetailPage {
         events,
+        may_record_conflict: policy
+            .conflicts
+            .as_ref()
+            .is_some_and(|r| kehu_domain::Policy::holds_any(&caller.roles, &r.openers)),
         id,
         kind_label: kind_label(&v.row.kind, lang),
         name: v.row.name.clone(),

@@ -3,6 +3,7 @@
 //! functions as the API; form posts need the session's CSRF token, so bearer tokens cannot post.
 
 mod claims;
+mod conflicts;
 mod customers;
 mod events;
 mod ledger;
@@ -56,6 +57,11 @@ pub fn router() -> Router<AppState> {
         .route("/events", get(events::list).post(events::schedule))
         .route("/events/{id}", get(events::detail))
         .route("/events/{id}/filings", post(events::file))
+        .route("/conflicts", get(conflicts::list).post(conflicts::open))
+        .route("/conflicts/{id}", get(conflicts::detail))
+        .route("/conflicts/{id}/sign", post(conflicts::sign))
+        .route("/conflicts/{id}/escalate", post(conflicts::escalate))
+        .route("/conflicts/{id}/decide", post(conflicts::decide))
         .route("/customers/{id}/profile", post(customers::update_profile))
 }
 
@@ -110,7 +116,7 @@ fn asset_version() -> &'static str {
 pub struct Chrome {
     pub lang: Lang,
     pub user: Option<UserBar>,
-    /// The active navigation entry: `list`, `new`, `claims`, `void`, `pools`, `ledger`, `visits`, `events` or empty.
+    /// The active navigation entry: `list`, `new`, `claims`, `void`, `pools`, `ledger`, `visits`, `events`, `conflicts` or empty.
     pub nav: &'static str,
     pub css: String,
     pub js: String,
@@ -132,6 +138,9 @@ pub struct UserBar {
     pub may_visits: bool,
     /// Whether the joint-events page is in the navigation: the policy has joint events (R11.3).
     pub may_events: bool,
+    /// Whether the conflicts page is in the navigation: the policy settles conflicts (R11.6)
+    /// and the caller records, signs or rules on them.
+    pub may_conflicts: bool,
 }
 
 impl UserBar {
@@ -173,6 +182,12 @@ impl Chrome {
                     .any(|p| kehu_domain::Policy::holds_any(&caller.roles, &p.members)),
                 may_visits: policy.cadence.is_some(),
                 may_events: policy.events.is_some() && caller.may(&policy, Permission::CustomersRead),
+                may_conflicts: policy.conflicts.as_ref().is_some_and(|r| {
+                    caller.may(&policy, Permission::CustomersRead)
+                        && [&r.openers, &r.coordinator_roles, &r.head_roles, &r.arbiters]
+                            .iter()
+                            .any(|roles| kehu_domain::Policy::holds_any(&caller.roles, roles))
+                }),
             }),
             ..Chrome::anonymous(caller.lang)
         })

@@ -318,11 +318,13 @@ async fn open_conflict(
         return Ok(());
     };
     let tenant = a.tenant_id;
-    let Some(held) = kehu_store::claims::for_staff(&state.db, tenant, a.id, 50)
+    let held: Vec<_> = kehu_store::claims::for_staff(&state.db, tenant, a.id, 500)
         .await?
         .into_iter()
-        .find(|c| c.status().is_active())
-    else {
+        .filter(|c| c.status().is_active())
+        .collect();
+    // An invitation to the joint event when there is one: that is where the rule's conflicts arise.
+    let Some(held) = held.iter().find(|c| c.event_id.is_some()).or(held.first()) else {
         return Ok(());
     };
     set_now(state, now - jiff::SignedDuration::from_mins(20));
@@ -333,7 +335,7 @@ async fn open_conflict(
             customer_id: held.customer_id,
             party_ids: &[a.id, b.id],
             event_id: held.event_id,
-            summary: "两个部门的员工都说先邀约了这位客户，会上未当着客户争执，会后协商",
+            summary: "两个部门的员工都说先邀约了这位客户，没有当着客户争执，留待事后协商",
         },
     )
     .await

@@ -14,11 +14,13 @@ use crate::decision::RuleId;
 use crate::text::Text;
 
 mod complaints;
+mod conflicts;
 mod events;
 mod explain;
 mod sales;
 mod timed;
 pub use complaints::Complaints;
+pub use conflicts::Conflicts;
 pub use events::JointEvents;
 pub use explain::{Line, explain};
 pub use sales::{AtEvents, ReferralPoints, Referred, SalesPolicy, SpecialCases};
@@ -310,6 +312,8 @@ pub struct Policy {
     pub sales: Option<SalesPolicy>,
     /// R11.9: complaint fines and the complaint deadline.
     pub complaints: Option<Complaints>,
+    /// R11.6: settling conflicts between two divisions' staff over a customer.
+    pub conflicts: Option<Conflicts>,
 }
 
 impl Policy {
@@ -438,6 +442,7 @@ struct RawPolicy {
     #[serde(default)]
     sales: Option<sales::RawSales>,
     complaints: Option<complaints::RawComplaints>,
+    conflicts: Option<conflicts::RawConflicts>,
 }
 
 #[derive(Deserialize)]
@@ -740,6 +745,7 @@ impl Checker<'_> {
         let events = raw.events.map(|e| self.joint_events(e, &roles, &ledger.codes));
         let sales = raw.sales.map(|s| self.sales(s, &roles, &ledger.codes));
         let complaints = raw.complaints.map(|c| self.complaints(c, &roles, &ledger.codes));
+        let conflicts = raw.conflicts.map(|c| self.conflicts(c, &roles, &ledger.codes));
         let lifecycle = raw
             .claims
             .lifecycle
@@ -810,6 +816,7 @@ impl Checker<'_> {
             events,
             sales,
             complaints,
+            conflicts,
         })
     }
 }

@@ -95,7 +95,7 @@ impl ApiError {
 
     /// A rule refused the request.
     pub fn refused(r: Refusal) -> ApiError {
-        let status = if r.code == "forbidden" {
+        let status = if matches!(r.code, "forbidden" | "not_a_settler") {
             StatusCode::FORBIDDEN
         } else {
             StatusCode::CONFLICT

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod cadence;
 pub mod clock;
 pub mod complaints;
+pub mod conflicts;
 pub mod error;
 pub mod events;
 pub mod i18n;

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod claims;
 pub mod clock;
 pub mod complaints;
+pub mod conflicts;
 pub mod customers;
 pub mod db;
 pub mod deadlines;

@@ -20,6 +20,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "joint_events",
         include_str!("../migrations/sqlite/0004_joint_events.sql"),
     ),
+    (5, "conflicts", include_str!("../migrations/sqlite/0005_conflicts.sql")),
     (6, "sales", include_str!("../migrations/sqlite/0006_sales.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
@@ -38,6 +39,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         4,
         "joint_events",
         include_str!("../migrations/postgres/0004_joint_events.sql"),
+    ),
+    (
+        5,
+        "conflicts",
+        include_str!("../migrations/postgres/0005_conflicts.sql"),
     ),
     (6, "sales", include_str!("../migrations/postgres/0006_sales.sql")),
 ];

@@ -196,6 +196,9 @@ pub async fn seed(state: &AppState, policy: &Policy, file: &str, source: &str, a
         joint_event(state, policy, &staff, &teams, &mut rng, real_now).await?;
     }
     complaints(state, policy, &staff, &claimed, real_now).await?;
+    if policy.conflicts.is_some() {
+        open_conflict(state, policy, &staff, &teams, real_now).await?;
+    }
     set_now(state, real_now);
     kehu_server::lifecycle::sweep(state, real_now)
         .await
@@ -345,5 +348,62 @@ async fn complaints(
                 .map_err(|e| anyhow::anyhow!("resolving a demo complaint: {}", e.detail.en))?;
         }
     }
+    Ok(())
+}
+
+/// R11.6: one open conflict, recorded by the coordinator, between a salesperson of each team
+/// over a customer the first one holds (at the joint event when there is one).
+async fn open_conflict(
+    state: &AppState,
+    policy: &Policy,
+    staff: &[StaffRow],
+    teams: &[kehu_store::units::UnitRow; 2],
+    now: jiff::Timestamp,
+) -> anyhow::Result<()> {
+    let Some(rules) = &policy.conflicts else {
+        return Ok(());
+    };
+    let settler = |s: &StaffRow| {
+        let roles = s.role_list();
+        kehu_domain::Policy::holds_any(&roles, &rules.head_roles)
+            || kehu_domain::Policy::holds_any(&roles, &rules.coordinator_roles)
+    };
+    let Some(opener) = staff
+        .iter()
+        .find(|s| kehu_domain::Policy::holds_any(&s.role_list(), &rules.openers) && settler(s))
+    else {
+        return Ok(());
+    };
+    let seller = |team: &kehu_store::units::UnitRow| {
+        staff.iter().find(|s| {
+            s.unit_id == Some(team.id) && policy.allows(&s.role_list(), Permission::ClaimsCreate) && !settler(s)
+        })
+    };
+    let (Some(a), Some(b)) = (seller(&teams[0]), seller(&teams[1])) else {
+        return Ok(());
+    };
+    let tenant = a.tenant_id;
+    let held: Vec<_> = kehu_store::claims::for_staff(&state.db, tenant, a.id, 500)
+        .await?
+        .into_iter()
+        .filter(|c| c.status().is_active())
+        .collect();
+    // An invitation to the joint event when there is one: that is where the rule's conflicts arise.
+    let Some(held) = held.iter().find(|c| c.event_id.is_some()).or(held.first()) else {
+        return Ok(());
+    };
+    set_now(state, now - jiff::SignedDuration::from_mins(20));
+    kehu_server::conflicts::open(
+        state,
+        &caller(opener),
+        kehu_server::conflicts::NewConflict {
+            customer_id: held.customer_id,
+            party_ids: &[a.id, b.id],
+            event_id: held.event_id,
+            summary: "两个部门的员工都说先邀约了这位客户，没有当着客户争执，留待事后协商",
+        },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("seeding conflict: {}", e.detail.en))?;
     Ok(())
 }

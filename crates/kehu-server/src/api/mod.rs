@@ -3,6 +3,7 @@
 
 mod admin;
 mod complaints;
+mod conflicts;
 mod customers;
 pub mod dto;
 mod events;
@@ -32,6 +33,7 @@ use crate::{ApiError, AppState};
         (name = "customers", description = "Customers, claims, ownership, follow-ups, history"),
         (name = "claims", description = "Claims and their limits: cancel, reassign, confirm follow-ups"),
         (name = "events", description = "Joint events of several divisions: invitations and filing cut-offs"),
+        (name = "conflicts", description = "Conflicts between two divisions' staff over a customer: settled by the coordinator and both heads, else ruled on by the general manager (R11.6)"),
         (name = "ledger", description = "Penalties, points and rewards; monthly statements"),
         (name = "complaints", description = "Complaints found, their limits, fines and resolution (R11.9)"),
         (name = "admin", description = "Units, staff, policy, clock, history verification"),
@@ -64,6 +66,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(events::router())
         .merge(sales::router())
         .merge(complaints::router())
+        .merge(conflicts::router())
 }
 
 /// Unknown paths: problem JSON under `/api`, a page elsewhere.

@@ -4,6 +4,7 @@
 
 pub(crate) mod claims;
 mod complaints;
+mod conflicts;
 mod customers;
 mod events;
 mod ledger;
@@ -64,6 +65,11 @@ pub fn router() -> Router<AppState> {
         .route("/complaints", get(complaints::list))
         .route("/complaints/{id}/resolve", post(complaints::resolve))
         .route("/customers/{id}/complaints", post(complaints::record))
+        .route("/conflicts", get(conflicts::list).post(conflicts::open))
+        .route("/conflicts/{id}", get(conflicts::detail))
+        .route("/conflicts/{id}/sign", post(conflicts::sign))
+        .route("/conflicts/{id}/escalate", post(conflicts::escalate))
+        .route("/conflicts/{id}/decide", post(conflicts::decide))
         .route("/customers/{id}/profile", post(customers::update_profile))
 }
 
@@ -119,7 +125,7 @@ pub struct Chrome {
     pub lang: Lang,
     pub user: Option<UserBar>,
     /// The active navigation entry: `list`, `new`, `claims`, `void`, `pools`, `ledger`, `visits`,
-    /// `events`, `complaints` or empty.
+    /// `events`, `complaints`, `conflicts` or empty.
     pub nav: &'static str,
     pub css: String,
     pub js: String,
@@ -143,6 +149,9 @@ pub struct UserBar {
     pub may_events: bool,
     /// Whether the complaints page is in the navigation: the policy's complaint roles (R11.9).
     pub may_complaints: bool,
+    /// Whether the conflicts page is in the navigation: the policy settles conflicts (R11.6)
+    /// and the caller records, signs or rules on them.
+    pub may_conflicts: bool,
 }
 
 impl UserBar {
@@ -185,6 +194,12 @@ impl Chrome {
                 may_visits: policy.cadence.is_some(),
                 may_events: policy.events.is_some() && caller.may(&policy, Permission::CustomersRead),
                 may_complaints: kehu_domain::complaint::may_record(&policy, &caller.facts()),
+                may_conflicts: policy.conflicts.as_ref().is_some_and(|r| {
+                    caller.may(&policy, Permission::CustomersRead)
+                        && [&r.openers, &r.coordinator_roles, &r.head_roles, &r.arbiters]
+                            .iter()
+                            .any(|roles| kehu_domain::Policy::holds_any(&caller.roles, roles))
+                }),
             }),
             ..Chrome::anonymous(caller.lang)
         })

@@ -5,6 +5,7 @@ mod support;
 
 mod api;
 mod complaints;
+mod conflicts;
 mod events;
 mod sales;
 mod timed;

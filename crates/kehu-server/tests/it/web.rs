@@ -1591,3 +1591,140 @@ both!(
         );
     }
 );
+
+both!(
+    r11_6_the_conflict_pages_record_sign_and_show_the_outcome,
+    |app: TestApp| async move {
+        use crate::timed::{staff_of, tenant_on};
+        let admin = tenant_on(&app, "event-customers", "conflictweb").await;
+        let mut units = Vec::new();
+        for name in ["第一事业部", "第二事业部"] {
+            let (_, u) = app.post("/api/v1/units", &admin, json!({ "name": name })).await;
+            units.push(u["id"].as_i64().unwrap());
+        }
+        let head1 = staff_of(&app, &admin, "head1", "周经理", "division_head", Some(units[0])).await;
+        let head2 = staff_of(&app, &admin, "head2", "吴经理", "division_head", Some(units[1])).await;
+        let wang = staff_of(&app, &admin, "xiaowang", "小王", "sales", Some(units[0])).await;
+        let li = staff_of(&app, &admin, "xiaoli", "小李", "sales", Some(units[1])).await;
+        let coordinator = staff_of(&app, &admin, "xietiao", "郑协调", "coordinator", None).await;
+        let customer = app.customer(&wang, "李阿姨", "13900000801").await;
+        let cpage = get(&app, &format!("/customers/{customer}"), Some(&coordinator)).await;
+        assert!(
+            cpage.has(&format!(r#"href="/conflicts?customer_id={customer}#open""#)),
+            "{}",
+            cpage.html
+        );
+        assert!(
+            !get(&app, &format!("/customers/{customer}"), Some(&wang))
+                .await
+                .has(r#"data-test="record-conflict""#)
+        );
+
+        // Sales see no conflicts page in the navigation; the coordinator does, with the form.
+        assert!(
+            !get(&app, "/customers", Some(&wang))
+                .await
+                .has(r#"data-test="nav-conflicts""#)
+        );
+        let list = get(&app, &format!("/conflicts?customer_id={customer}"), Some(&coordinator)).await;
+        assert_eq!(list.status, StatusCode::OK);
+        assert!(
+            list.has(r#"data-test="nav-conflicts""#) && list.has(r#"data-test="conflicts-empty""#),
+            "{}",
+            list.html
+        );
+        assert!(
+            list.has(r#"data-test="conflict-open""#) && list.has(&format!(r#"value="{customer}""#)),
+            "{}",
+            list.html
+        );
+
+        // A form naming one person twice is refused on the page, keeping what was typed.
+        let (c, a, b) = (customer.to_string(), wang.staff_id.to_string(), li.staff_id.to_string());
+        let form = |b: &str| {
+            vec![
+                ("csrf", coordinator.csrf.clone()),
+                ("customer_id", c.clone()),
+                ("party_a", a.clone()),
+                ("party_b", b.to_string()),
+                ("event_id", String::new()),
+                ("summary", "两人都说邀约了李阿姨".to_string()),
+            ]
+        };
+        let bad = form(&a);
+        let bad: Vec<(&str, &str)> = bad.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let refused = post(&app, "/conflicts", &coordinator, &bad).await;
+        assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.html);
+        assert!(
+            refused.has("两名不同的员工") && refused.has("两人都说邀约了李阿姨"),
+            "{}",
+            refused.html
+        );
+        let good = form(&b);
+        let good: Vec<(&str, &str)> = good.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let done = post(&app, "/conflicts", &coordinator, &good).await;
+        assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
+        let path = done.location().split('?').next().unwrap().to_string();
+        let page = get(&app, done.location(), Some(&coordinator)).await;
+        assert!(
+            page.has("冲突已记录") && page.has("待协商") && page.has("第二事业部部门负责人"),
+            "{}",
+            page.html
+        );
+        assert!(
+            page.has(r#"data-test="conflict-sign""#) && page.has(r#"data-test="conflict-escalate""#),
+            "{}",
+            page.html
+        );
+        assert!(page.has(r#"data-label="#), "phone layout labels its cells");
+        let sales_view = get(&app, &path, Some(&wang)).await;
+        assert!(!sales_view.has(r#"data-test="conflict-sign""#) && !sales_view.has(r#"data-test="conflict-escalate""#));
+
+        // The three settlers sign the same outcome through the form: settled, shown on the page.
+        for who in [&coordinator, &head1, &head2] {
+            let signed = post(
+                &app,
+                &format!("{path}/sign"),
+                who,
+                &[
+                    ("csrf", who.csrf.as_str()),
+                    ("award_to", b.as_str()),
+                    ("argued", "1"),
+                    ("note", ""),
+                ],
+            )
+            .await;
+            assert_eq!(signed.status, StatusCode::SEE_OTHER, "{}", signed.html);
+        }
+        let page = get(&app, &path, Some(&head1)).await;
+        assert!(
+            page.has("已协商解决") && page.has(r#"data-test="outcome""#) && page.has("小李"),
+            "{}",
+            page.html
+        );
+        assert_eq!(page.html.matches(r#"data-test="signed""#).count(), 3, "{}", page.html);
+        assert!(!page.has(r#"data-test="conflict-sign""#), "nothing more to sign");
+        // Signing again on the page shows the refusal with the rule.
+        let again = post(
+            &app,
+            &format!("{path}/sign"),
+            &head1,
+            &[("csrf", head1.csrf.as_str()), ("award_to", a.as_str()), ("note", "")],
+        )
+        .await;
+        assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.html);
+        assert!(again.has("R11.6"), "{}", again.html);
+        let en = send(
+            &app,
+            Method::GET,
+            &path,
+            Some(&format!("{}; kehu_lang=en", head1.cookie)),
+            None,
+            &[],
+        )
+        .await;
+        assert!(en.has("Settled") && en.has("Customer goes to"), "{}", en.html);
+        let cpage = get(&app, &format!("/customers/{customer}"), Some(&head1)).await;
+        assert!(cpage.has("冲突协商解决") && cpage.has("判归小李"), "{}", cpage.html);
+    }
+);

@@ -343,7 +343,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!("sweep failed: {}", e.to_json()))?;
             let left = kehu_store::deadlines::count_due(&state.db, state.now()).await?;
             println!(
-                "fired {fired} deadline(s) in {:.2} s; {left} still due (held by another process)",
+                "fired {fired} deadline(s) in {:.2} s; {left} still due (held by another process, or failed to fire: see the log)",
                 started.elapsed().as_secs_f64()
             );
             state.db.close().await;

@@ -342,6 +342,33 @@ async fn three_sweeps_at_once_fire_each_deadline_exactly_once() {
         .unwrap();
 }
 
+/// The SQLite sweep fires due deadlines in batches (256 a transaction, history rows 32 to an
+/// insert): 300 lapses span two batches and several inserts, and the history chain still verifies.
+#[test]
+fn a_sqlite_sweep_fires_every_due_deadline_in_batches_and_the_chain_verifies() {
+    let file = temp("sweep.db");
+    let url = format!("sqlite://{}", file.display());
+    let o = kehu(&[
+        "generate",
+        "--database-url",
+        &url,
+        "--customers",
+        "300",
+        "--lapsing-claims",
+        "300",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = kehu(&["sweep", "--database-url", &url]);
+    assert!(text(&o).starts_with("fired 300 deadline(s)"), "{}", text(&o));
+    let o = kehu(&["sweep", "--database-url", &url]);
+    assert!(text(&o).starts_with("fired 0 deadline(s)"), "{}", text(&o));
+    let o = kehu(&["verify-history", "--database-url", &url]);
+    assert!(o.status.success() && text(&o).contains("bench: ok"), "{}", text(&o));
+    for s in ["", "-wal", "-shm"] {
+        std::fs::remove_file(format!("{}{s}", file.display())).ok();
+    }
+}
+
 /// `kehu demo --preset NAME` seeds any shipped preset through the rules and serves it.
 #[test]
 fn demo_seeds_every_other_preset_and_serves_it() {

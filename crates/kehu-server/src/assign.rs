@@ -171,13 +171,7 @@ pub async fn redistribute(
             },
         )
         .await?;
-        kehu_store::deadlines::cancel(
-            &mut tx,
-            caller.tenant_id,
-            kehu_store::deadlines::Kind::ClaimLapse,
-            old.id,
-        )
-        .await?;
+        kehu_store::deadlines::cancel_for_claim(&mut tx, caller.tenant_id, old.id).await?;
         let already = all.iter().any(|c| c.staff_id == target.id && c.status().is_active());
         let new = if already {
             None

@@ -381,7 +381,7 @@ async fn hand_over(
             },
         )
         .await?;
-        deadlines::cancel(tx, tenant, Kind::ClaimLapse, old.id).await?;
+        deadlines::cancel_for_claim(tx, tenant, old.id).await?;
         if let Some(ended) = ended {
             from.get_or_insert(old.id);
             events.push((old.id, old.to_json(), ended.to_json()));

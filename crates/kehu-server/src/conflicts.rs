@@ -8,7 +8,6 @@ use kehu_domain::conflict::{self, Actor, After, Outcome, PartyFacts, SignOff, St
 use kehu_domain::{Decision, Lang, Permission, Policy, Text, Timestamp};
 use kehu_store::claims::{self, ClaimRow, NewClaim};
 use kehu_store::conflicts::{self as store, ConflictRow, NewConflictRow, SignOffRow};
-use kehu_store::deadlines::{self, Kind};
 use kehu_store::history::{self, NewEvent};
 use kehu_store::{StoreError, Tx, customers, staff};
 
@@ -389,40 +388,17 @@ async fn award(
     let reason = decision.text.get(caller.lang).to_string();
     let mut ended_ids = Vec::new();
     for old in all.iter().filter(|x| x.staff_id == loser && x.status().is_active()) {
-        let Some(ended) = claims::end(
-            tx,
-            old,
-            claims::End {
-                status: ClaimStatus::Cancelled,
-                at: now,
-                rule: &decision.rule,
-                by: Some(caller.id()),
-                reason: Some(&reason),
-            },
-        )
-        .await?
-        else {
-            continue;
+        let ending = crate::lifecycle::Ending {
+            status: ClaimStatus::Cancelled,
+            by: Some(caller.id()),
+            reason: Some(&reason),
+            action: "conflict_lost",
+            decision,
+            at: now,
         };
-        for kind in [Kind::ClaimLapse, Kind::EventFiling] {
-            deadlines::cancel(tx, tenant, kind, old.id).await?;
+        if crate::lifecycle::end_claim(tx, old, ending).await?.is_none() {
+            continue;
         }
-        history::append(
-            tx,
-            tenant,
-            now,
-            NewEvent {
-                actor_id: Some(caller.id()),
-                entity: "claim",
-                entity_id: old.id,
-                customer_id: Some(c.customer_id),
-                action: "conflict_lost",
-                before: Some(old.to_json()),
-                after: Some(ended.to_json()),
-                decision: Some(decision),
-            },
-        )
-        .await?;
         ended_ids.push(old.id);
     }
     let holds = all

@@ -276,40 +276,15 @@ pub(crate) async fn confirmed(
 }
 
 async fn lose(tx: &mut Tx, claim: &ClaimRow, decision: &Decision, now: Timestamp) -> Result<(), ApiError> {
-    let ended = claims::end(
-        tx,
-        claim,
-        claims::End {
-            status: ClaimStatus::Expired,
-            at: now,
-            rule: &decision.rule,
-            by: None,
-            reason: None,
-        },
-    )
-    .await?;
-    let Some(ended) = ended else {
-        return Ok(());
+    let ending = crate::lifecycle::Ending {
+        status: ClaimStatus::Expired,
+        by: None,
+        reason: None,
+        action: "lost_to_division",
+        decision,
+        at: now,
     };
-    for kind in [Kind::EventFiling, Kind::ClaimLapse] {
-        deadlines::cancel(tx, claim.tenant_id, kind, claim.id).await?;
-    }
-    history::append(
-        tx,
-        claim.tenant_id,
-        now,
-        HistoryEvent {
-            actor_id: None,
-            entity: "claim",
-            entity_id: claim.id,
-            customer_id: Some(claim.customer_id),
-            action: "lost_to_division",
-            before: Some(claim.to_json()),
-            after: Some(ended.to_json()),
-            decision: Some(decision),
-        },
-    )
-    .await?;
+    crate::lifecycle::end_claim(tx, claim, ending).await?;
     Ok(())
 }
 

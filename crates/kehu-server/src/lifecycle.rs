@@ -260,6 +260,55 @@ pub async fn charge(tx: &mut Tx, policy: &Policy, c: Charge<'_>) -> Result<(), S
     Ok(())
 }
 
+/// How a rule ends a standing claim, and what the history calls it.
+pub struct Ending<'a> {
+    pub status: ClaimStatus,
+    pub by: Option<i64>,
+    pub reason: Option<&'a str>,
+    /// The history action: `cancel`, `lost_to_division`, `conflict_lost` ...
+    pub action: &'a str,
+    pub decision: &'a Decision,
+    pub at: Timestamp,
+}
+
+/// Ends a standing claim under `e.decision`'s rule: the claim is kept with its end, its deadlines
+/// go, and the history records it with the decision. `None` when it no longer stood.
+pub async fn end_claim(tx: &mut Tx, claim: &ClaimRow, e: Ending<'_>) -> Result<Option<ClaimRow>, StoreError> {
+    let Some(ended) = claims::end(
+        tx,
+        claim,
+        claims::End {
+            status: e.status,
+            at: e.at,
+            rule: &e.decision.rule,
+            by: e.by,
+            reason: e.reason,
+        },
+    )
+    .await?
+    else {
+        return Ok(None);
+    };
+    deadlines::cancel_for_claim(tx, claim.tenant_id, claim.id).await?;
+    history::append(
+        tx,
+        claim.tenant_id,
+        e.at,
+        NewEvent {
+            actor_id: e.by,
+            entity: "claim",
+            entity_id: claim.id,
+            customer_id: Some(claim.customer_id),
+            action: e.action,
+            before: Some(claim.to_json()),
+            after: Some(ended.to_json()),
+            decision: Some(e.decision),
+        },
+    )
+    .await?;
+    Ok(Some(ended))
+}
+
 /// An automatic entry for a customer (R11.2: the referrer's points), priced by the rule; once
 /// per code and `subject`.
 pub async fn charge_customer(
@@ -552,36 +601,17 @@ pub async fn cancel_claim(
     let claim = lock_claim(&mut tx, caller, claim_id).await?;
     let decision = decide_cancel(&policy, &claim.facts(), &caller.facts(), reason, now)
         .map_err(|r| ApiError::refused(r).in_lang(lang))?;
-    let row = claims::end(
-        &mut tx,
-        &claim,
-        claims::End {
-            status: ClaimStatus::Cancelled,
-            at: now,
-            rule: &decision.rule,
-            by: Some(caller.id()),
-            reason: Some(reason.trim()),
-        },
-    )
-    .await?
-    .ok_or_else(|| claim_not_found(lang))?;
-    deadlines::cancel(&mut tx, caller.tenant_id, Kind::ClaimLapse, claim_id).await?;
-    history::append(
-        &mut tx,
-        caller.tenant_id,
-        now,
-        NewEvent {
-            actor_id: Some(caller.id()),
-            entity: "claim",
-            entity_id: claim_id,
-            customer_id: Some(claim.customer_id),
-            action: "cancel",
-            before: Some(claim.to_json()),
-            after: Some(row.to_json()),
-            decision: Some(&decision),
-        },
-    )
-    .await?;
+    let ending = Ending {
+        status: ClaimStatus::Cancelled,
+        by: Some(caller.id()),
+        reason: Some(reason.trim()),
+        action: "cancel",
+        decision: &decision,
+        at: now,
+    };
+    let row = end_claim(&mut tx, &claim, ending)
+        .await?
+        .ok_or_else(|| claim_not_found(lang))?;
     tx.commit().await?;
     Ok(row)
 }

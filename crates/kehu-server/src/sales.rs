@@ -6,7 +6,6 @@ use kehu_domain::claim::ClaimStatus;
 use kehu_domain::sale::{self, Owner, SaleFacts};
 use kehu_domain::{Decision, Permission, Policy, Text, Timestamp};
 use kehu_store::claims::{self, ClaimRow, NewClaim};
-use kehu_store::deadlines::{self, Kind};
 use kehu_store::history::{self, NewEvent};
 use kehu_store::sales::{self as store, NewSale, SaleRow};
 use kehu_store::{StoreError, Tx, customers};
@@ -151,40 +150,15 @@ async fn take_over(
             holds = true;
             continue;
         }
-        let Some(ended) = claims::end(
-            tx,
-            c,
-            claims::End {
-                status: ClaimStatus::Expired,
-                at: now,
-                rule: &decision.rule,
-                by: Some(caller.id()),
-                reason: None,
-            },
-        )
-        .await?
-        else {
-            continue;
+        let ending = crate::lifecycle::Ending {
+            status: ClaimStatus::Expired,
+            by: Some(caller.id()),
+            reason: None,
+            action: "closed_by_other",
+            decision,
+            at: now,
         };
-        for kind in [Kind::ClaimLapse, Kind::EventFiling] {
-            deadlines::cancel(tx, c.tenant_id, kind, c.id).await?;
-        }
-        history::append(
-            tx,
-            c.tenant_id,
-            now,
-            NewEvent {
-                actor_id: Some(caller.id()),
-                entity: "claim",
-                entity_id: c.id,
-                customer_id: Some(c.customer_id),
-                action: "closed_by_other",
-                before: Some(c.to_json()),
-                after: Some(ended.to_json()),
-                decision: Some(decision),
-            },
-        )
-        .await?;
+        crate::lifecycle::end_claim(tx, c, ending).await?;
     }
     if holds {
         return Ok(());

@@ -99,6 +99,22 @@ pub async fn cancel(tx: &mut Tx, tenant_id: i64, kind: Kind, subject_id: i64) ->
     Ok(n > 0)
 }
 
+/// Removes every deadline about a claim (its follow-up limit, an invitation's filing): the claim
+/// stopped standing.
+pub async fn cancel_for_claim(tx: &mut Tx, tenant_id: i64, claim_id: i64) -> Result<()> {
+    tx.execute(
+        "DELETE FROM deadlines WHERE tenant_id = $1 AND subject_id = $2 AND kind IN ($3, $4)",
+        args![
+            tenant_id,
+            claim_id,
+            Kind::ClaimLapse.as_str(),
+            Kind::EventFiling.as_str()
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
 const COLUMNS: &str = "id, tenant_id, kind, subject_id, customer_id, due_at, rule, created_at";
 
 /// The next due deadlines, earliest first, without locking: candidates for [`take`].

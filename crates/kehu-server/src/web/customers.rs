@@ -400,11 +400,8 @@ async fn load_detail(state: &AppState, caller: &Caller, c: Chrome, id: i64) -> R
     } else {
         Vec::new()
     };
-    let names: HashMap<i64, String> = kehu_store::staff::list(&state.db, caller.tenant_id)
-        .await?
-        .into_iter()
-        .map(|s| (s.id, s.display_name))
-        .collect();
+    let staff = kehu_store::staff::list(&state.db, caller.tenant_id).await?;
+    let names: HashMap<i64, String> = staff.iter().map(|s| (s.id, s.display_name.clone())).collect();
     let may_confirm = policy.may_confirm(&caller.roles);
     let holds_claim = claims
         .iter()
@@ -517,7 +514,7 @@ async fn load_detail(state: &AppState, caller: &Caller, c: Chrome, id: i64) -> R
         .and_then(|o| names.get(&o).cloned())
         .or(v.owner_name.clone());
     let events = crate::events::open_for(state, caller).await?;
-    let sales = super::sales::card(state, caller, &policy, id, lang).await?;
+    let sales = super::sales::card(state, caller, &policy, id, &claims, &names, lang).await?;
     let may_complain = kehu_domain::complaint::may_record(&policy, &caller.facts());
     let complaints = if policy.complaints.is_some() {
         crate::complaints::list(state, caller, None, Some(id), None, 20)
@@ -529,11 +526,10 @@ async fn load_detail(state: &AppState, caller: &Caller, c: Chrome, id: i64) -> R
         Vec::new()
     };
     let complaint_staff = if may_complain {
-        kehu_store::staff::list(&state.db, caller.tenant_id)
-            .await?
-            .into_iter()
+        staff
+            .iter()
             .filter(|s| s.active && s.username != "admin")
-            .map(|s| (s.id, s.display_name))
+            .map(|s| (s.id, s.display_name.clone()))
             .collect()
     } else {
         Vec::new()

@@ -50,17 +50,14 @@ pub async fn card(
     caller: &Caller,
     policy: &Policy,
     customer_id: i64,
+    claims: &[kehu_store::claims::ClaimRow],
+    names: &std::collections::HashMap<i64, String>,
     lang: Lang,
 ) -> Result<Option<SalesCard>, ApiError> {
     let Some(p) = &policy.sales else {
         return Ok(None);
     };
     let rows = sales::for_customer(state, caller, customer_id).await?;
-    let names: std::collections::HashMap<i64, String> = kehu_store::staff::list(&state.db, caller.tenant_id)
-        .await?
-        .into_iter()
-        .map(|s| (s.id, s.display_name))
-        .collect();
     let lines = rows
         .iter()
         .map(|s| {
@@ -90,7 +87,6 @@ pub async fn card(
             }
         })
         .collect();
-    let claims = kehu_store::claims::for_customer(&state.db, caller.tenant_id, customer_id).await?;
     let mut events: Vec<(i64, String)> = Vec::new();
     if p.at_events.is_some() {
         for c in claims.iter().filter(|c| c.status().is_active()) {

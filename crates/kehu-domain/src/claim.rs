@@ -335,6 +335,24 @@ pub fn decide_confirmation(
             ),
         });
     };
+    // Separation of duties: whoever must confirm a claim is someone other than its holder.
+    if policy.separation_of_duties && confirmer.id == claim.staff_id {
+        let names = policy.roles_text(&conf.roles);
+        return Err(Refusal {
+            code: "own_claim",
+            rule: Some(conf.rule.clone()),
+            text: Text::new(
+                format!(
+                    "不能确认自己的登记：须由另一位{}确认（{}，职责分离）",
+                    names.zh, conf.rule
+                ),
+                format!(
+                    "You cannot confirm your own claim: another {} must ({}, separation of duties)",
+                    names.en, conf.rule
+                ),
+            ),
+        });
+    }
     let effective_at = match conf.effective {
         EffectiveAt::AtConfirmation => now,
         EffectiveAt::AtRegistration => claim.registered_at,

@@ -15,6 +15,7 @@ pub mod history;
 pub mod ledger;
 pub mod lifecycle;
 pub mod normalize;
+pub mod org;
 pub mod ownership;
 pub mod policy;
 pub mod pool;

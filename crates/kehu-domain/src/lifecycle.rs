@@ -408,6 +408,24 @@ pub fn decide_follow_up_confirmation(
             ),
         });
     }
+    // Separation of duties: the holder does not confirm their own follow-up.
+    if policy.separation_of_duties && confirmer.id == claim.staff_id {
+        let names = policy.roles_text(&conf.roles);
+        return Err(Refusal {
+            code: "own_claim",
+            rule: Some(conf.rule.clone()),
+            text: Text::new(
+                format!(
+                    "不能确认自己的跟进：须由另一位{}确认（{}，职责分离）",
+                    names.zh, conf.rule
+                ),
+                format!(
+                    "You cannot confirm your own follow-up: another {} must ({}, separation of duties)",
+                    names.en, conf.rule
+                ),
+            ),
+        });
+    }
     let in_time = now <= conf.within.after(f.at, &policy.tz);
     let counts_from = if in_time { f.at } else { now };
     let (at, c, w) = (policy.local_time(f.at), policy.local_time(now), conf.within.text());

@@ -17,12 +17,14 @@ mod complaints;
 mod conflicts;
 mod events;
 mod explain;
+pub mod limits;
 mod sales;
 mod timed;
 pub use complaints::Complaints;
 pub use conflicts::Conflicts;
 pub use events::JointEvents;
 pub use explain::{Line, explain};
+pub use limits::Limits;
 pub use sales::{AtEvents, ReferralPoints, Referred, SalesPolicy, SpecialCases};
 pub use timed::{
     Cadence, CadenceDuty, CadenceTag, ClaimAction, Cutoff, Escalation, FirstContact, Flag, FollowUpConfirmation,
@@ -197,6 +199,8 @@ pub struct Role {
     pub id: String,
     pub name: Text,
     pub permissions: Vec<Permission>,
+    /// Roles someone holding this one may grant besides their own (with `staff.manage`).
+    pub grants: Vec<String>,
 }
 
 /// Whether a second staff member may register a customer someone already holds.
@@ -296,6 +300,9 @@ pub struct Policy {
     pub time_zone: String,
     #[serde(skip)]
     pub tz: jiff::tz::TimeZone,
+    /// Separation of duties (on unless the file turns it off): nobody confirms their own claim
+    /// or their own follow-up; whoever must confirm it is someone else.
+    pub separation_of_duties: bool,
     pub customers: CustomerPolicy,
     pub roles: Vec<Role>,
     pub claims: ClaimPolicy,
@@ -314,6 +321,8 @@ pub struct Policy {
     pub complaints: Option<Complaints>,
     /// R11.6: settling conflicts between two divisions' staff over a customer.
     pub conflicts: Option<Conflicts>,
+    /// The ranges amounts and dates staff enter may take.
+    pub limits: Limits,
 }
 
 impl Policy {
@@ -343,6 +352,22 @@ impl Policy {
         roles
             .iter()
             .any(|r| r == ADMIN_ROLE || self.role(r).is_some_and(|role| role.permissions.contains(&permission)))
+    }
+
+    /// Whether someone holding `granter` may give a staff member `role`: an admin may grant any
+    /// role; anyone else only roles they hold themselves or that one of their roles lists under
+    /// `grants`. (`staff.manage` is checked separately.)
+    pub fn may_grant(&self, granter: &[String], role: &str) -> bool {
+        granter.iter().any(|g| {
+            g == ADMIN_ROLE
+                || (g == role && role != ADMIN_ROLE)
+                || self.role(g).is_some_and(|r| r.grants.iter().any(|x| x == role))
+        })
+    }
+
+    /// The roles `granter` may grant, in the policy's order.
+    pub fn grantable(&self, granter: &[String]) -> Vec<&Role> {
+        self.roles.iter().filter(|r| self.may_grant(granter, &r.id)).collect()
     }
 
     /// Whether someone holding `roles` may confirm claims.
@@ -443,6 +468,8 @@ struct RawPolicy {
     sales: Option<sales::RawSales>,
     complaints: Option<complaints::RawComplaints>,
     conflicts: Option<conflicts::RawConflicts>,
+    #[serde(default)]
+    limits: Option<limits::RawLimits>,
 }
 
 #[derive(Deserialize)]
@@ -455,6 +482,8 @@ struct RawHeader {
     name: Text,
     #[serde(default)]
     time_zone: Option<Spanned<String>>,
+    #[serde(default)]
+    separation_of_duties: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -475,6 +504,8 @@ struct RawRole {
     name: Text,
     #[serde(default)]
     permissions: Vec<Spanned<String>>,
+    #[serde(default)]
+    grants: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 #[derive(Deserialize)]
@@ -622,7 +653,9 @@ impl Checker<'_> {
             id: ADMIN_ROLE.to_string(),
             name: Text::new("管理员", "Administrator"),
             permissions: Permission::ALL.to_vec(),
+            grants: Vec::new(),
         }];
+        let mut raw_grants = Vec::new();
         for r in raw.roles {
             let rid = r.id.get_ref().clone();
             if rid == ADMIN_ROLE {
@@ -667,11 +700,27 @@ impl Checker<'_> {
                     }
                 }
             }
+            if let Some(g) = r.grants {
+                raw_grants.push((roles.len(), g));
+            }
             roles.push(Role {
                 id: rid,
                 name: r.name,
                 permissions,
+                grants: Vec::new(),
             });
+        }
+        // Grants may name roles defined later in the file, so they are checked once all are known.
+        for (i, g) in raw_grants {
+            let list = self.role_list(&g, &roles, "grants");
+            if list.iter().any(|r| r == ADMIN_ROLE) {
+                self.error(
+                    g.span(),
+                    "no role may grant `admin`",
+                    "only an admin grants the admin role; remove it from `grants`",
+                );
+            }
+            roles[i].grants = list.into_iter().filter(|r| r != ADMIN_ROLE).collect();
         }
 
         let claim_rule = self.rule(&raw.claims.rule);
@@ -746,6 +795,7 @@ impl Checker<'_> {
         let sales = raw.sales.map(|s| self.sales(s, &roles, &ledger.codes));
         let complaints = raw.complaints.map(|c| self.complaints(c, &roles, &ledger.codes));
         let conflicts = raw.conflicts.map(|c| self.conflicts(c, &roles, &ledger.codes));
+        let limits = raw.limits.map(|l| self.limits(l)).unwrap_or_default();
         let lifecycle = raw
             .claims
             .lifecycle
@@ -788,6 +838,7 @@ impl Checker<'_> {
             name: h.name,
             time_zone,
             tz,
+            separation_of_duties: h.separation_of_duties.unwrap_or(true),
             customers: CustomerPolicy {
                 default_country_code,
                 first_contact,
@@ -817,6 +868,7 @@ impl Checker<'_> {
             sales,
             complaints,
             conflicts,
+            limits,
         })
     }
 }

@@ -75,13 +75,7 @@ pub fn decide_sale(
     consented: bool,
 ) -> Result<Credit, Refusal> {
     let p = sales(policy)?;
-    if sale.amount <= 0 {
-        return Err(Refusal {
-            code: "invalid_amount",
-            rule: Some(p.rule.clone()),
-            text: Text::new("成交金额必须大于零", "The amount must be more than zero"),
-        });
-    }
+    crate::policy::limits::check_amount(policy, "amount", sale.amount)?;
     let amount = yuan(sale.amount);
     let facts = |rule: &str| {
         json!({

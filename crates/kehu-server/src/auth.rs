@@ -1,9 +1,7 @@
 //! Who is calling: session cookies (web and API), bearer tokens (API), argon2id passwords,
 //! per-username and per-address login throttling, and CSRF tokens for form posts.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -87,9 +85,37 @@ pub struct Caller {
     pub lang: Lang,
     /// The session's CSRF token; `None` for bearer tokens.
     pub csrf: Option<String>,
+    /// How the caller proved who they are.
+    pub credential: Credential,
+}
+
+/// A login session (cookie) or an API token (bearer).
+#[derive(Debug, Clone)]
+pub enum Credential {
+    Session {
+        csrf: String,
+        /// When the session was opened (ms), for "logged in within the last minutes".
+        started_at: i64,
+    },
+    /// The token's id.
+    Token(i64),
+    /// A command of the `kehu` binary acting as this staff member (the demo, the generator).
+    Operator,
 }
 
 impl Caller {
+    /// A command of the `kehu` binary acting as `staff` (the demo, the generator).
+    pub fn operator(staff: &StaffRow) -> Caller {
+        Caller {
+            tenant_id: staff.tenant_id,
+            roles: staff.role_list(),
+            staff: staff.clone(),
+            lang: Lang::Zh,
+            csrf: None,
+            credential: Credential::Operator,
+        }
+    }
+
     pub fn id(&self) -> i64 {
         self.staff.id
     }
@@ -120,15 +146,25 @@ impl Caller {
         }
     }
 
+    /// Whether the caller logged in (with the password) within `within`; a token never has.
+    pub fn logged_in_within(&self, within: Duration) -> bool {
+        match self.credential {
+            Credential::Session { started_at, .. } => {
+                let age = jiff::Timestamp::now().as_millisecond() - started_at;
+                age >= 0 && (age as u128) <= within.as_millis()
+            }
+            Credential::Token(_) | Credential::Operator => false,
+        }
+    }
+
     pub fn is_admin(&self) -> bool {
         self.roles.iter().any(|r| r == kehu_domain::policy::ADMIN_ROLE)
     }
 }
 
 /// Reads one cookie from the request.
-pub fn cookie<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
-    parts
-        .headers
+pub fn cookie<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -140,64 +176,29 @@ pub fn cookie<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
 
 /// The language to answer in: `?lang=`, then the `kehu_lang` cookie, then `Accept-Language`.
 pub fn lang_of(parts: &Parts) -> Lang {
-    if let Some(q) = parts.uri.query()
+    lang_of_headers(&parts.uri, &parts.headers)
+}
+
+/// [`lang_of`] from a URI and headers alone.
+pub fn lang_of_headers(uri: &axum::http::Uri, headers: &axum::http::HeaderMap) -> Lang {
+    if let Some(q) = uri.query()
         && let Some(v) = q.split('&').find_map(|kv| kv.strip_prefix("lang="))
     {
         return Lang::from_tag(v);
     }
-    if let Some(c) = cookie(parts, LANG_COOKIE) {
+    if let Some(c) = cookie(headers, LANG_COOKIE) {
         return Lang::from_tag(c);
     }
-    parts
-        .headers
+    headers
         .get(header::ACCEPT_LANGUAGE)
         .and_then(|v| v.to_str().ok())
         .map(Lang::from_tag)
         .unwrap_or_default()
 }
 
-#[derive(Clone)]
-struct Cached {
-    staff: StaffRow,
-    csrf: Option<String>,
-    until: Instant,
-}
-
-/// Recently seen sessions and tokens, so a hot read path does not query them every time.
-/// Entries live a few seconds; logging out removes its entry at once.
-#[derive(Default)]
-pub struct AuthCache(Mutex<HashMap<String, Cached>>);
-
-const AUTH_CACHE_TTL: Duration = Duration::from_secs(5);
-
-impl AuthCache {
-    fn get(&self, key: &str) -> Option<Cached> {
-        let map = self.0.lock().expect("auth cache lock");
-        map.get(key).filter(|c| c.until > Instant::now()).cloned()
-    }
-
-    fn put(&self, key: String, staff: StaffRow, csrf: Option<String>) {
-        let mut map = self.0.lock().expect("auth cache lock");
-        if map.len() > 10_000 {
-            let now = Instant::now();
-            map.retain(|_, c| c.until > now);
-        }
-        map.insert(
-            key,
-            Cached {
-                staff,
-                csrf,
-                until: Instant::now() + AUTH_CACHE_TTL,
-            },
-        );
-    }
-
-    pub fn forget(&self, key: &str) {
-        self.0.lock().expect("auth cache lock").remove(key);
-    }
-}
-
-/// Finds the caller from a bearer token or a session cookie, or `None`.
+/// Finds the caller from a bearer token or a session cookie, or `None`. Read from the database
+/// on every request (one indexed query), so a logout, a revoked token or a deactivated staff
+/// member is refused by every process at once.
 pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Caller>, ApiError> {
     let lang = lang_of(parts);
     let bearer = parts
@@ -206,34 +207,35 @@ pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Call
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
-    let (key, is_token) = match (bearer, cookie(parts, SESSION_COOKIE)) {
-        (Some(t), _) => (format!("t:{}", hash_token(t)), true),
-        (None, Some(s)) => (format!("s:{}", hash_token(s)), false),
+    // Sessions and tokens live in real time, so moving a virtual clock logs nobody out.
+    let now = jiff::Timestamp::now();
+    let found = match (bearer, cookie(&parts.headers, SESSION_COOKIE)) {
+        (Some(t), _) => kehu_store::auth::token(&state.db, &hash_token(t), now)
+            .await?
+            .map(|(token_id, staff)| (staff, Credential::Token(token_id))),
+        (None, Some(s)) => kehu_store::auth::session(&state.db, &hash_token(s), now)
+            .await?
+            .map(|(sess, staff)| {
+                (
+                    staff,
+                    Credential::Session {
+                        csrf: sess.csrf_token,
+                        started_at: sess.created_at,
+                    },
+                )
+            }),
         (None, None) => return Ok(None),
     };
-    let found = match state.auth_cache.get(&key) {
-        Some(c) => Some((c.staff, c.csrf)),
-        None => {
-            let hash = &key[2..];
-            let found = if is_token {
-                kehu_store::auth::token(&state.db, hash).await?.map(|s| (s, None))
-            } else {
-                kehu_store::auth::session(&state.db, hash, jiff::Timestamp::now())
-                    .await?
-                    .map(|(sess, staff)| (staff, Some(sess.csrf_token)))
-            };
-            if let Some((staff, csrf)) = &found {
-                state.auth_cache.put(key.clone(), staff.clone(), csrf.clone());
-            }
-            found
-        }
-    };
-    Ok(found.map(|(staff, csrf)| Caller {
+    Ok(found.map(|(staff, credential)| Caller {
         tenant_id: staff.tenant_id,
         roles: staff.role_list(),
+        csrf: match &credential {
+            Credential::Session { csrf, .. } => Some(csrf.clone()),
+            Credential::Token(_) | Credential::Operator => None,
+        },
+        credential,
         staff,
         lang,
-        csrf,
     }))
 }
 
@@ -247,51 +249,46 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
-/// Throttles failed logins per username and per client address.
-#[derive(Default)]
-pub struct LoginLimiter(Mutex<HashMap<String, (Instant, u32)>>);
+/// Failed logins are counted per tenant and username and per client address, in the
+/// database (so restarts and several processes share the count), over a sliding start window.
+pub const THROTTLE_WINDOW: Duration = Duration::from_secs(15 * 60);
+pub const MAX_PER_USERNAME: i64 = 5;
+pub const MAX_PER_ADDRESS: i64 = 30;
 
-const WINDOW: Duration = Duration::from_secs(15 * 60);
-pub const MAX_PER_USERNAME: u32 = 5;
-pub const MAX_PER_ADDRESS: u32 = 30;
+/// The throttle key of a staff member's username in their tenant.
+pub fn user_key(tenant_id: i64, username: &str) -> kehu_store::auth::ThrottleKey {
+    (tenant_id, format!("user:{username}"))
+}
 
-impl LoginLimiter {
-    /// `Err(seconds)` to wait when either key has used up its attempts in the window.
-    pub fn check(&self, username: &str, addr: &str) -> Result<(), u64> {
-        let map = self.0.lock().expect("limiter lock");
-        let now = Instant::now();
-        for (key, max) in [
-            (format!("u:{username}"), MAX_PER_USERNAME),
-            (format!("a:{addr}"), MAX_PER_ADDRESS),
-        ] {
-            if let Some((start, n)) = map.get(&key)
-                && now.duration_since(*start) < WINDOW
-                && *n >= max
-            {
-                return Err((WINDOW - now.duration_since(*start)).as_secs().max(1));
-            }
-        }
-        Ok(())
+/// The throttle key of a client address (no tenant).
+pub fn addr_key(addr: &str) -> kehu_store::auth::ThrottleKey {
+    (0, format!("addr:{addr}"))
+}
+
+fn window_start(now: jiff::Timestamp) -> jiff::Timestamp {
+    now - jiff::SignedDuration::try_from(THROTTLE_WINDOW).unwrap_or_default()
+}
+
+/// `Err(seconds to wait)` when `key` has used its `max` failures in the window.
+pub async fn throttled(
+    state: &AppState,
+    key: &kehu_store::auth::ThrottleKey,
+    max: i64,
+) -> Result<Result<(), u64>, ApiError> {
+    let now = jiff::Timestamp::now();
+    let (n, started) = kehu_store::auth::failures(&state.db, key, window_start(now)).await?;
+    if n < max {
+        return Ok(Ok(()));
     }
+    let ends = started + THROTTLE_WINDOW.as_millis() as i64;
+    Ok(Err(((ends - now.as_millisecond()) / 1000).max(1) as u64))
+}
 
-    pub fn fail(&self, username: &str, addr: &str) {
-        let mut map = self.0.lock().expect("limiter lock");
-        let now = Instant::now();
-        if map.len() > 100_000 {
-            map.retain(|_, (start, _)| now.duration_since(*start) < WINDOW);
-        }
-        for key in [format!("u:{username}"), format!("a:{addr}")] {
-            let e = map.entry(key).or_insert((now, 0));
-            if now.duration_since(e.0) >= WINDOW {
-                *e = (now, 0);
-            }
-            e.1 += 1;
-        }
-    }
-
-    pub fn succeed(&self, username: &str) {
-        self.0.lock().expect("limiter lock").remove(&format!("u:{username}"));
-    }
+/// Counts a failed login against each key.
+pub async fn count_failure(state: &AppState, keys: &[kehu_store::auth::ThrottleKey]) -> Result<(), ApiError> {
+    let now = jiff::Timestamp::now();
+    kehu_store::auth::count_failure(&state.db, keys, window_start(now), now).await?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -304,18 +301,5 @@ mod tests {
         assert!(verify_password("correct horse", &h));
         assert!(!verify_password("wrong horse", &h));
         assert!(!verify_password("x", "not a hash"));
-    }
-
-    #[test]
-    fn the_limiter_stops_a_username_after_its_attempts() {
-        let l = LoginLimiter::default();
-        for _ in 0..MAX_PER_USERNAME {
-            assert!(l.check("wang", "1.2.3.4").is_ok());
-            l.fail("wang", "1.2.3.4");
-        }
-        assert!(l.check("wang", "5.6.7.8").is_err());
-        assert!(l.check("li", "5.6.7.8").is_ok());
-        l.succeed("wang");
-        assert!(l.check("wang", "5.6.7.8").is_ok());
     }
 }

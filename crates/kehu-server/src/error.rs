@@ -95,8 +95,12 @@ impl ApiError {
 
     /// A rule refused the request.
     pub fn refused(r: Refusal) -> ApiError {
-        let status = if matches!(r.code, "forbidden" | "not_a_settler") {
+        // Who may act is 403; a value out of its range (`invalid_*`) is bad input, 422; any
+        // other refusal is the rule saying no to this state of things, 409.
+        let status = if matches!(r.code, "forbidden" | "not_a_settler" | "own_claim") {
             StatusCode::FORBIDDEN
+        } else if r.code.starts_with("invalid_") {
+            StatusCode::UNPROCESSABLE_ENTITY
         } else {
             StatusCode::CONFLICT
         };

@@ -71,6 +71,8 @@ pub async fn create(state: &AppState, caller: &Caller, s: Schedule<'_>) -> Resul
         });
     }
     let now = state.now();
+    kehu_domain::policy::limits::check_ahead(&policy, "starts_at", s.starts_at, now)
+        .map_err(|r| ApiError::refused(r).in_lang(lang))?;
     let decision = event::decide_new_event(
         &policy,
         &caller.facts(),

@@ -18,6 +18,13 @@ static STRINGS: &[(&str, &str, &str)] = &[
     ("login.username", "用户名", "Username"),
     ("login.password", "密码", "Password"),
     ("login.submit", "登录", "Log in"),
+    ("login.more", "登录其他企业", "Another company"),
+    ("login.tenant", "企业代码", "Company code"),
+    (
+        "login.tenant_hint",
+        "同一用户名在多家企业使用时填写，例如 acme",
+        "Only needed when several companies use your username, e.g. acme",
+    ),
     ("list.title", "客户列表", "Customers"),
     (
         "list.search_placeholder",

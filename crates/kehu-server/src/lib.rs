@@ -9,12 +9,14 @@ pub mod cadence;
 pub mod clock;
 pub mod complaints;
 pub mod conflicts;
+pub mod edge;
 pub mod error;
 pub mod events;
 pub mod i18n;
 pub mod indexer;
 pub mod ledger;
 pub mod lifecycle;
+pub mod organisation;
 pub mod sales;
 pub mod service;
 pub mod web;
@@ -42,8 +44,8 @@ pub struct Inner {
     pub db: Db,
     pub clock: clock::Clock,
     policies: RwLock<HashMap<i64, CachedPolicy>>,
-    pub limiter: auth::LoginLimiter,
-    pub auth_cache: auth::AuthCache,
+    /// How the server is reached (HTTPS, trusted proxies).
+    pub edge: edge::EdgeConfig,
     /// Wakes the search indexer when a customer is registered.
     pub index_wake: tokio::sync::Notify,
 }
@@ -67,10 +69,18 @@ impl AppState {
             db,
             clock: clock::Clock::new(virtual_clock, offset),
             policies: RwLock::new(HashMap::new()),
-            limiter: auth::LoginLimiter::default(),
-            auth_cache: auth::AuthCache::default(),
+            edge: edge::EdgeConfig::default(),
             index_wake: tokio::sync::Notify::new(),
         })))
+    }
+
+    /// Sets how the server is reached; call right after [`AppState::new`], before cloning.
+    pub fn with_edge(mut self, edge: edge::EdgeConfig) -> AppState {
+        match Arc::get_mut(&mut self.0) {
+            Some(inner) => inner.edge = edge,
+            None => tracing::error!("with_edge called on a shared state; the edge settings are ignored"),
+        }
+        self
     }
 
     pub fn now(&self) -> Timestamp {
@@ -108,7 +118,8 @@ impl AppState {
 
 /// The whole application: API, OpenAPI document and web pages.
 pub fn app(state: AppState) -> Router {
-    let (api, openapi) = api::router().split_for_parts();
+    let (api, mut openapi) = api::router().split_for_parts();
+    api::document_errors(&mut openapi);
     let openapi = Arc::new(openapi);
     Router::new()
         .merge(api)
@@ -121,6 +132,9 @@ pub fn app(state: AppState) -> Router {
         )
         .merge(web::router())
         .fallback(api::fallback)
+        .layer(axum::extract::DefaultBodyLimit::max(edge::BODY_LIMIT))
+        .layer(axum::middleware::from_fn(edge::headers_and_problems))
+        .layer(tower_http::compression::CompressionLayer::new())
         .with_state(state)
 }
 

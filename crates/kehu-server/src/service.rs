@@ -516,6 +516,10 @@ pub async fn register_claim_at(
         .in_lang(lang));
     }
     let now = state.now();
+    if let Some(at) = contact_at {
+        kehu_domain::policy::limits::check_past(&policy, "contact_at", at, now, "contact_in_future")
+            .map_err(|r| ApiError::refused(r).in_lang(lang))?;
+    }
     let mut tx = state.db.begin().await?;
     claims::lock_customer(&mut tx, caller.tenant_id, customer_id)
         .await
@@ -741,13 +745,8 @@ pub async fn add_activity_kind(
     }
     let now = state.now();
     let at = at.unwrap_or(now);
-    if at > now + jiff::SignedDuration::from_mins(10) {
-        return Err(ApiError::bad_request(
-            "activity_in_future",
-            Text::new("跟进时间不能晚于现在", "A follow-up cannot be recorded in the future"),
-        )
-        .in_lang(lang));
-    }
+    kehu_domain::policy::limits::check_past(&policy, "at", at, now, "activity_in_future")
+        .map_err(|r| ApiError::bad_request(r.code, r.text).in_lang(lang))?;
     let mut tx = state.db.begin().await?;
     claims::lock_customer(&mut tx, caller.tenant_id, customer_id)
         .await
@@ -861,6 +860,9 @@ pub async fn advance_clock(
         );
     }
     let now = state.now();
+    if let Some(t) = to {
+        kehu_domain::policy::limits::check_bounds("to", t).map_err(|r| ApiError::refused(r).in_lang(lang))?;
+    }
     let delta_ms = match (seconds, to) {
         (Some(s), None) if (0..=100 * 365 * 86_400).contains(&s) => s * 1000,
         (None, Some(t)) if t >= now => t.as_millisecond() - now.as_millisecond(),

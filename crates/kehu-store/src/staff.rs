@@ -158,3 +158,116 @@ pub async fn set_password(db: &Db, tenant_id: i64, id: i64, password_hash: &str,
     .await?;
     tx.commit().await
 }
+
+/// What an update changes; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct StaffChange {
+    pub display_name: Option<String>,
+    /// `Some(None)` takes the staff member out of every unit.
+    pub unit_id: Option<Option<i64>>,
+    pub roles: Option<Vec<String>>,
+    pub active: Option<bool>,
+}
+
+/// Changes a staff member in one transaction, with a history event of before and after. A
+/// deactivation ends their sessions and revokes their tokens in the same transaction, so it
+/// holds on every server process at once. `NotFound` for an unknown staff member or unit.
+pub async fn update(
+    db: &Db,
+    tenant_id: i64,
+    actor: Option<i64>,
+    id: i64,
+    change: StaffChange,
+    now: Timestamp,
+) -> Result<StaffRow> {
+    let mut tx = db.begin().await?;
+    let before: StaffRow = tx
+        .fetch_optional(
+            &format!(
+                "SELECT {COLUMNS} FROM staff WHERE tenant_id = $1 AND id = $2{}",
+                tx.for_update()
+            ),
+            args![tenant_id, id],
+        )
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    if let Some(unit) = change.unit_id {
+        crate::units::require(&mut tx, tenant_id, unit).await?;
+    }
+    let display_name = change.display_name.unwrap_or_else(|| before.display_name.clone());
+    let unit_id = change.unit_id.unwrap_or(before.unit_id);
+    let roles = change
+        .roles
+        .map(|r| r.join(","))
+        .unwrap_or_else(|| before.roles.clone());
+    let active = change.active.unwrap_or(before.active);
+    let after: StaffRow = tx
+        .fetch_one(
+            &format!(
+                "UPDATE staff SET display_name = $3, unit_id = $4, roles = $5, active = $6 \
+                 WHERE tenant_id = $1 AND id = $2 RETURNING {COLUMNS}"
+            ),
+            args![tenant_id, id, display_name, unit_id, roles, active],
+        )
+        .await?;
+    if before.active && !after.active {
+        crate::auth::end_sessions(&mut tx, tenant_id, id).await?;
+        crate::auth::revoke_tokens(&mut tx, tenant_id, id, now).await?;
+    }
+    history::append(
+        &mut tx,
+        tenant_id,
+        now,
+        NewEvent {
+            actor_id: actor,
+            entity: "staff",
+            entity_id: id,
+            action: "update",
+            before: Some(before.to_json()),
+            after: Some(after.to_json()),
+            ..Default::default()
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(after)
+}
+
+/// Sets a new password chosen by someone who manages staff, and ends the staff member's
+/// sessions (their tokens stay: they were minted with the old password's knowledge, and
+/// revoking them is a separate step).
+pub async fn reset_password(
+    db: &Db,
+    tenant_id: i64,
+    actor: Option<i64>,
+    id: i64,
+    password_hash: &str,
+    now: Timestamp,
+) -> Result<()> {
+    let mut tx = db.begin().await?;
+    let n = tx
+        .execute(
+            "UPDATE staff SET password_hash = $3 WHERE tenant_id = $1 AND id = $2",
+            args![tenant_id, id, password_hash],
+        )
+        .await?;
+    if n == 0 {
+        return Err(StoreError::NotFound);
+    }
+    let ended = crate::auth::end_sessions(&mut tx, tenant_id, id).await?;
+    history::append(
+        &mut tx,
+        tenant_id,
+        now,
+        NewEvent {
+            actor_id: actor,
+            entity: "staff",
+            entity_id: id,
+            action: "reset_password",
+            after: Some(json!({"sessions_ended": ended})),
+            ..Default::default()
+        },
+    )
+    .await?;
+    tx.commit().await
+}

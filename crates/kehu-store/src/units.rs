@@ -77,3 +77,58 @@ pub async fn list(db: &Db, tenant_id: i64) -> Result<Vec<UnitRow>> {
     )
     .await
 }
+
+/// Renames a unit or moves it under another parent (`Some(None)`: to the top). The domain has
+/// checked that the move makes no cycle; `NotFound` for an unknown unit or parent.
+pub async fn update(
+    db: &Db,
+    tenant_id: i64,
+    actor: Option<i64>,
+    id: i64,
+    name: Option<&str>,
+    parent_id: Option<Option<i64>>,
+    now: Timestamp,
+) -> Result<UnitRow> {
+    let mut tx = db.begin().await?;
+    let before: UnitRow = tx
+        .fetch_optional(
+            &format!(
+                "SELECT {COLUMNS} FROM units WHERE tenant_id = $1 AND id = $2{}",
+                tx.for_update()
+            ),
+            args![tenant_id, id],
+        )
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    if let Some(parent) = parent_id {
+        require(&mut tx, tenant_id, parent).await?;
+    }
+    let after: UnitRow = tx
+        .fetch_one(
+            &format!("UPDATE units SET name = $3, parent_id = $4 WHERE tenant_id = $1 AND id = $2 RETURNING {COLUMNS}"),
+            args![
+                tenant_id,
+                id,
+                name.unwrap_or(&before.name),
+                parent_id.unwrap_or(before.parent_id)
+            ],
+        )
+        .await?;
+    history::append(
+        &mut tx,
+        tenant_id,
+        now,
+        NewEvent {
+            actor_id: actor,
+            entity: "unit",
+            entity_id: id,
+            action: "update",
+            before: Some(json!({"name": before.name, "parent_id": before.parent_id})),
+            after: Some(json!({"name": after.name, "parent_id": after.parent_id})),
+            ..Default::default()
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(after)
+}

@@ -3,7 +3,7 @@
 //! the last 30 days.
 
 use anyhow::Context;
-use kehu_domain::{Lang, Policy};
+use kehu_domain::Policy;
 use kehu_server::AppState;
 use kehu_server::auth::Caller;
 use kehu_server::service::{self, CustomerInput};
@@ -33,7 +33,8 @@ const STAFF: &[(&str, &str, &str, usize)] = &[
 ];
 
 /// The demo tenant's logins, read from its staff: the admin's password, or the demo password.
-async fn logins_of(state: &AppState, admin_password: &str) -> anyhow::Result<Vec<Login>> {
+/// The logins to print. A password the operator chose (`KEHU_ADMIN_PASSWORD`) is never printed.
+async fn logins_of(state: &AppState, admin_from_env: bool) -> anyhow::Result<Vec<Login>> {
     let Some(t) = kehu_store::tenants::by_slug(&state.db, TENANT).await? else {
         return Ok(Vec::new());
     };
@@ -42,8 +43,8 @@ async fn logins_of(state: &AppState, admin_password: &str) -> anyhow::Result<Vec
         .into_iter()
         .filter(|s| s.active)
         .map(|s| Login {
-            password: if s.username == "admin" {
-                admin_password.to_string()
+            password: if s.username == "admin" && admin_from_env {
+                "(KEHU_ADMIN_PASSWORD)".to_string()
             } else {
                 DEMO_PASSWORD.to_string()
             },
@@ -129,7 +130,7 @@ pub async fn ensure(state: &AppState, preset: &str) -> anyhow::Result<Vec<Login>
             kehu_store::staff::set_password(&state.db, t.id, admin.id, &hash, state.now()).await?;
         }
         println!("  using the existing demo tenant (delete the database file to start over)");
-        return logins_of(state, &admin_pw).await;
+        return logins_of(state, admin_password.is_some()).await;
     }
     let (file, source) = crate::presets::find(preset)?;
     let policy = Policy::parse(source, file).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -142,7 +143,7 @@ pub async fn ensure(state: &AppState, preset: &str) -> anyhow::Result<Vec<Login>
     };
     state.clock.set_offset_ms(saved_offset);
     result?;
-    logins_of(state, &admin_pw).await
+    logins_of(state, admin_password.is_some()).await
 }
 
 /// How a seeded holder follows a card up.
@@ -211,13 +212,7 @@ pub(crate) fn set_now(state: &AppState, t: jiff::Timestamp) {
 }
 
 pub(crate) fn caller(s: &StaffRow) -> Caller {
-    Caller {
-        tenant_id: s.tenant_id,
-        roles: s.role_list(),
-        staff: s.clone(),
-        lang: Lang::Zh,
-        csrf: None,
-    }
+    Caller::operator(s)
 }
 
 async fn seed(state: &AppState, policy: &Policy, file: &str, source: &str, admin_pw: &str) -> anyhow::Result<()> {

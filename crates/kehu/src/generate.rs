@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use anyhow::Context;
-use kehu_domain::{Lang, Policy};
+use kehu_domain::Policy;
 use kehu_server::AppState;
 use kehu_server::auth::Caller;
 use kehu_server::service::{self, CustomerInput};
@@ -51,13 +51,7 @@ pub async fn run(db: Db, tenant: &str, n: u64, writers: usize, lapsing: u64) -> 
     };
     let start_count = kehu_store::customers::count(&state.db, t.id).await? as u64;
     let admin_id = admin.id;
-    let caller = Caller {
-        tenant_id: t.id,
-        roles: admin.role_list(),
-        staff: admin,
-        lang: Lang::Zh,
-        csrf: None,
-    };
+    let caller = Caller::operator(&admin);
     let surnames: Vec<char> = SURNAMES.chars().collect();
     let given: Vec<char> = GIVEN.chars().collect();
     let started = Instant::now();

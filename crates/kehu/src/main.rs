@@ -30,6 +30,33 @@ struct DbArgs {
     database_url: String,
 }
 
+/// How users reach the server.
+#[derive(clap::Args, Clone)]
+struct EdgeArgs {
+    /// The address users reach Kehu at; `https://...` makes every session cookie `Secure`.
+    #[arg(long, env = "KEHU_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// A reverse proxy whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed (repeat for
+    /// several); a request over HTTPS through it gets a `Secure` cookie.
+    #[arg(long = "trust-proxy", value_name = "IP")]
+    trust_proxy: Vec<std::net::IpAddr>,
+}
+
+impl EdgeArgs {
+    fn config(&self) -> anyhow::Result<kehu_server::edge::EdgeConfig> {
+        let https = match self.public_url.as_deref() {
+            None => false,
+            Some(u) if u.starts_with("https://") => true,
+            Some(u) if u.starts_with("http://") => false,
+            Some(u) => bail!("--public-url `{u}` must start with http:// or https://"),
+        };
+        Ok(kehu_server::edge::EdgeConfig {
+            https,
+            trusted_proxies: self.trust_proxy.clone(),
+        })
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Serve the web pages and the API on a database (migrations run first).
@@ -42,6 +69,8 @@ enum Command {
         /// Let an admin move time forward through `POST /api/v1/clock/advance` (tests, demos).
         #[arg(long)]
         virtual_clock: bool,
+        #[command(flatten)]
+        edge: EdgeArgs,
     },
     /// Create (if new) a SQLite database with a demo tenant, staff and ~200 customers, and serve it.
     /// The admin password is `KEHU_ADMIN_PASSWORD` if set.
@@ -56,6 +85,8 @@ enum Command {
         listen: String,
         #[arg(long)]
         virtual_clock: bool,
+        #[command(flatten)]
+        edge: EdgeArgs,
     },
     /// Create a tenant on a preset or policy file, with an `admin` user.
     Init {
@@ -73,9 +104,11 @@ enum Command {
         /// A policy file instead of a preset.
         #[arg(long)]
         policy: Option<PathBuf>,
-        /// Password of the tenant's `admin` user.
-        #[arg(long, env = "KEHU_ADMIN_PASSWORD")]
-        admin_password: String,
+        /// Password of the tenant's `admin` user. Prefer `KEHU_ADMIN_PASSWORD` or the prompt
+        /// (asked when neither is given; read from standard input when that is not a terminal):
+        /// a password on the command line is visible to other users of the machine.
+        #[arg(long, env = "KEHU_ADMIN_PASSWORD", hide_env_values = true)]
+        admin_password: Option<String>,
     },
     /// Apply database migrations and exit.
     Migrate {
@@ -249,7 +282,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             db,
             listen,
             virtual_clock,
+            edge,
         } => {
+            let edge = edge.config()?;
             init_tracing();
             let db = connect(&db.database_url).await?;
             let tenants = kehu_store::tenants::list(&db).await?;
@@ -258,7 +293,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     "note: this database has no tenant yet; create one with `kehu init --tenant NAME --name \"公司\"` or try `kehu demo`"
                 );
             }
-            let state = kehu_server::AppState::new(db, virtual_clock).await?;
+            let state = kehu_server::AppState::new(db, virtual_clock).await?.with_edge(edge);
             serve(state, &listen, None).await
         }
         Command::Demo {
@@ -266,11 +301,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             db,
             listen,
             virtual_clock,
+            edge,
         } => {
+            let edge = edge.config()?;
             init_tracing();
             let url = format!("sqlite://{}", db.display());
             let database = connect(&url).await?;
-            let state = kehu_server::AppState::new(database, virtual_clock).await?;
+            let state = kehu_server::AppState::new(database, virtual_clock)
+                .await?
+                .with_edge(edge);
             let logins = demo::ensure(&state, &preset).await?;
             serve(state, &listen, Some((&db, logins))).await
         }
@@ -297,6 +336,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if kehu_store::tenants::by_slug(&database, &tenant).await?.is_some() {
                 bail!("a tenant `{tenant}` already exists");
             }
+            let admin_password = match admin_password {
+                Some(p) => p,
+                None => ask_password()?,
+            };
             kehu_server::auth::check_password(&admin_password).map_err(|t| anyhow::anyhow!("{}", t.en))?;
             let now = jiff::Timestamp::now();
             let t = kehu_store::tenants::create(&database, &tenant, &name, &policy, &source, &file, now).await?;
@@ -360,6 +403,29 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             generate::run(database, &tenant, customers, writers, lapsing_claims).await
         }
     }
+}
+
+/// The admin password from a prompt (typed twice, not echoed), or the first line of standard
+/// input when it is not a terminal (`kehu init ... < password-file`).
+fn ask_password() -> anyhow::Result<String> {
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .context("reading the admin password from standard input")?;
+        let pw = line.trim_end_matches(['\r', '\n']).to_string();
+        if pw.is_empty() {
+            bail!("no admin password: set KEHU_ADMIN_PASSWORD, pass --admin-password, or type it at the prompt");
+        }
+        return Ok(pw);
+    }
+    let first = rpassword::prompt_password("admin password: ").context("reading the password")?;
+    let again = rpassword::prompt_password("again: ").context("reading the password")?;
+    if first != again {
+        bail!("the two passwords differ");
+    }
+    Ok(first)
 }
 
 async fn connect(url: &str) -> anyhow::Result<Db> {

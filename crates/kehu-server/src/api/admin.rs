@@ -9,16 +9,19 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::ApiJson;
 use super::dto::StaffOut;
-use crate::auth::{self, Caller};
+use super::{ApiJson, Id};
+use crate::auth::Caller;
 use crate::error::Problem;
-use crate::{ApiError, AppState, service};
+use crate::{ApiError, AppState, organisation, service};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_unit, list_units))
+        .routes(routes!(update_unit))
         .routes(routes!(create_staff, list_staff))
+        .routes(routes!(update_staff))
+        .routes(routes!(reset_password))
         .routes(routes!(get_policy))
         .routes(routes!(get_clock))
         .routes(routes!(advance_clock))
@@ -45,6 +48,16 @@ pub struct UnitList {
     pub next_cursor: Option<String>,
 }
 
+impl From<kehu_store::units::UnitRow> for UnitOut {
+    fn from(row: kehu_store::units::UnitRow) -> UnitOut {
+        UnitOut {
+            id: row.id,
+            name: row.name,
+            parent_id: row.parent_id,
+        }
+    }
+}
+
 /// Add a unit (company, branch, department, team) to the organisation tree.
 #[utoipa::path(post, path = "/api/v1/units", tag = "admin", request_body = NewUnitBody,
     responses((status = 201, body = UnitOut), (status = 403, body = Problem), (status = 422, body = Problem)))]
@@ -53,44 +66,37 @@ async fn create_unit(
     caller: Caller,
     ApiJson(b): ApiJson<NewUnitBody>,
 ) -> Result<(StatusCode, Json<UnitOut>), ApiError> {
-    let policy = state.policy(caller.tenant_id).await?;
-    caller.require(&policy, Permission::UnitsManage)?;
-    let name = b.name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(ApiError::bad_request(
-            "invalid_name",
-            Text::new(
-                "请填写单位名称（最多 100 个字符）",
-                "A unit name is required (at most 100 characters)",
-            ),
-        )
-        .in_lang(caller.lang));
-    }
-    let row = kehu_store::units::create(
-        &state.db,
-        caller.tenant_id,
-        Some(caller.id()),
-        name,
-        b.parent_id,
-        state.now(),
-    )
-    .await
-    .map_err(|e| match e {
-        kehu_store::StoreError::NotFound => ApiError::bad_request(
-            "invalid_parent",
-            Text::new("上级单位不存在", "The parent unit does not exist"),
-        )
-        .in_lang(caller.lang),
-        e => e.into(),
-    })?;
-    Ok((
-        StatusCode::CREATED,
-        Json(UnitOut {
-            id: row.id,
-            name: row.name,
-            parent_id: row.parent_id,
-        }),
-    ))
+    let row = organisation::create_unit(&state, &caller, &b.name, b.parent_id).await?;
+    Ok((StatusCode::CREATED, Json(row.into())))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UnitChangeBody {
+    #[schema(min_length = 1, max_length = 100)]
+    pub name: Option<String>,
+    /// The new parent; `null` moves the unit to the top. Absent leaves it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i64>)]
+    pub parent_id: Option<Option<i64>>,
+}
+
+/// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// Rename a unit or move it under another; a move below itself is refused (`unit_cycle`).
+#[utoipa::path(patch, path = "/api/v1/units/{id}", tag = "admin", params(("id" = i64, Path)), request_body = UnitChangeBody,
+    responses((status = 200, body = UnitOut), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn update_unit(
+    State(state): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+    ApiJson(b): ApiJson<UnitChangeBody>,
+) -> Result<Json<UnitOut>, ApiError> {
+    let row = organisation::update_unit(&state, &caller, id, b.name.as_deref(), b.parent_id).await?;
+    Ok(Json(row.into()))
 }
 
 /// The organisation tree as a flat list (each unit names its parent).
@@ -98,14 +104,7 @@ async fn create_unit(
 async fn list_units(State(state): State<AppState>, caller: Caller) -> Result<Json<UnitList>, ApiError> {
     let rows = kehu_store::units::list(&state.db, caller.tenant_id).await?;
     Ok(Json(UnitList {
-        items: rows
-            .into_iter()
-            .map(|u| UnitOut {
-                id: u.id,
-                name: u.name,
-                parent_id: u.parent_id,
-            })
-            .collect(),
+        items: rows.into_iter().map(UnitOut::from).collect(),
         next_cursor: None,
     }))
 }
@@ -127,7 +126,8 @@ pub struct StaffList {
     pub next_cursor: Option<String>,
 }
 
-/// Add a staff member with roles named by the policy.
+/// Add a staff member with roles named by the policy: only roles the caller holds or that the
+/// policy lists under the caller's role (`grants`).
 #[utoipa::path(post, path = "/api/v1/staff", tag = "admin", request_body = NewStaffBody,
     responses((status = 201, body = StaffOut), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 async fn create_staff(
@@ -135,95 +135,79 @@ async fn create_staff(
     caller: Caller,
     ApiJson(b): ApiJson<NewStaffBody>,
 ) -> Result<(StatusCode, Json<StaffOut>), ApiError> {
-    let policy = state.policy(caller.tenant_id).await?;
-    let lang = caller.lang;
-    caller.require(&policy, Permission::StaffManage)?;
-    let username = b.username.trim();
-    if username.is_empty()
-        || username.len() > 64
-        || !username
-            .bytes()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
-    {
-        return Err(ApiError::bad_request(
-            "invalid_username",
-            Text::new(
-                "用户名须为 1 到 64 个字母、数字、下划线、点或短横线",
-                "The username must be 1 to 64 letters, digits, `_`, `.` or `-`",
-            ),
-        )
-        .in_lang(lang));
-    }
-    let display = b.display_name.trim();
-    if display.is_empty() || display.chars().count() > 100 {
-        return Err(ApiError::bad_request(
-            "invalid_name",
-            Text::new(
-                "请填写姓名（最多 100 个字符）",
-                "A display name is required (at most 100 characters)",
-            ),
-        )
-        .in_lang(lang));
-    }
-    auth::check_password(&b.password).map_err(|t| ApiError::bad_request("weak_password", t).in_lang(lang))?;
-    if b.roles.is_empty() {
-        return Err(ApiError::bad_request(
-            "invalid_roles",
-            Text::new("至少需要一个角色", "At least one role is required"),
-        )
-        .in_lang(lang));
-    }
-    for r in &b.roles {
-        if policy.role(r).is_none() {
-            let known: Vec<&str> = policy.roles.iter().map(|r| r.id.as_str()).collect();
-            return Err(ApiError::bad_request(
-                "invalid_roles",
-                Text::new(
-                    format!("角色“{r}”未在制度中定义；可用角色：{}", known.join("、")),
-                    format!("Role `{r}` is not defined by the policy; roles: {}", known.join(", ")),
-                ),
-            )
-            .in_lang(lang));
-        }
-        if r == kehu_domain::policy::ADMIN_ROLE && !caller.is_admin() {
-            return Err(ApiError::forbidden(Text::new(
-                "只有管理员可以授予管理员角色",
-                "Only an admin may grant the admin role",
-            ))
-            .in_lang(lang));
-        }
-    }
-    let hash = auth::hash_password(&b.password)?;
-    let row = kehu_store::staff::create(
-        &state.db,
-        caller.tenant_id,
-        Some(caller.id()),
-        kehu_store::staff::NewStaff {
-            username,
-            display_name: display,
-            password_hash: &hash,
+    let row = organisation::create_staff(
+        &state,
+        &caller,
+        organisation::NewStaffInput {
+            username: b.username,
+            password: b.password,
+            display_name: b.display_name,
             unit_id: b.unit_id,
-            roles: &b.roles,
+            roles: b.roles,
         },
-        state.now(),
     )
-    .await
-    .map_err(|e| match e {
-        kehu_store::StoreError::Conflict { .. } => ApiError::new(
-            StatusCode::CONFLICT,
-            "duplicate_username",
-            Text::new(
-                format!("用户名“{username}”已被使用"),
-                format!("The username `{username}` is taken"),
-            ),
-        )
-        .in_lang(lang),
-        kehu_store::StoreError::NotFound => {
-            ApiError::bad_request("invalid_unit", Text::new("单位不存在", "The unit does not exist")).in_lang(lang)
-        }
-        e => e.into(),
-    })?;
+    .await?;
     Ok((StatusCode::CREATED, Json(StaffOut::from(&row))))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StaffChangeBody {
+    #[schema(min_length = 1, max_length = 100)]
+    pub display_name: Option<String>,
+    /// The unit; `null` takes the staff member out of every unit. Absent leaves it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i64>)]
+    pub unit_id: Option<Option<i64>>,
+    /// The whole list of roles; each one the caller may grant.
+    pub roles: Option<Vec<String>>,
+    /// `false` deactivates: the staff member's sessions and tokens end at once.
+    pub active: Option<bool>,
+}
+
+/// Change a staff member: name, unit, roles, or whether they may log in. Only someone all of
+/// whose roles the caller could grant; never the caller's own roles or access.
+#[utoipa::path(patch, path = "/api/v1/staff/{id}", tag = "admin", params(("id" = i64, Path)), request_body = StaffChangeBody,
+    responses((status = 200, body = StaffOut), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn update_staff(
+    State(state): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+    ApiJson(b): ApiJson<StaffChangeBody>,
+) -> Result<Json<StaffOut>, ApiError> {
+    let row = organisation::update_staff(
+        &state,
+        &caller,
+        id,
+        organisation::StaffEdit {
+            display_name: b.display_name,
+            unit_id: b.unit_id,
+            roles: b.roles,
+            active: b.active,
+        },
+    )
+    .await?;
+    Ok(Json(StaffOut::from(&row)))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordBody {
+    #[schema(min_length = 8, max_length = 200)]
+    pub password: String,
+}
+
+/// Set a new password for a staff member; their sessions end at once.
+#[utoipa::path(post, path = "/api/v1/staff/{id}/password", tag = "admin", params(("id" = i64, Path)), request_body = PasswordBody,
+    responses((status = 204, description = "Password set"), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn reset_password(
+    State(state): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+    ApiJson(b): ApiJson<PasswordBody>,
+) -> Result<StatusCode, ApiError> {
+    organisation::reset_password(&state, &caller, id, &b.password).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// All staff of the tenant.

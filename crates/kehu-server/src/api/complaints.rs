@@ -2,7 +2,7 @@
 //! decisions, and mark them resolved.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use kehu_domain::{Lang, Policy, Text};
 use serde::{Deserialize, Serialize};
@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 
 use super::dto::DecisionOut;
 use super::timed::LedgerEntryOut;
-use super::{ApiJson, Id};
+use super::{ApiJson, ApiQuery, Id};
 use crate::auth::Caller;
 use crate::complaints::{self, ComplaintInput, ComplaintView};
 use crate::error::Problem;
@@ -131,7 +131,7 @@ fn bad(code: &'static str, zh: &str, en: &str, lang: Lang) -> ApiError {
 async fn list_complaints(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<ComplaintQuery>,
+    ApiQuery(q): ApiQuery<ComplaintQuery>,
 ) -> Result<Json<ComplaintPage>, ApiError> {
     let lang = caller.lang;
     let open = match q.open.as_deref() {

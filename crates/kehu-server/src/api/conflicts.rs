@@ -2,7 +2,7 @@
 //! an outcome as the coordinator or a party's head, escalate, and the arbiter's ruling.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use kehu_domain::Text;
 use kehu_domain::conflict::{Outcome, Seat};
@@ -14,7 +14,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::dto::DecisionOut;
-use super::{ApiJson, Id, parse_limit};
+use super::{ApiJson, ApiQuery, Id, parse_limit};
 use crate::auth::Caller;
 use crate::conflicts::{self, Acted, NewConflict};
 use crate::error::Problem;
@@ -159,7 +159,7 @@ pub struct ConflictQuery {
 async fn list_conflicts(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<ConflictQuery>,
+    ApiQuery(q): ApiQuery<ConflictQuery>,
 ) -> Result<Json<ConflictList>, ApiError> {
     let lang = caller.lang;
     let open_only = match q.open.as_deref() {

@@ -1,7 +1,7 @@
 //! Customers, their claims, ownership, follow-ups and history.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use kehu_domain::Text;
 use serde::Deserialize;
@@ -10,7 +10,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::dto::*;
-use super::{ApiJson, Id, PageQuery};
+use super::{ApiJson, ApiQuery, Id, OptionalJson, PageQuery};
 use crate::auth::Caller;
 use crate::error::Problem;
 use crate::service::{self, CustomerInput};
@@ -105,7 +105,7 @@ async fn create_customer(
 async fn list_customers(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<PageQuery>,
+    ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Json<CustomerPage>, ApiError> {
     let limit = q.limit(caller.lang)?;
     let cursor = q.cursor(caller.lang)?;
@@ -166,19 +166,8 @@ async fn register_claim(
     State(state): State<AppState>,
     caller: Caller,
     Id(id): Id,
-    body: axum::body::Bytes,
+    OptionalJson(b): OptionalJson<NewClaimBody>,
 ) -> Result<(StatusCode, Json<ClaimOut>), ApiError> {
-    let b: NewClaimBody = if body.iter().all(u8::is_ascii_whitespace) {
-        NewClaimBody::default()
-    } else {
-        serde_json::from_slice(&body).map_err(|e| {
-            ApiError::bad_request(
-                "invalid_body",
-                Text::new(format!("请求内容无效：{e}"), format!("Invalid request body: {e}")),
-            )
-            .in_lang(caller.lang)
-        })?
-    };
     let contact_at = match b.contact_at.as_deref() {
         None => None,
         Some(s) => Some(s.parse::<jiff::Timestamp>().map_err(|_| {
@@ -287,7 +276,7 @@ async fn customer_history(
     State(state): State<AppState>,
     caller: Caller,
     Id(id): Id,
-    Query(q): Query<PageQuery>,
+    ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Json<EventPage>, ApiError> {
     let limit = q.limit(caller.lang)?;
     let cursor = q.cursor(caller.lang)?;

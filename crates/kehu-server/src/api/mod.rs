@@ -79,52 +79,128 @@ pub async fn fallback(uri: Uri, headers: axum::http::HeaderMap) -> axum::respons
     }
 }
 
-/// A JSON body whose parse errors are problem JSON (`code: invalid_body`).
+/// A JSON body whose parse errors are problem JSON (`code: invalid_body`). The body must be an
+/// object: serde would read an array into a struct field by field, which no client means.
 pub struct ApiJson<T>(pub T);
+
+/// Reads a JSON object into `T`, or the problem to answer: `invalid_body` (422) for anything
+/// that is not one object of the right shape.
+pub fn parse_object<T: DeserializeOwned>(bytes: &[u8], lang: kehu_domain::Lang) -> Result<T, ApiError> {
+    let invalid = |en: String| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+            Text::new(format!("请求内容无效：{en}"), format!("Invalid request body: {en}")),
+        )
+        .in_lang(lang)
+    };
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(invalid("the body must be a JSON object `{...}`".into()));
+    }
+    // NUL is valid JSON but no text field may hold it (PostgreSQL refuses it in text).
+    if bytes.contains(&0) || bytes.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000")) {
+        return Err(invalid("text may not contain the NUL character".into()));
+    }
+    serde_json::from_slice(bytes).map_err(|e| invalid(e.to_string()))
+}
+
+/// Whether a request says its body is JSON.
+fn is_json(req: &Request) -> bool {
+    req.headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(';')
+                .next()
+                .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+        })
+}
+
+/// The body's bytes, or the problem: 413 past the body limit, 422 when it cannot be read.
+async fn body_bytes<S: Send + Sync>(
+    req: Request,
+    state: &S,
+    lang: kehu_domain::Lang,
+) -> Result<axum::body::Bytes, ApiError> {
+    axum::body::Bytes::from_request(req, state).await.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            crate::edge::problem_for_status(StatusCode::PAYLOAD_TOO_LARGE).in_lang(lang)
+        } else {
+            ApiError::bad_request(
+                "invalid_body",
+                Text::new(
+                    format!("请求内容无效：{}", e.body_text()),
+                    format!("Invalid request body: {}", e.body_text()),
+                ),
+            )
+            .in_lang(lang)
+        }
+    })
+}
+
+fn not_json(lang: kehu_domain::Lang) -> ApiError {
+    ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        Text::new("请求内容须为 application/json", "The body must be application/json"),
+    )
+    .in_lang(lang)
+}
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let (parts, body) = req.into_parts();
-        let lang = lang_of(&parts);
-        let req = Request::from_parts(parts, body);
-        let invalid = |en: String| {
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_body",
-                Text::new(format!("请求内容无效：{en}"), format!("Invalid request body: {en}")),
-            )
-            .in_lang(lang)
-        };
-        let is_json = req
-            .headers()
-            .get(axum::http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| {
-                v.split(';')
-                    .next()
-                    .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
-            });
-        if !is_json {
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                Text::new("请求内容须为 application/json", "The body must be application/json"),
-            )
-            .in_lang(lang));
+        let lang = crate::auth::lang_of_headers(req.uri(), req.headers());
+        if !is_json(&req) {
+            return Err(not_json(lang));
         }
-        let bytes = axum::body::Bytes::from_request(req, state)
-            .await
-            .map_err(|e| invalid(e.body_text()))?;
-        // NUL is valid JSON but no text field may hold it (PostgreSQL refuses it in text).
-        if bytes.contains(&0) || bytes.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000")) {
-            return Err(invalid("text may not contain the NUL character".into()));
+        let bytes = body_bytes(req, state, lang).await?;
+        parse_object(&bytes, lang).map(ApiJson)
+    }
+}
+
+/// Like [`ApiJson`], but an empty body (or none) is `T::default()`: for actions whose every
+/// field is optional.
+pub struct OptionalJson<T>(pub T);
+
+impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for OptionalJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let lang = crate::auth::lang_of_headers(req.uri(), req.headers());
+        let declared = req.headers().contains_key(axum::http::header::CONTENT_TYPE);
+        let json = is_json(&req);
+        let bytes = body_bytes(req, state, lang).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalJson(T::default()));
         }
-        match axum::Json::<T>::from_bytes(&bytes) {
-            Ok(axum::Json(v)) => Ok(ApiJson(v)),
-            Err(e) => Err(invalid(e.body_text())),
+        if declared && !json {
+            return Err(not_json(lang));
         }
+        parse_object(&bytes, lang).map(OptionalJson)
+    }
+}
+
+/// A query string read into `T`; a malformed one (a repeated key, a value of the wrong type)
+/// is problem JSON (`invalid_query`), not the framework's plain text.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::try_from_uri(&parts.uri)
+            .map(|q| ApiQuery(q.0))
+            .map_err(|e| {
+                let why = e.body_text();
+                let why = why.strip_prefix("Failed to deserialize query string: ").unwrap_or(&why);
+                ApiError::bad_request(
+                    "invalid_query",
+                    Text::new(format!("查询参数无效：{why}"), format!("Invalid query string: {why}")),
+                )
+                .in_lang(lang_of(parts))
+            })
     }
 }
 
@@ -183,6 +259,83 @@ impl PageQuery {
             Some(c) => c.parse::<i64>().map(Some).map_err(|_| {
                 ApiError::bad_request("invalid_cursor", Text::new("cursor 无效", "Invalid cursor")).in_lang(lang)
             }),
+        }
+    }
+}
+
+/// Completes the OpenAPI document with what every route can answer besides its own statuses:
+/// errors are `application/problem+json` (the handlers' annotations say `Problem`, which
+/// utoipa files under `application/json`), and the statuses the edge gives any route: 401
+/// without auth, 403, 404 for a record outside the caller's view, 413/415/422 for a body,
+/// 422 for a malformed query, 500.
+pub fn document_errors(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::path::{Operation, ParameterIn};
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    let problem = |why: &str| {
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(why)
+                .content(
+                    "application/problem+json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("Problem")))
+                        .build(),
+                )
+                .build(),
+        )
+    };
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let ops: [(&str, &mut Option<Operation>); 5] = [
+            ("get", &mut item.get),
+            ("post", &mut item.post),
+            ("put", &mut item.put),
+            ("patch", &mut item.patch),
+            ("delete", &mut item.delete),
+        ];
+        for (method, op) in ops {
+            let Some(op) = op.as_mut() else { continue };
+            for (status, r) in op.responses.responses.iter_mut() {
+                if let (true, RefOr::T(r)) = (status.starts_with('4') || status.starts_with('5'), r) {
+                    r.content = std::mem::take(&mut r.content)
+                        .into_iter()
+                        .map(|(k, v)| {
+                            let k = if k == "application/json" {
+                                "application/problem+json".to_string()
+                            } else {
+                                k
+                            };
+                            (k, v)
+                        })
+                        .collect();
+                }
+            }
+            let public = path == "/api/v1/session" && method == "post";
+            let params = op.parameters.as_deref().unwrap_or_default();
+            let has_query = params
+                .iter()
+                .any(|p| matches!(p, RefOr::T(p) if p.parameter_in == ParameterIn::Query));
+            let mut add = |status: &str, why: &str| {
+                op.responses
+                    .responses
+                    .entry(status.to_string())
+                    .or_insert_with(|| problem(why));
+            };
+            if !public {
+                add("401", "`unauthorized`: no valid session or token");
+                add("403", "`forbidden`: the caller's role may not do this");
+            }
+            if path.contains('{') {
+                add("404", "`not_found`: no such record, or one outside the caller's view");
+            }
+            if op.request_body.is_some() {
+                add("413", "`payload_too_large`: the body is over 1 MB");
+                add("415", "`unsupported_media_type`: the body is not application/json");
+                add("422", "`invalid_body` and the field's own codes");
+            }
+            if has_query {
+                add("422", "`invalid_query` and the parameter's own codes");
+            }
+            add("500", "`internal`: logged; retry later");
         }
     }
 }

@@ -2,7 +2,7 @@
 //! (R5.3), confirming follow-ups (R5.2), and the ledger (R5.5, R5.17, R6.1).
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use kehu_domain::lifecycle::Standing;
 use kehu_domain::{Lang, Text};
@@ -13,7 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::dto::*;
-use super::{ApiJson, Id};
+use super::{ApiJson, ApiQuery, Id};
 use crate::auth::Caller;
 use crate::error::Problem;
 use crate::ledger::{StatementLine, Statements};
@@ -107,7 +107,7 @@ pub(crate) fn due_out(s: Option<Standing>, lang: Lang) -> Option<DueOut> {
 async fn list_claims(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<ClaimQuery>,
+    ApiQuery(q): ApiQuery<ClaimQuery>,
 ) -> Result<Json<ClaimStandingList>, ApiError> {
     let lang = caller.lang;
     let staff_id = int(q.staff_id.as_deref(), "staff_id", lang)?;
@@ -299,7 +299,7 @@ fn int(s: Option<&str>, field: &'static str, lang: Lang) -> Result<Option<i64>, 
 async fn list_ledger(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<LedgerQuery>,
+    ApiQuery(q): ApiQuery<LedgerQuery>,
 ) -> Result<Json<LedgerPage>, ApiError> {
     let lang = caller.lang;
     let limit = super::parse_limit(q.limit.as_deref(), lang)?;
@@ -479,7 +479,7 @@ pub struct StatementQuery {
 async fn ledger_statement(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<StatementQuery>,
+    ApiQuery(q): ApiQuery<StatementQuery>,
 ) -> Result<Json<StatementsOut>, ApiError> {
     let s = crate::ledger::statements(&state, &caller, q.period.as_deref()).await?;
     Ok(Json(StatementsOut::from(&s)))
@@ -555,7 +555,7 @@ async fn pool_customers(
     State(state): State<AppState>,
     caller: Caller,
     axum::extract::Path(pool): axum::extract::Path<String>,
-    Query(q): Query<PoolQuery>,
+    ApiQuery(q): ApiQuery<PoolQuery>,
 ) -> Result<Json<PooledPage>, ApiError> {
     let lang = caller.lang;
     let limit = super::parse_limit(q.limit.as_deref(), lang)?;
@@ -733,7 +733,7 @@ pub struct CadenceQuery {
 async fn cadence(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<CadenceQuery>,
+    ApiQuery(q): ApiQuery<CadenceQuery>,
 ) -> Result<Json<CadenceList>, ApiError> {
     let lang = caller.lang;
     let staff_id = int(q.staff_id.as_deref(), "staff_id", lang)?;

@@ -444,28 +444,11 @@ pub fn local_referer(headers: &HeaderMap) -> Option<String> {
     local_path(path).map(str::to_string)
 }
 
-/// A cookie's value from the request headers.
-pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
-}
+pub use crate::auth::cookie;
 
 /// The language for a page without a request (the 404 page): cookie, then `Accept-Language`.
 fn lang_from_headers(headers: &HeaderMap) -> Lang {
-    if let Some(c) = cookie(headers, auth::LANG_COOKIE) {
-        return Lang::from_tag(c);
-    }
-    headers
-        .get(header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok())
-        .map(Lang::from_tag)
-        .unwrap_or_default()
+    auth::lang_of_headers(&axum::http::Uri::from_static("/"), headers)
 }
 
 #[cfg(test)]

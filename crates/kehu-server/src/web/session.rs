@@ -12,7 +12,8 @@ use serde::Deserialize;
 use super::{Chrome, PageCaller, cookie, csrf_ok, csrf_refused, local_path, local_referer, render, same, see_other};
 use crate::AppState;
 use crate::api::session as api_session;
-use crate::auth::{self, LANG_COOKIE, SESSION_COOKIE};
+use crate::auth::{self, LANG_COOKIE};
+use crate::edge::{session_cookie, session_cookie_cleared};
 use crate::i18n::tr;
 
 /// The login form's double-submit cookie: the form must post back the value it holds.
@@ -24,6 +25,8 @@ struct LoginPage {
     c: Chrome,
     csrf: String,
     username: String,
+    /// The company's short name, for a username several companies use.
+    tenant: String,
     next: String,
     error: Option<String>,
 }
@@ -39,6 +42,7 @@ pub struct LoginQuery {
 pub struct LoginForm {
     username: String,
     password: String,
+    tenant: String,
     csrf: String,
     next: String,
 }
@@ -60,14 +64,14 @@ fn is_token(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-fn login_page(
-    lang: Lang,
-    csrf: String,
+/// What the login form shows again after a refusal.
+struct Filled {
     username: String,
+    tenant: String,
     next: String,
-    error: Option<String>,
-    status: StatusCode,
-) -> Response {
+}
+
+fn login_page(lang: Lang, csrf: String, filled: Filled, error: Option<String>, status: StatusCode) -> Response {
     let cookie = HeaderValue::from_str(&format!(
         "{LOGIN_CSRF_COOKIE}={csrf}; HttpOnly; SameSite=Lax; Path=/login; Max-Age=7200"
     ))
@@ -77,8 +81,9 @@ fn login_page(
         &LoginPage {
             c: Chrome::anonymous(lang),
             csrf,
-            username,
-            next,
+            username: filled.username,
+            tenant: filled.tenant,
+            next: filled.next,
             error,
         },
     );
@@ -98,30 +103,43 @@ pub async fn login_form(State(state): State<AppState>, parts: Parts, Query(q): Q
         .filter(|t| is_token(t))
         .map(str::to_string)
         .unwrap_or_else(auth::random_token);
-    login_page(auth::lang_of(&parts), csrf, String::new(), q.next, None, StatusCode::OK)
+    let filled = Filled {
+        username: String::new(),
+        tenant: String::new(),
+        next: q.next,
+    };
+    login_page(auth::lang_of(&parts), csrf, filled, None, StatusCode::OK)
 }
 
 /// POST /login: checks the double-submit token, then the password (throttled as in the API).
 pub async fn login(State(state): State<AppState>, parts: Parts, Form(f): Form<LoginForm>) -> Response {
     let lang = auth::lang_of(&parts);
     let held = cookie(&parts.headers, LOGIN_CSRF_COOKIE).filter(|t| is_token(t));
+    let filled = Filled {
+        username: f.username.clone(),
+        tenant: f.tenant.clone(),
+        next: f.next.clone(),
+    };
     if !held.is_some_and(|t| same(t, &f.csrf)) {
         let csrf = held.map(str::to_string).unwrap_or_else(auth::random_token);
         return login_page(
             lang,
             csrf,
-            f.username,
-            f.next,
+            filled,
             Some(tr("error.csrf", lang).to_string()),
             StatusCode::FORBIDDEN,
         );
     }
-    let addr = api_session::client_addr(&parts.extensions);
-    match api_session::log_in(&state, &f.username, &f.password, None, &addr, lang).await {
+    let client = state.edge.client(&parts.extensions, &parts.headers);
+    let tenant = Some(f.tenant.as_str()).filter(|t| !t.trim().is_empty());
+    match api_session::log_in(&state, &f.username, &f.password, tenant, &client.addr, lang).await {
         Ok(li) => {
             let mut res = see_other(after_login(&f.next));
             let h = res.headers_mut();
-            h.append(header::SET_COOKIE, api_session::session_cookie(&li.token));
+            h.append(
+                header::SET_COOKIE,
+                session_cookie(&li.token, auth::SESSION_TTL.as_secs(), client.https),
+            );
             h.append(
                 header::SET_COOKIE,
                 HeaderValue::from_static("kehu_login_csrf=; HttpOnly; SameSite=Lax; Path=/login; Max-Age=0"),
@@ -130,32 +148,23 @@ pub async fn login(State(state): State<AppState>, parts: Parts, Form(f): Form<Lo
         }
         Err(e) => {
             let detail = e.detail.get(lang).to_string();
-            login_page(lang, f.csrf, f.username, f.next, Some(detail), e.status)
+            login_page(lang, f.csrf, filled, Some(detail), e.status)
         }
     }
 }
 
 /// POST /logout: ends the session at once and goes to the login page.
-pub async fn logout(
-    State(state): State<AppState>,
-    pc: PageCaller,
-    headers: HeaderMap,
-    Form(f): Form<CsrfForm>,
-) -> Response {
+pub async fn logout(State(state): State<AppState>, pc: PageCaller, parts: Parts, Form(f): Form<CsrfForm>) -> Response {
     if !csrf_ok(&pc.caller, &f.csrf) {
         return csrf_refused(&pc.c);
     }
-    if let Some(token) = cookie(&headers, SESSION_COOKIE) {
-        let hash = auth::hash_token(token);
-        if let Err(e) = kehu_store::auth::delete_session(&state.db, &hash).await {
-            return super::error_page(&pc.c, &e.into());
-        }
-        state.auth_cache.forget(&format!("s:{hash}"));
+    if let Err(e) = api_session::end_session(&state, &parts.headers).await {
+        return super::error_page(&pc.c, &e);
     }
     let mut res = see_other("/login");
     res.headers_mut().append(
         header::SET_COOKIE,
-        HeaderValue::from_static("kehu_session=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0"),
+        session_cookie_cleared(state.edge.client(&parts.extensions, &parts.headers).https),
     );
     res
 }

@@ -450,6 +450,7 @@ both!(
 both!(follow_ups_are_recorded_and_checked, |app: TestApp| async move {
     let wang = app.staff("wangfang", "王芳", &["consultant"]).await;
     let id = app.customer(&wang, "吴十", "13400000010").await;
+    let two_days_ago = jiff::Timestamp::from_second(jiff::Timestamp::now().as_second() - 2 * 86_400).unwrap();
     let (status, a) = app
         .post(
             &format!("/api/v1/customers/{id}/activities"),
@@ -462,14 +463,16 @@ both!(follow_ups_are_recorded_and_checked, |app: TestApp| async move {
         .post(
             &format!("/api/v1/customers/{id}/activities"),
             &wang,
-            json!({"channel": "walk_in", "at": "2026-01-02T10:00:00+08:00"}),
+            json!({"channel": "walk_in", "at": two_days_ago.to_string()}),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{a2}");
-    assert_eq!(a2["at"], "2026-01-02T02:00:00Z");
+    assert_eq!(a2["at"], two_days_ago.to_string());
     for (body, code) in [
         (json!({"channel": "fax"}), "invalid_channel"),
         (json!({"channel": "call", "at": "yesterday"}), "invalid_time"),
+        // Year 1 is further back than the policy's [limits] let anyone date a follow-up.
+        (json!({"channel": "call", "at": "0001-01-01T00:00:00Z"}), "invalid_time"),
         (
             json!({"channel": "call", "at": "2999-01-01T00:00:00Z"}),
             "activity_in_future",
@@ -497,12 +500,24 @@ both!(
     history_records_every_change_and_detects_tampering,
     |app: TestApp| async move {
         let leader = app.staff("leader", "周组长", &["team_leader"]).await;
+        // Nobody signs their own card: another leader signs the leader's.
+        let other = app.staff("leader2", "吴组长", &["team_leader"]).await;
         let id = app.customer(&leader, "郑十一", "13300000011").await;
         let (_, claim) = app
             .post(&format!("/api/v1/customers/{id}/claims"), &leader, json!({}))
             .await;
-        app.post(&format!("/api/v1/claims/{}/confirm", claim["id"]), &leader, json!({}))
+        let (status, e) = app
+            .post(&format!("/api/v1/claims/{}/confirm", claim["id"]), &leader, json!({}))
             .await;
+        assert_eq!(
+            (status, e["code"].as_str(), e["rule"].as_str()),
+            (StatusCode::FORBIDDEN, Some("own_claim"), Some("R5.1")),
+            "{e}"
+        );
+        let (status, _) = app
+            .post(&format!("/api/v1/claims/{}/confirm", claim["id"]), &other, json!({}))
+            .await;
+        assert_eq!(status, StatusCode::OK);
         app.post(
             &format!("/api/v1/customers/{id}/activities"),
             &leader,
@@ -521,7 +536,7 @@ both!(
             ["activity.create", "claim.confirm", "claim.register", "customer.create"]
         );
         assert_eq!(items[1]["decision"]["rule"], "R5.1");
-        assert_eq!(items[1]["actor_id"], leader.staff_id);
+        assert_eq!(items[1]["actor_id"], other.staff_id);
         assert_eq!(items[1]["before"]["status"], "pending");
         assert_eq!(items[1]["after"]["status"], "valid");
         assert!(items[3]["decision"].is_null());
@@ -670,7 +685,10 @@ both!(units_staff_and_policy, |app: TestApp| async move {
         (p["id"].as_str(), p["version"].as_i64()),
         (Some("car-dealership"), Some(3))
     );
-    assert_eq!(p["claims"]["confirmation"]["roles"], json!(["team_leader"]));
+    assert_eq!(
+        p["claims"]["confirmation"]["roles"],
+        json!(["team_leader", "sales_manager"])
+    );
     assert_eq!(p["time_zone"], "Asia/Shanghai");
 });
 

@@ -9,4 +9,5 @@ mod conflicts;
 mod events;
 mod sales;
 mod timed;
+mod trust;
 mod web;

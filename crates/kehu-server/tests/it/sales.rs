@@ -60,7 +60,7 @@ both!(
             .await;
         assert_eq!(
             (status, e["code"].as_str()),
-            (StatusCode::CONFLICT, Some("invalid_amount")),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_amount")),
             "{e}"
         );
         let (status, e) = app

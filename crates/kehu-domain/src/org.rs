@@ -1,0 +1,125 @@
+//! The organisation tree as the rules read it: which units lie below a unit, where a unit sits,
+//! and whether moving a unit would make a cycle. Every rule that asks about units (visibility's
+//! `unit` scope, who heads a division) asks here.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A tenant's units by id, each with its parent.
+#[derive(Debug, Clone, Default)]
+pub struct Org {
+    parent: BTreeMap<i64, Option<i64>>,
+}
+
+impl Org {
+    pub fn new(units: impl IntoIterator<Item = (i64, Option<i64>)>) -> Org {
+        Org {
+            parent: units.into_iter().collect(),
+        }
+    }
+
+    pub fn contains(&self, unit: i64) -> bool {
+        self.parent.contains_key(&unit)
+    }
+
+    /// `unit` and every unit below it, in id order. A unit the tree does not know is alone.
+    pub fn subtree(&self, unit: i64) -> Vec<i64> {
+        let mut out = BTreeSet::from([unit]);
+        // A few passes over a small tree; a cycle in stored data cannot loop forever.
+        loop {
+            let before = out.len();
+            for (id, parent) in &self.parent {
+                if parent.is_some_and(|p| out.contains(&p)) {
+                    out.insert(*id);
+                }
+            }
+            if out.len() == before {
+                break;
+            }
+        }
+        out.into_iter().collect()
+    }
+
+    /// Whether `unit` is `ancestor` or lies below it.
+    pub fn is_within(&self, unit: i64, ancestor: i64) -> bool {
+        let mut at = Some(unit);
+        let mut steps = 0;
+        while let Some(u) = at {
+            if u == ancestor {
+                return true;
+            }
+            steps += 1;
+            if steps > self.parent.len() {
+                return false;
+            }
+            at = self.parent.get(&u).copied().flatten();
+        }
+        false
+    }
+
+    /// Whether putting `unit` under `new_parent` would put it below itself.
+    pub fn would_cycle(&self, unit: i64, new_parent: Option<i64>) -> bool {
+        new_parent.is_some_and(|p| self.is_within(p, unit))
+    }
+
+    /// The units as a tree for display: each unit with its depth, parents before children,
+    /// siblings in id order.
+    pub fn outline(&self) -> Vec<(i64, usize)> {
+        let mut out = Vec::new();
+        let roots: Vec<i64> = self
+            .parent
+            .iter()
+            .filter(|(_, p)| p.is_none_or(|p| !self.parent.contains_key(&p)))
+            .map(|(id, _)| *id)
+            .collect();
+        let mut stack: Vec<(i64, usize)> = roots.into_iter().rev().map(|r| (r, 0)).collect();
+        let mut seen = BTreeSet::new();
+        while let Some((id, depth)) = stack.pop() {
+            if !seen.insert(id) {
+                continue;
+            }
+            out.push((id, depth));
+            let children: Vec<i64> = self
+                .parent
+                .iter()
+                .filter(|(_, p)| **p == Some(id))
+                .map(|(c, _)| *c)
+                .collect();
+            stack.extend(children.into_iter().rev().map(|c| (c, depth + 1)));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn org() -> Org {
+        // 1 company; 2, 3 departments; 4 a team in 2; 5 a team in 4.
+        Org::new([(1, None), (2, Some(1)), (3, Some(1)), (4, Some(2)), (5, Some(4))])
+    }
+
+    #[test]
+    fn a_subtree_holds_the_unit_and_everything_below() {
+        let o = org();
+        assert_eq!(o.subtree(2), vec![2, 4, 5]);
+        assert_eq!(o.subtree(1), vec![1, 2, 3, 4, 5]);
+        assert_eq!(o.subtree(3), vec![3]);
+        assert_eq!(o.subtree(99), vec![99]);
+        assert!(o.is_within(5, 2) && o.is_within(2, 2) && !o.is_within(3, 2));
+    }
+
+    #[test]
+    fn moving_a_unit_below_itself_is_a_cycle() {
+        let o = org();
+        assert!(o.would_cycle(2, Some(5)));
+        assert!(o.would_cycle(2, Some(2)));
+        assert!(!o.would_cycle(4, Some(3)));
+        assert!(!o.would_cycle(4, None));
+    }
+
+    #[test]
+    fn the_outline_puts_parents_before_children() {
+        assert_eq!(org().outline(), vec![(1, 0), (2, 1), (4, 2), (5, 3), (3, 1)]);
+    }
+}

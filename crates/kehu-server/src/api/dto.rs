@@ -165,7 +165,7 @@ pub struct ClaimList {
 
 #[derive(Serialize, ToSchema)]
 pub struct DecisionOut {
-    /// The rule of SPEC.md, e.g. `R5.5`.
+    /// The rule of the rulebook (docs/rulebooks.md), e.g. `R5.5`.
     pub rule: String,
     pub policy_version: u32,
     #[schema(value_type = Object)]
@@ -242,9 +242,9 @@ pub struct EventOut {
     pub entity: String,
     pub entity_id: i64,
     pub action: String,
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub before: Option<serde_json::Value>,
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub after: Option<serde_json::Value>,
     pub decision: Option<DecisionOut>,
     pub hash: String,

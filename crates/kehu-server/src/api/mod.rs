@@ -221,7 +221,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Id {
     }
 }
 
-/// `?limit=` (default 50, max 500) and `?cursor=` as API.md says. Read as text so that a bad
+/// `?limit=` (default 50, max 500) and `?cursor=` as docs/api.md says. Read as text so that a bad
 /// value is a problem JSON answer, not the framework's plain-text one.
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
 pub struct PageQuery {
@@ -323,6 +323,10 @@ pub fn document_errors(doc: &mut utoipa::openapi::OpenApi) {
             if !public {
                 add("401", "`unauthorized`: no valid session or token");
                 add("403", "`forbidden`: the caller's role may not do this");
+                add(
+                    "409",
+                    "A rule of the policy refuses (`rule` names it), or the policy has no rules for this",
+                );
             }
             if path.contains('{') {
                 add("404", "`not_found`: no such record, or one outside the caller's view");

@@ -188,6 +188,35 @@ both!(virtual r5_4_three_sms_only_follow_ups_void_the_card_at_once, |app: TestAp
     assert!(e["decision"]["text"].as_str().unwrap().contains("连续 3 次跟进都是短信"), "{e}");
 });
 
+both!(virtual r5_4_three_sms_only_follow_ups_void_the_card_while_the_second_waits_for_the_leader, |app: TestApp| async move {
+    let wang = app.staff("wangfang", "王芳", &["consultant"]).await;
+    let leader = app.staff("leader", "赵组长", &["team_leader"]).await;
+    let (customer, card) = signed_card(&app, &wang, &leader, "钱先生", "13900000013").await;
+    follow_up(&app, &wang, customer, "sms").await;
+    advance(&app, 3600).await;
+    // The second SMS waits for the team leader's confirmation (R5.2), who never gives it.
+    let second = follow_up(&app, &wang, customer, "sms").await;
+    let (_, mine) = app.get("/api/v1/claims", &wang).await;
+    assert_eq!(mine["items"][0]["due"]["awaiting_confirmation"], second["id"]);
+    advance(&app, 3600).await;
+    assert_eq!(claim(&app, &card["id"]).await["status"], "valid");
+    // The third SMS in a row is what the holder did, confirmed or not: void at once (R5.4).
+    let third = follow_up(&app, &wang, customer, "sms").await;
+    let void = claim(&app, &card["id"]).await;
+    assert_eq!((void["status"].as_str(), void["ended_rule"].as_str()), (Some("void"), Some("R5.4")), "{void}");
+    assert_eq!(void["ended_at"], third["at"]);
+    // The leader can no longer confirm the second one, and the void card's deadline is gone.
+    let (status, e) = app.post(&format!("/api/v1/activities/{}/confirm", second["id"]), &leader, json!({})).await;
+    assert_eq!((status, e["code"].as_str()), (StatusCode::CONFLICT, Some("no_claim")), "{e}");
+    assert_eq!(advance(&app, 8 * 86400).await, 0);
+    let (_, h) = app.get(&format!("/api/v1/customers/{customer}/history"), &leader).await;
+    let e = h["items"].as_array().unwrap().iter().find(|e| e["action"] == "void").unwrap();
+    assert_eq!(e["decision"]["rule"], "R5.4");
+    assert!(e["decision"]["text"].as_str().unwrap().contains("连续 3 次跟进都是短信"), "{e}");
+    let (_, v) = app.get("/api/v1/history/verify", &app.admin).await;
+    assert_eq!(v["ok"], true, "{v}");
+});
+
 both!(virtual r5_5_a_duplicate_after_a_missed_follow_up_fines_the_lapsed_holder_once, |app: TestApp| async move {
     let wang = app.staff("wangfang", "王芳", &["consultant"]).await;
     let li = app.staff("liqiang", "李强", &["consultant"]).await;

@@ -59,11 +59,10 @@ fn sales(policy: &Policy) -> Result<&SalesPolicy, Refusal> {
     })
 }
 
-fn referred(p: &SalesPolicy, source: Option<&str>) -> bool {
-    let Some(r) = &p.referred else {
-        return false;
-    };
-    source.is_some_and(|s| r.sources.iter().any(|x| x.trim().eq_ignore_ascii_case(s.trim())))
+fn referred(policy: &Policy, p: &SalesPolicy, source: Option<&str>) -> bool {
+    p.referred
+        .as_ref()
+        .is_some_and(|r| policy.source_in(source, &r.sources))
 }
 
 /// Decides who `sale` counts for. `owner` is the customer's owner; `consented` whether the
@@ -159,7 +158,7 @@ pub fn decide_sale(
         });
     }
     // R5.7: a referred customer belongs to whoever closes.
-    if referred(p, sale.source.as_deref()) {
+    if referred(policy, p, sale.source.as_deref()) {
         let r = p
             .referred
             .as_ref()

@@ -63,6 +63,7 @@ static STRINGS: &[(&str, &str, &str)] = &[
     ("new.name", "名称", "Name"),
     ("new.phones", "电话（每行一个）", "Phones (one per line)"),
     ("new.source", "来源", "Source"),
+    ("new.source_none", "未填写", "Not given"),
     ("new.agent", "中介（如有）", "Agent (if any)"),
     ("new.grade", "等级", "Grade"),
     ("new.submit", "登记", "Register"),

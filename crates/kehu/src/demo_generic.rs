@@ -96,6 +96,11 @@ pub async fn seed(state: &AppState, policy: &Policy, file: &str, source: &str, a
         Some(lc) => lc.follow_up_channels.iter().map(|c| c.as_str()).collect(),
         None => policy.activities.channels.iter().map(|c| c.as_str()).collect(),
     };
+    let sources: Vec<String> = if policy.customers.sources.is_empty() {
+        SOURCES.iter().map(|s| s.to_string()).collect()
+    } else {
+        policy.customers.sources.iter().map(|s| s.id.clone()).collect()
+    };
     let total = 120;
     let step = jiff::SignedDuration::from_secs(29 * 24 * 3600 / total as i64);
     let mut phones = std::collections::HashSet::new();
@@ -126,7 +131,7 @@ pub async fn seed(state: &AppState, policy: &Policy, file: &str, source: &str, a
             kind: "person".into(),
             name: format!("{}{}", rng.pick(SURNAMES), rng.pick(GIVEN)),
             phones: vec![phone],
-            source: Some(rng.pick(SOURCES).to_string()),
+            source: Some(rng.pick(&sources).clone()),
             grade: (i % 2 == 0).then(|| rng.pick(GRADES).to_string()),
             ..Default::default()
         };
@@ -209,6 +214,18 @@ pub async fn seed(state: &AppState, policy: &Policy, file: &str, source: &str, a
     Ok(())
 }
 
+/// The source of the customers invited at a joint event: the policy's source for event files
+/// when it lists one, else free text.
+fn event_source(policy: &Policy) -> Option<String> {
+    if policy.customers.sources.is_empty() {
+        return Some("活动".into());
+    }
+    policy
+        .source("活动")
+        .or(policy.customers.sources.first())
+        .map(|s| s.id.clone())
+}
+
 /// R11.3: a joint event of the two teams in four days' time, with invitations from both; the
 /// first team's head has filed, the second's filing is still due.
 async fn joint_event(
@@ -268,7 +285,7 @@ async fn joint_event(
                 kind: "person".into(),
                 name: format!("{}{}", rng.pick(SURNAMES), rng.pick(GIVEN)),
                 phones: vec![phone],
-                source: Some("活动".into()),
+                source: event_source(policy),
                 ..Default::default()
             };
             set_now(state, now - jiff::SignedDuration::from_mins(150 - 10 * n as i64));

@@ -76,6 +76,49 @@ pub fn explain(p: &Policy) -> Vec<Line> {
         ));
     }
 
+    if !p.customers.sources.is_empty() {
+        out.push(line(0, None, "客户来源", "Customer sources"));
+        let zh: Vec<String> = p
+            .customers
+            .sources
+            .iter()
+            .map(|s| format!("{}（{}）", s.name.zh, s.id))
+            .collect();
+        let en: Vec<String> = p
+            .customers
+            .sources
+            .iter()
+            .map(|s| format!("{} ({})", s.name.en, s.id))
+            .collect();
+        out.push(line(
+            1,
+            None,
+            format!("客户来源须为以下之一：{}；其他来源不予登记", zh.join("、")),
+            format!("A customer's source is one of: {}; any other is refused", en.join(", ")),
+        ));
+    }
+    if let Some(fc) = &p.customers.first_contact {
+        let names = sources_text(p, &fc.sources);
+        let ch = fc.channel.label();
+        let mut zh = format!(
+            "来源为{}且留有电话的新客户：接待人须在当天以{}首次回访",
+            names.zh, ch.zh
+        );
+        let mut en = format!(
+            "A new customer from {} who left a phone number gets a first {} from the receiver the same day",
+            names.en, ch.en
+        );
+        if let Some(code) = fc.penalty.as_deref().and_then(|c| p.ledger.code(c)) {
+            zh.push_str(&format!("，未回访罚款 {} 元（{}）", yuan(code.amount), code.code));
+            en.push_str(&format!(
+                "; missing it is a fine of {} yuan ({})",
+                yuan(code.amount),
+                code.code
+            ));
+        }
+        out.push(line(1, Some(&fc.rule), zh, en));
+    }
+
     out.push(line(0, None, "登记与归属", "Claims and ownership"));
     let c = &p.claims;
     match &c.confirmation {
@@ -480,13 +523,14 @@ pub fn explain(p: &Policy) -> Vec<Line> {
             "A sale counts for the customer's owner; with no owner, for whoever closed it",
         ));
         if let Some(r) = &sa.referred {
+            let names = sources_text(p, &r.sources);
             out.push(line(
                 1,
                 Some(&r.rule),
-                format!("来源为“{}”的客户归最终成交的人：成交即转归成交人", r.sources.join("”“")),
+                format!("来源为{}的客户归最终成交的人：成交即转归成交人", names.zh),
                 format!(
                     "Customers from {} belong to whoever closes: the sale moves the customer to the closer",
-                    r.sources.join(", ")
+                    names.en
                 ),
             ));
         }
@@ -662,6 +706,18 @@ fn complaints(p: &Policy, out: &mut Vec<Line>, cp: &super::Complaints) {
             receivers.en.to_lowercase()
         ),
     ));
+}
+
+/// Sources by name, `“来电”“来访”` / `Inbound call, Walk-in`; free text as written.
+fn sources_text(p: &Policy, ids: &[String]) -> Text {
+    let names: Vec<Text> = ids.iter().map(|s| p.source_name(s)).collect();
+    Text::new(
+        format!(
+            "“{}”",
+            names.iter().map(|n| n.zh.as_str()).collect::<Vec<_>>().join("”“")
+        ),
+        names.iter().map(|n| n.en.as_str()).collect::<Vec<_>>().join(", "),
+    )
 }
 
 /// A label inside a sentence: "Call" becomes "call", "SMS" stays "SMS".

@@ -169,12 +169,12 @@ both!(virtual r11_5_a_sale_at_an_event_counts_for_the_current_inviter_and_helper
     assert_eq!(status, StatusCode::CREATED, "{event}");
     let ev = event["id"].as_i64().unwrap();
     // R11.2: 张阿姨, an existing customer, brought 李阿姨.
-    let referrer = customer_from(&app, &wang, "张阿姨", "13900000900", "老顾客").await;
+    let referrer = customer_from(&app, &wang, "张阿姨", "13900000900", "event_files").await;
     let (status, c) = app
         .post(
             "/api/v1/customers",
             &wang,
-            json!({ "kind": "person", "name": "李阿姨", "phones": ["13900000901"], "source": "老顾客带来", "referrer_id": referrer }),
+            json!({ "kind": "person", "name": "李阿姨", "phones": ["13900000901"], "source": "customer_referral", "referrer_id": referrer }),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{c}");

@@ -717,9 +717,14 @@ both!(
     |app: TestApp| async move {
         // The car dealership adopts R7.8(12) for consultants on long leave.
         let (file, src) = crate::support::preset();
+        let version = crate::support::preset_version();
         let src = format!(
             "{}\n[claims.redistribute]\nrule = \"R7.8(12)\"\nroles = [\"sales_manager\"]\nmethod = \"random\"\n",
-            src.replace("version = 3", "version = 4")
+            src.replacen(
+                &format!("version = {version}"),
+                &format!("version = {}", version + 1),
+                1
+            )
         );
         let policy = kehu_domain::Policy::parse(&src, &file).unwrap();
         let wang = app.staff("wangfang", "王芳", &["consultant"]).await;
@@ -731,8 +736,8 @@ both!(
         for i in 0..3 {
             cards.push(signed_card(&app, &wang, &leader, &format!("老客户{i}"), &format!("1390000050{i}")).await);
         }
-        // Version 4 adopts R7.8(12) after the cards were signed; the policy cache rechecks the
-        // active version every two seconds.
+        // The next version adopts R7.8(12) after the cards were signed; the policy cache rechecks
+        // the active version every two seconds.
         kehu_store::tenants::activate_policy(
             &app.state.db,
             app.tenant_id,
@@ -780,9 +785,9 @@ both!(
             .unwrap();
         assert_eq!(e["decision"]["rule"], "R7.8(12)");
         assert_eq!(e["decision"]["facts"]["method"], "random");
-        assert_eq!(e["decision"]["policy_version"], 4);
-        // Changing the policy never rewrites past decisions: the signature was taken under
-        // version 3 and still says so.
+        assert_eq!(e["decision"]["policy_version"], version + 1);
+        // Changing the policy never rewrites past decisions: the signature was taken under the
+        // preset's version and still says so.
         let signed = h["items"]
             .as_array()
             .unwrap()
@@ -794,7 +799,7 @@ both!(
                 signed["decision"]["rule"].as_str(),
                 signed["decision"]["policy_version"].as_i64()
             ),
-            (Some("R5.1"), Some(3))
+            (Some("R5.1"), Some(i64::from(version)))
         );
     }
 );

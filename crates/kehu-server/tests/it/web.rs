@@ -287,6 +287,61 @@ both!(
 );
 
 both!(
+    r5_8_the_new_customer_form_offers_the_policys_sources,
+    |app: TestApp| async move {
+        let li = app.staff("liqiang", "李强", &["consultant"]).await;
+        let form = get(&app, "/customers/new", Some(&li)).await;
+        assert!(
+            form.has(r#"<select id="source" name="source" data-test="source""#),
+            "{}",
+            form.html
+        );
+        assert!(form.has(r#"<option value="walk_in">来访</option>"#), "{}", form.html);
+        assert!(
+            form.has(r#"<option value="inbound_call">来电</option>"#),
+            "{}",
+            form.html
+        );
+        // A visitor picked from the list is stored by the source's id and shown by its name.
+        let fields = [
+            ("csrf", li.csrf.as_str()),
+            ("kind", "person"),
+            ("name", "冯先生"),
+            ("phones", "13700002222"),
+            ("source", "walk_in"),
+        ];
+        let p = post(&app, "/customers", &li, &fields).await;
+        assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.html);
+        let id = p
+            .location()
+            .trim_start_matches("/customers/")
+            .split('?')
+            .next()
+            .unwrap()
+            .to_string();
+        let (_, c) = app.get(&format!("/api/v1/customers/{id}"), &li).await;
+        assert_eq!(c["source"], "walk_in");
+        let page = get(&app, p.location(), Some(&li)).await;
+        assert!(page.has("<dd>来访</dd>"), "{}", page.html);
+        // A source the policy does not list is refused at the field, and the form is kept.
+        let fields = [
+            ("csrf", li.csrf.as_str()),
+            ("kind", "person"),
+            ("name", "卫女士"),
+            ("phones", "13700003333"),
+            ("source", "电视广告"),
+        ];
+        let p = post(&app, "/customers", &li, &fields).await;
+        assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", p.html);
+        assert!(
+            p.has("来源须为") && p.has(r#"value="卫女士""#) && p.has(r#"aria-invalid="true" autofocus>"#),
+            "{}",
+            p.html
+        );
+    }
+);
+
+both!(
     detail_page_shows_the_r5_5_ownership_sentence,
     |app: TestApp| async move {
         let wang = app.staff("wangfang", "王芳", &["consultant"]).await;

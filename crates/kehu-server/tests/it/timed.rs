@@ -330,6 +330,37 @@ both!(virtual r5_17_lateness_escalates_in_the_month_and_reversal_is_a_new_entry,
     assert_eq!(v["ok"], true, "{v}");
 });
 
+both!(
+    r5_17_early_leave_is_fined_as_lateness_is_and_counted_on_its_own_code,
+    |app: TestApp| async move {
+        let wang = app.staff("wangfang", "王芳", &["consultant"]).await;
+        let manager = app.staff("manager", "孙经理", &["sales_manager"]).await;
+        let enter = |code: &'static str| {
+            let (app, manager, id) = (&app, manager.clone(), wang.staff_id);
+            async move {
+                let (status, e) = app
+                    .post("/api/v1/ledger", &manager, json!({ "staff_id": id, "code": code }))
+                    .await;
+                assert_eq!(status, StatusCode::CREATED, "{e}");
+                (
+                    e["amount"].as_i64().unwrap(),
+                    e["flag"].as_str().map(str::to_string),
+                    e["rule"].as_str().unwrap().to_string(),
+                )
+            }
+        };
+        // 早退同上处理: 20 yuan, then 40, and the third time in the month flags dismissal review.
+        assert_eq!(enter("early_leave").await, (2000, None, "R5.17".to_string()));
+        assert_eq!(enter("early_leave").await, (4000, None, "R5.17".to_string()));
+        // Lateness keeps its own count: the first lateness of the month is 20 yuan.
+        assert_eq!(enter("lateness").await, (2000, None, "R5.17".to_string()));
+        assert_eq!(
+            enter("early_leave").await,
+            (4000, Some("dismissal_review".to_string()), "R5.17".to_string())
+        );
+    }
+);
+
 both!(virtual r5_8_a_walk_in_without_a_first_sms_the_same_day_fines_the_receiver, |app: TestApp| async move {
     let wang = app.staff("wangfang", "王芳", &["consultant"]).await;
     let li = app.staff("liqiang", "李强", &["consultant"]).await;

@@ -93,6 +93,9 @@ pub struct ClaimFacts {
     pub reassigned_from: Option<i64>,
     /// The customer's grade, for per-grade follow-up windows.
     pub customer_grade: Option<String>,
+    /// R3.1, R3.3: when the staff member met and registered the customer, as the form says
+    /// (`None`: at the submission).
+    pub contact_at: Option<Timestamp>,
 }
 
 /// The staff member a claim is registered for, or who confirms it.
@@ -197,6 +200,17 @@ pub fn decide_registration(
             },
         }),
     }
+}
+
+/// R3.1: the last moment a form for a contact at `contact_at` may be handed in without being
+/// a recorded lateness: the next day's `late_until` when the policy allows late submission, else
+/// the cut-off. `None` without a cut-off.
+pub fn submission_limit(policy: &Policy, contact_at: Timestamp) -> Option<Timestamp> {
+    let sub = policy.claims.submission.as_ref()?;
+    Some(match sub.late_until {
+        Some(t) => t.next_day_after(contact_at, &policy.tz),
+        None => sub.by.after(contact_at, &policy.tz),
+    })
 }
 
 /// R3.1: how late a registration was submitted after the contact, when it was late.
@@ -416,6 +430,7 @@ pub(crate) mod tests {
             ended_rule: None,
             reassigned_from: None,
             customer_grade: None,
+            contact_at: None,
         }
     }
 

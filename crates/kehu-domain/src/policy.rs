@@ -253,6 +253,10 @@ pub struct ClaimPolicy {
 pub enum OwnershipBasis {
     /// The valid claim that took effect first wins.
     EarliestEffective,
+    /// R3.3: the valid claim whose registration form names the earliest time wins (when the
+    /// staff member met and registered the customer), provided the form was handed in by the
+    /// R3.1 cut-off or its grace; a form handed in later counts from its submission.
+    EarliestRegisteredOnForm,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -568,7 +572,7 @@ struct RawConfirmation {
 #[serde(deny_unknown_fields)]
 struct RawOwnership {
     rule: Spanned<String>,
-    basis: OwnershipBasis,
+    basis: Spanned<OwnershipBasis>,
 }
 
 #[derive(Deserialize)]
@@ -917,6 +921,14 @@ impl Checker<'_> {
             .map(|r| self.share_rule(r, &roles, "[claims.redistribute]"));
         let share_out = raw_share_out.map(|r| self.share_rule(r, &roles, "[customers.share_out]"));
         let submission = raw.claims.submission.map(|sub| self.submission(sub, &ledger.codes));
+        let basis = *raw.ownership.basis.get_ref();
+        if basis == OwnershipBasis::EarliestRegisteredOnForm && submission.is_none() {
+            self.error(
+                raw.ownership.basis.span(),
+                "basis = \"earliest_registered_on_form\" needs a [claims.submission] cut-off",
+                "R3.3 reads the time on forms handed in on time (R3.1): add [claims.submission] with `by` (and `late_until`)",
+            );
+        }
         let first_contact = raw_first_contact.and_then(|f| self.first_contact(f, &channels, &ledger.codes, &sources));
         let cancel = raw
             .claims
@@ -958,7 +970,7 @@ impl Checker<'_> {
             },
             ownership: OwnershipPolicy {
                 rule: ownership_rule,
-                basis: raw.ownership.basis,
+                basis,
             },
             activities: ActivityPolicy { channels, kinds },
             ledger,

@@ -63,6 +63,7 @@ impl ClaimRow {
             ended_rule: self.ended_rule.as_deref().and_then(|r| RuleId::parse(r).ok()),
             reassigned_from: self.reassigned_from,
             customer_grade: self.customer_grade.clone(),
+            contact_at: self.contact_at.map(ts),
         }
     }
 

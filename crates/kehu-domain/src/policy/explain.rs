@@ -1,7 +1,7 @@
 //! A policy in plain language (`kehu policy explain`): one line per setting, with its rule ID,
 //! in Chinese and English, so a manager can check the file says what the rulebook says.
 
-use super::{ClaimAction, DuplicateClaims, EffectiveAt, LedgerKind, OnMiss, Policy};
+use super::{ClaimAction, DuplicateClaims, EffectiveAt, LedgerKind, OnMiss, OwnershipBasis, Policy};
 use crate::decision::RuleId;
 use crate::ledger::yuan;
 use crate::text::Text;
@@ -145,14 +145,36 @@ pub fn explain(p: &Policy) -> Vec<Line> {
             "A claim takes effect when it is registered",
         )),
     }
-    match c.duplicates {
-        DuplicateClaims::Allow => out.push(line(
+    if let Some(sub) = &c.submission {
+        let (zh, en) = match sub.late_until {
+            Some(t) => (
+                format!("当天接待的客户须在当天下班前提交登记，特殊情况可延至次日 {t} 前；更晚提交记迟交一次"),
+                format!(
+                    "The day's registrations are submitted by the end of the day, or until {t} the next day; later is a recorded late submission"
+                ),
+            ),
+            None => (
+                "当天接待的客户须在当天下班前提交登记；更晚提交记迟交一次".to_string(),
+                "The day's registrations are submitted by the end of the day; later is a recorded late submission"
+                    .to_string(),
+            ),
+        };
+        out.push(line(1, Some(&sub.rule), zh, en));
+    }
+    match (c.duplicates, p.ownership.basis) {
+        (DuplicateClaims::Allow, OwnershipBasis::EarliestRegisteredOnForm) => out.push(line(
+            1,
+            Some(&p.ownership.rule),
+            "同一客户可有多张登记；按时上交的登记表上登记时间最早者拥有该客户，迟交的登记表按上交时间计",
+            "One customer may have several registrations; the one whose form, handed in on time, names the earliest registration time owns the customer; a form handed in late counts from its submission",
+        )),
+        (DuplicateClaims::Allow, OwnershipBasis::EarliestEffective) => out.push(line(
             1,
             Some(&p.ownership.rule),
             "同一客户可有多张登记；最早生效的有效登记者拥有该客户",
             "One customer may have several claims; the valid claim that took effect first owns the customer",
         )),
-        DuplicateClaims::Refuse => out.push(line(
+        (DuplicateClaims::Refuse, _) => out.push(line(
             1,
             Some(&p.ownership.rule),
             "已被有效登记的客户不能再登记",

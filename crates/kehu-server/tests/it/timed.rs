@@ -568,6 +568,80 @@ both!(virtual r3_1_registrations_are_due_the_same_day_late_until_10_then_cost_po
     assert_eq!((status, dup["duplicates"][0]["owner_id"].as_i64()), (StatusCode::CONFLICT, Some(li.staff_id)));
 });
 
+both!(virtual r3_3_the_registration_time_on_a_form_handed_in_on_time_decides_ownership, |app: TestApp| async move {
+    let admin = tenant_on(&app, "property-archives", "forms").await;
+    let zhang = staff_of(&app, &admin, "zhangmanager", "张经理", "account_manager", None).await;
+    let li = staff_of(&app, &admin, "limanager", "李经理", "account_manager", None).await;
+    let tz = jiff::tz::TimeZone::get("Asia/Shanghai").unwrap();
+    let (_, c) = app.get("/api/v1/clock", &admin).await;
+    let now: jiff::Timestamp = c["now"].as_str().unwrap().parse().unwrap();
+    let day = now.to_zoned(tz.clone()).date().tomorrow().unwrap();
+    let at = |d: jiff::civil::Date, h: i8, m: i8| d.at(h, m, 0, 0).to_zoned(tz.clone()).unwrap().timestamp();
+    let clock_to = |t: jiff::Timestamp| {
+        let app = &app;
+        async move {
+            let (status, r) = app.post("/api/v1/clock/advance", &app.admin, json!({ "to": t.to_string() })).await;
+            assert_eq!(status, StatusCode::OK, "{r}");
+        }
+    };
+    let claim = |who: &Session, customer: &Value, met: jiff::Timestamp| {
+        let (who, path) = (who.clone(), format!("/api/v1/customers/{}/claims", customer["id"]));
+        let app = &app;
+        async move {
+            let (status, c) = app.post(&path, &who, json!({ "contact_at": met.to_string() })).await;
+            assert_eq!(status, StatusCode::CREATED, "{c}");
+            c
+        }
+    };
+    let owner = |customer: &Value| {
+        let path = format!("/api/v1/customers/{}/ownership", customer["id"]);
+        let (app, admin) = (&app, admin.clone());
+        async move { app.get(&path, &admin).await.1 }
+    };
+    // Zhang met 周先生 at 09:00 and hands his form in that evening; Li met him at 10:00 and
+    // registered him at 10:30.
+    clock_to(at(day, 10, 30)).await;
+    let (_, zhou) = app
+        .post("/api/v1/customers", &li, json!({ "kind": "person", "name": "周先生", "phones": ["13900000031"], "source": "walk_in" }))
+        .await;
+    claim(&li, &zhou, at(day, 10, 0)).await;
+    clock_to(at(day, 19, 0)).await;
+    claim(&zhang, &zhou, at(day, 9, 0)).await;
+    // R3.3: the registration time on the form decides, not the moment of submission.
+    let o = owner(&zhou).await;
+    assert_eq!((o["owner_id"].as_i64(), o["decision"]["rule"].as_str()), (Some(zhang.staff_id), Some("R3.3")), "{o}");
+    assert_eq!(o["decision"]["facts"]["winner"]["registered_on_form"], at(day, 9, 0).to_string());
+    assert_eq!(o["decision"]["facts"]["winner"]["form"], "on_form");
+    assert!(o["decision"]["text"].as_str().unwrap().contains("登记表上的登记时间为"), "{o}");
+    // 吴女士: Li met her at 10:00 and handed the form in that evening; Zhang met her at 09:00 but
+    // handed his in at 11:00 the next day, past the 10:00 grace (R3.1): his counts from then.
+    let (_, wu) = app
+        .post("/api/v1/customers", &li, json!({ "kind": "person", "name": "吴女士", "phones": ["13900000032"], "source": "来电" }))
+        .await;
+    assert_eq!(wu["source"], "inbound_call", "the source is stored as the policy's id");
+    claim(&li, &wu, at(day, 10, 0)).await;
+    clock_to(at(day.tomorrow().unwrap(), 11, 0)).await;
+    claim(&zhang, &wu, at(day, 9, 0)).await;
+    let o = owner(&wu).await;
+    assert_eq!(o["owner_id"].as_i64(), Some(li.staff_id), "{o}");
+    let late = o["decision"]["facts"]["claims"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["staff_id"] == zhang.staff_id)
+        .unwrap()
+        .clone();
+    assert_eq!(late["form"], "late_form", "{late}");
+    let from: jiff::Timestamp = late["counts_from"].as_str().unwrap().parse().unwrap();
+    let eleven = at(day.tomorrow().unwrap(), 11, 0);
+    assert!(from >= eleven && from < eleven + jiff::SignedDuration::from_mins(1), "{late}");
+    // The late form is also a recorded lateness (R3.12).
+    let (_, l) = app.get(&format!("/api/v1/ledger?staff_id={}", zhang.staff_id), &admin).await;
+    assert_eq!(l["items"][0]["rule"], "R3.12", "{l}");
+    let (_, v) = app.get("/api/v1/history/verify", &app.admin).await;
+    assert_eq!(v["ok"], true, "{v}");
+});
+
 both!(virtual many_deadlines_due_at_once_each_fire_once_with_their_own_event, |app: TestApp| async move {
     let wang = app.staff("wangfang", "王芳", &["consultant"]).await;
     let leader = app.staff("leader", "赵组长", &["team_leader"]).await;

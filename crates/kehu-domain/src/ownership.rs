@@ -377,6 +377,9 @@ mod tests {
                 reassigned_from: None,
                 customer_grade: None,
                 contact_at: None,
+                division: None,
+                filing_due: None,
+                filed_at: None,
             }
         })
     }

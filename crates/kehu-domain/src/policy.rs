@@ -245,6 +245,20 @@ pub struct ClaimPolicy {
     pub max_held: Option<u32>,
     /// R7.8(12): a manager redistributes a leaving person's customers.
     pub redistribute: Option<ShareRule>,
+    /// R11.4: once one division's claim (invitation) on a customer is confirmed, other divisions
+    /// may not claim the customer.
+    pub one_division: Option<OneDivision>,
+}
+
+/// R11.4: the first confirmed invitation wins and other divisions may not invite the customer:
+/// registering or confirming a claim of another division than the one holding a valid claim is
+/// refused. A division is the unit a claim counts for (its joint event's division, else the
+/// holder's unit); claims of staff without a unit neither hold nor are held off. An invitation
+/// to a joint event that is overdue for filing and not filed does not hold (R11.3: the customer
+/// goes to the division that invites and confirms meanwhile).
+#[derive(Debug, Clone, Serialize)]
+pub struct OneDivision {
+    pub rule: RuleId,
 }
 
 /// How ownership is derived from claims.
@@ -558,6 +572,14 @@ struct RawClaims {
     max_held: Option<Spanned<i64>>,
     #[serde(default)]
     redistribute: Option<timed::RawShareRule>,
+    #[serde(default)]
+    one_division: Option<RawOneDivision>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOneDivision {
+    rule: Spanned<String>,
 }
 
 #[derive(Deserialize)]
@@ -930,6 +952,9 @@ impl Checker<'_> {
             );
         }
         let first_contact = raw_first_contact.and_then(|f| self.first_contact(f, &channels, &ledger.codes, &sources));
+        let one_division = raw.claims.one_division.map(|o| OneDivision {
+            rule: self.rule(&o.rule),
+        });
         let cancel = raw
             .claims
             .cancel
@@ -967,6 +992,7 @@ impl Checker<'_> {
                 submission,
                 max_held,
                 redistribute,
+                one_division,
             },
             ownership: OwnershipPolicy {
                 rule: ownership_rule,

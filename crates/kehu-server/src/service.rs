@@ -574,7 +574,10 @@ pub async fn register_claim_at(
         .map(ClaimRow::facts)
         .collect();
     let facts = holder.facts();
-    let reg = decide_registration(&policy, now, &facts, &existing).map_err(|r| ApiError::refused(r).in_lang(lang))?;
+    // The division the claim counts for (R11.4): the holder's unit, which is also the division an
+    // invitation to a joint event counts for (R11.3).
+    let reg = decide_registration(&policy, now, &facts, holder.unit_id, &existing)
+        .map_err(|r| ApiError::refused(r).in_lang(lang))?;
     let held = claims::count_held(&mut tx, caller.tenant_id, holder.id).await?;
     kehu_domain::pool::decide_capacity(&policy, &facts, held).map_err(|r| ApiError::refused(r).in_lang(lang))?;
     let late = decide_submission(&policy, &facts, contact_at.unwrap_or(now), now)
@@ -670,7 +673,12 @@ pub async fn confirm_claim(state: &AppState, caller: &Caller, claim_id: i64) -> 
     let mut tx = state.db.begin().await?;
     let claim = crate::lifecycle::lock_claim(&mut tx, caller, claim_id).await?;
     let confirmer = caller.facts();
-    let c = decide_confirmation(&policy, now, &claim.facts(), &confirmer)
+    let others: Vec<_> = claims::for_customer_tx(&mut tx, caller.tenant_id, claim.customer_id)
+        .await?
+        .iter()
+        .map(ClaimRow::facts)
+        .collect();
+    let c = decide_confirmation(&policy, now, &claim.facts(), &others, &confirmer)
         .map_err(|r| ApiError::refused(r).in_lang(lang))?;
     let row = claims::confirm(
         &mut tx,

@@ -181,6 +181,14 @@ pub fn explain(p: &Policy) -> Vec<Line> {
             "A customer with a standing claim cannot be claimed again",
         )),
     }
+    if let Some(od) = &c.one_division {
+        out.push(line(
+            1,
+            Some(&od.rule),
+            "已有部门邀约并确认的客户，其他部门不能再邀约：其他部门的登记不予受理、不予确认（联合会议同样适用）；逾期未报送的联合会议邀约除外",
+            "Once one division's invitation of a customer is confirmed, no other division may invite them: another division's claim is neither registered nor confirmed (at joint events too), unless the confirmed one is an invitation to a joint event overdue for filing",
+        ));
+    }
 
     if let Some(lc) = &c.lifecycle {
         out.push(line(0, None, "登记有效期与跟进", "How a claim stays valid"));

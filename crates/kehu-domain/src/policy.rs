@@ -21,7 +21,7 @@ mod sales;
 mod timed;
 pub use complaints::Complaints;
 pub use conflicts::Conflicts;
-pub use events::JointEvents;
+pub use events::{Attendance, JointEvents};
 pub use explain::{Line, explain};
 pub use sales::{AtEvents, ReferralPoints, Referred, SalesPolicy, SpecialCases};
 pub use timed::{

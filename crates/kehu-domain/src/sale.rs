@@ -398,8 +398,8 @@ fn points_charge(policy: &Policy, code: &str, quantity: i64, at: Timestamp, deci
     })
 }
 
-/// R11.2: the referrer's points for bringing `r`'s new customer to the event (their invitation
-/// was confirmed). `None` without the rule.
+/// R11.2: the referrer's points for bringing `r`'s new customer to the event (the new customer
+/// was checked in there). `None` without the rule.
 pub fn decide_referral_attendance(policy: &Policy, r: &Referral<'_>, at: Timestamp) -> Option<Charge> {
     let p = policy.sales.as_ref()?.referral.as_ref()?;
     let code = p.new_customer.as_deref()?;

@@ -400,6 +400,10 @@ static STRINGS: &[(&str, &str, &str)] = &[
     ("events.helper", "允许协助", "Let help"),
     ("events.helper_submit", "同意", "Allow"),
     ("events.flash_consent", "已同意协助", "Help allowed"),
+    ("events.attendance", "到会", "Attendance"),
+    ("events.attended", "已签到", "Checked in"),
+    ("events.check_in", "签到", "Check in"),
+    ("events.flash_checked_in", "已签到到会", "Checked in at the event"),
     ("events.title", "联合会议", "Joint events"),
     (
         "events.intro",

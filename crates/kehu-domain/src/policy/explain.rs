@@ -543,6 +543,16 @@ pub fn explain(p: &Policy) -> Vec<Line> {
             en.push_str(&format!("; the head is charged \"{}\" (once a day)", code.name.en));
         }
         out.push(line(1, Some(&ev.rule), zh, en));
+        let att = p.roles_text(&ev.attendance.roles);
+        out.push(line(
+            1,
+            Some(&ev.attendance.rule),
+            format!("会议当天由{}为到会的受邀顾客签到，每位顾客每场一次", att.zh),
+            format!(
+                "On the event day a {} checks invited customers in, once per customer and event",
+                lower(&att.en)
+            ),
+        ));
     }
     if let Some(sa) = &p.sales {
         out.push(line(0, None, "成交业绩", "Sales credit"));
@@ -589,8 +599,8 @@ pub fn explain(p: &Policy) -> Vec<Line> {
                 out.push(line(
                     1,
                     Some(&r.rule),
-                    format!("老顾客介绍的新顾客确认参会：老顾客得 {n} 分（每位新顾客每场一次）"),
-                    format!("A new customer an existing one brought is confirmed for an event: the existing customer earns {n} points (once per new customer and event)"),
+                    format!("老顾客带来的新顾客参加会议（在会上签到）：老顾客得 {n} 分（每位新顾客每场一次）"),
+                    format!("A new customer an existing one brought takes part in an event (is checked in there): the existing customer earns {n} points (once per new customer and event)"),
                 ));
             }
             if let Some(n) = pts(&r.sales) {
@@ -794,6 +804,52 @@ mod tests {
             "{all_en}"
         );
         assert!(lines.iter().all(|l| !l.text.zh.is_empty() && !l.text.en.is_empty()));
+    }
+
+    fn explained(src: &str) -> (String, String) {
+        let lines = explain(&Policy::parse(src, "preset.toml").unwrap());
+        assert!(lines.iter().all(|l| !l.text.zh.is_empty() && !l.text.en.is_empty()));
+        let zh = lines.iter().map(|l| l.text.zh.as_str()).collect::<Vec<_>>().join("\n");
+        let en = lines.iter().map(|l| l.text.en.as_str()).collect::<Vec<_>>().join("\n");
+        (zh, en)
+    }
+
+    #[test]
+    fn the_new_settings_of_the_presets_are_explained_in_both_languages() {
+        // R5.8 and R5.7 name sources from the policy's list; R5.17 early leave escalates.
+        let (zh, en) = explained(include_str!("../../../../presets/car-dealership.toml"));
+        assert!(
+            zh.contains("来访（walk_in）") && en.contains("Walk-in (walk_in)"),
+            "{zh}"
+        );
+        assert!(zh.contains("来源为“来电”“来访”且留有电话的新客户"), "{zh}");
+        assert!(
+            en.contains("from Inbound call, Walk-in who left a phone number"),
+            "{en}"
+        );
+        assert!(
+            zh.contains("来源为“朋友介绍”“老客户转介绍”的客户归最终成交的人"),
+            "{zh}"
+        );
+        assert!(
+            zh.contains("早退（early_leave）：罚款 20.00 元；本月第 2 次起每次 40.00 元；本月第 3 次起，需劝退审查"),
+            "{zh}"
+        );
+        // R3.3 by the time on the form, R3.1 the cut-off it depends on.
+        let (zh, en) = explained(include_str!("../../../../presets/property-archives.toml"));
+        assert!(zh.contains("按时上交的登记表上登记时间最早者拥有该客户"), "{zh}");
+        assert!(en.contains("a form handed in late counts from its submission"), "{en}");
+        assert!(zh.contains("次日 10:00 前"), "{zh}");
+        // R11.4 keeps other divisions off; R11.2 points come with the check-in.
+        let (zh, en) = explained(include_str!("../../../../presets/event-customers.toml"));
+        assert!(zh.contains("已有部门邀约并确认的客户，其他部门不能再邀约"), "{zh}");
+        assert!(en.contains("no other division may invite them"), "{en}");
+        assert!(zh.contains("由协调助理或总经理为到会的受邀顾客签到"), "{zh}");
+        assert!(
+            zh.contains("老顾客带来的新顾客参加会议（在会上签到）：老顾客得 100 分"),
+            "{zh}"
+        );
+        assert!(!zh.contains("确认参会"), "{zh}");
     }
 
     #[test]

@@ -19,8 +19,8 @@ pub struct SalesPolicy {
 }
 
 /// R11.2: points for the existing customer who brought a new one (its `referrer_id`): per new
-/// customer brought to an event (a confirmed invitation), and per `per` fen the new customer buys
-/// at the event.
+/// customer brought to an event (checked in at it, see `[events.attendance]`), and per `per` fen
+/// the new customer buys at the event.
 #[derive(Debug, Clone, Serialize)]
 pub struct ReferralPoints {
     pub rule: RuleId,

@@ -1496,6 +1496,32 @@ both!(virtual r11_3_the_joint_event_pages_schedule_invite_and_file, |app: TestAp
     let page = get(&app, filed.location(), Some(&head)).await;
     assert!(page.has("已报送本部门的邀约") && page.has("已报送"), "{}", page.html);
     assert!(!page.has(r#"data-test="file-invitations""#));
+    // R11.2: on the event's day the coordinator checks 李阿姨 in from the event page.
+    assert!(!get(&app, &event_path, Some(&coordinator)).await.has(r#"data-test="check-in""#), "not before the day");
+    let day = (app.state.now() + jiff::SignedDuration::from_hours(24 * 5))
+        .to_zoned(jiff::tz::TimeZone::get("Asia/Shanghai").unwrap())
+        .date()
+        .at(18, 30, 0, 0)
+        .to_zoned(jiff::tz::TimeZone::get("Asia/Shanghai").unwrap())
+        .unwrap()
+        .timestamp();
+    let (status, _) = app.post("/api/v1/clock/advance", &app.admin, json!({ "to": day.to_string() })).await;
+    assert_eq!(status, StatusCode::OK);
+    let page = get(&app, &event_path, Some(&coordinator)).await;
+    assert!(page.has(r#"data-test="check-in""#), "{}", page.html);
+    assert!(!get(&app, &event_path, Some(&wang)).await.has(r#"data-test="check-in""#), "sales do not check in");
+    let customer_id = customer.to_string();
+    let checked = post(
+        &app,
+        &format!("{event_path}/attendance"),
+        &coordinator,
+        &[("csrf", coordinator.csrf.as_str()), ("customer_id", customer_id.as_str())],
+    )
+    .await;
+    assert_eq!(checked.status, StatusCode::SEE_OTHER, "{}", checked.html);
+    let page = get(&app, checked.location(), Some(&coordinator)).await;
+    assert!(page.has("已签到到会") && page.has("已签到"), "{}", page.html);
+    assert!(!page.has(r#"data-test="check-in""#), "{}", page.html);
     let en = send(
         &app,
         Method::GET,

@@ -265,6 +265,12 @@ static STRINGS: &[(&str, &str, &str)] = &[
     ("ledger.prev", "上个月", "Previous month"),
     ("ledger.next", "下个月", "Next month"),
     ("ledger.month", "月份", "Month"),
+    ("ledger.empty_month", "本月暂无记录：", "No entries yet in"),
+    (
+        "ledger.showing_latest",
+        "显示有记录的最近月份",
+        "showing the latest month with entries,",
+    ),
     ("ledger.person", "人员", "Person"),
     ("ledger.everyone", "全部人员", "Everyone"),
     ("ledger.add", "录入台账", "Add an entry"),

@@ -784,6 +784,36 @@ both!(
     }
 );
 
+both!(
+    virtual the_ledger_page_opens_on_the_latest_month_with_entries_when_this_one_has_none,
+    |app: TestApp| async move {
+        let wang = app.staff("wangfang", "王芳", &["consultant"]).await;
+        let manager = app.staff("sunjl", "孙经理", &["sales_manager"]).await;
+        let (status, e) = app
+            .post("/api/v1/ledger", &manager, json!({ "staff_id": wang.staff_id, "code": "early_leave", "note": "17:10 离开" }))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{e}");
+        let month = e["period"].as_str().unwrap().to_string();
+        // This month has the entry: it opens there, as before.
+        let page = get(&app, "/ledger", Some(&manager)).await;
+        assert!(page.has("17:10 离开") && !page.has(r#"data-test="latest-month""#), "{}", page.html);
+        // Forty days on, this month has none: the page shows the latest month that has some, and
+        // says so; asked for this month, it shows this month.
+        let (status, _) = app.post("/api/v1/clock/advance", &app.admin, json!({ "seconds": 40 * 86400 })).await;
+        assert_eq!(status, StatusCode::OK);
+        for who in [&manager, &wang] {
+            let page = get(&app, "/ledger", Some(who)).await;
+            assert!(page.has(r#"data-test="latest-month""#) && page.has("17:10 离开"), "{}", page.html);
+            assert!(page.has(&format!(r#"name="period" value="{month}""#)), "{}", page.html);
+        }
+        let (_, c) = app.get("/api/v1/clock", &app.admin).await;
+        let now: jiff::Timestamp = c["now"].as_str().unwrap().parse().unwrap();
+        let this = now.to_zoned(jiff::tz::TimeZone::get("Asia/Shanghai").unwrap()).strftime("%Y-%m").to_string();
+        let page = get(&app, &format!("/ledger?period={this}"), Some(&manager)).await;
+        assert!(page.has("本月没有记录") && !page.has(r#"data-test="latest-month""#), "{}", page.html);
+    }
+);
+
 /// The number of ledger entries the API lists for everyone this month.
 async fn ledger_count(app: &TestApp) -> usize {
     let (_, l) = app.get("/api/v1/ledger", &app.admin).await;

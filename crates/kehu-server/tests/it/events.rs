@@ -348,6 +348,9 @@ both!(virtual r11_2_an_invited_customer_checked_in_at_the_event_earns_the_referr
     let mut got = points().await;
     got.sort();
     assert_eq!(got, [("referral_new_customer".to_string(), 100), ("referral_sales".to_string(), 300)]);
+    let (_, doc) = app.call(axum::http::Method::GET, "/api/v1/openapi.json", None, None).await;
+    let attendance = &doc["paths"]["/api/v1/events/{id}/attendance"];
+    assert!(attendance["post"].is_object() && attendance["get"].is_object(), "the check-in is in the OpenAPI document");
     let (_, v) = app.get("/api/v1/history/verify", &app.admin).await;
     assert_eq!(v["ok"], true, "{v}");
 });

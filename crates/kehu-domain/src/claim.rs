@@ -93,6 +93,15 @@ pub struct ClaimFacts {
     pub reassigned_from: Option<i64>,
     /// The customer's grade, for per-grade follow-up windows.
     pub customer_grade: Option<String>,
+    /// R3.1, R3.3: when the staff member met and registered the customer, as the form says
+    /// (`None`: at the submission).
+    pub contact_at: Option<Timestamp>,
+    /// R11.4: the division (unit) the claim counts for: its joint event's division, else the
+    /// holder's unit.
+    pub division: Option<i64>,
+    /// R11.3: when an invitation to a joint event must be filed, and when it was.
+    pub filing_due: Option<Timestamp>,
+    pub filed_at: Option<Timestamp>,
 }
 
 /// The staff member a claim is registered for, or who confirms it.
@@ -111,11 +120,54 @@ pub struct Registration {
     pub decision: Decision,
 }
 
-/// Decides a new claim by `holder` on a customer whose claims are `existing`.
+/// R11.4: whether a claim counting for `division` (`claim_id` once it exists) may be registered
+/// or confirmed while the customer's claims are `existing`: refused when another division holds
+/// a valid claim, unless that is an invitation to a joint event overdue for filing and not filed
+/// (R11.3), which no longer keeps the customer.
+pub fn decide_other_division(
+    policy: &Policy,
+    claim_id: Option<i64>,
+    division: Option<i64>,
+    existing: &[ClaimFacts],
+    now: Timestamp,
+) -> Result<(), Refusal> {
+    let (Some(rule), Some(mine)) = (&policy.claims.one_division, division) else {
+        return Ok(());
+    };
+    let overdue = |c: &ClaimFacts| c.filing_due.is_some_and(|due| due < now) && c.filed_at.is_none();
+    let held = existing
+        .iter()
+        .filter(|c| Some(c.id) != claim_id && c.status == ClaimStatus::Valid && !overdue(c))
+        .filter(|c| c.division.is_some_and(|d| d != mine))
+        .min_by_key(|c| (c.effective_at, c.id));
+    let Some(other) = held else {
+        return Ok(());
+    };
+    let rule = &rule.rule;
+    let at = policy.local_time(other.effective_at.unwrap_or(other.registered_at));
+    Err(Refusal {
+        code: "invited_by_other_division",
+        rule: Some(rule.clone()),
+        text: Text::new(
+            format!(
+                "该客户已由另一部门的{}邀约，并于 {at} 确认；已有部门邀约敲定的顾客，其他部门不能再邀约（{rule}）",
+                other.staff_name
+            ),
+            format!(
+                "{} of another division invited this customer, confirmed at {at}; once one division's invitation is confirmed, no other division may invite the customer ({rule})",
+                other.staff_name
+            ),
+        ),
+    })
+}
+
+/// Decides a new claim by `holder`, counting for `division`, on a customer whose claims are
+/// `existing`.
 pub fn decide_registration(
     policy: &Policy,
     now: Timestamp,
     holder: &StaffFacts,
+    division: Option<i64>,
     existing: &[ClaimFacts],
 ) -> Result<Registration, Refusal> {
     if existing.iter().any(|c| c.staff_id == holder.id && c.status.is_active()) {
@@ -146,6 +198,7 @@ pub fn decide_registration(
             ),
         });
     }
+    decide_other_division(policy, None, division, existing, now)?;
     let at = policy.local_time(now);
     let facts = json!({
         "staff_id": holder.id,
@@ -197,6 +250,17 @@ pub fn decide_registration(
             },
         }),
     }
+}
+
+/// R3.1: the last moment a form for a contact at `contact_at` may be handed in without being
+/// a recorded lateness: the next day's `late_until` when the policy allows late submission, else
+/// the cut-off. `None` without a cut-off.
+pub fn submission_limit(policy: &Policy, contact_at: Timestamp) -> Option<Timestamp> {
+    let sub = policy.claims.submission.as_ref()?;
+    Some(match sub.late_until {
+        Some(t) => t.next_day_after(contact_at, &policy.tz),
+        None => sub.by.after(contact_at, &policy.tz),
+    })
 }
 
 /// R3.1: how late a registration was submitted after the contact, when it was late.
@@ -294,11 +358,13 @@ pub struct Confirmed {
     pub decision: Decision,
 }
 
-/// Decides whether `confirmer` may confirm `claim` now, and when it takes effect (R5.1).
+/// Decides whether `confirmer` may confirm `claim` now, and when it takes effect (R5.1); the
+/// customer's other claims are `others` (R11.4: another division may hold it already).
 pub fn decide_confirmation(
     policy: &Policy,
     now: Timestamp,
     claim: &ClaimFacts,
+    others: &[ClaimFacts],
     confirmer: &StaffFacts,
 ) -> Result<Confirmed, Refusal> {
     let Some(conf) = &policy.claims.confirmation else {
@@ -353,6 +419,7 @@ pub fn decide_confirmation(
             ),
         });
     }
+    decide_other_division(policy, Some(claim.id), claim.division, others, now)?;
     let effective_at = match conf.effective {
         EffectiveAt::AtConfirmation => now,
         EffectiveAt::AtRegistration => claim.registered_at,
@@ -434,13 +501,24 @@ pub(crate) mod tests {
             ended_rule: None,
             reassigned_from: None,
             customer_grade: None,
+            contact_at: None,
+            division: None,
+            filing_due: None,
+            filed_at: None,
         }
     }
 
     #[test]
     fn r5_1_card_waits_for_the_team_leader() {
         let p = sample();
-        let r = decide_registration(&p, t("2026-11-03T01:12:00Z"), &staff(1, "王芳", "consultant"), &[]).unwrap();
+        let r = decide_registration(
+            &p,
+            t("2026-11-03T01:12:00Z"),
+            &staff(1, "王芳", "consultant"),
+            None,
+            &[],
+        )
+        .unwrap();
         assert_eq!(r.status, ClaimStatus::Pending);
         assert_eq!(r.effective_at, None);
         assert_eq!(r.decision.rule.as_str(), "R5.1");
@@ -457,7 +535,7 @@ pub(crate) mod tests {
         let p = sample();
         let claim = pending(7, 1, "王芳", "2026-11-03T01:12:00Z");
         let now = t("2026-11-04T02:00:00Z");
-        let c = decide_confirmation(&p, now, &claim, &staff(2, "赵组长", "team_leader")).unwrap();
+        let c = decide_confirmation(&p, now, &claim, &[], &staff(2, "赵组长", "team_leader")).unwrap();
         assert_eq!(c.effective_at, now);
         assert_eq!(c.role, "team_leader");
         assert!(c.decision.text.zh.contains("自确认时起生效"));
@@ -467,8 +545,14 @@ pub(crate) mod tests {
     fn r5_1_only_the_named_roles_confirm() {
         let p = sample();
         let claim = pending(7, 1, "王芳", "2026-11-03T01:12:00Z");
-        let err =
-            decide_confirmation(&p, t("2026-11-03T02:00:00Z"), &claim, &staff(3, "李强", "consultant")).unwrap_err();
+        let err = decide_confirmation(
+            &p,
+            t("2026-11-03T02:00:00Z"),
+            &claim,
+            &[],
+            &staff(3, "李强", "consultant"),
+        )
+        .unwrap_err();
         assert_eq!(err.code, "forbidden");
         assert_eq!(err.rule.unwrap().as_str(), "R5.1");
         let mut valid = claim.clone();
@@ -477,6 +561,7 @@ pub(crate) mod tests {
             &p,
             t("2026-11-03T02:00:00Z"),
             &valid,
+            &[],
             &staff(2, "赵组长", "team_leader"),
         )
         .unwrap_err();
@@ -488,13 +573,62 @@ pub(crate) mod tests {
         let p = sample();
         let existing = [pending(7, 1, "王芳", "2026-11-03T01:12:00Z")];
         let now = t("2026-11-03T03:00:00Z");
-        let err = decide_registration(&p, now, &staff(1, "王芳", "consultant"), &existing).unwrap_err();
+        let err = decide_registration(&p, now, &staff(1, "王芳", "consultant"), None, &existing).unwrap_err();
         assert_eq!(err.code, "already_claimed");
-        assert!(decide_registration(&p, now, &staff(2, "李强", "consultant"), &existing).is_ok());
+        assert!(decide_registration(&p, now, &staff(2, "李强", "consultant"), None, &existing).is_ok());
         let mut refusing = p.clone();
         refusing.claims.duplicates = DuplicateClaims::Refuse;
-        let err = decide_registration(&refusing, now, &staff(2, "李强", "consultant"), &existing).unwrap_err();
+        let err = decide_registration(&refusing, now, &staff(2, "李强", "consultant"), None, &existing).unwrap_err();
         assert_eq!(err.code, "customer_already_claimed");
+    }
+
+    #[test]
+    fn r11_4_the_first_confirmed_invitation_keeps_other_divisions_off() {
+        let p = Policy::parse(include_str!("../../../presets/event-customers.toml"), "e.toml").unwrap();
+        let now = t("2026-12-05T02:00:00Z");
+        // Division 10's invitation, confirmed.
+        let mut held = pending(1, 1, "小王", "2026-12-04T01:00:00Z");
+        held.status = ClaimStatus::Valid;
+        held.effective_at = Some(t("2026-12-04T02:00:00Z"));
+        held.division = Some(10);
+        let li = staff(2, "小李", "sales");
+        let e = decide_registration(&p, now, &li, Some(20), std::slice::from_ref(&held)).unwrap_err();
+        assert_eq!(
+            (e.code, e.rule.unwrap().as_str()),
+            ("invited_by_other_division", "R11.4")
+        );
+        assert!(
+            e.text.zh.contains("另一部门的小王邀约") && e.text.zh.contains("2026-12-04 10:00"),
+            "{}",
+            e.text.zh
+        );
+        // The same division may still register (ownership decides); so may staff of no division.
+        assert!(decide_registration(&p, now, &li, Some(10), std::slice::from_ref(&held)).is_ok());
+        assert!(decide_registration(&p, now, &li, None, std::slice::from_ref(&held)).is_ok());
+        // A pending claim of the other division is not confirmed either.
+        let mut theirs = pending(2, 2, "小李", "2026-12-04T00:30:00Z");
+        theirs.division = Some(20);
+        let head = staff(5, "吴经理", "division_head");
+        let claims = [held.clone(), theirs.clone()];
+        let e = decide_confirmation(&p, now, &theirs, &claims, &head).unwrap_err();
+        assert_eq!(e.code, "invited_by_other_division");
+        // Before anyone confirmed, both divisions may invite; the first confirmation wins.
+        let mut first = held.clone();
+        first.status = ClaimStatus::Pending;
+        first.effective_at = None;
+        assert!(decide_confirmation(&p, now, &theirs, &[first, theirs.clone()], &head).is_ok());
+        // R11.3: an invitation overdue for filing and not filed keeps nobody off; filed late it does.
+        let mut overdue = held.clone();
+        overdue.filing_due = Some(t("2026-12-04T10:00:00Z"));
+        assert!(decide_confirmation(&p, now, &theirs, &[overdue.clone(), theirs.clone()], &head).is_ok());
+        overdue.filed_at = Some(t("2026-12-05T01:00:00Z"));
+        assert!(decide_confirmation(&p, now, &theirs, &[overdue, theirs.clone()], &head).is_err());
+        // A claim that lost (expired) or ended keeps nobody off.
+        let mut lost = held.clone();
+        lost.status = ClaimStatus::Expired;
+        assert!(decide_registration(&p, now, &li, Some(20), &[lost]).is_ok());
+        // Without the setting, divisions are not looked at.
+        assert!(decide_registration(&sample(), now, &li, Some(20), &[held]).is_ok());
     }
 
     #[test]

@@ -22,18 +22,15 @@ pub struct NewContact {
     pub receiver_name: String,
 }
 
-fn applies(fc: &FirstContact, c: &NewContact) -> bool {
-    c.has_phone
-        && c.source
-            .as_deref()
-            .is_some_and(|s| fc.sources.iter().any(|x| x.trim().eq_ignore_ascii_case(s.trim())))
+fn applies(policy: &Policy, fc: &FirstContact, c: &NewContact) -> bool {
+    c.has_phone && policy.source_in(c.source.as_deref(), &fc.sources)
 }
 
 /// When the first contact is due for a newly registered customer, or `None` when the rule does
 /// not apply (no such rule, another source, no phone number).
 pub fn first_contact_due(policy: &Policy, c: &NewContact) -> Option<(Timestamp, RuleId)> {
     let fc = policy.customers.first_contact.as_ref()?;
-    if !applies(fc, c) {
+    if !applies(policy, fc, c) {
         return None;
     }
     Some((fc.by.after(c.registered_at, &policy.tz), fc.rule.clone()))
@@ -58,7 +55,7 @@ pub fn decide_first_contact(
     due: Timestamp,
 ) -> Option<(String, Decision)> {
     let fc = policy.customers.first_contact.as_ref()?;
-    if !applies(fc, c) {
+    if !applies(policy, fc, c) {
         return None;
     }
     let met = activities

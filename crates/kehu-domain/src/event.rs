@@ -493,6 +493,107 @@ pub fn decide_lost(policy: &Policy, ev: &EventFacts, held: &Invitation, other: &
     })
 }
 
+/// R11.2: what a check-in needs to know about the customer at the door.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Arrival<'a> {
+    pub customer_id: i64,
+    pub customer_name: &'a str,
+    /// The customer's valid invitation to this event, if any.
+    pub invitation: Option<&'a Invitation>,
+    /// When the customer was already checked in at this event.
+    pub checked_in_at: Option<Timestamp>,
+}
+
+/// R11.2: decides the check-in of a customer at a joint event by `by` at `now`: only the roles
+/// the policy names, only an invited customer (the invitation that stands, R11.3, R11.4), not
+/// before the event's day, and once per customer and event.
+pub fn decide_check_in(
+    policy: &Policy,
+    by: &StaffFacts,
+    ev: &EventFacts,
+    a: &Arrival<'_>,
+    now: Timestamp,
+) -> Result<Decision, Refusal> {
+    let r = rules(policy)?;
+    let att = &r.attendance;
+    let refuse = |code, zh: String, en: String| Refusal {
+        code,
+        rule: Some(att.rule.clone()),
+        text: Text::new(zh, en),
+    };
+    if !Policy::holds_any(&by.roles, &att.roles) {
+        let names = policy.roles_text(&att.roles);
+        return Err(refuse(
+            "forbidden",
+            format!("只有{}可以为到会顾客签到（{}）", names.zh, att.rule),
+            format!("Only a {} may check customers in at an event ({})", names.en, att.rule),
+        ));
+    }
+    let day = ev.starts_at.to_zoned(policy.tz.clone()).date();
+    if now.to_zoned(policy.tz.clone()).date() < day {
+        let at = policy.local_time(ev.starts_at);
+        return Err(refuse(
+            "event_not_started",
+            format!("「{}」于 {at} 举行，会议当天才能签到（{}）", ev.name, att.rule),
+            format!(
+                "\"{}\" is held at {at}; customers are checked in on the day ({})",
+                ev.name, att.rule
+            ),
+        ));
+    }
+    if let Some(t) = a.checked_in_at {
+        let at = policy.local_time(t);
+        return Err(refuse(
+            "already_checked_in",
+            format!("{}已于 {at} 在「{}」签到", a.customer_name, ev.name),
+            format!("{} was checked in at \"{}\" at {at}", a.customer_name, ev.name),
+        ));
+    }
+    let Some(inv) = a.invitation else {
+        return Err(refuse(
+            "not_invited",
+            format!(
+                "{}没有「{}」的有效邀约，不能签到（{}）",
+                a.customer_name, ev.name, att.rule
+            ),
+            format!(
+                "{} holds no standing invitation to \"{}\" ({})",
+                a.customer_name, ev.name, att.rule
+            ),
+        ));
+    };
+    let division = ev
+        .divisions
+        .iter()
+        .find(|d| d.unit_id == inv.unit_id)
+        .map(|d| d.name.as_str())
+        .unwrap_or("");
+    let at = policy.local_time(now);
+    Ok(Decision {
+        rule: att.rule.clone(),
+        policy_version: policy.version,
+        facts: json!({
+            "event_id": ev.id,
+            "customer_id": a.customer_id,
+            "claim_id": inv.claim_id,
+            "invited_by": inv.staff_id,
+            "unit_id": inv.unit_id,
+            "checked_in_by": by.id,
+            "checked_in_at": now.to_string(),
+        }),
+        text: Text::new(
+            format!(
+                "{}于 {at} 为{}签到「{}」：{}{}邀约到会（{}）",
+                by.name, a.customer_name, ev.name, division, inv.staff_name, att.rule
+            ),
+            format!(
+                "{} checked {} in at \"{}\" at {at}: invited by {} of {} ({})",
+                by.name, a.customer_name, ev.name, inv.staff_name, division, att.rule
+            ),
+        ),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -740,6 +841,73 @@ late_penalty = "filing_late"
         // The same division never takes its own customer.
         let same = invitation(3, 10, "2026-12-06T09:00", "2026-12-06T18:00", None);
         assert!(decide_lost(&p, &ev, &held, &same).is_none());
+    }
+
+    #[test]
+    fn r11_2_an_invited_customer_is_checked_in_once_on_the_event_day_by_the_roles_named() {
+        let p = Policy::parse(
+            &POLICY.replace(
+                "late_penalty = \"filing_late\"\n",
+                "late_penalty = \"filing_late\"\n\n[events.attendance]\nrule = \"R11.2\"\nroles = [\"head\"]\n",
+            ),
+            "events.toml",
+        )
+        .unwrap();
+        let ev = event(Session::Afternoon, "2026-12-10T14:00");
+        let inv = invitation(1, 10, "2026-12-05T09:00", "2026-12-05T18:00", Some("2026-12-05T17:00"));
+        let arrival = Arrival {
+            customer_id: 7,
+            customer_name: "李阿姨",
+            invitation: Some(&inv),
+            checked_in_at: None,
+        };
+        let d = decide_check_in(&p, &head(), &ev, &arrival, at("2026-12-10T13:40")).unwrap();
+        assert_eq!((d.rule.as_str(), d.facts["claim_id"].as_i64()), ("R11.2", Some(1)));
+        assert!(
+            d.text.zh.contains("为李阿姨签到「健康讲座」：第一事业部员工1邀约到会"),
+            "{}",
+            d.text.zh
+        );
+        let code = |r: Result<Decision, Refusal>| r.unwrap_err().code;
+        assert_eq!(
+            code(decide_check_in(&p, &head(), &ev, &arrival, at("2026-12-09T20:00"))),
+            "event_not_started"
+        );
+        let sales = StaffFacts {
+            roles: vec!["sales".into()],
+            ..head()
+        };
+        let e = decide_check_in(&p, &sales, &ev, &arrival, at("2026-12-10T13:40")).unwrap_err();
+        assert_eq!((e.code, e.rule.unwrap().as_str()), ("forbidden", "R11.2"));
+        let twice = Arrival {
+            checked_in_at: Some(at("2026-12-10T13:40")),
+            ..arrival.clone()
+        };
+        assert_eq!(
+            code(decide_check_in(&p, &head(), &ev, &twice, at("2026-12-10T13:50"))),
+            "already_checked_in"
+        );
+        let uninvited = Arrival {
+            invitation: None,
+            ..arrival
+        };
+        assert_eq!(
+            code(decide_check_in(&p, &head(), &ev, &uninvited, at("2026-12-10T13:40"))),
+            "not_invited"
+        );
+        // Without [events.attendance] the organisers check in, under the events' rule.
+        let d = decide_check_in(
+            &policy(),
+            &head(),
+            &ev,
+            &Arrival {
+                invitation: Some(&inv),
+                ..uninvited
+            },
+            at("2026-12-10T15:00"),
+        )
+        .unwrap();
+        assert_eq!(d.rule.as_str(), "R11.3");
     }
 
     #[test]

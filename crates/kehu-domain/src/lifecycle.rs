@@ -119,7 +119,11 @@ pub fn standing(policy: &Policy, claim: &ClaimFacts, follow_ups: &[FollowUp], no
     let mut grace: Option<Timestamp> = None;
     let mut runs = vec![0u32; lc.invalid_runs.len()];
     let mut last: Option<Timestamp> = None;
-    for f in counted(lc, claim, follow_ups) {
+    let list = counted(lc, claim, follow_ups);
+    // The follow-ups from the one still waiting for its confirmation on: they do not move the
+    // limit, but what the holder did still counts towards a run (R5.4).
+    let mut unconfirmed: &[&FollowUp] = &[];
+    for (i, f) in list.iter().copied().enumerate() {
         let number = n + 1;
         let mut counts_at = gate.map_or(f.at, |g| f.at.max(g));
         if let Some(conf) = lc.confirm_follow_up.as_ref().filter(|c| c.number == number) {
@@ -128,6 +132,7 @@ pub fn standing(policy: &Policy, claim: &ClaimFacts, follow_ups: &[FollowUp], no
                 if limit(window).is_none_or(|(at, why)| counts_at <= at && !matches!(why, Limit::ValidFor)) {
                     grace = Some(conf.within.after(f.at, tz));
                 }
+                unconfirmed = &list[i..];
                 break;
             };
             if c > conf.within.after(f.at, tz) {
@@ -149,6 +154,21 @@ pub fn standing(policy: &Policy, claim: &ClaimFacts, follow_ups: &[FollowUp], no
             }
         }
         window = then_within.map(|p| (p.after(counts_at, tz), Limit::Next { since: counts_at }));
+    }
+    // R5.4 is about what the holder did, confirmed or not: a run that ends among the follow-ups
+    // after an unconfirmed one voids the claim, unless the limit ran out before it ended.
+    let decide_at = limit(window).map(|(at, _)| grace.map_or(at, |g| g.max(at)));
+    for f in unconfirmed {
+        let counts_at = gate.map_or(f.at, |g| f.at.max(g));
+        if decide_at.is_some_and(|d| d < counts_at) {
+            break;
+        }
+        for (i, run) in lc.invalid_runs.iter().enumerate() {
+            runs[i] = if f.channel == run.channel { runs[i] + 1 } else { 0 };
+            if runs[i] >= run.consecutive {
+                return invalid_run(policy, claim, run.rule.clone(), run.channel, run.consecutive, counts_at);
+            }
+        }
     }
     match limit(window).map(|(at, why)| (at, why, grace.map_or(at, |g| g.max(at)))) {
         None => Standing::Open,
@@ -945,6 +965,53 @@ mod tests {
             standing(&p, &card(), &f, t("2026-11-05T03:00:00Z")),
             Standing::Due(_)
         ));
+    }
+
+    #[test]
+    fn r5_4_three_sms_in_a_row_void_the_card_whatever_the_second_ones_confirmation() {
+        let p = sample();
+        // The second follow-up (the one the leader confirms, R5.2) is never confirmed.
+        let f = vec![
+            fu(1, Channel::Sms, "2026-11-03T02:00:00Z"),
+            fu(2, Channel::Sms, "2026-11-04T02:00:00Z"),
+            fu(3, Channel::Sms, "2026-11-04T06:00:00Z"),
+        ];
+        let l = lapsed(standing(&p, &card(), &f, t("2026-11-04T07:00:00Z")));
+        assert_eq!((l.decision.rule.as_str(), l.status), ("R5.4", ClaimStatus::Void));
+        assert_eq!(l.at, t("2026-11-04T06:00:00Z"));
+        assert_eq!(l.decision.facts["reason"], "invalid_run");
+        // Confirmed late, the same: the run is what the holder did.
+        let mut late = f.clone();
+        late[1].confirmed_at = Some(t("2026-11-06T00:00:00Z"));
+        let l = lapsed(standing(&p, &card(), &late, t("2026-11-06T01:00:00Z")));
+        assert_eq!((l.decision.rule.as_str(), l.at), ("R5.4", t("2026-11-06T00:00:00Z")));
+        // Another consultant's SMS is not the holder's and breaks nothing; a call by the
+        // holder after the unconfirmed second one breaks the run.
+        let mut other = fu(4, Channel::Sms, "2026-11-04T04:00:00Z");
+        other.staff_id = 9;
+        let mut call = f.clone();
+        call.insert(2, fu(5, Channel::Call, "2026-11-04T05:00:00Z"));
+        call.push(other);
+        match standing(&p, &card(), &call, t("2026-11-04T07:00:00Z")) {
+            Standing::Due(d) => assert_eq!(d.awaiting_confirmation, Some(2)),
+            other => panic!("{other:?}"),
+        }
+        // Three SMS after the unconfirmed second one (a call before them) void it too.
+        call.extend([
+            fu(6, Channel::Sms, "2026-11-05T02:00:00Z"),
+            fu(7, Channel::Sms, "2026-11-05T03:00:00Z"),
+        ]);
+        let l = lapsed(standing(&p, &card(), &call, t("2026-11-05T04:00:00Z")));
+        assert_eq!((l.decision.rule.as_str(), l.at), ("R5.4", t("2026-11-05T03:00:00Z")));
+        // A run that ends after the card already lapsed does not re-decide it: the week from
+        // the first follow-up and the leader's 24 hours ran out first (R5.2).
+        let slow = vec![
+            fu(1, Channel::Sms, "2026-11-03T02:00:00Z"),
+            fu(2, Channel::Sms, "2026-11-04T02:00:00Z"),
+            fu(3, Channel::Sms, "2026-11-12T02:00:00Z"),
+        ];
+        let l = lapsed(standing(&p, &card(), &slow, t("2026-11-12T03:00:00Z")));
+        assert_eq!((l.decision.rule.as_str(), l.at), ("R5.2", t("2026-11-10T02:00:00Z")));
     }
 
     #[test]

@@ -22,7 +22,7 @@ mod sales;
 mod timed;
 pub use complaints::Complaints;
 pub use conflicts::Conflicts;
-pub use events::JointEvents;
+pub use events::{Attendance, JointEvents};
 pub use explain::{Line, explain};
 pub use limits::Limits;
 pub use sales::{AtEvents, ReferralPoints, Referred, SalesPolicy, SpecialCases};
@@ -249,6 +249,20 @@ pub struct ClaimPolicy {
     pub max_held: Option<u32>,
     /// R7.8(12): a manager redistributes a leaving person's customers.
     pub redistribute: Option<ShareRule>,
+    /// R11.4: once one division's claim (invitation) on a customer is confirmed, other divisions
+    /// may not claim the customer.
+    pub one_division: Option<OneDivision>,
+}
+
+/// R11.4: the first confirmed invitation wins and other divisions may not invite the customer:
+/// registering or confirming a claim of another division than the one holding a valid claim is
+/// refused. A division is the unit a claim counts for (its joint event's division, else the
+/// holder's unit); claims of staff without a unit neither hold nor are held off. An invitation
+/// to a joint event that is overdue for filing and not filed does not hold (R11.3: the customer
+/// goes to the division that invites and confirms meanwhile).
+#[derive(Debug, Clone, Serialize)]
+pub struct OneDivision {
+    pub rule: RuleId,
 }
 
 /// How ownership is derived from claims.
@@ -257,6 +271,10 @@ pub struct ClaimPolicy {
 pub enum OwnershipBasis {
     /// The valid claim that took effect first wins.
     EarliestEffective,
+    /// R3.3: the valid claim whose registration form names the earliest time wins (when the
+    /// staff member met and registered the customer), provided the form was handed in by the
+    /// R3.1 cut-off or its grace; a form handed in later counts from its submission.
+    EarliestRegisteredOnForm,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -269,10 +287,32 @@ pub struct OwnershipPolicy {
 pub struct CustomerPolicy {
     /// Country calling code assumed for phone numbers written without one.
     pub default_country_code: String,
+    /// Where customers come from (R3.2, R5.8, R11): a customer's `source` is one of these ids.
+    /// Empty: the source is free text, as staff write it.
+    pub sources: Vec<Source>,
     /// R5.8: the first message a new customer from certain sources gets, and by when.
     pub first_contact: Option<FirstContact>,
     /// R11.1: unclaimed customers (an event's files) are shared out among named staff.
     pub share_out: Option<ShareRule>,
+}
+
+/// A customer source the policy defines: its id (what is stored), its name, and other
+/// spellings staff have written it as (customers registered before the list, or typed names).
+#[derive(Debug, Clone, Serialize)]
+pub struct Source {
+    pub id: String,
+    pub name: Text,
+    pub aliases: Vec<String>,
+}
+
+impl Source {
+    fn answers_to(&self, s: &str) -> bool {
+        let s = s.trim();
+        self.id == s
+            || self.name.zh == s
+            || self.name.en.eq_ignore_ascii_case(s)
+            || self.aliases.iter().any(|a| a.trim().eq_ignore_ascii_case(s))
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -407,6 +447,31 @@ impl Policy {
             .unwrap_or_else(|| Text::new(id, id))
     }
 
+    /// The source `s` names: by its id, its name in either language or an alias. `None` for
+    /// anything else, and always without a list of sources.
+    pub fn source(&self, s: &str) -> Option<&Source> {
+        self.customers.sources.iter().find(|x| x.answers_to(s))
+    }
+
+    /// Whether a customer's `source` is one of `listed` (source ids, or free text when the
+    /// policy defines no sources).
+    pub fn source_in(&self, source: Option<&str>, listed: &[String]) -> bool {
+        let Some(s) = source.map(str::trim).filter(|s| !s.is_empty()) else {
+            return false;
+        };
+        if self.customers.sources.is_empty() {
+            return listed.iter().any(|x| x.trim().eq_ignore_ascii_case(s));
+        }
+        self.source(s).is_some_and(|src| listed.contains(&src.id))
+    }
+
+    /// A source as people read it: its name, or the text itself when the policy does not know it.
+    pub fn source_name(&self, s: &str) -> Text {
+        self.source(s)
+            .map(|x| x.name.clone())
+            .unwrap_or_else(|| Text::new(s, s))
+    }
+
     /// Formats a time in the tenant's zone, minutes precision: `2026-11-03 09:12`.
     pub fn local_time(&self, t: jiff::Timestamp) -> String {
         t.to_zoned(self.tz.clone()).strftime("%Y-%m-%d %H:%M").to_string()
@@ -495,6 +560,17 @@ struct RawCustomers {
     first_contact: Option<timed::RawFirstContact>,
     #[serde(default)]
     share_out: Option<timed::RawShareRule>,
+    #[serde(default)]
+    sources: Vec<RawSource>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSource {
+    id: Spanned<String>,
+    name: Spanned<Text>,
+    #[serde(default)]
+    aliases: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -527,6 +603,14 @@ struct RawClaims {
     max_held: Option<Spanned<i64>>,
     #[serde(default)]
     redistribute: Option<timed::RawShareRule>,
+    #[serde(default)]
+    one_division: Option<RawOneDivision>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOneDivision {
+    rule: Spanned<String>,
 }
 
 #[derive(Deserialize)]
@@ -541,7 +625,7 @@ struct RawConfirmation {
 #[serde(deny_unknown_fields)]
 struct RawOwnership {
     rule: Spanned<String>,
-    basis: OwnershipBasis,
+    basis: Spanned<OwnershipBasis>,
 }
 
 #[derive(Deserialize)]
@@ -591,6 +675,97 @@ impl Checker<'_> {
         }
     }
 
+    /// The customer sources: ids as other ids are, names in both languages, and no spelling
+    /// that two sources answer to.
+    fn sources(&mut self, raw: Vec<RawSource>) -> Vec<Source> {
+        let mut out: Vec<Source> = Vec::new();
+        for r in raw {
+            let id = r.id.get_ref().trim().to_string();
+            if id.is_empty()
+                || !id
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            {
+                self.error(
+                    r.id.span(),
+                    format!("source id `{id}` must be lowercase letters, digits and underscores"),
+                    "for example id = \"walk_in\"",
+                );
+            }
+            let name = r.name.get_ref().clone();
+            if name.zh.trim().is_empty() || name.en.trim().is_empty() {
+                self.error(
+                    r.name.span(),
+                    format!("source `{id}` needs a name in Chinese and in English"),
+                    "for example name = { zh = \"来访\", en = \"Walk-in\" }",
+                );
+            }
+            let src = Source {
+                id: id.clone(),
+                name,
+                aliases: r.aliases.iter().map(|a| a.get_ref().trim().to_string()).collect(),
+            };
+            let spellings = std::iter::once((src.id.clone(), r.id.span()))
+                .chain([src.name.zh.clone(), src.name.en.clone()].map(|n| (n, r.name.span())))
+                .chain(r.aliases.iter().map(|a| (a.get_ref().trim().to_string(), a.span())));
+            let mut clash = false;
+            for (spelling, span) in spellings.filter(|(s, _)| !s.is_empty()) {
+                if let Some(other) = out.iter().find(|o| o.answers_to(&spelling)) {
+                    self.error(
+                        span,
+                        format!("`{spelling}` already names the source `{}`", other.id),
+                        "each id, name and alias names one source; remove it from one of them",
+                    );
+                    clash = true;
+                }
+            }
+            if !clash {
+                out.push(src);
+            }
+        }
+        out
+    }
+
+    /// Source references (`sources = [...]` of a rule): ids of `[[customers.sources]]` when the
+    /// policy lists its sources, else free text.
+    pub(super) fn source_refs(
+        &mut self,
+        raw: &Spanned<Vec<Spanned<String>>>,
+        sources: &[Source],
+        what: &str,
+    ) -> Vec<String> {
+        if raw.get_ref().iter().all(|s| s.get_ref().trim().is_empty()) {
+            self.error(
+                raw.span(),
+                format!("{what} needs at least one source"),
+                if sources.is_empty() {
+                    "for example sources = [\"来电\", \"来访\"]".to_string()
+                } else {
+                    format!("for example sources = [\"{}\"]", sources[0].id)
+                },
+            );
+        }
+        let mut out = Vec::new();
+        for s in raw.get_ref() {
+            let v = s.get_ref().trim().to_string();
+            if sources.is_empty() || sources.iter().any(|x| x.id == v) {
+                out.push(v);
+            } else {
+                let known: Vec<&str> = sources.iter().map(|x| x.id.as_str()).collect();
+                let hint = match sources.iter().find(|x| x.answers_to(&v)) {
+                    Some(x) => format!("write the source's id: \"{}\"", x.id),
+                    None => format!("sources defined in [[customers.sources]]: {}", known.join(", ")),
+                };
+                self.error(
+                    s.span(),
+                    format!("source `{v}` is not defined in [[customers.sources]]"),
+                    hint,
+                );
+            }
+        }
+        out
+    }
+
     fn check(mut self, raw: RawPolicy) -> Result<Policy, PolicyErrors> {
         let h = raw.policy;
         let id = h.id.get_ref().trim().to_string();
@@ -630,10 +805,11 @@ impl Checker<'_> {
                 }
             },
         };
-        let (raw_cc, raw_first_contact, raw_share_out) = match raw.customers {
-            Some(c) => (c.default_country_code, c.first_contact, c.share_out),
-            None => (None, None, None),
+        let (raw_cc, raw_first_contact, raw_share_out, raw_sources) = match raw.customers {
+            Some(c) => (c.default_country_code, c.first_contact, c.share_out, c.sources),
+            None => (None, None, None, Vec::new()),
         };
+        let sources = self.sources(raw_sources);
         let default_country_code = match raw_cc {
             None => "86".to_string(),
             Some(cc) => {
@@ -792,7 +968,7 @@ impl Checker<'_> {
         let pools = self.pools(raw.pools, &roles);
         let cadence = raw.cadence.map(|c| self.cadence(c, &roles, &channels));
         let events = raw.events.map(|e| self.joint_events(e, &roles, &ledger.codes));
-        let sales = raw.sales.map(|s| self.sales(s, &roles, &ledger.codes));
+        let sales = raw.sales.map(|s| self.sales(s, &roles, &ledger.codes, &sources));
         let complaints = raw.complaints.map(|c| self.complaints(c, &roles, &ledger.codes));
         let conflicts = raw.conflicts.map(|c| self.conflicts(c, &roles, &ledger.codes));
         let limits = raw.limits.map(|l| self.limits(l)).unwrap_or_default();
@@ -817,7 +993,18 @@ impl Checker<'_> {
             .map(|r| self.share_rule(r, &roles, "[claims.redistribute]"));
         let share_out = raw_share_out.map(|r| self.share_rule(r, &roles, "[customers.share_out]"));
         let submission = raw.claims.submission.map(|sub| self.submission(sub, &ledger.codes));
-        let first_contact = raw_first_contact.and_then(|f| self.first_contact(f, &channels, &ledger.codes));
+        let basis = *raw.ownership.basis.get_ref();
+        if basis == OwnershipBasis::EarliestRegisteredOnForm && submission.is_none() {
+            self.error(
+                raw.ownership.basis.span(),
+                "basis = \"earliest_registered_on_form\" needs a [claims.submission] cut-off",
+                "R3.3 reads the time on forms handed in on time (R3.1): add [claims.submission] with `by` (and `late_until`)",
+            );
+        }
+        let first_contact = raw_first_contact.and_then(|f| self.first_contact(f, &channels, &ledger.codes, &sources));
+        let one_division = raw.claims.one_division.map(|o| OneDivision {
+            rule: self.rule(&o.rule),
+        });
         let cancel = raw
             .claims
             .cancel
@@ -841,6 +1028,7 @@ impl Checker<'_> {
             separation_of_duties: h.separation_of_duties.unwrap_or(true),
             customers: CustomerPolicy {
                 default_country_code,
+                sources,
                 first_contact,
                 share_out,
             },
@@ -855,10 +1043,11 @@ impl Checker<'_> {
                 submission,
                 max_held,
                 redistribute,
+                one_division,
             },
             ownership: OwnershipPolicy {
                 rule: ownership_rule,
-                basis: raw.ownership.basis,
+                basis,
             },
             activities: ActivityPolicy { channels, kinds },
             ledger,
@@ -1090,6 +1279,62 @@ entered_by = ["team_leader"]
         assert!(messages[3].contains("`seller` is not defined"), "{messages:?}");
         // Without the section there are no complaint rules.
         assert!(sample().complaints.is_none());
+    }
+
+    #[test]
+    fn r5_8_customer_sources_are_a_list_the_rules_refer_to_by_id() {
+        let src = include_str!("../../../presets/car-dealership.toml");
+        let p = Policy::parse(src, "car.toml").unwrap();
+        let walk_in = p.source("来访").unwrap();
+        assert_eq!((walk_in.id.as_str(), walk_in.name.en.as_str()), ("walk_in", "Walk-in"));
+        // By id, name in either language or alias; nothing else.
+        for s in ["walk_in", "来访", "walk-in", " 到店 "] {
+            assert_eq!(p.source(s).map(|x| x.id.as_str()), Some("walk_in"), "{s}");
+        }
+        assert!(p.source("电视广告").is_none());
+        let fc = p.customers.first_contact.as_ref().unwrap();
+        assert_eq!(fc.sources, ["inbound_call", "walk_in"]);
+        // A customer stored before the list, as staff wrote it, still counts.
+        assert!(p.source_in(Some("到店"), &fc.sources) && p.source_in(Some("walk_in"), &fc.sources));
+        assert!(!p.source_in(Some("roadshow"), &fc.sources) && !p.source_in(None, &fc.sources));
+        assert_eq!(p.source_name("walk_in").zh, "来访");
+        assert_eq!(p.source_name("电视广告").zh, "电视广告");
+        // A rule naming a source the list lacks is an error at its place, with the ids as a hint;
+        // a name instead of an id says which id to write.
+        let line_of = |s: &str, needle: &str| s.lines().position(|l| l.contains(needle)).unwrap() + 1;
+        let bad = src.replacen(
+            "sources = [\"inbound_call\", \"walk_in\"]",
+            "sources = [\"inbound_call\", \"visit\"]",
+            1,
+        );
+        let e = &Policy::parse(&bad, "car.toml").unwrap_err().0[0];
+        assert!(
+            e.message
+                .contains("source `visit` is not defined in [[customers.sources]]"),
+            "{e}"
+        );
+        assert_eq!((e.line, e.column), (line_of(&bad, "\"visit\"]"), 28));
+        assert!(e.hint.as_deref().unwrap().contains("walk_in, friend_referral"), "{e}");
+        let bad = src.replacen(
+            "sources = [\"friend_referral\", \"customer_referral\"]",
+            "sources = [\"朋友介绍\"]",
+            1,
+        );
+        let e = &Policy::parse(&bad, "car.toml").unwrap_err().0[0];
+        assert!(e.hint.as_deref().unwrap().contains("\"friend_referral\""), "{e}");
+        // Ids are ids; no spelling names two sources.
+        let bad = src.replacen("id = \"online\"", "id = \"Online\"", 1);
+        assert!(
+            Policy::parse(&bad, "car.toml").unwrap_err().0[0]
+                .message
+                .contains("source id `Online`")
+        );
+        let bad = src.replacen("aliases = [\"车展\"]", "aliases = [\"车展\", \"到店\"]", 1);
+        let e = &Policy::parse(&bad, "car.toml").unwrap_err().0[0];
+        assert!(e.message.contains("`到店` already names the source `walk_in`"), "{e}");
+        // Without a list, sources are free text, as before.
+        assert!(sample().customers.sources.is_empty());
+        assert!(sample().source_in(Some("到店"), &sample().customers.first_contact.unwrap().sources));
     }
 
     #[test]

@@ -59,11 +59,10 @@ fn sales(policy: &Policy) -> Result<&SalesPolicy, Refusal> {
     })
 }
 
-fn referred(p: &SalesPolicy, source: Option<&str>) -> bool {
-    let Some(r) = &p.referred else {
-        return false;
-    };
-    source.is_some_and(|s| r.sources.iter().any(|x| x.trim().eq_ignore_ascii_case(s.trim())))
+fn referred(policy: &Policy, p: &SalesPolicy, source: Option<&str>) -> bool {
+    p.referred
+        .as_ref()
+        .is_some_and(|r| policy.source_in(source, &r.sources))
 }
 
 /// Decides who `sale` counts for. `owner` is the customer's owner; `consented` whether the
@@ -153,7 +152,7 @@ pub fn decide_sale(
         });
     }
     // R5.7: a referred customer belongs to whoever closes.
-    if referred(p, sale.source.as_deref()) {
+    if referred(policy, p, sale.source.as_deref()) {
         let r = p
             .referred
             .as_ref()
@@ -393,8 +392,8 @@ fn points_charge(policy: &Policy, code: &str, quantity: i64, at: Timestamp, deci
     })
 }
 
-/// R11.2: the referrer's points for bringing `r`'s new customer to the event (their invitation
-/// was confirmed). `None` without the rule.
+/// R11.2: the referrer's points for bringing `r`'s new customer to the event (the new customer
+/// was checked in there). `None` without the rule.
 pub fn decide_referral_attendance(policy: &Policy, r: &Referral<'_>, at: Timestamp) -> Option<Charge> {
     let p = policy.sales.as_ref()?.referral.as_ref()?;
     let code = p.new_customer.as_deref()?;

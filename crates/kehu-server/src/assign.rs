@@ -284,7 +284,7 @@ pub async fn share_out(
             .iter()
             .map(ClaimRow::facts)
             .collect();
-        let reg = decide_registration(&policy, now, &target.facts(), &existing)
+        let reg = decide_registration(&policy, now, &target.facts(), target.unit_id, &existing)
             .map_err(|r| ApiError::refused(r).in_lang(lang))?;
         let decision = assign::decide(
             &policy,

@@ -1,12 +1,13 @@
 //! Joint events of several divisions (R11.3): scheduling, invitations that name an event, the
-//! divisions' filings, the late-filing deadline, and losing a customer to the other division.
+//! divisions' filings, the late-filing deadline, losing a customer to the other division, and
+//! checking invited customers in at the event, which earns a referrer their points (R11.2).
 
 use kehu_domain::claim::ClaimStatus;
 use kehu_domain::event::{self, Division, EventFacts, Invitation, NewEvent, Session};
 use kehu_domain::{Decision, Permission, Policy, Text, Timestamp};
 use kehu_store::claims::{self, ClaimRow};
 use kehu_store::deadlines::{self, Kind};
-use kehu_store::events::{self as store, EventRow, NewEventRow};
+use kehu_store::events::{self as store, AttendanceRow, EventRow, NewEventRow};
 use kehu_store::history::{self, NewEvent as HistoryEvent};
 use kehu_store::{StoreError, Tx, staff, ts, units};
 
@@ -257,7 +258,6 @@ pub(crate) async fn confirmed(
         now,
     )
     .await?;
-    referral_points(tx, policy, &claim, &ev, now).await?;
     let Some(me) = invitation(&claim, Some(now)) else {
         return Ok(claim);
     };
@@ -447,6 +447,109 @@ async fn late(
     Ok(())
 }
 
+/// R11.2: checks an invited customer in at a joint event, and charges the referral points of a
+/// new customer an existing one brought, in the same transaction.
+pub async fn check_in(
+    state: &AppState,
+    caller: &Caller,
+    event_id: i64,
+    customer_id: i64,
+) -> Result<(AttendanceRow, Decision), ApiError> {
+    let policy = state.policy(caller.tenant_id).await?;
+    let lang = caller.lang;
+    event::rules(&policy).map_err(|r| ApiError::refused(r).in_lang(lang))?;
+    let now = state.now();
+    let mut tx = state.db.begin().await?;
+    let row = match store::get_tx(&mut tx, caller.tenant_id, event_id).await {
+        Ok(row) => row,
+        Err(StoreError::NotFound) => return Err(event_not_found(lang)),
+        Err(e) => return Err(e.into()),
+    };
+    let no_customer =
+        || ApiError::bad_request("invalid_customer", Text::new("该客户不存在", "No such customer")).in_lang(lang);
+    // One check-in of a customer at a time.
+    claims::lock_customer(&mut tx, caller.tenant_id, customer_id)
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => no_customer(),
+            e => e.into(),
+        })?;
+    let customer = kehu_store::customers::get_tx(&mut tx, caller.tenant_id, customer_id).await?;
+    let ev = row.facts(&unit_names(state, caller.tenant_id).await?);
+    let held: Option<ClaimRow> = claims::for_customer_tx(&mut tx, caller.tenant_id, customer_id)
+        .await?
+        .into_iter()
+        .filter(|c| c.event_id == Some(event_id) && c.status() == ClaimStatus::Valid && c.filing_due.is_some())
+        .min_by_key(|c| (c.effective_at, c.id));
+    let inv = held.as_ref().and_then(|c| invitation(c, None));
+    let before = store::attendance_of_tx(&mut tx, caller.tenant_id, event_id, customer_id).await?;
+    let decision = event::decide_check_in(
+        &policy,
+        &caller.facts(),
+        &ev,
+        &event::Arrival {
+            customer_id,
+            customer_name: &customer.name,
+            invitation: inv.as_ref(),
+            checked_in_at: before.map(|b| ts(b.checked_in_at)),
+        },
+        now,
+    )
+    .map_err(|r| ApiError::refused(r).in_lang(lang))?;
+    let attended = store::check_in(
+        &mut tx,
+        caller.tenant_id,
+        store::NewAttendance {
+            event_id,
+            customer_id,
+            claim_id: held.as_ref().map(|c| c.id),
+            checked_in_by: caller.id(),
+            at: now,
+            policy_version: policy.version,
+        },
+    )
+    .await?;
+    history::append(
+        &mut tx,
+        caller.tenant_id,
+        now,
+        HistoryEvent {
+            actor_id: Some(caller.id()),
+            entity: "event",
+            entity_id: event_id,
+            customer_id: Some(customer_id),
+            action: "check_in",
+            after: Some(attended.to_json()),
+            decision: Some(&decision),
+            ..Default::default()
+        },
+    )
+    .await?;
+    if let Some(claim) = &held {
+        referral_points(&mut tx, &policy, claim, &ev, now).await?;
+    }
+    tx.commit().await?;
+    Ok((attended, decision))
+}
+
+/// R11.2: who was checked in at the event, in the order they arrived.
+pub async fn attendance(state: &AppState, caller: &Caller, event_id: i64) -> Result<Vec<AttendanceRow>, ApiError> {
+    let policy = state.policy(caller.tenant_id).await?;
+    require_read(&policy, caller)?;
+    store::get(&state.db, caller.tenant_id, event_id)
+        .await
+        .map_err(|_| event_not_found(caller.lang))?;
+    Ok(store::attendance(&state.db, caller.tenant_id, event_id).await?)
+}
+
+/// Whether the caller may check customers in at events (R11.2).
+pub fn may_check_in(policy: &Policy, caller: &Caller) -> bool {
+    policy
+        .events
+        .as_ref()
+        .is_some_and(|r| Policy::holds_any(&caller.roles, &r.attendance.roles))
+}
+
 /// The upcoming joint events the caller's division may still invite to, soonest first:
 /// (id, "name · starts"). Empty without joint-event rules or a division.
 pub async fn open_for(state: &AppState, caller: &Caller) -> Result<Vec<(i64, String)>, ApiError> {
@@ -469,8 +572,8 @@ pub async fn open_for(state: &AppState, caller: &Caller) -> Result<Vec<(i64, Str
         .collect())
 }
 
-/// R11.2: a new customer brought by an existing one (`referrer_id`) is confirmed for the event:
-/// the referrer earns the points, once per new customer and event.
+/// R11.2: a new customer brought by an existing one (`referrer_id`) takes part in the event
+/// (is checked in): the referrer earns the points, once per new customer and event.
 async fn referral_points(
     tx: &mut Tx,
     policy: &Policy,

@@ -59,6 +59,23 @@ pub async fn list(
     Ok(kehu_store::ledger::list(&state.db, caller.tenant_id, staff_id, period, before, limit).await?)
 }
 
+/// The latest month with entries the caller may read (`staff_id`'s, or as [`list`] filters
+/// without one).
+pub async fn latest_period(
+    state: &AppState,
+    caller: &Caller,
+    staff_id: Option<i64>,
+) -> Result<Option<String>, ApiError> {
+    let policy = state.policy(caller.tenant_id).await?;
+    let staff_id = match staff_id {
+        Some(id) if !may_read(&policy, caller, Some(id)) => return Err(forbidden(caller.lang)),
+        Some(id) => Some(id),
+        None if may_read(&policy, caller, None) => None,
+        None => Some(caller.id()),
+    };
+    Ok(kehu_store::ledger::latest_period(&state.db, caller.tenant_id, staff_id).await?)
+}
+
 pub async fn get(state: &AppState, caller: &Caller, id: i64) -> Result<EntryRow, ApiError> {
     let policy = state.policy(caller.tenant_id).await?;
     let lang = caller.lang;

@@ -636,7 +636,7 @@ pub async fn reassign_claim(
         .map_err(|r| ApiError::refused(r).in_lang(lang))?;
     // The new holder registers like anyone else: the policy's rule on duplicates and the cap on
     // customers held apply.
-    kehu_domain::claim::decide_registration(&policy, now, &to_facts, &facts)
+    kehu_domain::claim::decide_registration(&policy, now, &to_facts, to.unit_id, &facts)
         .map_err(|r| ApiError::refused(r).in_lang(lang))?;
     let held = claims::count_held(&mut tx, caller.tenant_id, to.id).await?;
     kehu_domain::pool::decide_capacity(&policy, &to_facts, held).map_err(|r| ApiError::refused(r).in_lang(lang))?;
@@ -925,7 +925,7 @@ pub(crate) async fn take_from_pool(
     )
     .map_err(|r| ApiError::refused(r).in_lang(lang))?;
     let facts: Vec<_> = existing.iter().map(ClaimRow::facts).collect();
-    let reg = kehu_domain::claim::decide_registration(policy, now, &holder, &facts)
+    let reg = kehu_domain::claim::decide_registration(policy, now, &holder, caller.staff.unit_id, &facts)
         .map_err(|r| ApiError::refused(r).in_lang(lang))?;
     let row = claims::insert(
         tx,

@@ -98,6 +98,43 @@ pub(crate) fn clean(
     Ok(Some(s))
 }
 
+/// A customer's source as stored: free text when the policy lists no sources; else the id of
+/// the source it names (by id, name or alias), or 422 `invalid_source` listing the sources.
+pub fn customer_source(
+    policy: &Policy,
+    source: Option<String>,
+    lang: kehu_domain::Lang,
+) -> Result<Option<String>, ApiError> {
+    let list = &policy.customers.sources;
+    let Some(s) = source else {
+        return Ok(None);
+    };
+    if list.is_empty() {
+        return Ok(Some(s));
+    }
+    if let Some(found) = policy.source(&s) {
+        return Ok(Some(found.id.clone()));
+    }
+    let zh: Vec<String> = list.iter().map(|x| format!("{}（{}）", x.name.zh, x.id)).collect();
+    let en: Vec<String> = list.iter().map(|x| format!("{} ({})", x.id, x.name.en)).collect();
+    Err(ApiError::bad_request(
+        "invalid_source",
+        Text::new(
+            format!("来源“{s}”不在本制度的客户来源中；来源须为：{}", zh.join("、")),
+            format!("`{s}` is not one of this policy's customer sources: {}", en.join(", ")),
+        ),
+    )
+    .in_lang(lang)
+    .with_extra(
+        "sources",
+        serde_json::Value::Array(
+            list.iter()
+                .map(|x| json!({ "id": x.id, "name": { "zh": x.name.zh, "en": x.name.en } }))
+                .collect(),
+        ),
+    ))
+}
+
 /// The active staff member `id` of the caller's tenant, or 422 `invalid_staff`.
 pub async fn active_staff(state: &AppState, caller: &Caller, id: i64) -> Result<staff::StaffRow, ApiError> {
     staff::get(&state.db, caller.tenant_id, id)
@@ -144,7 +181,7 @@ pub async fn create_customer(
         .in_lang(lang));
     }
     let grade = clean(input.grade, 20, "grade", lang)?;
-    let source = clean(input.source, 100, "source", lang)?;
+    let source = customer_source(&policy, clean(input.source, 100, "source", lang)?, lang)?;
     let agent = clean(input.agent, 100, "agent", lang)?;
     let cc = &policy.customers.default_country_code;
     let mut keys: Vec<Key> = Vec::new();
@@ -541,7 +578,10 @@ pub async fn register_claim_at(
         .map(ClaimRow::facts)
         .collect();
     let facts = holder.facts();
-    let reg = decide_registration(&policy, now, &facts, &existing).map_err(|r| ApiError::refused(r).in_lang(lang))?;
+    // The division the claim counts for (R11.4): the holder's unit, which is also the division an
+    // invitation to a joint event counts for (R11.3).
+    let reg = decide_registration(&policy, now, &facts, holder.unit_id, &existing)
+        .map_err(|r| ApiError::refused(r).in_lang(lang))?;
     let held = claims::count_held(&mut tx, caller.tenant_id, holder.id).await?;
     kehu_domain::pool::decide_capacity(&policy, &facts, held).map_err(|r| ApiError::refused(r).in_lang(lang))?;
     let late = decide_submission(&policy, &facts, contact_at.unwrap_or(now), now)
@@ -637,7 +677,12 @@ pub async fn confirm_claim(state: &AppState, caller: &Caller, claim_id: i64) -> 
     let mut tx = state.db.begin().await?;
     let claim = crate::lifecycle::lock_claim(&mut tx, caller, claim_id).await?;
     let confirmer = caller.facts();
-    let c = decide_confirmation(&policy, now, &claim.facts(), &confirmer)
+    let others: Vec<_> = claims::for_customer_tx(&mut tx, caller.tenant_id, claim.customer_id)
+        .await?
+        .iter()
+        .map(ClaimRow::facts)
+        .collect();
+    let c = decide_confirmation(&policy, now, &claim.facts(), &others, &confirmer)
         .map_err(|r| ApiError::refused(r).in_lang(lang))?;
     let row = claims::confirm(
         &mut tx,

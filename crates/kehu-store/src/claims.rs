@@ -39,6 +39,8 @@ pub struct ClaimRow {
     pub event_unit: Option<i64>,
     pub filing_due: Option<i64>,
     pub filed_at: Option<i64>,
+    /// The holder's unit now.
+    pub staff_unit: Option<i64>,
 }
 
 impl ClaimRow {
@@ -63,6 +65,10 @@ impl ClaimRow {
             ended_rule: self.ended_rule.as_deref().and_then(|r| RuleId::parse(r).ok()),
             reassigned_from: self.reassigned_from,
             customer_grade: self.customer_grade.clone(),
+            contact_at: self.contact_at.map(ts),
+            division: self.event_unit.or(self.staff_unit),
+            filing_due: self.filing_due.map(ts),
+            filed_at: self.filed_at.map(ts),
         }
     }
 
@@ -99,7 +105,7 @@ impl ClaimRow {
 const SELECT: &str = "SELECT c.id, c.tenant_id, c.customer_id, c.staff_id, s.display_name AS staff_name, cu.name AS customer_name, cu.grade AS customer_grade, c.status, \
     c.registered_at, c.registered_by, c.effective_at, c.confirmed_at, c.confirmed_by, k.display_name AS confirmer_name, \
     c.confirmed_role, c.valid_until, c.policy_version, c.ended_at, c.ended_rule, c.ended_by, c.end_reason, c.reassigned_from, c.contact_at, c.from_pool, \
-    c.event_id, c.event_unit, c.filing_due, c.filed_at \
+    c.event_id, c.event_unit, c.filing_due, c.filed_at, s.unit_id AS staff_unit \
     FROM claims c JOIN staff s ON s.id = c.staff_id JOIN customers cu ON cu.id = c.customer_id \
     LEFT JOIN staff k ON k.id = c.confirmed_by";
 

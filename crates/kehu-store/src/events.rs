@@ -129,3 +129,94 @@ pub async fn list(db: &Db, tenant_id: i64, from: Timestamp, limit: i64) -> Resul
     )
     .await
 }
+
+/// R11.2: a customer checked in at a joint event.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AttendanceRow {
+    pub id: i64,
+    pub tenant_id: i64,
+    pub event_id: i64,
+    pub customer_id: i64,
+    pub customer_name: String,
+    pub claim_id: Option<i64>,
+    pub checked_in_by: i64,
+    pub checked_in_by_name: String,
+    pub checked_in_at: i64,
+    pub policy_version: i64,
+}
+
+impl AttendanceRow {
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "id": self.id,
+            "event_id": self.event_id,
+            "customer_id": self.customer_id,
+            "customer_name": self.customer_name,
+            "claim_id": self.claim_id,
+            "checked_in_by": self.checked_in_by,
+            "checked_in_by_name": self.checked_in_by_name,
+            "checked_in_at": ts(self.checked_in_at).to_string(),
+            "policy_version": self.policy_version,
+        })
+    }
+}
+
+const ATTENDANCE: &str = "SELECT a.id, a.tenant_id, a.event_id, a.customer_id, c.name AS customer_name, a.claim_id, \
+    a.checked_in_by, s.display_name AS checked_in_by_name, a.checked_in_at, a.policy_version \
+    FROM event_attendance a JOIN customers c ON c.id = a.customer_id JOIN staff s ON s.id = a.checked_in_by";
+
+pub struct NewAttendance {
+    pub event_id: i64,
+    pub customer_id: i64,
+    pub claim_id: Option<i64>,
+    pub checked_in_by: i64,
+    pub at: Timestamp,
+    pub policy_version: u32,
+}
+
+/// Records a check-in; a second one of the same customer at the same event is a `Conflict`.
+pub async fn check_in(tx: &mut Tx, tenant_id: i64, a: NewAttendance) -> Result<AttendanceRow> {
+    let (id,): (i64,) = tx
+        .fetch_one(
+            "INSERT INTO event_attendance (tenant_id, event_id, customer_id, claim_id, checked_in_by, checked_in_at, policy_version) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+            args![
+                tenant_id,
+                a.event_id,
+                a.customer_id,
+                a.claim_id,
+                a.checked_in_by,
+                ms(a.at),
+                i64::from(a.policy_version)
+            ],
+        )
+        .await?;
+    tx.fetch_one(
+        &format!("{ATTENDANCE} WHERE a.tenant_id = $1 AND a.id = $2"),
+        args![tenant_id, id],
+    )
+    .await
+}
+
+/// The customer's check-in at the event, if any.
+pub async fn attendance_of_tx(
+    tx: &mut Tx,
+    tenant_id: i64,
+    event_id: i64,
+    customer_id: i64,
+) -> Result<Option<AttendanceRow>> {
+    tx.fetch_optional(
+        &format!("{ATTENDANCE} WHERE a.tenant_id = $1 AND a.event_id = $2 AND a.customer_id = $3"),
+        args![tenant_id, event_id, customer_id],
+    )
+    .await
+}
+
+/// Everyone checked in at the event, in the order they arrived.
+pub async fn attendance(db: &Db, tenant_id: i64, event_id: i64) -> Result<Vec<AttendanceRow>> {
+    db.fetch_all(
+        &format!("{ATTENDANCE} WHERE a.tenant_id = $1 AND a.event_id = $2 ORDER BY a.checked_in_at, a.id"),
+        args![tenant_id, event_id],
+    )
+    .await
+}

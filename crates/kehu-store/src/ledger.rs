@@ -243,6 +243,17 @@ pub async fn list(
     .await
 }
 
+/// The latest month with entries (of one staff member when given), `YYYY-MM`.
+pub async fn latest_period(db: &Db, tenant_id: i64, staff_id: Option<i64>) -> Result<Option<String>> {
+    let (p,): (Option<String>,) = db
+        .fetch_one(
+            "SELECT MAX(period) FROM ledger_entries WHERE tenant_id = $1 AND ($2 IS NULL OR staff_id = $2)",
+            args![tenant_id, staff_id],
+        )
+        .await?;
+    Ok(p)
+}
+
 /// Every entry of a month, for statements per person and unit.
 pub async fn for_period(db: &Db, tenant_id: i64, period: &str) -> Result<Vec<EntryRow>> {
     db.fetch_all(

@@ -100,7 +100,15 @@ const COMPANIES: &[&str] = &[
     "绿源环保工程有限公司",
     "星光影视文化有限公司",
 ];
-const SOURCES: &[&str] = &["来电", "到店", "自拓", "老客户转介绍", "车展", "网络咨询"];
+/// Source ids of the car-dealership preset's `[[customers.sources]]`.
+const SOURCES: &[&str] = &[
+    "inbound_call",
+    "walk_in",
+    "self_sourced",
+    "customer_referral",
+    "roadshow",
+    "online",
+];
 pub(crate) const NOTES: &[&str] = &[
     "客户关注SUV车型，预算20万左右",
     "已试驾，对油耗满意，考虑贷款方案",
@@ -340,7 +348,7 @@ async fn seed(state: &AppState, policy: &Policy, file: &str, source: &str, admin
                 };
                 let id = customer.row.id;
                 // R5.8: a caller's or visitor's number gets the first SMS the same day, mostly.
-                if matches!(source, "来电" | "到店") && i % 6 != 4 {
+                if matches!(source, "inbound_call" | "walk_in") && i % 6 != 4 {
                     agenda.at(
                         base + jiff::SignedDuration::from_mins(20),
                         Step::FollowUp(id, creator.id, "sms", Plan::Once),

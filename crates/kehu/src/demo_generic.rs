@@ -1,8 +1,9 @@
 //! Demo data for any preset: an organisation, a few staff per role the policy defines, about
-//! 120 customers registered over the last 30 days by those who may, claims (signed where the
-//! policy asks for it), follow-ups, ledger entries from the policy's manual codes, and, where the
-//! policy has complaint rules (R11.9), a complaint resolved in time and one left open past its
-//! limit. Every step goes through the same use cases and rules as real work, with deadlines
+//! 120 customers registered over the last 30 days by those who may (their sources from the
+//! policy's list), claims (signed where the policy asks for it), follow-ups, ledger entries from
+//! the policy's manual codes, where the policy returns unserved customers to a pool (R11.8) a
+//! few claimed months ago and returned since, and, where the policy has complaint rules (R11.9),
+//! a complaint resolved in time and one left open past its limit. Every step goes through the same use cases and rules as real work, with deadlines
 //! fired in time.
 
 use kehu_domain::policy::Party;
@@ -20,18 +21,25 @@ pub async fn seed(state: &AppState, policy: &Policy, file: &str, source: &str, a
     let db = &state.db;
     let real_now = jiff::Timestamp::now();
     let start = real_now - jiff::SignedDuration::from_hours(30 * 24);
-    set_now(state, start);
+    // A policy that returns unserved customers to a pool (R11.8) starts far enough back for some
+    // to have been returned by today, so the pool holds customers to claim.
+    let release = pool_release(policy);
+    let first = match release {
+        Some(after) => (real_now - after - jiff::SignedDuration::from_hours(5 * 24)).min(start),
+        None => start,
+    };
+    set_now(state, first);
     let company = format!(
         "示范{}",
         policy.name.zh.trim_end_matches("管理制度").trim_end_matches("制度")
     );
-    let tenant = kehu_store::tenants::create(db, TENANT, &company, policy, source, file, start).await?;
+    let tenant = kehu_store::tenants::create(db, TENANT, &company, policy, source, file, first).await?;
     let hash = kehu_server::auth::hash_password(admin_pw).map_err(|_| anyhow::anyhow!("hashing failed"))?;
-    let admin = kehu_store::staff::create(db, tenant.id, None, NewStaff::admin(&hash), start).await?;
-    let top = kehu_store::units::create(db, tenant.id, Some(admin.id), &company, None, start).await?;
+    let admin = kehu_store::staff::create(db, tenant.id, None, NewStaff::admin(&hash), first).await?;
+    let top = kehu_store::units::create(db, tenant.id, Some(admin.id), &company, None, first).await?;
     let teams = [
-        kehu_store::units::create(db, tenant.id, Some(admin.id), "一部", Some(top.id), start).await?,
-        kehu_store::units::create(db, tenant.id, Some(admin.id), "二部", Some(top.id), start).await?,
+        kehu_store::units::create(db, tenant.id, Some(admin.id), "一部", Some(top.id), first).await?,
+        kehu_store::units::create(db, tenant.id, Some(admin.id), "二部", Some(top.id), first).await?,
     ];
     let demo_hash = kehu_server::auth::hash_password(DEMO_PASSWORD).map_err(|_| anyhow::anyhow!("hashing failed"))?;
     let mut rng = Rng(0x5eed_0000_6b65_6875);
@@ -70,7 +78,7 @@ pub async fn seed(state: &AppState, policy: &Policy, file: &str, source: &str, a
                     unit_id: Some(unit),
                     roles: std::slice::from_ref(&role.id),
                 },
-                start,
+                first,
             )
             .await?;
             staff.push(s);
@@ -96,9 +104,27 @@ pub async fn seed(state: &AppState, policy: &Policy, file: &str, source: &str, a
         Some(lc) => lc.follow_up_channels.iter().map(|c| c.as_str()).collect(),
         None => policy.activities.channels.iter().map(|c| c.as_str()).collect(),
     };
+    let sources: Vec<String> = if policy.customers.sources.is_empty() {
+        SOURCES.iter().map(|s| s.to_string()).collect()
+    } else {
+        policy.customers.sources.iter().map(|s| s.id.clone()).collect()
+    };
+    let mut phones = std::collections::HashSet::new();
+    if release.is_some() {
+        unserved(
+            state,
+            &creators,
+            &holders,
+            &confirmers,
+            &sources,
+            &mut phones,
+            &mut rng,
+            first,
+        )
+        .await?;
+    }
     let total = 120;
     let step = jiff::SignedDuration::from_secs(29 * 24 * 3600 / total as i64);
-    let mut phones = std::collections::HashSet::new();
     // Customers with a claim, oldest first: those a complaint can be about.
     let mut claimed: Vec<i64> = Vec::new();
     for i in 0..total {
@@ -111,22 +137,12 @@ pub async fn seed(state: &AppState, policy: &Policy, file: &str, source: &str, a
             break;
         }
         let creator = rng.pick(&creators).clone();
-        let phone = loop {
-            let p = format!(
-                "1{}{}{:08}",
-                rng.pick(&["3", "5", "7", "8"]),
-                rng.below(10),
-                rng.next() % 100_000_000
-            );
-            if phones.insert(p.clone()) {
-                break p;
-            }
-        };
+        let phone = new_phone(&mut rng, &mut phones);
         let input = CustomerInput {
             kind: "person".into(),
             name: format!("{}{}", rng.pick(SURNAMES), rng.pick(GIVEN)),
             phones: vec![phone],
-            source: Some(rng.pick(SOURCES).to_string()),
+            source: Some(rng.pick(&sources).clone()),
             grade: (i % 2 == 0).then(|| rng.pick(GRADES).to_string()),
             ..Default::default()
         };
@@ -209,6 +225,93 @@ pub async fn seed(state: &AppState, policy: &Policy, file: &str, source: &str, a
     Ok(())
 }
 
+/// A phone number not used yet in this demo.
+fn new_phone(rng: &mut Rng, phones: &mut std::collections::HashSet<String>) -> String {
+    loop {
+        let p = format!(
+            "1{}{}{:08}",
+            rng.pick(&["3", "5", "7", "8"]),
+            rng.below(10),
+            rng.next() % 100_000_000
+        );
+        if phones.insert(p.clone()) {
+            break p;
+        }
+    }
+}
+
+/// How long an unserved claim stands before its customer returns to a pool (R11.8), when the
+/// policy returns customers to one.
+fn pool_release(policy: &Policy) -> Option<jiff::SignedDuration> {
+    let lc = policy.claims.lifecycle.as_ref()?;
+    if lc.on_miss != kehu_domain::policy::OnMiss::Release {
+        return None;
+    }
+    let window = lc.first_within.or(lc.valid_for)?;
+    let at = jiff::Timestamp::now();
+    Some(window.after(at, &policy.tz).duration_since(at))
+}
+
+/// The source of the customers invited at a joint event: the policy's source for event files
+/// when it lists one, else free text.
+fn event_source(policy: &Policy) -> Option<String> {
+    if policy.customers.sources.is_empty() {
+        return Some("活动".into());
+    }
+    policy
+        .source("活动")
+        .or(policy.customers.sources.first())
+        .map(|s| s.id.clone())
+}
+
+/// R11.8: six customers claimed (and confirmed) at the start and never served again: their
+/// claims lapse on the way to today and the customers return to the pool, for staff to claim.
+#[expect(clippy::too_many_arguments, reason = "the seeding state the demo threads through")]
+async fn unserved(
+    state: &AppState,
+    creators: &[StaffRow],
+    holders: &[StaffRow],
+    confirmers: &[StaffRow],
+    sources: &[String],
+    phones: &mut std::collections::HashSet<String>,
+    rng: &mut Rng,
+    first: jiff::Timestamp,
+) -> anyhow::Result<()> {
+    if creators.is_empty() || holders.is_empty() {
+        return Ok(());
+    }
+    for n in 0..6 {
+        let at = first + jiff::SignedDuration::from_hours(2 * (n + 1));
+        set_now(state, at);
+        let holder = rng.pick(holders).clone();
+        let creator = if creators.iter().any(|c| c.id == holder.id) {
+            holder.clone()
+        } else {
+            rng.pick(creators).clone()
+        };
+        let input = CustomerInput {
+            kind: "person".into(),
+            name: format!("{}{}", rng.pick(SURNAMES), rng.pick(GIVEN)),
+            phones: vec![new_phone(rng, phones)],
+            source: Some(rng.pick(sources).clone()),
+            ..Default::default()
+        };
+        let customer = match service::create_customer(state, &caller(&creator), input).await {
+            Ok(c) => c,
+            Err(e) if e.code == "duplicate_customer" => continue,
+            Err(e) => anyhow::bail!("seeding an unserved customer: {}", e.detail.en),
+        };
+        let Ok(claim) = service::register_claim(state, &caller(&holder), customer.row.id, None).await else {
+            continue;
+        };
+        if claim.status == "pending" && !confirmers.is_empty() {
+            set_now(state, at + jiff::SignedDuration::from_mins(30));
+            let _ = service::confirm_claim(state, &caller(rng.pick(confirmers)), claim.id).await;
+        }
+    }
+    Ok(())
+}
+
 /// R11.3: a joint event of the two teams in four days' time, with invitations from both; the
 /// first team's head has filed, the second's filing is still due.
 async fn joint_event(
@@ -268,7 +371,7 @@ async fn joint_event(
                 kind: "person".into(),
                 name: format!("{}{}", rng.pick(SURNAMES), rng.pick(GIVEN)),
                 phones: vec![phone],
-                source: Some("活动".into()),
+                source: event_source(policy),
                 ..Default::default()
             };
             set_now(state, now - jiff::SignedDuration::from_mins(150 - 10 * n as i64));

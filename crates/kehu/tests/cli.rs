@@ -21,6 +21,14 @@ fn text(o: &Output) -> String {
     )
 }
 
+/// The version the shipped car-dealership preset declares.
+fn preset_version() -> u32 {
+    let preset = concat!(env!("CARGO_MANIFEST_DIR"), "/../../presets/car-dealership.toml");
+    kehu_domain::Policy::parse(&std::fs::read_to_string(preset).unwrap(), preset)
+        .unwrap()
+        .version
+}
+
 fn temp(name: &str) -> std::path::PathBuf {
     std::env::temp_dir().join(format!(
         "kehu-cli-{}-{}-{name}",
@@ -34,7 +42,12 @@ fn policy_check_accepts_the_preset_and_points_at_errors() {
     let preset = concat!(env!("CARGO_MANIFEST_DIR"), "/../../presets/car-dealership.toml");
     let o = kehu(&["policy", "check", preset]);
     assert!(o.status.success(), "{}", text(&o));
-    assert!(text(&o).contains("ok: policy `car-dealership` version 3"));
+    let version = preset_version();
+    assert!(
+        text(&o).contains(&format!("ok: policy `car-dealership` version {version}")),
+        "{}",
+        text(&o)
+    );
 
     // Explain prints every rule in plain language, Chinese then English.
     let o = kehu(&["policy", "explain", preset]);
@@ -114,13 +127,20 @@ async fn init_and_verify(url: &str) {
     let preset = concat!(env!("CARGO_MANIFEST_DIR"), "/../../presets/car-dealership.toml");
     let o = kehu(&["policy", "activate", "--database-url", url, "--tenant", "acme", preset]);
     assert!(!o.status.success());
-    assert!(text(&o).contains("not newer than the active version 3"), "{}", text(&o));
+    let version = preset_version();
+    assert!(
+        text(&o).contains(&format!("not newer than the active version {version}")),
+        "{}",
+        text(&o)
+    );
     let v2 = temp("v2.toml");
     std::fs::write(
         &v2,
-        std::fs::read_to_string(preset)
-            .unwrap()
-            .replace("version = 3", "version = 4"),
+        std::fs::read_to_string(preset).unwrap().replacen(
+            &format!("version = {version}"),
+            &format!("version = {}", version + 1),
+            1,
+        ),
     )
     .unwrap();
     let o = kehu(&[
@@ -403,13 +423,14 @@ fn demo_seeds_every_other_preset_and_serves_it() {
         };
         child.kill().ok();
         child.wait().ok();
-        // About 120 customers, plus the joint event's invitations where the preset has them.
+        // About 120 customers, plus the joint event's invitations and the customers returned to
+        // the pool (R11.8) where the preset has them.
         let ready = seen
             .split("demo tenant ready: ")
             .nth(1)
             .and_then(|r| r.split_whitespace().next())
             .and_then(|n| n.parse::<u32>().ok());
-        assert!(ready.is_some_and(|n| (120..=130).contains(&n)), "{preset}:\n{seen}");
+        assert!(ready.is_some_and(|n| (120..=140).contains(&n)), "{preset}:\n{seen}");
         assert!(seen.contains(&format!("http://127.0.0.1:{port}/")), "{preset}:\n{seen}");
         assert!(
             seen.contains("admin ") && seen.contains("kehu-demo"),
@@ -421,6 +442,41 @@ fn demo_seeds_every_other_preset_and_serves_it() {
             &format!("sqlite://{}", db.display()),
         ]);
         assert!(o.status.success() && text(&o).contains("demo: ok"), "{}", text(&o));
+        // The demo opens where there is something to see: the pool holds customers to claim
+        // (R11.8), and every customer's source is one the policy lists.
+        let url = format!("sqlite://{}", db.display());
+        let (pooled, unlisted): (i64, i64) = tokio::runtime::Runtime::new().unwrap().block_on(async {
+            let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+            let (pooled,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM customers WHERE pool_id IS NOT NULL")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+            let (rows,): (String,) = sqlx::query_as("SELECT source FROM policy_versions ORDER BY version DESC LIMIT 1")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+            let policy = kehu_domain::Policy::parse(&rows, "demo.toml").unwrap();
+            let sources: Vec<(Option<String>,)> = sqlx::query_as("SELECT source FROM customers")
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+            pool.close().await;
+            let unlisted = sources
+                .iter()
+                .filter(|(s,)| {
+                    s.as_deref()
+                        .is_some_and(|s| !policy.customers.sources.iter().any(|x| x.id == s))
+                })
+                .count();
+            (pooled, unlisted as i64)
+        });
+        assert_eq!(
+            unlisted, 0,
+            "{preset}: customers with a source the policy does not list"
+        );
+        if preset == "event-customers" {
+            assert!(pooled >= 3, "{preset}: {pooled} customers in the pool");
+        }
         for s in ["", "-wal", "-shm"] {
             std::fs::remove_file(format!("{}{s}", db.display())).ok();
         }

@@ -1,6 +1,7 @@
 //! The policy section for joint events of several divisions (R11.3): each division files the
 //! invitations it confirmed by a daily cut-off, earlier on the event day, the first division a
-//! day ahead of the next; a late filing fines the division head and can lose the customer.
+//! day ahead of the next; a late filing fines the division head and can lose the customer. Who
+//! checks invited customers in at the event (R11.2).
 
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
@@ -29,6 +30,18 @@ pub struct JointEvents {
     pub lead: Option<Period>,
     /// The ledger code charged to the head of a division that filed late.
     pub late_penalty: Option<String>,
+    /// R11.2: who checks invited customers in at the event, and the rule the check-in is
+    /// recorded under.
+    pub attendance: Attendance,
+}
+
+/// R11.2: attendance at a joint event ("带一个新顾客参加会议"): an invited customer is checked in
+/// at the door, once per event; the referral points for a new customer are charged on it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Attendance {
+    pub rule: RuleId,
+    /// Who checks customers in. Without `[events.attendance]`: the organisers.
+    pub roles: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -45,6 +58,15 @@ pub(super) struct RawJointEvents {
     lead: Option<Spanned<String>>,
     #[serde(default)]
     late_penalty: Option<Spanned<String>>,
+    #[serde(default)]
+    attendance: Option<RawAttendance>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAttendance {
+    rule: Spanned<String>,
+    roles: Spanned<Vec<Spanned<String>>>,
 }
 
 impl Checker<'_> {
@@ -64,9 +86,22 @@ impl Checker<'_> {
             self.code_ref(p, codes);
         }
         let day = Period::parse("1 day").expect("a day is a period");
+        let rule = self.rule(&raw.rule);
+        let organisers = self.role_list(&raw.organisers, roles, "[events] organisers");
+        let attendance = match &raw.attendance {
+            Some(a) => Attendance {
+                rule: self.rule(&a.rule),
+                roles: self.role_list(&a.roles, roles, "[events.attendance] roles"),
+            },
+            None => Attendance {
+                rule: rule.clone(),
+                roles: organisers.clone(),
+            },
+        };
         JointEvents {
-            rule: self.rule(&raw.rule),
-            organisers: self.role_list(&raw.organisers, roles, "[events] organisers"),
+            attendance,
+            rule,
+            organisers,
             filers: self.role_list(&raw.filers, roles, "[events] filers"),
             window: self.period(&raw.window).unwrap_or(day),
             daily_cutoff: self.local_time(&raw.daily_cutoff),

@@ -1,7 +1,7 @@
 //! A policy in plain language (`kehu policy explain`): one line per setting, with its rule ID,
 //! in Chinese and English, so a manager can check the file says what the rulebook says.
 
-use super::{ClaimAction, DuplicateClaims, EffectiveAt, LedgerKind, OnMiss, Policy};
+use super::{ClaimAction, DuplicateClaims, EffectiveAt, LedgerKind, OnMiss, OwnershipBasis, Policy};
 use crate::decision::RuleId;
 use crate::ledger::yuan;
 use crate::text::Text;
@@ -76,6 +76,49 @@ pub fn explain(p: &Policy) -> Vec<Line> {
         ));
     }
 
+    if !p.customers.sources.is_empty() {
+        out.push(line(0, None, "客户来源", "Customer sources"));
+        let zh: Vec<String> = p
+            .customers
+            .sources
+            .iter()
+            .map(|s| format!("{}（{}）", s.name.zh, s.id))
+            .collect();
+        let en: Vec<String> = p
+            .customers
+            .sources
+            .iter()
+            .map(|s| format!("{} ({})", s.name.en, s.id))
+            .collect();
+        out.push(line(
+            1,
+            None,
+            format!("客户来源须为以下之一：{}；其他来源不予登记", zh.join("、")),
+            format!("A customer's source is one of: {}; any other is refused", en.join(", ")),
+        ));
+    }
+    if let Some(fc) = &p.customers.first_contact {
+        let names = sources_text(p, &fc.sources);
+        let ch = fc.channel.label();
+        let mut zh = format!(
+            "来源为{}且留有电话的新客户：接待人须在当天以{}首次回访",
+            names.zh, ch.zh
+        );
+        let mut en = format!(
+            "A new customer from {} who left a phone number gets a first {} from the receiver the same day",
+            names.en, ch.en
+        );
+        if let Some(code) = fc.penalty.as_deref().and_then(|c| p.ledger.code(c)) {
+            zh.push_str(&format!("，未回访罚款 {} 元（{}）", yuan(code.amount), code.code));
+            en.push_str(&format!(
+                "; missing it is a fine of {} yuan ({})",
+                yuan(code.amount),
+                code.code
+            ));
+        }
+        out.push(line(1, Some(&fc.rule), zh, en));
+    }
+
     out.push(line(0, None, "登记与归属", "Claims and ownership"));
     let c = &p.claims;
     match &c.confirmation {
@@ -102,19 +145,49 @@ pub fn explain(p: &Policy) -> Vec<Line> {
             "A claim takes effect when it is registered",
         )),
     }
-    match c.duplicates {
-        DuplicateClaims::Allow => out.push(line(
+    if let Some(sub) = &c.submission {
+        let (zh, en) = match sub.late_until {
+            Some(t) => (
+                format!("当天接待的客户须在当天下班前提交登记，特殊情况可延至次日 {t} 前；更晚提交记迟交一次"),
+                format!(
+                    "The day's registrations are submitted by the end of the day, or until {t} the next day; later is a recorded late submission"
+                ),
+            ),
+            None => (
+                "当天接待的客户须在当天下班前提交登记；更晚提交记迟交一次".to_string(),
+                "The day's registrations are submitted by the end of the day; later is a recorded late submission"
+                    .to_string(),
+            ),
+        };
+        out.push(line(1, Some(&sub.rule), zh, en));
+    }
+    match (c.duplicates, p.ownership.basis) {
+        (DuplicateClaims::Allow, OwnershipBasis::EarliestRegisteredOnForm) => out.push(line(
+            1,
+            Some(&p.ownership.rule),
+            "同一客户可有多张登记；按时上交的登记表上登记时间最早者拥有该客户，迟交的登记表按上交时间计",
+            "One customer may have several registrations; the one whose form, handed in on time, names the earliest registration time owns the customer; a form handed in late counts from its submission",
+        )),
+        (DuplicateClaims::Allow, OwnershipBasis::EarliestEffective) => out.push(line(
             1,
             Some(&p.ownership.rule),
             "同一客户可有多张登记；最早生效的有效登记者拥有该客户",
             "One customer may have several claims; the valid claim that took effect first owns the customer",
         )),
-        DuplicateClaims::Refuse => out.push(line(
+        (DuplicateClaims::Refuse, _) => out.push(line(
             1,
             Some(&p.ownership.rule),
             "已被有效登记的客户不能再登记",
             "A customer with a standing claim cannot be claimed again",
         )),
+    }
+    if let Some(od) = &c.one_division {
+        out.push(line(
+            1,
+            Some(&od.rule),
+            "已有部门邀约并确认的客户，其他部门不能再邀约：其他部门的登记不予受理、不予确认（联合会议同样适用）；逾期未报送的联合会议邀约除外",
+            "Once one division's invitation of a customer is confirmed, no other division may invite them: another division's claim is neither registered nor confirmed (at joint events too), unless the confirmed one is an invitation to a joint event overdue for filing",
+        ));
     }
 
     if let Some(lc) = &c.lifecycle {
@@ -470,6 +543,16 @@ pub fn explain(p: &Policy) -> Vec<Line> {
             en.push_str(&format!("; the head is charged \"{}\" (once a day)", code.name.en));
         }
         out.push(line(1, Some(&ev.rule), zh, en));
+        let att = p.roles_text(&ev.attendance.roles);
+        out.push(line(
+            1,
+            Some(&ev.attendance.rule),
+            format!("会议当天由{}为到会的受邀顾客签到，每位顾客每场一次", att.zh),
+            format!(
+                "On the event day a {} checks invited customers in, once per customer and event",
+                lower(&att.en)
+            ),
+        ));
     }
     if let Some(sa) = &p.sales {
         out.push(line(0, None, "成交业绩", "Sales credit"));
@@ -480,13 +563,14 @@ pub fn explain(p: &Policy) -> Vec<Line> {
             "A sale counts for the customer's owner; with no owner, for whoever closed it",
         ));
         if let Some(r) = &sa.referred {
+            let names = sources_text(p, &r.sources);
             out.push(line(
                 1,
                 Some(&r.rule),
-                format!("来源为“{}”的客户归最终成交的人：成交即转归成交人", r.sources.join("”“")),
+                format!("来源为{}的客户归最终成交的人：成交即转归成交人", names.zh),
                 format!(
                     "Customers from {} belong to whoever closes: the sale moves the customer to the closer",
-                    r.sources.join(", ")
+                    names.en
                 ),
             ));
         }
@@ -515,8 +599,8 @@ pub fn explain(p: &Policy) -> Vec<Line> {
                 out.push(line(
                     1,
                     Some(&r.rule),
-                    format!("老顾客介绍的新顾客确认参会：老顾客得 {n} 分（每位新顾客每场一次）"),
-                    format!("A new customer an existing one brought is confirmed for an event: the existing customer earns {n} points (once per new customer and event)"),
+                    format!("老顾客带来的新顾客参加会议（在会上签到）：老顾客得 {n} 分（每位新顾客每场一次）"),
+                    format!("A new customer an existing one brought takes part in an event (is checked in there): the existing customer earns {n} points (once per new customer and event)"),
                 ));
             }
             if let Some(n) = pts(&r.sales) {
@@ -664,6 +748,18 @@ fn complaints(p: &Policy, out: &mut Vec<Line>, cp: &super::Complaints) {
     ));
 }
 
+/// Sources by name, `“来电”“来访”` / `Inbound call, Walk-in`; free text as written.
+fn sources_text(p: &Policy, ids: &[String]) -> Text {
+    let names: Vec<Text> = ids.iter().map(|s| p.source_name(s)).collect();
+    Text::new(
+        format!(
+            "“{}”",
+            names.iter().map(|n| n.zh.as_str()).collect::<Vec<_>>().join("”“")
+        ),
+        names.iter().map(|n| n.en.as_str()).collect::<Vec<_>>().join(", "),
+    )
+}
+
 /// A label inside a sentence: "Call" becomes "call", "SMS" stays "SMS".
 fn lower(label: &str) -> String {
     if label.chars().all(|c| !c.is_lowercase()) {
@@ -708,6 +804,52 @@ mod tests {
             "{all_en}"
         );
         assert!(lines.iter().all(|l| !l.text.zh.is_empty() && !l.text.en.is_empty()));
+    }
+
+    fn explained(src: &str) -> (String, String) {
+        let lines = explain(&Policy::parse(src, "preset.toml").unwrap());
+        assert!(lines.iter().all(|l| !l.text.zh.is_empty() && !l.text.en.is_empty()));
+        let zh = lines.iter().map(|l| l.text.zh.as_str()).collect::<Vec<_>>().join("\n");
+        let en = lines.iter().map(|l| l.text.en.as_str()).collect::<Vec<_>>().join("\n");
+        (zh, en)
+    }
+
+    #[test]
+    fn the_new_settings_of_the_presets_are_explained_in_both_languages() {
+        // R5.8 and R5.7 name sources from the policy's list; R5.17 early leave escalates.
+        let (zh, en) = explained(include_str!("../../../../presets/car-dealership.toml"));
+        assert!(
+            zh.contains("来访（walk_in）") && en.contains("Walk-in (walk_in)"),
+            "{zh}"
+        );
+        assert!(zh.contains("来源为“来电”“来访”且留有电话的新客户"), "{zh}");
+        assert!(
+            en.contains("from Inbound call, Walk-in who left a phone number"),
+            "{en}"
+        );
+        assert!(
+            zh.contains("来源为“朋友介绍”“老客户转介绍”的客户归最终成交的人"),
+            "{zh}"
+        );
+        assert!(
+            zh.contains("早退（early_leave）：罚款 20.00 元；本月第 2 次起每次 40.00 元；本月第 3 次起，需劝退审查"),
+            "{zh}"
+        );
+        // R3.3 by the time on the form, R3.1 the cut-off it depends on.
+        let (zh, en) = explained(include_str!("../../../../presets/property-archives.toml"));
+        assert!(zh.contains("按时上交的登记表上登记时间最早者拥有该客户"), "{zh}");
+        assert!(en.contains("a form handed in late counts from its submission"), "{en}");
+        assert!(zh.contains("次日 10:00 前"), "{zh}");
+        // R11.4 keeps other divisions off; R11.2 points come with the check-in.
+        let (zh, en) = explained(include_str!("../../../../presets/event-customers.toml"));
+        assert!(zh.contains("已有部门邀约并确认的客户，其他部门不能再邀约"), "{zh}");
+        assert!(en.contains("no other division may invite them"), "{en}");
+        assert!(zh.contains("由协调助理或总经理为到会的受邀顾客签到"), "{zh}");
+        assert!(
+            zh.contains("老顾客带来的新顾客参加会议（在会上签到）：老顾客得 100 分"),
+            "{zh}"
+        );
+        assert!(!zh.contains("确认参会"), "{zh}");
     }
 
     #[test]

@@ -19,8 +19,8 @@ pub struct SalesPolicy {
 }
 
 /// R11.2: points for the existing customer who brought a new one (its `referrer_id`): per new
-/// customer brought to an event (a confirmed invitation), and per `per` fen the new customer buys
-/// at the event.
+/// customer brought to an event (checked in at it, see `[events.attendance]`), and per `per` fen
+/// the new customer buys at the event.
 #[derive(Debug, Clone, Serialize)]
 pub struct ReferralPoints {
     pub rule: RuleId,
@@ -32,7 +32,8 @@ pub struct ReferralPoints {
     pub per: i64,
 }
 
-/// R5.7: a customer from these sources belongs to whoever closes.
+/// R5.7: a customer from these sources (ids of the policy's sources, or free text when it lists
+/// none) belongs to whoever closes.
 #[derive(Debug, Clone, Serialize)]
 pub struct Referred {
     pub rule: RuleId,
@@ -82,7 +83,7 @@ struct RawReferral {
 #[serde(deny_unknown_fields)]
 struct RawReferred {
     rule: Spanned<String>,
-    sources: Spanned<Vec<String>>,
+    sources: Spanned<Vec<Spanned<String>>>,
 }
 
 #[derive(Deserialize)]
@@ -99,19 +100,16 @@ struct RawSpecial {
 }
 
 impl Checker<'_> {
-    pub(super) fn sales(&mut self, raw: RawSales, roles: &[Role], codes: &[LedgerCode]) -> SalesPolicy {
-        let referred = raw.referred.map(|r| {
-            if r.sources.get_ref().iter().all(|s| s.trim().is_empty()) {
-                self.error(
-                    r.sources.span(),
-                    "referred needs at least one source",
-                    "for example sources = [\"朋友介绍\"]",
-                );
-            }
-            Referred {
-                rule: self.rule(&r.rule),
-                sources: r.sources.into_inner(),
-            }
+    pub(super) fn sales(
+        &mut self,
+        raw: RawSales,
+        roles: &[Role],
+        codes: &[LedgerCode],
+        sources: &[super::Source],
+    ) -> SalesPolicy {
+        let referred = raw.referred.map(|r| Referred {
+            sources: self.source_refs(&r.sources, sources, "referred"),
+            rule: self.rule(&r.rule),
         });
         let special = raw.special.map(|s| {
             if s.roles.get_ref().len() < 2 {

@@ -169,7 +169,8 @@ pub struct Submission {
 #[derive(Debug, Clone, Serialize)]
 pub struct FirstContact {
     pub rule: RuleId,
-    /// The customer `source` values the rule applies to, as staff write them.
+    /// The customer sources the rule applies to: ids of the policy's sources, or free text as
+    /// staff write it when the policy lists none.
     pub sources: Vec<String>,
     pub channel: Channel,
     pub by: Cutoff,
@@ -521,7 +522,7 @@ pub(super) struct RawSubmission {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawFirstContact {
     rule: Spanned<String>,
-    sources: Spanned<Vec<String>>,
+    sources: Spanned<Vec<Spanned<String>>>,
     channel: Spanned<String>,
     by: Cutoff,
     #[serde(default)]
@@ -905,20 +906,15 @@ impl Checker<'_> {
         raw: RawFirstContact,
         channels: &[Channel],
         codes: &[LedgerCode],
+        sources: &[super::Source],
     ) -> Option<FirstContact> {
-        if raw.sources.get_ref().iter().all(|s| s.trim().is_empty()) {
-            self.error(
-                raw.sources.span(),
-                "first_contact needs at least one source",
-                "for example sources = [\"来电\", \"到店\"]",
-            );
-        }
+        let listed = self.source_refs(&raw.sources, sources, "first_contact");
         if let Some(p) = &raw.penalty {
             self.code_ref(p, codes);
         }
         Some(FirstContact {
             rule: self.rule(&raw.rule),
-            sources: raw.sources.into_inner(),
+            sources: listed,
             channel: self.channel(&raw.channel, channels)?,
             by: raw.by,
             penalty: raw.penalty.map(|p| p.into_inner()),

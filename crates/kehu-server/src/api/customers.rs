@@ -61,7 +61,9 @@ pub struct NewCustomerBody {
     #[serde(default)]
     pub phones: Vec<String>,
     pub grade: Option<String>,
-    /// Where the customer came from (inbound call, walk-in, self-sourced, event, ...).
+    /// Where the customer came from: one of the policy's `customers.sources` (by id, name or
+    /// alias; stored as the id, anything else is 422 `invalid_source`), or free text when the
+    /// policy lists none.
     pub source: Option<String>,
     /// The existing customer who referred this one.
     pub referrer_id: Option<i64>,

@@ -1,12 +1,12 @@
 //! Joint events of several divisions (R11.3): schedule one, read each division's invitations
-//! and cut-offs, file a division's confirmed invitations.
+//! and cut-offs, file a division's confirmed invitations, check invited customers in (R11.2).
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use kehu_domain::Text;
 use kehu_domain::event::{EventFacts, Session};
-use kehu_store::events::EventRow;
+use kehu_store::events::{AttendanceRow, EventRow};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -24,6 +24,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_events, create_event))
         .routes(routes!(get_event))
         .routes(routes!(file_invitations))
+        .routes(routes!(list_attendance, check_in))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -188,4 +189,90 @@ async fn file_invitations(
         decision: DecisionOut::new(&decision, caller.lang),
         items: rows.iter().map(ClaimOut::from).collect(),
     }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AttendanceOut {
+    pub id: i64,
+    pub event_id: i64,
+    pub customer_id: i64,
+    pub customer_name: String,
+    /// The invitation the customer came on.
+    pub claim_id: Option<i64>,
+    pub checked_in_by: i64,
+    pub checked_in_by_name: String,
+    pub checked_in_at: String,
+    pub policy_version: i64,
+}
+
+impl From<&AttendanceRow> for AttendanceOut {
+    fn from(a: &AttendanceRow) -> AttendanceOut {
+        AttendanceOut {
+            id: a.id,
+            event_id: a.event_id,
+            customer_id: a.customer_id,
+            customer_name: a.customer_name.clone(),
+            claim_id: a.claim_id,
+            checked_in_by: a.checked_in_by,
+            checked_in_by_name: a.checked_in_by_name.clone(),
+            checked_in_at: kehu_store::ts(a.checked_in_at).to_string(),
+            policy_version: a.policy_version,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AttendanceList {
+    pub items: Vec<AttendanceOut>,
+}
+
+/// Who was checked in at a joint event, in the order they arrived (R11.2).
+#[utoipa::path(get, path = "/api/v1/events/{id}/attendance", tag = "events", params(("id" = i64, Path)),
+    responses((status = 200, body = AttendanceList), (status = 404, body = Problem)))]
+async fn list_attendance(
+    State(state): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+) -> Result<Json<AttendanceList>, ApiError> {
+    let rows = events::attendance(&state, &caller, id).await?;
+    Ok(Json(AttendanceList {
+        items: rows.iter().map(AttendanceOut::from).collect(),
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckInBody {
+    /// The customer at the door; they must hold a standing invitation to the event.
+    pub customer_id: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CheckedIn {
+    pub attendance: AttendanceOut,
+    /// The check-in's decision (R11.2 in the event-customers preset).
+    pub decision: DecisionOut,
+}
+
+/// Check an invited customer in at a joint event (R11.2): only the roles of
+/// `[events.attendance]` (by default the organisers), on the event's day, once per customer and
+/// event. A new customer an existing one brought earns the existing one the referral points.
+#[utoipa::path(post, path = "/api/v1/events/{id}/attendance", tag = "events", params(("id" = i64, Path)),
+    request_body = CheckInBody,
+    responses((status = 201, body = CheckedIn), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)))]
+async fn check_in(
+    State(state): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+    ApiJson(b): ApiJson<CheckInBody>,
+) -> Result<(StatusCode, Json<CheckedIn>), ApiError> {
+    let (row, decision) = events::check_in(&state, &caller, id, b.customer_id).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CheckedIn {
+            attendance: AttendanceOut::from(&row),
+            decision: DecisionOut::new(&decision, caller.lang),
+        }),
+    ))
 }

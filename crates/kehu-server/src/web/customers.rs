@@ -156,28 +156,42 @@ struct NewPage {
     /// The field the error is about: `kind`, `name`, `phones` or empty.
     field: &'static str,
     dups: Vec<Dup>,
+    /// Suggestions for a free-text source, when the policy lists no sources.
     sources: Vec<&'static str>,
+    /// The policy's sources (id, name) to choose from, when it lists them.
+    choices: Vec<(String, String)>,
 }
 
 impl NewPage {
-    fn new(c: Chrome, f: CustomerForm) -> NewPage {
+    fn new(c: Chrome, f: CustomerForm, policy: &kehu_domain::Policy) -> NewPage {
         let lang = c.lang;
+        let choices: Vec<(String, String)> = policy
+            .customers
+            .sources
+            .iter()
+            .map(|s| (s.id.clone(), s.name.get(lang).to_string()))
+            .collect();
         NewPage {
             c,
             f,
             error: None,
             field: "",
             dups: Vec::new(),
-            sources: [
-                "source.inbound_call",
-                "source.walk_in",
-                "source.self",
-                "source.referral",
-                "source.event",
-            ]
-            .into_iter()
-            .map(|k| tr(k, lang))
-            .collect(),
+            sources: if choices.is_empty() {
+                [
+                    "source.inbound_call",
+                    "source.walk_in",
+                    "source.self",
+                    "source.referral",
+                    "source.event",
+                ]
+                .into_iter()
+                .map(|k| tr(k, lang))
+                .collect()
+            } else {
+                Vec::new()
+            },
+            choices,
         }
     }
 }
@@ -195,7 +209,7 @@ pub async fn new_form(State(state): State<AppState>, mut pc: PageCaller) -> Page
         kind: "person".into(),
         ..Default::default()
     };
-    Ok(render(StatusCode::OK, &NewPage::new(pc.c, f)))
+    Ok(render(StatusCode::OK, &NewPage::new(pc.c, f, &policy)))
 }
 
 fn opt(s: &str) -> Option<String> {
@@ -253,13 +267,15 @@ pub async fn create(State(state): State<AppState>, mut pc: PageCaller, Form(f): 
     match service::create_customer(&state, &pc.caller, input).await {
         Ok(v) => Ok(see_other(&format!("/customers/{}?done=created", v.row.id))),
         Err(e) => {
-            let mut page = NewPage::new(pc.c, f);
+            let policy = state.policy(pc.caller.tenant_id).await.or_page(&pc.c)?;
+            let mut page = NewPage::new(pc.c, f, &policy);
             page.dups = duplicates(&e, lang);
             if page.dups.is_empty() {
                 page.field = match e.code {
                     "invalid_kind" => "kind",
                     "invalid_name" => "name",
                     "invalid_phone" => "phones",
+                    "invalid_source" => "source",
                     _ => "",
                 };
                 page.error = Some(ErrorBox::new(&e, lang));
@@ -550,7 +566,11 @@ async fn load_detail(state: &AppState, caller: &Caller, c: Chrome, id: i64) -> R
         can_update: caller.may(&policy, Permission::CustomersUpdate),
         grade_input: v.row.grade.clone().unwrap_or_default(),
         tags_input: v.row.tag_list().join(", "),
-        source: v.row.source.clone(),
+        source: v
+            .row
+            .source
+            .as_deref()
+            .map(|s| policy.source_name(s).get(lang).to_string()),
         agent: v.row.agent.clone(),
         created: policy.local_time(ts(v.row.created_at)),
         created_by: v.row.created_by.and_then(|s| names.get(&s).cloned()),

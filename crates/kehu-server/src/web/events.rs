@@ -1,7 +1,7 @@
 //! The joint-event pages (联合会议, R11.3): the events with each division's cut-off, an
 //! organiser's form to schedule one, and an event's page where each division's invitations show
 //! whether they were filed, are due (with the time left) or were late, with the head's filing
-//! button.
+//! button, and whether the customer came, with the check-in button on the event's day (R11.2).
 
 use askama::Template;
 use axum::Form;
@@ -92,6 +92,17 @@ fn terms(policy: &Policy, lang: Lang) -> Vec<String> {
             "迟报的部门：另一部门期间邀约并确认的客户判归另一部门，并罚部门负责人",
             "A division filing late loses a customer the other division confirms meanwhile, and its head is fined",
         ),
+        {
+            let who = policy.roles_text(&r.attendance.roles);
+            Text::new(
+                format!("会议当天由{}为到会的受邀顾客签到（{}）", who.zh, r.attendance.rule),
+                format!(
+                    "On the event day a {} checks invited customers in ({})",
+                    who.en.to_lowercase(),
+                    r.attendance.rule
+                ),
+            )
+        },
     ];
     if let Some(lead) = r.lead {
         let t = lead.text();
@@ -232,6 +243,10 @@ struct InvitationLine {
     left: Option<Left>,
     /// The inviter may let a helper help with this customer at the event (R11.5).
     may_consent: bool,
+    /// When the customer was checked in at the event (R11.2).
+    attended: Option<String>,
+    /// The caller may check the customer in now.
+    may_check_in: bool,
 }
 
 struct DivisionBlock {
@@ -332,6 +347,10 @@ async fn load_event(
     } else {
         Vec::new()
     };
+    // R11.2: who was checked in, and whether the caller checks customers in (on the event's day).
+    let attendance = events::attendance(state, caller, id).await?;
+    let event_day = v.facts.starts_at.to_zoned(policy.tz.clone()).date() <= now.to_zoned(policy.tz.clone()).date();
+    let checks_in = events::may_check_in(&policy, caller) && event_day;
     let divisions = v
         .divisions
         .iter()
@@ -341,7 +360,14 @@ async fn load_event(
                 .iter()
                 .map(|row| {
                     let (state, state_label, when, left) = state_of(&policy, row, now, lang);
+                    let attended = attendance
+                        .iter()
+                        .find(|a| a.customer_id == row.customer_id && a.claim_id == Some(row.id))
+                        .map(|a| policy.local_time(ts(a.checked_in_at)));
+                    let standing = row.status() == ClaimStatus::Valid && row.filing_due.is_some();
                     InvitationLine {
+                        may_check_in: checks_in && standing && attended.is_none(),
+                        attended,
                         customer_id: row.customer_id,
                         customer: row.customer_name.clone(),
                         staff: row.staff_name.clone(),
@@ -396,6 +422,7 @@ pub async fn detail(
         "scheduled" => Some("events.flash_scheduled"),
         "filed" => Some("events.flash_filed"),
         "consent" => Some("events.flash_consent"),
+        "checked_in" => Some("events.flash_checked_in"),
         _ => None,
     };
     let page = load_event(&state, &pc.caller, c.clone(), id, flash).await.or_page(&c)?;
@@ -422,6 +449,36 @@ pub async fn file(
     }
     match events::file(&state, &pc.caller, id).await {
         Ok(_) => Ok(see_other(&format!("/events/{id}?done=filed"))),
+        Err(e) => {
+            let mut page = load_event(&state, &pc.caller, c.clone(), id, None).await.or_page(&c)?;
+            page.error = Some(ErrorBox::new(&e, c.lang));
+            Ok(render(e.status, &page))
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CheckInForm {
+    csrf: String,
+    customer_id: String,
+}
+
+/// POST /events/{id}/attendance: checks an invited customer in (R11.2).
+pub async fn check_in(
+    State(state): State<AppState>,
+    pc: PageCaller,
+    Path(id): Path<String>,
+    Form(f): Form<CheckInForm>,
+) -> PageResult {
+    let mut c = pc.c.clone();
+    c.nav = "events";
+    let id = parse_id(&c, &id)?;
+    if !csrf_ok(&pc.caller, &f.csrf) {
+        return Err(csrf_refused(&c).into());
+    }
+    let customer = parse_id(&c, &f.customer_id)?;
+    match events::check_in(&state, &pc.caller, id, customer).await {
+        Ok(_) => Ok(see_other(&format!("/events/{id}?done=checked_in"))),
         Err(e) => {
             let mut page = load_event(&state, &pc.caller, c.clone(), id, None).await.or_page(&c)?;
             page.error = Some(ErrorBox::new(&e, c.lang));

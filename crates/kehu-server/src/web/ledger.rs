@@ -125,6 +125,8 @@ pub struct AddForm {
 struct LedgerPage {
     c: Chrome,
     period: String,
+    /// This month, when it has no entries and the page shows the latest month that has some.
+    empty_month: Option<String>,
     prev: String,
     next: String,
     /// Whether the caller reads everyone's ledger (and sees the staff filter and unit totals).
@@ -163,11 +165,23 @@ async fn load(
 ) -> Result<LedgerPage, ApiError> {
     let lang = c.lang;
     let policy = state.policy(caller.tenant_id).await?;
-    let period = match period.map(str::trim).filter(|p| !p.is_empty()) {
-        Some(p) => p.to_string(),
-        None => kehu_domain::ledger::month(&policy, state.now()),
+    // Without a month asked for: this month, or, when it has no entries yet, the latest month
+    // that has some.
+    let this_month = kehu_domain::ledger::month(&policy, state.now());
+    let (mut period, asked) = match period.map(str::trim).filter(|p| !p.is_empty()) {
+        Some(p) => (p.to_string(), true),
+        None => (this_month.clone(), false),
     };
-    let rows = uc::list(state, caller, staff_id, Some(&period), None, LIMIT).await?;
+    let mut rows = uc::list(state, caller, staff_id, Some(&period), None, LIMIT).await?;
+    let mut empty_month = None;
+    if rows.is_empty()
+        && !asked
+        && let Some(latest) = uc::latest_period(state, caller, staff_id).await?
+        && latest != period
+    {
+        empty_month = Some(std::mem::replace(&mut period, latest));
+        rows = uc::list(state, caller, staff_id, Some(&period), None, LIMIT).await?;
+    }
     let s = uc::statements(state, caller, Some(&period)).await?;
     let reader = uc::may_read(&policy, caller, None);
     let manager = policy.may_manage_ledger(&caller.roles);
@@ -205,6 +219,7 @@ async fn load(
         .map(|l| LineView::of(l, lang))
         .collect();
     Ok(LedgerPage {
+        empty_month,
         prev: shift(&period, -1),
         next: shift(&period, 1),
         period,

@@ -60,6 +60,7 @@ pub fn router() -> Router<AppState> {
         .route("/events/{id}", get(events::detail))
         .route("/events/{id}/filings", post(events::file))
         .route("/events/{id}/helpers", post(sales::consent))
+        .route("/events/{id}/attendance", post(events::check_in))
         .route("/customers/{id}/sales", post(sales::record))
         .route("/sales/{id}/credit", post(sales::credit))
         .route("/complaints", get(complaints::list))

@@ -328,7 +328,7 @@ both!(
         assert_eq!(o["owner_id"], wang.staff_id);
         assert_eq!(o["claim_id"], claim["id"]);
         assert_eq!(o["decision"]["rule"], "R5.5");
-        assert_eq!(o["decision"]["policy_version"], 3);
+        assert_eq!(o["decision"]["policy_version"], crate::support::preset_version());
         let text = o["decision"]["text"].as_str().unwrap();
         assert!(
             text.starts_with("归王芳所有：王芳的登记于 ") && text.contains("经销售组长周组长确认生效"),
@@ -683,7 +683,10 @@ both!(units_staff_and_policy, |app: TestApp| async move {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         (p["id"].as_str(), p["version"].as_i64()),
-        (Some("car-dealership"), Some(3))
+        (
+            Some("car-dealership"),
+            Some(i64::from(crate::support::preset_version()))
+        )
     );
     assert_eq!(
         p["claims"]["confirmation"]["roles"],
@@ -691,6 +694,118 @@ both!(units_staff_and_policy, |app: TestApp| async move {
     );
     assert_eq!(p["time_zone"], "Asia/Shanghai");
 });
+
+both!(
+    r5_8_a_customer_source_is_one_of_the_policys_and_free_text_without_a_list,
+    |app: TestApp| async move {
+        let new = |name: &str, phone: &str, source: &str| json!({ "kind": "person", "name": name, "phones": [phone], "source": source });
+        // By id, by name or by an older spelling: stored as the source's id.
+        for (i, (given, stored)) in [
+            ("walk_in", "walk_in"),
+            ("来访", "walk_in"),
+            ("到店", "walk_in"),
+            ("Inbound call", "inbound_call"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let (status, c) = app
+                .post(
+                    "/api/v1/customers",
+                    &app.admin,
+                    new(&format!("来源{i}"), &format!("1390000070{i}"), given),
+                )
+                .await;
+            assert_eq!(
+                (status, c["source"].as_str()),
+                (StatusCode::CREATED, Some(stored)),
+                "{c}"
+            );
+        }
+        // Anything else is refused, naming the policy's sources.
+        let (status, e) = app
+            .post(
+                "/api/v1/customers",
+                &app.admin,
+                new("钟先生", "13900000709", "电视广告"),
+            )
+            .await;
+        assert_eq!(
+            (status, e["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_source")),
+            "{e}"
+        );
+        let ids: Vec<&str> = e["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["id"].as_str().unwrap())
+            .collect();
+        assert!(ids.contains(&"walk_in") && ids.contains(&"inbound_call"), "{e}");
+        assert_eq!(e["sources"][1]["name"]["zh"], "来访", "{e}");
+        assert!(e["detail"].as_str().unwrap().contains("来访（walk_in）"), "{e}");
+        let (_, list) = app.get("/api/v1/customers?q=钟先生", &app.admin).await;
+        assert_eq!(
+            list["items"].as_array().unwrap().len(),
+            0,
+            "a refused customer is not registered"
+        );
+        // A policy that lists no sources (one written before the list) takes free text as written.
+        let (file, src) = crate::support::preset();
+        let mut free = String::new();
+        let mut skip = false;
+        for l in src.lines() {
+            if l.starts_with('[') {
+                skip = l == "[[customers.sources]]";
+            }
+            if !skip {
+                free.push_str(l);
+                free.push('\n');
+            }
+        }
+        let free = free
+            .replace(
+                "sources = [\"inbound_call\", \"walk_in\"]",
+                "sources = [\"来电\", \"来访\"]",
+            )
+            .replace(
+                "sources = [\"friend_referral\", \"customer_referral\"]",
+                "sources = [\"朋友介绍\"]",
+            );
+        let policy = kehu_domain::Policy::parse(&free, &file).unwrap();
+        assert!(policy.customers.sources.is_empty());
+        let t = kehu_store::tenants::create(
+            &app.state.db,
+            "freetext",
+            "自由文本公司",
+            &policy,
+            &free,
+            &file,
+            jiff::Timestamp::now(),
+        )
+        .await
+        .unwrap();
+        let hash = kehu_server::auth::hash_password("tenant-admin-pw").unwrap();
+        let mut admin = kehu_store::staff::NewStaff::admin(&hash);
+        admin.username = "freeadmin";
+        kehu_store::staff::create(&app.state.db, t.id, None, admin, jiff::Timestamp::now())
+            .await
+            .unwrap();
+        let free_admin = app.login_with("freeadmin", "tenant-admin-pw").await;
+        let (status, c) = app
+            .post(
+                "/api/v1/customers",
+                &free_admin,
+                new("钟先生", "13900000709", "电视广告"),
+            )
+            .await;
+        assert_eq!(
+            (status, c["source"].as_str()),
+            (StatusCode::CREATED, Some("电视广告")),
+            "{c}"
+        );
+    }
+);
 
 both!(another_tenant_sees_nothing_of_this_one, |app: TestApp| async move {
     let id = app.customer(&app.admin, "陈十三", "13100000013").await;

@@ -187,3 +187,170 @@ both!(virtual r11_3_divisions_file_by_the_cut_off_or_the_head_is_fined_and_the_c
     let (_, v) = app.get("/api/v1/history/verify", &app.admin).await;
     assert_eq!(v["ok"], true, "{v}");
 });
+
+both!(virtual r11_4_once_a_division_confirmed_a_customer_another_division_may_not_invite_them, |app: TestApp| async move {
+    let admin = tenant_on(&app, "event-customers", "one").await;
+    let d1 = unit(&app, &admin, "第一事业部").await;
+    let d2 = unit(&app, &admin, "第二事业部").await;
+    let head1 = staff_of(&app, &admin, "head1", "周经理", "division_head", Some(d1)).await;
+    let head2 = staff_of(&app, &admin, "head2", "吴经理", "division_head", Some(d2)).await;
+    let wang = staff_of(&app, &admin, "xiaowang", "小王", "sales", Some(d1)).await;
+    let zhou = staff_of(&app, &admin, "xiaozhou", "小周", "sales", Some(d1)).await;
+    let li = staff_of(&app, &admin, "xiaoli", "小李", "sales", Some(d2)).await;
+    let chen = staff_of(&app, &admin, "xiaochen", "小陈", "sales", Some(d2)).await;
+    let coordinator = staff_of(&app, &admin, "xietiao", "郑协调", "coordinator", None).await;
+    clock_to(&app, "2027-03-01T09:00").await;
+    let refused = |e: &Value| (e["code"].as_str().map(str::to_string), e["rule"].as_str().map(str::to_string));
+    let r114 = (Some("invited_by_other_division".to_string()), Some("R11.4".to_string()));
+
+    // Li registers 孙阿姨 first, but division one's invitation is confirmed first: it wins.
+    let (_, c) = app
+        .post("/api/v1/customers", &wang, json!({ "kind": "person", "name": "孙阿姨", "phones": ["13900000601"] }))
+        .await;
+    let aunt = c["id"].as_i64().unwrap();
+    let (status, li_claim) = app.post(&format!("/api/v1/customers/{aunt}/claims"), &li, json!({})).await;
+    assert_eq!((status, li_claim["status"].as_str()), (StatusCode::CREATED, Some("pending")), "{li_claim}");
+    let (_, wang_claim) = app.post(&format!("/api/v1/customers/{aunt}/claims"), &wang, json!({})).await;
+    let (status, _) = app.post(&format!("/api/v1/claims/{}/confirm", wang_claim["id"]), &head1, json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    // Division two's head may not confirm Li's any more, and Li's colleague may not invite her.
+    let (status, e) = app.post(&format!("/api/v1/claims/{}/confirm", li_claim["id"]), &head2, json!({})).await;
+    assert_eq!((status, refused(&e)), (StatusCode::CONFLICT, r114.clone()), "{e}");
+    assert!(e["detail"].as_str().unwrap().contains("小王"), "{e}");
+    let (_, still) = app.get(&format!("/api/v1/claims/{}", li_claim["id"]), &admin).await;
+    assert_eq!(still["status"], "pending");
+    let (status, e) = app.post(&format!("/api/v1/customers/{aunt}/claims"), &head2, json!({})).await;
+    assert_eq!((status, refused(&e)), (StatusCode::CONFLICT, r114.clone()), "{e}");
+    // A colleague of the same division still may (ownership decides between them).
+    let (status, _) = app.post(&format!("/api/v1/customers/{aunt}/claims"), &zhou, json!({})).await;
+    assert_eq!(status, StatusCode::CREATED);
+
+    // At a joint event too: division two may not invite her to it.
+    let body = json!({ "name": "春季健康讲座", "starts_at": local("2027-03-08T14:00"), "session": "afternoon", "division_ids": [d1, d2] });
+    let (status, event) = app.post("/api/v1/events", &coordinator, body).await;
+    assert_eq!(status, StatusCode::CREATED, "{event}");
+    let ev = event["id"].as_i64().unwrap();
+    let (status, e) = app
+        .post(&format!("/api/v1/customers/{aunt}/claims"), &chen, json!({ "event_id": ev }))
+        .await;
+    assert_eq!((status, refused(&e)), (StatusCode::CONFLICT, r114.clone()), "{e}");
+    // Division one's invitation of another customer to the event, filed in time, keeps her too.
+    let uncle = invite(&app, &wang, &head1, ev, "王大爷", "13900000602").await;
+    let uncle_id = uncle["customer_id"].as_i64().unwrap();
+    clock_to(&app, "2027-03-01T17:00").await;
+    let (status, _) = app.post(&format!("/api/v1/events/{ev}/filings"), &head1, json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    clock_to(&app, "2027-03-02T09:00").await;
+    let (status, e) = app
+        .post(&format!("/api/v1/customers/{uncle_id}/claims"), &li, json!({ "event_id": ev }))
+        .await;
+    assert_eq!((status, refused(&e)), (StatusCode::CONFLICT, r114.clone()), "{e}");
+
+    // R11.3 still works: division one's invitation of 张先生, not filed by its cut-off, keeps
+    // nobody off; division two invites and confirms him and he goes to division two. Once he is
+    // theirs, division one may not invite him back.
+    let zhang = invite(&app, &wang, &head1, ev, "张先生", "13900000603").await;
+    let zhang_id = zhang["customer_id"].as_i64().unwrap();
+    clock_to(&app, "2027-03-02T18:30").await;
+    let taken = invite_existing(&app, &li, &head2, ev, zhang_id).await;
+    let (_, lost) = app.get(&format!("/api/v1/claims/{}", zhang["id"]), &admin).await;
+    assert_eq!((lost["status"].as_str(), lost["ended_rule"].as_str()), (Some("expired"), Some("R11.3")), "{lost}");
+    let (_, o) = app.get(&format!("/api/v1/customers/{zhang_id}/ownership"), &admin).await;
+    assert_eq!(o["claim_id"], taken["id"]);
+    let (status, e) = app
+        .post(&format!("/api/v1/customers/{zhang_id}/claims"), &zhou, json!({ "event_id": ev }))
+        .await;
+    assert_eq!((status, refused(&e)), (StatusCode::CONFLICT, r114), "{e}");
+    let (_, v) = app.get("/api/v1/history/verify", &app.admin).await;
+    assert_eq!(v["ok"], true, "{v}");
+});
+
+both!(virtual r11_2_an_invited_customer_checked_in_at_the_event_earns_the_referrer_points_once, |app: TestApp| async move {
+    let admin = tenant_on(&app, "event-customers", "checkin").await;
+    let d1 = unit(&app, &admin, "第一事业部").await;
+    let d2 = unit(&app, &admin, "第二事业部").await;
+    let head1 = staff_of(&app, &admin, "head1", "周经理", "division_head", Some(d1)).await;
+    let wang = staff_of(&app, &admin, "xiaowang", "小王", "sales", Some(d1)).await;
+    let coordinator = staff_of(&app, &admin, "xietiao", "郑协调", "coordinator", None).await;
+    clock_to(&app, "2027-03-01T09:00").await;
+    let body = json!({ "name": "春季健康讲座", "starts_at": local("2027-03-08T14:00"), "session": "afternoon", "division_ids": [d1, d2] });
+    let (_, event) = app.post("/api/v1/events", &coordinator, body).await;
+    let ev = event["id"].as_i64().unwrap();
+    // 张阿姨, an existing customer, brings 李阿姨; Wang invites 李阿姨 and the head confirms.
+    let (_, referrer) = app
+        .post("/api/v1/customers", &wang, json!({ "kind": "person", "name": "张阿姨", "phones": ["13900000611"], "source": "event_files" }))
+        .await;
+    let (status, new) = app
+        .post(
+            "/api/v1/customers",
+            &wang,
+            json!({ "kind": "person", "name": "李阿姨", "phones": ["13900000612"], "source": "customer_referral", "referrer_id": referrer["id"] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{new}");
+    let customer = new["id"].as_i64().unwrap();
+    let invitation = invite_existing(&app, &wang, &head1, ev, customer).await;
+    let points = || {
+        let app = &app;
+        let (admin, referrer) = (admin.clone(), referrer["id"].clone());
+        async move {
+            let (_, l) = app.get("/api/v1/ledger", &admin).await;
+            l["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|e| e["customer_id"] == referrer)
+                .map(|e| (e["code"].as_str().unwrap().to_string(), e["points"].as_i64().unwrap()))
+                .collect::<Vec<_>>()
+        }
+    };
+    // Confirming the invitation brings nobody to the event yet: no points (R11.2).
+    assert!(points().await.is_empty());
+    let path = format!("/api/v1/events/{ev}/attendance");
+    let check_in = |who: &Session, customer: i64| {
+        let (app, who, path) = (&app, who.clone(), path.clone());
+        async move { app.post(&path, &who, json!({ "customer_id": customer })).await }
+    };
+    // Not before the event's day.
+    let (status, e) = check_in(&coordinator, customer).await;
+    assert_eq!((status, e["code"].as_str(), e["rule"].as_str()), (StatusCode::CONFLICT, Some("event_not_started"), Some("R11.2")), "{e}");
+    clock_to(&app, "2027-03-07T17:00").await;
+    app.post(&format!("/api/v1/events/{ev}/filings"), &head1, json!({})).await;
+    clock_to(&app, "2027-03-08T13:30").await;
+    // Only the roles the policy names check customers in; only invited customers.
+    let (status, e) = check_in(&wang, customer).await;
+    assert_eq!((status, e["code"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")), "{e}");
+    let (status, e) = check_in(&coordinator, referrer["id"].as_i64().unwrap()).await;
+    assert_eq!((status, e["code"].as_str()), (StatusCode::CONFLICT, Some("not_invited")), "{e}");
+    let (status, e) = check_in(&coordinator, 999_999).await;
+    assert_eq!((status, e["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_customer")), "{e}");
+    // The check-in: 李阿姨 takes part, and 张阿姨 earns 100 points, once.
+    let (status, done) = check_in(&coordinator, customer).await;
+    assert_eq!(status, StatusCode::CREATED, "{done}");
+    assert_eq!((done["attendance"]["claim_id"].clone(), done["decision"]["rule"].as_str()), (invitation["id"].clone(), Some("R11.2")));
+    assert!(done["decision"]["text"].as_str().unwrap().contains("小王邀约到会"), "{done}");
+    assert_eq!(points().await, [("referral_new_customer".to_string(), 100)]);
+    let (status, e) = check_in(&coordinator, customer).await;
+    assert_eq!((status, e["code"].as_str()), (StatusCode::CONFLICT, Some("already_checked_in")), "{e}");
+    assert_eq!(points().await.len(), 1);
+    let (_, list) = app.get(&path, &wang).await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(list["items"][0]["customer_name"], "李阿姨");
+    // The check-in is in her history, with its decision; the points entry names the rule.
+    let (_, h) = app.get(&format!("/api/v1/customers/{customer}/history"), &admin).await;
+    let e = h["items"].as_array().unwrap().iter().find(|e| e["action"] == "check_in").unwrap();
+    assert_eq!(e["decision"]["rule"], "R11.2");
+    // 3,500 yuan bought at the event: three full thousands, 300 more points.
+    let (status, s) = app
+        .post(&format!("/api/v1/customers/{customer}/sales"), &wang, json!({ "amount": 350_000, "event_id": ev }))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{s}");
+    let mut got = points().await;
+    got.sort();
+    assert_eq!(got, [("referral_new_customer".to_string(), 100), ("referral_sales".to_string(), 300)]);
+    let (_, doc) = app.call(axum::http::Method::GET, "/api/v1/openapi.json", None, None).await;
+    let attendance = &doc["paths"]["/api/v1/events/{id}/attendance"];
+    assert!(attendance["post"].is_object() && attendance["get"].is_object(), "the check-in is in the OpenAPI document");
+    let (_, v) = app.get("/api/v1/history/verify", &app.admin).await;
+    assert_eq!(v["ok"], true, "{v}");
+});

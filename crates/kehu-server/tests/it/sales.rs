@@ -1,7 +1,8 @@
 //! Who a sale counts for, through the API: a friend-referred customer belongs to whoever closes
 //! and special cases are signed by the leader and the manager (car-dealership, R5.7); at an event
 //! a sale counts for the current inviter and helpers need consent (event-customers, R11.5), and the
-//! existing customer who brought a new one earns points for it (R11.2).
+//! existing customer who brought a new one earns points when the new one is checked in at the
+//! event and for what they buy there (R11.2).
 
 use axum::http::StatusCode;
 use serde_json::{Value, json};
@@ -169,12 +170,12 @@ both!(virtual r11_5_a_sale_at_an_event_counts_for_the_current_inviter_and_helper
     assert_eq!(status, StatusCode::CREATED, "{event}");
     let ev = event["id"].as_i64().unwrap();
     // R11.2: 张阿姨, an existing customer, brought 李阿姨.
-    let referrer = customer_from(&app, &wang, "张阿姨", "13900000900", "老顾客").await;
+    let referrer = customer_from(&app, &wang, "张阿姨", "13900000900", "event_files").await;
     let (status, c) = app
         .post(
             "/api/v1/customers",
             &wang,
-            json!({ "kind": "person", "name": "李阿姨", "phones": ["13900000901"], "source": "老顾客带来", "referrer_id": referrer }),
+            json!({ "kind": "person", "name": "李阿姨", "phones": ["13900000901"], "source": "customer_referral", "referrer_id": referrer }),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{c}");
@@ -189,7 +190,16 @@ both!(virtual r11_5_a_sale_at_an_event_counts_for_the_current_inviter_and_helper
             .collect()
     };
     signed(&app, &wang, &head, customer, json!({ "event_id": ev })).await;
-    // The confirmed invitation brings her to the event: 100 points for 张阿姨, once.
+    // The confirmed invitation does not bring her to the event yet; her check-in there does:
+    // 100 points for 张阿姨, once.
+    let (_, l) = app.get("/api/v1/ledger", &gm).await;
+    assert!(points(&l).is_empty(), "{l}");
+    let (status, r) = app
+        .post("/api/v1/clock/advance", &app.admin, json!({ "to": (start - jiff::SignedDuration::from_hours(1)).to_string() }))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    let (status, c) = app.post(&format!("/api/v1/events/{ev}/attendance"), &gm, json!({ "customer_id": customer })).await;
+    assert_eq!(status, StatusCode::CREATED, "{c}");
     let (_, l) = app.get("/api/v1/ledger", &gm).await;
     assert_eq!(points(&l), [("referral_new_customer".to_string(), 100)], "{l}");
 

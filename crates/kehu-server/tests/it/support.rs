@@ -21,6 +21,12 @@ pub fn preset() -> (String, String) {
     (file.to_string(), std::fs::read_to_string(file).expect("preset file"))
 }
 
+/// The version the shipped car-dealership preset declares (tests read it rather than repeat it).
+pub fn preset_version() -> u32 {
+    let (file, src) = preset();
+    Policy::parse(&src, &file).expect("preset parses").version
+}
+
 #[derive(Clone, Debug)]
 pub struct Session {
     pub cookie: String,

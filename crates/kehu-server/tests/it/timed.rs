@@ -188,6 +188,35 @@ both!(virtual r5_4_three_sms_only_follow_ups_void_the_card_at_once, |app: TestAp
     assert!(e["decision"]["text"].as_str().unwrap().contains("连续 3 次跟进都是短信"), "{e}");
 });
 
+both!(virtual r5_4_three_sms_only_follow_ups_void_the_card_while_the_second_waits_for_the_leader, |app: TestApp| async move {
+    let wang = app.staff("wangfang", "王芳", &["consultant"]).await;
+    let leader = app.staff("leader", "赵组长", &["team_leader"]).await;
+    let (customer, card) = signed_card(&app, &wang, &leader, "钱先生", "13900000013").await;
+    follow_up(&app, &wang, customer, "sms").await;
+    advance(&app, 3600).await;
+    // The second SMS waits for the team leader's confirmation (R5.2), who never gives it.
+    let second = follow_up(&app, &wang, customer, "sms").await;
+    let (_, mine) = app.get("/api/v1/claims", &wang).await;
+    assert_eq!(mine["items"][0]["due"]["awaiting_confirmation"], second["id"]);
+    advance(&app, 3600).await;
+    assert_eq!(claim(&app, &card["id"]).await["status"], "valid");
+    // The third SMS in a row is what the holder did, confirmed or not: void at once (R5.4).
+    let third = follow_up(&app, &wang, customer, "sms").await;
+    let void = claim(&app, &card["id"]).await;
+    assert_eq!((void["status"].as_str(), void["ended_rule"].as_str()), (Some("void"), Some("R5.4")), "{void}");
+    assert_eq!(void["ended_at"], third["at"]);
+    // The leader can no longer confirm the second one, and the void card's deadline is gone.
+    let (status, e) = app.post(&format!("/api/v1/activities/{}/confirm", second["id"]), &leader, json!({})).await;
+    assert_eq!((status, e["code"].as_str()), (StatusCode::CONFLICT, Some("no_claim")), "{e}");
+    assert_eq!(advance(&app, 8 * 86400).await, 0);
+    let (_, h) = app.get(&format!("/api/v1/customers/{customer}/history"), &leader).await;
+    let e = h["items"].as_array().unwrap().iter().find(|e| e["action"] == "void").unwrap();
+    assert_eq!(e["decision"]["rule"], "R5.4");
+    assert!(e["decision"]["text"].as_str().unwrap().contains("连续 3 次跟进都是短信"), "{e}");
+    let (_, v) = app.get("/api/v1/history/verify", &app.admin).await;
+    assert_eq!(v["ok"], true, "{v}");
+});
+
 both!(virtual r5_5_a_duplicate_after_a_missed_follow_up_fines_the_lapsed_holder_once, |app: TestApp| async move {
     let wang = app.staff("wangfang", "王芳", &["consultant"]).await;
     let li = app.staff("liqiang", "李强", &["consultant"]).await;
@@ -300,6 +329,37 @@ both!(virtual r5_17_lateness_escalates_in_the_month_and_reversal_is_a_new_entry,
     let (_, v) = app.get("/api/v1/history/verify", &app.admin).await;
     assert_eq!(v["ok"], true, "{v}");
 });
+
+both!(
+    r5_17_early_leave_is_fined_as_lateness_is_and_counted_on_its_own_code,
+    |app: TestApp| async move {
+        let wang = app.staff("wangfang", "王芳", &["consultant"]).await;
+        let manager = app.staff("manager", "孙经理", &["sales_manager"]).await;
+        let enter = |code: &'static str| {
+            let (app, manager, id) = (&app, manager.clone(), wang.staff_id);
+            async move {
+                let (status, e) = app
+                    .post("/api/v1/ledger", &manager, json!({ "staff_id": id, "code": code }))
+                    .await;
+                assert_eq!(status, StatusCode::CREATED, "{e}");
+                (
+                    e["amount"].as_i64().unwrap(),
+                    e["flag"].as_str().map(str::to_string),
+                    e["rule"].as_str().unwrap().to_string(),
+                )
+            }
+        };
+        // 早退同上处理: 20 yuan, then 40, and the third time in the month flags dismissal review.
+        assert_eq!(enter("early_leave").await, (2000, None, "R5.17".to_string()));
+        assert_eq!(enter("early_leave").await, (4000, None, "R5.17".to_string()));
+        // Lateness keeps its own count: the first lateness of the month is 20 yuan.
+        assert_eq!(enter("lateness").await, (2000, None, "R5.17".to_string()));
+        assert_eq!(
+            enter("early_leave").await,
+            (4000, Some("dismissal_review".to_string()), "R5.17".to_string())
+        );
+    }
+);
 
 both!(virtual r5_8_a_walk_in_without_a_first_sms_the_same_day_fines_the_receiver, |app: TestApp| async move {
     let wang = app.staff("wangfang", "王芳", &["consultant"]).await;
@@ -508,6 +568,80 @@ both!(virtual r3_1_registrations_are_due_the_same_day_late_until_10_then_cost_po
     assert_eq!((status, dup["duplicates"][0]["owner_id"].as_i64()), (StatusCode::CONFLICT, Some(li.staff_id)));
 });
 
+both!(virtual r3_3_the_registration_time_on_a_form_handed_in_on_time_decides_ownership, |app: TestApp| async move {
+    let admin = tenant_on(&app, "property-archives", "forms").await;
+    let zhang = staff_of(&app, &admin, "zhangmanager", "张经理", "account_manager", None).await;
+    let li = staff_of(&app, &admin, "limanager", "李经理", "account_manager", None).await;
+    let tz = jiff::tz::TimeZone::get("Asia/Shanghai").unwrap();
+    let (_, c) = app.get("/api/v1/clock", &admin).await;
+    let now: jiff::Timestamp = c["now"].as_str().unwrap().parse().unwrap();
+    let day = now.to_zoned(tz.clone()).date().tomorrow().unwrap();
+    let at = |d: jiff::civil::Date, h: i8, m: i8| d.at(h, m, 0, 0).to_zoned(tz.clone()).unwrap().timestamp();
+    let clock_to = |t: jiff::Timestamp| {
+        let app = &app;
+        async move {
+            let (status, r) = app.post("/api/v1/clock/advance", &app.admin, json!({ "to": t.to_string() })).await;
+            assert_eq!(status, StatusCode::OK, "{r}");
+        }
+    };
+    let claim = |who: &Session, customer: &Value, met: jiff::Timestamp| {
+        let (who, path) = (who.clone(), format!("/api/v1/customers/{}/claims", customer["id"]));
+        let app = &app;
+        async move {
+            let (status, c) = app.post(&path, &who, json!({ "contact_at": met.to_string() })).await;
+            assert_eq!(status, StatusCode::CREATED, "{c}");
+            c
+        }
+    };
+    let owner = |customer: &Value| {
+        let path = format!("/api/v1/customers/{}/ownership", customer["id"]);
+        let (app, admin) = (&app, admin.clone());
+        async move { app.get(&path, &admin).await.1 }
+    };
+    // Zhang met 周先生 at 09:00 and hands his form in that evening; Li met him at 10:00 and
+    // registered him at 10:30.
+    clock_to(at(day, 10, 30)).await;
+    let (_, zhou) = app
+        .post("/api/v1/customers", &li, json!({ "kind": "person", "name": "周先生", "phones": ["13900000031"], "source": "walk_in" }))
+        .await;
+    claim(&li, &zhou, at(day, 10, 0)).await;
+    clock_to(at(day, 19, 0)).await;
+    claim(&zhang, &zhou, at(day, 9, 0)).await;
+    // R3.3: the registration time on the form decides, not the moment of submission.
+    let o = owner(&zhou).await;
+    assert_eq!((o["owner_id"].as_i64(), o["decision"]["rule"].as_str()), (Some(zhang.staff_id), Some("R3.3")), "{o}");
+    assert_eq!(o["decision"]["facts"]["winner"]["registered_on_form"], at(day, 9, 0).to_string());
+    assert_eq!(o["decision"]["facts"]["winner"]["form"], "on_form");
+    assert!(o["decision"]["text"].as_str().unwrap().contains("登记表上的登记时间为"), "{o}");
+    // 吴女士: Li met her at 10:00 and handed the form in that evening; Zhang met her at 09:00 but
+    // handed his in at 11:00 the next day, past the 10:00 grace (R3.1): his counts from then.
+    let (_, wu) = app
+        .post("/api/v1/customers", &li, json!({ "kind": "person", "name": "吴女士", "phones": ["13900000032"], "source": "来电" }))
+        .await;
+    assert_eq!(wu["source"], "inbound_call", "the source is stored as the policy's id");
+    claim(&li, &wu, at(day, 10, 0)).await;
+    clock_to(at(day.tomorrow().unwrap(), 11, 0)).await;
+    claim(&zhang, &wu, at(day, 9, 0)).await;
+    let o = owner(&wu).await;
+    assert_eq!(o["owner_id"].as_i64(), Some(li.staff_id), "{o}");
+    let late = o["decision"]["facts"]["claims"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["staff_id"] == zhang.staff_id)
+        .unwrap()
+        .clone();
+    assert_eq!(late["form"], "late_form", "{late}");
+    let from: jiff::Timestamp = late["counts_from"].as_str().unwrap().parse().unwrap();
+    let eleven = at(day.tomorrow().unwrap(), 11, 0);
+    assert!(from >= eleven && from < eleven + jiff::SignedDuration::from_mins(1), "{late}");
+    // The late form is also a recorded lateness (R3.12).
+    let (_, l) = app.get(&format!("/api/v1/ledger?staff_id={}", zhang.staff_id), &admin).await;
+    assert_eq!(l["items"][0]["rule"], "R3.12", "{l}");
+    let (_, v) = app.get("/api/v1/history/verify", &app.admin).await;
+    assert_eq!(v["ok"], true, "{v}");
+});
+
 both!(virtual many_deadlines_due_at_once_each_fire_once_with_their_own_event, |app: TestApp| async move {
     let wang = app.staff("wangfang", "王芳", &["consultant"]).await;
     let leader = app.staff("leader", "赵组长", &["team_leader"]).await;
@@ -688,9 +822,14 @@ both!(
     |app: TestApp| async move {
         // The car dealership adopts R7.8(12) for consultants on long leave.
         let (file, src) = crate::support::preset();
+        let version = crate::support::preset_version();
         let src = format!(
             "{}\n[claims.redistribute]\nrule = \"R7.8(12)\"\nroles = [\"sales_manager\"]\nmethod = \"random\"\n",
-            src.replace("version = 3", "version = 4")
+            src.replacen(
+                &format!("version = {version}"),
+                &format!("version = {}", version + 1),
+                1
+            )
         );
         let policy = kehu_domain::Policy::parse(&src, &file).unwrap();
         let wang = app.staff("wangfang", "王芳", &["consultant"]).await;
@@ -702,8 +841,8 @@ both!(
         for i in 0..3 {
             cards.push(signed_card(&app, &wang, &leader, &format!("老客户{i}"), &format!("1390000050{i}")).await);
         }
-        // Version 4 adopts R7.8(12) after the cards were signed; the policy cache rechecks the
-        // active version every two seconds.
+        // The next version adopts R7.8(12) after the cards were signed; the policy cache rechecks
+        // the active version every two seconds.
         kehu_store::tenants::activate_policy(
             &app.state.db,
             app.tenant_id,
@@ -751,9 +890,9 @@ both!(
             .unwrap();
         assert_eq!(e["decision"]["rule"], "R7.8(12)");
         assert_eq!(e["decision"]["facts"]["method"], "random");
-        assert_eq!(e["decision"]["policy_version"], 4);
-        // Changing the policy never rewrites past decisions: the signature was taken under
-        // version 3 and still says so.
+        assert_eq!(e["decision"]["policy_version"], version + 1);
+        // Changing the policy never rewrites past decisions: the signature was taken under the
+        // preset's version and still says so.
         let signed = h["items"]
             .as_array()
             .unwrap()
@@ -765,7 +904,7 @@ both!(
                 signed["decision"]["rule"].as_str(),
                 signed["decision"]["policy_version"].as_i64()
             ),
-            (Some("R5.1"), Some(3))
+            (Some("R5.1"), Some(i64::from(version)))
         );
     }
 );

@@ -287,6 +287,61 @@ both!(
 );
 
 both!(
+    r5_8_the_new_customer_form_offers_the_policys_sources,
+    |app: TestApp| async move {
+        let li = app.staff("liqiang", "李强", &["consultant"]).await;
+        let form = get(&app, "/customers/new", Some(&li)).await;
+        assert!(
+            form.has(r#"<select id="source" name="source" data-test="source""#),
+            "{}",
+            form.html
+        );
+        assert!(form.has(r#"<option value="walk_in">来访</option>"#), "{}", form.html);
+        assert!(
+            form.has(r#"<option value="inbound_call">来电</option>"#),
+            "{}",
+            form.html
+        );
+        // A visitor picked from the list is stored by the source's id and shown by its name.
+        let fields = [
+            ("csrf", li.csrf.as_str()),
+            ("kind", "person"),
+            ("name", "冯先生"),
+            ("phones", "13700002222"),
+            ("source", "walk_in"),
+        ];
+        let p = post(&app, "/customers", &li, &fields).await;
+        assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.html);
+        let id = p
+            .location()
+            .trim_start_matches("/customers/")
+            .split('?')
+            .next()
+            .unwrap()
+            .to_string();
+        let (_, c) = app.get(&format!("/api/v1/customers/{id}"), &li).await;
+        assert_eq!(c["source"], "walk_in");
+        let page = get(&app, p.location(), Some(&li)).await;
+        assert!(page.has("<dd>来访</dd>"), "{}", page.html);
+        // A source the policy does not list is refused at the field, and the form is kept.
+        let fields = [
+            ("csrf", li.csrf.as_str()),
+            ("kind", "person"),
+            ("name", "卫女士"),
+            ("phones", "13700003333"),
+            ("source", "电视广告"),
+        ];
+        let p = post(&app, "/customers", &li, &fields).await;
+        assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", p.html);
+        assert!(
+            p.has("来源须为") && p.has(r#"value="卫女士""#) && p.has(r#"aria-invalid="true" autofocus>"#),
+            "{}",
+            p.html
+        );
+    }
+);
+
+both!(
     detail_page_shows_the_r5_5_ownership_sentence,
     |app: TestApp| async move {
         let wang = app.staff("wangfang", "王芳", &["consultant"]).await;
@@ -726,6 +781,36 @@ both!(
         assert!(mine.has("已撤销") && mine.has("客户已在外地购车") && mine.has("R5.6"), "{}", mine.html);
         let en = send(&app, Method::GET, &page, Some(&with_lang(&leader, "en")), None, &[]).await;
         assert!(en.has("Cancelled") && en.has("Reason") && en.has("Follow-ups"), "{}", en.html);
+    }
+);
+
+both!(
+    virtual the_ledger_page_opens_on_the_latest_month_with_entries_when_this_one_has_none,
+    |app: TestApp| async move {
+        let wang = app.staff("wangfang", "王芳", &["consultant"]).await;
+        let manager = app.staff("sunjl", "孙经理", &["sales_manager"]).await;
+        let (status, e) = app
+            .post("/api/v1/ledger", &manager, json!({ "staff_id": wang.staff_id, "code": "early_leave", "note": "17:10 离开" }))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{e}");
+        let month = e["period"].as_str().unwrap().to_string();
+        // This month has the entry: it opens there, as before.
+        let page = get(&app, "/ledger", Some(&manager)).await;
+        assert!(page.has("17:10 离开") && !page.has(r#"data-test="latest-month""#), "{}", page.html);
+        // Forty days on, this month has none: the page shows the latest month that has some, and
+        // says so; asked for this month, it shows this month.
+        let (status, _) = app.post("/api/v1/clock/advance", &app.admin, json!({ "seconds": 40 * 86400 })).await;
+        assert_eq!(status, StatusCode::OK);
+        for who in [&manager, &wang] {
+            let page = get(&app, "/ledger", Some(who)).await;
+            assert!(page.has(r#"data-test="latest-month""#) && page.has("17:10 离开"), "{}", page.html);
+            assert!(page.has(&format!(r#"name="period" value="{month}""#)), "{}", page.html);
+        }
+        let (_, c) = app.get("/api/v1/clock", &app.admin).await;
+        let now: jiff::Timestamp = c["now"].as_str().unwrap().parse().unwrap();
+        let this = now.to_zoned(jiff::tz::TimeZone::get("Asia/Shanghai").unwrap()).strftime("%Y-%m").to_string();
+        let page = get(&app, &format!("/ledger?period={this}"), Some(&manager)).await;
+        assert!(page.has("本月没有记录") && !page.has(r#"data-test="latest-month""#), "{}", page.html);
     }
 );
 
@@ -1441,6 +1526,32 @@ both!(virtual r11_3_the_joint_event_pages_schedule_invite_and_file, |app: TestAp
     let page = get(&app, filed.location(), Some(&head)).await;
     assert!(page.has("已报送本部门的邀约") && page.has("已报送"), "{}", page.html);
     assert!(!page.has(r#"data-test="file-invitations""#));
+    // R11.2: on the event's day the coordinator checks 李阿姨 in from the event page.
+    assert!(!get(&app, &event_path, Some(&coordinator)).await.has(r#"data-test="check-in""#), "not before the day");
+    let day = (app.state.now() + jiff::SignedDuration::from_hours(24 * 5))
+        .to_zoned(jiff::tz::TimeZone::get("Asia/Shanghai").unwrap())
+        .date()
+        .at(18, 30, 0, 0)
+        .to_zoned(jiff::tz::TimeZone::get("Asia/Shanghai").unwrap())
+        .unwrap()
+        .timestamp();
+    let (status, _) = app.post("/api/v1/clock/advance", &app.admin, json!({ "to": day.to_string() })).await;
+    assert_eq!(status, StatusCode::OK);
+    let page = get(&app, &event_path, Some(&coordinator)).await;
+    assert!(page.has(r#"data-test="check-in""#), "{}", page.html);
+    assert!(!get(&app, &event_path, Some(&wang)).await.has(r#"data-test="check-in""#), "sales do not check in");
+    let customer_id = customer.to_string();
+    let checked = post(
+        &app,
+        &format!("{event_path}/attendance"),
+        &coordinator,
+        &[("csrf", coordinator.csrf.as_str()), ("customer_id", customer_id.as_str())],
+    )
+    .await;
+    assert_eq!(checked.status, StatusCode::SEE_OTHER, "{}", checked.html);
+    let page = get(&app, checked.location(), Some(&coordinator)).await;
+    assert!(page.has("已签到到会") && page.has("已签到"), "{}", page.html);
+    assert!(!page.has(r#"data-test="check-in""#), "{}", page.html);
     let en = send(
         &app,
         Method::GET,

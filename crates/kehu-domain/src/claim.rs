@@ -360,6 +360,15 @@ pub struct Confirmed {
 
 /// Decides whether `confirmer` may confirm `claim` now, and when it takes effect (R5.1); the
 /// customer's other claims are `others` (R11.4: another division may hold it already).
+/// Whether a claim may be registered on a customer the registrant does not otherwise see.
+/// Where the policy lets several claims stand (R3.3, R5.5, R7.7), someone who meets a customer
+/// that the duplicate check names registers their own claim, and the ownership rule decides
+/// between the claims; once registered, the customer is theirs to see. Under `refuse` they may
+/// not, so an unseen customer stays not found.
+pub fn may_claim_unseen(policy: &Policy) -> bool {
+    policy.claims.duplicates == crate::policy::DuplicateClaims::Allow
+}
+
 pub fn decide_confirmation(
     policy: &Policy,
     now: Timestamp,

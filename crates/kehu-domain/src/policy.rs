@@ -20,6 +20,7 @@ mod explain;
 pub mod limits;
 mod sales;
 mod timed;
+pub mod visibility;
 pub use complaints::Complaints;
 pub use conflicts::Conflicts;
 pub use events::{Attendance, JointEvents};
@@ -31,6 +32,7 @@ pub use timed::{
     InvalidRun, LedgerCode, LedgerKind, LedgerPolicy, Lifecycle, LocalTime, OnMiss, Party, Period, Pool, ShareRule,
     Submission,
 };
+pub use visibility::{RecordKind, Scope, Sees};
 
 /// One problem in a policy file, pointing at the place to fix.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -201,6 +203,8 @@ pub struct Role {
     pub permissions: Vec<Permission>,
     /// Roles someone holding this one may grant besides their own (with `staff.manage`).
     pub grants: Vec<String>,
+    /// What someone holding this role may see, per record kind.
+    pub sees: Sees,
 }
 
 /// Whether a second staff member may register a customer someone already holds.
@@ -582,6 +586,8 @@ struct RawRole {
     permissions: Vec<Spanned<String>>,
     #[serde(default)]
     grants: Option<Spanned<Vec<Spanned<String>>>>,
+    #[serde(default)]
+    sees: Option<visibility::RawSees>,
 }
 
 #[derive(Deserialize)]
@@ -830,6 +836,7 @@ impl Checker<'_> {
             name: Text::new("管理员", "Administrator"),
             permissions: Permission::ALL.to_vec(),
             grants: Vec::new(),
+            sees: Sees::undeclared(true),
         }];
         let mut raw_grants = Vec::new();
         for r in raw.roles {
@@ -879,11 +886,17 @@ impl Checker<'_> {
             if let Some(g) = r.grants {
                 raw_grants.push((roles.len(), g));
             }
+            // Undeclared scopes depend on the ledger's managers, known further down.
+            let sees = match r.sees {
+                Some(raw) => self.sees(raw),
+                None => Sees::undeclared(false),
+            };
             roles.push(Role {
                 id: rid,
                 name: r.name,
                 permissions,
                 grants: Vec::new(),
+                sees,
             });
         }
         // Grants may name roles defined later in the file, so they are checked once all are known.
@@ -965,6 +978,9 @@ impl Checker<'_> {
                 codes: Vec::new(),
             },
         };
+        for role in roles.iter_mut().filter(|r| !r.sees.declared && r.id != ADMIN_ROLE) {
+            role.sees = Sees::undeclared(Policy::ledger_whole(&role.permissions, &role.id, &ledger.managers));
+        }
         let pools = self.pools(raw.pools, &roles);
         let cadence = raw.cadence.map(|c| self.cadence(c, &roles, &channels));
         let events = raw.events.map(|e| self.joint_events(e, &roles, &ledger.codes));

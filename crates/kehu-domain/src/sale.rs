@@ -59,6 +59,12 @@ fn sales(policy: &Policy) -> Result<&SalesPolicy, Refusal> {
     })
 }
 
+/// R5.7: whether a customer from `source` belongs to whoever closes, so that any closer may
+/// record a sale on them, seen or not.
+pub fn belongs_to_closer(policy: &Policy, source: Option<&str>) -> bool {
+    policy.sales.as_ref().is_some_and(|p| referred(policy, p, source))
+}
+
 fn referred(policy: &Policy, p: &SalesPolicy, source: Option<&str>) -> bool {
     p.referred
         .as_ref()

@@ -124,11 +124,17 @@ pub async fn redistribute(
     let method = method_of(method, rule.method, lang)?;
     let now = state.now();
     let seed = now.as_millisecond() as u64;
-    let held: Vec<ClaimRow> = claims::for_staff(&state.db, caller.tenant_id, from.id, 100_000)
-        .await?
-        .into_iter()
-        .filter(|c| c.status().is_active())
-        .collect();
+    let held: Vec<ClaimRow> = claims::for_staff(
+        &state.db,
+        caller.tenant_id,
+        from.id,
+        100_000,
+        &kehu_store::visibility::View::all(),
+    )
+    .await?
+    .into_iter()
+    .filter(|c| c.status().is_active())
+    .collect();
     let mut customer_ids: Vec<i64> = held.iter().map(|c| c.customer_id).collect();
     customer_ids.sort_unstable();
     customer_ids.dedup();
@@ -247,6 +253,7 @@ pub async fn share_out(
     let method = method_of(method, rule.method, lang)?;
     let now = state.now();
     let seed = now.as_millisecond() as u64;
+    let view = crate::visibility::view(state, caller, &policy).await?;
     let mut ids = customer_ids.to_vec();
     ids.sort_unstable();
     ids.dedup();
@@ -257,9 +264,7 @@ pub async fn share_out(
     let mut out = Vec::new();
     let mut free = Vec::new();
     for &customer_id in &ids {
-        claims::lock_customer(&mut tx, caller.tenant_id, customer_id)
-            .await
-            .map_err(crate::service::customer_missing(lang))?;
+        crate::visibility::lock_customer(&mut tx, &view, caller, customer_id).await?;
         let held = claims::for_customer_tx(&mut tx, caller.tenant_id, customer_id)
             .await?
             .iter()

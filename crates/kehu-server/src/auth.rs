@@ -87,6 +87,8 @@ pub struct Caller {
     pub csrf: Option<String>,
     /// How the caller proved who they are.
     pub credential: Credential,
+    /// What the caller sees, worked out once per request (see `crate::visibility::view`).
+    pub seen: std::sync::Arc<std::sync::OnceLock<kehu_store::visibility::View>>,
 }
 
 /// A login session (cookie) or an API token (bearer).
@@ -113,6 +115,7 @@ impl Caller {
             lang: Lang::Zh,
             csrf: None,
             credential: Credential::Operator,
+            seen: Default::default(),
         }
     }
 
@@ -236,6 +239,7 @@ pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Call
         credential,
         staff,
         lang,
+        seen: Default::default(),
     }))
 }
 

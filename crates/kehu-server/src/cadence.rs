@@ -65,7 +65,8 @@ pub async fn lines(
     };
     let now = state.now();
     let people = staff::list(&state.db, caller.tenant_id).await?;
-    let graded = customers::graded(&state.db, caller.tenant_id).await?;
+    let view = crate::visibility::view(state, caller, &policy).await?;
+    let graded = customers::graded(&state.db, caller.tenant_id, &view).await?;
     let ids: Vec<i64> = graded.iter().map(|c| c.id).collect();
     // Owners as the ownership rule derives them (the same function as the customer pages).
     let mut owners: HashMap<i64, i64> = HashMap::new();

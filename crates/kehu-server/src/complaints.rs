@@ -48,10 +48,6 @@ fn not_found(lang: Lang) -> ApiError {
 
 /// Whether the caller reads every complaint: those who record them, and those who read every
 /// ledger. Anyone else reads the complaints about themselves.
-fn reads_all(policy: &Policy, caller: &Caller) -> bool {
-    complaint::may_record(policy, &caller.facts()) || crate::ledger::may_read(policy, caller, None)
-}
-
 /// The staff of the tenant with the customers each holds, and the unit tree, as R11.9 reads them
 /// to find a unit's manager and a receiver in another unit.
 async fn colleagues(
@@ -116,10 +112,9 @@ pub async fn record(state: &AppState, caller: &Caller, input: ComplaintInput) ->
     })?;
     let tenant = caller.tenant_id;
     let now = state.now();
+    let seen = crate::visibility::view(state, caller, &policy).await?;
     let mut tx = state.db.begin().await?;
-    claims::lock_customer(&mut tx, tenant, input.customer_id)
-        .await
-        .map_err(crate::service::customer_missing(lang))?;
+    crate::visibility::lock_customer(&mut tx, &seen, caller, input.customer_id).await?;
     let customer = customers::get_tx(&mut tx, tenant, input.customer_id).await?;
     let staff_id = match input.staff_id {
         Some(id) => id,
@@ -252,6 +247,11 @@ pub async fn resolve(state: &AppState, caller: &Caller, id: i64, resolution: &st
         })?;
     let tenant = caller.tenant_id;
     let now = state.now();
+    // Only a complaint the caller sees can be resolved.
+    let seen = crate::visibility::view(state, caller, &policy).await?;
+    store::get(&state.db, tenant, id, &seen)
+        .await
+        .map_err(|_| not_found(lang))?;
     let mut tx = state.db.begin().await?;
     let row = store::get_tx(&mut tx, tenant, id).await.map_err(|_| not_found(lang))?;
     claims::lock_customer(&mut tx, tenant, row.customer_id).await?;
@@ -453,14 +453,14 @@ async fn views(
 ) -> Result<Vec<ComplaintView>, ApiError> {
     let pairs = store::entry_ids(&state.db, caller.tenant_id, &rows).await?;
     let ids: Vec<i64> = pairs.iter().map(|(_, e)| *e).collect();
-    let entries = kehu_store::ledger::get_many(&state.db, caller.tenant_id, &ids).await?;
+    let seen = crate::visibility::view(state, caller, policy).await?;
+    let entries = kehu_store::ledger::get_many(&state.db, caller.tenant_id, &ids, &seen).await?;
     Ok(rows
         .into_iter()
         .map(|row| {
             let mine: Vec<EntryRow> = entries
                 .iter()
                 .filter(|e| pairs.iter().any(|(c, id)| *c == row.id && *id == e.id))
-                .filter(|e| crate::ledger::may_read(policy, caller, e.staff_id))
                 .cloned()
                 .collect();
             ComplaintView { row, entries: mine }
@@ -468,21 +468,19 @@ async fn views(
         .collect())
 }
 
-/// One complaint: for those who read every complaint, or the staff member it is about.
+/// One complaint the caller sees (the policy's `sees.complaints`).
 pub async fn get(state: &AppState, caller: &Caller, id: i64) -> Result<ComplaintView, ApiError> {
     let policy = state.policy(caller.tenant_id).await?;
     let lang = caller.lang;
-    let row = store::get(&state.db, caller.tenant_id, id)
+    let seen = crate::visibility::view(state, caller, &policy).await?;
+    let row = store::get(&state.db, caller.tenant_id, id, &seen)
         .await
         .map_err(|_| not_found(lang))?;
-    if !reads_all(&policy, caller) && row.staff_id != caller.id() {
-        return Err(not_found(lang));
-    }
     view(state, caller, &policy, row).await
 }
 
-/// Complaints, newest first: all of them for those who read every complaint, else the caller's
-/// own. `open`: only open (`true`) or only resolved (`false`) ones.
+/// The complaints the caller sees, newest first. `open`: only open (`true`) or only resolved
+/// (`false`) ones.
 pub async fn list(
     state: &AppState,
     caller: &Caller,
@@ -496,9 +494,10 @@ pub async fn list(
     let filter = Filter {
         open,
         customer_id,
-        staff_id: (!reads_all(&policy, caller)).then(|| caller.id()),
+        staff_id: None,
         before,
     };
-    let rows = store::list(&state.db, caller.tenant_id, &filter, limit).await?;
+    let seen = crate::visibility::view(state, caller, &policy).await?;
+    let rows = store::list(&state.db, caller.tenant_id, &filter, limit, &seen).await?;
     views(state, caller, &policy, rows).await
 }

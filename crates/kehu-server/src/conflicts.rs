@@ -92,7 +92,8 @@ pub async fn open(state: &AppState, caller: &Caller, n: NewConflict<'_>) -> Resu
         });
     }
     let parties: [PartyFacts; 2] = [parties[0].clone(), parties[1].clone()];
-    let customer = customers::get(&state.db, caller.tenant_id, n.customer_id)
+    let seen = crate::visibility::view(state, caller, &policy).await?;
+    let customer = customers::get_in_view(&state.db, caller.tenant_id, n.customer_id, &seen)
         .await
         .map_err(|e| match e {
             StoreError::NotFound => ApiError::bad_request(
@@ -107,7 +108,7 @@ pub async fn open(state: &AppState, caller: &Caller, n: NewConflict<'_>) -> Resu
         })?;
     let event = match n.event_id {
         None => None,
-        Some(id) => match kehu_store::events::get(&state.db, caller.tenant_id, id).await {
+        Some(id) => match kehu_store::events::get(&state.db, caller.tenant_id, id, &seen).await {
             Ok(e) => Some(e),
             Err(StoreError::NotFound) => {
                 return Err(ApiError::bad_request(
@@ -183,16 +184,15 @@ pub async fn list(
 ) -> Result<Vec<ConflictRow>, ApiError> {
     let policy = state.policy(caller.tenant_id).await?;
     require_read(&policy, caller)?;
-    Ok(store::list(&state.db, caller.tenant_id, open_only, before, limit).await?)
+    let seen = crate::visibility::view(state, caller, &policy).await?;
+    Ok(store::list(&state.db, caller.tenant_id, open_only, (before, limit), &seen).await?)
 }
 
 /// One conflict with its sign-offs.
 pub async fn get(state: &AppState, caller: &Caller, id: i64) -> Result<(ConflictRow, Vec<SignOffRow>), ApiError> {
     let policy = state.policy(caller.tenant_id).await?;
     require_read(&policy, caller)?;
-    let row = store::get(&state.db, caller.tenant_id, id)
-        .await
-        .map_err(missing(caller.lang))?;
+    let row = seen(state, caller, &policy, id).await?;
     let signoffs = store::signoffs(&state.db, caller.tenant_id, id).await?;
     Ok((row, signoffs))
 }
@@ -203,6 +203,14 @@ pub struct Acted {
     pub row: ConflictRow,
     pub signoffs: Vec<SignOffRow>,
     pub decision: Decision,
+}
+
+/// The conflict `id` when the caller sees it (the policy's `sees.conflicts`), else not found.
+async fn seen(state: &AppState, caller: &Caller, policy: &Policy, id: i64) -> Result<ConflictRow, ApiError> {
+    let view = crate::visibility::view(state, caller, policy).await?;
+    store::get(&state.db, caller.tenant_id, id, &view)
+        .await
+        .map_err(missing(caller.lang))
 }
 
 async fn locked(tx: &mut Tx, caller: &Caller, id: i64) -> Result<(ConflictRow, Vec<SignOffRow>), ApiError> {
@@ -257,6 +265,7 @@ pub async fn sign(state: &AppState, caller: &Caller, id: i64, outcome: Outcome) 
         ..outcome
     };
     let now = state.now();
+    seen(state, caller, &policy, id).await?;
     let mut tx = state.db.begin().await?;
     let (row, signoffs) = locked(&mut tx, caller, id).await?;
     let facts = row.facts(&signoffs);
@@ -317,6 +326,7 @@ pub async fn escalate(state: &AppState, caller: &Caller, id: i64, reason: &str) 
         .in_lang(lang)
     })?;
     let now = state.now();
+    seen(state, caller, &policy, id).await?;
     let mut tx = state.db.begin().await?;
     let (row, signoffs) = locked(&mut tx, caller, id).await?;
     let decision = conflict::decide_escalate(&policy, &row.facts(&signoffs), &actor(caller), &reason, now)
@@ -341,6 +351,7 @@ pub async fn decide(state: &AppState, caller: &Caller, id: i64, outcome: Outcome
         ..outcome
     };
     let now = state.now();
+    seen(state, caller, &policy, id).await?;
     let mut tx = state.db.begin().await?;
     let (row, signoffs) = locked(&mut tx, caller, id).await?;
     let decision = conflict::decide_ruling(&policy, &row.facts(&signoffs), &actor(caller), &outcome, now)

@@ -144,7 +144,8 @@ pub async fn list(state: &AppState, caller: &Caller) -> Result<Vec<(EventRow, Ev
     let policy = state.policy(caller.tenant_id).await?;
     require_read(&policy, caller)?;
     let names = unit_names(state, caller.tenant_id).await?;
-    let rows = store::list(&state.db, caller.tenant_id, state.now(), 200).await?;
+    let view = crate::visibility::view(state, caller, &policy).await?;
+    let rows = store::list(&state.db, caller.tenant_id, state.now(), 200, &view).await?;
     Ok(rows
         .into_iter()
         .map(|r| {
@@ -158,13 +159,14 @@ pub async fn list(state: &AppState, caller: &Caller) -> Result<Vec<(EventRow, Ev
 pub async fn get(state: &AppState, caller: &Caller, id: i64) -> Result<EventView, ApiError> {
     let policy = state.policy(caller.tenant_id).await?;
     require_read(&policy, caller)?;
-    let row = store::get(&state.db, caller.tenant_id, id)
+    let view = crate::visibility::view(state, caller, &policy).await?;
+    let row = store::get(&state.db, caller.tenant_id, id, &view)
         .await
         .map_err(|_| event_not_found(caller.lang))?;
     let names = unit_names(state, caller.tenant_id).await?;
     let facts = row.facts(&names);
     let rules = event::rules(&policy).map_err(|r| ApiError::refused(r).in_lang(caller.lang))?;
-    let all = claims::for_event(&state.db, caller.tenant_id, id).await?;
+    let all = claims::for_event(&state.db, caller.tenant_id, id, &view).await?;
     let divisions = facts
         .divisions
         .iter()
@@ -459,6 +461,7 @@ pub async fn check_in(
     let lang = caller.lang;
     event::rules(&policy).map_err(|r| ApiError::refused(r).in_lang(lang))?;
     let now = state.now();
+    let view = crate::visibility::view(state, caller, &policy).await?;
     let mut tx = state.db.begin().await?;
     let row = match store::get_tx(&mut tx, caller.tenant_id, event_id).await {
         Ok(row) => row,
@@ -467,8 +470,8 @@ pub async fn check_in(
     };
     let no_customer =
         || ApiError::bad_request("invalid_customer", Text::new("该客户不存在", "No such customer")).in_lang(lang);
-    // One check-in of a customer at a time.
-    claims::lock_customer(&mut tx, caller.tenant_id, customer_id)
+    // One check-in of a customer at a time, of a customer the caller sees.
+    claims::lock_customer_in_view(&mut tx, caller.tenant_id, customer_id, &view)
         .await
         .map_err(|e| match e {
             StoreError::NotFound => no_customer(),
@@ -536,7 +539,8 @@ pub async fn check_in(
 pub async fn attendance(state: &AppState, caller: &Caller, event_id: i64) -> Result<Vec<AttendanceRow>, ApiError> {
     let policy = state.policy(caller.tenant_id).await?;
     require_read(&policy, caller)?;
-    store::get(&state.db, caller.tenant_id, event_id)
+    let view = crate::visibility::view(state, caller, &policy).await?;
+    store::get(&state.db, caller.tenant_id, event_id, &view)
         .await
         .map_err(|_| event_not_found(caller.lang))?;
     Ok(store::attendance(&state.db, caller.tenant_id, event_id).await?)
@@ -559,7 +563,8 @@ pub async fn open_for(state: &AppState, caller: &Caller) -> Result<Vec<(i64, Str
     }
     let now = state.now();
     let names = unit_names(state, caller.tenant_id).await?;
-    let rows = store::list(&state.db, caller.tenant_id, now, 50).await?;
+    let view = crate::visibility::view(state, caller, &policy).await?;
+    let rows = store::list(&state.db, caller.tenant_id, now, 50, &view).await?;
     Ok(rows
         .into_iter()
         .filter(|r| r.starts_at > kehu_store::ms(now))

@@ -452,8 +452,8 @@ static STRINGS: &[(&str, &str, &str)] = &[
     ("events.file", "报送本部门邀约", "File my division's invitations"),
     (
         "events.no_invitations",
-        "本部门还没有邀约",
-        "No invitations from this division yet",
+        "没有你可以查看的该部门邀约",
+        "No invitations of this division that you may see",
     ),
     ("events.inviter", "邀约人", "Invited by"),
     ("events.confirmed", "确认时间", "Confirmed"),

@@ -5,19 +5,17 @@ use std::collections::BTreeMap;
 
 use kehu_domain::claim::StaffFacts;
 use kehu_domain::ledger::{self, ManualEntry, Statement, decide_manual, decide_reversal, statement};
-use kehu_domain::{Permission, Policy, Text};
+use kehu_domain::{Policy, Text};
 use kehu_store::ledger::{EntryRow, NewEntry};
 use kehu_store::{StoreError, staff, units};
 
 use crate::auth::Caller;
 use crate::{ApiError, AppState};
 
-/// Whether the caller may read `staff_id`'s ledger: their own always; others' with
-/// `ledger.read` or as a ledger manager.
-pub fn may_read(policy: &Policy, caller: &Caller, staff_id: Option<i64>) -> bool {
-    staff_id == Some(caller.id())
-        || caller.may(policy, Permission::LedgerRead)
-        || policy.may_manage_ledger(&caller.roles)
+/// Whether the caller sees more of the ledger than their own entries (the policy's
+/// `sees.ledger` is `unit` or `all`), for pages that offer a choice of person.
+pub fn reads_others(policy: &Policy, caller: &Caller) -> bool {
+    policy.scope(&caller.roles, kehu_domain::policy::RecordKind::Ledger) != kehu_domain::policy::Scope::Own
 }
 
 fn forbidden(lang: kehu_domain::Lang) -> ApiError {
@@ -35,8 +33,8 @@ fn bad_period(lang: kehu_domain::Lang) -> ApiError {
     .in_lang(lang)
 }
 
-/// Entries, newest first. Without `staff_id`, a caller who may read everyone's sees all, anyone
-/// else their own.
+/// The entries the caller sees (the policy's `sees.ledger`), newest first; `staff_id` outside
+/// what they see is refused.
 pub async fn list(
     state: &AppState,
     caller: &Caller,
@@ -50,13 +48,11 @@ pub async fn list(
     if period.is_some_and(|p| !ledger::is_month(p)) {
         return Err(bad_period(lang));
     }
-    let staff_id = match staff_id {
-        Some(id) if !may_read(&policy, caller, Some(id)) => return Err(forbidden(lang)),
-        Some(id) => Some(id),
-        None if may_read(&policy, caller, None) => None,
-        None => Some(caller.id()),
-    };
-    Ok(kehu_store::ledger::list(&state.db, caller.tenant_id, staff_id, period, before, limit).await?)
+    let view = crate::visibility::view(state, caller, &policy).await?;
+    if staff_id.is_some_and(|id| !view.ledger.has_staff(Some(id))) {
+        return Err(forbidden(lang));
+    }
+    Ok(kehu_store::ledger::list(&state.db, caller.tenant_id, staff_id, period, (before, limit), &view).await?)
 }
 
 /// The latest month with entries the caller may read (`staff_id`'s, or as [`list`] filters
@@ -67,26 +63,21 @@ pub async fn latest_period(
     staff_id: Option<i64>,
 ) -> Result<Option<String>, ApiError> {
     let policy = state.policy(caller.tenant_id).await?;
-    let staff_id = match staff_id {
-        Some(id) if !may_read(&policy, caller, Some(id)) => return Err(forbidden(caller.lang)),
-        Some(id) => Some(id),
-        None if may_read(&policy, caller, None) => None,
-        None => Some(caller.id()),
-    };
-    Ok(kehu_store::ledger::latest_period(&state.db, caller.tenant_id, staff_id).await?)
+    let view = crate::visibility::view(state, caller, &policy).await?;
+    if staff_id.is_some_and(|id| !view.ledger.has_staff(Some(id))) {
+        return Err(forbidden(caller.lang));
+    }
+    Ok(kehu_store::ledger::latest_period(&state.db, caller.tenant_id, staff_id, &view).await?)
 }
 
 pub async fn get(state: &AppState, caller: &Caller, id: i64) -> Result<EntryRow, ApiError> {
     let policy = state.policy(caller.tenant_id).await?;
     let lang = caller.lang;
     let missing = || ApiError::not_found(Text::new("找不到该台账记录", "No such ledger entry")).in_lang(lang);
-    let row = kehu_store::ledger::get(&state.db, caller.tenant_id, id)
+    let view = crate::visibility::view(state, caller, &policy).await?;
+    kehu_store::ledger::get(&state.db, caller.tenant_id, id, &view)
         .await
-        .map_err(|_| missing())?;
-    if !may_read(&policy, caller, row.staff_id) {
-        return Err(missing());
-    }
-    Ok(row)
+        .map_err(|_| missing())
 }
 
 /// Locks a staff member's ledger for the rest of `tx`, so two managers entering the same code
@@ -162,6 +153,7 @@ pub async fn add_manual_referring(
     };
     let now = state.now();
     let period = ledger::month(&policy, now);
+    let view = crate::visibility::view(state, caller, &policy).await?;
     let mut tx = state.db.begin().await?;
     let before = match party {
         Party::Staff(id) => {
@@ -169,7 +161,7 @@ pub async fn add_manual_referring(
             kehu_store::ledger::occurrences(&mut tx, caller.tenant_id, id, code, &period).await?
         }
         Party::Customer(id) => {
-            kehu_store::claims::lock_customer(&mut tx, caller.tenant_id, id).await?;
+            crate::visibility::lock_customer(&mut tx, &view, caller, id).await?;
             0
         }
     };
@@ -238,6 +230,11 @@ pub async fn reverse(state: &AppState, caller: &Caller, id: i64, reason: &str) -
     let missing = || ApiError::not_found(Text::new("找不到该台账记录", "No such ledger entry")).in_lang(lang);
     let now = state.now();
     let by = caller.facts();
+    // Only an entry the caller sees can be reversed.
+    let view = crate::visibility::view(state, caller, &policy).await?;
+    kehu_store::ledger::get(&state.db, caller.tenant_id, id, &view)
+        .await
+        .map_err(|_| missing())?;
     let mut tx = state.db.begin().await?;
     let entry = kehu_store::ledger::get_tx(&mut tx, caller.tenant_id, id)
         .await
@@ -292,8 +289,8 @@ pub struct Statements {
     pub total: Statement,
 }
 
-/// The month's statements. A caller who may read everyone's sees every person and unit; anyone
-/// else only their own line.
+/// The month's statements over the entries the caller sees: every person and unit for a
+/// reader of the whole ledger, their unit's for `unit`, their own line for `own`.
 pub async fn statements(state: &AppState, caller: &Caller, period: Option<&str>) -> Result<Statements, ApiError> {
     let policy = state.policy(caller.tenant_id).await?;
     let lang = caller.lang;
@@ -302,12 +299,8 @@ pub async fn statements(state: &AppState, caller: &Caller, period: Option<&str>)
         Some(_) => return Err(bad_period(lang)),
         None => ledger::month(&policy, state.now()),
     };
-    let all = may_read(&policy, caller, None);
-    let rows = kehu_store::ledger::for_period(&state.db, caller.tenant_id, &period).await?;
-    let rows: Vec<EntryRow> = rows
-        .into_iter()
-        .filter(|r| all || r.staff_id == Some(caller.id()))
-        .collect();
+    let view = crate::visibility::view(state, caller, &policy).await?;
+    let rows = kehu_store::ledger::for_period(&state.db, caller.tenant_id, &period, &view).await?;
     let people_rows = staff::list(&state.db, caller.tenant_id).await?;
     let mut by_staff: BTreeMap<i64, Vec<kehu_domain::ledger::EntryFacts>> = BTreeMap::new();
     for r in &rows {
@@ -328,6 +321,8 @@ pub async fn statements(state: &AppState, caller: &Caller, period: Option<&str>)
             statement: statement(entries),
         });
     }
+    // Unit lines for whoever sees more than their own entries.
+    let all = reads_others(&policy, caller);
     let unit_rows = if all {
         units::list(&state.db, caller.tenant_id).await?
     } else {

@@ -19,6 +19,7 @@ pub mod lifecycle;
 pub mod organisation;
 pub mod sales;
 pub mod service;
+pub mod visibility;
 pub mod web;
 
 use std::collections::HashMap;

@@ -574,8 +574,18 @@ fn claim_not_found(lang: kehu_domain::Lang) -> ApiError {
 }
 
 /// Loads a claim and locks its customer for the rest of `tx`.
-pub(crate) async fn lock_claim(tx: &mut Tx, caller: &Caller, claim_id: i64) -> Result<ClaimRow, ApiError> {
+/// Locks a claim the caller sees (and its customer) for the rest of `tx`; a claim outside the
+/// caller's view is not found.
+pub(crate) async fn lock_claim(
+    tx: &mut Tx,
+    view: &kehu_store::visibility::View,
+    caller: &Caller,
+    claim_id: i64,
+) -> Result<ClaimRow, ApiError> {
     let lang = caller.lang;
+    if !claims::in_view_tx(tx, caller.tenant_id, claim_id, view).await? {
+        return Err(claim_not_found(lang));
+    }
     let claim = claims::get_tx(tx, caller.tenant_id, claim_id)
         .await
         .map_err(|_| claim_not_found(lang))?;
@@ -597,8 +607,9 @@ pub async fn cancel_claim(
     let reason = crate::service::clean(Some(reason.to_string()), 1000, "reason", lang)?.unwrap_or_default();
     let reason = reason.as_str();
     let now = state.now();
+    let seen = crate::visibility::view(state, caller, &policy).await?;
     let mut tx = state.db.begin().await?;
-    let claim = lock_claim(&mut tx, caller, claim_id).await?;
+    let claim = lock_claim(&mut tx, &seen, caller, claim_id).await?;
     let decision = decide_cancel(&policy, &claim.facts(), &caller.facts(), reason, now)
         .map_err(|r| ApiError::refused(r).in_lang(lang))?;
     let ending = Ending {
@@ -627,8 +638,9 @@ pub async fn reassign_claim(
     let lang = caller.lang;
     let to = crate::service::active_staff(state, caller, to_staff).await?;
     let now = state.now();
+    let seen = crate::visibility::view(state, caller, &policy).await?;
     let mut tx = state.db.begin().await?;
-    let claim = lock_claim(&mut tx, caller, claim_id).await?;
+    let claim = lock_claim(&mut tx, &seen, caller, claim_id).await?;
     let existing = claims::for_customer_tx(&mut tx, caller.tenant_id, claim.customer_id).await?;
     let facts: Vec<_> = existing.iter().map(ClaimRow::facts).collect();
     let to_facts = to.facts();
@@ -690,11 +702,14 @@ pub async fn confirm_follow_up(
     let lang = caller.lang;
     let missing = || ApiError::not_found(Text::new("找不到该跟进记录", "No such follow-up")).in_lang(lang);
     let now = state.now();
+    let view = crate::visibility::view(state, caller, &policy).await?;
     let mut tx = state.db.begin().await?;
     let activity = activities::get_tx(&mut tx, caller.tenant_id, activity_id)
         .await
         .map_err(|_| missing())?;
-    claims::lock_customer(&mut tx, caller.tenant_id, activity.customer_id).await?;
+    claims::lock_customer_in_view(&mut tx, caller.tenant_id, activity.customer_id, &view)
+        .await
+        .map_err(|_| missing())?;
     let claim = claims::for_customer_tx(&mut tx, caller.tenant_id, activity.customer_id)
         .await?
         .into_iter()
@@ -764,13 +779,14 @@ pub async fn list_claims(
 ) -> Result<Vec<(ClaimRow, Option<Standing>)>, ApiError> {
     let policy = state.policy(caller.tenant_id).await?;
     let lang = caller.lang;
+    let seen = crate::visibility::view(state, caller, &policy).await?;
     let rows = match view {
         None | Some("") => {
             let staff_id = staff_id.unwrap_or(caller.id());
             if staff_id != caller.id() {
                 caller.require(&policy, kehu_domain::Permission::ClaimsCreateForOthers)?;
             }
-            claims::for_staff(&state.db, caller.tenant_id, staff_id, limit).await?
+            claims::for_staff(&state.db, caller.tenant_id, staff_id, limit, &seen).await?
         }
         Some("void_unassigned") => {
             let action = policy.claims.reassign.as_ref();
@@ -782,7 +798,7 @@ pub async fn list_claims(
                 .in_lang(lang));
             }
             let signer = (action.is_some_and(|a| a.signer_only) && !caller.is_admin()).then(|| caller.id());
-            claims::void_unassigned(&state.db, caller.tenant_id, signer, limit).await?
+            claims::void_unassigned(&state.db, caller.tenant_id, signer, limit, &seen).await?
         }
         Some(_) => {
             return Err(ApiError::bad_request(
@@ -873,10 +889,9 @@ pub async fn claim_from_pool(
         return Err(no_pool(lang));
     }
     let now = state.now();
+    let view = crate::visibility::view(state, caller, &policy).await?;
     let mut tx = state.db.begin().await?;
-    claims::lock_customer(&mut tx, caller.tenant_id, customer_id)
-        .await
-        .map_err(crate::service::customer_missing(lang))?;
+    crate::visibility::lock_customer(&mut tx, &view, caller, customer_id).await?;
     let row = take_from_pool(&mut tx, &policy, caller, pool, customer_id, now).await?;
     tx.commit().await?;
     Ok(row)

@@ -52,10 +52,18 @@ pub async fn record(state: &AppState, caller: &Caller, s: NewSaleInput<'_>) -> R
     caller.require(&policy, Permission::ActivitiesCreate)?;
     let note = crate::service::clean(Some(s.note.to_string()), 500, "note", lang)?.unwrap_or_default();
     let now = state.now();
-    let mut tx = state.db.begin().await?;
-    claims::lock_customer(&mut tx, caller.tenant_id, s.customer_id)
+    // R5.7: a friend-referred customer belongs to whoever closes, so any closer may record a
+    // sale on them; any other customer must be one the caller sees.
+    let referred = customers::get(&state.db, caller.tenant_id, s.customer_id)
         .await
-        .map_err(crate::service::customer_missing(lang))?;
+        .is_ok_and(|c| kehu_domain::sale::belongs_to_closer(&policy, c.source.as_deref()));
+    let view = if referred {
+        kehu_store::visibility::View::all()
+    } else {
+        crate::visibility::view(state, caller, &policy).await?
+    };
+    let mut tx = state.db.begin().await?;
+    crate::visibility::lock_customer(&mut tx, &view, caller, s.customer_id).await?;
     let customer = customers::get_tx(&mut tx, caller.tenant_id, s.customer_id).await?;
     let rows = claims::for_customer_tx(&mut tx, caller.tenant_id, s.customer_id).await?;
     let owner = owner_of(&policy, &rows);
@@ -208,7 +216,9 @@ async fn take_over(
 pub async fn for_customer(state: &AppState, caller: &Caller, customer_id: i64) -> Result<Vec<SaleRow>, ApiError> {
     let policy = state.policy(caller.tenant_id).await?;
     caller.require(&policy, Permission::CustomersRead)?;
-    Ok(store::for_customer(&state.db, caller.tenant_id, customer_id).await?)
+    let view = crate::visibility::view(state, caller, &policy).await?;
+    crate::service::visible_customer(state, caller, &view, customer_id).await?;
+    Ok(store::for_customer(&state.db, caller.tenant_id, customer_id, &view).await?)
 }
 
 /// R11.5: the current inviter lets `helper_id` help with the customer at the event.
@@ -223,10 +233,9 @@ pub async fn consent(
     let lang = caller.lang;
     let helper = crate::service::active_staff(state, caller, helper_id).await?;
     let now = state.now();
+    let view = crate::visibility::view(state, caller, &policy).await?;
     let mut tx = state.db.begin().await?;
-    claims::lock_customer(&mut tx, caller.tenant_id, customer_id)
-        .await
-        .map_err(crate::service::customer_missing(lang))?;
+    crate::visibility::lock_customer(&mut tx, &view, caller, customer_id).await?;
     let event = event_name(&mut tx, caller, event_id).await?;
     let customer = customers::get_tx(&mut tx, caller.tenant_id, customer_id).await?;
     let rows = claims::for_customer_tx(&mut tx, caller.tenant_id, customer_id).await?;
@@ -285,13 +294,17 @@ pub async fn change_credit(
     let lang = caller.lang;
     let target = crate::service::active_staff(state, caller, to).await?;
     let now = state.now();
+    let view = crate::visibility::view(state, caller, &policy).await?;
     let mut tx = state.db.begin().await?;
     let not_found = || ApiError::not_found(Text::new("找不到该成交记录", "No such sale")).in_lang(lang);
     let sale = store::get_tx(&mut tx, caller.tenant_id, sale_id)
         .await
         .map_err(|_| not_found())?;
-    // One signature at a time: the customer's lock serialises changes to its sales.
-    claims::lock_customer(&mut tx, caller.tenant_id, sale.customer_id).await?;
+    // One signature at a time: the customer's lock serialises changes to its sales; only a
+    // signer who sees the customer may sign.
+    claims::lock_customer_in_view(&mut tx, caller.tenant_id, sale.customer_id, &view)
+        .await
+        .map_err(|_| not_found())?;
     let sale = store::get_tx(&mut tx, caller.tenant_id, sale_id)
         .await
         .map_err(|_| not_found())?;

@@ -13,6 +13,7 @@ use kehu_domain::{Permission, Policy, Text, Timestamp};
 use kehu_store::claims::{self, ClaimRow, NewClaim};
 use kehu_store::customers::{self, Created, CustomerRow, Key, NewCustomer};
 use kehu_store::history::{self, NewEvent};
+use kehu_store::visibility::View;
 use kehu_store::{activities, ms, staff, ts};
 use serde_json::json;
 
@@ -296,13 +297,13 @@ pub async fn create_customer(
                     Some((_, n)) => format!("{}（归{}）", m.name, n),
                     None => format!("{}（暂无归属）", m.name),
                 });
+                // The duplicate check works across the whole tenant, whatever the caller sees, and
+                // so answers no more than a match's id, name, owner and what matched.
                 list.push(json!({
                     "id": m.customer_id,
                     "name": m.name,
                     "owner_id": owner.map(|o| o.0),
-                    "owner_name": owner.map(|o| o.1.clone()),
                     "matched_on": on,
-                    "value": m.value,
                 }));
             }
             names.dedup();
@@ -370,10 +371,9 @@ pub async fn update_customer(
     caller.require(&policy, Permission::CustomersUpdate)?;
     let lang = caller.lang;
     let now = state.now();
+    let view = crate::visibility::view(state, caller, &policy).await?;
     let mut tx = state.db.begin().await?;
-    claims::lock_customer(&mut tx, caller.tenant_id, id)
-        .await
-        .map_err(customer_missing(lang))?;
+    crate::visibility::lock_customer(&mut tx, &view, caller, id).await?;
     let before = customers::get_tx(&mut tx, caller.tenant_id, id).await?;
     let grade = match grade {
         None => before.grade.clone(),
@@ -437,7 +437,8 @@ pub async fn update_customer(
 pub async fn get_customer(state: &AppState, caller: &Caller, id: i64) -> Result<CustomerView, ApiError> {
     let policy = state.policy(caller.tenant_id).await?;
     caller.require(&policy, Permission::CustomersRead)?;
-    let (row, phones) = customers::get_with_phones(&state.db, caller.tenant_id, id)
+    let view = crate::visibility::view(state, caller, &policy).await?;
+    let (row, phones) = customers::get_with_phones(&state.db, caller.tenant_id, id, &view)
         .await
         .map_err(customer_missing(caller.lang))?;
     let owner = owners(state, &policy, caller.tenant_id, &[id]).await?.remove(&id);
@@ -471,7 +472,8 @@ pub async fn search_customers(
     }
     let (p, q_norm) = plan(q);
     let cc = &policy.customers.default_country_code;
-    let (rows, next) = customers::search(&state.db, caller.tenant_id, &p, &q_norm, cc, cursor, limit).await?;
+    let view = crate::visibility::view(state, caller, &policy).await?;
+    let (rows, next) = customers::search(&state.db, caller.tenant_id, &view, &p, &q_norm, cc, cursor, limit).await?;
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let mut phones = customers::phones(&state.db, caller.tenant_id, &ids).await?;
     let owners = owners(state, &policy, caller.tenant_id, &ids).await?;
@@ -495,8 +497,20 @@ pub async fn ownership(state: &AppState, caller: &Caller, customer_id: i64) -> R
     Ok(ownership_and_claims(state, caller, customer_id).await?.0)
 }
 
-/// The ownership decision together with the claims it was decided from (oldest first), for
-/// pages that show both.
+/// A customer the caller sees, or "no such customer".
+pub async fn visible_customer(
+    state: &AppState,
+    caller: &Caller,
+    view: &kehu_store::visibility::View,
+    id: i64,
+) -> Result<CustomerRow, ApiError> {
+    customers::get_in_view(&state.db, caller.tenant_id, id, view)
+        .await
+        .map_err(customer_missing(caller.lang))
+}
+
+/// The ownership decision (taken over all of the customer's claims) together with the claims
+/// the caller sees (oldest first), for pages that show both.
 pub async fn ownership_and_claims(
     state: &AppState,
     caller: &Caller,
@@ -504,12 +518,17 @@ pub async fn ownership_and_claims(
 ) -> Result<(Ownership, Vec<ClaimRow>), ApiError> {
     let policy = state.policy(caller.tenant_id).await?;
     caller.require(&policy, Permission::CustomersRead)?;
-    customers::get(&state.db, caller.tenant_id, customer_id)
-        .await
-        .map_err(customer_missing(caller.lang))?;
-    let rows = claims::for_customer(&state.db, caller.tenant_id, customer_id).await?;
-    let facts: Vec<_> = rows.iter().map(ClaimRow::facts).collect();
-    Ok((decide_ownership(&policy, &facts), rows))
+    let view = crate::visibility::view(state, caller, &policy).await?;
+    visible_customer(state, caller, &view, customer_id).await?;
+    let all = claims::for_customer(&state.db, caller.tenant_id, customer_id, &View::all()).await?;
+    let facts: Vec<_> = all.iter().map(ClaimRow::facts).collect();
+    let decision = decide_ownership(&policy, &facts);
+    let seen = if view.claims.is_all() {
+        all
+    } else {
+        claims::for_customer(&state.db, caller.tenant_id, customer_id, &view).await?
+    };
+    Ok((decision, seen))
 }
 
 /// Registers a claim on a customer for `holder` (default: the caller), as the policy says
@@ -557,10 +576,15 @@ pub async fn register_claim_at(
         kehu_domain::policy::limits::check_past(&policy, "contact_at", at, now, "contact_in_future")
             .map_err(|r| ApiError::refused(r).in_lang(lang))?;
     }
+    // Where several claims may stand, a customer the caller does not see may still be claimed
+    // (the duplicate check named it); else it must be one they see.
+    let view = if kehu_domain::claim::may_claim_unseen(&policy) {
+        View::all()
+    } else {
+        crate::visibility::view(state, caller, &policy).await?
+    };
     let mut tx = state.db.begin().await?;
-    claims::lock_customer(&mut tx, caller.tenant_id, customer_id)
-        .await
-        .map_err(customer_missing(lang))?;
+    crate::visibility::lock_customer(&mut tx, &view, caller, customer_id).await?;
     // A customer in a pool is claimed from the pool, under its rules (R11.8); registered for
     // someone else (by a role that may), it simply leaves the pool.
     let pooled = customers::get_tx(&mut tx, caller.tenant_id, customer_id).await?.pool_id;
@@ -674,8 +698,9 @@ pub async fn confirm_claim(state: &AppState, caller: &Caller, claim_id: i64) -> 
     let policy = state.policy(caller.tenant_id).await?;
     let lang = caller.lang;
     let now = state.now();
+    let view = crate::visibility::view(state, caller, &policy).await?;
     let mut tx = state.db.begin().await?;
-    let claim = crate::lifecycle::lock_claim(&mut tx, caller, claim_id).await?;
+    let claim = crate::lifecycle::lock_claim(&mut tx, &view, caller, claim_id).await?;
     let confirmer = caller.facts();
     let others: Vec<_> = claims::for_customer_tx(&mut tx, caller.tenant_id, claim.customer_id)
         .await?
@@ -721,7 +746,8 @@ pub async fn confirm_claim(state: &AppState, caller: &Caller, claim_id: i64) -> 
 pub async fn get_claim(state: &AppState, caller: &Caller, claim_id: i64) -> Result<ClaimRow, ApiError> {
     let policy = state.policy(caller.tenant_id).await?;
     caller.require(&policy, Permission::CustomersRead)?;
-    claims::get(&state.db, caller.tenant_id, claim_id)
+    let view = crate::visibility::view(state, caller, &policy).await?;
+    claims::get(&state.db, caller.tenant_id, claim_id, &view)
         .await
         .map_err(|_| ApiError::not_found(Text::new("找不到该登记", "No such claim")).in_lang(caller.lang))
 }
@@ -792,10 +818,9 @@ pub async fn add_activity_kind(
     let at = at.unwrap_or(now);
     kehu_domain::policy::limits::check_past(&policy, "at", at, now, "activity_in_future")
         .map_err(|r| ApiError::bad_request(r.code, r.text).in_lang(lang))?;
+    let view = crate::visibility::view(state, caller, &policy).await?;
     let mut tx = state.db.begin().await?;
-    claims::lock_customer(&mut tx, caller.tenant_id, customer_id)
-        .await
-        .map_err(customer_missing(lang))?;
+    crate::visibility::lock_customer(&mut tx, &view, caller, customer_id).await?;
     let row = activities::insert(
         &mut tx,
         caller.tenant_id,
@@ -857,6 +882,20 @@ pub async fn add_activity_kind(
     Ok(row)
 }
 
+/// The follow-ups on a customer the caller sees, newest first.
+pub async fn activities(
+    state: &AppState,
+    caller: &Caller,
+    customer_id: i64,
+    limit: i64,
+) -> Result<Vec<activities::ActivityRow>, ApiError> {
+    let policy = state.policy(caller.tenant_id).await?;
+    caller.require(&policy, Permission::CustomersRead)?;
+    let view = crate::visibility::view(state, caller, &policy).await?;
+    visible_customer(state, caller, &view, customer_id).await?;
+    Ok(activities::for_customer(&state.db, caller.tenant_id, customer_id, limit, &view).await?)
+}
+
 /// A customer's history, newest first, each event with its decision.
 pub async fn customer_history(
     state: &AppState,
@@ -867,10 +906,9 @@ pub async fn customer_history(
 ) -> Result<(Vec<history::EventRow>, Option<i64>), ApiError> {
     let policy = state.policy(caller.tenant_id).await?;
     caller.require(&policy, Permission::HistoryRead)?;
-    customers::get(&state.db, caller.tenant_id, customer_id)
-        .await
-        .map_err(customer_missing(caller.lang))?;
-    let mut rows = history::for_customer(&state.db, caller.tenant_id, customer_id, cursor, limit + 1).await?;
+    let view = crate::visibility::view(state, caller, &policy).await?;
+    visible_customer(state, caller, &view, customer_id).await?;
+    let mut rows = history::for_customer(&state.db, caller.tenant_id, customer_id, cursor, limit + 1, &view).await?;
     let next = if rows.len() as i64 > limit {
         rows.truncate(limit as usize);
         rows.last().map(|r| r.seq)

@@ -5,6 +5,7 @@ use kehu_domain::lifecycle::FollowUp;
 use kehu_domain::policy::Channel;
 
 use crate::db::{Db, Tx};
+use crate::visibility::{self, View};
 use crate::{Result, args, ms, ts};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -91,9 +92,19 @@ pub async fn insert(tx: &mut Tx, tenant_id: i64, a: NewActivity<'_>, now: Timest
 }
 
 /// A customer's follow-ups, newest first.
-pub async fn for_customer(db: &Db, tenant_id: i64, customer_id: i64, limit: i64) -> Result<Vec<ActivityRow>> {
+/// A customer's activities the reader sees, newest first.
+pub async fn for_customer(
+    db: &Db,
+    tenant_id: i64,
+    customer_id: i64,
+    limit: i64,
+    view: &View,
+) -> Result<Vec<ActivityRow>> {
     db.fetch_all(
-        &format!("{SELECT} WHERE a.tenant_id = $1 AND a.customer_id = $2 ORDER BY a.at DESC, a.id DESC LIMIT $3"),
+        &format!(
+            "{SELECT} WHERE a.tenant_id = $1 AND a.customer_id = $2{} ORDER BY a.at DESC, a.id DESC LIMIT $3",
+            visibility::activities(view, "a")
+        ),
         args![tenant_id, customer_id, limit],
     )
     .await

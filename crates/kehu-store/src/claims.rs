@@ -5,6 +5,7 @@ use kehu_domain::claim::{ClaimFacts, ClaimStatus};
 use kehu_domain::{RuleId, Timestamp};
 
 use crate::db::{Arg, Db, Tx, placeholders};
+use crate::visibility::{self, View};
 use crate::{Result, StoreError, args, ms, ts};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -120,6 +121,17 @@ pub async fn lock_customer(tx: &mut Tx, tenant_id: i64, customer_id: i64) -> Res
     found.map(|_| ()).ok_or(StoreError::NotFound)
 }
 
+/// As [`lock_customer`], only for a customer the reader sees; `NotFound` otherwise.
+pub async fn lock_customer_in_view(tx: &mut Tx, tenant_id: i64, customer_id: i64, view: &View) -> Result<()> {
+    let sql = format!(
+        "SELECT c.id FROM customers c WHERE c.tenant_id = $1 AND c.id = $2{}{}",
+        visibility::customers(view, "c"),
+        tx.for_update()
+    );
+    let found: Option<(i64,)> = tx.fetch_optional(&sql, args![tenant_id, customer_id]).await?;
+    found.map(|_| ()).ok_or(StoreError::NotFound)
+}
+
 /// A customer's claims, oldest first, inside a transaction.
 pub async fn for_customer_tx(tx: &mut Tx, tenant_id: i64, customer_id: i64) -> Result<Vec<ClaimRow>> {
     tx.fetch_all(
@@ -129,9 +141,13 @@ pub async fn for_customer_tx(tx: &mut Tx, tenant_id: i64, customer_id: i64) -> R
     .await
 }
 
-pub async fn for_customer(db: &Db, tenant_id: i64, customer_id: i64) -> Result<Vec<ClaimRow>> {
+/// A customer's claims the reader sees, oldest first.
+pub async fn for_customer(db: &Db, tenant_id: i64, customer_id: i64, view: &View) -> Result<Vec<ClaimRow>> {
     db.fetch_all(
-        &format!("{SELECT} WHERE c.tenant_id = $1 AND c.customer_id = $2 ORDER BY c.id"),
+        &format!(
+            "{SELECT} WHERE c.tenant_id = $1 AND c.customer_id = $2{} ORDER BY c.id",
+            visibility::claims(view, "c")
+        ),
         args![tenant_id, customer_id],
     )
     .await
@@ -151,12 +167,30 @@ pub async fn valid_for_customers(db: &Db, tenant_id: i64, ids: &[i64]) -> Result
     db.fetch_all(&sql, a).await
 }
 
-pub async fn get(db: &Db, tenant_id: i64, id: i64) -> Result<ClaimRow> {
+/// A claim the reader sees; `NotFound` otherwise.
+pub async fn get(db: &Db, tenant_id: i64, id: i64, view: &View) -> Result<ClaimRow> {
     db.fetch_one(
-        &format!("{SELECT} WHERE c.tenant_id = $1 AND c.id = $2"),
+        &format!(
+            "{SELECT} WHERE c.tenant_id = $1 AND c.id = $2{}",
+            visibility::claims(view, "c")
+        ),
         args![tenant_id, id],
     )
     .await
+}
+
+/// Whether the reader sees claim `id`, inside a transaction.
+pub async fn in_view_tx(tx: &mut Tx, tenant_id: i64, id: i64, view: &View) -> Result<bool> {
+    let found: Option<(i64,)> = tx
+        .fetch_optional(
+            &format!(
+                "SELECT c.id FROM claims c WHERE c.tenant_id = $1 AND c.id = $2{}",
+                visibility::claims(view, "c")
+            ),
+            args![tenant_id, id],
+        )
+        .await?;
+    Ok(found.is_some())
 }
 
 /// Several claims by id, in id order, inside a transaction.
@@ -280,12 +314,13 @@ pub async fn set_valid_until(tx: &mut Tx, tenant_id: i64, id: i64, until: Option
 
 /// Claims held by a staff member: valid ones by their limit (most urgent first), then those
 /// waiting for a signature, then the ended ones, newest first.
-pub async fn for_staff(db: &Db, tenant_id: i64, staff_id: i64, limit: i64) -> Result<Vec<ClaimRow>> {
+pub async fn for_staff(db: &Db, tenant_id: i64, staff_id: i64, limit: i64, view: &View) -> Result<Vec<ClaimRow>> {
     db.fetch_all(
         &format!(
-            "{SELECT} WHERE c.tenant_id = $1 AND c.staff_id = $2 \
+            "{SELECT} WHERE c.tenant_id = $1 AND c.staff_id = $2{} \
              ORDER BY CASE c.status WHEN 'valid' THEN 0 WHEN 'pending' THEN 1 ELSE 2 END, \
-             CASE WHEN c.valid_until IS NULL THEN 1 ELSE 0 END, c.valid_until, c.id DESC LIMIT $3"
+             CASE WHEN c.valid_until IS NULL THEN 1 ELSE 0 END, c.valid_until, c.id DESC LIMIT $3",
+            visibility::claims(view, "c")
         ),
         args![tenant_id, staff_id, limit],
     )
@@ -293,12 +328,19 @@ pub async fn for_staff(db: &Db, tenant_id: i64, staff_id: i64, limit: i64) -> Re
 }
 
 /// Void claims not yet reassigned, those signed by `signer` when given, newest first (R5.3).
-pub async fn void_unassigned(db: &Db, tenant_id: i64, signer: Option<i64>, limit: i64) -> Result<Vec<ClaimRow>> {
+pub async fn void_unassigned(
+    db: &Db,
+    tenant_id: i64,
+    signer: Option<i64>,
+    limit: i64,
+    view: &View,
+) -> Result<Vec<ClaimRow>> {
     db.fetch_all(
         &format!(
             "{SELECT} WHERE c.tenant_id = $1 AND c.status = 'void' AND ($2 IS NULL OR c.confirmed_by = $2) \
-             AND NOT EXISTS (SELECT 1 FROM claims r WHERE r.reassigned_from = c.id) \
-             ORDER BY c.ended_at DESC, c.id DESC LIMIT $3"
+             AND NOT EXISTS (SELECT 1 FROM claims r WHERE r.tenant_id = c.tenant_id AND r.reassigned_from = c.id){} \
+             ORDER BY c.ended_at DESC, c.id DESC LIMIT $3",
+            visibility::claims(view, "c")
         ),
         args![tenant_id, signer, limit],
     )
@@ -381,12 +423,16 @@ pub async fn for_event_tx(tx: &mut Tx, tenant_id: i64, event_id: i64, unit_id: O
     tx.fetch_all(&sql, args![tenant_id, event_id, unit_id]).await
 }
 
-/// R11.3: the invitations to `event_id`, oldest first.
-pub async fn for_event(db: &Db, tenant_id: i64, event_id: i64) -> Result<Vec<ClaimRow>> {
-    let mut tx = db.begin().await?;
-    let rows = for_event_tx(&mut tx, tenant_id, event_id, None).await?;
-    tx.commit().await?;
-    Ok(rows)
+/// R11.3: the invitations to `event_id` the reader sees, oldest first.
+pub async fn for_event(db: &Db, tenant_id: i64, event_id: i64, view: &View) -> Result<Vec<ClaimRow>> {
+    db.fetch_all(
+        &format!(
+            "{SELECT} WHERE c.tenant_id = $1 AND c.event_id = $2{} ORDER BY c.id",
+            visibility::claims(view, "c")
+        ),
+        args![tenant_id, event_id],
+    )
+    .await
 }
 
 /// R11.3: records the filing of these invitations.

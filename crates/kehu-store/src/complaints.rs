@@ -7,6 +7,7 @@ use kehu_domain::complaint::ComplaintFacts;
 use kehu_domain::{Decision, Timestamp};
 
 use crate::db::{Arg, Db, Tx, placeholders};
+use crate::visibility::{self, View};
 use crate::{Result, StoreError, args, ms, ts};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -152,9 +153,13 @@ pub async fn insert(tx: &mut Tx, tenant_id: i64, c: NewComplaint<'_>) -> Result<
     get_tx(tx, tenant_id, id).await
 }
 
-pub async fn get(db: &Db, tenant_id: i64, id: i64) -> Result<ComplaintRow> {
+/// A complaint the reader sees; `NotFound` otherwise.
+pub async fn get(db: &Db, tenant_id: i64, id: i64, view: &View) -> Result<ComplaintRow> {
     db.fetch_one(
-        &format!("{SELECT} WHERE k.tenant_id = $1 AND k.id = $2"),
+        &format!(
+            "{SELECT} WHERE k.tenant_id = $1 AND k.id = $2{}",
+            visibility::complaints(view, "k")
+        ),
         args![tenant_id, id],
     )
     .await
@@ -180,8 +185,8 @@ pub struct Filter {
     pub before: Option<i64>,
 }
 
-/// Complaints, newest first.
-pub async fn list(db: &Db, tenant_id: i64, f: &Filter, limit: i64) -> Result<Vec<ComplaintRow>> {
+/// Complaints the reader sees, newest first.
+pub async fn list(db: &Db, tenant_id: i64, f: &Filter, limit: i64, view: &View) -> Result<Vec<ComplaintRow>> {
     let open = match f.open {
         None => "",
         Some(true) => " AND k.resolved_at IS NULL",
@@ -190,7 +195,8 @@ pub async fn list(db: &Db, tenant_id: i64, f: &Filter, limit: i64) -> Result<Vec
     db.fetch_all(
         &format!(
             "{SELECT} WHERE k.tenant_id = $1{open} AND ($2 IS NULL OR k.customer_id = $2) AND ($3 IS NULL OR k.staff_id = $3) \
-             AND ($4 IS NULL OR k.id < $4) ORDER BY k.id DESC LIMIT $5"
+             AND ($4 IS NULL OR k.id < $4){} ORDER BY k.id DESC LIMIT $5",
+            visibility::complaints(view, "k")
         ),
         args![tenant_id, f.customer_id, f.staff_id, f.before, limit],
     )

@@ -4,6 +4,7 @@ use kehu_domain::Timestamp;
 use kehu_domain::conflict::{ConflictFacts, Outcome, PartyFacts, Seat, SignOff, Status};
 
 use crate::db::{Db, Tx};
+use crate::visibility::{self, View};
 use crate::{Result, StoreError, args, ms, ts};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -196,9 +197,13 @@ pub async fn get_tx(tx: &mut Tx, tenant_id: i64, id: i64) -> Result<ConflictRow>
     .ok_or(StoreError::NotFound)
 }
 
-pub async fn get(db: &Db, tenant_id: i64, id: i64) -> Result<ConflictRow> {
+/// A conflict the reader sees; `NotFound` otherwise.
+pub async fn get(db: &Db, tenant_id: i64, id: i64, view: &View) -> Result<ConflictRow> {
     db.fetch_optional(
-        &format!("{SELECT} WHERE f.tenant_id = $1 AND f.id = $2"),
+        &format!(
+            "{SELECT} WHERE f.tenant_id = $1 AND f.id = $2{}",
+            visibility::conflicts(view, "f")
+        ),
         args![tenant_id, id],
     )
     .await?
@@ -211,13 +216,14 @@ pub async fn list(
     db: &Db,
     tenant_id: i64,
     open_only: bool,
-    before: Option<i64>,
-    limit: i64,
+    (before, limit): (Option<i64>, i64),
+    view: &View,
 ) -> Result<Vec<ConflictRow>> {
     db.fetch_all(
         &format!(
             "{SELECT} WHERE f.tenant_id = $1 AND ($2 = FALSE OR f.status IN ('open', 'escalated')) \
-             AND f.id < $3 ORDER BY f.id DESC LIMIT $4"
+             AND f.id < $3{} ORDER BY f.id DESC LIMIT $4",
+            visibility::conflicts(view, "f")
         ),
         args![tenant_id, open_only, before.unwrap_or(i64::MAX), limit],
     )

@@ -9,6 +9,7 @@ use serde_json::json;
 
 use crate::db::{Arg, Db, Tx, placeholders};
 use crate::history::{self, NewEvent};
+use crate::visibility::{self, View};
 use crate::{Result, StoreError, args, ms};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -384,8 +385,9 @@ struct CustomerWithPhone {
     phone: Option<String>,
 }
 
-/// A customer and its phones in one query (the hot path of `GET /customers/{id}`).
-pub async fn get_with_phones(db: &Db, tenant_id: i64, id: i64) -> Result<(CustomerRow, Vec<String>)> {
+/// A customer the reader sees and its phones, in one query (the hot path of
+/// `GET /customers/{id}`); `NotFound` outside the view.
+pub async fn get_with_phones(db: &Db, tenant_id: i64, id: i64, view: &View) -> Result<(CustomerRow, Vec<String>)> {
     let cols = COLUMNS
         .split(", ")
         .map(|c| format!("c.{c}"))
@@ -396,7 +398,8 @@ pub async fn get_with_phones(db: &Db, tenant_id: i64, id: i64) -> Result<(Custom
             &format!(
                 "SELECT {cols}, k.key AS phone_key, k.value AS phone FROM customers c \
                  LEFT JOIN customer_keys k ON k.tenant_id = c.tenant_id AND k.customer_id = c.id AND k.kind = 'phone' \
-                 WHERE c.tenant_id = $1 AND c.id = $2"
+                 WHERE c.tenant_id = $1 AND c.id = $2{}",
+                visibility::customers(view, "c")
             ),
             args![tenant_id, id],
         )
@@ -405,6 +408,18 @@ pub async fn get_with_phones(db: &Db, tenant_id: i64, id: i64) -> Result<(Custom
     let phones = rows.iter().filter_map(|r| r.phone.clone()).collect();
     let row = rows.into_iter().next().map(|r| r.row).ok_or(StoreError::NotFound)?;
     Ok((row, phones))
+}
+
+/// A customer the reader sees; `NotFound` outside the view.
+pub async fn get_in_view(db: &Db, tenant_id: i64, id: i64, view: &View) -> Result<CustomerRow> {
+    db.fetch_one(
+        &format!(
+            "SELECT {COLUMNS} FROM customers c WHERE c.tenant_id = $1 AND c.id = $2{}",
+            visibility::customers(view, "c")
+        ),
+        args![tenant_id, id],
+    )
+    .await
 }
 
 pub async fn get(db: &Db, tenant_id: i64, id: i64) -> Result<CustomerRow> {
@@ -440,11 +455,13 @@ pub async fn set_grade_and_tags(
     Ok(())
 }
 
-/// Customers that have a grade or tags: those the visit cadence applies to (R1.6).
-pub async fn graded(db: &Db, tenant_id: i64) -> Result<Vec<CustomerRow>> {
+/// Customers the reader sees that have a grade or tags: those the visit cadence applies to
+/// (R1.6).
+pub async fn graded(db: &Db, tenant_id: i64, view: &View) -> Result<Vec<CustomerRow>> {
     db.fetch_all(
         &format!(
-            "SELECT {COLUMNS} FROM customers WHERE tenant_id = $1 AND (grade IS NOT NULL OR tags <> '') ORDER BY id"
+            "SELECT {COLUMNS} FROM customers c WHERE c.tenant_id = $1 AND (c.grade IS NOT NULL OR c.tags <> ''){} ORDER BY c.id",
+            visibility::customers(view, "c")
         ),
         args![tenant_id],
     )
@@ -538,12 +555,14 @@ struct Count {
     n: i64,
 }
 
-/// One page of customers matching a search plan, newest first, with the cursor of the next.
-/// Candidates come from the term index; each is confirmed against its name and phones, so the
-/// answer is exact, never a table scan.
+/// One page of the customers the reader sees matching a search plan, newest first, with the
+/// cursor of the next. Candidates come from the term index; each is confirmed against its name
+/// and phones, so the answer is exact, never a table scan.
+#[expect(clippy::too_many_arguments, reason = "a search is its plan, its page and its reader")]
 pub async fn search(
     db: &Db,
     tenant_id: i64,
+    view: &View,
     plan: &SearchPlan,
     q_norm: &str,
     default_cc: &str,
@@ -551,12 +570,13 @@ pub async fn search(
     limit: i64,
 ) -> Result<(Vec<CustomerRow>, Option<i64>)> {
     let mut before = cursor.unwrap_or(i64::MAX);
+    let seen = visibility::customers(view, "c");
     match plan {
         SearchPlan::All => {
             let rows: Vec<CustomerRow> = db
                 .fetch_all(
                     &format!(
-                        "SELECT {COLUMNS} FROM customers WHERE tenant_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3"
+                        "SELECT {COLUMNS} FROM customers c WHERE c.tenant_id = $1 AND c.id < $2{seen} ORDER BY c.id DESC LIMIT $3"
                     ),
                     args![tenant_id, before, limit + 1],
                 )
@@ -568,8 +588,8 @@ pub async fn search(
             let rows: Vec<CustomerRow> = db
                 .fetch_all(
                     &format!(
-                        "SELECT {COLUMNS} FROM customers WHERE tenant_id = $1 AND name_norm >= $2 AND name_norm < $3 AND id < $4 \
-                         ORDER BY id DESC LIMIT $5"
+                        "SELECT {COLUMNS} FROM customers c WHERE c.tenant_id = $1 AND c.name_norm >= $2 AND c.name_norm < $3 AND c.id < $4{seen} \
+                         ORDER BY c.id DESC LIMIT $5"
                     ),
                     args![tenant_id, p.as_str(), upper, before, limit + 1],
                 )
@@ -599,7 +619,7 @@ pub async fn search(
                     .fetch_all(
                         &format!(
                             "SELECT {} FROM customer_keys k JOIN customers c ON c.id = k.customer_id \
-                             WHERE k.tenant_id = $1 AND k.key >= $2 AND k.key < $3 AND k.customer_id < $4 LIMIT {PHONE_CANDIDATES}",
+                             WHERE k.tenant_id = $1 AND k.key >= $2 AND k.key < $3 AND k.customer_id < $4{seen} LIMIT {PHONE_CANDIDATES}",
                             COLUMNS.split(", ").map(|c| format!("c.{c}")).collect::<Vec<_>>().join(", ")
                         ),
                         args![tenant_id, start, end, before],
@@ -626,7 +646,7 @@ pub async fn search(
                 .fetch_all(
                     &format!(
                         "SELECT {} FROM search_queue q JOIN customers c ON c.id = q.customer_id \
-                         WHERE q.tenant_id = $1 AND q.customer_id < $2 ORDER BY q.customer_id DESC LIMIT {QUEUE_SCAN}",
+                         WHERE q.tenant_id = $1 AND q.customer_id < $2{seen} ORDER BY q.customer_id DESC LIMIT {QUEUE_SCAN}",
                         COLUMNS
                             .split(", ")
                             .map(|c| format!("c.{c}"))
@@ -656,7 +676,7 @@ pub async fn search(
             ranked.sort();
             let mut sql = format!(
                 "SELECT {} FROM customer_terms t JOIN customers c ON c.id = t.customer_id \
-                 WHERE t.tenant_id = $1 AND t.term = $2 AND t.customer_id < $3",
+                 WHERE t.tenant_id = $1 AND t.term = $2 AND t.customer_id < $3{seen}",
                 COLUMNS
                     .split(", ")
                     .map(|c| format!("c.{c}"))

@@ -4,6 +4,7 @@ use kehu_domain::Timestamp;
 use kehu_domain::event::{Division, EventFacts, Session};
 
 use crate::db::{Db, Tx};
+use crate::visibility::{self, View};
 use crate::{Result, args, ms, ts};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -108,26 +109,35 @@ pub async fn get_tx(tx: &mut Tx, tenant_id: i64, id: i64) -> Result<EventRow> {
     .ok_or(crate::StoreError::NotFound)
 }
 
-pub async fn get(db: &Db, tenant_id: i64, id: i64) -> Result<EventRow> {
-    db.fetch_optional(
+/// An event the reader sees; `NotFound` otherwise.
+pub async fn get(db: &Db, tenant_id: i64, id: i64, view: &View) -> Result<EventRow> {
+    db.fetch_optional::<EventRow>(
         &format!("SELECT {COLUMNS} FROM joint_events WHERE tenant_id = $1 AND id = $2"),
         args![tenant_id, id],
     )
     .await?
+    .filter(|e| visibility::event_visible(view, e.created_by, &e.unit_ids()))
     .ok_or(crate::StoreError::NotFound)
 }
 
-/// Events starting from `from` on, soonest first, then earlier ones, latest first.
-pub async fn list(db: &Db, tenant_id: i64, from: Timestamp, limit: i64) -> Result<Vec<EventRow>> {
-    db.fetch_all(
-        &format!(
-            "SELECT {COLUMNS} FROM joint_events WHERE tenant_id = $1 \
-             ORDER BY CASE WHEN starts_at >= $2 THEN 0 ELSE 1 END, \
-             CASE WHEN starts_at >= $2 THEN starts_at ELSE -starts_at END, id LIMIT $3"
-        ),
-        args![tenant_id, ms(from), limit],
-    )
-    .await
+/// Events the reader sees, starting from `from` on, soonest first, then earlier ones, latest
+/// first. (A tenant holds a few events a month, so they are filtered as they are read.)
+pub async fn list(db: &Db, tenant_id: i64, from: Timestamp, limit: i64, view: &View) -> Result<Vec<EventRow>> {
+    let rows: Vec<EventRow> = db
+        .fetch_all(
+            &format!(
+                "SELECT {COLUMNS} FROM joint_events WHERE tenant_id = $1 \
+                 ORDER BY CASE WHEN starts_at >= $2 THEN 0 ELSE 1 END, \
+                 CASE WHEN starts_at >= $2 THEN starts_at ELSE -starts_at END, id"
+            ),
+            args![tenant_id, ms(from)],
+        )
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter(|e| visibility::event_visible(view, e.created_by, &e.unit_ids()))
+        .take(usize::try_from(limit).unwrap_or(0))
+        .collect())
 }
 
 /// R11.2: a customer checked in at a joint event.

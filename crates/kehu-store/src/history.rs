@@ -6,6 +6,7 @@ use kehu_domain::history::{Break, ChainVerifier, EventRecord, GENESIS};
 use serde_json::Value;
 
 use crate::db::{Db, Tx};
+use crate::visibility::{self, View};
 use crate::{Result, StoreError, args, ms};
 
 /// A change to record.
@@ -206,10 +207,13 @@ pub async fn for_customer(
     customer_id: i64,
     cursor: Option<i64>,
     limit: i64,
+    view: &View,
 ) -> Result<Vec<EventRow>> {
     db.fetch_all(
         &format!(
-            "SELECT {COLUMNS} FROM events WHERE tenant_id = $1 AND customer_id = $2 AND seq < $3 ORDER BY seq DESC LIMIT $4"
+            "SELECT {COLUMNS} FROM events e WHERE e.tenant_id = $1 AND e.customer_id = $2 AND e.seq < $3{} \
+             ORDER BY e.seq DESC LIMIT $4",
+            visibility::history(view, "e")
         ),
         args![tenant_id, customer_id, cursor.unwrap_or(i64::MAX), limit],
     )

@@ -7,6 +7,7 @@ use kehu_domain::{Decision, Timestamp};
 
 use crate::db::{Db, Tx};
 use crate::history::{self, NewEvent};
+use crate::visibility::{self, View};
 use crate::{Result, args, ms, ts};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -191,16 +192,20 @@ pub async fn occurrences(tx: &mut Tx, tenant_id: i64, staff_id: i64, code: &str,
     Ok(u32::try_from(n).unwrap_or(u32::MAX))
 }
 
-pub async fn get(db: &Db, tenant_id: i64, id: i64) -> Result<EntryRow> {
+/// An entry the reader sees; `NotFound` otherwise.
+pub async fn get(db: &Db, tenant_id: i64, id: i64, view: &View) -> Result<EntryRow> {
     db.fetch_one(
-        &format!("{SELECT} WHERE e.tenant_id = $1 AND e.id = $2"),
+        &format!(
+            "{SELECT} WHERE e.tenant_id = $1 AND e.id = $2{}",
+            visibility::ledger(view, "e")
+        ),
         args![tenant_id, id],
     )
     .await
 }
 
-/// Several entries by id, in id order (the fines of a complaint, R11.9).
-pub async fn get_many(db: &Db, tenant_id: i64, ids: &[i64]) -> Result<Vec<EntryRow>> {
+/// Several entries by id that the reader sees, in id order (the fines of a complaint, R11.9).
+pub async fn get_many(db: &Db, tenant_id: i64, ids: &[i64], view: &View) -> Result<Vec<EntryRow>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -208,8 +213,9 @@ pub async fn get_many(db: &Db, tenant_id: i64, ids: &[i64]) -> Result<Vec<EntryR
     a.extend(ids.iter().map(|i| crate::Arg::from(*i)));
     db.fetch_all(
         &format!(
-            "{SELECT} WHERE e.tenant_id = $1 AND e.id IN ({}) ORDER BY e.id",
-            crate::db::placeholders(2, ids.len())
+            "{SELECT} WHERE e.tenant_id = $1 AND e.id IN ({}){} ORDER BY e.id",
+            crate::db::placeholders(2, ids.len()),
+            visibility::ledger(view, "e")
         ),
         a,
     )
@@ -224,40 +230,48 @@ pub async fn get_tx(tx: &mut Tx, tenant_id: i64, id: i64) -> Result<EntryRow> {
     .await
 }
 
-/// Entries filtered by staff member and month, newest first; `before` pages by id.
+/// Entries the reader sees, filtered by staff member and month, newest first; `before` pages
+/// by id.
 pub async fn list(
     db: &Db,
     tenant_id: i64,
     staff_id: Option<i64>,
     period: Option<&str>,
-    before: Option<i64>,
-    limit: i64,
+    (before, limit): (Option<i64>, i64),
+    view: &View,
 ) -> Result<Vec<EntryRow>> {
     db.fetch_all(
         &format!(
             "{SELECT} WHERE e.tenant_id = $1 AND ($2 IS NULL OR e.staff_id = $2) AND ($3 IS NULL OR e.period = $3) \
-             AND ($4 IS NULL OR e.id < $4) ORDER BY e.id DESC LIMIT $5"
+             AND ($4 IS NULL OR e.id < $4){} ORDER BY e.id DESC LIMIT $5",
+            visibility::ledger(view, "e")
         ),
         args![tenant_id, staff_id, period, before, limit],
     )
     .await
 }
 
-/// The latest month with entries (of one staff member when given), `YYYY-MM`.
-pub async fn latest_period(db: &Db, tenant_id: i64, staff_id: Option<i64>) -> Result<Option<String>> {
+/// The latest month with entries the reader sees (of one staff member when given), `YYYY-MM`.
+pub async fn latest_period(db: &Db, tenant_id: i64, staff_id: Option<i64>, view: &View) -> Result<Option<String>> {
     let (p,): (Option<String>,) = db
         .fetch_one(
-            "SELECT MAX(period) FROM ledger_entries WHERE tenant_id = $1 AND ($2 IS NULL OR staff_id = $2)",
+            &format!(
+                "SELECT MAX(e.period) FROM ledger_entries e WHERE e.tenant_id = $1 AND ($2 IS NULL OR e.staff_id = $2){}",
+                visibility::ledger(view, "e")
+            ),
             args![tenant_id, staff_id],
         )
         .await?;
     Ok(p)
 }
 
-/// Every entry of a month, for statements per person and unit.
-pub async fn for_period(db: &Db, tenant_id: i64, period: &str) -> Result<Vec<EntryRow>> {
+/// Every entry of a month the reader sees, for statements per person and unit.
+pub async fn for_period(db: &Db, tenant_id: i64, period: &str, view: &View) -> Result<Vec<EntryRow>> {
     db.fetch_all(
-        &format!("{SELECT} WHERE e.tenant_id = $1 AND e.period = $2 ORDER BY e.id"),
+        &format!(
+            "{SELECT} WHERE e.tenant_id = $1 AND e.period = $2{} ORDER BY e.id",
+            visibility::ledger(view, "e")
+        ),
         args![tenant_id, period],
     )
     .await

@@ -20,6 +20,7 @@ pub mod sales;
 pub mod staff;
 pub mod tenants;
 pub mod units;
+pub mod visibility;
 
 pub use db::{Arg, Backend, Db, Tx};
 

@@ -3,6 +3,7 @@
 use kehu_domain::{Decision, Timestamp};
 
 use crate::db::{Db, Tx};
+use crate::visibility::{self, View};
 use crate::{Result, StoreError, args, ms, ts};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -106,9 +107,13 @@ pub async fn get_tx(tx: &mut Tx, tenant_id: i64, id: i64) -> Result<SaleRow> {
 }
 
 /// The customer's sales, newest first.
-pub async fn for_customer(db: &Db, tenant_id: i64, customer_id: i64) -> Result<Vec<SaleRow>> {
+/// A customer's sales the reader sees, newest first.
+pub async fn for_customer(db: &Db, tenant_id: i64, customer_id: i64, view: &View) -> Result<Vec<SaleRow>> {
     db.fetch_all(
-        &format!("{SELECT} WHERE s.tenant_id = $1 AND s.customer_id = $2 ORDER BY s.at DESC, s.id DESC"),
+        &format!(
+            "{SELECT} WHERE s.tenant_id = $1 AND s.customer_id = $2{} ORDER BY s.at DESC, s.id DESC",
+            visibility::sales(view, "s")
+        ),
         args![tenant_id, customer_id],
     )
     .await

@@ -314,6 +314,9 @@ async fn seed(state: &AppState, policy: &Policy, file: &str, source: &str, admin
                 } else {
                     rng.pick(&consultants).clone()
                 };
+                // 张三, the README's first search, is wangfang's: a consultant sees the
+                // customers she registered or holds (and those nobody owns).
+                let creator = if i == 0 { consultants[0].clone() } else { creator };
                 let (kind, name) = if i == 0 {
                     ("person", "张三".to_string())
                 } else if i % 13 == 5 {
@@ -492,7 +495,9 @@ async fn seed(state: &AppState, policy: &Policy, file: &str, source: &str, admin
                     .map_err(|e| anyhow::anyhow!("seeding duplicate confirmation: {}", e.detail.en))?;
             }
             Step::Reassign(customer, from, to) => {
-                let claims = kehu_store::claims::for_customer(db, tenant.id, customer).await?;
+                let claims =
+                    kehu_store::claims::for_customer(db, tenant.id, customer, &kehu_store::visibility::View::all())
+                        .await?;
                 let Some(void) = claims
                     .iter()
                     .find(|c| c.staff_id == from && c.status() == kehu_domain::claim::ClaimStatus::Void)
@@ -522,7 +527,15 @@ async fn seed(state: &AppState, policy: &Policy, file: &str, source: &str, admin
                     .map_err(|e| anyhow::anyhow!("seeding fine: {}", e.detail.en))?;
             }
             Step::ReverseLast(staff_id, reason) => {
-                let last = kehu_store::ledger::list(db, tenant.id, Some(staff_id), None, None, 1).await?;
+                let last = kehu_store::ledger::list(
+                    db,
+                    tenant.id,
+                    Some(staff_id),
+                    None,
+                    (None, 1),
+                    &kehu_store::visibility::View::all(),
+                )
+                .await?;
                 if let Some(e) = last.first() {
                     kehu_server::ledger::reverse(state, &caller(&manager), e.id, reason)
                         .await

@@ -433,7 +433,8 @@ async fn complaints(
             };
             match complaints::record(state, &caller(by), input).await {
                 Ok(v) => break Some(v),
-                Err(e) if e.code == "no_holder" => continue,
+                // A customer another division holds is not this recorder's to see.
+                Err(e) if e.code == "no_holder" || e.code == "not_found" => continue,
                 Err(e) => anyhow::bail!("seeding a complaint: {}", e.detail.en),
             }
         };
@@ -486,11 +487,12 @@ async fn open_conflict(
         return Ok(());
     };
     let tenant = a.tenant_id;
-    let held: Vec<_> = kehu_store::claims::for_staff(&state.db, tenant, a.id, 500)
-        .await?
-        .into_iter()
-        .filter(|c| c.status().is_active())
-        .collect();
+    let held: Vec<_> =
+        kehu_store::claims::for_staff(&state.db, tenant, a.id, 500, &kehu_store::visibility::View::all())
+            .await?
+            .into_iter()
+            .filter(|c| c.status().is_active())
+            .collect();
     // An invitation to the joint event when there is one: that is where the rule's conflicts arise.
     let Some(held) = held.iter().find(|c| c.event_id.is_some()).or(held.first()) else {
         return Ok(());

@@ -195,8 +195,7 @@ async fn customer_claims(
     caller: Caller,
     Id(id): Id,
 ) -> Result<Json<ClaimList>, ApiError> {
-    service::get_customer(&state, &caller, id).await?;
-    let rows = kehu_store::claims::for_customer(&state.db, caller.tenant_id, id).await?;
+    let (_, rows) = service::ownership_and_claims(&state, &caller, id).await?;
     Ok(Json(ClaimList {
         items: rows.iter().map(ClaimOut::from).collect(),
         next_cursor: None,
@@ -263,8 +262,7 @@ async fn list_activities(
     caller: Caller,
     Id(id): Id,
 ) -> Result<Json<ActivityList>, ApiError> {
-    service::get_customer(&state, &caller, id).await?;
-    let rows = kehu_store::activities::for_customer(&state.db, caller.tenant_id, id, 500).await?;
+    let rows = service::activities(&state, &caller, id, 500).await?;
     Ok(Json(ActivityList {
         items: rows.iter().map(ActivityOut::from).collect(),
         next_cursor: None,

@@ -154,7 +154,8 @@ async fn load(
             })
             .collect();
         if policy.events.is_some() {
-            events = kehu_store::events::list(&state.db, caller.tenant_id, state.now(), 50)
+            let view = crate::visibility::view(state, caller, &policy).await?;
+            events = kehu_store::events::list(&state.db, caller.tenant_id, state.now(), 50, &view)
                 .await?
                 .into_iter()
                 .map(|e| (e.id, format!("{} · {}", e.name, policy.local_time(ts(e.starts_at)))))

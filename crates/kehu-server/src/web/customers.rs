@@ -144,7 +144,8 @@ struct Dup {
     name: String,
     owner: Option<String>,
     matched: String,
-    value: String,
+    /// Whether the caller sees the match (and so may open it).
+    visible: bool,
 }
 
 #[derive(Template)]
@@ -216,7 +217,9 @@ fn opt(s: &str) -> Option<String> {
     Some(s.trim().to_string()).filter(|s| !s.is_empty())
 }
 
-fn duplicates(e: &ApiError, lang: Lang) -> Vec<Dup> {
+/// The matches a duplicate answer names, with their owners' names; a match the caller may
+/// open (one they see) links to its page.
+async fn duplicates(state: &AppState, caller: &Caller, e: &ApiError, lang: Lang) -> Vec<Dup> {
     let Some(list) = e
         .extra
         .as_ref()
@@ -225,21 +228,40 @@ fn duplicates(e: &ApiError, lang: Lang) -> Vec<Dup> {
     else {
         return Vec::new();
     };
-    list.iter()
-        .filter_map(|d| {
-            Some(Dup {
-                id: d.get("id")?.as_i64()?,
-                name: d.get("name")?.as_str()?.to_string(),
-                owner: d.get("owner_name").and_then(|o| o.as_str()).map(str::to_string),
-                matched: match d.get("matched_on").and_then(|m| m.as_str()) {
-                    Some("phone") => tr("new.matched_phone", lang),
-                    _ => tr("new.matched_company", lang),
-                }
-                .to_string(),
-                value: d.get("value").and_then(|v| v.as_str()).unwrap_or_default().to_string(),
-            })
-        })
-        .collect()
+    let staff = kehu_store::staff::list(&state.db, caller.tenant_id)
+        .await
+        .unwrap_or_default();
+    let view = crate::visibility::view_of(state, caller).await;
+    let mut out = Vec::new();
+    for d in list {
+        let (Some(id), Some(name)) = (
+            d.get("id").and_then(|i| i.as_i64()),
+            d.get("name").and_then(|n| n.as_str()),
+        ) else {
+            continue;
+        };
+        let owner_id = d.get("owner_id").and_then(|o| o.as_i64());
+        let visible = match &view {
+            Ok(v) => kehu_store::customers::get_in_view(&state.db, caller.tenant_id, id, v)
+                .await
+                .is_ok(),
+            Err(_) => false,
+        };
+        out.push(Dup {
+            id,
+            name: name.to_string(),
+            owner: owner_id
+                .and_then(|o| staff.iter().find(|s| s.id == o))
+                .map(|s| s.display_name.clone()),
+            matched: match d.get("matched_on").and_then(|m| m.as_str()) {
+                Some("phone") => tr("new.matched_phone", lang),
+                _ => tr("new.matched_company", lang),
+            }
+            .to_string(),
+            visible,
+        });
+    }
+    out
 }
 
 /// POST /customers: registers, or shows the form again with the duplicates or the error.
@@ -269,7 +291,7 @@ pub async fn create(State(state): State<AppState>, mut pc: PageCaller, Form(f): 
         Err(e) => {
             let policy = state.policy(pc.caller.tenant_id).await.or_page(&pc.c)?;
             let mut page = NewPage::new(pc.c, f, &policy);
-            page.dups = duplicates(&e, lang);
+            page.dups = duplicates(&state, &pc.caller, &e, lang).await;
             if page.dups.is_empty() {
                 page.field = match e.code {
                     "invalid_kind" => "kind",
@@ -409,7 +431,7 @@ async fn load_detail(state: &AppState, caller: &Caller, c: Chrome, id: i64) -> R
     let policy = state.policy(caller.tenant_id).await?;
     let v = service::get_customer(state, caller, id).await?;
     let (own, claims) = service::ownership_and_claims(state, caller, id).await?;
-    let acts = kehu_store::activities::for_customer(&state.db, caller.tenant_id, id, 100).await?;
+    let acts = service::activities(state, caller, id, 100).await?;
     let show_history = caller.may(&policy, kehu_domain::Permission::HistoryRead);
     let events = if show_history {
         service::customer_history(state, caller, id, None, 50).await?.0

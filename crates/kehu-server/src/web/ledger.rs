@@ -183,7 +183,7 @@ async fn load(
         rows = uc::list(state, caller, staff_id, Some(&period), None, LIMIT).await?;
     }
     let s = uc::statements(state, caller, Some(&period)).await?;
-    let reader = uc::may_read(&policy, caller, None);
+    let reader = uc::reads_others(&policy, caller);
     let manager = policy.may_manage_ledger(&caller.roles);
     let staff = if reader || manager {
         kehu_store::staff::list(&state.db, caller.tenant_id)

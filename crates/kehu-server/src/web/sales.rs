@@ -89,9 +89,10 @@ pub async fn card(
         .collect();
     let mut events: Vec<(i64, String)> = Vec::new();
     if p.at_events.is_some() {
+        let view = crate::visibility::view(state, caller, policy).await?;
         for c in claims.iter().filter(|c| c.status().is_active()) {
             if let Some(eid) = c.event_id.filter(|e| !events.iter().any(|(x, _)| x == e))
-                && let Ok(ev) = kehu_store::events::get(&state.db, caller.tenant_id, eid).await
+                && let Ok(ev) = kehu_store::events::get(&state.db, caller.tenant_id, eid, &view).await
             {
                 events.push((eid, ev.name));
             }

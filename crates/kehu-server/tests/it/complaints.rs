@@ -50,7 +50,8 @@ async fn company(app: &TestApp) -> Company {
     c
 }
 
-/// A customer invited by `holder` and confirmed by the division head (R11.4): `holder` holds it.
+/// A customer invited by `holder` and confirmed (by the tenant's admin, who sees every
+/// division's claims; a division head sees only their own division's): `holder` holds it.
 async fn held_by(app: &TestApp, c: &Company, holder: &Session, name: &str, phone: &str) -> (i64, i64) {
     let (status, customer) = app
         .post(
@@ -65,7 +66,7 @@ async fn held_by(app: &TestApp, c: &Company, holder: &Session, name: &str, phone
         .post(&format!("/api/v1/customers/{id}/claims"), holder, json!({}))
         .await;
     let (status, claim) = app
-        .post(&format!("/api/v1/claims/{}/confirm", claim["id"]), &c.head, json!({}))
+        .post(&format!("/api/v1/claims/{}/confirm", claim["id"]), &c.admin, json!({}))
         .await;
     assert_eq!(
         (status, claim["status"].as_str()),
@@ -75,10 +76,11 @@ async fn held_by(app: &TestApp, c: &Company, holder: &Session, name: &str, phone
     (id, claim["id"].as_i64().unwrap())
 }
 
-/// A staff member's ledger entries as (code, amount), oldest first.
+/// A staff member's ledger entries as (code, amount), oldest first (read by the admin: a
+/// division head reads only their own division's ledger).
 async fn fines(app: &TestApp, c: &Company, who: &Session) -> Vec<(String, i64)> {
     let (status, l) = app
-        .get(&format!("/api/v1/ledger?staff_id={}", who.staff_id), &c.head)
+        .get(&format!("/api/v1/ledger?staff_id={}", who.staff_id), &c.admin)
         .await;
     assert_eq!(status, StatusCode::OK, "{l}");
     let mut out: Vec<(String, i64)> = l["items"]
@@ -206,7 +208,7 @@ both!(virtual r11_9_to_the_boss_and_unresolved_in_3_days_fines_both_and_hands_th
     let handover = &r["decisions"][1];
     assert_eq!((handover["rule"].as_str(), handover["facts"]["receiver_id"].as_i64()), (Some("R11.9"), Some(c.zhao.staff_id)));
     assert!(handover["text"].as_str().unwrap().contains("转交其他部门的小赵"), "{handover}");
-    let (_, h) = app.get(&format!("/api/v1/customers/{customer}/history"), &c.head).await;
+    let (_, h) = app.get(&format!("/api/v1/customers/{customer}/history"), &c.admin).await;
     let handovers = h["items"].as_array().unwrap().iter().filter(|e| e["action"] == "complaint_handover").count();
     assert_eq!(handovers, 2, "the ended claim and the new one");
 

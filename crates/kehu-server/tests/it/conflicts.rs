@@ -71,7 +71,16 @@ both!(
         let head2 = staff_of(&app, &admin, "head2", "吴经理", "division_head", Some(d2)).await;
         let wang = staff_of(&app, &admin, "xiaowang", "小王", "sales", Some(d1)).await;
         let li = staff_of(&app, &admin, "xiaoli", "小李", "sales", Some(d2)).await;
-        let coordinator = staff_of(&app, &admin, "xietiao", "郑协调", "coordinator", None).await;
+        // The coordinator belongs to no division (so may not be a party, below).
+        let (status, _) = app
+            .post(
+                "/api/v1/staff",
+                &admin,
+                json!({ "username": "xietiao", "password": crate::support::PASSWORD, "display_name": "郑协调", "roles": ["coordinator"] }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+        let coordinator = app.login("xietiao").await;
         let gm = staff_of(&app, &admin, "zongjingli", "钱总", "general_manager", None).await;
         let (aunt, wang_claim) = held_by(&app, &wang, &head1, "李阿姨", "13900000701").await;
 

@@ -101,6 +101,14 @@ both!(
         // A customer who came in by phone stays with the owner: the sale counts for Wang.
         let called = customer_from(&app, &wang, "周女士", "13900000802", "来电").await;
         signed(&app, &wang, &leader, called, json!({})).await;
+        // Liu, who served her, sees Wang's customer once she registers her own card (several
+        // cards may stand, R5.5); before that the customer is not hers to see.
+        let (status, _) = app.get(&format!("/api/v1/customers/{called}"), &liu).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, _) = app
+            .post(&format!("/api/v1/customers/{called}/claims"), &liu, json!({}))
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
         let (_, sale) = app
             .post(
                 &format!("/api/v1/customers/{called}/sales"),

@@ -39,6 +39,8 @@ pub struct TestApp {
     pub router: Router,
     pub tenant_id: i64,
     pub admin: Session,
+    /// The unit `staff` puts everyone in (the team leaders' `unit` scope covers it).
+    pub unit_id: i64,
     file: Option<std::path::PathBuf>,
     pg: Option<sqlx::postgres::PgConnectOptions>,
 }
@@ -121,11 +123,15 @@ impl TestApp {
         let admin = kehu_store::staff::create(&db, t.id, None, kehu_store::staff::NewStaff::admin(&hash), now)
             .await
             .expect("admin");
+        let unit = kehu_store::units::create(&db, t.id, None, "销售部", None, now)
+            .await
+            .expect("unit");
         let state = AppState::new(db, virtual_clock).await.expect("state");
         let router = kehu_server::app(state.clone());
         let mut app = TestApp {
             state,
             router,
+            unit_id: unit.id,
             tenant_id: t.id,
             admin: Session {
                 cookie: String::new(),
@@ -170,14 +176,15 @@ impl TestApp {
         }
     }
 
-    /// A staff member with these roles (created by the admin through the API), logged in.
+    /// A staff member with these roles in the test's unit (created by the admin through the
+    /// API), logged in.
     pub async fn staff(&self, username: &str, display_name: &str, roles: &[&str]) -> Session {
         let (status, body) = self
             .call(
                 Method::POST,
                 "/api/v1/staff",
                 Some(&self.admin),
-                Some(serde_json::json!({"username": username, "password": PASSWORD, "display_name": display_name, "roles": roles})),
+                Some(serde_json::json!({"username": username, "password": PASSWORD, "display_name": display_name, "roles": roles, "unit_id": self.unit_id})),
             )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");

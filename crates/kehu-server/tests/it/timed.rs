@@ -407,6 +407,8 @@ pub(crate) async fn tenant_on(app: &TestApp, preset: &str, slug: &str) -> Sessio
     app.login_with(&username, "tenant-admin-pw").await
 }
 
+/// A staff member of the tenant `admin` runs, in `unit`, or else in the tenant's one shared
+/// unit (so `unit` scopes cover the whole of a one-unit company), logged in.
 pub(crate) async fn staff_of(
     app: &TestApp,
     admin: &Session,
@@ -415,6 +417,22 @@ pub(crate) async fn staff_of(
     role: &str,
     unit: Option<i64>,
 ) -> Session {
+    let unit = match unit {
+        Some(u) => Some(u),
+        None => {
+            let (_, units) = app.get("/api/v1/units", admin).await;
+            let shared = units["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|u| u["name"] == "全公司")
+                .and_then(|u| u["id"].as_i64());
+            match shared {
+                Some(u) => Some(u),
+                None => app.post("/api/v1/units", admin, json!({ "name": "全公司" })).await.1["id"].as_i64(),
+            }
+        }
+    };
     let (status, body) = app
         .post(
             "/api/v1/staff",

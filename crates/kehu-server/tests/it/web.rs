@@ -253,7 +253,10 @@ both!(
         let p = post(&app, "/customers", &li, &fields).await;
         assert_eq!(p.status, StatusCode::CONFLICT);
         assert!(p.has("该客户已经登记过"), "{}", p.html);
-        assert!(p.has(&format!(r#"href="/customers/{zhang}">张三</a>"#)));
+        // Wang's customer is not Li's to open (a consultant sees her own and unowned customers):
+        // the warning names it and its owner, without a link.
+        assert!(!p.has(&format!(r#"href="/customers/{zhang}""#)), "{}", p.html);
+        assert!(p.has(r#"<span class="dup-name">张三</span>"#), "{}", p.html);
         assert!(p.has("<strong>王芳</strong>"), "the owner is named");
         assert!(p.has("电话相同"));
         assert!(p.has(r#"value="张三丰""#), "the input is kept");

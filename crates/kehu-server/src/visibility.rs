@@ -1,0 +1,99 @@
+//! The caller's view of the tenant's records: their scopes (the policy's `sees`, per role and
+//! record kind) turned into the staff and units whose records they see. Every read for a user
+//! passes this [`View`] to the store, which filters by it; outside it a record is 404.
+
+use kehu_domain::Policy;
+use kehu_domain::org::Org;
+use kehu_domain::policy::{RecordKind, Scope};
+use kehu_store::visibility::{Reach, View};
+
+use crate::auth::Caller;
+use crate::{ApiError, AppState};
+
+/// The staff and units of the caller's unit and every unit below it (the `unit` scope); the
+/// caller alone when they belong to no unit.
+async fn unit_reach(state: &AppState, caller: &Caller) -> Result<Reach, ApiError> {
+    let Some(unit) = caller.staff.unit_id else {
+        return Ok(own_reach(caller));
+    };
+    let units = kehu_store::units::list(&state.db, caller.tenant_id).await?;
+    let units = Org::new(units.iter().map(|u| (u.id, u.parent_id))).subtree(unit);
+    let mut staff: Vec<i64> = kehu_store::staff::list(&state.db, caller.tenant_id)
+        .await?
+        .into_iter()
+        .filter(|s| s.unit_id.is_some_and(|u| units.contains(&u)))
+        .map(|s| s.id)
+        .collect();
+    if !staff.contains(&caller.id()) {
+        staff.push(caller.id());
+    }
+    Ok(Reach::Of { staff, units })
+}
+
+fn own_reach(caller: &Caller) -> Reach {
+    Reach::Of {
+        staff: vec![caller.id()],
+        units: caller.staff.unit_id.into_iter().collect(),
+    }
+}
+
+/// What the caller sees, worked out once per request. Reads the org tree only when one of
+/// their scopes is `unit`.
+pub async fn view(state: &AppState, caller: &Caller, policy: &Policy) -> Result<View, ApiError> {
+    if let Some(v) = caller.seen.get() {
+        return Ok(v.clone());
+    }
+    let v = compute(state, caller, policy).await?;
+    Ok(caller.seen.get_or_init(|| v).clone())
+}
+
+async fn compute(state: &AppState, caller: &Caller, policy: &Policy) -> Result<View, ApiError> {
+    if caller.is_admin() {
+        return Ok(View::all());
+    }
+    let scopes: Vec<Scope> = RecordKind::ALL
+        .iter()
+        .map(|k| policy.scope(&caller.roles, *k))
+        .collect();
+    let unit = if scopes.contains(&Scope::Unit) {
+        Some(unit_reach(state, caller).await?)
+    } else {
+        None
+    };
+    let reach = |kind: RecordKind| match policy.scope(&caller.roles, kind) {
+        Scope::All => Reach::All,
+        Scope::Own => own_reach(caller),
+        Scope::Unit => unit.clone().unwrap_or_else(|| own_reach(caller)),
+    };
+    Ok(View {
+        customers: reach(RecordKind::Customers),
+        unowned: policy.sees_unowned(&caller.roles),
+        claims: reach(RecordKind::Claims),
+        activities: reach(RecordKind::Activities),
+        ledger: reach(RecordKind::Ledger),
+        history: reach(RecordKind::History),
+        sales: reach(RecordKind::Sales),
+        complaints: reach(RecordKind::Complaints),
+        conflicts: reach(RecordKind::Conflicts),
+        events: reach(RecordKind::Events),
+    })
+}
+
+/// The caller's view with the policy loaded here (for handlers that have no policy at hand).
+pub async fn view_of(state: &AppState, caller: &Caller) -> Result<View, ApiError> {
+    let policy = state.policy(caller.tenant_id).await?;
+    view(state, caller, &policy).await
+}
+
+/// Locks the customer for the rest of `tx` when the caller sees it; else "no such customer",
+/// so a write on a customer outside the caller's view is refused as if it did not exist.
+pub async fn lock_customer(
+    tx: &mut kehu_store::Tx,
+    view: &View,
+    caller: &Caller,
+    customer_id: i64,
+) -> Result<(), ApiError> {
+    kehu_store::claims::lock_customer_in_view(tx, caller.tenant_id, customer_id, view)
+        .await
+        .map_err(crate::service::customer_missing(caller.lang))
+}

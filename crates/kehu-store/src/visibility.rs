@@ -1,0 +1,275 @@
+//! Who may see which records, as the filter every read for a user goes through. The server
+//! computes a [`View`] from the caller's scopes (the policy's `sees`, decided in kehu-domain);
+//! each read function of a record kind takes it and adds the kind's clause here, so lists,
+//! search, detail pages, history, ledger, statements and exports all see the same records.
+//! A record outside the view is simply not found.
+//!
+//! Clauses inline only integers (ids the server computed), so they need no bound parameters
+//! and compose with any query's own placeholders.
+
+/// Whose records of one kind a reader sees.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reach {
+    All,
+    /// Records of these staff members (the reader alone, or the staff of their unit and the
+    /// units below), and of these units.
+    Of {
+        staff: Vec<i64>,
+        units: Vec<i64>,
+    },
+}
+
+impl Reach {
+    pub fn is_all(&self) -> bool {
+        matches!(self, Reach::All)
+    }
+
+    /// Whether a record made by or held by `staff_id` is within reach.
+    pub fn has_staff(&self, staff_id: Option<i64>) -> bool {
+        match self {
+            Reach::All => true,
+            Reach::Of { staff, .. } => staff_id.is_some_and(|s| staff.contains(&s)),
+        }
+    }
+
+    /// Whether a record of `unit_id` is within reach.
+    pub fn has_unit(&self, unit_id: Option<i64>) -> bool {
+        match self {
+            Reach::All => true,
+            Reach::Of { units, .. } => unit_id.is_some_and(|u| units.contains(&u)),
+        }
+    }
+
+    fn staff_list(&self) -> String {
+        match self {
+            Reach::All => String::new(),
+            Reach::Of { staff, .. } => list(staff),
+        }
+    }
+
+    fn unit_list(&self) -> String {
+        match self {
+            Reach::All => String::new(),
+            Reach::Of { units, .. } => list(units),
+        }
+    }
+}
+
+/// `1, 2, 3`, or `NULL` for none (so `IN (NULL)` matches nothing).
+fn list(ids: &[i64]) -> String {
+    if ids.is_empty() {
+        return "NULL".to_string();
+    }
+    ids.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")
+}
+
+/// What one reader sees, per record kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct View {
+    pub customers: Reach,
+    /// Customers nobody owns are visible whatever `customers` says.
+    pub unowned: bool,
+    pub claims: Reach,
+    pub activities: Reach,
+    pub ledger: Reach,
+    pub history: Reach,
+    pub sales: Reach,
+    pub complaints: Reach,
+    pub conflicts: Reach,
+    pub events: Reach,
+}
+
+impl View {
+    /// Everything: an admin, or work the system does for itself.
+    pub fn all() -> View {
+        View {
+            customers: Reach::All,
+            unowned: true,
+            claims: Reach::All,
+            activities: Reach::All,
+            ledger: Reach::All,
+            history: Reach::All,
+            sales: Reach::All,
+            complaints: Reach::All,
+            conflicts: Reach::All,
+            events: Reach::All,
+        }
+    }
+}
+
+/// The customer in column `col` of the table aliased `t` is held by one of `staff` through a
+/// standing claim (tenant equality kept, so the query stays within one tenant's shard).
+fn held_by(t: &str, col: &str, staff: &str) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM claims vh WHERE vh.tenant_id = {t}.tenant_id AND vh.customer_id = {t}.{col} \
+         AND vh.staff_id IN ({staff}) AND vh.status IN ('pending', 'valid'))"
+    )
+}
+
+/// ` AND (...)` restricting customers (table alias `c`), or nothing for all.
+pub fn customers(view: &View, c: &str) -> String {
+    let Reach::Of { .. } = &view.customers else {
+        return String::new();
+    };
+    let staff = view.customers.staff_list();
+    let mut parts = vec![format!("{c}.created_by IN ({staff})"), held_by(c, "id", &staff)];
+    if view.unowned {
+        parts.push(format!(
+            "NOT EXISTS (SELECT 1 FROM claims vo WHERE vo.tenant_id = {c}.tenant_id AND vo.customer_id = {c}.id \
+             AND vo.status = 'valid')"
+        ));
+    }
+    format!(" AND ({})", parts.join(" OR "))
+}
+
+/// ` AND (cond)`, or nothing for a reach of all.
+fn and(reach: &Reach, cond: impl FnOnce(&str, &str) -> String) -> String {
+    match reach {
+        Reach::All => String::new(),
+        Reach::Of { .. } => format!(" AND ({})", cond(&reach.staff_list(), &reach.unit_list())),
+    }
+}
+
+/// A claim (alias `x`) held, registered or confirmed by one of `s`.
+fn claim_of(x: &str, s: &str) -> String {
+    format!("{x}.staff_id IN ({s}) OR {x}.registered_by IN ({s}) OR {x}.confirmed_by IN ({s})")
+}
+
+/// A follow-up (alias `a`) recorded by one of `s`, or on a customer one of them holds (a new
+/// holder reads the follow-ups before theirs).
+fn activity_of(a: &str, s: &str) -> String {
+    format!("{a}.staff_id IN ({s}) OR {}", held_by(a, "customer_id", s))
+}
+
+/// A ledger entry (alias `l`) charged to or entered by one of `s`, or a customer's entry for a
+/// customer one of them holds.
+fn entry_of(l: &str, s: &str) -> String {
+    format!(
+        "{l}.staff_id IN ({s}) OR {l}.created_by IN ({s}) OR ({l}.staff_id IS NULL AND {})",
+        held_by(l, "customer_id", s)
+    )
+}
+
+/// A sale (alias `x`) closed by or credited to one of `s`, or of a customer one of them holds.
+fn sale_of(x: &str, s: &str) -> String {
+    format!(
+        "{x}.closed_by IN ({s}) OR {x}.credited_to IN ({s}) OR {}",
+        held_by(x, "customer_id", s)
+    )
+}
+
+/// A complaint (alias `x`) about or found by one of `s`, or of a customer one of them holds.
+fn complaint_of(x: &str, s: &str) -> String {
+    format!(
+        "{x}.staff_id IN ({s}) OR {x}.found_by IN ({s}) OR {}",
+        held_by(x, "customer_id", s)
+    )
+}
+
+/// A conflict (alias `x`) with one of `s` as a party, the opener or a settler, or a party's
+/// unit among `u`.
+fn conflict_of(x: &str, s: &str, u: &str) -> String {
+    format!(
+        "{x}.party_a IN ({s}) OR {x}.party_b IN ({s}) OR {x}.opened_by IN ({s}) \
+         OR {x}.unit_a IN ({u}) OR {x}.unit_b IN ({u}) \
+         OR EXISTS (SELECT 1 FROM conflict_signoffs vs WHERE vs.tenant_id = {x}.tenant_id \
+         AND vs.conflict_id = {x}.id AND vs.staff_id IN ({s}))"
+    )
+}
+
+/// ` AND (...)` restricting claims (alias `x`): held, registered or confirmed within reach.
+pub fn claims(view: &View, x: &str) -> String {
+    and(&view.claims, |s, _| claim_of(x, s))
+}
+
+/// ` AND (...)` restricting activities (alias `a`).
+pub fn activities(view: &View, a: &str) -> String {
+    and(&view.activities, |s, _| activity_of(a, s))
+}
+
+/// ` AND (...)` restricting ledger entries (alias `l`).
+pub fn ledger(view: &View, l: &str) -> String {
+    and(&view.ledger, |s, _| entry_of(l, s))
+}
+
+/// ` AND (...)` restricting sales (alias `x`).
+pub fn sales(view: &View, x: &str) -> String {
+    and(&view.sales, |s, _| sale_of(x, s))
+}
+
+/// ` AND (...)` restricting complaints (alias `x`).
+pub fn complaints(view: &View, x: &str) -> String {
+    and(&view.complaints, |s, _| complaint_of(x, s))
+}
+
+/// ` AND (...)` restricting conflicts (alias `x`).
+pub fn conflicts(view: &View, x: &str) -> String {
+    and(&view.conflicts, |s, u| conflict_of(x, s, u))
+}
+
+/// ` AND (...)` restricting history events (alias `e`) by the history reach: an event done by
+/// someone within it, about a customer held within it, or about a record (claim, follow-up,
+/// ledger entry, sale, complaint, conflict) that the same reach would show. So a lapse the
+/// system recorded on a consultant's card is the leader's to read.
+pub fn history(view: &View, e: &str) -> String {
+    and(&view.history, |s, u| {
+        let about = |entity: &str, table: &str, alias: &str, cond: String| {
+            format!(
+                "({e}.entity = '{entity}' AND EXISTS (SELECT 1 FROM {table} {alias} \
+                 WHERE {alias}.tenant_id = {e}.tenant_id AND {alias}.id = {e}.entity_id AND ({cond})))"
+            )
+        };
+        [
+            format!("{e}.actor_id IN ({s})"),
+            held_by(e, "customer_id", s),
+            about("claim", "claims", "hc", claim_of("hc", s)),
+            about("activity", "activities", "ha", activity_of("ha", s)),
+            about("ledger", "ledger_entries", "hl", entry_of("hl", s)),
+            about("sale", "sales", "hs", sale_of("hs", s)),
+            about("complaint", "complaints", "hk", complaint_of("hk", s)),
+            about("conflict", "conflicts", "hf", conflict_of("hf", s, u)),
+        ]
+        .join(" OR ")
+    })
+}
+
+/// Whether a joint event is within reach: organised by someone within it, or one of its
+/// divisions is (events are few per tenant, so this is checked on the loaded rows).
+pub fn event_visible(view: &View, created_by: i64, divisions: &[i64]) -> bool {
+    view.events.has_staff(Some(created_by)) || divisions.iter().any(|d| view.events.has_unit(Some(*d)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn own(me: i64) -> Reach {
+        Reach::Of {
+            staff: vec![me],
+            units: vec![],
+        }
+    }
+
+    #[test]
+    fn all_adds_nothing_and_a_reach_names_only_integers() {
+        assert_eq!(customers(&View::all(), "c"), "");
+        let mut v = View::all();
+        v.customers = own(7);
+        v.unowned = false;
+        let c = customers(&v, "c");
+        assert!(c.contains("c.created_by IN (7)") && !c.contains("NOT EXISTS"), "{c}");
+        v.unowned = true;
+        assert!(customers(&v, "c").contains("NOT EXISTS"));
+        v.conflicts = Reach::Of {
+            staff: vec![],
+            units: vec![],
+        };
+        assert!(conflicts(&v, "x").contains("IN (NULL)"));
+        assert!(own(3).has_staff(Some(3)) && !own(3).has_staff(Some(4)) && !own(3).has_staff(None));
+        v.events = Reach::Of {
+            staff: vec![1],
+            units: vec![5],
+        };
+        assert!(event_visible(&v, 2, &[4, 5]) && event_visible(&v, 1, &[]) && !event_visible(&v, 2, &[4]));
+    }
+}

@@ -10,4 +10,5 @@ mod events;
 mod sales;
 mod timed;
 mod trust;
+mod visibility;
 mod web;

@@ -52,6 +52,17 @@ static STRINGS: &[(&str, &str, &str)] = &[
     ("detail.source", "来源", "Source"),
     ("detail.agent", "中介", "Agent"),
     ("detail.claim_me", "登记为我的客户", "Claim for me"),
+    (
+        "detail.claim_anyway",
+        "仍然登记（重复登记）",
+        "Claim anyway (a second claim)",
+    ),
+    ("detail.owned_by", "此客户已归 ", "This customer is owned by "),
+    (
+        "detail.owned_by_after",
+        " 所有：你的登记将是重复登记，由归属规则决定谁的登记有效。",
+        ": yours would be a second claim, and the ownership rule decides which one counts.",
+    ),
     ("detail.add_activity", "记录跟进", "Record follow-up"),
     ("detail.channel", "方式", "Channel"),
     ("detail.note", "备注", "Note"),

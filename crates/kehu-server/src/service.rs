@@ -531,6 +531,23 @@ pub async fn ownership_and_claims(
     Ok((decision, seen))
 }
 
+/// What the rules would say to the caller registering their own claim on the customer now
+/// (`None`: they would accept it), so a page offers the action only when it can succeed and
+/// says why when it cannot.
+pub async fn claim_refusal(
+    state: &AppState,
+    caller: &Caller,
+    policy: &Policy,
+    customer_id: i64,
+) -> Result<Option<kehu_domain::Refusal>, ApiError> {
+    let existing: Vec<_> = claims::for_customer(&state.db, caller.tenant_id, customer_id, &View::all())
+        .await?
+        .iter()
+        .map(ClaimRow::facts)
+        .collect();
+    Ok(decide_registration(policy, state.now(), &caller.facts(), caller.staff.unit_id, &existing).err())
+}
+
 /// Registers a claim on a customer for `holder` (default: the caller), as the policy says
 /// (R5.1: pending until a team leader confirms; otherwise valid at once).
 pub async fn register_claim(

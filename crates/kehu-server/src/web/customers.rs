@@ -382,6 +382,12 @@ struct DetailPage {
     /// Whether the caller records conflicts over a customer (R11.6).
     may_record_conflict: bool,
     holds_claim: bool,
+    /// Someone else owns the customer: the claim form says so before the caller submits
+    /// (their claim would be a second one, decided by the ownership rule).
+    owned_by_other: Option<String>,
+    /// Why the rules would refuse the caller's claim now (its sentence and rule), instead of
+    /// the claim button.
+    claim_refused: Option<(String, Option<String>)>,
     /// "在公共客户池中（自 …）" while the customer waits in a pool (R11.8).
     in_pool: Option<String>,
     /// Where a member claims the pooled customer (`None` for others).
@@ -552,7 +558,21 @@ async fn load_detail(state: &AppState, caller: &Caller, c: Chrome, id: i64) -> R
         .and_then(|o| names.get(&o).cloned())
         .or(v.owner_name.clone());
     let events = crate::events::open_for(state, caller).await?;
-    let sales = super::sales::card(state, caller, &policy, id, &claims, &names, lang).await?;
+    let claim_refused = if may_claim && !holds_claim {
+        service::claim_refusal(state, caller, &policy, id).await?
+    } else {
+        None
+    };
+    let sales = super::sales::card(
+        state,
+        caller,
+        &policy,
+        (id, own.owner_id, v.row.source.as_deref()),
+        &claims,
+        &names,
+        lang,
+    )
+    .await?;
     let may_complain = kehu_domain::complaint::may_record(&policy, &caller.facts());
     let complaints = if policy.complaints.is_some() {
         crate::complaints::list(state, caller, None, Some(id), None, 20)
@@ -601,7 +621,13 @@ async fn load_detail(state: &AppState, caller: &Caller, c: Chrome, id: i64) -> R
         rule: own.decision.rule.to_string(),
         policy_version: own.decision.policy_version,
         claims: claim_views,
-        can_claim: may_claim && !holds_claim && in_pool.is_none(),
+        // A claim the rules would refuse is not offered; the page says why instead.
+        can_claim: may_claim && !holds_claim && in_pool.is_none() && claim_refused.is_none(),
+        claim_refused: claim_refused.map(|r| (r.text.get(lang).to_string(), r.rule.map(|r| r.to_string()))),
+        owned_by_other: own
+            .owner_id
+            .filter(|o| *o != caller.id())
+            .and_then(|o| names.get(&o).cloned()),
         holds_claim,
         in_pool,
         pool_claim_url,

@@ -49,7 +49,7 @@ pub async fn card(
     state: &AppState,
     caller: &Caller,
     policy: &Policy,
-    customer_id: i64,
+    (customer_id, owner, source): (i64, Option<i64>, Option<&str>),
     claims: &[kehu_store::claims::ClaimRow],
     names: &std::collections::HashMap<i64, String>,
     lang: Lang,
@@ -111,7 +111,13 @@ pub async fn card(
     Ok(Some(SalesCard {
         rule: p.rule.to_string(),
         lines,
-        may_record: caller.may(policy, kehu_domain::Permission::ActivitiesCreate),
+        // A sale counts for the owner (R5.5): the form is offered to the owner, on a customer
+        // nobody owns, on one who belongs to whoever closes (R5.7), and to those who record for
+        // others (leaders, managers), never to a colleague whose sale would count for someone else.
+        may_record: caller.may(policy, kehu_domain::Permission::ActivitiesCreate)
+            && (owner.is_none_or(|o| o == caller.id())
+                || caller.may(policy, kehu_domain::Permission::ClaimsCreateForOthers)
+                || kehu_domain::sale::belongs_to_closer(policy, source)),
         events,
         may_sign,
         staff,

@@ -173,7 +173,9 @@ both!(
             C,
             Unowned,
         }
-        let viewers: Vec<(&str, &Session, &dyn Fn(Of) -> bool, bool)> = vec![
+        // (who, session, whose records they see, whether they read histories)
+        type Viewer<'a> = (&'a str, &'a Session, &'a dyn Fn(Of) -> bool, bool);
+        let viewers: Vec<Viewer> = vec![
             ("consultant A", &a, &|o| matches!(o, Of::A | Of::Unowned), false),
             ("leader of team 1", &leader1, &|o| o != Of::C, true),
             (
@@ -243,7 +245,12 @@ both!(
                 assert_eq!(acts["items"].as_array().unwrap().len(), 1, "{}: {acts}", who.0);
             }
             // The pages go through the same view: a customer's page, the list, the ledger.
-            let names = [(cust_a, "甲客户"), (cust_b, "乙客户"), (cust_c, "丙客户"), (cust_u, "无主客户")];
+            let names = [
+                (cust_a, "甲客户"),
+                (cust_b, "乙客户"),
+                (cust_c, "丙客户"),
+                (cust_u, "无主客户"),
+            ];
             for ((id, of), (_, name)) in customers.iter().zip(names) {
                 let (status, _) = page(&app, s, &format!("/customers/{id}")).await;
                 assert_eq!(status, ok(sees(*of)), "{} page /customers/{id}", who.0);
@@ -432,5 +439,55 @@ both!(
         }
         eprintln!("event-customers visibility matrix: {n} cells");
         assert!(n > 60, "{n}");
+    }
+);
+
+both!(
+    pages_offer_only_what_the_caller_may_do_and_say_who_owns_before_a_claim,
+    |app: TestApp| async move {
+        let admin = app.admin.clone();
+        let team = unit(&app, &admin, "销售一组", None).await;
+        let a = staff_of(&app, &admin, "wangfang", "王芳", "consultant", Some(team)).await;
+        let b = staff_of(&app, &admin, "liqiang", "李强", "consultant", Some(team)).await;
+        let leader = staff_of(&app, &admin, "leader1", "赵组长", "team_leader", Some(team)).await;
+        let cust = customer(&app, &a, "甲客户", "13900003001").await;
+        held(&app, &a, &leader, cust).await;
+        let path = format!("/customers/{cust}");
+        // The owner: no warning, her sale form.
+        let (_, html) = page(&app, &a, &path).await;
+        assert!(!html.contains("claim-owned-warning") && html.contains(r#"data-test="sale-form""#));
+        // The leader sees the team's customer: before a claim, the page says who owns it.
+        let (_, html) = page(&app, &leader, &path).await;
+        assert!(html.contains(r#"data-test="claim-owned-warning""#), "{html}");
+        assert!(html.contains("此客户已归 <strong>王芳</strong> 所有"), "{html}");
+        assert!(html.contains("仍然登记（重复登记）"));
+        // A colleague who registered a second card sees the customer, but is not offered a sale
+        // that would count for the owner.
+        let (status, _) = app
+            .post(&format!("/api/v1/customers/{cust}/claims"), &b, json!({}))
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+        let (status, html) = page(&app, &b, &path).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(!html.contains(r#"data-test="sale-form""#), "{html}");
+        assert!(!html.contains(r#"data-test="claim""#), "she holds a card already");
+
+        // Event-customers: another division's confirmed invitation keeps a seller from
+        // inviting (R11.4); the page says so instead of offering the claim.
+        let eadmin = tenant_on(&app, "event-customers", "events").await;
+        let d1 = unit(&app, &eadmin, "一部", None).await;
+        let d2 = unit(&app, &eadmin, "二部", None).await;
+        let s1 = staff_of(&app, &eadmin, "sales1", "小王", "sales", Some(d1)).await;
+        let s2 = staff_of(&app, &eadmin, "sales2", "小李", "sales", Some(d2)).await;
+        let h1 = staff_of(&app, &eadmin, "head1", "钱主任", "division_head", Some(d1)).await;
+        let c1 = customer(&app, &s1, "李阿姨", "13900003002").await;
+        held(&app, &s1, &h1, c1).await;
+        let (status, html) = page(&app, &s2, &format!("/customers/{c1}")).await;
+        assert_eq!(status, StatusCode::OK, "sellers see every customer");
+        assert!(
+            html.contains(r#"data-test="claim-refused""#) && html.contains("R11.4"),
+            "{html}"
+        );
+        assert!(!html.contains(r#"data-test="claim""#));
     }
 );

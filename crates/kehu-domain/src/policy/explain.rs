@@ -74,7 +74,52 @@ pub fn explain(p: &Policy) -> Vec<Line> {
             format!("{}（{}）：{}", r.name.zh, r.id, perms.join("、")),
             format!("{} ({}): {}", r.name.en, r.id, perms.join(", ")),
         ));
+        if r.id != super::ADMIN_ROLE {
+            out.push(sees_line(r));
+            if !r.grants.is_empty() {
+                let g = roles(p, &r.grants);
+                out.push(line(
+                    2,
+                    None,
+                    format!("除自己的角色外，还可授予：{}", g.zh),
+                    format!("Besides their own role, may grant: {}", g.en),
+                ));
+            }
+        }
     }
+    out.push(line(
+        1,
+        None,
+        if p.separation_of_duties {
+            "职责分离：任何人不能确认自己的登记或自己的跟进，须由另一位有权的人确认"
+        } else {
+            "职责分离已关闭：有权确认的人也可以确认自己的登记和跟进"
+        },
+        if p.separation_of_duties {
+            "Separation of duties: nobody confirms their own claim or follow-up; someone else who may must"
+        } else {
+            "Separation of duties is off: whoever may confirm may also confirm their own claims and follow-ups"
+        },
+    ));
+    let l = &p.limits;
+    let (back, ahead) = (l.backdate.text(), l.ahead.text());
+    out.push(line(0, None, "录入范围", "What may be entered"));
+    out.push(line(
+        1,
+        None,
+        format!(
+            "金额须大于 0、不超过 {} 元；跟进与接待时间最多补记 {}；活动最多提前 {} 安排",
+            yuan(l.max_amount),
+            back.zh,
+            ahead.zh
+        ),
+        format!(
+            "Amounts are more than 0 and at most {} yuan; a follow-up or contact may be dated at most {} back; an event scheduled at most {} ahead",
+            yuan(l.max_amount),
+            back.en,
+            ahead.en
+        ),
+    ));
 
     if !p.customers.sources.is_empty() {
         out.push(line(0, None, "客户来源", "Customer sources"));
@@ -749,6 +794,68 @@ fn complaints(p: &Policy, out: &mut Vec<Line>, cp: &super::Complaints) {
 }
 
 /// Sources by name, `“来电”“来访”` / `Inbound call, Walk-in`; free text as written.
+/// What someone holding `r` sees, in words: the default and each kind set otherwise.
+fn sees_line(r: &super::Role) -> Line {
+    use super::visibility::{RecordKind, Scope};
+    // In words: the scope of all records, then of one kind.
+    let all_of = |s: Scope| match s {
+        Scope::Own => ("本人的记录", "their own records".to_string()),
+        Scope::Unit => (
+            "本部门及下级部门的记录",
+            "the records of their unit and the units below".to_string(),
+        ),
+        Scope::All => ("全部记录", "all records".to_string()),
+    };
+    let kind = |k: RecordKind| match k {
+        RecordKind::Customers => ("客户", "customers"),
+        RecordKind::Claims => ("登记", "claims"),
+        RecordKind::Activities => ("跟进", "follow-ups"),
+        RecordKind::Ledger => ("台账", "ledger entries"),
+        RecordKind::History => ("历史", "history"),
+        RecordKind::Sales => ("成交", "sales"),
+        RecordKind::Complaints => ("投诉", "complaints"),
+        RecordKind::Conflicts => ("冲突", "conflicts"),
+        RecordKind::Events => ("联合会议", "joint events"),
+    };
+    let one = |s: Scope, k: RecordKind| {
+        let (z, e) = kind(k);
+        match s {
+            Scope::Own => (format!("本人的{z}"), format!("their own {e}")),
+            Scope::Unit => (
+                format!("本部门及下级部门的{z}"),
+                format!("the {e} of their unit and below"),
+            ),
+            Scope::All => (format!("全部{z}"), format!("all {e}")),
+        }
+    };
+    let mut counts = std::collections::BTreeMap::new();
+    for k in RecordKind::ALL {
+        *counts.entry(r.sees.scope(k)).or_insert(0) += 1;
+    }
+    let default = counts
+        .iter()
+        .max_by_key(|(_, n)| **n)
+        .map(|(s, _)| *s)
+        .unwrap_or(Scope::All);
+    let (dz, de) = all_of(default);
+    let mut zh = format!("可以查看{dz}");
+    let mut en = format!("Sees {de}");
+    let others: Vec<RecordKind> = RecordKind::ALL
+        .into_iter()
+        .filter(|k| r.sees.scope(*k) != default)
+        .collect();
+    if !others.is_empty() {
+        let (z, e): (Vec<String>, Vec<String>) = others.iter().map(|k| one(r.sees.scope(*k), *k)).unzip();
+        zh.push_str(&format!("，但{}", z.join("、")));
+        en.push_str(&format!(", but {}", e.join(", ")));
+    }
+    if r.sees.unowned_customers && r.sees.scope(RecordKind::Customers) != Scope::All {
+        zh.push_str("；也能看到无人归属的客户");
+        en.push_str("; also customers nobody owns");
+    }
+    line(2, None, zh, en)
+}
+
 fn sources_text(p: &Policy, ids: &[String]) -> Text {
     let names: Vec<Text> = ids.iter().map(|s| p.source_name(s)).collect();
     Text::new(
@@ -850,6 +957,24 @@ mod tests {
             "{zh}"
         );
         assert!(!zh.contains("确认参会"), "{zh}");
+    }
+
+    #[test]
+    fn who_sees_what_who_grants_what_and_the_limits_are_explained() {
+        let (zh, en) = explained(include_str!("../../../../presets/car-dealership.toml"));
+        assert!(zh.contains("可以查看本人的记录；也能看到无人归属的客户"), "{zh}");
+        assert!(
+            en.contains("Sees the records of their unit and the units below; also customers nobody owns"),
+            "{en}"
+        );
+        assert!(
+            en.contains("Besides their own role, may grant: Sales consultant, Team leader, Sales assistant"),
+            "{en}"
+        );
+        assert!(zh.contains("职责分离：任何人不能确认自己的登记"), "{zh}");
+        assert!(en.contains("dated at most 90 days back"), "{en}");
+        let (_, en) = explained(include_str!("../../../../presets/event-customers.toml"));
+        assert!(en.contains("Sees their own records, but all customers"), "{en}");
     }
 
     #[test]

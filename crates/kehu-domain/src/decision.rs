@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::text::{Lang, Text};
 
-/// A rule of SPEC.md, such as `R5.2` or `R7.8(12)`.
+/// A rule of the rulebooks (docs/rulebooks.md), such as `R5.2` or `R7.8(12)`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct RuleId(String);

@@ -486,13 +486,13 @@ fn toml_hint(message: &str) -> Option<String> {
     if message.starts_with("unknown field") {
         Some("remove the key or fix its spelling; the keys this section accepts are listed above".into())
     } else if message.starts_with("missing field") {
-        Some("add the key to this section; presets/car-dealership.toml shows every key with a comment".into())
+        Some("add the key to this section; docs/policy.md lists every key of every section".into())
     } else if message.contains("unknown variant") {
         Some("use one of the values listed above".into())
     } else if message.contains("invalid type") {
         Some("check the value's type: text in quotes, numbers without, lists in [ ]".into())
     } else {
-        Some("this is TOML syntax: see https://toml.io for the format".into())
+        Some("this is TOML syntax: a key = value per line, text in quotes, [section] headers (docs/policy.md shows every section)".into())
     }
 }
 
@@ -674,7 +674,7 @@ impl Checker<'_> {
                 self.error(
                     raw.span(),
                     e.to_string(),
-                    "rule IDs are those of SPEC.md, e.g. \"R5.1\"",
+                    "rule IDs are those of docs/rulebooks.md, e.g. \"R5.1\"",
                 );
                 RuleId::parse("R0.0").expect("placeholder rule ID is well-formed")
             }

@@ -1,4 +1,4 @@
-//! The policy presets shipped in the binary, one per rulebook of SPEC.md as they are written.
+//! The policy presets shipped in the binary, one per rulebook of docs/rulebooks.md as they are written.
 
 /// (name, file name, source)
 pub const PRESETS: &[(&str, &str, &str)] = &[

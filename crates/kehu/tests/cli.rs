@@ -93,6 +93,44 @@ fn policy_check_accepts_the_preset_and_points_at_errors() {
     assert!(text(&o).contains("cannot read the file"));
 }
 
+#[test]
+fn init_takes_the_admin_password_from_the_environment_or_standard_input() {
+    use std::io::Write;
+    let db = temp("init-pw.db");
+    let url = format!("sqlite://{}", db.display());
+    let init = |tenant: &str| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_kehu"));
+        c.args(["init", "--database-url", &url, "--tenant", tenant, "--name", "某某公司"])
+            .env_remove("KEHU_DATABASE_URL")
+            .env_remove("KEHU_ADMIN_PASSWORD")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        c
+    };
+    // From the environment.
+    let o = init("envco")
+        .env("KEHU_ADMIN_PASSWORD", "from-the-environment")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    // From standard input when it is not a terminal (the prompt's place in a script).
+    let mut child = init("stdinco").spawn().unwrap();
+    child.stdin.take().unwrap().write_all(b"typed-at-the-prompt\n").unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    // Nothing at all: refused with what to do, and no tenant.
+    let o = init("noneco").output().unwrap();
+    assert!(!o.status.success());
+    assert!(text(&o).contains("KEHU_ADMIN_PASSWORD"), "{}", text(&o));
+    // A short one is refused like any weak password.
+    let o = init("weakco").env("KEHU_ADMIN_PASSWORD", "short").output().unwrap();
+    assert!(!o.status.success(), "{}", text(&o));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+}
+
 /// `kehu init` makes a tenant whose fresh history verifies.
 async fn init_and_verify(url: &str) {
     let o = kehu(&[
@@ -401,10 +439,16 @@ fn demo_seeds_every_other_preset_and_serves_it() {
             .unwrap()
             .port();
         let out = std::fs::File::create(&log).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_kehu"))
-            .args(["demo", "--preset", preset, "--db", db.to_str().unwrap()])
+        // One of them gets its admin password from the environment: it is never printed.
+        let chosen = "chosen-admin-password-7";
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_kehu"));
+        cmd.args(["demo", "--preset", preset, "--db", db.to_str().unwrap()])
             .args(["--listen", &format!("127.0.0.1:{port}")])
-            .env_remove("KEHU_ADMIN_PASSWORD")
+            .env_remove("KEHU_ADMIN_PASSWORD");
+        if preset == "retail-store" {
+            cmd.env("KEHU_ADMIN_PASSWORD", chosen);
+        }
+        let mut child = cmd
             .env("KEHU_LOG", "warn")
             .stdout(out.try_clone().unwrap())
             .stderr(out)
@@ -436,6 +480,10 @@ fn demo_seeds_every_other_preset_and_serves_it() {
             seen.contains("admin ") && seen.contains("kehu-demo"),
             "{preset}:\n{seen}"
         );
+        assert!(!seen.contains(chosen), "the demo printed KEHU_ADMIN_PASSWORD:\n{seen}");
+        if preset == "retail-store" {
+            assert!(seen.contains("(KEHU_ADMIN_PASSWORD)"), "{seen}");
+        }
         let o = kehu(&[
             "verify-history",
             "--database-url",

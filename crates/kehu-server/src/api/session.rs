@@ -326,7 +326,7 @@ async fn create_token(
             name: row.name,
             token,
             created_at: kehu_store::ts(row.created_at).to_string(),
-            expires_at: expires.to_string(),
+            expires_at: row.expires_at.map(kehu_store::ts).unwrap_or(expires).to_string(),
         }),
     ))
 }

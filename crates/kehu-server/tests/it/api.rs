@@ -1,4 +1,4 @@
-//! The API as API.md specifies it, on both backends. Rule IDs proven are in the test names.
+//! The API as docs/api.md specifies it, on both backends. Rule IDs proven are in the test names.
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};

@@ -1,4 +1,4 @@
-//! Conflicts between two divisions' staff over a customer (event-customers preset, SPEC.md
+//! Conflicts between two divisions' staff over a customer (event-customers preset, docs/rulebooks.md
 //! R11.6) walked through the API: the coordinator and both heads settle by signing the same
 //! outcome, the customer moves and both parties are fined for arguing in front of the customer;
 //! differing outcomes or the coordinator escalate, and then only the general manager rules.

@@ -1,4 +1,4 @@
-//! Joint events of two divisions (event-customers preset, SPEC.md R11.3) walked through the API
+//! Joint events of two divisions (event-customers preset, docs/rulebooks.md, R11.3) walked through the API
 //! on the virtual clock: daily filing cut-offs, the event-day cut-off with the first division a
 //! day ahead, the head's fine, and a customer lost to the other division.
 

@@ -1,5 +1,5 @@
 //! Rules that run on time, walked through the API on the virtual clock (car-dealership preset,
-//! SPEC.md R5). Each test names the rule IDs it proves.
+//! docs/rulebooks.md, R5). Each test names the rule IDs it proves.
 
 use axum::http::StatusCode;
 use serde_json::{Value, json};

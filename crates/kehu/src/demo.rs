@@ -32,7 +32,6 @@ const STAFF: &[(&str, &str, &str, usize)] = &[
     ("chenjing", "陈静", "sales_assistant", 1),
 ];
 
-/// The demo tenant's logins, read from its staff: the admin's password, or the demo password.
 /// The logins to print. A password the operator chose (`KEHU_ADMIN_PASSWORD`) is never printed.
 async fn logins_of(state: &AppState, admin_from_env: bool) -> anyhow::Result<Vec<Login>> {
     let Some(t) = kehu_store::tenants::by_slug(&state.db, TENANT).await? else {

@@ -358,8 +358,6 @@ pub struct Confirmed {
     pub decision: Decision,
 }
 
-/// Decides whether `confirmer` may confirm `claim` now, and when it takes effect (R5.1); the
-/// customer's other claims are `others` (R11.4: another division may hold it already).
 /// Whether a claim may be registered on a customer the registrant does not otherwise see.
 /// Where the policy lets several claims stand (R3.3, R5.5, R7.7), someone who meets a customer
 /// that the duplicate check names registers their own claim, and the ownership rule decides
@@ -369,6 +367,8 @@ pub fn may_claim_unseen(policy: &Policy) -> bool {
     policy.claims.duplicates == crate::policy::DuplicateClaims::Allow
 }
 
+/// Decides whether `confirmer` may confirm `claim` now, and when it takes effect (R5.1); the
+/// customer's other claims are `others` (R11.4: another division may hold it already).
 pub fn decide_confirmation(
     policy: &Policy,
     now: Timestamp,

@@ -462,6 +462,10 @@ pub async fn check_in(
     event::rules(&policy).map_err(|r| ApiError::refused(r).in_lang(lang))?;
     let now = state.now();
     let view = crate::visibility::view(state, caller, &policy).await?;
+    // Only at an event the caller sees.
+    store::get(&state.db, caller.tenant_id, event_id, &view)
+        .await
+        .map_err(|_| event_not_found(lang))?;
     let mut tx = state.db.begin().await?;
     let row = match store::get_tx(&mut tx, caller.tenant_id, event_id).await {
         Ok(row) => row,

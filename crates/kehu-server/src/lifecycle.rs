@@ -558,11 +558,22 @@ pub async fn fire_until(state: &AppState, target: Timestamp) -> Result<u64, ApiE
 /// deadline (at most a second, so deadlines written by other processes are seen).
 pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
+        let mut last_prune: Option<std::time::Instant> = None;
         loop {
             match sweep(&state, state.now()).await {
                 Ok(n) if n > 0 => tracing::info!(fired = n, "deadlines fired"),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = ?e, "scheduler sweep failed"),
+            }
+            // Failed-login windows that ended are forgotten now and then, so the table holds
+            // only live counts.
+            if last_prune.is_none_or(|t| t.elapsed() > crate::auth::THROTTLE_WINDOW) {
+                let since = jiff::Timestamp::now()
+                    - jiff::SignedDuration::try_from(crate::auth::THROTTLE_WINDOW).unwrap_or_default();
+                if let Err(e) = kehu_store::auth::prune_failures(&state.db, since).await {
+                    tracing::warn!(error = %e, "pruning the failed-login counts failed");
+                }
+                last_prune = Some(std::time::Instant::now());
             }
             tokio::time::sleep(std::time::Duration::from_secs(1)).await;
         }
@@ -573,7 +584,6 @@ fn claim_not_found(lang: kehu_domain::Lang) -> ApiError {
     ApiError::not_found(Text::new("找不到该登记", "No such claim")).in_lang(lang)
 }
 
-/// Loads a claim and locks its customer for the rest of `tx`.
 /// Locks a claim the caller sees (and its customer) for the rest of `tx`; a claim outside the
 /// caller's view is not found.
 pub(crate) async fn lock_claim(

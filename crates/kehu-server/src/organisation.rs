@@ -289,10 +289,16 @@ pub async fn update_staff(state: &AppState, caller: &Caller, id: i64, edit: Staf
         .as_deref()
         .map(|r| roles_to_grant(&policy, caller, r))
         .transpose()?;
-    if id == caller.id() && (edit.active == Some(false) || roles.as_ref().is_some_and(|r| *r != target.role_list())) {
+    // Nobody widens or takes away their own access: roles, unit (it sets a `unit` scope) and
+    // whether they may log in are changed by someone else.
+    if id == caller.id()
+        && (edit.active == Some(false)
+            || roles.as_ref().is_some_and(|r| *r != target.role_list())
+            || edit.unit_id.is_some_and(|u| u != target.unit_id))
+    {
         return Err(ApiError::forbidden(Text::new(
-            "不能停用自己或更改自己的角色：请另一位管理者操作",
-            "You cannot deactivate yourself or change your own roles: ask another manager",
+            "不能停用自己，也不能更改自己的角色或部门：请另一位管理者操作",
+            "You cannot deactivate yourself or change your own roles or unit: ask another manager",
         ))
         .in_lang(lang));
     }
@@ -326,6 +332,14 @@ pub async fn reset_password(state: &AppState, caller: &Caller, id: i64, password
     let policy = state.policy(caller.tenant_id).await?;
     let lang = caller.lang;
     managed(state, &policy, caller, id).await?;
+    // Setting a password without knowing the old one is for someone else's account.
+    if id == caller.id() {
+        return Err(ApiError::forbidden(Text::new(
+            "不能在这里重置自己的密码：请另一位管理者操作",
+            "You cannot reset your own password here: ask another manager",
+        ))
+        .in_lang(lang));
+    }
     auth::check_password(password).map_err(|t| ApiError::bad_request("weak_password", t).in_lang(lang))?;
     let hash = auth::hash_password(password)?;
     kehu_store::staff::reset_password(&state.db, caller.tenant_id, Some(caller.id()), id, &hash, state.now()).await?;

@@ -591,7 +591,7 @@ pub async fn register_claim_at(
     let now = state.now();
     if let Some(at) = contact_at {
         kehu_domain::policy::limits::check_past(&policy, "contact_at", at, now, "contact_in_future")
-            .map_err(|r| ApiError::refused(r).in_lang(lang))?;
+            .map_err(|r| ApiError::bad_request(r.code, r.text).in_lang(lang))?;
     }
     // Where several claims may stand, a customer the caller does not see may still be claimed
     // (the duplicate check named it); else it must be one they see.

@@ -186,9 +186,16 @@ pub async fn tokens_of(db: &Db, tenant_id: i64, staff_id: i64) -> Result<Vec<Tok
     .await
 }
 
-/// Revokes one of a staff member's tokens, with a history event. `NotFound` when the token is
-/// not theirs; revoking a revoked token changes nothing.
-pub async fn revoke_token(db: &Db, tenant_id: i64, staff_id: i64, id: i64, now: Timestamp) -> Result<()> {
+/// Revokes one of a staff member's tokens at `revoked` (real time, as tokens live), with a
+/// history event at `at` (the tenant's clock). `NotFound` when the token is not theirs;
+/// revoking a revoked token changes nothing.
+pub async fn revoke_token(
+    db: &Db,
+    tenant_id: i64,
+    staff_id: i64,
+    id: i64,
+    (at, revoked): (Timestamp, Timestamp),
+) -> Result<()> {
     let mut tx = db.begin().await?;
     let row: TokenRow = tx
         .fetch_optional(
@@ -203,13 +210,13 @@ pub async fn revoke_token(db: &Db, tenant_id: i64, staff_id: i64, id: i64, now: 
     }
     tx.execute(
         "UPDATE api_tokens SET revoked_at = $4 WHERE tenant_id = $1 AND staff_id = $2 AND id = $3",
-        args![tenant_id, staff_id, id, ms(now)],
+        args![tenant_id, staff_id, id, ms(revoked)],
     )
     .await?;
     crate::history::append(
         &mut tx,
         tenant_id,
-        now,
+        at,
         crate::history::NewEvent {
             actor_id: Some(staff_id),
             entity: "api_token",

@@ -28,7 +28,7 @@ pub const LATEST: &str = "2100-01-01T00:00:00Z";
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Limits {
-    /// The largest amount (fen) one sale or ledger entry may hold.
+    /// The largest amount (fen) one sale may hold (ledger entries are priced by their codes).
     pub max_amount: i64,
     /// How far back a follow-up or a contact may be dated when it is recorded.
     pub backdate: Period,

@@ -156,15 +156,12 @@ pub async fn log_in(
     ))]
 async fn login(
     State(state): State<AppState>,
+    uri: axum::http::Uri,
     ext: axum::http::Extensions,
     headers: HeaderMap,
     ApiJson(body): ApiJson<LoginBody>,
 ) -> Result<Response, ApiError> {
-    let lang = headers
-        .get(header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok())
-        .map(Lang::from_tag)
-        .unwrap_or_default();
+    let lang = auth::lang_of_headers(&uri, &headers);
     let client = state.edge.client(&ext, &headers);
     let li = log_in(
         &state,
@@ -374,14 +371,20 @@ async fn list_tokens(State(state): State<AppState>, caller: Caller) -> Result<ax
 #[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "session", params(("id" = i64, Path)),
     responses((status = 204, description = "Revoked"), (status = 401, body = Problem), (status = 404, body = Problem)))]
 async fn revoke_token(State(state): State<AppState>, caller: Caller, Id(id): Id) -> Result<StatusCode, ApiError> {
-    kehu_store::auth::revoke_token(&state.db, caller.tenant_id, caller.id(), id, state.now())
-        .await
-        .map_err(|e| match e {
-            kehu_store::StoreError::NotFound => {
-                ApiError::not_found(Text::new("找不到该令牌", "No such token")).in_lang(caller.lang)
-            }
-            e => e.into(),
-        })?;
+    kehu_store::auth::revoke_token(
+        &state.db,
+        caller.tenant_id,
+        caller.id(),
+        id,
+        (state.now(), jiff::Timestamp::now()),
+    )
+    .await
+    .map_err(|e| match e {
+        kehu_store::StoreError::NotFound => {
+            ApiError::not_found(Text::new("找不到该令牌", "No such token")).in_lang(caller.lang)
+        }
+        e => e.into(),
+    })?;
     Ok(StatusCode::NO_CONTENT)
 }
 

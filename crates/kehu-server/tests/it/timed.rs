@@ -565,7 +565,8 @@ both!(virtual r3_1_registrations_are_due_the_same_day_late_until_10_then_cost_po
     let (status, e) = app
         .post(&format!("/api/v1/customers/{}/claims", customer["id"]), &wang, json!({ "contact_at": future }))
         .await;
-    assert_eq!((status, e["code"].as_str()), (StatusCode::CONFLICT, Some("contact_in_future")));
+    // A time out of range is bad input (422), like a follow-up dated in the future.
+    assert_eq!((status, e["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("contact_in_future")));
     // R3.3: Wang registers Zhou later; the earliest registration (Li's) owns.
     let (status, _) = app.post(&format!("/api/v1/customers/{}/claims", customer["id"]), &wang, json!({})).await;
     assert_eq!(status, StatusCode::CREATED);

@@ -1,7 +1,7 @@
 -- Trust for the people who use Kehu (issue 8): API tokens expire; failed logins are counted in
 -- the database, per tenant and username and per client address, so the limit holds across
 -- restarts and several `kehu serve` processes; a staff member's sessions and tokens can be
--- ended together (deactivation, a password reset).
+-- ended together (a deactivation ends both, a password reset the sessions).
 
 ALTER TABLE api_tokens ADD COLUMN expires_at BIGINT;
 -- Tokens minted before tokens expired get the default life (90 days), counted from this migration.

@@ -342,6 +342,6 @@ pub async fn reset_password(state: &AppState, caller: &Caller, id: i64, password
     }
     auth::check_password(password).map_err(|t| ApiError::bad_request("weak_password", t).in_lang(lang))?;
     let hash = auth::hash_password(password)?;
-    kehu_store::staff::reset_password(&state.db, caller.tenant_id, Some(caller.id()), id, &hash, state.now()).await?;
+    kehu_store::staff::set_password(&state.db, caller.tenant_id, Some(caller.id()), id, &hash, state.now()).await?;
     Ok(())
 }

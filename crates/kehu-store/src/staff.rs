@@ -132,33 +132,6 @@ pub async fn list(db: &Db, tenant_id: i64) -> Result<Vec<StaffRow>> {
     .await
 }
 
-/// Replaces a password (the demo's `KEHU_ADMIN_PASSWORD`); recorded without the hash.
-pub async fn set_password(db: &Db, tenant_id: i64, id: i64, password_hash: &str, now: Timestamp) -> Result<()> {
-    let mut tx = db.begin().await?;
-    let n = tx
-        .execute(
-            "UPDATE staff SET password_hash = $3 WHERE tenant_id = $1 AND id = $2",
-            args![tenant_id, id, password_hash],
-        )
-        .await?;
-    if n == 0 {
-        return Err(StoreError::NotFound);
-    }
-    history::append(
-        &mut tx,
-        tenant_id,
-        now,
-        NewEvent {
-            entity: "staff",
-            entity_id: id,
-            action: "set_password",
-            ..Default::default()
-        },
-    )
-    .await?;
-    tx.commit().await
-}
-
 /// What an update changes; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default)]
 pub struct StaffChange {
@@ -233,10 +206,10 @@ pub async fn update(
     Ok(after)
 }
 
-/// Sets a new password chosen by someone who manages staff, and ends the staff member's
-/// sessions (their tokens stay: they were minted with the old password's knowledge, and
-/// revoking them is a separate step).
-pub async fn reset_password(
+/// Sets a new password (chosen by someone who manages staff, or the demo's
+/// `KEHU_ADMIN_PASSWORD`) and ends the staff member's sessions; recorded without the hash. Their
+/// tokens stay: revoking them is a separate step.
+pub async fn set_password(
     db: &Db,
     tenant_id: i64,
     actor: Option<i64>,
@@ -263,7 +236,7 @@ pub async fn reset_password(
             actor_id: actor,
             entity: "staff",
             entity_id: id,
-            action: "reset_password",
+            action: "set_password",
             after: Some(json!({"sessions_ended": ended})),
             ..Default::default()
         },

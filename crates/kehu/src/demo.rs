@@ -134,7 +134,7 @@ pub async fn ensure(state: &AppState, preset: &str) -> anyhow::Result<Vec<Login>
                 .find(|s| s.username == "admin")
                 .context("the demo tenant has no admin")?;
             let hash = kehu_server::auth::hash_password(p).map_err(|_| anyhow::anyhow!("hashing failed"))?;
-            kehu_store::staff::set_password(&state.db, t.id, admin.id, &hash, state.now()).await?;
+            kehu_store::staff::set_password(&state.db, t.id, None, admin.id, &hash, state.now()).await?;
         }
         println!("  using the existing demo tenant (delete the database file to start over)");
         return logins_of(state, admin_password.is_some()).await;

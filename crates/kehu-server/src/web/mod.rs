@@ -2,6 +2,7 @@
 //! stylesheet and one small script embedded in the binary. Pages call the same `service`
 //! functions as the API; form posts need the session's CSRF token, so bearer tokens cannot post.
 
+mod admin;
 pub(crate) mod claims;
 mod complaints;
 mod conflicts;
@@ -72,6 +73,13 @@ pub fn router() -> Router<AppState> {
         .route("/conflicts/{id}/escalate", post(conflicts::escalate))
         .route("/conflicts/{id}/decide", post(conflicts::decide))
         .route("/customers/{id}/profile", post(customers::update_profile))
+        .route("/admin", get(admin::page))
+        .route("/admin/units", post(admin::add_unit))
+        .route("/admin/units/{id}", post(admin::edit_unit))
+        .route("/admin/staff", post(admin::add_staff))
+        .route("/admin/staff/{id}", post(admin::edit_staff))
+        .route("/admin/staff/{id}/active", post(admin::set_active))
+        .route("/admin/staff/{id}/password", post(admin::reset_password))
 }
 
 /// The 404 page for paths nobody serves (called from `api::fallback`).
@@ -126,7 +134,7 @@ pub struct Chrome {
     pub lang: Lang,
     pub user: Option<UserBar>,
     /// The active navigation entry: `list`, `new`, `claims`, `void`, `pools`, `ledger`, `visits`,
-    /// `events`, `complaints`, `conflicts` or empty.
+    /// `events`, `complaints`, `conflicts`, `org` or empty.
     pub nav: &'static str,
     pub css: String,
     pub js: String,
@@ -153,6 +161,8 @@ pub struct UserBar {
     /// Whether the conflicts page is in the navigation: the policy settles conflicts (R11.6)
     /// and the caller records, signs or rules on them.
     pub may_conflicts: bool,
+    /// Whether the organisation page is in the navigation: the caller manages units or staff.
+    pub may_org: bool,
 }
 
 impl UserBar {
@@ -201,6 +211,7 @@ impl Chrome {
                             .iter()
                             .any(|roles| kehu_domain::Policy::holds_any(&caller.roles, roles))
                 }),
+                may_org: caller.may(&policy, Permission::UnitsManage) || caller.may(&policy, Permission::StaffManage),
             }),
             ..Chrome::anonymous(caller.lang)
         })

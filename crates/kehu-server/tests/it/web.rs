@@ -10,14 +10,14 @@ use crate::both;
 use crate::support::{PASSWORD, Session, TestApp};
 
 /// A page's status, headers and HTML.
-struct Page {
-    status: StatusCode,
-    headers: HeaderMap,
-    html: String,
+pub(crate) struct Page {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) html: String,
 }
 
 impl Page {
-    fn location(&self) -> &str {
+    pub(crate) fn location(&self) -> &str {
         self.headers
             .get(header::LOCATION)
             .and_then(|v| v.to_str().ok())
@@ -25,7 +25,7 @@ impl Page {
     }
 
     /// The value of the cookie `name` this answer sets, if it sets one.
-    fn set_cookie(&self, name: &str) -> Option<String> {
+    pub(crate) fn set_cookie(&self, name: &str) -> Option<String> {
         self.headers
             .get_all(header::SET_COOKIE)
             .iter()
@@ -37,16 +37,16 @@ impl Page {
     }
 
     /// The value of the first hidden `csrf` field on the page.
-    fn csrf(&self) -> String {
+    pub(crate) fn csrf(&self) -> String {
         let at = self.html.find(r#"name="csrf" value=""#).expect("a csrf field") + r#"name="csrf" value=""#.len();
         self.html[at..].split('"').next().unwrap().to_string()
     }
 
-    fn has(&self, s: &str) -> bool {
+    pub(crate) fn has(&self, s: &str) -> bool {
         self.html.contains(s)
     }
 
-    fn find_pos(&self, s: &str) -> usize {
+    pub(crate) fn find_pos(&self, s: &str) -> usize {
         self.html.find(s).unwrap_or(usize::MAX)
     }
 }
@@ -60,7 +60,7 @@ fn encode(s: &str) -> String {
         .collect()
 }
 
-async fn send(
+pub(crate) async fn send(
     app: &TestApp,
     method: Method,
     path: &str,
@@ -99,11 +99,11 @@ async fn send(
     }
 }
 
-async fn get(app: &TestApp, path: &str, s: Option<&Session>) -> Page {
+pub(crate) async fn get(app: &TestApp, path: &str, s: Option<&Session>) -> Page {
     send(app, Method::GET, path, s.map(|s| s.cookie.as_str()), None, &[]).await
 }
 
-async fn post(app: &TestApp, path: &str, s: &Session, fields: &[(&str, &str)]) -> Page {
+pub(crate) async fn post(app: &TestApp, path: &str, s: &Session, fields: &[(&str, &str)]) -> Page {
     send(app, Method::POST, path, Some(&s.cookie), Some(fields), &[]).await
 }
 

@@ -631,7 +631,7 @@ static STRINGS: &[(&str, &str, &str)] = &[
     ("conflicts.flash_decided", "已裁决", "The ruling is recorded"),
     ("event.conflict.open", "记录冲突", "Conflict recorded"),
     ("event.conflict.sign", "签署冲突处理意见", "Conflict sign-off"),
-    ("event.conflict.escalate", "冲突上报总经理", "Conflict escalated"),
+    ("event.conflict.escalate", "冲突上报裁决", "Conflict escalated"),
     ("event.conflict.settle", "冲突协商解决", "Conflict settled"),
     ("event.conflict.decide", "冲突裁决", "Conflict decided"),
     (
@@ -752,6 +752,56 @@ static STRINGS: &[(&str, &str, &str)] = &[
         "密码已重设，该员工须用新密码登录",
         "The password is reset; they log in with the new one",
     ),
+    // History labels for every entity · action pair the code writes (a test reads the code).
+    ("event.ledger.charge", "台账记录", "Ledger entry"),
+    ("event.ledger.reverse", "台账冲销", "Ledger entry reversed"),
+    ("event.customer.to_pool", "退回客户池", "Returned to a pool"),
+    (
+        "event.customer.helper_consent",
+        "同意他人协助",
+        "Help by another division allowed",
+    ),
+    (
+        "event.claim.closed_sale",
+        "成交人持有客户",
+        "Held by whoever closed the sale",
+    ),
+    (
+        "event.claim.closed_by_other",
+        "他人成交，登记结束",
+        "Claim ended: another closed the sale",
+    ),
+    ("event.claim.filing_late", "部门迟报邀约", "Invitations filed late"),
+    (
+        "event.claim.lost_to_division",
+        "客户归另一部门，登记结束",
+        "Claim ended: the customer went to another division",
+    ),
+    ("event.claim.redistribute", "客户重新分配", "Claim redistributed"),
+    ("event.claim.share_out", "分配客户", "Customer shared out"),
+    ("event.claim.late_submission", "逾期登记", "Registered late"),
+    ("event.sale.record", "记录成交", "Sale recorded"),
+    ("event.sale.credit_changed", "改记业绩", "Sale credit changed"),
+    (
+        "event.sale.credit_change_signed",
+        "改记业绩已签字",
+        "Credit change signed",
+    ),
+    ("event.event.schedule", "安排联合会议", "Joint event scheduled"),
+    ("event.event.file_invitations", "报送邀约", "Invitations filed"),
+    ("event.event.check_in", "到会签到", "Checked in at the event"),
+    ("event.staff.create", "添加员工", "Staff member added"),
+    ("event.staff.update", "修改员工", "Staff member changed"),
+    ("event.staff.set_password", "设置密码", "Password set"),
+    ("event.staff.reset_password", "重设密码", "Password reset"),
+    ("event.unit.create", "添加单位", "Unit added"),
+    ("event.unit.update", "修改单位", "Unit changed"),
+    ("event.tenant.create", "创建企业", "Company created"),
+    ("event.policy.activate", "启用制度", "Policy activated"),
+    ("event.api_token.create", "创建 API 令牌", "API token created"),
+    ("event.api_token.revoke", "吊销 API 令牌", "API token revoked"),
+    ("event.clock.advance", "调整时间", "Clock moved"),
+    ("event.other", "记录变更", "Change recorded"),
 ];
 
 pub fn tr(key: &str, lang: Lang) -> &str {
@@ -787,5 +837,95 @@ mod tests {
         assert_eq!(tr("nav.customers", Lang::En), "Customers");
         assert_eq!(tr("no.such.key", Lang::Zh), "no.such.key");
         assert_eq!(lookup("no.such.key", Lang::En), None);
+    }
+
+    /// The `"..."` literals of a line, in order.
+    fn literals(line: &str) -> Vec<String> {
+        line.split('"').skip(1).step_by(2).map(str::to_string).collect()
+    }
+
+    fn sources(dir: &std::path::Path, out: &mut Vec<(String, String)>) {
+        for e in std::fs::read_dir(dir).unwrap().filter_map(Result::ok) {
+            let p = e.path();
+            if p.is_dir() {
+                sources(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push((p.display().to_string(), std::fs::read_to_string(&p).unwrap()));
+            }
+        }
+    }
+
+    /// Every entity · action pair the store and the server write to the history has a label
+    /// in both languages, so a customer's history never shows `ledger · charge`. The pairs are
+    /// read from the code: each `entity: "..."` with the `action` after it; an action passed
+    /// in (an ending's, a conflict's step) is read where it is written.
+    #[test]
+    fn every_history_event_the_code_writes_has_a_label() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut files = Vec::new();
+        sources(&root.join("src"), &mut files);
+        sources(&root.join("../kehu-store/src"), &mut files);
+        let mut pairs: Vec<(String, String, String)> = Vec::new();
+        // Claims ended through `lifecycle::end_claim` name their action in an `Ending`.
+        let mut endings = Vec::new();
+        for (_, text) in &files {
+            let lines: Vec<&str> = text.lines().collect();
+            for (i, l) in lines.iter().enumerate() {
+                if l.contains("Ending {") {
+                    for next in lines.iter().skip(i).take(10) {
+                        if let Some(a) = next.trim().strip_prefix("action: ") {
+                            endings.extend(literals(a));
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(endings.iter().any(|a| a == "cancel"), "endings read: {endings:?}");
+        for (file, text) in &files {
+            let lines: Vec<&str> = text.lines().collect();
+            for (i, l) in lines.iter().enumerate() {
+                let Some(entity) = l.trim().strip_prefix("entity: \"").and_then(|e| e.split('"').next()) else {
+                    continue;
+                };
+                let action = lines
+                    .iter()
+                    .skip(i + 1)
+                    .take(6)
+                    .map(|l| l.trim())
+                    .find(|l| l.starts_with("action"))
+                    .unwrap_or_else(|| panic!("{file}:{}: no action after the entity", i + 1));
+                let mut actions = literals(action);
+                if action.contains("status().as_str()") {
+                    // A lapse: the claim's new status (R5.2 void, R7.7 and R11.8 expired).
+                    actions.extend(["void".to_string(), "expired".to_string()]);
+                } else if action.contains("e.action") {
+                    actions.extend(endings.iter().cloned());
+                } else if action == "action," {
+                    // The conflict's steps, passed to its `record` (R11.6).
+                    for l in &lines {
+                        if l.contains("record(&mut tx, caller") {
+                            actions.extend(literals(l));
+                        }
+                    }
+                }
+                assert!(
+                    !actions.is_empty(),
+                    "{file}:{}: an action the test cannot read: {action}",
+                    i + 1
+                );
+                for a in actions {
+                    pairs.push((file.clone(), entity.to_string(), a));
+                }
+            }
+        }
+        assert!(pairs.len() > 40, "pairs read: {}", pairs.len());
+        for (file, entity, action) in pairs {
+            let key = format!("event.{entity}.{action}");
+            assert!(
+                lookup(&key, Lang::Zh).is_some() && lookup(&key, Lang::En).is_some(),
+                "{file} writes {entity} · {action}: add `{key}` to the table"
+            );
+        }
     }
 }

@@ -23,7 +23,7 @@ mod timed;
 pub use complaints::Complaints;
 pub use conflicts::Conflicts;
 pub use events::{Attendance, JointEvents};
-pub use explain::{Line, explain};
+pub use explain::{Line, explain, explain_plain};
 pub use limits::Limits;
 pub use sales::{AtEvents, ReferralPoints, Referred, SalesPolicy, SpecialCases};
 pub use timed::{

@@ -390,11 +390,6 @@ static STRINGS: &[(&str, &str, &str)] = &[
     ("sales.amount", "成交金额（元）", "Amount (yuan)"),
     ("sales.event", "会上成交", "At the event"),
     ("sales.no_event", "非会上成交", "Not at an event"),
-    (
-        "sales.hint",
-        "成交按制度记入业绩：一般记入客户归属人；朋友介绍的客户归成交人；会上成交记入当前邀约人。",
-        "A sale is credited as the rules say: to the owner; a referred customer to whoever closes; at an event to the current inviter.",
-    ),
     ("sales.record", "记录成交", "Record the sale"),
     ("sales.none", "还没有成交记录", "No sales yet"),
     ("sales.yuan", "元", "yuan"),

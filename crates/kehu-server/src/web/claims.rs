@@ -225,7 +225,7 @@ fn lifecycle_rules(policy: &kehu_domain::Policy, lang: kehu_domain::Lang) -> Vec
     let mut rules = vec![lc.rule.clone()];
     rules.extend(lc.confirm_follow_up.iter().map(|c| c.rule.clone()));
     rules.extend(lc.invalid_runs.iter().map(|r| r.rule.clone()));
-    kehu_domain::policy::explain(policy)
+    kehu_domain::policy::explain_plain(policy)
         .into_iter()
         .filter(|l| l.depth == 1 && l.rule.as_ref().is_some_and(|r| rules.contains(r)))
         .map(|l| {

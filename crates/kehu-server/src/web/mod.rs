@@ -369,6 +369,27 @@ impl<T, E: Into<ApiError>> OrPage<T> for Result<T, E> {
     }
 }
 
+// ---- The policy in words ---------------------------------------------------------------------
+
+/// One section of the policy explanation (`Sales credit`, `Complaints`, by its English title)
+/// as (rule, sentence) in the page's language, without internal IDs: what a page says about
+/// the rules comes from the tenant's policy, never from another preset's wording.
+pub fn policy_section(policy: &kehu_domain::Policy, title_en: &str, lang: Lang) -> Vec<(String, String)> {
+    let mut inside = false;
+    let mut out = Vec::new();
+    for l in kehu_domain::policy::explain_plain(policy) {
+        if l.depth == 0 {
+            inside = l.text.en == title_en;
+        } else if inside {
+            out.push((
+                l.rule.map(|r| r.to_string()).unwrap_or_default(),
+                l.text.get(lang).to_string(),
+            ));
+        }
+    }
+    out
+}
+
 // ---- CSRF ------------------------------------------------------------------------------------
 
 /// Whether a posted `csrf` field matches the session's token. Bearer-token callers have none,

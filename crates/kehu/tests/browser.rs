@@ -505,7 +505,7 @@ async fn walk(b: Browser) -> Result<(), CmdError> {
     b.fill("#username", "wangfang").await?;
     b.fill("#password", PASSWORD).await?;
     b.click_css_to("[data-test=login-submit]", "claims").await?;
-    assert_eq!(b.text("h1").await?, "我的客户卡");
+    assert_eq!(b.text("h1").await?, "我的登记");
     let mut left = None;
     for row in b.c.find_all(Locator::Css("[data-test=standing] tbody tr")).await? {
         if row.find(Locator::Css("td.name")).await?.text().await? == name {

@@ -374,6 +374,8 @@ struct DetailPage {
     history: Vec<EventView>,
     /// Whether the caller may confirm a follow-up that awaits a leader (R5.2).
     may_confirm_follow_up: bool,
+    /// What a follow-up waiting for its confirmation waits for, in the policy's role names.
+    follow_awaiting: String,
     /// The cancel form's reason and claim, kept after a refusal.
     cancel_reason: String,
     cancel_claim: i64,
@@ -597,6 +599,7 @@ async fn load_detail(state: &AppState, caller: &Caller, c: Chrome, id: i64) -> R
         note: String::new(),
         activities,
         history,
+        follow_awaiting: super::claims::awaiting_follow_up(&policy, lang),
         may_confirm_follow_up: policy
             .claims
             .lifecycle

@@ -609,12 +609,12 @@ pub fn decide_reassign(
             text: Text::new(
                 format!(
                     "只有签字确认该登记的{}可以转交（{}）",
-                    claim.confirmed_by_name.as_deref().unwrap_or("组长"),
+                    claim.confirmed_by_name.as_deref().unwrap_or("人"),
                     action.rule
                 ),
                 format!(
                     "Only {} who signed this claim may reassign it ({})",
-                    claim.confirmed_by_name.as_deref().unwrap_or("the leader"),
+                    claim.confirmed_by_name.as_deref().unwrap_or("the one"),
                     action.rule
                 ),
             ),
@@ -714,17 +714,20 @@ pub fn decide_duplicate_penalty(
                 "amount": code.amount,
             }),
             text: Text::new(
+                // The penalty by the policy's name for it (the car dealership's 重卡).
                 format!(
-                    "{}未及时跟进，登记作废，客户又由{}登记，形成重卡：罚款 {} 元（{}）",
+                    "{}未及时跟进，登记作废，客户又由{}登记：{}，罚款 {} 元（{}）",
                     lapsed.staff_name,
                     other.staff_name,
+                    code.name.zh,
                     yuan(code.amount),
                     code.rule
                 ),
                 format!(
-                    "{} missed a follow-up and the card became void; {} registered the same customer, a duplicate card: fine {} yuan ({})",
+                    "{} missed a follow-up and the claim became void; {} registered the same customer: {}, fine {} yuan ({})",
                     lapsed.staff_name,
                     other.staff_name,
+                    code.name.en.to_lowercase(),
                     yuan(code.amount),
                     code.rule
                 ),

@@ -24,7 +24,7 @@ pub mod visibility;
 pub use complaints::Complaints;
 pub use conflicts::Conflicts;
 pub use events::{Attendance, JointEvents};
-pub use explain::{Line, explain};
+pub use explain::{Line, explain, explain_plain};
 pub use limits::Limits;
 pub use sales::{AtEvents, ReferralPoints, Referred, SalesPolicy, SpecialCases};
 pub use timed::{
@@ -137,6 +137,24 @@ impl Permission {
             Permission::PolicyRead => "policy.read",
             Permission::LedgerRead => "ledger.read",
         }
+    }
+
+    /// What the permission lets one do, in words, for a refusal a person reads.
+    pub fn label(self) -> Text {
+        let (zh, en) = match self {
+            Permission::CustomersRead => ("查看客户", "read customers"),
+            Permission::CustomersCreate => ("登记客户", "register customers"),
+            Permission::CustomersUpdate => ("修改客户的等级和标记", "change customers' grades and tags"),
+            Permission::ClaimsCreate => ("登记归属", "register claims"),
+            Permission::ClaimsCreateForOthers => ("替他人登记", "register claims for others"),
+            Permission::ActivitiesCreate => ("记录跟进", "record follow-ups"),
+            Permission::HistoryRead => ("查看变更历史", "read the history"),
+            Permission::StaffManage => ("管理员工", "manage staff"),
+            Permission::UnitsManage => ("管理单位", "manage units"),
+            Permission::PolicyRead => ("查看制度", "read the policy"),
+            Permission::LedgerRead => ("查看所有人的台账", "read everyone's ledger"),
+        };
+        Text::new(zh, en)
     }
 
     fn parse(s: &str) -> Option<Permission> {

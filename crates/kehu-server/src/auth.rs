@@ -141,9 +141,11 @@ impl Caller {
         if self.may(policy, p) {
             Ok(())
         } else {
+            // In words, not the permission's ID: a person reads it on a page.
+            let what = p.label();
             Err(ApiError::forbidden(Text::new(
-                format!("你的角色没有“{}”权限", p.as_str()),
-                format!("Your role does not have the `{}` permission", p.as_str()),
+                format!("你的角色不能{}", what.zh),
+                format!("Your role may not {}", what.en),
             ))
             .in_lang(self.lang))
         }

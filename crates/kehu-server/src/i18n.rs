@@ -197,78 +197,72 @@ static STRINGS: &[(&str, &str, &str)] = &[
         "The page you asked for does not exist or has moved.",
     ),
     ("punct.colon", "：", ": "),
-    ("nav.claims", "我的客户卡", "My cards"),
-    ("nav.void", "作废客户卡", "Void cards"),
+    ("nav.claims", "我的登记", "My claims"),
+    ("nav.void", "作废的登记", "Void claims"),
     ("nav.ledger", "台账", "Ledger"),
     ("detail.kind", "服务类别", "Kind of service"),
-    ("claims.title", "我的客户卡", "My cards"),
-    ("claims.of", "的客户卡", "'s cards"),
+    ("claims.title", "我的登记", "My claims"),
+    ("claims.of", "的登记", "'s claims"),
     (
         "claims.intro",
         "期限按本公司所在时区显示。本制度的跟进规则：",
         "Times are in the company's zone. The follow-up rules of this policy:",
     ),
-    ("claims.whose", "查看谁的客户卡", "Whose cards"),
+    ("claims.whose", "查看谁的登记", "Whose claims"),
     ("claims.show", "查看", "Show"),
     ("claims.standing", "进行中", "Standing"),
-    ("claims.none_standing", "没有进行中的客户卡", "No standing cards"),
+    ("claims.none_standing", "没有进行中的登记", "No standing claims"),
     ("claims.due", "待办", "Due"),
     ("claims.limit", "期限", "Limit"),
     ("claims.left", "剩余时间", "Time left"),
-    (
-        "claims.awaiting_signature",
-        "待组长签字后生效",
-        "Takes effect once a leader signs",
-    ),
     ("claims.no_limit", "无期限", "No limit"),
     ("claims.ended", "已结束", "Ended"),
-    ("claims.none_ended", "没有已结束的客户卡", "No ended cards"),
+    ("claims.none_ended", "没有已结束的登记", "No ended claims"),
     ("claims.ended_at", "结束时间", "Ended"),
     ("claims.reason", "原因", "Reason"),
     ("claims.reassigned", "转交", "Reassigned"),
-    ("void.title", "作废客户卡", "Void cards"),
+    ("void.title", "作废的登记", "Void claims"),
     (
-        "void.intro",
-        "作废的客户卡可由签字的组长转交给其他销售顾问，转交后按同样的规则跟进。",
-        "A void card may be handed by the leader who signed it to another consultant; the same follow-up rules then apply.",
+        "void.then",
+        "转交后，新登记人按同样的规则跟进。",
+        "The new holder then follows up under the same rules.",
     ),
-    ("void.empty", "没有待转交的作废客户卡", "No void cards to reassign"),
+    ("void.empty", "没有待转交的作废登记", "No void claims to reassign"),
     (
         "void.empty_hint",
-        "客户卡逾期未跟进作废后，会显示在这里。",
-        "Cards that lapse without a follow-up are listed here.",
+        "登记逾期未跟进而作废后，会显示在这里。",
+        "Claims that lapse without a follow-up are listed here.",
     ),
-    ("void.former_holder", "原持卡人", "Former holder"),
+    ("void.former_holder", "原登记人", "Former holder"),
     ("void.reassign_to", "转交给", "Reassign to"),
     ("void.choose", "请选择", "Choose…"),
     ("void.choose_holder", "选择接手人…", "Choose who takes it…"),
     ("void.reassign", "转交", "Reassign"),
     (
         "flash.reassign",
-        "客户卡已转交，新持卡人即日起按规则跟进",
-        "Card reassigned; the new holder follows up under the same rules",
+        "登记已转交，新登记人即日起按同样的规则跟进",
+        "Claim reassigned; the new holder follows up under the same rules",
     ),
     (
         "flash.cancel",
-        "客户卡已撤销，记录保留",
-        "Card cancelled; it is kept on record",
+        "登记已撤销，记录保留",
+        "Claim cancelled; it is kept on record",
     ),
     ("flash.confirm_follow_up", "跟进已确认", "Follow-up confirmed"),
     ("flash.ledger_added", "台账记录已添加", "Ledger entry added"),
     ("flash.ledger_reversed", "已冲销", "Entry reversed"),
     ("cancel.open", "撤销…", "Cancel…"),
-    ("cancel.title", "撤销此客户卡", "Cancel this card"),
+    ("cancel.title", "撤销此登记", "Cancel this claim"),
     ("cancel.reason", "撤销原因（必填）", "Reason for cancelling (required)"),
     (
         "cancel.placeholder",
         "请写明撤销的详细原因",
-        "Write why the card is cancelled",
+        "Write why the claim is cancelled",
     ),
-    ("cancel.submit", "确认撤销", "Cancel the card"),
+    ("cancel.submit", "确认撤销", "Cancel the claim"),
     ("follow.confirmed", "已确认：", "Confirmed:"),
-    ("follow.awaiting", "待组长确认", "Awaiting a leader's confirmation"),
     ("follow.confirm", "确认此次跟进", "Confirm this follow-up"),
-    ("claims.sign", "签字确认", "Sign the card"),
+    ("claims.sign", "签字确认", "Sign to confirm"),
     ("ledger.title", "台账", "Ledger"),
     (
         "ledger.intro_reader",
@@ -296,8 +290,8 @@ static STRINGS: &[(&str, &str, &str)] = &[
     ("ledger.quantity", "次数", "Count"),
     (
         "ledger.add_hint",
-        "金额按制度计算：同一项目本月第几次决定金额，如迟到第二次 40 元、第三次需劝退审查。",
-        "The amount follows the policy: how often the item was charged this month sets the price, e.g. a second lateness is 40 yuan and a third flags dismissal review.",
+        "金额和分数按本公司制度计算，包括同一项目在本月重复时的加价。",
+        "The amount and points follow the company's policy, including the price of an item repeated in the same month.",
     ),
     ("ledger.add_submit", "录入", "Add entry"),
     ("ledger.statement", "月度汇总", "Monthly statement"),
@@ -362,6 +356,38 @@ static STRINGS: &[(&str, &str, &str)] = &[
     ("fact.lapsed_claim_id", "作废的登记", "Void claim"),
     ("fact.lapsed_staff_id", "原登记人", "Earlier holder"),
     ("fact.lapsed_at", "作废时间", "Void since"),
+    // The facts of the decisions behind ledger entries: complaints (R11.9), joint events
+    // (R11.3), conflicts (R11.6), sales and referrals (R5.7, R11.2).
+    ("fact.as_manager", "按部门负责人记账", "Charged as the manager"),
+    ("fact.charged", "记账对象", "Charged to"),
+    ("fact.complaint_id", "投诉", "Complaint"),
+    ("fact.found_at", "查实时间", "Found"),
+    ("fact.found_by", "查实人", "Found by"),
+    ("fact.managers", "部门负责人", "Managers"),
+    ("fact.to_boss", "投诉至老板", "Complained to the boss"),
+    ("fact.due_at", "期限", "Due by"),
+    ("fact.resolve_within", "解决时限", "To be resolved within"),
+    ("fact.resolution", "解决情况", "Resolution"),
+    ("fact.resolved_by", "解决人", "Resolved by"),
+    ("fact.candidates", "候选接手人", "Candidates"),
+    ("fact.in_time", "按时", "In time"),
+    ("fact.unit_id", "部门", "Unit"),
+    ("fact.staff_unit_id", "员工所在部门", "Staff member's unit"),
+    ("fact.event_id", "联合会议", "Joint event"),
+    ("fact.heads", "部门负责人", "Heads"),
+    ("fact.unfiled", "未报送的邀约", "Unfiled invitations"),
+    ("fact.conflict_id", "冲突", "Conflict"),
+    ("fact.how", "处理方式", "How"),
+    ("fact.how.settled", "协商解决", "Settled by sign-offs"),
+    ("fact.how.decided", "裁决", "Ruled on"),
+    ("fact.award_to", "客户判给", "Awarded to"),
+    ("fact.loser", "失去客户的一方", "Party that lost the customer"),
+    ("fact.argued", "在客户面前争执", "Argued in front of the customer"),
+    ("fact.penalty", "罚款项目", "Penalty"),
+    ("fact.signoffs", "处理意见", "Sign-offs"),
+    ("fact.referrer_id", "介绍人（老顾客）", "Referring customer"),
+    ("fact.per", "每满", "Per"),
+    ("fact.times", "次数", "Times"),
     ("fact.yes", "是", "Yes"),
     ("fact.no", "否", "No"),
     ("event.claim.cancel", "撤销登记", "Claim cancelled"),
@@ -401,11 +427,6 @@ static STRINGS: &[(&str, &str, &str)] = &[
     ("sales.amount", "成交金额（元）", "Amount (yuan)"),
     ("sales.event", "会上成交", "At the event"),
     ("sales.no_event", "非会上成交", "Not at an event"),
-    (
-        "sales.hint",
-        "成交按制度记入业绩：一般记入客户归属人；朋友介绍的客户归成交人；会上成交记入当前邀约人。",
-        "A sale is credited as the rules say: to the owner; a referred customer to whoever closes; at an event to the current inviter.",
-    ),
     ("sales.record", "记录成交", "Record the sale"),
     ("sales.none", "还没有成交记录", "No sales yet"),
     ("sales.yuan", "元", "yuan"),
@@ -431,16 +452,11 @@ static STRINGS: &[(&str, &str, &str)] = &[
     ("events.title", "联合会议", "Joint events"),
     (
         "events.intro",
-        "两个事业部联合举办的会议：各部门按时报送已确认的邀约，迟报的部门会失去期间被另一部门邀约的客户。",
-        "Events held by two divisions together: each files its confirmed invitations on time; a division that files late loses customers the other invites meanwhile.",
+        "几个部门联合举办的会议：各部门按时报送已确认的邀约，迟报的部门会失去期间被另一部门邀约的客户。",
+        "Events held by several divisions together: each files its confirmed invitations on time; a division that files late loses customers another invites meanwhile.",
     ),
     ("events.list", "会议", "Events"),
     ("events.empty", "还没有安排联合会议", "No joint events scheduled yet"),
-    (
-        "events.empty_hint",
-        "协调助理或总经理安排会议后，邀约时可选择该会议。",
-        "Once a coordinator or general manager schedules one, invitations can name it.",
-    ),
     ("events.name", "会议名称", "Event"),
     ("events.starts", "开始时间", "Starts"),
     ("events.session", "场次", "Session"),
@@ -584,8 +600,8 @@ static STRINGS: &[(&str, &str, &str)] = &[
     ("conflicts.title", "冲突处理", "Conflicts"),
     (
         "conflicts.intro",
-        "两个部门的员工为同一位客户发生的冲突，事后由协调助理与双方部门负责人协商处理，协商不成由总经理裁决。",
-        "Conflicts between two divisions' staff over a customer, settled afterwards by the coordinator and both heads, else ruled on by the general manager.",
+        "不同部门的员工为同一位客户发生的冲突，按本公司制度事后处理：",
+        "Conflicts between divisions' staff over a customer are settled afterwards as the company's policy says:",
     ),
     ("conflicts.open_list", "待处理的冲突", "Open conflicts"),
     ("conflicts.all_list", "全部冲突", "All conflicts"),
@@ -621,13 +637,8 @@ static STRINGS: &[(&str, &str, &str)] = &[
     ("conflicts.escalated_because", "已上报：", "Escalated: "),
     ("conflicts.outcome", "处理结果", "Outcome"),
     ("conflicts.sign", "签署处理意见", "Sign the outcome"),
-    (
-        "conflicts.sign_hint",
-        "协调助理与双方部门负责人签署同一结果即为解决；结果不一致则上报总经理。",
-        "When the coordinator and both heads sign the same outcome it is settled; different outcomes go to the general manager.",
-    ),
     ("conflicts.sign_submit", "签署", "Sign"),
-    ("conflicts.escalate", "无法判定，上报总经理", "Cannot decide: escalate"),
+    ("conflicts.escalate", "无法判定，上报裁决", "Cannot decide: escalate"),
     ("conflicts.reason", "无法判定的原因", "Why it cannot be decided"),
     ("conflicts.escalate_submit", "上报", "Escalate"),
     ("conflicts.decide", "裁决", "Rule on it"),
@@ -636,13 +647,13 @@ static STRINGS: &[(&str, &str, &str)] = &[
     ("conflicts.flash_signed", "已签署处理意见", "Your sign-off is recorded"),
     (
         "conflicts.flash_escalated",
-        "已上报总经理",
-        "Escalated to the general manager",
+        "已上报，等待裁决",
+        "Escalated for a ruling",
     ),
     ("conflicts.flash_decided", "已裁决", "The ruling is recorded"),
     ("event.conflict.open", "记录冲突", "Conflict recorded"),
     ("event.conflict.sign", "签署冲突处理意见", "Conflict sign-off"),
-    ("event.conflict.escalate", "冲突上报总经理", "Conflict escalated"),
+    ("event.conflict.escalate", "冲突上报裁决", "Conflict escalated"),
     ("event.conflict.settle", "冲突协商解决", "Conflict settled"),
     ("event.conflict.decide", "冲突裁决", "Conflict decided"),
     (
@@ -655,6 +666,164 @@ static STRINGS: &[(&str, &str, &str)] = &[
         "冲突处理：客户判归",
         "Customer awarded by a conflict's outcome",
     ),
+    ("nav.org", "组织与员工", "Organisation"),
+    ("org.title", "组织与员工", "Organisation and staff"),
+    (
+        "org.intro",
+        "建立公司的单位（公司、部门、小组），添加员工并授予角色。你能修改的内容取决于你的角色。",
+        "Build the company's units (company, departments, teams) and add staff with their roles. What you may change depends on your roles.",
+    ),
+    ("org.units", "单位", "Units"),
+    (
+        "org.units_hint",
+        "人数为直接在该单位的在职员工",
+        "Counts are the active staff placed directly in each unit",
+    ),
+    ("org.units_empty", "还没有单位", "No units yet"),
+    (
+        "org.units_empty_hint",
+        "先添加公司，再在它下面添加部门和小组。",
+        "Add the company first, then its departments and teams under it.",
+    ),
+    ("org.add_unit", "添加单位", "Add a unit"),
+    ("org.unit_name", "单位名称", "Unit name"),
+    ("org.unit_name_placeholder", "例如：销售部", "e.g. Sales department"),
+    ("org.parent", "上级单位", "Parent unit"),
+    ("org.top", "（最上级）", "(top level)"),
+    ("org.add_unit_submit", "添加单位", "Add unit"),
+    ("org.edit", "修改…", "Edit…"),
+    ("org.save", "保存", "Save"),
+    ("org.staff", "员工", "Staff"),
+    (
+        "org.staff_hint",
+        "只能管理角色都在你授权范围内的员工",
+        "You manage only staff whose roles you may all grant",
+    ),
+    ("org.name", "姓名", "Name"),
+    ("org.name_placeholder", "例如：王芳", "e.g. Wang Fang"),
+    ("org.username", "用户名", "Username"),
+    (
+        "org.username_hint",
+        "登录用：字母、数字、下划线、点或短横线",
+        "For logging in: letters, digits, _ . or -",
+    ),
+    ("org.unit", "单位", "Unit"),
+    ("org.no_unit", "不属于任何单位", "No unit"),
+    ("org.roles", "角色", "Roles"),
+    (
+        "org.roles_hint",
+        "只列出你可以授予的角色",
+        "Only the roles you may grant are listed",
+    ),
+    ("org.status", "状态", "Status"),
+    ("org.active", "在职", "Active"),
+    ("org.inactive", "已停用", "Inactive"),
+    ("org.you", "你", "You"),
+    (
+        "org.self_hint",
+        "你自己的角色和账号状态须由另一位管理者修改。",
+        "Another manager changes your own roles and access.",
+    ),
+    ("org.add_staff", "添加员工", "Add a staff member"),
+    ("org.password", "初始密码", "Initial password"),
+    (
+        "org.password_hint",
+        "至少 8 个字符；请当面或通过可靠途径告诉员工。",
+        "At least 8 characters; tell the staff member in person or another safe way.",
+    ),
+    ("org.add_staff_submit", "添加员工", "Add staff member"),
+    ("org.new_password", "新密码", "New password"),
+    (
+        "org.reset_hint",
+        "重设后该员工须用新密码重新登录。",
+        "They are logged out and log in again with the new password.",
+    ),
+    ("org.reset_password", "重设密码", "Reset password"),
+    ("org.deactivate", "停用账号", "Deactivate"),
+    (
+        "org.deactivate_hint",
+        "停用后立即退出登录，不能再登录；客户和记录保留。",
+        "They are logged out at once and cannot log in; their customers and records stay.",
+    ),
+    ("org.reactivate", "恢复账号", "Reactivate"),
+    (
+        "org.reactivate_hint",
+        "恢复后可以用原密码再次登录。",
+        "They may log in again with their password.",
+    ),
+    ("org.flash_unit_added", "单位已添加", "The unit is added"),
+    ("org.flash_unit_saved", "单位已更新", "The unit is saved"),
+    (
+        "org.flash_staff_added",
+        "员工已添加，可以用初始密码登录",
+        "The staff member is added and may log in with the initial password",
+    ),
+    ("org.flash_staff_saved", "员工信息已更新", "The staff member is saved"),
+    (
+        "org.flash_deactivated",
+        "账号已停用，该员工已退出登录",
+        "The account is deactivated; they are logged out",
+    ),
+    (
+        "org.flash_reactivated",
+        "账号已恢复，可以再次登录",
+        "The account is reactivated; they may log in again",
+    ),
+    (
+        "org.flash_password",
+        "密码已重设，该员工须用新密码登录",
+        "The password is reset; they log in with the new one",
+    ),
+    // History labels for every entity · action pair the code writes (a test reads the code).
+    ("event.ledger.charge", "台账记录", "Ledger entry"),
+    ("event.ledger.reverse", "台账冲销", "Ledger entry reversed"),
+    ("event.customer.to_pool", "退回客户池", "Returned to a pool"),
+    (
+        "event.customer.helper_consent",
+        "同意他人协助",
+        "Help by another division allowed",
+    ),
+    (
+        "event.claim.closed_sale",
+        "成交人持有客户",
+        "Held by whoever closed the sale",
+    ),
+    (
+        "event.claim.closed_by_other",
+        "他人成交，登记结束",
+        "Claim ended: another closed the sale",
+    ),
+    ("event.claim.filing_late", "部门迟报邀约", "Invitations filed late"),
+    (
+        "event.claim.lost_to_division",
+        "客户归另一部门，登记结束",
+        "Claim ended: the customer went to another division",
+    ),
+    ("event.claim.redistribute", "客户重新分配", "Claim redistributed"),
+    ("event.claim.share_out", "分配客户", "Customer shared out"),
+    ("event.claim.late_submission", "逾期登记", "Registered late"),
+    ("event.sale.record", "记录成交", "Sale recorded"),
+    ("event.sale.credit_changed", "改记业绩", "Sale credit changed"),
+    (
+        "event.sale.credit_change_signed",
+        "改记业绩已签字",
+        "Credit change signed",
+    ),
+    ("event.event.schedule", "安排联合会议", "Joint event scheduled"),
+    ("event.event.file_invitations", "报送邀约", "Invitations filed"),
+    ("event.event.check_in", "到会签到", "Checked in at the event"),
+    ("event.staff.create", "添加员工", "Staff member added"),
+    ("event.staff.update", "修改员工", "Staff member changed"),
+    ("event.staff.set_password", "设置密码", "Password set"),
+    ("event.staff.reset_password", "重设密码", "Password reset"),
+    ("event.unit.create", "添加单位", "Unit added"),
+    ("event.unit.update", "修改单位", "Unit changed"),
+    ("event.tenant.create", "创建企业", "Company created"),
+    ("event.policy.activate", "启用制度", "Policy activated"),
+    ("event.api_token.create", "创建 API 令牌", "API token created"),
+    ("event.api_token.revoke", "吊销 API 令牌", "API token revoked"),
+    ("event.clock.advance", "调整时间", "Clock moved"),
+    ("event.other", "记录变更", "Change recorded"),
 ];
 
 pub fn tr(key: &str, lang: Lang) -> &str {
@@ -690,5 +859,95 @@ mod tests {
         assert_eq!(tr("nav.customers", Lang::En), "Customers");
         assert_eq!(tr("no.such.key", Lang::Zh), "no.such.key");
         assert_eq!(lookup("no.such.key", Lang::En), None);
+    }
+
+    /// The `"..."` literals of a line, in order.
+    fn literals(line: &str) -> Vec<String> {
+        line.split('"').skip(1).step_by(2).map(str::to_string).collect()
+    }
+
+    fn sources(dir: &std::path::Path, out: &mut Vec<(String, String)>) {
+        for e in std::fs::read_dir(dir).unwrap().filter_map(Result::ok) {
+            let p = e.path();
+            if p.is_dir() {
+                sources(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push((p.display().to_string(), std::fs::read_to_string(&p).unwrap()));
+            }
+        }
+    }
+
+    /// Every entity · action pair the store and the server write to the history has a label
+    /// in both languages, so a customer's history never shows `ledger · charge`. The pairs are
+    /// read from the code: each `entity: "..."` with the `action` after it; an action passed
+    /// in (an ending's, a conflict's step) is read where it is written.
+    #[test]
+    fn every_history_event_the_code_writes_has_a_label() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut files = Vec::new();
+        sources(&root.join("src"), &mut files);
+        sources(&root.join("../kehu-store/src"), &mut files);
+        let mut pairs: Vec<(String, String, String)> = Vec::new();
+        // Claims ended through `lifecycle::end_claim` name their action in an `Ending`.
+        let mut endings = Vec::new();
+        for (_, text) in &files {
+            let lines: Vec<&str> = text.lines().collect();
+            for (i, l) in lines.iter().enumerate() {
+                if l.contains("Ending {") {
+                    for next in lines.iter().skip(i).take(10) {
+                        if let Some(a) = next.trim().strip_prefix("action: ") {
+                            endings.extend(literals(a));
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(endings.iter().any(|a| a == "cancel"), "endings read: {endings:?}");
+        for (file, text) in &files {
+            let lines: Vec<&str> = text.lines().collect();
+            for (i, l) in lines.iter().enumerate() {
+                let Some(entity) = l.trim().strip_prefix("entity: \"").and_then(|e| e.split('"').next()) else {
+                    continue;
+                };
+                let action = lines
+                    .iter()
+                    .skip(i + 1)
+                    .take(6)
+                    .map(|l| l.trim())
+                    .find(|l| l.starts_with("action"))
+                    .unwrap_or_else(|| panic!("{file}:{}: no action after the entity", i + 1));
+                let mut actions = literals(action);
+                if action.contains("status().as_str()") {
+                    // A lapse: the claim's new status (R5.2 void, R7.7 and R11.8 expired).
+                    actions.extend(["void".to_string(), "expired".to_string()]);
+                } else if action.contains("e.action") {
+                    actions.extend(endings.iter().cloned());
+                } else if action == "action," {
+                    // The conflict's steps, passed to its `record` (R11.6).
+                    for l in &lines {
+                        if l.contains("record(&mut tx, caller") {
+                            actions.extend(literals(l));
+                        }
+                    }
+                }
+                assert!(
+                    !actions.is_empty(),
+                    "{file}:{}: an action the test cannot read: {action}",
+                    i + 1
+                );
+                for a in actions {
+                    pairs.push((file.clone(), entity.to_string(), a));
+                }
+            }
+        }
+        assert!(pairs.len() > 40, "pairs read: {}", pairs.len());
+        for (file, entity, action) in pairs {
+            let key = format!("event.{entity}.{action}");
+            assert!(
+                lookup(&key, Lang::Zh).is_some() && lookup(&key, Lang::En).is_some(),
+                "{file} writes {entity} · {action}: add `{key}` to the table"
+            );
+        }
     }
 }

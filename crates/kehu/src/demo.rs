@@ -108,7 +108,8 @@ const SOURCES: &[&str] = &[
     "roadshow",
     "online",
 ];
-pub(crate) const NOTES: &[&str] = &[
+/// The car dealership's follow-up notes (other presets have their own, in `demo_generic`).
+const NOTES: &[&str] = &[
     "客户关注SUV车型，预算20万左右",
     "已试驾，对油耗满意，考虑贷款方案",
     "周末带家人再来看车",

@@ -12,9 +12,20 @@ use kehu_server::AppState;
 use kehu_server::service::{self, CustomerInput};
 use kehu_store::staff::{NewStaff, StaffRow};
 
-use crate::demo::{DEMO_PASSWORD, GIVEN, NOTES, Rng, SURNAMES, TENANT, caller, set_now};
+use crate::demo::{DEMO_PASSWORD, GIVEN, Rng, SURNAMES, TENANT, caller, set_now};
 
 const SOURCES: &[&str] = &["来电", "到店", "自主开发", "老客户介绍", "活动"];
+/// Follow-up notes that fit any business (the car dealership's demo has its own, about cars).
+const NOTES: &[&str] = &[
+    "客户有意向，约定下周再联系",
+    "发送了资料，等待客户回复",
+    "客户询问价格和优惠政策",
+    "客户需要和家人商量后再定",
+    "约好周末面谈",
+    "客户比较了几家，价格敏感",
+    "客户暂时不急，下月再跟进",
+    "需要客户单位走采购审批",
+];
 const GRADES: &[&str] = &["A", "B", "C", "D"];
 
 pub async fn seed(state: &AppState, policy: &Policy, file: &str, source: &str, admin_pw: &str) -> anyhow::Result<()> {

@@ -3,8 +3,10 @@
 //! One walk through a working day: a consultant logs in, finds a customer, is warned about a
 //! duplicate, registers and claims a new customer; her team leader confirms the claim; she sees
 //! the card's time left among her cards (R5.2); the sales manager enters a lateness for her and
-//! finds it in the month's statement (R5.17); the page is read in English and on a phone-sized
-//! screen. Assertions are on what a person sees.
+//! finds it in the month's statement (R5.17); the admin adds a team and a consultant on the
+//! organisation page, and the consultant logs in; the page is read in English and on a
+//! phone-sized screen. Assertions are on what a person sees. `KEHU_BROWSER_SHOTS=DIR` saves
+//! screenshots of the organisation page there.
 //!
 //! Needs `/usr/bin/chromium` and `chromedriver` (`scripts/browser-deps` installs them). Without
 //! them the test says it is skipped, except under `CI=true`, where it fails.
@@ -503,7 +505,7 @@ async fn walk(b: Browser) -> Result<(), CmdError> {
     b.fill("#username", "wangfang").await?;
     b.fill("#password", PASSWORD).await?;
     b.click_css_to("[data-test=login-submit]", "claims").await?;
-    assert_eq!(b.text("h1").await?, "我的客户卡");
+    assert_eq!(b.text("h1").await?, "我的登记");
     let mut left = None;
     for row in b.c.find_all(Locator::Css("[data-test=standing] tbody tr")).await? {
         if row.find(Locator::Css("td.name")).await?.text().await? == name {
@@ -567,6 +569,93 @@ async fn walk(b: Browser) -> Result<(), CmdError> {
     );
     lap(&format!("manager recorded a sale: {}", sale.replace('\n', " ")));
 
+    // The admin sets the company up on the organisation page: a new team under the sales
+    // department, and a consultant in it, who then logs in (issue 8 §5).
+    b.click_css_to("[data-test=logout]", "login").await?;
+    b.goto("/admin").await?;
+    b.on_page("login").await?;
+    b.fill("#username", "admin").await?;
+    b.fill("#password", PASSWORD).await?;
+    b.click_css_to("[data-test=login-submit]", "admin-org").await?;
+    assert_eq!(b.text("h1").await?, "组织与员工");
+    assert_eq!(b.text("[data-test=nav-org][aria-current=page]").await?, "组织与员工");
+    shot(&b, "admin-org-before").await?;
+    let team = format!("销售{}组", nanos % 1_000);
+    b.fill("#new-unit-name", &team).await?;
+    let sales = b
+        .js("return Array.from(document.querySelectorAll('#new-unit-parent option')).find(o => o.text.trim() === '销售部').value")
+        .await?;
+    let sales = sales.as_str().expect("销售部 is a parent to choose").to_string();
+    b.el("#new-unit-parent").await?.select_by_value(&sales).await?;
+    b.click_css_to("[data-test=unit-add-submit]", "admin-org").await?;
+    assert!(b.text("[data-test=flash]").await?.contains("单位已添加"));
+    let unit_id =
+        b.c.current_url()
+            .await?
+            .fragment()
+            .unwrap_or_default()
+            .trim_start_matches("unit-")
+            .to_string();
+    let line = b.text(&format!("#unit-{unit_id}")).await?;
+    assert!(
+        line.contains(&team) && line.contains("0 人"),
+        "the new team in the tree: {line}"
+    );
+    let depth = b
+        .js(&format!("return document.getElementById('unit-{unit_id}').className"))
+        .await?;
+    assert_eq!(depth, "org-unit depth-2", "under the company's sales department");
+    lap(&format!("admin added the unit {team} under 销售部"));
+
+    let username = format!("zhaomin{}", nanos % 10_000);
+    b.fill("#new-staff-name", "赵敏").await?;
+    b.fill("#new-staff-username", &username).await?;
+    b.el("#new-staff-unit").await?.select_by_value(&unit_id).await?;
+    b.el("#add-staff input[name=roles][value=consultant]")
+        .await?
+        .click()
+        .await?;
+    b.fill("#new-staff-password", "first-day-2024").await?;
+    b.click_css_to("[data-test=staff-add-submit]", "admin-org").await?;
+    assert!(b.text("[data-test=flash]").await?.contains("员工已添加"));
+    let row = b.text(&format!("[data-username='{username}']")).await?;
+    assert!(
+        row.contains("赵敏") && row.contains(&team) && row.contains("销售顾问") && row.contains("在职"),
+        "the new consultant: {row}"
+    );
+    assert!(b.text(&format!("#unit-{unit_id}")).await?.contains("1 人"));
+    shot(&b, "admin-org-after").await?;
+    // Her edit form holds her roles, checked.
+    b.el(&format!("[data-username='{username}'] [data-test=staff-edit]"))
+        .await?
+        .click()
+        .await?;
+    let checked = b
+        .js(&format!(
+            "return Array.from(document.querySelectorAll(\"[data-username='{username}'] input[name=roles]:checked\")).map(i => i.value)"
+        ))
+        .await?;
+    assert_eq!(checked, json!(["consultant"]), "her roles in the edit form");
+    shot(&b, "admin-org-edit").await?;
+    lap(&format!("admin added 赵敏 ({username}) to {team} as a consultant"));
+
+    b.click_css_to("[data-test=logout]", "login").await?;
+    b.fill("#username", &username).await?;
+    b.fill("#password", "first-day-2024").await?;
+    b.click_css_to("[data-test=login-submit]", "customers").await?;
+    assert!(b.text(".userbar .user").await?.contains("赵敏"));
+    assert!(
+        b.c.find_all(Locator::Css("[data-test=nav-org]")).await?.is_empty(),
+        "a consultant has no organisation entry"
+    );
+    lap(&format!("{username} logged in with the initial password"));
+    b.click_css_to("[data-test=logout]", "login").await?;
+    b.goto(&detail).await?;
+    b.on_page("login").await?;
+    b.fill("#username", "manager").await?;
+    b.fill("#password", PASSWORD).await?;
+    b.click_css_to("[data-test=login-submit]", "customer").await?;
+
     // The same card in English.
     b.click_css_to("[data-test=lang-switch]", "customer").await?;
     let back = b.path().await?;
@@ -586,7 +675,7 @@ async fn walk(b: Browser) -> Result<(), CmdError> {
     b.on_page("customers").await?;
     b.c.set_window_size(390, 844).await?;
     let mut widths = Vec::new();
-    for path in ["/customers", &detail, "/customers/new", "/claims", "/ledger"] {
+    for path in ["/customers", &detail, "/customers/new", "/claims", "/ledger", "/admin"] {
         if b.path().await? != path {
             b.goto(path).await?;
         }
@@ -598,10 +687,50 @@ async fn walk(b: Browser) -> Result<(), CmdError> {
         );
         widths.push(format!("{scroll}/{inner}"));
     }
+    // The organisation page with a unit's and a staff member's edit forms open.
+    b.el("[data-test=unit-edit]").await?.click().await?;
+    b.el(&format!("[data-username='{username}'] [data-test=staff-edit]"))
+        .await?
+        .click()
+        .await?;
+    b.el(&format!("[data-username='{username}'] [data-test=staff-deactivate]"))
+        .await?;
+    let (scroll, inner) = wait_layout(&b).await?;
+    assert!(
+        scroll <= inner,
+        "/admin with its edit forms open scrolls sideways on a 390 px phone: scrollWidth {scroll} > innerWidth {inner}"
+    );
+    widths.push(format!("{scroll}/{inner}"));
+    shot(&b, "admin-org-phone").await?;
     lap(&format!(
-        "390x844: no sideways scrolling on the list, the card, the form, the cards and the ledger (scrollWidth/innerWidth {})",
+        "390x844: no sideways scrolling on the list, the card, the form, the cards, the ledger and the organisation page (scrollWidth/innerWidth {})",
         widths.join(", ")
     ));
+    Ok(())
+}
+
+/// With `KEHU_BROWSER_SHOTS=DIR`, saves the page a screen at a time as `DIR/NAME-0.png`,
+/// `DIR/NAME-1.png`, ... (from the top), for a person to look at.
+async fn shot(b: &Browser, name: &str) -> Result<(), CmdError> {
+    let Some(dir) = std::env::var_os("KEHU_BROWSER_SHOTS") else {
+        return Ok(());
+    };
+    let size = b
+        .js("return [window.innerHeight, document.documentElement.scrollHeight, window.scrollY]")
+        .await?;
+    let (screen, full, was) = (
+        size[0].as_u64().unwrap_or(800).max(1),
+        size[1].as_u64().unwrap_or(800),
+        size[2].as_u64().unwrap_or(0),
+    );
+    for i in 0..full.div_ceil(screen).min(12) {
+        b.js(&format!("window.scrollTo(0, {})", i * screen)).await?;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let path = Path::new(&dir).join(format!("{name}-{i}.png"));
+        let png = b.c.screenshot().await?;
+        std::fs::write(&path, png).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+    }
+    b.js(&format!("window.scrollTo(0, {was})")).await?;
     Ok(())
 }
 

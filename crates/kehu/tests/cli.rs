@@ -1,5 +1,8 @@
 //! The `kehu` binary as an operator uses it: policy check, init, migrate and verify-history, on
-//! SQLite and on PostgreSQL.
+//! SQLite and on PostgreSQL; and every page of every preset's demo (`cli/every_page.rs`).
+
+#[path = "cli/every_page.rs"]
+mod every_page;
 
 use std::process::{Command, Output};
 use std::str::FromStr;

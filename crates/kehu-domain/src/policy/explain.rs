@@ -793,6 +793,31 @@ fn complaints(p: &Policy, out: &mut Vec<Line>, cp: &super::Complaints) {
     ));
 }
 
+/// The explanation as the pages show it: the same sentences without the IDs in parentheses
+/// that `kehu policy explain` prints for whoever edits the file (`（complaint_to_boss）`,
+/// `(duplicate_card)`): staff read the names the policy gives, not its internal codes.
+pub fn explain_plain(p: &Policy) -> Vec<Line> {
+    let ids: Vec<&str> = p
+        .roles
+        .iter()
+        .map(|r| r.id.as_str())
+        .chain(p.customers.sources.iter().map(|s| s.id.as_str()))
+        .chain(p.pools.iter().map(|x| x.id.as_str()))
+        .chain(p.ledger.codes.iter().map(|c| c.code.as_str()))
+        .collect();
+    let strip = |s: &str, open: &str, close: &str| {
+        ids.iter()
+            .fold(s.to_string(), |s, id| s.replace(&format!("{open}{id}{close}"), ""))
+    };
+    explain(p)
+        .into_iter()
+        .map(|l| Line {
+            text: Text::new(strip(&l.text.zh, "（", "）"), strip(&l.text.en, " (", ")")),
+            ..l
+        })
+        .collect()
+}
+
 /// Sources by name, `“来电”“来访”` / `Inbound call, Walk-in`; free text as written.
 /// What someone holding `r` sees, in words: the default and each kind set otherwise.
 fn sees_line(r: &super::Role) -> Line {
@@ -890,6 +915,23 @@ fn ordinal(n: u32) -> String {
 mod tests {
     use super::*;
     use crate::policy::tests::sample;
+
+    #[test]
+    fn the_plain_explanation_names_things_without_their_ids() {
+        let p = sample();
+        let code = &p.ledger.codes[0];
+        let with = explain(&p);
+        let plain = explain_plain(&p);
+        assert_eq!(with.len(), plain.len());
+        assert!(with.iter().any(|l| l.text.zh.contains(&format!("（{}）", code.code))));
+        for l in &plain {
+            for c in &p.ledger.codes {
+                assert!(!l.text.zh.contains(&format!("（{}）", c.code)), "{}", l.text.zh);
+                assert!(!l.text.en.contains(&format!("({})", c.code)), "{}", l.text.en);
+            }
+        }
+        assert!(plain.iter().any(|l| l.text.zh.contains(&code.name.zh)));
+    }
 
     #[test]
     fn every_rule_of_the_sample_is_explained_in_both_languages() {

@@ -214,6 +214,45 @@ struct MinePage {
     rules: Vec<(String, String)>,
     /// The rule a card waiting for a signature is under (R5.1).
     pending_rule: String,
+    /// What a pending claim waits for, with the policy's confirming roles (R5.1, R11.4).
+    pending_text: String,
+}
+
+/// "待销售组长或销售经理确认后生效": what a pending claim waits for, in the policy's role names.
+pub(super) fn awaiting_confirmation(policy: &kehu_domain::Policy, lang: kehu_domain::Lang) -> String {
+    match &policy.claims.confirmation {
+        Some(c) => {
+            let who = policy.roles_text(&c.roles);
+            kehu_domain::Text::new(
+                format!("待{}确认后生效", who.zh),
+                format!("Takes effect once confirmed ({})", who.en),
+            )
+        }
+        None => kehu_domain::Text::new("待确认", "Awaiting confirmation"),
+    }
+    .get(lang)
+    .to_string()
+}
+
+/// "待销售组长确认": a follow-up that counts once confirmed (R5.2), in the policy's role names.
+pub(super) fn awaiting_follow_up(policy: &kehu_domain::Policy, lang: kehu_domain::Lang) -> String {
+    match policy
+        .claims
+        .lifecycle
+        .as_ref()
+        .and_then(|lc| lc.confirm_follow_up.as_ref())
+    {
+        Some(c) => {
+            let who = policy.roles_text(&c.roles);
+            kehu_domain::Text::new(
+                format!("待{}确认", who.zh),
+                format!("Awaiting confirmation ({})", who.en),
+            )
+        }
+        None => kehu_domain::Text::new("待确认", "Awaiting confirmation"),
+    }
+    .get(lang)
+    .to_string()
 }
 
 /// The lifecycle part of the policy explanation: what keeps a card valid, and what happens on
@@ -225,7 +264,7 @@ fn lifecycle_rules(policy: &kehu_domain::Policy, lang: kehu_domain::Lang) -> Vec
     let mut rules = vec![lc.rule.clone()];
     rules.extend(lc.confirm_follow_up.iter().map(|c| c.rule.clone()));
     rules.extend(lc.invalid_runs.iter().map(|r| r.rule.clone()));
-    kehu_domain::policy::explain(policy)
+    kehu_domain::policy::explain_plain(policy)
         .into_iter()
         .filter(|l| l.depth == 1 && l.rule.as_ref().is_some_and(|r| rules.contains(r)))
         .map(|l| {
@@ -275,6 +314,7 @@ pub async fn mine(State(state): State<AppState>, mut pc: PageCaller, Query(q): Q
             .as_ref()
             .map(|c| c.rule.to_string())
             .unwrap_or_else(|| policy.claims.rule.to_string()),
+        pending_text: awaiting_confirmation(&policy, lang),
         staff_id: chosen.unwrap_or(pc.caller.id()),
         whose,
         staff,
@@ -297,6 +337,30 @@ struct VoidPage {
     flash: Option<&'static str>,
     error: Option<ErrorBox>,
     rule: String,
+    /// Who may hand a void claim on, from the policy (R5.3).
+    intro: String,
+}
+
+/// Who may hand a void claim to someone else, as the policy says (R5.3).
+fn reassign_intro(policy: &kehu_domain::Policy, lang: kehu_domain::Lang) -> String {
+    let Some(a) = &policy.claims.reassign else {
+        return String::new();
+    };
+    let who = policy.roles_text(&a.roles);
+    let (only_zh, only_en) = if a.signer_only {
+        ("（仅限确认该登记的人）", " (only the one who confirmed it)")
+    } else {
+        ("", "")
+    };
+    format!(
+        "{} {}",
+        kehu_domain::Text::new(
+            format!("作废的登记可由{}转交给他人{only_zh}。", who.zh),
+            format!("A void claim may be handed on by {}{only_en}.", who.en),
+        )
+        .get(lang),
+        crate::i18n::tr("void.then", lang)
+    )
 }
 
 async fn load_void(state: &AppState, caller: &Caller, c: Chrome) -> Result<VoidPage, ApiError> {
@@ -324,6 +388,7 @@ async fn load_void(state: &AppState, caller: &Caller, c: Chrome) -> Result<VoidP
             .as_ref()
             .map(|a| a.rule.to_string())
             .unwrap_or_default(),
+        intro: reassign_intro(&policy, lang),
         c,
     })
 }

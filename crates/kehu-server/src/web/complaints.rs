@@ -137,21 +137,9 @@ async fn load(state: &AppState, caller: &Caller, c: Chrome) -> Result<ListPage, 
     })
 }
 
-/// The complaints part of the policy explanation (`kehu policy explain`), as (rule, sentence).
+/// The complaints part of the policy explanation, as (rule, sentence).
 fn complaint_rules(policy: &Policy, lang: Lang) -> Vec<(String, String)> {
-    let mut inside = false;
-    let mut out = Vec::new();
-    for l in kehu_domain::policy::explain(policy) {
-        if l.depth == 0 {
-            inside = l.text.en == "Complaints";
-        } else if inside {
-            out.push((
-                l.rule.map(|r| r.to_string()).unwrap_or_default(),
-                l.text.get(lang).to_string(),
-            ));
-        }
-    }
-    out
+    super::policy_section(policy, "Complaints", lang)
 }
 
 #[derive(Deserialize, Default)]

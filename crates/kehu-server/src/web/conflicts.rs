@@ -262,6 +262,8 @@ struct ConflictPage {
     may_sign: bool,
     /// Why the caller signs in their seat: "as the coordinator" / "as head of ...".
     sign_as: String,
+    /// How signing settles it, with the policy's roles.
+    sign_hint: String,
     may_escalate: bool,
     may_decide: bool,
     flash: Option<&'static str>,
@@ -272,6 +274,27 @@ struct ConflictPage {
 #[serde(default)]
 pub struct DetailQuery {
     done: String,
+}
+
+/// How the sign-offs settle a conflict (R11.6), in the policy's role names.
+fn sign_hint(policy: &Policy, r: &kehu_domain::policy::Conflicts, lang: Lang) -> String {
+    let coord = policy.roles_text(&r.coordinator_roles);
+    let heads = policy.roles_text(&r.head_roles);
+    let arbiters = policy.roles_text(&r.arbiters);
+    Text::new(
+        format!(
+            "{}与双方部门的{}签署同一结果即为解决；结果不一致则上报{}裁决。",
+            coord.zh, heads.zh, arbiters.zh
+        ),
+        format!(
+            "When the {} and each party's {} sign the same outcome it is settled; different outcomes go to the {}.",
+            coord.en.to_lowercase(),
+            heads.en.to_lowercase(),
+            arbiters.en.to_lowercase()
+        ),
+    )
+    .get(lang)
+    .to_string()
 }
 
 fn yes_no(b: bool, lang: Lang) -> String {
@@ -371,6 +394,7 @@ async fn load_one(
         outcome,
         may_sign: seat.is_some(),
         sign_as: seat.map(seat_label).unwrap_or_default(),
+        sign_hint: sign_hint(&policy, rules, lang),
         may_escalate: status == Status::Open && Policy::holds_any(&caller.roles, &rules.coordinator_roles),
         may_decide: status == Status::Escalated && Policy::holds_any(&caller.roles, &rules.arbiters),
         flash,

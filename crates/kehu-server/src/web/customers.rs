@@ -402,6 +402,8 @@ struct DetailPage {
     history: Vec<EventView>,
     /// Whether the caller may confirm a follow-up that awaits a leader (R5.2).
     may_confirm_follow_up: bool,
+    /// What a follow-up waiting for its confirmation waits for, in the policy's role names.
+    follow_awaiting: String,
     /// The cancel form's reason and claim, kept after a refusal.
     cancel_reason: String,
     cancel_claim: i64,
@@ -523,9 +525,11 @@ async fn load_detail(state: &AppState, caller: &Caller, c: Chrome, id: i64) -> R
                     .actor_id
                     .and_then(|a| names.get(&a).cloned())
                     .unwrap_or_else(|| tr("detail.system", lang).to_string()),
+                // Every pair the code writes has a label (a test in i18n.rs reads the code);
+                // an event of a newer version still reads as a change, never as a raw code.
                 label: lookup(&format!("event.{}.{}", e.entity, e.action), lang)
-                    .map(str::to_string)
-                    .unwrap_or_else(|| format!("{} · {}", e.entity, e.action)),
+                    .unwrap_or_else(|| tr("event.other", lang))
+                    .to_string(),
                 decision: d.as_ref().map(|d| d.text.get(lang).to_string()),
                 rule: d.map(|d| d.rule.to_string()),
             }
@@ -643,6 +647,7 @@ async fn load_detail(state: &AppState, caller: &Caller, c: Chrome, id: i64) -> R
         note: String::new(),
         activities,
         history,
+        follow_awaiting: super::claims::awaiting_follow_up(&policy, lang),
         may_confirm_follow_up: policy
             .claims
             .lifecycle

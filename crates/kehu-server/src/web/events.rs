@@ -43,6 +43,8 @@ struct EventsPage {
     terms: Vec<String>,
     events: Vec<EventLine>,
     may_schedule: bool,
+    /// Who schedules events, for the empty list's hint (the policy's organisers).
+    empty_hint: String,
     /// The units to choose divisions from: (id, name).
     units: Vec<(i64, String)>,
     f: ScheduleForm,
@@ -158,6 +160,18 @@ async fn load(state: &AppState, caller: &Caller, c: Chrome, f: ScheduleForm) -> 
         terms: terms(&policy, lang),
         events,
         may_schedule: Policy::holds_any(&caller.roles, &rules.organisers),
+        empty_hint: {
+            let who = policy.roles_text(&rules.organisers);
+            Text::new(
+                format!("{}安排会议后，邀约时可选择该会议。", who.zh),
+                format!(
+                    "Once a {} schedules one, invitations can name it.",
+                    who.en.to_lowercase()
+                ),
+            )
+            .get(lang)
+            .to_string()
+        },
         units,
         f,
         error: None,

@@ -356,7 +356,27 @@ struct EntryPage {
 
 /// Facts that name a staff member by ID.
 fn is_staff_fact(key: &str) -> bool {
-    matches!(key, "staff_id" | "receiver_id" | "winner") || key.ends_with("_staff_id") || key.ends_with("_by")
+    matches!(
+        key,
+        "staff_id"
+            | "receiver_id"
+            | "winner"
+            | "charged"
+            | "award_to"
+            | "loser"
+            | "owner_id"
+            | "closer_id"
+            | "helper_id"
+            | "inviter_id"
+            | "to"
+            | "by"
+    ) || key.ends_with("_staff_id")
+        || key.ends_with("_by")
+}
+
+/// Facts that list staff members by ID.
+fn is_staff_list_fact(key: &str) -> bool {
+    matches!(key, "managers" | "heads" | "candidates")
 }
 
 /// Facts that are an instant: shown in the tenant's local time.
@@ -364,60 +384,114 @@ fn is_time_fact(key: &str) -> bool {
     matches!(key, "at" | "due" | "late_until" | "counts_from" | "effective") || key.ends_with("_at")
 }
 
-/// Facts that point at another record (a claim, an activity, a ledger entry): shown as `#id`.
+/// Facts that point at another record (a claim, an activity, a ledger entry, a complaint, a
+/// conflict, a joint event, the referring customer): shown as `#id`.
 fn is_record_fact(key: &str) -> bool {
-    matches!(key, "reverses" | "refers_to" | "claim_id" | "activity_id") || key.ends_with("_claim_id")
+    matches!(
+        key,
+        "reverses"
+            | "refers_to"
+            | "claim_id"
+            | "activity_id"
+            | "complaint_id"
+            | "conflict_id"
+            | "event_id"
+            | "referrer_id"
+            | "unfiled"
+    ) || key.ends_with("_claim_id")
+}
+
+/// What the facts refer to by ID, by name.
+struct Names<'a> {
+    staff: &'a HashMap<i64, String>,
+    units: &'a HashMap<i64, String>,
+    customer: Option<&'a (i64, String)>,
+}
+
+/// One fact's value in words: people, units and the customer by name, money, times, periods,
+/// channels, sources, ledger codes and roles by the policy's names, record references as `#id`.
+fn fact_value(key: &str, v: &serde_json::Value, n: &Names<'_>, policy: &Policy, lang: Lang) -> String {
+    use serde_json::Value;
+    let list = |items: Vec<String>| items.join(if lang == Lang::Zh { "、" } else { ", " });
+    let staff = |id: i64| n.staff.get(&id).cloned().unwrap_or_else(|| format!("#{id}"));
+    match (key, v) {
+        (_, Value::Null) => "—".to_string(),
+        (_, Value::Array(items)) if items.is_empty() => "—".to_string(),
+        (k, Value::Array(items)) if is_staff_list_fact(k) => {
+            list(items.iter().filter_map(Value::as_i64).map(staff).collect())
+        }
+        (k, Value::Array(items)) if is_record_fact(k) => list(
+            items
+                .iter()
+                .filter_map(Value::as_i64)
+                .map(|id| format!("#{id}"))
+                .collect(),
+        ),
+        // Parties and sign-offs: the staff members they name.
+        (_, Value::Array(items)) if items.iter().all(|i| i.get("staff_id").is_some()) => {
+            list(items.iter().filter_map(|i| i["staff_id"].as_i64()).map(staff).collect())
+        }
+        (_, Value::Array(items)) => match lang {
+            Lang::Zh => format!("{} 项", items.len()),
+            Lang::En => format!("{} items", items.len()),
+        },
+        (k, v) if v.is_i64() && is_staff_fact(k) => staff(v.as_i64().unwrap_or_default()),
+        ("customer_id", v) if v.is_i64() => {
+            let id = v.as_i64().unwrap_or_default();
+            match n.customer {
+                Some((cid, name)) if *cid == id => name.clone(),
+                _ => format!("#{id}"),
+            }
+        }
+        ("unit_id" | "staff_unit_id", v) if v.is_i64() => {
+            let id = v.as_i64().unwrap_or_default();
+            n.units.get(&id).cloned().unwrap_or_else(|| format!("#{id}"))
+        }
+        (k, v) if v.is_i64() && is_record_fact(k) => format!("#{}", v.as_i64().unwrap_or_default()),
+        ("channel", Value::String(s)) => Channel::parse(s)
+            .map(|ch| ch.label().get(lang).to_string())
+            .unwrap_or_else(|| s.clone()),
+        (_, Value::Bool(b)) => tr(if *b { "fact.yes" } else { "fact.no" }, lang).to_string(),
+        ("amount" | "per", v) if v.is_i64() => {
+            format!("{} {}", yuan(v.as_i64().unwrap_or_default()), tr("ledger.yuan", lang))
+        }
+        ("code" | "penalty", Value::String(s)) => code_name(policy, s, lang),
+        ("flag", Value::String(s)) => flag_label(s, lang),
+        ("source", Value::String(s)) => policy.source_name(s).get(lang).to_string(),
+        ("role", Value::String(s)) => policy.role_name(s).get(lang).to_string(),
+        ("session", Value::String(s)) => lookup(&format!("events.{s}"), lang)
+            .map(str::to_string)
+            .unwrap_or_else(|| s.clone()),
+        ("how", Value::String(s)) => lookup(&format!("fact.how.{s}"), lang)
+            .map(str::to_string)
+            .unwrap_or_else(|| s.clone()),
+        ("resolve_within" | "window", Value::String(s)) => kehu_domain::policy::Period::parse(s)
+            .map(|p| p.text().get(lang).to_string())
+            .unwrap_or_else(|| s.clone()),
+        (k, Value::String(s)) if is_time_fact(k) => s
+            .parse::<kehu_domain::Timestamp>()
+            .map(|t| policy.local_time(t))
+            .unwrap_or_else(|_| s.clone()),
+        (_, Value::String(s)) if s.is_empty() => "—".to_string(),
+        (_, Value::String(s)) => s.clone(),
+        (_, v) => v.to_string(),
+    }
 }
 
 /// A decision's facts as label and value, with staff and the customer named, and money, times,
 /// channels and record references readable.
-fn readable_facts(
-    facts: &serde_json::Value,
-    names: &HashMap<i64, String>,
-    customer: Option<&(i64, String)>,
-    policy: &Policy,
-    lang: Lang,
-) -> Vec<(String, String)> {
+fn readable_facts(facts: &serde_json::Value, n: &Names<'_>, policy: &Policy, lang: Lang) -> Vec<(String, String)> {
     let Some(map) = facts.as_object() else {
         return Vec::new();
     };
     map.iter()
         .map(|(k, v)| {
+            // Every fact a ledger decision carries has a label; one of a newer version reads
+            // as words, never as a raw key.
             let label = lookup(&format!("fact.{k}"), lang)
                 .map(str::to_string)
-                .unwrap_or_else(|| k.clone());
-            let value = match (k.as_str(), v) {
-                (_, serde_json::Value::Null) => "—".to_string(),
-                (k, v) if v.is_i64() && is_staff_fact(k) => {
-                    let id = v.as_i64().unwrap_or_default();
-                    names.get(&id).cloned().unwrap_or_else(|| format!("#{id}"))
-                }
-                ("customer_id", v) if v.is_i64() => {
-                    let id = v.as_i64().unwrap_or_default();
-                    match customer {
-                        Some((cid, name)) if *cid == id => name.clone(),
-                        _ => format!("#{id}"),
-                    }
-                }
-                (k, v) if v.is_i64() && is_record_fact(k) => format!("#{}", v.as_i64().unwrap_or_default()),
-                ("channel", serde_json::Value::String(s)) => Channel::parse(s)
-                    .map(|ch| ch.label().get(lang).to_string())
-                    .unwrap_or_else(|| s.clone()),
-                (_, serde_json::Value::Bool(b)) => tr(if *b { "fact.yes" } else { "fact.no" }, lang).to_string(),
-                ("amount", v) if v.is_i64() => {
-                    format!("{} {}", yuan(v.as_i64().unwrap_or_default()), tr("ledger.yuan", lang))
-                }
-                ("code", serde_json::Value::String(s)) => code_name(policy, s, lang),
-                ("flag", serde_json::Value::String(s)) => flag_label(s, lang),
-                (k, serde_json::Value::String(s)) if is_time_fact(k) => s
-                    .parse::<kehu_domain::Timestamp>()
-                    .map(|t| policy.local_time(t))
-                    .unwrap_or_else(|_| s.clone()),
-                (_, serde_json::Value::String(s)) if s.is_empty() => "—".to_string(),
-                (_, serde_json::Value::String(s)) => s.clone(),
-                (_, v) => v.to_string(),
-            };
-            (label, value)
+                .unwrap_or_else(|| k.replace('_', " "));
+            (label, fact_value(k, v, n, policy, lang))
         })
         .collect()
 }
@@ -434,6 +508,12 @@ pub async fn entry(State(state): State<AppState>, mut pc: PageCaller, Path(id): 
         .or_page(&pc.c)?
         .into_iter()
         .map(|s| (s.id, s.display_name))
+        .collect();
+    let units: HashMap<i64, String> = kehu_store::units::list(&state.db, pc.caller.tenant_id)
+        .await
+        .or_page(&pc.c)?
+        .into_iter()
+        .map(|u| (u.id, u.name))
         .collect();
     // The customer by name, where the entry is about one; a customer gone from view keeps its number.
     let customer = match row.customer_id {
@@ -476,7 +556,14 @@ pub async fn entry(State(state): State<AppState>, mut pc: PageCaller, Path(id): 
             .unwrap_or(row.policy_version),
         facts: d
             .as_ref()
-            .map(|d| readable_facts(&d.facts, &names, customer.as_ref(), &policy, lang))
+            .map(|d| {
+                let n = Names {
+                    staff: &names,
+                    units: &units,
+                    customer: customer.as_ref(),
+                };
+                readable_facts(&d.facts, &n, &policy, lang)
+            })
             .unwrap_or_default(),
         c: pc.c,
     };
@@ -500,10 +587,14 @@ mod tests {
             "customer_id": 176,
             "channel": "sms",
         });
-        let got: HashMap<String, String> =
-            readable_facts(&facts, &names, Some(&(176, "司马娟".to_string())), &policy, Lang::Zh)
-                .into_iter()
-                .collect();
+        let customer = (176, "司马娟".to_string());
+        let units = HashMap::new();
+        let n = Names {
+            staff: &names,
+            units: &units,
+            customer: Some(&customer),
+        };
+        let got: HashMap<String, String> = readable_facts(&facts, &n, &policy, Lang::Zh).into_iter().collect();
         assert_eq!(got["原登记人"], "张伟");
         assert_eq!(got["重复登记人"], "刘洋");
         assert_eq!(got["作废的登记"], "#158");

@@ -2,6 +2,7 @@
 //! stylesheet and one small script embedded in the binary. Pages call the same `service`
 //! functions as the API; form posts need the session's CSRF token, so bearer tokens cannot post.
 
+mod admin;
 pub(crate) mod claims;
 mod complaints;
 mod conflicts;
@@ -72,6 +73,13 @@ pub fn router() -> Router<AppState> {
         .route("/conflicts/{id}/escalate", post(conflicts::escalate))
         .route("/conflicts/{id}/decide", post(conflicts::decide))
         .route("/customers/{id}/profile", post(customers::update_profile))
+        .route("/admin", get(admin::page))
+        .route("/admin/units", post(admin::add_unit))
+        .route("/admin/units/{id}", post(admin::edit_unit))
+        .route("/admin/staff", post(admin::add_staff))
+        .route("/admin/staff/{id}", post(admin::edit_staff))
+        .route("/admin/staff/{id}/active", post(admin::set_active))
+        .route("/admin/staff/{id}/password", post(admin::reset_password))
 }
 
 /// The 404 page for paths nobody serves (called from `api::fallback`).
@@ -126,7 +134,7 @@ pub struct Chrome {
     pub lang: Lang,
     pub user: Option<UserBar>,
     /// The active navigation entry: `list`, `new`, `claims`, `void`, `pools`, `ledger`, `visits`,
-    /// `events`, `complaints`, `conflicts` or empty.
+    /// `events`, `complaints`, `conflicts`, `org` or empty.
     pub nav: &'static str,
     pub css: String,
     pub js: String,
@@ -153,6 +161,8 @@ pub struct UserBar {
     /// Whether the conflicts page is in the navigation: the policy settles conflicts (R11.6)
     /// and the caller records, signs or rules on them.
     pub may_conflicts: bool,
+    /// Whether the organisation page is in the navigation: the caller manages units or staff.
+    pub may_org: bool,
 }
 
 impl UserBar {
@@ -201,6 +211,7 @@ impl Chrome {
                             .iter()
                             .any(|roles| kehu_domain::Policy::holds_any(&caller.roles, roles))
                 }),
+                may_org: caller.may(&policy, Permission::UnitsManage) || caller.may(&policy, Permission::StaffManage),
             }),
             ..Chrome::anonymous(caller.lang)
         })
@@ -356,6 +367,27 @@ impl<T, E: Into<ApiError>> OrPage<T> for Result<T, E> {
     fn or_page(self, c: &Chrome) -> Result<T, Early> {
         self.map_err(|e| error_page(c, &e.into()).into())
     }
+}
+
+// ---- The policy in words ---------------------------------------------------------------------
+
+/// One section of the policy explanation (`Sales credit`, `Complaints`, by its English title)
+/// as (rule, sentence) in the page's language, without internal IDs: what a page says about
+/// the rules comes from the tenant's policy, never from another preset's wording.
+pub fn policy_section(policy: &kehu_domain::Policy, title_en: &str, lang: Lang) -> Vec<(String, String)> {
+    let mut inside = false;
+    let mut out = Vec::new();
+    for l in kehu_domain::policy::explain_plain(policy) {
+        if l.depth == 0 {
+            inside = l.text.en == title_en;
+        } else if inside {
+            out.push((
+                l.rule.map(|r| r.to_string()).unwrap_or_default(),
+                l.text.get(lang).to_string(),
+            ));
+        }
+    }
+    out
 }
 
 // ---- CSRF ------------------------------------------------------------------------------------

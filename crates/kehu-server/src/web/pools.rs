@@ -137,7 +137,10 @@ async fn load(state: &AppState, caller: &Caller, c: Chrome, q: &PoolsQuery) -> R
                     id: r.id,
                     name: r.name,
                     grade: r.grade.filter(|g| !g.is_empty()),
-                    source: r.source.filter(|s| !s.is_empty()),
+                    source: r
+                        .source
+                        .filter(|s| !s.is_empty())
+                        .map(|s| policy.source_name(&s).get(lang).to_string()),
                     since: r.pooled_at.map(|t| policy.local_time(ts(t))).unwrap_or_default(),
                 })
                 .collect(),

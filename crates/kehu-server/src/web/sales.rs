@@ -37,6 +37,8 @@ pub struct SalesCard {
     /// Whether the caller signs special-case changes of credit (R5.7), and to whom.
     pub may_sign: bool,
     pub staff: Vec<(i64, String)>,
+    /// Who a sale counts for, as the policy says: (rule, sentence).
+    pub terms: Vec<(String, String)>,
 }
 
 impl SalesCard {
@@ -109,6 +111,7 @@ pub async fn card(
     };
     staff.sort();
     Ok(Some(SalesCard {
+        terms: super::policy_section(policy, "Sales credit", lang),
         rule: p.rule.to_string(),
         lines,
         // A sale counts for the owner (R5.5): the form is offered to the owner, on a customer

@@ -7,6 +7,7 @@ mod api;
 mod complaints;
 mod conflicts;
 mod events;
+mod org;
 mod sales;
 mod timed;
 mod trust;

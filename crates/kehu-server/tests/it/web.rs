@@ -10,14 +10,14 @@ use crate::both;
 use crate::support::{PASSWORD, Session, TestApp};
 
 /// A page's status, headers and HTML.
-struct Page {
-    status: StatusCode,
-    headers: HeaderMap,
-    html: String,
+pub(crate) struct Page {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) html: String,
 }
 
 impl Page {
-    fn location(&self) -> &str {
+    pub(crate) fn location(&self) -> &str {
         self.headers
             .get(header::LOCATION)
             .and_then(|v| v.to_str().ok())
@@ -25,7 +25,7 @@ impl Page {
     }
 
     /// The value of the cookie `name` this answer sets, if it sets one.
-    fn set_cookie(&self, name: &str) -> Option<String> {
+    pub(crate) fn set_cookie(&self, name: &str) -> Option<String> {
         self.headers
             .get_all(header::SET_COOKIE)
             .iter()
@@ -37,16 +37,16 @@ impl Page {
     }
 
     /// The value of the first hidden `csrf` field on the page.
-    fn csrf(&self) -> String {
+    pub(crate) fn csrf(&self) -> String {
         let at = self.html.find(r#"name="csrf" value=""#).expect("a csrf field") + r#"name="csrf" value=""#.len();
         self.html[at..].split('"').next().unwrap().to_string()
     }
 
-    fn has(&self, s: &str) -> bool {
+    pub(crate) fn has(&self, s: &str) -> bool {
         self.html.contains(s)
     }
 
-    fn find_pos(&self, s: &str) -> usize {
+    pub(crate) fn find_pos(&self, s: &str) -> usize {
         self.html.find(s).unwrap_or(usize::MAX)
     }
 }
@@ -60,7 +60,7 @@ fn encode(s: &str) -> String {
         .collect()
 }
 
-async fn send(
+pub(crate) async fn send(
     app: &TestApp,
     method: Method,
     path: &str,
@@ -99,11 +99,11 @@ async fn send(
     }
 }
 
-async fn get(app: &TestApp, path: &str, s: Option<&Session>) -> Page {
+pub(crate) async fn get(app: &TestApp, path: &str, s: Option<&Session>) -> Page {
     send(app, Method::GET, path, s.map(|s| s.cookie.as_str()), None, &[]).await
 }
 
-async fn post(app: &TestApp, path: &str, s: &Session, fields: &[(&str, &str)]) -> Page {
+pub(crate) async fn post(app: &TestApp, path: &str, s: &Session, fields: &[(&str, &str)]) -> Page {
     send(app, Method::POST, path, Some(&s.cookie), Some(fields), &[]).await
 }
 
@@ -643,7 +643,7 @@ both!(
         // The page states the policy's own follow-up rules, not a fixed text.
         assert!(mine.has("生效后 3 天内须首次跟进，否则登记作废") && mine.has("R5.4"), "{}", mine.html);
         let en = send(&app, Method::GET, "/claims", Some(&with_lang(&wang, "en")), None, &[]).await;
-        assert!(en.has("My cards") && en.has("First follow-up") && en.has("2 days 23 hours left"), "{}", en.html);
+        assert!(en.has("My claims") && en.has("First follow-up") && en.has("2 days 23 hours left"), "{}", en.html);
         assert!(en.has("The first follow-up is due within 3 days of taking effect"), "{}", en.html);
 
         // Under a day left, the line is a warning.
@@ -655,7 +655,7 @@ both!(
         advance(&app, 2 * 3600).await;
         assert_eq!(claim_status(&app, card).await, "void");
         let ended = get(&app, "/claims", Some(&wang)).await;
-        assert!(ended.has("没有进行中的客户卡") && ended.has("badge-void") && ended.has("已作废"));
+        assert!(ended.has("没有进行中的登记") && ended.has("badge-void") && ended.has("已作废"));
 
         // R5.3: only roles that may reassign see the void cards.
         assert_eq!(get(&app, "/claims/void", Some(&wang)).await.status, StatusCode::FORBIDDEN);
@@ -689,7 +689,7 @@ both!(
         )
         .await;
         assert_eq!(en.status, StatusCode::UNPROCESSABLE_ENTITY);
-        assert!(en.has("No such active staff member") && en.has("Void cards"), "{}", en.html);
+        assert!(en.has("No such active staff member") && en.has("Void claims"), "{}", en.html);
         let forged = post(&app, &path, &leader, &[("csrf", "forged"), ("staff_id", liu_id.as_str())]).await;
         assert_eq!(forged.status, StatusCode::FORBIDDEN);
         let (_, still) = app.get("/api/v1/claims?view=void_unassigned", &leader).await;
@@ -698,14 +698,14 @@ both!(
         let ok = post(&app, &path, &leader, &[("csrf", leader.csrf.as_str()), ("staff_id", liu_id.as_str())]).await;
         assert_eq!((ok.status, ok.location()), (StatusCode::SEE_OTHER, "/claims/void?done=reassign"));
         let after = get(&app, ok.location(), Some(&leader)).await;
-        assert!(after.has("客户卡已转交") && !after.has(&action));
+        assert!(after.has("登记已转交") && !after.has(&action));
         // The new holder has the card under the same rules: 3 days to the first follow-up.
         let theirs = get(&app, "/claims", Some(&liu)).await;
         assert!(theirs.has("孙先生") && theirs.has("剩 2 天 23 小时"), "{}", theirs.html);
 
         // A leader may look at a consultant's cards; a consultant may not.
         let chosen = get(&app, &format!("/claims?staff_id={}", liu.staff_id), Some(&leader)).await;
-        assert!(chosen.has("刘洋的客户卡") && chosen.has("孙先生"), "{}", chosen.html);
+        assert!(chosen.has("刘洋的登记") && chosen.has("孙先生"), "{}", chosen.html);
         let refused = get(&app, &format!("/claims?staff_id={}", liu.staff_id), Some(&wang)).await;
         assert_eq!(refused.status, StatusCode::FORBIDDEN);
     }
@@ -745,7 +745,7 @@ both!(
             .unwrap();
         let confirm = format!("/activities/{second}/confirm");
         let p = get(&app, &page, Some(&wang)).await;
-        assert!(p.has("待组长确认") && !p.has(&format!(r#"action="{confirm}""#)), "{}", p.html);
+        assert!(p.has("待销售组长确认") && !p.has(&format!(r#"action="{confirm}""#)), "{}", p.html);
         let lp = get(&app, &page, Some(&leader)).await;
         assert!(lp.has(&format!(r#"action="{confirm}""#)) && lp.has("第 2 次跟进待销售组长确认"), "{}", lp.html);
 
@@ -779,7 +779,7 @@ both!(
         );
         assert_eq!(claim_status(&app, card).await, "cancelled");
         let p = get(&app, &format!("{page}?done=cancel"), Some(&wang)).await;
-        assert!(p.has("客户卡已撤销") && p.has("badge-cancelled") && p.has("客户已在外地购车"), "{}", p.html);
+        assert!(p.has("登记已撤销") && p.has("badge-cancelled") && p.has("客户已在外地购车"), "{}", p.html);
         let mine = get(&app, "/claims", Some(&wang)).await;
         assert!(mine.has("已撤销") && mine.has("客户已在外地购车") && mine.has("R5.6"), "{}", mine.html);
         let en = send(&app, Method::GET, &page, Some(&with_lang(&leader, "en")), None, &[]).await;

@@ -130,6 +130,60 @@ impl Phone {
     }
 }
 
+impl Phone {
+    /// A number already in E.164 form (`+` and 5 to 15 digits), as the store keeps it.
+    pub fn from_e164(s: &str) -> Option<Phone> {
+        let digits = s.strip_prefix('+')?;
+        ((5..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())).then(|| Phone(s.to_string()))
+    }
+
+    /// The number as Kehu shows it everywhere: a number of the tenant's country without its
+    /// country code, others as `+code` and the rest; eleven national digits as 3-4-4
+    /// (175 6150 2287, the way mobile numbers are read out), ten as 3-3-4, other lengths in
+    /// fours from the end.
+    pub fn grouped(&self, default_cc: &str) -> String {
+        let national = self.national(default_cc);
+        if national.len() < self.0.len() - 1 {
+            return group(national);
+        }
+        let digits = &self.0[1..];
+        let (cc, rest) = digits.split_at(country_code_len(digits).min(digits.len() - 1));
+        format!("+{cc} {}", group(rest))
+    }
+}
+
+/// National digits in groups: 3-4-4 for eleven, 3-3-4 for ten, else fours from the end.
+fn group(d: &str) -> String {
+    match d.len() {
+        11 => return format!("{} {} {}", &d[..3], &d[3..7], &d[7..]),
+        10 => return format!("{} {} {}", &d[..3], &d[3..6], &d[6..]),
+        _ => {}
+    }
+    let head = d.len() % 4;
+    let mut parts: Vec<&str> = Vec::new();
+    if head > 0 {
+        parts.push(&d[..head]);
+    }
+    parts.extend((head..d.len()).step_by(4).map(|i| &d[i..i + 4]));
+    parts.join(" ")
+}
+
+/// The length of the country code an international number starts with. Country codes are
+/// prefix-free (ITU-T E.164): 1 and 7 stand alone, these two-digit codes are assigned, and
+/// every other code has three digits.
+fn country_code_len(digits: &str) -> usize {
+    const TWO: &[&str] = &[
+        "20", "27", "30", "31", "32", "33", "34", "36", "39", "40", "41", "43", "44", "45", "46", "47", "48", "49",
+        "51", "52", "53", "54", "55", "56", "57", "58", "60", "61", "62", "63", "64", "65", "66", "81", "82", "84",
+        "86", "90", "91", "92", "93", "94", "95", "98",
+    ];
+    match digits.as_bytes().first() {
+        Some(b'1' | b'7') => 1,
+        _ if digits.get(..2).is_some_and(|p| TWO.contains(&p)) => 2,
+        _ => 3,
+    }
+}
+
 impl fmt::Display for Phone {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -139,6 +193,41 @@ impl fmt::Display for Phone {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn phones_show_grouped_the_same_way() {
+        let p = Phone::parse("175-6150-2287", "86").unwrap();
+        assert_eq!(p.grouped("86"), "175 6150 2287");
+        assert_eq!(
+            Phone::from_e164("+8617561502287").unwrap().grouped("86"),
+            "175 6150 2287"
+        );
+        // A landline without its trunk 0, in fours from the end.
+        assert_eq!(
+            Phone::parse("021 6150 2287", "86").unwrap().grouped("86"),
+            "216 150 2287"
+        );
+        assert_eq!(
+            Phone::parse("0755 6150 228", "86").unwrap().grouped("86"),
+            "755 615 0228"
+        );
+        assert_eq!(Phone::parse("6150 2287", "86").unwrap().grouped("86"), "6150 2287");
+        // Another country's number keeps its `+` and country code.
+        assert_eq!(
+            Phone::parse("+44 20 7946 0958", "86").unwrap().grouped("86"),
+            "+44 207 946 0958"
+        );
+        assert_eq!(
+            Phone::parse("+1 415 555 0100", "86").unwrap().grouped("86"),
+            "+1 415 555 0100"
+        );
+        assert_eq!(
+            Phone::parse("+852 6150 2287", "86").unwrap().grouped("86"),
+            "+852 6150 2287"
+        );
+        assert!(Phone::from_e164("8617561502287").is_none());
+        assert!(Phone::from_e164("+86175615022871234").is_none());
+    }
 
     #[test]
     fn full_width_and_spaces_fold() {

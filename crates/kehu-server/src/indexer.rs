@@ -1,5 +1,5 @@
 //! The search indexer: moves newly registered customers from the search queue into the name
-//! term index, in batches, in the background. Search reads the queue too, so nothing waits for it.
+//! term index (name n-grams and the 4-digit runs of their numbers), in batches, in the background. Search reads the queue too, so nothing waits for it.
 
 use std::time::Duration;
 
@@ -11,8 +11,8 @@ use crate::AppState;
 /// Customers indexed per transaction.
 pub const BATCH: i64 = 500;
 
-fn terms(name: &str) -> Vec<String> {
-    index_terms(name).into_iter().collect()
+fn terms(name: &str, phones: &[&str]) -> Vec<String> {
+    index_terms(name, phones).into_iter().collect()
 }
 
 /// Indexes what is queued, a full batch at a time; stops at the first batch that is not full,

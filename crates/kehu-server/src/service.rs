@@ -8,7 +8,7 @@ use kehu_domain::claim::{decide_confirmation, decide_registration, decide_submis
 use kehu_domain::normalize::{Phone, company_key, normalize_name};
 use kehu_domain::ownership::{Ownership, decide_ownership, select_owner};
 use kehu_domain::policy::Channel;
-use kehu_domain::search::{phone_suffix_key, plan};
+use kehu_domain::search::plan;
 use kehu_domain::{Permission, Policy, Text, Timestamp};
 use kehu_store::claims::{self, ClaimRow, NewClaim};
 use kehu_store::customers::{self, Created, CustomerRow, Key, NewCustomer};
@@ -32,7 +32,15 @@ pub struct CustomerInput {
     pub agent: Option<String>,
 }
 
-/// A customer with its phones and derived owner.
+/// A number as every page and answer shows it: grouped (175 6150 2287), without the tenant's
+/// own country code.
+pub fn shown_phone(e164: &str, default_cc: &str) -> String {
+    kehu_domain::normalize::Phone::from_e164(e164)
+        .map(|p| p.grouped(default_cc))
+        .unwrap_or_else(|| e164.to_string())
+}
+
+/// A customer with its phones (grouped, see [`shown_phone`]) and derived owner.
 #[derive(Debug, Clone)]
 pub struct CustomerView {
     pub row: CustomerRow,
@@ -208,12 +216,6 @@ pub async fn create_customer(
                 kind: "phone",
                 value: raw.to_string(),
             });
-            // The number's end, reversed, so searches by the last digits are an ordered range.
-            keys.push(Key {
-                key: format!("phone_end:{}", phone_suffix_key(phone.as_str().trim_start_matches('+'))),
-                kind: "phone_end",
-                value: raw.to_string(),
-            });
         }
     }
     if input.kind == "company" {
@@ -226,7 +228,7 @@ pub async fn create_customer(
     let phones: Vec<String> = keys
         .iter()
         .filter(|k| k.kind == "phone")
-        .map(|k| k.value.clone())
+        .map(|k| shown_phone(k.key.trim_start_matches("phone:"), cc))
         .collect();
     let name_norm = normalize_name(&name);
     let now = state.now();
@@ -438,12 +440,16 @@ pub async fn get_customer(state: &AppState, caller: &Caller, id: i64) -> Result<
     let policy = state.policy(caller.tenant_id).await?;
     caller.require(&policy, Permission::CustomersRead)?;
     let view = crate::visibility::view(state, caller, &policy).await?;
-    let (row, phones) = customers::get_with_phones(&state.db, caller.tenant_id, id, &view)
+    // One round trip: the customer, its numbers and the valid claims its owner is decided on.
+    let read = customers::get_with_phones(&state.db, caller.tenant_id, id, &view)
         .await
         .map_err(customer_missing(caller.lang))?;
-    let owner = owners(state, &policy, caller.tenant_id, &[id]).await?.remove(&id);
+    let cc = &policy.customers.default_country_code;
+    let phones = read.phones.iter().map(|p| shown_phone(p, cc)).collect();
+    let facts: Vec<_> = read.valid_claims.iter().map(ClaimRow::facts).collect();
+    let owner = select_owner(&policy, &facts).map(|w| (w.staff_id, w.staff_name.clone()));
     Ok(CustomerView {
-        row,
+        row: read.row,
         phones,
         owner_id: owner.as_ref().map(|o| o.0),
         owner_name: owner.map(|o| o.1),
@@ -482,7 +488,12 @@ pub async fn search_customers(
         .map(|row| {
             let owner = owners.get(&row.id);
             CustomerView {
-                phones: phones.remove(&row.id).unwrap_or_default(),
+                phones: phones
+                    .remove(&row.id)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|p| shown_phone(p, cc))
+                    .collect(),
                 owner_id: owner.map(|o| o.0),
                 owner_name: owner.map(|o| o.1.clone()),
                 row,

@@ -8,7 +8,7 @@ use crate::db::{Arg, Db, Tx, placeholders};
 use crate::visibility::{self, View};
 use crate::{Result, StoreError, args, ms, ts};
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
 pub struct ClaimRow {
     pub id: i64,
     pub tenant_id: i64,
@@ -109,6 +109,39 @@ const SELECT: &str = "SELECT c.id, c.tenant_id, c.customer_id, c.staff_id, s.dis
     c.event_id, c.event_unit, c.filing_due, c.filed_at, s.unit_id AS staff_unit \
     FROM claims c JOIN staff s ON s.id = c.staff_id JOIN customers cu ON cu.id = c.customer_id \
     LEFT JOIN staff k ON k.id = c.confirmed_by";
+
+/// A customer's valid claims (what ownership is decided on) as one JSON array of claim rows, for
+/// a query that reads them together with the customer in one round trip (`$1` the tenant, `$2`
+/// the customer). The object's keys are the [`SELECT`]'s column names, so it decodes as
+/// [`ClaimRow`]s; `NULL` or `[]` when there are none.
+pub(crate) fn valid_as_json(backend: crate::db::Backend) -> &'static str {
+    static SQLITE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    static POSTGRES: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let build = |object: &str, array: &str| {
+        let (columns, from) = SELECT
+            .trim_start_matches("SELECT ")
+            .split_once(" FROM ")
+            .expect("the claims SELECT has a FROM");
+        let pairs: Vec<String> = columns
+            .split(',')
+            .map(str::trim)
+            .map(|c| match c.split_once(" AS ") {
+                Some((expr, alias)) => format!("'{alias}', {expr}"),
+                None => format!("'{}', {c}", c.rsplit('.').next().unwrap_or(c)),
+            })
+            .collect();
+        format!(
+            "(SELECT {array}({object}({})) FROM {from} WHERE c.tenant_id = $1 AND c.customer_id = $2 AND c.status = 'valid')",
+            pairs.join(", ")
+        )
+    };
+    match backend {
+        crate::db::Backend::Sqlite => SQLITE.get_or_init(|| build("json_object", "json_group_array")),
+        crate::db::Backend::Postgres => {
+            POSTGRES.get_or_init(|| format!("{}::text", build("json_build_object", "json_agg")))
+        }
+    }
+}
 
 /// Locks the customer for the rest of the transaction (PostgreSQL) so that concurrent claims on
 /// one customer are decided one after another. Fails with `NotFound` for another tenant's id.

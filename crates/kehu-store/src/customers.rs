@@ -184,7 +184,7 @@ pub(crate) async fn run_create_queue(db: Db, mut jobs: tokio::sync::mpsc::Unboun
 async fn find_keys_tx(tx: &mut Tx, tenant_id: i64, keys: &[Key]) -> Result<Vec<KeyMatch>> {
     let sql = format!(
         "SELECT k.customer_id, c.name, k.kind, k.value FROM customer_keys k JOIN customers c ON c.id = k.customer_id \
-         WHERE k.tenant_id = $1 AND k.key IN ({}) AND k.kind <> 'phone_end' ORDER BY k.customer_id",
+         WHERE k.tenant_id = $1 AND k.key IN ({}) ORDER BY k.customer_id",
         placeholders(2, keys.len())
     );
     let mut a = args![tenant_id];
@@ -309,10 +309,11 @@ struct Pending {
 }
 
 /// Moves up to `limit` queued customers into the term index, in one transaction, and answers
-/// how many. `terms_of` turns a name into its terms (the domain decides what a term is).
+/// how many. `terms_of` turns a name and the customer's numbers (E.164) into terms (the domain
+/// decides what a term is).
 /// Batching is the point: terms of many customers land on the same hot index pages, written
 /// once per batch instead of once per customer. Idempotent: indexing a customer twice is harmless.
-pub async fn index_pending(db: &Db, limit: i64, terms_of: impl Fn(&str) -> Vec<String>) -> Result<usize> {
+pub async fn index_pending(db: &Db, limit: i64, terms_of: impl Fn(&str, &[&str]) -> Vec<String>) -> Result<usize> {
     let mut tx = db.begin().await?;
     let pending: Vec<Pending> = tx
         .fetch_all(
@@ -325,9 +326,31 @@ pub async fn index_pending(db: &Db, limit: i64, terms_of: impl Fn(&str) -> Vec<S
         tx.rollback().await?;
         return Ok(0);
     }
+    // Their numbers, read by customer id (the queue is ordered by tenant, then id).
+    let mut numbers: HashMap<i64, Vec<String>> = HashMap::new();
+    for chunk in pending.chunks(500) {
+        let sql = format!(
+            "SELECT customer_id, key AS name, kind, value FROM customer_keys WHERE customer_id IN ({}) AND kind = 'phone'",
+            placeholders(1, chunk.len())
+        );
+        let found: Vec<KeyMatch> = tx
+            .fetch_all(&sql, chunk.iter().map(|p| Arg::from(p.customer_id)).collect())
+            .await?;
+        for k in found {
+            numbers.entry(k.customer_id).or_default().push(phone_of_key(&k.name));
+        }
+    }
     let mut rows: Vec<(i64, String, i64)> = Vec::new();
     for p in &pending {
-        rows.extend(terms_of(&p.name).into_iter().map(|t| (p.tenant_id, t, p.customer_id)));
+        let phones: Vec<&str> = numbers
+            .get(&p.customer_id)
+            .map(|n| n.iter().map(String::as_str).collect())
+            .unwrap_or_default();
+        rows.extend(
+            terms_of(&p.name, &phones)
+                .into_iter()
+                .map(|t| (p.tenant_id, t, p.customer_id)),
+        );
     }
     rows.sort();
     for chunk in rows.chunks(300) {
@@ -382,32 +405,54 @@ struct CustomerWithPhone {
     #[sqlx(flatten)]
     row: CustomerRow,
     phone_key: Option<String>,
-    phone: Option<String>,
+    valid_claims: Option<String>,
 }
 
-/// A customer the reader sees and its phones, in one query (the hot path of
-/// `GET /customers/{id}`); `NotFound` outside the view.
-pub async fn get_with_phones(db: &Db, tenant_id: i64, id: i64, view: &View) -> Result<(CustomerRow, Vec<String>)> {
-    let cols = COLUMNS
-        .split(", ")
-        .map(|c| format!("c.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ");
+/// A customer as `GET /customers/{id}` shows it, read in one query (the hot path: each round
+/// trip to the database costs more than the query itself).
+#[derive(Debug, Clone)]
+pub struct CustomerRead {
+    pub row: CustomerRow,
+    /// Its numbers (E.164), in the order of their keys.
+    pub phones: Vec<String>,
+    /// Its valid claims, oldest first, which decide who owns it.
+    pub valid_claims: Vec<crate::claims::ClaimRow>,
+}
+
+/// A customer the reader sees, its phones and its valid claims, in one query; `NotFound`
+/// outside the view.
+pub async fn get_with_phones(db: &Db, tenant_id: i64, id: i64, view: &View) -> Result<CustomerRead> {
+    let cols = prefixed_columns();
     let mut rows: Vec<CustomerWithPhone> = db
         .fetch_all(
             &format!(
-                "SELECT {cols}, k.key AS phone_key, k.value AS phone FROM customers c \
+                "SELECT {cols}, k.key AS phone_key, {} AS valid_claims FROM customers c \
                  LEFT JOIN customer_keys k ON k.tenant_id = c.tenant_id AND k.customer_id = c.id AND k.kind = 'phone' \
                  WHERE c.tenant_id = $1 AND c.id = $2{}",
+                crate::claims::valid_as_json(db.backend()),
                 visibility::customers(view, "c")
             ),
             args![tenant_id, id],
         )
         .await?;
     rows.sort_by(|a, b| a.phone_key.cmp(&b.phone_key));
-    let phones = rows.iter().filter_map(|r| r.phone.clone()).collect();
-    let row = rows.into_iter().next().map(|r| r.row).ok_or(StoreError::NotFound)?;
-    Ok((row, phones))
+    let phones = rows
+        .iter()
+        .filter_map(|r| r.phone_key.as_deref().map(phone_of_key))
+        .collect();
+    let first = rows.into_iter().next().ok_or(StoreError::NotFound)?;
+    let mut valid_claims: Vec<crate::claims::ClaimRow> = match first.valid_claims.as_deref() {
+        Some(json) => {
+            serde_json::from_str(json).map_err(|e| StoreError::Other(format!("valid claims of customer {id}: {e}")))?
+        }
+        None => Vec::new(),
+    };
+    valid_claims.sort_by_key(|c| c.id);
+    Ok(CustomerRead {
+        row: first.row,
+        phones,
+        valid_claims,
+    })
 }
 
 /// A customer the reader sees; `NotFound` outside the view.
@@ -517,34 +562,37 @@ pub async fn has_phone_tx(tx: &mut Tx, tenant_id: i64, id: i64) -> Result<bool> 
     Ok(found.is_some())
 }
 
-/// Phone numbers (as written) of the given customers.
+/// Phone numbers (E.164, `+8617561502287`) of the given customers, in the order of their keys.
 pub async fn phones(db: &Db, tenant_id: i64, ids: &[i64]) -> Result<HashMap<i64, Vec<String>>> {
     let mut out: HashMap<i64, Vec<String>> = HashMap::new();
-    if ids.is_empty() {
-        return Ok(out);
-    }
     // SQLite has no statistics and would rather scan the tenant's keys through the (tenant_id,
     // key) primary key than look up a list of ids (or sort by key): `tenant_id + 0` keeps the
     // tenant check but not as an index choice, and there is no ORDER BY (the key rides in
     // `name` and orders the phones here instead).
-    let sql = format!(
-        "SELECT customer_id, key AS name, kind, value FROM customer_keys \
-         WHERE tenant_id + 0 = $1 AND customer_id IN ({}) AND kind = 'phone'",
-        placeholders(2, ids.len())
-    );
-    let mut a = args![tenant_id];
-    a.extend(ids.iter().map(|i| Arg::from(*i)));
-    let mut rows: Vec<KeyMatch> = db.fetch_all(&sql, a).await?;
-    rows.sort_by(|a, b| (a.customer_id, &a.name).cmp(&(b.customer_id, &b.name)));
-    for r in rows {
-        out.entry(r.customer_id).or_default().push(r.value);
+    for chunk in ids.chunks(1000) {
+        let sql = format!(
+            "SELECT customer_id, key AS name, kind, value FROM customer_keys \
+             WHERE tenant_id + 0 = $1 AND customer_id IN ({}) AND kind = 'phone'",
+            placeholders(2, chunk.len())
+        );
+        let mut a = args![tenant_id];
+        a.extend(chunk.iter().map(|i| Arg::from(*i)));
+        let mut rows: Vec<KeyMatch> = db.fetch_all(&sql, a).await?;
+        rows.sort_by(|a, b| (a.customer_id, &a.name).cmp(&(b.customer_id, &b.name)));
+        for r in rows {
+            out.entry(r.customer_id).or_default().push(phone_of_key(&r.name));
+        }
     }
     Ok(out)
 }
 
-/// At most this many numbers are gathered per phone range; a query that matches more is too
-/// short to be useful, and the page shows the newest of those gathered.
-const PHONE_CANDIDATES: i64 = 500;
+/// The number in a `phone:+86...` key.
+fn phone_of_key(key: &str) -> String {
+    key.strip_prefix("phone:").unwrap_or(key).to_string()
+}
+
+/// The largest batch of search candidates read at once.
+const MAX_BATCH: i64 = 2_000;
 
 /// The most queued (not yet indexed) customers a search reads; the indexer keeps the queue far
 /// shorter than this.
@@ -571,156 +619,140 @@ pub async fn search(
 ) -> Result<(Vec<CustomerRow>, Option<i64>)> {
     let mut before = cursor.unwrap_or(i64::MAX);
     let seen = visibility::customers(view, "c");
-    match plan {
-        SearchPlan::All => {
-            let rows: Vec<CustomerRow> = db
-                .fetch_all(
-                    &format!(
-                        "SELECT {COLUMNS} FROM customers c WHERE c.tenant_id = $1 AND c.id < $2{seen} ORDER BY c.id DESC LIMIT $3"
-                    ),
-                    args![tenant_id, before, limit + 1],
-                )
-                .await?;
-            Ok(page(rows, limit))
+    let cols = prefixed_columns();
+    if let SearchPlan::All = plan {
+        let rows: Vec<CustomerRow> = db
+            .fetch_all(
+                &format!(
+                    "SELECT {COLUMNS} FROM customers c WHERE c.tenant_id = $1 AND c.id < $2{seen} ORDER BY c.id DESC LIMIT $3"
+                ),
+                args![tenant_id, before, limit + 1],
+            )
+            .await?;
+        return Ok(page(rows, limit));
+    }
+    let terms = plan.terms();
+    // Customers still waiting for the term index are few; they are read and matched
+    // directly, so a customer is found the moment it is registered. The queue is read before
+    // the index: a customer the indexer moves in between is then in the index. For a phone
+    // query only queued customers with a number holding the digits are read.
+    let (queue_filter, mut queue_args) = match plan {
+        SearchPlan::Phone { digits, .. } => (
+            " AND EXISTS (SELECT 1 FROM customer_keys k WHERE k.tenant_id = q.tenant_id AND k.customer_id = q.customer_id \
+               AND k.kind = 'phone' AND k.key LIKE $3)",
+            args![format!("%{digits}%")],
+        ),
+        _ => ("", Vec::new()),
+    };
+    let mut a = args![tenant_id, before];
+    a.append(&mut queue_args);
+    let queued: Vec<CustomerRow> = db
+        .fetch_all(
+            &format!(
+                "SELECT {cols} FROM search_queue q JOIN customers c ON c.id = q.customer_id \
+                 WHERE q.tenant_id = $1 AND q.customer_id < $2{queue_filter}{seen} ORDER BY q.customer_id DESC LIMIT {QUEUE_SCAN}"
+            ),
+            a,
+        )
+        .await?;
+    // Drive the scan by the rarest term (counted up to a bound; among terms past the bound, the
+    // last one of the plan), check the rest by index.
+    let mut ranked: Vec<(i64, std::cmp::Reverse<usize>, &String)> = Vec::new();
+    let mut absent = terms.is_empty();
+    for (i, t) in terms.iter().enumerate() {
+        if terms.len() == 1 {
+            ranked.push((0, std::cmp::Reverse(i), t));
+            break;
         }
-        SearchPlan::Prefix(p) => {
-            let upper = format!("{p}\u{10FFFF}");
-            let rows: Vec<CustomerRow> = db
-                .fetch_all(
-                    &format!(
-                        "SELECT {COLUMNS} FROM customers c WHERE c.tenant_id = $1 AND c.name_norm >= $2 AND c.name_norm < $3 AND c.id < $4{seen} \
-                         ORDER BY c.id DESC LIMIT $5"
-                    ),
-                    args![tenant_id, p.as_str(), upper, before, limit + 1],
-                )
-                .await?;
-            Ok(page(rows, limit))
-        }
-        SearchPlan::Phone {
-            digits,
-            prefix,
-            international,
-        } => {
-            // Numbers ending with the digits (the reversed `phone_end` keys), and with enough
-            // digits also numbers starting with them; both are ordered ranges of the keys.
-            let mut ranges = vec![format!("phone_end:{}", kehu_domain::search::phone_suffix_key(digits))];
-            if *prefix {
-                ranges.push(if *international {
-                    format!("phone:+{digits}")
-                } else {
-                    format!("phone:+{default_cc}{digits}")
-                });
+        let c: Count = db
+            .fetch_one(
+                "SELECT COUNT(*) AS n FROM (SELECT 1 FROM customer_terms WHERE tenant_id = $1 AND term = $2 LIMIT 5000) x",
+                args![tenant_id, t.as_str()],
+            )
+            .await?;
+        absent |= c.n == 0;
+        ranked.push((c.n, std::cmp::Reverse(i), t));
+    }
+    ranked.sort();
+    let mut sql = format!(
+        "SELECT {cols} FROM customer_terms t JOIN customers c ON c.id = t.customer_id \
+         WHERE t.tenant_id = $1 AND t.term = $2 AND t.customer_id < $3{seen}"
+    );
+    for i in 1..ranked.len() {
+        sql.push_str(&format!(
+            " AND EXISTS (SELECT 1 FROM customer_terms t{i} WHERE t{i}.tenant_id = $1 AND t{i}.term = ${} AND t{i}.customer_id = t.customer_id)",
+            i + 4
+        ));
+    }
+    sql.push_str(" ORDER BY t.customer_id DESC LIMIT $4");
+    let mut found: Vec<CustomerRow> = Vec::new();
+    // A term nobody in the index has: only queued customers can match.
+    if !absent {
+        // Candidates that carry every term but fail the confirmation (the terms apart in the
+        // name or number) are skipped in batches that grow, so a query whose terms are common
+        // takes a few round trips, not hundreds.
+        let mut batch_size = limit + 1;
+        loop {
+            let mut a = args![tenant_id, ranked[0].2.as_str(), before, batch_size];
+            a.extend(ranked[1..].iter().map(|(_, _, t)| Arg::from(t.as_str())));
+            let batch: Vec<CustomerRow> = db.fetch_all(&sql, a).await?;
+            let exhausted = (batch.len() as i64) < batch_size;
+            batch_size = (batch_size * 4).min(MAX_BATCH);
+            if let Some(last) = batch.last() {
+                before = last.id;
             }
-            let mut found: Vec<CustomerRow> = Vec::new();
-            let mut truncated = false;
-            for start in ranges {
-                let end = format!("{start}\u{10FFFF}");
-                let rows: Vec<CustomerRow> = db
-                    .fetch_all(
-                        &format!(
-                            "SELECT {} FROM customer_keys k JOIN customers c ON c.id = k.customer_id \
-                             WHERE k.tenant_id = $1 AND k.key >= $2 AND k.key < $3 AND k.customer_id < $4{seen} LIMIT {PHONE_CANDIDATES}",
-                            COLUMNS.split(", ").map(|c| format!("c.{c}")).collect::<Vec<_>>().join(", ")
-                        ),
-                        args![tenant_id, start, end, before],
-                    )
-                    .await?;
-                truncated |= rows.len() as i64 >= PHONE_CANDIDATES;
-                found.extend(rows);
+            found.extend(confirm(db, tenant_id, plan, q_norm, default_cc, batch).await?);
+            if exhausted || found.len() as i64 > limit {
+                break;
             }
-            found.sort_by_key(|c| std::cmp::Reverse(c.id));
-            found.dedup_by_key(|c| c.id);
-            if truncated {
-                // Too many numbers match to page through them in order: show the newest of those
-                // gathered and no next page, rather than a next page that skips some.
-                found.truncate(limit as usize);
-                return Ok((found, None));
-            }
-            Ok(page(found, limit))
-        }
-        SearchPlan::Terms(terms) => {
-            // Customers still waiting for the term index are few; they are read and matched
-            // directly, so a customer is found the moment it is registered. The queue is read
-            // before the index: a customer the indexer moves in between is then in the index.
-            let queued: Vec<CustomerRow> = db
-                .fetch_all(
-                    &format!(
-                        "SELECT {} FROM search_queue q JOIN customers c ON c.id = q.customer_id \
-                         WHERE q.tenant_id = $1 AND q.customer_id < $2{seen} ORDER BY q.customer_id DESC LIMIT {QUEUE_SCAN}",
-                        COLUMNS
-                            .split(", ")
-                            .map(|c| format!("c.{c}"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                    args![tenant_id, cursor.unwrap_or(i64::MAX)],
-                )
-                .await?;
-            // Drive the scan by the rarest term (counted up to a bound), check the rest by index.
-            let mut ranked: Vec<(i64, &String)> = Vec::new();
-            let mut absent = false;
-            for t in terms {
-                if terms.len() == 1 {
-                    ranked.push((0, t));
-                    break;
-                }
-                let c: Count = db
-                    .fetch_one(
-                        "SELECT COUNT(*) AS n FROM (SELECT 1 FROM customer_terms WHERE tenant_id = $1 AND term = $2 LIMIT 5000) x",
-                        args![tenant_id, t.as_str()],
-                    )
-                    .await?;
-                absent |= c.n == 0;
-                ranked.push((c.n, t));
-            }
-            ranked.sort();
-            let mut sql = format!(
-                "SELECT {} FROM customer_terms t JOIN customers c ON c.id = t.customer_id \
-                 WHERE t.tenant_id = $1 AND t.term = $2 AND t.customer_id < $3{seen}",
-                COLUMNS
-                    .split(", ")
-                    .map(|c| format!("c.{c}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-            for i in 1..ranked.len() {
-                sql.push_str(&format!(
-                    " AND EXISTS (SELECT 1 FROM customer_terms t{i} WHERE t{i}.tenant_id = $1 AND t{i}.term = ${} AND t{i}.customer_id = t.customer_id)",
-                    i + 4
-                ));
-            }
-            sql.push_str(" ORDER BY t.customer_id DESC LIMIT $4");
-            let mut found: Vec<CustomerRow> = Vec::new();
-            // A term nobody in the index has: only queued customers can match.
-            if !absent {
-                loop {
-                    let mut a = args![tenant_id, ranked[0].1.as_str(), before, limit + 1];
-                    a.extend(ranked[1..].iter().map(|(_, t)| Arg::from(t.as_str())));
-                    let batch: Vec<CustomerRow> = db.fetch_all(&sql, a).await?;
-                    let exhausted = (batch.len() as i64) < limit + 1;
-                    if let Some(last) = batch.last() {
-                        before = last.id;
-                    }
-                    for c in batch {
-                        if kehu_domain::search::matches(q_norm, &c.name) {
-                            found.push(c);
-                        }
-                    }
-                    if exhausted || found.len() as i64 > limit {
-                        break;
-                    }
-                }
-            }
-            found.extend(
-                queued
-                    .into_iter()
-                    .filter(|c| kehu_domain::search::matches(q_norm, &c.name)),
-            );
-            found.sort_by_key(|c| std::cmp::Reverse(c.id));
-            found.dedup_by_key(|c| c.id);
-            Ok(page(found, limit))
         }
     }
+    found.extend(confirm(db, tenant_id, plan, q_norm, default_cc, queued).await?);
+    found.sort_by_key(|c| std::cmp::Reverse(c.id));
+    found.dedup_by_key(|c| c.id);
+    Ok(page(found, limit))
+}
+
+/// The candidates that really match: the name holds the query, or a number holds the digits.
+async fn confirm(
+    db: &Db,
+    tenant_id: i64,
+    plan: &SearchPlan,
+    q_norm: &str,
+    default_cc: &str,
+    rows: Vec<CustomerRow>,
+) -> Result<Vec<CustomerRow>> {
+    match plan {
+        SearchPlan::Phone {
+            digits, international, ..
+        } => {
+            let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+            let phones = phones(db, tenant_id, &ids).await?;
+            Ok(rows
+                .into_iter()
+                .filter(|r| {
+                    let of: Vec<&str> = phones
+                        .get(&r.id)
+                        .map(|p| p.iter().map(String::as_str).collect())
+                        .unwrap_or_default();
+                    kehu_domain::search::phone_matches(digits, *international, default_cc, &of)
+                })
+                .collect())
+        }
+        _ => Ok(rows
+            .into_iter()
+            .filter(|c| kehu_domain::search::matches(q_norm, &c.name))
+            .collect()),
+    }
+}
+
+/// The customer columns with the `c.` alias, for joins.
+fn prefixed_columns() -> String {
+    COLUMNS
+        .split(", ")
+        .map(|c| format!("c.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn page(mut rows: Vec<CustomerRow>, limit: i64) -> (Vec<CustomerRow>, Option<i64>) {

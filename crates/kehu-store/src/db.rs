@@ -162,7 +162,11 @@ impl Db {
         // The writer touches index pages all over the key and term indexes: it gets the larger cache
         // (48 MiB; the server stays under 150 MB resident at a million customers), and
         // checkpoint the WAL less often (fewer fsyncs); readers keep small caches.
+        // No ping before each use (sqlx's default): a SQLite connection is a file handle in this
+        // process, it cannot go stale, and the ping is one more round trip to the connection's
+        // worker thread on every query.
         let writer = SqlitePoolOptions::new()
+            .test_before_acquire(false)
             .max_connections(1)
             .min_connections(1)
             .idle_timeout(None)
@@ -180,6 +184,7 @@ impl Db {
             .clamp(2, 8) as u32
             * 2;
         let reader = SqlitePoolOptions::new()
+            .test_before_acquire(false)
             .max_connections(readers)
             .idle_timeout(None)
             .max_lifetime(None)

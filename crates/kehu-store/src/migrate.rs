@@ -24,6 +24,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (6, "sales", include_str!("../migrations/sqlite/0006_sales.sql")),
     (7, "trust", include_str!("../migrations/sqlite/0007_trust.sql")),
     (8, "slips", include_str!("../migrations/sqlite/0008_slips.sql")),
+    (9, "search", include_str!("../migrations/sqlite/0009_search.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../migrations/postgres/0001_init.sql")),
@@ -50,6 +51,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (6, "sales", include_str!("../migrations/postgres/0006_sales.sql")),
     (7, "trust", include_str!("../migrations/postgres/0007_trust.sql")),
     (8, "slips", include_str!("../migrations/postgres/0008_slips.sql")),
+    (9, "search", include_str!("../migrations/postgres/0009_search.sql")),
 ];
 
 #[derive(sqlx::FromRow)]

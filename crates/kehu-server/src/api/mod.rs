@@ -225,7 +225,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Id {
 /// value is a problem JSON answer, not the framework's plain-text one.
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
 pub struct PageQuery {
-    /// Matches any part of the name (Chinese included), or a phone's last 4+ or first 7+ digits.
+    /// Matches any part of the name (Chinese included), or any 4 or more digits of a phone.
     /// At most 100 characters.
     pub q: Option<String>,
     /// 1 to 500; default 50.

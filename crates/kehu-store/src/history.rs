@@ -4,6 +4,7 @@
 use kehu_domain::Decision;
 use kehu_domain::history::{Break, ChainVerifier, EventRecord, GENESIS};
 use serde_json::Value;
+use std::collections::BTreeMap;
 
 use crate::db::{Db, Tx};
 use crate::visibility::{self, View};
@@ -40,21 +41,21 @@ pub struct EventRow {
 }
 
 impl EventRow {
-    pub fn record(&self) -> EventRecord {
+    pub fn into_record(self) -> EventRecord {
         EventRecord {
             tenant_id: self.tenant_id,
             seq: self.seq,
             at_ms: self.at_ms,
             actor_id: self.actor_id,
-            entity: self.entity.clone(),
+            entity: self.entity,
             entity_id: self.entity_id,
             customer_id: self.customer_id,
-            action: self.action.clone(),
-            before: self.before_json.clone(),
-            after: self.after_json.clone(),
-            decision: self.decision_json.clone(),
-            prev_hash: self.prev_hash.clone(),
-            hash: self.hash.clone(),
+            action: self.action,
+            before: self.before_json,
+            after: self.after_json,
+            decision: self.decision_json,
+            prev_hash: self.prev_hash,
+            hash: self.hash,
         }
     }
 
@@ -220,9 +221,15 @@ pub async fn for_customer(
     .await
 }
 
-/// Checks the tenant's whole chain against its head. `Ok(Ok(n))`: n events verified. The head
-/// is read first and only events up to it are checked, so writes during the check are no alarm.
-pub async fn verify(db: &Db, tenant_id: i64) -> Result<std::result::Result<i64, Break>> {
+/// Checks the tenant's whole chain against its head and against `anchors`, the hashes signed
+/// checkpoints recorded (sequence number to hash; see [`crate::anchor`]). `Ok(Ok(n))`: n events
+/// verified. The head is read first and only events up to it are checked, so writes during the
+/// check are no alarm.
+pub async fn verify(
+    db: &Db,
+    tenant_id: i64,
+    anchors: BTreeMap<i64, String>,
+) -> Result<std::result::Result<i64, Break>> {
     let head: Option<Head> = db
         .fetch_optional(
             "SELECT last_seq, last_hash FROM history_heads WHERE tenant_id = $1",
@@ -232,7 +239,7 @@ pub async fn verify(db: &Db, tenant_id: i64) -> Result<std::result::Result<i64, 
     let (head_seq, head_hash) = head
         .map(|h| (h.last_seq, h.last_hash))
         .unwrap_or((0, GENESIS.to_string()));
-    let mut v = ChainVerifier::default();
+    let mut v = ChainVerifier::anchored(anchors);
     let mut after = 0i64;
     loop {
         let page: Vec<EventRow> = db
@@ -245,8 +252,8 @@ pub async fn verify(db: &Db, tenant_id: i64) -> Result<std::result::Result<i64, 
             .await?;
         let Some(last) = page.last() else { break };
         after = last.seq;
-        for e in &page {
-            if let Err(b) = v.push(&e.record()) {
+        for e in page {
+            if let Err(b) = v.push(&e.into_record()) {
                 return Ok(Err(b));
             }
         }

@@ -4,6 +4,7 @@
 //! The store loads and applies; it never decides. Rules are decided in `kehu-domain`.
 
 pub mod activities;
+pub mod anchor;
 pub mod auth;
 pub mod claims;
 pub mod clock;

@@ -126,7 +126,6 @@ pub async fn run(db: Db, tenant: &str, n: u64, writers: usize, lapsing: u64) -> 
             started.elapsed().as_secs_f64()
         );
     }
-    state.db.close().await;
     Ok(())
 }
 

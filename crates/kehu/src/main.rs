@@ -30,6 +30,38 @@ struct DbArgs {
     database_url: String,
 }
 
+/// Where signed checkpoints of the history are kept.
+#[derive(clap::Args, Clone, Default)]
+struct CheckpointArgs {
+    /// Folder for signed checkpoints of each tenant's history (default: `PATH.checkpoints`
+    /// beside a SQLite file; for PostgreSQL a folder under `~/.local/state/kehu/checkpoints`).
+    /// The signing key is `DIR.key` beside it, made on first start.
+    #[arg(long, env = "KEHU_CHECKPOINT_DIR")]
+    checkpoint_dir: Option<PathBuf>,
+}
+
+impl CheckpointArgs {
+    fn dir(&self, database_url: &str) -> PathBuf {
+        self.checkpoint_dir
+            .clone()
+            .unwrap_or_else(|| kehu_store::anchor::default_dir(database_url))
+    }
+
+    /// Opens the folder (and key), making them on first use.
+    fn open(&self, database_url: &str, db: &Db) -> anyhow::Result<kehu_store::anchor::Anchor> {
+        let dir = self.dir(database_url);
+        kehu_store::anchor::Anchor::open(&dir, db.is_new())
+            .with_context(|| format!("opening the checkpoint folder {}", dir.display()))
+    }
+
+    /// Signs a checkpoint of every tenant's history: what a command that wrote events does last.
+    async fn write(&self, database_url: &str, db: &Db) -> anyhow::Result<()> {
+        let anchor = self.open(database_url, db)?;
+        anchor.write(db).await.context("writing history checkpoints")?;
+        Ok(())
+    }
+}
+
 /// How users reach the server.
 #[derive(clap::Args, Clone)]
 struct EdgeArgs {
@@ -71,6 +103,8 @@ enum Command {
         virtual_clock: bool,
         #[command(flatten)]
         edge: EdgeArgs,
+        #[command(flatten)]
+        checkpoints: CheckpointArgs,
     },
     /// Create (if new) a SQLite database with a demo tenant, staff and ~200 customers, and serve it.
     /// The admin password is `KEHU_ADMIN_PASSWORD` if set.
@@ -87,6 +121,8 @@ enum Command {
         virtual_clock: bool,
         #[command(flatten)]
         edge: EdgeArgs,
+        #[command(flatten)]
+        checkpoints: CheckpointArgs,
     },
     /// Create a tenant on a preset or policy file, with an `admin` user.
     Init {
@@ -109,21 +145,33 @@ enum Command {
         /// a password on the command line is visible to other users of the machine.
         #[arg(long, env = "KEHU_ADMIN_PASSWORD", hide_env_values = true)]
         admin_password: Option<String>,
+        #[command(flatten)]
+        checkpoints: CheckpointArgs,
     },
     /// Apply database migrations and exit.
     Migrate {
         #[command(flatten)]
         db: DbArgs,
+        #[command(flatten)]
+        checkpoints: CheckpointArgs,
     },
     /// Work with policy files.
     Policy {
         #[command(subcommand)]
         command: PolicyCommand,
     },
-    /// Re-hash every tenant's history and report the first edited, missing or reordered event.
+    /// Re-hash every tenant's history, hold it to the signed checkpoints, and report the first
+    /// edited, missing, reordered or rewritten event. Exit 1 when anything fails or no
+    /// checkpoint vouches for a tenant's history.
     VerifyHistory {
         #[command(flatten)]
         db: DbArgs,
+        #[command(flatten)]
+        checkpoints: CheckpointArgs,
+        /// The public key (hex) the checkpoints must be signed with, for checking a copy of the
+        /// folder without the key file (`kehu serve` prints it).
+        #[arg(long)]
+        public_key: Option<String>,
     },
     /// Run the deadline scheduler once: fire every deadline due now, each in its own transaction,
     /// and exit. Safe to run beside `kehu serve` and other sweeps: each deadline fires once.
@@ -133,6 +181,8 @@ enum Command {
         /// Use the virtual clock stored in the database (as `serve --virtual-clock` does).
         #[arg(long)]
         virtual_clock: bool,
+        #[command(flatten)]
+        checkpoints: CheckpointArgs,
     },
     /// Fill a tenant with generated customers for benchmarks (through the normal create path).
     Generate {
@@ -151,6 +201,8 @@ enum Command {
         /// with its deadline due: the load for benchmarking `kehu sweep`.
         #[arg(long, default_value_t = 0)]
         lapsing_claims: u64,
+        #[command(flatten)]
+        checkpoints: CheckpointArgs,
     },
 }
 
@@ -177,6 +229,8 @@ enum PolicyCommand {
         #[arg(long)]
         tenant: String,
         file: PathBuf,
+        #[command(flatten)]
+        checkpoints: CheckpointArgs,
     },
 }
 
@@ -244,7 +298,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Policy {
-            command: PolicyCommand::Activate { db, tenant, file },
+            command:
+                PolicyCommand::Activate {
+                    db,
+                    tenant,
+                    file,
+                    checkpoints,
+                },
         } => {
             let name = file.display().to_string();
             let source = std::fs::read_to_string(&file).with_context(|| format!("reading {name}"))?;
@@ -265,6 +325,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             .await
             {
                 Ok(()) => {
+                    checkpoints.write(&db.database_url, &database).await?;
                     println!(
                         "tenant `{tenant}` now runs policy `{}` version {}",
                         policy.id, policy.version
@@ -283,17 +344,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             listen,
             virtual_clock,
             edge,
+            checkpoints,
         } => {
             let edge = edge.config()?;
             init_tracing();
-            let db = connect(&db.database_url).await?;
+            let url = db.database_url;
+            let db = connect(&url).await?;
+            let anchor = checkpoints.open(&url, &db)?;
             let tenants = kehu_store::tenants::list(&db).await?;
             if tenants.is_empty() {
                 eprintln!(
                     "note: this database has no tenant yet; create one with `kehu init --tenant NAME --name \"公司\"` or try `kehu demo`"
                 );
             }
-            let state = kehu_server::AppState::new(db, virtual_clock).await?.with_edge(edge);
+            let state = kehu_server::AppState::new(db, virtual_clock)
+                .await?
+                .with_edge(edge)
+                .with_anchor(anchor);
             serve(state, &listen, None).await
         }
         Command::Demo {
@@ -302,14 +369,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             listen,
             virtual_clock,
             edge,
+            checkpoints,
         } => {
             let edge = edge.config()?;
             init_tracing();
             let url = format!("sqlite://{}", db.display());
             let database = connect(&url).await?;
+            let anchor = checkpoints.open(&url, &database)?;
             let state = kehu_server::AppState::new(database, virtual_clock)
                 .await?
-                .with_edge(edge);
+                .with_edge(edge)
+                .with_anchor(anchor);
             let logins = demo::ensure(&state, &preset).await?;
             serve(state, &listen, Some((&db, logins))).await
         }
@@ -320,6 +390,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             preset,
             policy,
             admin_password,
+            checkpoints,
         } => {
             let database = connect(&db.database_url).await?;
             let (file, source) = match &policy {
@@ -346,37 +417,40 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let hash =
                 kehu_server::auth::hash_password(&admin_password).map_err(|_| anyhow::anyhow!("hashing failed"))?;
             kehu_store::staff::create(&database, t.id, None, kehu_store::staff::NewStaff::admin(&hash), now).await?;
+            checkpoints.write(&db.database_url, &database).await?;
             println!(
                 "tenant `{tenant}` created on policy {} v{}; log in as `admin`",
                 policy.id, policy.version
             );
             Ok(())
         }
-        Command::Migrate { db } => {
+        Command::Migrate { db, checkpoints } => {
             let database = Db::connect(&db.database_url).await.context("opening the database")?;
+            // A new database starts a new checkpoint folder (an old one is moved aside).
+            checkpoints.open(&db.database_url, &database)?;
             println!("migrations applied; database is up to date");
             database.close().await;
             Ok(())
         }
-        Command::VerifyHistory { db } => {
+        Command::VerifyHistory {
+            db,
+            checkpoints,
+            public_key,
+        } => {
             let database = connect(&db.database_url).await?;
-            let mut broken = false;
-            for t in kehu_store::tenants::list(&database).await? {
-                match kehu_store::history::verify(&database, t.id).await? {
-                    Ok(n) => println!("{}: ok, {n} events verified", t.slug),
-                    Err(b) => {
-                        broken = true;
-                        println!("{}: BROKEN at event {} ({})", t.slug, b.first_bad_event(), b.reason());
-                    }
-                }
-            }
+            let dir = checkpoints.dir(&db.database_url);
+            let broken = verify_history(&database, &dir, public_key).await?;
             database.close().await;
             if broken {
                 std::process::exit(1);
             }
             Ok(())
         }
-        Command::Sweep { db, virtual_clock } => {
+        Command::Sweep {
+            db,
+            virtual_clock,
+            checkpoints,
+        } => {
             init_tracing();
             let database = connect(&db.database_url).await?;
             let state = kehu_server::AppState::new(database, virtual_clock).await?;
@@ -385,6 +459,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await
                 .map_err(|e| anyhow::anyhow!("sweep failed: {}", e.to_json()))?;
             let left = kehu_store::deadlines::count_due(&state.db, state.now()).await?;
+            checkpoints.write(&db.database_url, &state.db).await?;
             println!(
                 "fired {fired} deadline(s) in {:.2} s; {left} still due (held by another process, or failed to fire: see the log)",
                 started.elapsed().as_secs_f64()
@@ -398,11 +473,88 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             customers,
             writers,
             lapsing_claims,
+            checkpoints,
         } => {
             let database = connect(&db.database_url).await?;
-            generate::run(database, &tenant, customers, writers, lapsing_claims).await
+            generate::run(database.clone(), &tenant, customers, writers, lapsing_claims).await?;
+            checkpoints.write(&db.database_url, &database).await?;
+            database.close().await;
+            Ok(())
         }
     }
+}
+
+/// `kehu verify-history`: every tenant's chain, held to the signed checkpoints in `dir`. Prints
+/// a line per tenant; returns whether anything failed or is not vouched for.
+async fn verify_history(db: &Db, dir: &std::path::Path, public_key: Option<String>) -> anyhow::Result<bool> {
+    let mut broken = false;
+    let key = match public_key {
+        Some(k) => Some(k.trim().to_ascii_lowercase()),
+        None => kehu_store::anchor::public_key(dir)?,
+    };
+    // The checkpoints are read before the chains, so each is older than the head read next.
+    let mut cps = match &key {
+        Some(k) => kehu_store::anchor::read(dir, k),
+        None => kehu_store::anchor::Checkpoints {
+            missing: !dir.exists(),
+            ..Default::default()
+        },
+    };
+    if cps.missing {
+        broken = true;
+        println!("WARNING: the checkpoint folder {} does not exist.", dir.display());
+        println!(
+            "WARNING: without it the history is checked only against itself; someone with SQL access could have rewritten it unseen. If it was deleted, restore it from a copy (or pass --checkpoint-dir)."
+        );
+    } else if key.is_none() {
+        broken = true;
+        println!(
+            "ERROR: the checkpoints in {} cannot be checked: the key file {} is missing; pass --public-key HEX (printed by `kehu serve`).",
+            dir.display(),
+            kehu_store::anchor::key_path(dir).display()
+        );
+    }
+    for s in &cps.stray {
+        println!("warning: {s}");
+    }
+    for t in kehu_store::tenants::list(db).await? {
+        if let Some(bad) = cps.bad.remove(&t.id) {
+            broken = true;
+            println!("{}: BROKEN: {} checkpoint(s) cannot be trusted", t.slug, bad.len());
+            for b in bad {
+                println!("  {b}");
+            }
+        }
+        let anchors = cps.by_tenant.remove(&t.id).unwrap_or_default();
+        let (count, newest) = (anchors.len(), anchors.last_key_value().map(|(s, _)| *s));
+        match kehu_store::history::verify(db, t.id, anchors).await? {
+            Ok(n) if count == 0 => {
+                broken = true;
+                println!(
+                    "{}: NOT ANCHORED: {n} events verified against each other, but no signed checkpoint in {} vouches for them",
+                    t.slug,
+                    dir.display()
+                );
+            }
+            Ok(n) => println!(
+                "{}: ok, {n} events verified, held to {count} signed checkpoint(s) (newest at event {})",
+                t.slug,
+                newest.unwrap_or(0)
+            ),
+            Err(b) => {
+                broken = true;
+                println!("{}: BROKEN at event {} ({})", t.slug, b.first_bad_event(), b.reason());
+            }
+        }
+    }
+    let mut gone: Vec<i64> = cps.by_tenant.keys().chain(cps.bad.keys()).copied().collect();
+    gone.sort_unstable();
+    gone.dedup();
+    for id in gone {
+        broken = true;
+        println!("tenant {id}: BROKEN: checkpoints vouch for its history, but the database has no such tenant");
+    }
+    Ok(broken)
 }
 
 /// The admin password from a prompt (typed twice, not echoed), or the first line of standard
@@ -469,6 +621,16 @@ async fn serve(
     }
     if state.clock.is_virtual() {
         println!("  virtual clock: POST /api/v1/clock/advance moves time forward (admin)");
+    }
+    if let Some(a) = &state.anchor {
+        // Signed before the address is printed, so whatever the start wrote is vouched for.
+        state.checkpoint().await;
+        println!("  history checkpoints: {}", a.dir().display());
+        println!(
+            "    signing key {} (public {})",
+            kehu_store::anchor::key_path(a.dir()).display(),
+            a.public_hex()
+        );
     }
     println!("  API: http://{addr}/api/v1/openapi.json    stop: Ctrl-C");
     println!();

@@ -1,6 +1,9 @@
 //! The `kehu` binary as an operator uses it: policy check, init, migrate and verify-history, on
-//! SQLite and on PostgreSQL; and every page of every preset's demo (`cli/every_page.rs`).
+//! SQLite and on PostgreSQL; history held to signed checkpoints (`cli/anchor.rs`); and every page
+//! of every preset's demo (`cli/every_page.rs`).
 
+#[path = "cli/anchor.rs"]
+mod anchor;
 #[path = "cli/every_page.rs"]
 mod every_page;
 

@@ -299,8 +299,14 @@ pub struct VerifyOut {
     pub events: Option<i64>,
     /// Sequence number of the first event that fails (when not ok).
     pub first_bad_event: Option<i64>,
-    /// `edited`, `missing_or_reordered` or `truncated` (when not ok).
+    /// `edited`, `missing_or_reordered`, `truncated`, `differs_from_checkpoint`,
+    /// `shorter_than_checkpoint`, or `checkpoint_not_trusted` (a checkpoint file of the tenant
+    /// holds a line not signed by this server's key) when not ok.
     pub reason: Option<String>,
+    /// Signed checkpoints the chain was held to (none when the server keeps no checkpoint
+    /// folder), and the newest one's event.
+    pub checkpoints: i64,
+    pub newest_checkpoint: Option<i64>,
 }
 
 /// Re-hash the tenant's whole history and compare it with its chain.
@@ -309,13 +315,39 @@ pub struct VerifyOut {
 async fn verify_history(State(state): State<AppState>, caller: Caller) -> Result<Json<VerifyOut>, ApiError> {
     let policy = state.policy(caller.tenant_id).await?;
     caller.require(&policy, Permission::HistoryRead)?;
+    let anchors = match &state.anchor {
+        Some(a) => {
+            let dir = a.dir().to_path_buf();
+            let key = a.public_hex();
+            let mut read = tokio::task::spawn_blocking(move || kehu_store::anchor::read(&dir, &key))
+                .await
+                .map_err(|_| ApiError::internal())?;
+            if let Some(bad) = read.bad.get(&caller.tenant_id) {
+                tracing::warn!(tenant.id = caller.tenant_id, lines = ?bad, "history checkpoints not trusted");
+                return Ok(Json(VerifyOut {
+                    ok: false,
+                    events: None,
+                    first_bad_event: None,
+                    reason: Some("checkpoint_not_trusted".into()),
+                    checkpoints: 0,
+                    newest_checkpoint: None,
+                }));
+            }
+            read.by_tenant.remove(&caller.tenant_id).unwrap_or_default()
+        }
+        None => Default::default(),
+    };
+    let checkpoints = anchors.len() as i64;
+    let newest_checkpoint = anchors.last_key_value().map(|(s, _)| *s);
     Ok(Json(
-        match kehu_store::history::verify(&state.db, caller.tenant_id).await? {
+        match kehu_store::history::verify(&state.db, caller.tenant_id, anchors).await? {
             Ok(n) => VerifyOut {
                 ok: true,
                 events: Some(n),
                 first_bad_event: None,
                 reason: None,
+                checkpoints,
+                newest_checkpoint,
             },
             Err(b) => {
                 tracing::warn!(
@@ -329,6 +361,8 @@ async fn verify_history(State(state): State<AppState>, caller: Caller) -> Result
                     events: None,
                     first_bad_event: Some(b.first_bad_event()),
                     reason: Some(b.reason().to_string()),
+                    checkpoints,
+                    newest_checkpoint,
                 }
             }
         },

@@ -6,6 +6,7 @@ mod support;
 mod api;
 mod complaints;
 mod conflicts;
+mod data;
 mod events;
 mod org;
 mod sales;

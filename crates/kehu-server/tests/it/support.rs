@@ -78,38 +78,23 @@ impl TestApp {
 
     /// `None` (and a note) when PostgreSQL is not reachable outside CI.
     pub async fn postgres(virtual_clock: bool) -> Option<TestApp> {
-        use sqlx::postgres::PgConnectOptions;
-        let base = PgConnectOptions::from_str(&pg_url()).expect("KEHU_TEST_PG is a PostgreSQL URL");
-        let admin = match tokio::time::timeout(
-            std::time::Duration::from_secs(5),
-            sqlx::postgres::PgPoolOptions::new()
-                .max_connections(1)
-                .connect_with(base.clone()),
-        )
-        .await
-        {
-            Ok(Ok(p)) => p,
-            other => {
-                if std::env::var("CI").as_deref() == Ok("true") {
-                    panic!("PostgreSQL at {} is required in CI: {other:?}", pg_url());
-                }
-                eprintln!("skipped: PostgreSQL not reachable at {} (set KEHU_TEST_PG)", pg_url());
-                return None;
-            }
-        };
-        drop_stale_schemas(&admin).await;
-        let schema = format!("kehu_t_{}", unique());
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-            .execute(&admin)
-            .await
-            .expect("create schema");
-        admin.close().await;
-        let opts = base.options([("search_path", schema.as_str())]);
-        let db = Db::connect_pg(opts.clone(), 24).await.expect("pg pool");
+        let (db, opts) = empty_postgres().await?;
         kehu_store::migrate::run(&db).await.expect("migrations on PostgreSQL");
         let mut app = TestApp::on(db, virtual_clock).await;
         app.pg = Some(opts);
         Some(app)
+    }
+
+    /// Serves this test's database again with signed history checkpoints in `dir` (what
+    /// `kehu serve` does); the sessions stay valid.
+    pub async fn with_anchor(&mut self, dir: &std::path::Path) {
+        let anchor = kehu_store::anchor::Anchor::open(dir, false).expect("checkpoint folder");
+        let state = AppState::new(self.state.db.clone(), self.state.clock.is_virtual())
+            .await
+            .expect("state")
+            .with_anchor(anchor);
+        self.router = kehu_server::app(state.clone());
+        self.state = state;
     }
 
     async fn on(db: Db, virtual_clock: bool) -> TestApp {
@@ -203,18 +188,9 @@ impl TestApp {
         session: Option<&Session>,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
-        let mut b = Request::builder().method(method).uri(path);
-        if let Some(s) = session {
-            b = b.header(header::COOKIE, &s.cookie);
-        }
-        let req = match body {
-            Some(v) => b
-                .header(header::CONTENT_TYPE, "application/json")
-                .body(Body::from(v.to_string()))
-                .unwrap(),
-            None => b.body(Body::empty()).unwrap(),
-        };
-        let res = self.raw(req).await;
+        let res = self
+            .raw(json_request(method, path, session.map(|s| s.cookie.as_str()), body))
+            .await;
         let status = res.status();
         (status, body_json(res).await)
     }
@@ -257,6 +233,62 @@ impl TestApp {
         tx.execute(sql, vec![]).await.expect("tamper SQL");
         tx.commit().await.unwrap();
     }
+}
+
+/// A JSON request (a body when given) with a session cookie (when given).
+pub fn json_request(method: Method, path: &str, cookie: Option<&str>, body: Option<Value>) -> Request<Body> {
+    let mut b = Request::builder().method(method).uri(path);
+    if let Some(c) = cookie {
+        b = b.header(header::COOKIE, c);
+    }
+    match body {
+        Some(v) => b
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(v.to_string()))
+            .unwrap(),
+        None => b.body(Body::empty()).unwrap(),
+    }
+}
+
+/// A database with nothing in it yet (no migrations): a fresh SQLite file.
+pub async fn empty_sqlite() -> (Db, std::path::PathBuf) {
+    let file = std::env::temp_dir().join(format!("kehu-test-{}.db", unique()));
+    let db = Db::connect_sqlite(file.to_str().unwrap()).await.expect("sqlite");
+    (db, file)
+}
+
+/// A database with nothing in it yet: a fresh PostgreSQL schema, and the options that reach
+/// it. `None` (and a note) when PostgreSQL is not reachable outside CI.
+pub async fn empty_postgres() -> Option<(Db, sqlx::postgres::PgConnectOptions)> {
+    use sqlx::postgres::PgConnectOptions;
+    let base = PgConnectOptions::from_str(&pg_url()).expect("KEHU_TEST_PG is a PostgreSQL URL");
+    let admin = match tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .connect_with(base.clone()),
+    )
+    .await
+    {
+        Ok(Ok(p)) => p,
+        other => {
+            if std::env::var("CI").as_deref() == Ok("true") {
+                panic!("PostgreSQL at {} is required in CI: {other:?}", pg_url());
+            }
+            eprintln!("skipped: PostgreSQL not reachable at {} (set KEHU_TEST_PG)", pg_url());
+            return None;
+        }
+    };
+    drop_stale_schemas(&admin).await;
+    let schema = format!("kehu_t_{}", unique());
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(&admin)
+        .await
+        .expect("create schema");
+    admin.close().await;
+    let opts = base.options([("search_path", schema.as_str())]);
+    let db = Db::connect_pg(opts.clone(), 24).await.expect("pg pool");
+    Some((db, opts))
 }
 
 /// Drops schemas that earlier test runs left behind (older than an hour), so they do not pile up.

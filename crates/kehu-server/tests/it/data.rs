@@ -1,0 +1,329 @@
+//! Trust for the data (issue 9): the history held to signed checkpoints through the API, and
+//! migrations that are checked (an edited landed migration is refused; a database made by the
+//! first migration upgrades to the last with its data and its chain). SQLite and PostgreSQL.
+
+use axum::http::{Method, StatusCode, header};
+use kehu_domain::history::{EventRecord, GENESIS};
+use kehu_store::{Db, args, migrate};
+use serde_json::json;
+use tower::ServiceExt;
+
+use crate::both;
+use crate::support::{PASSWORD, TestApp, body_json, empty_postgres, empty_sqlite, json_request, preset};
+
+both!(
+    the_api_holds_the_history_to_the_signed_checkpoints,
+    |mut app: TestApp| async move {
+        let dir = std::env::temp_dir().join(format!(
+            "kehu-anchor-{}-{}",
+            std::process::id(),
+            jiff::Timestamp::now().as_millisecond()
+        ));
+        app.with_anchor(&dir).await;
+        for (i, name) in ["北京华信", "上海远景", "深圳新航"].iter().enumerate() {
+            app.customer(&app.admin, name, &format!("1391000{:04}", i + 1)).await;
+        }
+        app.state.checkpoint().await;
+        let (_, v) = app.get("/api/v1/history/verify", &app.admin).await;
+        assert_eq!(
+            (v["ok"].as_bool(), v["checkpoints"].as_i64()),
+            (Some(true), Some(1)),
+            "{v}"
+        );
+        let first = v["newest_checkpoint"].as_i64().unwrap();
+        assert_eq!(v["events"].as_i64(), Some(first), "{v}");
+        // An unchanged head is not signed again; a moved one is.
+        app.state.checkpoint().await;
+        app.customer(&app.admin, "广州恒达", "13910009999").await;
+        app.state.checkpoint().await;
+        let (_, v) = app.get("/api/v1/history/verify", &app.admin).await;
+        assert_eq!(v["checkpoints"].as_i64(), Some(2), "{v}");
+        assert!(v["newest_checkpoint"].as_i64().unwrap() > first, "{v}");
+
+        // The last events cut off and the head set back to match, with SQL access alone.
+        app.tamper(&format!(
+            "DELETE FROM events WHERE tenant_id = {} AND seq > {first}",
+            app.tenant_id
+        ))
+        .await;
+        app.tamper(&format!(
+            "UPDATE history_heads SET last_seq = {first}, last_hash = (SELECT hash FROM events WHERE tenant_id = {t} AND seq = {first}) \
+             WHERE tenant_id = {t}",
+            t = app.tenant_id
+        ))
+        .await;
+        let (_, v) = app.get("/api/v1/history/verify", &app.admin).await;
+        assert_eq!(
+            (v["ok"].as_bool(), v["reason"].as_str(), v["first_bad_event"].as_i64()),
+            (Some(false), Some("shorter_than_checkpoint"), Some(first + 1)),
+            "{v}"
+        );
+        // A line in the tenant's checkpoint file that this server did not sign.
+        let file = dir.join(format!("tenant-{}.jsonl", app.tenant_id));
+        let forged =
+            kehu_domain::history::CheckpointKey::from_secret([3; 32]).sign("acme", app.tenant_id, 1, GENESIS, 1);
+        let mut text = std::fs::read_to_string(&file).unwrap();
+        text.push_str(&format!("{}\n", serde_json::to_string(&forged).unwrap()));
+        std::fs::write(&file, text).unwrap();
+        let (_, v) = app.get("/api/v1/history/verify", &app.admin).await;
+        assert_eq!(v["reason"].as_str(), Some("checkpoint_not_trusted"), "{v}");
+        std::fs::remove_dir_all(&dir).ok();
+        std::fs::remove_file(kehu_store::anchor::key_path(&dir)).ok();
+    }
+);
+
+/// Runs `check` on an empty SQLite database and an empty PostgreSQL schema.
+async fn on_empty_databases(check: impl AsyncFn(Db)) {
+    let (db, file) = empty_sqlite().await;
+    check(db).await;
+    for s in ["", "-wal", "-shm"] {
+        std::fs::remove_file(format!("{}{s}", file.display())).ok();
+    }
+    if let Some((db, _)) = empty_postgres().await {
+        check(db).await;
+    }
+}
+
+async fn migration_count(db: &Db) -> i64 {
+    let (n,): (i64,) = db
+        .fetch_one("SELECT COUNT(*) FROM schema_migrations", args![])
+        .await
+        .unwrap();
+    n
+}
+
+#[tokio::test]
+async fn a_landed_migration_that_was_edited_is_refused_at_start() {
+    on_empty_databases(async |db: Db| {
+        let all = migrate::list(db.backend());
+        assert_eq!(migrate::run(&db).await.unwrap().len(), all.len());
+        assert!(migrate::run(&db).await.unwrap().is_empty(), "a second run applies nothing");
+        let n = migration_count(&db).await;
+
+        // The second migration's text changed after it landed: refused, naming it.
+        let mut edited = all.to_vec();
+        let sql = format!("{}\n-- an edit after the fact\n", edited[1].2);
+        edited[1].2 = &sql;
+        let err = migrate::run_list(&db, &edited).await.unwrap_err().to_string();
+        assert!(
+            err.contains("migration 0002_deadlines_ledger.sql was edited after it was applied"),
+            "{err}"
+        );
+        // Line ends alone are no edit.
+        let crlf = all[1].2.replace('\n', "\r\n");
+        let mut crlf_list = all.to_vec();
+        crlf_list[1].2 = &crlf;
+        assert!(migrate::run_list(&db, &crlf_list).await.is_ok());
+
+        // The checksum recorded in the database is held too.
+        let mut tx = db.begin().await.unwrap();
+        tx.execute("UPDATE schema_migrations SET checksum = 'abc' WHERE version = 3", args![])
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let err = migrate::run(&db).await.unwrap_err().to_string();
+        assert!(err.contains("0003_complaints.sql was edited"), "{err}");
+        let mut tx = db.begin().await.unwrap();
+        tx.execute(
+            "UPDATE schema_migrations SET checksum = $1 WHERE version = 3",
+            args![migrate::checksum(all[2].2)],
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+
+        // A database a newer kehu upgraded is not run by this one.
+        let mut tx = db.begin().await.unwrap();
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name, applied_at, checksum) VALUES (9999, 'from_the_future', 0, 'x')",
+            args![],
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        let err = migrate::run(&db).await.unwrap_err().to_string();
+        assert!(err.contains("9999_from_the_future") && err.contains("newer version of kehu"), "{err}");
+        assert_eq!(migration_count(&db).await, n + 1, "a refused run changes nothing");
+        db.close().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_database_made_before_checksums_were_kept_gets_them() {
+    on_empty_databases(async |db: Db| {
+        migrate::run_up_to(&db, 3).await.unwrap();
+        let mut tx = db.begin().await.unwrap();
+        tx.execute("ALTER TABLE schema_migrations DROP COLUMN checksum", args![])
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let ran = migrate::run(&db).await.unwrap();
+        assert_eq!(ran.first(), Some(&4), "{ran:?}");
+        let (missing,): (i64,) = db
+            .fetch_one("SELECT COUNT(*) FROM schema_migrations WHERE checksum IS NULL", args![])
+            .await
+            .unwrap();
+        assert_eq!(missing, 0);
+        db.close().await;
+    })
+    .await;
+}
+
+/// Writes one event of the chain by hand, as the first migration's schema holds it.
+async fn old_event(
+    tx: &mut kehu_store::Tx,
+    head: &mut (i64, String),
+    tenant_id: i64,
+    e: (&str, i64, Option<i64>, String),
+) {
+    let mut r = EventRecord {
+        tenant_id,
+        seq: 0,
+        at_ms: 1_780_000_000_000 + head.0,
+        actor_id: None,
+        entity: e.0.to_string(),
+        entity_id: e.1,
+        customer_id: e.2,
+        action: "create".into(),
+        before: None,
+        after: Some(e.3),
+        decision: None,
+        prev_hash: String::new(),
+        hash: String::new(),
+    };
+    r.seal(head.0, &head.1);
+    tx.execute(
+        "INSERT INTO events (tenant_id, seq, at_ms, actor_id, entity, entity_id, customer_id, action, before_json, after_json, \
+         decision_json, prev_hash, hash) VALUES ($1, $2, $3, NULL, $4, $5, $6, 'create', NULL, $7, NULL, $8, $9)",
+        args![
+            tenant_id,
+            r.seq,
+            r.at_ms,
+            r.entity.as_str(),
+            r.entity_id,
+            r.customer_id,
+            r.after.clone(),
+            r.prev_hash.as_str(),
+            r.hash.as_str()
+        ],
+    )
+    .await
+    .unwrap();
+    *head = (r.seq, r.hash);
+}
+
+#[tokio::test]
+async fn a_database_from_the_first_migration_upgrades_with_its_data_and_its_chain() {
+    on_empty_databases(async |db: Db| {
+        assert_eq!(migrate::run_up_to(&db, 1).await.unwrap(), vec![1]);
+        let (file, src) = preset();
+        let version = crate::support::preset_version() as i64;
+        let hash = kehu_server::auth::hash_password(PASSWORD).unwrap();
+        // The first migration's schema, filled by hand: a tenant, its admin, customers with
+        // phones, and the chain of their creation.
+        let mut tx = db.begin().await.unwrap();
+        let (t,): (i64,) = tx
+            .fetch_one(
+                "INSERT INTO tenants (slug, name, policy_version, created_at) VALUES ('old', '老客户公司', $1, 1780000000000) RETURNING id",
+                args![version],
+            )
+            .await
+            .unwrap();
+        tx.execute(
+            "INSERT INTO policy_versions (tenant_id, version, file_name, source, created_at) VALUES ($1, $2, $3, $4, 1780000000000)",
+            args![t, version, file.as_str(), src.as_str()],
+        )
+        .await
+        .unwrap();
+        let (admin,): (i64,) = tx
+            .fetch_one(
+                "INSERT INTO staff (tenant_id, username, display_name, password_hash, roles, created_at) \
+                 VALUES ($1, 'oldadmin', '老管理员', $2, 'admin', 1780000000000) RETURNING id",
+                args![t, hash.as_str()],
+            )
+            .await
+            .unwrap();
+        let mut head = (0i64, GENESIS.to_string());
+        old_event(&mut tx, &mut head, t, ("staff", admin, None, json!({"username": "oldadmin"}).to_string())).await;
+        let mut ids = Vec::new();
+        for (name, phone) in [("老客户甲", "+8613900001111"), ("老客户乙", "+8613900002222")] {
+            let (id,): (i64,) = tx
+                .fetch_one(
+                    "INSERT INTO customers (tenant_id, kind, name, name_norm, created_by, created_at, updated_at) \
+                     VALUES ($1, 'person', $2, $2, $3, 1780000000000, 1780000000000) RETURNING id",
+                    args![t, name, admin],
+                )
+                .await
+                .unwrap();
+            tx.execute(
+                "INSERT INTO customer_keys (tenant_id, key, customer_id, kind, value) VALUES ($1, $2, $3, 'phone', $4)",
+                args![t, format!("phone:{phone}"), id, phone],
+            )
+            .await
+            .unwrap();
+            old_event(&mut tx, &mut head, t, ("customer", id, Some(id), json!({"name": name}).to_string())).await;
+            ids.push(id);
+        }
+        tx.execute(
+            "INSERT INTO history_heads (tenant_id, last_seq, last_hash) VALUES ($1, $2, $3)",
+            args![t, head.0, head.1.as_str()],
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+
+        // Upgraded to the last migration: everything is there, and the chain verifies.
+        let ran = migrate::run(&db).await.unwrap();
+        assert_eq!(ran.len(), migrate::list(db.backend()).len() - 1, "{ran:?}");
+        assert_eq!(kehu_store::history::verify(&db, t, Default::default()).await.unwrap(), Ok(3));
+
+        // The server runs on it: the old admin logs in, reads the old customers (phones
+        // included), finds one by phone once the indexer has run, and registers a new one.
+        let state = kehu_server::AppState::new(db.clone(), false).await.unwrap();
+        let router = kehu_server::app(state.clone());
+        let call = |method: Method, path: String, cookie: Option<String>, body: Option<serde_json::Value>| {
+            let router = router.clone();
+            async move {
+                let req = json_request(method, &path, cookie.as_deref(), body);
+                let res = router.oneshot(req).await.unwrap();
+                let cookie = res
+                    .headers()
+                    .get(header::SET_COOKIE)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.split(';').next())
+                    .map(str::to_string);
+                (res.status(), cookie, body_json(res).await)
+            }
+        };
+        let (status, cookie, body) = call(
+            Method::POST,
+            "/api/v1/session".into(),
+            None,
+            Some(json!({"username": "oldadmin", "password": PASSWORD})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let cookie = cookie.unwrap();
+        let (status, _, c) = call(Method::GET, format!("/api/v1/customers/{}", ids[1]), Some(cookie.clone()), None).await;
+        assert_eq!(status, StatusCode::OK, "{c}");
+        assert_eq!(c["name"], "老客户乙", "{c}");
+        assert_eq!(c["phones"][0].as_str().map(|p| p.replace(' ', "")), Some("13900002222".into()), "{c}");
+        kehu_server::indexer::drain(&state.db).await.unwrap();
+        let (_, _, found) = call(Method::GET, "/api/v1/customers?q=00001111".into(), Some(cookie.clone()), None).await;
+        assert_eq!(found["items"].as_array().map(|a| a.len()), Some(1), "{found}");
+        assert_eq!(found["items"][0]["id"].as_i64(), Some(ids[0]), "{found}");
+        let (status, _, body) = call(
+            Method::POST,
+            "/api/v1/customers".into(),
+            Some(cookie.clone()),
+            Some(json!({"kind": "person", "name": "新客户", "phones": ["13900003333"]})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        assert!(body["id"].as_i64().unwrap() > ids[1], "{body}");
+        assert_eq!(kehu_store::history::verify(&db, t, Default::default()).await.unwrap(), Ok(4));
+        db.close().await;
+    })
+    .await;
+}

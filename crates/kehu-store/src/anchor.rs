@@ -1,0 +1,293 @@
+//! Signed checkpoints of every tenant's history head, kept outside the database.
+//!
+//! The chain in the database proves that no event was edited, dropped or reordered, as long as
+//! nobody rewrites the chain and its head together. Someone with SQL access can do that: cut the
+//! last events and set the head back, or re-hash every event after an edit. A checkpoint is the
+//! head signed with a key that lives in a file, not in the database; `verify-history` holds the
+//! chain to every checkpoint, so such a rewrite is found up to the newest checkpoint.
+//!
+//! The folder holds one file per tenant, `tenant-<id>.jsonl`, one signed checkpoint a line,
+//! appended and flushed to disk. The key is the file `<folder>.key` beside the folder (32 secret
+//! bytes in hex, readable by its owner only), made on first start. Copy the folder somewhere the
+//! database's administrators cannot write (another machine, object storage with retention) to
+//! keep the anchor out of their reach as well.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use kehu_domain::history::{Checkpoint, CheckpointKey, hex, unhex};
+
+use crate::db::Db;
+use crate::{Result, StoreError, args};
+
+/// The checkpoint folder and its signing key.
+pub struct Anchor {
+    dir: PathBuf,
+    key: CheckpointKey,
+    /// The head last written for each tenant: an unchanged head is not written again.
+    written: Mutex<HashMap<i64, (i64, String)>>,
+}
+
+/// The folder a database's checkpoints go to when none is named: beside a SQLite file
+/// (`PATH.checkpoints`), and for PostgreSQL a folder under `~/.local/state/kehu/checkpoints`
+/// named after the server, database and options (never the password).
+pub fn default_dir(database_url: &str) -> PathBuf {
+    if let Some(path) = database_url
+        .strip_prefix("sqlite://")
+        .or_else(|| database_url.strip_prefix("sqlite:"))
+    {
+        let path = path.split('?').next().unwrap_or(path);
+        return PathBuf::from(format!("{path}.checkpoints"));
+    }
+    let rest = database_url.split_once("://").map_or(database_url, |(_, r)| r);
+    let rest = match rest.rsplit_once('@') {
+        Some((_, host)) => host,
+        None => rest,
+    };
+    let name: String = rest
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let base = std::env::var_os("XDG_STATE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
+        .unwrap_or_else(|| PathBuf::from("."));
+    base.join("kehu/checkpoints").join(name)
+}
+
+/// The key file of a checkpoint folder: `<folder>.key`, beside it, so that removing the folder
+/// does not remove the key.
+pub fn key_path(dir: &Path) -> PathBuf {
+    let mut s = dir.as_os_str().to_os_string();
+    s.push(".key");
+    PathBuf::from(s)
+}
+
+fn io(what: &str, path: &Path, e: std::io::Error) -> StoreError {
+    StoreError::Other(format!("{what} {}: {e}", path.display()))
+}
+
+/// Reads the public key of a folder's key file.
+pub fn public_key(dir: &Path) -> Result<Option<String>> {
+    let path = key_path(dir);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Ok(Some(parse_key(&path, &text)?.public_hex())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io("reading the checkpoint key", &path, e)),
+    }
+}
+
+fn parse_key(path: &Path, text: &str) -> Result<CheckpointKey> {
+    let secret: [u8; 32] = unhex(text.trim()).and_then(|b| b.try_into().ok()).ok_or_else(|| {
+        StoreError::Other(format!(
+            "{} is not a checkpoint key (64 hexadecimal digits)",
+            path.display()
+        ))
+    })?;
+    Ok(CheckpointKey::from_secret(secret))
+}
+
+impl Anchor {
+    /// Opens the folder and its key, making both on first use. With `fresh_database` (this
+    /// process just created the database), checkpoints left in the folder belong to a database
+    /// that is gone: the folder is moved aside (`<folder>.old-<time>`) and a new one begun.
+    pub fn open(dir: &Path, fresh_database: bool) -> Result<Anchor> {
+        let key_file = key_path(dir);
+        let key = match std::fs::read_to_string(&key_file) {
+            Ok(text) => parse_key(&key_file, &text)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if let Some(parent) = key_file.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(parent).map_err(|e| io("creating", parent, e))?;
+                }
+                let secret: [u8; 32] = rand::random();
+                let mut opts = std::fs::OpenOptions::new();
+                opts.write(true).create_new(true);
+                #[cfg(unix)]
+                std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+                let mut f = opts
+                    .open(&key_file)
+                    .map_err(|e| io("creating the checkpoint key", &key_file, e))?;
+                f.write_all(format!("{}\n", hex(&secret)).as_bytes())
+                    .and_then(|_| f.sync_all())
+                    .map_err(|e| io("writing the checkpoint key", &key_file, e))?;
+                tracing::info!(key = %key_file.display(), "checkpoint signing key created");
+                CheckpointKey::from_secret(secret)
+            }
+            Err(e) => return Err(io("reading the checkpoint key", &key_file, e)),
+        };
+        if fresh_database && dir.exists() {
+            let aside = PathBuf::from(format!(
+                "{}.old-{}",
+                dir.display(),
+                jiff::Timestamp::now().strftime("%Y%m%dT%H%M%S")
+            ));
+            std::fs::rename(dir, &aside).map_err(|e| io("moving aside", dir, e))?;
+            tracing::warn!(
+                old = %aside.display(),
+                "the database is new: checkpoints of an earlier database in this folder were moved aside"
+            );
+        }
+        std::fs::create_dir_all(dir).map_err(|e| io("creating the checkpoint folder", dir, e))?;
+        Ok(Anchor {
+            dir: dir.to_path_buf(),
+            key,
+            written: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The public key (hex) that verifies this anchor's checkpoints.
+    pub fn public_hex(&self) -> String {
+        self.key.public_hex()
+    }
+
+    /// Signs and appends a checkpoint for every tenant whose head moved since this process last
+    /// wrote one. Returns how many were written. Each file is flushed to disk before returning.
+    pub async fn write(&self, db: &Db) -> Result<usize> {
+        #[derive(sqlx::FromRow)]
+        struct HeadRow {
+            tenant_id: i64,
+            slug: String,
+            last_seq: i64,
+            last_hash: String,
+        }
+        let heads: Vec<HeadRow> = db
+            .fetch_all(
+                "SELECT h.tenant_id, t.slug, h.last_seq, h.last_hash FROM history_heads h \
+                 JOIN tenants t ON t.id = h.tenant_id ORDER BY h.tenant_id",
+                args![],
+            )
+            .await?;
+        let now = jiff::Timestamp::now().as_millisecond();
+        let mut n = 0;
+        for h in heads {
+            if h.last_seq == 0 {
+                continue;
+            }
+            let head = (h.last_seq, h.last_hash.clone());
+            if self.written.lock().expect("checkpoint lock").get(&h.tenant_id) == Some(&head) {
+                continue;
+            }
+            let cp = self.key.sign(&h.slug, h.tenant_id, h.last_seq, &h.last_hash, now);
+            let line = serde_json::to_string(&cp).map_err(|e| StoreError::Other(e.to_string()))?;
+            let path = self.dir.join(format!("tenant-{}.jsonl", h.tenant_id));
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .map_err(|e| io("opening", &path, e))?;
+            f.write_all(format!("{line}\n").as_bytes())
+                .and_then(|_| f.sync_data())
+                .map_err(|e| io("writing", &path, e))?;
+            self.written.lock().expect("checkpoint lock").insert(h.tenant_id, head);
+            n += 1;
+        }
+        Ok(n)
+    }
+}
+
+/// What a checkpoint folder holds, checked against the trusted public key.
+#[derive(Debug, Default)]
+pub struct Checkpoints {
+    /// The folder does not exist.
+    pub missing: bool,
+    /// Good checkpoints by tenant: sequence number to hash.
+    pub by_tenant: HashMap<i64, BTreeMap<i64, String>>,
+    /// Lines that cannot be trusted, by tenant, as `file:line: why`.
+    pub bad: HashMap<i64, Vec<String>>,
+    /// Files that do not belong in the folder or cannot be read.
+    pub stray: Vec<String>,
+}
+
+impl Checkpoints {
+    /// The newest good checkpoint of a tenant: (sequence number, count of good checkpoints).
+    pub fn newest(&self, tenant_id: i64) -> Option<(i64, usize)> {
+        let m = self.by_tenant.get(&tenant_id)?;
+        Some((*m.last_key_value()?.0, m.len()))
+    }
+}
+
+/// Reads every checkpoint in the folder and checks each one's signature with `public_hex`.
+/// Two good checkpoints that name one event with different hashes are both reported bad (only
+/// the signing key could make that, so the key itself leaked).
+pub fn read(dir: &Path, public_hex: &str) -> Checkpoints {
+    let mut out = Checkpoints::default();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            out.missing = true;
+            return out;
+        }
+        Err(e) => {
+            out.stray.push(format!("{}: {e}", dir.display()));
+            return out;
+        }
+    };
+    let mut files: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    files.sort();
+    for path in files {
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_string();
+        let Some(file_tenant) = name
+            .strip_prefix("tenant-")
+            .and_then(|n| n.strip_suffix(".jsonl"))
+            .and_then(|n| n.parse::<i64>().ok())
+        else {
+            out.stray.push(format!("{}: not a checkpoint file", path.display()));
+            continue;
+        };
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) => {
+                out.stray.push(format!("{}: {e}", path.display()));
+                continue;
+            }
+        };
+        for (i, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let at = format!("{}:{}", path.display(), i + 1);
+            let why = match serde_json::from_str::<Checkpoint>(line) {
+                Err(e) => Some(format!("not a checkpoint ({e})")),
+                Ok(cp) if cp.tenant_id != file_tenant => Some(format!(
+                    "names tenant {} in the file of tenant {file_tenant}",
+                    cp.tenant_id
+                )),
+                Ok(cp) => match cp.check(public_hex) {
+                    Err(e) => Some(e.to_string()),
+                    Ok(()) => {
+                        let m = out.by_tenant.entry(file_tenant).or_default();
+                        match m.get(&cp.seq) {
+                            Some(h) if *h != cp.hash => {
+                                Some(format!("another checkpoint names event {} with another hash", cp.seq))
+                            }
+                            _ => {
+                                m.insert(cp.seq, cp.hash);
+                                None
+                            }
+                        }
+                    }
+                },
+            };
+            if let Some(why) = why {
+                out.bad.entry(file_tenant).or_default().push(format!("{at}: {why}"));
+            }
+        }
+    }
+    out
+}

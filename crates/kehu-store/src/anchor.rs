@@ -291,3 +291,45 @@ pub fn read(dir: &Path, public_hex: &str) -> Checkpoints {
     }
     out
 }
+
+/// After a restore: the folder's checkpoints that name events past the restored heads (what
+/// was recorded after the backup) no longer describe this database. The folder is moved aside
+/// whole (`<folder>.before-restore-<time>`, kept as the record of what was lost) and a new one
+/// holds the checkpoints up to each restored head. `heads`: tenant id to restored last event.
+/// Returns where the old folder went, or `None` when there was none.
+pub fn rewind(dir: &Path, heads: &HashMap<i64, i64>) -> Result<Option<PathBuf>> {
+    if !dir.exists() {
+        return Ok(None);
+    }
+    let aside = PathBuf::from(format!(
+        "{}.before-restore-{}",
+        dir.display(),
+        jiff::Timestamp::now().strftime("%Y%m%dT%H%M%S")
+    ));
+    std::fs::rename(dir, &aside).map_err(|e| io("moving aside", dir, e))?;
+    std::fs::create_dir_all(dir).map_err(|e| io("creating the checkpoint folder", dir, e))?;
+    let entries = std::fs::read_dir(&aside).map_err(|e| io("reading", &aside, e))?;
+    for entry in entries.filter_map(|e| e.ok()) {
+        let name = entry.file_name();
+        let Some(tenant) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("tenant-"))
+            .and_then(|n| n.strip_suffix(".jsonl"))
+            .and_then(|n| n.parse::<i64>().ok())
+        else {
+            continue;
+        };
+        let Some(&head) = heads.get(&tenant) else { continue };
+        let text = std::fs::read_to_string(entry.path()).map_err(|e| io("reading", &entry.path(), e))?;
+        let kept: String = text
+            .lines()
+            .filter(|l| serde_json::from_str::<Checkpoint>(l).is_ok_and(|c| c.seq <= head))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let path = dir.join(&name);
+        std::fs::write(&path, kept)
+            .and_then(|_| std::fs::File::open(&path)?.sync_all())
+            .map_err(|e| io("writing", &path, e))?;
+    }
+    Ok(Some(aside))
+}

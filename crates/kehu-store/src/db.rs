@@ -134,16 +134,7 @@ pub type HeadCache = std::sync::Arc<std::sync::Mutex<std::collections::HashMap<i
 impl Db {
     /// Opens `sqlite://PATH` (created if missing) or `postgres://...`, and runs migrations.
     pub async fn connect(url: &str) -> Result<Db, StoreError> {
-        let db = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let opts = PgConnectOptions::from_str(url)?;
-            Db::connect_pg(opts, 16).await?
-        } else {
-            let path = url
-                .strip_prefix("sqlite://")
-                .or_else(|| url.strip_prefix("sqlite:"))
-                .unwrap_or(url);
-            Db::connect_sqlite(path).await?
-        };
+        let db = Db::connect_unmigrated(url).await?;
         if db.backend() == Backend::Postgres {
             // PostgreSQL acknowledges a commit once its log is flushed, unless the server (or
             // this role or database) is told otherwise: say so, since Kehu then promises less.
@@ -166,6 +157,21 @@ impl Db {
             new: ran.first() == Some(&1),
             ..db
         })
+    }
+
+    /// Opens `sqlite://PATH` (created if missing) or `postgres://...` as it is, without running
+    /// migrations.
+    pub async fn connect_unmigrated(url: &str) -> Result<Db, StoreError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let opts = PgConnectOptions::from_str(url)?;
+            Db::connect_pg(opts, 16).await
+        } else {
+            let path = url
+                .strip_prefix("sqlite://")
+                .or_else(|| url.strip_prefix("sqlite:"))
+                .unwrap_or(url);
+            Db::connect_sqlite(path).await
+        }
     }
 
     /// Opens (or creates) a SQLite file: WAL, foreign keys on, one writer and a read pool.

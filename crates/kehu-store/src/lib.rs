@@ -6,6 +6,7 @@
 pub mod activities;
 pub mod anchor;
 pub mod auth;
+pub mod backup;
 pub mod claims;
 pub mod clock;
 pub mod complaints;

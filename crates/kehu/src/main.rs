@@ -173,6 +173,31 @@ enum Command {
         #[arg(long)]
         public_key: Option<String>,
     },
+    /// Back up a database to a new file while it stays in use: one consistent snapshot (SQLite
+    /// `VACUUM INTO`, PostgreSQL `pg_dump --format=custom`), written whole or not at all. A
+    /// checkpoint of every tenant's history is signed first.
+    Backup {
+        #[command(flatten)]
+        db: DbArgs,
+        /// The backup file to write (must not exist).
+        #[arg(long)]
+        to: PathBuf,
+        #[command(flatten)]
+        checkpoints: CheckpointArgs,
+    },
+    /// Restore a backup into a database that holds no Kehu data yet (a SQLite file that does not
+    /// exist, an empty PostgreSQL database or schema). The restored data passes the integrity
+    /// check and its history is held to the signed checkpoints before it is put in place;
+    /// events recorded after the backup are named as lost.
+    Restore {
+        /// The backup file (`kehu backup --to`).
+        #[arg(long)]
+        from: PathBuf,
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(flatten)]
+        checkpoints: CheckpointArgs,
+    },
     /// Run the deadline scheduler once: fire every deadline due now, each in its own transaction,
     /// and exit. Safe to run beside `kehu serve` and other sweeps: each deadline fires once.
     Sweep {
@@ -446,6 +471,27 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Backup { db, to, checkpoints } => {
+            let database = connect(&db.database_url).await?;
+            checkpoints.write(&db.database_url, &database).await?;
+            let heads = heads(&database).await?;
+            let started = std::time::Instant::now();
+            let bytes = kehu_store::backup::backup(&database, &db.database_url, &to)
+                .await
+                .with_context(|| format!("backing up to {}", to.display()))?;
+            database.close().await;
+            println!(
+                "backed up to {} ({:.1} MB) in {:.1} s",
+                to.display(),
+                bytes as f64 / 1e6,
+                started.elapsed().as_secs_f64()
+            );
+            for (slug, seq) in heads {
+                println!("  {slug}: history up to event {seq} at least");
+            }
+            Ok(())
+        }
+        Command::Restore { from, db, checkpoints } => restore(&from, &db.database_url, &checkpoints).await,
         Command::Sweep {
             db,
             virtual_clock,
@@ -484,6 +530,135 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// Every tenant's short name and last event, by tenant id.
+async fn heads(db: &Db) -> anyhow::Result<Vec<(String, i64)>> {
+    Ok(db
+        .fetch_all(
+            "SELECT t.slug, h.last_seq FROM history_heads h JOIN tenants t ON t.id = h.tenant_id ORDER BY t.id",
+            kehu_store::args![],
+        )
+        .await?)
+}
+
+/// `kehu restore`: see [`Command::Restore`].
+async fn restore(from: &std::path::Path, url: &str, checkpoints: &CheckpointArgs) -> anyhow::Result<()> {
+    use kehu_store::backup;
+    if !backup::target_is_empty(url).await? {
+        bail!(
+            "{} holds a Kehu database already: restore into a new SQLite file or an empty PostgreSQL database (move the old one aside first)",
+            redact(url)
+        );
+    }
+    let started = std::time::Instant::now();
+    backup::restore(from, url)
+        .await
+        .with_context(|| format!("restoring {}", from.display()))?;
+    let sqlite = backup::sqlite_path(url).map(std::path::PathBuf::from);
+    let staged_url = match &sqlite {
+        Some(p) => format!("sqlite://{}", backup::restoring_path(p).display()),
+        None => url.to_string(),
+    };
+    let discard = |why: String| -> anyhow::Error {
+        match &sqlite {
+            Some(p) => {
+                let staged = backup::restoring_path(p);
+                for s in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{s}", staged.display()));
+                }
+                anyhow::anyhow!("{why}; nothing was restored")
+            }
+            None => anyhow::anyhow!("{why}; the restored schema is in place: drop it before using it"),
+        }
+    };
+    let db = match connect(&staged_url).await {
+        Ok(db) => db,
+        Err(e) => return Err(discard(format!("the backup cannot be opened ({e:#})"))),
+    };
+    match backup::integrity(&db).await? {
+        backup::Integrity::Ok => println!("integrity check: ok"),
+        backup::Integrity::NotChecked(why) => println!("integrity check: not run ({why})"),
+        backup::Integrity::Damaged(problems) => {
+            db.close().await;
+            return Err(discard(format!(
+                "the backup fails the integrity check: {}",
+                problems.join("; ")
+            )));
+        }
+    }
+    // The restored history must agree with every checkpoint up to its head; checkpoints past it
+    // name the events recorded after the backup.
+    let dir = checkpoints.dir(url);
+    let mut cps = match kehu_store::anchor::public_key(&dir)? {
+        Some(k) => kehu_store::anchor::read(&dir, &k),
+        None => kehu_store::anchor::Checkpoints::default(),
+    };
+    if cps.by_tenant.is_empty() {
+        println!(
+            "WARNING: no signed checkpoint in {} to hold the restored history to; it is checked against itself only",
+            dir.display()
+        );
+    }
+    let mut restored = std::collections::HashMap::new();
+    let mut report = Vec::new();
+    for t in kehu_store::tenants::list(&db).await? {
+        let (head,): (i64,) = db
+            .fetch_one(
+                "SELECT last_seq FROM history_heads WHERE tenant_id = $1",
+                kehu_store::args![t.id],
+            )
+            .await?;
+        let all = cps.by_tenant.remove(&t.id).unwrap_or_default();
+        let newest = all.last_key_value().map(|(s, _)| *s);
+        let held: std::collections::BTreeMap<i64, String> = all.into_iter().filter(|(s, _)| *s <= head).collect();
+        let count = held.len();
+        match kehu_store::history::verify(&db, t.id, held).await? {
+            Ok(n) => {
+                restored.insert(t.id, head);
+                let lost = match newest {
+                    Some(s) if s > head => format!(
+                        "; events {} to {s} were recorded after this backup and are not in it",
+                        head + 1
+                    ),
+                    _ => String::new(),
+                };
+                report.push(format!(
+                    "  {}: {n} events, held to {count} signed checkpoint(s){lost}",
+                    t.slug
+                ));
+            }
+            Err(b) => {
+                db.close().await;
+                return Err(discard(format!(
+                    "tenant {}: the backup's history does not match the signed checkpoints (event {}, {})",
+                    t.slug,
+                    b.first_bad_event(),
+                    b.reason()
+                )));
+            }
+        }
+    }
+    db.close().await;
+    if let Some(p) = &sqlite {
+        backup::finish_sqlite_restore(p)?;
+    }
+    let db = connect(url).await?;
+    if let Some(aside) = kehu_store::anchor::rewind(&dir, &restored)? {
+        println!("the checkpoints before the restore were moved to {}", aside.display());
+    }
+    checkpoints.write(url, &db).await?;
+    db.close().await;
+    println!(
+        "restored {} into {} in {:.1} s",
+        from.display(),
+        redact(url),
+        started.elapsed().as_secs_f64()
+    );
+    for line in report {
+        println!("{line}");
+    }
+    Ok(())
+}
+
 /// `kehu verify-history`: every tenant's chain, held to the signed checkpoints in `dir`. Prints
 /// a line per tenant; returns whether anything failed or is not vouched for.
 async fn verify_history(db: &Db, dir: &std::path::Path, public_key: Option<String>) -> anyhow::Result<bool> {
@@ -516,6 +691,21 @@ async fn verify_history(db: &Db, dir: &std::path::Path, public_key: Option<Strin
     }
     for s in &cps.stray {
         println!("warning: {s}");
+    }
+    let started = std::time::Instant::now();
+    match kehu_store::backup::integrity(db).await? {
+        kehu_store::backup::Integrity::Ok => println!(
+            "database integrity check: ok ({:.1} s)",
+            started.elapsed().as_secs_f64()
+        ),
+        kehu_store::backup::Integrity::NotChecked(why) => println!("database integrity check: not run ({why})"),
+        kehu_store::backup::Integrity::Damaged(problems) => {
+            broken = true;
+            println!("database integrity check: DAMAGED");
+            for p in problems.iter().take(20) {
+                println!("  {p}");
+            }
+        }
     }
     for t in kehu_store::tenants::list(db).await? {
         if let Some(bad) = cps.bad.remove(&t.id) {

@@ -141,9 +141,10 @@ impl Drop for Server {
         if std::thread::panicking() {
             eprintln!("--- kehu demo log (last lines) ---\n{}", tail(&self.log, 40));
         }
-        for suffix in ["", "-wal", "-shm", "-journal"] {
+        for suffix in ["", "-wal", "-shm", "-journal", ".checkpoints.key"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", self.db.display()));
         }
+        let _ = std::fs::remove_dir_all(format!("{}.checkpoints", self.db.display()));
         let _ = std::fs::remove_file(&self.log);
     }
 }

@@ -4,6 +4,8 @@
 
 #[path = "cli/anchor.rs"]
 mod anchor;
+#[path = "cli/backup.rs"]
+mod backup;
 #[path = "cli/every_page.rs"]
 mod every_page;
 
@@ -33,6 +35,21 @@ fn preset_version() -> u32 {
     kehu_domain::Policy::parse(&std::fs::read_to_string(preset).unwrap(), preset)
         .unwrap()
         .version
+}
+
+/// Removes a SQLite database file with its log files, its checkpoint folder and key.
+fn remove_db(path: &std::path::Path) {
+    for suffix in ["", "-wal", "-shm", "-journal", ".checkpoints.key"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    let _ = std::fs::remove_dir_all(format!("{}.checkpoints", path.display()));
+}
+
+/// Removes the default checkpoint folder (and key) of a database URL.
+fn remove_checkpoints(url: &str) {
+    let dir = kehu_store::anchor::default_dir(url);
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_file(kehu_store::anchor::key_path(&dir));
 }
 
 fn temp(name: &str) -> std::path::PathBuf {
@@ -132,9 +149,7 @@ fn init_takes_the_admin_password_from_the_environment_or_standard_input() {
     // A short one is refused like any weak password.
     let o = init("weakco").env("KEHU_ADMIN_PASSWORD", "short").output().unwrap();
     assert!(!o.status.success(), "{}", text(&o));
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
-    }
+    remove_db(&db);
 }
 
 /// `kehu init` makes a tenant whose fresh history verifies.
@@ -220,9 +235,7 @@ async fn verify_history_on_sqlite() {
     let o = kehu(&["verify-history", "--database-url", &url]);
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o).contains("acme: BROKEN at event 1 (edited)"), "{}", text(&o));
-    for s in ["", "-wal", "-shm"] {
-        std::fs::remove_file(format!("{}{s}", file.display())).ok();
-    }
+    remove_db(&file);
 }
 
 #[tokio::test]
@@ -270,6 +283,7 @@ async fn verify_history_on_postgres() {
         "{}",
         text(&o)
     );
+    remove_checkpoints(&url);
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
         .execute(&admin)
         .await
@@ -400,6 +414,7 @@ async fn three_sweeps_at_once_fire_each_deadline_exactly_once() {
     // Nothing is due any more: a further sweep fires nothing.
     let o = kehu(&["sweep", "--database-url", &url]);
     assert!(text(&o).starts_with("fired 0 deadline(s)"), "{}", text(&o));
+    remove_checkpoints(&url);
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
         .execute(&admin)
         .await
@@ -428,9 +443,7 @@ fn a_sqlite_sweep_fires_every_due_deadline_in_batches_and_the_chain_verifies() {
     assert!(text(&o).starts_with("fired 0 deadline(s)"), "{}", text(&o));
     let o = kehu(&["verify-history", "--database-url", &url]);
     assert!(o.status.success() && text(&o).contains("bench: ok"), "{}", text(&o));
-    for s in ["", "-wal", "-shm"] {
-        std::fs::remove_file(format!("{}{s}", file.display())).ok();
-    }
+    remove_db(&file);
 }
 
 /// `kehu demo --preset NAME` seeds any shipped preset through the rules and serves it.
@@ -531,9 +544,7 @@ fn demo_seeds_every_other_preset_and_serves_it() {
         if preset == "event-customers" {
             assert!(pooled >= 3, "{preset}: {pooled} customers in the pool");
         }
-        for s in ["", "-wal", "-shm"] {
-            std::fs::remove_file(format!("{}{s}", db.display())).ok();
-        }
+        remove_db(&db);
         std::fs::remove_file(&log).ok();
     }
 }

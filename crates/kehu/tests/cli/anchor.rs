@@ -13,15 +13,15 @@ use kehu_store::{Db, args};
 use super::{kehu, pg_schema, temp, text};
 
 /// A database with the `bench` tenant and some history, and its checkpoint folder.
-struct Case {
-    url: String,
-    dir: PathBuf,
+pub(super) struct Case {
+    pub(super) url: String,
+    pub(super) dir: PathBuf,
     file: Option<PathBuf>,
-    pg: Option<(sqlx::PgPool, String)>,
+    pub(super) pg: Option<(sqlx::PgPool, String)>,
 }
 
 impl Case {
-    async fn sqlite(tag: &str) -> Case {
+    pub(super) async fn sqlite(tag: &str) -> Case {
         let file = temp(&format!("{tag}.db"));
         let case = Case {
             url: format!("sqlite://{}", file.display()),
@@ -33,7 +33,7 @@ impl Case {
         case
     }
 
-    async fn postgres(tag: &str) -> Option<Case> {
+    pub(super) async fn postgres(tag: &str) -> Option<Case> {
         let (admin, schema, url) = pg_schema(tag).await?;
         let case = Case {
             url,
@@ -53,7 +53,7 @@ impl Case {
         }
     }
 
-    fn run(&self, args: &[&str]) -> std::process::Output {
+    pub(super) fn run(&self, args: &[&str]) -> std::process::Output {
         let mut all = args.to_vec();
         all.extend(["--database-url", &self.url, "--checkpoint-dir"]);
         let dir = self.dir.display().to_string();
@@ -66,17 +66,15 @@ impl Case {
         (o.status.code(), text(&o))
     }
 
-    async fn db(&self) -> Db {
+    pub(super) async fn db(&self) -> Db {
         Db::connect(&self.url).await.unwrap()
     }
 
-    async fn remove(self) {
+    pub(super) async fn remove(self) {
         let _ = std::fs::remove_dir_all(&self.dir);
         let _ = std::fs::remove_file(kehu_store::anchor::key_path(&self.dir));
         if let Some(f) = &self.file {
-            for s in ["", "-wal", "-shm"] {
-                std::fs::remove_file(format!("{}{s}", f.display())).ok();
-            }
+            super::remove_db(f);
         }
         if let Some((admin, schema)) = self.pg {
             sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))

@@ -62,9 +62,7 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", self.db.display()));
-        }
+        super::remove_db(&self.db);
         let _ = std::fs::remove_file(&self.log);
     }
 }

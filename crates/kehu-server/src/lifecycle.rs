@@ -419,7 +419,7 @@ async fn fire_batch(state: &AppState, due: &[deadlines::DeadlineRow], now: Times
                 // One deadline that cannot fire must not hold up the others: it is retried an
                 // hour later, and the failure is logged.
                 tracing::error!(deadline.id = d.id, kind = %d.kind, error = ?e, "deadline failed to fire; retrying in an hour");
-                deadlines::postpone(&state.db, d.id, now + jiff::SignedDuration::from_hours(1)).await?;
+                deadlines::postpone(&state.db, d.tenant_id, d.id, now + jiff::SignedDuration::from_hours(1)).await?;
             }
         }
     }

@@ -56,7 +56,7 @@ impl ActivityRow {
 
 const SELECT: &str = "SELECT a.id, a.tenant_id, a.customer_id, a.staff_id, s.display_name AS staff_name, a.channel, a.at, a.note, a.created_at, \
     a.confirmed_at, a.confirmed_by, a.kind \
-    FROM activities a JOIN staff s ON s.id = a.staff_id";
+    FROM activities a JOIN staff s ON s.tenant_id = a.tenant_id AND s.id = a.staff_id";
 
 pub struct NewActivity<'a> {
     pub customer_id: i64,
@@ -176,7 +176,8 @@ pub async fn visits(db: &Db, tenant_id: i64, channels: &[&str]) -> Result<Vec<(i
         return Ok(Vec::new());
     }
     let sql = format!(
-        "SELECT a.customer_id, a.at, s.roles FROM activities a JOIN staff s ON s.id = a.staff_id \
+        "SELECT a.customer_id, a.at, s.roles FROM activities a \
+         JOIN staff s ON s.tenant_id = a.tenant_id AND s.id = a.staff_id \
          WHERE a.tenant_id = $1 AND a.channel IN ({})",
         crate::db::placeholders(2, channels.len())
     );

@@ -107,8 +107,9 @@ const SELECT: &str = "SELECT c.id, c.tenant_id, c.customer_id, c.staff_id, s.dis
     c.registered_at, c.registered_by, c.effective_at, c.confirmed_at, c.confirmed_by, k.display_name AS confirmer_name, \
     c.confirmed_role, c.valid_until, c.policy_version, c.ended_at, c.ended_rule, c.ended_by, c.end_reason, c.reassigned_from, c.contact_at, c.from_pool, \
     c.event_id, c.event_unit, c.filing_due, c.filed_at, s.unit_id AS staff_unit \
-    FROM claims c JOIN staff s ON s.id = c.staff_id JOIN customers cu ON cu.id = c.customer_id \
-    LEFT JOIN staff k ON k.id = c.confirmed_by";
+    FROM claims c JOIN staff s ON s.tenant_id = c.tenant_id AND s.id = c.staff_id \
+    JOIN customers cu ON cu.tenant_id = c.tenant_id AND cu.id = c.customer_id \
+    LEFT JOIN staff k ON k.tenant_id = c.tenant_id AND k.id = c.confirmed_by";
 
 /// A customer's valid claims (what ownership is decided on) as one JSON array of claim rows, for
 /// a query that reads them together with the customer in one round trip (`$1` the tenant, `$2`

@@ -116,8 +116,11 @@ const SELECT: &str = "SELECT k.id, k.tenant_id, k.customer_id, cu.name AS custom
     s.roles AS staff_roles, s.unit_id AS staff_unit_id, k.to_boss, k.summary, k.found_at, k.found_by, f.display_name AS found_by_name, \
     k.due_at, k.policy_version, k.decision_json, k.resolved_at, k.resolved_by, r.display_name AS resolved_by_name, k.resolution, \
     k.resolved_decision_json, k.escalated_at, k.escalated_decision_json, k.reassigned_to, g.display_name AS reassigned_to_name \
-    FROM complaints k JOIN customers cu ON cu.id = k.customer_id JOIN staff s ON s.id = k.staff_id \
-    JOIN staff f ON f.id = k.found_by LEFT JOIN staff r ON r.id = k.resolved_by LEFT JOIN staff g ON g.id = k.reassigned_to";
+    FROM complaints k JOIN customers cu ON cu.tenant_id = k.tenant_id AND cu.id = k.customer_id \
+    JOIN staff s ON s.tenant_id = k.tenant_id AND s.id = k.staff_id \
+    JOIN staff f ON f.tenant_id = k.tenant_id AND f.id = k.found_by \
+    LEFT JOIN staff r ON r.tenant_id = k.tenant_id AND r.id = k.resolved_by \
+    LEFT JOIN staff g ON g.tenant_id = k.tenant_id AND g.id = k.reassigned_to";
 
 pub struct NewComplaint<'a> {
     pub customer_id: i64,

@@ -135,13 +135,17 @@ const SELECT: &str = "SELECT f.id, f.tenant_id, f.customer_id, cu.name AS custom
     f.summary, f.status, f.opened_by, so.display_name AS opener_name, f.opened_at, \
     f.escalated_by, f.escalated_at, f.escalation_reason, f.award_to, f.argued, \
     f.closed_by, sc.display_name AS closer_name, f.closed_at, f.closing_note, f.policy_version \
-    FROM conflicts f JOIN customers cu ON cu.id = f.customer_id LEFT JOIN joint_events e ON e.id = f.event_id \
-    JOIN staff sa ON sa.id = f.party_a JOIN units ua ON ua.id = f.unit_a \
-    JOIN staff sb ON sb.id = f.party_b JOIN units ub ON ub.id = f.unit_b \
-    JOIN staff so ON so.id = f.opened_by LEFT JOIN staff sc ON sc.id = f.closed_by";
+    FROM conflicts f JOIN customers cu ON cu.tenant_id = f.tenant_id AND cu.id = f.customer_id \
+    LEFT JOIN joint_events e ON e.tenant_id = f.tenant_id AND e.id = f.event_id \
+    JOIN staff sa ON sa.tenant_id = f.tenant_id AND sa.id = f.party_a \
+    JOIN units ua ON ua.tenant_id = f.tenant_id AND ua.id = f.unit_a \
+    JOIN staff sb ON sb.tenant_id = f.tenant_id AND sb.id = f.party_b \
+    JOIN units ub ON ub.tenant_id = f.tenant_id AND ub.id = f.unit_b \
+    JOIN staff so ON so.tenant_id = f.tenant_id AND so.id = f.opened_by \
+    LEFT JOIN staff sc ON sc.tenant_id = f.tenant_id AND sc.id = f.closed_by";
 
 const SIGNOFFS: &str = "SELECT g.id, g.conflict_id, g.seat, g.staff_id, s.display_name AS staff_name, g.award_to, g.argued, g.note, g.signed_at \
-    FROM conflict_signoffs g JOIN staff s ON s.id = g.staff_id";
+    FROM conflict_signoffs g JOIN staff s ON s.tenant_id = g.tenant_id AND s.id = g.staff_id";
 
 pub struct NewConflictRow<'a> {
     pub customer_id: i64,

@@ -183,7 +183,8 @@ pub(crate) async fn run_create_queue(db: Db, mut jobs: tokio::sync::mpsc::Unboun
 
 async fn find_keys_tx(tx: &mut Tx, tenant_id: i64, keys: &[Key]) -> Result<Vec<KeyMatch>> {
     let sql = format!(
-        "SELECT k.customer_id, c.name, k.kind, k.value FROM customer_keys k JOIN customers c ON c.id = k.customer_id \
+        "SELECT k.customer_id, c.name, k.kind, k.value FROM customer_keys k \
+         JOIN customers c ON c.tenant_id = k.tenant_id AND c.id = k.customer_id \
          WHERE k.tenant_id = $1 AND k.key IN ({}) ORDER BY k.customer_id",
         placeholders(2, keys.len())
     );
@@ -317,7 +318,8 @@ pub async fn index_pending(db: &Db, limit: i64, terms_of: impl Fn(&str, &[&str])
     let mut tx = db.begin().await?;
     let pending: Vec<Pending> = tx
         .fetch_all(
-            "SELECT q.tenant_id, q.customer_id, c.name FROM search_queue q JOIN customers c ON c.id = q.customer_id \
+            "SELECT q.tenant_id, q.customer_id, c.name FROM search_queue q \
+             JOIN customers c ON c.tenant_id = q.tenant_id AND c.id = q.customer_id \
              ORDER BY q.tenant_id, q.customer_id LIMIT $1",
             args![limit],
         )
@@ -649,7 +651,7 @@ pub async fn search(
     let queued: Vec<CustomerRow> = db
         .fetch_all(
             &format!(
-                "SELECT {cols} FROM search_queue q JOIN customers c ON c.id = q.customer_id \
+                "SELECT {cols} FROM search_queue q JOIN customers c ON c.tenant_id = q.tenant_id AND c.id = q.customer_id \
                  WHERE q.tenant_id = $1 AND q.customer_id < $2{queue_filter}{seen} ORDER BY q.customer_id DESC LIMIT {QUEUE_SCAN}"
             ),
             a,
@@ -675,7 +677,7 @@ pub async fn search(
     }
     ranked.sort();
     let mut sql = format!(
-        "SELECT {cols} FROM customer_terms t JOIN customers c ON c.id = t.customer_id \
+        "SELECT {cols} FROM customer_terms t JOIN customers c ON c.tenant_id = t.tenant_id AND c.id = t.customer_id \
          WHERE t.tenant_id = $1 AND t.term = $2 AND t.customer_id < $3{seen}"
     );
     for i in 1..ranked.len() {

@@ -136,8 +136,8 @@ pub async fn take(tx: &mut Tx, candidate: &DeadlineRow, now: Timestamp) -> Resul
         // One writer: nothing to lock against; taking is deleting.
         return tx
             .fetch_optional(
-                &format!("DELETE FROM deadlines WHERE id = $1 AND due_at <= $2 RETURNING {COLUMNS}"),
-                args![candidate.id, ms(now)],
+                &format!("DELETE FROM deadlines WHERE tenant_id = $1 AND id = $2 AND due_at <= $3 RETURNING {COLUMNS}"),
+                args![candidate.tenant_id, candidate.id, ms(now)],
             )
             .await;
     }
@@ -154,12 +154,18 @@ pub async fn take(tx: &mut Tx, candidate: &DeadlineRow, now: Timestamp) -> Resul
     }
     let row: Option<DeadlineRow> = tx
         .fetch_optional(
-            &format!("SELECT {COLUMNS} FROM deadlines WHERE id = $1 AND due_at <= $2 FOR UPDATE SKIP LOCKED"),
-            args![candidate.id, ms(now)],
+            &format!(
+                "SELECT {COLUMNS} FROM deadlines WHERE tenant_id = $1 AND id = $2 AND due_at <= $3 FOR UPDATE SKIP LOCKED"
+            ),
+            args![candidate.tenant_id, candidate.id, ms(now)],
         )
         .await?;
     if let Some(r) = &row {
-        tx.execute("DELETE FROM deadlines WHERE id = $1", args![r.id]).await?;
+        tx.execute(
+            "DELETE FROM deadlines WHERE tenant_id = $1 AND id = $2",
+            args![candidate.tenant_id, r.id],
+        )
+        .await?;
     }
     Ok(row)
 }
@@ -185,9 +191,12 @@ pub async fn take_many(tx: &mut Tx, ids: &[i64], now: Timestamp) -> Result<Vec<D
 }
 
 /// Moves a deadline that failed to fire to `until`, in its own transaction.
-pub async fn postpone(db: &Db, id: i64, until: Timestamp) -> Result<()> {
-    db.execute("UPDATE deadlines SET due_at = $2 WHERE id = $1", args![id, ms(until)])
-        .await?;
+pub async fn postpone(db: &Db, tenant_id: i64, id: i64, until: Timestamp) -> Result<()> {
+    db.execute(
+        "UPDATE deadlines SET due_at = $3 WHERE tenant_id = $1 AND id = $2",
+        args![tenant_id, id, ms(until)],
+    )
+    .await?;
     Ok(())
 }
 

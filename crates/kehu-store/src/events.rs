@@ -173,7 +173,8 @@ impl AttendanceRow {
 
 const ATTENDANCE: &str = "SELECT a.id, a.tenant_id, a.event_id, a.customer_id, c.name AS customer_name, a.claim_id, \
     a.checked_in_by, s.display_name AS checked_in_by_name, a.checked_in_at, a.policy_version \
-    FROM event_attendance a JOIN customers c ON c.id = a.customer_id JOIN staff s ON s.id = a.checked_in_by";
+    FROM event_attendance a JOIN customers c ON c.tenant_id = a.tenant_id AND c.id = a.customer_id \
+    JOIN staff s ON s.tenant_id = a.tenant_id AND s.id = a.checked_in_by";
 
 pub struct NewAttendance {
     pub event_id: i64,

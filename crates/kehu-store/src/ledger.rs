@@ -79,8 +79,9 @@ impl EntryRow {
 
 const SELECT: &str = "SELECT e.id, e.tenant_id, e.staff_id, s.display_name AS staff_name, e.customer_id, e.kind, e.code, \
     e.rule, e.amount, e.points, e.quantity, e.flag, e.at, e.period, e.policy_version, e.decision_json, e.event_seq, e.subject, \
-    e.reverses, (SELECT r.id FROM ledger_entries r WHERE r.reverses = e.id) AS reversed_by, e.refers_to, e.created_by, e.note \
-    FROM ledger_entries e LEFT JOIN staff s ON s.id = e.staff_id";
+    e.reverses, (SELECT r.id FROM ledger_entries r WHERE r.tenant_id = e.tenant_id AND r.reverses = e.id) \
+    AS reversed_by, e.refers_to, e.created_by, e.note \
+    FROM ledger_entries e LEFT JOIN staff s ON s.tenant_id = e.tenant_id AND s.id = e.staff_id";
 
 /// Who an entry is for and why.
 pub struct NewEntry<'a> {
@@ -172,11 +173,17 @@ pub async fn append(tx: &mut Tx, tenant_id: i64, e: NewEntry<'_>) -> Result<Opti
     )
     .await?;
     // The event's number is known only once it is appended; the row is new in this transaction.
-    tx.execute("UPDATE ledger_entries SET event_seq = $2 WHERE id = $1", args![id, seq])
-        .await?;
-    tx.fetch_one(&format!("{SELECT} WHERE e.id = $1"), args![id])
-        .await
-        .map(Some)
+    tx.execute(
+        "UPDATE ledger_entries SET event_seq = $3 WHERE tenant_id = $1 AND id = $2",
+        args![tenant_id, id, seq],
+    )
+    .await?;
+    tx.fetch_one(
+        &format!("{SELECT} WHERE e.tenant_id = $1 AND e.id = $2"),
+        args![tenant_id, id],
+    )
+    .await
+    .map(Some)
 }
 
 /// How many occurrences of `code` a staff member has in `period`, reversed ones not counted:
@@ -185,7 +192,8 @@ pub async fn occurrences(tx: &mut Tx, tenant_id: i64, staff_id: i64, code: &str,
     let (n,): (i64,) = tx
         .fetch_one(
             "SELECT CAST(COALESCE(SUM(e.quantity), 0) AS BIGINT) FROM ledger_entries e WHERE e.tenant_id = $1 AND e.staff_id = $2 AND e.code = $3 AND e.period = $4 \
-             AND e.reverses IS NULL AND NOT EXISTS (SELECT 1 FROM ledger_entries r WHERE r.reverses = e.id)",
+             AND e.reverses IS NULL \
+             AND NOT EXISTS (SELECT 1 FROM ledger_entries r WHERE r.tenant_id = e.tenant_id AND r.reverses = e.id)",
             args![tenant_id, staff_id, code, period],
         )
         .await?;

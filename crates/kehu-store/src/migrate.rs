@@ -25,6 +25,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (7, "trust", include_str!("../migrations/sqlite/0007_trust.sql")),
     (8, "slips", include_str!("../migrations/sqlite/0008_slips.sql")),
     (9, "search", include_str!("../migrations/sqlite/0009_search.sql")),
+    (
+        10,
+        "distributable",
+        include_str!("../migrations/sqlite/0010_distributable.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../migrations/postgres/0001_init.sql")),
@@ -52,6 +57,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (7, "trust", include_str!("../migrations/postgres/0007_trust.sql")),
     (8, "slips", include_str!("../migrations/postgres/0008_slips.sql")),
     (9, "search", include_str!("../migrations/postgres/0009_search.sql")),
+    (
+        10,
+        "distributable",
+        include_str!("../migrations/postgres/0010_distributable.sql"),
+    ),
 ];
 
 #[derive(sqlx::FromRow)]

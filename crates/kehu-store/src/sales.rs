@@ -60,7 +60,8 @@ impl SaleRow {
 const SELECT: &str = "SELECT s.id, s.tenant_id, s.customer_id, s.amount, s.closed_by, c.display_name AS closer_name, \
     s.credited_to, k.display_name AS credited_name, s.event_id, s.at, s.rule, s.policy_version, s.decision_json, s.note, \
     s.change_to, s.change_signed, s.change_reason \
-    FROM sales s JOIN staff c ON c.id = s.closed_by JOIN staff k ON k.id = s.credited_to";
+    FROM sales s JOIN staff c ON c.tenant_id = s.tenant_id AND c.id = s.closed_by \
+    JOIN staff k ON k.tenant_id = s.tenant_id AND k.id = s.credited_to";
 
 pub struct NewSale<'a> {
     pub customer_id: i64,

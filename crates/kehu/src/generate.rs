@@ -142,7 +142,8 @@ async fn lapsing_claims(db: &Db, tenant_id: i64, staff_id: i64, n: u64, now: jif
              confirmed_at, confirmed_by, confirmed_role, policy_version, valid_until) \
              SELECT c.tenant_id, c.id, $2, 'valid', $3, $2, $4, $4, $2, 'admin', t.policy_version, $5 \
              FROM customers c JOIN tenants t ON t.id = c.tenant_id \
-             WHERE c.tenant_id = $1 AND NOT EXISTS (SELECT 1 FROM claims x WHERE x.customer_id = c.id) \
+             WHERE c.tenant_id = $1 \
+             AND NOT EXISTS (SELECT 1 FROM claims x WHERE x.tenant_id = c.tenant_id AND x.customer_id = c.id) \
              ORDER BY c.id LIMIT $6",
             kehu_store::args![tenant_id, staff_id, now - 5 * day, now - 4 * day, now - day, n as i64],
         )

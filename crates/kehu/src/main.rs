@@ -172,6 +172,10 @@ enum Command {
         /// folder without the key file (`kehu serve` prints it).
         #[arg(long)]
         public_key: Option<String>,
+        /// Run SQLite's full `integrity_check` (every index entry against its row) instead of
+        /// `quick_check` (every page, b-tree and row).
+        #[arg(long)]
+        thorough: bool,
     },
     /// Back up a database to a new file while it stays in use: one consistent snapshot (SQLite
     /// `VACUUM INTO`, PostgreSQL `pg_dump --format=custom`), written whole or not at all. A
@@ -461,10 +465,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             db,
             checkpoints,
             public_key,
+            thorough,
         } => {
             let database = connect(&db.database_url).await?;
             let dir = checkpoints.dir(&db.database_url);
-            let broken = verify_history(&database, &dir, public_key).await?;
+            let broken = verify_history(&database, &dir, public_key, thorough).await?;
             database.close().await;
             if broken {
                 std::process::exit(1);
@@ -574,7 +579,7 @@ async fn restore(from: &std::path::Path, url: &str, checkpoints: &CheckpointArgs
         Ok(db) => db,
         Err(e) => return Err(discard(format!("the backup cannot be opened ({e:#})"))),
     };
-    match backup::integrity(&db).await? {
+    match backup::integrity(&db, true).await? {
         backup::Integrity::Ok => println!("integrity check: ok"),
         backup::Integrity::NotChecked(why) => println!("integrity check: not run ({why})"),
         backup::Integrity::Damaged(problems) => {
@@ -661,7 +666,12 @@ async fn restore(from: &std::path::Path, url: &str, checkpoints: &CheckpointArgs
 
 /// `kehu verify-history`: every tenant's chain, held to the signed checkpoints in `dir`. Prints
 /// a line per tenant; returns whether anything failed or is not vouched for.
-async fn verify_history(db: &Db, dir: &std::path::Path, public_key: Option<String>) -> anyhow::Result<bool> {
+async fn verify_history(
+    db: &Db,
+    dir: &std::path::Path,
+    public_key: Option<String>,
+    thorough: bool,
+) -> anyhow::Result<bool> {
     let mut broken = false;
     let key = match public_key {
         Some(k) => Some(k.trim().to_ascii_lowercase()),
@@ -693,7 +703,7 @@ async fn verify_history(db: &Db, dir: &std::path::Path, public_key: Option<Strin
         println!("warning: {s}");
     }
     let started = std::time::Instant::now();
-    match kehu_store::backup::integrity(db).await? {
+    match kehu_store::backup::integrity(db, thorough).await? {
         kehu_store::backup::Integrity::Ok => println!(
             "database integrity check: ok ({:.1} s)",
             started.elapsed().as_secs_f64()

@@ -327,3 +327,153 @@ async fn a_database_from_the_first_migration_upgrades_with_its_data_and_its_chai
     })
     .await;
 }
+
+/// Tables every node holds whole under Citus (docs/scaling.md); every other table is a tenant
+/// table, distributed by `tenant_id`. A new table is one or the other, on purpose.
+const REFERENCE_TABLES: &[&str] = &["tenants", "clock", "schema_migrations"];
+
+/// The schema can be distributed by tenant (issue 9 §4), read from the PostgreSQL catalog after
+/// every migration, so a later table or key cannot break it unseen: every table but the
+/// reference tables has `tenant_id`, every unique index (primary keys and unique constraints
+/// included) contains it, and every foreign key between tenant tables joins on it.
+#[tokio::test]
+async fn every_tenant_table_is_keyed_by_tenant_so_it_can_be_distributed() {
+    let Some((db, _)) = empty_postgres().await else { return };
+    migrate::run(&db).await.unwrap();
+    let tables: Vec<(String, bool)> = db
+        .fetch_all(
+            "SELECT c.relname::text, EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'tenant_id' \
+             AND NOT a.attisdropped) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = current_schema() AND c.relkind = 'r' ORDER BY 1",
+            args![],
+        )
+        .await
+        .unwrap();
+    let unique: Vec<(String, String, bool)> = db
+        .fetch_all(
+            "SELECT t.relname::text, ic.relname::text, EXISTS (SELECT 1 FROM unnest(i.indkey) k JOIN pg_attribute a \
+             ON a.attrelid = t.oid AND a.attnum = k WHERE a.attname = 'tenant_id') \
+             FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid JOIN pg_class ic ON ic.oid = i.indexrelid \
+             JOIN pg_namespace n ON n.oid = t.relnamespace WHERE n.nspname = current_schema() AND i.indisunique ORDER BY 1, 2",
+            args![],
+        )
+        .await
+        .unwrap();
+    let foreign: Vec<(String, String, String, String, String)> = db
+        .fetch_all(
+            "SELECT t.relname::text, con.conname::text, r.relname::text, \
+             (SELECT string_agg(a.attname, ',' ORDER BY k.ord) FROM unnest(con.conkey) WITH ORDINALITY k(num, ord) \
+              JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.num), \
+             (SELECT string_agg(a.attname, ',' ORDER BY k.ord) FROM unnest(con.confkey) WITH ORDINALITY k(num, ord) \
+              JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.num) \
+             FROM pg_constraint con JOIN pg_class t ON t.oid = con.conrelid JOIN pg_class r ON r.oid = con.confrelid \
+             JOIN pg_namespace n ON n.oid = t.relnamespace WHERE n.nspname = current_schema() AND con.contype = 'f' ORDER BY 1, 2",
+            args![],
+        )
+        .await
+        .unwrap();
+    let reference = |t: &str| REFERENCE_TABLES.contains(&t);
+    let mut wrong = Vec::new();
+    for (t, has_tenant) in &tables {
+        if !reference(t) && !has_tenant {
+            wrong.push(format!(
+                "{t}: no tenant_id (add it, or name the table a reference table)"
+            ));
+        }
+    }
+    for (t, index, has_tenant) in &unique {
+        if !reference(t) && !has_tenant {
+            wrong.push(format!("{t}: unique index {index} lacks tenant_id"));
+        }
+    }
+    for (t, name, r, cols, rcols) in &foreign {
+        if reference(t) && !reference(r) {
+            wrong.push(format!("{t}: reference table refers to tenant table {r} ({name})"));
+        }
+        if reference(r) {
+            continue;
+        }
+        let at = |list: &str| list.split(',').position(|c| c == "tenant_id");
+        if at(cols).is_none() || at(cols) != at(rcols) {
+            wrong.push(format!(
+                "{t}: foreign key {name} ({cols}) -> {r} ({rcols}) does not join on tenant_id"
+            ));
+        }
+    }
+    let tenant_tables = tables.iter().filter(|(t, _)| !reference(t)).count();
+    eprintln!(
+        "catalog: {} tables ({} tenant, {} reference), {} unique indexes, {} foreign keys; {} problems",
+        tables.len(),
+        tenant_tables,
+        tables.len() - tenant_tables,
+        unique.len(),
+        foreign.len(),
+        wrong.len()
+    );
+    assert!(
+        wrong.is_empty(),
+        "not distributable by tenant_id:\n{}",
+        wrong.join("\n")
+    );
+    assert!(
+        tenant_tables >= 20 && foreign.len() >= 50,
+        "the catalog query found too little"
+    );
+    db.close().await;
+}
+
+/// Every join between tenant tables in the code's SQL carries tenant equality (issue 9 §4:
+/// Citus runs a join of distributed tables on one worker only when it is on the distribution
+/// column). Reads the SQL text of the store, the server and the binary.
+#[test]
+fn every_join_of_tenant_tables_in_the_code_is_on_tenant_id() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let mut files = Vec::new();
+    let mut dirs: Vec<std::path::PathBuf> = ["kehu-store/src", "kehu-server/src", "kehu/src"]
+        .iter()
+        .map(|d| std::path::Path::new(root).join(d))
+        .collect();
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                files.push(p);
+            }
+        }
+    }
+    let mut joins = 0;
+    let mut wrong = Vec::new();
+    for f in &files {
+        let text = std::fs::read_to_string(f).unwrap();
+        for (at, _) in text.match_indices("JOIN ") {
+            let rest = &text[at + 5..];
+            let table: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if table.is_empty() || REFERENCE_TABLES.contains(&table.as_str()) || table.starts_with("pg_") {
+                continue;
+            }
+            let Some(on) = rest.find(" ON ") else { continue };
+            let clause = &rest[on + 4..];
+            let end = ["JOIN ", "WHERE ", "ORDER BY", "GROUP BY", "\""]
+                .iter()
+                .filter_map(|s| clause.find(s))
+                .min()
+                .unwrap_or(clause.len());
+            joins += 1;
+            if !clause[..end].contains("tenant_id") {
+                let line = text[..at].lines().count();
+                wrong.push(format!(
+                    "{}:{line}: JOIN {table} ON {}",
+                    f.display(),
+                    clause[..end].trim()
+                ));
+            }
+        }
+    }
+    assert!(joins >= 20, "found only {joins} joins: the scan is broken");
+    assert!(wrong.is_empty(), "joins without tenant equality:\n{}", wrong.join("\n"));
+}

@@ -46,6 +46,14 @@ pub fn default_dir(database_url: &str) -> PathBuf {
         Some((_, host)) => host,
         None => rest,
     };
+    // Options name the database (a schema in `options`, say); a password in them is left out.
+    let rest = match rest.split_once('?') {
+        Some((base, query)) => {
+            let kept: Vec<&str> = query.split('&').filter(|p| !p.contains("password")).collect();
+            format!("{base}?{}", kept.join("&"))
+        }
+        None => rest.to_string(),
+    };
     let name: String = rest
         .chars()
         .map(|c| {
@@ -96,11 +104,44 @@ fn parse_key(path: &Path, text: &str) -> Result<CheckpointKey> {
 }
 
 impl Anchor {
-    /// Opens the folder and its key, making both on first use. With `fresh_database` (this
-    /// process just created the database), checkpoints left in the folder belong to a database
-    /// that is gone: the folder is moved aside (`<folder>.old-<time>`) and a new one begun.
-    pub fn open(dir: &Path, fresh_database: bool) -> Result<Anchor> {
+    /// Opens the folder and its key, making both on first use, for the database `db`.
+    ///
+    /// Refused, with what to do, when the folder no longer matches what the key says happened:
+    /// the key exists but the folder is gone (checkpoints were written and then removed), or the
+    /// database is new but the folder holds checkpoints of an earlier one (SQL access can make
+    /// a database look new by dropping its tables). Only a SQLite file this process created,
+    /// which SQL access alone cannot cause, moves an old folder aside (`<folder>.old-<time>`)
+    /// and begins a new one.
+    pub fn open(dir: &Path, db: &Db) -> Result<Anchor> {
         let key_file = key_path(dir);
+        let had_key = key_file.exists();
+        let has_checkpoints = std::fs::read_dir(dir).is_ok_and(|mut e| e.next().is_some());
+        if db.created_file() && dir.exists() {
+            let aside = PathBuf::from(format!(
+                "{}.old-{}",
+                dir.display(),
+                jiff::Timestamp::now().strftime("%Y%m%dT%H%M%S")
+            ));
+            std::fs::rename(dir, &aside).map_err(|e| io("moving aside", dir, e))?;
+            tracing::warn!(
+                old = %aside.display(),
+                "the database file is new: checkpoints of an earlier database in this folder were moved aside"
+            );
+        } else if db.is_new() && has_checkpoints {
+            return Err(StoreError::Other(format!(
+                "the database is new, but {} holds checkpoints of an earlier one. If that database is gone for good, \
+                 move the folder aside; if this should be that database, restore it from a backup (kehu restore)",
+                dir.display()
+            )));
+        } else if had_key && !dir.exists() && !db.created_file() {
+            return Err(StoreError::Other(format!(
+                "the checkpoint folder {} is missing, but its key {} exists: checkpoints were written and then removed. \
+                 Restore the folder from a copy; if its checkpoints are gone for good, move the key aside to begin \
+                 new ones (kehu verify-history reports the history NOT ANCHORED until then)",
+                dir.display(),
+                key_file.display()
+            )));
+        }
         let key = match std::fs::read_to_string(&key_file) {
             Ok(text) => parse_key(&key_file, &text)?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -118,29 +159,32 @@ impl Anchor {
                 f.write_all(format!("{}\n", hex(&secret)).as_bytes())
                     .and_then(|_| f.sync_all())
                     .map_err(|e| io("writing the checkpoint key", &key_file, e))?;
+                sync_dir(&key_file)?;
                 tracing::info!(key = %key_file.display(), "checkpoint signing key created");
                 CheckpointKey::from_secret(secret)
             }
             Err(e) => return Err(io("reading the checkpoint key", &key_file, e)),
         };
-        if fresh_database && dir.exists() {
-            let aside = PathBuf::from(format!(
-                "{}.old-{}",
-                dir.display(),
-                jiff::Timestamp::now().strftime("%Y%m%dT%H%M%S")
-            ));
-            std::fs::rename(dir, &aside).map_err(|e| io("moving aside", dir, e))?;
-            tracing::warn!(
-                old = %aside.display(),
-                "the database is new: checkpoints of an earlier database in this folder were moved aside"
-            );
+        if !dir.exists() {
+            std::fs::create_dir_all(dir).map_err(|e| io("creating the checkpoint folder", dir, e))?;
+            sync_dir(dir)?;
         }
-        std::fs::create_dir_all(dir).map_err(|e| io("creating the checkpoint folder", dir, e))?;
-        Ok(Anchor {
+        let anchor = Anchor {
             dir: dir.to_path_buf(),
             key,
             written: Mutex::new(HashMap::new()),
-        })
+        };
+        // What was signed last, per tenant, so the next checkpoint can be checked to extend it.
+        let public = anchor.public_hex();
+        let known = read(dir, &public);
+        let mut written = anchor.written.lock().expect("checkpoint lock");
+        for (tenant, m) in known.by_tenant {
+            if let Some((seq, hash)) = m.into_iter().next_back() {
+                written.insert(tenant, (seq, hash));
+            }
+        }
+        drop(written);
+        Ok(anchor)
     }
 
     pub fn dir(&self) -> &Path {
@@ -176,25 +220,79 @@ impl Anchor {
                 continue;
             }
             let head = (h.last_seq, h.last_hash.clone());
-            if self.written.lock().expect("checkpoint lock").get(&h.tenant_id) == Some(&head) {
+            let last = self.written.lock().expect("checkpoint lock").get(&h.tenant_id).cloned();
+            if last.as_ref() == Some(&head) {
                 continue;
+            }
+            // Sign only a chain that extends the last checkpoint: a head behind it, or an event
+            // at its place with another hash, means the history was rewritten since.
+            if let Some((seq, hash)) = &last {
+                let at: Option<(String,)> = db
+                    .fetch_optional(
+                        "SELECT hash FROM events WHERE tenant_id = $1 AND seq = $2",
+                        args![h.tenant_id, *seq],
+                    )
+                    .await?;
+                if h.last_seq < *seq || at.as_ref().map(|a| &a.0) != Some(hash) {
+                    return Err(StoreError::Other(format!(
+                        "the history of tenant {} no longer extends its last checkpoint (event {seq}): not signed; \
+                         run kehu verify-history",
+                        h.slug
+                    )));
+                }
             }
             let cp = self.key.sign(&h.slug, h.tenant_id, h.last_seq, &h.last_hash, now);
             let line = serde_json::to_string(&cp).map_err(|e| StoreError::Other(e.to_string()))?;
             let path = self.dir.join(format!("tenant-{}.jsonl", h.tenant_id));
+            let created = !path.exists();
             let mut f = std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
+                .read(true)
                 .open(&path)
                 .map_err(|e| io("opening", &path, e))?;
-            f.write_all(format!("{line}\n").as_bytes())
+            // A line cut short by a crash is closed first, so this one stands on its own.
+            let torn = ends_unterminated(&mut f).map_err(|e| io("reading", &path, e))?;
+            let text = if torn {
+                format!("\n{line}\n")
+            } else {
+                format!("{line}\n")
+            };
+            f.write_all(text.as_bytes())
                 .and_then(|_| f.sync_data())
                 .map_err(|e| io("writing", &path, e))?;
+            if created {
+                sync_dir(&path)?;
+            }
             self.written.lock().expect("checkpoint lock").insert(h.tenant_id, head);
             n += 1;
         }
         Ok(n)
     }
+}
+
+/// Whether a file's last byte is not a newline (a line cut short).
+fn ends_unterminated(f: &mut std::fs::File) -> std::io::Result<bool> {
+    use std::io::{Read, Seek, SeekFrom};
+    let len = f.metadata()?.len();
+    if len == 0 {
+        return Ok(false);
+    }
+    f.seek(SeekFrom::Start(len - 1))?;
+    let mut b = [0u8; 1];
+    f.read_exact(&mut b)?;
+    Ok(b[0] != b'\n')
+}
+
+/// Flushes the folder that holds `path`, so a new file's name survives a power cut.
+pub(crate) fn sync_dir(path: &Path) -> Result<()> {
+    #[cfg(unix)]
+    if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::File::open(dir)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| io("flushing", dir, e))?;
+    }
+    Ok(())
 }
 
 /// What a checkpoint folder holds, checked against the trusted public key.
@@ -222,6 +320,11 @@ impl Checkpoints {
 /// Two good checkpoints that name one event with different hashes are both reported bad (only
 /// the signing key could make that, so the key itself leaked).
 pub fn read(dir: &Path, public_hex: &str) -> Checkpoints {
+    read_only(dir, public_hex, None)
+}
+
+/// [`read`], of one tenant's file alone when `tenant` is given.
+pub fn read_only(dir: &Path, public_hex: &str, tenant: Option<i64>) -> Checkpoints {
     let mut out = Checkpoints::default();
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
@@ -250,6 +353,9 @@ pub fn read(dir: &Path, public_hex: &str) -> Checkpoints {
             out.stray.push(format!("{}: not a checkpoint file", path.display()));
             continue;
         };
+        if tenant.is_some_and(|t| t != file_tenant) {
+            continue;
+        }
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) => {
@@ -257,13 +363,24 @@ pub fn read(dir: &Path, public_hex: &str) -> Checkpoints {
                 continue;
             }
         };
-        for (i, line) in text.lines().enumerate() {
+        // A last line without its newline is being appended right now (or was cut short by a
+        // crash): it is not read yet.
+        let complete = match text.rfind('\n') {
+            Some(i) => &text[..=i],
+            None => "",
+        };
+        for (i, line) in complete.lines().enumerate() {
             if line.trim().is_empty() {
                 continue;
             }
             let at = format!("{}:{}", path.display(), i + 1);
             let why = match serde_json::from_str::<Checkpoint>(line) {
-                Err(e) => Some(format!("not a checkpoint ({e})")),
+                // A line that is no checkpoint vouches for nothing and takes nothing away (a
+                // crash can leave half a line): said, not held against the history.
+                Err(e) => {
+                    out.stray.push(format!("{at}: not a checkpoint, skipped ({e})"));
+                    continue;
+                }
                 Ok(cp) if cp.tenant_id != file_tenant => Some(format!(
                     "names tenant {} in the file of tenant {file_tenant}",
                     cp.tenant_id

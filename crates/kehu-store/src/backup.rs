@@ -29,13 +29,7 @@ fn sync(path: &Path) -> Result<()> {
     std::fs::File::open(path)
         .and_then(|f| f.sync_all())
         .map_err(|e| io("flushing", path, e))?;
-    #[cfg(unix)]
-    if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::File::open(dir)
-            .and_then(|f| f.sync_all())
-            .map_err(|e| io("flushing", dir, e))?;
-    }
-    Ok(())
+    crate::anchor::sync_dir(path)
 }
 
 /// The schema Kehu's tables live in (PostgreSQL), from the connection's search path.
@@ -67,12 +61,11 @@ pub async fn backup(db: &Db, database_url: &str, to: &Path) -> Result<u64> {
             let url = database_url.to_string();
             let file = tmp.clone();
             run_tool(move || {
-                std::process::Command::new("pg_dump")
+                pg_tool("pg_dump", &url)
                     .arg("--format=custom")
                     .arg(format!("--schema={schema}"))
                     .arg("--file")
                     .arg(&file)
-                    .arg(format!("--dbname={url}"))
                     .output()
             })
             .await?;
@@ -82,6 +75,53 @@ pub async fn backup(db: &Db, database_url: &str, to: &Path) -> Result<u64> {
     std::fs::rename(&tmp, to).map_err(|e| io("renaming the backup to", to, e))?;
     sync(to)?;
     std::fs::metadata(to).map(|m| m.len()).map_err(|e| io("reading", to, e))
+}
+
+/// A PostgreSQL URL without its password, and the password: the tools get it in `PGPASSWORD`,
+/// so it is not on their command line for every user of the machine to read.
+fn split_password(url: &str) -> (String, Option<String>) {
+    let (Some(s), Some(at)) = (url.find("://"), url.rfind('@')) else {
+        return (url.to_string(), None);
+    };
+    if at < s {
+        return (url.to_string(), None);
+    }
+    match url[s + 3..at].split_once(':') {
+        Some((user, pass)) => (
+            format!("{}{user}{}", &url[..s + 3], &url[at..]),
+            Some(percent_decode(pass)),
+        ),
+        None => (url.to_string(), None),
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && let Some(v) = s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(v);
+            i += 3;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A PostgreSQL tool for `url`: the URL without its password, the password in the environment.
+fn pg_tool(program: &str, url: &str) -> std::process::Command {
+    let (url, password) = split_password(url);
+    let mut c = std::process::Command::new(program);
+    if let Some(p) = password {
+        c.env("PGPASSWORD", p);
+    }
+    c.arg(format!("--dbname={url}"));
+    c
 }
 
 /// Runs an external tool (pg_dump, pg_restore) off the async threads; its error output is the
@@ -107,7 +147,10 @@ async fn run_tool(f: impl FnOnce() -> std::io::Result<std::process::Output> + Se
 /// does not exist, or a PostgreSQL schema without Kehu's tables.
 pub async fn target_is_empty(database_url: &str) -> Result<bool> {
     match sqlite_path(database_url) {
-        Some(p) => Ok(!Path::new(p).exists()),
+        // A log left beside a moved database would be read into the restored one.
+        Some(p) => Ok(["", "-wal", "-shm", "-journal"]
+            .iter()
+            .all(|s| !Path::new(&format!("{p}{s}")).exists())),
         None => {
             let db = Db::connect_unmigrated(database_url).await?;
             let (t,): (Option<String>,) = db
@@ -151,27 +194,84 @@ pub async fn restore(from: &Path, database_url: &str) -> Result<()> {
             sync(&staged)
         }
         None => {
-            let url = database_url.to_string();
+            // The dump creates its schema; an empty database already has `public`, and an empty
+            // schema may exist too. So the schema entries are left out of the restore's list and
+            // the schema made here when missing.
             let file = from.to_path_buf();
-            run_tool(move || {
+            let listed = tokio::task::spawn_blocking(move || {
                 std::process::Command::new("pg_restore")
-                    .args(["--single-transaction", "--exit-on-error", "--no-owner"])
-                    .arg(format!("--dbname={url}"))
+                    .arg("--list")
                     .arg(&file)
                     .output()
             })
             .await
+            .map_err(|e| StoreError::Other(e.to_string()))?
+            .map_err(|e| StoreError::Other(format!("cannot run pg_restore ({e}); install the PostgreSQL client")))?;
+            if !listed.status.success() {
+                return Err(StoreError::Other(
+                    String::from_utf8_lossy(&listed.stderr).trim().to_string(),
+                ));
+            }
+            let list = String::from_utf8_lossy(&listed.stdout).to_string();
+            let is_schema = |l: &str| {
+                ["SCHEMA - ", "COMMENT - SCHEMA ", "ACL - SCHEMA "]
+                    .iter()
+                    .any(|m| l.contains(m))
+            };
+            let schemas: Vec<String> = list
+                .lines()
+                .filter_map(|l| l.split_once("SCHEMA - ").map(|(_, r)| r))
+                .filter_map(|r| r.split_whitespace().next().map(str::to_string))
+                .collect();
+            let db = Db::connect_unmigrated(database_url).await?;
+            for name in &schemas {
+                let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+                db.execute(&format!("CREATE SCHEMA IF NOT EXISTS {quoted}"), args![])
+                    .await?;
+            }
+            db.close().await;
+            let kept: String = list
+                .lines()
+                .filter(|l| !is_schema(l))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            let list_file = PathBuf::from(format!("{}.list", from.display()));
+            std::fs::write(&list_file, kept).map_err(|e| io("writing", &list_file, e))?;
+            let url = database_url.to_string();
+            let file = from.to_path_buf();
+            let lf = list_file.clone();
+            let done = run_tool(move || {
+                pg_tool("pg_restore", &url)
+                    .args(["--single-transaction", "--exit-on-error", "--no-owner"])
+                    .arg("--use-list")
+                    .arg(&lf)
+                    .arg(&file)
+                    .output()
+            })
+            .await;
+            let _ = std::fs::remove_file(&list_file);
+            done
         }
     }
 }
 
-/// Renames a checked SQLite restore into place (its connections closed).
+/// Puts a checked SQLite restore in place (its connections closed, which writes its log back
+/// into the file). The file is linked under its name, which fails if something took the name
+/// meanwhile, and only then is the staged name removed.
 pub fn finish_sqlite_restore(target: &Path) -> Result<()> {
     let staged = restoring_path(target);
+    let wal = PathBuf::from(format!("{}-wal", staged.display()));
+    if std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0) {
+        return Err(StoreError::Other(format!(
+            "{} still holds changes not written back into the restored file; nothing was put in place",
+            wal.display()
+        )));
+    }
     for s in ["-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{s}", staged.display()));
     }
-    std::fs::rename(&staged, target).map_err(|e| io("renaming the restore to", target, e))?;
+    std::fs::hard_link(&staged, target).map_err(|e| io("putting the restore in place at", target, e))?;
+    std::fs::remove_file(&staged).map_err(|e| io("removing", &staged, e))?;
     sync(target)
 }
 
@@ -225,8 +325,29 @@ pub async fn integrity(db: &Db, thorough: bool) -> Result<Integrity> {
                 .await;
             Ok(match checked {
                 Ok(_) => Integrity::Ok,
+                Err(e) if e.to_string().contains("permission denied") => Integrity::NotChecked(format!(
+                    "PostgreSQL: amcheck is installed but may not be run by this role ({e})"
+                )),
                 Err(e) => Integrity::Damaged(vec![e.to_string()]),
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_password_leaves_the_url_for_the_environment() {
+        assert_eq!(
+            super::split_password("postgres://kehu:s%40cret@db:5432/kehu?sslmode=require"),
+            (
+                "postgres://kehu@db:5432/kehu?sslmode=require".to_string(),
+                Some("s@cret".to_string())
+            )
+        );
+        assert_eq!(
+            super::split_password("postgres://kehu@db/kehu"),
+            ("postgres://kehu@db/kehu".to_string(), None)
+        );
     }
 }

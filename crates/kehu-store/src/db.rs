@@ -116,6 +116,8 @@ pub struct Db {
     creates: std::sync::Arc<std::sync::OnceLock<CreateQueue>>,
     /// This process created the database (its first migration ran here).
     new: bool,
+    /// SQLite: the file did not exist before this handle opened it.
+    created_file: bool,
 }
 
 type CreateQueue = tokio::sync::mpsc::UnboundedSender<crate::customers::CreateJob>;
@@ -176,6 +178,7 @@ impl Db {
 
     /// Opens (or creates) a SQLite file: WAL, foreign keys on, one writer and a read pool.
     pub async fn connect_sqlite(path: &str) -> Result<Db, StoreError> {
+        let created_file = !std::path::Path::new(path).exists();
         let base = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
@@ -230,6 +233,7 @@ impl Db {
             heads: HeadCache::default(),
             creates: Default::default(),
             new: false,
+            created_file,
         })
     }
 
@@ -245,12 +249,19 @@ impl Db {
             heads: HeadCache::default(),
             creates: Default::default(),
             new: false,
+            created_file: false,
         })
     }
 
     /// Whether this process created the database: its first migration ran on this connect.
     pub fn is_new(&self) -> bool {
         self.new
+    }
+
+    /// SQLite: whether this process created the file (it did not exist before). Unlike
+    /// [`Db::is_new`], SQL access alone cannot make this true.
+    pub fn created_file(&self) -> bool {
+        self.created_file
     }
 
     pub fn backend(&self) -> Backend {

@@ -50,7 +50,7 @@ impl CheckpointArgs {
     /// Opens the folder (and key), making them on first use.
     fn open(&self, database_url: &str, db: &Db) -> anyhow::Result<kehu_store::anchor::Anchor> {
         let dir = self.dir(database_url);
-        kehu_store::anchor::Anchor::open(&dir, db.is_new())
+        kehu_store::anchor::Anchor::open(&dir, db)
             .with_context(|| format!("opening the checkpoint folder {}", dir.display()))
     }
 
@@ -550,7 +550,7 @@ async fn restore(from: &std::path::Path, url: &str, checkpoints: &CheckpointArgs
     use kehu_store::backup;
     if !backup::target_is_empty(url).await? {
         bail!(
-            "{} holds a Kehu database already: restore into a new SQLite file or an empty PostgreSQL database (move the old one aside first)",
+            "{} holds a Kehu database already (or a SQLite file's -wal, -shm or -journal log): restore into a new SQLite file or an empty PostgreSQL database (move the old one aside first, with its log files)",
             redact(url)
         );
     }
@@ -643,13 +643,15 @@ async fn restore(from: &std::path::Path, url: &str, checkpoints: &CheckpointArgs
         }
     }
     db.close().await;
+    // The folder first, then the database: a crash in between leaves the restore to be run
+    // again (its target is still empty), never a database the checkpoints disagree with.
+    if let Some(aside) = kehu_store::anchor::rewind(&dir, &restored)? {
+        println!("the checkpoints before the restore were moved to {}", aside.display());
+    }
     if let Some(p) = &sqlite {
         backup::finish_sqlite_restore(p)?;
     }
     let db = connect(url).await?;
-    if let Some(aside) = kehu_store::anchor::rewind(&dir, &restored)? {
-        println!("the checkpoints before the restore were moved to {}", aside.display());
-    }
     checkpoints.write(url, &db).await?;
     db.close().await;
     println!(

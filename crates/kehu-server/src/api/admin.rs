@@ -300,8 +300,9 @@ pub struct VerifyOut {
     /// Sequence number of the first event that fails (when not ok).
     pub first_bad_event: Option<i64>,
     /// `edited`, `missing_or_reordered`, `truncated`, `differs_from_checkpoint`,
-    /// `shorter_than_checkpoint`, or `checkpoint_not_trusted` (a checkpoint file of the tenant
-    /// holds a line not signed by this server's key) when not ok.
+    /// `shorter_than_checkpoint`, `checkpoint_not_trusted` (a checkpoint file of the tenant
+    /// holds a line not signed by this server's key), `checkpoints_missing` (the server's
+    /// checkpoint folder is gone) or `not_anchored` (no checkpoint of the tenant) when not ok.
     pub reason: Option<String>,
     /// Signed checkpoints the chain was held to (none when the server keeps no checkpoint
     /// folder), and the newest one's event.
@@ -319,9 +320,21 @@ async fn verify_history(State(state): State<AppState>, caller: Caller) -> Result
         Some(a) => {
             let dir = a.dir().to_path_buf();
             let key = a.public_hex();
-            let mut read = tokio::task::spawn_blocking(move || kehu_store::anchor::read(&dir, &key))
+            let tenant = caller.tenant_id;
+            let mut read = tokio::task::spawn_blocking(move || kehu_store::anchor::read_only(&dir, &key, Some(tenant)))
                 .await
                 .map_err(|_| ApiError::internal())?;
+            if read.missing {
+                tracing::error!(folder = %a.dir().display(), "the checkpoint folder is missing");
+                return Ok(Json(VerifyOut {
+                    ok: false,
+                    events: None,
+                    first_bad_event: None,
+                    reason: Some("checkpoints_missing".into()),
+                    checkpoints: 0,
+                    newest_checkpoint: None,
+                }));
+            }
             if let Some(bad) = read.bad.get(&caller.tenant_id) {
                 tracing::warn!(tenant.id = caller.tenant_id, lines = ?bad, "history checkpoints not trusted");
                 return Ok(Json(VerifyOut {
@@ -339,8 +352,19 @@ async fn verify_history(State(state): State<AppState>, caller: Caller) -> Result
     };
     let checkpoints = anchors.len() as i64;
     let newest_checkpoint = anchors.last_key_value().map(|(s, _)| *s);
+    // With a checkpoint folder, a history that no checkpoint vouches for is not taken as sound
+    // (the server signs one at start, so a tenant with events has at least one).
+    let unanchored = state.anchor.is_some() && checkpoints == 0;
     Ok(Json(
         match kehu_store::history::verify(&state.db, caller.tenant_id, anchors).await? {
+            Ok(n) if unanchored => VerifyOut {
+                ok: false,
+                events: Some(n),
+                first_bad_event: None,
+                reason: Some("not_anchored".into()),
+                checkpoints,
+                newest_checkpoint,
+            },
             Ok(n) => VerifyOut {
                 ok: true,
                 events: Some(n),

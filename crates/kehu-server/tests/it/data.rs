@@ -67,7 +67,14 @@ both!(
         std::fs::write(&file, text).unwrap();
         let (_, v) = app.get("/api/v1/history/verify", &app.admin).await;
         assert_eq!(v["reason"].as_str(), Some("checkpoint_not_trusted"), "{v}");
+        // The folder gone: not sound.
         std::fs::remove_dir_all(&dir).ok();
+        let (_, v) = app.get("/api/v1/history/verify", &app.admin).await;
+        assert_eq!(
+            (v["ok"].as_bool(), v["reason"].as_str()),
+            (Some(false), Some("checkpoints_missing")),
+            "{v}"
+        );
         std::fs::remove_file(kehu_store::anchor::key_path(&dir)).ok();
     }
 );

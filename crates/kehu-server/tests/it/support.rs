@@ -88,7 +88,7 @@ impl TestApp {
     /// Serves this test's database again with signed history checkpoints in `dir` (what
     /// `kehu serve` does); the sessions stay valid.
     pub async fn with_anchor(&mut self, dir: &std::path::Path) {
-        let anchor = kehu_store::anchor::Anchor::open(dir, false).expect("checkpoint folder");
+        let anchor = kehu_store::anchor::Anchor::open(dir, &self.state.db).expect("checkpoint folder");
         let state = AppState::new(self.state.db.clone(), self.state.clock.is_virtual())
             .await
             .expect("state")

@@ -145,3 +145,8 @@ ALTER TABLE sales ADD CONSTRAINT sales_event_id_fkey FOREIGN KEY (tenant_id, eve
 ALTER TABLE sessions ADD CONSTRAINT sessions_staff_id_fkey FOREIGN KEY (tenant_id, staff_id) REFERENCES staff (tenant_id, id);
 ALTER TABLE staff ADD CONSTRAINT staff_unit_id_fkey FOREIGN KEY (tenant_id, unit_id) REFERENCES units (tenant_id, id);
 ALTER TABLE units ADD CONSTRAINT units_parent_id_fkey FOREIGN KEY (tenant_id, parent_id) REFERENCES units (tenant_id, id);
+
+-- 5. A presented cookie or token is looked up by its hash alone (it does not say its tenant):
+-- an index of its own, as the unique key that led with the hash used to be.
+CREATE INDEX sessions_token_hash ON sessions (token_hash);
+CREATE INDEX api_tokens_token_hash ON api_tokens (token_hash);

@@ -217,6 +217,14 @@ async fn scenarios(make: impl AsyncFn(&str) -> Option<Case>) {
     let (code, out) = c.verify();
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("(differs_from_checkpoint)"), "{out}");
+    // Nothing signs the rewritten chain: it does not extend the last checkpoint.
+    let o = c.run(&["generate", "--customers", "1"]);
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("no longer extends its last checkpoint"),
+        "{}",
+        text(&o)
+    );
     c.remove().await;
 
     // A checkpoint signed with another key (one that vouches for a rewritten chain).
@@ -251,10 +259,60 @@ async fn scenarios(make: impl AsyncFn(&str) -> Option<Case>) {
         "{out}"
     );
     assert!(out.contains("bench: NOT ANCHORED"), "{out}");
-    // `kehu serve` signs the head again at start; the chain verifies against it from then on.
+    // Nothing quietly starts a new folder while the key says checkpoints were written.
+    let o = c.run(&["generate", "--customers", "1"]);
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("is missing, but its key"), "{}", text(&o));
+    // The operator moves the key aside on purpose: `kehu serve` begins new checkpoints at start,
+    // and the history verifies against them from then on.
+    let key = kehu_store::anchor::key_path(&c.dir);
+    std::fs::rename(&key, format!("{}.retired", key.display())).unwrap();
     serve_once(&c);
     let (code, out) = c.verify();
     assert_eq!(code, Some(0), "{out}");
+    std::fs::remove_file(format!("{}.retired", key.display())).ok();
+    c.remove().await;
+
+    // Tables dropped with SQL access make the database look new: its checkpoints are not
+    // moved aside, the start is refused.
+    let c = make("dropped").await.unwrap();
+    let db = c.db().await;
+    let tables: Vec<(String,)> = match db.backend() {
+        kehu_store::Backend::Sqlite => db
+            .fetch_all(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+                args![],
+            )
+            .await
+            .unwrap(),
+        kehu_store::Backend::Postgres => db
+            .fetch_all(
+                "SELECT tablename::text FROM pg_tables WHERE schemaname = current_schema()",
+                args![],
+            )
+            .await
+            .unwrap(),
+    };
+    let mut tx = db.begin().await.unwrap();
+    if db.backend() == kehu_store::Backend::Sqlite {
+        tx.execute("PRAGMA defer_foreign_keys = ON", args![]).await.unwrap();
+    }
+    for (t,) in &tables {
+        let cascade = if db.backend() == kehu_store::Backend::Postgres {
+            " CASCADE"
+        } else {
+            ""
+        };
+        tx.execute(&format!("DROP TABLE IF EXISTS {t}{cascade}"), args![])
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+    db.close().await;
+    let o = c.run(&["generate", "--customers", "1"]);
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("holds checkpoints of an earlier one"), "{}", text(&o));
+    assert!(checkpoint_file(&c.dir).exists());
     c.remove().await;
 }
 

@@ -122,7 +122,31 @@ async fn backup_and_restore(c: Case) {
         text(&o)
     );
 
+    if let Some((admin, schema)) = &c.pg {
+        // Into an empty schema that exists (as `public` does in an empty database).
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "DROP SCHEMA {schema} CASCADE; CREATE SCHEMA {schema}"
+        )))
+        .execute(admin)
+        .await
+        .unwrap();
+        let o = restore(&file, &target);
+        assert!(o.status.success(), "{}", text(&o));
+        let o = kehu(&["verify-history", "--database-url", &target, "--checkpoint-dir", &dir]);
+        assert!(o.status.success(), "{}", text(&o));
+    }
     if c.pg.is_none() {
+        // A log left behind where the database was moved away would be read into the restored
+        // file: refused.
+        let path = temp("with-stale-log.db");
+        std::fs::write(format!("{}-wal", path.display()), b"left over").unwrap();
+        let o = restore(&file, &format!("sqlite://{}", path.display()));
+        assert!(
+            !o.status.success() && text(&o).contains("holds a Kehu database already"),
+            "{}",
+            text(&o)
+        );
+        super::remove_db(&path);
         // A damaged backup restores nothing.
         let mut bytes = std::fs::read(&file).unwrap();
         let mid = bytes.len() / 2;

@@ -175,15 +175,10 @@ impl Anchor {
             written: Mutex::new(HashMap::new()),
         };
         // What was signed last, per tenant, so the next checkpoint can be checked to extend it.
-        let public = anchor.public_hex();
-        let known = read(dir, &public);
-        let mut written = anchor.written.lock().expect("checkpoint lock");
-        for (tenant, m) in known.by_tenant {
-            if let Some((seq, hash)) = m.into_iter().next_back() {
-                written.insert(tenant, (seq, hash));
-            }
-        }
-        drop(written);
+        // Only each file's last line is read: the files grow by a line a minute for as long as
+        // the history moves, and a start should not check them all.
+        let last = last_signed(dir, &anchor.public_hex());
+        *anchor.written.lock().expect("checkpoint lock") = last;
         Ok(anchor)
     }
 
@@ -199,20 +194,7 @@ impl Anchor {
     /// Signs and appends a checkpoint for every tenant whose head moved since this process last
     /// wrote one. Returns how many were written. Each file is flushed to disk before returning.
     pub async fn write(&self, db: &Db) -> Result<usize> {
-        #[derive(sqlx::FromRow)]
-        struct HeadRow {
-            tenant_id: i64,
-            slug: String,
-            last_seq: i64,
-            last_hash: String,
-        }
-        let heads: Vec<HeadRow> = db
-            .fetch_all(
-                "SELECT h.tenant_id, t.slug, h.last_seq, h.last_hash FROM history_heads h \
-                 JOIN tenants t ON t.id = h.tenant_id ORDER BY h.tenant_id",
-                args![],
-            )
-            .await?;
+        let heads = crate::history::heads(db).await?;
         let now = jiff::Timestamp::now().as_millisecond();
         let mut n = 0;
         for h in heads {
@@ -295,6 +277,48 @@ pub(crate) fn sync_dir(path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The last complete line of each tenant file, when it is a checkpoint signed by `public_hex`:
+/// tenant id to (sequence number, hash).
+fn last_signed(dir: &Path, public_hex: &str) -> HashMap<i64, (i64, String)> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut out = HashMap::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for entry in entries.flatten() {
+        let Some(tenant) = tenant_of(&entry.path()) else {
+            continue;
+        };
+        let tail = std::fs::File::open(entry.path()).and_then(|mut f| {
+            let len = f.metadata()?.len();
+            f.seek(SeekFrom::Start(len.saturating_sub(8192)))?;
+            let mut text = String::new();
+            f.read_to_string(&mut text)?;
+            Ok(text)
+        });
+        let Ok(tail) = tail else { continue };
+        let complete = tail.rfind('\n').map_or("", |i| &tail[..i]);
+        let line = complete.rsplit('\n').next().unwrap_or_default();
+        if let Ok(cp) = serde_json::from_str::<Checkpoint>(line)
+            && cp.tenant_id == tenant
+            && cp.check(public_hex).is_ok()
+        {
+            out.insert(tenant, (cp.seq, cp.hash));
+        }
+    }
+    out
+}
+
+/// The tenant a checkpoint file belongs to, from its name `tenant-<id>.jsonl`.
+fn tenant_of(path: &Path) -> Option<i64> {
+    path.file_name()?
+        .to_str()?
+        .strip_prefix("tenant-")?
+        .strip_suffix(".jsonl")?
+        .parse()
+        .ok()
+}
+
 /// What a checkpoint folder holds, checked against the trusted public key.
 #[derive(Debug, Default)]
 pub struct Checkpoints {
@@ -340,16 +364,7 @@ pub fn read_only(dir: &Path, public_hex: &str, tenant: Option<i64>) -> Checkpoin
     let mut files: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
     files.sort();
     for path in files {
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default()
-            .to_string();
-        let Some(file_tenant) = name
-            .strip_prefix("tenant-")
-            .and_then(|n| n.strip_suffix(".jsonl"))
-            .and_then(|n| n.parse::<i64>().ok())
-        else {
+        let Some(file_tenant) = tenant_of(&path) else {
             out.stray.push(format!("{}: not a checkpoint file", path.display()));
             continue;
         };
@@ -428,12 +443,7 @@ pub fn rewind(dir: &Path, heads: &HashMap<i64, i64>) -> Result<Option<PathBuf>> 
     let entries = std::fs::read_dir(&aside).map_err(|e| io("reading", &aside, e))?;
     for entry in entries.filter_map(|e| e.ok()) {
         let name = entry.file_name();
-        let Some(tenant) = name
-            .to_str()
-            .and_then(|n| n.strip_prefix("tenant-"))
-            .and_then(|n| n.strip_suffix(".jsonl"))
-            .and_then(|n| n.parse::<i64>().ok())
-        else {
+        let Some(tenant) = tenant_of(&entry.path()) else {
             continue;
         };
         let Some(&head) = heads.get(&tenant) else { continue };

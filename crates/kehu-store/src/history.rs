@@ -239,6 +239,25 @@ fn tuple_record(e: EventTuple) -> EventRecord {
     }
 }
 
+/// Where a tenant's chain ends, with the tenant's short name.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TenantHead {
+    pub tenant_id: i64,
+    pub slug: String,
+    pub last_seq: i64,
+    pub last_hash: String,
+}
+
+/// Every tenant's chain end, by tenant id.
+pub async fn heads(db: &Db) -> Result<Vec<TenantHead>> {
+    db.fetch_all(
+        "SELECT h.tenant_id, t.slug, h.last_seq, h.last_hash FROM history_heads h \
+         JOIN tenants t ON t.id = h.tenant_id ORDER BY h.tenant_id",
+        args![],
+    )
+    .await
+}
+
 /// A customer's events, newest first, before `cursor` (a sequence number).
 pub async fn for_customer(
     db: &Db,

@@ -479,7 +479,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Backup { db, to, checkpoints } => {
             let database = connect(&db.database_url).await?;
             checkpoints.write(&db.database_url, &database).await?;
-            let heads = heads(&database).await?;
+            let heads = kehu_store::history::heads(&database).await?;
             let started = std::time::Instant::now();
             let bytes = kehu_store::backup::backup(&database, &db.database_url, &to)
                 .await
@@ -491,8 +491,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 bytes as f64 / 1e6,
                 started.elapsed().as_secs_f64()
             );
-            for (slug, seq) in heads {
-                println!("  {slug}: history up to event {seq} at least");
+            for h in heads {
+                println!("  {}: history up to event {} at least", h.slug, h.last_seq);
             }
             Ok(())
         }
@@ -533,16 +533,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
-}
-
-/// Every tenant's short name and last event, by tenant id.
-async fn heads(db: &Db) -> anyhow::Result<Vec<(String, i64)>> {
-    Ok(db
-        .fetch_all(
-            "SELECT t.slug, h.last_seq FROM history_heads h JOIN tenants t ON t.id = h.tenant_id ORDER BY t.id",
-            kehu_store::args![],
-        )
-        .await?)
 }
 
 /// `kehu restore`: see [`Command::Restore`].
@@ -605,20 +595,15 @@ async fn restore(from: &std::path::Path, url: &str, checkpoints: &CheckpointArgs
     }
     let mut restored = std::collections::HashMap::new();
     let mut report = Vec::new();
-    for t in kehu_store::tenants::list(&db).await? {
-        let (head,): (i64,) = db
-            .fetch_one(
-                "SELECT last_seq FROM history_heads WHERE tenant_id = $1",
-                kehu_store::args![t.id],
-            )
-            .await?;
-        let all = cps.by_tenant.remove(&t.id).unwrap_or_default();
+    for t in kehu_store::history::heads(&db).await? {
+        let head = t.last_seq;
+        let all = cps.by_tenant.remove(&t.tenant_id).unwrap_or_default();
         let newest = all.last_key_value().map(|(s, _)| *s);
         let held: std::collections::BTreeMap<i64, String> = all.into_iter().filter(|(s, _)| *s <= head).collect();
         let count = held.len();
-        match kehu_store::history::verify(&db, t.id, held).await? {
+        match kehu_store::history::verify(&db, t.tenant_id, held).await? {
             Ok(n) => {
-                restored.insert(t.id, head);
+                restored.insert(t.tenant_id, head);
                 let lost = match newest {
                     Some(s) if s > head => format!(
                         "; events {} to {s} were recorded after this backup and are not in it",

@@ -310,6 +310,20 @@ pub struct VerifyOut {
     pub newest_checkpoint: Option<i64>,
 }
 
+impl VerifyOut {
+    /// Not ok before the chain was read, for `reason`.
+    fn refused(reason: &str) -> VerifyOut {
+        VerifyOut {
+            ok: false,
+            events: None,
+            first_bad_event: None,
+            reason: Some(reason.to_string()),
+            checkpoints: 0,
+            newest_checkpoint: None,
+        }
+    }
+}
+
 /// Re-hash the tenant's whole history and compare it with its chain.
 #[utoipa::path(get, path = "/api/v1/history/verify", tag = "admin",
     responses((status = 200, body = VerifyOut), (status = 403, body = Problem)))]
@@ -326,25 +340,11 @@ async fn verify_history(State(state): State<AppState>, caller: Caller) -> Result
                 .map_err(|_| ApiError::internal())?;
             if read.missing {
                 tracing::error!(folder = %a.dir().display(), "the checkpoint folder is missing");
-                return Ok(Json(VerifyOut {
-                    ok: false,
-                    events: None,
-                    first_bad_event: None,
-                    reason: Some("checkpoints_missing".into()),
-                    checkpoints: 0,
-                    newest_checkpoint: None,
-                }));
+                return Ok(Json(VerifyOut::refused("checkpoints_missing")));
             }
             if let Some(bad) = read.bad.get(&caller.tenant_id) {
                 tracing::warn!(tenant.id = caller.tenant_id, lines = ?bad, "history checkpoints not trusted");
-                return Ok(Json(VerifyOut {
-                    ok: false,
-                    events: None,
-                    first_bad_event: None,
-                    reason: Some("checkpoint_not_trusted".into()),
-                    checkpoints: 0,
-                    newest_checkpoint: None,
-                }));
+                return Ok(Json(VerifyOut::refused("checkpoint_not_trusted")));
             }
             read.by_tenant.remove(&caller.tenant_id).unwrap_or_default()
         }

@@ -170,26 +170,20 @@ async fn scenarios(make: impl AsyncFn(&str) -> Option<Case>) {
     )
     .unwrap();
     let dir = copy.display().to_string();
-    let o = kehu(&[
-        "verify-history",
-        "--database-url",
-        &c.url,
-        "--checkpoint-dir",
-        &dir,
-        "--public-key",
-        &public,
-    ]);
+    let verify_copy = |key: &str| {
+        kehu(&[
+            "verify-history",
+            "--database-url",
+            &c.url,
+            "--checkpoint-dir",
+            &dir,
+            "--public-key",
+            key,
+        ])
+    };
+    let o = verify_copy(&public);
     assert!(o.status.success(), "{}", text(&o));
-    let other = CheckpointKey::from_secret([5; 32]).public_hex();
-    let o = kehu(&[
-        "verify-history",
-        "--database-url",
-        &c.url,
-        "--checkpoint-dir",
-        &dir,
-        "--public-key",
-        &other,
-    ]);
+    let o = verify_copy(&CheckpointKey::from_secret([5; 32]).public_hex());
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     std::fs::remove_dir_all(&copy).ok();
     db.close().await;

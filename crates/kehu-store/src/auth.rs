@@ -42,9 +42,10 @@ fn staff_columns() -> String {
         .join(", ")
 }
 
-#[derive(sqlx::FromRow)]
+#[derive(sqlx::FromRow, serde::Deserialize)]
 struct SessionWithStaff {
     #[sqlx(flatten)]
+    #[serde(flatten)]
     staff: StaffRow,
     csrf_token: String,
     session_created_at: i64,
@@ -54,7 +55,7 @@ struct SessionWithStaff {
 /// The live session with this token hash, with its staff member (active only); one query.
 pub async fn session(db: &Db, token_hash: &str, now: Timestamp) -> Result<Option<(SessionRow, StaffRow)>> {
     let found: Option<SessionWithStaff> = db
-        .fetch_optional(
+        .lookup(
             &format!(
                 "SELECT {}, x.csrf_token, x.created_at AS session_created_at, x.expires_at FROM sessions x \
                  JOIN staff s ON s.tenant_id = x.tenant_id AND s.id = x.staff_id \
@@ -153,9 +154,10 @@ pub async fn create_token(
     Ok(row)
 }
 
-#[derive(sqlx::FromRow)]
+#[derive(sqlx::FromRow, serde::Deserialize)]
 struct TokenWithStaff {
     #[sqlx(flatten)]
+    #[serde(flatten)]
     staff: StaffRow,
     token_id: i64,
 }
@@ -164,7 +166,7 @@ struct TokenWithStaff {
 /// token's id; one query.
 pub async fn token(db: &Db, token_hash: &str, now: Timestamp) -> Result<Option<(i64, StaffRow)>> {
     let found: Option<TokenWithStaff> = db
-        .fetch_optional(
+        .lookup(
             &format!(
                 "SELECT {}, t.id AS token_id FROM api_tokens t \
                  JOIN staff s ON s.tenant_id = t.tenant_id AND s.id = t.staff_id \

@@ -12,7 +12,7 @@ use crate::history::{self, NewEvent};
 use crate::visibility::{self, View};
 use crate::{Result, StoreError, args, ms};
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
 pub struct CustomerRow {
     pub id: i64,
     pub tenant_id: i64,
@@ -402,9 +402,10 @@ pub async fn pending_count(db: &Db) -> Result<i64> {
     Ok(c.n)
 }
 
-#[derive(sqlx::FromRow)]
+#[derive(sqlx::FromRow, serde::Deserialize)]
 struct CustomerWithPhone {
     #[sqlx(flatten)]
+    #[serde(flatten)]
     row: CustomerRow,
     phone_key: Option<String>,
     valid_claims: Option<String>,
@@ -426,7 +427,7 @@ pub struct CustomerRead {
 pub async fn get_with_phones(db: &Db, tenant_id: i64, id: i64, view: &View) -> Result<CustomerRead> {
     let cols = prefixed_columns();
     let mut rows: Vec<CustomerWithPhone> = db
-        .fetch_all(
+        .lookup_all(
             &format!(
                 "SELECT {cols}, k.key AS phone_key, {} AS valid_claims FROM customers c \
                  LEFT JOIN customer_keys k ON k.tenant_id = c.tenant_id AND k.customer_id = c.id AND k.kind = 'phone' \

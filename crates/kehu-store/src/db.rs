@@ -124,8 +124,134 @@ type CreateQueue = tokio::sync::mpsc::UnboundedSender<crate::customers::CreateJo
 
 #[derive(Clone, Debug)]
 enum DbKind {
-    Sqlite { writer: SqlitePool, reader: SqlitePool },
+    Sqlite {
+        writer: SqlitePool,
+        reader: SqlitePool,
+        inline: std::sync::Arc<Inline>,
+    },
     Postgres(PgPool),
+}
+
+/// SQLite: read-only connections that [`Db::lookup_all`] uses on the calling thread. sqlx runs
+/// each SQLite statement on the connection's own worker thread and hands every row back; for a
+/// lookup by key (microseconds of SQL) those two thread switches are most of the cost of the
+/// request (measured on GET /customers/{id}: see BENCHMARKS.md).
+#[derive(Debug)]
+struct Inline {
+    path: String,
+    idle: std::sync::Mutex<Vec<rusqlite::Connection>>,
+}
+
+/// Idle inline connections kept for reuse; more are opened when more threads read at once.
+const INLINE_IDLE: usize = 16;
+
+impl Inline {
+    fn open(&self) -> rusqlite::Result<rusqlite::Connection> {
+        use rusqlite::OpenFlags;
+        let c = rusqlite::Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        c.busy_timeout(Duration::from_secs(30))?;
+        c.pragma_update(None, "cache_size", -8192)?;
+        c.set_prepared_statement_cache_capacity(64);
+        Ok(c)
+    }
+
+    /// Runs `f` on an idle connection (or a new one), then puts the connection back.
+    fn with<R>(&self, f: impl FnOnce(&rusqlite::Connection) -> Result<R, StoreError>) -> Result<R, StoreError> {
+        let idle = self
+            .idle
+            .lock()
+            .map_err(|_| StoreError::Other("inline readers poisoned".into()))?
+            .pop();
+        let conn = match idle {
+            Some(c) => c,
+            None => self.open().map_err(sqlite_error)?,
+        };
+        let out = f(&conn);
+        if let Ok(mut idle) = self.idle.lock()
+            && idle.len() < INLINE_IDLE
+        {
+            idle.push(conn);
+        }
+        out
+    }
+
+    /// The rows of `sql`, each decoded from its columns by name (as serde sees a map).
+    fn rows<T: serde::de::DeserializeOwned>(&self, sql: &str, args: &[Arg]) -> Result<Vec<T>, StoreError> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(sql).map_err(sqlite_error)?;
+            // `$N` names the Nth argument wherever it stands (SQLite numbers parameters in the
+            // order they first appear), as sqlx binds them.
+            for i in 1..=st.parameter_count() {
+                let n = st
+                    .parameter_name(i)
+                    .and_then(|name| name.get(1..))
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .unwrap_or(i);
+                let arg = args
+                    .get(n - 1)
+                    .ok_or_else(|| StoreError::Other(format!("no argument ${n} for the query")))?;
+                match arg {
+                    Arg::I64(v) => st.raw_bind_parameter(i, v),
+                    Arg::OptI64(v) => st.raw_bind_parameter(i, v),
+                    Arg::Text(v) => st.raw_bind_parameter(i, v),
+                    Arg::OptText(v) => st.raw_bind_parameter(i, v),
+                    Arg::Bool(v) => st.raw_bind_parameter(i, v),
+                }
+                .map_err(sqlite_error)?;
+            }
+            let names: Vec<String> = st.column_names().into_iter().map(str::to_string).collect();
+            let mut rows = st.raw_query();
+            let mut out = Vec::new();
+            while let Some(r) = rows.next().map_err(sqlite_error)? {
+                let mut m = serde_json::Map::with_capacity(names.len());
+                for (i, name) in names.iter().enumerate() {
+                    use rusqlite::types::ValueRef;
+                    let v = match r.get_ref(i).map_err(sqlite_error)? {
+                        ValueRef::Null => serde_json::Value::Null,
+                        ValueRef::Integer(n) => n.into(),
+                        ValueRef::Real(f) => f.into(),
+                        ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned().into(),
+                        ValueRef::Blob(_) => return Err(StoreError::Other(format!("column {name} is a blob"))),
+                    };
+                    m.insert(name.clone(), v);
+                }
+                out.push(
+                    serde_json::from_value(serde_json::Value::Object(m))
+                        .map_err(|e| StoreError::Other(format!("decoding a row: {e}")))?,
+                );
+            }
+            Ok(out)
+        })
+    }
+}
+
+fn sqlite_error(e: rusqlite::Error) -> StoreError {
+    StoreError::Other(e.to_string())
+}
+
+/// Reads a boolean column: PostgreSQL's boolean, or SQLite's 0 and 1 (for rows that
+/// [`Db::lookup_all`] decodes with serde). Use as `#[serde(deserialize_with = "kehu_store::db::flag")]`.
+pub fn flag<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    struct Flag;
+    impl serde::de::Visitor<'_> for Flag {
+        type Value = bool;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a boolean, or 0 or 1")
+        }
+        fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<bool, E> {
+            Ok(v)
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<bool, E> {
+            Ok(v != 0)
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<bool, E> {
+            Ok(v != 0)
+        }
+    }
+    d.deserialize_any(Flag)
 }
 
 /// The last known end of each tenant's history chain (sequence number, hash). Only a hint:
@@ -228,8 +354,12 @@ impl Db {
             .max_lifetime(None)
             .connect_with(base.read_only(true))
             .await?;
+        let inline = std::sync::Arc::new(Inline {
+            path: path.to_string(),
+            idle: Default::default(),
+        });
         Ok(Db {
-            kind: DbKind::Sqlite { writer, reader },
+            kind: DbKind::Sqlite { writer, reader, inline },
             heads: HeadCache::default(),
             creates: Default::default(),
             new: false,
@@ -329,6 +459,31 @@ impl Db {
         self.fetch_optional(sql, args).await?.ok_or(StoreError::NotFound)
     }
 
+    /// A lookup by key: a read that an index answers with a few rows, on every request's path
+    /// (the caller's session, the customer on its page). SQLite runs it on the calling thread
+    /// (it blocks that thread for the query's few microseconds, so never pass a scan here);
+    /// PostgreSQL as [`Db::fetch_all`]. Rows decode with serde by column name on SQLite and
+    /// with `FromRow` on PostgreSQL, so a row type derives both (booleans: [`flag`]).
+    pub async fn lookup_all<T: Rows + serde::de::DeserializeOwned>(
+        &self,
+        sql: &str,
+        args: Vec<Arg>,
+    ) -> Result<Vec<T>, StoreError> {
+        match &self.kind {
+            DbKind::Sqlite { inline, .. } => inline.rows(sql, &args),
+            DbKind::Postgres(_) => self.fetch_all(sql, args).await,
+        }
+    }
+
+    /// The first row of a [`Db::lookup_all`], if any.
+    pub async fn lookup<T: Rows + serde::de::DeserializeOwned>(
+        &self,
+        sql: &str,
+        args: Vec<Arg>,
+    ) -> Result<Option<T>, StoreError> {
+        Ok(self.lookup_all(sql, args).await?.into_iter().next())
+    }
+
     /// Runs a statement outside a transaction (on the writer for SQLite).
     pub async fn execute(&self, sql: &str, args: Vec<Arg>) -> Result<u64, StoreError> {
         let mut tx = self.begin().await?;
@@ -339,7 +494,10 @@ impl Db {
 
     pub async fn close(&self) {
         match &self.kind {
-            DbKind::Sqlite { writer, reader } => {
+            DbKind::Sqlite { writer, reader, inline } => {
+                if let Ok(mut idle) = inline.idle.lock() {
+                    idle.clear();
+                }
                 reader.close().await;
                 writer.close().await;
             }

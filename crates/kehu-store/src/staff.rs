@@ -7,7 +7,7 @@ use crate::db::Db;
 use crate::history::{self, NewEvent};
 use crate::{Result, StoreError, args, ms};
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
 pub struct StaffRow {
     pub id: i64,
     pub tenant_id: i64,
@@ -16,6 +16,7 @@ pub struct StaffRow {
     pub display_name: String,
     pub password_hash: String,
     pub roles: String,
+    #[serde(deserialize_with = "crate::db::flag")]
     pub active: bool,
     pub created_at: i64,
 }

@@ -484,3 +484,46 @@ fn every_join_of_tenant_tables_in_the_code_is_on_tenant_id() {
     assert!(joins >= 20, "found only {joins} joins: the scan is broken");
     assert!(wrong.is_empty(), "joins without tenant equality:\n{}", wrong.join("\n"));
 }
+
+#[derive(Debug, sqlx::FromRow, serde::Deserialize)]
+struct LookedUp {
+    #[sqlx(flatten)]
+    #[serde(flatten)]
+    staff: kehu_store::staff::StaffRow,
+    unit_name: Option<String>,
+    asked: i64,
+}
+
+both!(
+    a_lookup_on_the_calling_thread_reads_what_the_pool_reads,
+    |app: TestApp| async move {
+        let db = &app.state.db;
+        let sql = format!(
+            "SELECT {}, NULL AS unit_name, $2 AS asked FROM staff WHERE tenant_id = $1 AND active = $3 ORDER BY id",
+            kehu_store::staff::COLUMNS
+        );
+        // `$2` stands before `$1`: arguments go by number, not by order of appearance.
+        let pooled: Vec<LookedUp> = db.fetch_all(&sql, args![app.tenant_id, 7, true]).await.unwrap();
+        let inline: Vec<LookedUp> = db.lookup_all(&sql, args![app.tenant_id, 7, true]).await.unwrap();
+        assert!(!pooled.is_empty());
+        assert_eq!(format!("{inline:?}"), format!("{pooled:?}"));
+        assert!(
+            inline
+                .iter()
+                .all(|r| r.staff.active && r.asked == 7 && r.unit_name.is_none())
+        );
+        // A committed change is read at once (a new read transaction per lookup).
+        let first = inline[0].staff.id;
+        db.execute(
+            "UPDATE staff SET display_name = $1 WHERE tenant_id = $2 AND id = $3",
+            args!["改名以后", app.tenant_id, first],
+        )
+        .await
+        .unwrap();
+        let again: Option<LookedUp> = db.lookup(&sql, args![app.tenant_id, 7, true]).await.unwrap();
+        assert_eq!(again.unwrap().staff.display_name, "改名以后");
+        // Too few arguments is an error, not a NULL.
+        let short: Result<Vec<LookedUp>, _> = db.lookup_all(&sql, args![app.tenant_id]).await;
+        assert!(short.is_err());
+    }
+);

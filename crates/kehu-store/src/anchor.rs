@@ -117,11 +117,7 @@ impl Anchor {
         let had_key = key_file.exists();
         let has_checkpoints = std::fs::read_dir(dir).is_ok_and(|mut e| e.next().is_some());
         if db.created_file() && dir.exists() {
-            let aside = PathBuf::from(format!(
-                "{}.old-{}",
-                dir.display(),
-                jiff::Timestamp::now().strftime("%Y%m%dT%H%M%S")
-            ));
+            let aside = aside_path(dir, "old");
             std::fs::rename(dir, &aside).map_err(|e| io("moving aside", dir, e))?;
             tracing::warn!(
                 old = %aside.display(),
@@ -428,16 +424,26 @@ pub fn read_only(dir: &Path, public_hex: &str, tenant: Option<i64>) -> Checkpoin
 /// was recorded after the backup) no longer describe this database. The folder is moved aside
 /// whole (`<folder>.before-restore-<time>`, kept as the record of what was lost) and a new one
 /// holds the checkpoints up to each restored head. `heads`: tenant id to restored last event.
+/// A name beside `dir` for moving it aside, `<dir>.<label>-<time>`, with `-2`, `-3`, ... when
+/// that is taken (two in one second: a restore right after a new database).
+fn aside_path(dir: &Path, label: &str) -> PathBuf {
+    let base = format!(
+        "{}.{label}-{}",
+        dir.display(),
+        jiff::Timestamp::now().strftime("%Y%m%dT%H%M%S")
+    );
+    (1..)
+        .map(|n| PathBuf::from(if n == 1 { base.clone() } else { format!("{base}-{n}") }))
+        .find(|p| !p.exists())
+        .expect("an unused name")
+}
+
 /// Returns where the old folder went, or `None` when there was none.
 pub fn rewind(dir: &Path, heads: &HashMap<i64, i64>) -> Result<Option<PathBuf>> {
     if !dir.exists() {
         return Ok(None);
     }
-    let aside = PathBuf::from(format!(
-        "{}.before-restore-{}",
-        dir.display(),
-        jiff::Timestamp::now().strftime("%Y%m%dT%H%M%S")
-    ));
+    let aside = aside_path(dir, "before-restore");
     std::fs::rename(dir, &aside).map_err(|e| io("moving aside", dir, e))?;
     std::fs::create_dir_all(dir).map_err(|e| io("creating the checkpoint folder", dir, e))?;
     let entries = std::fs::read_dir(&aside).map_err(|e| io("reading", &aside, e))?;

@@ -22,6 +22,7 @@ pub mod pool;
 pub mod sale;
 pub mod search;
 pub mod text;
+pub mod workflow;
 
 pub use decision::{Decision, Refusal, RuleId};
 pub use policy::{Permission, Policy, PolicyError};

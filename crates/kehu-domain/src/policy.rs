@@ -21,6 +21,7 @@ pub mod limits;
 mod sales;
 mod timed;
 pub mod visibility;
+mod workflows;
 pub use complaints::Complaints;
 pub use conflicts::Conflicts;
 pub use events::{Attendance, JointEvents};
@@ -385,6 +386,8 @@ pub struct Policy {
     pub conflicts: Option<Conflicts>,
     /// The ranges amounts and dates staff enter may take.
     pub limits: Limits,
+    /// Staged processes run as cases by the case engine (`[[workflows]]`).
+    pub workflows: Vec<crate::workflow::Workflow>,
 }
 
 impl Policy {
@@ -402,6 +405,11 @@ impl Policy {
             errors: Vec::new(),
         }
         .check(raw)
+    }
+
+    /// The workflow with this id.
+    pub fn workflow(&self, id: &str) -> Option<&crate::workflow::Workflow> {
+        self.workflows.iter().find(|w| w.id == id)
     }
 
     /// The role with this ID; `admin` is always defined.
@@ -557,6 +565,8 @@ struct RawPolicy {
     conflicts: Option<conflicts::RawConflicts>,
     #[serde(default)]
     limits: Option<limits::RawLimits>,
+    #[serde(default)]
+    workflows: Vec<workflows::RawWorkflow>,
 }
 
 #[derive(Deserialize)]
@@ -1006,6 +1016,7 @@ impl Checker<'_> {
         let complaints = raw.complaints.map(|c| self.complaints(c, &roles, &ledger.codes));
         let conflicts = raw.conflicts.map(|c| self.conflicts(c, &roles, &ledger.codes));
         let limits = raw.limits.map(|l| self.limits(l)).unwrap_or_default();
+        let workflows = self.workflows(raw.workflows, &roles, limits.max_amount);
         let lifecycle = raw
             .claims
             .lifecycle
@@ -1092,6 +1103,7 @@ impl Checker<'_> {
             complaints,
             conflicts,
             limits,
+            workflows,
         })
     }
 }

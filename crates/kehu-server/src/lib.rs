@@ -6,6 +6,7 @@ pub mod api;
 pub mod assign;
 pub mod auth;
 pub mod cadence;
+pub mod cases;
 pub mod clock;
 pub mod complaints;
 pub mod conflicts;

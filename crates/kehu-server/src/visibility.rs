@@ -76,6 +76,13 @@ async fn compute(state: &AppState, caller: &Caller, policy: &Policy) -> Result<V
         complaints: reach(RecordKind::Complaints),
         conflicts: reach(RecordKind::Conflicts),
         events: reach(RecordKind::Events),
+        cases: reach(RecordKind::Cases),
+        acts_in: policy
+            .workflows
+            .iter()
+            .filter(|w| w.actions.iter().any(|a| a.by.iter().any(|r| caller.roles.contains(r))))
+            .map(|w| w.id.clone())
+            .collect(),
     })
 }
 

@@ -7,6 +7,7 @@ pub mod activities;
 pub mod anchor;
 pub mod auth;
 pub mod backup;
+pub mod cases;
 pub mod claims;
 pub mod clock;
 pub mod complaints;

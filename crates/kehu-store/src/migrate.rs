@@ -30,6 +30,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "distributable",
         include_str!("../migrations/sqlite/0010_distributable.sql"),
     ),
+    (11, "cases", include_str!("../migrations/sqlite/0011_cases.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../migrations/postgres/0001_init.sql")),
@@ -62,6 +63,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         "distributable",
         include_str!("../migrations/postgres/0010_distributable.sql"),
     ),
+    (11, "cases", include_str!("../migrations/postgres/0011_cases.sql")),
 ];
 
 #[derive(sqlx::FromRow)]

@@ -77,6 +77,10 @@ pub struct View {
     pub complaints: Reach,
     pub conflicts: Reach,
     pub events: Reach,
+    pub cases: Reach,
+    /// Workflows in which the reader takes some action: their cases are visible whatever
+    /// `cases` says (an approver sees what waits for them).
+    pub acts_in: Vec<String>,
 }
 
 impl View {
@@ -93,6 +97,8 @@ impl View {
             complaints: Reach::All,
             conflicts: Reach::All,
             events: Reach::All,
+            cases: Reach::All,
+            acts_in: Vec::new(),
         }
     }
 }
@@ -200,6 +206,31 @@ pub fn sales(view: &View, x: &str) -> String {
 /// ` AND (...)` restricting complaints (alias `x`).
 pub fn complaints(view: &View, x: &str) -> String {
     and(&view.complaints, |s, _| complaint_of(x, s))
+}
+
+/// ` AND (...)` restricting cases (alias `k`): opened by someone within reach, acted on by
+/// someone within reach, or of a workflow in which the reader takes an action.
+pub fn cases(view: &View, k: &str) -> String {
+    and(&view.cases, |s, _| {
+        let mut c = format!(
+            "{k}.opened_by IN ({s}) OR EXISTS (SELECT 1 FROM case_steps cs WHERE cs.tenant_id = {k}.tenant_id \
+             AND cs.case_id = {k}.id AND cs.staff_id IN ({s}))"
+        );
+        // Workflow ids are checked at policy load to be [a-z0-9_], so quoting them is safe.
+        let acts: Vec<String> = view
+            .acts_in
+            .iter()
+            .filter(|w| {
+                w.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            })
+            .map(|w| format!("'{w}'"))
+            .collect();
+        if !acts.is_empty() {
+            c.push_str(&format!(" OR {k}.workflow IN ({})", acts.join(", ")));
+        }
+        c
+    })
 }
 
 /// ` AND (...)` restricting conflicts (alias `x`).

@@ -462,6 +462,9 @@ pub fn explain(p: &Policy) -> Vec<Line> {
     if let Some(cp) = &p.complaints {
         complaints(p, &mut out, cp);
     }
+    for w in &p.workflows {
+        workflow(p, &mut out, w);
+    }
     if !p.ledger.codes.is_empty() {
         out.push(line(
             0,
@@ -723,6 +726,89 @@ pub fn explain(p: &Policy) -> Vec<Line> {
     out
 }
 
+/// A workflow in words: its states, what opening needs, and each action with who takes it.
+fn workflow(p: &Policy, out: &mut Vec<Line>, w: &crate::workflow::Workflow) {
+    use crate::workflow::Signoff;
+    let r = Some(&w.rule);
+    let state = |id: &str| w.state(id).map(|s| s.name.clone()).unwrap_or_else(|| Text::new(id, id));
+    out.push(line(
+        0,
+        None,
+        format!("流程：{}", w.name.zh),
+        format!("Workflow: {}", w.name.en),
+    ));
+    let states: Vec<Text> = w.states.iter().map(|s| s.name.clone()).collect();
+    out.push(line(
+        1,
+        r,
+        format!(
+            "状态：{}；从「{}」开始",
+            states.iter().map(|s| s.zh.as_str()).collect::<Vec<_>>().join("、"),
+            state(&w.initial).zh
+        ),
+        format!(
+            "States: {}; a case starts {}",
+            states.iter().map(|s| s.en.as_str()).collect::<Vec<_>>().join(", "),
+            state(&w.initial).en
+        ),
+    ));
+    for g in &w.guards {
+        out.push(line(
+            1,
+            Some(&g.rule),
+            format!("开启时须满足 `{}`，否则：{}", g.when.source, g.text.zh),
+            format!("Opening needs `{}`; otherwise: {}", g.when.source, g.text.en),
+        ));
+    }
+    for a in &w.actions {
+        let who = roles(p, &a.by);
+        let from: Vec<Text> = a.from.iter().map(|f| state(f)).collect();
+        let from = Text::new(
+            from.iter().map(|s| s.zh.as_str()).collect::<Vec<_>>().join("、"),
+            from.iter().map(|s| s.en.as_str()).collect::<Vec<_>>().join(" or "),
+        );
+        let (mut z, mut e) = match &a.to {
+            Some(to) => (
+                format!(
+                    "{}在「{}」时可以「{}」，转为「{}」",
+                    who.zh,
+                    from.zh,
+                    a.name.zh,
+                    state(to).zh
+                ),
+                format!(
+                    "{} may “{}” when it is {}, and it becomes {}",
+                    who.en,
+                    a.name.en,
+                    from.en,
+                    state(to).en
+                ),
+            ),
+            None => (
+                format!("{}在「{}」时可以「{}」", who.zh, from.zh, a.name.zh),
+                format!("{} may “{}” when it is {}", who.en, a.name.en, from.en),
+            ),
+        };
+        if a.signoff == Signoff::All {
+            z.push_str("；每个角色各签一次，由不同的人签，最后一人签后生效");
+            e.push_str("; each role signs, each by a different person, and it takes effect on the last");
+        }
+        if a.not_opener {
+            z.push_str("；开启案件的人不能进行");
+            e.push_str("; not by whoever opened the case");
+        }
+        if a.note {
+            z.push_str("；须写明理由");
+            e.push_str("; with a note giving the reason");
+        }
+        if let Some(g) = &a.guard {
+            z.push_str(&format!("；须满足 `{}`，否则：{}", g.when.source, g.text.zh));
+            e.push_str(&format!("; needs `{}`, otherwise: {}", g.when.source, g.text.en));
+        }
+        out.push(line(1, Some(&a.rule), z, e));
+    }
+}
+
 /// R11.9: who records complaints, what they cost, and what happens at the limit.
 fn complaints(p: &Policy, out: &mut Vec<Line>, cp: &super::Complaints) {
     let r = Some(&cp.rule);
@@ -841,6 +927,7 @@ fn sees_line(r: &super::Role) -> Line {
         RecordKind::Complaints => ("投诉", "complaints"),
         RecordKind::Conflicts => ("冲突", "conflicts"),
         RecordKind::Events => ("联合会议", "joint events"),
+        RecordKind::Cases => ("案件", "cases"),
     };
     let one = |s: Scope, k: RecordKind| {
         let (z, e) = kind(k);

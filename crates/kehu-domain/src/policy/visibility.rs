@@ -58,10 +58,12 @@ pub enum RecordKind {
     Complaints,
     Conflicts,
     Events,
+    /// Cases of the workflows (`[[workflows]]`).
+    Cases,
 }
 
 impl RecordKind {
-    pub const ALL: [RecordKind; 9] = [
+    pub const ALL: [RecordKind; 10] = [
         RecordKind::Customers,
         RecordKind::Claims,
         RecordKind::Activities,
@@ -71,6 +73,7 @@ impl RecordKind {
         RecordKind::Complaints,
         RecordKind::Conflicts,
         RecordKind::Events,
+        RecordKind::Cases,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -84,6 +87,7 @@ impl RecordKind {
             RecordKind::Complaints => "complaints",
             RecordKind::Conflicts => "conflicts",
             RecordKind::Events => "events",
+            RecordKind::Cases => "cases",
         }
     }
 
@@ -95,7 +99,7 @@ impl RecordKind {
 /// A role's scopes, one per record kind, and whether it sees customers nobody owns.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Sees {
-    scopes: [Scope; 9],
+    scopes: [Scope; RecordKind::ALL.len()],
     /// Customers without an owner are visible whatever the customers scope (so they can be
     /// found and claimed).
     pub unowned_customers: bool,
@@ -106,7 +110,7 @@ pub struct Sees {
 impl Sees {
     /// What a role that declares nothing sees: everything, the ledger only with `ledger.read`.
     pub fn undeclared(ledger_whole: bool) -> Sees {
-        let mut scopes = [Scope::All; 9];
+        let mut scopes = [Scope::All; RecordKind::ALL.len()];
         if !ledger_whole {
             scopes[RecordKind::Ledger.index()] = Scope::Own;
         }
@@ -147,6 +151,8 @@ pub(super) struct RawSees {
     conflicts: Option<Spanned<String>>,
     #[serde(default)]
     events: Option<Spanned<String>>,
+    #[serde(default)]
+    cases: Option<Spanned<String>>,
 }
 
 impl Checker<'_> {
@@ -164,7 +170,7 @@ impl Checker<'_> {
 
     pub(super) fn sees(&mut self, raw: RawSees) -> Sees {
         let default = raw.default.as_ref().and_then(|d| self.scope(d)).unwrap_or(Scope::All);
-        let mut scopes = [default; 9];
+        let mut scopes = [default; RecordKind::ALL.len()];
         let listed = [
             (RecordKind::Customers, &raw.customers),
             (RecordKind::Claims, &raw.claims),
@@ -175,6 +181,7 @@ impl Checker<'_> {
             (RecordKind::Complaints, &raw.complaints),
             (RecordKind::Conflicts, &raw.conflicts),
             (RecordKind::Events, &raw.events),
+            (RecordKind::Cases, &raw.cases),
         ];
         for (kind, v) in listed {
             if let Some(s) = v.as_ref().and_then(|v| self.scope(v)) {

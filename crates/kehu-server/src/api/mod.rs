@@ -2,6 +2,7 @@
 //! handlers' annotations; every error is problem JSON.
 
 mod admin;
+mod cases;
 mod complaints;
 mod conflicts;
 mod customers;
@@ -35,6 +36,7 @@ use crate::{ApiError, AppState};
         (name = "events", description = "Joint events of several divisions: invitations and filing cut-offs"),
         (name = "conflicts", description = "Conflicts between two divisions' staff over a customer: settled by the coordinator and both heads, else ruled on by the general manager (R11.6)"),
         (name = "ledger", description = "Penalties, points and rewards; monthly statements"),
+        (name = "cases", description = "Workflows the policy declares, run as cases: open, read, list, act"),
         (name = "complaints", description = "Complaints found, their limits, fines and resolution (R11.9)"),
         (name = "admin", description = "Units, staff, policy, clock, history verification"),
     )
@@ -65,6 +67,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(timed::router())
         .merge(events::router())
         .merge(sales::router())
+        .merge(cases::router())
         .merge(complaints::router())
         .merge(conflicts::router())
 }

@@ -527,9 +527,11 @@ async fn load_detail(state: &AppState, caller: &Caller, c: Chrome, id: i64) -> R
                     .unwrap_or_else(|| tr("detail.system", lang).to_string()),
                 // Every pair the code writes has a label (a test in i18n.rs reads the code);
                 // an event of a newer version still reads as a change, never as a raw code.
-                label: lookup(&format!("event.{}.{}", e.entity, e.action), lang)
-                    .unwrap_or_else(|| tr("event.other", lang))
-                    .to_string(),
+                label: case_label(&policy, e, lang).unwrap_or_else(|| {
+                    lookup(&format!("event.{}.{}", e.entity, e.action), lang)
+                        .unwrap_or_else(|| tr("event.other", lang))
+                        .to_string()
+                }),
                 decision: d.as_ref().map(|d| d.text.get(lang).to_string()),
                 rule: d.map(|d| d.rule.to_string()),
             }
@@ -923,4 +925,20 @@ pub async fn update_profile(
             Err(_) => Err(error_page(&pc.c, &e).into()),
         },
     }
+}
+
+/// A case's step as the history shows it: the workflow's name and the action's, from the policy
+/// (`授信申请 · 批准`); `None` for other events, or a workflow the policy no longer has.
+pub fn case_label(policy: &kehu_domain::Policy, e: &kehu_store::history::EventRow, lang: Lang) -> Option<String> {
+    if e.entity != "case" {
+        return None;
+    }
+    let after: serde_json::Value = serde_json::from_str(e.after_json.as_deref()?).ok()?;
+    let wf = policy.workflow(after.get("workflow")?.as_str()?)?;
+    let action = if e.action == kehu_domain::workflow::OPEN {
+        tr("event.case.open", lang).to_string()
+    } else {
+        wf.action(&e.action)?.name.get(lang).to_string()
+    };
+    Some(format!("{} · {action}", wf.name.get(lang)))
 }

@@ -4,6 +4,7 @@
 mod support;
 
 mod api;
+mod cases;
 mod complaints;
 mod conflicts;
 mod data;

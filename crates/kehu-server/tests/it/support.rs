@@ -347,3 +347,18 @@ macro_rules! both {
         }
     };
 }
+
+/// A page as `who`: its status and HTML.
+pub async fn page(app: &TestApp, who: &Session, path: &str) -> (StatusCode, String) {
+    let res = app
+        .raw(
+            axum::http::Request::get(path)
+                .header(axum::http::header::COOKIE, &who.cookie)
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await;
+    let status = res.status();
+    let bytes = axum::body::to_bytes(res.into_body(), 4 * 1024 * 1024).await.unwrap();
+    (status, String::from_utf8_lossy(&bytes).into_owned())
+}

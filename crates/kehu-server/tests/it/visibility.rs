@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 use crate::both;
-use crate::support::{Session, TestApp};
+use crate::support::{Session, TestApp, page};
 use crate::timed::{staff_of, tenant_on};
 
 fn ids(v: &Value) -> BTreeSet<i64> {
@@ -84,21 +84,6 @@ async fn cell(app: &TestApp, who: (&str, &Session), path: &str, want: StatusCode
         );
     }
     *count += 1;
-}
-
-/// A page as `who`: its status and HTML.
-async fn page(app: &TestApp, who: &Session, path: &str) -> (StatusCode, String) {
-    let res = app
-        .raw(
-            axum::http::Request::get(path)
-                .header(axum::http::header::COOKIE, &who.cookie)
-                .body(axum::body::Body::empty())
-                .unwrap(),
-        )
-        .await;
-    let status = res.status();
-    let bytes = axum::body::to_bytes(res.into_body(), 4 * 1024 * 1024).await.unwrap();
-    (status, String::from_utf8_lossy(&bytes).into_owned())
 }
 
 fn ok(seen: bool) -> StatusCode {

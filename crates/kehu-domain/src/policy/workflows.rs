@@ -1,0 +1,356 @@
+//! The `[[workflows]]` sections: staged processes as data (see `crate::workflow`). Every state,
+//! role, field and expression is checked where it is written, with its line and column: unknown
+//! states, states nothing leads to, actions nobody may take, expressions that do not compile or
+//! read something a workflow cannot.
+//!
+//! ```toml
+//! [[workflows]]
+//! id = "credit_line"
+//! rule = "R90.1"
+//! name = { zh = "授信申请", en = "Credit line request" }
+//! subject = "customer"
+//! initial = "proposed"
+//! states = [
+//!   { id = "proposed", name = { zh = "已提出", en = "proposed" } },
+//!   { id = "approved", name = { zh = "已批准", en = "approved" } },
+//! ]
+//! fields = [{ id = "amount", type = "money", required = true, name = { zh = "额度", en = "Amount" } }]
+//! [[workflows.actions]]
+//! id = "approve"
+//! name = { zh = "批准", en = "Approve" }
+//! from = ["proposed"]
+//! to = "approved"
+//! by = ["finance"]
+//! ```
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::{Checker, Role};
+use crate::text::Text;
+use crate::workflow::{Action, Expr, FieldDef, FieldKind, Guard, Signoff, State, Subject, Workflow};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawWorkflow {
+    id: Spanned<String>,
+    rule: Spanned<String>,
+    name: Text,
+    #[serde(default)]
+    subject: Option<Spanned<String>>,
+    states: Spanned<Vec<RawState>>,
+    initial: Spanned<String>,
+    #[serde(default)]
+    fields: Vec<RawField>,
+    #[serde(default)]
+    guards: Vec<RawGuard>,
+    #[serde(default)]
+    actions: Vec<RawAction>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawState {
+    id: Spanned<String>,
+    name: Text,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawField {
+    id: Spanned<String>,
+    name: Text,
+    #[serde(rename = "type")]
+    kind: Spanned<String>,
+    #[serde(default)]
+    of: Vec<String>,
+    #[serde(default)]
+    required: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGuard {
+    rule: Spanned<String>,
+    when: Spanned<String>,
+    /// Said when the condition does not hold.
+    refusal: Text,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAction {
+    id: Spanned<String>,
+    name: Text,
+    #[serde(default)]
+    rule: Option<Spanned<String>>,
+    from: Spanned<Vec<Spanned<String>>>,
+    #[serde(default)]
+    to: Option<Spanned<String>>,
+    by: Spanned<Vec<Spanned<String>>>,
+    #[serde(default)]
+    signoff: Option<Spanned<String>>,
+    #[serde(default)]
+    not_opener: bool,
+    #[serde(default)]
+    note: bool,
+    #[serde(default)]
+    fields: Vec<Spanned<String>>,
+    #[serde(default)]
+    guard: Option<RawGuard>,
+}
+
+fn is_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 40
+        && s.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+impl Checker<'_> {
+    fn workflow_id(&mut self, raw: &Spanned<String>, what: &str) -> String {
+        let v = raw.get_ref().trim().to_string();
+        if !is_id(&v) {
+            self.error(
+                raw.span(),
+                format!("{what} `{v}` is not an id"),
+                "write lowercase letters, digits and _, starting with a letter (for example credit_line)",
+            );
+        }
+        v
+    }
+
+    fn expr(&mut self, raw: &Spanned<String>) -> Option<Expr> {
+        match Expr::compile(raw.get_ref()) {
+            Ok(e) => Some(e),
+            Err(e) => {
+                self.error(
+                    raw.span(),
+                    format!("the expression `{}` does not compile: {e}", raw.get_ref()),
+                    "write a CEL condition over fields, actor and case, for example fields.amount > 5000000",
+                );
+                None
+            }
+        }
+    }
+
+    fn guard(&mut self, raw: &RawGuard, fields: &[FieldDef], wf: &str) -> Option<Guard> {
+        let rule = self.rule(&raw.rule);
+        for f in crate::workflow::fields_read(raw.when.get_ref()) {
+            if !fields.iter().any(|d| d.id == f) {
+                let known: Vec<&str> = fields.iter().map(|d| d.id.as_str()).collect();
+                self.error(
+                    raw.when.span(),
+                    format!("the expression reads `fields.{f}`, which workflow `{wf}` does not declare"),
+                    format!("its fields: {}", known.join(", ")),
+                );
+            }
+        }
+        self.expr(&raw.when).map(|when| Guard {
+            rule,
+            when,
+            text: raw.refusal.clone(),
+        })
+    }
+
+    fn state_ref(&mut self, raw: &Spanned<String>, states: &[State], wf: &str) {
+        if !states.iter().any(|s| &s.id == raw.get_ref()) {
+            let known: Vec<&str> = states.iter().map(|s| s.id.as_str()).collect();
+            self.error(
+                raw.span(),
+                format!("workflow `{wf}` has no state `{}`", raw.get_ref()),
+                format!("its states: {}", known.join(", ")),
+            );
+        }
+    }
+
+    pub(super) fn workflows(&mut self, raw: Vec<RawWorkflow>, roles: &[Role], max_money: i64) -> Vec<Workflow> {
+        let mut out: Vec<Workflow> = Vec::new();
+        for w in raw {
+            let id = self.workflow_id(&w.id, "workflow");
+            if out.iter().any(|o| o.id == id) {
+                self.error(
+                    w.id.span(),
+                    format!("workflow `{id}` is declared twice"),
+                    "give each workflow its own id",
+                );
+            }
+            let rule = self.rule(&w.rule);
+            let subject = match w.subject.as_ref().map(|s| s.get_ref().as_str()) {
+                None | Some("customer") => Subject::Customer,
+                Some("none") => Subject::None,
+                Some(other) => {
+                    let span = w.subject.as_ref().map(|s| s.span()).unwrap_or_default();
+                    self.error(
+                        span,
+                        format!("subject `{other}` is not known"),
+                        "write subject = \"customer\" (a case of a customer) or \"none\"",
+                    );
+                    Subject::Customer
+                }
+            };
+            let mut states: Vec<State> = Vec::new();
+            for s in w.states.get_ref() {
+                let sid = self.workflow_id(&s.id, "state");
+                if states.iter().any(|x| x.id == sid) {
+                    self.error(
+                        s.id.span(),
+                        format!("state `{sid}` is listed twice"),
+                        "list each state once",
+                    );
+                }
+                states.push(State {
+                    id: sid,
+                    name: s.name.clone(),
+                });
+            }
+            if states.is_empty() {
+                self.error(
+                    w.states.span(),
+                    format!("workflow `{id}` has no states"),
+                    "list its states",
+                );
+            }
+            self.state_ref(&w.initial, &states, &id);
+            let mut fields: Vec<FieldDef> = Vec::new();
+            for f in &w.fields {
+                let fid = self.workflow_id(&f.id, "field");
+                let kind = match f.kind.get_ref().as_str() {
+                    "text" => FieldKind::Text,
+                    "number" => FieldKind::Number,
+                    "money" => FieldKind::Money,
+                    "bool" => FieldKind::Bool,
+                    "choice" if !f.of.is_empty() => FieldKind::Choice(f.of.clone()),
+                    "choice" => {
+                        self.error(
+                            f.kind.span(),
+                            format!("the choice field `{fid}` lists no values"),
+                            "add of = [\"...\", \"...\"]",
+                        );
+                        FieldKind::Text
+                    }
+                    other => {
+                        self.error(
+                            f.kind.span(),
+                            format!("field type `{other}` is not known"),
+                            "types: text, number, money (fen), bool, choice",
+                        );
+                        FieldKind::Text
+                    }
+                };
+                if fields.iter().any(|x| x.id == fid) {
+                    self.error(
+                        f.id.span(),
+                        format!("field `{fid}` is declared twice"),
+                        "declare each field once",
+                    );
+                }
+                fields.push(FieldDef {
+                    id: fid,
+                    name: f.name.clone(),
+                    kind,
+                    required: f.required,
+                });
+            }
+            let guards = w.guards.iter().filter_map(|g| self.guard(g, &fields, &id)).collect();
+            let mut actions: Vec<Action> = Vec::new();
+            for a in &w.actions {
+                let aid = self.workflow_id(&a.id, "action");
+                if aid == crate::workflow::OPEN {
+                    self.error(
+                        a.id.span(),
+                        "`open` is the step that opens a case, not an action",
+                        "name the action otherwise (for example submit), or check the case when it opens with [[workflows.guards]]",
+                    );
+                }
+                if actions.iter().any(|x| x.id == aid) {
+                    self.error(
+                        a.id.span(),
+                        format!("action `{aid}` is declared twice"),
+                        "declare each action once",
+                    );
+                }
+                for f in a.from.get_ref() {
+                    self.state_ref(f, &states, &id);
+                }
+                if a.from.get_ref().is_empty() {
+                    self.error(
+                        a.from.span(),
+                        format!("action `{aid}` is taken from no state"),
+                        "list the states it is taken in",
+                    );
+                }
+                if let Some(to) = &a.to {
+                    self.state_ref(to, &states, &id);
+                }
+                let by = self.role_list(&a.by, roles, &format!("action `{aid}` by"));
+                let signoff = match a.signoff.as_ref().map(|s| s.get_ref().as_str()) {
+                    None | Some("any") => Signoff::Any,
+                    Some("all") => Signoff::All,
+                    Some(other) => {
+                        let span = a.signoff.as_ref().map(|s| s.span()).unwrap_or_default();
+                        self.error(
+                            span,
+                            format!("sign-off `{other}` is not known"),
+                            "write signoff = \"any\" (one of the roles) or \"all\" (each role, by different people)",
+                        );
+                        Signoff::Any
+                    }
+                };
+                let mut set = Vec::new();
+                for f in &a.fields {
+                    if fields.iter().any(|x| &x.id == f.get_ref()) {
+                        set.push(f.get_ref().clone());
+                    } else {
+                        self.error(
+                            f.span(),
+                            format!(
+                                "action `{aid}` sets `{}`, which workflow `{id}` does not declare",
+                                f.get_ref()
+                            ),
+                            "declare it under fields",
+                        );
+                    }
+                }
+                actions.push(Action {
+                    id: aid,
+                    name: a.name.clone(),
+                    rule: a.rule.as_ref().map(|r| self.rule(r)).unwrap_or_else(|| rule.clone()),
+                    from: a.from.get_ref().iter().map(|f| f.get_ref().clone()).collect(),
+                    to: a.to.as_ref().map(|t| t.get_ref().clone()),
+                    by,
+                    signoff,
+                    not_opener: a.not_opener,
+                    note: a.note,
+                    fields: set,
+                    guard: a.guard.as_ref().and_then(|g| self.guard(g, &fields, &id)),
+                });
+            }
+            let wf = Workflow {
+                id,
+                rule,
+                name: w.name,
+                subject,
+                states,
+                initial: w.initial.get_ref().clone(),
+                fields,
+                guards,
+                actions,
+                max_money,
+            };
+            if wf.state(&wf.initial).is_some() {
+                let unreachable = wf.unreachable().join(", ");
+                if !unreachable.is_empty() {
+                    self.error(
+                        w.states.span(),
+                        format!("in workflow `{}` no action leads to {unreachable}", wf.id),
+                        "add an action whose `to` is that state, or remove the state",
+                    );
+                }
+            }
+            out.push(wf);
+        }
+        out
+    }
+}

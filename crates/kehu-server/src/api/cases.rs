@@ -1,0 +1,441 @@
+//! The case engine over HTTP: the policy's workflows, opening a case, reading and listing cases,
+//! and taking an action on one. One set of routes for every workflow of every policy.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use kehu_domain::workflow::{FieldKind, Signoff, Workflow};
+use kehu_domain::{Lang, Text};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::dto::DecisionOut;
+use super::{ApiJson, ApiQuery, Id};
+use crate::auth::Caller;
+use crate::cases::{self, CaseView};
+use crate::error::Problem;
+use crate::{ApiError, AppState};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_workflows))
+        .routes(routes!(list_cases, open_case))
+        .routes(routes!(get_case))
+        .routes(routes!(take_action))
+}
+
+fn t(ms: i64) -> String {
+    kehu_store::ts(ms).to_string()
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct StateOut {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct FieldOut {
+    pub id: String,
+    pub name: String,
+    /// text, number, money (fen), bool or choice.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The values of a choice.
+    pub of: Vec<String>,
+    pub required: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ActionOut {
+    pub id: String,
+    pub name: String,
+    pub rule: String,
+    pub from: Vec<String>,
+    pub to: Option<String>,
+    pub by: Vec<String>,
+    /// `any` (one of the roles) or `all` (each role, by different people).
+    pub signoff: String,
+    pub note_required: bool,
+    /// Fields the action may set.
+    pub fields: Vec<String>,
+    /// The action's condition (CEL), if it has one.
+    pub guard: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct WorkflowOut {
+    pub id: String,
+    pub name: String,
+    pub rule: String,
+    /// `customer` (a case belongs to a customer) or `none`.
+    pub subject: String,
+    pub initial: String,
+    pub states: Vec<StateOut>,
+    pub fields: Vec<FieldOut>,
+    pub actions: Vec<ActionOut>,
+}
+
+impl WorkflowOut {
+    fn new(w: &Workflow, lang: Lang) -> WorkflowOut {
+        WorkflowOut {
+            id: w.id.clone(),
+            name: w.name.get(lang).to_string(),
+            rule: w.rule.to_string(),
+            subject: match w.subject {
+                kehu_domain::workflow::Subject::Customer => "customer",
+                kehu_domain::workflow::Subject::None => "none",
+            }
+            .into(),
+            initial: w.initial.clone(),
+            states: w
+                .states
+                .iter()
+                .map(|s| StateOut {
+                    id: s.id.clone(),
+                    name: s.name.get(lang).to_string(),
+                })
+                .collect(),
+            fields: w
+                .fields
+                .iter()
+                .map(|f| {
+                    let (kind, of) = match &f.kind {
+                        FieldKind::Text => ("text", vec![]),
+                        FieldKind::Number => ("number", vec![]),
+                        FieldKind::Money => ("money", vec![]),
+                        FieldKind::Bool => ("bool", vec![]),
+                        FieldKind::Choice(of) => ("choice", of.clone()),
+                    };
+                    FieldOut {
+                        id: f.id.clone(),
+                        name: f.name.get(lang).to_string(),
+                        kind: kind.into(),
+                        of,
+                        required: f.required,
+                    }
+                })
+                .collect(),
+            actions: w
+                .actions
+                .iter()
+                .map(|a| ActionOut {
+                    id: a.id.clone(),
+                    name: a.name.get(lang).to_string(),
+                    rule: a.rule.to_string(),
+                    from: a.from.clone(),
+                    to: a.to.clone(),
+                    by: a.by.clone(),
+                    signoff: match a.signoff {
+                        Signoff::Any => "any",
+                        Signoff::All => "all",
+                    }
+                    .into(),
+                    note_required: a.note,
+                    fields: a.fields.clone(),
+                    guard: a.guard.as_ref().map(|g| g.when.source.clone()),
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct WorkflowList {
+    pub items: Vec<WorkflowOut>,
+}
+
+/// The workflows of the tenant's active policy.
+#[utoipa::path(get, path = "/api/v1/workflows", tag = "cases",
+    responses((status = 200, body = WorkflowList)))]
+async fn list_workflows(State(state): State<AppState>, caller: Caller) -> Result<Json<WorkflowList>, ApiError> {
+    let policy = state.policy(caller.tenant_id).await?;
+    Ok(Json(WorkflowList {
+        items: policy
+            .workflows
+            .iter()
+            .map(|w| WorkflowOut::new(w, caller.lang))
+            .collect(),
+    }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct StepOut {
+    pub action: String,
+    /// The role it was signed in.
+    pub role: Option<String>,
+    pub staff_id: i64,
+    pub staff_name: String,
+    pub from: Option<String>,
+    pub to: String,
+    pub note: Option<String>,
+    pub at: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ApprovalOut {
+    pub action: String,
+    pub staff_id: i64,
+    pub at: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct WaitingOut {
+    pub action: String,
+    /// Roles that may still take it.
+    pub roles: Vec<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CaseOut {
+    pub id: i64,
+    pub workflow: String,
+    pub workflow_name: String,
+    pub state: String,
+    pub state_name: String,
+    pub customer_id: Option<i64>,
+    #[schema(value_type = Object)]
+    pub fields: Value,
+    /// Share of the declared fields that are filled in, 0 to 100.
+    pub completeness: i64,
+    pub opened_by: i64,
+    pub opened_at: String,
+    pub updated_at: String,
+    /// Every step taken on the case, oldest first (opening included).
+    pub steps: Vec<StepOut>,
+    /// The actions taken (who, when), oldest first.
+    pub approvals: Vec<ApprovalOut>,
+    /// What the case waits for in its state, and who may take each.
+    pub waiting_on: Vec<WaitingOut>,
+    pub decisions: Vec<DecisionOut>,
+}
+
+impl CaseOut {
+    fn new(v: &CaseView, wf: Option<&Workflow>, lang: Lang) -> CaseOut {
+        let r = &v.row;
+        let fields = r.field_map();
+        let completeness = wf
+            .filter(|w| !w.fields.is_empty())
+            .map(|w| {
+                let n = w
+                    .fields
+                    .iter()
+                    .filter(|f| fields.get(&f.id).is_some_and(|x| !x.is_null()))
+                    .count();
+                (n * 100 / w.fields.len()) as i64
+            })
+            .unwrap_or(100);
+        CaseOut {
+            id: r.id,
+            workflow: r.workflow.clone(),
+            workflow_name: wf
+                .map(|w| w.name.get(lang).to_string())
+                .unwrap_or_else(|| r.workflow.clone()),
+            state: r.state.clone(),
+            state_name: wf
+                .and_then(|w| w.state(&r.state))
+                .map(|s| s.name.get(lang).to_string())
+                .unwrap_or_else(|| r.state.clone()),
+            customer_id: r.customer_id,
+            fields: Value::Object(fields),
+            completeness,
+            opened_by: r.opened_by,
+            opened_at: t(r.opened_at),
+            updated_at: t(r.updated_at),
+            steps: v
+                .steps
+                .iter()
+                .map(|s| StepOut {
+                    action: s.action.clone(),
+                    role: s.role.clone(),
+                    staff_id: s.staff_id,
+                    staff_name: s.staff_name.clone(),
+                    from: Some(s.from_state.clone()).filter(|f| !f.is_empty()),
+                    to: s.to_state.clone(),
+                    note: s.note.clone(),
+                    at: t(s.at),
+                })
+                .collect(),
+            approvals: v
+                .steps
+                .iter()
+                .filter(|s| s.action != kehu_domain::workflow::OPEN)
+                .map(|s| ApprovalOut {
+                    action: s.action.clone(),
+                    staff_id: s.staff_id,
+                    at: t(s.at),
+                })
+                .collect(),
+            waiting_on: wf
+                .map(|w| v.waiting_on(w))
+                .unwrap_or_default()
+                .into_iter()
+                .map(|w| WaitingOut {
+                    action: w.action,
+                    roles: w.roles,
+                })
+                .collect(),
+            decisions: v
+                .steps
+                .iter()
+                .filter_map(|s| s.decision())
+                .map(|d| DecisionOut::new(&d, lang))
+                .collect(),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CasePage {
+    pub items: Vec<CaseOut>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CaseQuery {
+    pub workflow: Option<String>,
+    pub state: Option<String>,
+    #[param(value_type = Option<i64>)]
+    pub customer_id: Option<String>,
+    /// 1 to 500; default 50.
+    #[param(value_type = Option<i64>)]
+    pub limit: Option<String>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+fn bad(code: &'static str, zh: &str, en: &str, lang: Lang) -> ApiError {
+    ApiError::bad_request(code, Text::new(zh, en)).in_lang(lang)
+}
+
+fn whole(raw: Option<&str>, code: &'static str, what: &str, lang: Lang) -> Result<Option<i64>, ApiError> {
+    match raw.filter(|c| !c.is_empty()) {
+        None => Ok(None),
+        Some(c) => c.parse::<i64>().map(Some).map_err(|_| {
+            bad(
+                code,
+                &format!("{what} 须为整数"),
+                &format!("{what} must be a whole number"),
+                lang,
+            )
+        }),
+    }
+}
+
+/// Cases the caller sees, newest first; filter by workflow, state and customer.
+#[utoipa::path(get, path = "/api/v1/cases", tag = "cases", params(CaseQuery),
+    responses((status = 200, body = CasePage), (status = 422, body = Problem)))]
+async fn list_cases(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<CaseQuery>,
+) -> Result<Json<CasePage>, ApiError> {
+    let lang = caller.lang;
+    let limit = super::parse_limit(q.limit.as_deref(), lang)?;
+    let filter = kehu_store::cases::Filter {
+        workflow: q.workflow.filter(|w| !w.is_empty()),
+        state: q.state.filter(|s| !s.is_empty()),
+        customer_id: whole(q.customer_id.as_deref(), "invalid_customer_id", "customer_id", lang)?,
+        before: whole(q.cursor.as_deref(), "invalid_cursor", "cursor", lang)?,
+    };
+    let rows = cases::list(&state, &caller, &filter, limit + 1).await?;
+    let more = rows.len() as i64 > limit;
+    let policy = state.policy(caller.tenant_id).await?;
+    let items = rows
+        .into_iter()
+        .take(limit as usize)
+        .map(|row| {
+            let v = CaseView { row, steps: Vec::new() };
+            CaseOut::new(&v, policy.workflow(&v.row.workflow), lang)
+        })
+        .collect::<Vec<_>>();
+    Ok(Json(CasePage {
+        next_cursor: more.then(|| items.last().map(|c| c.id.to_string())).flatten(),
+        items,
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OpenBody {
+    pub workflow: String,
+    /// For a workflow whose cases belong to a customer.
+    pub customer_id: Option<i64>,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub fields: Map<String, Value>,
+}
+
+/// Open a case of a workflow: its fields are checked against their types and the workflow's
+/// opening conditions; a condition that does not hold is refused with its rule.
+#[utoipa::path(post, path = "/api/v1/cases", tag = "cases", request_body = OpenBody,
+    responses((status = 201, body = CaseOut), (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 422, body = Problem)))]
+async fn open_case(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(b): ApiJson<OpenBody>,
+) -> Result<(StatusCode, Json<CaseOut>), ApiError> {
+    let v = cases::open(&state, &caller, &b.workflow, b.customer_id, &b.fields).await?;
+    let policy = state.policy(caller.tenant_id).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CaseOut::new(&v, policy.workflow(&v.row.workflow), caller.lang)),
+    ))
+}
+
+/// One case: its state, fields, steps, what it waits for and its decisions.
+#[utoipa::path(get, path = "/api/v1/cases/{id}", tag = "cases", params(("id" = i64, Path)),
+    responses((status = 200, body = CaseOut), (status = 404, body = Problem)))]
+async fn get_case(State(state): State<AppState>, caller: Caller, Id(id): Id) -> Result<Json<CaseOut>, ApiError> {
+    let v = cases::get(&state, &caller, id).await?;
+    let policy = state.policy(caller.tenant_id).await?;
+    Ok(Json(CaseOut::new(&v, policy.workflow(&v.row.workflow), caller.lang)))
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ActionBody {
+    /// Fields the action sets.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub fields: Map<String, Value>,
+    /// A note (required by actions that need a reason).
+    pub note: Option<String>,
+}
+
+/// Take an action on a case. Refused with 403 when it is not the caller's to take, and with
+/// 409 or 422 and the rule when the workflow says no.
+#[utoipa::path(post, path = "/api/v1/cases/{id}/actions/{action}", tag = "cases",
+    params(("id" = i64, Path), ("action" = String, Path)),
+    request_body(content = ActionBody, description = "May be empty"),
+    responses((status = 200, body = CaseOut), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)))]
+async fn take_action(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, action)): Path<(String, String)>,
+    super::OptionalJson(b): super::OptionalJson<ActionBody>,
+) -> Result<Json<CaseOut>, ApiError> {
+    let lang = caller.lang;
+    let id = id
+        .parse::<i64>()
+        .map_err(|_| ApiError::not_found(Text::new("找不到该案件", "No such case")).in_lang(lang))?;
+    if let Some(n) = &b.note
+        && n.chars().count() > 2000
+    {
+        return Err(bad(
+            "invalid_note",
+            "备注不超过 2000 字",
+            "A note has at most 2,000 characters",
+            lang,
+        ));
+    }
+    let v = cases::act(&state, &caller, id, &action, &b.fields, b.note.as_deref()).await?;
+    let policy = state.policy(caller.tenant_id).await?;
+    Ok(Json(CaseOut::new(&v, policy.workflow(&v.row.workflow), lang)))
+}

@@ -1,0 +1,242 @@
+//! Cases of the policy's workflows and the steps taken on them, on both backends. What a case
+//! may do next is `kehu_domain::workflow`'s to decide; this module only keeps the record.
+
+use kehu_domain::workflow::{CaseFacts, Step};
+use kehu_domain::{Decision, Timestamp};
+use serde_json::{Map, Value};
+
+use crate::db::{Db, Tx};
+use crate::visibility::{self, View};
+use crate::{Result, StoreError, args, ms};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CaseRow {
+    pub id: i64,
+    pub tenant_id: i64,
+    pub workflow: String,
+    pub policy_version: i64,
+    pub state: String,
+    pub customer_id: Option<i64>,
+    /// The fields as a JSON object.
+    pub fields: String,
+    pub opened_by: i64,
+    pub opened_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StepRow {
+    pub id: i64,
+    pub case_id: i64,
+    pub action: String,
+    pub role: Option<String>,
+    pub staff_id: i64,
+    pub staff_name: String,
+    pub from_state: String,
+    pub to_state: String,
+    pub note: Option<String>,
+    pub fields: String,
+    pub at: i64,
+    pub decision_json: String,
+}
+
+impl CaseRow {
+    pub fn field_map(&self) -> Map<String, Value> {
+        serde_json::from_str(&self.fields).unwrap_or_default()
+    }
+
+    /// The case as the engine decides on it.
+    pub fn facts(&self, steps: &[StepRow]) -> CaseFacts {
+        CaseFacts {
+            id: self.id,
+            state: self.state.clone(),
+            fields: self.field_map(),
+            opened_by: self.opened_by,
+            steps: steps.iter().map(StepRow::step).collect(),
+        }
+    }
+}
+
+impl StepRow {
+    pub fn step(&self) -> Step {
+        Step {
+            action: self.action.clone(),
+            role: self.role.clone(),
+            staff_id: self.staff_id,
+            from_state: self.from_state.clone(),
+            to_state: self.to_state.clone(),
+        }
+    }
+
+    pub fn decision(&self) -> Option<Decision> {
+        serde_json::from_str(&self.decision_json).ok()
+    }
+}
+
+const COLUMNS: &str = "k.id, k.tenant_id, k.workflow, k.policy_version, k.state, k.customer_id, k.fields, k.opened_by, k.opened_at, k.updated_at";
+
+fn json(v: &impl serde::Serialize) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| StoreError::Other(e.to_string()))
+}
+
+pub struct NewCase<'a> {
+    pub workflow: &'a str,
+    pub state: &'a str,
+    pub customer_id: Option<i64>,
+    pub fields: &'a Map<String, Value>,
+    pub opened_by: i64,
+    pub at: Timestamp,
+    pub decision: &'a Decision,
+}
+
+pub async fn insert(tx: &mut Tx, tenant_id: i64, c: NewCase<'_>) -> Result<CaseRow> {
+    let (id,): (i64,) = tx
+        .fetch_one(
+            "INSERT INTO cases (tenant_id, workflow, policy_version, state, customer_id, fields, opened_by, opened_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
+            args![
+                tenant_id,
+                c.workflow,
+                i64::from(c.decision.policy_version),
+                c.state,
+                c.customer_id,
+                json(c.fields)?,
+                c.opened_by,
+                ms(c.at)
+            ],
+        )
+        .await?;
+    get_tx(tx, tenant_id, id).await
+}
+
+/// A case the reader sees; `NotFound` otherwise.
+pub async fn get(db: &Db, tenant_id: i64, id: i64, view: &View) -> Result<CaseRow> {
+    db.fetch_one(
+        &format!(
+            "SELECT {COLUMNS} FROM cases k WHERE k.tenant_id = $1 AND k.id = $2{}",
+            visibility::cases(view, "k")
+        ),
+        args![tenant_id, id],
+    )
+    .await
+}
+
+/// The case, locked for the rest of `tx` (PostgreSQL; SQLite's one writer serialises), so two
+/// actions on one case run one after the other and the second sees the first.
+pub async fn lock_in_view(tx: &mut Tx, tenant_id: i64, id: i64, view: &View) -> Result<CaseRow> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM cases k WHERE k.tenant_id = $1 AND k.id = $2{}{}",
+        visibility::cases(view, "k"),
+        tx.for_update()
+    );
+    tx.fetch_one(&sql, args![tenant_id, id]).await
+}
+
+pub async fn get_tx(tx: &mut Tx, tenant_id: i64, id: i64) -> Result<CaseRow> {
+    tx.fetch_one(
+        &format!("SELECT {COLUMNS} FROM cases k WHERE k.tenant_id = $1 AND k.id = $2"),
+        args![tenant_id, id],
+    )
+    .await
+}
+
+/// Which cases a list shows.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub workflow: Option<String>,
+    pub state: Option<String>,
+    pub customer_id: Option<i64>,
+    /// Paging: ids below this one.
+    pub before: Option<i64>,
+}
+
+/// Cases the reader sees, newest first.
+pub async fn list(db: &Db, tenant_id: i64, f: &Filter, limit: i64, view: &View) -> Result<Vec<CaseRow>> {
+    db.fetch_all(
+        &format!(
+            "SELECT {COLUMNS} FROM cases k WHERE k.tenant_id = $1 AND ($2 IS NULL OR k.workflow = $2) \
+             AND ($3 IS NULL OR k.state = $3) AND ($4 IS NULL OR k.customer_id = $4) AND ($5 IS NULL OR k.id < $5){} \
+             ORDER BY k.id DESC LIMIT $6",
+            visibility::cases(view, "k")
+        ),
+        args![
+            tenant_id,
+            f.workflow.clone(),
+            f.state.clone(),
+            f.customer_id,
+            f.before,
+            limit
+        ],
+    )
+    .await
+}
+
+const STEP_COLUMNS: &str = "s.id, s.case_id, s.action, s.role, s.staff_id, p.display_name AS staff_name, s.from_state, \
+     s.to_state, s.note, s.fields, s.at, s.decision_json";
+
+/// The steps taken on a case, oldest first.
+pub async fn steps(db: &Db, tenant_id: i64, case_id: i64) -> Result<Vec<StepRow>> {
+    db.fetch_all(
+        &format!(
+            "SELECT {STEP_COLUMNS} FROM case_steps s JOIN staff p ON p.tenant_id = s.tenant_id AND p.id = s.staff_id \
+             WHERE s.tenant_id = $1 AND s.case_id = $2 ORDER BY s.id"
+        ),
+        args![tenant_id, case_id],
+    )
+    .await
+}
+
+pub async fn steps_tx(tx: &mut Tx, tenant_id: i64, case_id: i64) -> Result<Vec<StepRow>> {
+    tx.fetch_all(
+        &format!(
+            "SELECT {STEP_COLUMNS} FROM case_steps s JOIN staff p ON p.tenant_id = s.tenant_id AND p.id = s.staff_id \
+             WHERE s.tenant_id = $1 AND s.case_id = $2 ORDER BY s.id"
+        ),
+        args![tenant_id, case_id],
+    )
+    .await
+}
+
+pub struct NewStep<'a> {
+    pub case_id: i64,
+    pub action: &'a str,
+    pub role: Option<&'a str>,
+    pub staff_id: i64,
+    pub from_state: &'a str,
+    pub to_state: &'a str,
+    pub note: Option<&'a str>,
+    /// The fields this step set.
+    pub fields: &'a Map<String, Value>,
+    /// The case's fields after the step.
+    pub case_fields: &'a Map<String, Value>,
+    pub at: Timestamp,
+    pub decision: &'a Decision,
+}
+
+/// Records a step and moves the case to its new state and fields.
+pub async fn record_step(tx: &mut Tx, tenant_id: i64, s: NewStep<'_>) -> Result<()> {
+    tx.execute(
+        "INSERT INTO case_steps (tenant_id, case_id, action, role, staff_id, from_state, to_state, note, fields, at, decision_json) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        args![
+            tenant_id,
+            s.case_id,
+            s.action,
+            s.role,
+            s.staff_id,
+            s.from_state,
+            s.to_state,
+            s.note,
+            json(s.fields)?,
+            ms(s.at),
+            json(s.decision)?
+        ],
+    )
+    .await?;
+    tx.execute(
+        "UPDATE cases SET state = $1, fields = $2, updated_at = $3 WHERE tenant_id = $4 AND id = $5",
+        args![s.to_state, json(s.case_fields)?, ms(s.at), tenant_id, s.case_id],
+    )
+    .await?;
+    Ok(())
+}

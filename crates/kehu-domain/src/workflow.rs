@@ -659,6 +659,20 @@ pub fn decide(
     })
 }
 
+/// The share of the workflow's declared fields that are filled in, 0 to 100 (100 when it
+/// declares none).
+pub fn completeness(wf: &Workflow, fields: &Map<String, Value>) -> i64 {
+    if wf.fields.is_empty() {
+        return 100;
+    }
+    let filled = wf
+        .fields
+        .iter()
+        .filter(|f| fields.get(&f.id).is_some_and(|v| !v.is_null()))
+        .count();
+    (filled * 100 / wf.fields.len()) as i64
+}
+
 /// The actions the case waits for in its state, and the roles that may still take each.
 pub fn waiting_on(wf: &Workflow, case: &CaseFacts) -> Vec<Waiting> {
     wf.actions
@@ -765,6 +779,7 @@ signoff = "all"
         let wf = credit();
         let c = opened(&wf, 2_000_000);
         assert_eq!((c.state.as_str(), c.fields["terms"].clone()), ("proposed", Value::Null));
+        assert_eq!(completeness(&wf, &c.fields), 50);
         let me = actor(1, "consultant");
         let refuse = |v: Value, customer: bool| open(&wf, &fields(v), customer, &me, 3).unwrap_err();
         let r = refuse(json!({ "amount": 50_000 }), true);

@@ -26,7 +26,8 @@ impl CaseView {
     }
 }
 
-fn not_found(lang: Lang) -> ApiError {
+/// No case by that id that the caller sees.
+pub fn not_found(lang: Lang) -> ApiError {
     ApiError::not_found(Text::new("找不到该案件", "No such case")).in_lang(lang)
 }
 
@@ -174,7 +175,6 @@ pub async fn act(
     let me = actor(caller);
     let facts = before.facts(&steps);
     let outcome = workflow::decide(wf, &facts, action, &me, fields, note, policy.version).map_err(refused(lang))?;
-    let set: Map<String, Value> = fields.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     let note = note.map(str::trim).filter(|n| !n.is_empty());
     store::record_step(
         &mut tx,
@@ -187,7 +187,7 @@ pub async fn act(
             from_state: &before.state,
             to_state: &outcome.state,
             note,
-            fields: &set,
+            fields,
             case_fields: &outcome.fields,
             at: now,
             decision: &outcome.decision,
@@ -226,8 +226,18 @@ pub async fn get(state: &AppState, caller: &Caller, id: i64) -> Result<CaseView,
     Ok(CaseView { row, steps })
 }
 
-/// Cases the caller sees, newest first.
-pub async fn list(state: &AppState, caller: &Caller, f: &Filter, limit: i64) -> Result<Vec<CaseRow>, ApiError> {
+/// Cases the caller sees, newest first, with their steps (read in one query for the page).
+pub async fn list(state: &AppState, caller: &Caller, f: &Filter, limit: i64) -> Result<Vec<CaseView>, ApiError> {
     let seen = crate::visibility::view_of(state, caller).await?;
-    Ok(store::list(&state.db, caller.tenant_id, f, limit, &seen).await?)
+    let rows = store::list(&state.db, caller.tenant_id, f, limit, &seen).await?;
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let mut steps = store::steps_of(&state.db, caller.tenant_id, &ids).await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let (mine, rest) = steps.drain(..).partition(|s: &StepRow| s.case_id == row.id);
+            steps = rest;
+            CaseView { row, steps: mine }
+        })
+        .collect())
 }

@@ -73,7 +73,9 @@ impl StepRow {
     }
 }
 
-const COLUMNS: &str = "k.id, k.tenant_id, k.workflow, k.policy_version, k.state, k.customer_id, k.fields, k.opened_by, k.opened_at, k.updated_at";
+/// A tenant's cases (`$1`), alias `k`; each query adds its own conditions.
+const SELECT: &str = "SELECT k.id, k.tenant_id, k.workflow, k.policy_version, k.state, k.customer_id, k.fields, k.opened_by, \
+     k.opened_at, k.updated_at FROM cases k WHERE k.tenant_id = $1";
 
 fn json(v: &impl serde::Serialize) -> Result<String> {
     serde_json::to_string(v).map_err(|e| StoreError::Other(e.to_string()))
@@ -112,10 +114,7 @@ pub async fn insert(tx: &mut Tx, tenant_id: i64, c: NewCase<'_>) -> Result<CaseR
 /// A case the reader sees; `NotFound` otherwise.
 pub async fn get(db: &Db, tenant_id: i64, id: i64, view: &View) -> Result<CaseRow> {
     db.fetch_one(
-        &format!(
-            "SELECT {COLUMNS} FROM cases k WHERE k.tenant_id = $1 AND k.id = $2{}",
-            visibility::cases(view, "k")
-        ),
+        &format!("{SELECT} AND k.id = $2{}", visibility::cases(view, "k")),
         args![tenant_id, id],
     )
     .await
@@ -125,7 +124,7 @@ pub async fn get(db: &Db, tenant_id: i64, id: i64, view: &View) -> Result<CaseRo
 /// actions on one case run one after the other and the second sees the first.
 pub async fn lock_in_view(tx: &mut Tx, tenant_id: i64, id: i64, view: &View) -> Result<CaseRow> {
     let sql = format!(
-        "SELECT {COLUMNS} FROM cases k WHERE k.tenant_id = $1 AND k.id = $2{}{}",
+        "{SELECT} AND k.id = $2{}{}",
         visibility::cases(view, "k"),
         tx.for_update()
     );
@@ -133,11 +132,8 @@ pub async fn lock_in_view(tx: &mut Tx, tenant_id: i64, id: i64, view: &View) -> 
 }
 
 pub async fn get_tx(tx: &mut Tx, tenant_id: i64, id: i64) -> Result<CaseRow> {
-    tx.fetch_one(
-        &format!("SELECT {COLUMNS} FROM cases k WHERE k.tenant_id = $1 AND k.id = $2"),
-        args![tenant_id, id],
-    )
-    .await
+    tx.fetch_one(&format!("{SELECT} AND k.id = $2"), args![tenant_id, id])
+        .await
 }
 
 /// Which cases a list shows.
@@ -154,7 +150,7 @@ pub struct Filter {
 pub async fn list(db: &Db, tenant_id: i64, f: &Filter, limit: i64, view: &View) -> Result<Vec<CaseRow>> {
     db.fetch_all(
         &format!(
-            "SELECT {COLUMNS} FROM cases k WHERE k.tenant_id = $1 AND ($2 IS NULL OR k.workflow = $2) \
+            "{SELECT} AND ($2 IS NULL OR k.workflow = $2) \
              AND ($3 IS NULL OR k.state = $3) AND ($4 IS NULL OR k.customer_id = $4) AND ($5 IS NULL OR k.id < $5){} \
              ORDER BY k.id DESC LIMIT $6",
             visibility::cases(view, "k")
@@ -171,16 +167,17 @@ pub async fn list(db: &Db, tenant_id: i64, f: &Filter, limit: i64, view: &View) 
     .await
 }
 
-const STEP_COLUMNS: &str = "s.id, s.case_id, s.action, s.role, s.staff_id, p.display_name AS staff_name, s.from_state, \
-     s.to_state, s.note, s.fields, s.at, s.decision_json";
+/// A tenant's case steps (`$1`) with the name of who took each, alias `s`; each query adds which
+/// cases, then [`OLDEST_FIRST`].
+const STEPS: &str = "SELECT s.id, s.case_id, s.action, s.role, s.staff_id, p.display_name AS staff_name, s.from_state, \
+     s.to_state, s.note, s.fields, s.at, s.decision_json FROM case_steps s \
+     JOIN staff p ON p.tenant_id = s.tenant_id AND p.id = s.staff_id WHERE s.tenant_id = $1";
+const OLDEST_FIRST: &str = " ORDER BY s.id";
 
 /// The steps taken on a case, oldest first.
 pub async fn steps(db: &Db, tenant_id: i64, case_id: i64) -> Result<Vec<StepRow>> {
     db.fetch_all(
-        &format!(
-            "SELECT {STEP_COLUMNS} FROM case_steps s JOIN staff p ON p.tenant_id = s.tenant_id AND p.id = s.staff_id \
-             WHERE s.tenant_id = $1 AND s.case_id = $2 ORDER BY s.id"
-        ),
+        &format!("{STEPS} AND s.case_id = $2{OLDEST_FIRST}"),
         args![tenant_id, case_id],
     )
     .await
@@ -188,13 +185,24 @@ pub async fn steps(db: &Db, tenant_id: i64, case_id: i64) -> Result<Vec<StepRow>
 
 pub async fn steps_tx(tx: &mut Tx, tenant_id: i64, case_id: i64) -> Result<Vec<StepRow>> {
     tx.fetch_all(
-        &format!(
-            "SELECT {STEP_COLUMNS} FROM case_steps s JOIN staff p ON p.tenant_id = s.tenant_id AND p.id = s.staff_id \
-             WHERE s.tenant_id = $1 AND s.case_id = $2 ORDER BY s.id"
-        ),
+        &format!("{STEPS} AND s.case_id = $2{OLDEST_FIRST}"),
         args![tenant_id, case_id],
     )
     .await
+}
+
+/// The steps of several cases (a page of a list), oldest first, in one query.
+pub async fn steps_of(db: &Db, tenant_id: i64, case_ids: &[i64]) -> Result<Vec<StepRow>> {
+    if case_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "{STEPS} AND s.case_id IN ({}){OLDEST_FIRST}",
+        crate::db::placeholders(2, case_ids.len())
+    );
+    let mut a = args![tenant_id];
+    a.extend(case_ids.iter().map(|id| crate::db::Arg::from(*id)));
+    db.fetch_all(&sql, a).await
 }
 
 pub struct NewStep<'a> {

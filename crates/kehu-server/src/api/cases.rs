@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use kehu_domain::workflow::{FieldKind, Signoff, Workflow};
+use kehu_domain::workflow::{self, FieldKind, Signoff, Workflow};
 use kehu_domain::{Lang, Text};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -217,17 +217,7 @@ impl CaseOut {
     fn new(v: &CaseView, wf: Option<&Workflow>, lang: Lang) -> CaseOut {
         let r = &v.row;
         let fields = r.field_map();
-        let completeness = wf
-            .filter(|w| !w.fields.is_empty())
-            .map(|w| {
-                let n = w
-                    .fields
-                    .iter()
-                    .filter(|f| fields.get(&f.id).is_some_and(|x| !x.is_null()))
-                    .count();
-                (n * 100 / w.fields.len()) as i64
-            })
-            .unwrap_or(100);
+        let completeness = wf.map(|w| workflow::completeness(w, &fields)).unwrap_or(100);
         CaseOut {
             id: r.id,
             workflow: r.workflow.clone(),
@@ -262,7 +252,7 @@ impl CaseOut {
             approvals: v
                 .steps
                 .iter()
-                .filter(|s| s.action != kehu_domain::workflow::OPEN)
+                .filter(|s| s.action != workflow::OPEN)
                 .map(|s| ApprovalOut {
                     action: s.action.clone(),
                     staff_id: s.staff_id,
@@ -308,24 +298,6 @@ pub struct CaseQuery {
     pub cursor: Option<String>,
 }
 
-fn bad(code: &'static str, zh: &str, en: &str, lang: Lang) -> ApiError {
-    ApiError::bad_request(code, Text::new(zh, en)).in_lang(lang)
-}
-
-fn whole(raw: Option<&str>, code: &'static str, what: &str, lang: Lang) -> Result<Option<i64>, ApiError> {
-    match raw.filter(|c| !c.is_empty()) {
-        None => Ok(None),
-        Some(c) => c.parse::<i64>().map(Some).map_err(|_| {
-            bad(
-                code,
-                &format!("{what} 须为整数"),
-                &format!("{what} must be a whole number"),
-                lang,
-            )
-        }),
-    }
-}
-
 /// Cases the caller sees, newest first; filter by workflow, state and customer.
 #[utoipa::path(get, path = "/api/v1/cases", tag = "cases", params(CaseQuery),
     responses((status = 200, body = CasePage), (status = 422, body = Problem)))]
@@ -339,19 +311,16 @@ async fn list_cases(
     let filter = kehu_store::cases::Filter {
         workflow: q.workflow.filter(|w| !w.is_empty()),
         state: q.state.filter(|s| !s.is_empty()),
-        customer_id: whole(q.customer_id.as_deref(), "invalid_customer_id", "customer_id", lang)?,
-        before: whole(q.cursor.as_deref(), "invalid_cursor", "cursor", lang)?,
+        customer_id: super::parse_customer_id(q.customer_id.as_deref(), lang)?,
+        before: super::parse_cursor(q.cursor.as_deref(), lang)?,
     };
-    let rows = cases::list(&state, &caller, &filter, limit + 1).await?;
-    let more = rows.len() as i64 > limit;
+    let views = cases::list(&state, &caller, &filter, limit + 1).await?;
+    let more = views.len() as i64 > limit;
     let policy = state.policy(caller.tenant_id).await?;
-    let items = rows
-        .into_iter()
+    let items = views
+        .iter()
         .take(limit as usize)
-        .map(|row| {
-            let v = CaseView { row, steps: Vec::new() };
-            CaseOut::new(&v, policy.workflow(&v.row.workflow), lang)
-        })
+        .map(|v| CaseOut::new(v, policy.workflow(&v.row.workflow), lang))
         .collect::<Vec<_>>();
     Ok(Json(CasePage {
         next_cursor: more.then(|| items.last().map(|c| c.id.to_string())).flatten(),
@@ -422,18 +391,15 @@ async fn take_action(
     super::OptionalJson(b): super::OptionalJson<ActionBody>,
 ) -> Result<Json<CaseOut>, ApiError> {
     let lang = caller.lang;
-    let id = id
-        .parse::<i64>()
-        .map_err(|_| ApiError::not_found(Text::new("找不到该案件", "No such case")).in_lang(lang))?;
+    let id = id.parse::<i64>().map_err(|_| cases::not_found(lang))?;
     if let Some(n) = &b.note
         && n.chars().count() > 2000
     {
-        return Err(bad(
+        return Err(ApiError::bad_request(
             "invalid_note",
-            "备注不超过 2000 字",
-            "A note has at most 2,000 characters",
-            lang,
-        ));
+            Text::new("备注不超过 2000 字", "A note has at most 2,000 characters"),
+        )
+        .in_lang(lang));
     }
     let v = cases::act(&state, &caller, id, &action, &b.fields, b.note.as_deref()).await?;
     let policy = state.policy(caller.tenant_id).await?;

@@ -147,25 +147,9 @@ async fn list_complaints(
             ));
         }
     };
-    let customer_id = match q.customer_id.as_deref().filter(|c| !c.is_empty()) {
-        None => None,
-        Some(c) => Some(c.parse::<i64>().map_err(|_| {
-            bad(
-                "invalid_customer_id",
-                "customer_id 须为整数",
-                "customer_id must be a whole number",
-                lang,
-            )
-        })?),
-    };
+    let customer_id = super::parse_customer_id(q.customer_id.as_deref(), lang)?;
     let limit = super::parse_limit(q.limit.as_deref(), lang)?;
-    let before = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
-        None => None,
-        Some(c) => Some(
-            c.parse::<i64>()
-                .map_err(|_| bad("invalid_cursor", "cursor 无效", "Invalid cursor", lang))?,
-        ),
-    };
+    let before = super::parse_cursor(q.cursor.as_deref(), lang)?;
     let views = complaints::list(&state, &caller, open, customer_id, before, limit + 1).await?;
     let more = views.len() as i64 > limit;
     let views: Vec<_> = views.into_iter().take(limit as usize).collect();

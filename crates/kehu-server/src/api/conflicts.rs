@@ -174,12 +174,7 @@ async fn list_conflicts(
         }
     };
     let limit = parse_limit(q.limit.as_deref(), lang)?;
-    let before = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
-        None => None,
-        Some(c) => Some(c.parse::<i64>().map_err(|_| {
-            ApiError::bad_request("invalid_cursor", Text::new("cursor 无效", "Invalid cursor")).in_lang(lang)
-        })?),
-    };
+    let before = super::parse_cursor(q.cursor.as_deref(), lang)?;
     let rows = conflicts::list(&state, &caller, open_only, before, limit).await?;
     let next_cursor = (rows.len() as i64 == limit)
         .then(|| rows.last().map(|r| r.id.to_string()))

@@ -257,12 +257,31 @@ impl PageQuery {
     }
 
     pub fn cursor(&self, lang: kehu_domain::Lang) -> Result<Option<i64>, ApiError> {
-        match self.cursor.as_deref().filter(|c| !c.is_empty()) {
-            None => Ok(None),
-            Some(c) => c.parse::<i64>().map(Some).map_err(|_| {
-                ApiError::bad_request("invalid_cursor", Text::new("cursor 无效", "Invalid cursor")).in_lang(lang)
-            }),
-        }
+        parse_cursor(self.cursor.as_deref(), lang)
+    }
+}
+
+/// A list's `?cursor=` that is an id: none when absent or empty, else `invalid_cursor`.
+pub fn parse_cursor(raw: Option<&str>, lang: kehu_domain::Lang) -> Result<Option<i64>, ApiError> {
+    match raw.filter(|c| !c.is_empty()) {
+        None => Ok(None),
+        Some(c) => c.parse::<i64>().map(Some).map_err(|_| {
+            ApiError::bad_request("invalid_cursor", Text::new("cursor 无效", "Invalid cursor")).in_lang(lang)
+        }),
+    }
+}
+
+/// A query's `?customer_id=`: none when absent or empty, else `invalid_customer_id`.
+pub fn parse_customer_id(raw: Option<&str>, lang: kehu_domain::Lang) -> Result<Option<i64>, ApiError> {
+    match raw.filter(|c| !c.is_empty()) {
+        None => Ok(None),
+        Some(c) => c.parse::<i64>().map(Some).map_err(|_| {
+            ApiError::bad_request(
+                "invalid_customer_id",
+                Text::new("customer_id 须为整数", "customer_id must be a whole number"),
+            )
+            .in_lang(lang)
+        }),
     }
 }
 

@@ -250,5 +250,11 @@ both!(
             .map(|c| c["state"].clone())
             .collect();
         assert_eq!(states, [json!("approved"), json!("approved")], "{list}");
+        assert_eq!(list["items"][0]["steps"].as_array().map(Vec::len), Some(2), "{list}");
+        assert_eq!(
+            list["items"][1]["approvals"][0]["staff_id"].as_i64(),
+            Some(gm.staff_id),
+            "{list}"
+        );
     }
 );

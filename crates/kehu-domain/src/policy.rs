@@ -471,10 +471,13 @@ impl Policy {
     }
 
     /// The display name of a role, or its ID when the policy does not know it.
+    /// A role's name (or the relation `opener` of a workflow action, in words).
     pub fn role_name(&self, id: &str) -> Text {
-        self.role(id)
-            .map(|r| r.name.clone())
-            .unwrap_or_else(|| Text::new(id, id))
+        match self.role(id) {
+            Some(r) => r.name.clone(),
+            None if id == crate::workflow::OPENER => Text::new("案件开启人", "whoever opened the case"),
+            None => Text::new(id, id),
+        }
     }
 
     /// The source `s` names: by its id, its name in either language or an alias. `None` for
@@ -1016,7 +1019,7 @@ impl Checker<'_> {
         let complaints = raw.complaints.map(|c| self.complaints(c, &roles, &ledger.codes));
         let conflicts = raw.conflicts.map(|c| self.conflicts(c, &roles, &ledger.codes));
         let limits = raw.limits.map(|l| self.limits(l)).unwrap_or_default();
-        let workflows = self.workflows(raw.workflows, &roles, limits.max_amount);
+        let workflows = self.workflows(raw.workflows, &roles, &ledger.codes, limits.max_amount);
         let lifecycle = raw
             .claims
             .lifecycle

@@ -13,12 +13,17 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
+use crate::Timestamp;
 use crate::decision::{Decision, Refusal, RuleId};
-use crate::policy::ADMIN_ROLE;
+use crate::policy::{ADMIN_ROLE, Period};
 use crate::text::Text;
 
 /// The step that opens a case (an action id no workflow may use).
 pub const OPEN: &str = "open";
+
+/// In an action's `by`: whoever opened the case (a relation to the case, not a role). Staff see
+/// the cases they opened, so an action by the opener shows no one else's cases.
+pub const OPENER: &str = "opener";
 
 /// A workflow as the policy file declares it.
 #[derive(Debug, Clone, Serialize)]
@@ -34,6 +39,8 @@ pub struct Workflow {
     /// Checked when a case opens.
     pub guards: Vec<Guard>,
     pub actions: Vec<Action>,
+    /// Timers that run while a case is in given states.
+    pub timers: Vec<Timer>,
     /// The largest amount a money field takes (the policy's `[limits] max_amount`).
     #[serde(skip)]
     pub max_money: i64,
@@ -102,7 +109,7 @@ pub struct Action {
     pub from: Vec<String>,
     /// Where it leads; `None`: the case stays where it is.
     pub to: Option<String>,
-    /// Roles that may take it (`admin` always may).
+    /// Roles that may take it (`admin` always may), or [`OPENER`].
     pub by: Vec<String>,
     pub signoff: Signoff,
     /// Whoever opened the case may not take it (a submitter does not approve their own).
@@ -113,6 +120,54 @@ pub struct Action {
     pub fields: Vec<String>,
     /// Checked with the action's fields applied.
     pub guard: Option<Guard>,
+    /// What happens besides the move, once the action is complete (the last sign-off).
+    pub effects: Vec<EffectDef>,
+}
+
+/// A timer: `period` after a case enters one of the states `r#in` (or after the last step that
+/// restarts it), the timer fires; with `repeat`, again every `period` while the case stays.
+/// A firing re-reads the case: when the case has left the states, or `unless` holds, nothing
+/// happens, so a timer that fires twice changes nothing the second time.
+#[derive(Debug, Clone, Serialize)]
+pub struct Timer {
+    pub id: String,
+    pub name: Text,
+    pub rule: RuleId,
+    #[serde(rename = "in")]
+    pub states: Vec<String>,
+    pub period: Period,
+    /// `every` (again each period) rather than `after` (once per stay).
+    pub repeat: bool,
+    /// Actions whose step starts the count again (a tracking record, R12.3).
+    pub restarted_by: Vec<String>,
+    /// When this holds at the firing, the timer does nothing.
+    pub unless: Option<Expr>,
+    /// Where the firing moves the case; `None`: it stays.
+    pub to: Option<String>,
+    /// Whether the firing marks the case overdue (cleared when the case moves or a restarting
+    /// step is taken).
+    pub overdue: bool,
+    pub effects: Vec<EffectDef>,
+}
+
+/// An effect as the policy declares it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "snake_case", tag = "effect")]
+pub enum EffectDef {
+    /// Charge a ledger code to the staff the expression `to` names (an id or a list of ids).
+    Charge { code: String, to: Expr },
+}
+
+/// An effect decided for one step, for the interpreter to apply in the step's transaction.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "effect")]
+pub enum Effect {
+    /// Charge `code` to `staff_id`; `subject` (the step and the person) makes it once.
+    Charge {
+        code: String,
+        staff_id: i64,
+        subject: String,
+    },
 }
 
 /// A compiled CEL expression and its source.
@@ -169,19 +224,46 @@ impl Expr {
         v
     }
 
-    /// Evaluates to a boolean, or says why it cannot.
-    pub fn holds(&self, scope: &Value) -> Result<bool, String> {
+    fn run(&self, scope: &Value) -> Result<cel::Value, String> {
         let mut ctx = cel::Context::default();
         if let Value::Object(m) = scope {
             for (k, v) in m {
                 ctx.add_variable(k.as_str(), v.clone()).map_err(|e| e.to_string())?;
             }
         }
-        match self.program.execute(&ctx) {
-            Ok(cel::Value::Bool(b)) => Ok(b),
-            Ok(other) => Err(format!("it gave {other:?}, not true or false")),
-            Err(e) => Err(e.to_string()),
+        self.program.execute(&ctx).map_err(|e| e.to_string())
+    }
+
+    /// Evaluates to a boolean, or says why it cannot.
+    pub fn holds(&self, scope: &Value) -> Result<bool, String> {
+        match self.run(scope)? {
+            cel::Value::Bool(b) => Ok(b),
+            other => Err(format!("it gave {other:?}, not true or false")),
         }
+    }
+
+    /// Evaluates to staff ids (one id, or a list of them; null is nobody), or says why it cannot.
+    pub fn staff_ids(&self, scope: &Value) -> Result<Vec<i64>, String> {
+        fn id(v: &cel::Value) -> Result<Option<i64>, String> {
+            match v {
+                cel::Value::Int(i) if *i > 0 => Ok(Some(*i)),
+                cel::Value::UInt(u) if *u > 0 => Ok(i64::try_from(*u).ok()),
+                cel::Value::Null => Ok(None),
+                other => Err(format!("it gave {other:?}, not a staff id")),
+            }
+        }
+        let mut out = Vec::new();
+        match self.run(scope)? {
+            cel::Value::List(l) => {
+                for v in l.iter() {
+                    out.extend(id(v)?);
+                }
+            }
+            v => out.extend(id(&v)?),
+        }
+        out.sort_unstable();
+        out.dedup();
+        Ok(out)
     }
 }
 
@@ -233,15 +315,35 @@ impl Workflow {
         self.states.iter().find(|s| s.id == id)
     }
 
+    pub fn timer(&self, id: &str) -> Option<&Timer> {
+        self.timers.iter().find(|t| t.id == id)
+    }
+
+    /// The name of what took a step: one of the workflow's actions or timers.
+    pub fn step_name(&self, id: &str) -> Option<&Text> {
+        self.action(id)
+            .map(|a| &a.name)
+            .or_else(|| self.timer(id).map(|t| &t.name))
+    }
+
+    /// A state's name, or its id when the workflow (of an older policy) no longer has it.
+    fn state_name(&self, id: &str) -> Text {
+        self.state(id)
+            .map(|s| s.name.clone())
+            .unwrap_or_else(|| Text::new(id, id))
+    }
+
     /// States no action leads to from the initial state.
     pub fn unreachable(&self) -> Vec<&str> {
         let mut seen = vec![self.initial.as_str()];
         let mut i = 0;
         while i < seen.len() {
             let here = seen[i].to_string();
-            for a in &self.actions {
-                if let Some(to) = &a.to
-                    && a.from.contains(&here)
+            let moves = self.actions.iter().map(|a| (&a.from, &a.to));
+            let timed = self.timers.iter().map(|t| (&t.states, &t.to));
+            for (from, to) in moves.chain(timed) {
+                if let Some(to) = to
+                    && from.contains(&here)
                     && !seen.contains(&to.as_str())
                 {
                     seen.push(to);
@@ -271,7 +373,8 @@ pub struct Step {
     pub action: String,
     /// The role it was taken in (for sign-offs by several roles).
     pub role: Option<String>,
-    pub staff_id: i64,
+    /// `None` for a timer's step.
+    pub staff_id: Option<i64>,
     pub from_state: String,
     pub to_state: String,
 }
@@ -296,6 +399,9 @@ pub struct Outcome {
     pub role: Option<String>,
     /// Whether the state changed.
     pub moved: bool,
+    /// `Some(true)`: the case is now overdue; `Some(false)`: no longer; `None`: as it was.
+    pub overdue: Option<bool>,
+    pub effects: Vec<Effect>,
     pub decision: Decision,
 }
 
@@ -327,7 +433,7 @@ fn typed_fields(
             return Err(refusal(
                 "invalid_field",
                 &wf.rule,
-                format!("字段 `{k}` 不能在此填写(可填:{})", known.join("、")),
+                format!("字段 `{k}` 不能在此填写（可填：{}）", known.join("、")),
                 format!("The field `{k}` cannot be set here (these can: {})", known.join(", ")),
             ));
         };
@@ -354,7 +460,7 @@ fn typed_fields(
                 ),
                 FieldKind::Bool => ("true 或 false".to_string(), "true or false".to_string()),
                 FieldKind::Choice(of) => (
-                    format!("其中之一:{}", of.join("、")),
+                    format!("其中之一：{}", of.join("、")),
                     format!("one of {}", of.join(", ")),
                 ),
             };
@@ -370,14 +476,46 @@ fn typed_fields(
     Ok(out)
 }
 
-/// What a guard reads: the case's fields, the actor and the case.
-fn scope(fields: &Map<String, Value>, actor: &Actor, case_id: i64, state: &str) -> Value {
+/// What an expression reads: the case's fields, the actor (null for a timer) and the case.
+fn scope(fields: &Map<String, Value>, actor: Option<&Actor>, case: (i64, &str, i64)) -> Value {
     // Every declared field is present (null when unset) so that `fields.x == null` reads it.
+    let (id, state, opened_by) = case;
     json!({
         "fields": fields,
-        "actor": { "id": actor.id, "roles": actor.roles },
-        "case": { "id": case_id, "state": state },
+        "actor": actor.map(|a| json!({ "id": a.id, "roles": a.roles })),
+        "case": { "id": id, "state": state, "opened_by": opened_by },
     })
+}
+
+/// The effects `defs` come to for one step; `step` names the step, so each is applied once.
+fn effects_of(
+    defs: &[EffectDef],
+    scope: &Value,
+    rule: &RuleId,
+    case_id: i64,
+    step: &str,
+) -> Result<Vec<Effect>, Refusal> {
+    let mut out = Vec::new();
+    for d in defs {
+        match d {
+            EffectDef::Charge { code, to } => {
+                let staff = to.staff_ids(scope).map_err(|e| {
+                    refusal(
+                        "effect_unevaluable",
+                        rule,
+                        format!("无法确定「{code}」记给谁（`{}`：{e}）", to.source),
+                        format!("Whom to charge `{code}` cannot be told (`{}`: {e})", to.source),
+                    )
+                })?;
+                out.extend(staff.into_iter().map(|staff_id| Effect::Charge {
+                    code: code.clone(),
+                    staff_id,
+                    subject: format!("case:{case_id}:{step}:staff:{staff_id}"),
+                }));
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn check_guard(g: &Guard, scope: &Value) -> Result<(), Refusal> {
@@ -391,7 +529,7 @@ fn check_guard(g: &Guard, scope: &Value) -> Result<(), Refusal> {
         Err(e) => Err(refusal(
             "guard_unevaluable",
             &g.rule,
-            format!("{}(条件 `{}` 无法判断:{e})", g.text.zh, g.when.source),
+            format!("{}（条件 `{}` 无法判断：{e}）", g.text.zh, g.when.source),
             format!(
                 "{} (the condition `{}` could not be evaluated: {e})",
                 g.text.en, g.when.source
@@ -421,14 +559,14 @@ pub fn open(
             refusal(
                 "invalid_customer",
                 &wf.rule,
-                format!("「{}」不属于某个客户,不要填写 customer_id", wf.name.zh),
+                format!("「{}」不属于某个客户，不要填写 customer_id", wf.name.zh),
                 format!("A “{}” belongs to no customer: leave out customer_id", wf.name.en),
             )
         } else {
             refusal(
                 "invalid_customer",
                 &wf.rule,
-                format!("「{}」需要指明客户(customer_id)", wf.name.zh),
+                format!("「{}」需要指明客户（customer_id）", wf.name.zh),
                 format!("A “{}” needs its customer (customer_id)", wf.name.en),
             )
         });
@@ -442,7 +580,7 @@ pub fn open(
             format!("Fill in “{}”", missing.name.en),
         ));
     }
-    let s = scope(&fields, actor, 0, &wf.initial);
+    let s = scope(&fields, Some(actor), (0, &wf.initial, actor.id));
     for g in &wf.guards {
         check_guard(g, &s)?;
     }
@@ -452,12 +590,14 @@ pub fn open(
         fields,
         role: None,
         moved: true,
+        overdue: None,
+        effects: Vec::new(),
         decision: Decision {
             rule: wf.rule.clone(),
             policy_version: version,
             facts: json!({ "workflow": wf.id, "state": wf.initial, "by": actor.id, "guards": wf.guards.iter().map(|g| g.rule.as_str()).collect::<Vec<_>>() }),
             text: Text::new(
-                format!("{}开启了「{}」,处于「{}」", actor.name, wf.name.zh, state.zh),
+                format!("{}开启了「{}」，处于「{}」", actor.name, wf.name.zh, state.zh),
                 format!("{} opened a “{}”; it is {}", actor.name, wf.name.en, state.en),
             ),
         },
@@ -502,7 +642,7 @@ pub fn decide(
         return Err(refusal(
             "invalid_action",
             &wf.rule,
-            format!("「{}」没有动作 `{action}`(有:{})", wf.name.zh, known.join("、")),
+            format!("「{}」没有动作 `{action}`（有：{}）", wf.name.zh, known.join("、")),
             format!(
                 "A “{}” has no action `{action}` (it has {})",
                 wf.name.en,
@@ -527,7 +667,7 @@ pub fn decide(
             "action_not_available",
             &a.rule,
             format!(
-                "此案件处于「{}」,「{}」只能在「{}」时进行",
+                "此案件处于「{}」，「{}」只能在「{}」时进行",
                 here.zh,
                 a.name.zh,
                 from.join("、")
@@ -541,7 +681,10 @@ pub fn decide(
         ));
     }
     let admin = actor.roles.iter().any(|r| r == ADMIN_ROLE);
-    let mine: Vec<&String> = a.by.iter().filter(|r| actor.roles.contains(r)).collect();
+    let mine: Vec<&String> =
+        a.by.iter()
+            .filter(|r| actor.roles.contains(r) || (r.as_str() == OPENER && case.opened_by == actor.id))
+            .collect();
     if !admin && mine.is_empty() {
         return Err(refusal(
             "forbidden",
@@ -559,11 +702,11 @@ pub fn decide(
         ));
     }
     let round = this_round(case);
-    if a.signoff == Signoff::All && round.iter().any(|s| s.action == a.id && s.staff_id == actor.id) {
+    if a.signoff == Signoff::All && round.iter().any(|s| s.action == a.id && s.staff_id == Some(actor.id)) {
         return Err(refusal(
             "already_signed",
             &a.rule,
-            format!("{}已经签过「{}」,需由另一人签", actor.name, a.name.zh),
+            format!("{}已经签过「{}」，需由另一人签", actor.name, a.name.zh),
             format!(
                 "{} has signed “{}” already; another person signs next",
                 actor.name, a.name.en
@@ -583,8 +726,9 @@ pub fn decide(
     let mut fields = case.fields.clone();
     fields.extend(set.clone());
     let fields = with_declared(wf, fields);
+    let here_scope = scope(&fields, Some(actor), (case.id, &case.state, case.opened_by));
     if let Some(g) = &a.guard {
-        check_guard(g, &scope(&fields, actor, case.id, &case.state))?;
+        check_guard(g, &here_scope)?;
     }
     // The role signed in: the first of the actor's still unsigned (admin signs the first left).
     let (role, left) = match a.signoff {
@@ -616,7 +760,7 @@ pub fn decide(
     let there = wf.state(&to).map(|s| s.name.clone()).unwrap_or_default();
     let text = if !left.is_empty() {
         Text::new(
-            format!("{}已签「{}」,还需{}签", actor.name, a.name.zh, left.join("、")),
+            format!("{}已签「{}」，还需{}签", actor.name, a.name.zh, left.join("、")),
             format!(
                 "{} signed “{}”; {} still to sign",
                 actor.name,
@@ -627,7 +771,7 @@ pub fn decide(
     } else if to != case.state {
         Text::new(
             format!(
-                "{}进行了「{}」:由「{}」转为「{}」",
+                "{}进行了「{}」：由「{}」转为「{}」",
                 actor.name, a.name.zh, here.zh, there.zh
             ),
             format!("{} took “{}”: from {} to {}", actor.name, a.name.en, here.en, there.en),
@@ -638,6 +782,15 @@ pub fn decide(
             format!("{} took “{}”", actor.name, a.name.en),
         )
     };
+    let done = left.is_empty();
+    let effects = if done {
+        let step = format!("{}#{}", a.id, case.steps.len() + 1);
+        effects_of(&a.effects, &here_scope, &a.rule, case.id, &step)?
+    } else {
+        Vec::new()
+    };
+    let moved = to != case.state;
+    let restarts = done && wf.timers.iter().any(|t| t.restarted_by.contains(&a.id));
     let mut facts = json!({
         "workflow": wf.id, "action": a.id, "by": actor.id, "from": case.state, "to": to,
         "set": set, "still_to_sign": left,
@@ -645,8 +798,13 @@ pub fn decide(
     if let Some(g) = &a.guard {
         facts["guard"] = json!({ "rule": g.rule, "when": g.when.source });
     }
+    if !effects.is_empty() {
+        facts["effects"] = json!(effects);
+    }
     Ok(Outcome {
-        moved: to != case.state,
+        moved,
+        overdue: (moved || restarts).then_some(false),
+        effects,
         state: to,
         fields,
         role,
@@ -686,6 +844,156 @@ pub fn waiting_on(wf: &Workflow, case: &CaseFacts) -> Vec<Waiting> {
             },
         })
         .collect()
+}
+
+/// A timer to set: `timer` of the case falls due at `due`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Due {
+    pub timer: String,
+    pub due: Timestamp,
+}
+
+/// What a step does to the case's timers.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Timers {
+    /// Every timer of the case goes first (the case changed state).
+    pub cancel_all: bool,
+    pub set: Vec<Due>,
+}
+
+/// The timers a step sets: entering a state (opening, or a move) starts every timer of the new
+/// state; a step that restarts a timer while the case stays starts that count again. Calendar
+/// units count in `tz`.
+pub fn timers_after(
+    wf: &Workflow,
+    action: &str,
+    moved: bool,
+    state: &str,
+    at: Timestamp,
+    tz: &jiff::tz::TimeZone,
+) -> Timers {
+    let set = wf
+        .timers
+        .iter()
+        .filter(|t| t.states.iter().any(|s| s == state))
+        .filter(|t| moved || t.restarted_by.iter().any(|a| a == action))
+        .map(|t| Due {
+            timer: t.id.clone(),
+            due: t.period.after(at, tz),
+        })
+        .collect();
+    Timers { cancel_all: moved, set }
+}
+
+/// What a timer's firing comes to.
+#[derive(Debug, Clone)]
+pub struct Fired {
+    /// `None`: the case has left the timer's states, or its `unless` holds; nothing happens.
+    pub outcome: Option<Outcome>,
+    /// When a repeating timer falls due next (the case stays in its states).
+    pub next: Option<Timestamp>,
+}
+
+/// Fires `timer` of the case, due at `due`, at `now`: `None` when the case has left the timer's
+/// states or its `unless` holds (a repeating timer then still falls due again, `next`).
+pub fn fire(
+    wf: &Workflow,
+    case: &CaseFacts,
+    timer: &Timer,
+    due: Timestamp,
+    now: Timestamp,
+    tz: &jiff::tz::TimeZone,
+    version: u32,
+) -> Result<Fired, Refusal> {
+    let next_after = |from: Timestamp| {
+        let mut n = timer.period.after(from, tz);
+        while n <= now {
+            n = timer.period.after(n, tz);
+        }
+        n
+    };
+    let quiet = |next: Option<Timestamp>| Fired { outcome: None, next };
+    if !timer.states.contains(&case.state) {
+        return Ok(quiet(None));
+    }
+    let s = scope(&case.fields, None, (case.id, &case.state, case.opened_by));
+    let stays = timer.to.as_ref().is_none_or(|t| *t == case.state);
+    let next = (timer.repeat && stays).then(|| next_after(due));
+    if let Some(u) = &timer.unless {
+        match u.holds(&s) {
+            Ok(true) => return Ok(quiet(next)),
+            Ok(false) => {}
+            Err(e) => {
+                return Err(refusal(
+                    "guard_unevaluable",
+                    &timer.rule,
+                    format!("「{}」的条件 `{}` 无法判断：{e}", timer.name.zh, u.source),
+                    format!(
+                        "The condition `{}` of “{}” could not be evaluated: {e}",
+                        u.source, timer.name.en
+                    ),
+                ));
+            }
+        }
+    }
+    let step = format!("{}@{}", timer.id, due.as_millisecond());
+    let effects = effects_of(&timer.effects, &s, &timer.rule, case.id, &step)?;
+    let to = timer.to.clone().unwrap_or_else(|| case.state.clone());
+    let (here, there) = (wf.state_name(&case.state), wf.state_name(&to));
+    let period = timer.period.text();
+    let without: Vec<&Action> = timer.restarted_by.iter().filter_map(|a| wf.action(a)).collect();
+    let (zh_since, en_since) = if without.is_empty() {
+        (
+            format!("已在「{}」{}", here.zh, period.zh),
+            format!("has been {} for {}", here.en, period.en),
+        )
+    } else {
+        let zh: Vec<&str> = without.iter().map(|a| a.name.zh.as_str()).collect();
+        let en: Vec<&str> = without.iter().map(|a| a.name.en.as_str()).collect();
+        (
+            format!("{}没有「{}」", period.zh, zh.join("、")),
+            format!("has gone {} without “{}”", period.en, en.join("” or “")),
+        )
+    };
+    let (zh_then, en_then) = if to != case.state {
+        (format!("，转为「{}」", there.zh), format!("; it moves to {}", there.en))
+    } else if timer.overdue {
+        ("，已逾期".to_string(), "; it is overdue".to_string())
+    } else {
+        (String::new(), String::new())
+    };
+    let moved = to != case.state;
+    let mut facts = json!({
+        "workflow": wf.id, "timer": timer.id, "due": due, "period": timer.period,
+        "from": case.state, "to": to, "restarted_by": timer.restarted_by,
+    });
+    if !effects.is_empty() {
+        facts["effects"] = json!(effects);
+    }
+    Ok(Fired {
+        outcome: Some(Outcome {
+            state: to,
+            fields: case.fields.clone(),
+            role: None,
+            moved,
+            overdue: if moved {
+                Some(false)
+            } else {
+                timer.overdue.then_some(true)
+            },
+            effects,
+            decision: Decision {
+                rule: timer.rule.clone(),
+                policy_version: version,
+                facts,
+                text: Text::new(
+                    format!("「{}」：此案件{zh_since}{zh_then}", timer.name.zh),
+                    format!("“{}”: the case {en_since}{en_then}", timer.name.en),
+                ),
+            },
+        }),
+        next,
+    })
 }
 
 #[cfg(test)]
@@ -737,6 +1045,34 @@ from = ["proposed"]
 to = "approved"
 by = ["consultant", "team_leader"]
 signoff = "all"
+[[workflows.actions]]
+id = "review"
+name = { zh = "复核", en = "Review" }
+rule = "R90.5"
+from = ["approved"]
+by = ["team_leader", "opener"]
+[[workflows.timers]]
+id = "remind"
+rule = "R90.4"
+name = { zh = "审批提醒", en = "Approval reminder" }
+in = ["proposed"]
+after = "2 days"
+effects = [{ charge = "credit_slow", to = "[case.opened_by, 9]" }]
+[[workflows.timers]]
+id = "unreviewed"
+rule = "R90.5"
+name = { zh = "复核到期", en = "Review due" }
+in = ["approved"]
+every = "30 days"
+restarted_by = ["review"]
+unless = "fields.terms == '60d'"
+[[ledger.codes]]
+code = "credit_slow"
+rule = "R90.4"
+kind = "points"
+name = { zh = "授信审批拖延", en = "Slow credit approval" }
+points = -1
+manual = false
 "#;
 
     fn credit() -> Workflow {
@@ -876,7 +1212,7 @@ signoff = "all"
         c.steps.push(Step {
             action: "countersign".into(),
             role: first.role,
-            staff_id: 3,
+            staff_id: Some(3),
             from_state: "proposed".into(),
             to_state: "proposed".into(),
         });
@@ -896,6 +1232,108 @@ signoff = "all"
         assert_eq!((last.state.as_str(), last.moved), ("approved", true));
     }
 
+    fn at(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn r90_timers_start_when_a_case_enters_their_state_and_restart_on_their_steps() {
+        let wf = credit();
+        let tz = jiff::tz::TimeZone::get("Asia/Shanghai").unwrap();
+        let t0 = at("2026-03-01T02:00:00Z");
+        let opened = timers_after(&wf, OPEN, true, "proposed", t0, &tz);
+        assert_eq!(
+            opened.set,
+            [Due {
+                timer: "remind".into(),
+                due: at("2026-03-03T02:00:00Z")
+            }]
+        );
+        let approved = timers_after(&wf, "approve", true, "approved", t0, &tz);
+        assert!(approved.cancel_all);
+        assert_eq!(approved.set[0].timer, "unreviewed");
+        let reviewed = timers_after(&wf, "review", false, "approved", at("2026-03-05T02:00:00Z"), &tz);
+        assert!(!reviewed.cancel_all);
+        assert_eq!(reviewed.set[0].due, at("2026-04-04T02:00:00Z"));
+        assert_eq!(
+            timers_after(&wf, "countersign", false, "proposed", t0, &tz),
+            Timers::default()
+        );
+
+        let mut c = opened_case(&wf);
+        c.state = "approved".into();
+        let o = decide(&wf, &c, "review", &actor(2, "team_leader"), &Map::new(), None, 3).unwrap();
+        assert_eq!(
+            (o.moved, o.overdue),
+            (false, Some(false)),
+            "a restarting step clears overdue"
+        );
+        let own = decide(&wf, &c, "review", &actor(1, "consultant"), &Map::new(), None, 3).unwrap();
+        assert_eq!(own.role.as_deref(), Some(OPENER), "the opener reviews their own");
+        let r = decide(&wf, &c, "review", &actor(5, "consultant"), &Map::new(), None, 3).unwrap_err();
+        assert_eq!(r.code, "forbidden", "another consultant does not");
+    }
+
+    fn opened_case(wf: &Workflow) -> CaseFacts {
+        opened(wf, 200_000)
+    }
+
+    #[test]
+    fn r90_a_timer_fires_once_in_its_state_with_its_effects_and_says_why() {
+        let wf = credit();
+        let tz = jiff::tz::TimeZone::get("Asia/Shanghai").unwrap();
+        let remind = wf.timer("remind").unwrap();
+        let c = opened_case(&wf);
+        let due = at("2026-03-03T02:00:00Z");
+        let f = fire(&wf, &c, remind, due, due, &tz, 3).unwrap();
+        assert_eq!(f.next, None, "after = once per stay");
+        let o = f.outcome.unwrap();
+        assert_eq!((o.state.as_str(), o.moved, o.overdue), ("proposed", false, Some(true)));
+        let charged = |staff_id: i64| Effect::Charge {
+            code: "credit_slow".into(),
+            staff_id,
+            subject: format!("case:7:remind@{}:staff:{staff_id}", due.as_millisecond()),
+        };
+        assert_eq!(o.effects, [charged(1), charged(9)]);
+        assert_eq!(o.decision.rule.as_str(), "R90.4");
+        assert_eq!(
+            o.decision.text.en,
+            "“Approval reminder”: the case has been proposed for 2 days; it is overdue"
+        );
+        assert_eq!(o.decision.text.zh, "「审批提醒」：此案件已在「已提出」2 天，已逾期");
+        let mut left = c.clone();
+        left.state = "approved".into();
+        let quiet = fire(&wf, &left, remind, due, due, &tz, 3).unwrap();
+        assert!(
+            quiet.outcome.is_none() && quiet.next.is_none(),
+            "the case moved on: nothing"
+        );
+    }
+
+    #[test]
+    fn r90_a_repeating_timer_falls_due_again_and_unless_keeps_it_quiet() {
+        let wf = credit();
+        let tz = jiff::tz::TimeZone::get("Asia/Shanghai").unwrap();
+        let every = wf.timer("unreviewed").unwrap();
+        let mut c = opened_case(&wf);
+        c.state = "approved".into();
+        let due = at("2026-04-01T02:00:00Z");
+        // The sweep ran late (40 days): the next firing is the first one still ahead.
+        let f = fire(&wf, &c, every, due, at("2026-05-10T00:00:00Z"), &tz, 3).unwrap();
+        assert_eq!(f.next, Some(at("2026-05-31T02:00:00Z")));
+        let o = f.outcome.unwrap();
+        assert!(o.effects.is_empty());
+        assert!(
+            o.decision.text.en.contains("has gone 30 days without “Review”"),
+            "{}",
+            o.decision.text.en
+        );
+        c.fields.insert("terms".into(), json!("60d"));
+        let f = fire(&wf, &c, every, due, due, &tz, 3).unwrap();
+        assert!(f.outcome.is_none());
+        assert_eq!(f.next, Some(at("2026-05-01T02:00:00Z")));
+    }
+
     #[test]
     fn r90_a_workflow_is_explained_in_words() {
         let p = Policy::parse(&format!("{SAMPLE}{CREDIT}"), "credit.toml").unwrap();
@@ -908,6 +1346,14 @@ signoff = "all"
             "{text}"
         );
         assert!(text.contains("each role signs, each by a different person"), "{text}");
+        assert!(
+            text.contains("“Approval reminder”: when a case has been proposed for 2 days, it is marked overdue; charges ledger code `credit_slow` to `[case.opened_by, 9]`"),
+            "{text}"
+        );
+        assert!(
+            text.contains("“Review due”: when a case that is approved goes 30 days without “Review” (unless `fields.terms == '60d'`)"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -937,5 +1383,19 @@ signoff = "all"
         );
         let e = bad("type = \"money\"", "type = \"currency\"");
         assert!(e.contains("field type `currency`"), "{e}");
+        let e = bad("in = [\"proposed\"]", "in = [\"pending\"]");
+        assert!(e.contains("no state `pending`"), "{e}");
+        let e = bad("restarted_by = [\"review\"]", "restarted_by = [\"reveiw\"]");
+        assert!(e.contains("restarted by `reveiw`"), "{e}");
+        let e = bad("after = \"2 days\"", "after = \"2 days\"\nevery = \"1 day\"");
+        assert!(e.contains("needs one of after or every"), "{e}");
+        let e = bad("after = \"2 days\"", "after = \"two days\"");
+        assert!(e.contains("`two days` is not a length of time"), "{e}");
+        let e = bad("charge = \"credit_slow\"", "charge = \"lateness\"");
+        assert!(e.contains("`lateness` is entered by hand"), "{e}");
+        let e = bad("by = [\"team_leader\"]\nnot_opener", "by = [\"opener\"]\nnot_opener");
+        assert!(e.contains("taken by the opener and not by the opener"), "{e}");
+        let e = bad("to = \"[case.opened_by, 9]\"", "to = \"fields.owner\"");
+        assert!(e.contains("reads `fields.owner`"), "{e}");
     }
 }

@@ -177,7 +177,8 @@ pub async fn redistribute(
             },
         )
         .await?;
-        kehu_store::deadlines::cancel_for_claim(&mut tx, caller.tenant_id, old.id).await?;
+        kehu_store::deadlines::cancel_kinds(&mut tx, caller.tenant_id, old.id, &crate::lifecycle::CLAIM_DEADLINES)
+            .await?;
         let already = all.iter().any(|c| c.staff_id == target.id && c.status().is_active());
         let new = if already {
             None

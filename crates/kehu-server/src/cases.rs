@@ -2,24 +2,45 @@
 //! writes the outcome (the case, its step, the history event with the Decision) in one
 //! transaction. Every workflow of every policy runs through these two functions.
 
-use kehu_domain::workflow::{self, Actor, Workflow};
-use kehu_domain::{Lang, Policy, Text};
+use kehu_domain::workflow::{self, Actor, CaseFacts, Effect, Outcome, Workflow};
+use kehu_domain::{Decision, Lang, Policy, Text, Timestamp};
 use kehu_store::StoreError;
 use kehu_store::cases::{self as store, CaseRow, Filter, NewCase, NewStep, StepRow};
+use kehu_store::db::Tx;
+use kehu_store::deadlines::{self, DeadlineRow};
 use kehu_store::history::{self, NewEvent};
 use serde_json::{Map, Value, json};
 
 use crate::auth::Caller;
+use crate::deadlines::{Firing, Owner};
+use crate::lifecycle::{Charge, charge};
 use crate::{ApiError, AppState};
 
-/// A case with the steps taken on it.
+/// A workflow's timers: kind `case:<timer>`, the subject the case.
+pub const TIMER: Owner = Owner {
+    kind: "case:",
+    prefix: true,
+    fire: |tx, _, policy, d, now| timer_due(tx, policy, d, now),
+};
+
+fn timer_kind(timer: &str) -> String {
+    format!("{}{timer}", TIMER.kind)
+}
+
+/// A case with the steps taken on it and its timers still to fall due.
 #[derive(Debug, Clone)]
 pub struct CaseView {
     pub row: CaseRow,
     pub steps: Vec<StepRow>,
+    pub timers: Vec<DeadlineRow>,
 }
 
 impl CaseView {
+    /// The id of a timer of the case (its deadline's kind without `case:`).
+    pub fn timer_id(d: &DeadlineRow) -> &str {
+        d.kind.strip_prefix(TIMER.kind).unwrap_or(&d.kind)
+    }
+
     /// What the case waits for, by whom.
     pub fn waiting_on(&self, wf: &Workflow) -> Vec<workflow::Waiting> {
         workflow::waiting_on(wf, &self.row.facts(&self.steps))
@@ -74,7 +95,10 @@ fn refused(lang: Lang) -> impl Fn(kehu_domain::Refusal) -> ApiError {
 }
 
 fn case_json(row: &CaseRow) -> Value {
-    json!({ "id": row.id, "workflow": row.workflow, "state": row.state, "customer_id": row.customer_id, "fields": row.field_map() })
+    json!({
+        "id": row.id, "workflow": row.workflow, "state": row.state, "customer_id": row.customer_id,
+        "fields": row.field_map(), "overdue_since": row.overdue_since.map(kehu_store::ts),
+    })
 }
 
 /// Opens a case of `workflow_id`: the fields checked, the opening guards held, the case, its
@@ -119,7 +143,7 @@ pub async fn open(
             case_id: row.id,
             action: workflow::OPEN,
             role: None,
-            staff_id: me.id,
+            staff_id: Some(me.id),
             from_state: "",
             to_state: &outcome.state,
             note: None,
@@ -127,6 +151,7 @@ pub async fn open(
             case_fields: &outcome.fields,
             at: now,
             decision: &outcome.decision,
+            overdue: None,
         },
     )
     .await?;
@@ -146,9 +171,10 @@ pub async fn open(
         },
     )
     .await?;
+    after_step(&mut tx, &policy, wf, &row, workflow::OPEN, &outcome, now).await?;
     let steps = store::steps_tx(&mut tx, tenant, row.id).await?;
     tx.commit().await?;
-    Ok(CaseView { row, steps })
+    view_of(state, row, steps).await
 }
 
 /// Takes `action` on case `id` for the caller. The case is locked for the decision, so two
@@ -183,7 +209,7 @@ pub async fn act(
             case_id: id,
             action,
             role: outcome.role.as_deref(),
-            staff_id: me.id,
+            staff_id: Some(me.id),
             from_state: &before.state,
             to_state: &outcome.state,
             note,
@@ -191,6 +217,7 @@ pub async fn act(
             case_fields: &outcome.fields,
             at: now,
             decision: &outcome.decision,
+            overdue: outcome.overdue,
         },
     )
     .await?;
@@ -211,9 +238,169 @@ pub async fn act(
         },
     )
     .await?;
+    after_step(&mut tx, &policy, wf, &row, action, &outcome, now).await?;
     let steps = store::steps_tx(&mut tx, tenant, id).await?;
     tx.commit().await?;
-    Ok(CaseView { row, steps })
+    view_of(state, row, steps).await
+}
+
+/// What a step does besides itself, in its transaction: the case's timers (those of a state it
+/// left go, those of the state it entered start, a restarting step starts its count again) and
+/// the step's effects.
+async fn after_step(
+    tx: &mut Tx,
+    policy: &Policy,
+    wf: &Workflow,
+    row: &CaseRow,
+    action: &str,
+    outcome: &Outcome,
+    now: Timestamp,
+) -> Result<(), ApiError> {
+    let timers = workflow::timers_after(wf, action, outcome.moved, &outcome.state, now, &policy.tz);
+    if timers.cancel_all {
+        deadlines::cancel_prefixed(tx, row.tenant_id, row.id, TIMER.kind).await?;
+    }
+    for due in &timers.set {
+        let Some(t) = wf.timer(&due.timer) else { continue };
+        deadlines::schedule(
+            tx,
+            row.tenant_id,
+            &timer_kind(&t.id),
+            row.id,
+            row.customer_id,
+            due.due,
+            &t.rule,
+            now,
+        )
+        .await?;
+    }
+    apply(tx, policy, row, &outcome.effects, &outcome.decision, now).await
+}
+
+/// Applies a step's effects through the functions the other rules use (a charge is
+/// `lifecycle::charge`, priced and escalated as every automatic entry is).
+async fn apply(
+    tx: &mut Tx,
+    policy: &Policy,
+    row: &CaseRow,
+    effects: &[Effect],
+    decision: &Decision,
+    now: Timestamp,
+) -> Result<(), ApiError> {
+    for e in effects {
+        match e {
+            Effect::Charge {
+                code,
+                staff_id,
+                subject,
+            } => {
+                let c = Charge {
+                    tenant_id: row.tenant_id,
+                    staff_id: *staff_id,
+                    customer_id: row.customer_id,
+                    code,
+                    subject: subject.clone(),
+                    decision: decision.clone(),
+                    at: now,
+                };
+                match charge(tx, policy, c).await {
+                    Ok(()) => {}
+                    Err(StoreError::NotFound) => {
+                        tracing::warn!(case.id = row.id, staff.id = staff_id, code = %code, "charge to a staff member who does not exist skipped");
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A case timer fell due: the case is locked and re-read, and the engine decides whether the
+/// timer still applies (it may have left the state, or `unless` may hold). What it does is
+/// recorded as a step nobody took, with its history event and effects; a repeating timer is
+/// set again.
+fn timer_due<'a>(tx: &'a mut Tx, policy: &'a Policy, d: &'a DeadlineRow, now: Timestamp) -> Firing<'a> {
+    Box::pin(async move { fire_timer(tx, policy, d, now).await })
+}
+
+async fn fire_timer(tx: &mut Tx, policy: &Policy, d: &DeadlineRow, now: Timestamp) -> Result<(), ApiError> {
+    let tenant = d.tenant_id;
+    let before = match store::lock(tx, tenant, d.subject_id).await {
+        Ok(row) => row,
+        Err(StoreError::NotFound) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    let timer_id = d.kind.strip_prefix(TIMER.kind).unwrap_or_default();
+    let Some((wf, timer)) = policy
+        .workflow(&before.workflow)
+        .and_then(|wf| wf.timer(timer_id).map(|t| (wf, t)))
+    else {
+        tracing::warn!(case.id = before.id, kind = %d.kind, "timer no longer in the policy dropped");
+        return Ok(());
+    };
+    let steps = store::steps_tx(tx, tenant, before.id).await?;
+    let facts: CaseFacts = before.facts(&steps);
+    let due = kehu_store::ts(d.due_at);
+    let fired = workflow::fire(wf, &facts, timer, due, now, &policy.tz, policy.version).map_err(ApiError::refused)?;
+    if let Some(next) = fired.next {
+        deadlines::schedule(
+            tx,
+            tenant,
+            &d.kind,
+            before.id,
+            before.customer_id,
+            next,
+            &timer.rule,
+            now,
+        )
+        .await?;
+    }
+    let Some(outcome) = fired.outcome else {
+        return Ok(());
+    };
+    store::record_step(
+        tx,
+        tenant,
+        NewStep {
+            case_id: before.id,
+            action: &timer.id,
+            role: None,
+            staff_id: None,
+            from_state: &before.state,
+            to_state: &outcome.state,
+            note: None,
+            fields: &Map::new(),
+            case_fields: &outcome.fields,
+            at: now,
+            decision: &outcome.decision,
+            overdue: outcome.overdue,
+        },
+    )
+    .await?;
+    let row = store::get_tx(tx, tenant, before.id).await?;
+    history::append(
+        tx,
+        tenant,
+        now,
+        NewEvent {
+            actor_id: None,
+            entity: "case",
+            entity_id: row.id,
+            customer_id: row.customer_id,
+            action: &timer.id,
+            before: Some(case_json(&before)),
+            after: Some(case_json(&row)),
+            decision: Some(&outcome.decision),
+        },
+    )
+    .await?;
+    if outcome.moved {
+        after_step(tx, policy, wf, &row, &timer.id, &outcome, now).await?;
+    } else {
+        apply(tx, policy, &row, &outcome.effects, &outcome.decision, now).await?;
+    }
+    Ok(())
 }
 
 /// One case the caller sees.
@@ -223,7 +410,12 @@ pub async fn get(state: &AppState, caller: &Caller, id: i64) -> Result<CaseView,
         .await
         .map_err(missing(caller.lang))?;
     let steps = store::steps(&state.db, caller.tenant_id, id).await?;
-    Ok(CaseView { row, steps })
+    view_of(state, row, steps).await
+}
+
+async fn view_of(state: &AppState, row: CaseRow, steps: Vec<StepRow>) -> Result<CaseView, ApiError> {
+    let timers = deadlines::prefixed(&state.db, row.tenant_id, row.id, TIMER.kind).await?;
+    Ok(CaseView { row, steps, timers })
 }
 
 /// Cases the caller sees, newest first, with their steps (read in one query for the page).
@@ -232,12 +424,19 @@ pub async fn list(state: &AppState, caller: &Caller, f: &Filter, limit: i64) -> 
     let rows = store::list(&state.db, caller.tenant_id, f, limit, &seen).await?;
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let mut steps = store::steps_of(&state.db, caller.tenant_id, &ids).await?;
+    let mut timers = deadlines::prefixed_of(&state.db, caller.tenant_id, &ids, TIMER.kind).await?;
     Ok(rows
         .into_iter()
         .map(|row| {
             let (mine, rest) = steps.drain(..).partition(|s: &StepRow| s.case_id == row.id);
             steps = rest;
-            CaseView { row, steps: mine }
+            let (due, later) = timers.drain(..).partition(|d: &DeadlineRow| d.subject_id == row.id);
+            timers = later;
+            CaseView {
+                row,
+                steps: mine,
+                timers: due,
+            }
         })
         .collect())
 }

@@ -12,7 +12,7 @@ use kehu_domain::ownership::decide_ownership;
 use kehu_domain::{Lang, Permission, Policy, Text, Timestamp};
 use kehu_store::claims::{self, ClaimRow, NewClaim};
 use kehu_store::complaints::{self as store, ComplaintRow, Filter};
-use kehu_store::deadlines::{self, DeadlineRow, Kind};
+use kehu_store::deadlines::{self, DeadlineRow};
 use kehu_store::history::{self, NewEvent};
 use kehu_store::ledger::EntryRow;
 use kehu_store::{StoreError, Tx, customers, staff, units};
@@ -178,7 +178,7 @@ pub async fn record(state: &AppState, caller: &Caller, input: ComplaintInput) ->
     deadlines::schedule(
         &mut tx,
         tenant,
-        Kind::ComplaintDue,
+        DUE.kind,
         row.id,
         Some(customer.id),
         due,
@@ -260,7 +260,7 @@ pub async fn resolve(state: &AppState, caller: &Caller, id: i64, resolution: &st
     let after = store::resolve(&mut tx, tenant, id, caller.id(), &resolution, now, &decision)
         .await?
         .ok_or_else(|| ApiError::internal().in_lang(lang))?;
-    deadlines::cancel(&mut tx, tenant, Kind::ComplaintDue, id).await?;
+    deadlines::cancel(&mut tx, tenant, DUE.kind, id).await?;
     history::append(
         &mut tx,
         tenant,
@@ -285,6 +285,13 @@ pub async fn resolve(state: &AppState, caller: &Caller, id: i64, resolution: &st
 /// staff member and their manager are fined and the customer goes to someone in another unit.
 /// Firing again changes nothing: the complaint is marked escalated, and each fine has its
 /// subject.
+/// A complaint's limit to be resolved (R11.9); the subject is the complaint.
+pub const DUE: crate::deadlines::Owner = crate::deadlines::Owner {
+    kind: "complaint_due",
+    prefix: false,
+    fire: |tx, state, policy, d, now| Box::pin(fire_due(tx, state, policy, d, now)),
+};
+
 pub(crate) async fn fire_due(
     tx: &mut Tx,
     state: &AppState,
@@ -381,7 +388,7 @@ async fn hand_over(
             },
         )
         .await?;
-        deadlines::cancel_for_claim(tx, tenant, old.id).await?;
+        deadlines::cancel_kinds(tx, tenant, old.id, &crate::lifecycle::CLAIM_DEADLINES).await?;
         if let Some(ended) = ended {
             from.get_or_insert(old.id);
             events.push((old.id, old.to_json(), ended.to_json()));

@@ -6,7 +6,7 @@ use kehu_domain::claim::ClaimStatus;
 use kehu_domain::event::{self, Division, EventFacts, Invitation, NewEvent, Session};
 use kehu_domain::{Decision, Permission, Policy, Text, Timestamp};
 use kehu_store::claims::{self, ClaimRow};
-use kehu_store::deadlines::{self, Kind};
+use kehu_store::deadlines;
 use kehu_store::events::{self as store, AttendanceRow, EventRow, NewEventRow};
 use kehu_store::history::{self, NewEvent as HistoryEvent};
 use kehu_store::{StoreError, Tx, staff, ts, units};
@@ -252,7 +252,7 @@ pub(crate) async fn confirmed(
     deadlines::schedule(
         tx,
         tenant,
-        Kind::EventFiling,
+        FILING.kind,
         claim.id,
         Some(claim.customer_id),
         due,
@@ -322,7 +322,7 @@ pub async fn file(state: &AppState, caller: &Caller, event_id: i64) -> Result<(D
     let decision = event::decide_filing(&policy, &caller.facts(), &ev, pos, &unfiled, now)
         .map_err(|r| ApiError::refused(r).in_lang(lang))?;
     for row in &rows {
-        let unfired = deadlines::cancel(&mut tx, caller.tenant_id, Kind::EventFiling, row.id).await?;
+        let unfired = deadlines::cancel(&mut tx, caller.tenant_id, FILING.kind, row.id).await?;
         // A cut-off that passed before the scheduler fired it still charges, before the filing
         // lands.
         if let Some(due) = row.filing_due.map(ts).filter(|due| unfired && *due <= now) {
@@ -353,6 +353,14 @@ pub async fn file(state: &AppState, caller: &Caller, event_id: i64) -> Result<(D
 
 /// The filing deadline of one invitation has come: if it is still unfiled, its division was
 /// late; the lateness is recorded on the claim and the division's heads are charged once a day.
+/// A confirmed invitation to a joint event is filed by its cut-off (R11.3); the subject is the
+/// claim.
+pub const FILING: crate::deadlines::Owner = crate::deadlines::Owner {
+    kind: "event_filing",
+    prefix: false,
+    fire: |tx, state, policy, d, now| Box::pin(filing_due(tx, state, policy, d, now)),
+};
+
 pub(crate) async fn filing_due(
     tx: &mut Tx,
     state: &AppState,

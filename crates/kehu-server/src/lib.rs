@@ -10,6 +10,7 @@ pub mod cases;
 pub mod clock;
 pub mod complaints;
 pub mod conflicts;
+pub mod deadlines;
 pub mod edge;
 pub mod error;
 pub mod events;

@@ -11,11 +11,12 @@ use kehu_domain::lifecycle::{
 };
 use kehu_domain::{Decision, Policy, Text, Timestamp, ledger};
 use kehu_store::claims::{self, ClaimRow, NewClaim};
-use kehu_store::deadlines::{self, Kind};
+use kehu_store::deadlines;
 use kehu_store::history::{self, NewEvent};
 use kehu_store::{StoreError, Tx, activities, staff};
 
 use crate::auth::Caller;
+use crate::deadlines::{Firing, Owner};
 use crate::{ApiError, AppState};
 
 /// Asks the domain where `claim` stands at `now` and applies the answer in `tx`: moves its
@@ -101,7 +102,7 @@ async fn settle_with(
     let row = match &s {
         Standing::Open => {
             if !taken {
-                deadlines::cancel(tx, tenant, Kind::ClaimLapse, claim.id).await?;
+                deadlines::cancel(tx, tenant, CLAIM_LAPSE.kind, claim.id).await?;
             }
             if claim.valid_until.is_some() {
                 claims::set_valid_until(tx, tenant, claim.id, None).await?;
@@ -115,7 +116,7 @@ async fn settle_with(
             deadlines::schedule(
                 tx,
                 tenant,
-                Kind::ClaimLapse,
+                CLAIM_LAPSE.kind,
                 claim.id,
                 Some(claim.customer_id),
                 d.at,
@@ -134,7 +135,7 @@ async fn settle_with(
         }
         Standing::Lapsed(l) => {
             if !taken {
-                deadlines::cancel(tx, tenant, Kind::ClaimLapse, claim.id).await?;
+                deadlines::cancel(tx, tenant, CLAIM_LAPSE.kind, claim.id).await?;
             }
             let ended = claims::end(
                 tx,
@@ -289,7 +290,7 @@ pub async fn end_claim(tx: &mut Tx, claim: &ClaimRow, e: Ending<'_>) -> Result<O
     else {
         return Ok(None);
     };
-    deadlines::cancel_for_claim(tx, claim.tenant_id, claim.id).await?;
+    deadlines::cancel_kinds(tx, claim.tenant_id, claim.id, &CLAIM_DEADLINES).await?;
     history::append(
         tx,
         claim.tenant_id,
@@ -351,31 +352,8 @@ async fn fire_in(
     let Some(d) = deadlines::take(tx, candidate, now).await? else {
         return Ok(false);
     };
-    match Kind::parse(&d.kind) {
-        Some(Kind::ClaimLapse) => {
-            let policy = state.policy(d.tenant_id).await?;
-            match claims::get_tx(tx, d.tenant_id, d.subject_id).await {
-                Ok(claim) => {
-                    settle(tx, &policy, claim, now).await?;
-                }
-                Err(StoreError::NotFound) => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Some(Kind::FirstContact) => {
-            let policy = state.policy(d.tenant_id).await?;
-            first_contact(tx, state, &policy, &d, now).await?;
-        }
-        Some(Kind::EventFiling) => {
-            let policy = state.policy(d.tenant_id).await?;
-            crate::events::filing_due(tx, state, &policy, &d, now).await?;
-        }
-        Some(Kind::ComplaintDue) => {
-            let policy = state.policy(d.tenant_id).await?;
-            crate::complaints::fire_due(tx, state, &policy, &d, now).await?;
-        }
-        None => tracing::warn!(deadline.id = d.id, kind = %d.kind, "deadline of an unknown kind dropped"),
-    }
+    let policy = state.policy(d.tenant_id).await?;
+    crate::deadlines::fire(tx, state, &policy, &d, now).await?;
     Ok(true)
 }
 
@@ -445,7 +423,7 @@ async fn fire_together(
         let mine: Vec<&deadlines::DeadlineRow> = taken.iter().filter(|d| d.tenant_id == tenant).collect();
         let claim_ids: Vec<i64> = mine
             .iter()
-            .filter(|d| Kind::parse(&d.kind) == Some(Kind::ClaimLapse))
+            .filter(|d| d.kind == CLAIM_LAPSE.kind)
             .map(|d| d.subject_id)
             .collect();
         let rows = claims::get_many_tx(tx, tenant, &claim_ids).await?;
@@ -459,18 +437,43 @@ async fn fire_together(
                 .collect();
             settle_with(tx, &policy, claim, &follow_ups, now, &mut lapses, true).await?;
         }
-        for d in mine {
-            match Kind::parse(&d.kind) {
-                Some(Kind::ClaimLapse) => {}
-                Some(Kind::FirstContact) => first_contact(tx, state, &policy, d, now).await?,
-                Some(Kind::EventFiling) => crate::events::filing_due(tx, state, &policy, d, now).await?,
-                Some(Kind::ComplaintDue) => crate::complaints::fire_due(tx, state, &policy, d, now).await?,
-                None => tracing::warn!(deadline.id = d.id, kind = %d.kind, "deadline of an unknown kind dropped"),
-            }
+        for d in mine.into_iter().filter(|d| d.kind != CLAIM_LAPSE.kind) {
+            crate::deadlines::fire(tx, state, &policy, d, now).await?;
         }
     }
     record_lapses(tx, now, &lapses).await?;
     Ok(taken.len() as u64)
+}
+
+/// A valid claim's follow-up limit (R5.2, R5.4, R7.7); the subject is the claim.
+pub const CLAIM_LAPSE: Owner = Owner {
+    kind: "claim_lapse",
+    prefix: false,
+    fire: |tx, _, policy, d, now| lapse_due(tx, policy, d, now),
+};
+
+/// A new customer's first message (R5.8); the subject is the customer.
+pub const FIRST_CONTACT: Owner = Owner {
+    kind: "first_contact",
+    prefix: false,
+    fire: |tx, state, policy, d, now| Box::pin(first_contact(tx, state, policy, d, now)),
+};
+
+/// The deadlines about a claim, which go when it stops standing.
+pub const CLAIM_DEADLINES: [&str; 2] = [CLAIM_LAPSE.kind, crate::events::FILING.kind];
+
+/// A claim's follow-up limit passed: the claim is settled (lapsed, or its limit moved).
+fn lapse_due<'a>(tx: &'a mut Tx, policy: &'a Policy, d: &'a deadlines::DeadlineRow, now: Timestamp) -> Firing<'a> {
+    Box::pin(async move {
+        match claims::get_tx(tx, d.tenant_id, d.subject_id).await {
+            Ok(claim) => {
+                settle(tx, policy, claim, now).await?;
+                Ok(())
+            }
+            Err(StoreError::NotFound) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    })
 }
 
 /// R5.8 at the cut-off: charges the receiver who sent no first message.

@@ -245,7 +245,7 @@ pub async fn create_customer(
             receiver_name: caller.staff.display_name.clone(),
         },
     )
-    .map(|(due, rule)| (kehu_store::deadlines::Kind::FirstContact, due, rule));
+    .map(|(due, rule)| (crate::lifecycle::FIRST_CONTACT.kind, due, rule));
     let created = customers::create(
         &state.db,
         caller.tenant_id,
@@ -892,7 +892,7 @@ pub async fn add_activity_kind(
         kehu_store::deadlines::cancel(
             &mut tx,
             caller.tenant_id,
-            kehu_store::deadlines::Kind::FirstContact,
+            crate::lifecycle::FIRST_CONTACT.kind,
             customer_id,
         )
         .await?;

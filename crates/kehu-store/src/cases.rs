@@ -22,6 +22,8 @@ pub struct CaseRow {
     pub opened_by: i64,
     pub opened_at: i64,
     pub updated_at: i64,
+    /// When a timer found the case late (cleared when it moves or a step restarts the timer).
+    pub overdue_since: Option<i64>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -30,7 +32,9 @@ pub struct StepRow {
     pub case_id: i64,
     pub action: String,
     pub role: Option<String>,
-    pub staff_id: i64,
+    /// `None` for a step a timer took.
+    pub staff_id: Option<i64>,
+    /// Empty for a step a timer took.
     pub staff_name: String,
     pub from_state: String,
     pub to_state: String,
@@ -75,7 +79,7 @@ impl StepRow {
 
 /// A tenant's cases (`$1`), alias `k`; each query adds its own conditions.
 const SELECT: &str = "SELECT k.id, k.tenant_id, k.workflow, k.policy_version, k.state, k.customer_id, k.fields, k.opened_by, \
-     k.opened_at, k.updated_at FROM cases k WHERE k.tenant_id = $1";
+     k.opened_at, k.updated_at, k.overdue_since FROM cases k WHERE k.tenant_id = $1";
 
 fn json(v: &impl serde::Serialize) -> Result<String> {
     serde_json::to_string(v).map_err(|e| StoreError::Other(e.to_string()))
@@ -131,6 +135,12 @@ pub async fn lock_in_view(tx: &mut Tx, tenant_id: i64, id: i64, view: &View) -> 
     tx.fetch_one(&sql, args![tenant_id, id]).await
 }
 
+/// The case, locked for the rest of `tx`, whoever may see it (a timer's firing).
+pub async fn lock(tx: &mut Tx, tenant_id: i64, id: i64) -> Result<CaseRow> {
+    let sql = format!("{SELECT} AND k.id = $2{}", tx.for_update());
+    tx.fetch_one(&sql, args![tenant_id, id]).await
+}
+
 pub async fn get_tx(tx: &mut Tx, tenant_id: i64, id: i64) -> Result<CaseRow> {
     tx.fetch_one(&format!("{SELECT} AND k.id = $2"), args![tenant_id, id])
         .await
@@ -142,6 +152,8 @@ pub struct Filter {
     pub workflow: Option<String>,
     pub state: Option<String>,
     pub customer_id: Option<i64>,
+    /// Only cases a timer found late.
+    pub overdue: bool,
     /// Paging: ids below this one.
     pub before: Option<i64>,
 }
@@ -151,8 +163,13 @@ pub async fn list(db: &Db, tenant_id: i64, f: &Filter, limit: i64, view: &View) 
     db.fetch_all(
         &format!(
             "{SELECT} AND ($2 IS NULL OR k.workflow = $2) \
-             AND ($3 IS NULL OR k.state = $3) AND ($4 IS NULL OR k.customer_id = $4) AND ($5 IS NULL OR k.id < $5){} \
+             AND ($3 IS NULL OR k.state = $3) AND ($4 IS NULL OR k.customer_id = $4) AND ($5 IS NULL OR k.id < $5){}{} \
              ORDER BY k.id DESC LIMIT $6",
+            if f.overdue {
+                " AND k.overdue_since IS NOT NULL"
+            } else {
+                ""
+            },
             visibility::cases(view, "k")
         ),
         args![
@@ -169,9 +186,9 @@ pub async fn list(db: &Db, tenant_id: i64, f: &Filter, limit: i64, view: &View) 
 
 /// A tenant's case steps (`$1`) with the name of who took each, alias `s`; each query adds which
 /// cases, then [`OLDEST_FIRST`].
-const STEPS: &str = "SELECT s.id, s.case_id, s.action, s.role, s.staff_id, p.display_name AS staff_name, s.from_state, \
-     s.to_state, s.note, s.fields, s.at, s.decision_json FROM case_steps s \
-     JOIN staff p ON p.tenant_id = s.tenant_id AND p.id = s.staff_id WHERE s.tenant_id = $1";
+const STEPS: &str = "SELECT s.id, s.case_id, s.action, s.role, s.staff_id, COALESCE(p.display_name, '') AS staff_name, \
+     s.from_state, s.to_state, s.note, s.fields, s.at, s.decision_json FROM case_steps s \
+     LEFT JOIN staff p ON p.tenant_id = s.tenant_id AND p.id = s.staff_id WHERE s.tenant_id = $1";
 const OLDEST_FIRST: &str = " ORDER BY s.id";
 
 /// The steps taken on a case, oldest first.
@@ -209,7 +226,8 @@ pub struct NewStep<'a> {
     pub case_id: i64,
     pub action: &'a str,
     pub role: Option<&'a str>,
-    pub staff_id: i64,
+    /// `None`: a timer took the step.
+    pub staff_id: Option<i64>,
     pub from_state: &'a str,
     pub to_state: &'a str,
     pub note: Option<&'a str>,
@@ -219,6 +237,9 @@ pub struct NewStep<'a> {
     pub case_fields: &'a Map<String, Value>,
     pub at: Timestamp,
     pub decision: &'a Decision,
+    /// `Some(true)`: the case is overdue from now (if it was not already); `Some(false)`: it is
+    /// not; `None`: as it was.
+    pub overdue: Option<bool>,
 }
 
 /// Records a step and moves the case to its new state and fields.
@@ -242,8 +263,17 @@ pub async fn record_step(tx: &mut Tx, tenant_id: i64, s: NewStep<'_>) -> Result<
     )
     .await?;
     tx.execute(
-        "UPDATE cases SET state = $1, fields = $2, updated_at = $3 WHERE tenant_id = $4 AND id = $5",
-        args![s.to_state, json(s.case_fields)?, ms(s.at), tenant_id, s.case_id],
+        "UPDATE cases SET state = $1, fields = $2, updated_at = $3, \
+         overdue_since = CASE WHEN $6 = 1 THEN COALESCE(overdue_since, $3) WHEN $6 = 0 THEN NULL ELSE overdue_since END \
+         WHERE tenant_id = $4 AND id = $5",
+        args![
+            s.to_state,
+            json(s.case_fields)?,
+            ms(s.at),
+            tenant_id,
+            s.case_id,
+            s.overdue.map(i64::from)
+        ],
     )
     .await?;
     Ok(())

@@ -66,7 +66,7 @@ pub struct NewCustomer {
     pub agent: Option<String>,
     pub keys: Vec<Key>,
     /// A deadline the registration starts (R5.8: the first SMS by the end of the day).
-    pub deadline: Option<(crate::deadlines::Kind, Timestamp, kehu_domain::RuleId)>,
+    pub deadline: Option<(crate::deadlines::Kind<'static>, Timestamp, kehu_domain::RuleId)>,
 }
 
 /// An existing customer that holds one of the keys.
@@ -297,7 +297,7 @@ async fn create_in(
     )
     .await?;
     if let Some((kind, due, rule)) = &c.deadline {
-        crate::deadlines::schedule(tx, tenant_id, *kind, row.id, Some(row.id), *due, rule, now).await?;
+        crate::deadlines::schedule(tx, tenant_id, kind, row.id, Some(row.id), *due, rule, now).await?;
     }
     Ok(Created::New(Box::new(row)))
 }

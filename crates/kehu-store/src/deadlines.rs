@@ -10,40 +10,10 @@ use kehu_domain::{RuleId, Timestamp};
 use crate::db::{Db, Tx};
 use crate::{Backend, Result, args, ms};
 
-/// What a deadline is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// A valid claim's follow-up limit (R5.2, R5.4, R7.7); the subject is the claim.
-    ClaimLapse,
-    /// A new customer's first message (R5.8); the subject is the customer.
-    FirstContact,
-    /// A confirmed invitation to a joint event is filed by its cut-off (R11.3); the subject is
-    /// the claim.
-    EventFiling,
-    /// A complaint's limit to be resolved (R11.9); the subject is the complaint.
-    ComplaintDue,
-}
-
-impl Kind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::ClaimLapse => "claim_lapse",
-            Kind::FirstContact => "first_contact",
-            Kind::EventFiling => "event_filing",
-            Kind::ComplaintDue => "complaint_due",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Kind> {
-        match s {
-            "claim_lapse" => Some(Kind::ClaimLapse),
-            "first_contact" => Some(Kind::FirstContact),
-            "event_filing" => Some(Kind::EventFiling),
-            "complaint_due" => Some(Kind::ComplaintDue),
-            _ => None,
-        }
-    }
-}
+/// What a deadline is about: a name the module that owns it gives (`claim_lapse`,
+/// `complaint_due`, `case:remind` for a case timer). The store keeps it as text; kehu-server
+/// hands each due deadline to the owner its kind names, so a new owner adds no case here.
+pub type Kind<'a> = &'a str;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct DeadlineRow {
@@ -62,7 +32,7 @@ pub struct DeadlineRow {
 pub async fn schedule(
     tx: &mut Tx,
     tenant_id: i64,
-    kind: Kind,
+    kind: Kind<'_>,
     subject_id: i64,
     customer_id: Option<i64>,
     due_at: Timestamp,
@@ -75,7 +45,7 @@ pub async fn schedule(
          ON CONFLICT (tenant_id, kind, subject_id) DO UPDATE SET due_at = excluded.due_at, rule = excluded.rule",
         args![
             tenant_id,
-            kind.as_str(),
+            kind,
             subject_id,
             customer_id,
             ms(due_at),
@@ -89,30 +59,80 @@ pub async fn schedule(
 
 /// Removes the subject's deadline of this kind, if any: a later event made it moot. Returns
 /// whether there was one (it had not fired yet).
-pub async fn cancel(tx: &mut Tx, tenant_id: i64, kind: Kind, subject_id: i64) -> Result<bool> {
+pub async fn cancel(tx: &mut Tx, tenant_id: i64, kind: Kind<'_>, subject_id: i64) -> Result<bool> {
     let n = tx
         .execute(
             "DELETE FROM deadlines WHERE tenant_id = $1 AND kind = $2 AND subject_id = $3",
-            args![tenant_id, kind.as_str(), subject_id],
+            args![tenant_id, kind, subject_id],
         )
         .await?;
     Ok(n > 0)
 }
 
-/// Removes every deadline about a claim (its follow-up limit, an invitation's filing): the claim
-/// stopped standing.
-pub async fn cancel_for_claim(tx: &mut Tx, tenant_id: i64, claim_id: i64) -> Result<()> {
+/// Removes every deadline of these kinds about a subject (a claim stopped standing: its
+/// follow-up limit and an invitation's filing go).
+pub async fn cancel_kinds(tx: &mut Tx, tenant_id: i64, subject_id: i64, kinds: &[Kind<'_>]) -> Result<()> {
+    if kinds.is_empty() {
+        return Ok(());
+    }
+    let mut a = args![tenant_id, subject_id];
+    a.extend(kinds.iter().map(|k| crate::Arg::from(*k)));
     tx.execute(
-        "DELETE FROM deadlines WHERE tenant_id = $1 AND subject_id = $2 AND kind IN ($3, $4)",
-        args![
-            tenant_id,
-            claim_id,
-            Kind::ClaimLapse.as_str(),
-            Kind::EventFiling.as_str()
-        ],
+        &format!(
+            "DELETE FROM deadlines WHERE tenant_id = $1 AND subject_id = $2 AND kind IN ({})",
+            crate::db::placeholders(3, kinds.len())
+        ),
+        a,
     )
     .await?;
     Ok(())
+}
+
+/// A LIKE pattern for kinds that start with `prefix` (lowercase letters and `:` only, so it
+/// holds no wildcard).
+fn like(prefix: &str) -> String {
+    debug_assert!(prefix.bytes().all(|b| b.is_ascii_lowercase() || b == b':'));
+    format!("{prefix}%")
+}
+
+/// Removes every deadline about a subject whose kind starts with `prefix` (a case's timers,
+/// `case:`, when it changes state).
+pub async fn cancel_prefixed(tx: &mut Tx, tenant_id: i64, subject_id: i64, prefix: &str) -> Result<()> {
+    tx.execute(
+        "DELETE FROM deadlines WHERE tenant_id = $1 AND subject_id = $2 AND kind LIKE $3",
+        args![tenant_id, subject_id, like(prefix)],
+    )
+    .await?;
+    Ok(())
+}
+
+/// The deadlines of several subjects (a page of cases) whose kind starts with `prefix`,
+/// earliest first, in one query.
+pub async fn prefixed_of(db: &Db, tenant_id: i64, subject_ids: &[i64], prefix: &str) -> Result<Vec<DeadlineRow>> {
+    if subject_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut a = args![tenant_id, like(prefix)];
+    a.extend(subject_ids.iter().map(|i| crate::Arg::from(*i)));
+    db.fetch_all(
+        &format!(
+            "SELECT {COLUMNS} FROM deadlines WHERE tenant_id = $1 AND kind LIKE $2 AND subject_id IN ({}) ORDER BY due_at, id",
+            crate::db::placeholders(3, subject_ids.len())
+        ),
+        a,
+    )
+    .await
+}
+
+/// A subject's deadlines whose kind starts with `prefix`, earliest first.
+pub async fn prefixed(db: &Db, tenant_id: i64, subject_id: i64, prefix: &str) -> Result<Vec<DeadlineRow>> {
+    db.fetch_all(
+        &format!(
+            "SELECT {COLUMNS} FROM deadlines WHERE tenant_id = $1 AND subject_id = $2 AND kind LIKE $3 ORDER BY due_at, id"
+        ),
+        args![tenant_id, subject_id, like(prefix)],
+    )
+    .await
 }
 
 const COLUMNS: &str = "id, tenant_id, kind, subject_id, customer_id, due_at, rule, created_at";
@@ -212,10 +232,10 @@ pub async fn next_due(db: &Db, until: Timestamp) -> Result<Option<Timestamp>> {
 }
 
 /// A subject's deadline of this kind, if one is set.
-pub async fn for_subject(db: &Db, tenant_id: i64, kind: Kind, subject_id: i64) -> Result<Option<DeadlineRow>> {
+pub async fn for_subject(db: &Db, tenant_id: i64, kind: Kind<'_>, subject_id: i64) -> Result<Option<DeadlineRow>> {
     db.fetch_optional(
         &format!("SELECT {COLUMNS} FROM deadlines WHERE tenant_id = $1 AND kind = $2 AND subject_id = $3"),
-        args![tenant_id, kind.as_str(), subject_id],
+        args![tenant_id, kind, subject_id],
     )
     .await
 }

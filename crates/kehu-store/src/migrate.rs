@@ -31,6 +31,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0010_distributable.sql"),
     ),
     (11, "cases", include_str!("../migrations/sqlite/0011_cases.sql")),
+    (
+        12,
+        "case_timers",
+        include_str!("../migrations/sqlite/0012_case_timers.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../migrations/postgres/0001_init.sql")),
@@ -64,6 +69,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         include_str!("../migrations/postgres/0010_distributable.sql"),
     ),
     (11, "cases", include_str!("../migrations/postgres/0011_cases.sql")),
+    (
+        12,
+        "case_timers",
+        include_str!("../migrations/postgres/0012_case_timers.sql"),
+    ),
 ];
 
 #[derive(sqlx::FromRow)]

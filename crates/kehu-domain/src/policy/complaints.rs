@@ -45,24 +45,6 @@ pub(super) struct RawComplaints {
 }
 
 impl Checker<'_> {
-    /// A code a rule charges by itself: defined in `[[ledger.codes]]` and not entered by hand,
-    /// so a manager cannot charge the same complaint a second time.
-    fn automatic_code(&mut self, raw: &Spanned<String>, codes: &[LedgerCode]) -> String {
-        match codes.iter().find(|c| &c.code == raw.get_ref()) {
-            None => self.code_ref(raw, codes),
-            Some(c) if c.manual => self.error(
-                raw.span(),
-                format!("ledger code `{}` is entered by hand (manual)", c.code),
-                format!(
-                    "add manual = false to the code `{}`: {} charges it by itself",
-                    c.code, "[complaints]"
-                ),
-            ),
-            Some(_) => {}
-        }
-        raw.get_ref().clone()
-    }
-
     pub(super) fn complaints(&mut self, raw: RawComplaints, roles: &[Role], codes: &[LedgerCode]) -> Complaints {
         let resolve_within = self
             .period(&raw.resolve_within)
@@ -70,11 +52,11 @@ impl Checker<'_> {
         Complaints {
             rule: self.rule(&raw.rule),
             roles: self.role_list(&raw.roles, roles, "[complaints] roles"),
-            staff_code: self.automatic_code(&raw.staff_code, codes),
-            to_boss_code: self.automatic_code(&raw.to_boss_code, codes),
+            staff_code: self.automatic_code(&raw.staff_code, codes, "[complaints]"),
+            to_boss_code: self.automatic_code(&raw.to_boss_code, codes, "[complaints]"),
             manager_roles: self.role_list(&raw.manager_roles, roles, "[complaints] manager_roles"),
             resolve_within,
-            unresolved_code: self.automatic_code(&raw.unresolved_code, codes),
+            unresolved_code: self.automatic_code(&raw.unresolved_code, codes, "[complaints]"),
             reassign_roles: self.role_list(&raw.reassign_roles, roles, "[complaints] reassign_roles"),
         }
     }

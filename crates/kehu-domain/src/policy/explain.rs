@@ -805,8 +805,83 @@ fn workflow(p: &Policy, out: &mut Vec<Line>, w: &crate::workflow::Workflow) {
             z.push_str(&format!("；须满足 `{}`，否则：{}", g.when.source, g.text.zh));
             e.push_str(&format!("; needs `{}`, otherwise: {}", g.when.source, g.text.en));
         }
+        for (zh, en) in effects(&a.effects) {
+            z.push_str(&format!("；{zh}"));
+            e.push_str(&format!("; {en}"));
+        }
         out.push(line(1, Some(&a.rule), z, e));
     }
+    for t in &w.timers {
+        let within: Vec<Text> = t.states.iter().map(|s| state(s)).collect();
+        let within = Text::new(
+            within.iter().map(|s| s.zh.as_str()).collect::<Vec<_>>().join("、"),
+            within.iter().map(|s| s.en.as_str()).collect::<Vec<_>>().join(" or "),
+        );
+        let period = t.period.text();
+        let restart: Vec<&crate::workflow::Action> = t.restarted_by.iter().filter_map(|a| w.action(a)).collect();
+        let (mut z, mut e) = if restart.is_empty() {
+            (
+                format!(
+                    "「{}」：案件在「{}」{}{}",
+                    t.name.zh,
+                    within.zh,
+                    if t.repeat { "每满" } else { "满" },
+                    period.zh
+                ),
+                if t.repeat {
+                    format!("“{}”: every {} while a case is {}", t.name.en, period.en, within.en)
+                } else {
+                    format!("“{}”: when a case has been {} for {}", t.name.en, within.en, period.en)
+                },
+            )
+        } else {
+            let zh: Vec<&str> = restart.iter().map(|a| a.name.zh.as_str()).collect();
+            let en: Vec<&str> = restart.iter().map(|a| a.name.en.as_str()).collect();
+            (
+                format!(
+                    "「{}」：案件在「{}」时{}没有「{}」",
+                    t.name.zh,
+                    within.zh,
+                    period.zh,
+                    zh.join("、")
+                ),
+                format!(
+                    "“{}”: when a case that is {} goes {} without “{}”",
+                    t.name.en,
+                    within.en,
+                    period.en,
+                    en.join("” or “")
+                ),
+            )
+        };
+        if let Some(u) = &t.unless {
+            z.push_str(&format!("（`{}` 成立时除外）", u.source));
+            e.push_str(&format!(" (unless `{}`)", u.source));
+        }
+        if let Some(to) = &t.to {
+            z.push_str(&format!("，转为「{}」", state(to).zh));
+            e.push_str(&format!(", it becomes {}", state(to).en));
+        } else if t.overdue {
+            z.push_str("，标为逾期");
+            e.push_str(", it is marked overdue");
+        }
+        for (zh, en) in effects(&t.effects) {
+            z.push_str(&format!("；{zh}"));
+            e.push_str(&format!("; {en}"));
+        }
+        out.push(line(1, Some(&t.rule), z, e));
+    }
+}
+
+fn effects(defs: &[crate::workflow::EffectDef]) -> Vec<(String, String)> {
+    defs.iter()
+        .map(|d| match d {
+            crate::workflow::EffectDef::Charge { code, to } => (
+                format!("按台账项目 `{code}` 记给 `{}`", to.source),
+                format!("charges ledger code `{code}` to `{}`", to.source),
+            ),
+        })
+        .collect()
 }
 
 /// R11.9: who records complaints, what they cost, and what happens at the limit.

@@ -855,6 +855,21 @@ impl Checker<'_> {
         }
     }
 
+    /// A code a rule charges by itself (`by` names it): defined in `[[ledger.codes]]` and not
+    /// entered by hand, so a manager cannot charge the same thing a second time.
+    pub(super) fn automatic_code(&mut self, raw: &Spanned<String>, codes: &[LedgerCode], by: &str) -> String {
+        match codes.iter().find(|c| &c.code == raw.get_ref()) {
+            None => self.code_ref(raw, codes),
+            Some(c) if c.manual => self.error(
+                raw.span(),
+                format!("ledger code `{}` is entered by hand (manual)", c.code),
+                format!("add manual = false to the code `{}`: {by} charges it by itself", c.code),
+            ),
+            Some(_) => {}
+        }
+        raw.get_ref().clone()
+    }
+
     pub(super) fn code_ref(&mut self, raw: &Spanned<String>, codes: &[LedgerCode]) {
         if !codes.iter().any(|c| &c.code == raw.get_ref()) {
             let known: Vec<_> = codes.iter().map(|c| c.code.as_str()).collect();

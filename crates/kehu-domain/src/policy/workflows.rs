@@ -26,9 +26,11 @@
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::{Checker, Role};
+use super::{Checker, LedgerCode, Role};
 use crate::text::Text;
-use crate::workflow::{Action, Expr, FieldDef, FieldKind, Guard, Signoff, State, Subject, Workflow};
+use crate::workflow::{
+    Action, EffectDef, Expr, FieldDef, FieldKind, Guard, OPENER, Signoff, State, Subject, Timer, Workflow,
+};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -46,6 +48,42 @@ pub(super) struct RawWorkflow {
     guards: Vec<RawGuard>,
     #[serde(default)]
     actions: Vec<RawAction>,
+    #[serde(default)]
+    timers: Vec<RawTimer>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTimer {
+    id: Spanned<String>,
+    name: Text,
+    #[serde(default)]
+    rule: Option<Spanned<String>>,
+    #[serde(rename = "in")]
+    states: Spanned<Vec<Spanned<String>>>,
+    #[serde(default)]
+    after: Option<Spanned<String>>,
+    #[serde(default)]
+    every: Option<Spanned<String>>,
+    #[serde(default)]
+    restarted_by: Vec<Spanned<String>>,
+    #[serde(default)]
+    unless: Option<Spanned<String>>,
+    #[serde(default)]
+    to: Option<Spanned<String>>,
+    #[serde(default)]
+    overdue: Option<bool>,
+    #[serde(default)]
+    effects: Vec<RawEffect>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEffect {
+    /// A ledger code to charge.
+    charge: Spanned<String>,
+    /// Whom: an expression giving a staff id or a list of them.
+    to: Spanned<String>,
 }
 
 #[derive(Deserialize)]
@@ -98,6 +136,8 @@ struct RawAction {
     fields: Vec<Spanned<String>>,
     #[serde(default)]
     guard: Option<RawGuard>,
+    #[serde(default)]
+    effects: Vec<RawEffect>,
 }
 
 fn is_id(s: &str) -> bool {
@@ -135,22 +175,102 @@ impl Checker<'_> {
         }
     }
 
-    fn guard(&mut self, raw: &RawGuard, fields: &[FieldDef], wf: &str) -> Option<Guard> {
-        let rule = self.rule(&raw.rule);
-        for f in crate::workflow::fields_read(raw.when.get_ref()) {
+    /// An expression of workflow `wf` that reads only the fields it declares.
+    fn expr_of(&mut self, raw: &Spanned<String>, fields: &[FieldDef], wf: &str) -> Option<Expr> {
+        for f in crate::workflow::fields_read(raw.get_ref()) {
             if !fields.iter().any(|d| d.id == f) {
                 let known: Vec<&str> = fields.iter().map(|d| d.id.as_str()).collect();
                 self.error(
-                    raw.when.span(),
+                    raw.span(),
                     format!("the expression reads `fields.{f}`, which workflow `{wf}` does not declare"),
                     format!("its fields: {}", known.join(", ")),
                 );
             }
         }
-        self.expr(&raw.when).map(|when| Guard {
+        self.expr(raw)
+    }
+
+    fn guard(&mut self, raw: &RawGuard, fields: &[FieldDef], wf: &str) -> Option<Guard> {
+        let rule = self.rule(&raw.rule);
+        self.expr_of(&raw.when, fields, wf).map(|when| Guard {
             rule,
             when,
             text: raw.refusal.clone(),
+        })
+    }
+
+    fn effects(&mut self, raw: &[RawEffect], fields: &[FieldDef], codes: &[LedgerCode], wf: &str) -> Vec<EffectDef> {
+        raw.iter()
+            .filter_map(|e| {
+                let code = self.automatic_code(&e.charge, codes, &format!("workflow `{wf}`"));
+                self.expr_of(&e.to, fields, wf).map(|to| EffectDef::Charge { code, to })
+            })
+            .collect()
+    }
+
+    fn timer(&mut self, t: &RawTimer, wf: &Workflow, codes: &[LedgerCode]) -> Option<Timer> {
+        let id = self.workflow_id(&t.id, "timer");
+        if wf.timer(&id).is_some() {
+            self.error(
+                t.id.span(),
+                format!("timer `{id}` is declared twice"),
+                "declare each timer once",
+            );
+        }
+        if t.states.get_ref().is_empty() {
+            self.error(
+                t.states.span(),
+                format!("timer `{id}` runs in no state"),
+                "list the states it runs in, for example in = [\"proposed\"]",
+            );
+        }
+        for s in t.states.get_ref() {
+            self.state_ref(s, &wf.states, &wf.id);
+        }
+        if let Some(to) = &t.to {
+            self.state_ref(to, &wf.states, &wf.id);
+        }
+        for a in &t.restarted_by {
+            if wf.action(a.get_ref()).is_none() {
+                let known: Vec<&str> = wf.actions.iter().map(|a| a.id.as_str()).collect();
+                self.error(
+                    a.span(),
+                    format!(
+                        "timer `{id}` is restarted by `{}`, which workflow `{}` does not have",
+                        a.get_ref(),
+                        wf.id
+                    ),
+                    format!("its actions: {}", known.join(", ")),
+                );
+            }
+        }
+        let (period, repeat) = match (&t.after, &t.every) {
+            (Some(p), None) => (self.period(p), false),
+            (None, Some(p)) => (self.period(p), true),
+            _ => {
+                self.error(
+                    t.id.span(),
+                    format!("timer `{id}` needs one of after or every"),
+                    "write after = \"2 days\" (once per stay in the state) or every = \"30 days\" (again and again)",
+                );
+                (None, false)
+            }
+        };
+        let rule = t.rule.as_ref().map(|r| self.rule(r)).unwrap_or_else(|| wf.rule.clone());
+        let unless = t.unless.as_ref().and_then(|u| self.expr_of(u, &wf.fields, &wf.id));
+        let effects = self.effects(&t.effects, &wf.fields, codes, &wf.id);
+        Some(Timer {
+            id,
+            name: t.name.clone(),
+            rule,
+            states: t.states.get_ref().iter().map(|s| s.get_ref().clone()).collect(),
+            period: period?,
+            repeat,
+            restarted_by: t.restarted_by.iter().map(|a| a.get_ref().clone()).collect(),
+            unless: if t.unless.is_some() { Some(unless?) } else { None },
+            to: t.to.as_ref().map(|s| s.get_ref().clone()),
+            overdue: t.overdue.unwrap_or(t.to.is_none()),
+            effects,
         })
     }
 
@@ -165,7 +285,13 @@ impl Checker<'_> {
         }
     }
 
-    pub(super) fn workflows(&mut self, raw: Vec<RawWorkflow>, roles: &[Role], max_money: i64) -> Vec<Workflow> {
+    pub(super) fn workflows(
+        &mut self,
+        raw: Vec<RawWorkflow>,
+        roles: &[Role],
+        codes: &[LedgerCode],
+        max_money: i64,
+    ) -> Vec<Workflow> {
         let mut out: Vec<Workflow> = Vec::new();
         for w in raw {
             let id = self.workflow_id(&w.id, "workflow");
@@ -284,7 +410,33 @@ impl Checker<'_> {
                 if let Some(to) = &a.to {
                     self.state_ref(to, &states, &id);
                 }
-                let by = self.role_list(&a.by, roles, &format!("action `{aid}` by"));
+                // `opener` is a relation to the case; the rest are roles.
+                let by_opener = a.by.get_ref().iter().any(|r| r.get_ref() == OPENER);
+                let role_refs: Vec<Spanned<String>> =
+                    a.by.get_ref()
+                        .iter()
+                        .filter(|r| r.get_ref() != OPENER)
+                        .cloned()
+                        .collect();
+                let mut by = if role_refs.is_empty() && by_opener {
+                    Vec::new()
+                } else {
+                    self.role_list(
+                        &Spanned::new(a.by.span(), role_refs),
+                        roles,
+                        &format!("action `{aid}` by"),
+                    )
+                };
+                if by_opener {
+                    by.push(OPENER.to_string());
+                    if a.not_opener {
+                        self.error(
+                            a.by.span(),
+                            format!("action `{aid}` is taken by the opener and not by the opener"),
+                            "remove opener from by, or not_opener = true",
+                        );
+                    }
+                }
                 let signoff = match a.signoff.as_ref().map(|s| s.get_ref().as_str()) {
                     None | Some("any") => Signoff::Any,
                     Some("all") => Signoff::All,
@@ -325,9 +477,10 @@ impl Checker<'_> {
                     note: a.note,
                     fields: set,
                     guard: a.guard.as_ref().and_then(|g| self.guard(g, &fields, &id)),
+                    effects: self.effects(&a.effects, &fields, codes, &id),
                 });
             }
-            let wf = Workflow {
+            let mut wf = Workflow {
                 id,
                 rule,
                 name: w.name,
@@ -337,8 +490,14 @@ impl Checker<'_> {
                 fields,
                 guards,
                 actions,
+                timers: Vec::new(),
                 max_money,
             };
+            for t in &w.timers {
+                if let Some(timer) = self.timer(t, &wf, codes) {
+                    wf.timers.push(timer);
+                }
+            }
             if wf.state(&wf.initial).is_some() {
                 let unreachable = wf.unreachable().join(", ");
                 if !unreachable.is_empty() {

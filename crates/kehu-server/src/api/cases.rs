@@ -67,6 +67,26 @@ pub struct ActionOut {
 }
 
 #[derive(Serialize, ToSchema)]
+pub struct TimerDefOut {
+    pub id: String,
+    pub name: String,
+    pub rule: String,
+    /// The states it runs in.
+    #[serde(rename = "in")]
+    pub states: Vec<String>,
+    /// The length of time ("2 days").
+    pub period: String,
+    /// Again every period (`every`) rather than once per stay (`after`).
+    pub repeat: bool,
+    pub restarted_by: Vec<String>,
+    pub unless: Option<String>,
+    /// Where a firing moves the case.
+    pub to: Option<String>,
+    /// Whether a firing marks the case overdue.
+    pub overdue: bool,
+}
+
+#[derive(Serialize, ToSchema)]
 pub struct WorkflowOut {
     pub id: String,
     pub name: String,
@@ -77,6 +97,7 @@ pub struct WorkflowOut {
     pub states: Vec<StateOut>,
     pub fields: Vec<FieldOut>,
     pub actions: Vec<ActionOut>,
+    pub timers: Vec<TimerDefOut>,
 }
 
 impl WorkflowOut {
@@ -139,6 +160,22 @@ impl WorkflowOut {
                     guard: a.guard.as_ref().map(|g| g.when.source.clone()),
                 })
                 .collect(),
+            timers: w
+                .timers
+                .iter()
+                .map(|t| TimerDefOut {
+                    id: t.id.clone(),
+                    name: t.name.get(lang).to_string(),
+                    rule: t.rule.to_string(),
+                    states: t.states.clone(),
+                    period: t.period.text().get(lang).to_string(),
+                    repeat: t.repeat,
+                    restarted_by: t.restarted_by.clone(),
+                    unless: t.unless.as_ref().map(|u| u.source.clone()),
+                    to: t.to.clone(),
+                    overdue: t.overdue,
+                })
+                .collect(),
         }
     }
 }
@@ -164,10 +201,14 @@ async fn list_workflows(State(state): State<AppState>, caller: Caller) -> Result
 
 #[derive(Serialize, ToSchema)]
 pub struct StepOut {
+    /// The action, `open`, or the id of the timer that took the step.
     pub action: String,
+    /// The action's or the timer's name.
+    pub name: String,
     /// The role it was signed in.
     pub role: Option<String>,
-    pub staff_id: i64,
+    /// Who took it; null for a timer.
+    pub staff_id: Option<i64>,
     pub staff_name: String,
     pub from: Option<String>,
     pub to: String,
@@ -180,6 +221,14 @@ pub struct ApprovalOut {
     pub action: String,
     pub staff_id: i64,
     pub at: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TimerOut {
+    pub id: String,
+    pub name: String,
+    pub rule: String,
+    pub due_at: String,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -204,7 +253,11 @@ pub struct CaseOut {
     pub opened_by: i64,
     pub opened_at: String,
     pub updated_at: String,
-    /// Every step taken on the case, oldest first (opening included).
+    /// Since when a timer found the case late; null when it is not.
+    pub overdue_since: Option<String>,
+    /// The case's timers still to fall due, earliest first.
+    pub timers: Vec<TimerOut>,
+    /// Every step taken on the case, oldest first (opening and timers included).
     pub steps: Vec<StepOut>,
     /// The actions taken (who, when), oldest first.
     pub approvals: Vec<ApprovalOut>,
@@ -235,11 +288,31 @@ impl CaseOut {
             opened_by: r.opened_by,
             opened_at: t(r.opened_at),
             updated_at: t(r.updated_at),
+            overdue_since: r.overdue_since.map(t),
+            timers: v
+                .timers
+                .iter()
+                .map(|d| {
+                    let id = CaseView::timer_id(d);
+                    TimerOut {
+                        id: id.to_string(),
+                        name: wf
+                            .and_then(|w| w.timer(id))
+                            .map(|x| x.name.get(lang).to_string())
+                            .unwrap_or_else(|| id.to_string()),
+                        rule: d.rule.clone(),
+                        due_at: t(d.due_at),
+                    }
+                })
+                .collect(),
             steps: v
                 .steps
                 .iter()
                 .map(|s| StepOut {
                     action: s.action.clone(),
+                    name: wf
+                        .map(|w| step_name(w, &s.action, lang))
+                        .unwrap_or_else(|| s.action.clone()),
                     role: s.role.clone(),
                     staff_id: s.staff_id,
                     staff_name: s.staff_name.clone(),
@@ -253,10 +326,12 @@ impl CaseOut {
                 .steps
                 .iter()
                 .filter(|s| s.action != workflow::OPEN)
-                .map(|s| ApprovalOut {
-                    action: s.action.clone(),
-                    staff_id: s.staff_id,
-                    at: t(s.at),
+                .filter_map(|s| {
+                    Some(ApprovalOut {
+                        action: s.action.clone(),
+                        staff_id: s.staff_id?,
+                        at: t(s.at),
+                    })
                 })
                 .collect(),
             waiting_on: wf
@@ -278,6 +353,16 @@ impl CaseOut {
     }
 }
 
+/// The name of a step's action, timer, or the opening.
+fn step_name(w: &Workflow, action: &str, lang: Lang) -> String {
+    if action == workflow::OPEN {
+        return Text::new("开启", "Opened").get(lang).to_string();
+    }
+    w.step_name(action)
+        .map(|n| n.get(lang).to_string())
+        .unwrap_or_else(|| action.to_string())
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct CasePage {
     pub items: Vec<CaseOut>,
@@ -291,6 +376,9 @@ pub struct CaseQuery {
     pub state: Option<String>,
     #[param(value_type = Option<i64>)]
     pub customer_id: Option<String>,
+    /// `true`: only cases a timer found late.
+    #[param(value_type = Option<bool>)]
+    pub overdue: Option<String>,
     /// 1 to 500; default 50.
     #[param(value_type = Option<i64>)]
     pub limit: Option<String>,
@@ -298,7 +386,7 @@ pub struct CaseQuery {
     pub cursor: Option<String>,
 }
 
-/// Cases the caller sees, newest first; filter by workflow, state and customer.
+/// Cases the caller sees, newest first; filter by workflow, state, customer and overdue.
 #[utoipa::path(get, path = "/api/v1/cases", tag = "cases", params(CaseQuery),
     responses((status = 200, body = CasePage), (status = 422, body = Problem)))]
 async fn list_cases(
@@ -312,6 +400,17 @@ async fn list_cases(
         workflow: q.workflow.filter(|w| !w.is_empty()),
         state: q.state.filter(|s| !s.is_empty()),
         customer_id: super::parse_customer_id(q.customer_id.as_deref(), lang)?,
+        overdue: match q.overdue.as_deref() {
+            None | Some("") | Some("false") => false,
+            Some("true") => true,
+            Some(_) => {
+                return Err(ApiError::bad_request(
+                    "invalid_overdue",
+                    Text::new("overdue 应为 true 或 false", "overdue must be true or false"),
+                )
+                .in_lang(lang));
+            }
+        },
         before: super::parse_cursor(q.cursor.as_deref(), lang)?,
     };
     let views = cases::list(&state, &caller, &filter, limit + 1).await?;

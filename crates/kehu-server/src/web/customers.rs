@@ -938,7 +938,7 @@ pub fn case_label(policy: &kehu_domain::Policy, e: &kehu_store::history::EventRo
     let action = if e.action == kehu_domain::workflow::OPEN {
         tr("event.case.open", lang).to_string()
     } else {
-        wf.action(&e.action)?.name.get(lang).to_string()
+        wf.step_name(&e.action)?.get(lang).to_string()
     };
     Some(format!("{} · {action}", wf.name.get(lang)))
 }

@@ -1,14 +1,16 @@
 //! The case engine (issue 10) through the API: a workflow none of the rulebooks has, written
 //! into a policy file by the test and activated, then run end to end with no Rust of its own:
 //! opening with typed fields, who may act, a guard with its rule, a required note, the opener
-//! kept from approving their own, visibility and a race of two approvals. SQLite and PostgreSQL.
+//! kept from approving their own, visibility and a race of two approvals; on the virtual clock,
+//! its timers: a reminder after 2 days, a review every 30 days that charges the ledger when it
+//! is missed. SQLite and PostgreSQL.
 
 use axum::http::StatusCode;
 use kehu_domain::Policy;
 use serde_json::{Value, json};
 
 use crate::both;
-use crate::support::{TestApp, page, preset};
+use crate::support::{TestApp, advance, at, page, preset};
 
 /// A company's own process: sales proposes a credit line for a customer; the sales manager
 /// approves up to 50,000 yuan, above that only the general manager.
@@ -47,6 +49,34 @@ from = ["proposed"]
 to = "rejected"
 by = ["sales_manager", "general_manager"]
 note = true
+[[workflows.actions]]
+id = "review"
+rule = "R90.4"
+name = { zh = "使用复核", en = "Usage review" }
+from = ["approved"]
+by = ["opener"]
+[[workflows.timers]]
+id = "remind"
+rule = "R90.3"
+name = { zh = "审批提醒", en = "Approval reminder" }
+in = ["proposed"]
+after = "2 days"
+[[workflows.timers]]
+id = "review_due"
+rule = "R90.4"
+name = { zh = "复核到期", en = "Review due" }
+in = ["approved"]
+every = "30 days"
+restarted_by = ["review"]
+unless = "fields.amount < 1000000"
+effects = [{ charge = "credit_unreviewed", to = "case.opened_by" }]
+[[ledger.codes]]
+code = "credit_unreviewed"
+rule = "R90.4"
+kind = "points"
+name = { zh = "授信未按期复核", en = "Credit line not reviewed in time" }
+points = -2
+manual = false
 "#;
 
 async fn with_credit_line(app: &TestApp) {
@@ -175,9 +205,9 @@ both!(
         let (s, c) = app.post(&approve, &gm, json!({ "note": "客户信用良好" })).await;
         assert_eq!(s, StatusCode::OK, "{c}");
         assert_eq!(
-            (c["state"].as_str(), c["waiting_on"].as_array().map(Vec::len)),
-            (Some("approved"), Some(0)),
-            "{c}"
+            (c["state"].as_str(), &c["waiting_on"]),
+            (Some("approved"), &json!([{ "action": "review", "roles": ["opener"] }])),
+            "now its opener reviews it: {c}"
         );
         assert_eq!(c["approvals"][0]["staff_id"].as_i64(), Some(gm.staff_id));
         let decisions: Vec<&str> = c["decisions"]
@@ -256,5 +286,97 @@ both!(
             Some(gm.staff_id),
             "{list}"
         );
+    }
+);
+
+both!(
+    virtual a_workflow_timer_reminds_and_charges_on_the_virtual_clock,
+    |app: TestApp| async move {
+        with_credit_line(&app).await;
+        let sales = app.staff("wang", "王芳", &["consultant"]).await;
+        let gm = app.staff("zhou", "周总", &["general_manager"]).await;
+        let customer = app.customer(&sales, "北京华信", "13910000001").await;
+        let open = |amount: i64| json!({ "workflow": "credit_line", "customer_id": customer, "fields": { "amount": amount } });
+        let (_, c) = app.post("/api/v1/cases", &sales, open(8_000_000)).await;
+        let id = c["id"].as_i64().unwrap();
+        let path = format!("/api/v1/cases/{id}");
+        assert_eq!(c["timers"][0]["id"], "remind", "{c}");
+        assert_eq!(c["timers"][0]["name"], "审批提醒", "{c}");
+        let due = at(&c["timers"][0]["due_at"]);
+        assert_eq!(due.duration_since(at(&c["opened_at"])), jiff::SignedDuration::from_hours(48));
+        assert!(c["overdue_since"].is_null(), "{c}");
+        // A case rejected at once: its reminder goes with it.
+        let (_, gone) = app.post("/api/v1/cases", &sales, open(200_000)).await;
+        let (s, gone) = app
+            .post(
+                &format!("/api/v1/cases/{}/actions/reject", gone["id"]),
+                &gm,
+                json!({ "note": "额度不足" }),
+            )
+            .await;
+        assert_eq!((s, gone["timers"].as_array().map(Vec::len)), (StatusCode::OK, Some(0)), "{gone}");
+
+        // Not yet: a minute before the two days.
+        assert_eq!(advance(&app, 2 * 86400 - 60).await, 0);
+        assert!(app.get(&path, &sales).await.1["overdue_since"].is_null());
+        assert_eq!(advance(&app, 120).await, 1, "the reminder, and only the one still standing");
+        let (_, c) = app.get(&path, &sales).await;
+        assert!(!c["overdue_since"].is_null(), "{c}");
+        assert_eq!(c["timers"].as_array().map(Vec::len), Some(0), "after = once per stay");
+        let step = c["steps"].as_array().unwrap().last().unwrap().clone();
+        assert_eq!(
+            (step["action"].as_str(), step["name"].as_str(), step["staff_id"].is_null()),
+            (Some("remind"), Some("审批提醒"), true),
+            "{c}"
+        );
+        let last = c["decisions"].as_array().unwrap().last().unwrap().clone();
+        assert_eq!(last["rule"], "R90.3", "{c}");
+        assert_eq!(last["text"], "「审批提醒」：此案件已在「待审批」2 天，已逾期", "{c}");
+        let (_, late) = app.get("/api/v1/cases?overdue=true", &gm).await;
+        let late: Vec<i64> = late["items"].as_array().unwrap().iter().map(|c| c["id"].as_i64().unwrap()).collect();
+        assert_eq!(late, [id]);
+        let (s, p) = app.get("/api/v1/cases?overdue=yes", &gm).await;
+        assert_eq!((s, p["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_overdue")));
+        let (_, h) = app.get(&format!("/api/v1/customers/{customer}/history"), &app.admin).await;
+        let reminded = h["items"].as_array().unwrap().iter().find(|e| e["action"] == "remind").cloned();
+        assert!(reminded.is_some_and(|e| e["actor_id"].is_null()), "a timer's event is nobody's: {h}");
+
+        // Approved: no longer overdue; the review comes due every 30 days.
+        let (_, c) = app.post(&format!("{path}/actions/approve"), &gm, json!({})).await;
+        assert!(c["overdue_since"].is_null(), "{c}");
+        assert_eq!(c["timers"][0]["id"], "review_due", "{c}");
+        let first = at(&c["timers"][0]["due_at"]);
+        assert_eq!(advance(&app, 30 * 86400).await, 1);
+        let (_, c) = app.get(&path, &sales).await;
+        assert!(!c["overdue_since"].is_null(), "{c}");
+        assert_eq!(
+            at(&c["timers"][0]["due_at"]).duration_since(first),
+            jiff::SignedDuration::from_hours(30 * 24),
+            "every = again, on its cadence: {c}"
+        );
+        let (_, l) = app
+            .get(&format!("/api/v1/ledger?staff_id={}", sales.staff_id), &app.admin)
+            .await;
+        let entries = l["items"].as_array().unwrap();
+        assert_eq!(entries.len(), 1, "{l}");
+        assert_eq!(
+            (entries[0]["code"].as_str(), entries[0]["points"].as_i64(), entries[0]["decision"]["rule"].as_str()),
+            (Some("credit_unreviewed"), Some(-2), Some("R90.4")),
+            "{l}"
+        );
+
+        // The review restarts the count and clears the mark.
+        advance(&app, 5 * 86400).await;
+        let (s, c) = app.post(&format!("{path}/actions/review"), &sales, json!({})).await;
+        assert_eq!(s, StatusCode::OK, "{c}");
+        assert!(c["overdue_since"].is_null(), "{c}");
+        let next = at(&c["timers"][0]["due_at"]);
+        assert_eq!(next.duration_since(at(&c["updated_at"])), jiff::SignedDuration::from_hours(30 * 24));
+        assert_eq!(advance(&app, 25 * 86400).await, 0, "the old cadence is gone");
+        assert_eq!(advance(&app, 5 * 86400 + 60).await, 1);
+        let (_, l) = app
+            .get(&format!("/api/v1/ledger?staff_id={}", sales.staff_id), &app.admin)
+            .await;
+        assert_eq!(l["items"].as_array().map(Vec::len), Some(2), "{l}");
     }
 );

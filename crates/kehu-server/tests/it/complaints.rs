@@ -2,23 +2,11 @@
 //! API on the virtual clock, on both backends.
 
 use axum::http::{Method, StatusCode};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::both;
-use crate::support::{Session, TestApp};
+use crate::support::{Session, TestApp, advance, at};
 use crate::timed::{staff_of, tenant_on};
-
-async fn advance(app: &TestApp, seconds: i64) -> u64 {
-    let (status, r) = app
-        .post("/api/v1/clock/advance", &app.admin, json!({ "seconds": seconds }))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{r}");
-    r["fired"].as_u64().unwrap()
-}
-
-fn at(v: &Value) -> jiff::Timestamp {
-    v.as_str().unwrap_or_else(|| panic!("not a time: {v}")).parse().unwrap()
-}
 
 /// Two divisions of the event company: 钱主任 heads division 1, where 小王 sells; 小李 and 小赵
 /// sell in division 2, and 小李 already holds a customer.
@@ -224,7 +212,7 @@ both!(virtual r11_9_to_the_boss_and_unresolved_in_3_days_fines_both_and_hands_th
     let now = app.state.now();
     let mut tx = app.state.db.begin().await.unwrap();
     let rule = kehu_domain::RuleId::parse("R11.9").unwrap();
-    kehu_store::deadlines::schedule(&mut tx, tenant, kehu_store::deadlines::Kind::ComplaintDue, id, Some(customer), now, &rule, now)
+    kehu_store::deadlines::schedule(&mut tx, tenant, kehu_server::complaints::DUE.kind, id, Some(customer), now, &rule, now)
         .await
         .unwrap();
     tx.commit().await.unwrap();

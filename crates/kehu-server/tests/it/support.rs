@@ -362,3 +362,22 @@ pub async fn page(app: &TestApp, who: &Session, path: &str) -> (StatusCode, Stri
     let bytes = axum::body::to_bytes(res.into_body(), 4 * 1024 * 1024).await.unwrap();
     (status, String::from_utf8_lossy(&bytes).into_owned())
 }
+
+/// Moves the virtual clock on by `seconds`, firing what falls due on the way; how many
+/// deadlines fired.
+pub async fn advance(app: &TestApp, seconds: i64) -> u64 {
+    let (status, r) = app
+        .post(
+            "/api/v1/clock/advance",
+            &app.admin,
+            serde_json::json!({ "seconds": seconds }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    r["fired"].as_u64().unwrap()
+}
+
+/// A time as the API writes it.
+pub fn at(v: &Value) -> jiff::Timestamp {
+    v.as_str().unwrap_or_else(|| panic!("not a time: {v}")).parse().unwrap()
+}

@@ -5,15 +5,7 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 use crate::both;
-use crate::support::{Session, TestApp};
-
-async fn advance(app: &TestApp, seconds: i64) -> u64 {
-    let (status, r) = app
-        .post("/api/v1/clock/advance", &app.admin, json!({ "seconds": seconds }))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{r}");
-    r["fired"].as_u64().unwrap()
-}
+use crate::support::{Session, TestApp, advance, at};
 
 /// A customer registered by `holder` and signed by `leader`: the valid claim.
 async fn signed_card(app: &TestApp, holder: &Session, leader: &Session, name: &str, phone: &str) -> (i64, Value) {
@@ -45,10 +37,6 @@ async fn follow_up(app: &TestApp, s: &Session, customer: i64, channel: &str) -> 
         .await;
     assert_eq!(status, StatusCode::CREATED, "{a}");
     a
-}
-
-fn at(v: &Value) -> jiff::Timestamp {
-    v.as_str().unwrap_or_else(|| panic!("not a time: {v}")).parse().unwrap()
 }
 
 both!(virtual r5_2_a_card_without_a_first_follow_up_in_3_days_is_void_and_r5_3_the_signer_reassigns_it, |app: TestApp| async move {

@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use serde_json::json;
 
 use crate::both;
-use crate::support::{PASSWORD, Session, TestApp};
+use crate::support::{PASSWORD, Session, TestApp, advance, at};
 
 /// A page's status, headers and HTML.
 pub(crate) struct Page {
@@ -603,13 +603,6 @@ both!(unknown_pages_and_assets, |app: TestApp| async move {
 
 // ---- Claims, follow-up confirmation and the ledger (R5.2, R5.3, R5.6, R5.17, R6.1) ----------
 
-async fn advance(app: &TestApp, seconds: i64) {
-    let (status, r) = app
-        .post("/api/v1/clock/advance", &app.admin, json!({ "seconds": seconds }))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{r}");
-}
-
 async fn claim_status(app: &TestApp, id: i64) -> String {
     let (_, c) = app.get(&format!("/api/v1/claims/{id}"), &app.admin).await;
     c["status"].as_str().unwrap_or_default().to_string()
@@ -1064,10 +1057,6 @@ both!(
 );
 
 // ---- Customer pools (公海, R11.8) ----------------------------------------------------------
-
-fn at(v: &serde_json::Value) -> jiff::Timestamp {
-    v.as_str().expect("a timestamp").parse().expect("RFC 3339")
-}
 
 async fn clock_to(app: &TestApp, to: jiff::Timestamp) {
     let (status, r) = app

@@ -82,6 +82,27 @@ pub enum FieldKind {
     Choice(Vec<String>),
 }
 
+impl FieldKind {
+    /// The type as the policy writes it: `text`, `number`, `money`, `bool` or `choice`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            FieldKind::Text => "text",
+            FieldKind::Number => "number",
+            FieldKind::Money => "money",
+            FieldKind::Bool => "bool",
+            FieldKind::Choice(_) => "choice",
+        }
+    }
+
+    /// A choice's values; empty for the other types.
+    pub fn values(&self) -> &[String] {
+        match self {
+            FieldKind::Choice(of) => of,
+            _ => &[],
+        }
+    }
+}
+
 /// A condition written in CEL with the rule it enforces and what to say when it does not hold.
 #[derive(Debug, Clone, Serialize)]
 pub struct Guard {
@@ -627,6 +648,76 @@ fn unsigned<'a>(a: &'a Action, case: &CaseFacts) -> Vec<&'a String> {
         .collect()
 }
 
+/// Whether `actor` may take `a` on the case (its roles or relation, the opener rule, a second
+/// signature by the same person), and in which role: the role signed in and the roles still to
+/// sign after this one.
+fn signer(a: &Action, case: &CaseFacts, actor: &Actor) -> Result<(Option<String>, Vec<String>), Refusal> {
+    let admin = actor.roles.iter().any(|r| r == ADMIN_ROLE);
+    let mine: Vec<&String> =
+        a.by.iter()
+            .filter(|r| actor.roles.contains(r) || (r.as_str() == OPENER && case.opened_by == actor.id))
+            .collect();
+    if !admin && mine.is_empty() {
+        return Err(refusal(
+            "forbidden",
+            &a.rule,
+            format!("「{}」由{}进行", a.name.zh, a.by.join("、")),
+            format!("“{}” is taken by {}", a.name.en, a.by.join(", ")),
+        ));
+    }
+    if a.not_opener && case.opened_by == actor.id && !admin {
+        return Err(refusal(
+            "forbidden",
+            &a.rule,
+            format!("开启此案件的人不能对其「{}」", a.name.zh),
+            format!("Whoever opened the case may not take “{}” on it", a.name.en),
+        ));
+    }
+    let round = this_round(case);
+    if a.signoff == Signoff::All && round.iter().any(|s| s.action == a.id && s.staff_id == Some(actor.id)) {
+        return Err(refusal(
+            "already_signed",
+            &a.rule,
+            format!("{}已经签过「{}」，需由另一人签", actor.name, a.name.zh),
+            format!(
+                "{} has signed “{}” already; another person signs next",
+                actor.name, a.name.en
+            ),
+        ));
+    }
+    // The role signed in: the first of the actor's still unsigned (admin signs the first left).
+    Ok(match a.signoff {
+        Signoff::Any => (mine.first().map(|r| r.to_string()), Vec::new()),
+        Signoff::All => {
+            let open = unsigned(a, case);
+            let Some(role) = open
+                .iter()
+                .find(|r| mine.contains(r))
+                .or(if admin { open.first() } else { None })
+            else {
+                return Err(refusal(
+                    "already_signed",
+                    &a.rule,
+                    format!("{}的角色已签过「{}」", actor.name, a.name.zh),
+                    format!("“{}” has been signed for {}'s role already", a.name.en, actor.name),
+                ));
+            };
+            let role = role.to_string();
+            let left: Vec<String> = open.iter().filter(|r| ***r != role).map(|r| r.to_string()).collect();
+            (Some(role), left)
+        }
+    })
+}
+
+/// The actions `actor` may take on the case now (for the pages and the inbox); an action's
+/// guard and fields are checked when it is taken.
+pub fn available<'w>(wf: &'w Workflow, case: &CaseFacts, actor: &Actor) -> Vec<&'w Action> {
+    wf.actions
+        .iter()
+        .filter(|a| a.from.contains(&case.state) && signer(a, case, actor).is_ok())
+        .collect()
+}
+
 /// Takes `action` on the case for `actor` with the fields and note given.
 pub fn decide(
     wf: &Workflow,
@@ -680,39 +771,7 @@ pub fn decide(
             ),
         ));
     }
-    let admin = actor.roles.iter().any(|r| r == ADMIN_ROLE);
-    let mine: Vec<&String> =
-        a.by.iter()
-            .filter(|r| actor.roles.contains(r) || (r.as_str() == OPENER && case.opened_by == actor.id))
-            .collect();
-    if !admin && mine.is_empty() {
-        return Err(refusal(
-            "forbidden",
-            &a.rule,
-            format!("「{}」由{}进行", a.name.zh, a.by.join("、")),
-            format!("“{}” is taken by {}", a.name.en, a.by.join(", ")),
-        ));
-    }
-    if a.not_opener && case.opened_by == actor.id && !admin {
-        return Err(refusal(
-            "forbidden",
-            &a.rule,
-            format!("开启此案件的人不能对其「{}」", a.name.zh),
-            format!("Whoever opened the case may not take “{}” on it", a.name.en),
-        ));
-    }
-    let round = this_round(case);
-    if a.signoff == Signoff::All && round.iter().any(|s| s.action == a.id && s.staff_id == Some(actor.id)) {
-        return Err(refusal(
-            "already_signed",
-            &a.rule,
-            format!("{}已经签过「{}」，需由另一人签", actor.name, a.name.zh),
-            format!(
-                "{} has signed “{}” already; another person signs next",
-                actor.name, a.name.en
-            ),
-        ));
-    }
+    let (role, left) = signer(a, case, actor)?;
     let note = note.map(str::trim).filter(|n| !n.is_empty());
     if a.note && note.is_none() {
         return Err(refusal(
@@ -730,28 +789,6 @@ pub fn decide(
     if let Some(g) = &a.guard {
         check_guard(g, &here_scope)?;
     }
-    // The role signed in: the first of the actor's still unsigned (admin signs the first left).
-    let (role, left) = match a.signoff {
-        Signoff::Any => (mine.first().map(|r| r.to_string()), Vec::new()),
-        Signoff::All => {
-            let open = unsigned(a, case);
-            let Some(role) = open
-                .iter()
-                .find(|r| mine.contains(r))
-                .or(if admin { open.first() } else { None })
-            else {
-                return Err(refusal(
-                    "already_signed",
-                    &a.rule,
-                    format!("{}的角色已签过「{}」", actor.name, a.name.zh),
-                    format!("“{}” has been signed for {}'s role already", a.name.en, actor.name),
-                ));
-            };
-            let role = role.to_string();
-            let left: Vec<String> = open.iter().filter(|r| ***r != role).map(|r| r.to_string()).collect();
-            (Some(role), left)
-        }
-    };
     let to = if left.is_empty() {
         a.to.clone().unwrap_or_else(|| case.state.clone())
     } else {
@@ -1224,6 +1261,19 @@ manual = false
                 .roles,
             vec!["consultant"]
         );
+        let ids = |who: &Actor| {
+            available(&wf, &c, who)
+                .iter()
+                .map(|a| a.id.as_str())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            ids(&actor(3, "team_leader")),
+            ["approve", "reject"],
+            "signed once: not again"
+        );
+        assert_eq!(ids(&actor(1, "consultant")), ["countersign"]);
+        assert_eq!(ids(&actor(5, "cashier")), Vec::<&str>::new());
         let again = decide(&wf, &c, "countersign", &actor(3, "team_leader"), &none, None, 3).unwrap_err();
         assert_eq!(again.code, "already_signed");
         let other_leader = decide(&wf, &c, "countersign", &actor(4, "team_leader"), &none, None, 3).unwrap_err();

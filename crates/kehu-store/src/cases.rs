@@ -24,6 +24,8 @@ pub struct CaseRow {
     pub updated_at: i64,
     /// When a timer found the case late (cleared when it moves or a step restarts the timer).
     pub overdue_since: Option<i64>,
+    pub customer_name: Option<String>,
+    pub opened_by_name: String,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -79,7 +81,9 @@ impl StepRow {
 
 /// A tenant's cases (`$1`), alias `k`; each query adds its own conditions.
 const SELECT: &str = "SELECT k.id, k.tenant_id, k.workflow, k.policy_version, k.state, k.customer_id, k.fields, k.opened_by, \
-     k.opened_at, k.updated_at, k.overdue_since FROM cases k WHERE k.tenant_id = $1";
+     k.opened_at, k.updated_at, k.overdue_since, cu.name AS customer_name, o.display_name AS opened_by_name FROM cases k \
+     JOIN staff o ON o.tenant_id = k.tenant_id AND o.id = k.opened_by \
+     LEFT JOIN customers cu ON cu.tenant_id = k.tenant_id AND cu.id = k.customer_id WHERE k.tenant_id = $1";
 
 fn json(v: &impl serde::Serialize) -> Result<String> {
     serde_json::to_string(v).map_err(|e| StoreError::Other(e.to_string()))
@@ -115,6 +119,15 @@ pub async fn insert(tx: &mut Tx, tenant_id: i64, c: NewCase<'_>) -> Result<CaseR
     get_tx(tx, tenant_id, id).await
 }
 
+/// Locks the case row only (PostgreSQL refuses to lock the outer join's customer side).
+fn lock_clause(tx: &Tx) -> &'static str {
+    if tx.for_update().is_empty() {
+        ""
+    } else {
+        " FOR UPDATE OF k"
+    }
+}
+
 /// A case the reader sees; `NotFound` otherwise.
 pub async fn get(db: &Db, tenant_id: i64, id: i64, view: &View) -> Result<CaseRow> {
     db.fetch_one(
@@ -130,14 +143,14 @@ pub async fn lock_in_view(tx: &mut Tx, tenant_id: i64, id: i64, view: &View) -> 
     let sql = format!(
         "{SELECT} AND k.id = $2{}{}",
         visibility::cases(view, "k"),
-        tx.for_update()
+        lock_clause(tx)
     );
     tx.fetch_one(&sql, args![tenant_id, id]).await
 }
 
 /// The case, locked for the rest of `tx`, whoever may see it (a timer's firing).
 pub async fn lock(tx: &mut Tx, tenant_id: i64, id: i64) -> Result<CaseRow> {
-    let sql = format!("{SELECT} AND k.id = $2{}", tx.for_update());
+    let sql = format!("{SELECT} AND k.id = $2{}", lock_clause(tx));
     tx.fetch_one(&sql, args![tenant_id, id]).await
 }
 

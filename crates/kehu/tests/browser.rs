@@ -100,6 +100,44 @@ impl Server {
         server
     }
 
+    /// Activates the demo tenant's preset with `extra` appended as its next version, through
+    /// `kehu policy activate` beside the running server (which reads it within 2 s).
+    fn extend_policy(&self, preset: &str, extra: &str) {
+        let src = std::fs::read_to_string(format!("{}/../../presets/{preset}.toml", env!("CARGO_MANIFEST_DIR")))
+            .expect("the preset file");
+        let version = src
+            .lines()
+            .find_map(|l| l.strip_prefix("version = "))
+            .and_then(|v| v.trim().parse::<u32>().ok())
+            .expect("the preset's version");
+        let src = format!(
+            "{}\n{extra}",
+            src.replacen(
+                &format!("version = {version}"),
+                &format!("version = {}", version + 1),
+                1
+            )
+        );
+        let file = temp_path("policy.toml");
+        std::fs::write(&file, src).expect("write the policy");
+        let out = Command::new(env!("CARGO_BIN_EXE_kehu"))
+            .args(["policy", "activate", "--tenant", "demo"])
+            .arg("--database-url")
+            .arg(format!("sqlite://{}", self.db.display()))
+            .arg(&file)
+            .env("KEHU_LOG", "warn")
+            .output()
+            .expect("run kehu policy activate");
+        let _ = std::fs::remove_file(&file);
+        assert!(
+            out.status.success(),
+            "kehu policy activate failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::thread::sleep(Duration::from_millis(2100));
+    }
+
     /// Polls `GET /login` until it answers 200.
     fn wait_ready(&mut self, port: u16) {
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -759,18 +797,24 @@ static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(())
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_working_day_in_the_browser() {
-    run("car-dealership", |b| Box::pin(walk(b))).await;
+    run("car-dealership", None, |b| Box::pin(walk(b))).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn joint_events_in_the_browser() {
-    run("event-customers", |b| Box::pin(events_walk(b))).await;
+    run("event-customers", None, |b| Box::pin(events_walk(b))).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workflow_of_the_companys_own_in_the_browser() {
+    run("car-dealership", Some(CREDIT_LINE), |b| Box::pin(cases_walk(b))).await;
 }
 
 type Walk = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), CmdError>> + Send>>;
 
-/// Starts `kehu demo --preset PRESET` and a browser, and walks it.
-async fn run(preset: &str, walk: fn(Browser) -> Walk) {
+/// Starts `kehu demo --preset PRESET` (with `extra` appended to its policy) and a browser, and
+/// walks it.
+async fn run(preset: &str, extra: Option<&str>, walk: fn(Browser) -> Walk) {
     let chromedriver = which("chromedriver");
     let Some(chromedriver) = chromedriver.filter(|_| Path::new(CHROMIUM).is_file()) else {
         if std::env::var("CI").is_ok_and(|v| v == "true") {
@@ -785,6 +829,9 @@ async fn run(preset: &str, walk: fn(Browser) -> Walk) {
     let _turn = ONE_AT_A_TIME.lock().await;
     let started = Instant::now();
     let server = Server::start(preset);
+    if let Some(extra) = extra {
+        server.extend_policy(preset, extra);
+    }
     let driver = Driver::start(&chromedriver);
     let client = open_browser(&driver).await;
     eprintln!(
@@ -873,5 +920,80 @@ async fn events_walk(b: Browser) -> Result<(), CmdError> {
         "390x844: no sideways scrolling on the events, the event, the complaints and the list ({})",
         widths.join(", ")
     ));
+    Ok(())
+}
+
+/// A workflow of the company's own (docs/examples/credit-line.toml), added to the demo's policy.
+const CREDIT_LINE: &str = include_str!("../../../docs/examples/credit-line.toml");
+
+/// The case pages on a workflow no rulebook has: a consultant opens a credit line from a
+/// customer's page with the form built from its fields, sees the case on the workflow's diagram
+/// and what it waits for; the general manager finds it among the cases and approves it; the
+/// pages fit a phone.
+async fn cases_walk(b: Browser) -> Result<(), CmdError> {
+    let t0 = Instant::now();
+    let lap = |what: &str| eprintln!("  {:>6.2} s  {what}", t0.elapsed().as_secs_f64());
+    b.goto("/claims").await?;
+    b.on_page("login").await?;
+    b.fill("#username", "wangfang").await?;
+    b.fill("#password", PASSWORD).await?;
+    b.click_css_to("[data-test=login-submit]", "claims").await?;
+    // One of her customers, from her cards.
+    b.click_css_to("td.name a[href^='/customers/']", "customer").await?;
+    let customer = b.text("[data-test=customer-name]").await?;
+    b.click_css_to("[data-test=open-credit_line]", "case-new").await?;
+    assert!(b.text("h1").await?.contains("授信申请"));
+    b.fill("[data-field=amount]", "80,000").await?;
+    b.fill("[data-field=reason]", "年底备货").await?;
+    b.click_css_to("[data-test=case-open-submit]", "case").await?;
+    assert!(b.text(".alert-success").await?.contains("案件已开启"));
+    assert_eq!(b.text("[data-test=case-state]").await?, "待审批");
+    let current = b.text(".wf-current text").await?;
+    assert_eq!(current, "待审批", "the diagram marks the state");
+    let waiting = b.text("[data-test=waiting-on]").await?;
+    assert!(waiting.contains("批准") && waiting.contains("总经理"), "{waiting}");
+    let fields = b.text("[data-test=fields]").await?;
+    assert!(
+        fields.contains("80000.00 元") && fields.contains("年底备货"),
+        "{fields}"
+    );
+    assert!(b.text("[data-test=timers]").await?.contains("审批提醒"));
+    let case = b.path().await?;
+    let case = case.split('?').next().unwrap_or_default().to_string();
+    lap(&format!("wangfang opened {case} for {customer}: {waiting}"));
+    shot(&b, "case-opened").await?;
+
+    b.click_css_to("[data-test=logout]", "login").await?;
+    b.fill("#username", "gm").await?;
+    b.fill("#password", PASSWORD).await?;
+    b.click_css_to("[data-test=login-submit]", "customers").await?;
+    b.click_css_to("[data-test=nav-cases]", "cases").await?;
+    let row = format!("[data-case='{}'] td.name a", case.trim_start_matches("/cases/"));
+    b.click_css_to(&row, "case").await?;
+    b.fill("#note-approve", "客户信用良好").await?;
+    b.click_css_to("[data-test=take-approve]", "case").await?;
+    assert!(b.text(".alert-success").await?.contains("已办理"));
+    assert_eq!(b.text("[data-test=case-state]").await?, "已批准");
+    assert_eq!(b.text(".wf-current text").await?, "已批准");
+    let steps = b.text("[data-test=steps]").await?;
+    assert!(
+        steps.contains("赵总（总经理）") && steps.contains("客户信用良好"),
+        "{steps}"
+    );
+    lap("gm approved it from the cases page; the steps name him and his reason");
+    shot(&b, "case-approved").await?;
+
+    b.c.set_window_size(390, 844).await?;
+    for path in ["/cases", case.as_str()] {
+        b.goto(path).await?;
+        b.el("main").await?;
+        let (scroll, inner) = wait_layout(&b).await?;
+        assert!(
+            scroll <= inner,
+            "{path} scrolls sideways on a 390 px phone: scrollWidth {scroll} > innerWidth {inner}"
+        );
+    }
+    shot(&b, "case-phone").await?;
+    lap("390x844: the cases list and the case page do not scroll sideways");
     Ok(())
 }

@@ -822,7 +822,7 @@ fn workflow(p: &Policy, out: &mut Vec<Line>, w: &crate::workflow::Workflow) {
         let (mut z, mut e) = if restart.is_empty() {
             (
                 format!(
-                    "「{}」：案件在「{}」{}{}",
+                    "「{}」：案件在「{}」{} {}",
                     t.name.zh,
                     within.zh,
                     if t.repeat { "每满" } else { "满" },
@@ -839,7 +839,7 @@ fn workflow(p: &Policy, out: &mut Vec<Line>, w: &crate::workflow::Workflow) {
             let en: Vec<&str> = restart.iter().map(|a| a.name.en.as_str()).collect();
             (
                 format!(
-                    "「{}」：案件在「{}」时{}没有「{}」",
+                    "「{}」：案件在「{}」时 {} 没有「{}」",
                     t.name.zh,
                     within.zh,
                     period.zh,

@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use kehu_domain::workflow::{self, FieldKind, Signoff, Workflow};
+use kehu_domain::workflow::{self, Signoff, Workflow};
 use kehu_domain::{Lang, Text};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -123,21 +123,12 @@ impl WorkflowOut {
             fields: w
                 .fields
                 .iter()
-                .map(|f| {
-                    let (kind, of) = match &f.kind {
-                        FieldKind::Text => ("text", vec![]),
-                        FieldKind::Number => ("number", vec![]),
-                        FieldKind::Money => ("money", vec![]),
-                        FieldKind::Bool => ("bool", vec![]),
-                        FieldKind::Choice(of) => ("choice", of.clone()),
-                    };
-                    FieldOut {
-                        id: f.id.clone(),
-                        name: f.name.get(lang).to_string(),
-                        kind: kind.into(),
-                        of,
-                        required: f.required,
-                    }
+                .map(|f| FieldOut {
+                    id: f.id.clone(),
+                    name: f.name.get(lang).to_string(),
+                    kind: f.kind.name().into(),
+                    of: f.kind.values().to_vec(),
+                    required: f.required,
                 })
                 .collect(),
             actions: w
@@ -246,11 +237,13 @@ pub struct CaseOut {
     pub state: String,
     pub state_name: String,
     pub customer_id: Option<i64>,
+    pub customer_name: Option<String>,
     #[schema(value_type = Object)]
     pub fields: Value,
     /// Share of the declared fields that are filled in, 0 to 100.
     pub completeness: i64,
     pub opened_by: i64,
+    pub opened_by_name: String,
     pub opened_at: String,
     pub updated_at: String,
     /// Since when a timer found the case late; null when it is not.
@@ -283,9 +276,11 @@ impl CaseOut {
                 .map(|s| s.name.get(lang).to_string())
                 .unwrap_or_else(|| r.state.clone()),
             customer_id: r.customer_id,
+            customer_name: r.customer_name.clone(),
             fields: Value::Object(fields),
             completeness,
             opened_by: r.opened_by,
+            opened_by_name: r.opened_by_name.clone(),
             opened_at: t(r.opened_at),
             updated_at: t(r.updated_at),
             overdue_since: r.overdue_since.map(t),

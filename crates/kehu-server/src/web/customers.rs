@@ -419,6 +419,10 @@ struct DetailPage {
     /// The complaint form's text, kept after a refusal.
     complaint_summary: String,
     complaint_rule: String,
+    /// The customer's cases the caller sees, newest first.
+    cases: Vec<super::cases::CaseLine>,
+    /// Workflows whose cases belong to a customer, opened from here: (id, name).
+    case_workflows: Vec<(String, String)>,
     flash: Option<&'static str>,
     error: Option<ErrorBox>,
 }
@@ -458,6 +462,19 @@ async fn load_detail(state: &AppState, caller: &Caller, c: Chrome, id: i64) -> R
         .as_ref()
         .is_some_and(|a| kehu_domain::Policy::holds_any(&caller.roles, &a.roles));
     let now = state.now();
+    let cases: Vec<super::cases::CaseLine> = if policy.workflows.is_empty() {
+        Vec::new()
+    } else {
+        let filter = kehu_store::cases::Filter {
+            customer_id: Some(id),
+            ..Default::default()
+        };
+        crate::cases::list(state, caller, &filter, 50)
+            .await?
+            .iter()
+            .map(|v| super::cases::CaseLine::new(v, &policy, now, lang))
+            .collect()
+    };
     let mut dues = Vec::with_capacity(claims.len());
     for c in &claims {
         let s = crate::lifecycle::due_of(state, caller.tenant_id, c).await?;
@@ -674,6 +691,13 @@ async fn load_detail(state: &AppState, caller: &Caller, c: Chrome, id: i64) -> R
             .as_ref()
             .map(|c| c.rule.to_string())
             .unwrap_or_default(),
+        cases,
+        case_workflows: policy
+            .workflows
+            .iter()
+            .filter(|w| w.subject == kehu_domain::workflow::Subject::Customer)
+            .map(|w| (w.id.clone(), w.name.get(lang).to_string()))
+            .collect(),
         flash: None,
         error: None,
         c,

@@ -3,6 +3,7 @@
 //! functions as the API; form posts need the session's CSRF token, so bearer tokens cannot post.
 
 mod admin;
+mod cases;
 pub(crate) mod claims;
 mod complaints;
 mod conflicts;
@@ -67,6 +68,10 @@ pub fn router() -> Router<AppState> {
         .route("/complaints", get(complaints::list))
         .route("/complaints/{id}/resolve", post(complaints::resolve))
         .route("/customers/{id}/complaints", post(complaints::record))
+        .route("/cases", get(cases::list).post(cases::open))
+        .route("/cases/new", get(cases::new_form))
+        .route("/cases/{id}", get(cases::detail))
+        .route("/cases/{id}/actions/{action}", post(cases::act))
         .route("/conflicts", get(conflicts::list).post(conflicts::open))
         .route("/conflicts/{id}", get(conflicts::detail))
         .route("/conflicts/{id}/sign", post(conflicts::sign))
@@ -134,7 +139,7 @@ pub struct Chrome {
     pub lang: Lang,
     pub user: Option<UserBar>,
     /// The active navigation entry: `list`, `new`, `claims`, `void`, `pools`, `ledger`, `visits`,
-    /// `events`, `complaints`, `conflicts`, `org` or empty.
+    /// `events`, `complaints`, `conflicts`, `cases`, `org` or empty.
     pub nav: &'static str,
     pub css: String,
     pub js: String,
@@ -161,6 +166,8 @@ pub struct UserBar {
     /// Whether the conflicts page is in the navigation: the policy settles conflicts (R11.6)
     /// and the caller records, signs or rules on them.
     pub may_conflicts: bool,
+    /// Whether the cases page is in the navigation: the policy declares workflows.
+    pub may_cases: bool,
     /// Whether the organisation page is in the navigation: the caller manages units or staff.
     pub may_org: bool,
 }
@@ -211,6 +218,7 @@ impl Chrome {
                             .iter()
                             .any(|roles| kehu_domain::Policy::holds_any(&caller.roles, roles))
                 }),
+                may_cases: !policy.workflows.is_empty(),
                 may_org: caller.may(&policy, Permission::UnitsManage) || caller.may(&policy, Permission::StaffManage),
             }),
             ..Chrome::anonymous(caller.lang)

@@ -12,72 +12,9 @@ use serde_json::{Value, json};
 use crate::both;
 use crate::support::{TestApp, advance, at, page, preset};
 
-/// A company's own process: sales proposes a credit line for a customer; the sales manager
-/// approves up to 50,000 yuan, above that only the general manager.
-const CREDIT: &str = r#"
-[[workflows]]
-id = "credit_line"
-rule = "R90.1"
-name = { zh = "授信申请", en = "Credit line request" }
-subject = "customer"
-initial = "proposed"
-states = [
-  { id = "proposed", name = { zh = "待审批", en = "proposed" } },
-  { id = "approved", name = { zh = "已批准", en = "approved" } },
-  { id = "rejected", name = { zh = "已驳回", en = "rejected" } },
-]
-fields = [
-  { id = "amount", type = "money", required = true, name = { zh = "额度(分)", en = "Amount (fen)" } },
-  { id = "reason", type = "text", name = { zh = "用途", en = "Purpose" } },
-]
-[[workflows.guards]]
-rule = "R90.1"
-when = "fields.amount > 0"
-refusal = { zh = "授信额度须大于零", en = "A credit line is more than nothing" }
-[[workflows.actions]]
-id = "approve"
-name = { zh = "批准", en = "Approve" }
-from = ["proposed"]
-to = "approved"
-by = ["sales_manager", "general_manager"]
-not_opener = true
-guard = { rule = "R90.2", when = "fields.amount <= 5000000 || 'general_manager' in actor.roles", refusal = { zh = "超过 5 万元的授信由总经理批准", en = "Above 50,000 yuan the general manager approves" } }
-[[workflows.actions]]
-id = "reject"
-name = { zh = "驳回", en = "Reject" }
-from = ["proposed"]
-to = "rejected"
-by = ["sales_manager", "general_manager"]
-note = true
-[[workflows.actions]]
-id = "review"
-rule = "R90.4"
-name = { zh = "使用复核", en = "Usage review" }
-from = ["approved"]
-by = ["opener"]
-[[workflows.timers]]
-id = "remind"
-rule = "R90.3"
-name = { zh = "审批提醒", en = "Approval reminder" }
-in = ["proposed"]
-after = "2 days"
-[[workflows.timers]]
-id = "review_due"
-rule = "R90.4"
-name = { zh = "复核到期", en = "Review due" }
-in = ["approved"]
-every = "30 days"
-restarted_by = ["review"]
-unless = "fields.amount < 1000000"
-effects = [{ charge = "credit_unreviewed", to = "case.opened_by" }]
-[[ledger.codes]]
-code = "credit_unreviewed"
-rule = "R90.4"
-kind = "points"
-name = { zh = "授信未按期复核", en = "Credit line not reviewed in time" }
-points = -2
-manual = false
-"#;
+/// A company's own process (docs/examples/credit-line.toml): sales proposes a credit line for
+/// a customer; the sales manager approves up to 50,000 yuan, above that only the general manager.
+const CREDIT: &str = include_str!("../../../../docs/examples/credit-line.toml");
 
 async fn with_credit_line(app: &TestApp) {
     let (file, src) = preset();
@@ -378,5 +315,173 @@ both!(
             .get(&format!("/api/v1/ledger?staff_id={}", sales.staff_id), &app.admin)
             .await;
         assert_eq!(l["items"].as_array().map(Vec::len), Some(2), "{l}");
+    }
+);
+
+both!(
+    the_case_pages_open_show_and_act_on_any_workflow,
+    |app: TestApp| async move {
+        use crate::web::{get, post};
+        with_credit_line(&app).await;
+        let sales = app.staff("wang", "王芳", &["consultant"]).await;
+        let gm = app.staff("zhou", "周总", &["general_manager"]).await;
+        let customer = app.customer(&sales, "北京华信", "13910000001").await;
+
+        // The customer's page lists its cases and opens one of the policy's workflows.
+        let p = get(&app, &format!("/customers/{customer}"), Some(&sales)).await;
+        assert_eq!(p.status, StatusCode::OK);
+        assert!(
+            p.has("data-test=\"nav-cases\"") && p.has("data-test=\"open-credit_line\""),
+            "{}",
+            p.html
+        );
+        assert!(p.has("此客户还没有案件"));
+        let form = get(
+            &app,
+            &format!("/cases/new?workflow=credit_line&customer_id={customer}"),
+            Some(&sales),
+        )
+        .await;
+        assert_eq!(form.status, StatusCode::OK, "{}", form.html);
+        assert!(
+            form.has("name=\"f.amount\"") && form.has(">额度") && form.has("（元）"),
+            "{}",
+            form.html
+        );
+        assert!(
+            form.has("授信额度须大于零"),
+            "the opening condition in words: {}",
+            form.html
+        );
+        let csrf = form.csrf();
+        let cid = customer.to_string();
+        // An amount the page cannot read is refused in words, and what was written stays.
+        let open_with = |csrf: String, fields: Vec<(&'static str, &'static str)>| {
+            let app = &app;
+            let sales = &sales;
+            let cid = cid.clone();
+            async move {
+                let mut form: Vec<(&str, &str)> = vec![
+                    ("csrf", csrf.as_str()),
+                    ("workflow", "credit_line"),
+                    ("customer_id", cid.as_str()),
+                ];
+                form.extend(fields);
+                post(app, "/cases", sales, &form).await
+            }
+        };
+        let bad = open_with(csrf.clone(), vec![("f.amount", "很多"), ("f.reason", "备货")]).await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.html);
+        assert!(bad.has("应为金额（元）") && bad.has("value=\"备货\""), "{}", bad.html);
+        let zero = open_with(csrf.clone(), vec![("f.amount", "0")]).await;
+        assert_eq!(zero.status, StatusCode::CONFLICT);
+        assert!(zero.has("R90.1") && zero.has("授信额度须大于零"), "{}", zero.html);
+        let forged = open_with("x".to_string(), vec![("f.amount", "100")]).await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN);
+        let done = open_with(csrf.clone(), vec![("f.amount", "80,000"), ("f.reason", "年底备货")]).await;
+        assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
+        let path = done.location().split('?').next().unwrap().to_string();
+        let id: i64 = path.trim_start_matches("/cases/").parse().unwrap();
+
+        // The case page: the diagram with the state marked, the form, what waits and the timer.
+        let p = get(&app, &format!("{path}?done=open"), Some(&sales)).await;
+        assert_eq!(p.status, StatusCode::OK, "{}", p.html);
+        assert!(p.has("案件已开启") && p.has("<svg class=\"wf-diagram\""), "{}", p.html);
+        assert!(
+            p.has("class=\"wf-node wf-current\" data-state=\"proposed\""),
+            "{}",
+            p.html
+        );
+        assert!(
+            p.has("80000.00 元") && p.has("年底备货") && p.has("完整度 100%"),
+            "{}",
+            p.html
+        );
+        assert!(p.has("等待：批准（销售经理、总经理）"), "{}", p.html);
+        assert!(
+            p.has("审批提醒") && p.has("R90.3"),
+            "the reminder and its rule: {}",
+            p.html
+        );
+        assert!(
+            !p.has("data-test=\"action-approve\""),
+            "the consultant does not approve"
+        );
+        let (_, api) = app.get(&format!("/api/v1/cases/{id}"), &sales).await;
+        assert_eq!(
+            api["fields"]["amount"], 8_000_000,
+            "80,000 yuan is 8,000,000 fen: {api}"
+        );
+
+        // The general manager sees the actions he may take; a reject without a reason is refused.
+        let p = get(&app, &path, Some(&gm)).await;
+        assert!(
+            p.has("data-test=\"action-approve\"") && p.has("data-test=\"action-reject\""),
+            "{}",
+            p.html
+        );
+        assert!(
+            p.has("超过 5 万元的授信由总经理批准"),
+            "the condition in words: {}",
+            p.html
+        );
+        let csrf = p.csrf();
+        let r = post(
+            &app,
+            &format!("{path}/actions/reject"),
+            &gm,
+            &[("csrf", &csrf), ("note", " ")],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.html);
+        assert!(r.has("需写明理由"), "{}", r.html);
+        let ok = post(
+            &app,
+            &format!("{path}/actions/approve"),
+            &gm,
+            &[("csrf", &csrf), ("note", "信用良好")],
+        )
+        .await;
+        assert_eq!(
+            (ok.status, ok.location()),
+            (StatusCode::SEE_OTHER, format!("{path}?done=act").as_str())
+        );
+        let p = get(&app, &path, Some(&sales)).await;
+        assert!(p.has("data-state=\"approved\" aria-current=\"step\""), "{}", p.html);
+        assert!(
+            p.has("class=\"wf-node wf-visited\" data-state=\"proposed\""),
+            "{}",
+            p.html
+        );
+        assert!(
+            p.has("周总（总经理）") && p.has("信用良好"),
+            "who signed and why: {}",
+            p.html
+        );
+        assert!(p.has("由「待审批」转为「已批准」"), "the decision: {}", p.html);
+        assert!(
+            p.has("data-test=\"action-review\""),
+            "the opener reviews their own: {}",
+            p.html
+        );
+
+        // The list with its filters, and the customer's page.
+        let l = get(&app, "/cases?workflow=credit_line&state=approved", Some(&gm)).await;
+        assert!(l.has(&format!("data-case=\"{id}\"")) && l.has("已批准"), "{}", l.html);
+        let none = get(&app, "/cases?workflow=credit_line&state=rejected", Some(&gm)).await;
+        assert!(none.has("没有符合条件的案件"), "{}", none.html);
+        let late = get(&app, "/cases?overdue=on", Some(&gm)).await;
+        assert!(late.has("没有符合条件的案件"), "{}", late.html);
+        let c = get(&app, &format!("/customers/{customer}"), Some(&sales)).await;
+        assert!(c.has(&format!("href=\"/cases/{id}\"")), "{}", c.html);
+        let other = app.staff("li", "李强", &["consultant"]).await;
+        assert_eq!(get(&app, &path, Some(&other)).await.status, StatusCode::NOT_FOUND);
+        let english = format!("{}; kehu_lang=en", sales.cookie);
+        let p = crate::web::send(&app, axum::http::Method::GET, &path, Some(&english), None, &[]).await;
+        assert!(
+            p.has("Credit line request") && p.has("What happens next") && p.has("80000.00 yuan"),
+            "{}",
+            p.html
+        );
     }
 );

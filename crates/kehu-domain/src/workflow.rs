@@ -36,6 +36,8 @@ pub struct Workflow {
     pub states: Vec<State>,
     pub initial: String,
     pub fields: Vec<FieldDef>,
+    /// Lists of items answered yes, no or unclear (an inspection, R1.2).
+    pub checklists: Vec<Checklist>,
     /// Checked when a case opens.
     pub guards: Vec<Guard>,
     pub actions: Vec<Action>,
@@ -103,6 +105,75 @@ impl FieldKind {
     }
 }
 
+/// A checklist: items answered `yes`, `no` or `unclear` by the actions that may answer it.
+/// The answers are kept in the case's fields under the checklist's id (`fields.inspection.licence`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Checklist {
+    pub id: String,
+    pub name: Text,
+    pub rule: RuleId,
+    pub items: Vec<Item>,
+    /// How an `unclear` answer counts when the checklist is judged (R1.2: as no).
+    pub unclear: Unclear,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Item {
+    pub id: String,
+    pub name: Text,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unclear {
+    /// Unclear counts as no: the checklist passes only with every item yes.
+    No,
+    /// Unclear counts as yes.
+    Yes,
+}
+
+/// An answer to a checklist item.
+pub const ANSWERS: [&str; 3] = ["yes", "no", "unclear"];
+
+/// Where a checklist stands: how many items are answered, and whether it passes (every item
+/// answered and none counting as no).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Tally {
+    pub answered: usize,
+    pub total: usize,
+    pub yes: usize,
+    pub no: usize,
+    pub unclear: usize,
+    /// Items counting as no (`no`, and `unclear` when it counts as no).
+    pub failing: usize,
+    pub passed: bool,
+}
+
+impl Checklist {
+    /// The answers the case holds for this checklist.
+    pub fn answers<'a>(&self, fields: &'a Map<String, Value>) -> Option<&'a Map<String, Value>> {
+        fields.get(&self.id).and_then(Value::as_object)
+    }
+
+    pub fn tally(&self, fields: &Map<String, Value>) -> Tally {
+        let answers = self.answers(fields);
+        let answer = |item: &Item| answers.and_then(|a| a.get(&item.id)).and_then(Value::as_str);
+        let count = |want: &str| self.items.iter().filter(|i| answer(i) == Some(want)).count();
+        let (yes, no, unclear) = (count("yes"), count("no"), count("unclear"));
+        let answered = yes + no + unclear;
+        let failing = no + if self.unclear == Unclear::No { unclear } else { 0 };
+        Tally {
+            answered,
+            total: self.items.len(),
+            yes,
+            no,
+            unclear,
+            failing,
+            passed: answered == self.items.len() && failing == 0,
+        }
+    }
+}
+
 /// A condition written in CEL with the rule it enforces and what to say when it does not hold.
 #[derive(Debug, Clone, Serialize)]
 pub struct Guard {
@@ -141,6 +212,8 @@ pub struct Action {
     pub fields: Vec<String>,
     /// Checked with the action's fields applied.
     pub guard: Option<Guard>,
+    /// Checklists this action may answer.
+    pub answers: Vec<String>,
     /// What happens besides the move, once the action is complete (the last sign-off).
     pub effects: Vec<EffectDef>,
 }
@@ -211,7 +284,7 @@ impl Serialize for Expr {
 }
 
 /// The names an expression may read.
-pub const VARIABLES: [&str; 3] = ["fields", "actor", "case"];
+pub const VARIABLES: [&str; 4] = ["fields", "actor", "case", "checklist"];
 
 impl Expr {
     /// Compiles `source`; the error says what is wrong, and names an unknown variable.
@@ -334,6 +407,17 @@ impl Workflow {
 
     pub fn state(&self, id: &str) -> Option<&State> {
         self.states.iter().find(|s| s.id == id)
+    }
+
+    pub fn checklist(&self, id: &str) -> Option<&Checklist> {
+        self.checklists.iter().find(|c| c.id == id)
+    }
+
+    /// The checklist an item belongs to.
+    pub fn item(&self, id: &str) -> Option<(&Checklist, &Item)> {
+        self.checklists
+            .iter()
+            .find_map(|c| c.items.iter().find(|i| i.id == id).map(|i| (c, i)))
     }
 
     pub fn timer(&self, id: &str) -> Option<&Timer> {
@@ -498,13 +582,19 @@ fn typed_fields(
 }
 
 /// What an expression reads: the case's fields, the actor (null for a timer) and the case.
-fn scope(fields: &Map<String, Value>, actor: Option<&Actor>, case: (i64, &str, i64)) -> Value {
+fn scope(wf: &Workflow, fields: &Map<String, Value>, actor: Option<&Actor>, case: (i64, &str, i64)) -> Value {
     // Every declared field is present (null when unset) so that `fields.x == null` reads it.
     let (id, state, opened_by) = case;
+    let checklist: Map<String, Value> = wf
+        .checklists
+        .iter()
+        .map(|c| (c.id.clone(), json!(c.tally(fields))))
+        .collect();
     json!({
         "fields": fields,
         "actor": actor.map(|a| json!({ "id": a.id, "roles": a.roles })),
         "case": { "id": id, "state": state, "opened_by": opened_by },
+        "checklist": checklist,
     })
 }
 
@@ -601,7 +691,7 @@ pub fn open(
             format!("Fill in “{}”", missing.name.en),
         ));
     }
-    let s = scope(&fields, Some(actor), (0, &wf.initial, actor.id));
+    let s = scope(wf, &fields, Some(actor), (0, &wf.initial, actor.id));
     for g in &wf.guards {
         check_guard(g, &s)?;
     }
@@ -718,16 +808,26 @@ pub fn available<'w>(wf: &'w Workflow, case: &CaseFacts, actor: &Actor) -> Vec<&
         .collect()
 }
 
-/// Takes `action` on the case for `actor` with the fields and note given.
+/// What an action is taken with.
+#[derive(Debug, Clone, Copy)]
+pub struct Given<'a> {
+    /// Fields it sets.
+    pub fields: &'a Map<String, Value>,
+    /// Checklist answers it gives: `{ITEM: "yes" | "no" | "unclear"}`.
+    pub answers: &'a Map<String, Value>,
+    pub note: Option<&'a str>,
+}
+
+/// Takes `action` on the case for `actor` with the fields, answers and note given.
 pub fn decide(
     wf: &Workflow,
     case: &CaseFacts,
     action: &str,
     actor: &Actor,
-    input: &Map<String, Value>,
-    note: Option<&str>,
+    given: &Given<'_>,
     version: u32,
 ) -> Result<Outcome, Refusal> {
+    let (input, note) = (given.fields, given.note);
     let Some(a) = wf.action(action) else {
         let known: Vec<&str> = wf.actions.iter().map(|a| a.id.as_str()).collect();
         return Err(refusal(
@@ -784,8 +884,9 @@ pub fn decide(
     let set = typed_fields(wf, input, &|d| a.fields.contains(&d.id))?;
     let mut fields = case.fields.clone();
     fields.extend(set.clone());
+    let answers = answered(wf, a, &mut fields, given.answers)?;
     let fields = with_declared(wf, fields);
-    let here_scope = scope(&fields, Some(actor), (case.id, &case.state, case.opened_by));
+    let here_scope = scope(wf, &fields, Some(actor), (case.id, &case.state, case.opened_by));
     if let Some(g) = &a.guard {
         check_guard(g, &here_scope)?;
     }
@@ -795,7 +896,7 @@ pub fn decide(
         case.state.clone()
     };
     let there = wf.state(&to).map(|s| s.name.clone()).unwrap_or_default();
-    let text = if !left.is_empty() {
+    let mut text = if !left.is_empty() {
         Text::new(
             format!("{}已签「{}」，还需{}签", actor.name, a.name.zh, left.join("、")),
             format!(
@@ -838,6 +939,37 @@ pub fn decide(
     if !effects.is_empty() {
         facts["effects"] = json!(effects);
     }
+    if !answers.is_empty() {
+        for c in wf.checklists.iter().filter(|c| a.answers.contains(&c.id)) {
+            let t = c.tally(&fields);
+            let (zh, en) = match (t.passed, t.answered == t.total) {
+                (true, _) => ("通过".to_string(), "passed".to_string()),
+                (false, true) if c.unclear == Unclear::No && t.unclear > 0 => (
+                    format!("未通过（{} 项否，{} 项不确定按否计）", t.no, t.unclear),
+                    format!("not passed ({} no, {} unclear counted as no)", t.no, t.unclear),
+                ),
+                (false, true) => (
+                    format!("未通过（{} 项否）", t.failing),
+                    format!("not passed ({} no)", t.failing),
+                ),
+                (false, false) => ("尚未答完".to_string(), "not yet complete".to_string()),
+            };
+            text.zh
+                .push_str(&format!("；「{}」已答 {}/{} 项，{zh}", c.name.zh, t.answered, t.total));
+            text.en.push_str(&format!(
+                "; “{}”: {} of {} answered, {en}",
+                c.name.en, t.answered, t.total
+            ));
+        }
+        facts["answers"] = Value::Object(answers);
+        facts["checklists"] = wf
+            .checklists
+            .iter()
+            .filter(|c| a.answers.contains(&c.id))
+            .map(|c| (c.id.clone(), json!(c.tally(&fields))))
+            .collect::<Map<String, Value>>()
+            .into();
+    }
     Ok(Outcome {
         moved,
         overdue: (moved || restarts).then_some(false),
@@ -854,18 +986,71 @@ pub fn decide(
     })
 }
 
-/// The share of the workflow's declared fields that are filled in, 0 to 100 (100 when it
-/// declares none).
+/// The share of what the case asks for that is there, 0 to 100 (100 when it asks for nothing):
+/// each declared field filled in and each checklist item answered counts one.
 pub fn completeness(wf: &Workflow, fields: &Map<String, Value>) -> i64 {
-    if wf.fields.is_empty() {
+    let tallies: Vec<Tally> = wf.checklists.iter().map(|c| c.tally(fields)).collect();
+    let total = wf.fields.len() + tallies.iter().map(|t| t.total).sum::<usize>();
+    if total == 0 {
         return 100;
     }
     let filled = wf
         .fields
         .iter()
         .filter(|f| fields.get(&f.id).is_some_and(|v| !v.is_null()))
-        .count();
-    (filled * 100 / wf.fields.len()) as i64
+        .count()
+        + tallies.iter().map(|t| t.answered).sum::<usize>();
+    (filled * 100 / total) as i64
+}
+
+/// Checks the answers an action gives (`{ITEM: "yes" | "no" | "unclear"}`) against the checklists
+/// it may answer, and merges them into the case's fields.
+fn answered(
+    wf: &Workflow,
+    a: &Action,
+    fields: &mut Map<String, Value>,
+    answers: &Map<String, Value>,
+) -> Result<Map<String, Value>, Refusal> {
+    let mut given = Map::new();
+    for (item, v) in answers {
+        let Some((list, _)) = wf.item(item).filter(|(c, _)| a.answers.contains(&c.id)) else {
+            let known: Vec<&str> = wf
+                .checklists
+                .iter()
+                .filter(|c| a.answers.contains(&c.id))
+                .flat_map(|c| c.items.iter().map(|i| i.id.as_str()))
+                .collect();
+            return Err(refusal(
+                "invalid_answer",
+                &a.rule,
+                format!("「{}」不能回答 `{item}`（可回答：{}）", a.name.zh, known.join("、")),
+                format!(
+                    "“{}” cannot answer `{item}` (it answers {})",
+                    a.name.en,
+                    known.join(", ")
+                ),
+            ));
+        };
+        let Some(answer) = v.as_str().filter(|s| ANSWERS.contains(s)) else {
+            return Err(refusal(
+                "invalid_answer",
+                &list.rule,
+                format!("`{item}` 的回答应为 yes、no 或 unclear"),
+                format!("The answer to `{item}` must be yes, no or unclear"),
+            ));
+        };
+        let entry = fields
+            .entry(list.id.clone())
+            .or_insert_with(|| Value::Object(Map::new()));
+        if !entry.is_object() {
+            *entry = Value::Object(Map::new());
+        }
+        if let Some(m) = entry.as_object_mut() {
+            m.insert(item.clone(), Value::from(answer));
+        }
+        given.insert(item.clone(), Value::from(answer));
+    }
+    Ok(given)
 }
 
 /// The actions the case waits for in its state, and the roles that may still take each.
@@ -953,7 +1138,7 @@ pub fn fire(
     if !timer.states.contains(&case.state) {
         return Ok(quiet(None));
     }
-    let s = scope(&case.fields, None, (case.id, &case.state, case.opened_by));
+    let s = scope(wf, &case.fields, None, (case.id, &case.state, case.opened_by));
     let stays = timer.to.as_ref().is_none_or(|t| *t == case.state);
     let next = (timer.repeat && stays).then(|| next_after(due));
     if let Some(u) = &timer.unless {
@@ -1111,6 +1296,24 @@ name = { zh = "授信审批拖延", en = "Slow credit approval" }
 points = -1
 manual = false
 "#;
+
+    /// The engine's `decide` with no answers.
+    fn decide(
+        wf: &Workflow,
+        case: &CaseFacts,
+        action: &str,
+        actor: &Actor,
+        input: &Map<String, Value>,
+        note: Option<&str>,
+        version: u32,
+    ) -> Result<Outcome, Refusal> {
+        let given = Given {
+            fields: input,
+            answers: &Map::new(),
+            note,
+        };
+        super::decide(wf, case, action, actor, &given, version)
+    }
 
     fn credit() -> Workflow {
         let p = Policy::parse(&format!("{SAMPLE}{CREDIT}"), "credit.toml").unwrap();
@@ -1382,6 +1585,153 @@ manual = false
         let f = fire(&wf, &c, every, due, due, &tz, 3).unwrap();
         assert!(f.outcome.is_none());
         assert_eq!(f.next, Some(at("2026-05-01T02:00:00Z")));
+    }
+
+    const ADMISSION: &str = r#"
+[[workflows]]
+id = "admission"
+rule = "R91.1"
+name = { zh = "准入", en = "Admission" }
+initial = "inspecting"
+states = [
+  { id = "inspecting", name = { zh = "考察中", en = "being inspected" } },
+  { id = "admitted", name = { zh = "已准入", en = "admitted" } },
+]
+fields = [{ id = "site", type = "text", name = { zh = "地点", en = "Site" } }]
+[[workflows.checklists]]
+id = "inspection"
+rule = "R91.2"
+name = { zh = "考察清单", en = "Inspection" }
+items = [
+  { id = "licence", name = { zh = "执照", en = "Licence" } },
+  { id = "premises", name = { zh = "场地", en = "Premises" } },
+  { id = "staff", name = { zh = "人员", en = "Staff" } },
+]
+[[workflows.actions]]
+id = "inspect"
+name = { zh = "考察", en = "Inspect" }
+from = ["inspecting"]
+by = ["team_leader"]
+answers = ["inspection"]
+[[workflows.actions]]
+id = "admit"
+name = { zh = "准入", en = "Admit" }
+from = ["inspecting"]
+to = "admitted"
+by = ["team_leader"]
+guard = { rule = "R91.2", when = "checklist.inspection.passed", refusal = { zh = "考察未通过", en = "The inspection has not passed" } }
+"#;
+
+    #[test]
+    fn r91_a_checklist_is_answered_yes_no_or_unclear_and_unclear_counts_as_no() {
+        let p = Policy::parse(&format!("{SAMPLE}{ADMISSION}"), "admission.toml").unwrap();
+        let wf = p.workflow("admission").unwrap();
+        let leader = actor(2, "team_leader");
+        let mut c = CaseFacts {
+            id: 3,
+            state: "inspecting".into(),
+            fields: with_declared(wf, Map::new()),
+            opened_by: 1,
+            steps: vec![],
+        };
+        assert_eq!(completeness(wf, &c.fields), 0, "a field and three items, none there");
+        let answers = fields(json!({ "licence": "yes", "premises": "unclear", "staff": "yes" }));
+        let given = Given {
+            fields: &Map::new(),
+            answers: &answers,
+            note: None,
+        };
+        let o = super::decide(wf, &c, "inspect", &leader, &given, 3).unwrap();
+        assert_eq!(
+            o.fields["inspection"],
+            json!({ "licence": "yes", "premises": "unclear", "staff": "yes" })
+        );
+        assert_eq!(completeness(wf, &o.fields), 75);
+        let t = wf.checklist("inspection").unwrap().tally(&o.fields);
+        assert_eq!((t.answered, t.unclear, t.failing, t.passed), (3, 1, 1, false));
+        assert!(
+            o.decision
+                .text
+                .zh
+                .ends_with("「考察清单」已答 3/3 项，未通过（0 项否，1 项不确定按否计）"),
+            "{}",
+            o.decision.text.zh
+        );
+        assert_eq!(o.decision.facts["checklists"]["inspection"]["failing"], 1);
+        c.fields = o.fields;
+        let r = decide(wf, &c, "admit", &leader, &Map::new(), None, 3).unwrap_err();
+        assert_eq!(
+            (r.code, r.rule.unwrap().as_str()),
+            ("guard_refused", "R91.2"),
+            "unclear counts as no"
+        );
+        let fix = fields(json!({ "premises": "yes" }));
+        let o = super::decide(
+            wf,
+            &c,
+            "inspect",
+            &leader,
+            &Given {
+                fields: &Map::new(),
+                answers: &fix,
+                note: None,
+            },
+            3,
+        )
+        .unwrap();
+        assert!(wf.checklist("inspection").unwrap().tally(&o.fields).passed);
+        c.fields = o.fields;
+        assert_eq!(
+            decide(wf, &c, "admit", &leader, &Map::new(), None, 3).unwrap().state,
+            "admitted"
+        );
+        for (bad, why) in [
+            (json!({ "colour": "yes" }), "not an item"),
+            (json!({ "licence": "maybe" }), "not an answer"),
+        ] {
+            let bad = fields(bad);
+            let r = super::decide(
+                wf,
+                &c,
+                "inspect",
+                &leader,
+                &Given {
+                    fields: &Map::new(),
+                    answers: &bad,
+                    note: None,
+                },
+                3,
+            )
+            .unwrap_err();
+            assert_eq!(r.code, "invalid_answer", "{why}");
+        }
+        let r = super::decide(wf, &c, "admit", &leader, &given, 3).unwrap_err();
+        assert_eq!(r.code, "invalid_answer", "admit answers no checklist");
+        let lax = ADMISSION.replace("items = [", "unclear = \"yes\"\nitems = [");
+        let p = Policy::parse(&format!("{SAMPLE}{lax}"), "admission.toml").unwrap();
+        let list = p
+            .workflow("admission")
+            .unwrap()
+            .checklist("inspection")
+            .unwrap()
+            .clone();
+        let mut f = Map::new();
+        f.insert(
+            "inspection".into(),
+            json!({ "licence": "yes", "premises": "unclear", "staff": "yes" }),
+        );
+        assert!(list.tally(&f).passed, "unclear counts as yes here");
+        let text: Vec<String> = crate::policy::explain(&p).iter().map(|l| l.text.en.clone()).collect();
+        assert!(text.iter().any(|t| t.contains("Checklist “Inspection”: Licence, Premises, Staff; each answered yes, no or unclear, unclear counts as yes")), "{text:?}");
+        let bad = |from: &str, to: &str| {
+            Policy::parse(&format!("{SAMPLE}{}", ADMISSION.replacen(from, to, 1)), "a.toml")
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(bad("answers = [\"inspection\"]", "answers = [\"inspecton\"]").contains("answers `inspecton`"));
+        assert!(bad("id = \"staff\"", "id = \"licence\"").contains("item `licence` is listed twice"));
+        assert!(bad("items = [", "unclear = \"maybe\"\nitems = [").contains("unclear = `maybe`"));
+        assert!(bad("id = \"inspection\"", "id = \"site\"").contains("`site` is already a field"));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! writes the outcome (the case, its step, the history event with the Decision) in one
 //! transaction. Every workflow of every policy runs through these two functions.
 
-use kehu_domain::workflow::{self, Actor, CaseFacts, Effect, Outcome, Workflow};
+use kehu_domain::workflow::{self, Actor, CaseFacts, Effect, Given, Outcome, Workflow};
 use kehu_domain::{Decision, Lang, Policy, Text, Timestamp};
 use kehu_store::StoreError;
 use kehu_store::cases::{self as store, CaseRow, Filter, NewCase, NewStep, StepRow};
@@ -184,8 +184,7 @@ pub async fn act(
     caller: &Caller,
     id: i64,
     action: &str,
-    fields: &Map<String, Value>,
-    note: Option<&str>,
+    given: &Given<'_>,
 ) -> Result<CaseView, ApiError> {
     let policy = state.policy(caller.tenant_id).await?;
     let lang = caller.lang;
@@ -200,8 +199,18 @@ pub async fn act(
     let steps = store::steps_tx(&mut tx, tenant, id).await?;
     let me = actor(caller);
     let facts = before.facts(&steps);
-    let outcome = workflow::decide(wf, &facts, action, &me, fields, note, policy.version).map_err(refused(lang))?;
-    let note = note.map(str::trim).filter(|n| !n.is_empty());
+    let outcome = workflow::decide(wf, &facts, action, &me, given, policy.version).map_err(refused(lang))?;
+    let note = given.note.map(str::trim).filter(|n| !n.is_empty());
+    // What the step set: its fields, and its answers under their checklist's id.
+    let mut set = given.fields.clone();
+    for (item, answer) in given.answers {
+        if let Some((list, _)) = wf.item(item) {
+            let entry = set.entry(list.id.clone()).or_insert_with(|| Value::Object(Map::new()));
+            if let Some(m) = entry.as_object_mut() {
+                m.insert(item.clone(), answer.clone());
+            }
+        }
+    }
     store::record_step(
         &mut tx,
         tenant,
@@ -213,7 +222,7 @@ pub async fn act(
             from_state: &before.state,
             to_state: &outcome.state,
             note,
-            fields,
+            fields: &set,
             case_fields: &outcome.fields,
             at: now,
             decision: &outcome.decision,

@@ -644,6 +644,10 @@ static STRINGS: &[(&str, &str, &str)] = &[
     ("flash.case_acted", "已办理", "Done"),
     ("detail.cases", "案件", "Cases"),
     ("detail.no_cases", "此客户还没有案件", "No cases for this customer yet"),
+    ("cases.answer_yes", "是", "Yes"),
+    ("cases.answer_no", "否", "No"),
+    ("cases.answer_unclear", "不确定", "Unclear"),
+    ("cases.unanswered", "未回答", "Not answered"),
     ("event.case.open", "开启", "opened"),
     ("event.complaint.resolve", "投诉已解决", "Complaint resolved"),
     (

@@ -752,6 +752,24 @@ fn workflow(p: &Policy, out: &mut Vec<Line>, w: &crate::workflow::Workflow) {
             state(&w.initial).en
         ),
     ));
+    for c in &w.checklists {
+        let zh: Vec<&str> = c.items.iter().map(|i| i.name.zh.as_str()).collect();
+        let en: Vec<&str> = c.items.iter().map(|i| i.name.en.as_str()).collect();
+        let (uz, ue) = match c.unclear {
+            crate::workflow::Unclear::No => ("不确定按否计", "unclear counts as no"),
+            crate::workflow::Unclear::Yes => ("不确定按是计", "unclear counts as yes"),
+        };
+        out.push(line(
+            1,
+            Some(&c.rule),
+            format!("清单「{}」：{}；每项回答是、否或不确定，{uz}；全部答完且没有按否计的项才通过", c.name.zh, zh.join("、")),
+            format!(
+                "Checklist “{}”: {}; each answered yes, no or unclear, {ue}; it passes when all are answered and none counts as no",
+                c.name.en,
+                en.join(", ")
+            ),
+        ));
+    }
     for g in &w.guards {
         out.push(line(
             1,
@@ -804,6 +822,12 @@ fn workflow(p: &Policy, out: &mut Vec<Line>, w: &crate::workflow::Workflow) {
         if let Some(g) = &a.guard {
             z.push_str(&format!("；须满足 `{}`，否则：{}", g.when.source, g.text.zh));
             e.push_str(&format!("; needs `{}`, otherwise: {}", g.when.source, g.text.en));
+        }
+        for id in &a.answers {
+            if let Some(c) = w.checklist(id) {
+                z.push_str(&format!("；回答清单「{}」", c.name.zh));
+                e.push_str(&format!("; answers the checklist “{}”", c.name.en));
+            }
         }
         for (zh, en) in effects(&a.effects) {
             z.push_str(&format!("；{zh}"));

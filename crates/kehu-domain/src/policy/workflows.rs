@@ -29,7 +29,8 @@ use toml::Spanned;
 use super::{Checker, LedgerCode, Role};
 use crate::text::Text;
 use crate::workflow::{
-    Action, EffectDef, Expr, FieldDef, FieldKind, Guard, OPENER, Signoff, State, Subject, Timer, Workflow,
+    Action, Checklist, EffectDef, Expr, FieldDef, FieldKind, Guard, Item, OPENER, Signoff, State, Subject, Timer,
+    Unclear, Workflow,
 };
 
 #[derive(Deserialize)]
@@ -45,11 +46,33 @@ pub(super) struct RawWorkflow {
     #[serde(default)]
     fields: Vec<RawField>,
     #[serde(default)]
+    checklists: Vec<RawChecklist>,
+    #[serde(default)]
     guards: Vec<RawGuard>,
     #[serde(default)]
     actions: Vec<RawAction>,
     #[serde(default)]
     timers: Vec<RawTimer>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawChecklist {
+    id: Spanned<String>,
+    name: Text,
+    #[serde(default)]
+    rule: Option<Spanned<String>>,
+    items: Spanned<Vec<RawItem>>,
+    /// How an unclear answer counts: `no` (the default, R1.2) or `yes`.
+    #[serde(default)]
+    unclear: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawItem {
+    id: Spanned<String>,
+    name: Text,
 }
 
 #[derive(Deserialize)]
@@ -137,7 +160,23 @@ struct RawAction {
     #[serde(default)]
     guard: Option<RawGuard>,
     #[serde(default)]
+    answers: Vec<Spanned<String>>,
+    #[serde(default)]
     effects: Vec<RawEffect>,
+}
+
+/// What an expression may read as `fields.ID`: the fields, and each checklist's answers.
+fn readable(fields: &[FieldDef], checklists: &[Checklist]) -> Vec<FieldDef> {
+    fields
+        .iter()
+        .cloned()
+        .chain(checklists.iter().map(|c| FieldDef {
+            id: c.id.clone(),
+            name: c.name.clone(),
+            kind: FieldKind::Text,
+            required: false,
+        }))
+        .collect()
 }
 
 fn is_id(s: &str) -> bool {
@@ -257,8 +296,9 @@ impl Checker<'_> {
             }
         };
         let rule = t.rule.as_ref().map(|r| self.rule(r)).unwrap_or_else(|| wf.rule.clone());
-        let unless = t.unless.as_ref().and_then(|u| self.expr_of(u, &wf.fields, &wf.id));
-        let effects = self.effects(&t.effects, &wf.fields, codes, &wf.id);
+        let readable = readable(&wf.fields, &wf.checklists);
+        let unless = t.unless.as_ref().and_then(|u| self.expr_of(u, &readable, &wf.id));
+        let effects = self.effects(&t.effects, &readable, codes, &wf.id);
         Some(Timer {
             id,
             name: t.name.clone(),
@@ -379,7 +419,63 @@ impl Checker<'_> {
                     required: f.required,
                 });
             }
-            let guards = w.guards.iter().filter_map(|g| self.guard(g, &fields, &id)).collect();
+            let mut checklists: Vec<Checklist> = Vec::new();
+            for c in &w.checklists {
+                let cid = self.workflow_id(&c.id, "checklist");
+                if fields.iter().any(|f| f.id == cid) || checklists.iter().any(|x| x.id == cid) {
+                    self.error(
+                        c.id.span(),
+                        format!("`{cid}` is already a field or checklist of workflow `{id}`"),
+                        "give each field and checklist its own id",
+                    );
+                }
+                let mut items: Vec<Item> = Vec::new();
+                for i in c.items.get_ref() {
+                    let iid = self.workflow_id(&i.id, "checklist item");
+                    if items.iter().any(|x| x.id == iid)
+                        || checklists.iter().any(|x| x.items.iter().any(|y| y.id == iid))
+                    {
+                        self.error(
+                            i.id.span(),
+                            format!("item `{iid}` is listed twice in workflow `{id}`"),
+                            "give each checklist item its own id in the workflow (answers name items by id)",
+                        );
+                    }
+                    items.push(Item {
+                        id: iid,
+                        name: i.name.clone(),
+                    });
+                }
+                if items.is_empty() {
+                    self.error(
+                        c.items.span(),
+                        format!("checklist `{cid}` has no items"),
+                        "list its items: items = [{ id = \"licence\", name = { zh = \"...\", en = \"...\" } }]",
+                    );
+                }
+                let unclear = match c.unclear.as_ref().map(|u| u.get_ref().as_str()) {
+                    None | Some("no") => Unclear::No,
+                    Some("yes") => Unclear::Yes,
+                    Some(other) => {
+                        let span = c.unclear.as_ref().map(|u| u.span()).unwrap_or_default();
+                        self.error(
+                            span,
+                            format!("unclear = `{other}` is not known"),
+                            "write unclear = \"no\" (an unclear answer counts as no) or \"yes\"",
+                        );
+                        Unclear::No
+                    }
+                };
+                checklists.push(Checklist {
+                    id: cid,
+                    name: c.name.clone(),
+                    rule: c.rule.as_ref().map(|r| self.rule(r)).unwrap_or_else(|| rule.clone()),
+                    items,
+                    unclear,
+                });
+            }
+            let readable = readable(&fields, &checklists);
+            let guards = w.guards.iter().filter_map(|g| self.guard(g, &readable, &id)).collect();
             let mut actions: Vec<Action> = Vec::new();
             for a in &w.actions {
                 let aid = self.workflow_id(&a.id, "action");
@@ -465,6 +561,26 @@ impl Checker<'_> {
                         );
                     }
                 }
+                let answers: Vec<String> = a
+                    .answers
+                    .iter()
+                    .filter_map(|c| {
+                        if checklists.iter().any(|x| &x.id == c.get_ref()) {
+                            Some(c.get_ref().clone())
+                        } else {
+                            let known: Vec<&str> = checklists.iter().map(|x| x.id.as_str()).collect();
+                            self.error(
+                                c.span(),
+                                format!(
+                                    "action `{aid}` answers `{}`, which workflow `{id}` does not have",
+                                    c.get_ref()
+                                ),
+                                format!("its checklists: {}", known.join(", ")),
+                            );
+                            None
+                        }
+                    })
+                    .collect();
                 actions.push(Action {
                     id: aid,
                     name: a.name.clone(),
@@ -476,8 +592,9 @@ impl Checker<'_> {
                     not_opener: a.not_opener,
                     note: a.note,
                     fields: set,
-                    guard: a.guard.as_ref().and_then(|g| self.guard(g, &fields, &id)),
-                    effects: self.effects(&a.effects, &fields, codes, &id),
+                    guard: a.guard.as_ref().and_then(|g| self.guard(g, &readable, &id)),
+                    answers,
+                    effects: self.effects(&a.effects, &readable, codes, &id),
                 });
             }
             let mut wf = Workflow {
@@ -488,6 +605,7 @@ impl Checker<'_> {
                 states,
                 initial: w.initial.get_ref().clone(),
                 fields,
+                checklists,
                 guards,
                 actions,
                 timers: Vec::new(),

@@ -64,6 +64,8 @@ pub struct ActionOut {
     pub fields: Vec<String>,
     /// The action's condition (CEL), if it has one.
     pub guard: Option<String>,
+    /// Checklists the action answers.
+    pub answers: Vec<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -96,8 +98,20 @@ pub struct WorkflowOut {
     pub initial: String,
     pub states: Vec<StateOut>,
     pub fields: Vec<FieldOut>,
+    pub checklists: Vec<ChecklistDefOut>,
     pub actions: Vec<ActionOut>,
     pub timers: Vec<TimerDefOut>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ChecklistDefOut {
+    pub id: String,
+    pub name: String,
+    pub rule: String,
+    /// How an unclear answer counts: `no` or `yes`.
+    pub unclear: String,
+    /// Its items: `{id, name}`.
+    pub items: Vec<StateOut>,
 }
 
 impl WorkflowOut {
@@ -149,6 +163,29 @@ impl WorkflowOut {
                     note_required: a.note,
                     fields: a.fields.clone(),
                     guard: a.guard.as_ref().map(|g| g.when.source.clone()),
+                    answers: a.answers.clone(),
+                })
+                .collect(),
+            checklists: w
+                .checklists
+                .iter()
+                .map(|c| ChecklistDefOut {
+                    id: c.id.clone(),
+                    name: c.name.get(lang).to_string(),
+                    rule: c.rule.to_string(),
+                    unclear: match c.unclear {
+                        workflow::Unclear::No => "no",
+                        workflow::Unclear::Yes => "yes",
+                    }
+                    .into(),
+                    items: c
+                        .items
+                        .iter()
+                        .map(|i| StateOut {
+                            id: i.id.clone(),
+                            name: i.name.get(lang).to_string(),
+                        })
+                        .collect(),
                 })
                 .collect(),
             timers: w
@@ -215,6 +252,28 @@ pub struct ApprovalOut {
 }
 
 #[derive(Serialize, ToSchema)]
+pub struct AnswerOut {
+    pub id: String,
+    pub name: String,
+    /// `yes`, `no`, `unclear`, or null while unanswered.
+    pub answer: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ChecklistOut {
+    pub id: String,
+    pub name: String,
+    pub rule: String,
+    pub items: Vec<AnswerOut>,
+    pub answered: usize,
+    pub total: usize,
+    /// Items counting as no (`no`, and `unclear` where it counts as no).
+    pub failing: usize,
+    /// Every item answered and none counting as no.
+    pub passed: bool,
+}
+
+#[derive(Serialize, ToSchema)]
 pub struct TimerOut {
     pub id: String,
     pub name: String,
@@ -240,8 +299,10 @@ pub struct CaseOut {
     pub customer_name: Option<String>,
     #[schema(value_type = Object)]
     pub fields: Value,
-    /// Share of the declared fields that are filled in, 0 to 100.
+    /// Share of the declared fields filled in and checklist items answered, 0 to 100.
     pub completeness: i64,
+    /// Each checklist with its answers and where it stands.
+    pub checklists: Vec<ChecklistOut>,
     pub opened_by: i64,
     pub opened_by_name: String,
     pub opened_at: String,
@@ -277,6 +338,38 @@ impl CaseOut {
                 .unwrap_or_else(|| r.state.clone()),
             customer_id: r.customer_id,
             customer_name: r.customer_name.clone(),
+            checklists: wf
+                .map(|w| {
+                    w.checklists
+                        .iter()
+                        .map(|c| {
+                            let t = c.tally(&fields);
+                            let given = c.answers(&fields);
+                            ChecklistOut {
+                                id: c.id.clone(),
+                                name: c.name.get(lang).to_string(),
+                                rule: c.rule.to_string(),
+                                items: c
+                                    .items
+                                    .iter()
+                                    .map(|i| AnswerOut {
+                                        id: i.id.clone(),
+                                        name: i.name.get(lang).to_string(),
+                                        answer: given
+                                            .and_then(|a| a.get(&i.id))
+                                            .and_then(Value::as_str)
+                                            .map(str::to_string),
+                                    })
+                                    .collect(),
+                                answered: t.answered,
+                                total: t.total,
+                                failing: t.failing,
+                                passed: t.passed,
+                            }
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
             fields: Value::Object(fields),
             completeness,
             opened_by: r.opened_by,
@@ -467,6 +560,10 @@ pub struct ActionBody {
     #[serde(default)]
     #[schema(value_type = Object)]
     pub fields: Map<String, Value>,
+    /// Checklist answers the action gives: `{ITEM: "yes" | "no" | "unclear"}`.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub answers: Map<String, Value>,
     /// A note (required by actions that need a reason).
     pub note: Option<String>,
 }
@@ -495,7 +592,12 @@ async fn take_action(
         )
         .in_lang(lang));
     }
-    let v = cases::act(&state, &caller, id, &action, &b.fields, b.note.as_deref()).await?;
+    let given = workflow::Given {
+        fields: &b.fields,
+        answers: &b.answers,
+        note: b.note.as_deref(),
+    };
+    let v = cases::act(&state, &caller, id, &action, &given).await?;
     let policy = state.policy(caller.tenant_id).await?;
     Ok(Json(CaseOut::new(&v, policy.workflow(&v.row.workflow), lang)))
 }

@@ -161,7 +161,41 @@ pub struct ActionForm {
     pub needs: Option<String>,
     /// A sign-off by several roles: who has signed and who is still to sign.
     pub signoff: Option<String>,
+    /// The checklists it answers.
+    pub checklists: Vec<AnswerGroup>,
     pub primary: bool,
+}
+
+/// A checklist on the case page: each item with its answer, and where it stands.
+pub struct ChecklistView {
+    pub id: String,
+    pub name: String,
+    pub rule: String,
+    /// (item name, answer in words, `yes` / `no` / `unclear` / empty).
+    pub items: Vec<(String, String, String)>,
+    pub summary: String,
+    pub passed: bool,
+}
+
+/// A checklist an action answers: its items with the answer the case holds (or the one just
+/// posted), as radio groups.
+pub struct AnswerGroup {
+    pub name: String,
+    /// (item id, item name, current answer).
+    pub items: Vec<(String, String, String)>,
+}
+
+fn answer_words(answer: &str, lang: Lang) -> String {
+    crate::i18n::tr(
+        match answer {
+            "yes" => "cases.answer_yes",
+            "no" => "cases.answer_no",
+            "unclear" => "cases.answer_unclear",
+            _ => "cases.unanswered",
+        },
+        lang,
+    )
+    .to_string()
 }
 
 /// A timer still to fall due.
@@ -669,6 +703,7 @@ struct CasePage {
     opened_by: String,
     diagram: String,
     fields: Vec<FieldLine>,
+    checklists: Vec<ChecklistView>,
     completeness: i64,
     waiting: String,
     timers: Vec<TimerLine>,
@@ -740,6 +775,31 @@ async fn case_page(
                         Lang::En => format!("Signed by all: {} still to sign", names.join(", ")),
                     }
                 }),
+                checklists: a
+                    .answers
+                    .iter()
+                    .filter_map(|id| wf.checklist(id))
+                    .map(|c| AnswerGroup {
+                        name: c.name.get(lang).to_string(),
+                        items: c
+                            .items
+                            .iter()
+                            .map(|it| {
+                                let held = c
+                                    .answers(&case_fields)
+                                    .and_then(|m| m.get(&it.id))
+                                    .and_then(Value::as_str)
+                                    .unwrap_or_default();
+                                let now = if mine {
+                                    form_value(form, &format!("a.{}", it.id))
+                                } else {
+                                    held
+                                };
+                                (it.id.clone(), it.name.get(lang).to_string(), now.to_string())
+                            })
+                            .collect(),
+                    })
+                    .collect(),
                 primary: i == 0,
             }
         })
@@ -788,6 +848,61 @@ async fn case_page(
             .map(|f| FieldLine {
                 name: f.name.get(lang).to_string(),
                 value: case_fields.get(&f.id).and_then(|v| shown(f, v, lang)),
+            })
+            .collect(),
+        checklists: wf
+            .checklists
+            .iter()
+            .map(|c| {
+                let t = c.tally(&case_fields);
+                let held = c.answers(&case_fields);
+                let unclear_no = c.unclear == workflow::Unclear::No;
+                let summary = match (lang, t.passed, t.answered == t.total) {
+                    (Lang::Zh, true, _) => format!("已答 {}/{} 项，通过", t.answered, t.total),
+                    (Lang::En, true, _) => format!("{} of {} answered, passed", t.answered, t.total),
+                    (Lang::Zh, false, true) => format!(
+                        "已答 {}/{} 项，未通过：{} 项否{}",
+                        t.answered,
+                        t.total,
+                        t.no,
+                        if unclear_no && t.unclear > 0 {
+                            format!("，{} 项不确定按否计", t.unclear)
+                        } else {
+                            String::new()
+                        }
+                    ),
+                    (Lang::En, false, true) => format!(
+                        "{} of {} answered, not passed: {} no{}",
+                        t.answered,
+                        t.total,
+                        t.no,
+                        if unclear_no && t.unclear > 0 {
+                            format!(", {} unclear counted as no", t.unclear)
+                        } else {
+                            String::new()
+                        }
+                    ),
+                    (Lang::Zh, false, false) => format!("已答 {}/{} 项", t.answered, t.total),
+                    (Lang::En, false, false) => format!("{} of {} answered", t.answered, t.total),
+                };
+                ChecklistView {
+                    id: c.id.clone(),
+                    name: c.name.get(lang).to_string(),
+                    rule: c.rule.to_string(),
+                    items: c
+                        .items
+                        .iter()
+                        .map(|it| {
+                            let a = held
+                                .and_then(|m| m.get(&it.id))
+                                .and_then(Value::as_str)
+                                .unwrap_or_default();
+                            (it.name.get(lang).to_string(), answer_words(a, lang), a.to_string())
+                        })
+                        .collect(),
+                    summary,
+                    passed: t.passed,
+                }
             })
             .collect(),
         completeness: workflow::completeness(wf, &case_fields),
@@ -861,7 +976,20 @@ pub async fn act(
     let settable: Vec<String> = wf.action(&action).map(|a| a.fields.clone()).unwrap_or_default();
     let note = Some(form_value(&form, "note")).filter(|n| !n.trim().is_empty());
     let done = match posted_fields(wf, &form, &|f| settable.contains(&f.id)) {
-        Ok(fields) => cases::act(&state, &pc.caller, id, &action, &fields, note).await,
+        Ok(fields) => {
+            let answers: Map<String, Value> = form
+                .iter()
+                .filter_map(|(k, v)| Some((k.strip_prefix("a.")?.to_string(), v.trim())))
+                .filter(|(_, v)| !v.is_empty())
+                .map(|(k, v)| (k, Value::from(v)))
+                .collect();
+            let given = workflow::Given {
+                fields: &fields,
+                answers: &answers,
+                note,
+            };
+            cases::act(&state, &pc.caller, id, &action, &given).await
+        }
         Err(e) => Err(e),
     };
     match done {

@@ -17,8 +17,13 @@ use crate::support::{TestApp, advance, at, page, preset};
 const CREDIT: &str = include_str!("../../../../docs/examples/credit-line.toml");
 
 async fn with_credit_line(app: &TestApp) {
+    with_workflow(app, CREDIT).await;
+}
+
+/// Activates the preset with `extra` appended, as its next version.
+async fn with_workflow(app: &TestApp, extra: &str) {
     let (file, src) = preset();
-    let src = format!("{}{CREDIT}", src.replacen("version = 4", "version = 5", 1));
+    let src = format!("{}{extra}", src.replacen("version = 4", "version = 5", 1));
     let policy = Policy::parse(&src, &file).expect("the credit line parses");
     kehu_store::tenants::activate_policy(
         &app.state.db,
@@ -482,6 +487,136 @@ both!(
             p.has("Credit line request") && p.has("What happens next") && p.has("80000.00 yuan"),
             "{}",
             p.html
+        );
+    }
+);
+
+/// A supplier check of the company's own, with a checklist whose unclear answers count as no.
+const SUPPLIER: &str = r#"
+[[workflows]]
+id = "supplier_check"
+rule = "R91.1"
+name = { zh = "供应商考察", en = "Supplier check" }
+subject = "none"
+initial = "inspecting"
+states = [
+  { id = "inspecting", name = { zh = "考察中", en = "being inspected" } },
+  { id = "accepted", name = { zh = "已接受", en = "accepted" } },
+]
+fields = [{ id = "supplier", type = "text", required = true, name = { zh = "供应商", en = "Supplier" } }]
+[[workflows.checklists]]
+id = "inspection"
+rule = "R91.2"
+name = { zh = "考察清单", en = "Inspection" }
+unclear = "no"
+items = [
+  { id = "licence", name = { zh = "营业执照", en = "Business licence" } },
+  { id = "premises", name = { zh = "经营场地", en = "Premises" } },
+]
+[[workflows.actions]]
+id = "inspect"
+name = { zh = "考察", en = "Inspect" }
+from = ["inspecting"]
+by = ["sales_manager"]
+answers = ["inspection"]
+[[workflows.actions]]
+id = "accept"
+name = { zh = "接受", en = "Accept" }
+from = ["inspecting"]
+to = "accepted"
+by = ["sales_manager"]
+guard = { rule = "R91.2", when = "checklist.inspection.passed", refusal = { zh = "考察清单未通过（不确定按否计）", en = "The inspection has not passed (unclear counts as no)" } }
+"#;
+
+both!(
+    a_checklist_is_answered_through_the_api_and_the_page,
+    |app: TestApp| async move {
+        use crate::web::{get, post};
+        with_workflow(&app, SUPPLIER).await;
+        let manager = app.staff("sun", "孙经理", &["sales_manager"]).await;
+        let (_, w) = app.get("/api/v1/workflows", &manager).await;
+        assert_eq!(w["items"][0]["checklists"][0]["items"][1]["id"], "premises", "{w}");
+        assert_eq!(w["items"][0]["actions"][0]["answers"], json!(["inspection"]));
+        let (s, c) = app
+            .post(
+                "/api/v1/cases",
+                &manager,
+                json!({ "workflow": "supplier_check", "fields": { "supplier": "华北铸造" } }),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{c}");
+        assert_eq!(
+            (c["completeness"].as_i64(), c["checklists"][0]["answered"].as_i64()),
+            (Some(33), Some(0)),
+            "{c}"
+        );
+        let inspect = format!("/api/v1/cases/{}/actions/inspect", c["id"]);
+        let accept = format!("/api/v1/cases/{}/actions/accept", c["id"]);
+        for bad in [json!({ "licence": "maybe" }), json!({ "colour": "yes" })] {
+            let (s, p) = app.post(&inspect, &manager, json!({ "answers": bad })).await;
+            assert_eq!(
+                (s, p["code"].as_str()),
+                (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_answer")),
+                "{p}"
+            );
+        }
+        let (s, c) = app
+            .post(
+                &inspect,
+                &manager,
+                json!({ "answers": { "licence": "yes", "premises": "unclear" } }),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{c}");
+        let list = &c["checklists"][0];
+        assert_eq!(
+            (
+                list["answered"].as_i64(),
+                list["failing"].as_i64(),
+                list["passed"].as_bool()
+            ),
+            (Some(2), Some(1), Some(false)),
+            "{c}"
+        );
+        assert_eq!(list["items"][1]["answer"], "unclear");
+        assert_eq!(c["completeness"], 100);
+        let (s, p) = app.post(&accept, &manager, json!({})).await;
+        assert_eq!(
+            (s, p["rule"].as_str()),
+            (StatusCode::CONFLICT, Some("R91.2")),
+            "unclear counts as no: {p}"
+        );
+
+        // The page shows the checklist and answers it with radio buttons.
+        let path = format!("/cases/{}", c["id"]);
+        let p = get(&app, &path, Some(&manager)).await;
+        assert!(
+            p.has("已答 2/2 项，未通过：0 项否，1 项不确定按否计") && p.has("data-answer=\"premises-unclear\" checked"),
+            "{}",
+            p.html
+        );
+        let csrf = p.csrf();
+        let done = post(
+            &app,
+            &format!("{path}/actions/inspect"),
+            &manager,
+            &[("csrf", &csrf), ("a.premises", "yes")],
+        )
+        .await;
+        assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
+        let p = get(&app, &path, Some(&manager)).await;
+        assert!(p.has("已答 2/2 项，通过"), "{}", p.html);
+        let (s, c) = app.post(&accept, &manager, json!({})).await;
+        assert_eq!((s, c["state"].as_str()), (StatusCode::OK, Some("accepted")), "{c}");
+        let steps = c["steps"].as_array().unwrap();
+        assert_eq!(steps[2]["action"], "inspect");
+        let (_, h) = app.get(&format!("/api/v1/cases/{}", c["id"]), &manager).await;
+        assert!(
+            h["decisions"][1]["text"]
+                .as_str()
+                .unwrap()
+                .contains("「考察清单」已答 2/2 项"),
+            "{h}"
         );
     }
 );

@@ -155,6 +155,31 @@ impl Checklist {
         fields.get(&self.id).and_then(Value::as_object)
     }
 
+    /// Where the checklist stands, in words: "已答 2/3 项" / "2 of 3 answered", then whether it
+    /// passed and, if not, why ("未通过（0 项否，1 项不确定按否计）").
+    pub fn standing(&self, fields: &Map<String, Value>) -> Text {
+        let t = self.tally(fields);
+        let (zh, en) = (
+            format!("已答 {}/{} 项", t.answered, t.total),
+            format!("{} of {} answered", t.answered, t.total),
+        );
+        if t.passed {
+            Text::new(format!("{zh}，通过"), format!("{en}, passed"))
+        } else if t.answered < t.total {
+            Text::new(zh, en)
+        } else if self.unclear == Unclear::No && t.unclear > 0 {
+            Text::new(
+                format!("{zh}，未通过（{} 项否，{} 项不确定按否计）", t.no, t.unclear),
+                format!("{en}, not passed ({} no, {} unclear counted as no)", t.no, t.unclear),
+            )
+        } else {
+            Text::new(
+                format!("{zh}，未通过（{} 项否）", t.failing),
+                format!("{en}, not passed ({} no)", t.failing),
+            )
+        }
+    }
+
     pub fn tally(&self, fields: &Map<String, Value>) -> Tally {
         let answers = self.answers(fields);
         let answer = |item: &Item| answers.and_then(|a| a.get(&item.id)).and_then(Value::as_str);
@@ -941,25 +966,9 @@ pub fn decide(
     }
     if !answers.is_empty() {
         for c in wf.checklists.iter().filter(|c| a.answers.contains(&c.id)) {
-            let t = c.tally(&fields);
-            let (zh, en) = match (t.passed, t.answered == t.total) {
-                (true, _) => ("通过".to_string(), "passed".to_string()),
-                (false, true) if c.unclear == Unclear::No && t.unclear > 0 => (
-                    format!("未通过（{} 项否，{} 项不确定按否计）", t.no, t.unclear),
-                    format!("not passed ({} no, {} unclear counted as no)", t.no, t.unclear),
-                ),
-                (false, true) => (
-                    format!("未通过（{} 项否）", t.failing),
-                    format!("not passed ({} no)", t.failing),
-                ),
-                (false, false) => ("尚未答完".to_string(), "not yet complete".to_string()),
-            };
-            text.zh
-                .push_str(&format!("；「{}」已答 {}/{} 项，{zh}", c.name.zh, t.answered, t.total));
-            text.en.push_str(&format!(
-                "; “{}”: {} of {} answered, {en}",
-                c.name.en, t.answered, t.total
-            ));
+            let standing = c.standing(&fields);
+            text.zh.push_str(&format!("；「{}」{}", c.name.zh, standing.zh));
+            text.en.push_str(&format!("; “{}”: {}", c.name.en, standing.en));
         }
         facts["answers"] = Value::Object(answers);
         facts["checklists"] = wf

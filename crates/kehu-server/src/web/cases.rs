@@ -856,35 +856,7 @@ async fn case_page(
             .map(|c| {
                 let t = c.tally(&case_fields);
                 let held = c.answers(&case_fields);
-                let unclear_no = c.unclear == workflow::Unclear::No;
-                let summary = match (lang, t.passed, t.answered == t.total) {
-                    (Lang::Zh, true, _) => format!("已答 {}/{} 项，通过", t.answered, t.total),
-                    (Lang::En, true, _) => format!("{} of {} answered, passed", t.answered, t.total),
-                    (Lang::Zh, false, true) => format!(
-                        "已答 {}/{} 项，未通过：{} 项否{}",
-                        t.answered,
-                        t.total,
-                        t.no,
-                        if unclear_no && t.unclear > 0 {
-                            format!("，{} 项不确定按否计", t.unclear)
-                        } else {
-                            String::new()
-                        }
-                    ),
-                    (Lang::En, false, true) => format!(
-                        "{} of {} answered, not passed: {} no{}",
-                        t.answered,
-                        t.total,
-                        t.no,
-                        if unclear_no && t.unclear > 0 {
-                            format!(", {} unclear counted as no", t.unclear)
-                        } else {
-                            String::new()
-                        }
-                    ),
-                    (Lang::Zh, false, false) => format!("已答 {}/{} 项", t.answered, t.total),
-                    (Lang::En, false, false) => format!("{} of {} answered", t.answered, t.total),
-                };
+                let summary = c.standing(&case_fields).get(lang).to_string();
                 ChecklistView {
                     id: c.id.clone(),
                     name: c.name.get(lang).to_string(),

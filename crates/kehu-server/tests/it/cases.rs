@@ -591,7 +591,8 @@ both!(
         let path = format!("/cases/{}", c["id"]);
         let p = get(&app, &path, Some(&manager)).await;
         assert!(
-            p.has("已答 2/2 项，未通过：0 项否，1 项不确定按否计") && p.has("data-answer=\"premises-unclear\" checked"),
+            p.has("已答 2/2 项，未通过（0 项否，1 项不确定按否计）")
+                && p.has("data-answer=\"premises-unclear\" checked"),
             "{}",
             p.html
         );

@@ -192,6 +192,8 @@ pub async fn act(
     let seen = crate::visibility::view(state, caller, &policy).await?;
     let now = state.now();
     let mut tx = state.db.begin().await?;
+    // The case's timers first, then the case: the order the scheduler locks them in.
+    deadlines::lock_prefixed(&mut tx, tenant, id, TIMER.kind).await?;
     let before = store::lock_in_view(&mut tx, tenant, id, &seen)
         .await
         .map_err(missing(lang))?;

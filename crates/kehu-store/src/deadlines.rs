@@ -124,6 +124,23 @@ pub async fn prefixed_of(db: &Db, tenant_id: i64, subject_ids: &[i64], prefix: &
     .await
 }
 
+/// Locks a subject's deadlines whose kind starts with `prefix` for the rest of `tx`
+/// (PostgreSQL; SQLite's one writer serialises). A change to a case takes these locks before
+/// the case's own, in the order the scheduler takes them (deadline, then case), so the two never
+/// wait on each other in a circle: the scheduler skips a deadline a change holds.
+pub async fn lock_prefixed(tx: &mut Tx, tenant_id: i64, subject_id: i64, prefix: &str) -> Result<()> {
+    if tx.backend() == Backend::Sqlite {
+        return Ok(());
+    }
+    let _: Vec<(i64,)> = tx
+        .fetch_all(
+            "SELECT id FROM deadlines WHERE tenant_id = $1 AND subject_id = $2 AND kind LIKE $3 ORDER BY id FOR UPDATE",
+            args![tenant_id, subject_id, like(prefix)],
+        )
+        .await?;
+    Ok(())
+}
+
 /// A subject's deadlines whose kind starts with `prefix`, earliest first.
 pub async fn prefixed(db: &Db, tenant_id: i64, subject_id: i64, prefix: &str) -> Result<Vec<DeadlineRow>> {
     db.fetch_all(

@@ -5,3 +5,5 @@
 ALTER TABLE case_steps ALTER COLUMN staff_id DROP NOT NULL;
 ALTER TABLE cases ADD COLUMN overdue_since BIGINT;
 CREATE INDEX cases_overdue ON cases(tenant_id, overdue_since) WHERE overdue_since IS NOT NULL;
+-- A case's timers are found by their subject (the case), whatever their kind.
+CREATE INDEX deadlines_subject ON deadlines(tenant_id, subject_id);

@@ -25,3 +25,5 @@ CREATE INDEX case_steps_case ON case_steps(tenant_id, case_id, id);
 CREATE INDEX case_steps_staff ON case_steps(tenant_id, staff_id, case_id);
 ALTER TABLE cases ADD COLUMN overdue_since BIGINT;
 CREATE INDEX cases_overdue ON cases(tenant_id, overdue_since) WHERE overdue_since IS NOT NULL;
+-- A case's timers are found by their subject (the case), whatever their kind.
+CREATE INDEX deadlines_subject ON deadlines(tenant_id, subject_id);

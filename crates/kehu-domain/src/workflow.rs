@@ -529,6 +529,8 @@ pub struct Outcome {
     pub role: Option<String>,
     /// Whether the state changed.
     pub moved: bool,
+    /// Whether the step is complete: false for a signature that leaves others to sign.
+    pub complete: bool,
     /// `Some(true)`: the case is now overdue; `Some(false)`: no longer; `None`: as it was.
     pub overdue: Option<bool>,
     pub effects: Vec<Effect>,
@@ -726,6 +728,7 @@ pub fn open(
         fields,
         role: None,
         moved: true,
+        complete: true,
         overdue: None,
         effects: Vec::new(),
         decision: Decision {
@@ -953,7 +956,11 @@ pub fn decide(
         Vec::new()
     };
     let moved = to != case.state;
-    let restarts = done && wf.timers.iter().any(|t| t.restarted_by.contains(&a.id));
+    let restarts = done
+        && wf
+            .timers
+            .iter()
+            .any(|t| t.restarted_by.contains(&a.id) && t.states.contains(&case.state));
     let mut facts = json!({
         "workflow": wf.id, "action": a.id, "by": actor.id, "from": case.state, "to": to,
         "set": set, "still_to_sign": left,
@@ -981,6 +988,7 @@ pub fn decide(
     }
     Ok(Outcome {
         moved,
+        complete: done,
         overdue: (moved || restarts).then_some(false),
         effects,
         state: to,
@@ -1093,21 +1101,15 @@ pub struct Timers {
 }
 
 /// The timers a step sets: entering a state (opening, or a move) starts every timer of the new
-/// state; a step that restarts a timer while the case stays starts that count again. Calendar
-/// units count in `tz`.
-pub fn timers_after(
-    wf: &Workflow,
-    action: &str,
-    moved: bool,
-    state: &str,
-    at: Timestamp,
-    tz: &jiff::tz::TimeZone,
-) -> Timers {
+/// state; a complete step (the last signature of a sign-off) that restarts a timer while the case
+/// stays starts that count again. Calendar units count in `tz`.
+pub fn timers_after(wf: &Workflow, action: &str, outcome: &Outcome, at: Timestamp, tz: &jiff::tz::TimeZone) -> Timers {
+    let (moved, state) = (outcome.moved, outcome.state.as_str());
     let set = wf
         .timers
         .iter()
         .filter(|t| t.states.iter().any(|s| s == state))
-        .filter(|t| moved || t.restarted_by.iter().any(|a| a == action))
+        .filter(|t| moved || (outcome.complete && t.restarted_by.iter().any(|a| a == action)))
         .map(|t| Due {
             timer: t.id.clone(),
             due: t.period.after(at, tz),
@@ -1207,6 +1209,7 @@ pub fn fire(
             fields: case.fields.clone(),
             role: None,
             moved,
+            complete: true,
             overdue: if moved {
                 Some(false)
             } else {
@@ -1498,12 +1501,31 @@ manual = false
         s.parse().unwrap()
     }
 
+    /// A step's outcome as `timers_after` reads it.
+    fn step(moved: bool, complete: bool, state: &str) -> Outcome {
+        Outcome {
+            state: state.into(),
+            fields: Map::new(),
+            role: None,
+            moved,
+            complete,
+            overdue: None,
+            effects: Vec::new(),
+            decision: Decision {
+                rule: RuleId::parse("R90.1").unwrap(),
+                policy_version: 3,
+                facts: Value::Null,
+                text: Text::new("", ""),
+            },
+        }
+    }
+
     #[test]
     fn r90_timers_start_when_a_case_enters_their_state_and_restart_on_their_steps() {
         let wf = credit();
         let tz = jiff::tz::TimeZone::get("Asia/Shanghai").unwrap();
         let t0 = at("2026-03-01T02:00:00Z");
-        let opened = timers_after(&wf, OPEN, true, "proposed", t0, &tz);
+        let opened = timers_after(&wf, OPEN, &step(true, true, "proposed"), t0, &tz);
         assert_eq!(
             opened.set,
             [Due {
@@ -1511,14 +1533,26 @@ manual = false
                 due: at("2026-03-03T02:00:00Z")
             }]
         );
-        let approved = timers_after(&wf, "approve", true, "approved", t0, &tz);
+        let approved = timers_after(&wf, "approve", &step(true, true, "approved"), t0, &tz);
         assert!(approved.cancel_all);
         assert_eq!(approved.set[0].timer, "unreviewed");
-        let reviewed = timers_after(&wf, "review", false, "approved", at("2026-03-05T02:00:00Z"), &tz);
+        let reviewed = timers_after(
+            &wf,
+            "review",
+            &step(false, true, "approved"),
+            at("2026-03-05T02:00:00Z"),
+            &tz,
+        );
         assert!(!reviewed.cancel_all);
         assert_eq!(reviewed.set[0].due, at("2026-04-04T02:00:00Z"));
+        let half = timers_after(&wf, "review", &step(false, false, "approved"), t0, &tz);
         assert_eq!(
-            timers_after(&wf, "countersign", false, "proposed", t0, &tz),
+            half,
+            Timers::default(),
+            "a signature that leaves others to sign restarts nothing"
+        );
+        assert_eq!(
+            timers_after(&wf, "countersign", &step(false, true, "proposed"), t0, &tz),
             Timers::default()
         );
 
@@ -1804,6 +1838,10 @@ guard = { rule = "R91.2", when = "checklist.inspection.passed", refusal = { zh =
         assert!(e.contains("`lateness` is entered by hand"), "{e}");
         let e = bad("by = [\"team_leader\"]\nnot_opener", "by = [\"opener\"]\nnot_opener");
         assert!(e.contains("taken by the opener and not by the opener"), "{e}");
+        let e = bad("id = \"remind\"", "id = \"review\"");
+        assert!(e.contains("timer `review` has the id of a step"), "{e}");
+        let e = bad("to = \"[case.opened_by, 9]\"", "to = \"actor.id\"");
+        assert!(e.contains("reads `actor`, but nobody acts"), "{e}");
         let e = bad("to = \"[case.opened_by, 9]\"", "to = \"fields.owner\"");
         assert!(e.contains("reads `fields.owner`"), "{e}");
     }

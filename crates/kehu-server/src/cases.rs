@@ -18,7 +18,7 @@ use crate::{ApiError, AppState};
 
 /// A workflow's timers: kind `case:<timer>`, the subject the case.
 pub const TIMER: Owner = Owner {
-    kind: "case:",
+    kind: kehu_store::deadlines::CASE_TIMER,
     prefix: true,
     fire: |tx, _, policy, d, now| timer_due(tx, policy, d, now),
 };
@@ -188,12 +188,17 @@ pub async fn act(
 ) -> Result<CaseView, ApiError> {
     let policy = state.policy(caller.tenant_id).await?;
     let lang = caller.lang;
+    if given.note.is_some_and(|n| n.chars().count() > 2000) {
+        return Err(ApiError::bad_request(
+            "invalid_note",
+            Text::new("备注不超过 2000 字", "A note has at most 2,000 characters"),
+        )
+        .in_lang(lang));
+    }
     let tenant = caller.tenant_id;
     let seen = crate::visibility::view(state, caller, &policy).await?;
     let now = state.now();
     let mut tx = state.db.begin().await?;
-    // The case's timers first, then the case: the order the scheduler locks them in.
-    deadlines::lock_prefixed(&mut tx, tenant, id, TIMER.kind).await?;
     let before = store::lock_in_view(&mut tx, tenant, id, &seen)
         .await
         .map_err(missing(lang))?;
@@ -267,7 +272,7 @@ async fn after_step(
     outcome: &Outcome,
     now: Timestamp,
 ) -> Result<(), ApiError> {
-    let timers = workflow::timers_after(wf, action, outcome.moved, &outcome.state, now, &policy.tz);
+    let timers = workflow::timers_after(wf, action, outcome, now, &policy.tz);
     if timers.cancel_all {
         deadlines::cancel_prefixed(tx, row.tenant_id, row.id, TIMER.kind).await?;
     }
@@ -352,8 +357,37 @@ async fn fire_timer(tx: &mut Tx, policy: &Policy, d: &DeadlineRow, now: Timestam
     };
     let steps = store::steps_tx(tx, tenant, before.id).await?;
     let facts: CaseFacts = before.facts(&steps);
+    if deadlines::for_subject_tx(tx, tenant, &d.kind, before.id)
+        .await?
+        .is_some()
+    {
+        // A step in the same batch set this timer afresh: this firing is out of date.
+        return Ok(());
+    }
     let due = kehu_store::ts(d.due_at);
-    let fired = workflow::fire(wf, &facts, timer, due, now, &policy.tz, policy.version).map_err(ApiError::refused)?;
+    let fired = match workflow::fire(wf, &facts, timer, due, now, &policy.tz, policy.version) {
+        Ok(f) => f,
+        Err(r) => {
+            // The policy's expression cannot be evaluated on this case: retrying would fail the
+            // same way, so the firing is dropped with a warning (a repeating timer comes due again).
+            tracing::warn!(case.id = before.id, timer = %timer.id, reason = %r.text.en, "case timer could not be evaluated; skipped");
+            if timer.repeat {
+                let next = timer.period.after(now, &policy.tz);
+                deadlines::schedule(
+                    tx,
+                    tenant,
+                    &d.kind,
+                    before.id,
+                    before.customer_id,
+                    next,
+                    &timer.rule,
+                    now,
+                )
+                .await?;
+            }
+            return Ok(());
+        }
+    };
     if let Some(next) = fired.next {
         deadlines::schedule(
             tx,

@@ -15,6 +15,10 @@ use crate::{Backend, Result, args, ms};
 /// hands each due deadline to the owner its kind names, so a new owner adds no case here.
 pub type Kind<'a> = &'a str;
 
+/// The start of a case timer's kind (`case:remind`): its subject is a case, which [`take`] locks
+/// before the timer.
+pub const CASE_TIMER: &str = "case:";
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct DeadlineRow {
     pub id: i64,
@@ -124,23 +128,6 @@ pub async fn prefixed_of(db: &Db, tenant_id: i64, subject_ids: &[i64], prefix: &
     .await
 }
 
-/// Locks a subject's deadlines whose kind starts with `prefix` for the rest of `tx`
-/// (PostgreSQL; SQLite's one writer serialises). A change to a case takes these locks before
-/// the case's own, in the order the scheduler takes them (deadline, then case), so the two never
-/// wait on each other in a circle: the scheduler skips a deadline a change holds.
-pub async fn lock_prefixed(tx: &mut Tx, tenant_id: i64, subject_id: i64, prefix: &str) -> Result<()> {
-    if tx.backend() == Backend::Sqlite {
-        return Ok(());
-    }
-    let _: Vec<(i64,)> = tx
-        .fetch_all(
-            "SELECT id FROM deadlines WHERE tenant_id = $1 AND subject_id = $2 AND kind LIKE $3 ORDER BY id FOR UPDATE",
-            args![tenant_id, subject_id, like(prefix)],
-        )
-        .await?;
-    Ok(())
-}
-
 /// A subject's deadlines whose kind starts with `prefix`, earliest first.
 pub async fn prefixed(db: &Db, tenant_id: i64, subject_id: i64, prefix: &str) -> Result<Vec<DeadlineRow>> {
     db.fetch_all(
@@ -165,7 +152,8 @@ pub async fn due(db: &Db, now: Timestamp, limit: i64) -> Result<Vec<DeadlineRow>
 
 /// Takes a due deadline for this transaction, or `None` when another scheduler holds it or
 /// fired it. First the deadline's customer is locked, in the order every change to a customer
-/// takes its locks (customer, then deadline), so a scheduler never deadlocks with a request;
+/// takes its locks (customer, then deadline), then a case timer's case (case, then its timers),
+/// so a scheduler never deadlocks with a request;
 /// on PostgreSQL both locks skip rows another process holds. The row is deleted here, so it
 /// fires once, whoever commits.
 pub async fn take(tx: &mut Tx, candidate: &DeadlineRow, now: Timestamp) -> Result<Option<DeadlineRow>> {
@@ -183,6 +171,19 @@ pub async fn take(tx: &mut Tx, candidate: &DeadlineRow, now: Timestamp) -> Resul
             .fetch_optional(
                 "SELECT id FROM customers WHERE tenant_id = $1 AND id = $2 FOR UPDATE SKIP LOCKED",
                 args![candidate.tenant_id, customer_id],
+            )
+            .await?;
+        if locked.is_none() {
+            return Ok(None);
+        }
+    }
+    // A case timer: the case next, as an action on the case locks it before its timers. A case
+    // an action holds is skipped now and fired on a later sweep.
+    if candidate.kind.starts_with(CASE_TIMER) {
+        let locked: Option<(i64,)> = tx
+            .fetch_optional(
+                "SELECT id FROM cases WHERE tenant_id = $1 AND id = $2 FOR UPDATE SKIP LOCKED",
+                args![candidate.tenant_id, candidate.subject_id],
             )
             .await?;
         if locked.is_none() {
@@ -251,6 +252,20 @@ pub async fn next_due(db: &Db, until: Timestamp) -> Result<Option<Timestamp>> {
 /// A subject's deadline of this kind, if one is set.
 pub async fn for_subject(db: &Db, tenant_id: i64, kind: Kind<'_>, subject_id: i64) -> Result<Option<DeadlineRow>> {
     db.fetch_optional(
+        &format!("SELECT {COLUMNS} FROM deadlines WHERE tenant_id = $1 AND kind = $2 AND subject_id = $3"),
+        args![tenant_id, kind, subject_id],
+    )
+    .await
+}
+
+/// A subject's deadline of this kind, in `tx`.
+pub async fn for_subject_tx(
+    tx: &mut Tx,
+    tenant_id: i64,
+    kind: Kind<'_>,
+    subject_id: i64,
+) -> Result<Option<DeadlineRow>> {
+    tx.fetch_optional(
         &format!("SELECT {COLUMNS} FROM deadlines WHERE tenant_id = $1 AND kind = $2 AND subject_id = $3"),
         args![tenant_id, kind, subject_id],
     )

@@ -249,6 +249,13 @@ impl Checker<'_> {
 
     fn timer(&mut self, t: &RawTimer, wf: &Workflow, codes: &[LedgerCode]) -> Option<Timer> {
         let id = self.workflow_id(&t.id, "timer");
+        if id == crate::workflow::OPEN || wf.action(&id).is_some() {
+            self.error(
+                t.id.span(),
+                format!("timer `{id}` has the id of a step that is not it (the opening, or an action)"),
+                "a timer's steps carry its id: give it one no action has, for example remind",
+            );
+        }
         if wf.timer(&id).is_some() {
             self.error(
                 t.id.span(),
@@ -299,6 +306,17 @@ impl Checker<'_> {
         let readable = readable(&wf.fields, &wf.checklists);
         let unless = t.unless.as_ref().and_then(|u| self.expr_of(u, &readable, &wf.id));
         let effects = self.effects(&t.effects, &readable, codes, &wf.id);
+        // Nobody acts when a timer fires: its expressions have no actor.
+        let exprs = unless
+            .iter()
+            .chain(effects.iter().map(|EffectDef::Charge { to, .. }| to));
+        if exprs.into_iter().any(|e| e.reads().iter().any(|v| v == "actor")) {
+            self.error(
+                t.id.span(),
+                format!("timer `{id}` reads `actor`, but nobody acts when a timer fires"),
+                "read fields, checklist and case (case.opened_by) instead",
+            );
+        }
         Some(Timer {
             id,
             name: t.name.clone(),

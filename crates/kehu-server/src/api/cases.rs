@@ -583,15 +583,6 @@ async fn take_action(
 ) -> Result<Json<CaseOut>, ApiError> {
     let lang = caller.lang;
     let id = id.parse::<i64>().map_err(|_| cases::not_found(lang))?;
-    if let Some(n) = &b.note
-        && n.chars().count() > 2000
-    {
-        return Err(ApiError::bad_request(
-            "invalid_note",
-            Text::new("备注不超过 2000 字", "A note has at most 2,000 characters"),
-        )
-        .in_lang(lang));
-    }
     let given = workflow::Given {
         fields: &b.fields,
         answers: &b.answers,

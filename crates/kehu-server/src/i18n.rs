@@ -598,6 +598,7 @@ static STRINGS: &[(&str, &str, &str)] = &[
     ("cases.state", "状态", "State"),
     ("cases.all_states", "全部状态", "All states"),
     ("cases.overdue_only", "只看逾期", "Overdue only"),
+    ("cases.mine_only", "与我有关", "Mine"),
     ("cases.filter", "筛选", "Filter"),
     ("cases.list", "案件列表", "Cases"),
     ("cases.none", "没有符合条件的案件", "No cases match"),

@@ -167,6 +167,8 @@ pub struct Filter {
     pub customer_id: Option<i64>,
     /// Only cases a timer found late.
     pub overdue: bool,
+    /// Only cases this staff member opened or took a step on ("mine").
+    pub involving: Option<i64>,
     /// Paging: ids below this one.
     pub before: Option<i64>,
 }
@@ -176,7 +178,9 @@ pub async fn list(db: &Db, tenant_id: i64, f: &Filter, limit: i64, view: &View) 
     db.fetch_all(
         &format!(
             "{SELECT} AND ($2 IS NULL OR k.workflow = $2) \
-             AND ($3 IS NULL OR k.state = $3) AND ($4 IS NULL OR k.customer_id = $4) AND ($5 IS NULL OR k.id < $5){}{} \
+             AND ($3 IS NULL OR k.state = $3) AND ($4 IS NULL OR k.customer_id = $4) AND ($5 IS NULL OR k.id < $5) \
+             AND ($7 IS NULL OR k.opened_by = $7 OR EXISTS (SELECT 1 FROM case_steps ms WHERE ms.tenant_id = k.tenant_id \
+             AND ms.case_id = k.id AND ms.staff_id = $7)){}{} \
              ORDER BY k.id DESC LIMIT $6",
             if f.overdue {
                 " AND k.overdue_since IS NOT NULL"
@@ -191,7 +195,8 @@ pub async fn list(db: &Db, tenant_id: i64, f: &Filter, limit: i64, view: &View) 
             f.state.clone(),
             f.customer_id,
             f.before,
-            limit
+            limit,
+            f.involving
         ],
     )
     .await

@@ -467,6 +467,9 @@ pub struct CaseQuery {
     /// `true`: only cases a timer found late.
     #[param(value_type = Option<bool>)]
     pub overdue: Option<String>,
+    /// `true`: only cases the caller opened or took a step on.
+    #[param(value_type = Option<bool>)]
+    pub mine: Option<String>,
     /// 1 to 500; default 50.
     #[param(value_type = Option<i64>)]
     pub limit: Option<String>,
@@ -474,7 +477,24 @@ pub struct CaseQuery {
     pub cursor: Option<String>,
 }
 
-/// Cases the caller sees, newest first; filter by workflow, state, customer and overdue.
+/// A `true`/`false` query parameter (absent or empty: false); anything else is refused with
+/// `code`.
+fn flag(v: Option<&str>, name: &str, code: &'static str, lang: Lang) -> Result<bool, ApiError> {
+    match v {
+        None | Some("") | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(_) => Err(ApiError::bad_request(
+            code,
+            Text::new(
+                format!("{name} 应为 true 或 false"),
+                format!("{name} must be true or false"),
+            ),
+        )
+        .in_lang(lang)),
+    }
+}
+
+/// Cases the caller sees, newest first; filter by workflow, state, customer, overdue and mine.
 #[utoipa::path(get, path = "/api/v1/cases", tag = "cases", params(CaseQuery),
     responses((status = 200, body = CasePage), (status = 422, body = Problem)))]
 async fn list_cases(
@@ -488,17 +508,8 @@ async fn list_cases(
         workflow: q.workflow.filter(|w| !w.is_empty()),
         state: q.state.filter(|s| !s.is_empty()),
         customer_id: super::parse_customer_id(q.customer_id.as_deref(), lang)?,
-        overdue: match q.overdue.as_deref() {
-            None | Some("") | Some("false") => false,
-            Some("true") => true,
-            Some(_) => {
-                return Err(ApiError::bad_request(
-                    "invalid_overdue",
-                    Text::new("overdue 应为 true 或 false", "overdue must be true or false"),
-                )
-                .in_lang(lang));
-            }
-        },
+        overdue: flag(q.overdue.as_deref(), "overdue", "invalid_overdue", lang)?,
+        involving: flag(q.mine.as_deref(), "mine", "invalid_mine", lang)?.then(|| caller.id()),
         before: super::parse_cursor(q.cursor.as_deref(), lang)?,
     };
     let views = cases::list(&state, &caller, &filter, limit + 1).await?;

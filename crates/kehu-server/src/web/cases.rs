@@ -468,6 +468,7 @@ struct ListPage {
     workflow: String,
     state: String,
     overdue: bool,
+    mine: bool,
     /// Workflows whose cases stand alone (no customer) and may be opened from here.
     openable: Vec<(String, String)>,
     /// The workflows in words, with their rules.
@@ -482,10 +483,11 @@ pub struct ListQuery {
     workflow: String,
     state: String,
     overdue: String,
+    mine: String,
     cursor: String,
 }
 
-fn query_string(workflow: &str, state: &str, overdue: bool, cursor: Option<i64>) -> String {
+fn query_string(workflow: &str, state: &str, overdue: bool, mine: bool, cursor: Option<i64>) -> String {
     let mut parts = Vec::new();
     if !workflow.is_empty() {
         parts.push(format!("workflow={}", super::urlencode(workflow)));
@@ -495,6 +497,9 @@ fn query_string(workflow: &str, state: &str, overdue: bool, cursor: Option<i64>)
     }
     if overdue {
         parts.push("overdue=on".to_string());
+    }
+    if mine {
+        parts.push("mine=on".to_string());
     }
     if let Some(c) = cursor {
         parts.push(format!("cursor={c}"));
@@ -518,11 +523,13 @@ pub async fn list(State(state): State<AppState>, mut pc: PageCaller, Query(q): Q
         String::new()
     };
     let overdue = q.overdue == "on" || q.overdue == "true";
+    let mine = q.mine == "on" || q.mine == "true";
     let filter = Filter {
         workflow: wf.map(|w| w.id.clone()),
         state: Some(state_id.clone()).filter(|s| !s.is_empty()),
         customer_id: None,
         overdue,
+        involving: mine.then(|| pc.caller.id()),
         before: q.cursor.parse::<i64>().ok(),
     };
     let views = cases::list(&state, &pc.caller, &filter, LIMIT + 1)
@@ -566,14 +573,15 @@ pub async fn list(State(state): State<AppState>, mut pc: PageCaller, Query(q): Q
             .then(|| {
                 cases
                     .last()
-                    .map(|c| query_string(&workflow, &state_id, overdue, Some(c.id)))
+                    .map(|c| query_string(&workflow, &state_id, overdue, mine, Some(c.id)))
             })
             .flatten(),
-        first: (!q.cursor.is_empty()).then(|| query_string(&workflow, &state_id, overdue, None)),
+        first: (!q.cursor.is_empty()).then(|| query_string(&workflow, &state_id, overdue, mine, None)),
         cases,
         workflow,
         state: state_id,
         overdue,
+        mine,
         c: pc.c,
     };
     Ok(render(StatusCode::OK, &page))

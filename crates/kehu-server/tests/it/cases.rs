@@ -223,6 +223,23 @@ both!(
             .collect();
         assert_eq!(states, [json!("approved"), json!("approved")], "{list}");
         assert_eq!(list["items"][0]["steps"].as_array().map(Vec::len), Some(2), "{list}");
+        // Mine: the cases the caller opened or took a step on.
+        let (_, mine) = app.get("/api/v1/cases?mine=true", &sales).await;
+        assert_eq!(
+            mine["items"].as_array().map(Vec::len),
+            Some(2),
+            "sales opened two: {mine}"
+        );
+        let (_, mine) = app.get("/api/v1/cases?mine=true", &gm).await;
+        assert!(
+            mine["items"].as_array().unwrap().iter().any(|c| c["id"] == id),
+            "gm approved the first: {mine}"
+        );
+        let (s, p) = app.get("/api/v1/cases?mine=yes", &gm).await;
+        assert_eq!(
+            (s, p["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_mine"))
+        );
         assert_eq!(
             list["items"][1]["approvals"][0]["staff_id"].as_i64(),
             Some(gm.staff_id),
@@ -475,6 +492,12 @@ both!(
         assert!(l.has(&format!("data-case=\"{id}\"")) && l.has("已批准"), "{}", l.html);
         let none = get(&app, "/cases?workflow=credit_line&state=rejected", Some(&gm)).await;
         assert!(none.has("没有符合条件的案件"), "{}", none.html);
+        let mine = get(&app, "/cases?mine=on", Some(&sales)).await;
+        assert!(
+            mine.has(&format!("data-case=\"{id}\"")) && mine.has("name=\"mine\" value=\"on\" checked"),
+            "{}",
+            mine.html
+        );
         let late = get(&app, "/cases?overdue=on", Some(&gm)).await;
         assert!(late.has("没有符合条件的案件"), "{}", late.html);
         let c = get(&app, &format!("/customers/{customer}"), Some(&sales)).await;

@@ -47,6 +47,17 @@ impl CaseView {
     }
 }
 
+/// The name of what took a step, in `lang`: the opening, one of the workflow's actions or
+/// timers, or (for an id the policy no longer has) the id itself.
+pub fn step_name(wf: &Workflow, action: &str, lang: Lang) -> String {
+    if action == workflow::OPEN {
+        return crate::i18n::tr("cases.opened_step", lang).to_string();
+    }
+    wf.step_name(action)
+        .map(|n| n.get(lang).to_string())
+        .unwrap_or_else(|| action.to_string())
+}
+
 /// No case by that id that the caller sees.
 pub fn not_found(lang: Lang) -> ApiError {
     ApiError::not_found(Text::new("找不到该案件", "No such case")).in_lang(lang)
@@ -82,7 +93,8 @@ pub fn workflow_of<'p>(policy: &'p Policy, id: &str, lang: Lang) -> Result<&'p W
     })
 }
 
-fn actor(caller: &Caller) -> Actor {
+/// The caller as the engine sees them.
+pub fn actor(caller: &Caller) -> Actor {
     Actor {
         id: caller.id(),
         name: caller.staff.display_name.clone(),
@@ -365,29 +377,15 @@ async fn fire_timer(tx: &mut Tx, policy: &Policy, d: &DeadlineRow, now: Timestam
         return Ok(());
     }
     let due = kehu_store::ts(d.due_at);
-    let fired = match workflow::fire(wf, &facts, timer, due, now, &policy.tz, policy.version) {
-        Ok(f) => f,
-        Err(r) => {
-            // The policy's expression cannot be evaluated on this case: retrying would fail the
-            // same way, so the firing is dropped with a warning (a repeating timer comes due again).
-            tracing::warn!(case.id = before.id, timer = %timer.id, reason = %r.text.en, "case timer could not be evaluated; skipped");
-            if timer.repeat {
-                let next = timer.period.after(now, &policy.tz);
-                deadlines::schedule(
-                    tx,
-                    tenant,
-                    &d.kind,
-                    before.id,
-                    before.customer_id,
-                    next,
-                    &timer.rule,
-                    now,
-                )
-                .await?;
-            }
-            return Ok(());
+    let fired = workflow::fire(wf, &facts, timer, due, now, &policy.tz, policy.version).unwrap_or_else(|r| {
+        // The policy's expression cannot be evaluated on this case: retrying would fail the
+        // same way, so the firing is dropped with a warning (a repeating timer comes due again).
+        tracing::warn!(case.id = before.id, timer = %timer.id, reason = %r.text.en, "case timer could not be evaluated; skipped");
+        workflow::Fired {
+            outcome: None,
+            next: timer.repeat.then(|| timer.period.after(now, &policy.tz)),
         }
-    };
+    });
     if let Some(next) = fired.next {
         deadlines::schedule(
             tx,

@@ -399,7 +399,7 @@ impl CaseOut {
                 .map(|s| StepOut {
                     action: s.action.clone(),
                     name: wf
-                        .map(|w| step_name(w, &s.action, lang))
+                        .map(|w| cases::step_name(w, &s.action, lang))
                         .unwrap_or_else(|| s.action.clone()),
                     role: s.role.clone(),
                     staff_id: s.staff_id,
@@ -439,16 +439,6 @@ impl CaseOut {
                 .collect(),
         }
     }
-}
-
-/// The name of a step's action, timer, or the opening.
-fn step_name(w: &Workflow, action: &str, lang: Lang) -> String {
-    if action == workflow::OPEN {
-        return Text::new("开启", "Opened").get(lang).to_string();
-    }
-    w.step_name(action)
-        .map(|n| n.get(lang).to_string())
-        .unwrap_or_else(|| action.to_string())
 }
 
 #[derive(Serialize, ToSchema)]

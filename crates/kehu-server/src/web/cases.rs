@@ -8,7 +8,7 @@ use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use kehu_domain::workflow::{self, Actor, FieldDef, FieldKind, Signoff, Workflow};
+use kehu_domain::workflow::{self, FieldDef, FieldKind, Signoff, Workflow};
 use kehu_domain::{Lang, Policy, Text, Timestamp};
 use kehu_store::cases::Filter;
 use kehu_store::ts;
@@ -18,7 +18,6 @@ use serde_json::{Map, Value};
 use super::claims::{Left, time_left};
 use super::customers::{ErrorBox, parse_id};
 use super::{Chrome, OrPage, PageCaller, PageResult, csrf_ok, csrf_refused, render, see_other};
-use crate::auth::Caller;
 use crate::cases::{self, CaseView};
 use crate::{ApiError, AppState};
 
@@ -447,14 +446,6 @@ fn input_value(f: &FieldDef, v: Option<&Value>) -> String {
     }
 }
 
-fn actor(caller: &Caller) -> Actor {
-    Actor {
-        id: caller.id(),
-        name: caller.staff.display_name.clone(),
-        roles: caller.roles.clone(),
-    }
-}
-
 // ---- The list ------------------------------------------------------------------------------
 
 #[derive(Template)]
@@ -742,7 +733,7 @@ async fn case_page(
     let now = state.now();
     let facts = r.facts(&v.steps);
     let case_fields = r.field_map();
-    let me = actor(&pc.caller);
+    let me = cases::actor(&pc.caller);
     let visited: Vec<String> = v.steps.iter().map(|s| s.to_state.clone()).collect();
     let waiting = waiting_words(&policy, wf, &v, lang);
     let actions = workflow::available(wf, &facts, &me)
@@ -819,13 +810,7 @@ async fn case_page(
         .map(|s| {
             let d = s.decision();
             StepLine {
-                name: if s.action == workflow::OPEN {
-                    crate::i18n::tr("cases.opened_step", lang).to_string()
-                } else {
-                    wf.step_name(&s.action)
-                        .map(|n| n.get(lang).to_string())
-                        .unwrap_or_else(|| s.action.clone())
-                },
+                name: cases::step_name(wf, &s.action, lang),
                 who: s.staff_id.map(|_| s.staff_name.clone()),
                 role: s.role.as_deref().map(|r| policy.role_name(r).get(lang).to_string()),
                 from: Some(s.from_state.as_str())

@@ -15,6 +15,7 @@ pub mod edge;
 pub mod error;
 pub mod events;
 pub mod i18n;
+pub mod inbox;
 pub mod indexer;
 pub mod ledger;
 pub mod lifecycle;

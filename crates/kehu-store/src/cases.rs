@@ -202,6 +202,44 @@ pub async fn list(db: &Db, tenant_id: i64, f: &Filter, limit: i64, view: &View) 
     .await
 }
 
+/// Where a reader may act: the cases of `workflow` in `state`, those `opened_by` this person
+/// alone when only the opener relation lets them act (an inbox's cases).
+#[derive(Debug, Clone)]
+pub struct Waiting {
+    pub workflow: String,
+    pub state: String,
+    pub opened_by: Option<i64>,
+}
+
+/// The cases of the places given that the reader sees, at most `limit` of each place: those a
+/// timer found late first (longest late first), then the oldest. Each place reads the
+/// `cases_overdue` and `cases_workflow` indexes, so the cost is the limit, not the number of open
+/// cases.
+pub async fn waiting(db: &Db, tenant_id: i64, places: &[Waiting], limit: i64, view: &View) -> Result<Vec<CaseRow>> {
+    let seen = visibility::cases(view, "k");
+    let mut out: Vec<CaseRow> = Vec::new();
+    for p in places {
+        let place = "AND k.workflow = $2 AND k.state = $3 AND ($4 IS NULL OR k.opened_by = $4)";
+        let late =
+            format!("{SELECT} {place} AND k.overdue_since IS NOT NULL{seen} ORDER BY k.overdue_since, k.id LIMIT $5");
+        let a = || args![tenant_id, p.workflow.clone(), p.state.clone(), p.opened_by, limit];
+        let mut rows: Vec<CaseRow> = db.fetch_all(&late, a()).await?;
+        if (rows.len() as i64) < limit {
+            let rest = format!("{SELECT} {place} AND k.overdue_since IS NULL{seen} ORDER BY k.id LIMIT $5");
+            let more = limit - rows.len() as i64;
+            rows.extend(
+                db.fetch_all::<CaseRow>(
+                    &rest,
+                    args![tenant_id, p.workflow.clone(), p.state.clone(), p.opened_by, more],
+                )
+                .await?,
+            );
+        }
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
 /// A tenant's case steps (`$1`) with the name of who took each, alias `s`; each query adds which
 /// cases, then [`OLDEST_FIRST`].
 const STEPS: &str = "SELECT s.id, s.case_id, s.action, s.role, s.staff_id, COALESCE(p.display_name, '') AS staff_name, \

@@ -361,6 +361,59 @@ pub async fn for_staff(db: &Db, tenant_id: i64, staff_id: i64, limit: i64, view:
     .await
 }
 
+/// Claims waiting for a leader's signature that the reader sees, oldest first (R5.1: a card
+/// takes effect when signed; an inbox's signatures).
+pub async fn pending(db: &Db, tenant_id: i64, limit: i64, view: &View) -> Result<Vec<ClaimRow>> {
+    db.fetch_all(
+        &format!(
+            "{SELECT} WHERE c.tenant_id = $1 AND c.status = 'pending'{} ORDER BY c.registered_at, c.id LIMIT $2",
+            visibility::claims(view, "c")
+        ),
+        args![tenant_id, limit],
+    )
+    .await
+}
+
+/// Valid claims the reader sees whose holder has a follow-up no one has confirmed since the
+/// claim took effect, oldest effect first: where a follow-up may wait for a leader (R5.2).
+pub async fn with_unconfirmed(db: &Db, tenant_id: i64, limit: i64, view: &View) -> Result<Vec<ClaimRow>> {
+    db.fetch_all(
+        &format!(
+            "{SELECT} WHERE c.tenant_id = $1 AND c.status = 'valid' AND EXISTS (SELECT 1 FROM activities a \
+             WHERE a.tenant_id = c.tenant_id AND a.customer_id = c.customer_id AND a.staff_id = c.staff_id \
+             AND a.confirmed_at IS NULL AND a.at >= c.effective_at){} ORDER BY c.effective_at, c.id LIMIT $2",
+            visibility::claims(view, "c")
+        ),
+        args![tenant_id, limit],
+    )
+    .await
+}
+
+/// A holder's valid claims whose limit falls before `until`, soonest first (an inbox's
+/// follow-ups due).
+pub async fn due_before(db: &Db, tenant_id: i64, staff_id: i64, until: Timestamp, limit: i64) -> Result<Vec<ClaimRow>> {
+    db.fetch_all(
+        &format!(
+            "{SELECT} WHERE c.tenant_id = $1 AND c.staff_id = $2 AND c.status = 'valid' \
+             AND c.valid_until IS NOT NULL AND c.valid_until < $3 ORDER BY c.valid_until, c.id LIMIT $4"
+        ),
+        args![tenant_id, staff_id, ms(until), limit],
+    )
+    .await
+}
+
+/// The joint events with confirmed invitations of a division not yet filed: (event id, the
+/// earliest cut-off, how many), earliest cut-off first (R11.3).
+pub async fn unfiled(db: &Db, tenant_id: i64, unit_id: i64, limit: i64) -> Result<Vec<(i64, i64, i64)>> {
+    db.fetch_all(
+        "SELECT c.event_id, MIN(c.filing_due), COUNT(*) FROM claims c WHERE c.tenant_id = $1 AND c.event_unit = $2 \
+         AND c.event_id IS NOT NULL AND c.status = 'valid' AND c.filed_at IS NULL AND c.filing_due IS NOT NULL \
+         GROUP BY c.event_id ORDER BY MIN(c.filing_due), c.event_id LIMIT $3",
+        args![tenant_id, unit_id, limit],
+    )
+    .await
+}
+
 /// Void claims not yet reassigned, those signed by `signer` when given, newest first (R5.3).
 pub async fn void_unassigned(
     db: &Db,

@@ -681,8 +681,13 @@ async fn walk(b: Browser) -> Result<(), CmdError> {
     b.click_css_to("[data-test=logout]", "login").await?;
     b.fill("#username", &username).await?;
     b.fill("#password", "first-day-2024").await?;
-    b.click_css_to("[data-test=login-submit]", "customers").await?;
+    b.click_css_to("[data-test=login-submit]", "today").await?;
     assert!(b.text(".userbar .user").await?.contains("赵敏"));
+    assert_eq!(
+        b.text("[data-test=today-empty] .empty-title").await?,
+        "没有待办事项",
+        "a new consultant has nothing waiting yet"
+    );
     assert!(
         b.c.find_all(Locator::Css("[data-test=nav-org]")).await?.is_empty(),
         "a consultant has no organisation entry"
@@ -966,10 +971,16 @@ async fn cases_walk(b: Browser) -> Result<(), CmdError> {
     b.click_css_to("[data-test=logout]", "login").await?;
     b.fill("#username", "gm").await?;
     b.fill("#password", PASSWORD).await?;
-    b.click_css_to("[data-test=login-submit]", "customers").await?;
-    b.click_css_to("[data-test=nav-cases]", "cases").await?;
-    let row = format!("[data-case='{}'] td.name a", case.trim_start_matches("/cases/"));
-    b.click_css_to(&row, "case").await?;
+    // He lands on Today, his home: the case waits for him there, counted in the menu.
+    b.click_css_to("[data-test=login-submit]", "today").await?;
+    assert_eq!(b.text("h1").await?, "今日待办");
+    let count = b.text("[data-test=nav-today-count]").await?;
+    assert!(count.chars().any(|ch| ch.is_ascii_digit()), "the menu counts what waits: {count}");
+    let todo = format!("[data-test=todo-link][href='{case}']");
+    let line = b.text(&format!("li[data-kind=case]:has({todo})")).await?;
+    assert!(line.contains("授信申请") && line.contains("批准") && line.contains(&customer), "{line}");
+    shot(&b, "today").await?;
+    b.click_css_to(&todo, "case").await?;
     b.fill("#note-approve", "客户信用良好").await?;
     b.click_css_to("[data-test=take-approve]", "case").await?;
     assert!(b.text(".alert-success").await?.contains("已办理"));
@@ -980,11 +991,17 @@ async fn cases_walk(b: Browser) -> Result<(), CmdError> {
         steps.contains("赵总（总经理）") && steps.contains("客户信用良好"),
         "{steps}"
     );
-    lap("gm approved it from the cases page; the steps name him and his reason");
+    lap("gm found it on Today and approved it; the steps name him and his reason");
+    b.goto("/today").await?;
+    b.on_page("today").await?;
+    assert!(
+        b.c.find_all(Locator::Css(&todo)).await?.is_empty(),
+        "approved, it no longer waits for him"
+    );
     shot(&b, "case-approved").await?;
 
     b.c.set_window_size(390, 844).await?;
-    for path in ["/cases", case.as_str()] {
+    for path in ["/today", "/cases", case.as_str()] {
         b.goto(path).await?;
         b.el("main").await?;
         let (scroll, inner) = wait_layout(&b).await?;
@@ -994,6 +1011,6 @@ async fn cases_walk(b: Browser) -> Result<(), CmdError> {
         );
     }
     shot(&b, "case-phone").await?;
-    lap("390x844: the cases list and the case page do not scroll sideways");
+    lap("390x844: Today, the cases list and the case page do not scroll sideways");
     Ok(())
 }

@@ -8,6 +8,7 @@ mod conflicts;
 mod customers;
 pub mod dto;
 mod events;
+mod inbox;
 mod sales;
 pub(crate) mod session;
 mod timed;
@@ -68,6 +69,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(events::router())
         .merge(sales::router())
         .merge(cases::router())
+        .merge(inbox::router())
         .merge(complaints::router())
         .merge(conflicts::router())
 }

@@ -13,6 +13,7 @@ mod ledger;
 mod pools;
 mod sales;
 mod session;
+mod today;
 mod visits;
 
 use std::sync::OnceLock;
@@ -35,7 +36,8 @@ const JS: &str = include_str!("../../assets/kehu.js");
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/", get(|| async { see_other("/customers") }))
+        .route("/", get(|| async { see_other("/today") }))
+        .route("/today", get(today::page))
         .route("/assets/kehu.css", get(css))
         .route("/assets/kehu.js", get(js))
         .route("/login", get(session::login_form).post(session::login))
@@ -139,7 +141,7 @@ pub struct Chrome {
     pub lang: Lang,
     pub user: Option<UserBar>,
     /// The active navigation entry: `list`, `new`, `claims`, `void`, `pools`, `ledger`, `visits`,
-    /// `events`, `complaints`, `conflicts`, `cases`, `org` or empty.
+    /// `events`, `complaints`, `conflicts`, `cases`, `org`, `today` or empty.
     pub nav: &'static str,
     pub css: String,
     pub js: String,
@@ -170,6 +172,10 @@ pub struct UserBar {
     pub may_cases: bool,
     /// Whether the organisation page is in the navigation: the caller manages units or staff.
     pub may_org: bool,
+    /// How many things wait for the caller (the Today entry's count; "99+" beyond 99), and
+    /// whether one of them is overdue.
+    pub waiting: Option<String>,
+    pub waiting_overdue: bool,
 }
 
 impl UserBar {
@@ -194,6 +200,7 @@ impl Chrome {
     async fn load(state: &AppState, caller: &Caller) -> Result<Chrome, ApiError> {
         let tenant = kehu_store::tenants::get(&state.db, caller.tenant_id).await?;
         let policy = state.policy(caller.tenant_id).await?;
+        let inbox = crate::inbox::of(state, caller, None, today::MENU_LIMIT).await?;
         Ok(Chrome {
             user: Some(UserBar {
                 tenant: tenant.name,
@@ -220,6 +227,8 @@ impl Chrome {
                 }),
                 may_cases: !policy.workflows.is_empty(),
                 may_org: caller.may(&policy, Permission::UnitsManage) || caller.may(&policy, Permission::StaffManage),
+                waiting: today::menu_count(&inbox),
+                waiting_overdue: inbox.overdue() > 0,
             }),
             ..Chrome::anonymous(caller.lang)
         })

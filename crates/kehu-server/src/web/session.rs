@@ -57,7 +57,7 @@ pub struct CsrfForm {
 fn after_login(next: &str) -> &str {
     local_path(next)
         .filter(|p| !p.starts_with("/login"))
-        .unwrap_or("/customers")
+        .unwrap_or("/today")
 }
 
 fn is_token(s: &str) -> bool {
@@ -178,7 +178,7 @@ pub async fn switch_lang(Path(code): Path<String>, headers: HeaderMap) -> Respon
     };
     let back = local_referer(&headers)
         .filter(|p| !p.starts_with("/lang/"))
-        .unwrap_or_else(|| "/customers".to_string());
+        .unwrap_or_else(|| "/today".to_string());
     let mut res = see_other(&back);
     res.headers_mut().append(
         header::SET_COOKIE,
@@ -194,9 +194,9 @@ mod tests {
     #[test]
     fn after_login_stays_on_this_site() {
         assert_eq!(after_login("/customers/7"), "/customers/7");
-        assert_eq!(after_login("//evil.example/x"), "/customers");
-        assert_eq!(after_login("https://evil.example/"), "/customers");
-        assert_eq!(after_login(""), "/customers");
-        assert_eq!(after_login("/login?next=/x"), "/customers");
+        assert_eq!(after_login("//evil.example/x"), "/today");
+        assert_eq!(after_login("https://evil.example/"), "/today");
+        assert_eq!(after_login(""), "/today");
+        assert_eq!(after_login("/login?next=/x"), "/today");
     }
 }

@@ -644,3 +644,152 @@ both!(
         );
     }
 );
+
+/// The inbox items of one kind as `(id, action, overdue)`.
+async fn waiting(app: &TestApp, who: &crate::support::Session, kind: &str) -> Vec<(i64, String, bool)> {
+    let (s, b) = app.get(&format!("/api/v1/inbox?kind={kind}"), who).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    b["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            assert_eq!(i["kind"], kind, "{b}");
+            (
+                i["id"].as_i64().unwrap(),
+                i["action"].as_str().unwrap().to_string(),
+                i["overdue"].as_bool().unwrap(),
+            )
+        })
+        .collect()
+}
+
+both!(
+    virtual the_inbox_and_the_today_page_gather_what_waits_for_each_person,
+    |app: TestApp| async move {
+        with_credit_line(&app).await;
+        let wang = app.staff("wang", "王芳", &["consultant"]).await;
+        let leader = app.staff("zhao", "赵组长", &["team_leader"]).await;
+        let manager = app.staff("sun", "孙经理", &["sales_manager"]).await;
+        let idle = app.staff("qian", "钱内勤", &["sales_assistant"]).await;
+
+        // R5.1: a new card waits for the leader's signature, and for nobody else's.
+        let customer = app.customer(&wang, "北京华信", "13910000001").await;
+        let (_, claim) = app
+            .post(&format!("/api/v1/customers/{customer}/claims"), &wang, json!({}))
+            .await;
+        let claim_id = claim["id"].as_i64().unwrap();
+        assert_eq!(waiting(&app, &leader, "card_signature").await, [(claim_id, "sign".to_string(), false)]);
+        let (_, b) = app.get("/api/v1/inbox", &leader).await;
+        assert_eq!(
+            (b["items"][0]["rule"].as_str(), b["items"][0]["customer_name"].as_str()),
+            (Some("R5.1"), Some("北京华信")),
+            "{b}"
+        );
+        assert!(waiting(&app, &wang, "card_signature").await.is_empty());
+        let (s, signed) = app
+            .post(&format!("/api/v1/claims/{claim_id}/confirm"), &leader, json!({}))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{signed}");
+        assert!(waiting(&app, &leader, "card_signature").await.is_empty(), "signed, it waits no more");
+
+        // R5.2: the holder's first follow-up appears a day before its limit, overdue never (the
+        // card lapses at the limit).
+        assert!(waiting(&app, &wang, "follow_up_due").await.is_empty(), "three days ahead");
+        advance(&app, 2 * 86400 + 3600).await;
+        let (_, b) = app.get("/api/v1/inbox?kind=follow_up_due", &wang).await;
+        let item = &b["items"][0];
+        assert_eq!((item["id"].as_i64(), item["rule"].as_str()), (Some(claim_id), Some("R5.2")), "{b}");
+        let (_, c) = app.get(&format!("/api/v1/claims/{claim_id}"), &wang).await;
+        assert_eq!(at(&item["due_at"]), at(&c["valid_until"]), "{b}");
+        let follow = |channel: &'static str| {
+            let app = &app;
+            let wang = &wang;
+            async move {
+                let (s, a) = app
+                    .post(
+                        &format!("/api/v1/customers/{customer}/activities"),
+                        wang,
+                        json!({ "channel": channel }),
+                    )
+                    .await;
+                assert_eq!(s, StatusCode::CREATED, "{a}");
+                a["id"].as_i64().unwrap()
+            }
+        };
+        follow("call").await;
+        assert!(waiting(&app, &wang, "follow_up_due").await.is_empty(), "followed up");
+        // The second follow-up waits for the leader, who has 24 hours (R5.2); the holder has
+        // nothing to do meanwhile.
+        advance(&app, 86400).await;
+        let second = follow("visit").await;
+        assert_eq!(waiting(&app, &leader, "follow_up_confirmation").await, [(second, "confirm".to_string(), false)]);
+        assert!(waiting(&app, &wang, "follow_up_due").await.is_empty());
+        advance(&app, 25 * 3600).await;
+        assert_eq!(
+            waiting(&app, &leader, "follow_up_confirmation").await,
+            [(second, "confirm".to_string(), true)],
+            "past the 24 hours it is overdue"
+        );
+
+        // A case: the approvers see it, its opener does not (not_opener), nor does anyone else.
+        let (s, c) = app
+            .post(
+                "/api/v1/cases",
+                &wang,
+                json!({ "workflow": "credit_line", "customer_id": customer, "fields": { "amount": 2_000_000 } }),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{c}");
+        let case = c["id"].as_i64().unwrap();
+        assert_eq!(waiting(&app, &manager, "case").await, [(case, "approve".to_string(), false)]);
+        let (_, b) = app.get("/api/v1/inbox?kind=case", &manager).await;
+        assert_eq!(b["items"][0]["actions"], json!(["approve", "reject"]), "{b}");
+        assert_eq!(at(&b["items"][0]["due_at"]), at(&c["timers"][0]["due_at"]), "{b}");
+        assert_eq!(b["items"][0]["href"], format!("/cases/{case}"), "{b}");
+        assert!(waiting(&app, &wang, "case").await.is_empty(), "the opener may not approve their own");
+        assert!(waiting(&app, &idle, "case").await.is_empty());
+
+        // Overdue things come first: the leader's late confirmation before anything else.
+        let (_, all) = app.get("/api/v1/inbox", &leader).await;
+        assert_eq!(all["items"][0]["kind"], "follow_up_confirmation", "{all}");
+        assert_eq!(all["overdue"], 1, "{all}");
+        // The reminder marks the case overdue (R90.3): first in the manager's inbox.
+        advance(&app, 2 * 86400).await;
+        assert_eq!(waiting(&app, &manager, "case").await, [(case, "approve".to_string(), true)]);
+
+        // The pages: Today is home; the menu counts what waits, red when something is late.
+        let (s, html) = page(&app, &manager, "/today").await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(html.contains("data-test=\"nav-today-count\""), "{html}");
+        assert!(html.contains("nav-count-late"), "{html}");
+        assert!(html.contains(&format!("href=\"/cases/{case}\"")), "{html}");
+        assert!(html.contains("授信申请 #"), "{html}");
+        assert!(html.contains("todo-late"), "{html}");
+        let (_, html) = page(&app, &idle, "/today").await;
+        assert!(html.contains("data-test=\"today-empty\"") && html.contains("没有待办事项"), "{html}");
+        assert!(!html.contains("data-test=\"nav-today-count\""), "nothing to count: {html}");
+        let (_, html) = page(&app, &leader, "/today?kind=follow_up_confirmation").await;
+        assert!(html.contains("确认 王芳 的第 2 次跟进"), "{html}");
+        assert!(html.contains("已逾期"), "{html}");
+
+        // The manager approves: it leaves their inbox and the review becomes the opener's.
+        let (s, c) = app
+            .post(&format!("/api/v1/cases/{case}/actions/approve"), &manager, json!({}))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{c}");
+        assert!(waiting(&app, &manager, "case").await.is_empty());
+        assert_eq!(waiting(&app, &wang, "case").await, [(case, "review".to_string(), false)]);
+        let (s, _) = app
+            .post(&format!("/api/v1/activities/{second}/confirm"), &leader, json!({}))
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(waiting(&app, &leader, "follow_up_confirmation").await.is_empty());
+
+        // Bad queries are refused in words.
+        let (s, p) = app.get("/api/v1/inbox?kind=lunch", &wang).await;
+        assert_eq!((s, p["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_kind")), "{p}");
+        let (s, p) = app.get("/api/v1/inbox?limit=0", &wang).await;
+        assert_eq!((s, p["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_limit")), "{p}");
+    }
+);

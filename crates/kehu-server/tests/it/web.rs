@@ -185,7 +185,11 @@ both!(
             ("next", "//evil.example/"),
         ];
         let ok = send(&app, Method::POST, "/login", Some(&cookie), Some(&fields), &[]).await;
-        assert_eq!((ok.status, ok.location()), (StatusCode::SEE_OTHER, "/customers"));
+        assert_eq!(
+            (ok.status, ok.location()),
+            (StatusCode::SEE_OTHER, "/today"),
+            "home, not elsewhere"
+        );
     }
 );
 
@@ -204,7 +208,11 @@ both!(
         let p = get(&app, "/customers?q=张三", None).await;
         assert_eq!(p.location(), "/login?next=/customers%3Fq%3D%E5%BC%A0%E4%B8%89");
         let p = get(&app, "/", None).await;
-        assert_eq!((p.status, p.location()), (StatusCode::SEE_OTHER, "/customers"));
+        assert_eq!(
+            (p.status, p.location()),
+            (StatusCode::SEE_OTHER, "/today"),
+            "Today is home"
+        );
 
         // Logging out ends the session: the same cookie no longer opens a page.
         let s = app.login("admin").await;
@@ -550,7 +558,7 @@ both!(the_language_switch_shows_english_labels, |app: TestApp| async move {
         &[(header::REFERER, "https://evil.example/")],
     )
     .await;
-    assert_eq!(elsewhere.location(), "/customers");
+    assert_eq!(elsewhere.location(), "/today");
 
     let cookie = format!("{}; kehu_lang=en", app.admin.cookie);
     let list = send(&app, Method::GET, "/customers", Some(&cookie), None, &[]).await;

@@ -10,7 +10,8 @@
 use std::collections::HashMap;
 
 use jiff::SignedDuration;
-use kehu_domain::lifecycle::{Standing, standing};
+use kehu_domain::claim::decide_confirmation;
+use kehu_domain::lifecycle::{Standing, decide_follow_up_confirmation, standing};
 use kehu_domain::workflow::{self, OPENER, Workflow};
 use kehu_domain::{Permission, Policy, Text, Timestamp};
 use kehu_store::cases::{self as store, Waiting};
@@ -276,7 +277,22 @@ async fn signatures(
         return Ok(());
     };
     let seen = crate::visibility::view(state, caller, policy).await?;
-    for c in claims::pending(&state.db, caller.tenant_id, n as i64, &seen).await? {
+    let now = state.now();
+    let rows = claims::pending(&state.db, caller.tenant_id, n as i64, &seen).await?;
+    let customers: Vec<i64> = rows.iter().map(|c| c.customer_id).collect();
+    let standing = claims::valid_for_customers(&state.db, caller.tenant_id, &customers).await?;
+    let me = caller.facts();
+    for c in rows {
+        // Only what the caller's signature would do now (not their own card, under separation
+        // of duties; not a customer another division holds, R11.4): the decision says.
+        let others: Vec<_> = standing
+            .iter()
+            .filter(|o| o.customer_id == c.customer_id && o.id != c.id)
+            .map(|o| o.facts())
+            .collect();
+        if decide_confirmation(policy, now, &c.facts(), &others, &me).is_err() {
+            continue;
+        }
         out.push(Item {
             kind: Kind::CardSignature,
             id: c.id,
@@ -338,6 +354,9 @@ async fn confirmations(
         else {
             continue;
         };
+        if decide_follow_up_confirmation(policy, &c.facts(), &follow_ups, f.id, &caller.facts(), now).is_err() {
+            continue;
+        }
         let due = conf.within.after(f.at, &policy.tz);
         out.push(Item {
             kind: Kind::FollowUpConfirmation,

@@ -975,10 +975,16 @@ async fn cases_walk(b: Browser) -> Result<(), CmdError> {
     b.click_css_to("[data-test=login-submit]", "today").await?;
     assert_eq!(b.text("h1").await?, "今日待办");
     let count = b.text("[data-test=nav-today-count]").await?;
-    assert!(count.chars().any(|ch| ch.is_ascii_digit()), "the menu counts what waits: {count}");
+    assert!(
+        count.chars().any(|ch| ch.is_ascii_digit()),
+        "the menu counts what waits: {count}"
+    );
     let todo = format!("[data-test=todo-link][href='{case}']");
     let line = b.text(&format!("li[data-kind=case]:has({todo})")).await?;
-    assert!(line.contains("授信申请") && line.contains("批准") && line.contains(&customer), "{line}");
+    assert!(
+        line.contains("授信申请") && line.contains("批准") && line.contains(&customer),
+        "{line}"
+    );
     shot(&b, "today").await?;
     b.click_css_to(&todo, "case").await?;
     b.fill("#note-approve", "客户信用良好").await?;

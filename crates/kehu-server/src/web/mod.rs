@@ -197,10 +197,16 @@ impl Chrome {
         }
     }
 
-    async fn load(state: &AppState, caller: &Caller) -> Result<Chrome, ApiError> {
+    /// The chrome of a page; `count` false leaves the menu's count to the page (Today reads
+    /// the inbox itself and counts from it, so it is not gathered twice).
+    async fn load(state: &AppState, caller: &Caller, count: bool) -> Result<Chrome, ApiError> {
         let tenant = kehu_store::tenants::get(&state.db, caller.tenant_id).await?;
         let policy = state.policy(caller.tenant_id).await?;
-        let inbox = crate::inbox::of(state, caller, None, today::MENU_LIMIT).await?;
+        let inbox = if count {
+            crate::inbox::of(state, caller, None, today::MENU_LIMIT).await?
+        } else {
+            crate::inbox::Inbox::default()
+        };
         Ok(Chrome {
             user: Some(UserBar {
                 tenant: tenant.name,
@@ -278,7 +284,7 @@ impl FromRequestParts<AppState> for PageCaller {
             Ok(None) => return Err(to_login(parts)),
             Err(e) => return Err(error_page(&Chrome::anonymous(lang), &e)),
         };
-        let c = Chrome::load(state, &caller)
+        let c = Chrome::load(state, &caller, parts.uri.path() != "/today")
             .await
             .map_err(|e| error_page(&Chrome::anonymous(lang), &e))?;
         Ok(PageCaller { caller, c })

@@ -128,6 +128,14 @@ pub async fn page(State(state): State<AppState>, mut pc: PageCaller, Query(q): Q
             })
         })
         .collect();
+    // The menu's count, from the same list (the chrome left it to this page).
+    if let Some(u) = pc.c.user.as_mut() {
+        u.waiting = menu_count(&Inbox {
+            items: all.items.iter().take(MENU_LIMIT).cloned().collect(),
+            more: all.more || all.items.len() > MENU_LIMIT,
+        });
+        u.waiting_overdue = all.overdue() > 0;
+    }
     let page = TodayPage {
         today: day(&now.to_zoned(policy.tz.clone()), lang),
         lines: shown.items.iter().map(|i| Line::new(i, &policy, now, lang)).collect(),

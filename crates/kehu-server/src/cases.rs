@@ -3,6 +3,8 @@
 //! transaction. Every workflow of every policy runs through these two functions.
 
 use kehu_domain::workflow::{self, Actor, CaseFacts, Effect, Given, Outcome, Workflow};
+use std::sync::Arc;
+
 use kehu_domain::{Decision, Lang, Policy, Text, Timestamp};
 use kehu_store::StoreError;
 use kehu_store::cases::{self as store, CaseRow, Filter, NewCase, NewStep, StepRow};
@@ -91,6 +93,42 @@ pub fn workflow_of<'p>(policy: &'p Policy, id: &str, lang: Lang) -> Result<&'p W
         )
         .in_lang(lang)
     })
+}
+
+/// The policy that defines a case's workflow: the active one, or, when a later version removed
+/// the workflow, the version the case was opened under (`retired` true): the case is then read
+/// only.
+pub async fn policy_of(state: &AppState, row: &CaseRow) -> Result<(Arc<Policy>, bool), ApiError> {
+    let active = state.policy(row.tenant_id).await?;
+    if active.workflow(&row.workflow).is_some() {
+        return Ok((active, false));
+    }
+    let old = kehu_store::tenants::policy_version(&state.db, row.tenant_id, row.policy_version).await?;
+    let policy = Policy::parse(&old.source, &old.file_name).map_err(|e| {
+        tracing::error!(tenant.id = row.tenant_id, version = old.version, error = %e, "stored policy no longer parses");
+        ApiError::internal()
+    })?;
+    if policy.workflow(&row.workflow).is_none() {
+        tracing::error!(case.id = row.id, workflow = %row.workflow, "a case's workflow is in no policy version");
+        return Err(ApiError::internal());
+    }
+    Ok((Arc::new(policy), true))
+}
+
+/// A case whose workflow the active policy no longer declares takes no action.
+pub fn retired(name: &Text, lang: Lang) -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::CONFLICT,
+        "workflow_retired",
+        Text::new(
+            format!("现行制度已不再包含「{}」流程，此案件只读", name.zh),
+            format!(
+                "The active policy no longer has the “{}” workflow: this case is read only",
+                name.en
+            ),
+        ),
+    )
+    .in_lang(lang)
 }
 
 /// The caller as the engine sees them.
@@ -214,7 +252,14 @@ pub async fn act(
     let before = store::lock_in_view(&mut tx, tenant, id, &seen)
         .await
         .map_err(missing(lang))?;
-    let wf = workflow_of(&policy, &before.workflow, lang)?;
+    let Some(wf) = policy.workflow(&before.workflow) else {
+        let (old, _) = policy_of(state, &before).await?;
+        let name = old
+            .workflow(&before.workflow)
+            .map(|w| w.name.clone())
+            .unwrap_or_default();
+        return Err(retired(&name, lang));
+    };
     let steps = store::steps_tx(&mut tx, tenant, id).await?;
     let me = actor(caller);
     let facts = before.facts(&steps);

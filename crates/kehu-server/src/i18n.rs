@@ -587,6 +587,11 @@ static STRINGS: &[(&str, &str, &str)] = &[
     ("event.complaint.record", "查实投诉", "Complaint found"),
     ("nav.cases", "案件", "Cases"),
     ("nav.today", "今日", "Today"),
+    (
+        "cases.retired_title",
+        "此流程已不在现行制度中",
+        "The active policy no longer has this workflow",
+    ),
     ("today.title", "今日待办", "Today"),
     (
         "today.intro",

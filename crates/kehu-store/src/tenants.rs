@@ -165,6 +165,16 @@ pub async fn list(db: &Db) -> Result<Vec<TenantRow>> {
     .await
 }
 
+/// One policy version of a tenant, active or not (a case opened under a workflow that a later
+/// version removed is read by the version it was opened under).
+pub async fn policy_version(db: &Db, tenant_id: i64, version: i64) -> Result<PolicyRow> {
+    db.fetch_one(
+        "SELECT tenant_id, version, file_name, source, created_at FROM policy_versions WHERE tenant_id = $1 AND version = $2",
+        args![tenant_id, version],
+    )
+    .await
+}
+
 /// The policy version a tenant runs now.
 pub async fn active_policy(db: &Db, tenant_id: i64) -> Result<PolicyRow> {
     db.fetch_one(

@@ -710,6 +710,9 @@ struct CasePage {
     steps: Vec<StepLine>,
     /// The workflow in words, with its rules.
     rules: Vec<(String, String)>,
+    /// The policy version the case is read by when the active policy no longer has its
+    /// workflow (the case is then read only).
+    retired: Option<String>,
     flash: Option<&'static str>,
     error: Option<ErrorBox>,
     /// The action whose form was refused, and its note, kept as written.
@@ -726,9 +729,11 @@ async fn case_page(
     error: Option<ErrorBox>,
 ) -> Result<CasePage, ApiError> {
     let lang = pc.c.lang;
-    let policy = state.policy(pc.caller.tenant_id).await?;
     let v = cases::get(state, &pc.caller, id).await?;
     let r = &v.row;
+    // A workflow a later policy removed: shown by the version the case was opened under, read
+    // only.
+    let (policy, retired) = cases::policy_of(state, r).await?;
     let wf = cases::workflow_of(&policy, &r.workflow, lang)?;
     let now = state.now();
     let facts = r.facts(&v.steps);
@@ -738,6 +743,7 @@ async fn case_page(
     let waiting = waiting_words(&policy, wf, &v, lang);
     let actions = workflow::available(wf, &facts, &me)
         .into_iter()
+        .filter(|_| !retired)
         .enumerate()
         .map(|(i, a)| {
             let mine = failed == a.id;
@@ -825,6 +831,13 @@ async fn case_page(
         })
         .collect();
     Ok(CasePage {
+        retired: retired.then(|| match lang {
+            Lang::Zh => format!("案件只读，按开启时的制度（第 {} 版）显示。", r.policy_version),
+            Lang::En => format!(
+                "The case is read only, shown by the policy it was opened under (version {}).",
+                r.policy_version
+            ),
+        }),
         id: r.id,
         workflow: wf.name.get(lang).to_string(),
         rule: wf.rule.to_string(),

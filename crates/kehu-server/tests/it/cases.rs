@@ -793,3 +793,75 @@ both!(
         assert_eq!((s, p["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_limit")), "{p}");
     }
 );
+
+both!(
+    a_case_whose_workflow_a_later_policy_removed_is_read_only,
+    |app: TestApp| async move {
+        with_credit_line(&app).await;
+        let wang = app.staff("wang", "王芳", &["consultant"]).await;
+        let gm = app.staff("zhou", "周总", &["general_manager"]).await;
+        let customer = app.customer(&wang, "北京华信", "13910000001").await;
+        let (_, c) = app
+            .post(
+                "/api/v1/cases",
+                &wang,
+                json!({ "workflow": "credit_line", "customer_id": customer, "fields": { "amount": 2_000_000 } }),
+            )
+            .await;
+        let id = c["id"].as_i64().unwrap();
+        let (_, html) = page(&app, &gm, &format!("/cases/{id}")).await;
+        assert!(
+            html.contains("data-test=\"take-approve\"") && !html.contains("data-test=\"retired\""),
+            "{html}"
+        );
+
+        // Version 6 drops the credit line.
+        let (file, src) = preset();
+        let src = src.replacen("version = 4", "version = 6", 1);
+        let policy = Policy::parse(&src, &file).unwrap();
+        kehu_store::tenants::activate_policy(
+            &app.state.db,
+            app.tenant_id,
+            None,
+            &policy,
+            &src,
+            &file,
+            jiff::Timestamp::now(),
+        )
+        .await
+        .unwrap();
+        tokio::time::sleep(kehu_server::POLICY_RECHECK).await;
+
+        // The page still shows the case, by the version it was opened under, with no action.
+        let (s, html) = page(&app, &gm, &format!("/cases/{id}")).await;
+        assert_eq!(s, StatusCode::OK, "{html}");
+        assert!(
+            html.contains("data-test=\"retired\"") && html.contains("第 5 版"),
+            "{html}"
+        );
+        assert!(
+            html.contains("授信申请") && html.contains("待审批"),
+            "its names, from version 5: {html}"
+        );
+        assert!(!html.contains("data-test=\"take-approve\""), "read only: {html}");
+        let (s, _) = app.get(&format!("/api/v1/cases/{id}"), &gm).await;
+        assert_eq!(s, StatusCode::OK);
+        let (s, p) = app
+            .post(&format!("/api/v1/cases/{id}/actions/approve"), &gm, json!({}))
+            .await;
+        assert_eq!(
+            (s, p["code"].as_str()),
+            (StatusCode::CONFLICT, Some("workflow_retired")),
+            "{p}"
+        );
+        assert!(p["detail"].as_str().unwrap().contains("授信申请"), "{p}");
+        let (_, c) = app.get(&format!("/api/v1/cases/{id}"), &gm).await;
+        assert_eq!(c["state"], "proposed", "nothing changed: {c}");
+        let (_, b) = app.get("/api/v1/inbox?kind=case", &gm).await;
+        assert_eq!(
+            b["items"].as_array().map(Vec::len),
+            Some(0),
+            "nothing waits on a retired workflow: {b}"
+        );
+    }
+);

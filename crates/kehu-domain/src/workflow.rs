@@ -43,9 +43,16 @@ pub struct Workflow {
     pub actions: Vec<Action>,
     /// Timers that run while a case is in given states.
     pub timers: Vec<Timer>,
+    /// What opening a case does besides (R1.7: a cooperation project tags its customer).
+    pub on_open: Vec<EffectDef>,
+    /// Roles that may open a case (`admin` always may); empty: anyone who sees the customer.
+    pub open_by: Vec<String>,
     /// The largest amount a money field takes (the policy's `[limits] max_amount`).
     #[serde(skip)]
     pub max_money: i64,
+    /// The names of the roles the workflow names (for its sentences), from `[[roles]]`.
+    #[serde(skip)]
+    pub role_names: Vec<(String, Text)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -275,6 +282,28 @@ pub struct Timer {
 pub enum EffectDef {
     /// Charge a ledger code to the staff the expression `to` names (an id or a list of ids).
     Charge { code: String, to: Expr },
+    /// Set the case's customer's grade to what `value` gives (a grade, or null for none):
+    /// a grade decided by the case (R1.5, R1.11).
+    SetGrade { value: Expr },
+    /// Put a tag on the case's customer (`on`) or take it off: what other rules read (R1.7: a
+    /// pending cooperation project raises the visit frequency).
+    Tag { tag: String, on: bool },
+}
+
+impl EffectDef {
+    /// The expression the effect evaluates, if any.
+    pub fn expr(&self) -> Option<&Expr> {
+        match self {
+            EffectDef::Charge { to, .. } => Some(to),
+            EffectDef::SetGrade { value } => Some(value),
+            EffectDef::Tag { .. } => None,
+        }
+    }
+
+    /// Whether the effect changes the case's customer (so the case must have one).
+    pub fn on_customer(&self) -> bool {
+        matches!(self, EffectDef::SetGrade { .. } | EffectDef::Tag { .. })
+    }
 }
 
 /// An effect decided for one step, for the interpreter to apply in the step's transaction.
@@ -287,7 +316,14 @@ pub enum Effect {
         staff_id: i64,
         subject: String,
     },
+    /// The case's customer's grade becomes `grade` (`None`: no grade).
+    SetGrade { grade: Option<String> },
+    /// `tag` goes on the case's customer (`on`) or comes off.
+    Tag { tag: String, on: bool },
 }
+
+/// The longest grade a customer may carry (as the customer API allows).
+pub const GRADE_MAX: usize = 20;
 
 /// A compiled CEL expression and its source.
 #[derive(Clone)]
@@ -309,7 +345,10 @@ impl Serialize for Expr {
 }
 
 /// The names an expression may read.
-pub const VARIABLES: [&str; 4] = ["fields", "actor", "case", "checklist"];
+pub const VARIABLES: [&str; 6] = ["fields", "actor", "case", "checklist", "customer", "cases"];
+
+/// The names that read the case's customer (nothing for a workflow of no customer).
+pub const CUSTOMER_VARIABLES: [&str; 2] = ["customer", "cases"];
 
 impl Expr {
     /// Compiles `source`; the error says what is wrong, and names an unknown variable.
@@ -317,7 +356,12 @@ impl Expr {
         let program = cel::Program::compile(source)
             .map_err(|e| e.errors.iter().map(|x| x.msg.clone()).collect::<Vec<_>>().join("; "))?;
         let refs = program.references();
-        if let Some(v) = refs.variables().into_iter().find(|v| !VARIABLES.contains(v)) {
+        let bound = macro_variables(source);
+        if let Some(v) = refs
+            .variables()
+            .into_iter()
+            .find(|v| !VARIABLES.contains(v) && !bound.iter().any(|b| b == v))
+        {
             return Err(format!(
                 "`{v}` is not something a workflow expression can read (it can read {})",
                 VARIABLES.join(", ")
@@ -329,13 +373,16 @@ impl Expr {
         })
     }
 
-    /// The top-level names the expression reads.
+    /// The top-level names the expression reads (not those a macro binds, such as `c` in
+    /// `cases.exists(c, ...)`).
     pub fn reads(&self) -> Vec<String> {
+        let bound = macro_variables(&self.source);
         let mut v: Vec<String> = self
             .program
             .references()
             .variables()
             .into_iter()
+            .filter(|v| VARIABLES.contains(v) || !bound.iter().any(|b| b == v))
             .map(str::to_string)
             .collect();
         v.sort();
@@ -358,6 +405,19 @@ impl Expr {
         match self.run(scope)? {
             cel::Value::Bool(b) => Ok(b),
             other => Err(format!("it gave {other:?}, not true or false")),
+        }
+    }
+
+    /// Evaluates to a grade: a string of 1 to [`GRADE_MAX`] characters, or null for none.
+    pub fn grade(&self, scope: &Value) -> Result<Option<String>, String> {
+        match self.run(scope)? {
+            cel::Value::Null => Ok(None),
+            cel::Value::String(s) if !s.trim().is_empty() && s.chars().count() <= GRADE_MAX => {
+                Ok(Some(s.trim().to_string()))
+            }
+            other => Err(format!(
+                "it gave {other:?}, not a grade (text of 1 to {GRADE_MAX} characters, or null)"
+            )),
         }
     }
 
@@ -384,6 +444,25 @@ impl Expr {
         out.dedup();
         Ok(out)
     }
+}
+
+/// The names CEL's macros bind in `source`: `c` in `cases.exists(c, ...)`, and likewise for
+/// `all`, `exists_one`, `map` and `filter` (the names a list's items go by inside them).
+fn macro_variables(source: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for m in [".all(", ".exists(", ".exists_one(", ".map(", ".filter("] {
+        for (i, _) in source.match_indices(m) {
+            let rest = source[i + m.len()..].trim_start();
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if !name.is_empty() && rest[name.len()..].trim_start().starts_with(',') {
+                out.push(name);
+            }
+        }
+    }
+    out
 }
 
 /// The field names an expression reads as `fields.NAME` (outside quoted strings), in order.
@@ -457,6 +536,28 @@ impl Workflow {
     }
 
     /// A state's name, or its id when the workflow (of an older policy) no longer has it.
+    /// Role ids in words: their names from the policy, `opener` as whoever opened the case.
+    pub fn roles_text<S: AsRef<str>>(&self, ids: &[S]) -> Text {
+        let names: Vec<Text> = ids
+            .iter()
+            .map(|id| {
+                let id = id.as_ref();
+                if id == OPENER {
+                    return Text::new("开启人", "whoever opened the case");
+                }
+                self.role_names
+                    .iter()
+                    .find(|(r, _)| r == id)
+                    .map(|(_, n)| n.clone())
+                    .unwrap_or_else(|| Text::new(id, id))
+            })
+            .collect();
+        Text::new(
+            names.iter().map(|n| n.zh.as_str()).collect::<Vec<_>>().join("、"),
+            names.iter().map(|n| n.en.as_str()).collect::<Vec<_>>().join(", "),
+        )
+    }
+
     fn state_name(&self, id: &str) -> Text {
         self.state(id)
             .map(|s| s.name.clone())
@@ -518,6 +619,34 @@ pub struct CaseFacts {
     pub opened_by: i64,
     /// Oldest first.
     pub steps: Vec<Step>,
+}
+
+/// What a case's expressions read besides the case itself: its customer and the customer's
+/// other cases (R1.3: no cooperation project before the admission is accepted). Empty for a
+/// case of no customer.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Around {
+    pub customer: Option<CustomerFacts>,
+    /// The customer's cases, the case itself left out.
+    pub cases: Vec<OtherCase>,
+}
+
+/// A case's customer as expressions read it (`customer.kind == "company"`, `customer.grade`).
+#[derive(Debug, Clone, Serialize)]
+pub struct CustomerFacts {
+    pub id: i64,
+    /// `company` or `person`.
+    pub kind: String,
+    pub grade: Option<String>,
+    pub tags: Vec<String>,
+}
+
+/// Another case of the same customer (`cases.exists(c, c.workflow == "admission" && ...)`).
+#[derive(Debug, Clone, Serialize)]
+pub struct OtherCase {
+    pub id: i64,
+    pub workflow: String,
+    pub state: String,
 }
 
 /// What an action (or opening a case) comes to.
@@ -608,8 +737,15 @@ fn typed_fields(
     Ok(out)
 }
 
-/// What an expression reads: the case's fields, the actor (null for a timer) and the case.
-fn scope(wf: &Workflow, fields: &Map<String, Value>, actor: Option<&Actor>, case: (i64, &str, i64)) -> Value {
+/// What an expression reads: the case's fields, the actor (null for a timer), the case, its
+/// checklists' tallies, its customer (null for none) and the customer's other cases.
+fn scope(
+    wf: &Workflow,
+    fields: &Map<String, Value>,
+    actor: Option<&Actor>,
+    case: (i64, &str, i64),
+    around: &Around,
+) -> Value {
     // Every declared field is present (null when unset) so that `fields.x == null` reads it.
     let (id, state, opened_by) = case;
     let checklist: Map<String, Value> = wf
@@ -617,11 +753,14 @@ fn scope(wf: &Workflow, fields: &Map<String, Value>, actor: Option<&Actor>, case
         .iter()
         .map(|c| (c.id.clone(), json!(c.tally(fields))))
         .collect();
+    let others: Vec<&OtherCase> = around.cases.iter().filter(|c| c.id != id).collect();
     json!({
         "fields": fields,
         "actor": actor.map(|a| json!({ "id": a.id, "roles": a.roles })),
-        "case": { "id": id, "state": state, "opened_by": opened_by },
+        "case": { "id": id, "state": state, "opened_by": opened_by, "completeness": completeness(wf, fields) },
         "checklist": checklist,
+        "customer": around.customer,
+        "cases": others,
     })
 }
 
@@ -651,6 +790,21 @@ fn effects_of(
                     subject: format!("case:{case_id}:{step}:staff:{staff_id}"),
                 }));
             }
+            EffectDef::SetGrade { value } => {
+                let grade = value.grade(scope).map_err(|e| {
+                    refusal(
+                        "effect_unevaluable",
+                        rule,
+                        format!("无法确定客户的新等级（`{}`：{e}）", value.source),
+                        format!("The customer's new grade cannot be told (`{}`: {e})", value.source),
+                    )
+                })?;
+                out.push(Effect::SetGrade { grade });
+            }
+            EffectDef::Tag { tag, on } => out.push(Effect::Tag {
+                tag: tag.clone(),
+                on: *on,
+            }),
         }
     }
     Ok(out)
@@ -684,14 +838,28 @@ fn with_declared(wf: &Workflow, fields: Map<String, Value>) -> Map<String, Value
     all
 }
 
+/// Whether `actor` may open a case of the workflow (its `open_by` roles; `admin` always).
+pub fn may_open(wf: &Workflow, actor: &Actor) -> bool {
+    wf.open_by.is_empty() || actor.roles.iter().any(|r| r == ADMIN_ROLE || wf.open_by.contains(r))
+}
+
 /// Opens a case: the fields typed and complete, every opening guard holding.
 pub fn open(
     wf: &Workflow,
     input: &Map<String, Value>,
-    has_customer: bool,
+    around: &Around,
     actor: &Actor,
     version: u32,
 ) -> Result<Outcome, Refusal> {
+    let has_customer = around.customer.is_some();
+    if !may_open(wf, actor) {
+        return Err(refusal(
+            "forbidden",
+            &wf.rule,
+            format!("「{}」由{}开启", wf.name.zh, wf.roles_text(&wf.open_by).zh),
+            format!("A “{}” is opened by {}", wf.name.en, wf.roles_text(&wf.open_by).en),
+        ));
+    }
     if (wf.subject == Subject::Customer) != has_customer {
         return Err(if has_customer {
             refusal(
@@ -718,10 +886,11 @@ pub fn open(
             format!("Fill in “{}”", missing.name.en),
         ));
     }
-    let s = scope(wf, &fields, Some(actor), (0, &wf.initial, actor.id));
+    let s = scope(wf, &fields, Some(actor), (0, &wf.initial, actor.id), around);
     for g in &wf.guards {
         check_guard(g, &s)?;
     }
+    let effects = effects_of(&wf.on_open, &s, &wf.rule, 0, OPEN)?;
     let state = wf.state(&wf.initial).map(|s| s.name.clone()).unwrap_or_default();
     Ok(Outcome {
         state: wf.initial.clone(),
@@ -730,7 +899,7 @@ pub fn open(
         moved: true,
         complete: true,
         overdue: None,
-        effects: Vec::new(),
+        effects,
         decision: Decision {
             rule: wf.rule.clone(),
             policy_version: version,
@@ -769,7 +938,12 @@ fn unsigned<'a>(a: &'a Action, case: &CaseFacts) -> Vec<&'a String> {
 /// Whether `actor` may take `a` on the case (its roles or relation, the opener rule, a second
 /// signature by the same person), and in which role: the role signed in and the roles still to
 /// sign after this one.
-fn signer(a: &Action, case: &CaseFacts, actor: &Actor) -> Result<(Option<String>, Vec<String>), Refusal> {
+fn signer(
+    wf: &Workflow,
+    a: &Action,
+    case: &CaseFacts,
+    actor: &Actor,
+) -> Result<(Option<String>, Vec<String>), Refusal> {
     let admin = actor.roles.iter().any(|r| r == ADMIN_ROLE);
     let mine: Vec<&String> =
         a.by.iter()
@@ -779,8 +953,8 @@ fn signer(a: &Action, case: &CaseFacts, actor: &Actor) -> Result<(Option<String>
         return Err(refusal(
             "forbidden",
             &a.rule,
-            format!("「{}」由{}进行", a.name.zh, a.by.join("、")),
-            format!("“{}” is taken by {}", a.name.en, a.by.join(", ")),
+            format!("「{}」由{}进行", a.name.zh, wf.roles_text(&a.by).zh),
+            format!("“{}” is taken by {}", a.name.en, wf.roles_text(&a.by).en),
         ));
     }
     if a.not_opener && case.opened_by == actor.id && !admin {
@@ -832,7 +1006,7 @@ fn signer(a: &Action, case: &CaseFacts, actor: &Actor) -> Result<(Option<String>
 pub fn available<'w>(wf: &'w Workflow, case: &CaseFacts, actor: &Actor) -> Vec<&'w Action> {
     wf.actions
         .iter()
-        .filter(|a| a.from.contains(&case.state) && signer(a, case, actor).is_ok())
+        .filter(|a| a.from.contains(&case.state) && signer(wf, a, case, actor).is_ok())
         .collect()
 }
 
@@ -853,6 +1027,7 @@ pub fn decide(
     action: &str,
     actor: &Actor,
     given: &Given<'_>,
+    around: &Around,
     version: u32,
 ) -> Result<Outcome, Refusal> {
     let (input, note) = (given.fields, given.note);
@@ -899,7 +1074,7 @@ pub fn decide(
             ),
         ));
     }
-    let (role, left) = signer(a, case, actor)?;
+    let (role, left) = signer(wf, a, case, actor)?;
     let note = note.map(str::trim).filter(|n| !n.is_empty());
     if a.note && note.is_none() {
         return Err(refusal(
@@ -914,7 +1089,7 @@ pub fn decide(
     fields.extend(set.clone());
     let answers = answered(wf, a, &mut fields, given.answers)?;
     let fields = with_declared(wf, fields);
-    let here_scope = scope(wf, &fields, Some(actor), (case.id, &case.state, case.opened_by));
+    let here_scope = scope(wf, &fields, Some(actor), (case.id, &case.state, case.opened_by), around);
     if let Some(g) = &a.guard {
         check_guard(g, &here_scope)?;
     }
@@ -926,12 +1101,12 @@ pub fn decide(
     let there = wf.state(&to).map(|s| s.name.clone()).unwrap_or_default();
     let mut text = if !left.is_empty() {
         Text::new(
-            format!("{}已签「{}」，还需{}签", actor.name, a.name.zh, left.join("、")),
+            format!("{}已签「{}」，还需{}签", actor.name, a.name.zh, wf.roles_text(&left).zh),
             format!(
                 "{} signed “{}”; {} still to sign",
                 actor.name,
                 a.name.en,
-                left.join(", ")
+                wf.roles_text(&left).en
             ),
         )
     } else if to != case.state {
@@ -1127,14 +1302,14 @@ pub struct Fired {
     pub next: Option<Timestamp>,
 }
 
-/// Fires `timer` of the case, due at `due`, at `now`: `None` when the case has left the timer's
+/// Fires `timer` of the case, due at `due`, at `now` (the pair given as `(due, now)`): `None` when the case has left the timer's
 /// states or its `unless` holds (a repeating timer then still falls due again, `next`).
 pub fn fire(
     wf: &Workflow,
     case: &CaseFacts,
     timer: &Timer,
-    due: Timestamp,
-    now: Timestamp,
+    around: &Around,
+    (due, now): (Timestamp, Timestamp),
     tz: &jiff::tz::TimeZone,
     version: u32,
 ) -> Result<Fired, Refusal> {
@@ -1149,7 +1324,7 @@ pub fn fire(
     if !timer.states.contains(&case.state) {
         return Ok(quiet(None));
     }
-    let s = scope(wf, &case.fields, None, (case.id, &case.state, case.opened_by));
+    let s = scope(wf, &case.fields, None, (case.id, &case.state, case.opened_by), around);
     let stays = timer.to.as_ref().is_none_or(|t| *t == case.state);
     let next = (timer.repeat && stays).then(|| next_after(due));
     if let Some(u) = &timer.unless {
@@ -1324,7 +1499,7 @@ manual = false
             answers: &Map::new(),
             note,
         };
-        super::decide(wf, case, action, actor, &given, version)
+        super::decide(wf, case, action, actor, &given, &company(), version)
     }
 
     fn credit() -> Workflow {
@@ -1340,6 +1515,19 @@ manual = false
         }
     }
 
+    /// A company customer with no other cases.
+    fn company() -> Around {
+        Around {
+            customer: Some(CustomerFacts {
+                id: 40,
+                kind: "company".into(),
+                grade: None,
+                tags: vec![],
+            }),
+            cases: vec![],
+        }
+    }
+
     fn fields(v: Value) -> Map<String, Value> {
         v.as_object().unwrap().clone()
     }
@@ -1348,7 +1536,7 @@ manual = false
         let o = open(
             wf,
             &fields(json!({ "amount": amount })),
-            true,
+            &company(),
             &actor(1, "consultant"),
             3,
         )
@@ -1369,7 +1557,10 @@ manual = false
         assert_eq!((c.state.as_str(), c.fields["terms"].clone()), ("proposed", Value::Null));
         assert_eq!(completeness(&wf, &c.fields), 50);
         let me = actor(1, "consultant");
-        let refuse = |v: Value, customer: bool| open(&wf, &fields(v), customer, &me, 3).unwrap_err();
+        let refuse = |v: Value, customer: bool| {
+            let around = if customer { company() } else { Around::default() };
+            open(&wf, &fields(v), &around, &me, 3).unwrap_err()
+        };
         let r = refuse(json!({ "amount": 50_000 }), true);
         assert_eq!((r.code, r.rule.unwrap().as_str()), ("guard_refused", "R90.2"));
         assert_eq!(refuse(json!({ "amount": "lots" }), true).code, "invalid_field");
@@ -1581,7 +1772,7 @@ manual = false
         let remind = wf.timer("remind").unwrap();
         let c = opened_case(&wf);
         let due = at("2026-03-03T02:00:00Z");
-        let f = fire(&wf, &c, remind, due, due, &tz, 3).unwrap();
+        let f = fire(&wf, &c, remind, &company(), (due, due), &tz, 3).unwrap();
         assert_eq!(f.next, None, "after = once per stay");
         let o = f.outcome.unwrap();
         assert_eq!((o.state.as_str(), o.moved, o.overdue), ("proposed", false, Some(true)));
@@ -1599,7 +1790,7 @@ manual = false
         assert_eq!(o.decision.text.zh, "「审批提醒」：此案件已在「已提出」2 天，已逾期");
         let mut left = c.clone();
         left.state = "approved".into();
-        let quiet = fire(&wf, &left, remind, due, due, &tz, 3).unwrap();
+        let quiet = fire(&wf, &left, remind, &company(), (due, due), &tz, 3).unwrap();
         assert!(
             quiet.outcome.is_none() && quiet.next.is_none(),
             "the case moved on: nothing"
@@ -1615,7 +1806,7 @@ manual = false
         c.state = "approved".into();
         let due = at("2026-04-01T02:00:00Z");
         // The sweep ran late (40 days): the next firing is the first one still ahead.
-        let f = fire(&wf, &c, every, due, at("2026-05-10T00:00:00Z"), &tz, 3).unwrap();
+        let f = fire(&wf, &c, every, &company(), (due, at("2026-05-10T00:00:00Z")), &tz, 3).unwrap();
         assert_eq!(f.next, Some(at("2026-05-31T02:00:00Z")));
         let o = f.outcome.unwrap();
         assert!(o.effects.is_empty());
@@ -1625,7 +1816,7 @@ manual = false
             o.decision.text.en
         );
         c.fields.insert("terms".into(), json!("60d"));
-        let f = fire(&wf, &c, every, due, due, &tz, 3).unwrap();
+        let f = fire(&wf, &c, every, &company(), (due, due), &tz, 3).unwrap();
         assert!(f.outcome.is_none());
         assert_eq!(f.next, Some(at("2026-05-01T02:00:00Z")));
     }
@@ -1684,7 +1875,7 @@ guard = { rule = "R91.2", when = "checklist.inspection.passed", refusal = { zh =
             answers: &answers,
             note: None,
         };
-        let o = super::decide(wf, &c, "inspect", &leader, &given, 3).unwrap();
+        let o = super::decide(wf, &c, "inspect", &leader, &given, &company(), 3).unwrap();
         assert_eq!(
             o.fields["inspection"],
             json!({ "licence": "yes", "premises": "unclear", "staff": "yes" })
@@ -1719,6 +1910,7 @@ guard = { rule = "R91.2", when = "checklist.inspection.passed", refusal = { zh =
                 answers: &fix,
                 note: None,
             },
+            &company(),
             3,
         )
         .unwrap();
@@ -1743,12 +1935,13 @@ guard = { rule = "R91.2", when = "checklist.inspection.passed", refusal = { zh =
                     answers: &bad,
                     note: None,
                 },
+                &company(),
                 3,
             )
             .unwrap_err();
             assert_eq!(r.code, "invalid_answer", "{why}");
         }
-        let r = super::decide(wf, &c, "admit", &leader, &given, 3).unwrap_err();
+        let r = super::decide(wf, &c, "admit", &leader, &given, &company(), 3).unwrap_err();
         assert_eq!(r.code, "invalid_answer", "admit answers no checklist");
         let lax = ADMISSION.replace("items = [", "unclear = \"yes\"\nitems = [");
         let p = Policy::parse(&format!("{SAMPLE}{lax}"), "admission.toml").unwrap();
@@ -1783,19 +1976,106 @@ guard = { rule = "R91.2", when = "checklist.inspection.passed", refusal = { zh =
         let text: Vec<String> = crate::policy::explain(&p).iter().map(|l| l.text.en.clone()).collect();
         let text = text.join("\n");
         assert!(text.contains("Workflow: Credit line request"), "{text}");
-        assert!(text.contains("may “Approve” when it is proposed, and it becomes approved; not by whoever opened the case; needs `fields.amount <= 5000000 || fields.terms == '30d'`"), "{text}");
+        assert!(text.contains("may “Approve” when it is proposed, and it becomes approved; not by whoever opened the case; its condition is checked first, and when it fails: Above 50,000 yuan only 30-day terms"), "{text}");
         assert!(
             text.contains("“Reject” when it is proposed, and it becomes rejected; with a note"),
             "{text}"
         );
         assert!(text.contains("each role signs, each by a different person"), "{text}");
         assert!(
-            text.contains("“Approval reminder”: when a case has been proposed for 2 days, it is marked overdue; charges ledger code `credit_slow` to `[case.opened_by, 9]`"),
+            text.contains("“Approval reminder”: when a case has been proposed for 2 days, it is marked overdue; charges “Slow credit approval” to the staff it names"),
             "{text}"
         );
         assert!(
-            text.contains("“Review due”: when a case that is approved goes 30 days without “Review” (unless `fields.terms == '60d'`)"),
+            text.contains("“Review due”: when a case that is approved goes 30 days without “Review” (except cases its exception covers)"),
             "{text}"
+        );
+    }
+
+    const REGRADE: &str = r#"
+[[workflows]]
+id = "regrade"
+rule = "R1.11"
+name = { zh = "调级", en = "Regrade" }
+open_by = ["consultant"]
+initial = "proposed"
+states = [
+  { id = "proposed", name = { zh = "待批", en = "proposed" } },
+  { id = "done", name = { zh = "已生效", en = "in effect" } },
+]
+fields = [{ id = "grade", type = "choice", of = ["A", "B"], required = true, name = { zh = "等级", en = "Grade" } }]
+on_open = [{ tag = "regrading" }]
+[[workflows.guards]]
+rule = "R1.3"
+when = "customer.kind == 'company' && cases.exists(c, c.workflow == 'admission' && c.state == 'admitted')"
+refusal = { zh = "未入网", en = "Not admitted" }
+[[workflows.actions]]
+id = "approve"
+name = { zh = "批准", en = "Approve" }
+from = ["proposed"]
+to = "done"
+by = ["team_leader"]
+effects = [{ set_grade = "fields.grade" }, { untag = "regrading" }]
+"#;
+
+    #[test]
+    fn r1_expressions_read_the_customer_and_its_other_cases_and_effects_change_the_customer() {
+        let p = Policy::parse(&format!("{SAMPLE}{REGRADE}"), "regrade.toml").unwrap();
+        let wf = p.workflow("regrade").unwrap();
+        let input = fields(json!({ "grade": "A" }));
+        let me = actor(1, "consultant");
+        let other = |state: &str| OtherCase {
+            id: 3,
+            workflow: "admission".into(),
+            state: state.into(),
+        };
+        let mut around = company();
+        around.cases = vec![other("submitted")];
+        let r = open(wf, &input, &around, &me, 1).unwrap_err();
+        assert_eq!((r.code, r.rule.unwrap().as_str()), ("guard_refused", "R1.3"));
+        let r = open(wf, &input, &around, &actor(2, "team_leader"), 1).unwrap_err();
+        assert_eq!(r.code, "forbidden", "open_by");
+        around.cases = vec![other("admitted")];
+        let o = open(wf, &input, &around, &me, 1).unwrap();
+        assert_eq!(
+            o.effects,
+            [Effect::Tag {
+                tag: "regrading".into(),
+                on: true
+            }]
+        );
+        if let Some(c) = around.customer.as_mut() {
+            c.kind = "person".into();
+        }
+        assert_eq!(open(wf, &input, &around, &me, 1).unwrap_err().code, "guard_refused");
+        let case = CaseFacts {
+            id: 9,
+            state: o.state,
+            fields: o.fields,
+            opened_by: 1,
+            steps: vec![],
+        };
+        let given = Given {
+            fields: &Map::new(),
+            answers: &Map::new(),
+            note: None,
+        };
+        let o = super::decide(wf, &case, "approve", &actor(2, "team_leader"), &given, &company(), 1).unwrap();
+        assert_eq!(
+            o.effects,
+            [
+                Effect::SetGrade {
+                    grade: Some("A".into())
+                },
+                Effect::Tag {
+                    tag: "regrading".into(),
+                    on: false
+                }
+            ]
+        );
+        assert_eq!(
+            Expr::compile("cases.all(x, x.state != 'open')").unwrap().reads(),
+            ["cases"]
         );
     }
 
@@ -1809,8 +2089,52 @@ guard = { rule = "R91.2", when = "checklist.inspection.passed", refusal = { zh =
         assert!(e.contains("no state `refused`") && e.contains("credit.toml:"), "{e}");
         let e = bad("fields.amount >= 100000", "fields.amount >= ");
         assert!(e.contains("does not compile"), "{e}");
-        let e = bad("fields.amount >= 100000", "customer.grade == 'A'");
-        assert!(e.contains("`customer` is not something"), "{e}");
+        let e = bad("fields.amount >= 100000", "client.grade == 'A'");
+        assert!(e.contains("`client` is not something"), "{e}");
+        // A macro's own variable is read; another unknown name is not.
+        let src = format!(
+            "{SAMPLE}{}",
+            CREDIT.replacen("fields.amount >= 100000", "cases.exists(c, c.state == 'x')", 1)
+        );
+        assert!(Policy::parse(&src, "credit.toml").is_ok());
+        let e = bad("fields.amount >= 100000", "cases.exists(c, d.state == 'x')");
+        assert!(e.contains("`d` is not something"), "{e}");
+        // A workflow of no customer reads no customer and changes none.
+        let lone = CREDIT.replacen("subject = \"customer\"", "subject = \"none\"", 1);
+        let e = Policy::parse(
+            &format!(
+                "{SAMPLE}{}",
+                lone.replacen("fields.amount >= 100000", "customer.grade == 'A'", 1)
+            ),
+            "credit.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("reads `customer`, but a case of workflow `credit_line` has no customer"),
+            "{e}"
+        );
+        let e = Policy::parse(
+            &format!(
+                "{SAMPLE}{}",
+                lone.replacen(
+                    "not_opener = true",
+                    "not_opener = true\neffects = [{ tag = \"vip\" }]",
+                    1
+                )
+            ),
+            "credit.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("changes its customer, but its cases have none"), "{e}");
+        let e = bad("effects = [{ charge", "effects = [{ tag = \"x\", charge");
+        assert!(e.contains("not one of those known"), "{e}");
+        let e = bad(
+            "initial = \"proposed\"",
+            "initial = \"proposed\"\non_open = [{ charge = \"credit_slow\", to = \"case.opened_by\" }]",
+        );
+        assert!(e.contains("charges when a case opens"), "{e}");
         let e = bad("by = [\"team_leader\"]\nnote", "by = [\"cashier\"]\nnote");
         assert!(e.contains("cashier"), "{e}");
         let e = bad("to = \"rejected\"", "to = \"proposed\"");

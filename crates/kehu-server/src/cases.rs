@@ -2,7 +2,9 @@
 //! writes the outcome (the case, its step, the history event with the Decision) in one
 //! transaction. Every workflow of every policy runs through these two functions.
 
-use kehu_domain::workflow::{self, Actor, CaseFacts, Effect, Given, Outcome, Workflow};
+use kehu_domain::workflow::{
+    self, Actor, Around, CaseFacts, CustomerFacts, Effect, Given, OtherCase, Outcome, Workflow,
+};
 use std::sync::Arc;
 
 use kehu_domain::{Decision, Lang, Policy, Text, Timestamp};
@@ -151,6 +153,29 @@ fn case_json(row: &CaseRow) -> Value {
     })
 }
 
+/// What the case's expressions read about its customer: the customer and its cases, read in the
+/// transaction that decides (after the customer or the case is locked).
+async fn around(tx: &mut Tx, tenant: i64, customer_id: Option<i64>) -> Result<Around, ApiError> {
+    let Some(id) = customer_id else {
+        return Ok(Around::default());
+    };
+    let c = kehu_store::customers::get_tx(tx, tenant, id).await?;
+    let cases = store::of_customer_tx(tx, tenant, id)
+        .await?
+        .into_iter()
+        .map(|(id, workflow, state)| OtherCase { id, workflow, state })
+        .collect();
+    Ok(Around {
+        customer: Some(CustomerFacts {
+            id,
+            tags: c.tag_list(),
+            kind: c.kind,
+            grade: c.grade,
+        }),
+        cases,
+    })
+}
+
 /// Opens a case of `workflow_id`: the fields checked, the opening guards held, the case, its
 /// first step and its history event written together.
 pub async fn open(
@@ -164,7 +189,6 @@ pub async fn open(
     let lang = caller.lang;
     let wf = workflow_of(&policy, workflow_id, lang)?;
     let me = actor(caller);
-    let outcome = workflow::open(wf, fields, customer_id.is_some(), &me, policy.version).map_err(refused(lang))?;
     let tenant = caller.tenant_id;
     let now = state.now();
     let seen = crate::visibility::view(state, caller, &policy).await?;
@@ -172,6 +196,10 @@ pub async fn open(
     if let Some(c) = customer_id {
         crate::visibility::lock_customer(&mut tx, &seen, caller, c).await?;
     }
+    // The customer stays locked to the commit, so a guard over its cases (R1.3) holds when the
+    // case is written.
+    let near = around(&mut tx, tenant, customer_id).await?;
+    let outcome = workflow::open(wf, fields, &near, &me, policy.version).map_err(refused(lang))?;
     let row = store::insert(
         &mut tx,
         tenant,
@@ -263,7 +291,8 @@ pub async fn act(
     let steps = store::steps_tx(&mut tx, tenant, id).await?;
     let me = actor(caller);
     let facts = before.facts(&steps);
-    let outcome = workflow::decide(wf, &facts, action, &me, given, policy.version).map_err(refused(lang))?;
+    let near = around(&mut tx, tenant, before.customer_id).await?;
+    let outcome = workflow::decide(wf, &facts, action, &me, given, &near, policy.version).map_err(refused(lang))?;
     let note = given.note.map(str::trim).filter(|n| !n.is_empty());
     // What the step set: its fields, and its answers under their checklist's id.
     let mut set = given.fields.clone();
@@ -384,6 +413,26 @@ async fn apply(
                     Err(e) => return Err(e.into()),
                 }
             }
+            Effect::SetGrade { grade } => {
+                if let Some(c) = row.customer_id {
+                    crate::service::change_customer(tx, policy, (row.tenant_id, c), (None, Some(decision)), now, |b| {
+                        Ok((grade.clone(), b.tags.clone()))
+                    })
+                    .await?;
+                }
+            }
+            Effect::Tag { tag, on } => {
+                if let Some(c) = row.customer_id {
+                    crate::service::change_customer(tx, policy, (row.tenant_id, c), (None, Some(decision)), now, |b| {
+                        let mut list: Vec<String> = b.tag_list().into_iter().filter(|t| t != tag).collect();
+                        if *on {
+                            list.push(tag.clone());
+                        }
+                        Ok((b.grade.clone(), list.join(",")))
+                    })
+                    .await?;
+                }
+            }
         }
     }
     Ok(())
@@ -422,7 +471,8 @@ async fn fire_timer(tx: &mut Tx, policy: &Policy, d: &DeadlineRow, now: Timestam
         return Ok(());
     }
     let due = kehu_store::ts(d.due_at);
-    let fired = workflow::fire(wf, &facts, timer, due, now, &policy.tz, policy.version).unwrap_or_else(|r| {
+    let near = around(tx, tenant, before.customer_id).await?;
+    let fired = workflow::fire(wf, &facts, timer, &near, (due, now), &policy.tz, policy.version).unwrap_or_else(|r| {
         // The policy's expression cannot be evaluated on this case: retrying would fail the
         // same way, so the firing is dropped with a warning (a repeating timer comes due again).
         tracing::warn!(case.id = before.id, timer = %timer.id, reason = %r.text.en, "case timer could not be evaluated; skipped");

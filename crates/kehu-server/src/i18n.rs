@@ -680,7 +680,7 @@ static STRINGS: &[(&str, &str, &str)] = &[
     ("cases.answer_no", "否", "No"),
     ("cases.answer_unclear", "不确定", "Unclear"),
     ("cases.unanswered", "未回答", "Not answered"),
-    ("event.case.open", "开启", "opened"),
+    ("event.case.open", "开启", "Opened"),
     ("event.complaint.resolve", "投诉已解决", "Complaint resolved"),
     (
         "event.complaint.escalate",

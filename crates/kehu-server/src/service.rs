@@ -376,50 +376,81 @@ pub async fn update_customer(
     let view = crate::visibility::view(state, caller, &policy).await?;
     let mut tx = state.db.begin().await?;
     crate::visibility::lock_customer(&mut tx, &view, caller, id).await?;
-    let before = customers::get_tx(&mut tx, caller.tenant_id, id).await?;
-    let grade = match grade {
-        None => before.grade.clone(),
-        Some(g) => clean(Some(g), 20, "grade", lang)?,
-    };
-    let tags = match tags {
-        None => before.tags.clone(),
-        Some(list) => {
-            let mut out: Vec<String> = Vec::new();
-            for t in list {
-                let t = t.trim().to_string();
-                if t.is_empty() {
-                    continue;
+    change_customer(
+        &mut tx,
+        &policy,
+        (caller.tenant_id, id),
+        (Some(caller.id()), None),
+        now,
+        |before| {
+            let grade = match grade {
+                None => before.grade.clone(),
+                Some(g) => clean(Some(g), kehu_domain::workflow::GRADE_MAX, "grade", lang)?,
+            };
+            let tags = match tags {
+                None => before.tags.clone(),
+                Some(list) => {
+                    let mut out: Vec<String> = Vec::new();
+                    for t in list {
+                        let t = t.trim().to_string();
+                        if t.is_empty() {
+                            continue;
+                        }
+                        if t.chars().count() > 30 || t.contains(',') || has_control(&t) || out.len() >= 20 {
+                            return Err(ApiError::bad_request(
+                                "invalid_tag",
+                                Text::new(
+                                    "标记最多 20 个，每个不超过 30 个字符，不含逗号",
+                                    "At most 20 tags of at most 30 characters each, without commas",
+                                ),
+                            )
+                            .in_lang(lang));
+                        }
+                        if !out.contains(&t) {
+                            out.push(t);
+                        }
+                    }
+                    out.join(",")
                 }
-                if t.chars().count() > 30 || t.contains(',') || has_control(&t) || out.len() >= 20 {
-                    return Err(ApiError::bad_request(
-                        "invalid_tag",
-                        Text::new(
-                            "标记最多 20 个，每个不超过 30 个字符，不含逗号",
-                            "At most 20 tags of at most 30 characters each, without commas",
-                        ),
-                    )
-                    .in_lang(lang));
-                }
-                if !out.contains(&t) {
-                    out.push(t);
-                }
-            }
-            out.join(",")
-        }
-    };
-    customers::set_grade_and_tags(&mut tx, caller.tenant_id, id, grade.as_deref(), &tags, now).await?;
+            };
+            Ok((grade, tags))
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    get_customer(state, caller, id).await
+}
+
+/// Changes a customer's grade and tags to what `edit` makes of the customer as it stands, in
+/// `tx` (the customer locked by the caller): the valid claims get their per-grade limits anew
+/// and a history event records the change, by `who.0` (none for a rule) with the Decision
+/// `who.1` that made it (a case's effect, R1.11).
+pub(crate) async fn change_customer(
+    tx: &mut kehu_store::Tx,
+    policy: &Policy,
+    (tenant, id): (i64, i64),
+    who: (Option<i64>, Option<&kehu_domain::Decision>),
+    now: Timestamp,
+    edit: impl FnOnce(&CustomerRow) -> Result<(Option<String>, String), ApiError>,
+) -> Result<(), ApiError> {
+    let before = customers::get_tx(tx, tenant, id).await?;
+    let (grade, tags) = edit(&before)?;
+    if grade == before.grade && tags == before.tags {
+        return Ok(());
+    }
+    customers::set_grade_and_tags(tx, tenant, id, grade.as_deref(), &tags, now).await?;
     // Per-grade follow-up windows: the customer's valid claims get their limits anew.
-    for claim in claims::for_customer_tx(&mut tx, caller.tenant_id, id).await? {
+    for claim in claims::for_customer_tx(tx, tenant, id).await? {
         if claim.status() == kehu_domain::claim::ClaimStatus::Valid {
-            crate::lifecycle::settle(&mut tx, &policy, claim, now).await?;
+            crate::lifecycle::settle(tx, policy, claim, now).await?;
         }
     }
     history::append(
-        &mut tx,
-        caller.tenant_id,
+        tx,
+        tenant,
         now,
         NewEvent {
-            actor_id: Some(caller.id()),
+            actor_id: who.0,
             entity: "customer",
             entity_id: id,
             customer_id: Some(id),
@@ -428,12 +459,11 @@ pub async fn update_customer(
             after: Some(
                 json!({ "grade": grade, "tags": tags.split(',').filter(|t| !t.is_empty()).collect::<Vec<_>>() }),
             ),
-            ..Default::default()
+            decision: who.1,
         },
     )
     .await?;
-    tx.commit().await?;
-    get_customer(state, caller, id).await
+    Ok(())
 }
 
 pub async fn get_customer(state: &AppState, caller: &Caller, id: i64) -> Result<CustomerView, ApiError> {

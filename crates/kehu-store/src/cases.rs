@@ -159,6 +159,16 @@ pub async fn get_tx(tx: &mut Tx, tenant_id: i64, id: i64) -> Result<CaseRow> {
         .await
 }
 
+/// The cases of a customer as a case's expressions read them (id, workflow, state), oldest
+/// first, whoever may see them: a rule reads them, not a reader (R1.3).
+pub async fn of_customer_tx(tx: &mut Tx, tenant_id: i64, customer_id: i64) -> Result<Vec<(i64, String, String)>> {
+    tx.fetch_all(
+        "SELECT id, workflow, state FROM cases WHERE tenant_id = $1 AND customer_id = $2 ORDER BY id LIMIT 1000",
+        args![tenant_id, customer_id],
+    )
+    .await
+}
+
 /// Which cases a list shows.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {

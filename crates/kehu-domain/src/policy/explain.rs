@@ -774,8 +774,22 @@ fn workflow(p: &Policy, out: &mut Vec<Line>, w: &crate::workflow::Workflow) {
         out.push(line(
             1,
             Some(&g.rule),
-            format!("开启时须满足 `{}`，否则：{}", g.when.source, g.text.zh),
-            format!("Opening needs `{}`; otherwise: {}", g.when.source, g.text.en),
+            format!("开启前检查，不符合时拒绝：{}", g.text.zh),
+            format!("Checked before a case opens; when it fails: {}", g.text.en),
+        ));
+    }
+    if !w.open_by.is_empty() {
+        let who = roles(p, &w.open_by);
+        out.push(line(1, r, format!("由{}开启", who.zh), format!("Opened by {}", who.en)));
+    }
+    let opening = effects(p, &w.on_open);
+    if !opening.is_empty() {
+        let (zh, en): (Vec<String>, Vec<String>) = opening.into_iter().unzip();
+        out.push(line(
+            1,
+            r,
+            format!("开启时{}", zh.join("；")),
+            format!("Opening a case {}", en.join("; ")),
         ));
     }
     for a in &w.actions {
@@ -820,8 +834,11 @@ fn workflow(p: &Policy, out: &mut Vec<Line>, w: &crate::workflow::Workflow) {
             e.push_str("; with a note giving the reason");
         }
         if let Some(g) = &a.guard {
-            z.push_str(&format!("；须满足 `{}`，否则：{}", g.when.source, g.text.zh));
-            e.push_str(&format!("; needs `{}`, otherwise: {}", g.when.source, g.text.en));
+            z.push_str(&format!("；先检查条件，不符合时拒绝：{}", g.text.zh));
+            e.push_str(&format!(
+                "; its condition is checked first, and when it fails: {}",
+                g.text.en
+            ));
         }
         for id in &a.answers {
             if let Some(c) = w.checklist(id) {
@@ -829,7 +846,7 @@ fn workflow(p: &Policy, out: &mut Vec<Line>, w: &crate::workflow::Workflow) {
                 e.push_str(&format!("; answers the checklist “{}”", c.name.en));
             }
         }
-        for (zh, en) in effects(&a.effects) {
+        for (zh, en) in effects(p, &a.effects) {
             z.push_str(&format!("；{zh}"));
             e.push_str(&format!("; {en}"));
         }
@@ -878,9 +895,9 @@ fn workflow(p: &Policy, out: &mut Vec<Line>, w: &crate::workflow::Workflow) {
                 ),
             )
         };
-        if let Some(u) = &t.unless {
-            z.push_str(&format!("（`{}` 成立时除外）", u.source));
-            e.push_str(&format!(" (unless `{}`)", u.source));
+        if t.unless.is_some() {
+            z.push_str("（符合例外条件的案件除外）");
+            e.push_str(" (except cases its exception covers)");
         }
         if let Some(to) = &t.to {
             z.push_str(&format!("，转为「{}」", state(to).zh));
@@ -889,7 +906,7 @@ fn workflow(p: &Policy, out: &mut Vec<Line>, w: &crate::workflow::Workflow) {
             z.push_str("，标为逾期");
             e.push_str(", it is marked overdue");
         }
-        for (zh, en) in effects(&t.effects) {
+        for (zh, en) in effects(p, &t.effects) {
             z.push_str(&format!("；{zh}"));
             e.push_str(&format!("; {en}"));
         }
@@ -897,12 +914,33 @@ fn workflow(p: &Policy, out: &mut Vec<Line>, w: &crate::workflow::Workflow) {
     }
 }
 
-fn effects(defs: &[crate::workflow::EffectDef]) -> Vec<(String, String)> {
+/// Effects in words: the ledger code by its name, and whom it is charged to when that is the
+/// opener (an expression's source is for `kehu policy check`, not for readers).
+fn effects(p: &Policy, defs: &[crate::workflow::EffectDef]) -> Vec<(String, String)> {
     defs.iter()
         .map(|d| match d {
-            crate::workflow::EffectDef::Charge { code, to } => (
-                format!("按台账项目 `{code}` 记给 `{}`", to.source),
-                format!("charges ledger code `{code}` to `{}`", to.source),
+            crate::workflow::EffectDef::Charge { code, to } => {
+                let name = p.ledger.code(code).map(|c| c.name.clone()).unwrap_or_default();
+                let (wz, we) = if to.source.trim() == "case.opened_by" {
+                    ("开启案件的人", "whoever opened the case")
+                } else {
+                    ("条件所指的人员", "the staff it names")
+                };
+                (
+                    format!("按「{}」记给{wz}", name.zh),
+                    format!("charges “{}” to {we}", name.en),
+                )
+            }
+            crate::workflow::EffectDef::SetGrade { .. } => (
+                "客户的等级随之更新".to_string(),
+                "the customer's grade is set from the case".to_string(),
+            ),
+            crate::workflow::EffectDef::Tag { tag, on: true } => {
+                (format!("给客户加上标记「{tag}」"), format!("tags the customer “{tag}”"))
+            }
+            crate::workflow::EffectDef::Tag { tag, on: false } => (
+                format!("去掉客户的标记「{tag}」"),
+                format!("takes the tag “{tag}” off the customer"),
             ),
         })
         .collect()

@@ -29,8 +29,8 @@ use toml::Spanned;
 use super::{Checker, LedgerCode, Role};
 use crate::text::Text;
 use crate::workflow::{
-    Action, Checklist, EffectDef, Expr, FieldDef, FieldKind, Guard, Item, OPENER, Signoff, State, Subject, Timer,
-    Unclear, Workflow,
+    Action, CUSTOMER_VARIABLES, Checklist, EffectDef, Expr, FieldDef, FieldKind, Guard, Item, OPENER, Signoff, State,
+    Subject, Timer, Unclear, Workflow,
 };
 
 #[derive(Deserialize)]
@@ -53,6 +53,12 @@ pub(super) struct RawWorkflow {
     actions: Vec<RawAction>,
     #[serde(default)]
     timers: Vec<RawTimer>,
+    /// What opening a case does besides (tags on the customer).
+    #[serde(default)]
+    on_open: Vec<Spanned<RawEffect>>,
+    /// Roles that may open a case; none: anyone.
+    #[serde(default)]
+    open_by: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 #[derive(Deserialize)]
@@ -97,16 +103,34 @@ struct RawTimer {
     #[serde(default)]
     overdue: Option<bool>,
     #[serde(default)]
-    effects: Vec<RawEffect>,
+    effects: Vec<Spanned<RawEffect>>,
 }
 
+/// One effect: `{ charge = CODE, to = EXPR }`, `{ set_grade = EXPR }`, `{ tag = TAG }` or
+/// `{ untag = TAG }`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawEffect {
     /// A ledger code to charge.
-    charge: Spanned<String>,
+    #[serde(default)]
+    charge: Option<Spanned<String>>,
     /// Whom: an expression giving a staff id or a list of them.
-    to: Spanned<String>,
+    #[serde(default)]
+    to: Option<Spanned<String>>,
+    /// The customer's new grade: an expression giving text or null.
+    #[serde(default)]
+    set_grade: Option<Spanned<String>>,
+    #[serde(default)]
+    tag: Option<Spanned<String>>,
+    #[serde(default)]
+    untag: Option<Spanned<String>>,
+}
+
+/// What the expressions of one workflow may read.
+struct Reads<'a> {
+    fields: &'a [FieldDef],
+    wf: &'a str,
+    subject: Subject,
 }
 
 #[derive(Deserialize)]
@@ -162,7 +186,7 @@ struct RawAction {
     #[serde(default)]
     answers: Vec<Spanned<String>>,
     #[serde(default)]
-    effects: Vec<RawEffect>,
+    effects: Vec<Spanned<RawEffect>>,
 }
 
 /// What an expression may read as `fields.ID`: the fields, and each checklist's answers.
@@ -214,37 +238,99 @@ impl Checker<'_> {
         }
     }
 
-    /// An expression of workflow `wf` that reads only the fields it declares.
-    fn expr_of(&mut self, raw: &Spanned<String>, fields: &[FieldDef], wf: &str) -> Option<Expr> {
+    /// An expression of a workflow that reads only the fields it declares, and its customer only
+    /// when its cases have one.
+    fn expr_of(&mut self, raw: &Spanned<String>, r: &Reads<'_>) -> Option<Expr> {
         for f in crate::workflow::fields_read(raw.get_ref()) {
-            if !fields.iter().any(|d| d.id == f) {
-                let known: Vec<&str> = fields.iter().map(|d| d.id.as_str()).collect();
+            if !r.fields.iter().any(|d| d.id == f) {
+                let known: Vec<&str> = r.fields.iter().map(|d| d.id.as_str()).collect();
                 self.error(
                     raw.span(),
-                    format!("the expression reads `fields.{f}`, which workflow `{wf}` does not declare"),
+                    format!(
+                        "the expression reads `fields.{f}`, which workflow `{}` does not declare",
+                        r.wf
+                    ),
                     format!("its fields: {}", known.join(", ")),
                 );
             }
         }
-        self.expr(raw)
+        let e = self.expr(raw)?;
+        if r.subject == Subject::None
+            && let Some(v) = e.reads().into_iter().find(|v| CUSTOMER_VARIABLES.contains(&v.as_str()))
+        {
+            self.error(
+                raw.span(),
+                format!(
+                    "the expression reads `{v}`, but a case of workflow `{}` has no customer",
+                    r.wf
+                ),
+                "read fields, checklist, actor and case, or make the workflow's subject \"customer\"",
+            );
+        }
+        Some(e)
     }
 
-    fn guard(&mut self, raw: &RawGuard, fields: &[FieldDef], wf: &str) -> Option<Guard> {
+    fn guard(&mut self, raw: &RawGuard, r: &Reads<'_>) -> Option<Guard> {
         let rule = self.rule(&raw.rule);
-        self.expr_of(&raw.when, fields, wf).map(|when| Guard {
+        self.expr_of(&raw.when, r).map(|when| Guard {
             rule,
             when,
             text: raw.refusal.clone(),
         })
     }
 
-    fn effects(&mut self, raw: &[RawEffect], fields: &[FieldDef], codes: &[LedgerCode], wf: &str) -> Vec<EffectDef> {
-        raw.iter()
-            .filter_map(|e| {
-                let code = self.automatic_code(&e.charge, codes, &format!("workflow `{wf}`"));
-                self.expr_of(&e.to, fields, wf).map(|to| EffectDef::Charge { code, to })
-            })
-            .collect()
+    fn effects(&mut self, raw: &[Spanned<RawEffect>], r: &Reads<'_>, codes: &[LedgerCode]) -> Vec<EffectDef> {
+        let mut out = Vec::new();
+        for e in raw {
+            let span = e.span();
+            let e = e.get_ref();
+            let given = [
+                e.charge.is_some(),
+                e.set_grade.is_some(),
+                e.tag.is_some(),
+                e.untag.is_some(),
+            ];
+            if given.iter().filter(|g| **g).count() != 1 || (e.to.is_some() != e.charge.is_some()) {
+                self.error(
+                    span,
+                    format!("an effect of workflow `{}` is not one of those known", r.wf),
+                    "write one of { charge = \"CODE\", to = \"case.opened_by\" }, { set_grade = \"fields.grade\" }, { tag = \"TAG\" } or { untag = \"TAG\" }",
+                );
+                continue;
+            }
+            let def = if let (Some(code), Some(to)) = (&e.charge, &e.to) {
+                let code = self.automatic_code(code, codes, &format!("workflow `{}`", r.wf));
+                self.expr_of(to, r).map(|to| EffectDef::Charge { code, to })
+            } else if let Some(v) = &e.set_grade {
+                self.expr_of(v, r).map(|value| EffectDef::SetGrade { value })
+            } else {
+                let (t, on) = match (&e.tag, &e.untag) {
+                    (Some(t), _) => (t, true),
+                    (_, Some(t)) => (t, false),
+                    _ => continue,
+                };
+                let tag = t.get_ref().trim().to_string();
+                if tag.is_empty() || tag.chars().count() > 30 || tag.contains(',') {
+                    self.error(
+                        t.span(),
+                        format!("`{tag}` is not a tag"),
+                        "a tag has 1 to 30 characters and no comma",
+                    );
+                }
+                Some(EffectDef::Tag { tag, on })
+            };
+            if let Some(d) = def {
+                if d.on_customer() && r.subject == Subject::None {
+                    self.error(
+                        span,
+                        format!("workflow `{}` changes its customer, but its cases have none", r.wf),
+                        "make the workflow's subject \"customer\", or remove the effect",
+                    );
+                }
+                out.push(d);
+            }
+        }
+        out
     }
 
     fn timer(&mut self, t: &RawTimer, wf: &Workflow, codes: &[LedgerCode]) -> Option<Timer> {
@@ -304,12 +390,15 @@ impl Checker<'_> {
         };
         let rule = t.rule.as_ref().map(|r| self.rule(r)).unwrap_or_else(|| wf.rule.clone());
         let readable = readable(&wf.fields, &wf.checklists);
-        let unless = t.unless.as_ref().and_then(|u| self.expr_of(u, &readable, &wf.id));
-        let effects = self.effects(&t.effects, &readable, codes, &wf.id);
+        let r = Reads {
+            fields: &readable,
+            wf: &wf.id,
+            subject: wf.subject,
+        };
+        let unless = t.unless.as_ref().and_then(|u| self.expr_of(u, &r));
+        let effects = self.effects(&t.effects, &r, codes);
         // Nobody acts when a timer fires: its expressions have no actor.
-        let exprs = unless
-            .iter()
-            .chain(effects.iter().map(|EffectDef::Charge { to, .. }| to));
+        let exprs = unless.iter().chain(effects.iter().filter_map(EffectDef::expr));
         if exprs.into_iter().any(|e| e.reads().iter().any(|v| v == "actor")) {
             self.error(
                 t.id.span(),
@@ -493,7 +582,22 @@ impl Checker<'_> {
                 });
             }
             let readable = readable(&fields, &checklists);
-            let guards = w.guards.iter().filter_map(|g| self.guard(g, &readable, &id)).collect();
+            let r = Reads {
+                fields: &readable,
+                wf: &id,
+                subject,
+            };
+            let guards = w.guards.iter().filter_map(|g| self.guard(g, &r)).collect();
+            let on_open = self.effects(&w.on_open, &r, codes);
+            for raw in &w.on_open {
+                if raw.get_ref().charge.is_some() {
+                    self.error(
+                        raw.span(),
+                        format!("workflow `{id}` charges when a case opens"),
+                        "charge on an action or a timer; on_open may set tags",
+                    );
+                }
+            }
             let mut actions: Vec<Action> = Vec::new();
             for a in &w.actions {
                 let aid = self.workflow_id(&a.id, "action");
@@ -610,9 +714,9 @@ impl Checker<'_> {
                     not_opener: a.not_opener,
                     note: a.note,
                     fields: set,
-                    guard: a.guard.as_ref().and_then(|g| self.guard(g, &readable, &id)),
+                    guard: a.guard.as_ref().and_then(|g| self.guard(g, &r)),
                     answers,
-                    effects: self.effects(&a.effects, &readable, codes, &id),
+                    effects: self.effects(&a.effects, &r, codes),
                 });
             }
             let mut wf = Workflow {
@@ -627,7 +731,14 @@ impl Checker<'_> {
                 guards,
                 actions,
                 timers: Vec::new(),
+                on_open,
+                open_by: w
+                    .open_by
+                    .as_ref()
+                    .map(|r| self.role_list(r, roles, &format!("workflow `{}` open_by", w.id.get_ref())))
+                    .unwrap_or_default(),
                 max_money,
+                role_names: roles.iter().map(|r| (r.id.clone(), r.name.clone())).collect(),
             };
             for t in &w.timers {
                 if let Some(timer) = self.timer(t, &wf, codes) {

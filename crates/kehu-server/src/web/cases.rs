@@ -552,6 +552,7 @@ pub async fn list(State(state): State<AppState>, mut pc: PageCaller, Query(q): Q
             .workflows
             .iter()
             .filter(|w| w.subject == workflow::Subject::None)
+            .filter(|w| workflow::may_open(w, &crate::cases::actor(&pc.caller)))
             .map(|w| (w.id.clone(), w.name.get(lang).to_string()))
             .collect(),
         rules: policy

@@ -696,6 +696,7 @@ async fn load_detail(state: &AppState, caller: &Caller, c: Chrome, id: i64) -> R
             .workflows
             .iter()
             .filter(|w| w.subject == kehu_domain::workflow::Subject::Customer)
+            .filter(|w| kehu_domain::workflow::may_open(w, &crate::cases::actor(caller)))
             .map(|w| (w.id.clone(), w.name.get(lang).to_string()))
             .collect(),
         flash: None,

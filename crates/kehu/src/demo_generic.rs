@@ -27,6 +27,14 @@ const NOTES: &[&str] = &[
     "需要客户单位走采购审批",
 ];
 const GRADES: &[&str] = &["A", "B", "C", "D"];
+/// Parts of demo company names (a city, a trade, and a number that keeps them apart).
+const CITIES: &[&str] = &["杭州", "宁波", "苏州", "合肥", "南昌", "福州"];
+const FIRMS: &[&str] = &[
+    "建设工程有限公司",
+    "市政工程有限公司",
+    "机电安装有限公司",
+    "建筑劳务有限公司",
+];
 
 pub async fn seed(state: &AppState, policy: &Policy, file: &str, source: &str, admin_pw: &str) -> anyhow::Result<()> {
     let db = &state.db;
@@ -134,6 +142,7 @@ pub async fn seed(state: &AppState, policy: &Policy, file: &str, source: &str, a
         )
         .await?;
     }
+    let mut companies: Vec<i64> = Vec::new();
     let total = 120;
     let step = jiff::SignedDuration::from_secs(29 * 24 * 3600 / total as i64);
     // Customers with a claim, oldest first: those a complaint can be about.
@@ -149,9 +158,15 @@ pub async fn seed(state: &AppState, policy: &Policy, file: &str, source: &str, a
         }
         let creator = rng.pick(&creators).clone();
         let phone = new_phone(&mut rng, &mut phones);
+        // A policy with workflows runs them on companies (partner firms) as well as people.
+        let company = !policy.workflows.is_empty() && i % 3 == 0;
         let input = CustomerInput {
-            kind: "person".into(),
-            name: format!("{}{}", rng.pick(SURNAMES), rng.pick(GIVEN)),
+            kind: if company { "company" } else { "person" }.into(),
+            name: if company {
+                format!("{}{}{}", rng.pick(CITIES), rng.pick(FIRMS), i + 1)
+            } else {
+                format!("{}{}", rng.pick(SURNAMES), rng.pick(GIVEN))
+            },
             phones: vec![phone],
             source: Some(rng.pick(&sources).clone()),
             grade: (i % 2 == 0).then(|| rng.pick(GRADES).to_string()),
@@ -162,6 +177,9 @@ pub async fn seed(state: &AppState, policy: &Policy, file: &str, source: &str, a
             Err(e) if e.code == "duplicate_customer" => continue,
             Err(e) => anyhow::bail!("seeding customer {i}: {}", e.detail.en),
         };
+        if company {
+            companies.push(customer.row.id);
+        }
         if i % 10 >= 7 || holders.is_empty() {
             continue;
         }
@@ -226,6 +244,7 @@ pub async fn seed(state: &AppState, policy: &Policy, file: &str, source: &str, a
     if policy.conflicts.is_some() {
         open_conflict(state, policy, &staff, &teams, real_now).await?;
     }
+    open_cases(state, policy, &admin, &staff, &companies, real_now).await?;
     set_now(state, real_now);
     kehu_server::lifecycle::sweep(state, real_now)
         .await
@@ -522,4 +541,142 @@ async fn open_conflict(
     .await
     .map_err(|e| anyhow::anyhow!("seeding conflict: {}", e.detail.en))?;
     Ok(())
+}
+
+/// A few cases of each workflow of customers, on the demo's first companies, opened over the
+/// last days by someone the workflow lets open them and who sees the company (required fields
+/// filled in by type), then walked on: the k-th case takes k steps that move it, each by someone
+/// the engine lets take it. A step or an opening a rule refuses (a cooperation project before the
+/// admission, R1.3) is simply not taken: the demo goes through the rules like real work.
+async fn open_cases(
+    state: &AppState,
+    policy: &Policy,
+    admin: &StaffRow,
+    staff: &[StaffRow],
+    companies: &[i64],
+    now: jiff::Timestamp,
+) -> anyhow::Result<()> {
+    use kehu_domain::workflow::Subject;
+    for wf in policy.workflows.iter().filter(|w| w.subject == Subject::Customer) {
+        let openers: Vec<&StaffRow> = staff
+            .iter()
+            .filter(|s| kehu_domain::workflow::may_open(wf, &kehu_server::cases::actor(&caller(s))))
+            .collect();
+        for (k, customer) in companies.iter().take(4).enumerate() {
+            let mut fields = serde_json::Map::new();
+            for f in wf.fields.iter() {
+                if f.required || (k % 2 == 0 && !matches!(f.kind, FieldKind::Choice(_))) {
+                    fields.insert(f.id.clone(), demo_value(&f.kind, true));
+                }
+            }
+            let mut at = now - jiff::SignedDuration::from_hours(24 * (2 + 3 * k as i64));
+            set_now(state, at);
+            let mut opened = None;
+            for by in &openers {
+                match kehu_server::cases::open(state, &caller(by), &wf.id, Some(*customer), &fields).await {
+                    Ok(v) => {
+                        opened = Some(v.row.id);
+                        break;
+                    }
+                    // Another opener may see this company (404), or a rule refuses (409).
+                    Err(e) if e.status.is_client_error() => {}
+                    Err(e) => anyhow::bail!("seeding a case of {}: {}", wf.id, e.detail.en),
+                }
+            }
+            let Some(id) = opened else {
+                continue;
+            };
+            for _ in 0..k {
+                at += jiff::SignedDuration::from_hours(3);
+                set_now(state, at);
+                if !walk(state, wf, staff, &caller(admin), id, k).await? {
+                    break;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+use kehu_domain::workflow::FieldKind;
+
+/// A value of a field's kind for the demo: at opening a choice takes its first value, later its
+/// last (a grade change proposes A, an acceptance gives D).
+fn demo_value(kind: &FieldKind, opening: bool) -> serde_json::Value {
+    match kind {
+        FieldKind::Text => serde_json::json!("示范"),
+        FieldKind::Number => serde_json::json!(1),
+        FieldKind::Money => serde_json::json!(10_000_000),
+        FieldKind::Bool => serde_json::json!(false),
+        FieldKind::Choice(of) => {
+            let v = if opening { of.first() } else { of.last() };
+            serde_json::json!(v.cloned().unwrap_or_default())
+        }
+    }
+}
+
+/// One step that moves case `id` on: its checklists answered first (yes, one item unclear on
+/// odd cases), then the first action out of its state needing no note that someone may take.
+/// Whether it moved.
+async fn walk(
+    state: &AppState,
+    wf: &kehu_domain::workflow::Workflow,
+    staff: &[StaffRow],
+    reader: &kehu_server::auth::Caller,
+    id: i64,
+    k: usize,
+) -> anyhow::Result<bool> {
+    use kehu_domain::workflow::{Given, available};
+    let view = kehu_server::cases::get(state, reader, id)
+        .await
+        .map_err(|e| anyhow::anyhow!("reading case {id}: {}", e.detail.en))?;
+    let facts = view.row.facts(&view.steps);
+    let none = serde_json::Map::new();
+    for s in staff {
+        let me = caller(s);
+        let mine = available(wf, &facts, &kehu_server::cases::actor(&me));
+        // Checklists not yet answered, then a move.
+        for a in mine.iter().filter(|a| !a.answers.is_empty()) {
+            let mut answers = serde_json::Map::new();
+            for c in wf.checklists.iter().filter(|c| a.answers.contains(&c.id)) {
+                if c.tally(&facts.fields).answered > 0 {
+                    continue;
+                }
+                for (n, item) in c.items.iter().enumerate() {
+                    let answer = if k % 2 == 1 && n == 1 { "unclear" } else { "yes" };
+                    answers.insert(item.id.clone(), serde_json::json!(answer));
+                }
+            }
+            if !answers.is_empty() {
+                let given = Given {
+                    fields: &none,
+                    answers: &answers,
+                    note: None,
+                };
+                let _ = kehu_server::cases::act(state, &me, id, &a.id, &given).await;
+            }
+        }
+        for a in mine
+            .iter()
+            .filter(|a| a.to.as_ref().is_some_and(|t| *t != facts.state) && !a.note)
+        {
+            let fields: serde_json::Map<String, serde_json::Value> = a
+                .fields
+                .iter()
+                .filter_map(|f| wf.field(f))
+                .map(|f| (f.id.clone(), demo_value(&f.kind, false)))
+                .collect();
+            let given = Given {
+                fields: &fields,
+                answers: &none,
+                note: None,
+            };
+            match kehu_server::cases::act(state, &me, id, &a.id, &given).await {
+                Ok(_) => return Ok(true),
+                Err(e) if e.status.is_client_error() => {}
+                Err(e) => anyhow::bail!("seeding a step on case {id}: {}", e.detail.en),
+            }
+        }
+    }
+    Ok(false)
 }

@@ -10,6 +10,7 @@ mod conflicts;
 mod data;
 mod events;
 mod org;
+mod partners;
 mod sales;
 mod timed;
 mod trust;

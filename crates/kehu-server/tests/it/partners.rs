@@ -1,0 +1,164 @@
+//! The partner network (R1, presets/partner-network.toml) through the API, with no Rust of its
+//! own: the admission dossier and its completeness (R1.1), the inspection where unclear counts
+//! as no (R1.2), the cooperation-project guard (R1.3), the central review (R1.4) that gives the
+//! grade (R1.5), the tag a pending project puts on the partner (R1.7) and the grade change two
+//! units must approve (R1.11). On the virtual clock; SQLite and PostgreSQL.
+
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+
+use crate::both;
+use crate::support::{Session, TestApp, advance};
+use crate::timed::{staff_of, tenant_on};
+
+async fn partner(app: &TestApp, by: &Session, kind: &str, name: &str, phone: &str) -> i64 {
+    let (s, c) = app
+        .post(
+            "/api/v1/customers",
+            by,
+            json!({ "kind": kind, "name": name, "phones": [phone] }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{c}");
+    c["id"].as_i64().unwrap()
+}
+
+async fn act(app: &TestApp, by: &Session, case: i64, action: &str, body: Value) -> (StatusCode, Value) {
+    app.post(&format!("/api/v1/cases/{case}/actions/{action}"), by, body)
+        .await
+}
+
+fn refusal(r: &(StatusCode, Value)) -> (StatusCode, &str, &str) {
+    (
+        r.0,
+        r.1["code"].as_str().unwrap_or_default(),
+        r.1["rule"].as_str().unwrap_or_default(),
+    )
+}
+
+async fn customer(app: &TestApp, by: &Session, id: i64) -> Value {
+    let (s, c) = app.get(&format!("/api/v1/customers/{id}"), by).await;
+    assert_eq!(s, StatusCode::OK, "{c}");
+    c
+}
+
+both!(
+    virtual r1_a_partner_is_admitted_graded_and_regraded_by_the_policy_alone,
+    |app: TestApp| async move {
+        let admin = tenant_on(&app, "partner-network", "partners").await;
+        let intro = staff_of(&app, &admin, "intro1", "吴业务", "introducer", None).await;
+        let central = staff_of(&app, &admin, "central1", "郑审核", "central_reviewer", None).await;
+        let central2 = staff_of(&app, &admin, "central2", "冯审核", "central_reviewer", None).await;
+        let market = staff_of(&app, &admin, "market1", "陈开发", "market_development", None).await;
+        let firm = partner(&app, &intro, "company", "华建工程有限公司", "13900001001").await;
+        let person = partner(&app, &intro, "person", "张三", "13900001002").await;
+
+        // R1.1: an admission is a company's, opened by the introducing unit.
+        let open = |customer: i64, fields: Value| json!({ "workflow": "admission", "customer_id": customer, "fields": fields });
+        let r = app.post("/api/v1/cases", &intro, open(person, json!({}))).await;
+        assert_eq!(refusal(&r), (StatusCode::CONFLICT, "guard_refused", "R1.1"), "{}", r.1);
+        let r = app.post("/api/v1/cases", &market, open(firm, json!({}))).await;
+        assert_eq!(refusal(&r), (StatusCode::FORBIDDEN, "forbidden", "R1.1"), "{}", r.1);
+
+        // R1.3: no cooperation project before the admission.
+        let project = json!({ "workflow": "cooperation_project", "customer_id": firm, "fields": { "project_name": "滨江大桥标段" } });
+        let r = app.post("/api/v1/cases", &intro, project.clone()).await;
+        assert_eq!(refusal(&r), (StatusCode::CONFLICT, "guard_refused", "R1.3"), "{}", r.1);
+        assert!(r.1["detail"].as_str().unwrap_or_default().contains("入网"), "{}", r.1);
+
+        // R1.1: the dossier opens incomplete; its completeness is measured (8 fields and 3
+        // inspection items: 2 of 11 there).
+        let (s, c) = app
+            .post(
+                "/api/v1/cases",
+                &intro,
+                open(firm, json!({ "legal_representative": "刘建国", "address": "杭州市滨江区江南大道 1 号" })),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{c}");
+        let id = c["id"].as_i64().unwrap();
+        assert_eq!((c["state"].as_str(), c["completeness"].as_i64()), (Some("draft"), Some(18)), "{c}");
+        let r = app.post("/api/v1/cases", &intro, open(firm, json!({}))).await;
+        assert_eq!(refusal(&r), (StatusCode::CONFLICT, "guard_refused", "R1.1"), "one dossier per partner: {}", r.1);
+
+        // R1.2: the inspection; unclear counts as no.
+        let (s, c) = act(
+            &app,
+            &intro,
+            id,
+            "inspect",
+            json!({ "answers": { "site_address": "yes", "site_staff": "unclear", "site_equipment": "yes" } }),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{c}");
+        assert_eq!(c["completeness"].as_i64(), Some(45), "5 of 11: {c}");
+        // An incomplete dossier may be submitted (R1.1: completeness is shown, not required).
+        let (s, c) = act(&app, &intro, id, "submit", json!({})).await;
+        assert_eq!((s, c["state"].as_str()), (StatusCode::OK, Some("submitted")), "{c}");
+        assert_eq!(c["waiting_on"][0]["roles"], json!(["central_reviewer"]), "{c}");
+
+        // R1.4: the central unit decides; a reject needs its reason; R1.2 keeps an A grade from a
+        // partner whose inspection left an item unclear.
+        let r = act(&app, &central, id, "reject", json!({})).await;
+        assert_eq!(refusal(&r), (StatusCode::CONFLICT, "note_required", "R1.4"), "{}", r.1);
+        let r = act(&app, &intro, id, "accept", json!({ "fields": { "grade": "C" } })).await;
+        assert_eq!(refusal(&r).0, StatusCode::FORBIDDEN, "{}", r.1);
+        let r = act(&app, &central, id, "accept", json!({ "fields": { "grade": "A" } })).await;
+        assert_eq!(refusal(&r), (StatusCode::CONFLICT, "guard_refused", "R1.2"), "{}", r.1);
+        let (s, c) = act(&app, &central, id, "accept", json!({ "fields": { "grade": "C" } })).await;
+        assert_eq!((s, c["state"].as_str()), (StatusCode::OK, Some("admitted")), "{c}");
+        // R1.5: the grade the central unit gave is the partner's.
+        assert_eq!(customer(&app, &central, firm).await["grade"], "C");
+
+        // R1.3: now a project opens, and (R1.7) the partner is tagged while it is pending.
+        let (s, p) = app.post("/api/v1/cases", &intro, project.clone()).await;
+        assert_eq!((s, p["state"].as_str()), (StatusCode::CREATED, Some("pending")), "{p}");
+        assert_eq!(customer(&app, &intro, firm).await["tags"], json!(["在谈项目"]));
+        let pid = p["id"].as_i64().unwrap();
+        let (s, _) = act(&app, &intro, pid, "contract", json!({ "fields": { "contract_value": 120_000_000 } })).await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(customer(&app, &intro, firm).await["tags"], json!([]));
+
+        // R1.11: a grade change takes effect on the approvals of both units, by two people.
+        let change = |grade: &str| json!({ "workflow": "grade_change", "customer_id": firm, "fields": { "grade": grade, "reason": "两年合作良好" } });
+        let r = app.post("/api/v1/cases", &intro, change("C")).await;
+        assert_eq!(refusal(&r), (StatusCode::CONFLICT, "guard_refused", "R1.11"), "same grade: {}", r.1);
+        let (s, g) = app.post("/api/v1/cases", &intro, change("B")).await;
+        assert_eq!(s, StatusCode::CREATED, "{g}");
+        let gid = g["id"].as_i64().unwrap();
+        let (s, g) = act(&app, &central, gid, "approve", json!({})).await;
+        assert_eq!((s, g["state"].as_str()), (StatusCode::OK, Some("proposed")), "{g}");
+        assert_eq!(customer(&app, &central, firm).await["grade"], "C", "not yet in effect");
+        let r = act(&app, &central2, gid, "approve", json!({})).await;
+        assert_eq!(refusal(&r), (StatusCode::CONFLICT, "already_signed", "R1.11"), "one role signs once: {}", r.1);
+        let (s, g) = act(&app, &market, gid, "approve", json!({})).await;
+        assert_eq!((s, g["state"].as_str()), (StatusCode::OK, Some("approved")), "{g}");
+        assert_eq!(customer(&app, &central, firm).await["grade"], "B");
+        // The change is in the partner's history with the decision that made it.
+        let (_, h) = app.get(&format!("/api/v1/customers/{firm}/history"), &admin).await;
+        let regraded = h["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["entity"] == "customer" && e["after"]["grade"] == "B")
+            .unwrap_or_else(|| panic!("{h}"));
+        assert_eq!(regraded["decision"]["rule"], "R1.11", "{regraded}");
+
+        // R1.4: a dossier waiting for the central unit is overdue after 5 days; a rejection
+        // keeps its reason.
+        let other = partner(&app, &intro, "company", "远大建设集团", "13900001003").await;
+        let (_, c) = app.post("/api/v1/cases", &intro, open(other, json!({}))).await;
+        let oid = c["id"].as_i64().unwrap();
+        act(&app, &intro, oid, "submit", json!({})).await;
+        advance(&app, 5 * 86_400 + 60).await;
+        let (_, late) = app.get("/api/v1/cases?workflow=admission&overdue=true", &central).await;
+        assert_eq!(late["items"][0]["id"].as_i64(), Some(oid), "{late}");
+        let (s, c) = act(&app, &central, oid, "reject", json!({ "note": "无施工资质证书" })).await;
+        assert_eq!((s, c["state"].as_str()), (StatusCode::OK, Some("rejected")), "{c}");
+        let (_, c) = app.get(&format!("/api/v1/cases/{oid}"), &intro).await;
+        assert!(c.to_string().contains("无施工资质证书"), "{c}");
+        // A rejected partner may apply again.
+        let (s, _) = app.post("/api/v1/cases", &intro, open(other, json!({}))).await;
+        assert_eq!(s, StatusCode::CREATED);
+    }
+);

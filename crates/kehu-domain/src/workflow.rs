@@ -87,18 +87,22 @@ pub enum FieldKind {
     /// An amount in fen.
     Money,
     Bool,
+    /// A calendar date written `YYYY-MM-DD` (a document's validity, R1.10); compares with
+    /// `today` as text.
+    Date,
     /// One of the listed values.
     Choice(Vec<String>),
 }
 
 impl FieldKind {
-    /// The type as the policy writes it: `text`, `number`, `money`, `bool` or `choice`.
+    /// The type as the policy writes it: `text`, `number`, `money`, `bool`, `date` or `choice`.
     pub fn name(&self) -> &'static str {
         match self {
             FieldKind::Text => "text",
             FieldKind::Number => "number",
             FieldKind::Money => "money",
             FieldKind::Bool => "bool",
+            FieldKind::Date => "date",
             FieldKind::Choice(_) => "choice",
         }
     }
@@ -242,8 +246,8 @@ pub struct Action {
     pub note: bool,
     /// Fields this action may set.
     pub fields: Vec<String>,
-    /// Checked with the action's fields applied.
-    pub guard: Option<Guard>,
+    /// Checked with the action's fields applied, in order; the first that fails refuses.
+    pub guards: Vec<Guard>,
     /// Checklists this action may answer.
     pub answers: Vec<String>,
     /// What happens besides the move, once the action is complete (the last sign-off).
@@ -345,7 +349,7 @@ impl Serialize for Expr {
 }
 
 /// The names an expression may read.
-pub const VARIABLES: [&str; 6] = ["fields", "actor", "case", "checklist", "customer", "cases"];
+pub const VARIABLES: [&str; 7] = ["fields", "actor", "case", "checklist", "customer", "cases", "today"];
 
 /// The names that read the case's customer (nothing for a workflow of no customer).
 pub const CUSTOMER_VARIABLES: [&str; 2] = ["customer", "cases"];
@@ -629,6 +633,9 @@ pub struct Around {
     pub customer: Option<CustomerFacts>,
     /// The customer's cases, the case itself left out.
     pub cases: Vec<OtherCase>,
+    /// The tenant's date when the engine decides, `YYYY-MM-DD` (R1.10: a document valid until
+    /// a date is valid while `fields.licence_until >= today`).
+    pub today: String,
 }
 
 /// A case's customer as expressions read it (`customer.kind == "company"`, `customer.grade`).
@@ -641,12 +648,14 @@ pub struct CustomerFacts {
     pub tags: Vec<String>,
 }
 
-/// Another case of the same customer (`cases.exists(c, c.workflow == "admission" && ...)`).
+/// Another case of the same customer (`cases.exists(c, c.workflow == "admission" && ...)`),
+/// with its fields (R1.10: the admission's documents).
 #[derive(Debug, Clone, Serialize)]
 pub struct OtherCase {
     pub id: i64,
     pub workflow: String,
     pub state: String,
+    pub fields: Map<String, Value>,
 }
 
 /// What an action (or opening a case) comes to.
@@ -706,6 +715,9 @@ fn typed_fields(
             FieldKind::Number => v.as_i64().is_some(),
             FieldKind::Money => v.as_i64().is_some_and(|n| (0..=wf.max_money).contains(&n)),
             FieldKind::Bool => v.is_boolean(),
+            FieldKind::Date => v
+                .as_str()
+                .is_some_and(|s| s.len() == 10 && s.parse::<jiff::civil::Date>().is_ok()),
             FieldKind::Choice(of) => v.as_str().is_some_and(|s| of.iter().any(|o| o == s)),
         };
         if !ok {
@@ -720,6 +732,10 @@ fn typed_fields(
                     "a non-negative amount in fen".to_string(),
                 ),
                 FieldKind::Bool => ("true 或 false".to_string(), "true or false".to_string()),
+                FieldKind::Date => (
+                    "日期，如 2027-06-30".to_string(),
+                    "a date such as 2027-06-30".to_string(),
+                ),
                 FieldKind::Choice(of) => (
                     format!("其中之一：{}", of.join("、")),
                     format!("one of {}", of.join(", ")),
@@ -761,6 +777,7 @@ fn scope(
         "checklist": checklist,
         "customer": around.customer,
         "cases": others,
+        "today": around.today,
     })
 }
 
@@ -1090,7 +1107,7 @@ pub fn decide(
     let answers = answered(wf, a, &mut fields, given.answers)?;
     let fields = with_declared(wf, fields);
     let here_scope = scope(wf, &fields, Some(actor), (case.id, &case.state, case.opened_by), around);
-    if let Some(g) = &a.guard {
+    for g in &a.guards {
         check_guard(g, &here_scope)?;
     }
     let to = if left.is_empty() {
@@ -1140,8 +1157,12 @@ pub fn decide(
         "workflow": wf.id, "action": a.id, "by": actor.id, "from": case.state, "to": to,
         "set": set, "still_to_sign": left,
     });
-    if let Some(g) = &a.guard {
-        facts["guard"] = json!({ "rule": g.rule, "when": g.when.source });
+    if !a.guards.is_empty() {
+        facts["guards"] = a
+            .guards
+            .iter()
+            .map(|g| json!({ "rule": g.rule, "when": g.when.source }))
+            .collect();
     }
     if !effects.is_empty() {
         facts["effects"] = json!(effects);
@@ -1525,6 +1546,7 @@ manual = false
                 tags: vec![],
             }),
             cases: vec![],
+            today: "2026-12-03".into(),
         }
     }
 
@@ -2003,8 +2025,15 @@ states = [
   { id = "proposed", name = { zh = "待批", en = "proposed" } },
   { id = "done", name = { zh = "已生效", en = "in effect" } },
 ]
-fields = [{ id = "grade", type = "choice", of = ["A", "B"], required = true, name = { zh = "等级", en = "Grade" } }]
+fields = [
+  { id = "grade", type = "choice", of = ["A", "B"], required = true, name = { zh = "等级", en = "Grade" } },
+  { id = "licence_until", type = "date", name = { zh = "执照有效期至", en = "Licence valid until" } },
+]
 on_open = [{ tag = "regrading" }]
+[[workflows.guards]]
+rule = "R1.10"
+when = "fields.licence_until == null || fields.licence_until >= today"
+refusal = { zh = "执照已过期", en = "The licence has lapsed" }
 [[workflows.guards]]
 rule = "R1.3"
 when = "customer.kind == 'company' && cases.exists(c, c.workflow == 'admission' && c.state == 'admitted')"
@@ -2028,6 +2057,7 @@ effects = [{ set_grade = "fields.grade" }, { untag = "regrading" }]
             id: 3,
             workflow: "admission".into(),
             state: state.into(),
+            fields: Map::new(),
         };
         let mut around = company();
         around.cases = vec![other("submitted")];
@@ -2077,6 +2107,21 @@ effects = [{ set_grade = "fields.grade" }, { untag = "regrading" }]
             Expr::compile("cases.all(x, x.state != 'open')").unwrap().reads(),
             ["cases"]
         );
+        // A date field is a calendar date, and compares with today (R1.10).
+        let dated = |d: &str| fields(json!({ "grade": "A", "licence_until": d }));
+        let mut admitted = company();
+        admitted.cases = vec![other("admitted")];
+        assert_eq!(
+            open(wf, &dated("2027-02-30"), &admitted, &me, 1).unwrap_err().code,
+            "invalid_field"
+        );
+        let r = open(wf, &dated("2026-12-02"), &admitted, &me, 1).unwrap_err();
+        assert_eq!(
+            (r.code, r.rule.unwrap().as_str()),
+            ("guard_refused", "R1.10"),
+            "today is 2026-12-03"
+        );
+        assert!(open(wf, &dated("2026-12-03"), &admitted, &me, 1).is_ok());
     }
 
     #[test]

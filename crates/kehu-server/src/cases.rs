@@ -2,9 +2,7 @@
 //! writes the outcome (the case, its step, the history event with the Decision) in one
 //! transaction. Every workflow of every policy runs through these two functions.
 
-use kehu_domain::workflow::{
-    self, Actor, Around, CaseFacts, CustomerFacts, Effect, Given, OtherCase, Outcome, Workflow,
-};
+use kehu_domain::workflow::{self, Actor, Around, CaseFacts, CustomerFacts, Effect, Given, Outcome, Workflow};
 use std::sync::Arc;
 
 use kehu_domain::{Decision, Lang, Policy, Text, Timestamp};
@@ -155,16 +153,21 @@ fn case_json(row: &CaseRow) -> Value {
 
 /// What the case's expressions read about its customer: the customer and its cases, read in the
 /// transaction that decides (after the customer or the case is locked).
-async fn around(tx: &mut Tx, tenant: i64, customer_id: Option<i64>) -> Result<Around, ApiError> {
+async fn around(
+    tx: &mut Tx,
+    policy: &Policy,
+    (tenant, customer_id): (i64, Option<i64>),
+    now: Timestamp,
+) -> Result<Around, ApiError> {
+    let today = now.to_zoned(policy.tz.clone()).date().to_string();
     let Some(id) = customer_id else {
-        return Ok(Around::default());
+        return Ok(Around {
+            today,
+            ..Around::default()
+        });
     };
     let c = kehu_store::customers::get_tx(tx, tenant, id).await?;
-    let cases = store::of_customer_tx(tx, tenant, id)
-        .await?
-        .into_iter()
-        .map(|(id, workflow, state)| OtherCase { id, workflow, state })
-        .collect();
+    let cases = store::of_customer_tx(tx, tenant, id).await?;
     Ok(Around {
         customer: Some(CustomerFacts {
             id,
@@ -173,6 +176,7 @@ async fn around(tx: &mut Tx, tenant: i64, customer_id: Option<i64>) -> Result<Ar
             grade: c.grade,
         }),
         cases,
+        today,
     })
 }
 
@@ -198,7 +202,7 @@ pub async fn open(
     }
     // The customer stays locked to the commit, so a guard over its cases (R1.3) holds when the
     // case is written.
-    let near = around(&mut tx, tenant, customer_id).await?;
+    let near = around(&mut tx, &policy, (tenant, customer_id), now).await?;
     let outcome = workflow::open(wf, fields, &near, &me, policy.version).map_err(refused(lang))?;
     let row = store::insert(
         &mut tx,
@@ -291,7 +295,7 @@ pub async fn act(
     let steps = store::steps_tx(&mut tx, tenant, id).await?;
     let me = actor(caller);
     let facts = before.facts(&steps);
-    let near = around(&mut tx, tenant, before.customer_id).await?;
+    let near = around(&mut tx, &policy, (tenant, before.customer_id), now).await?;
     let outcome = workflow::decide(wf, &facts, action, &me, given, &near, policy.version).map_err(refused(lang))?;
     let note = given.note.map(str::trim).filter(|n| !n.is_empty());
     // What the step set: its fields, and its answers under their checklist's id.
@@ -471,7 +475,7 @@ async fn fire_timer(tx: &mut Tx, policy: &Policy, d: &DeadlineRow, now: Timestam
         return Ok(());
     }
     let due = kehu_store::ts(d.due_at);
-    let near = around(tx, tenant, before.customer_id).await?;
+    let near = around(tx, policy, (tenant, before.customer_id), now).await?;
     let fired = workflow::fire(wf, &facts, timer, &near, (due, now), &policy.tz, policy.version).unwrap_or_else(|r| {
         // The policy's expression cannot be evaluated on this case: retrying would fail the
         // same way, so the firing is dropped with a warning (a repeating timer comes due again).

@@ -175,18 +175,30 @@ fn places(policy: &Policy, caller: &Caller) -> Vec<Waiting> {
     for wf in &policy.workflows {
         for s in &wf.states {
             let here: Vec<_> = wf.actions.iter().filter(|a| a.from.contains(&s.id)).collect();
-            let by_role = here.iter().any(|a| holds(caller, &a.by));
-            let by_opening = here.iter().any(|a| a.by.iter().any(|r| r == OPENER));
-            if by_role || by_opening {
-                out.push(Waiting {
+            // A step that moves the case waits for whoever may take it; one that leaves it where
+            // it is (a record, a renewal, a review) only once a timer has found the case late.
+            let place = |acts: &[&&workflow::Action], overdue_only: bool| {
+                let by_role = acts.iter().any(|a| holds(caller, &a.by));
+                let by_opening = acts.iter().any(|a| a.by.iter().any(|r| r == OPENER));
+                (by_role || by_opening).then(|| Waiting {
                     workflow: wf.id.clone(),
                     state: s.id.clone(),
                     opened_by: (!by_role).then(|| caller.id()),
-                });
+                    overdue_only,
+                })
+            };
+            let (moving, staying): (Vec<_>, Vec<_>) = here.iter().partition(|a| moves(a, &s.id));
+            if let Some(p) = place(&moving, false).or_else(|| place(&staying, true)) {
+                out.push(p);
             }
         }
     }
     out
+}
+
+/// Whether taking `a` in `state` moves the case on.
+fn moves(a: &workflow::Action, state: &str) -> bool {
+    a.to.as_deref().is_some_and(|t| t != state)
 }
 
 fn action_names(wf: &Workflow, ids: &[&str]) -> Text {
@@ -232,6 +244,7 @@ async fn cases(
         let mine: Vec<&str> = workflow::available(wf, &facts, &actor)
             .into_iter()
             .filter(|a| holds(caller, &a.by) || (a.by.iter().any(|r| r == OPENER) && row.opened_by == caller.id()))
+            .filter(|a| moves(a, &row.state) || row.overdue_since.is_some())
             .map(|a| a.id.as_str())
             .collect();
         let Some((first, also)) = mine.split_first() else {

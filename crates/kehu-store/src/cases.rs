@@ -1,7 +1,7 @@
 //! Cases of the policy's workflows and the steps taken on them, on both backends. What a case
 //! may do next is `kehu_domain::workflow`'s to decide; this module only keeps the record.
 
-use kehu_domain::workflow::{CaseFacts, Step};
+use kehu_domain::workflow::{CaseFacts, OtherCase, Step};
 use kehu_domain::{Decision, Timestamp};
 use serde_json::{Map, Value};
 
@@ -159,14 +159,24 @@ pub async fn get_tx(tx: &mut Tx, tenant_id: i64, id: i64) -> Result<CaseRow> {
         .await
 }
 
-/// The cases of a customer as a case's expressions read them (id, workflow, state), oldest
-/// first, whoever may see them: a rule reads them, not a reader (R1.3).
-pub async fn of_customer_tx(tx: &mut Tx, tenant_id: i64, customer_id: i64) -> Result<Vec<(i64, String, String)>> {
-    tx.fetch_all(
-        "SELECT id, workflow, state FROM cases WHERE tenant_id = $1 AND customer_id = $2 ORDER BY id LIMIT 1000",
-        args![tenant_id, customer_id],
-    )
-    .await
+/// The cases of a customer as a case's expressions read them (id, workflow, state, fields),
+/// oldest first, whoever may see them: a rule reads them, not a reader (R1.3).
+pub async fn of_customer_tx(tx: &mut Tx, tenant_id: i64, customer_id: i64) -> Result<Vec<OtherCase>> {
+    let rows: Vec<(i64, String, String, String)> = tx
+        .fetch_all(
+            "SELECT id, workflow, state, fields FROM cases WHERE tenant_id = $1 AND customer_id = $2 ORDER BY id LIMIT 1000",
+            args![tenant_id, customer_id],
+        )
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, workflow, state, fields)| OtherCase {
+            id,
+            workflow,
+            state,
+            fields: serde_json::from_str(&fields).unwrap_or_default(),
+        })
+        .collect())
 }
 
 /// Which cases a list shows.
@@ -219,6 +229,8 @@ pub struct Waiting {
     pub workflow: String,
     pub state: String,
     pub opened_by: Option<i64>,
+    /// Only the cases a timer found late (the reader's steps here leave the case in its state).
+    pub overdue_only: bool,
 }
 
 /// The cases of the places given that the reader sees, at most `limit` of each place: those a
@@ -234,7 +246,7 @@ pub async fn waiting(db: &Db, tenant_id: i64, places: &[Waiting], limit: i64, vi
             format!("{SELECT} {place} AND k.overdue_since IS NOT NULL{seen} ORDER BY k.overdue_since, k.id LIMIT $5");
         let a = || args![tenant_id, p.workflow.clone(), p.state.clone(), p.opened_by, limit];
         let mut rows: Vec<CaseRow> = db.fetch_all(&late, a()).await?;
-        if (rows.len() as i64) < limit {
+        if (rows.len() as i64) < limit && !p.overdue_only {
             let rest = format!("{SELECT} {place} AND k.overdue_since IS NULL{seen} ORDER BY k.id LIMIT $5");
             let more = limit - rows.len() as i64;
             rows.extend(

@@ -833,7 +833,7 @@ fn workflow(p: &Policy, out: &mut Vec<Line>, w: &crate::workflow::Workflow) {
             z.push_str("；须写明理由");
             e.push_str("; with a note giving the reason");
         }
-        if let Some(g) = &a.guard {
+        for g in &a.guards {
             z.push_str(&format!("；先检查条件，不符合时拒绝：{}", g.text.zh));
             e.push_str(&format!(
                 "; its condition is checked first, and when it fails: {}",

@@ -183,6 +183,9 @@ struct RawAction {
     fields: Vec<Spanned<String>>,
     #[serde(default)]
     guard: Option<RawGuard>,
+    /// Several conditions, checked in order (each with its own rule).
+    #[serde(default)]
+    guards: Vec<RawGuard>,
     #[serde(default)]
     answers: Vec<Spanned<String>>,
     #[serde(default)]
@@ -494,6 +497,7 @@ impl Checker<'_> {
                     "number" => FieldKind::Number,
                     "money" => FieldKind::Money,
                     "bool" => FieldKind::Bool,
+                    "date" => FieldKind::Date,
                     "choice" if !f.of.is_empty() => FieldKind::Choice(f.of.clone()),
                     "choice" => {
                         self.error(
@@ -507,7 +511,7 @@ impl Checker<'_> {
                         self.error(
                             f.kind.span(),
                             format!("field type `{other}` is not known"),
-                            "types: text, number, money (fen), bool, choice",
+                            "types: text, number, money (fen), bool, date, choice",
                         );
                         FieldKind::Text
                     }
@@ -714,7 +718,12 @@ impl Checker<'_> {
                     not_opener: a.not_opener,
                     note: a.note,
                     fields: set,
-                    guard: a.guard.as_ref().and_then(|g| self.guard(g, &r)),
+                    guards: a
+                        .guard
+                        .iter()
+                        .chain(&a.guards)
+                        .filter_map(|g| self.guard(g, &r))
+                        .collect(),
                     answers,
                     effects: self.effects(&a.effects, &r, codes),
                 });

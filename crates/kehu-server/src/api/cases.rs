@@ -62,10 +62,19 @@ pub struct ActionOut {
     pub note_required: bool,
     /// Fields the action may set.
     pub fields: Vec<String>,
-    /// The action's condition (CEL), if it has one.
+    /// The action's first condition (CEL), if it has one.
     pub guard: Option<String>,
+    /// All its conditions, checked in order.
+    pub guards: Vec<GuardOut>,
     /// Checklists the action answers.
     pub answers: Vec<String>,
+}
+
+/// A condition: its rule and its expression.
+#[derive(Serialize, ToSchema)]
+pub struct GuardOut {
+    pub rule: String,
+    pub when: String,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -162,7 +171,15 @@ impl WorkflowOut {
                     .into(),
                     note_required: a.note,
                     fields: a.fields.clone(),
-                    guard: a.guard.as_ref().map(|g| g.when.source.clone()),
+                    guard: a.guards.first().map(|g| g.when.source.clone()),
+                    guards: a
+                        .guards
+                        .iter()
+                        .map(|g| GuardOut {
+                            rule: g.rule.to_string(),
+                            when: g.when.source.clone(),
+                        })
+                        .collect(),
                     answers: a.answers.clone(),
                 })
                 .collect(),

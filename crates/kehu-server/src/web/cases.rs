@@ -767,7 +767,13 @@ async fn case_page(
                         Input::new(f, lang, &value, false)
                     })
                     .collect(),
-                needs: a.guard.as_ref().map(|g| g.text.get(lang).to_string()),
+                needs: (!a.guards.is_empty()).then(|| {
+                    a.guards
+                        .iter()
+                        .map(|g| g.text.get(lang))
+                        .collect::<Vec<_>>()
+                        .join(if lang == Lang::Zh { "；" } else { "; " })
+                }),
                 signoff: (a.signoff == Signoff::All).then(|| {
                     let left = v
                         .waiting_on(wf)

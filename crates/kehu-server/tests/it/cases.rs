@@ -773,18 +773,21 @@ both!(
         assert!(html.contains("确认 王芳 的第 2 次跟进"), "{html}");
         assert!(html.contains("已逾期"), "{html}");
 
-        // The manager approves: it leaves their inbox and the review becomes the opener's.
+        // The manager approves: it leaves their inbox; the review is the opener's once it is
+        // due (a step that leaves the case where it is waits only when a timer found it late).
         let (s, c) = app
             .post(&format!("/api/v1/cases/{case}/actions/approve"), &manager, json!({}))
             .await;
         assert_eq!(s, StatusCode::OK, "{c}");
         assert!(waiting(&app, &manager, "case").await.is_empty());
-        assert_eq!(waiting(&app, &wang, "case").await, [(case, "review".to_string(), false)]);
+        assert!(waiting(&app, &wang, "case").await.is_empty(), "the review is not due yet");
         let (s, _) = app
             .post(&format!("/api/v1/activities/{second}/confirm"), &leader, json!({}))
             .await;
         assert_eq!(s, StatusCode::OK);
         assert!(waiting(&app, &leader, "follow_up_confirmation").await.is_empty());
+        advance(&app, 30 * 86_400 + 60).await;
+        assert_eq!(waiting(&app, &wang, "case").await, [(case, "review".to_string(), true)]);
 
         // Bad queries are refused in words.
         let (s, p) = app.get("/api/v1/inbox?kind=lunch", &wang).await;

@@ -608,6 +608,7 @@ fn demo_value(kind: &FieldKind, opening: bool) -> serde_json::Value {
         FieldKind::Number => serde_json::json!(1),
         FieldKind::Money => serde_json::json!(10_000_000),
         FieldKind::Bool => serde_json::json!(false),
+        FieldKind::Date => serde_json::json!("2027-06-30"),
         FieldKind::Choice(of) => {
             let v = if opening { of.first() } else { of.last() };
             serde_json::json!(v.cloned().unwrap_or_default())

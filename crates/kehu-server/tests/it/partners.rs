@@ -1,8 +1,9 @@
 //! The partner network (R1, presets/partner-network.toml) through the API, with no Rust of its
 //! own: the admission dossier and its completeness (R1.1), the inspection where unclear counts
 //! as no (R1.2), the cooperation-project guard (R1.3), the central review (R1.4) that gives the
-//! grade (R1.5), the tag a pending project puts on the partner (R1.7) and the grade change two
-//! units must approve (R1.11). On the virtual clock; SQLite and PostgreSQL.
+//! grade (R1.5), the tag a pending project puts on the partner (R1.7), the documents an A or B
+//! partner keeps valid (R1.10) and the grade change two units must approve (R1.11). On the
+//! virtual clock; SQLite and PostgreSQL.
 
 use axum::http::StatusCode;
 use serde_json::{Value, json};
@@ -36,6 +37,13 @@ fn refusal(r: &(StatusCode, Value)) -> (StatusCode, &str, &str) {
     )
 }
 
+/// The tenant's date `days` from the virtual clock's today, as a date field holds it.
+fn day(app: &TestApp, days: i64) -> String {
+    let tz = jiff::tz::TimeZone::get("Asia/Shanghai").unwrap();
+    let today = app.state.now().to_zoned(tz).date();
+    today.checked_add(jiff::Span::new().days(days)).unwrap().to_string()
+}
+
 async fn customer(app: &TestApp, by: &Session, id: i64) -> Value {
     let (s, c) = app.get(&format!("/api/v1/customers/{id}"), by).await;
     assert_eq!(s, StatusCode::OK, "{c}");
@@ -66,8 +74,8 @@ both!(
         assert_eq!(refusal(&r), (StatusCode::CONFLICT, "guard_refused", "R1.3"), "{}", r.1);
         assert!(r.1["detail"].as_str().unwrap_or_default().contains("入网"), "{}", r.1);
 
-        // R1.1: the dossier opens incomplete; its completeness is measured (8 fields and 3
-        // inspection items: 2 of 11 there).
+        // R1.1: the dossier opens incomplete; its completeness is measured (11 fields, three of
+        // them documents, and 3 inspection items: 2 of 14 there).
         let (s, c) = app
             .post(
                 "/api/v1/cases",
@@ -77,7 +85,7 @@ both!(
             .await;
         assert_eq!(s, StatusCode::CREATED, "{c}");
         let id = c["id"].as_i64().unwrap();
-        assert_eq!((c["state"].as_str(), c["completeness"].as_i64()), (Some("draft"), Some(18)), "{c}");
+        assert_eq!((c["state"].as_str(), c["completeness"].as_i64()), (Some("draft"), Some(14)), "{c}");
         let r = app.post("/api/v1/cases", &intro, open(firm, json!({}))).await;
         assert_eq!(refusal(&r), (StatusCode::CONFLICT, "guard_refused", "R1.1"), "one dossier per partner: {}", r.1);
 
@@ -91,7 +99,7 @@ both!(
         )
         .await;
         assert_eq!(s, StatusCode::OK, "{c}");
-        assert_eq!(c["completeness"].as_i64(), Some(45), "5 of 11: {c}");
+        assert_eq!(c["completeness"].as_i64(), Some(35), "5 of 14: {c}");
         // An incomplete dossier may be submitted (R1.1: completeness is shown, not required).
         let (s, c) = act(&app, &intro, id, "submit", json!({})).await;
         assert_eq!((s, c["state"].as_str()), (StatusCode::OK, Some("submitted")), "{c}");
@@ -123,6 +131,12 @@ both!(
         let change = |grade: &str| json!({ "workflow": "grade_change", "customer_id": firm, "fields": { "grade": grade, "reason": "两年合作良好" } });
         let r = app.post("/api/v1/cases", &intro, change("C")).await;
         assert_eq!(refusal(&r), (StatusCode::CONFLICT, "guard_refused", "R1.11"), "same grade: {}", r.1);
+        // R1.10: B needs the partner's documents, which its dossier does not have yet.
+        let r = app.post("/api/v1/cases", &intro, change("B")).await;
+        assert_eq!(refusal(&r), (StatusCode::CONFLICT, "guard_refused", "R1.10"), "{}", r.1);
+        let docs = json!({ "fields": { "licence_until": day(&app, 400), "qualification_until": day(&app, 400), "safety_permit_until": day(&app, 400) } });
+        let (s, c) = act(&app, &intro, id, "renew_documents", docs).await;
+        assert_eq!((s, c["state"].as_str()), (StatusCode::OK, Some("admitted")), "{c}");
         let (s, g) = app.post("/api/v1/cases", &intro, change("B")).await;
         assert_eq!(s, StatusCode::CREATED, "{g}");
         let gid = g["id"].as_i64().unwrap();
@@ -160,5 +174,42 @@ both!(
         // A rejected partner may apply again.
         let (s, _) = app.post("/api/v1/cases", &intro, open(other, json!({}))).await;
         assert_eq!(s, StatusCode::CREATED);
+
+        // R1.10: an A or B partner needs its three documents valid, at acceptance and after.
+        let third = partner(&app, &intro, "company", "江南路桥有限公司", "13900001004").await;
+        let dossier = json!({ "legal_representative": "何伟", "licence_until": day(&app, -1), "qualification_until": day(&app, 400), "safety_permit_until": day(&app, 400) });
+        let (_, c) = app.post("/api/v1/cases", &intro, open(third, dossier)).await;
+        let tid = c["id"].as_i64().unwrap();
+        let all_yes = json!({ "answers": { "site_address": "yes", "site_staff": "yes", "site_equipment": "yes" } });
+        act(&app, &intro, tid, "inspect", all_yes).await;
+        act(&app, &intro, tid, "submit", json!({})).await;
+        let r = act(&app, &central, tid, "accept", json!({ "fields": { "grade": "B" } })).await;
+        assert_eq!(refusal(&r), (StatusCode::CONFLICT, "guard_refused", "R1.10"), "an expired licence: {}", r.1);
+        let (s, c) = act(&app, &central, tid, "return", json!({ "note": "营业执照已过期，请补充新证" })).await;
+        assert_eq!((s, c["state"].as_str()), (StatusCode::OK, Some("draft")), "{c}");
+        act(&app, &intro, tid, "fill", json!({ "fields": { "licence_until": day(&app, 30) } })).await;
+        act(&app, &intro, tid, "submit", json!({})).await;
+        let (s, c) = act(&app, &central, tid, "accept", json!({ "fields": { "grade": "B" } })).await;
+        assert_eq!((s, c["state"].as_str()), (StatusCode::OK, Some("admitted")), "{c}");
+        assert_eq!(customer(&app, &central, third).await["grade"], "B");
+        // The licence lapses: the daily check marks the admission overdue, and the renewal
+        // waits on the introducer's Today until the documents are renewed.
+        advance(&app, 32 * 86_400).await;
+        let (_, c) = app.get(&format!("/api/v1/cases/{tid}"), &intro).await;
+        assert!(c["overdue_since"].is_string(), "{c}");
+        let (_, inbox) = app.get("/api/v1/inbox?kind=case", &intro).await;
+        let todo = inbox["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["id"].as_i64() == Some(tid))
+            .unwrap_or_else(|| panic!("{inbox}"));
+        assert_eq!((todo["action"].as_str(), todo["overdue"].as_bool()), (Some("renew_documents"), Some(true)), "{todo}");
+        assert!(
+            !inbox["items"].as_array().unwrap().iter().any(|i| i["id"].as_i64() == Some(id)),
+            "the first partner's documents are valid: {inbox}"
+        );
+        let (s, c) = act(&app, &intro, tid, "renew_documents", json!({ "fields": { "licence_until": day(&app, 365) } })).await;
+        assert_eq!((s, c["overdue_since"].is_null()), (StatusCode::OK, true), "{c}");
     }
 );

@@ -55,6 +55,29 @@ pub struct Workflow {
     pub role_names: Vec<(String, Text)>,
 }
 
+impl Workflow {
+    /// Whether any expression of the workflow reads its customer or the customer's other cases
+    /// (when none does, the interpreter reads neither).
+    pub fn reads_customer(&self) -> bool {
+        let guards = self
+            .guards
+            .iter()
+            .chain(self.actions.iter().flat_map(|a| &a.guards))
+            .map(|g| &g.when);
+        let effects = self
+            .on_open
+            .iter()
+            .chain(self.actions.iter().flat_map(|a| &a.effects))
+            .chain(self.timers.iter().flat_map(|t| &t.effects))
+            .filter_map(EffectDef::expr);
+        let unless = self.timers.iter().filter_map(|t| t.unless.as_ref());
+        guards
+            .chain(effects)
+            .chain(unless)
+            .any(|e| e.reads().iter().any(|v| CUSTOMER_VARIABLES.contains(&v.as_str())))
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Subject {
@@ -630,6 +653,9 @@ pub struct CaseFacts {
 /// case of no customer.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Around {
+    /// The case's customer, if it has one.
+    pub customer_id: Option<i64>,
+    /// What expressions read of it (`None` also when no expression of the workflow reads it).
     pub customer: Option<CustomerFacts>,
     /// The customer's cases, the case itself left out.
     pub cases: Vec<OtherCase>,
@@ -868,7 +894,7 @@ pub fn open(
     actor: &Actor,
     version: u32,
 ) -> Result<Outcome, Refusal> {
-    let has_customer = around.customer.is_some();
+    let has_customer = around.customer_id.is_some();
     if !may_open(wf, actor) {
         return Err(refusal(
             "forbidden",
@@ -1539,6 +1565,7 @@ manual = false
     /// A company customer with no other cases.
     fn company() -> Around {
         Around {
+            customer_id: Some(40),
             customer: Some(CustomerFacts {
                 id: 40,
                 kind: "company".into(),

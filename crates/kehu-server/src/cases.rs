@@ -152,32 +152,31 @@ fn case_json(row: &CaseRow) -> Value {
 }
 
 /// What the case's expressions read about its customer: the customer and its cases, read in the
-/// transaction that decides (after the customer or the case is locked).
+/// transaction that decides (after the customer or the case is locked), and only when some
+/// expression of the workflow reads them.
 async fn around(
     tx: &mut Tx,
-    policy: &Policy,
+    (policy, wf): (&Policy, &Workflow),
     (tenant, customer_id): (i64, Option<i64>),
     now: Timestamp,
 ) -> Result<Around, ApiError> {
-    let today = now.to_zoned(policy.tz.clone()).date().to_string();
-    let Some(id) = customer_id else {
-        return Ok(Around {
-            today,
-            ..Around::default()
-        });
+    let mut near = Around {
+        customer_id,
+        today: now.to_zoned(policy.tz.clone()).date().to_string(),
+        ..Around::default()
+    };
+    let Some(id) = customer_id.filter(|_| wf.reads_customer()) else {
+        return Ok(near);
     };
     let c = kehu_store::customers::get_tx(tx, tenant, id).await?;
-    let cases = store::of_customer_tx(tx, tenant, id).await?;
-    Ok(Around {
-        customer: Some(CustomerFacts {
-            id,
-            tags: c.tag_list(),
-            kind: c.kind,
-            grade: c.grade,
-        }),
-        cases,
-        today,
-    })
+    near.cases = store::of_customer_tx(tx, tenant, id).await?;
+    near.customer = Some(CustomerFacts {
+        id,
+        tags: c.tag_list(),
+        kind: c.kind,
+        grade: c.grade,
+    });
+    Ok(near)
 }
 
 /// Opens a case of `workflow_id`: the fields checked, the opening guards held, the case, its
@@ -202,7 +201,7 @@ pub async fn open(
     }
     // The customer stays locked to the commit, so a guard over its cases (R1.3) holds when the
     // case is written.
-    let near = around(&mut tx, &policy, (tenant, customer_id), now).await?;
+    let near = around(&mut tx, (&policy, wf), (tenant, customer_id), now).await?;
     let outcome = workflow::open(wf, fields, &near, &me, policy.version).map_err(refused(lang))?;
     let row = store::insert(
         &mut tx,
@@ -218,11 +217,10 @@ pub async fn open(
         },
     )
     .await?;
-    store::record_step(
+    let row = store::record_step(
         &mut tx,
-        tenant,
+        &row,
         NewStep {
-            case_id: row.id,
             action: workflow::OPEN,
             role: None,
             staff_id: Some(me.id),
@@ -295,7 +293,7 @@ pub async fn act(
     let steps = store::steps_tx(&mut tx, tenant, id).await?;
     let me = actor(caller);
     let facts = before.facts(&steps);
-    let near = around(&mut tx, &policy, (tenant, before.customer_id), now).await?;
+    let near = around(&mut tx, (&policy, wf), (tenant, before.customer_id), now).await?;
     let outcome = workflow::decide(wf, &facts, action, &me, given, &near, policy.version).map_err(refused(lang))?;
     let note = given.note.map(str::trim).filter(|n| !n.is_empty());
     // What the step set: its fields, and its answers under their checklist's id.
@@ -308,11 +306,10 @@ pub async fn act(
             }
         }
     }
-    store::record_step(
+    let row = store::record_step(
         &mut tx,
-        tenant,
+        &before,
         NewStep {
-            case_id: id,
             action,
             role: outcome.role.as_deref(),
             staff_id: Some(me.id),
@@ -327,7 +324,6 @@ pub async fn act(
         },
     )
     .await?;
-    let row = store::get_tx(&mut tx, tenant, id).await?;
     history::append(
         &mut tx,
         tenant,
@@ -475,7 +471,7 @@ async fn fire_timer(tx: &mut Tx, policy: &Policy, d: &DeadlineRow, now: Timestam
         return Ok(());
     }
     let due = kehu_store::ts(d.due_at);
-    let near = around(tx, policy, (tenant, before.customer_id), now).await?;
+    let near = around(tx, (policy, wf), (tenant, before.customer_id), now).await?;
     let fired = workflow::fire(wf, &facts, timer, &near, (due, now), &policy.tz, policy.version).unwrap_or_else(|r| {
         // The policy's expression cannot be evaluated on this case: retrying would fail the
         // same way, so the firing is dropped with a warning (a repeating timer comes due again).
@@ -501,11 +497,10 @@ async fn fire_timer(tx: &mut Tx, policy: &Policy, d: &DeadlineRow, now: Timestam
     let Some(outcome) = fired.outcome else {
         return Ok(());
     };
-    store::record_step(
+    let row = store::record_step(
         tx,
-        tenant,
+        &before,
         NewStep {
-            case_id: before.id,
             action: &timer.id,
             role: None,
             staff_id: None,
@@ -520,7 +515,6 @@ async fn fire_timer(tx: &mut Tx, policy: &Policy, d: &DeadlineRow, now: Timestam
         },
     )
     .await?;
-    let row = store::get_tx(tx, tenant, before.id).await?;
     history::append(
         tx,
         tenant,

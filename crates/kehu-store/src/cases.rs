@@ -301,7 +301,6 @@ pub async fn steps_of(db: &Db, tenant_id: i64, case_ids: &[i64]) -> Result<Vec<S
 }
 
 pub struct NewStep<'a> {
-    pub case_id: i64,
     pub action: &'a str,
     pub role: Option<&'a str>,
     /// `None`: a timer took the step.
@@ -320,14 +319,16 @@ pub struct NewStep<'a> {
     pub overdue: Option<bool>,
 }
 
-/// Records a step and moves the case to its new state and fields.
-pub async fn record_step(tx: &mut Tx, tenant_id: i64, s: NewStep<'_>) -> Result<()> {
+/// Records a step and moves the case `before` (as read in `tx`) to its new state and fields;
+/// the case as it now stands, as the update made it (no read back).
+pub async fn record_step(tx: &mut Tx, before: &CaseRow, s: NewStep<'_>) -> Result<CaseRow> {
+    let tenant_id = before.tenant_id;
     tx.execute(
         "INSERT INTO case_steps (tenant_id, case_id, action, role, staff_id, from_state, to_state, note, fields, at, decision_json) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         args![
             tenant_id,
-            s.case_id,
+            before.id,
             s.action,
             s.role,
             s.staff_id,
@@ -349,10 +350,21 @@ pub async fn record_step(tx: &mut Tx, tenant_id: i64, s: NewStep<'_>) -> Result<
             json(s.case_fields)?,
             ms(s.at),
             tenant_id,
-            s.case_id,
+            before.id,
             s.overdue.map(i64::from)
         ],
     )
     .await?;
-    Ok(())
+    let at = ms(s.at);
+    Ok(CaseRow {
+        state: s.to_state.to_string(),
+        fields: json(s.case_fields)?,
+        updated_at: at,
+        overdue_since: match s.overdue {
+            Some(true) => before.overdue_since.or(Some(at)),
+            Some(false) => None,
+            None => before.overdue_since,
+        },
+        ..before.clone()
+    })
 }

@@ -1349,7 +1349,8 @@ pub struct Fired {
     pub next: Option<Timestamp>,
 }
 
-/// Fires `timer` of the case, due at `due`, at `now` (the pair given as `(due, now)`): `None` when the case has left the timer's
+/// Fires `timer` of the case (its state and fields; its steps are not read), due at `due`, at
+/// `now` (the pair given as `(due, now)`): `None` when the case has left the timer's
 /// states or its `unless` holds (a repeating timer then still falls due again, `next`).
 pub fn fire(
     wf: &Workflow,

@@ -448,11 +448,15 @@ fn timer_due<'a>(tx: &'a mut Tx, policy: &'a Policy, d: &'a DeadlineRow, now: Ti
 
 async fn fire_timer(tx: &mut Tx, policy: &Policy, d: &DeadlineRow, now: Timestamp) -> Result<(), ApiError> {
     let tenant = d.tenant_id;
-    let before = match store::lock(tx, tenant, d.subject_id).await {
-        Ok(row) => row,
+    let (before, superseded) = match store::lock_for_timer(tx, tenant, d.subject_id, &d.kind).await {
+        Ok(locked) => locked,
         Err(StoreError::NotFound) => return Ok(()),
         Err(e) => return Err(e.into()),
     };
+    if superseded {
+        // A step in the same batch set this timer afresh: this firing is out of date.
+        return Ok(());
+    }
     let timer_id = d.kind.strip_prefix(TIMER.kind).unwrap_or_default();
     let Some((wf, timer)) = policy
         .workflow(&before.workflow)
@@ -461,15 +465,8 @@ async fn fire_timer(tx: &mut Tx, policy: &Policy, d: &DeadlineRow, now: Timestam
         tracing::warn!(case.id = before.id, kind = %d.kind, "timer no longer in the policy dropped");
         return Ok(());
     };
-    let steps = store::steps_tx(tx, tenant, before.id).await?;
-    let facts: CaseFacts = before.facts(&steps);
-    if deadlines::for_subject_tx(tx, tenant, &d.kind, before.id)
-        .await?
-        .is_some()
-    {
-        // A step in the same batch set this timer afresh: this firing is out of date.
-        return Ok(());
-    }
+    // A firing reads the case, not its steps (`workflow::fire` decides on state and fields).
+    let facts: CaseFacts = before.facts(&[]);
     let due = kehu_store::ts(d.due_at);
     let near = around(tx, (policy, wf), (tenant, before.customer_id), now).await?;
     let fired = workflow::fire(wf, &facts, timer, &near, (due, now), &policy.tz, policy.version).unwrap_or_else(|r| {

@@ -148,10 +148,26 @@ pub async fn lock_in_view(tx: &mut Tx, tenant_id: i64, id: i64, view: &View) -> 
     tx.fetch_one(&sql, args![tenant_id, id]).await
 }
 
-/// The case, locked for the rest of `tx`, whoever may see it (a timer's firing).
-pub async fn lock(tx: &mut Tx, tenant_id: i64, id: i64) -> Result<CaseRow> {
-    let sql = format!("{SELECT} AND k.id = $2{}", lock_clause(tx));
-    tx.fetch_one(&sql, args![tenant_id, id]).await
+#[derive(sqlx::FromRow)]
+struct TimerLock {
+    #[sqlx(flatten)]
+    row: CaseRow,
+    superseded: bool,
+}
+
+/// The case a timer of kind `kind` fired on, locked for the rest of `tx`, and whether that
+/// timer is set again already (a step earlier in the same batch restarted it, so this firing is
+/// out of date): one statement, as a sweep fires thousands.
+pub async fn lock_for_timer(tx: &mut Tx, tenant_id: i64, id: i64, kind: &str) -> Result<(CaseRow, bool)> {
+    let select = SELECT.replacen(
+        "SELECT ",
+        "SELECT EXISTS (SELECT 1 FROM deadlines dl WHERE dl.tenant_id = k.tenant_id AND dl.kind = $3 \
+         AND dl.subject_id = k.id) AS superseded, ",
+        1,
+    );
+    let sql = format!("{select} AND k.id = $2{}", lock_clause(tx));
+    let l: TimerLock = tx.fetch_one(&sql, args![tenant_id, id, kind]).await?;
+    Ok((l.row, l.superseded))
 }
 
 pub async fn get_tx(tx: &mut Tx, tenant_id: i64, id: i64) -> Result<CaseRow> {

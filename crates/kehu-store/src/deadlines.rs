@@ -258,20 +258,6 @@ pub async fn for_subject(db: &Db, tenant_id: i64, kind: Kind<'_>, subject_id: i6
     .await
 }
 
-/// A subject's deadline of this kind, in `tx`.
-pub async fn for_subject_tx(
-    tx: &mut Tx,
-    tenant_id: i64,
-    kind: Kind<'_>,
-    subject_id: i64,
-) -> Result<Option<DeadlineRow>> {
-    tx.fetch_optional(
-        &format!("SELECT {COLUMNS} FROM deadlines WHERE tenant_id = $1 AND kind = $2 AND subject_id = $3"),
-        args![tenant_id, kind, subject_id],
-    )
-    .await
-}
-
 /// How many deadlines are due at `now`.
 pub async fn count_due(db: &Db, now: Timestamp) -> Result<i64> {
     let (n,): (i64,) = db

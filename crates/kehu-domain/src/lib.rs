@@ -21,6 +21,7 @@ pub mod policy;
 pub mod pool;
 pub mod sale;
 pub mod search;
+pub mod snapshot;
 pub mod text;
 pub mod workflow;
 

@@ -315,6 +315,9 @@ pub enum EffectDef {
     /// Put a tag on the case's customer (`on`) or take it off: what other rules read (R1.7: a
     /// pending cooperation project raises the visit frequency).
     Tag { tag: String, on: bool },
+    /// Keep a snapshot of the case's customer's profile and the case's fields, unchanged from
+    /// then on (R1.8).
+    Snapshot,
 }
 
 impl EffectDef {
@@ -323,13 +326,16 @@ impl EffectDef {
         match self {
             EffectDef::Charge { to, .. } => Some(to),
             EffectDef::SetGrade { value } => Some(value),
-            EffectDef::Tag { .. } => None,
+            EffectDef::Tag { .. } | EffectDef::Snapshot => None,
         }
     }
 
     /// Whether the effect changes the case's customer (so the case must have one).
     pub fn on_customer(&self) -> bool {
-        matches!(self, EffectDef::SetGrade { .. } | EffectDef::Tag { .. })
+        matches!(
+            self,
+            EffectDef::SetGrade { .. } | EffectDef::Tag { .. } | EffectDef::Snapshot
+        )
     }
 }
 
@@ -347,6 +353,8 @@ pub enum Effect {
     SetGrade { grade: Option<String> },
     /// `tag` goes on the case's customer (`on`) or comes off.
     Tag { tag: String, on: bool },
+    /// A snapshot of the customer's profile; `subject` (the case and the step) makes it once.
+    Snapshot { subject: String },
 }
 
 /// The longest grade a customer may carry (as the customer API allows).
@@ -847,6 +855,9 @@ fn effects_of(
             EffectDef::Tag { tag, on } => out.push(Effect::Tag {
                 tag: tag.clone(),
                 on: *on,
+            }),
+            EffectDef::Snapshot => out.push(Effect::Snapshot {
+                subject: format!("case:{case_id}:{step}"),
             }),
         }
     }
@@ -2207,7 +2218,7 @@ effects = [{ set_grade = "fields.grade" }, { untag = "regrading" }]
             "initial = \"proposed\"",
             "initial = \"proposed\"\non_open = [{ charge = \"credit_slow\", to = \"case.opened_by\" }]",
         );
-        assert!(e.contains("charges when a case opens"), "{e}");
+        assert!(e.contains("charges or takes a snapshot when a case opens"), "{e}");
         let e = bad("by = [\"team_leader\"]\nnote", "by = [\"cashier\"]\nnote");
         assert!(e.contains("cashier"), "{e}");
         let e = bad("to = \"rejected\"", "to = \"proposed\"");

@@ -421,6 +421,7 @@ async fn apply(
                     .await?;
                 }
             }
+            Effect::Snapshot { subject } => crate::snapshots::take(tx, row, subject, decision, now).await?,
             Effect::Tag { tag, on } => {
                 if let Some(c) = row.customer_id {
                     crate::service::change_customer(tx, policy, (row.tenant_id, c), (None, Some(decision)), now, |b| {

@@ -22,6 +22,7 @@ pub mod lifecycle;
 pub mod organisation;
 pub mod sales;
 pub mod service;
+pub mod snapshots;
 pub mod visibility;
 pub mod web;
 

@@ -137,6 +137,12 @@ pub async fn get(db: &Db, tenant_id: i64, id: i64, view: &View) -> Result<CaseRo
     .await
 }
 
+/// A case whoever may see it: what a rule reads (a snapshot compared with the case today).
+pub async fn get_any(db: &Db, tenant_id: i64, id: i64) -> Result<CaseRow> {
+    db.fetch_one(&format!("{SELECT} AND k.id = $2"), args![tenant_id, id])
+        .await
+}
+
 /// The case, locked for the rest of `tx` (PostgreSQL; SQLite's one writer serialises), so two
 /// actions on one case run one after the other and the second sees the first.
 pub async fn lock_in_view(tx: &mut Tx, tenant_id: i64, id: i64, view: &View) -> Result<CaseRow> {

@@ -20,6 +20,7 @@ pub mod history;
 pub mod ledger;
 pub mod migrate;
 pub mod sales;
+pub mod snapshots;
 pub mod staff;
 pub mod tenants;
 pub mod units;

@@ -36,6 +36,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "case_timers",
         include_str!("../migrations/sqlite/0012_case_timers.sql"),
     ),
+    (13, "snapshots", include_str!("../migrations/sqlite/0013_snapshots.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../migrations/postgres/0001_init.sql")),
@@ -73,6 +74,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         12,
         "case_timers",
         include_str!("../migrations/postgres/0012_case_timers.sql"),
+    ),
+    (
+        13,
+        "snapshots",
+        include_str!("../migrations/postgres/0013_snapshots.sql"),
     ),
 ];
 

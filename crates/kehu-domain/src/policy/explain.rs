@@ -938,6 +938,10 @@ fn effects(p: &Policy, defs: &[crate::workflow::EffectDef]) -> Vec<(String, Stri
             crate::workflow::EffectDef::Tag { tag, on: true } => {
                 (format!("给客户加上标记「{tag}」"), format!("tags the customer “{tag}”"))
             }
+            crate::workflow::EffectDef::Snapshot => (
+                "存档一份客户档案快照（此后不变）".to_string(),
+                "keeps a snapshot of the customer's profile (unchanged from then on)".to_string(),
+            ),
             crate::workflow::EffectDef::Tag { tag, on: false } => (
                 format!("去掉客户的标记「{tag}」"),
                 format!("takes the tag “{tag}” off the customer"),

@@ -106,8 +106,8 @@ struct RawTimer {
     effects: Vec<Spanned<RawEffect>>,
 }
 
-/// One effect: `{ charge = CODE, to = EXPR }`, `{ set_grade = EXPR }`, `{ tag = TAG }` or
-/// `{ untag = TAG }`.
+/// One effect: `{ charge = CODE, to = EXPR }`, `{ set_grade = EXPR }`, `{ tag = TAG }`,
+/// `{ untag = TAG }` or `{ snapshot = true }`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawEffect {
@@ -124,6 +124,9 @@ struct RawEffect {
     tag: Option<Spanned<String>>,
     #[serde(default)]
     untag: Option<Spanned<String>>,
+    /// `snapshot = true`: keep the customer's profile as it stands (R1.8).
+    #[serde(default)]
+    snapshot: Option<Spanned<bool>>,
 }
 
 /// What the expressions of one workflow may read.
@@ -292,12 +295,13 @@ impl Checker<'_> {
                 e.set_grade.is_some(),
                 e.tag.is_some(),
                 e.untag.is_some(),
+                e.snapshot.is_some(),
             ];
             if given.iter().filter(|g| **g).count() != 1 || (e.to.is_some() != e.charge.is_some()) {
                 self.error(
                     span,
                     format!("an effect of workflow `{}` is not one of those known", r.wf),
-                    "write one of { charge = \"CODE\", to = \"case.opened_by\" }, { set_grade = \"fields.grade\" }, { tag = \"TAG\" } or { untag = \"TAG\" }",
+                    "write one of { charge = \"CODE\", to = \"case.opened_by\" }, { set_grade = \"fields.grade\" }, { tag = \"TAG\" }, { untag = \"TAG\" } or { snapshot = true }",
                 );
                 continue;
             }
@@ -306,6 +310,15 @@ impl Checker<'_> {
                 self.expr_of(to, r).map(|to| EffectDef::Charge { code, to })
             } else if let Some(v) = &e.set_grade {
                 self.expr_of(v, r).map(|value| EffectDef::SetGrade { value })
+            } else if let Some(on) = &e.snapshot {
+                if !*on.get_ref() {
+                    self.error(
+                        on.span(),
+                        "snapshot = false takes no snapshot",
+                        "write snapshot = true, or remove the effect",
+                    );
+                }
+                Some(EffectDef::Snapshot)
             } else {
                 let (t, on) = match (&e.tag, &e.untag) {
                     (Some(t), _) => (t, true),
@@ -594,11 +607,11 @@ impl Checker<'_> {
             let guards = w.guards.iter().filter_map(|g| self.guard(g, &r)).collect();
             let on_open = self.effects(&w.on_open, &r, codes);
             for raw in &w.on_open {
-                if raw.get_ref().charge.is_some() {
+                if raw.get_ref().charge.is_some() || raw.get_ref().snapshot.is_some() {
                     self.error(
                         raw.span(),
-                        format!("workflow `{id}` charges when a case opens"),
-                        "charge on an action or a timer; on_open may set tags",
+                        format!("workflow `{id}` charges or takes a snapshot when a case opens"),
+                        "charge or take snapshots on an action or a timer; on_open may set tags",
                     );
                 }
             }

@@ -11,6 +11,7 @@ mod events;
 mod inbox;
 mod sales;
 pub(crate) mod session;
+mod snapshots;
 mod timed;
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -68,6 +69,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(timed::router())
         .merge(events::router())
         .merge(sales::router())
+        .merge(snapshots::router())
         .merge(cases::router())
         .merge(inbox::router())
         .merge(complaints::router())

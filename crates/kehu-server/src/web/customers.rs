@@ -423,6 +423,8 @@ struct DetailPage {
     cases: Vec<super::cases::CaseLine>,
     /// Workflows whose cases belong to a customer, opened from here: (id, name).
     case_workflows: Vec<(String, String)>,
+    /// Profile snapshots (R1.8): (id, when, the sentence of the rule that took it), newest first.
+    snapshots: Vec<(i64, String, String)>,
     flash: Option<&'static str>,
     error: Option<ErrorBox>,
 }
@@ -698,6 +700,14 @@ async fn load_detail(state: &AppState, caller: &Caller, c: Chrome, id: i64) -> R
             .filter(|w| w.subject == kehu_domain::workflow::Subject::Customer)
             .filter(|w| kehu_domain::workflow::may_open(w, &crate::cases::actor(caller)))
             .map(|w| (w.id.clone(), w.name.get(lang).to_string()))
+            .collect(),
+        snapshots: crate::snapshots::list(state, caller, id)
+            .await?
+            .iter()
+            .map(|s| {
+                let why = s.decision().map(|d| d.text.get(lang).to_string()).unwrap_or_default();
+                (s.id, policy.local_time(ts(s.taken_at)), why)
+            })
             .collect(),
         flash: None,
         error: None,

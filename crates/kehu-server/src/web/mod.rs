@@ -13,6 +13,7 @@ mod ledger;
 mod pools;
 mod sales;
 mod session;
+mod snapshots;
 mod today;
 mod visits;
 
@@ -80,6 +81,7 @@ pub fn router() -> Router<AppState> {
         .route("/conflicts/{id}/escalate", post(conflicts::escalate))
         .route("/conflicts/{id}/decide", post(conflicts::decide))
         .route("/customers/{id}/profile", post(customers::update_profile))
+        .route("/customers/{id}/snapshots/{snapshot_id}", get(snapshots::show))
         .route("/admin", get(admin::page))
         .route("/admin/units", post(admin::add_unit))
         .route("/admin/units/{id}", post(admin::edit_unit))

@@ -213,3 +213,121 @@ both!(
         assert_eq!((s, c["overdue_since"].is_null()), (StatusCode::OK, true), "{c}");
     }
 );
+
+/// A partner admitted at `grade` with valid documents and a passed inspection; its admission.
+async fn admitted(
+    app: &TestApp,
+    intro: &Session,
+    central: &Session,
+    name: &str,
+    phone: &str,
+    grade: &str,
+) -> (i64, i64) {
+    let firm = partner(app, intro, "company", name, phone).await;
+    let fields = json!({ "address": "杭州市", "staff_list": "32 人", "licence_until": day(app, 800), "qualification_until": day(app, 800), "safety_permit_until": day(app, 800) });
+    let (s, c) = app
+        .post(
+            "/api/v1/cases",
+            intro,
+            json!({ "workflow": "admission", "customer_id": firm, "fields": fields }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{c}");
+    let id = c["id"].as_i64().unwrap();
+    let yes = json!({ "answers": { "site_address": "yes", "site_staff": "yes", "site_equipment": "yes" } });
+    act(app, intro, id, "inspect", yes).await;
+    act(app, intro, id, "submit", json!({})).await;
+    let (s, c) = act(app, central, id, "accept", json!({ "fields": { "grade": grade } })).await;
+    assert_eq!((s, c["state"].as_str()), (StatusCode::OK, Some("admitted")), "{c}");
+    (firm, id)
+}
+
+both!(
+    virtual r1_8_a_and_b_partners_are_snapshotted_every_half_year_and_on_demand,
+    |app: TestApp| async move {
+        let admin = tenant_on(&app, "partner-network", "snaps").await;
+        let intro = staff_of(&app, &admin, "intro1", "吴业务", "introducer", None).await;
+        let central = staff_of(&app, &admin, "central1", "郑审核", "central_reviewer", None).await;
+        let (b, b_case) = admitted(&app, &intro, &central, "华建工程有限公司", "13900002001", "B").await;
+        let (c, _) = admitted(&app, &intro, &central, "远大建设集团", "13900002002", "C").await;
+        let snaps = |id: i64| {
+            let app = &app;
+            let who = central.clone();
+            async move {
+                let (s, l) = app.get(&format!("/api/v1/customers/{id}/snapshots"), &who).await;
+                assert_eq!(s, StatusCode::OK, "{l}");
+                l["items"].as_array().unwrap().clone()
+            }
+        };
+        assert!(snaps(b).await.is_empty());
+
+        // Half a year on: the B partner is kept, the C partner is not.
+        advance(&app, 183 * 86_400).await;
+        let kept = snaps(b).await;
+        assert_eq!(kept.len(), 1, "{kept:?}");
+        assert_eq!(kept[0]["rule"], "R1.8", "{kept:?}");
+        assert!(snaps(c).await.is_empty(), "C and D are kept current without snapshots");
+        let (_, case) = app.get(&format!("/api/v1/cases/{b_case}"), &central).await;
+        assert!(case["overdue_since"].is_null(), "a snapshot marks nothing overdue: {case}");
+
+        // An extra one on demand, by the central unit only.
+        let r = act(&app, &intro, b_case, "take_snapshot", json!({})).await;
+        assert_eq!(r.0, StatusCode::FORBIDDEN, "{}", r.1);
+        let (s, _) = act(&app, &central, b_case, "take_snapshot", json!({})).await;
+        assert_eq!(s, StatusCode::OK);
+        let kept = snaps(b).await;
+        assert_eq!(kept.len(), 2, "{kept:?}");
+
+        // The profile changes; the snapshot does not, and shows what changed since.
+        let (s, _) = app
+            .call(
+                axum::http::Method::PATCH,
+                &format!("/api/v1/customers/{b}"),
+                Some(&central),
+                Some(json!({ "grade": "A" })),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        act(&app, &intro, b_case, "renew_documents", json!({ "fields": { "licence_until": day(&app, 900) } })).await;
+        let first = kept[1]["id"].as_i64().unwrap();
+        let (s, cmp) = app.get(&format!("/api/v1/customers/{b}/snapshots/{first}"), &central).await;
+        assert_eq!(s, StatusCode::OK, "{cmp}");
+        assert_eq!(cmp["content"]["customer"]["grade"], "B", "{cmp}");
+        let changed: Vec<(String, String, String)> = cmp["differences"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["changed"] == true)
+            .map(|d| {
+                (
+                    d["label"].as_str().unwrap_or_default().to_string(),
+                    d["then"].as_str().unwrap_or_default().to_string(),
+                    d["now"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            changed,
+            [
+                ("等级".to_string(), "B".to_string(), "A".to_string()),
+                ("证件：营业执照有效期至".to_string(), day(&app, 800 - 183), day(&app, 900)),
+            ],
+            "{cmp}"
+        );
+        // Kept in the history; whoever does not see the customer does not see its snapshots.
+        let (_, h) = app.get(&format!("/api/v1/customers/{b}/history"), &admin).await;
+        assert!(h.to_string().contains("\"entity\":\"snapshot\""), "{h}");
+        let other = tenant_on(&app, "partner-network", "othersnaps").await;
+        let (s, _) = app.get(&format!("/api/v1/customers/{b}/snapshots/{first}"), &other).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        let (s, _) = app.get(&format!("/api/v1/customers/{b}/snapshots/999999"), &central).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+
+        // The pages: the customer lists its snapshots, one opens beside today.
+        let (_, html) = crate::support::page(&app, &central, &format!("/customers/{b}")).await;
+        assert!(html.contains("data-test=\"customer-snapshots\""), "{html}");
+        let (s, html) = crate::support::page(&app, &central, &format!("/customers/{b}/snapshots/{first}")).await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(html.contains("与现状对照") && html.contains("data-test=\"changed\""), "{html}");
+    }
+);

@@ -4,6 +4,17 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+/// Of `candidates`, who holds the fewest customers (`held`: staff id and how many; anyone not
+/// listed holds none), the lowest id among equals; `None` when there is no candidate. The rule
+/// every hand-over asks (R12.6: a developed customer goes to the salesperson with the fewest).
+pub fn fewest_held(candidates: &[i64], held: &[(i64, i64)]) -> Option<i64> {
+    candidates
+        .iter()
+        .map(|c| (held.iter().find(|(s, _)| s == c).map(|(_, n)| *n).unwrap_or(0), *c))
+        .min()
+        .map(|(_, c)| c)
+}
+
 /// A tenant's units by id, each with its parent.
 #[derive(Debug, Clone, Default)]
 pub struct Org {
@@ -93,6 +104,14 @@ impl Org {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_fewest_held_is_chosen_and_ties_go_to_the_lowest_id() {
+        assert_eq!(fewest_held(&[], &[(1, 0)]), None);
+        assert_eq!(fewest_held(&[3, 5, 7], &[(3, 4), (5, 2), (7, 2)]), Some(5));
+        // Someone holding nothing is not in the counts at all.
+        assert_eq!(fewest_held(&[3, 9], &[(3, 1)]), Some(9));
+    }
 
     fn org() -> Org {
         // 1 company; 2, 3 departments; 4 a team in 2; 5 a team in 4.

@@ -47,6 +47,13 @@ pub struct Workflow {
     pub on_open: Vec<EffectDef>,
     /// Roles that may open a case (`admin` always may); empty: anyone who sees the customer.
     pub open_by: Vec<String>,
+    /// `Some`: the cases are seen only by its roles and by the case's own people (whoever
+    /// opened it or took a step on it), whatever a role's `sees` says (R12.9).
+    pub visible_to: Option<Visibility>,
+    /// The case's budget: lines filed in a field, spending recorded against them (R12.7).
+    pub budget: Option<Budget>,
+    /// Figures worked out from the case's fields (R12.8: a year-end reward).
+    pub figures: Vec<Figure>,
     /// The largest amount a money field takes (the policy's `[limits] max_amount`).
     #[serde(skip)]
     pub max_money: i64,
@@ -56,6 +63,31 @@ pub struct Workflow {
 }
 
 impl Workflow {
+    /// Whether only the engine writes the field: a budget's spending, a running total, a field
+    /// an effect sets. Nobody sets it when opening a case.
+    pub fn kept_by_engine(&self, field: &str) -> bool {
+        let set_by_effect = self
+            .on_open
+            .iter()
+            .chain(self.actions.iter().flat_map(|a| &a.effects))
+            .chain(self.timers.iter().flat_map(|t| &t.effects))
+            .any(|e| matches!(e, EffectDef::Set { field: f, .. } if f == field));
+        set_by_effect
+            || self.budget.as_ref().is_some_and(|b| b.spent == field)
+            || self.actions.iter().any(|a| a.adds.iter().any(|(_, to)| to == field))
+    }
+
+    /// The fields a form opening a case asks for: those required, and those no action sets
+    /// and the engine does not keep (the rest are set on the case, by its actions).
+    pub fn opening_fields(&self) -> Vec<&FieldDef> {
+        self.fields
+            .iter()
+            .filter(|f| {
+                f.required || (!self.kept_by_engine(&f.id) && !self.actions.iter().any(|a| a.fields.contains(&f.id)))
+            })
+            .collect()
+    }
+
     /// Whether any expression of the workflow reads its customer or the customer's other cases
     /// (when none does, the interpreter reads neither).
     pub fn reads_customer(&self) -> bool {
@@ -99,6 +131,10 @@ pub struct FieldDef {
     pub kind: FieldKind,
     /// Needed when the case opens.
     pub required: bool,
+    /// The value names a party that must not be in the customer directory yet: a case that
+    /// names a registered customer is refused with this rule (R12.1: a development project is
+    /// for a new customer).
+    pub not_in_directory: Option<RuleId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -115,7 +151,13 @@ pub enum FieldKind {
     Date,
     /// One of the listed values.
     Choice(Vec<String>),
+    /// Named amounts in fen, `{"差旅费": 500000, ...}`: the lines of a budget.
+    Amounts,
 }
+
+/// The most entries an `amounts` field holds, and the longest name of one.
+pub const AMOUNTS_MAX: usize = 50;
+pub const AMOUNT_NAME_MAX: usize = 60;
 
 impl FieldKind {
     /// The type as the policy writes it: `text`, `number`, `money`, `bool`, `date` or `choice`.
@@ -127,6 +169,7 @@ impl FieldKind {
             FieldKind::Bool => "bool",
             FieldKind::Date => "date",
             FieldKind::Choice(_) => "choice",
+            FieldKind::Amounts => "amounts",
         }
     }
 
@@ -275,6 +318,83 @@ pub struct Action {
     pub answers: Vec<String>,
     /// What happens besides the move, once the action is complete (the last sign-off).
     pub effects: Vec<EffectDef>,
+    /// The action records spending against the workflow's budget.
+    pub spend: Option<Spend>,
+    /// Running totals: the value given for the first field is added to the second (a payment
+    /// collected adds to what the case has collected, R12.8).
+    pub adds: Vec<(String, String)>,
+}
+
+/// Who sees a workflow's cases besides each case's own people, and the rule that says so.
+#[derive(Debug, Clone, Serialize)]
+pub struct Visibility {
+    pub rule: RuleId,
+    pub roles: Vec<String>,
+}
+
+impl Visibility {
+    /// Whether someone holding `roles` sees every case of the workflow.
+    pub fn sees_all(&self, roles: &[String]) -> bool {
+        self.roles.iter().any(|r| roles.contains(r))
+    }
+}
+
+/// Which of an action's fields give the amount spent and the budget line it is spent on.
+#[derive(Debug, Clone, Serialize)]
+pub struct Spend {
+    pub amount: String,
+    pub line: String,
+}
+
+/// A case's budget (R12.7): lines filed in an `amounts` field, spending per line kept in another;
+/// a line may be overspent by at most `tolerance_percent`, and until `until` holds (substantive
+/// progress) all spending together stays within `cap`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Budget {
+    pub rule: RuleId,
+    pub name: Text,
+    /// The `amounts` field with the lines.
+    pub lines: String,
+    /// The `amounts` field the engine keeps the spending in.
+    pub spent: String,
+    pub tolerance_percent: i64,
+    /// Fen.
+    pub cap: Option<i64>,
+    /// While this does not hold, `cap` applies.
+    pub until: Option<Expr>,
+}
+
+/// A budget line as it stands.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BudgetLine {
+    pub line: String,
+    pub budget: i64,
+    pub spent: i64,
+    /// The most the line may reach with the tolerance.
+    pub limit: i64,
+}
+
+/// Where a case's budget stands (the budget-execution report of one case).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BudgetReport {
+    pub filed: bool,
+    pub lines: Vec<BudgetLine>,
+    pub budget: i64,
+    pub spent: i64,
+    /// The cap on all spending, while it applies.
+    pub cap: Option<i64>,
+}
+
+/// A number worked out from the case (R12.8: the year-end reward from the project's scale and
+/// the payments collected).
+#[derive(Debug, Clone, Serialize)]
+pub struct Figure {
+    pub id: String,
+    pub name: Text,
+    pub rule: RuleId,
+    /// `money` (fen) or `number`.
+    pub kind: FieldKind,
+    pub value: Expr,
 }
 
 /// A timer: `period` after a case enters one of the states `r#in` (or after the last step that
@@ -318,6 +438,13 @@ pub enum EffectDef {
     /// Keep a snapshot of the case's customer's profile and the case's fields, unchanged from
     /// then on (R1.8).
     Snapshot,
+    /// Set one of the case's own fields to what `value` gives (R12.4: a project three months
+    /// without progress is marked for special attention).
+    Set { field: String, value: Expr },
+    /// Register a company customer named by `name` and hand it to the holder of `role` with the
+    /// fewest customers; the case then belongs to it (R12.6: a successful development project
+    /// hands its customer to regular sales).
+    Register { name: Expr, role: String },
 }
 
 impl EffectDef {
@@ -325,7 +452,8 @@ impl EffectDef {
     pub fn expr(&self) -> Option<&Expr> {
         match self {
             EffectDef::Charge { to, .. } => Some(to),
-            EffectDef::SetGrade { value } => Some(value),
+            EffectDef::SetGrade { value } | EffectDef::Set { value, .. } => Some(value),
+            EffectDef::Register { name, .. } => Some(name),
             EffectDef::Tag { .. } | EffectDef::Snapshot => None,
         }
     }
@@ -355,6 +483,11 @@ pub enum Effect {
     Tag { tag: String, on: bool },
     /// A snapshot of the customer's profile; `subject` (the case and the step) makes it once.
     Snapshot { subject: String },
+    /// The case's field `field` became `value` (applied by the engine to the case's fields).
+    Set { field: String, value: Value },
+    /// Register the company `name` as a customer held by whoever holds `role` with the fewest
+    /// customers, and make the case its.
+    Register { name: String, role: String },
 }
 
 /// The longest grade a customer may carry (as the customer API allows).
@@ -429,7 +562,7 @@ impl Expr {
         let mut ctx = cel::Context::default();
         if let Value::Object(m) = scope {
             for (k, v) in m {
-                ctx.add_variable(k.as_str(), v.clone()).map_err(|e| e.to_string())?;
+                ctx.add_variable(k.as_str(), to_cel(v)).map_err(|e| e.to_string())?;
             }
         }
         self.program.execute(&ctx).map_err(|e| e.to_string())
@@ -456,6 +589,28 @@ impl Expr {
         }
     }
 
+    /// Evaluates to a whole number (a figure, R12.8), or says why it cannot.
+    pub fn number(&self, scope: &Value) -> Result<i64, String> {
+        match self.run(scope)? {
+            cel::Value::Int(i) => Ok(i),
+            cel::Value::UInt(u) => i64::try_from(u).map_err(|_| "the number is too large".to_string()),
+            cel::Value::Float(f) if f.is_finite() && f.abs() < 9.0e15 => Ok(f.round() as i64),
+            other => Err(format!("it gave {other:?}, not a number")),
+        }
+    }
+
+    /// Evaluates to a plain value (null, true or false, a number or text) to keep in a field.
+    pub fn scalar(&self, scope: &Value) -> Result<Value, String> {
+        Ok(match self.run(scope)? {
+            cel::Value::Null => Value::Null,
+            cel::Value::Bool(b) => Value::Bool(b),
+            cel::Value::Int(i) => Value::from(i),
+            cel::Value::UInt(u) => Value::from(u),
+            cel::Value::String(s) => Value::from(s.to_string()),
+            other => return Err(format!("it gave {other:?}, not null, true, false, a number or text")),
+        })
+    }
+
     /// Evaluates to staff ids (one id, or a list of them; null is nobody), or says why it cannot.
     pub fn staff_ids(&self, scope: &Value) -> Result<Vec<i64>, String> {
         fn id(v: &cel::Value) -> Result<Option<i64>, String> {
@@ -478,6 +633,30 @@ impl Expr {
         out.sort_unstable();
         out.dedup();
         Ok(out)
+    }
+}
+
+/// A JSON value as CEL reads it. A whole number is an `int`, whatever its sign (left to serde,
+/// a positive one would be a `uint`, and `fields.collected * 2` would fail: CEL does not mix
+/// the two in arithmetic).
+fn to_cel(v: &Value) -> cel::Value {
+    match v {
+        Value::Null => cel::Value::Null,
+        Value::Bool(b) => cel::Value::Bool(*b),
+        Value::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => cel::Value::Int(i),
+            (None, Some(u)) => cel::Value::UInt(u),
+            _ => cel::Value::Float(n.as_f64().unwrap_or(0.0)),
+        },
+        Value::String(s) => cel::Value::String(Arc::new(s.clone())),
+        Value::Array(a) => cel::Value::List(Arc::new(a.iter().map(to_cel).collect())),
+        Value::Object(m) => {
+            let map: std::collections::HashMap<cel::objects::Key, cel::Value> = m
+                .iter()
+                .map(|(k, v)| (cel::objects::Key::from(k.clone()), to_cel(v)))
+                .collect();
+            cel::Value::Map(map.into())
+        }
     }
 }
 
@@ -670,6 +849,17 @@ pub struct Around {
     /// The tenant's date when the engine decides, `YYYY-MM-DD` (R1.10: a document valid until
     /// a date is valid while `fields.licence_until >= today`).
     pub today: String,
+    /// Customers of the directory that the values of `not_in_directory` fields name (R12.1),
+    /// looked up by the interpreter for the values being set.
+    pub listed: Vec<Listed>,
+}
+
+/// A registered customer that a field's value names.
+#[derive(Debug, Clone, Serialize)]
+pub struct Listed {
+    pub field: String,
+    pub customer_id: i64,
+    pub name: String,
 }
 
 /// A case's customer as expressions read it (`customer.kind == "company"`, `customer.grade`).
@@ -753,6 +943,15 @@ fn typed_fields(
                 .as_str()
                 .is_some_and(|s| s.len() == 10 && s.parse::<jiff::civil::Date>().is_ok()),
             FieldKind::Choice(of) => v.as_str().is_some_and(|s| of.iter().any(|o| o == s)),
+            FieldKind::Amounts => v.as_object().is_some_and(|m| {
+                m.len() <= AMOUNTS_MAX
+                    && m.iter().all(|(name, n)| {
+                        let len = name.trim().chars().count();
+                        (1..=AMOUNT_NAME_MAX).contains(&len)
+                            && name.trim() == name
+                            && n.as_i64().is_some_and(|n| (0..=wf.max_money).contains(&n))
+                    })
+            }),
         };
         if !ok {
             let want = match &def.kind {
@@ -773,6 +972,14 @@ fn typed_fields(
                 FieldKind::Choice(of) => (
                     format!("其中之一：{}", of.join("、")),
                     format!("one of {}", of.join(", ")),
+                ),
+                FieldKind::Amounts => (
+                    format!(
+                        "名目与金额（分）的列表，如 {{\"差旅费\": 500000}}，最多 {AMOUNTS_MAX} 项，名目不超过 {AMOUNT_NAME_MAX} 字"
+                    ),
+                    format!(
+                        "named amounts in fen, such as {{\"travel\": 500000}}: at most {AMOUNTS_MAX}, names of at most {AMOUNT_NAME_MAX} characters"
+                    ),
                 ),
             };
             return Err(refusal(
@@ -804,10 +1011,18 @@ fn scope(
         .map(|c| (c.id.clone(), json!(c.tally(fields))))
         .collect();
     let others: Vec<&OtherCase> = around.cases.iter().filter(|c| c.id != id).collect();
+    let mut case =
+        json!({ "id": id, "state": state, "opened_by": opened_by, "completeness": completeness(wf, fields) });
+    if let Some(b) = &wf.budget {
+        // What the budget adds up to and what has been spent (R12.5: a termination accounts for
+        // the costs).
+        case["budget"] = json!(amounts_total(fields.get(&b.lines)));
+        case["spent"] = json!(amounts_total(fields.get(&b.spent)));
+    }
     json!({
         "fields": fields,
         "actor": actor.map(|a| json!({ "id": a.id, "roles": a.roles })),
-        "case": { "id": id, "state": state, "opened_by": opened_by, "completeness": completeness(wf, fields) },
+        "case": case,
         "checklist": checklist,
         "customer": around.customer,
         "cases": others,
@@ -859,9 +1074,312 @@ fn effects_of(
             EffectDef::Snapshot => out.push(Effect::Snapshot {
                 subject: format!("case:{case_id}:{step}"),
             }),
+            EffectDef::Set { field, value } => {
+                let v = value.scalar(scope).map_err(|e| {
+                    refusal(
+                        "effect_unevaluable",
+                        rule,
+                        format!("无法确定字段 `{field}` 的新值（`{}`：{e}）", value.source),
+                        format!("The new value of `{field}` cannot be told (`{}`: {e})", value.source),
+                    )
+                })?;
+                out.push(Effect::Set {
+                    field: field.clone(),
+                    value: v,
+                });
+            }
+            EffectDef::Register { name, role } => {
+                let n = match name.scalar(scope) {
+                    Ok(Value::String(n)) if !n.trim().is_empty() && n.trim().chars().count() <= 200 => {
+                        n.trim().to_string()
+                    }
+                    Ok(other) => {
+                        return Err(refusal(
+                            "effect_unevaluable",
+                            rule,
+                            format!("要登记的客户名称 `{}` 为 {other}，应为 1 到 200 字的文字", name.source),
+                            format!(
+                                "The customer's name to register (`{}`) is {other}, not text of 1 to 200 characters",
+                                name.source
+                            ),
+                        ));
+                    }
+                    Err(e) => {
+                        return Err(refusal(
+                            "effect_unevaluable",
+                            rule,
+                            format!("无法确定要登记的客户名称（`{}`：{e}）", name.source),
+                            format!(
+                                "The customer's name to register cannot be told (`{}`: {e})",
+                                name.source
+                            ),
+                        ));
+                    }
+                };
+                out.push(Effect::Register {
+                    name: n,
+                    role: role.clone(),
+                });
+            }
         }
     }
     Ok(out)
+}
+
+/// Applies the effects that set the case's own fields, each value checked against its field's
+/// type.
+fn set_fields(
+    wf: &Workflow,
+    rule: &RuleId,
+    fields: &mut Map<String, Value>,
+    effects: &[Effect],
+) -> Result<(), Refusal> {
+    for e in effects {
+        if let Effect::Set { field, value } = e {
+            let one: Map<String, Value> = [(field.clone(), value.clone())].into_iter().collect();
+            typed_fields(wf, &one, &|_| true).map_err(|r| Refusal {
+                rule: Some(rule.clone()),
+                ..r
+            })?;
+            fields.insert(field.clone(), value.clone());
+        }
+    }
+    Ok(())
+}
+
+/// The sum of an `amounts` field (0 when unset).
+pub fn amounts_total(v: Option<&Value>) -> i64 {
+    v.and_then(Value::as_object)
+        .map(|m| m.values().filter_map(Value::as_i64).sum())
+        .unwrap_or(0)
+}
+
+/// R12.7: a spending of `amount` on `line` within the budget: the line filed, the line's
+/// tolerance and, until the budget's `until` holds, the cap on all spending together. Returns
+/// the facts of the check and records the spending in the budget's `spent` field.
+fn spend(b: &Budget, sp: &Spend, fields: &mut Map<String, Value>, scope: &Value) -> Result<Value, Refusal> {
+    let no = |code: &'static str, zh: String, en: String| refusal(code, &b.rule, zh, en);
+    let (Some(amount), Some(line)) = (
+        fields.get(&sp.amount).and_then(Value::as_i64),
+        fields.get(&sp.line).and_then(Value::as_str).map(str::to_string),
+    ) else {
+        return Err(no(
+            "invalid_field",
+            "请填写支出金额和预算名目".to_string(),
+            "Give the amount spent and the budget line".to_string(),
+        ));
+    };
+    let lines = fields
+        .get(&b.lines)
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    if lines.is_empty() {
+        return Err(no(
+            "budget_not_filed",
+            format!("「{}」尚未编制，先编制预算再记支出", b.name.zh),
+            format!("The “{}” has not been filed: file it before spending", b.name.en),
+        ));
+    }
+    let Some(planned) = lines.get(&line).and_then(Value::as_i64) else {
+        let known: Vec<&str> = lines.keys().map(String::as_str).collect();
+        return Err(no(
+            "budget_line_unknown",
+            format!("「{}」没有「{line}」这一项（有：{}）", b.name.zh, known.join("、")),
+            format!("The “{}” has no line “{line}” (it has {})", b.name.en, known.join(", ")),
+        ));
+    };
+    let mut spent = fields
+        .get(&b.spent)
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let before = spent.get(&line).and_then(Value::as_i64).unwrap_or(0);
+    let limit = planned + planned * b.tolerance_percent / 100;
+    let y = crate::ledger::yuan;
+    if before + amount > limit {
+        return Err(no(
+            "budget_line_exceeded",
+            format!(
+                "「{line}」预算 {} 元，已支出 {} 元，本次 {} 元将超过预算的 {}%（最多 {} 元）",
+                y(planned),
+                y(before),
+                y(amount),
+                100 + b.tolerance_percent,
+                y(limit)
+            ),
+            format!(
+                "The line “{line}” has {} yuan, {} spent; {} more would pass {}% of it ({} yuan at most)",
+                y(planned),
+                y(before),
+                y(amount),
+                100 + b.tolerance_percent,
+                y(limit)
+            ),
+        ));
+    }
+    let total = amounts_total(Some(&Value::Object(spent.clone())));
+    let capped = match (&b.cap, &b.until) {
+        (None, _) => None,
+        (Some(cap), None) => Some(*cap),
+        (Some(cap), Some(until)) => match until.holds(scope) {
+            Ok(true) => None,
+            Ok(false) => Some(*cap),
+            Err(e) => {
+                return Err(no(
+                    "guard_unevaluable",
+                    format!("无法判断上限是否仍适用（`{}`：{e}）", until.source),
+                    format!("Whether the cap still applies cannot be told (`{}`: {e})", until.source),
+                ));
+            }
+        },
+    };
+    if let Some(cap) = capped
+        && total + amount > cap
+    {
+        return Err(no(
+            "budget_cap_exceeded",
+            format!(
+                "取得实质性进展前，支出合计不超过 {} 元：已支出 {} 元，本次 {} 元将超出",
+                y(cap),
+                y(total),
+                y(amount)
+            ),
+            format!(
+                "Until substantive progress, spending stays within {} yuan in all: {} spent, {} more would pass it",
+                y(cap),
+                y(total),
+                y(amount)
+            ),
+        ));
+    }
+    spent.insert(line.clone(), Value::from(before + amount));
+    fields.insert(b.spent.clone(), Value::Object(spent));
+    Ok(json!({
+        "line": line, "amount": amount, "line_budget": planned, "line_spent": before + amount,
+        "line_limit": limit, "spent": total + amount, "cap": capped,
+    }))
+}
+
+/// Where the case's budget stands: each line filed, with what it allows and what was spent on
+/// it (a line spent on but not filed shows with budget 0); `None` when the workflow keeps none.
+pub fn budget_report(wf: &Workflow, fields: &Map<String, Value>, scope_until: Option<bool>) -> Option<BudgetReport> {
+    let b = wf.budget.as_ref()?;
+    let lines = fields.get(&b.lines).and_then(Value::as_object);
+    let spent = fields.get(&b.spent).and_then(Value::as_object);
+    let mut out: Vec<BudgetLine> = lines
+        .into_iter()
+        .flatten()
+        .map(|(line, v)| {
+            let budget = v.as_i64().unwrap_or(0);
+            BudgetLine {
+                line: line.clone(),
+                budget,
+                spent: spent.and_then(|m| m.get(line)).and_then(Value::as_i64).unwrap_or(0),
+                limit: budget + budget * b.tolerance_percent / 100,
+            }
+        })
+        .collect();
+    for (line, v) in spent.into_iter().flatten() {
+        if !out.iter().any(|l| &l.line == line) {
+            out.push(BudgetLine {
+                line: line.clone(),
+                budget: 0,
+                spent: v.as_i64().unwrap_or(0),
+                limit: 0,
+            });
+        }
+    }
+    Some(BudgetReport {
+        filed: lines.is_some_and(|m| !m.is_empty()),
+        budget: out.iter().map(|l| l.budget).sum(),
+        spent: out.iter().map(|l| l.spent).sum(),
+        lines: out,
+        cap: b.cap.filter(|_| scope_until != Some(true)),
+    })
+}
+
+/// The budget of the case as it stands: whether its cap still applies is judged on the case's
+/// fields (as when spending).
+pub fn budget_of(wf: &Workflow, case: &CaseFacts) -> Option<BudgetReport> {
+    let b = wf.budget.as_ref()?;
+    let until = b.until.as_ref().map(|u| {
+        let s = scope(
+            wf,
+            &with_declared(wf, case.fields.clone()),
+            None,
+            (case.id, &case.state, case.opened_by),
+            &Around::default(),
+        );
+        u.holds(&s).unwrap_or(false)
+    });
+    budget_report(wf, &case.fields, until)
+}
+
+/// A figure of the case, worked out (or why it cannot be).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FigureValue {
+    pub id: String,
+    pub name: Text,
+    pub rule: RuleId,
+    pub kind: &'static str,
+    pub value: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The workflow's figures for the case (R12.8: the year-end reward).
+pub fn figures(wf: &Workflow, case: &CaseFacts) -> Vec<FigureValue> {
+    if wf.figures.is_empty() {
+        return Vec::new();
+    }
+    let s = scope(
+        wf,
+        &with_declared(wf, case.fields.clone()),
+        None,
+        (case.id, &case.state, case.opened_by),
+        &Around::default(),
+    );
+    wf.figures
+        .iter()
+        .map(|f| {
+            let r = f.value.number(&s);
+            FigureValue {
+                id: f.id.clone(),
+                name: f.name.clone(),
+                rule: f.rule.clone(),
+                kind: f.kind.name(),
+                value: r.as_ref().ok().copied(),
+                error: r.err(),
+            }
+        })
+        .collect()
+}
+
+/// R12.1: a field whose value must not name a customer of the directory, refused when the
+/// interpreter found one.
+fn check_directory(wf: &Workflow, fields: &Map<String, Value>, around: &Around) -> Result<(), Refusal> {
+    for f in &wf.fields {
+        let Some(rule) = &f.not_in_directory else { continue };
+        let Some(value) = fields.get(&f.id).and_then(Value::as_str) else {
+            continue;
+        };
+        if let Some(hit) = around.listed.iter().find(|l| l.field == f.id) {
+            return Err(refusal(
+                "already_a_customer",
+                rule,
+                format!(
+                    "「{value}」已在客户名录中（{}，编号 {}），「{}」只针对名录以外的新客户",
+                    hit.name, hit.customer_id, wf.name.zh
+                ),
+                format!(
+                    "“{value}” is in the customer directory already ({}, no. {}); a “{}” is for a customer not yet in it",
+                    hit.name, hit.customer_id, wf.name.en
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn check_guard(g: &Guard, scope: &Value) -> Result<(), Refusal> {
@@ -931,7 +1449,7 @@ pub fn open(
             )
         });
     }
-    let fields = with_declared(wf, typed_fields(wf, input, &|_| true)?);
+    let fields = with_declared(wf, typed_fields(wf, input, &|d| !wf.kept_by_engine(&d.id))?);
     if let Some(missing) = wf.fields.iter().find(|f| f.required && fields[&f.id].is_null()) {
         return Err(refusal(
             "invalid_field",
@@ -944,7 +1462,10 @@ pub fn open(
     for g in &wf.guards {
         check_guard(g, &s)?;
     }
+    check_directory(wf, &fields, around)?;
     let effects = effects_of(&wf.on_open, &s, &wf.rule, 0, OPEN)?;
+    let mut fields = fields;
+    set_fields(wf, &wf.rule, &mut fields, &effects)?;
     let state = wf.state(&wf.initial).map(|s| s.name.clone()).unwrap_or_default();
     Ok(Outcome {
         state: wf.initial.clone(),
@@ -1141,8 +1662,33 @@ pub fn decide(
     let set = typed_fields(wf, input, &|d| a.fields.contains(&d.id))?;
     let mut fields = case.fields.clone();
     fields.extend(set.clone());
+    // Running totals: what this step gives is added to what the case holds.
+    let mut added = Map::new();
+    for (from, to) in &a.adds {
+        if let Some(n) = set.get(from).and_then(Value::as_i64) {
+            let total = case
+                .fields
+                .get(to)
+                .and_then(Value::as_i64)
+                .unwrap_or(0)
+                .saturating_add(n);
+            fields.insert(to.clone(), Value::from(total));
+            added.insert(to.clone(), Value::from(total));
+        }
+    }
+    if !added.is_empty() {
+        typed_fields(wf, &added, &|_| true)?;
+    }
+    check_directory(wf, &set, around)?;
     let answers = answered(wf, a, &mut fields, given.answers)?;
-    let fields = with_declared(wf, fields);
+    let mut fields = with_declared(wf, fields);
+    let spent = match (&a.spend, &wf.budget) {
+        (Some(sp), Some(b)) => {
+            let before = scope(wf, &fields, Some(actor), (case.id, &case.state, case.opened_by), around);
+            Some(spend(b, sp, &mut fields, &before)?)
+        }
+        _ => None,
+    };
     let here_scope = scope(wf, &fields, Some(actor), (case.id, &case.state, case.opened_by), around);
     for g in &a.guards {
         check_guard(g, &here_scope)?;
@@ -1184,6 +1730,7 @@ pub fn decide(
     } else {
         Vec::new()
     };
+    set_fields(wf, &a.rule, &mut fields, &effects)?;
     let moved = to != case.state;
     let restarts = done
         && wf
@@ -1203,6 +1750,22 @@ pub fn decide(
     }
     if !effects.is_empty() {
         facts["effects"] = json!(effects);
+    }
+    if let Some(sp) = spent {
+        let y = crate::ledger::yuan;
+        let line = sp["line"].as_str().unwrap_or_default();
+        let (used, planned) = (
+            sp["line_spent"].as_i64().unwrap_or(0),
+            sp["line_budget"].as_i64().unwrap_or(0),
+        );
+        text.zh
+            .push_str(&format!("；「{line}」已支出 {} 元，预算 {} 元", y(used), y(planned)));
+        text.en
+            .push_str(&format!("; “{line}”: {} yuan spent of {}", y(used), y(planned)));
+        facts["budget"] = sp;
+    }
+    if !added.is_empty() {
+        facts["totals"] = Value::Object(added);
     }
     if !answers.is_empty() {
         for c in wf.checklists.iter().filter(|c| a.answers.contains(&c.id)) {
@@ -1318,6 +1881,16 @@ pub fn waiting_on(wf: &Workflow, case: &CaseFacts) -> Vec<Waiting> {
         .collect()
 }
 
+/// Whether taking `a` in `state` clears a late case's overdue mark: it moves the case on, or it
+/// restarts the count of a timer of that state (a tracking record, R12.3).
+pub fn clears_overdue(wf: &Workflow, state: &str, a: &Action) -> bool {
+    a.to.as_deref().is_some_and(|t| t != state)
+        || wf
+            .timers
+            .iter()
+            .any(|t| t.states.iter().any(|s| s == state) && t.restarted_by.contains(&a.id))
+}
+
 /// A timer to set: `timer` of the case falls due at `due`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Due {
@@ -1405,6 +1978,8 @@ pub fn fire(
     }
     let step = format!("{}@{}", timer.id, due.as_millisecond());
     let effects = effects_of(&timer.effects, &s, &timer.rule, case.id, &step)?;
+    let mut fields = case.fields.clone();
+    set_fields(wf, &timer.rule, &mut fields, &effects)?;
     let to = timer.to.clone().unwrap_or_else(|| case.state.clone());
     let (here, there) = (wf.state_name(&case.state), wf.state_name(&to));
     let period = timer.period.text();
@@ -1440,7 +2015,7 @@ pub fn fire(
     Ok(Fired {
         outcome: Some(Outcome {
             state: to,
-            fields: case.fields.clone(),
+            fields,
             role: None,
             moved,
             complete: true,
@@ -1586,6 +2161,7 @@ manual = false
             }),
             cases: vec![],
             today: "2026-12-03".into(),
+            listed: vec![],
         }
     }
 
@@ -2218,7 +2794,10 @@ effects = [{ set_grade = "fields.grade" }, { untag = "regrading" }]
             "initial = \"proposed\"",
             "initial = \"proposed\"\non_open = [{ charge = \"credit_slow\", to = \"case.opened_by\" }]",
         );
-        assert!(e.contains("charges or takes a snapshot when a case opens"), "{e}");
+        assert!(
+            e.contains("charges, takes a snapshot or registers a customer when a case opens"),
+            "{e}"
+        );
         let e = bad("by = [\"team_leader\"]\nnote", "by = [\"cashier\"]\nnote");
         assert!(e.contains("cashier"), "{e}");
         let e = bad("to = \"rejected\"", "to = \"proposed\"");
@@ -2252,5 +2831,266 @@ effects = [{ set_grade = "fields.grade" }, { untag = "regrading" }]
         assert!(e.contains("reads `actor`, but nobody acts"), "{e}");
         let e = bad("to = \"[case.opened_by, 9]\"", "to = \"fields.owner\"");
         assert!(e.contains("reads `fields.owner`"), "{e}");
+    }
+
+    const PROJECT: &str = r#"
+[[workflows]]
+id = "project"
+rule = "R91.1"
+name = { zh = "开发项目", en = "Project" }
+subject = "none"
+initial = "open"
+visible_to = { rule = "R91.5", roles = ["team_leader"] }
+states = [
+  { id = "open", name = { zh = "进行中", en = "open" } },
+  { id = "won", name = { zh = "成功", en = "won" } },
+]
+fields = [
+  { id = "target", type = "text", required = true, not_in_directory = "R91.1", name = { zh = "目标", en = "Target" } },
+  { id = "lines", type = "amounts", name = { zh = "预算", en = "Budget" } },
+  { id = "spent", type = "amounts", name = { zh = "已支出", en = "Spent" } },
+  { id = "line", type = "text", name = { zh = "名目", en = "Line" } },
+  { id = "amount", type = "money", name = { zh = "金额", en = "Amount" } },
+  { id = "progress", type = "bool", name = { zh = "进展", en = "Progress" } },
+  { id = "payment", type = "money", name = { zh = "回款", en = "Payment" } },
+  { id = "collected", type = "money", name = { zh = "累计回款", en = "Collected" } },
+]
+[workflows.budget]
+rule = "R91.2"
+name = { zh = "预算", en = "Budget" }
+lines = "lines"
+spent = "spent"
+tolerance_percent = 10
+cap = 1000
+until = "fields.progress == true"
+[[workflows.figures]]
+id = "bonus"
+rule = "R91.4"
+name = { zh = "奖励", en = "Bonus" }
+value = "fields.collected == null ? 0 : fields.collected * 3 / 100"
+[[workflows.actions]]
+id = "plan"
+name = { zh = "编制预算", en = "Plan" }
+from = ["open"]
+by = ["opener"]
+fields = ["lines"]
+[[workflows.actions]]
+id = "spend"
+name = { zh = "支出", en = "Spend" }
+from = ["open"]
+by = ["opener"]
+fields = ["line", "amount"]
+spend = { amount = "amount", line = "line" }
+[[workflows.actions]]
+id = "advance"
+name = { zh = "进展", en = "Advance" }
+from = ["open"]
+by = ["opener"]
+effects = [{ set = "progress", value = "true" }]
+[[workflows.actions]]
+id = "collect"
+name = { zh = "回款", en = "Collect" }
+from = ["open"]
+by = ["opener"]
+fields = ["payment"]
+adds = { payment = "collected" }
+[[workflows.actions]]
+id = "win"
+rule = "R91.3"
+name = { zh = "成功", en = "Win" }
+from = ["open"]
+to = "won"
+by = ["team_leader"]
+effects = [{ register = "fields.target", assign_to = "consultant" }]
+"#;
+
+    fn project() -> Workflow {
+        let p = Policy::parse(&format!("{SAMPLE}{PROJECT}"), "project.toml").unwrap();
+        p.workflow("project").unwrap().clone()
+    }
+
+    /// Takes `action` by the opener (staff 1) and returns the case as it stands after.
+    fn take(wf: &Workflow, c: &CaseFacts, action: &str, input: Value) -> Result<CaseFacts, Refusal> {
+        let given = Given {
+            fields: &fields(input),
+            answers: &Map::new(),
+            note: None,
+        };
+        let o = super::decide(wf, c, action, &actor(1, "consultant"), &given, &Around::default(), 1)?;
+        Ok(CaseFacts {
+            state: o.state,
+            fields: o.fields,
+            ..c.clone()
+        })
+    }
+
+    #[test]
+    fn r91_a_name_in_the_directory_and_fields_the_engine_keeps_are_refused_at_opening() {
+        let wf = project();
+        let me = actor(1, "consultant");
+        let listed = Around {
+            listed: vec![Listed {
+                field: "target".into(),
+                customer_id: 12,
+                name: "华信科技有限公司".into(),
+            }],
+            ..Around::default()
+        };
+        let r = open(&wf, &fields(json!({ "target": "华信科技" })), &listed, &me, 1).unwrap_err();
+        assert_eq!((r.code, r.rule.unwrap().as_str()), ("already_a_customer", "R91.1"));
+        assert!(
+            r.text.zh.contains("华信科技有限公司") && r.text.zh.contains("12"),
+            "{}",
+            r.text.zh
+        );
+        let r = open(
+            &wf,
+            &fields(json!({ "target": "新公司", "spent": { "a": 1 } })),
+            &Around::default(),
+            &me,
+            1,
+        )
+        .unwrap_err();
+        assert_eq!(r.code, "invalid_field", "the engine keeps the spending");
+        let names: Vec<&str> = wf.opening_fields().iter().map(|f| f.id.as_str()).collect();
+        assert_eq!(names, ["target"], "the rest are set on the case, or kept by the engine");
+        assert!(wf.kept_by_engine("spent") && wf.kept_by_engine("collected") && wf.kept_by_engine("progress"));
+        assert!(open(&wf, &fields(json!({ "target": "新公司" })), &Around::default(), &me, 1).is_ok());
+    }
+
+    #[test]
+    fn r91_spending_keeps_to_the_lines_their_tolerance_and_the_cap_until_progress() {
+        let wf = project();
+        let o = open(
+            &wf,
+            &fields(json!({ "target": "新公司" })),
+            &Around::default(),
+            &actor(1, "consultant"),
+            1,
+        )
+        .unwrap();
+        let c = CaseFacts {
+            id: 5,
+            state: o.state,
+            fields: o.fields,
+            opened_by: 1,
+            steps: vec![],
+        };
+        let code = |r: Result<CaseFacts, Refusal>| r.map(|_| "ok").unwrap_or_else(|e| e.code);
+        assert_eq!(
+            code(take(&wf, &c, "spend", json!({ "line": "a", "amount": 10 }))),
+            "budget_not_filed"
+        );
+        let bad = take(&wf, &c, "plan", json!({ "lines": { "a": "lots" } })).unwrap_err();
+        assert_eq!(bad.code, "invalid_field");
+        let c = take(&wf, &c, "plan", json!({ "lines": { "a": 500, "b": 600 } })).unwrap();
+        assert_eq!(
+            code(take(&wf, &c, "spend", json!({ "line": "x", "amount": 10 }))),
+            "budget_line_unknown"
+        );
+        let c = take(&wf, &c, "spend", json!({ "line": "a", "amount": 550 })).unwrap();
+        let r = take(&wf, &c, "spend", json!({ "line": "a", "amount": 1 })).unwrap_err();
+        assert_eq!((r.code, r.rule.unwrap().as_str()), ("budget_line_exceeded", "R91.2"));
+        assert!(r.text.zh.contains("110%"), "{}", r.text.zh);
+        assert_eq!(
+            code(take(&wf, &c, "spend", json!({ "line": "b", "amount": 460 }))),
+            "budget_cap_exceeded"
+        );
+        let c = take(&wf, &c, "advance", json!({})).unwrap();
+        assert_eq!(c.fields["progress"], true, "the effect set the field");
+        let c = take(&wf, &c, "spend", json!({ "line": "b", "amount": 460 })).unwrap();
+        let report = budget_of(&wf, &c).unwrap();
+        assert_eq!((report.spent, report.budget, report.cap), (1010, 1100, None));
+        assert_eq!(
+            report.lines[0],
+            BudgetLine {
+                line: "a".into(),
+                budget: 500,
+                spent: 550,
+                limit: 550
+            }
+        );
+        // Running totals, and a figure over them (the CEL integers do arithmetic).
+        let c = take(&wf, &c, "collect", json!({ "payment": 1_000 })).unwrap();
+        let c = take(&wf, &c, "collect", json!({ "payment": 1_000 })).unwrap();
+        assert_eq!(c.fields["collected"], 2_000);
+        let f = figures(&wf, &c);
+        assert_eq!(
+            (f[0].id.as_str(), f[0].value, f[0].error.clone()),
+            ("bonus", Some(60), None)
+        );
+        // Success registers the company for the interpreter to hand over.
+        let given = Given {
+            fields: &Map::new(),
+            answers: &Map::new(),
+            note: None,
+        };
+        let o = super::decide(&wf, &c, "win", &actor(2, "team_leader"), &given, &Around::default(), 1).unwrap();
+        assert_eq!(
+            o.effects,
+            vec![Effect::Register {
+                name: "新公司".into(),
+                role: "consultant".into()
+            }]
+        );
+        let v = wf.visible_to.as_ref().unwrap();
+        assert_eq!(v.rule.as_str(), "R91.5");
+        assert!(v.sees_all(&["team_leader".to_string()]) && !v.sees_all(&["consultant".to_string()]));
+    }
+
+    #[test]
+    fn r91_budgets_figures_and_new_effects_are_checked_where_they_are_written() {
+        let bad = |from: &str, to: &str| {
+            let src = format!("{SAMPLE}{}", PROJECT.replacen(from, to, 1));
+            Policy::parse(&src, "project.toml").unwrap_err().to_string()
+        };
+        let e = bad("lines = \"lines\"", "lines = \"line\"");
+        assert!(e.contains("the budget's lines names `line`, a text field"), "{e}");
+        let e = bad(
+            "spend = { amount = \"amount\", line = \"line\" }",
+            "spend = { amount = \"line\", line = \"line\" }",
+        );
+        assert!(e.contains("a text field") && e.contains("money"), "{e}");
+        let e = bad("fields = [\"line\", \"amount\"]", "fields = [\"line\"]");
+        assert!(e.contains("spends from `amount`, which it does not set"), "{e}");
+        let e = bad("tolerance_percent = 10", "tolerance_percent = 200");
+        assert!(e.contains("tolerance_percent is 0 to 100"), "{e}");
+        let e = bad("adds = { payment = \"collected\" }", "adds = { payment = \"target\" }");
+        assert!(e.contains("adds `payment` to `target`"), "{e}");
+        let e = bad(
+            "[[workflows.actions]]\nid = \"win\"",
+            "[[workflows.actions]]\nid = \"x\"\nname = { zh = \"x\", en = \"x\" }\nfrom = [\"open\"]\nby = [\"opener\"]\nfields = [\"spent\"]\n[[workflows.actions]]\nid = \"win\"",
+        );
+        assert!(e.contains("sets `spent`, which the engine keeps"), "{e}");
+        let e = bad(
+            "{ set = \"progress\", value = \"true\" }",
+            "{ set = \"spent\", value = \"true\" }",
+        );
+        assert!(e.contains("not a field workflow `project` lets it set"), "{e}");
+        let e = bad("subject = \"none\"", "subject = \"customer\"");
+        assert!(
+            e.contains("registers a customer, but its cases have one already"),
+            "{e}"
+        );
+        let e = bad("assign_to = \"consultant\"", "assign_to = \"nobody\"");
+        assert!(e.contains("nobody"), "{e}");
+        let e = bad("fields.collected * 3 / 100", "actor.id");
+        assert!(e.contains("figure `bonus` reads `actor`"), "{e}");
+        let e = bad(
+            "{ id = \"amount\", type = \"money\",",
+            "{ id = \"amount\", type = \"money\", not_in_directory = \"R91.1\",",
+        );
+        assert!(
+            e.contains("field `amount` is kept out of the customer directory, but it is not text"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_positive_number_does_arithmetic_with_a_literal() {
+        let e = Expr::compile("fields.n * 2 + 1").unwrap();
+        assert_eq!(e.number(&json!({ "fields": { "n": 5 } })), Ok(11));
+        let e = Expr::compile("size(fields.m) == 2 && fields.m.a * 2 == 8").unwrap();
+        assert_eq!(e.holds(&json!({ "fields": { "m": { "a": 4, "b": 1 } } })), Ok(true));
     }
 }

@@ -2,7 +2,7 @@
 //! writes the outcome (the case, its step, the history event with the Decision) in one
 //! transaction. Every workflow of every policy runs through these two functions.
 
-use kehu_domain::workflow::{self, Actor, Around, CaseFacts, CustomerFacts, Effect, Given, Outcome, Workflow};
+use kehu_domain::workflow::{self, Actor, Around, CaseFacts, CustomerFacts, Effect, Given, Listed, Outcome, Workflow};
 use std::sync::Arc;
 
 use kehu_domain::{Decision, Lang, Policy, Text, Timestamp};
@@ -158,6 +158,7 @@ async fn around(
     tx: &mut Tx,
     (policy, wf): (&Policy, &Workflow),
     (tenant, customer_id): (i64, Option<i64>),
+    given: &Map<String, Value>,
     now: Timestamp,
 ) -> Result<Around, ApiError> {
     let mut near = Around {
@@ -165,6 +166,22 @@ async fn around(
         today: now.to_zoned(policy.tz.clone()).date().to_string(),
         ..Around::default()
     };
+    // R12.1: a name that must not be in the directory is looked up as it is set.
+    for f in wf.fields.iter().filter(|f| f.not_in_directory.is_some()) {
+        if let Some(name) = given
+            .get(&f.id)
+            .and_then(Value::as_str)
+            .filter(|n| !n.trim().is_empty())
+        {
+            for (id, found) in kehu_store::customers::named_tx(tx, tenant, name.trim()).await? {
+                near.listed.push(Listed {
+                    field: f.id.clone(),
+                    customer_id: id,
+                    name: found,
+                });
+            }
+        }
+    }
     let Some(id) = customer_id.filter(|_| wf.reads_customer()) else {
         return Ok(near);
     };
@@ -201,7 +218,7 @@ pub async fn open(
     }
     // The customer stays locked to the commit, so a guard over its cases (R1.3) holds when the
     // case is written.
-    let near = around(&mut tx, (&policy, wf), (tenant, customer_id), now).await?;
+    let near = around(&mut tx, (&policy, wf), (tenant, customer_id), fields, now).await?;
     let outcome = workflow::open(wf, fields, &near, &me, policy.version).map_err(refused(lang))?;
     let row = store::insert(
         &mut tx,
@@ -251,7 +268,7 @@ pub async fn open(
         },
     )
     .await?;
-    after_step(&mut tx, &policy, wf, &row, workflow::OPEN, &outcome, now).await?;
+    after_step(&mut tx, &policy, wf, (&row, Some(me.id)), workflow::OPEN, &outcome, now).await?;
     let steps = store::steps_tx(&mut tx, tenant, row.id).await?;
     tx.commit().await?;
     view_of(state, row, steps).await
@@ -293,7 +310,7 @@ pub async fn act(
     let steps = store::steps_tx(&mut tx, tenant, id).await?;
     let me = actor(caller);
     let facts = before.facts(&steps);
-    let near = around(&mut tx, (&policy, wf), (tenant, before.customer_id), now).await?;
+    let near = around(&mut tx, (&policy, wf), (tenant, before.customer_id), given.fields, now).await?;
     let outcome = workflow::decide(wf, &facts, action, &me, given, &near, policy.version).map_err(refused(lang))?;
     let note = given.note.map(str::trim).filter(|n| !n.is_empty());
     // What the step set: its fields, and its answers under their checklist's id.
@@ -340,7 +357,13 @@ pub async fn act(
         },
     )
     .await?;
-    after_step(&mut tx, &policy, wf, &row, action, &outcome, now).await?;
+    after_step(&mut tx, &policy, wf, (&row, Some(me.id)), action, &outcome, now).await?;
+    // A registered customer (R12.6) is now the case's.
+    let row = if outcome.effects.iter().any(|e| matches!(e, Effect::Register { .. })) {
+        store::get_tx(&mut tx, tenant, id).await?
+    } else {
+        row
+    };
     let steps = store::steps_tx(&mut tx, tenant, id).await?;
     tx.commit().await?;
     view_of(state, row, steps).await
@@ -353,7 +376,7 @@ async fn after_step(
     tx: &mut Tx,
     policy: &Policy,
     wf: &Workflow,
-    row: &CaseRow,
+    (row, by): (&CaseRow, Option<i64>),
     action: &str,
     outcome: &Outcome,
     now: Timestamp,
@@ -376,7 +399,7 @@ async fn after_step(
         )
         .await?;
     }
-    apply(tx, policy, row, &outcome.effects, &outcome.decision, now).await
+    apply(tx, policy, (row, by), &outcome.effects, &outcome.decision, now).await
 }
 
 /// Applies a step's effects through the functions the other rules use (a charge is
@@ -384,7 +407,7 @@ async fn after_step(
 async fn apply(
     tx: &mut Tx,
     policy: &Policy,
-    row: &CaseRow,
+    (row, by): (&CaseRow, Option<i64>),
     effects: &[Effect],
     decision: &Decision,
     now: Timestamp,
@@ -422,6 +445,9 @@ async fn apply(
                 }
             }
             Effect::Snapshot { subject } => crate::snapshots::take(tx, row, subject, decision, now).await?,
+            // The engine set the field in the case's fields, written with the step.
+            Effect::Set { .. } => {}
+            Effect::Register { name, role } => register(tx, policy, (row, by), (name, role), decision, now).await?,
             Effect::Tag { tag, on } => {
                 if let Some(c) = row.customer_id {
                     crate::service::change_customer(tx, policy, (row.tenant_id, c), (None, Some(decision)), now, |b| {
@@ -436,6 +462,118 @@ async fn apply(
             }
         }
     }
+    Ok(())
+}
+
+/// R12.6: registers the company a case names, hands it to whoever holds `role` with the fewest
+/// customers (the registration rules deciding the claim as for any other), and makes the case
+/// the customer's. A name registered meanwhile, or nobody to hand it to, refuses the step.
+async fn register(
+    tx: &mut Tx,
+    policy: &Policy,
+    (row, by): (&CaseRow, Option<i64>),
+    (name, role): (&str, &str),
+    decision: &Decision,
+    now: Timestamp,
+) -> Result<(), ApiError> {
+    use kehu_store::claims::{self, ClaimRow, NewClaim};
+    use kehu_store::customers::{self, Created, Key, NewCustomer};
+    let tenant = row.tenant_id;
+    let refuse = |code: &'static str, text: Text| {
+        ApiError::refused(kehu_domain::Refusal {
+            code,
+            rule: Some(decision.rule.clone()),
+            text,
+        })
+    };
+    let staff: Vec<kehu_store::staff::StaffRow> = kehu_store::staff::active_tx(tx, tenant)
+        .await?
+        .into_iter()
+        .filter(|s| s.role_list().iter().any(|r| r == role))
+        .collect();
+    let held = claims::held_by_staff(tx, tenant).await?;
+    let ids: Vec<i64> = staff.iter().map(|s| s.id).collect();
+    let Some(to) = kehu_domain::org::fewest_held(&ids, &held).and_then(|id| staff.iter().find(|s| s.id == id)) else {
+        let who = policy.role_name(role);
+        return Err(refuse(
+            "no_assignee",
+            Text::new(
+                format!("没有在职的{}可以接手客户「{name}」", who.zh),
+                format!("No active {} can take the customer “{name}” over", who.en),
+            ),
+        ));
+    };
+    let new = NewCustomer {
+        kind: "company".to_string(),
+        name: name.to_string(),
+        name_norm: kehu_domain::normalize::normalize_name(name),
+        grade: None,
+        source: None,
+        referrer_id: None,
+        agent: None,
+        keys: vec![Key {
+            key: format!("company:{}", kehu_domain::normalize::company_key(name)),
+            kind: "company_name",
+            value: name.to_string(),
+        }],
+        deadline: None,
+    };
+    let customer = match customers::create_tx(tx, tenant, by, &new, now).await? {
+        Created::New(c) => *c,
+        Created::Duplicate(found) => {
+            let names: Vec<String> = found.iter().map(|m| m.name.clone()).collect();
+            return Err(refuse(
+                "already_a_customer",
+                Text::new(
+                    format!("客户名录中已有「{}」，不能再登记", names.join("、")),
+                    format!(
+                        "The directory has “{}” already; it is not registered again",
+                        names.join(", ")
+                    ),
+                ),
+            ));
+        }
+    };
+    let reg = kehu_domain::claim::decide_registration(policy, now, &to.facts(), to.unit_id, &[])
+        .map_err(ApiError::refused)?;
+    let registrar = by.unwrap_or(to.id);
+    let mut claim = claims::insert(
+        tx,
+        tenant,
+        NewClaim {
+            customer_id: customer.id,
+            staff_id: to.id,
+            registered_by: registrar,
+            status: reg.status,
+            registered_at: now,
+            effective_at: reg.effective_at,
+            policy_version: policy.version,
+            reassigned_from: None,
+            contact_at: None,
+            from_pool: None,
+        },
+    )
+    .await?;
+    if reg.status == kehu_domain::claim::ClaimStatus::Valid {
+        claim = claims::confirm_valid(tx, tenant, claim.id, registrar, now).await?;
+    }
+    history::append(
+        tx,
+        tenant,
+        now,
+        NewEvent {
+            actor_id: by,
+            entity: "claim",
+            entity_id: claim.id,
+            customer_id: Some(customer.id),
+            action: "hand_over",
+            after: Some(ClaimRow::to_json(&claim)),
+            decision: Some(decision),
+            ..Default::default()
+        },
+    )
+    .await?;
+    store::set_customer(tx, tenant, row.id, customer.id, now).await?;
     Ok(())
 }
 
@@ -469,7 +607,7 @@ async fn fire_timer(tx: &mut Tx, policy: &Policy, d: &DeadlineRow, now: Timestam
     // A firing reads the case, not its steps (`workflow::fire` decides on state and fields).
     let facts: CaseFacts = before.facts(&[]);
     let due = kehu_store::ts(d.due_at);
-    let near = around(tx, (policy, wf), (tenant, before.customer_id), now).await?;
+    let near = around(tx, (policy, wf), (tenant, before.customer_id), &Map::new(), now).await?;
     let fired = workflow::fire(wf, &facts, timer, &near, (due, now), &policy.tz, policy.version).unwrap_or_else(|r| {
         // The policy's expression cannot be evaluated on this case: retrying would fail the
         // same way, so the firing is dropped with a warning (a repeating timer comes due again).
@@ -530,9 +668,9 @@ async fn fire_timer(tx: &mut Tx, policy: &Policy, d: &DeadlineRow, now: Timestam
     )
     .await?;
     if outcome.moved {
-        after_step(tx, policy, wf, &row, &timer.id, &outcome, now).await?;
+        after_step(tx, policy, wf, (&row, None), &timer.id, &outcome, now).await?;
     } else {
-        apply(tx, policy, &row, &outcome.effects, &outcome.decision, now).await?;
+        apply(tx, policy, (&row, None), &outcome.effects, &outcome.decision, now).await?;
     }
     Ok(())
 }

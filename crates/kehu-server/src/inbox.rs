@@ -241,12 +241,15 @@ async fn cases(
             continue;
         };
         let facts = row.facts(steps_by.get(&row.id).map(Vec::as_slice).unwrap_or_default());
-        let mine: Vec<&str> = workflow::available(wf, &facts, &actor)
+        let mut mine: Vec<&workflow::Action> = workflow::available(wf, &facts, &actor)
             .into_iter()
             .filter(|a| holds(caller, &a.by) || (a.by.iter().any(|r| r == OPENER) && row.opened_by == caller.id()))
             .filter(|a| moves(a, &row.state) || row.overdue_since.is_some())
-            .map(|a| a.id.as_str())
             .collect();
+        // What clears a late case comes first: a step that moves it, or one that restarts the
+        // count of a timer of its state (a tracking record, R12.3).
+        mine.sort_by_key(|a| !workflow::clears_overdue(wf, &row.state, a));
+        let mine: Vec<&str> = mine.into_iter().map(|a| a.id.as_str()).collect();
         let Some((first, also)) = mine.split_first() else {
             continue;
         };

@@ -77,12 +77,25 @@ async fn compute(state: &AppState, caller: &Caller, policy: &Policy) -> Result<V
         conflicts: reach(RecordKind::Conflicts),
         events: reach(RecordKind::Events),
         cases: reach(RecordKind::Cases),
+        // A workflow that names who sees its cases (R12.9) gives those roles every case and
+        // everyone else only the cases they are part of; otherwise whoever acts in it sees its
+        // cases.
         acts_in: policy
             .workflows
             .iter()
-            .filter(|w| w.actions.iter().any(|a| a.by.iter().any(|r| caller.roles.contains(r))))
+            .filter(|w| match &w.visible_to {
+                Some(seen) => seen.sees_all(&caller.roles),
+                None => w.actions.iter().any(|a| a.by.iter().any(|r| caller.roles.contains(r))),
+            })
             .map(|w| w.id.clone())
             .collect(),
+        confined: policy
+            .workflows
+            .iter()
+            .filter(|w| w.visible_to.as_ref().is_some_and(|seen| !seen.sees_all(&caller.roles)))
+            .map(|w| w.id.clone())
+            .collect(),
+        me: caller.id(),
     })
 }
 

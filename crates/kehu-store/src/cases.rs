@@ -181,6 +181,16 @@ pub async fn get_tx(tx: &mut Tx, tenant_id: i64, id: i64) -> Result<CaseRow> {
         .await
 }
 
+/// The case now belongs to `customer_id` (a project whose customer was registered, R12.6).
+pub async fn set_customer(tx: &mut Tx, tenant_id: i64, id: i64, customer_id: i64, at: Timestamp) -> Result<CaseRow> {
+    tx.execute(
+        "UPDATE cases SET customer_id = $3, updated_at = $4 WHERE tenant_id = $1 AND id = $2",
+        args![tenant_id, id, customer_id, ms(at)],
+    )
+    .await?;
+    get_tx(tx, tenant_id, id).await
+}
+
 /// The cases of a customer as a case's expressions read them (id, workflow, state, fields),
 /// oldest first, whoever may see them: a rule reads them, not a reader (R1.3).
 pub async fn of_customer_tx(tx: &mut Tx, tenant_id: i64, customer_id: i64) -> Result<Vec<OtherCase>> {

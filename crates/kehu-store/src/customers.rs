@@ -105,12 +105,25 @@ pub async fn create(db: &Db, tenant_id: i64, actor: Option<i64>, c: NewCustomer,
             .unwrap_or_else(|_| Err(StoreError::Other("the customer writer has stopped".into())));
     }
     let mut tx = db.begin().await?;
-    let created = create_in(&mut tx, tenant_id, actor, &c, now).await?;
+    let created = create_tx(&mut tx, tenant_id, actor, &c, now).await?;
     match created {
         Created::New(_) => tx.commit().await?,
         Created::Duplicate(_) => tx.rollback().await?,
     }
     Ok(created)
+}
+
+/// Customers of the directory that a name names: by the normalised name, or a company's by
+/// its duplicate key (R12.1: a development project is for a company not registered yet).
+pub async fn named_tx(tx: &mut Tx, tenant_id: i64, name: &str) -> Result<Vec<(i64, String)>> {
+    let norm = kehu_domain::normalize::normalize_name(name);
+    let key = format!("company:{}", kehu_domain::normalize::company_key(name));
+    tx.fetch_all(
+        "SELECT id, name FROM customers WHERE tenant_id = $1 AND (name_norm = $2 OR id IN \
+         (SELECT customer_id FROM customer_keys WHERE tenant_id = $1 AND key = $3)) ORDER BY id LIMIT 5",
+        args![tenant_id, norm, key],
+    )
+    .await
 }
 
 /// A registration waiting for the SQLite writer.
@@ -150,7 +163,7 @@ pub(crate) async fn run_create_queue(db: Db, mut jobs: tokio::sync::mpsc::Unboun
         let mut results = Vec::with_capacity(batch.len());
         let mut failed = None;
         for j in &batch {
-            match create_in(&mut tx, j.tenant_id, j.actor, &j.customer, j.now).await {
+            match create_tx(&mut tx, j.tenant_id, j.actor, &j.customer, j.now).await {
                 Ok(c) => results.push(Ok(c)),
                 Err(StoreError::NotFound) => results.push(Err(StoreError::NotFound)),
                 Err(e) => {
@@ -193,9 +206,10 @@ async fn find_keys_tx(tx: &mut Tx, tenant_id: i64, keys: &[Key]) -> Result<Vec<K
     tx.fetch_all(&sql, a).await
 }
 
-/// One registration inside a transaction. A taken key undoes this registration's own rows and
-/// answers the holders; `NotFound` means the referrer does not exist (nothing was written).
-async fn create_in(
+/// One registration inside a transaction the caller holds (the SQLite writer's batch, or a
+/// case's effect, R12.6). A taken key undoes this registration's own rows and answers the
+/// holders; `NotFound` means the referrer does not exist (nothing was written).
+pub async fn create_tx(
     tx: &mut Tx,
     tenant_id: i64,
     actor: Option<i64>,

@@ -125,6 +125,15 @@ pub async fn by_username(db: &Db, username: &str) -> Result<Vec<StaffRow>> {
     .await
 }
 
+/// The tenant's active staff, read in a transaction (who may receive a customer).
+pub async fn active_tx(tx: &mut crate::db::Tx, tenant_id: i64) -> Result<Vec<StaffRow>> {
+    tx.fetch_all(
+        &format!("SELECT {COLUMNS} FROM staff WHERE tenant_id = $1 AND active = $2 ORDER BY id"),
+        args![tenant_id, true],
+    )
+    .await
+}
+
 pub async fn list(db: &Db, tenant_id: i64) -> Result<Vec<StaffRow>> {
     db.fetch_all(
         &format!("SELECT {COLUMNS} FROM staff WHERE tenant_id = $1 ORDER BY id"),

@@ -81,6 +81,11 @@ pub struct View {
     /// Workflows in which the reader takes some action: their cases are visible whatever
     /// `cases` says (an approver sees what waits for them).
     pub acts_in: Vec<String>,
+    /// Workflows whose cases the reader sees only as one of a case's own people (who opened it
+    /// or took a step on it), whatever `cases` and `history` say (R12.9).
+    pub confined: Vec<String>,
+    /// The reader (0 for work the system does for itself).
+    pub me: i64,
 }
 
 impl View {
@@ -99,6 +104,8 @@ impl View {
             events: Reach::All,
             cases: Reach::All,
             acts_in: Vec::new(),
+            confined: Vec::new(),
+            me: 0,
         }
     }
 }
@@ -211,26 +218,49 @@ pub fn complaints(view: &View, x: &str) -> String {
 /// ` AND (...)` restricting cases (alias `k`): opened by someone within reach, acted on by
 /// someone within reach, or of a workflow in which the reader takes an action.
 pub fn cases(view: &View, k: &str) -> String {
-    and(&view.cases, |s, _| {
-        let mut c = format!(
-            "{k}.opened_by IN ({s}) OR EXISTS (SELECT 1 FROM case_steps cs WHERE cs.tenant_id = {k}.tenant_id \
-             AND cs.case_id = {k}.id AND cs.staff_id IN ({s}))"
-        );
-        // Workflow ids are checked at policy load to be [a-z0-9_], so quoting them is safe.
-        let acts: Vec<String> = view
-            .acts_in
-            .iter()
-            .filter(|w| {
-                w.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-            })
-            .map(|w| format!("'{w}'"))
-            .collect();
+    let mut out = and(&view.cases, |s, _| {
+        let mut c = own_case(k, s);
+        let acts = workflow_list(&view.acts_in);
         if !acts.is_empty() {
-            c.push_str(&format!(" OR {k}.workflow IN ({})", acts.join(", ")));
+            c.push_str(&format!(" OR {k}.workflow IN ({acts})"));
         }
         c
-    })
+    });
+    out.push_str(&confined(view, k));
+    out
+}
+
+/// The case (alias `k`) was opened by one of `s`, or one of them took a step on it.
+fn own_case(k: &str, s: &str) -> String {
+    format!(
+        "{k}.opened_by IN ({s}) OR EXISTS (SELECT 1 FROM case_steps cs WHERE cs.tenant_id = {k}.tenant_id \
+         AND cs.case_id = {k}.id AND cs.staff_id IN ({s}))"
+    )
+}
+
+/// `'a', 'b'` of workflow ids. They are checked at policy load to be [a-z0-9_], so quoting them
+/// is safe; anything else is left out.
+fn workflow_list(ids: &[String]) -> String {
+    ids.iter()
+        .filter(|w| {
+            w.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        })
+        .map(|w| format!("'{w}'"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// ` AND (...)` keeping a case (alias `k`) of a confined workflow to its own people (R12.9).
+fn confined(view: &View, k: &str) -> String {
+    let list = workflow_list(&view.confined);
+    if list.is_empty() {
+        return String::new();
+    }
+    format!(
+        " AND ({k}.workflow NOT IN ({list}) OR {})",
+        own_case(k, &view.me.to_string())
+    )
 }
 
 /// ` AND (...)` restricting conflicts (alias `x`).
@@ -243,7 +273,7 @@ pub fn conflicts(view: &View, x: &str) -> String {
 /// ledger entry, sale, complaint, conflict) that the same reach would show. So a lapse the
 /// system recorded on a consultant's card is the leader's to read.
 pub fn history(view: &View, e: &str) -> String {
-    and(&view.history, |s, u| {
+    let mut out = and(&view.history, |s, u| {
         let about = |entity: &str, table: &str, alias: &str, cond: String| {
             format!(
                 "({e}.entity = '{entity}' AND EXISTS (SELECT 1 FROM {table} {alias} \
@@ -261,7 +291,17 @@ pub fn history(view: &View, e: &str) -> String {
             about("conflict", "conflicts", "hf", conflict_of("hf", s, u)),
         ]
         .join(" OR ")
-    })
+    });
+    // A case of a confined workflow leaves no trace in the history of anyone else (R12.9).
+    let list = workflow_list(&view.confined);
+    if !list.is_empty() {
+        out.push_str(&format!(
+            " AND NOT ({e}.entity = 'case' AND EXISTS (SELECT 1 FROM cases hq WHERE hq.tenant_id = {e}.tenant_id \
+             AND hq.id = {e}.entity_id AND hq.workflow IN ({list}) AND NOT ({})))",
+            own_case("hq", &view.me.to_string())
+        ));
+    }
+    out
 }
 
 /// Whether a joint event is within reach: organised by someone within it, or one of its
@@ -302,5 +342,25 @@ mod tests {
             units: vec![5],
         };
         assert!(event_visible(&v, 2, &[4, 5]) && event_visible(&v, 1, &[]) && !event_visible(&v, 2, &[4]));
+    }
+
+    #[test]
+    fn a_confined_workflow_keeps_its_cases_to_their_own_people_even_for_a_reader_of_all() {
+        let mut v = View::all();
+        assert_eq!(cases(&v, "k"), "");
+        v.confined = vec!["development_project".into(), "bad'id".into()];
+        v.me = 7;
+        let c = cases(&v, "k");
+        assert!(c.contains("k.workflow NOT IN ('development_project')"), "{c}");
+        assert!(
+            c.contains("k.opened_by IN (7)") && c.contains("cs.staff_id IN (7)"),
+            "{c}"
+        );
+        assert!(!c.contains("bad"), "only ids go into the clause: {c}");
+        let h = history(&v, "e");
+        assert!(
+            h.contains("e.entity = 'case'") && h.contains("hq.workflow IN ('development_project')"),
+            "{h}"
+        );
     }
 }

@@ -782,7 +782,70 @@ fn workflow(p: &Policy, out: &mut Vec<Line>, w: &crate::workflow::Workflow) {
         let who = roles(p, &w.open_by);
         out.push(line(1, r, format!("由{}开启", who.zh), format!("Opened by {}", who.en)));
     }
-    let opening = effects(p, &w.on_open);
+    let field_name = |id: &str| w.field(id).map(|f| f.name.clone()).unwrap_or_else(|| Text::new(id, id));
+    for f in &w.fields {
+        if let Some(rule) = &f.not_in_directory {
+            out.push(line(
+                1,
+                Some(rule),
+                format!("「{}」不能是客户名录中已有的客户", f.name.zh),
+                format!("“{}” may not name a customer already in the directory", f.name.en),
+            ));
+        }
+    }
+    if let Some(seen) = &w.visible_to {
+        let who = roles(p, &seen.roles);
+        out.push(line(
+            1,
+            Some(&seen.rule),
+            format!("案件只有{}和案件本身的人员（开启人、经办过的人）可以看到", who.zh),
+            format!(
+                "Its cases are seen only by {} and the case's own people (who opened it or took a step on it)",
+                who.en
+            ),
+        ));
+    }
+    if let Some(b) = &w.budget {
+        let (mut z, mut e) = (
+            format!(
+                "「{}」：按「{}」中的名目编制，支出逐项记入，与日常费用分开",
+                b.name.zh,
+                field_name(&b.lines).zh
+            ),
+            format!(
+                "“{}”: filed as the lines of “{}”, spending recorded line by line, apart from ordinary costs",
+                b.name.en,
+                field_name(&b.lines).en
+            ),
+        );
+        z.push_str(&format!("；单项支出最多超出该项预算 {}%", b.tolerance_percent));
+        e.push_str(&format!(
+            "; a line may be overspent by at most {}%",
+            b.tolerance_percent
+        ));
+        if let Some(cap) = b.cap {
+            let (uz, ue) = if b.until.is_some() {
+                ("取得实质性进展前", "until substantive progress")
+            } else {
+                ("", "always")
+            };
+            z.push_str(&format!("；{uz}支出合计不超过 {} 元", yuan(cap)));
+            e.push_str(&format!(
+                "; {ue}, all spending together stays within {} yuan",
+                yuan(cap)
+            ));
+        }
+        out.push(line(1, Some(&b.rule), z, e));
+    }
+    for f in &w.figures {
+        out.push(line(
+            1,
+            Some(&f.rule),
+            format!("按案件数据计算「{}」", f.name.zh),
+            format!("“{}” is worked out from the case", f.name.en),
+        ));
+    }
+    let opening = effects(p, w, &w.on_open);
     if !opening.is_empty() {
         let (zh, en): (Vec<String>, Vec<String>) = opening.into_iter().unzip();
         out.push(line(
@@ -846,7 +909,19 @@ fn workflow(p: &Policy, out: &mut Vec<Line>, w: &crate::workflow::Workflow) {
                 e.push_str(&format!("; answers the checklist “{}”", c.name.en));
             }
         }
-        for (zh, en) in effects(p, &a.effects) {
+        if let (Some(_), Some(b)) = (&a.spend, &w.budget) {
+            z.push_str(&format!("；记入「{}」的支出", b.name.zh));
+            e.push_str(&format!("; records spending against the “{}”", b.name.en));
+        }
+        for (from, to) in &a.adds {
+            z.push_str(&format!("；「{}」累计入「{}」", field_name(from).zh, field_name(to).zh));
+            e.push_str(&format!(
+                "; “{}” adds up into “{}”",
+                field_name(from).en,
+                field_name(to).en
+            ));
+        }
+        for (zh, en) in effects(p, w, &a.effects) {
             z.push_str(&format!("；{zh}"));
             e.push_str(&format!("; {en}"));
         }
@@ -906,7 +981,7 @@ fn workflow(p: &Policy, out: &mut Vec<Line>, w: &crate::workflow::Workflow) {
             z.push_str("，标为逾期");
             e.push_str(", it is marked overdue");
         }
-        for (zh, en) in effects(p, &t.effects) {
+        for (zh, en) in effects(p, w, &t.effects) {
             z.push_str(&format!("；{zh}"));
             e.push_str(&format!("; {en}"));
         }
@@ -916,7 +991,7 @@ fn workflow(p: &Policy, out: &mut Vec<Line>, w: &crate::workflow::Workflow) {
 
 /// Effects in words: the ledger code by its name, and whom it is charged to when that is the
 /// opener (an expression's source is for `kehu policy check`, not for readers).
-fn effects(p: &Policy, defs: &[crate::workflow::EffectDef]) -> Vec<(String, String)> {
+fn effects(p: &Policy, w: &crate::workflow::Workflow, defs: &[crate::workflow::EffectDef]) -> Vec<(String, String)> {
     defs.iter()
         .map(|d| match d {
             crate::workflow::EffectDef::Charge { code, to } => {
@@ -946,6 +1021,26 @@ fn effects(p: &Policy, defs: &[crate::workflow::EffectDef]) -> Vec<(String, Stri
                 format!("去掉客户的标记「{tag}」"),
                 format!("takes the tag “{tag}” off the customer"),
             ),
+            crate::workflow::EffectDef::Set { field, .. } => {
+                let name = w
+                    .field(field)
+                    .map(|f| f.name.clone())
+                    .unwrap_or_else(|| Text::new(field, field));
+                (
+                    format!("更新案件的「{}」", name.zh),
+                    format!("sets the case's “{}”", name.en),
+                )
+            }
+            crate::workflow::EffectDef::Register { role, .. } => {
+                let who = p.role_name(role);
+                (
+                    format!("把客户登记进客户名录，交给客户最少的{}", who.zh),
+                    format!(
+                        "registers the customer in the directory and hands it to the {} holding the fewest customers",
+                        who.en
+                    ),
+                )
+            }
         })
         .collect()
 }

@@ -29,8 +29,8 @@ use toml::Spanned;
 use super::{Checker, LedgerCode, Role};
 use crate::text::Text;
 use crate::workflow::{
-    Action, CUSTOMER_VARIABLES, Checklist, EffectDef, Expr, FieldDef, FieldKind, Guard, Item, OPENER, Signoff, State,
-    Subject, Timer, Unclear, Workflow,
+    Action, Budget, CUSTOMER_VARIABLES, Checklist, EffectDef, Expr, FieldDef, FieldKind, Figure, Guard, Item, OPENER,
+    Signoff, Spend, State, Subject, Timer, Unclear, Visibility, Workflow,
 };
 
 #[derive(Deserialize)]
@@ -59,6 +59,60 @@ pub(super) struct RawWorkflow {
     /// Roles that may open a case; none: anyone.
     #[serde(default)]
     open_by: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Roles that see the cases (besides each case's own people), whatever their `sees`.
+    #[serde(default)]
+    visible_to: Option<RawVisibility>,
+    #[serde(default)]
+    budget: Option<Spanned<RawBudget>>,
+    #[serde(default)]
+    figures: Vec<RawFigure>,
+}
+
+/// `visible_to = { rule = "R12.9", roles = ["review_group", "leader"] }`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawVisibility {
+    #[serde(default)]
+    rule: Option<Spanned<String>>,
+    roles: Spanned<Vec<Spanned<String>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBudget {
+    name: Text,
+    #[serde(default)]
+    rule: Option<Spanned<String>>,
+    /// The `amounts` field with the lines.
+    lines: Spanned<String>,
+    /// The `amounts` field the engine keeps the spending in.
+    spent: Spanned<String>,
+    #[serde(default)]
+    tolerance_percent: Option<Spanned<i64>>,
+    /// Fen.
+    #[serde(default)]
+    cap: Option<Spanned<i64>>,
+    #[serde(default)]
+    until: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFigure {
+    id: Spanned<String>,
+    name: Text,
+    #[serde(default)]
+    rule: Option<Spanned<String>>,
+    #[serde(default, rename = "type")]
+    kind: Option<Spanned<String>>,
+    value: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSpend {
+    amount: Spanned<String>,
+    line: Spanned<String>,
 }
 
 #[derive(Deserialize)]
@@ -127,6 +181,17 @@ struct RawEffect {
     /// `snapshot = true`: keep the customer's profile as it stands (R1.8).
     #[serde(default)]
     snapshot: Option<Spanned<bool>>,
+    /// A field of the case to set, to what `value` gives.
+    #[serde(default)]
+    set: Option<Spanned<String>>,
+    #[serde(default)]
+    value: Option<Spanned<String>>,
+    /// Register a company customer named by this expression, held by `assign_to`.
+    #[serde(default)]
+    register: Option<Spanned<String>>,
+    /// The role whose holder with the fewest customers receives it.
+    #[serde(default)]
+    assign_to: Option<Spanned<String>>,
 }
 
 /// What the expressions of one workflow may read.
@@ -134,6 +199,9 @@ struct Reads<'a> {
     fields: &'a [FieldDef],
     wf: &'a str,
     subject: Subject,
+    roles: &'a [Role],
+    /// Fields only the engine writes (checklists, a budget's spending).
+    engine_kept: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -154,6 +222,9 @@ struct RawField {
     of: Vec<String>,
     #[serde(default)]
     required: bool,
+    /// The rule that keeps a registered customer's name out of this field (R12.1).
+    #[serde(default)]
+    not_in_directory: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -193,6 +264,12 @@ struct RawAction {
     answers: Vec<Spanned<String>>,
     #[serde(default)]
     effects: Vec<Spanned<RawEffect>>,
+    /// Spending against the workflow's budget: which fields give the amount and the line.
+    #[serde(default)]
+    spend: Option<Spanned<RawSpend>>,
+    /// Running totals: `{ GIVEN = TOTAL }` adds the value given for GIVEN to the field TOTAL.
+    #[serde(default)]
+    adds: Option<Spanned<std::collections::BTreeMap<String, String>>>,
 }
 
 /// What an expression may read as `fields.ID`: the fields, and each checklist's answers.
@@ -205,7 +282,17 @@ fn readable(fields: &[FieldDef], checklists: &[Checklist]) -> Vec<FieldDef> {
             name: c.name.clone(),
             kind: FieldKind::Text,
             required: false,
+            not_in_directory: None,
         }))
+        .collect()
+}
+
+/// The fields only the engine writes: each checklist's answers and a budget's spending.
+fn engine_kept(wf: &Workflow) -> Vec<String> {
+    wf.checklists
+        .iter()
+        .map(|c| c.id.clone())
+        .chain(wf.budget.iter().map(|b| b.spent.clone()))
         .collect()
 }
 
@@ -296,45 +383,85 @@ impl Checker<'_> {
                 e.tag.is_some(),
                 e.untag.is_some(),
                 e.snapshot.is_some(),
+                e.set.is_some(),
+                e.register.is_some(),
             ];
-            if given.iter().filter(|g| **g).count() != 1 || (e.to.is_some() != e.charge.is_some()) {
+            if given.iter().filter(|g| **g).count() != 1
+                || (e.to.is_some() != e.charge.is_some())
+                || (e.value.is_some() != e.set.is_some())
+                || (e.assign_to.is_some() != e.register.is_some())
+            {
                 self.error(
                     span,
                     format!("an effect of workflow `{}` is not one of those known", r.wf),
-                    "write one of { charge = \"CODE\", to = \"case.opened_by\" }, { set_grade = \"fields.grade\" }, { tag = \"TAG\" }, { untag = \"TAG\" } or { snapshot = true }",
+                    "write one of { charge = \"CODE\", to = \"case.opened_by\" }, { set_grade = \"fields.grade\" }, { tag = \"TAG\" }, { untag = \"TAG\" }, { snapshot = true }, { set = \"FIELD\", value = \"true\" } or { register = \"fields.name\", assign_to = \"ROLE\" }",
                 );
                 continue;
             }
-            let def = if let (Some(code), Some(to)) = (&e.charge, &e.to) {
-                let code = self.automatic_code(code, codes, &format!("workflow `{}`", r.wf));
-                self.expr_of(to, r).map(|to| EffectDef::Charge { code, to })
-            } else if let Some(v) = &e.set_grade {
-                self.expr_of(v, r).map(|value| EffectDef::SetGrade { value })
-            } else if let Some(on) = &e.snapshot {
-                if !*on.get_ref() {
-                    self.error(
-                        on.span(),
-                        "snapshot = false takes no snapshot",
-                        "write snapshot = true, or remove the effect",
+            let def =
+                if let (Some(field), Some(value)) = (&e.set, &e.value) {
+                    if !r.fields.iter().any(|f| &f.id == field.get_ref()) || r.engine_kept.contains(field.get_ref()) {
+                        let known: Vec<&str> = r.fields.iter().map(|d| d.id.as_str()).collect();
+                        self.error(
+                            field.span(),
+                            format!(
+                                "the effect sets `{}`, which is not a field workflow `{}` lets it set",
+                                field.get_ref(),
+                                r.wf
+                            ),
+                            format!(
+                                "its fields: {} (a checklist or a budget's spending is not set this way)",
+                                known.join(", ")
+                            ),
+                        );
+                    }
+                    self.expr_of(value, r).map(|value| EffectDef::Set {
+                        field: field.get_ref().clone(),
+                        value,
+                    })
+                } else if let (Some(name), Some(role)) = (&e.register, &e.assign_to) {
+                    if r.subject != Subject::None {
+                        self.error(
+                        span.clone(),
+                        format!("workflow `{}` registers a customer, but its cases have one already", r.wf),
+                        "register customers from a workflow whose subject is \"none\" (a project for a new customer)",
                     );
-                }
-                Some(EffectDef::Snapshot)
-            } else {
-                let (t, on) = match (&e.tag, &e.untag) {
-                    (Some(t), _) => (t, true),
-                    (_, Some(t)) => (t, false),
-                    _ => continue,
+                    }
+                    let role = self.role_list(&Spanned::new(role.span(), vec![role.clone()]), r.roles, "assign_to");
+                    self.expr_of(name, r).map(|name| EffectDef::Register {
+                        name,
+                        role: role.into_iter().next().unwrap_or_default(),
+                    })
+                } else if let (Some(code), Some(to)) = (&e.charge, &e.to) {
+                    let code = self.automatic_code(code, codes, &format!("workflow `{}`", r.wf));
+                    self.expr_of(to, r).map(|to| EffectDef::Charge { code, to })
+                } else if let Some(v) = &e.set_grade {
+                    self.expr_of(v, r).map(|value| EffectDef::SetGrade { value })
+                } else if let Some(on) = &e.snapshot {
+                    if !*on.get_ref() {
+                        self.error(
+                            on.span(),
+                            "snapshot = false takes no snapshot",
+                            "write snapshot = true, or remove the effect",
+                        );
+                    }
+                    Some(EffectDef::Snapshot)
+                } else {
+                    let (t, on) = match (&e.tag, &e.untag) {
+                        (Some(t), _) => (t, true),
+                        (_, Some(t)) => (t, false),
+                        _ => continue,
+                    };
+                    let tag = t.get_ref().trim().to_string();
+                    if tag.is_empty() || tag.chars().count() > 30 || tag.contains(',') {
+                        self.error(
+                            t.span(),
+                            format!("`{tag}` is not a tag"),
+                            "a tag has 1 to 30 characters and no comma",
+                        );
+                    }
+                    Some(EffectDef::Tag { tag, on })
                 };
-                let tag = t.get_ref().trim().to_string();
-                if tag.is_empty() || tag.chars().count() > 30 || tag.contains(',') {
-                    self.error(
-                        t.span(),
-                        format!("`{tag}` is not a tag"),
-                        "a tag has 1 to 30 characters and no comma",
-                    );
-                }
-                Some(EffectDef::Tag { tag, on })
-            };
             if let Some(d) = def {
                 if d.on_customer() && r.subject == Subject::None {
                     self.error(
@@ -349,7 +476,7 @@ impl Checker<'_> {
         out
     }
 
-    fn timer(&mut self, t: &RawTimer, wf: &Workflow, codes: &[LedgerCode]) -> Option<Timer> {
+    fn timer(&mut self, t: &RawTimer, wf: &Workflow, roles: &[Role], codes: &[LedgerCode]) -> Option<Timer> {
         let id = self.workflow_id(&t.id, "timer");
         if id == crate::workflow::OPEN || wf.action(&id).is_some() {
             self.error(
@@ -410,9 +537,20 @@ impl Checker<'_> {
             fields: &readable,
             wf: &wf.id,
             subject: wf.subject,
+            roles,
+            engine_kept: engine_kept(wf),
         };
         let unless = t.unless.as_ref().and_then(|u| self.expr_of(u, &r));
         let effects = self.effects(&t.effects, &r, codes);
+        for raw in &t.effects {
+            if raw.get_ref().register.is_some() {
+                self.error(
+                    raw.span(),
+                    format!("timer `{id}` registers a customer, but nobody acts when a timer fires"),
+                    "register the customer on an action (who took it is recorded as its registrar)",
+                );
+            }
+        }
         // Nobody acts when a timer fires: its expressions have no actor.
         let exprs = unless.iter().chain(effects.iter().filter_map(EffectDef::expr));
         if exprs.into_iter().any(|e| e.reads().iter().any(|v| v == "actor")) {
@@ -434,6 +572,202 @@ impl Checker<'_> {
             to: t.to.as_ref().map(|s| s.get_ref().clone()),
             overdue: t.overdue.unwrap_or(t.to.is_none()),
             effects,
+        })
+    }
+
+    /// A field of the workflow of the given kinds, or an error at its place.
+    fn field_of(&mut self, raw: &Spanned<String>, fields: &[FieldDef], kinds: &[&str], what: &str) -> Option<String> {
+        let Some(f) = fields.iter().find(|f| &f.id == raw.get_ref()) else {
+            let known: Vec<&str> = fields.iter().map(|d| d.id.as_str()).collect();
+            self.error(
+                raw.span(),
+                format!("{what} names `{}`, which is not a field of the workflow", raw.get_ref()),
+                format!("its fields: {}", known.join(", ")),
+            );
+            return None;
+        };
+        if !kinds.contains(&f.kind.name()) {
+            self.error(
+                raw.span(),
+                format!("{what} names `{}`, a {} field", f.id, f.kind.name()),
+                format!("it takes a field of type {}", kinds.join(" or ")),
+            );
+            return None;
+        }
+        Some(f.id.clone())
+    }
+
+    fn budget(
+        &mut self,
+        raw: &Spanned<RawBudget>,
+        fields: &[FieldDef],
+        rule: &crate::decision::RuleId,
+        max_money: i64,
+        r: &Reads<'_>,
+    ) -> Option<Budget> {
+        let b = raw.get_ref();
+        let lines = self.field_of(&b.lines, fields, &["amounts"], "the budget's lines");
+        let spent = self.field_of(&b.spent, fields, &["amounts"], "the budget's spending");
+        if lines.is_some() && lines == spent {
+            self.error(
+                b.spent.span(),
+                "the budget keeps its spending in the field of its lines",
+                "declare a second amounts field for the spending",
+            );
+        }
+        if let Some(f) = fields.iter().find(|f| Some(&f.id) == spent.as_ref() && f.required) {
+            self.error(
+                b.spent.span(),
+                format!("the budget's spending `{}` is required when a case opens", f.id),
+                "the engine fills it in: leave out required",
+            );
+        }
+        let tolerance = b.tolerance_percent.as_ref().map(|t| *t.get_ref()).unwrap_or(0);
+        if let Some(t) = &b.tolerance_percent
+            && !(0..=100).contains(t.get_ref())
+        {
+            self.error(
+                t.span(),
+                "tolerance_percent is 0 to 100",
+                "write, for example, tolerance_percent = 5",
+            );
+        }
+        if let Some(c) = &b.cap
+            && !(0..=max_money).contains(c.get_ref())
+        {
+            self.error(
+                c.span(),
+                format!(
+                    "the cap {} is not an amount from 0 to the policy's largest",
+                    c.get_ref()
+                ),
+                "write it in fen: 30,000 yuan is cap = 3000000",
+            );
+        }
+        if b.until.is_some() && b.cap.is_none() {
+            self.error(
+                raw.span(),
+                "the budget has until but no cap",
+                "write cap = FEN, or remove until",
+            );
+        }
+        let until = b.until.as_ref().and_then(|u| self.expr_of(u, r));
+        Some(Budget {
+            rule: b.rule.as_ref().map(|x| self.rule(x)).unwrap_or_else(|| rule.clone()),
+            name: b.name.clone(),
+            lines: lines?,
+            spent: spent?,
+            tolerance_percent: tolerance,
+            cap: b.cap.as_ref().map(|c| *c.get_ref()),
+            until: if b.until.is_some() { Some(until?) } else { None },
+        })
+    }
+
+    fn spend(
+        &mut self,
+        raw: &Spanned<RawSpend>,
+        action: &str,
+        set: &[String],
+        fields: &[FieldDef],
+        has_budget: bool,
+    ) -> Option<Spend> {
+        if !has_budget {
+            self.error(
+                raw.span(),
+                format!("action `{action}` spends, but the workflow has no budget"),
+                "declare [workflows.budget] with its lines",
+            );
+        }
+        let sp = raw.get_ref();
+        let amount = self.field_of(&sp.amount, fields, &["money"], "the spending's amount");
+        let line = self.field_of(&sp.line, fields, &["text", "choice"], "the spending's line");
+        for f in [&amount, &line].into_iter().flatten() {
+            if !set.contains(f) {
+                self.error(
+                    raw.span(),
+                    format!("action `{action}` spends from `{f}`, which it does not set"),
+                    format!("add \"{f}\" to its fields"),
+                );
+            }
+        }
+        Some(Spend {
+            amount: amount?,
+            line: line?,
+        })
+    }
+
+    fn adds(
+        &mut self,
+        raw: &Spanned<std::collections::BTreeMap<String, String>>,
+        action: &str,
+        set: &[String],
+        fields: &[FieldDef],
+    ) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for (from, to) in raw.get_ref() {
+            let kind = |id: &str| fields.iter().find(|f| f.id == id).map(|f| f.kind.name());
+            match (kind(from), kind(to)) {
+                (Some(a), Some(b))
+                    if a == b && (a == "money" || a == "number") && set.contains(from) && !set.contains(to) =>
+                {
+                    out.push((from.clone(), to.clone()));
+                }
+                _ => self.error(
+                    raw.span(),
+                    format!("action `{action}` adds `{from}` to `{to}`, which does not work"),
+                    "both are fields of type money (or both number); the action sets the first, not the total",
+                ),
+            }
+        }
+        out
+    }
+
+    fn figure(
+        &mut self,
+        raw: &RawFigure,
+        rule: &crate::decision::RuleId,
+        seen: &[Figure],
+        r: &Reads<'_>,
+    ) -> Option<Figure> {
+        let id = self.workflow_id(&raw.id, "figure");
+        if seen.iter().any(|f| f.id == id) {
+            self.error(
+                raw.id.span(),
+                format!("figure `{id}` is declared twice"),
+                "declare each figure once",
+            );
+        }
+        let kind = match raw.kind.as_ref().map(|k| k.get_ref().as_str()) {
+            None | Some("money") => FieldKind::Money,
+            Some("number") => FieldKind::Number,
+            Some(other) => {
+                let span = raw.kind.as_ref().map(|k| k.span()).unwrap_or_default();
+                self.error(
+                    span,
+                    format!("figure type `{other}` is not known"),
+                    "write type = \"money\" (fen) or \"number\"",
+                );
+                FieldKind::Money
+            }
+        };
+        let value = self.expr_of(&raw.value, r)?;
+        if let Some(v) = value
+            .reads()
+            .into_iter()
+            .find(|v| matches!(v.as_str(), "actor" | "customer" | "cases" | "today"))
+        {
+            self.error(
+                raw.value.span(),
+                format!("figure `{id}` reads `{v}`; a figure is worked out from the case alone"),
+                "read fields, checklist and case",
+            );
+        }
+        Some(Figure {
+            id,
+            name: raw.name.clone(),
+            rule: raw.rule.as_ref().map(|x| self.rule(x)).unwrap_or_else(|| rule.clone()),
+            kind,
+            value,
         })
     }
 
@@ -511,6 +845,7 @@ impl Checker<'_> {
                     "money" => FieldKind::Money,
                     "bool" => FieldKind::Bool,
                     "date" => FieldKind::Date,
+                    "amounts" => FieldKind::Amounts,
                     "choice" if !f.of.is_empty() => FieldKind::Choice(f.of.clone()),
                     "choice" => {
                         self.error(
@@ -524,7 +859,7 @@ impl Checker<'_> {
                         self.error(
                             f.kind.span(),
                             format!("field type `{other}` is not known"),
-                            "types: text, number, money (fen), bool, date, choice",
+                            "types: text, number, money (fen), bool, date, choice, amounts (named amounts in fen)",
                         );
                         FieldKind::Text
                     }
@@ -536,11 +871,22 @@ impl Checker<'_> {
                         "declare each field once",
                     );
                 }
+                let not_in_directory = f.not_in_directory.as_ref().map(|r| self.rule(r));
+                if let Some(r) = &f.not_in_directory
+                    && kind != FieldKind::Text
+                {
+                    self.error(
+                        r.span(),
+                        format!("field `{fid}` is kept out of the customer directory, but it is not text"),
+                        "not_in_directory applies to a text field holding a name",
+                    );
+                }
                 fields.push(FieldDef {
                     id: fid,
                     name: f.name.clone(),
                     kind,
                     required: f.required,
+                    not_in_directory,
                 });
             }
             let mut checklists: Vec<Checklist> = Vec::new();
@@ -599,19 +945,29 @@ impl Checker<'_> {
                 });
             }
             let readable = readable(&fields, &checklists);
-            let r = Reads {
+            let mut r = Reads {
                 fields: &readable,
                 wf: &id,
                 subject,
+                roles,
+                engine_kept: checklists.iter().map(|c| c.id.clone()).collect(),
             };
+            let budget = w
+                .budget
+                .as_ref()
+                .and_then(|b| self.budget(b, &fields, &rule, max_money, &r));
+            r.engine_kept.extend(budget.iter().map(|b| b.spent.clone()));
             let guards = w.guards.iter().filter_map(|g| self.guard(g, &r)).collect();
             let on_open = self.effects(&w.on_open, &r, codes);
             for raw in &w.on_open {
-                if raw.get_ref().charge.is_some() || raw.get_ref().snapshot.is_some() {
+                if raw.get_ref().charge.is_some()
+                    || raw.get_ref().snapshot.is_some()
+                    || raw.get_ref().register.is_some()
+                {
                     self.error(
                         raw.span(),
-                        format!("workflow `{id}` charges or takes a snapshot when a case opens"),
-                        "charge or take snapshots on an action or a timer; on_open may set tags",
+                        format!("workflow `{id}` charges, takes a snapshot or registers a customer when a case opens"),
+                        "do that on an action or a timer; on_open may set tags and fields",
                     );
                 }
             }
@@ -720,8 +1076,28 @@ impl Checker<'_> {
                         }
                     })
                     .collect();
+                let spend = a
+                    .spend
+                    .as_ref()
+                    .and_then(|sp| self.spend(sp, &aid, &set, &fields, budget.is_some()));
+                let adds = a
+                    .adds
+                    .as_ref()
+                    .map(|m| self.adds(m, &aid, &set, &fields))
+                    .unwrap_or_default();
+                for f in &set {
+                    if r.engine_kept.contains(f) {
+                        self.error(
+                            a.id.span(),
+                            format!("action `{aid}` sets `{f}`, which the engine keeps"),
+                            "a budget's spending is recorded by an action with spend = { amount = ..., line = ... }",
+                        );
+                    }
+                }
                 actions.push(Action {
                     id: aid,
+                    spend,
+                    adds,
                     name: a.name.clone(),
                     rule: a.rule.as_ref().map(|r| self.rule(r)).unwrap_or_else(|| rule.clone()),
                     from: a.from.get_ref().iter().map(|f| f.get_ref().clone()).collect(),
@@ -741,6 +1117,16 @@ impl Checker<'_> {
                     effects: self.effects(&a.effects, &r, codes),
                 });
             }
+            let mut figures: Vec<Figure> = Vec::new();
+            for f in &w.figures {
+                if let Some(fig) = self.figure(f, &rule, &figures, &r) {
+                    figures.push(fig);
+                }
+            }
+            let visible_to = w.visible_to.as_ref().map(|v| Visibility {
+                rule: v.rule.as_ref().map(|x| self.rule(x)).unwrap_or_else(|| rule.clone()),
+                roles: self.role_list(&v.roles, roles, &format!("workflow `{}` visible_to", w.id.get_ref())),
+            });
             let mut wf = Workflow {
                 id,
                 rule,
@@ -759,11 +1145,14 @@ impl Checker<'_> {
                     .as_ref()
                     .map(|r| self.role_list(r, roles, &format!("workflow `{}` open_by", w.id.get_ref())))
                     .unwrap_or_default(),
+                visible_to,
+                budget,
+                figures,
                 max_money,
                 role_names: roles.iter().map(|r| (r.id.clone(), r.name.clone())).collect(),
             };
             for t in &w.timers {
-                if let Some(timer) = self.timer(t, &wf, codes) {
+                if let Some(timer) = self.timer(t, &wf, roles, codes) {
                     wf.timers.push(timer);
                 }
             }

@@ -335,6 +335,29 @@ pub struct CaseOut {
     /// What the case waits for in its state, and who may take each.
     pub waiting_on: Vec<WaitingOut>,
     pub decisions: Vec<DecisionOut>,
+    /// The budget-execution report of the case (R12.7): each line with its budget, what was
+    /// spent and the most it may reach; absent when the workflow keeps no budget.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub budget: Option<workflow::BudgetReport>,
+    /// The workflow's figures for the case (R12.8), in fen for money.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<Object>)]
+    pub figures: Vec<FigureOut>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct FigureOut {
+    pub id: String,
+    pub name: String,
+    pub rule: String,
+    /// `money` (fen) or `number`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Null when it cannot be worked out on this case (`error` says why).
+    pub value: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 impl CaseOut {
@@ -342,7 +365,22 @@ impl CaseOut {
         let r = &v.row;
         let fields = r.field_map();
         let completeness = wf.map(|w| workflow::completeness(w, &fields)).unwrap_or(100);
+        let facts = r.facts(&[]);
         CaseOut {
+            budget: wf.and_then(|w| workflow::budget_of(w, &facts)),
+            figures: wf
+                .map(|w| workflow::figures(w, &facts))
+                .unwrap_or_default()
+                .into_iter()
+                .map(|f| FigureOut {
+                    id: f.id,
+                    name: f.name.get(lang).to_string(),
+                    rule: f.rule.to_string(),
+                    kind: f.kind.to_string(),
+                    value: f.value,
+                    error: f.error,
+                })
+                .collect(),
             id: r.id,
             workflow: r.workflow.clone(),
             workflow_name: wf

@@ -112,6 +112,8 @@ pub struct Input {
     pub checked: bool,
     /// A choice's values.
     pub of: Vec<String>,
+    /// Values to suggest for a text input (a budget's lines, for spending on one).
+    pub suggest: Vec<String>,
 }
 
 impl Input {
@@ -124,6 +126,7 @@ impl Input {
             value: value.to_string(),
             checked: value == "on" || value == "true",
             of: f.kind.values().to_vec(),
+            suggest: Vec::new(),
         }
     }
 }
@@ -195,6 +198,55 @@ fn answer_words(answer: &str, lang: Lang) -> String {
         lang,
     )
     .to_string()
+}
+
+/// A case's budget on its page: each line with what it allows and what was spent (R12.7).
+pub struct BudgetCard {
+    pub name: String,
+    pub rule: String,
+    pub filed: bool,
+    /// (line, budget, spent, share of the budget spent in %, over the budget).
+    pub lines: Vec<(String, String, String, i64, bool)>,
+    pub budget: String,
+    pub spent: String,
+    /// "取得实质性进展前支出合计上限 30000.00 元，尚余 …", while the cap applies.
+    pub cap: Option<String>,
+}
+
+impl BudgetCard {
+    fn new(wf: &Workflow, report: workflow::BudgetReport, lang: Lang) -> Option<BudgetCard> {
+        let b = wf.budget.as_ref()?;
+        let y = kehu_domain::ledger::yuan;
+        Some(BudgetCard {
+            name: b.name.get(lang).to_string(),
+            rule: b.rule.to_string(),
+            filed: report.filed,
+            lines: report
+                .lines
+                .iter()
+                .map(|l| {
+                    let pct = if l.budget > 0 { l.spent * 100 / l.budget } else if l.spent > 0 { 100 } else { 0 };
+                    (l.line.clone(), y(l.budget), y(l.spent), pct, l.spent > l.budget)
+                })
+                .collect(),
+            budget: y(report.budget),
+            spent: y(report.spent),
+            cap: report.cap.map(|cap| match lang {
+                Lang::Zh => format!(
+                    "取得实质性进展前，支出合计上限 {} 元，尚余 {} 元；单项最多超出预算 {}%",
+                    y(cap),
+                    y((cap - report.spent).max(0)),
+                    b.tolerance_percent
+                ),
+                Lang::En => format!(
+                    "Until substantive progress, spending is capped at {} yuan in all, {} left; a line may pass its budget by {}%",
+                    y(cap),
+                    y((cap - report.spent).max(0)),
+                    b.tolerance_percent
+                ),
+            }),
+        })
+    }
 }
 
 /// A timer still to fall due.
@@ -390,6 +442,18 @@ fn posted_fields(
                     ));
                 }
             },
+            (FieldKind::Amounts, Some(v)) => Value::Object(parse_amounts(v).ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_field",
+                    Text::new(
+                        format!("「{}」每行写一项：名目和金额（元），例如：差旅费 5000", f.name.zh),
+                        format!(
+                            "“{}” takes one line each: a name and an amount in yuan, such as: travel 5000",
+                            f.name.en
+                        ),
+                    ),
+                )
+            })?),
             (FieldKind::Number, Some(v)) => match v.parse::<i64>() {
                 Ok(n) => Value::from(n),
                 Err(_) => {
@@ -407,6 +471,24 @@ fn posted_fields(
         out.insert(f.id.clone(), value);
     }
     Ok(out)
+}
+
+/// Named amounts as a form's text area holds them, one per line: a name, then an amount in
+/// yuan (`差旅费 5000`, `样品费：1,200.50`). Blank lines are skipped; a line that cannot be read,
+/// or a name given twice, fails the whole.
+pub fn parse_amounts(s: &str) -> Option<Map<String, Value>> {
+    let mut out = Map::new();
+    for raw in s.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let cut = raw.rfind(|c: char| c.is_whitespace() || matches!(c, ':' | '：' | '='))?;
+        let name = raw[..cut].trim().trim_end_matches([':', '：', '=']).trim();
+        let amount = raw[cut..].trim_start_matches(|c: char| c.is_whitespace() || matches!(c, ':' | '：' | '='));
+        let fen = parse_yuan(amount)?;
+        if name.is_empty() || out.contains_key(name) {
+            return None;
+        }
+        out.insert(name.to_string(), Value::from(fen));
+    }
+    Some(out)
 }
 
 fn form_value<'a>(form: &'a [(String, String)], key: &str) -> &'a str {
@@ -430,6 +512,19 @@ fn shown(f: &FieldDef, v: &Value, lang: Lang) -> Option<String> {
         (FieldKind::Bool, Value::Bool(b)) => {
             Some(crate::i18n::tr(if *b { "cases.yes" } else { "cases.no" }, lang).into())
         }
+        (FieldKind::Amounts, Value::Object(m)) if m.is_empty() => None,
+        (FieldKind::Amounts, Value::Object(m)) => Some(
+            m.iter()
+                .map(|(name, fen)| {
+                    format!(
+                        "{name} {} {}",
+                        kehu_domain::ledger::yuan(fen.as_i64().unwrap_or(0)),
+                        crate::i18n::tr("ledger.yuan", lang)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(if lang == Lang::Zh { "；" } else { "; " }),
+        ),
         (_, Value::String(s)) => Some(s.clone()),
         (_, other) => Some(other.to_string()),
     }
@@ -441,6 +536,11 @@ fn input_value(f: &FieldDef, v: Option<&Value>) -> String {
         (_, None | Some(Value::Null)) => String::new(),
         (FieldKind::Money, Some(Value::Number(n))) => n.as_i64().map(kehu_domain::ledger::yuan).unwrap_or_default(),
         (FieldKind::Bool, Some(Value::Bool(b))) => if *b { "on" } else { "" }.to_string(),
+        (FieldKind::Amounts, Some(Value::Object(m))) => m
+            .iter()
+            .map(|(name, fen)| format!("{name} {}", kehu_domain::ledger::yuan(fen.as_i64().unwrap_or(0))))
+            .collect::<Vec<_>>()
+            .join("\n"),
         (_, Some(Value::String(s))) => s.clone(),
         (_, Some(other)) => other.to_string(),
     }
@@ -636,8 +736,8 @@ async fn new_page(
         rule: wf.rule.to_string(),
         customer,
         inputs: wf
-            .fields
-            .iter()
+            .opening_fields()
+            .into_iter()
             .map(|f| Input::new(f, lang, form_value(form, &format!("f.{}", f.id)), f.required))
             .collect(),
         rules: super::policy_section(&policy, &format!("Workflow: {}", wf.name.en), lang),
@@ -670,7 +770,8 @@ pub async fn open(
     let customer_id = form_value(&form, "customer_id").parse::<i64>().ok();
     let policy = state.policy(pc.caller.tenant_id).await.or_page(&pc.c)?;
     let wf = cases::workflow_of(&policy, &workflow_id, pc.c.lang).or_page(&pc.c)?;
-    let opened = match posted_fields(wf, &form, &|_| true) {
+    let asked: Vec<&str> = wf.opening_fields().iter().map(|f| f.id.as_str()).collect();
+    let opened = match posted_fields(wf, &form, &|f| asked.contains(&f.id.as_str())) {
         Ok(fields) => cases::open(&state, &pc.caller, &workflow_id, customer_id, &fields).await,
         Err(e) => Err(e),
     };
@@ -705,6 +806,10 @@ struct CasePage {
     fields: Vec<FieldLine>,
     checklists: Vec<ChecklistView>,
     completeness: i64,
+    /// The budget-execution report (R12.7).
+    budget: Option<BudgetCard>,
+    /// The workflow's figures: (name, rule, value in words).
+    figures: Vec<(String, String, String)>,
     waiting: String,
     timers: Vec<TimerLine>,
     actions: Vec<ActionForm>,
@@ -759,12 +864,27 @@ async fn case_page(
                     .iter()
                     .filter_map(|f| wf.field(f))
                     .map(|f| {
+                        // What is spent or added up is asked afresh each time, not the last value.
+                        let fresh = a.spend.as_ref().is_some_and(|sp| sp.amount == f.id || sp.line == f.id)
+                            || a.adds.iter().any(|(from, _)| *from == f.id);
                         let value = if mine {
                             form_value(form, &format!("f.{}", f.id)).to_string()
+                        } else if fresh {
+                            String::new()
                         } else {
                             input_value(f, case_fields.get(&f.id))
                         };
-                        Input::new(f, lang, &value, false)
+                        let mut input = Input::new(f, lang, &value, false);
+                        if let (Some(sp), Some(b)) = (&a.spend, &wf.budget)
+                            && sp.line == f.id
+                        {
+                            input.suggest = case_fields
+                                .get(&b.lines)
+                                .and_then(Value::as_object)
+                                .map(|m| m.keys().cloned().collect())
+                                .unwrap_or_default();
+                        }
+                        input
                     })
                     .collect(),
                 needs: (!a.guards.is_empty()).then(|| {
@@ -891,6 +1011,22 @@ async fn case_page(
             })
             .collect(),
         completeness: workflow::completeness(wf, &case_fields),
+        budget: workflow::budget_of(wf, &facts).and_then(|r| BudgetCard::new(wf, r, lang)),
+        figures: workflow::figures(wf, &facts)
+            .into_iter()
+            .map(|f| {
+                let value = match (f.value, f.kind) {
+                    (Some(v), "money") => format!(
+                        "{} {}",
+                        kehu_domain::ledger::yuan(v),
+                        crate::i18n::tr("ledger.yuan", lang)
+                    ),
+                    (Some(v), _) => v.to_string(),
+                    (None, _) => crate::i18n::tr("cases.figure_unknown", lang).to_string(),
+                };
+                (f.name.get(lang).to_string(), f.rule.to_string(), value)
+            })
+            .collect(),
         waiting,
         timers: v
             .timers

@@ -557,23 +557,45 @@ async fn open_cases(
     now: jiff::Timestamp,
 ) -> anyhow::Result<()> {
     use kehu_domain::workflow::Subject;
-    for wf in policy.workflows.iter().filter(|w| w.subject == Subject::Customer) {
+    for wf in &policy.workflows {
         let openers: Vec<&StaffRow> = staff
             .iter()
             .filter(|s| kehu_domain::workflow::may_open(wf, &kehu_server::cases::actor(&caller(s))))
             .collect();
-        for (k, customer) in companies.iter().take(4).enumerate() {
+        // Cases of customers on the first companies; cases standing alone (a development
+        // project for a company not registered yet) six of them, so that some get far.
+        let subjects: Vec<Option<i64>> = match wf.subject {
+            Subject::Customer => companies.iter().take(4).map(|c| Some(*c)).collect(),
+            Subject::None => vec![None; 6],
+        };
+        for (k, customer) in subjects.into_iter().enumerate() {
             let mut fields = serde_json::Map::new();
-            for f in wf.fields.iter() {
+            // A customer's dossier is filled in at once on every other case; a case standing
+            // alone starts with what its opening form asks for.
+            let pool: Vec<&kehu_domain::workflow::FieldDef> = match wf.subject {
+                Subject::Customer => wf.fields.iter().filter(|f| !wf.kept_by_engine(&f.id)).collect(),
+                Subject::None => wf.opening_fields(),
+            };
+            for f in pool {
                 if f.required || (k % 2 == 0 && !matches!(f.kind, FieldKind::Choice(_))) {
-                    fields.insert(f.id.clone(), demo_value(&f.kind, true));
+                    let v = if f.not_in_directory.is_some() {
+                        // A company the directory does not have (R12.1).
+                        serde_json::json!(format!(
+                            "{}示范目标{}",
+                            ["华东", "华南", "西北", "东北", "华中", "西南"][k % 6],
+                            k + 1
+                        ))
+                    } else {
+                        demo_value(&f.kind, true)
+                    };
+                    fields.insert(f.id.clone(), v);
                 }
             }
             let mut at = now - jiff::SignedDuration::from_hours(24 * (2 + 3 * k as i64));
             set_now(state, at);
             let mut opened = None;
             for by in &openers {
-                match kehu_server::cases::open(state, &caller(by), &wf.id, Some(*customer), &fields).await {
+                match kehu_server::cases::open(state, &caller(by), &wf.id, customer, &fields).await {
                     Ok(v) => {
                         opened = Some(v.row.id);
                         break;
@@ -606,7 +628,10 @@ fn demo_value(kind: &FieldKind, opening: bool) -> serde_json::Value {
     match kind {
         FieldKind::Text => serde_json::json!("示范"),
         FieldKind::Number => serde_json::json!(1),
+        // 5,000,000 yuan at opening (what a threshold asks for, R12.1), 100,000 later.
+        FieldKind::Money if opening => serde_json::json!(500_000_000),
         FieldKind::Money => serde_json::json!(10_000_000),
+        FieldKind::Amounts => serde_json::json!({ "差旅费": 1_000_000, "样品与试制": 1_500_000 }),
         FieldKind::Bool => serde_json::json!(false),
         FieldKind::Date => serde_json::json!("2027-06-30"),
         FieldKind::Choice(of) => {

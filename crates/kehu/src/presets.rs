@@ -13,6 +13,11 @@ pub const PRESETS: &[(&str, &str, &str)] = &[
         include_str!("../../../presets/event-customers.toml"),
     ),
     (
+        "new-customer-development",
+        "presets/new-customer-development.toml",
+        include_str!("../../../presets/new-customer-development.toml"),
+    ),
+    (
         "partner-network",
         "presets/partner-network.toml",
         include_str!("../../../presets/partner-network.toml"),
@@ -37,7 +42,6 @@ const PLANNED: &[&str] = &[
     "after-sales",
     "service-desk",
     "data-centre",
-    "new-customer-development",
 ];
 
 pub fn find(name: &str) -> anyhow::Result<(&'static str, &'static str)> {

@@ -449,7 +449,12 @@ fn a_sqlite_sweep_fires_every_due_deadline_in_batches_and_the_chain_verifies() {
 /// `kehu demo --preset NAME` seeds any shipped preset through the rules and serves it.
 #[test]
 fn demo_seeds_every_other_preset_and_serves_it() {
-    for preset in ["retail-store", "property-archives", "event-customers"] {
+    for preset in [
+        "retail-store",
+        "property-archives",
+        "event-customers",
+        "new-customer-development",
+    ] {
         let db = temp(&format!("{preset}.db"));
         let log = temp(&format!("{preset}.log"));
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -512,8 +517,12 @@ fn demo_seeds_every_other_preset_and_serves_it() {
         // The demo opens where there is something to see: the pool holds customers to claim
         // (R11.8), and every customer's source is one the policy lists.
         let url = format!("sqlite://{}", db.display());
-        let (pooled, unlisted): (i64, i64) = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let (pooled, unlisted, states): (i64, i64, i64) = tokio::runtime::Runtime::new().unwrap().block_on(async {
             let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+            let (states,): (i64,) = sqlx::query_as("SELECT COUNT(DISTINCT state) FROM cases")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
             let (pooled,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM customers WHERE pool_id IS NOT NULL")
                 .fetch_one(&pool)
                 .await
@@ -535,7 +544,7 @@ fn demo_seeds_every_other_preset_and_serves_it() {
                         .is_some_and(|s| !policy.customers.sources.iter().any(|x| x.id == s))
                 })
                 .count();
-            (pooled, unlisted as i64)
+            (pooled, unlisted as i64, states)
         });
         assert_eq!(
             unlisted, 0,
@@ -543,6 +552,11 @@ fn demo_seeds_every_other_preset_and_serves_it() {
         );
         if preset == "event-customers" {
             assert!(pooled >= 3, "{preset}: {pooled} customers in the pool");
+        }
+        if preset == "new-customer-development" {
+            // Development projects stand alone (no customer): the demo opens them and walks
+            // them on through the approvals and the budget.
+            assert!(states >= 4, "{preset}: projects in {states} states");
         }
         remove_db(&db);
         std::fs::remove_file(&log).ok();

@@ -8,6 +8,7 @@ mod cases;
 mod complaints;
 mod conflicts;
 mod data;
+mod development;
 mod events;
 mod org;
 mod partners;

@@ -24,12 +24,12 @@ async fn partner(app: &TestApp, by: &Session, kind: &str, name: &str, phone: &st
     c["id"].as_i64().unwrap()
 }
 
-async fn act(app: &TestApp, by: &Session, case: i64, action: &str, body: Value) -> (StatusCode, Value) {
+pub(crate) async fn act(app: &TestApp, by: &Session, case: i64, action: &str, body: Value) -> (StatusCode, Value) {
     app.post(&format!("/api/v1/cases/{case}/actions/{action}"), by, body)
         .await
 }
 
-fn refusal(r: &(StatusCode, Value)) -> (StatusCode, &str, &str) {
+pub(crate) fn refusal(r: &(StatusCode, Value)) -> (StatusCode, &str, &str) {
     (
         r.0,
         r.1["code"].as_str().unwrap_or_default(),

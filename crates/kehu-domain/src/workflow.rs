@@ -54,6 +54,8 @@ pub struct Workflow {
     pub budget: Option<Budget>,
     /// Figures worked out from the case's fields (R12.8: a year-end reward).
     pub figures: Vec<Figure>,
+    /// Rankings of the cases in some states, the top ones flagged (R1.9).
+    pub rankings: Vec<Ranking>,
     /// The largest amount a money field takes (the policy's `[limits] max_amount`).
     #[serde(skip)]
     pub max_money: i64,
@@ -383,6 +385,139 @@ pub struct BudgetReport {
     pub spent: i64,
     /// The cap on all spending, while it applies.
     pub cap: Option<i64>,
+}
+
+/// A ranking of the workflow's cases in some states by a score, the first `top` flagged when
+/// `flag_when` holds for them (R1.9: partners by dossier completeness; the top ones with a
+/// clean past year get fee discounts and priority service).
+#[derive(Debug, Clone, Serialize)]
+pub struct Ranking {
+    pub id: String,
+    pub name: Text,
+    pub rule: RuleId,
+    #[serde(rename = "in")]
+    pub states: Vec<String>,
+    /// A whole number; the higher, the better placed.
+    pub score: Expr,
+    /// How many places at the top may be flagged.
+    pub top: usize,
+    /// What the flag means (`可享费用优惠与优先服务`).
+    pub flag: Text,
+    /// Besides a top place, what a flagged case needs.
+    pub flag_when: Option<Expr>,
+}
+
+/// A case's place in a ranking, with the Decision that placed and flagged it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Ranked {
+    pub case_id: i64,
+    /// 1 for the first; cases whose score cannot be worked out come last, unplaced.
+    pub place: Option<usize>,
+    pub score: Option<i64>,
+    pub flagged: bool,
+    pub decision: Decision,
+}
+
+/// Ranks the cases of `r`'s states: by score, highest first, the older case (lower id) first
+/// among equals; the first `top` are flagged when `flag_when` holds for them.
+pub fn rank(wf: &Workflow, r: &Ranking, cases: &[CaseFacts], version: u32) -> Vec<Ranked> {
+    let mut scored: Vec<(&CaseFacts, Result<i64, String>, Value)> = cases
+        .iter()
+        .filter(|c| r.states.contains(&c.state))
+        .map(|c| {
+            let s = scope(
+                wf,
+                &with_declared(wf, c.fields.clone()),
+                None,
+                (c.id, &c.state, c.opened_by),
+                &Around::default(),
+            );
+            (c, r.score.number(&s), s)
+        })
+        .collect();
+    scored.sort_by(|a, b| match (&a.1, &b.1) {
+        (Ok(x), Ok(y)) => y.cmp(x).then(a.0.id.cmp(&b.0.id)),
+        (Ok(_), Err(_)) => std::cmp::Ordering::Less,
+        (Err(_), Ok(_)) => std::cmp::Ordering::Greater,
+        (Err(_), Err(_)) => a.0.id.cmp(&b.0.id),
+    });
+    scored
+        .into_iter()
+        .enumerate()
+        .map(|(i, (c, score, s))| {
+            let place = score.is_ok().then_some(i + 1);
+            let top = place.is_some_and(|p| p <= r.top);
+            let condition = match (&r.flag_when, top) {
+                (Some(when), true) => when.holds(&s).unwrap_or(false),
+                (None, true) => true,
+                (_, false) => false,
+            };
+            let flagged = top && condition;
+            let text = match (&score, flagged) {
+                (Err(e), _) => Text::new(
+                    format!("「{}」无法计算此案件的得分：{e}", r.name.zh),
+                    format!("“{}” cannot score this case: {e}", r.name.en),
+                ),
+                (Ok(n), true) => Text::new(
+                    format!(
+                        "「{}」第 {} 名（得分 {n}），在前 {} 名且符合条件：{}",
+                        r.name.zh,
+                        i + 1,
+                        r.top,
+                        r.flag.zh
+                    ),
+                    format!(
+                        "“{}”: place {} (score {n}), within the top {} and meeting the conditions: {}",
+                        r.name.en,
+                        i + 1,
+                        r.top,
+                        r.flag.en
+                    ),
+                ),
+                (Ok(n), false) if top => Text::new(
+                    format!(
+                        "「{}」第 {} 名（得分 {n}），在前 {} 名但不符合「{}」的条件",
+                        r.name.zh,
+                        i + 1,
+                        r.top,
+                        r.flag.zh
+                    ),
+                    format!(
+                        "“{}”: place {} (score {n}), within the top {} but not meeting the conditions for “{}”",
+                        r.name.en,
+                        i + 1,
+                        r.top,
+                        r.flag.en
+                    ),
+                ),
+                (Ok(n), false) => Text::new(
+                    format!("「{}」第 {} 名（得分 {n}），不在前 {} 名", r.name.zh, i + 1, r.top),
+                    format!(
+                        "“{}”: place {} (score {n}), outside the top {}",
+                        r.name.en,
+                        i + 1,
+                        r.top
+                    ),
+                ),
+            };
+            Ranked {
+                case_id: c.id,
+                place,
+                score: score.as_ref().ok().copied(),
+                flagged,
+                decision: Decision {
+                    rule: r.rule.clone(),
+                    policy_version: version,
+                    facts: json!({
+                        "workflow": wf.id, "ranking": r.id, "case": c.id, "place": place,
+                        "score": score.as_ref().ok(), "top": r.top, "within_top": top,
+                        "condition_held": r.flag_when.as_ref().map(|_| condition), "flagged": flagged,
+                    }),
+                    text,
+                },
+            }
+        })
+        .collect()
 }
 
 /// A number worked out from the case (R12.8: the year-end reward from the project's scale and
@@ -1803,12 +1938,14 @@ pub fn decide(
 /// each declared field filled in and each checklist item answered counts one.
 pub fn completeness(wf: &Workflow, fields: &Map<String, Value>) -> i64 {
     let tallies: Vec<Tally> = wf.checklists.iter().map(|c| c.tally(fields)).collect();
-    let total = wf.fields.len() + tallies.iter().map(|t| t.total).sum::<usize>();
+    // What the engine keeps (a budget's spending, a total, a field an effect sets) is not asked
+    // of anyone.
+    let asked: Vec<&FieldDef> = wf.fields.iter().filter(|f| !wf.kept_by_engine(&f.id)).collect();
+    let total = asked.len() + tallies.iter().map(|t| t.total).sum::<usize>();
     if total == 0 {
         return 100;
     }
-    let filled = wf
-        .fields
+    let filled = asked
         .iter()
         .filter(|f| fields.get(&f.id).is_some_and(|v| !v.is_null()))
         .count()
@@ -1889,6 +2026,26 @@ pub fn clears_overdue(wf: &Workflow, state: &str, a: &Action) -> bool {
             .timers
             .iter()
             .any(|t| t.states.iter().any(|s| s == state) && t.restarted_by.contains(&a.id))
+}
+
+/// How soon `a` is due on the case, for ordering what waits (lower first): 0 when it restarts
+/// the timer whose firing last found the case late, 1 when it otherwise clears the mark
+/// ([`clears_overdue`]), 2 for the rest.
+pub fn urgency(wf: &Workflow, case: &CaseFacts, a: &Action) -> u8 {
+    let late_by = case
+        .steps
+        .iter()
+        .rev()
+        .find(|s| s.staff_id.is_none())
+        .and_then(|s| wf.timer(&s.action))
+        .filter(|t| t.overdue && t.restarted_by.contains(&a.id));
+    if late_by.is_some() {
+        0
+    } else if clears_overdue(wf, &case.state, a) {
+        1
+    } else {
+        2
+    }
 }
 
 /// A timer to set: `timer` of the case falls due at `due`.
@@ -2868,6 +3025,15 @@ id = "bonus"
 rule = "R91.4"
 name = { zh = "奖励", en = "Bonus" }
 value = "fields.collected == null ? 0 : fields.collected * 3 / 100"
+[[workflows.rankings]]
+id = "best"
+rule = "R91.6"
+name = { zh = "排名", en = "Ranking" }
+in = ["open"]
+score = "fields.collected == null ? 0 : fields.collected"
+top = 1
+flag = { zh = "优先", en = "Priority" }
+flag_when = "fields.progress == true"
 [[workflows.actions]]
 id = "plan"
 name = { zh = "编制预算", en = "Plan" }
@@ -3075,7 +3241,10 @@ effects = [{ register = "fields.target", assign_to = "consultant" }]
         let e = bad("assign_to = \"consultant\"", "assign_to = \"nobody\"");
         assert!(e.contains("nobody"), "{e}");
         let e = bad("fields.collected * 3 / 100", "actor.id");
-        assert!(e.contains("figure `bonus` reads `actor`"), "{e}");
+        assert!(
+            e.contains("figure `bonus` reads `actor`; it is worked out from the case alone"),
+            "{e}"
+        );
         let e = bad(
             "{ id = \"amount\", type = \"money\",",
             "{ id = \"amount\", type = \"money\", not_in_directory = \"R91.1\",",
@@ -3084,6 +3253,59 @@ effects = [{ register = "fields.target", assign_to = "consultant" }]
             e.contains("field `amount` is kept out of the customer directory, but it is not text"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn r91_a_ranking_places_by_score_flags_the_top_that_meet_its_condition_and_puts_the_unscored_last() {
+        let wf = project();
+        let r = &wf.rankings[0];
+        let case = |id: i64, state: &str, f: Value| CaseFacts {
+            id,
+            state: state.into(),
+            fields: fields(f),
+            opened_by: 1,
+            steps: vec![],
+        };
+        let cases = vec![
+            case(1, "open", json!({ "collected": 5 })),
+            case(2, "open", json!({ "collected": 9, "progress": true })),
+            case(3, "open", json!({ "collected": 9, "progress": true })),
+            case(4, "open", json!({ "collected": "lots" })),
+            case(5, "won", json!({ "collected": 99 })),
+        ];
+        let ranked = rank(&wf, r, &cases, 4);
+        let got: Vec<(i64, Option<usize>, bool)> = ranked.iter().map(|x| (x.case_id, x.place, x.flagged)).collect();
+        // Level scores: the older first; only the top one may be flagged; a won case is not ranked.
+        assert_eq!(
+            got,
+            vec![
+                (2, Some(1), true),
+                (3, Some(2), false),
+                (1, Some(3), false),
+                (4, None, false)
+            ]
+        );
+        assert_eq!(
+            (ranked[0].decision.rule.as_str(), ranked[0].decision.policy_version),
+            ("R91.6", 4)
+        );
+        assert!(
+            ranked[1].decision.text.en.contains("outside the top 1"),
+            "{}",
+            ranked[1].decision.text.en
+        );
+        assert!(
+            ranked[3].decision.text.en.contains("cannot score"),
+            "{}",
+            ranked[3].decision.text.en
+        );
+        let e = Policy::parse(
+            &format!("{SAMPLE}{}", PROJECT.replacen("top = 1", "top = 0", 1)),
+            "p.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("top is 1 to 10,000"), "{e}");
     }
 
     #[test]

@@ -690,6 +690,56 @@ async fn view_of(state: &AppState, row: CaseRow, steps: Vec<StepRow>) -> Result<
     Ok(CaseView { row, steps, timers })
 }
 
+/// The most cases a ranking places (a tenant's partners, projects: far fewer).
+const RANKED_MAX: i64 = 10_000;
+
+/// A ranking of a workflow (R1.9) as the caller reads it: every case of its states is placed
+/// (places do not depend on who reads), and the caller is shown those they see.
+pub async fn ranking(
+    state: &AppState,
+    caller: &Caller,
+    workflow_id: &str,
+    ranking_id: &str,
+) -> Result<(Arc<Policy>, Vec<(CaseRow, workflow::Ranked)>), ApiError> {
+    let policy = state.policy(caller.tenant_id).await?;
+    let lang = caller.lang;
+    let wf = workflow_of(&policy, workflow_id, lang)?;
+    let Some(r) = wf.rankings.iter().find(|r| r.id == ranking_id) else {
+        let known: Vec<&str> = wf.rankings.iter().map(|r| r.id.as_str()).collect();
+        return Err(ApiError::not_found(Text::new(
+            format!("「{}」没有排名 `{ranking_id}`（有：{}）", wf.name.zh, known.join("、")),
+            format!(
+                "“{}” has no ranking `{ranking_id}` (it has: {})",
+                wf.name.en,
+                known.join(", ")
+            ),
+        ))
+        .in_lang(lang));
+    };
+    let all = store::in_states(&state.db, caller.tenant_id, (&wf.id, &r.states), None, RANKED_MAX).await?;
+    let seen = crate::visibility::view(state, caller, &policy).await?;
+    let shown: std::collections::HashSet<i64> = store::in_states(
+        &state.db,
+        caller.tenant_id,
+        (&wf.id, &r.states),
+        Some(&seen),
+        RANKED_MAX,
+    )
+    .await?
+    .iter()
+    .map(|c| c.id)
+    .collect();
+    let facts: Vec<CaseFacts> = all.iter().map(|c| c.facts(&[])).collect();
+    let ranked = workflow::rank(wf, r, &facts, policy.version);
+    let mut rows: std::collections::HashMap<i64, CaseRow> = all.into_iter().map(|c| (c.id, c)).collect();
+    let out = ranked
+        .into_iter()
+        .filter(|x| shown.contains(&x.case_id))
+        .filter_map(|x| rows.remove(&x.case_id).map(|row| (row, x)))
+        .collect();
+    Ok((policy, out))
+}
+
 /// Cases the caller sees, newest first, with their steps (read in one query for the page).
 pub async fn list(state: &AppState, caller: &Caller, f: &Filter, limit: i64) -> Result<Vec<CaseView>, ApiError> {
     let seen = crate::visibility::view_of(state, caller).await?;

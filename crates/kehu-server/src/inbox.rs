@@ -246,9 +246,9 @@ async fn cases(
             .filter(|a| holds(caller, &a.by) || (a.by.iter().any(|r| r == OPENER) && row.opened_by == caller.id()))
             .filter(|a| moves(a, &row.state) || row.overdue_since.is_some())
             .collect();
-        // What clears a late case comes first: a step that moves it, or one that restarts the
-        // count of a timer of its state (a tracking record, R12.3).
-        mine.sort_by_key(|a| !workflow::clears_overdue(wf, &row.state, a));
+        // What clears a late case comes first: the step that restarts the timer that found it
+        // late (the yearly review, R1.9), then any that moves it or restarts a count (R12.3).
+        mine.sort_by_key(|a| workflow::urgency(wf, &facts, a));
         let mine: Vec<&str> = mine.into_iter().map(|a| a.id.as_str()).collect();
         let Some((first, also)) = mine.split_first() else {
             continue;

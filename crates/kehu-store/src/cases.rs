@@ -254,6 +254,28 @@ pub async fn list(db: &Db, tenant_id: i64, f: &Filter, limit: i64, view: &View) 
     .await
 }
 
+/// The cases of `workflow` in one of `states`, oldest first, at most `limit`: all of them for a
+/// rule that ranks them (R1.9), or those `view` shows.
+pub async fn in_states(
+    db: &Db,
+    tenant_id: i64,
+    (workflow, states): (&str, &[String]),
+    view: Option<&View>,
+    limit: i64,
+) -> Result<Vec<CaseRow>> {
+    if states.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "{SELECT} AND k.workflow = $2 AND k.state IN ({}){} ORDER BY k.id LIMIT {limit}",
+        crate::db::placeholders(3, states.len()),
+        view.map(|v| visibility::cases(v, "k")).unwrap_or_default(),
+    );
+    let mut a = args![tenant_id, workflow];
+    a.extend(states.iter().map(|s| crate::db::Arg::from(s.clone())));
+    db.fetch_all(&sql, a).await
+}
+
 /// Where a reader may act: the cases of `workflow` in `state`, those `opened_by` this person
 /// alone when only the opener relation lets them act (an inbox's cases).
 #[derive(Debug, Clone)]

@@ -837,6 +837,43 @@ fn workflow(p: &Policy, out: &mut Vec<Line>, w: &crate::workflow::Workflow) {
         }
         out.push(line(1, Some(&b.rule), z, e));
     }
+    for k in &w.rankings {
+        let within: Vec<&str> = k
+            .states
+            .iter()
+            .filter_map(|s| w.state(s))
+            .map(|s| s.name.zh.as_str())
+            .collect();
+        let within_en: Vec<&str> = k
+            .states
+            .iter()
+            .filter_map(|s| w.state(s))
+            .map(|s| s.name.en.as_str())
+            .collect();
+        let (cz, ce) = if k.flag_when.is_some() {
+            ("且符合条件的", " that meet its conditions")
+        } else {
+            ("", "")
+        };
+        out.push(line(
+            1,
+            Some(&k.rule),
+            format!(
+                "「{}」：「{}」的案件按得分排名，前 {} 名{cz}标为「{}」",
+                k.name.zh,
+                within.join("、"),
+                k.top,
+                k.flag.zh
+            ),
+            format!(
+                "“{}”: cases {} are ranked by their score, and the top {}{ce} are flagged “{}”",
+                k.name.en,
+                within_en.join(" or "),
+                k.top,
+                k.flag.en
+            ),
+        ));
+    }
     for f in &w.figures {
         out.push(line(
             1,

@@ -30,7 +30,7 @@ use super::{Checker, LedgerCode, Role};
 use crate::text::Text;
 use crate::workflow::{
     Action, Budget, CUSTOMER_VARIABLES, Checklist, EffectDef, Expr, FieldDef, FieldKind, Figure, Guard, Item, OPENER,
-    Signoff, Spend, State, Subject, Timer, Unclear, Visibility, Workflow,
+    Ranking, Signoff, Spend, State, Subject, Timer, Unclear, Visibility, Workflow,
 };
 
 #[derive(Deserialize)]
@@ -66,6 +66,24 @@ pub(super) struct RawWorkflow {
     budget: Option<Spanned<RawBudget>>,
     #[serde(default)]
     figures: Vec<RawFigure>,
+    #[serde(default)]
+    rankings: Vec<RawRanking>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRanking {
+    id: Spanned<String>,
+    name: Text,
+    #[serde(default)]
+    rule: Option<Spanned<String>>,
+    #[serde(rename = "in")]
+    states: Spanned<Vec<Spanned<String>>>,
+    score: Spanned<String>,
+    top: Spanned<i64>,
+    flag: Text,
+    #[serde(default)]
+    flag_when: Option<Spanned<String>>,
 }
 
 /// `visible_to = { rule = "R12.9", roles = ["review_group", "leader"] }`.
@@ -750,24 +768,82 @@ impl Checker<'_> {
                 FieldKind::Money
             }
         };
-        let value = self.expr_of(&raw.value, r)?;
-        if let Some(v) = value
-            .reads()
-            .into_iter()
-            .find(|v| matches!(v.as_str(), "actor" | "customer" | "cases" | "today"))
-        {
-            self.error(
-                raw.value.span(),
-                format!("figure `{id}` reads `{v}`; a figure is worked out from the case alone"),
-                "read fields, checklist and case",
-            );
-        }
+        let value = self.case_only(&raw.value, &format!("figure `{id}`"), r)?;
         Some(Figure {
             id,
             name: raw.name.clone(),
             rule: raw.rule.as_ref().map(|x| self.rule(x)).unwrap_or_else(|| rule.clone()),
             kind,
             value,
+        })
+    }
+
+    /// An expression worked out on each case alone (a figure, a ranking's score): it reads the
+    /// case's fields, checklists and the case, nothing around it.
+    fn case_only(&mut self, raw: &Spanned<String>, what: &str, r: &Reads<'_>) -> Option<Expr> {
+        let e = self.expr_of(raw, r)?;
+        if let Some(v) = e
+            .reads()
+            .into_iter()
+            .find(|v| matches!(v.as_str(), "actor" | "customer" | "cases" | "today"))
+        {
+            self.error(
+                raw.span(),
+                format!("{what} reads `{v}`; it is worked out from the case alone"),
+                "read fields, checklist and case",
+            );
+        }
+        Some(e)
+    }
+
+    fn ranking(
+        &mut self,
+        raw: &RawRanking,
+        (rule, states, seen): (&crate::decision::RuleId, &[State], &[Ranking]),
+        r: &Reads<'_>,
+    ) -> Option<Ranking> {
+        let id = self.workflow_id(&raw.id, "ranking");
+        if seen.iter().any(|x| x.id == id) {
+            self.error(
+                raw.id.span(),
+                format!("ranking `{id}` is declared twice"),
+                "declare each ranking once",
+            );
+        }
+        if raw.states.get_ref().is_empty() {
+            self.error(
+                raw.states.span(),
+                format!("ranking `{id}` ranks cases in no state"),
+                "list the states of the cases it ranks, for example in = [\"admitted\"]",
+            );
+        }
+        for s in raw.states.get_ref() {
+            self.state_ref(s, states, r.wf);
+        }
+        if !(1..=10_000).contains(raw.top.get_ref()) {
+            self.error(
+                raw.top.span(),
+                "top is 1 to 10,000",
+                "write how many places at the top may be flagged, for example top = 10",
+            );
+        }
+        let score = self.case_only(&raw.score, &format!("ranking `{id}`'s score"), r);
+        let flag_when = raw
+            .flag_when
+            .as_ref()
+            .map(|w| self.case_only(w, &format!("ranking `{id}`'s flag_when"), r));
+        Some(Ranking {
+            id,
+            name: raw.name.clone(),
+            rule: raw.rule.as_ref().map(|x| self.rule(x)).unwrap_or_else(|| rule.clone()),
+            states: raw.states.get_ref().iter().map(|s| s.get_ref().clone()).collect(),
+            score: score?,
+            top: usize::try_from(*raw.top.get_ref()).unwrap_or(1).clamp(1, 10_000),
+            flag: raw.flag.clone(),
+            flag_when: match flag_when {
+                Some(w) => Some(w?),
+                None => None,
+            },
         })
     }
 
@@ -1123,6 +1199,12 @@ impl Checker<'_> {
                     figures.push(fig);
                 }
             }
+            let mut rankings: Vec<Ranking> = Vec::new();
+            for raw in &w.rankings {
+                if let Some(x) = self.ranking(raw, (&rule, &states, &rankings), &r) {
+                    rankings.push(x);
+                }
+            }
             let visible_to = w.visible_to.as_ref().map(|v| Visibility {
                 rule: v.rule.as_ref().map(|x| self.rule(x)).unwrap_or_else(|| rule.clone()),
                 roles: self.role_list(&v.roles, roles, &format!("workflow `{}` visible_to", w.id.get_ref())),
@@ -1148,6 +1230,7 @@ impl Checker<'_> {
                 visible_to,
                 budget,
                 figures,
+                rankings,
                 max_money,
                 role_names: roles.iter().map(|r| (r.id.clone(), r.name.clone())).collect(),
             };

@@ -25,6 +25,74 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_cases, open_case))
         .routes(routes!(get_case))
         .routes(routes!(take_action))
+        .routes(routes!(get_ranking))
+}
+
+/// A case's place in a ranking (R1.9).
+#[derive(Serialize, ToSchema)]
+pub struct RankedOut {
+    /// 1 for the first; null when the case cannot be scored (its decision says why).
+    pub place: Option<usize>,
+    pub case_id: i64,
+    pub customer_id: Option<i64>,
+    pub customer_name: Option<String>,
+    pub score: Option<i64>,
+    pub flagged: bool,
+    pub decision: DecisionOut,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RankingOut {
+    pub id: String,
+    pub name: String,
+    pub rule: String,
+    pub workflow: String,
+    /// How many places at the top may be flagged.
+    pub top: usize,
+    /// What the flag means.
+    pub flag: String,
+    /// The cases the caller sees, best placed first.
+    pub items: Vec<RankedOut>,
+}
+
+/// A workflow's ranking: its cases in the ranked states by score, the top ones flagged when
+/// they meet its conditions (R1.9). Places count every case; the caller sees those they may.
+#[utoipa::path(get, path = "/api/v1/workflows/{workflow}/rankings/{ranking}", tag = "cases",
+    params(("workflow" = String, Path), ("ranking" = String, Path)),
+    responses((status = 200, body = RankingOut), (status = 404, body = Problem)))]
+async fn get_ranking(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((workflow_id, ranking_id)): Path<(String, String)>,
+) -> Result<Json<RankingOut>, ApiError> {
+    let (policy, ranked) = cases::ranking(&state, &caller, &workflow_id, &ranking_id).await?;
+    let lang = caller.lang;
+    let wf = cases::workflow_of(&policy, &workflow_id, lang)?;
+    let r = wf
+        .rankings
+        .iter()
+        .find(|r| r.id == ranking_id)
+        .ok_or_else(ApiError::internal)?;
+    Ok(Json(RankingOut {
+        id: r.id.clone(),
+        name: r.name.get(lang).to_string(),
+        rule: r.rule.to_string(),
+        workflow: wf.id.clone(),
+        top: r.top,
+        flag: r.flag.get(lang).to_string(),
+        items: ranked
+            .into_iter()
+            .map(|(row, x)| RankedOut {
+                place: x.place,
+                case_id: row.id,
+                customer_id: row.customer_id,
+                customer_name: row.customer_name,
+                score: x.score,
+                flagged: x.flagged,
+                decision: DecisionOut::new(&x.decision, lang),
+            })
+            .collect(),
+    }))
 }
 
 fn t(ms: i64) -> String {
@@ -110,6 +178,23 @@ pub struct WorkflowOut {
     pub checklists: Vec<ChecklistDefOut>,
     pub actions: Vec<ActionOut>,
     pub timers: Vec<TimerDefOut>,
+    /// Its rankings (R1.9), each read at `/api/v1/workflows/{id}/rankings/{ranking}`.
+    pub rankings: Vec<RankingDefOut>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RankingDefOut {
+    pub id: String,
+    pub name: String,
+    pub rule: String,
+    /// The states of the cases it ranks.
+    #[serde(rename = "in")]
+    pub states: Vec<String>,
+    /// The score (CEL).
+    pub score: String,
+    pub top: usize,
+    pub flag: String,
+    pub flag_when: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -219,6 +304,20 @@ impl WorkflowOut {
                     unless: t.unless.as_ref().map(|u| u.source.clone()),
                     to: t.to.clone(),
                     overdue: t.overdue,
+                })
+                .collect(),
+            rankings: w
+                .rankings
+                .iter()
+                .map(|r| RankingDefOut {
+                    id: r.id.clone(),
+                    name: r.name.get(lang).to_string(),
+                    rule: r.rule.to_string(),
+                    states: r.states.clone(),
+                    score: r.score.source.clone(),
+                    top: r.top,
+                    flag: r.flag.get(lang).to_string(),
+                    flag_when: r.flag_when.as_ref().map(|e| e.source.clone()),
                 })
                 .collect(),
         }

@@ -562,6 +562,8 @@ struct ListPage {
     mine: bool,
     /// Workflows whose cases stand alone (no customer) and may be opened from here.
     openable: Vec<(String, String)>,
+    /// The rankings of the workflows listed: (path, name).
+    rankings: Vec<(String, String)>,
     /// The workflows in words, with their rules.
     rules: Vec<(String, String)>,
     next: Option<String>,
@@ -654,6 +656,19 @@ pub async fn list(State(state): State<AppState>, mut pc: PageCaller, Query(q): Q
             .filter(|w| w.subject == workflow::Subject::None)
             .filter(|w| workflow::may_open(w, &crate::cases::actor(&pc.caller)))
             .map(|w| (w.id.clone(), w.name.get(lang).to_string()))
+            .collect(),
+        rankings: policy
+            .workflows
+            .iter()
+            .filter(|w| wf.is_none_or(|x| x.id == w.id))
+            .flat_map(|w| {
+                w.rankings.iter().map(|r| {
+                    (
+                        format!("/cases/rankings/{}/{}", w.id, r.id),
+                        r.name.get(lang).to_string(),
+                    )
+                })
+            })
             .collect(),
         rules: policy
             .workflows
@@ -1053,6 +1068,78 @@ async fn case_page(
         note: form_value(form, "note").to_string(),
         c: pc.c.clone(),
     })
+}
+
+// ---- A ranking -----------------------------------------------------------------------------
+
+/// A ranked case on the ranking page.
+pub struct RankLine {
+    pub place: String,
+    pub case_id: i64,
+    pub customer: Option<(i64, String)>,
+    pub state: String,
+    pub score: String,
+    pub flagged: bool,
+    pub decision: String,
+}
+
+#[derive(Template)]
+#[template(path = "ranking.html")]
+struct RankingPage {
+    c: Chrome,
+    name: String,
+    rule: String,
+    workflow: String,
+    workflow_id: String,
+    top: usize,
+    flag: String,
+    lines: Vec<RankLine>,
+    flagged: usize,
+    rules: Vec<(String, String)>,
+}
+
+/// GET /cases/rankings/{workflow}/{ranking} (R1.9)
+pub async fn ranking(
+    State(state): State<AppState>,
+    mut pc: PageCaller,
+    Path((workflow_id, ranking_id)): Path<(String, String)>,
+) -> PageResult {
+    pc.c.nav = "cases";
+    let lang = pc.c.lang;
+    let (policy, ranked) = cases::ranking(&state, &pc.caller, &workflow_id, &ranking_id)
+        .await
+        .or_page(&pc.c)?;
+    let wf = cases::workflow_of(&policy, &workflow_id, lang).or_page(&pc.c)?;
+    let Some(r) = wf.rankings.iter().find(|r| r.id == ranking_id) else {
+        return Err(ApiError::internal()).or_page(&pc.c);
+    };
+    let lines: Vec<RankLine> = ranked
+        .into_iter()
+        .map(|(row, x)| RankLine {
+            place: x.place.map(|p| p.to_string()).unwrap_or_else(|| "—".to_string()),
+            case_id: row.id,
+            customer: row
+                .customer_id
+                .map(|id| (id, row.customer_name.clone().unwrap_or_default())),
+            state: state_name(Some(wf), &row.state, lang),
+            score: x.score.map(|s| s.to_string()).unwrap_or_else(|| "—".to_string()),
+            flagged: x.flagged,
+            decision: x.decision.text.get(lang).to_string(),
+        })
+        .collect();
+    let page = RankingPage {
+        name: r.name.get(lang).to_string(),
+        rule: r.rule.to_string(),
+        workflow: wf.name.get(lang).to_string(),
+        workflow_id: wf.id.clone(),
+        top: r.top,
+        flag: r.flag.get(lang).to_string(),
+        flagged: lines.iter().filter(|l| l.flagged).count(),
+        lines,
+        rules: super::policy_section(&policy, &format!("Workflow: {}", wf.name.en), lang),
+        c: pc.c.clone(),
+    };
+    Ok(render(StatusCode::OK, &page))
 }
 
 #[derive(Deserialize, Default)]

@@ -73,6 +73,7 @@ pub fn router() -> Router<AppState> {
         .route("/customers/{id}/complaints", post(complaints::record))
         .route("/cases", get(cases::list).post(cases::open))
         .route("/cases/new", get(cases::new_form))
+        .route("/cases/rankings/{workflow}/{ranking}", get(cases::ranking))
         .route("/cases/{id}", get(cases::detail))
         .route("/cases/{id}/actions/{action}", post(cases::act))
         .route("/conflicts", get(conflicts::list).post(conflicts::open))

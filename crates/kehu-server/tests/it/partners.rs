@@ -331,3 +331,84 @@ both!(
         assert!(html.contains("与现状对照") && html.contains("data-test=\"changed\""), "{html}");
     }
 );
+
+both!(
+    virtual r1_9_partners_are_ranked_by_completeness_and_the_top_with_a_clean_year_flagged,
+    |app: TestApp| async move {
+        use crate::web::get;
+        let admin = tenant_on(&app, "partner-network", "ranks").await;
+        let intro = staff_of(&app, &admin, "intro1", "吴业务", "introducer", None).await;
+        let central = staff_of(&app, &admin, "central1", "郑审核", "central_reviewer", None).await;
+        let market = staff_of(&app, &admin, "market1", "陈开发", "market_development", None).await;
+        let (_, first) = admitted(&app, &intro, &central, "华建工程有限公司", "13900003001", "C").await;
+        // The second dossier is the most complete: filled in further before it is submitted.
+        let firm = partner(&app, &intro, "company", "远大建设集团", "13900003002").await;
+        let dossier = json!({ "address": "宁波市", "staff_list": "50 人", "legal_representative": "何伟", "business_scope": "市政工程", "past_projects": "滨江大桥", "licence_until": day(&app, 800), "qualification_until": day(&app, 800), "safety_permit_until": day(&app, 800) });
+        let (_, c) = app
+            .post("/api/v1/cases", &intro, json!({ "workflow": "admission", "customer_id": firm, "fields": dossier }))
+            .await;
+        let fuller = c["id"].as_i64().unwrap_or_else(|| panic!("{c}"));
+        act(&app, &intro, fuller, "inspect", json!({ "answers": { "site_address": "yes", "site_staff": "yes", "site_equipment": "yes" } })).await;
+        act(&app, &intro, fuller, "submit", json!({})).await;
+        let (s, c) = act(&app, &central, fuller, "accept", json!({ "fields": { "grade": "C" } })).await;
+        assert_eq!(s, StatusCode::OK, "{c}");
+        let (_, third) = admitted(&app, &intro, &central, "江南路桥有限公司", "13900003003", "C").await;
+        // The central unit's yearly review: the first and the third had a clean year.
+        for id in [first, third] {
+            let (s, c) = act(&app, &central, id, "annual_review", json!({ "fields": { "clean_year": true } })).await;
+            assert_eq!(s, StatusCode::OK, "{c}");
+        }
+        let r = act(&app, &intro, first, "annual_review", json!({ "fields": { "clean_year": true } })).await;
+        assert_eq!(refusal(&r), (StatusCode::FORBIDDEN, "forbidden", "R1.9"), "the central unit reviews: {}", r.1);
+
+        let ranking = |who: Session| {
+            let app = &app;
+            async move {
+                let (s, r) = app.get("/api/v1/workflows/admission/rankings/standing", &who).await;
+                assert_eq!(s, StatusCode::OK, "{r}");
+                r
+            }
+        };
+        let r = ranking(market.clone()).await;
+        assert_eq!((r["rule"].as_str(), r["top"].as_u64()), (Some("R1.9"), Some(10)), "{r}");
+        let order: Vec<(i64, u64, bool)> = r["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| (i["case_id"].as_i64().unwrap(), i["place"].as_u64().unwrap(), i["flagged"].as_bool().unwrap()))
+            .collect();
+        // By completeness; the first and third are level, the older first; the flag needs the
+        // clean year as well as a top place.
+        assert_eq!(order, vec![(fuller, 1, false), (first, 2, true), (third, 3, true)], "{r}");
+        let scores: Vec<i64> = r["items"].as_array().unwrap().iter().map(|i| i["score"].as_i64().unwrap()).collect();
+        assert!(scores[0] > scores[1] && scores[1] == scores[2], "{r}");
+        assert_eq!(r["items"][1]["decision"]["rule"], "R1.9", "{r}");
+        assert!(r["items"][1]["decision"]["text"].as_str().unwrap_or_default().contains("第 2 名"), "{r}");
+        let (s, _) = app.get("/api/v1/workflows/admission/rankings/nonesuch", &market).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+
+        // The page, linked from the admissions list.
+        let list = get(&app, "/cases?workflow=admission", Some(&central)).await;
+        assert!(list.has("href=\"/cases/rankings/admission/standing\""), "{}", list.html);
+        let page = get(&app, "/cases/rankings/admission/standing", Some(&central)).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.html);
+        assert!(page.has("合作方排名") && page.has("可享费用优惠与优先服务"), "{}", page.html);
+        assert!(page.has("data-test=\"flagged-count\">2<"), "{}", page.html);
+        assert!(page.find_pos(&format!("data-case=\"{fuller}\"")) < page.find_pos(&format!("data-case=\"{first}\"")));
+
+        // A year on, a review older than a year no longer counts: no flag until the next one,
+        // and the yearly review waits on the central unit.
+        advance(&app, 366 * 86_400).await;
+        let r = ranking(market.clone()).await;
+        assert!(r["items"].as_array().unwrap().iter().all(|i| i["flagged"] == false), "{r}");
+        let (_, inbox) = app.get("/api/v1/inbox?kind=case", &central).await;
+        assert!(
+            inbox["items"].as_array().unwrap().iter().any(|i| i["id"].as_i64() == Some(first) && i["action"] == "annual_review"),
+            "{inbox}"
+        );
+        act(&app, &central, first, "annual_review", json!({ "fields": { "clean_year": true } })).await;
+        let r = ranking(market).await;
+        let flagged: Vec<i64> = r["items"].as_array().unwrap().iter().filter(|i| i["flagged"] == true).map(|i| i["case_id"].as_i64().unwrap()).collect();
+        assert_eq!(flagged, vec![first], "{r}");
+    }
+);

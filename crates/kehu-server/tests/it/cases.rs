@@ -862,3 +862,109 @@ both!(
         );
     }
 );
+
+/// A quota as a condition over the customer's other cases: at most two active passes for a
+/// company and one for a person, one per holder (the shape of R10.1's access cards).
+const PASSES: &str = r#"
+[[workflows]]
+id = "access_pass"
+rule = "R92.1"
+name = { zh = "出入证", en = "Access pass" }
+initial = "active"
+states = [
+  { id = "active", name = { zh = "有效", en = "active" } },
+  { id = "cancelled", name = { zh = "已注销", en = "cancelled" } },
+]
+fields = [{ id = "holder", type = "text", required = true, name = { zh = "持证人", en = "Holder" } }]
+[[workflows.guards]]
+rule = "R92.1"
+when = "size(cases.filter(c, c.workflow == 'access_pass' && c.state == 'active')) < (customer.kind == 'company' ? 2 : 1)"
+refusal = { zh = "有效出入证已满：单位 2 张，个人 1 张", en = "The passes are all issued: 2 for a company, 1 for a person" }
+[[workflows.guards]]
+rule = "R92.2"
+when = "!cases.exists(c, c.workflow == 'access_pass' && c.state == 'active' && c.fields.holder == fields.holder)"
+refusal = { zh = "此人已有有效出入证", en = "This person holds an active pass already" }
+[[workflows.actions]]
+id = "cancel"
+name = { zh = "注销", en = "Cancel" }
+from = ["active"]
+to = "cancelled"
+by = ["sales_manager"]
+"#;
+
+both!(
+    a_quota_over_the_customers_cases_holds_under_twenty_concurrent_openings,
+    |app: TestApp| async move {
+        with_workflow(&app, PASSES).await;
+        let app = std::sync::Arc::new(app);
+        let (s, firm) = app
+            .post(
+                "/api/v1/customers",
+                &app.admin,
+                json!({ "kind": "company", "name": "云栈数据有限公司", "phones": ["13900009001"] }),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{firm}");
+        let firm = firm["id"].as_i64().unwrap();
+        let person = app.customer(&app.admin, "钱七", "13900009002").await;
+        let burst = |customer: i64, n: usize| {
+            let app = app.clone();
+            async move {
+                let tasks: Vec<_> = (0..n)
+                    .map(|i| {
+                        let app = app.clone();
+                        tokio::spawn(async move {
+                            let body = json!({ "workflow": "access_pass", "customer_id": customer, "fields": { "holder": format!("持证人{i}") } });
+                            let (s, b) = app.post("/api/v1/cases", &app.admin, body).await;
+                            (s, b["rule"].as_str().unwrap_or_default().to_string())
+                        })
+                    })
+                    .collect();
+                let mut out = Vec::new();
+                for t in tasks {
+                    out.push(t.await.unwrap());
+                }
+                out
+            }
+        };
+        for (customer, quota) in [(firm, 2), (person, 1)] {
+            let results = burst(customer, 20).await;
+            let issued = results.iter().filter(|(s, _)| *s == StatusCode::CREATED).count();
+            assert_eq!(issued, quota, "{results:?}");
+            assert!(
+                results
+                    .iter()
+                    .all(|(s, r)| *s == StatusCode::CREATED || (*s == StatusCode::CONFLICT && r == "R92.1")),
+                "{results:?}"
+            );
+        }
+        // One holder, one pass; a cancelled pass frees its place.
+        let (_, list) = app
+            .get(
+                &format!("/api/v1/cases?workflow=access_pass&customer_id={firm}"),
+                &app.admin,
+            )
+            .await;
+        let first = &list["items"][0];
+        let holder = first["fields"]["holder"].clone();
+        let (s, _) = app
+            .post(
+                &format!("/api/v1/cases/{}/actions/cancel", first["id"]),
+                &app.admin,
+                json!({}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        let again = json!({ "workflow": "access_pass", "customer_id": firm, "fields": { "holder": list["items"][1]["fields"]["holder"].clone() } });
+        let (s, b) = app.post("/api/v1/cases", &app.admin, again).await;
+        assert_eq!((s, b["rule"].as_str()), (StatusCode::CONFLICT, Some("R92.2")), "{b}");
+        let (s, b) = app
+            .post(
+                "/api/v1/cases",
+                &app.admin,
+                json!({ "workflow": "access_pass", "customer_id": firm, "fields": { "holder": holder } }),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+    }
+);

@@ -815,6 +815,11 @@ async fn a_workflow_of_the_companys_own_in_the_browser() {
     run("car-dealership", Some(CREDIT_LINE), |b| Box::pin(cases_walk(b))).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_development_project_in_the_browser() {
+    run("new-customer-development", None, |b| Box::pin(development_walk(b))).await;
+}
+
 type Walk = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), CmdError>> + Send>>;
 
 /// Starts `kehu demo --preset PRESET` (with `extra` appended to its policy) and a browser, and
@@ -1018,5 +1023,61 @@ async fn cases_walk(b: Browser) -> Result<(), CmdError> {
     }
     shot(&b, "case-phone").await?;
     lap("390x844: Today, the cases list and the case page do not scroll sideways");
+    Ok(())
+}
+
+/// A development project (R12) on its demo: the developer finds a project in development,
+/// records a cost against a budget line from the form (the line suggested from the budget), and
+/// sees the budget-execution card; an overspend is refused in words with the rule; the pages fit
+/// a phone.
+async fn development_walk(b: Browser) -> Result<(), CmdError> {
+    let t0 = Instant::now();
+    let lap = |what: &str| eprintln!("  {:>6.2} s  {what}", t0.elapsed().as_secs_f64());
+    b.goto("/cases").await?;
+    b.on_page("login").await?;
+    b.fill("#username", "developer1").await?;
+    b.fill("#password", PASSWORD).await?;
+    b.click_css_to("[data-test=login-submit]", "cases").await?;
+    b.goto("/cases?workflow=development_project&state=developing").await?;
+    b.on_page("cases").await?;
+    b.click_css_to("[data-test=case-list] td a[href^='/cases/']", "case")
+        .await?;
+    let case = b.path().await?;
+    assert_eq!(b.text("[data-test=case-state]").await?, "开发中");
+    assert!(b.text("[data-test=budget]").await?.contains("差旅费"));
+    lap(&format!("{case}: a project in development with its budget"));
+    b.fill("[data-test=action-expense] [data-field=line]", "差旅费").await?;
+    b.fill("[data-test=action-expense] [data-field=amount]", "1,200")
+        .await?;
+    b.click_css_to("[data-test=take-expense]", "case").await?;
+    assert!(b.text(".alert-success").await?.len() > 0);
+    assert_eq!(b.text("[data-test=budget-spent]").await?, "1200.00");
+    lap("recorded a cost of 1,200 yuan against 差旅费");
+    // 差旅费 has 10,000 yuan: 10,500 with the 5% tolerance.
+    b.fill("[data-test=action-expense] [data-field=line]", "差旅费").await?;
+    b.fill("[data-test=action-expense] [data-field=amount]", "9400").await?;
+    b.click_css_to("[data-test=take-expense]", "case").await?;
+    let refused = b.text(".alert-error").await?;
+    assert!(refused.contains("R12.7") && refused.contains("105%"), "{refused}");
+    assert_eq!(
+        b.text("[data-test=budget-spent]").await?,
+        "1200.00",
+        "nothing was recorded"
+    );
+    lap("an overspend of the line is refused with R12.7");
+    shot(&b, "development-case").await?;
+
+    b.c.set_window_size(390, 844).await?;
+    for path in ["/cases", case.as_str()] {
+        b.goto(path).await?;
+        b.el("main").await?;
+        let (scroll, inner) = wait_layout(&b).await?;
+        assert!(
+            scroll <= inner,
+            "{path} scrolls sideways on a 390 px phone: scrollWidth {scroll} > innerWidth {inner}"
+        );
+    }
+    shot(&b, "development-phone").await?;
+    lap("390x844: the cases list and the project page do not scroll sideways");
     Ok(())
 }

@@ -990,9 +990,11 @@ async fn case_page(
         opened: policy.local_time(ts(r.opened_at)),
         opened_by: r.opened_by_name.clone(),
         diagram: diagram(wf, &r.state, &visited, lang),
+        // A budget's lines and spending show in its own card.
         fields: wf
             .fields
             .iter()
+            .filter(|f| wf.budget.as_ref().is_none_or(|b| b.lines != f.id && b.spent != f.id))
             .map(|f| FieldLine {
                 name: f.name.get(lang).to_string(),
                 value: case_fields.get(&f.id).and_then(|v| shown(f, v, lang)),

@@ -56,6 +56,8 @@ pub struct Workflow {
     pub figures: Vec<Figure>,
     /// Rankings of the cases in some states, the top ones flagged (R1.9).
     pub rankings: Vec<Ranking>,
+    /// The policy's own sentences for steps, in place of the engine's.
+    pub messages: Vec<Message>,
     /// The largest amount a money field takes (the policy's `[limits] max_amount`).
     #[serde(skip)]
     pub max_money: i64,
@@ -385,6 +387,83 @@ pub struct BudgetReport {
     pub spent: i64,
     /// The cap on all spending, while it applies.
     pub cap: Option<i64>,
+}
+
+/// The policy's own sentence for a step (`open`, an action or a timer): a template in zh and en
+/// whose `{...}` are filled in from the step: `{actor}`, `{from}`, `{to}` (state names),
+/// `{fields.ID}` (the case's field after the step; money in yuan) and, for spending,
+/// `{budget.line}`, `{budget.amount}`, `{budget.line_spent}`, `{budget.line_budget}`,
+/// `{budget.spent}` (yuan).
+#[derive(Debug, Clone, Serialize)]
+pub struct Message {
+    pub step: String,
+    pub text: Text,
+}
+
+/// What a message template may name besides `fields.ID`.
+pub const MESSAGE_WORDS: [&str; 8] = [
+    "actor",
+    "from",
+    "to",
+    "budget.line",
+    "budget.amount",
+    "budget.line_spent",
+    "budget.line_budget",
+    "budget.spent",
+];
+
+/// The `{...}` a template names, in order.
+pub fn placeholders(template: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = template;
+    while let Some(i) = rest.find('{') {
+        let Some(j) = rest[i..].find('}') else { break };
+        out.push(rest[i + 1..i + j].trim().to_string());
+        rest = &rest[i + j + 1..];
+    }
+    out
+}
+
+/// The step's sentence from the policy's message for it, if it has one; else `engine`.
+fn worded(
+    wf: &Workflow,
+    step: &str,
+    (actor, from, to): (Option<&str>, &str, &str),
+    fields: &Map<String, Value>,
+    facts: &Value,
+    engine: Text,
+) -> Text {
+    let Some(m) = wf.messages.iter().find(|m| m.step == step) else {
+        return engine;
+    };
+    let y = crate::ledger::yuan;
+    let fill = |template: &str, lang: crate::Lang| {
+        let mut out = template.to_string();
+        for name in placeholders(template) {
+            let value = match name.as_str() {
+                "actor" => actor.map(str::to_string).unwrap_or_else(|| match lang {
+                    crate::Lang::Zh => "系统".to_string(),
+                    crate::Lang::En => "the system".to_string(),
+                }),
+                "from" => wf.state_name(from).get(lang).to_string(),
+                "to" => wf.state_name(to).get(lang).to_string(),
+                "budget.line" => facts["budget"]["line"].as_str().unwrap_or_default().to_string(),
+                b if b.starts_with("budget.") => facts["budget"][&b[7..]].as_i64().map(y).unwrap_or_default(),
+                f => {
+                    let id = f.strip_prefix("fields.").unwrap_or(f);
+                    match (wf.field(id).map(|d| &d.kind), fields.get(id)) {
+                        (Some(FieldKind::Money), Some(Value::Number(n))) => n.as_i64().map(y).unwrap_or_default(),
+                        (_, Some(Value::String(s))) => s.clone(),
+                        (_, None | Some(Value::Null)) => String::new(),
+                        (_, Some(v)) => v.to_string(),
+                    }
+                }
+            };
+            out = out.replace(&format!("{{{name}}}"), &value);
+        }
+        out
+    };
+    Text::new(fill(&m.text.zh, crate::Lang::Zh), fill(&m.text.en, crate::Lang::En))
 }
 
 /// A ranking of the workflow's cases in some states by a score, the first `top` flagged when
@@ -1602,6 +1681,18 @@ pub fn open(
     let mut fields = fields;
     set_fields(wf, &wf.rule, &mut fields, &effects)?;
     let state = wf.state(&wf.initial).map(|s| s.name.clone()).unwrap_or_default();
+    let facts = json!({ "workflow": wf.id, "state": wf.initial, "by": actor.id, "guards": wf.guards.iter().map(|g| g.rule.as_str()).collect::<Vec<_>>() });
+    let text = worded(
+        wf,
+        OPEN,
+        (Some(&actor.name), &wf.initial, &wf.initial),
+        &fields,
+        &facts,
+        Text::new(
+            format!("{}开启了「{}」，处于「{}」", actor.name, wf.name.zh, state.zh),
+            format!("{} opened a “{}”; it is {}", actor.name, wf.name.en, state.en),
+        ),
+    );
     Ok(Outcome {
         state: wf.initial.clone(),
         fields,
@@ -1613,11 +1704,8 @@ pub fn open(
         decision: Decision {
             rule: wf.rule.clone(),
             policy_version: version,
-            facts: json!({ "workflow": wf.id, "state": wf.initial, "by": actor.id, "guards": wf.guards.iter().map(|g| g.rule.as_str()).collect::<Vec<_>>() }),
-            text: Text::new(
-                format!("{}开启了「{}」，处于「{}」", actor.name, wf.name.zh, state.zh),
-                format!("{} opened a “{}”; it is {}", actor.name, wf.name.en, state.en),
-            ),
+            facts,
+            text,
         },
     })
 }
@@ -1917,6 +2005,11 @@ pub fn decide(
             .collect::<Map<String, Value>>()
             .into();
     }
+    let text = if done {
+        worded(wf, &a.id, (Some(&actor.name), &case.state, &to), &fields, &facts, text)
+    } else {
+        text
+    };
     Ok(Outcome {
         moved,
         complete: done,
@@ -2169,6 +2262,17 @@ pub fn fire(
     if !effects.is_empty() {
         facts["effects"] = json!(effects);
     }
+    let text = worded(
+        wf,
+        &timer.id,
+        (None, &case.state, &to),
+        &fields,
+        &facts,
+        Text::new(
+            format!("「{}」：此案件{zh_since}{zh_then}", timer.name.zh),
+            format!("“{}”: the case {en_since}{en_then}", timer.name.en),
+        ),
+    );
     Ok(Fired {
         outcome: Some(Outcome {
             state: to,
@@ -2185,11 +2289,8 @@ pub fn fire(
             decision: Decision {
                 rule: timer.rule.clone(),
                 policy_version: version,
+                text,
                 facts,
-                text: Text::new(
-                    format!("「{}」：此案件{zh_since}{zh_then}", timer.name.zh),
-                    format!("“{}”: the case {en_since}{en_then}", timer.name.en),
-                ),
             },
         }),
         next,
@@ -3025,6 +3126,12 @@ id = "bonus"
 rule = "R91.4"
 name = { zh = "奖励", en = "Bonus" }
 value = "fields.collected == null ? 0 : fields.collected * 3 / 100"
+[[workflows.messages]]
+step = "spend"
+text = { zh = "{actor}支出「{budget.line}」{budget.amount} 元，该项已支出 {budget.line_spent} 元", en = "{actor} spent {budget.amount} yuan on “{budget.line}”, {budget.line_spent} on it so far" }
+[[workflows.messages]]
+step = "open"
+text = { zh = "{actor}立项：{fields.target}", en = "{actor} opened a project for {fields.target}" }
 [[workflows.rankings]]
 id = "best"
 rule = "R91.6"
@@ -3306,6 +3413,56 @@ effects = [{ register = "fields.target", assign_to = "consultant" }]
         .unwrap_err()
         .to_string();
         assert!(e.contains("top is 1 to 10,000"), "{e}");
+    }
+
+    #[test]
+    fn r91_a_policy_words_a_step_in_its_own_sentence() {
+        let wf = project();
+        let me = actor(1, "consultant");
+        let o = open(&wf, &fields(json!({ "target": "新公司" })), &Around::default(), &me, 1).unwrap();
+        assert_eq!(o.decision.text.zh, "staff 1立项：新公司");
+        let c = CaseFacts {
+            id: 5,
+            state: o.state,
+            fields: o.fields,
+            opened_by: 1,
+            steps: vec![],
+        };
+        let c = take(&wf, &c, "plan", json!({ "lines": { "a": 900 } })).unwrap();
+        let given = Given {
+            fields: &fields(json!({ "line": "a", "amount": 850 })),
+            answers: &Map::new(),
+            note: None,
+        };
+        let o = super::decide(&wf, &c, "spend", &me, &given, &Around::default(), 1).unwrap();
+        assert_eq!(o.decision.text.zh, "staff 1支出「a」8.50 元，该项已支出 8.50 元");
+        assert_eq!(o.decision.text.en, "staff 1 spent 8.50 yuan on “a”, 8.50 on it so far");
+        // A step with no message keeps the engine's sentence.
+        let o = super::decide(&wf, &c, "advance", &me, &no_input(), &Around::default(), 1).unwrap();
+        assert!(o.decision.text.zh.contains("进行了「进展」"), "{}", o.decision.text.zh);
+        let bad = |from: &str, to: &str| {
+            Policy::parse(&format!("{SAMPLE}{}", PROJECT.replacen(from, to, 1)), "p.toml")
+                .unwrap_err()
+                .to_string()
+        };
+        let e = bad("step = \"open\"", "step = \"close\"");
+        assert!(e.contains("no step `close` to word"), "{e}");
+        let e = bad("{actor}立项：{fields.target}", "{actor}立项：{fields.nope}");
+        assert!(e.contains("names `{fields.nope}`"), "{e}");
+        let e = bad("{actor}立项：{fields.target}", "{budget.line}");
+        assert!(
+            e.contains("names `{budget.line}`"),
+            "only a step that spends fills it in: {e}"
+        );
+    }
+
+    fn no_input() -> Given<'static> {
+        static EMPTY: std::sync::LazyLock<Map<String, Value>> = std::sync::LazyLock::new(Map::new);
+        Given {
+            fields: &EMPTY,
+            answers: &EMPTY,
+            note: None,
+        }
     }
 
     #[test]

@@ -29,8 +29,8 @@ use toml::Spanned;
 use super::{Checker, LedgerCode, Role};
 use crate::text::Text;
 use crate::workflow::{
-    Action, Budget, CUSTOMER_VARIABLES, Checklist, EffectDef, Expr, FieldDef, FieldKind, Figure, Guard, Item, OPENER,
-    Ranking, Signoff, Spend, State, Subject, Timer, Unclear, Visibility, Workflow,
+    Action, Budget, CUSTOMER_VARIABLES, Checklist, EffectDef, Expr, FieldDef, FieldKind, Figure, Guard, Item, Message,
+    OPENER, Ranking, Signoff, Spend, State, Subject, Timer, Unclear, Visibility, Workflow,
 };
 
 #[derive(Deserialize)]
@@ -68,6 +68,16 @@ pub(super) struct RawWorkflow {
     figures: Vec<RawFigure>,
     #[serde(default)]
     rankings: Vec<RawRanking>,
+    /// The policy's own sentences for steps.
+    #[serde(default)]
+    messages: Vec<RawMessage>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMessage {
+    step: Spanned<String>,
+    text: Spanned<Text>,
 }
 
 #[derive(Deserialize)]
@@ -796,6 +806,50 @@ impl Checker<'_> {
         Some(e)
     }
 
+    /// A step's own sentence: a known step, once, naming only what a step can fill in.
+    fn message(&mut self, raw: &RawMessage, wf: &Workflow) -> Option<Message> {
+        let step = raw.step.get_ref().clone();
+        let is_step = step == crate::workflow::OPEN || wf.action(&step).is_some() || wf.timer(&step).is_some();
+        if !is_step {
+            let mut known = vec![crate::workflow::OPEN];
+            known.extend(wf.actions.iter().map(|a| a.id.as_str()));
+            known.extend(wf.timers.iter().map(|t| t.id.as_str()));
+            self.error(
+                raw.step.span(),
+                format!("workflow `{}` has no step `{step}` to word", wf.id),
+                format!("its steps: {}", known.join(", ")),
+            );
+            return None;
+        }
+        if wf.messages.iter().any(|m| m.step == step) {
+            self.error(
+                raw.step.span(),
+                format!("step `{step}` is worded twice"),
+                "give each step one message",
+            );
+        }
+        let spends = wf.action(&step).is_some_and(|a| a.spend.is_some());
+        let text = raw.text.get_ref();
+        for t in [&text.zh, &text.en] {
+            for name in crate::workflow::placeholders(t) {
+                let known = crate::workflow::MESSAGE_WORDS.contains(&name.as_str())
+                    && (spends || !name.starts_with("budget."))
+                    || name.strip_prefix("fields.").is_some_and(|f| wf.field(f).is_some());
+                if !known {
+                    self.error(
+                        raw.text.span(),
+                        format!("the message for `{step}` names `{{{name}}}`, which the step does not fill in"),
+                        "name {actor}, {from}, {to}, {fields.ID}, and for a step that spends {budget.line}, {budget.amount}, {budget.line_spent}, {budget.line_budget}, {budget.spent}",
+                    );
+                }
+            }
+        }
+        Some(Message {
+            step,
+            text: text.clone(),
+        })
+    }
+
     fn ranking(
         &mut self,
         raw: &RawRanking,
@@ -1231,12 +1285,18 @@ impl Checker<'_> {
                 budget,
                 figures,
                 rankings,
+                messages: Vec::new(),
                 max_money,
                 role_names: roles.iter().map(|r| (r.id.clone(), r.name.clone())).collect(),
             };
             for t in &w.timers {
                 if let Some(timer) = self.timer(t, &wf, roles, codes) {
                     wf.timers.push(timer);
+                }
+            }
+            for m in &w.messages {
+                if let Some(msg) = self.message(m, &wf) {
+                    wf.messages.push(msg);
                 }
             }
             if wf.state(&wf.initial).is_some() {

@@ -145,6 +145,9 @@ both!(
         assert!(r.1["detail"].as_str().unwrap_or_default().contains("30000.00"), "{}", r.1);
         let (s, c) = act(&app, dev, id, "expense", spend("样品试制", 1_900_000)).await;
         assert_eq!(s, StatusCode::OK, "{c}");
+        // The preset words the step itself.
+        let said = c["decisions"].as_array().unwrap().last().unwrap()["text"].as_str().unwrap_or_default().to_string();
+        assert_eq!(said, "周开发记开发费用「样品试制」19000.00 元：该项已支出 19000.00 元（预算 20000.00 元），开发费用合计 29400.00 元");
         // The budget-execution report; development costs stay on the project.
         assert_eq!(c["budget"]["spent"], 2_940_000, "{c}");
         assert_eq!(c["budget"]["budget"], 3_000_000, "{c}");
@@ -190,6 +193,8 @@ both!(
         act(&app, dev, id, "track", json!({ "note": "批量订货", "fields": { "monthly_volume": 45_000_000 } })).await;
         let (s, c) = act(&app, leader, id, "succeed", json!({})).await;
         assert_eq!((s, c["state"].as_str()), (StatusCode::OK, Some("succeeded")), "{c}");
+        let said = c["decisions"].as_array().unwrap().last().unwrap()["text"].as_str().unwrap_or_default().to_string();
+        assert_eq!(said, "李总确认「宏达机械有限公司」开发成功，客户移交销售");
         let customer = c["customer_id"].as_i64().unwrap_or_else(|| panic!("{c}"));
         let (s, cust) = app.get(&format!("/api/v1/customers/{customer}"), &sales1).await;
         assert_eq!(s, StatusCode::OK, "{cust}");

@@ -703,7 +703,14 @@ pub async fn ranking(
 ) -> Result<(Arc<Policy>, Vec<(CaseRow, workflow::Ranked)>), ApiError> {
     let policy = state.policy(caller.tenant_id).await?;
     let lang = caller.lang;
-    let wf = workflow_of(&policy, workflow_id, lang)?;
+    // Named in the path: a workflow that is not there is not found (not bad input).
+    let Some(wf) = policy.workflow(workflow_id) else {
+        return Err(ApiError::not_found(Text::new(
+            format!("没有流程 `{workflow_id}`"),
+            format!("There is no workflow `{workflow_id}`"),
+        ))
+        .in_lang(lang));
+    };
     let Some(r) = wf.rankings.iter().find(|r| r.id == ranking_id) else {
         let known: Vec<&str> = wf.rankings.iter().map(|r| r.id.as_str()).collect();
         return Err(ApiError::not_found(Text::new(

@@ -386,6 +386,8 @@ both!(
         assert!(r["items"][1]["decision"]["text"].as_str().unwrap_or_default().contains("第 2 名"), "{r}");
         let (s, _) = app.get("/api/v1/workflows/admission/rankings/nonesuch", &market).await;
         assert_eq!(s, StatusCode::NOT_FOUND);
+        let (s, _) = app.get("/api/v1/workflows/nonesuch/rankings/standing", &market).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
 
         // The page, linked from the admissions list.
         let list = get(&app, "/cases?workflow=admission", Some(&central)).await;

@@ -50,6 +50,30 @@ impl Org {
         out.into_iter().collect()
     }
 
+    /// Who heads `unit`: of `holders` (active staff holding a head role, with their unit), those
+    /// in the unit itself, or else in the nearest unit above that has one; never `except` (nobody
+    /// heads themselves). Empty for no unit, or none up to the top.
+    pub fn heads_of(&self, unit: Option<i64>, holders: &[(i64, Option<i64>)], except: i64) -> Vec<i64> {
+        let mut at = unit;
+        let mut steps = 0;
+        while let Some(u) = at {
+            let here: Vec<i64> = holders
+                .iter()
+                .filter(|(id, hu)| *hu == Some(u) && *id != except)
+                .map(|(id, _)| *id)
+                .collect();
+            if !here.is_empty() {
+                return here;
+            }
+            steps += 1;
+            if steps > self.parent.len() {
+                break;
+            }
+            at = self.parent.get(&u).copied().flatten();
+        }
+        Vec::new()
+    }
+
     /// Whether `unit` is `ancestor` or lies below it.
     pub fn is_within(&self, unit: i64, ancestor: i64) -> bool {
         let mut at = Some(unit);
@@ -104,6 +128,22 @@ impl Org {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_unit_is_headed_by_its_own_head_or_the_nearest_above_never_by_oneself() {
+        let o = org();
+        // 20 heads unit 2, 10 the company; 30 heads team 4 and is the one asking about themself.
+        let holders = [(10, Some(1)), (20, Some(2)), (30, Some(4))];
+        assert_eq!(o.heads_of(Some(5), &holders, 99), vec![30], "team 5 is in team 4");
+        assert_eq!(
+            o.heads_of(Some(4), &holders, 30),
+            vec![20],
+            "not oneself: the next one up"
+        );
+        assert_eq!(o.heads_of(Some(3), &holders, 99), vec![10]);
+        assert_eq!(o.heads_of(None, &holders, 99), Vec::<i64>::new());
+        assert_eq!(o.heads_of(Some(5), &[], 99), Vec::<i64>::new());
+    }
 
     #[test]
     fn the_fewest_held_is_chosen_and_ties_go_to_the_lowest_id() {

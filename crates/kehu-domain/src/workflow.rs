@@ -56,6 +56,8 @@ pub struct Workflow {
     pub figures: Vec<Figure>,
     /// Rankings of the cases in some states, the top ones flagged (R1.9).
     pub rankings: Vec<Ranking>,
+    /// The roles that head a unit, for `staff[...].heads`.
+    pub head_roles: Vec<String>,
     /// The policy's own sentences for steps, in place of the engine's.
     pub messages: Vec<Message>,
     /// The largest amount a money field takes (the policy's `[limits] max_amount`).
@@ -157,6 +159,9 @@ pub enum FieldKind {
     Choice(Vec<String>),
     /// Named amounts in fen, `{"差旅费": 500000, ...}`: the lines of a budget.
     Amounts,
+    /// A staff member of the tenant, by id (the one a complaint is about); expressions read who
+    /// they are as `staff[string(fields.ID)]`.
+    Staff,
 }
 
 /// The most entries an `amounts` field holds, and the longest name of one.
@@ -174,6 +179,7 @@ impl FieldKind {
             FieldKind::Date => "date",
             FieldKind::Choice(_) => "choice",
             FieldKind::Amounts => "amounts",
+            FieldKind::Staff => "staff",
         }
     }
 
@@ -727,7 +733,16 @@ impl Serialize for Expr {
 }
 
 /// The names an expression may read.
-pub const VARIABLES: [&str; 7] = ["fields", "actor", "case", "checklist", "customer", "cases", "today"];
+pub const VARIABLES: [&str; 8] = [
+    "fields",
+    "actor",
+    "case",
+    "checklist",
+    "customer",
+    "cases",
+    "today",
+    "staff",
+];
 
 /// The names that read the case's customer (nothing for a workflow of no customer).
 pub const CUSTOMER_VARIABLES: [&str; 2] = ["customer", "cases"];
@@ -1066,6 +1081,22 @@ pub struct Around {
     /// Customers of the directory that the values of `not_in_directory` fields name (R12.1),
     /// looked up by the interpreter for the values being set.
     pub listed: Vec<Listed>,
+    /// The staff members the case's `staff` fields name, with their unit and who heads it
+    /// (R11.9: a complaint fines the staff member and their unit's manager).
+    pub people: Vec<Person>,
+}
+
+/// A staff member a case names, as expressions read them (`staff[string(fields.against)]`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Person {
+    pub id: i64,
+    pub name: String,
+    pub unit: Option<i64>,
+    pub roles: Vec<String>,
+    pub active: bool,
+    /// Who heads their unit: active holders of the workflow's `head_roles` in it, or in the
+    /// nearest unit above that has one; never themselves.
+    pub heads: Vec<i64>,
 }
 
 /// A registered customer that a field's value names.
@@ -1157,6 +1188,7 @@ fn typed_fields(
                 .as_str()
                 .is_some_and(|s| s.len() == 10 && s.parse::<jiff::civil::Date>().is_ok()),
             FieldKind::Choice(of) => v.as_str().is_some_and(|s| of.iter().any(|o| o == s)),
+            FieldKind::Staff => v.as_i64().is_some_and(|n| n > 0),
             FieldKind::Amounts => v.as_object().is_some_and(|m| {
                 m.len() <= AMOUNTS_MAX
                     && m.iter().all(|(name, n)| {
@@ -1187,6 +1219,7 @@ fn typed_fields(
                     format!("其中之一：{}", of.join("、")),
                     format!("one of {}", of.join(", ")),
                 ),
+                FieldKind::Staff => ("员工编号".to_string(), "a staff member's id".to_string()),
                 FieldKind::Amounts => (
                     format!(
                         "名目与金额（分）的列表，如 {{\"差旅费\": 500000}}，最多 {AMOUNTS_MAX} 项，名目不超过 {AMOUNT_NAME_MAX} 字"
@@ -1241,6 +1274,11 @@ fn scope(
         "customer": around.customer,
         "cases": others,
         "today": around.today,
+        "staff": around
+            .people
+            .iter()
+            .map(|p| (p.id.to_string(), json!(p)))
+            .collect::<Map<String, Value>>(),
     })
 }
 
@@ -1570,6 +1608,24 @@ pub fn figures(wf: &Workflow, case: &CaseFacts) -> Vec<FigureValue> {
         .collect()
 }
 
+/// A `staff` field names a staff member of the tenant (the interpreter read those named).
+fn check_staff(wf: &Workflow, set: &Map<String, Value>, around: &Around) -> Result<(), Refusal> {
+    for f in wf.fields.iter().filter(|f| f.kind == FieldKind::Staff) {
+        let Some(id) = set.get(&f.id).and_then(Value::as_i64) else {
+            continue;
+        };
+        if !around.people.iter().any(|p| p.id == id) {
+            return Err(refusal(
+                "invalid_field",
+                &wf.rule,
+                format!("「{}」：没有编号为 {id} 的员工", f.name.zh),
+                format!("“{}”: there is no staff member {id}", f.name.en),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// R12.1: a field whose value must not name a customer of the directory, refused when the
 /// interpreter found one.
 fn check_directory(wf: &Workflow, fields: &Map<String, Value>, around: &Around) -> Result<(), Refusal> {
@@ -1677,6 +1733,7 @@ pub fn open(
         check_guard(g, &s)?;
     }
     check_directory(wf, &fields, around)?;
+    check_staff(wf, &fields, around)?;
     let effects = effects_of(&wf.on_open, &s, &wf.rule, 0, OPEN)?;
     let mut fields = fields;
     set_fields(wf, &wf.rule, &mut fields, &effects)?;
@@ -1903,6 +1960,7 @@ pub fn decide(
         typed_fields(wf, &added, &|_| true)?;
     }
     check_directory(wf, &set, around)?;
+    check_staff(wf, &set, around)?;
     let answers = answered(wf, a, &mut fields, given.answers)?;
     let mut fields = with_declared(wf, fields);
     let spent = match (&a.spend, &wf.budget) {
@@ -2420,6 +2478,7 @@ manual = false
             cases: vec![],
             today: "2026-12-03".into(),
             listed: vec![],
+            people: vec![],
         }
     }
 

@@ -158,7 +158,7 @@ async fn around(
     tx: &mut Tx,
     (policy, wf): (&Policy, &Workflow),
     (tenant, customer_id): (i64, Option<i64>),
-    given: &Map<String, Value>,
+    (given, held): (&Map<String, Value>, &Map<String, Value>),
     now: Timestamp,
 ) -> Result<Around, ApiError> {
     let mut near = Around {
@@ -181,6 +181,36 @@ async fn around(
                 });
             }
         }
+    }
+    // The staff members the case's staff fields name (given now, or held already), with who
+    // heads their unit.
+    let named: Vec<i64> = wf
+        .fields
+        .iter()
+        .filter(|f| f.kind == kehu_domain::workflow::FieldKind::Staff)
+        .filter_map(|f| given.get(&f.id).or_else(|| held.get(&f.id)).and_then(Value::as_i64))
+        .collect();
+    if !named.is_empty() {
+        let staff = kehu_store::staff::list_tx(tx, tenant).await?;
+        let units = kehu_store::units::list_tx(tx, tenant).await?;
+        let org = kehu_domain::org::Org::new(units.iter().map(|u| (u.id, u.parent_id)));
+        let holders: Vec<(i64, Option<i64>)> = staff
+            .iter()
+            .filter(|s| s.active && s.role_list().iter().any(|r| wf.head_roles.contains(r)))
+            .map(|s| (s.id, s.unit_id))
+            .collect();
+        near.people = staff
+            .iter()
+            .filter(|s| named.contains(&s.id))
+            .map(|s| kehu_domain::workflow::Person {
+                id: s.id,
+                name: s.display_name.clone(),
+                unit: s.unit_id,
+                roles: s.role_list(),
+                active: s.active,
+                heads: org.heads_of(s.unit_id, &holders, s.id),
+            })
+            .collect();
     }
     let Some(id) = customer_id.filter(|_| wf.reads_customer()) else {
         return Ok(near);
@@ -218,7 +248,14 @@ pub async fn open(
     }
     // The customer stays locked to the commit, so a guard over its cases (R1.3) holds when the
     // case is written.
-    let near = around(&mut tx, (&policy, wf), (tenant, customer_id), fields, now).await?;
+    let near = around(
+        &mut tx,
+        (&policy, wf),
+        (tenant, customer_id),
+        (fields, &Map::new()),
+        now,
+    )
+    .await?;
     let outcome = workflow::open(wf, fields, &near, &me, policy.version).map_err(refused(lang))?;
     let row = store::insert(
         &mut tx,
@@ -310,7 +347,15 @@ pub async fn act(
     let steps = store::steps_tx(&mut tx, tenant, id).await?;
     let me = actor(caller);
     let facts = before.facts(&steps);
-    let near = around(&mut tx, (&policy, wf), (tenant, before.customer_id), given.fields, now).await?;
+    let held = before.field_map();
+    let near = around(
+        &mut tx,
+        (&policy, wf),
+        (tenant, before.customer_id),
+        (given.fields, &held),
+        now,
+    )
+    .await?;
     let outcome = workflow::decide(wf, &facts, action, &me, given, &near, policy.version).map_err(refused(lang))?;
     let note = given.note.map(str::trim).filter(|n| !n.is_empty());
     // What the step set: its fields, and its answers under their checklist's id.
@@ -607,7 +652,14 @@ async fn fire_timer(tx: &mut Tx, policy: &Policy, d: &DeadlineRow, now: Timestam
     // A firing reads the case, not its steps (`workflow::fire` decides on state and fields).
     let facts: CaseFacts = before.facts(&[]);
     let due = kehu_store::ts(d.due_at);
-    let near = around(tx, (policy, wf), (tenant, before.customer_id), &Map::new(), now).await?;
+    let near = around(
+        tx,
+        (policy, wf),
+        (tenant, before.customer_id),
+        (&Map::new(), &facts.fields),
+        now,
+    )
+    .await?;
     let fired = workflow::fire(wf, &facts, timer, &near, (due, now), &policy.tz, policy.version).unwrap_or_else(|r| {
         // The policy's expression cannot be evaluated on this case: retrying would fail the
         // same way, so the firing is dropped with a warning (a repeating timer comes due again).

@@ -125,6 +125,15 @@ pub async fn by_username(db: &Db, username: &str) -> Result<Vec<StaffRow>> {
     .await
 }
 
+/// The tenant's staff, those who left included, read in a transaction (whom a case names).
+pub async fn list_tx(tx: &mut crate::db::Tx, tenant_id: i64) -> Result<Vec<StaffRow>> {
+    tx.fetch_all(
+        &format!("SELECT {COLUMNS} FROM staff WHERE tenant_id = $1 ORDER BY id"),
+        args![tenant_id],
+    )
+    .await
+}
+
 /// The tenant's active staff, read in a transaction (who may receive a customer).
 pub async fn active_tx(tx: &mut crate::db::Tx, tenant_id: i64) -> Result<Vec<StaffRow>> {
     tx.fetch_all(

@@ -70,6 +70,15 @@ pub(crate) async fn require(tx: &mut crate::Tx, tenant_id: i64, unit_id: Option<
     Ok(())
 }
 
+/// The tenant's units, read in a transaction (a case's rules read who heads a unit).
+pub async fn list_tx(tx: &mut crate::db::Tx, tenant_id: i64) -> Result<Vec<UnitRow>> {
+    tx.fetch_all(
+        &format!("SELECT {COLUMNS} FROM units WHERE tenant_id = $1 ORDER BY id"),
+        args![tenant_id],
+    )
+    .await
+}
+
 pub async fn list(db: &Db, tenant_id: i64) -> Result<Vec<UnitRow>> {
     db.fetch_all(
         &format!("SELECT {COLUMNS} FROM units WHERE tenant_id = $1 ORDER BY id"),

@@ -632,6 +632,8 @@ fn demo_value(kind: &FieldKind, opening: bool) -> serde_json::Value {
         FieldKind::Money if opening => serde_json::json!(500_000_000),
         FieldKind::Money => serde_json::json!(10_000_000),
         FieldKind::Amounts => serde_json::json!({ "差旅费": 1_000_000, "样品与试制": 1_500_000 }),
+        // Nobody in particular: a staff field is left for the people to fill in.
+        FieldKind::Staff => serde_json::Value::Null,
         FieldKind::Bool => serde_json::json!(false),
         FieldKind::Date => serde_json::json!("2027-06-30"),
         FieldKind::Choice(of) => {

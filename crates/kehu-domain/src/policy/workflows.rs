@@ -71,6 +71,9 @@ pub(super) struct RawWorkflow {
     /// The policy's own sentences for steps.
     #[serde(default)]
     messages: Vec<RawMessage>,
+    /// The roles that head a unit (whom `staff[...].heads` names).
+    #[serde(default)]
+    head_roles: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 #[derive(Deserialize)]
@@ -976,6 +979,7 @@ impl Checker<'_> {
                     "bool" => FieldKind::Bool,
                     "date" => FieldKind::Date,
                     "amounts" => FieldKind::Amounts,
+                    "staff" => FieldKind::Staff,
                     "choice" if !f.of.is_empty() => FieldKind::Choice(f.of.clone()),
                     "choice" => {
                         self.error(
@@ -989,7 +993,7 @@ impl Checker<'_> {
                         self.error(
                             f.kind.span(),
                             format!("field type `{other}` is not known"),
-                            "types: text, number, money (fen), bool, date, choice, amounts (named amounts in fen)",
+                            "types: text, number, money (fen), bool, date, choice, amounts (named amounts in fen), staff (a staff member's id)",
                         );
                         FieldKind::Text
                     }
@@ -1286,6 +1290,11 @@ impl Checker<'_> {
                 figures,
                 rankings,
                 messages: Vec::new(),
+                head_roles: w
+                    .head_roles
+                    .as_ref()
+                    .map(|r| self.role_list(r, roles, &format!("workflow `{}` head_roles", w.id.get_ref())))
+                    .unwrap_or_default(),
                 max_money,
                 role_names: roles.iter().map(|r| (r.id.clone(), r.name.clone())).collect(),
             };

@@ -114,6 +114,8 @@ pub struct Input {
     pub of: Vec<String>,
     /// Values to suggest for a text input (a budget's lines, for spending on one).
     pub suggest: Vec<String>,
+    /// For a staff field: (id, name) of the tenant's active staff.
+    pub people: Vec<(String, String)>,
 }
 
 impl Input {
@@ -127,6 +129,7 @@ impl Input {
             checked: value == "on" || value == "true",
             of: f.kind.values().to_vec(),
             suggest: Vec::new(),
+            people: Vec::new(),
         }
     }
 }
@@ -454,7 +457,7 @@ fn posted_fields(
                     ),
                 )
             })?),
-            (FieldKind::Number, Some(v)) => match v.parse::<i64>() {
+            (FieldKind::Number | FieldKind::Staff, Some(v)) => match v.parse::<i64>() {
                 Ok(n) => Value::from(n),
                 Err(_) => {
                     return Err(ApiError::bad_request(
@@ -717,6 +720,31 @@ pub struct NewQuery {
     customer_id: String,
 }
 
+/// The tenant's staff as `staff` fields show and offer them: (id, name, active), read only when
+/// the workflow has such a field.
+async fn people_of(state: &AppState, tenant_id: i64, wf: &Workflow) -> Result<Vec<(i64, String, bool)>, ApiError> {
+    if !wf.fields.iter().any(|f| f.kind == FieldKind::Staff) {
+        return Ok(Vec::new());
+    }
+    Ok(kehu_store::staff::list(&state.db, tenant_id)
+        .await?
+        .into_iter()
+        .map(|s| (s.id, s.display_name, s.active))
+        .collect())
+}
+
+/// A staff field's input offers the active staff.
+fn with_people(mut input: Input, f: &FieldDef, people: &[(i64, String, bool)]) -> Input {
+    if f.kind == FieldKind::Staff {
+        input.people = people
+            .iter()
+            .filter(|p| p.2)
+            .map(|(id, name, _)| (id.to_string(), name.clone()))
+            .collect();
+    }
+    input
+}
+
 async fn new_page(
     state: &AppState,
     pc: &PageCaller,
@@ -745,6 +773,7 @@ async fn new_page(
         }
         (workflow::Subject::None, _) => None,
     };
+    let people = people_of(state, pc.caller.tenant_id, wf).await?;
     Ok(NewPage {
         workflow: wf.id.clone(),
         name: wf.name.get(lang).to_string(),
@@ -753,7 +782,13 @@ async fn new_page(
         inputs: wf
             .opening_fields()
             .into_iter()
-            .map(|f| Input::new(f, lang, form_value(form, &format!("f.{}", f.id)), f.required))
+            .map(|f| {
+                with_people(
+                    Input::new(f, lang, form_value(form, &format!("f.{}", f.id)), f.required),
+                    f,
+                    &people,
+                )
+            })
             .collect(),
         rules: super::policy_section(&policy, &format!("Workflow: {}", wf.name.en), lang),
         error,
@@ -860,6 +895,7 @@ async fn case_page(
     let facts = r.facts(&v.steps);
     let case_fields = r.field_map();
     let me = cases::actor(&pc.caller);
+    let people = people_of(state, pc.caller.tenant_id, wf).await?;
     let visited: Vec<String> = v.steps.iter().map(|s| s.to_state.clone()).collect();
     let waiting = waiting_words(&policy, wf, &v, lang);
     let actions = workflow::available(wf, &facts, &me)
@@ -889,7 +925,7 @@ async fn case_page(
                         } else {
                             input_value(f, case_fields.get(&f.id))
                         };
-                        let mut input = Input::new(f, lang, &value, false);
+                        let mut input = with_people(Input::new(f, lang, &value, false), f, &people);
                         if let (Some(sp), Some(b)) = (&a.spend, &wf.budget)
                             && sp.line == f.id
                         {
@@ -997,7 +1033,17 @@ async fn case_page(
             .filter(|f| wf.budget.as_ref().is_none_or(|b| b.lines != f.id && b.spent != f.id))
             .map(|f| FieldLine {
                 name: f.name.get(lang).to_string(),
-                value: case_fields.get(&f.id).and_then(|v| shown(f, v, lang)),
+                value: case_fields.get(&f.id).and_then(|v| match (&f.kind, v.as_i64()) {
+                    // A staff member by name (who left keeps their name).
+                    (FieldKind::Staff, Some(id)) => Some(
+                        people
+                            .iter()
+                            .find(|p| p.0 == id)
+                            .map(|p| p.1.clone())
+                            .unwrap_or_else(|| format!("#{id}")),
+                    ),
+                    _ => shown(f, v, lang),
+                }),
             })
             .collect(),
         checklists: wf

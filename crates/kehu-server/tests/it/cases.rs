@@ -968,3 +968,83 @@ both!(
         assert_eq!(s, StatusCode::CREATED, "{b}");
     }
 );
+
+/// A complaint about a staff member (the shape of R11.9): when it is still open after 3 days,
+/// the staff member and whoever heads their unit are fined.
+const GRIEVANCE: &str = r#"
+[[workflows]]
+id = "grievance"
+rule = "R93.1"
+name = { zh = "客户意见", en = "Grievance" }
+head_roles = ["team_leader"]
+initial = "open"
+states = [
+  { id = "open", name = { zh = "处理中", en = "open" } },
+  { id = "resolved", name = { zh = "已解决", en = "resolved" } },
+]
+fields = [{ id = "against", type = "staff", required = true, name = { zh = "被投诉人", en = "About" } }]
+[[workflows.actions]]
+id = "resolve"
+name = { zh = "解决", en = "Resolve" }
+from = ["open"]
+to = "resolved"
+by = ["sales_manager"]
+[[workflows.timers]]
+id = "late"
+rule = "R93.2"
+name = { zh = "逾期未解决", en = "Not resolved in time" }
+in = ["open"]
+after = "3 days"
+effects = [{ charge = "grievance_late", to = "[fields.against] + staff[string(fields.against)].heads" }]
+[[ledger.codes]]
+code = "grievance_late"
+rule = "R93.2"
+kind = "penalty"
+name = { zh = "意见逾期未解决", en = "Grievance not resolved in time" }
+amount = 50000
+manual = false
+"#;
+
+both!(
+    virtual a_staff_field_names_a_colleague_and_a_charge_reaches_whoever_heads_their_unit,
+    |app: TestApp| async move {
+        with_workflow(&app, GRIEVANCE).await;
+        let wang = app.staff("wang", "王芳", &["consultant"]).await;
+        let li = app.staff("li", "李组长", &["team_leader"]).await;
+        let zhou = app.staff("zhou", "周经理", &["sales_manager"]).await;
+        let customer = app.customer(&wang, "孙七", "13900009101").await;
+        let open = |against: i64| json!({ "workflow": "grievance", "customer_id": customer, "fields": { "against": against } });
+        let (s, b) = app.post("/api/v1/cases", &app.admin, open(999_999)).await;
+        assert_eq!((s, b["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_field")), "{b}");
+        let (s, c) = app.post("/api/v1/cases", &app.admin, open(wang.staff_id)).await;
+        assert_eq!(s, StatusCode::CREATED, "{c}");
+        // The form offers the staff by name, and the case shows whom it is about.
+        let form = crate::web::get(&app, &format!("/cases/new?workflow=grievance&customer_id={customer}"), Some(&app.admin)).await;
+        assert!(form.has(&format!("<option value=\"{}\">王芳</option>", wang.staff_id)), "{}", form.html);
+        let page = crate::web::get(&app, &format!("/cases/{}", c["id"]), Some(&app.admin)).await;
+        assert!(page.has("<dd>王芳</dd>"), "{}", page.html);
+
+        advance(&app, 3 * 86_400 + 60).await;
+        let fined = |who: i64| {
+            let app = &app;
+            async move {
+                let (_, l) = app.get(&format!("/api/v1/ledger?staff_id={who}"), &app.admin).await;
+                l["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|e| e["code"] == "grievance_late")
+                    .count()
+            }
+        };
+        assert_eq!(fined(wang.staff_id).await, 1, "the staff member");
+        assert_eq!(fined(li.staff_id).await, 1, "the head of their unit");
+        assert_eq!(fined(zhou.staff_id).await, 0, "a manager who heads nothing here");
+        // A grievance about the head: nobody heads them in their own unit.
+        let (_, c2) = app.post("/api/v1/cases", &app.admin, open(li.staff_id)).await;
+        assert!(c2["id"].is_i64(), "{c2}");
+        advance(&app, 3 * 86_400 + 60).await;
+        assert_eq!(fined(li.staff_id).await, 2, "fined as the staff member, once more");
+        assert_eq!(fined(wang.staff_id).await, 1);
+    }
+);

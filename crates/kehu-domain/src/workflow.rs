@@ -89,7 +89,10 @@ impl Workflow {
         self.fields
             .iter()
             .filter(|f| {
-                f.required || (!self.kept_by_engine(&f.id) && !self.actions.iter().any(|a| a.fields.contains(&f.id)))
+                let setters: Vec<&Action> = self.actions.iter().filter(|a| a.fields.contains(&f.id)).collect();
+                f.required
+                    || (!self.kept_by_engine(&f.id)
+                        && (setters.is_empty() || setters.iter().any(|a| a.from.contains(&self.initial))))
             })
             .collect()
     }
@@ -424,9 +427,24 @@ pub fn placeholders(template: &str) -> Vec<String> {
     let mut rest = template;
     while let Some(i) = rest.find('{') {
         let Some(j) = rest[i..].find('}') else { break };
-        out.push(rest[i + 1..i + j].trim().to_string());
+        out.push(rest[i + 1..i + j].to_string());
         rest = &rest[i + j + 1..];
     }
+    out
+}
+
+/// `template` with each `{name}` replaced by `value(name)`, in one pass from left to right (a
+/// filled-in value is never read again as a template).
+fn fill_in(template: &str, value: &dyn Fn(&str) -> String) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(i) = rest.find('{') {
+        let Some(j) = rest[i..].find('}') else { break };
+        out.push_str(&rest[..i]);
+        out.push_str(&value(&rest[i + 1..i + j]));
+        rest = &rest[i + j + 1..];
+    }
+    out.push_str(rest);
     out
 }
 
@@ -443,31 +461,27 @@ fn worded(
         return engine;
     };
     let y = crate::ledger::yuan;
+    // The checker allows only the names below (`policy::workflows`, `message`).
     let fill = |template: &str, lang: crate::Lang| {
-        let mut out = template.to_string();
-        for name in placeholders(template) {
-            let value = match name.as_str() {
-                "actor" => actor.map(str::to_string).unwrap_or_else(|| match lang {
-                    crate::Lang::Zh => "系统".to_string(),
-                    crate::Lang::En => "the system".to_string(),
-                }),
-                "from" => wf.state_name(from).get(lang).to_string(),
-                "to" => wf.state_name(to).get(lang).to_string(),
-                "budget.line" => facts["budget"]["line"].as_str().unwrap_or_default().to_string(),
-                b if b.starts_with("budget.") => facts["budget"][&b[7..]].as_i64().map(y).unwrap_or_default(),
-                f => {
-                    let id = f.strip_prefix("fields.").unwrap_or(f);
-                    match (wf.field(id).map(|d| &d.kind), fields.get(id)) {
-                        (Some(FieldKind::Money), Some(Value::Number(n))) => n.as_i64().map(y).unwrap_or_default(),
-                        (_, Some(Value::String(s))) => s.clone(),
-                        (_, None | Some(Value::Null)) => String::new(),
-                        (_, Some(v)) => v.to_string(),
-                    }
+        fill_in(template, &|name: &str| match name {
+            "actor" => actor.map(str::to_string).unwrap_or_else(|| match lang {
+                crate::Lang::Zh => "系统".to_string(),
+                crate::Lang::En => "the system".to_string(),
+            }),
+            "from" => wf.state_name(from).get(lang).to_string(),
+            "to" => wf.state_name(to).get(lang).to_string(),
+            "budget.line" => facts["budget"]["line"].as_str().unwrap_or_default().to_string(),
+            b if b.starts_with("budget.") => facts["budget"][&b[7..]].as_i64().map(y).unwrap_or_default(),
+            f => {
+                let id = f.strip_prefix("fields.").unwrap_or(f);
+                match (wf.field(id).map(|d| &d.kind), fields.get(id)) {
+                    (Some(FieldKind::Money), Some(Value::Number(n))) => n.as_i64().map(y).unwrap_or_default(),
+                    (_, Some(Value::String(s))) => s.clone(),
+                    (_, None | Some(Value::Null)) => String::new(),
+                    (_, Some(v)) => v.to_string(),
                 }
-            };
-            out = out.replace(&format!("{{{name}}}"), &value);
-        }
-        out
+            }
+        })
     };
     Text::new(fill(&m.text.zh, crate::Lang::Zh), fill(&m.text.en, crate::Lang::En))
 }
@@ -1409,11 +1423,17 @@ pub fn amounts_total(v: Option<&Value>) -> i64 {
 /// R12.7: a spending of `amount` on `line` within the budget: the line filed, the line's
 /// tolerance and, until the budget's `until` holds, the cap on all spending together. Returns
 /// the facts of the check and records the spending in the budget's `spent` field.
-fn spend(b: &Budget, sp: &Spend, fields: &mut Map<String, Value>, scope: &Value) -> Result<Value, Refusal> {
+fn spend(
+    b: &Budget,
+    sp: &Spend,
+    (given, fields): (&Map<String, Value>, &mut Map<String, Value>),
+    scope: &Value,
+) -> Result<Value, Refusal> {
     let no = |code: &'static str, zh: String, en: String| refusal(code, &b.rule, zh, en);
+    // What this step gives, never what an earlier spending left on the case.
     let (Some(amount), Some(line)) = (
-        fields.get(&sp.amount).and_then(Value::as_i64),
-        fields.get(&sp.line).and_then(Value::as_str).map(str::to_string),
+        given.get(&sp.amount).and_then(Value::as_i64),
+        given.get(&sp.line).and_then(Value::as_str).map(str::to_string),
     ) else {
         return Err(no(
             "invalid_field",
@@ -1719,7 +1739,8 @@ pub fn open(
             )
         });
     }
-    let fields = with_declared(wf, typed_fields(wf, input, &|d| !wf.kept_by_engine(&d.id))?);
+    let opening: Vec<&str> = wf.opening_fields().iter().map(|f| f.id.as_str()).collect();
+    let fields = with_declared(wf, typed_fields(wf, input, &|d| opening.contains(&d.id.as_str()))?);
     if let Some(missing) = wf.fields.iter().find(|f| f.required && fields[&f.id].is_null()) {
         return Err(refusal(
             "invalid_field",
@@ -1942,9 +1963,10 @@ pub fn decide(
     let set = typed_fields(wf, input, &|d| a.fields.contains(&d.id))?;
     let mut fields = case.fields.clone();
     fields.extend(set.clone());
-    // Running totals: what this step gives is added to what the case holds.
+    // Running totals and spending count once, on the step that completes the action.
+    let completes = left.is_empty();
     let mut added = Map::new();
-    for (from, to) in &a.adds {
+    for (from, to) in a.adds.iter().filter(|_| completes) {
         if let Some(n) = set.get(from).and_then(Value::as_i64) {
             let total = case
                 .fields
@@ -1964,9 +1986,9 @@ pub fn decide(
     let answers = answered(wf, a, &mut fields, given.answers)?;
     let mut fields = with_declared(wf, fields);
     let spent = match (&a.spend, &wf.budget) {
-        (Some(sp), Some(b)) => {
+        (Some(sp), Some(b)) if completes => {
             let before = scope(wf, &fields, Some(actor), (case.id, &case.state, case.opened_by), around);
-            Some(spend(b, sp, &mut fields, &before)?)
+            Some(spend(b, sp, (&set, &mut fields), &before)?)
         }
         _ => None,
     };
@@ -3285,7 +3307,11 @@ effects = [{ register = "fields.target", assign_to = "consultant" }]
         .unwrap_err();
         assert_eq!(r.code, "invalid_field", "the engine keeps the spending");
         let names: Vec<&str> = wf.opening_fields().iter().map(|f| f.id.as_str()).collect();
-        assert_eq!(names, ["target"], "the rest are set on the case, or kept by the engine");
+        assert_eq!(
+            names,
+            ["target", "lines", "line", "amount", "payment"],
+            "what the initial state's actions set may be given at once; the rest the engine keeps"
+        );
         assert!(wf.kept_by_engine("spent") && wf.kept_by_engine("collected") && wf.kept_by_engine("progress"));
         assert!(open(&wf, &fields(json!({ "target": "新公司" })), &Around::default(), &me, 1).is_ok());
     }
@@ -3321,6 +3347,8 @@ effects = [{ register = "fields.target", assign_to = "consultant" }]
             "budget_line_unknown"
         );
         let c = take(&wf, &c, "spend", json!({ "line": "a", "amount": 550 })).unwrap();
+        // The last spending stays on the case's fields; a step that gives none spends nothing.
+        assert_eq!(code(take(&wf, &c, "spend", json!({}))), "invalid_field");
         let r = take(&wf, &c, "spend", json!({ "line": "a", "amount": 1 })).unwrap_err();
         assert_eq!((r.code, r.rule.unwrap().as_str()), ("budget_line_exceeded", "R91.2"));
         assert!(r.text.zh.contains("110%"), "{}", r.text.zh);
@@ -3406,6 +3434,19 @@ effects = [{ register = "fields.target", assign_to = "consultant" }]
         );
         let e = bad("assign_to = \"consultant\"", "assign_to = \"nobody\"");
         assert!(e.contains("nobody"), "{e}");
+        let e = bad(
+            "{ id = \"collected\", type = \"money\",",
+            "{ id = \"collected\", type = \"money\", required = true,",
+        );
+        assert!(
+            e.contains("field `collected` is required, but only the engine writes it"),
+            "{e}"
+        );
+        let e = bad("roles = [\"team_leader\"]", "roles = [\"sales_manager\"]");
+        assert!(
+            e.contains("action `win` is taken by `team_leader`, who does not see"),
+            "{e}"
+        );
         let e = bad("fields.collected * 3 / 100", "actor.id");
         assert!(
             e.contains("figure `bonus` reads `actor`; it is worked out from the case alone"),
@@ -3508,6 +3549,8 @@ effects = [{ register = "fields.target", assign_to = "consultant" }]
         assert!(e.contains("no step `close` to word"), "{e}");
         let e = bad("{actor}立项：{fields.target}", "{actor}立项：{fields.nope}");
         assert!(e.contains("names `{fields.nope}`"), "{e}");
+        let e = bad("{actor}立项：{fields.target}", "{ actor }");
+        assert!(e.contains("names `{ actor }`"), "{e}");
         let e = bad("{actor}立项：{fields.target}", "{budget.line}");
         assert!(
             e.contains("names `{budget.line}`"),

@@ -548,6 +548,21 @@ async fn register(
             ),
         ));
     };
+    // The same check as the directory field's (R12.1): by the normalised name, or the company.
+    let named = customers::named_tx(tx, tenant, name).await?;
+    if !named.is_empty() {
+        let names: Vec<String> = named.iter().map(|(_, n)| n.clone()).collect();
+        return Err(refuse(
+            "already_a_customer",
+            Text::new(
+                format!("客户名录中已有「{}」，不能再登记", names.join("、")),
+                format!(
+                    "The directory has “{}” already; it is not registered again",
+                    names.join(", ")
+                ),
+            ),
+        ));
+    }
     let new = NewCustomer {
         kind: "company".to_string(),
         name: name.to_string(),

@@ -570,13 +570,8 @@ async fn open_cases(
         };
         for (k, customer) in subjects.into_iter().enumerate() {
             let mut fields = serde_json::Map::new();
-            // A customer's dossier is filled in at once on every other case; a case standing
-            // alone starts with what its opening form asks for.
-            let pool: Vec<&kehu_domain::workflow::FieldDef> = match wf.subject {
-                Subject::Customer => wf.fields.iter().filter(|f| !wf.kept_by_engine(&f.id)).collect(),
-                Subject::None => wf.opening_fields(),
-            };
-            for f in pool {
+            // What a case may be opened with, filled in at once on every other case.
+            for f in wf.opening_fields() {
                 if f.required || (k % 2 == 0 && !matches!(f.kind, FieldKind::Choice(_))) {
                     let v = if f.not_in_directory.is_some() {
                         // A company the directory does not have (R12.1).

@@ -682,7 +682,10 @@ impl Checker<'_> {
                 "write cap = FEN, or remove until",
             );
         }
-        let until = b.until.as_ref().and_then(|u| self.expr_of(u, r));
+        let until = b
+            .until
+            .as_ref()
+            .and_then(|u| self.case_only(u, "the budget's until", r));
         Some(Budget {
             rule: b.rule.as_ref().map(|x| self.rule(x)).unwrap_or_else(|| rule.clone()),
             name: b.name.clone(),
@@ -798,7 +801,7 @@ impl Checker<'_> {
         if let Some(v) = e
             .reads()
             .into_iter()
-            .find(|v| matches!(v.as_str(), "actor" | "customer" | "cases" | "today"))
+            .find(|v| matches!(v.as_str(), "actor" | "customer" | "cases" | "today" | "staff"))
         {
             self.error(
                 raw.span(),
@@ -1306,6 +1309,45 @@ impl Checker<'_> {
             for m in &w.messages {
                 if let Some(msg) = self.message(m, &wf) {
                     wf.messages.push(msg);
+                }
+            }
+            // A field only the engine writes cannot be asked for when a case opens.
+            for f in &w.fields {
+                if f.required && wf.kept_by_engine(f.id.get_ref()) {
+                    self.error(
+                        f.id.span(),
+                        format!("field `{}` is required, but only the engine writes it", f.id.get_ref()),
+                        "leave out required: a total, a budget's spending or a field an effect sets is filled in by the engine",
+                    );
+                }
+            }
+            if let (Some(seen), Some(raw)) = (&wf.visible_to, &w.visible_to) {
+                // Whoever acts on a confined case must see it.
+                for a in &wf.actions {
+                    if let Some(r) = a.by.iter().find(|r| *r != OPENER && !seen.roles.contains(r)) {
+                        self.error(
+                            raw.roles.span(),
+                            format!(
+                                "action `{}` is taken by `{r}`, who does not see the workflow's cases",
+                                a.id
+                            ),
+                            format!("add `{r}` to visible_to, or leave it out of the action's by"),
+                        );
+                    }
+                }
+                // A snapshot is read by whoever sees the customer: it would show a confined case.
+                let snapshots = wf
+                    .actions
+                    .iter()
+                    .flat_map(|a| &a.effects)
+                    .chain(wf.timers.iter().flat_map(|t| &t.effects))
+                    .any(|e| matches!(e, EffectDef::Snapshot));
+                if snapshots {
+                    self.error(
+                        raw.roles.span(),
+                        format!("workflow `{}` keeps snapshots, which anyone who sees the customer reads, but its cases are confined", wf.id),
+                        "remove the snapshot effects, or visible_to",
+                    );
                 }
             }
             if wf.state(&wf.initial).is_some() {

@@ -88,6 +88,11 @@ both!(
         with_customer["customer_id"] = known["id"].clone();
         let r = app.post("/api/v1/cases", &admin, with_customer).await;
         assert_eq!(refusal(&r).1, "invalid_customer", "{}", r.1);
+        // What a later step records is given by that step, not at the application.
+        let mut early = project("宏达机械有限公司", "castings", 400_000_000);
+        early["fields"]["monthly_volume"] = json!(40_000_000);
+        let r = app.post("/api/v1/cases", dev, early).await;
+        assert_eq!(refusal(&r), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", "R12.1"), "{}", r.1);
         let r = app.post("/api/v1/cases", group, project("宏达机械有限公司", "castings", 400_000_000)).await;
         assert_eq!(refusal(&r).0, StatusCode::FORBIDDEN, "only developers apply: {}", r.1);
         let (s, c) = app.post("/api/v1/cases", dev, project("宏达机械有限公司", "castings", 500_000_000)).await;

@@ -47,6 +47,12 @@ const COMPANY_SUFFIXES: &[&str] = &[
     "gmbh",
 ];
 
+/// The key a company is registered under in the directory (`company:` and its [`company_key`]):
+/// what duplicate detection matches.
+pub fn company_directory_key(name: &str) -> String {
+    format!("company:{}", company_key(name))
+}
+
 /// The duplicate-detection key of a company name: [`normalize_name`], brackets and punctuation
 /// dropped, and legal-form suffixes folded.
 pub fn company_key(name: &str) -> String {

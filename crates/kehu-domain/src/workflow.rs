@@ -524,13 +524,7 @@ pub fn rank(wf: &Workflow, r: &Ranking, cases: &[CaseFacts], version: u32) -> Ve
         .iter()
         .filter(|c| r.states.contains(&c.state))
         .map(|c| {
-            let s = scope(
-                wf,
-                &with_declared(wf, c.fields.clone()),
-                None,
-                (c.id, &c.state, c.opened_by),
-                &Around::default(),
-            );
+            let s = alone(wf, c);
             (c, r.score.number(&s), s)
         })
         .collect();
@@ -1296,6 +1290,18 @@ fn scope(
     })
 }
 
+/// What an expression worked out on the case alone reads (a figure, a ranking's score, a
+/// budget's `until` on its report): the case's fields, checklists and the case, nothing around.
+fn alone(wf: &Workflow, case: &CaseFacts) -> Value {
+    scope(
+        wf,
+        &with_declared(wf, case.fields.clone()),
+        None,
+        (case.id, &case.state, case.opened_by),
+        &Around::default(),
+    )
+}
+
 /// The effects `defs` come to for one step; `step` names the step, so each is applied once.
 fn effects_of(
     defs: &[EffectDef],
@@ -1490,7 +1496,7 @@ fn spend(
             ),
         ));
     }
-    let total = amounts_total(Some(&Value::Object(spent.clone())));
+    let total: i64 = spent.values().filter_map(Value::as_i64).sum();
     let capped = match (&b.cap, &b.until) {
         (None, _) => None,
         (Some(cap), None) => Some(*cap),
@@ -1576,13 +1582,7 @@ pub fn budget_report(wf: &Workflow, fields: &Map<String, Value>, scope_until: Op
 pub fn budget_of(wf: &Workflow, case: &CaseFacts) -> Option<BudgetReport> {
     let b = wf.budget.as_ref()?;
     let until = b.until.as_ref().map(|u| {
-        let s = scope(
-            wf,
-            &with_declared(wf, case.fields.clone()),
-            None,
-            (case.id, &case.state, case.opened_by),
-            &Around::default(),
-        );
+        let s = alone(wf, case);
         u.holds(&s).unwrap_or(false)
     });
     budget_report(wf, &case.fields, until)
@@ -1605,13 +1605,7 @@ pub fn figures(wf: &Workflow, case: &CaseFacts) -> Vec<FigureValue> {
     if wf.figures.is_empty() {
         return Vec::new();
     }
-    let s = scope(
-        wf,
-        &with_declared(wf, case.fields.clone()),
-        None,
-        (case.id, &case.state, case.opened_by),
-        &Around::default(),
-    );
+    let s = alone(wf, case);
     wf.figures
         .iter()
         .map(|f| {

@@ -572,7 +572,7 @@ async fn register(
         referrer_id: None,
         agent: None,
         keys: vec![Key {
-            key: format!("company:{}", kehu_domain::normalize::company_key(name)),
+            key: kehu_domain::normalize::company_directory_key(name),
             kind: "company_name",
             value: name.to_string(),
         }],

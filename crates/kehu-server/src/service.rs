@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use axum::http::StatusCode;
 use kehu_domain::claim::{decide_confirmation, decide_registration, decide_submission};
-use kehu_domain::normalize::{Phone, company_key, normalize_name};
+use kehu_domain::normalize::{Phone, normalize_name};
 use kehu_domain::ownership::{Ownership, decide_ownership, select_owner};
 use kehu_domain::policy::Channel;
 use kehu_domain::search::plan;
@@ -220,7 +220,7 @@ pub async fn create_customer(
     }
     if input.kind == "company" {
         keys.push(Key {
-            key: format!("company:{}", company_key(&name)),
+            key: kehu_domain::normalize::company_directory_key(&name),
             kind: "company_name",
             value: name.clone(),
         });

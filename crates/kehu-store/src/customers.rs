@@ -117,7 +117,7 @@ pub async fn create(db: &Db, tenant_id: i64, actor: Option<i64>, c: NewCustomer,
 /// its duplicate key (R12.1: a development project is for a company not registered yet).
 pub async fn named_tx(tx: &mut Tx, tenant_id: i64, name: &str) -> Result<Vec<(i64, String)>> {
     let norm = kehu_domain::normalize::normalize_name(name);
-    let key = format!("company:{}", kehu_domain::normalize::company_key(name));
+    let key = kehu_domain::normalize::company_directory_key(name);
     tx.fetch_all(
         "SELECT id, name FROM customers WHERE tenant_id = $1 AND (name_norm = $2 OR id IN \
          (SELECT customer_id FROM customer_keys WHERE tenant_id = $1 AND key = $3)) ORDER BY id LIMIT 5",

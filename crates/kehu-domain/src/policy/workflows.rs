@@ -523,16 +523,7 @@ impl Checker<'_> {
                 "declare each timer once",
             );
         }
-        if t.states.get_ref().is_empty() {
-            self.error(
-                t.states.span(),
-                format!("timer `{id}` runs in no state"),
-                "list the states it runs in, for example in = [\"proposed\"]",
-            );
-        }
-        for s in t.states.get_ref() {
-            self.state_ref(s, &wf.states, &wf.id);
-        }
+        self.states_in(&t.states, &wf.states, &wf.id, &format!("timer `{id}`"));
         if let Some(to) = &t.to {
             self.state_ref(to, &wf.states, &wf.id);
         }
@@ -870,16 +861,7 @@ impl Checker<'_> {
                 "declare each ranking once",
             );
         }
-        if raw.states.get_ref().is_empty() {
-            self.error(
-                raw.states.span(),
-                format!("ranking `{id}` ranks cases in no state"),
-                "list the states of the cases it ranks, for example in = [\"admitted\"]",
-            );
-        }
-        for s in raw.states.get_ref() {
-            self.state_ref(s, states, r.wf);
-        }
+        self.states_in(&raw.states, states, r.wf, &format!("ranking `{id}`"));
         if !(1..=10_000).contains(raw.top.get_ref()) {
             self.error(
                 raw.top.span(),
@@ -905,6 +887,20 @@ impl Checker<'_> {
                 None => None,
             },
         })
+    }
+
+    /// The states a timer runs in or a ranking ranks (`in`): at least one, each the workflow's.
+    fn states_in(&mut self, raw: &Spanned<Vec<Spanned<String>>>, states: &[State], wf: &str, what: &str) {
+        if raw.get_ref().is_empty() {
+            self.error(
+                raw.span(),
+                format!("{what} names no state in `in`"),
+                "list the states, for example in = [\"proposed\"]",
+            );
+        }
+        for s in raw.get_ref() {
+            self.state_ref(s, states, wf);
+        }
     }
 
     fn state_ref(&mut self, raw: &Spanned<String>, states: &[State], wf: &str) {

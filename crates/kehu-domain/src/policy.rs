@@ -13,7 +13,6 @@ use toml::Spanned;
 use crate::decision::RuleId;
 use crate::text::Text;
 
-mod complaints;
 mod conflicts;
 mod events;
 mod explain;
@@ -22,7 +21,6 @@ mod sales;
 mod timed;
 pub mod visibility;
 mod workflows;
-pub use complaints::Complaints;
 pub use conflicts::Conflicts;
 pub use events::{Attendance, JointEvents};
 pub use explain::{Line, explain, explain_plain};
@@ -380,8 +378,6 @@ pub struct Policy {
     pub events: Option<JointEvents>,
     /// R5.7, R11.5: who a sale counts for.
     pub sales: Option<SalesPolicy>,
-    /// R11.9: complaint fines and the complaint deadline.
-    pub complaints: Option<Complaints>,
     /// R11.6: settling conflicts between two divisions' staff over a customer.
     pub conflicts: Option<Conflicts>,
     /// The ranges amounts and dates staff enter may take.
@@ -564,7 +560,10 @@ struct RawPolicy {
     events: Option<events::RawJointEvents>,
     #[serde(default)]
     sales: Option<sales::RawSales>,
-    complaints: Option<complaints::RawComplaints>,
+    /// The section R11.9 had before complaints became a workflow: refused with the way to write
+    /// it now.
+    #[serde(default)]
+    complaints: Option<Spanned<toml::Table>>,
     conflicts: Option<conflicts::RawConflicts>,
     #[serde(default)]
     limits: Option<limits::RawLimits>,
@@ -1016,7 +1015,13 @@ impl Checker<'_> {
         let cadence = raw.cadence.map(|c| self.cadence(c, &roles, &channels));
         let events = raw.events.map(|e| self.joint_events(e, &roles, &ledger.codes));
         let sales = raw.sales.map(|s| self.sales(s, &roles, &ledger.codes, &sources));
-        let complaints = raw.complaints.map(|c| self.complaints(c, &roles, &ledger.codes));
+        if let Some(old) = &raw.complaints {
+            self.error(
+                old.span(),
+                "[complaints] is no longer a section of its own: complaints are a workflow",
+                "declare [[workflows]] id = \"complaint\" as presets/event-customers.toml does (docs/policy.md, \"Complaints as a workflow\")",
+            );
+        }
         let conflicts = raw.conflicts.map(|c| self.conflicts(c, &roles, &ledger.codes));
         let limits = raw.limits.map(|l| self.limits(l)).unwrap_or_default();
         let workflows = self.workflows(raw.workflows, &roles, &ledger.codes, limits.max_amount);
@@ -1103,7 +1108,6 @@ impl Checker<'_> {
             cadence,
             events,
             sales,
-            complaints,
             conflicts,
             limits,
             workflows,
@@ -1296,38 +1300,6 @@ entered_by = ["team_leader"]
         let e = &Policy::parse(&src, "p.toml").unwrap_err().0[0];
         assert_eq!(e.line, 5);
         assert_eq!(e.column, 36, "{e}");
-    }
-
-    #[test]
-    fn r11_9_the_complaints_section_is_checked_at_its_place() {
-        let src = include_str!("../../../presets/event-customers.toml");
-        let p = Policy::parse(src, "e.toml").unwrap();
-        let c = p.complaints.as_ref().unwrap();
-        assert_eq!(
-            (c.rule.as_str(), c.resolve_within.text().en.as_str()),
-            ("R11.9", "3 days")
-        );
-        assert_eq!(c.manager_roles, vec!["division_head".to_string()]);
-        // A code entered by hand, an unknown code, an unknown role and a bad period: each at its
-        // place, with a hint.
-        let bad = src
-            .replacen("amount = 10000\nmanual = false", "amount = 10000", 1)
-            .replacen("to_boss_code = \"complaint_to_boss\"", "to_boss_code = \"boss\"", 1)
-            .replacen("reassign_roles = [\"sales\"]", "reassign_roles = [\"seller\"]", 1)
-            .replacen("resolve_within = \"3 days\"", "resolve_within = \"three days\"", 1);
-        let errs = Policy::parse(&bad, "e.toml").unwrap_err().0;
-        let messages: Vec<&str> = errs.iter().map(|e| e.message.as_str()).collect();
-        assert_eq!(errs.len(), 4, "{messages:?}");
-        let line_of = |needle: &str| bad.lines().position(|l| l.contains(needle)).unwrap() + 1;
-        assert!(messages[0].contains("`complaint` is entered by hand"), "{messages:?}");
-        assert_eq!(errs[0].line, line_of("staff_code = "));
-        assert!(errs[0].hint.as_deref().unwrap().contains("manual = false"));
-        assert!(messages[1].contains("`boss` is not defined"), "{messages:?}");
-        assert_eq!((errs[1].line, errs[1].column), (line_of("to_boss_code = "), 16));
-        assert!(messages[2].contains("three days"), "{messages:?}");
-        assert!(messages[3].contains("`seller` is not defined"), "{messages:?}");
-        // Without the section there are no complaint rules.
-        assert!(sample().complaints.is_none());
     }
 
     #[test]

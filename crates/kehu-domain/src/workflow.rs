@@ -44,7 +44,7 @@ pub struct Workflow {
     /// Timers that run while a case is in given states.
     pub timers: Vec<Timer>,
     /// What opening a case does besides (R1.7: a cooperation project tags its customer).
-    pub on_open: Vec<EffectDef>,
+    pub on_open: Vec<Declared>,
     /// Roles that may open a case (`admin` always may); empty: anyone who sees the customer.
     pub open_by: Vec<String>,
     /// `Some`: the cases are seen only by its roles and by the case's own people (whoever
@@ -77,7 +77,7 @@ impl Workflow {
             .iter()
             .chain(self.actions.iter().flat_map(|a| &a.effects))
             .chain(self.timers.iter().flat_map(|t| &t.effects))
-            .any(|e| matches!(e, EffectDef::Set { field: f, .. } if f == field));
+            .any(|e| matches!(&e.effect, EffectDef::Set { field: f, .. } if f == field));
         set_by_effect
             || self.budget.as_ref().is_some_and(|b| b.spent == field)
             || self.actions.iter().any(|a| a.adds.iter().any(|(_, to)| to == field))
@@ -110,11 +110,13 @@ impl Workflow {
             .iter()
             .chain(self.actions.iter().flat_map(|a| &a.effects))
             .chain(self.timers.iter().flat_map(|t| &t.effects))
-            .filter_map(EffectDef::expr);
+            .flat_map(Declared::exprs);
+        let defaults = self.fields.iter().filter_map(|f| f.default.as_ref());
         let unless = self.timers.iter().filter_map(|t| t.unless.as_ref());
         guards
             .chain(effects)
             .chain(unless)
+            .chain(defaults)
             .any(|e| e.reads().iter().any(|v| CUSTOMER_VARIABLES.contains(&v.as_str())))
     }
 }
@@ -144,6 +146,9 @@ pub struct FieldDef {
     /// names a registered customer is refused with this rule (R12.1: a development project is
     /// for a new customer).
     pub not_in_directory: Option<RuleId>,
+    /// What the field holds when a case opens without it (R11.9: the staff member a complaint
+    /// is about is by default the customer's holder, `customer.owner`).
+    pub default: Option<Expr>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -330,7 +335,7 @@ pub struct Action {
     /// Checklists this action may answer.
     pub answers: Vec<String>,
     /// What happens besides the move, once the action is complete (the last sign-off).
-    pub effects: Vec<EffectDef>,
+    pub effects: Vec<Declared>,
     /// The action records spending against the workflow's budget.
     pub spend: Option<Spend>,
     /// Running totals: the value given for the first field is added to the second (a payment
@@ -648,10 +653,26 @@ pub struct Timer {
     /// Whether the firing marks the case overdue (cleared when the case moves or a restarting
     /// step is taken).
     pub overdue: bool,
-    pub effects: Vec<EffectDef>,
+    pub effects: Vec<Declared>,
 }
 
-/// An effect as the policy declares it.
+/// An effect as the policy declares it, with the condition under which it applies (`when`:
+/// always when none; R11.9: the fine for a complaint to the boss only when it went to the boss).
+#[derive(Debug, Clone, Serialize)]
+pub struct Declared {
+    pub when: Option<Expr>,
+    #[serde(flatten)]
+    pub effect: EffectDef,
+}
+
+impl Declared {
+    /// The expressions the effect evaluates: its condition and its own.
+    pub fn exprs(&self) -> impl Iterator<Item = &Expr> {
+        self.when.iter().chain(self.effect.expr())
+    }
+}
+
+/// What an effect does.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "snake_case", tag = "effect")]
 pub enum EffectDef {
@@ -673,6 +694,10 @@ pub enum EffectDef {
     /// fewest customers; the case then belongs to it (R12.6: a successful development project
     /// hands its customer to regular sales).
     Register { name: Expr, role: String },
+    /// Hand the case's customer over from whoever holds it to the holder of `role` with the
+    /// fewest customers, outside the unit `outside` gives (a unit id, or null for anywhere)
+    /// (R11.9: a complaint unresolved for 3 days moves the customer to another division).
+    Transfer { role: String, outside: Option<Expr> },
 }
 
 impl EffectDef {
@@ -682,6 +707,7 @@ impl EffectDef {
             EffectDef::Charge { to, .. } => Some(to),
             EffectDef::SetGrade { value } | EffectDef::Set { value, .. } => Some(value),
             EffectDef::Register { name, .. } => Some(name),
+            EffectDef::Transfer { outside, .. } => outside.as_ref(),
             EffectDef::Tag { .. } | EffectDef::Snapshot => None,
         }
     }
@@ -690,7 +716,7 @@ impl EffectDef {
     pub fn on_customer(&self) -> bool {
         matches!(
             self,
-            EffectDef::SetGrade { .. } | EffectDef::Tag { .. } | EffectDef::Snapshot
+            EffectDef::SetGrade { .. } | EffectDef::Tag { .. } | EffectDef::Snapshot | EffectDef::Transfer { .. }
         )
     }
 }
@@ -699,23 +725,34 @@ impl EffectDef {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "effect")]
 pub enum Effect {
-    /// Charge `code` to `staff_id`; `subject` (the step and the person) makes it once.
-    Charge {
-        code: String,
-        staff_id: i64,
-        subject: String,
-    },
+    /// Charge `code` to `staff_id`; the step and the person make it once (see `subject`).
+    Charge { code: String, staff_id: i64, step: String },
     /// The case's customer's grade becomes `grade` (`None`: no grade).
     SetGrade { grade: Option<String> },
     /// `tag` goes on the case's customer (`on`) or comes off.
     Tag { tag: String, on: bool },
-    /// A snapshot of the customer's profile; `subject` (the case and the step) makes it once.
-    Snapshot { subject: String },
+    /// A snapshot of the customer's profile; the case and the step make it once.
+    Snapshot { step: String },
     /// The case's field `field` became `value` (applied by the engine to the case's fields).
     Set { field: String, value: Value },
     /// Register the company `name` as a customer held by whoever holds `role` with the fewest
     /// customers, and make the case its.
     Register { name: String, role: String },
+    /// Hand the customer to whoever holds `role` with the fewest customers, outside
+    /// `outside_unit` when there is one.
+    Transfer { role: String, outside_unit: Option<i64> },
+}
+
+impl Effect {
+    /// What makes the effect once for case `case_id` (a charge or a snapshot): its step and, for
+    /// a charge, the person.
+    pub fn subject(&self, case_id: i64) -> Option<String> {
+        match self {
+            Effect::Charge { staff_id, step, .. } => Some(format!("case:{case_id}:{step}:staff:{staff_id}")),
+            Effect::Snapshot { step } => Some(format!("case:{case_id}:{step}")),
+            _ => None,
+        }
+    }
 }
 
 /// The longest grade a customer may carry (as the customer API allows).
@@ -1123,6 +1160,8 @@ pub struct CustomerFacts {
     pub kind: String,
     pub grade: Option<String>,
     pub tags: Vec<String>,
+    /// Who holds the customer (a valid claim), if anyone.
+    pub owner: Option<i64>,
 }
 
 /// Another case of the same customer (`cases.exists(c, c.workflow == "admission" && ...)`),
@@ -1184,7 +1223,8 @@ fn typed_fields(
                 format!("The field `{k}` cannot be set here (these can: {})", known.join(", ")),
             ));
         };
-        if v.is_null() {
+        // A blank text is no text: a required one is still missing.
+        if v.is_null() || (def.kind == FieldKind::Text && v.as_str().is_some_and(|t| t.trim().is_empty())) {
             continue;
         }
         let ok = match &def.kind {
@@ -1303,16 +1343,24 @@ fn alone(wf: &Workflow, case: &CaseFacts) -> Value {
 }
 
 /// The effects `defs` come to for one step; `step` names the step, so each is applied once.
-fn effects_of(
-    defs: &[EffectDef],
-    scope: &Value,
-    rule: &RuleId,
-    case_id: i64,
-    step: &str,
-) -> Result<Vec<Effect>, Refusal> {
+fn effects_of(defs: &[Declared], scope: &Value, rule: &RuleId, step: &str) -> Result<Vec<Effect>, Refusal> {
     let mut out = Vec::new();
-    for d in defs {
-        match d {
+    for declared in defs {
+        if let Some(w) = &declared.when {
+            match w.holds(scope) {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(e) => {
+                    return Err(refusal(
+                        "effect_unevaluable",
+                        rule,
+                        format!("无法判断效果的条件 `{}`：{e}", w.source),
+                        format!("The condition `{}` of an effect could not be evaluated: {e}", w.source),
+                    ));
+                }
+            }
+        }
+        match &declared.effect {
             EffectDef::Charge { code, to } => {
                 let staff = to.staff_ids(scope).map_err(|e| {
                     refusal(
@@ -1325,7 +1373,7 @@ fn effects_of(
                 out.extend(staff.into_iter().map(|staff_id| Effect::Charge {
                     code: code.clone(),
                     staff_id,
-                    subject: format!("case:{case_id}:{step}:staff:{staff_id}"),
+                    step: step.to_string(),
                 }));
             }
             EffectDef::SetGrade { value } => {
@@ -1343,9 +1391,32 @@ fn effects_of(
                 tag: tag.clone(),
                 on: *on,
             }),
-            EffectDef::Snapshot => out.push(Effect::Snapshot {
-                subject: format!("case:{case_id}:{step}"),
-            }),
+            EffectDef::Snapshot => out.push(Effect::Snapshot { step: step.to_string() }),
+            EffectDef::Transfer { role, outside } => {
+                let outside_unit = match outside {
+                    None => None,
+                    Some(x) => match x.scalar(scope) {
+                        Ok(Value::Null) => None,
+                        Ok(v) if v.as_i64().is_some() => v.as_i64(),
+                        other => {
+                            let why = match other {
+                                Ok(v) => format!("{v}"),
+                                Err(e) => e,
+                            };
+                            return Err(refusal(
+                                "effect_unevaluable",
+                                rule,
+                                format!("无法确定客户转出的部门（`{}`：{why}）", x.source),
+                                format!("The unit the customer leaves cannot be told (`{}`: {why})", x.source),
+                            ));
+                        }
+                    },
+                };
+                out.push(Effect::Transfer {
+                    role: role.clone(),
+                    outside_unit,
+                });
+            }
             EffectDef::Set { field, value } => {
                 let v = value.scalar(scope).map_err(|e| {
                     refusal(
@@ -1686,6 +1757,115 @@ fn check_guard(g: &Guard, scope: &Value) -> Result<(), Refusal> {
     }
 }
 
+/// Someone who may take a customer over: who, in which unit, holding how many customers.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    pub id: i64,
+    pub name: String,
+    pub unit: Option<i64>,
+    pub held: i64,
+}
+
+/// A hand-over decided: who receives the customer (none: it stays) and the decision that says
+/// why, under the step's rule.
+#[derive(Debug, Clone)]
+pub struct HandOver {
+    pub receiver: Option<i64>,
+    pub decision: Decision,
+}
+
+/// A transfer effect decided (R11.9): of `candidates` (the holders of the role), those in a unit
+/// and not in `outside`, not among the customer's holders `from`, under the cap on customers
+/// held; the one holding the fewest, the lowest id among equals. A customer nobody holds is not
+/// handed over.
+pub fn hand_over(
+    step: &Decision,
+    (customer, from): (&str, &[(i64, String)]),
+    candidates: &[Candidate],
+    (outside, max_held): (Option<i64>, Option<u32>),
+    role: &Text,
+) -> HandOver {
+    let pick = candidates
+        .iter()
+        .filter(|c| {
+            c.unit.is_some()
+                && (outside.is_none() || c.unit != outside)
+                && !from.iter().any(|(id, _)| *id == c.id)
+                && max_held.is_none_or(|m| c.held < i64::from(m))
+        })
+        .min_by_key(|c| (c.held, c.id));
+    let receiver = pick.filter(|_| !from.is_empty());
+    let holders: Vec<&str> = from.iter().map(|(_, n)| n.as_str()).collect();
+    let (zh_where, en_where) = if outside.is_some() {
+        ("其他部门", " of another unit")
+    } else {
+        ("", "")
+    };
+    let text = match (receiver, from.is_empty()) {
+        (Some(r), _) => Text::new(
+            format!(
+                "客户「{customer}」由{}转交给{zh_where}的{}{}（持有客户最少，{} 个）",
+                holders.join("、"),
+                role.zh,
+                r.name,
+                r.held
+            ),
+            format!(
+                "The customer “{customer}” goes from {} to {}, the {}{en_where} holding the fewest customers ({})",
+                holders.join(", "),
+                r.name,
+                role.en,
+                r.held
+            ),
+        ),
+        (None, true) => Text::new(
+            format!("客户「{customer}」目前无人持有，不转交"),
+            format!("Nobody holds the customer “{customer}”: it is not handed over"),
+        ),
+        (None, false) => Text::new(
+            format!(
+                "没有{zh_where}的{}可以接手客户「{customer}」，仍由{}持有",
+                role.zh,
+                holders.join("、")
+            ),
+            format!(
+                "No {}{en_where} can take the customer “{customer}” over; {} keeps it",
+                role.en,
+                holders.join(", ")
+            ),
+        ),
+    };
+    HandOver {
+        receiver: receiver.map(|r| r.id),
+        decision: Decision {
+            rule: step.rule.clone(),
+            policy_version: step.policy_version,
+            facts: json!({
+                "from": from.iter().map(|(id, _)| id).collect::<Vec<_>>(),
+                "receiver_id": receiver.map(|r| r.id),
+                "receiver_held": receiver.map(|r| r.held),
+                "outside_unit": outside,
+                "candidates": candidates.len(),
+            }),
+            text,
+        },
+    }
+}
+
+/// The people a case names in its staff fields: its own people, who see it (R11.9: the staff
+/// member a complaint is about reads it).
+pub fn people_of(wf: &Workflow, fields: &Map<String, Value>) -> Vec<i64> {
+    let mut out: Vec<i64> = wf
+        .fields
+        .iter()
+        .filter(|f| f.kind == FieldKind::Staff)
+        .filter_map(|f| fields.get(&f.id).and_then(Value::as_i64))
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
 fn with_declared(wf: &Workflow, fields: Map<String, Value>) -> Map<String, Value> {
     let mut all = fields;
     for f in &wf.fields {
@@ -1734,7 +1914,22 @@ pub fn open(
         });
     }
     let opening: Vec<&str> = wf.opening_fields().iter().map(|f| f.id.as_str()).collect();
-    let fields = with_declared(wf, typed_fields(wf, input, &|d| opening.contains(&d.id.as_str()))?);
+    let mut fields = with_declared(wf, typed_fields(wf, input, &|d| opening.contains(&d.id.as_str()))?);
+    let given = scope(wf, &fields, Some(actor), (0, &wf.initial, actor.id), around);
+    let mut defaults = Map::new();
+    for f in wf.fields.iter().filter(|f| fields[&f.id].is_null()) {
+        let Some(d) = &f.default else { continue };
+        let v = d.scalar(&given).map_err(|e| {
+            refusal(
+                "field_unevaluable",
+                &wf.rule,
+                format!("无法确定「{}」的默认值（`{}`：{e}）", f.name.zh, d.source),
+                format!("The default of “{}” cannot be told (`{}`: {e})", f.name.en, d.source),
+            )
+        })?;
+        defaults.insert(f.id.clone(), v);
+    }
+    fields.extend(typed_fields(wf, &defaults, &|_| true)?);
     if let Some(missing) = wf.fields.iter().find(|f| f.required && fields[&f.id].is_null()) {
         return Err(refusal(
             "invalid_field",
@@ -1749,8 +1944,7 @@ pub fn open(
     }
     check_directory(wf, &fields, around)?;
     check_staff(wf, &fields, around)?;
-    let effects = effects_of(&wf.on_open, &s, &wf.rule, 0, OPEN)?;
-    let mut fields = fields;
+    let effects = effects_of(&wf.on_open, &s, &wf.rule, OPEN)?;
     set_fields(wf, &wf.rule, &mut fields, &effects)?;
     let state = wf.state(&wf.initial).map(|s| s.name.clone()).unwrap_or_default();
     let facts = json!({ "workflow": wf.id, "state": wf.initial, "by": actor.id, "guards": wf.guards.iter().map(|g| g.rule.as_str()).collect::<Vec<_>>() });
@@ -2023,7 +2217,7 @@ pub fn decide(
     let done = left.is_empty();
     let effects = if done {
         let step = format!("{}#{}", a.id, case.steps.len() + 1);
-        effects_of(&a.effects, &here_scope, &a.rule, case.id, &step)?
+        effects_of(&a.effects, &here_scope, &a.rule, &step)?
     } else {
         Vec::new()
     };
@@ -2301,7 +2495,7 @@ pub fn fire(
         }
     }
     let step = format!("{}@{}", timer.id, due.as_millisecond());
-    let effects = effects_of(&timer.effects, &s, &timer.rule, case.id, &step)?;
+    let effects = effects_of(&timer.effects, &s, &timer.rule, &step)?;
     let mut fields = case.fields.clone();
     set_fields(wf, &timer.rule, &mut fields, &effects)?;
     let to = timer.to.clone().unwrap_or_else(|| case.state.clone());
@@ -2490,6 +2684,7 @@ manual = false
                 kind: "company".into(),
                 grade: None,
                 tags: vec![],
+                owner: None,
             }),
             cases: vec![],
             today: "2026-12-03".into(),
@@ -2749,7 +2944,7 @@ manual = false
         let charged = |staff_id: i64| Effect::Charge {
             code: "credit_slow".into(),
             staff_id,
-            subject: format!("case:7:remind@{}:staff:{staff_id}", due.as_millisecond()),
+            step: format!("remind@{}", due.as_millisecond()),
         };
         assert_eq!(o.effects, [charged(1), charged(9)]);
         assert_eq!(o.decision.rule.as_str(), "R90.4");
@@ -3125,11 +3320,32 @@ effects = [{ set_grade = "fields.grade" }, { untag = "regrading" }]
         assert!(e.contains("not one of those known"), "{e}");
         let e = bad(
             "initial = \"proposed\"",
-            "initial = \"proposed\"\non_open = [{ charge = \"credit_slow\", to = \"case.opened_by\" }]",
+            "initial = \"proposed\"\non_open = [{ snapshot = true }]",
         );
         assert!(
-            e.contains("charges, takes a snapshot or registers a customer when a case opens"),
+            e.contains("takes a snapshot or registers a customer when a case opens"),
             "{e}"
+        );
+        let e = bad(
+            "initial = \"proposed\"",
+            "initial = \"proposed\"\non_open = [{ charge = \"credit_slow\", to = \"case.opened_by\", when = \"fields.nothing\" }]",
+        );
+        assert!(
+            e.contains("does not declare"),
+            "a condition is checked like any expression: {e}"
+        );
+        let e = bad(
+            "initial = \"proposed\"",
+            "initial = \"proposed\"\non_open = [{ transfer = \"cashier\" }]",
+        );
+        assert!(e.contains("cashier"), "a transfer names a role the policy has: {e}");
+        let e = bad(
+            "initial = \"proposed\"",
+            "initial = \"proposed\"\non_open = [{ tag = \"x\", outside = \"1\" }]",
+        );
+        assert!(
+            e.contains("not one of those known"),
+            "`outside` goes with a transfer: {e}"
         );
         let e = bad("by = [\"team_leader\"]\nnote", "by = [\"cashier\"]\nnote");
         assert!(e.contains("cashier"), "{e}");
@@ -3567,5 +3783,119 @@ effects = [{ register = "fields.target", assign_to = "consultant" }]
         assert_eq!(e.number(&json!({ "fields": { "n": 5 } })), Ok(11));
         let e = Expr::compile("size(fields.m) == 2 && fields.m.a * 2 == 8").unwrap();
         assert_eq!(e.holds(&json!({ "fields": { "m": { "a": 4, "b": 1 } } })), Ok(true));
+    }
+
+    #[test]
+    fn r11_9_a_hand_over_goes_to_whoever_holds_fewest_outside_the_unit_and_says_why() {
+        let step = Decision {
+            rule: RuleId::parse("R11.9").unwrap(),
+            policy_version: 5,
+            facts: json!({}),
+            text: Text::new("x", "x"),
+        };
+        let c = |id: i64, unit: Option<i64>, held: i64| Candidate {
+            id,
+            name: format!("s{id}"),
+            unit,
+            held,
+        };
+        let role = Text::new("销售员", "sales person");
+        let from = vec![(1, "小王".to_string())];
+        // The holder, the busy one, two holding one each, one in no unit, one in the same unit.
+        let all = vec![
+            c(1, Some(10), 0),
+            c(2, Some(20), 3),
+            c(6, Some(30), 1),
+            c(3, Some(20), 1),
+            c(4, None, 0),
+            c(5, Some(10), 0),
+        ];
+        let h = hand_over(&step, ("孙阿姨", &from), &all, (Some(10), None), &role);
+        assert_eq!(h.receiver, Some(3), "fewest held, then the lowest id");
+        assert_eq!(
+            (h.decision.rule.as_str(), h.decision.facts["receiver_id"].as_i64()),
+            ("R11.9", Some(3))
+        );
+        assert!(
+            h.decision.text.zh.contains("由小王转交给其他部门的销售员s3"),
+            "{}",
+            h.decision.text.zh
+        );
+        // Under a cap of one customer held, nobody outside the unit may take it: it stays.
+        let h = hand_over(&step, ("孙阿姨", &from), &all, (Some(10), Some(1)), &role);
+        assert_eq!(h.receiver, None);
+        assert!(h.decision.text.zh.contains("仍由小王持有"), "{}", h.decision.text.zh);
+        // Without `outside` the same unit counts too; a customer nobody holds is not handed over.
+        let h = hand_over(&step, ("孙阿姨", &from), &all, (None, None), &role);
+        assert_eq!(h.receiver, Some(5));
+        let h = hand_over(&step, ("孙阿姨", &[]), &all, (None, None), &role);
+        assert_eq!(h.receiver, None);
+        assert!(h.decision.text.zh.contains("无人持有"));
+    }
+
+    /// The charges of an outcome as (code, staff id).
+    fn charged(o: &Outcome) -> Vec<(&str, i64)> {
+        o.effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Charge { code, staff_id, .. } => Some((code.as_str(), *staff_id)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn r11_9_an_effect_applies_when_its_condition_holds_and_a_default_fills_a_field() {
+        let src = include_str!("../../../presets/event-customers.toml");
+        let p = Policy::parse(src, "event-customers.toml").unwrap();
+        let wf = p.workflow("complaint").unwrap();
+        let head = Actor {
+            id: 9,
+            name: "钱主任".into(),
+            roles: vec!["division_head".into()],
+        };
+        let around = |owner: Option<i64>| Around {
+            customer_id: Some(40),
+            customer: Some(CustomerFacts {
+                id: 40,
+                kind: "person".into(),
+                grade: None,
+                tags: vec![],
+                owner,
+            }),
+            people: vec![Person {
+                id: 3,
+                name: "小王".into(),
+                unit: Some(10),
+                roles: vec!["sales".into()],
+                active: true,
+                heads: vec![9],
+            }],
+            ..Around::default()
+        };
+        let given = |v: Value| v.as_object().unwrap().clone();
+        let o = open(wf, &given(json!({ "summary": "晚到" })), &around(Some(3)), &head, 5).unwrap();
+        assert_eq!(o.fields["staff"], json!(3), "the holder by default");
+        let got = charged(&o);
+        assert_eq!(got, vec![("complaint", 3)]);
+        let o = open(
+            wf,
+            &given(json!({ "summary": "找老板", "to_boss": true })),
+            &around(Some(3)),
+            &head,
+            5,
+        )
+        .unwrap();
+        let got = charged(&o);
+        assert_eq!(got, vec![("complaint_to_boss", 3), ("complaint_to_boss", 9)]);
+        assert_eq!(o.effects[0].subject(7).as_deref(), Some("case:7:open:staff:3"));
+        assert_eq!(people_of(wf, &o.fields), vec![3]);
+        // Nobody holds the customer and nobody is named: the field is missing.
+        let e = open(wf, &given(json!({ "summary": "无主" })), &around(None), &head, 5).unwrap_err();
+        assert_eq!(e.code, "invalid_field");
+        assert!(e.text.zh.contains("被投诉员工"), "{}", e.text.zh);
+        // A text of spaces is no text.
+        let e = open(wf, &given(json!({ "summary": "   " })), &around(Some(3)), &head, 5).unwrap_err();
+        assert!(e.text.zh.contains("投诉内容"), "{}", e.text.zh);
     }
 }

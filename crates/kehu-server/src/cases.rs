@@ -182,14 +182,31 @@ async fn around(
             }
         }
     }
-    // The staff members the case's staff fields name (given now, or held already), with who
-    // heads their unit.
-    let named: Vec<i64> = wf
+    if let Some(id) = customer_id.filter(|_| wf.reads_customer()) {
+        let c = kehu_store::customers::get_tx(tx, tenant, id).await?;
+        near.cases = store::of_customer_tx(tx, tenant, id).await?;
+        let owner = kehu_store::claims::for_customer_tx(tx, tenant, id)
+            .await?
+            .into_iter()
+            .find(|c| c.status() == kehu_domain::claim::ClaimStatus::Valid)
+            .map(|c| c.staff_id);
+        near.customer = Some(CustomerFacts {
+            id,
+            tags: c.tag_list(),
+            kind: c.kind,
+            grade: c.grade,
+            owner,
+        });
+    }
+    // The staff members the case's staff fields name (given now, or held already, or the
+    // customer's holder a default may name), with who heads their unit.
+    let mut named: Vec<i64> = wf
         .fields
         .iter()
         .filter(|f| f.kind == kehu_domain::workflow::FieldKind::Staff)
         .filter_map(|f| given.get(&f.id).or_else(|| held.get(&f.id)).and_then(Value::as_i64))
         .collect();
+    named.extend(near.customer.as_ref().and_then(|c| c.owner));
     if !named.is_empty() {
         let staff = kehu_store::staff::list_tx(tx, tenant).await?;
         let units = kehu_store::units::list_tx(tx, tenant).await?;
@@ -212,17 +229,6 @@ async fn around(
             })
             .collect();
     }
-    let Some(id) = customer_id.filter(|_| wf.reads_customer()) else {
-        return Ok(near);
-    };
-    let c = kehu_store::customers::get_tx(tx, tenant, id).await?;
-    near.cases = store::of_customer_tx(tx, tenant, id).await?;
-    near.customer = Some(CustomerFacts {
-        id,
-        tags: c.tag_list(),
-        kind: c.kind,
-        grade: c.grade,
-    });
     Ok(near)
 }
 
@@ -305,6 +311,10 @@ pub async fn open(
         },
     )
     .await?;
+    let people = workflow::people_of(wf, &outcome.fields);
+    if !people.is_empty() {
+        store::set_people(&mut tx, tenant, row.id, &people).await?;
+    }
     after_step(&mut tx, &policy, wf, (&row, Some(me.id)), workflow::OPEN, &outcome, now).await?;
     let steps = store::steps_tx(&mut tx, tenant, row.id).await?;
     tx.commit().await?;
@@ -402,6 +412,10 @@ pub async fn act(
         },
     )
     .await?;
+    let people = workflow::people_of(wf, &outcome.fields);
+    if people != workflow::people_of(wf, &held) {
+        store::set_people(&mut tx, tenant, id, &people).await?;
+    }
     after_step(&mut tx, &policy, wf, (&row, Some(me.id)), action, &outcome, now).await?;
     // A registered customer (R12.6) is now the case's.
     let row = if outcome.effects.iter().any(|e| matches!(e, Effect::Register { .. })) {
@@ -459,17 +473,13 @@ async fn apply(
 ) -> Result<(), ApiError> {
     for e in effects {
         match e {
-            Effect::Charge {
-                code,
-                staff_id,
-                subject,
-            } => {
+            Effect::Charge { code, staff_id, .. } => {
                 let c = Charge {
                     tenant_id: row.tenant_id,
                     staff_id: *staff_id,
                     customer_id: row.customer_id,
                     code,
-                    subject: subject.clone(),
+                    subject: e.subject(row.id).unwrap_or_default(),
                     decision: decision.clone(),
                     at: now,
                 };
@@ -489,7 +499,12 @@ async fn apply(
                     .await?;
                 }
             }
-            Effect::Snapshot { subject } => crate::snapshots::take(tx, row, subject, decision, now).await?,
+            Effect::Snapshot { .. } => {
+                crate::snapshots::take(tx, row, &e.subject(row.id).unwrap_or_default(), decision, now).await?
+            }
+            Effect::Transfer { role, outside_unit } => {
+                transfer(tx, policy, row, (role, *outside_unit), decision, now).await?;
+            }
             // The engine set the field in the case's fields, written with the step.
             Effect::Set { .. } => {}
             Effect::Register { name, role } => register(tx, policy, (row, by), (name, role), decision, now).await?,
@@ -507,6 +522,139 @@ async fn apply(
             }
         }
     }
+    Ok(())
+}
+
+/// R11.9: hands the case's customer from whoever holds it to the holder of `role` with the
+/// fewest customers outside `outside` (under the policy's cap on customers held): their claims
+/// end under the step's rule and the receiver gets a valid claim, each with the hand-over
+/// decision in the history. A customer nobody holds, or nobody to take it, stays as it is (the
+/// decision says so in the history of the case's step).
+async fn transfer(
+    tx: &mut Tx,
+    policy: &Policy,
+    row: &CaseRow,
+    (role, outside): (&str, Option<i64>),
+    step: &Decision,
+    now: Timestamp,
+) -> Result<(), ApiError> {
+    use kehu_store::claims::{self, ClaimRow, NewClaim};
+    let Some(customer_id) = row.customer_id else {
+        return Ok(());
+    };
+    let tenant = row.tenant_id;
+    let held: Vec<ClaimRow> = claims::for_customer_tx(tx, tenant, customer_id)
+        .await?
+        .into_iter()
+        .filter(|c| c.status().is_active())
+        .collect();
+    let staff = kehu_store::staff::active_tx(tx, tenant).await?;
+    let counts = claims::held_by_staff(tx, tenant).await?;
+    let candidates: Vec<kehu_domain::workflow::Candidate> = staff
+        .iter()
+        .filter(|s| s.role_list().iter().any(|r| r == role))
+        .map(|s| kehu_domain::workflow::Candidate {
+            id: s.id,
+            name: s.display_name.clone(),
+            unit: s.unit_id,
+            held: counts.iter().find(|(id, _)| *id == s.id).map(|(_, n)| *n).unwrap_or(0),
+        })
+        .collect();
+    let customer = kehu_store::customers::get_tx(tx, tenant, customer_id).await?;
+    let from: Vec<(i64, String)> = held
+        .iter()
+        .map(|c| {
+            let name = staff
+                .iter()
+                .find(|s| s.id == c.staff_id)
+                .map(|s| s.display_name.clone())
+                .unwrap_or_default();
+            (c.staff_id, name)
+        })
+        .collect();
+    let h = kehu_domain::workflow::hand_over(
+        step,
+        (&customer.name, &from),
+        &candidates,
+        (outside, policy.claims.max_held),
+        &policy.role_name(role),
+    );
+    let Some(receiver) = h.receiver else {
+        tracing::info!(
+            case.id = row.id,
+            customer.id = customer_id,
+            "hand-over: nobody to take the customer"
+        );
+        return Ok(());
+    };
+    // The reason is written once, in the tenant's default language; the decision has both.
+    let reason = h.decision.text.zh.clone();
+    let mut events = Vec::new();
+    let mut first = None;
+    for old in &held {
+        let ended = claims::end(
+            tx,
+            old,
+            claims::End {
+                status: kehu_domain::claim::ClaimStatus::Cancelled,
+                at: now,
+                rule: &h.decision.rule,
+                by: None,
+                reason: Some(&reason),
+            },
+        )
+        .await?;
+        deadlines::cancel_kinds(tx, tenant, old.id, &crate::lifecycle::CLAIM_DEADLINES).await?;
+        if let Some(ended) = ended {
+            first.get_or_insert(old.id);
+            events.push((old.id, old.to_json(), ended.to_json()));
+        }
+    }
+    // The system has no staff row of its own: the receiver is the claim's registrant, and the
+    // history event (no actor, the hand-over decision) says why.
+    let new = claims::insert(
+        tx,
+        tenant,
+        NewClaim {
+            customer_id,
+            staff_id: receiver,
+            registered_by: receiver,
+            status: kehu_domain::claim::ClaimStatus::Valid,
+            registered_at: now,
+            effective_at: Some(now),
+            policy_version: policy.version,
+            reassigned_from: first,
+            contact_at: None,
+            from_pool: None,
+        },
+    )
+    .await?;
+    let mut list: Vec<NewEvent<'_>> = events
+        .iter()
+        .map(|(id, before, after)| NewEvent {
+            actor_id: None,
+            entity: "claim",
+            entity_id: *id,
+            customer_id: Some(customer_id),
+            action: "hand_over",
+            before: Some(before.clone()),
+            after: Some(after.clone()),
+            decision: Some(&h.decision),
+        })
+        .collect();
+    list.push(NewEvent {
+        actor_id: None,
+        entity: "claim",
+        entity_id: new.id,
+        customer_id: Some(customer_id),
+        action: "hand_over",
+        before: None,
+        after: Some(new.to_json()),
+        decision: Some(&h.decision),
+    });
+    history::append_many(tx, tenant, now, list).await?;
+    // The new holder's claim runs under the policy's follow-up rules from now on.
+    crate::lifecycle::settle(tx, policy, new, now).await?;
     Ok(())
 }
 
@@ -734,6 +882,10 @@ async fn fire_timer(tx: &mut Tx, policy: &Policy, d: &DeadlineRow, now: Timestam
         },
     )
     .await?;
+    let people = workflow::people_of(wf, &outcome.fields);
+    if people != workflow::people_of(wf, &facts.fields) {
+        store::set_people(tx, tenant, row.id, &people).await?;
+    }
     if outcome.moved {
         after_step(tx, policy, wf, (&row, None), &timer.id, &outcome, now).await?;
     } else {
@@ -755,6 +907,16 @@ pub async fn get(state: &AppState, caller: &Caller, id: i64) -> Result<CaseView,
 async fn view_of(state: &AppState, row: CaseRow, steps: Vec<StepRow>) -> Result<CaseView, ApiError> {
     let timers = deadlines::prefixed(&state.db, row.tenant_id, row.id, TIMER.kind).await?;
     Ok(CaseView { row, steps, timers })
+}
+
+/// The ledger entries case `row`'s steps charged that the caller sees, oldest first.
+pub async fn charges(
+    state: &AppState,
+    caller: &Caller,
+    row: &CaseRow,
+) -> Result<Vec<kehu_store::ledger::EntryRow>, ApiError> {
+    let seen = crate::visibility::view_of(state, caller).await?;
+    Ok(kehu_store::ledger::of_case(&state.db, row.tenant_id, row.id, row.customer_id, &seen).await?)
 }
 
 /// The most cases a ranking places (a tenant's partners, projects: far fewer).

@@ -38,11 +38,10 @@ impl Owner {
 }
 
 /// Every owner of deadlines.
-const OWNERS: [&Owner; 5] = [
+const OWNERS: [&Owner; 4] = [
     &crate::lifecycle::CLAIM_LAPSE,
     &crate::lifecycle::FIRST_CONTACT,
     &crate::events::FILING,
-    &crate::complaints::DUE,
     &crate::cases::TIMER,
 ];
 

@@ -73,19 +73,23 @@ async fn compute(state: &AppState, caller: &Caller, policy: &Policy) -> Result<V
         ledger: reach(RecordKind::Ledger),
         history: reach(RecordKind::History),
         sales: reach(RecordKind::Sales),
-        complaints: reach(RecordKind::Complaints),
         conflicts: reach(RecordKind::Conflicts),
         events: reach(RecordKind::Events),
         cases: reach(RecordKind::Cases),
         // A workflow that names who sees its cases (R12.9) gives those roles every case and
-        // everyone else only the cases they are part of; otherwise whoever acts in it sees its
-        // cases.
+        // everyone else only the cases they are part of; otherwise whoever sees only their own
+        // cases and acts in it sees its cases (an approver sees what waits for them), while a
+        // reader of their unit's cases sees those of the unit (R11.9: a division head, the
+        // complaints about the division's staff).
         acts_in: policy
             .workflows
             .iter()
             .filter(|w| match &w.visible_to {
                 Some(seen) => seen.sees_all(&caller.roles),
-                None => w.actions.iter().any(|a| a.by.iter().any(|r| caller.roles.contains(r))),
+                None => {
+                    policy.scope(&caller.roles, RecordKind::Cases) == Scope::Own
+                        && w.actions.iter().any(|a| a.by.iter().any(|r| caller.roles.contains(r)))
+                }
             })
             .map(|w| w.id.clone())
             .collect(),

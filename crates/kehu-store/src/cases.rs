@@ -191,6 +191,24 @@ pub async fn set_customer(tx: &mut Tx, tenant_id: i64, id: i64, customer_id: i64
     get_tx(tx, tenant_id, id).await
 }
 
+/// The people case `id` names in its staff fields, as they now stand (they see the case as its
+/// own people do).
+pub async fn set_people(tx: &mut Tx, tenant_id: i64, id: i64, people: &[i64]) -> Result<()> {
+    tx.execute(
+        "DELETE FROM case_people WHERE tenant_id = $1 AND case_id = $2",
+        args![tenant_id, id],
+    )
+    .await?;
+    for p in people {
+        tx.execute(
+            "INSERT INTO case_people (tenant_id, case_id, staff_id) VALUES ($1, $2, $3)",
+            args![tenant_id, id, *p],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
 /// The cases of a customer as a case's expressions read them (id, workflow, state, fields),
 /// oldest first, whoever may see them: a rule reads them, not a reader (R1.3).
 pub async fn of_customer_tx(tx: &mut Tx, tenant_id: i64, customer_id: i64) -> Result<Vec<OtherCase>> {

@@ -230,6 +230,40 @@ pub async fn get_many(db: &Db, tenant_id: i64, ids: &[i64], view: &View) -> Resu
     .await
 }
 
+/// The entries a case's steps charged (their subjects name the case, `case:ID:...`) that the
+/// reader sees, in id order; `customer_id` is the case's customer, whose entries are searched.
+pub async fn of_case(
+    db: &Db,
+    tenant_id: i64,
+    case_id: i64,
+    customer_id: Option<i64>,
+    view: &View,
+) -> Result<Vec<EntryRow>> {
+    let like = format!("case:{case_id}:%");
+    match customer_id {
+        Some(c) => {
+            db.fetch_all(
+                &format!(
+                    "{SELECT} WHERE e.tenant_id = $1 AND e.customer_id = $2 AND e.subject LIKE $3{} ORDER BY e.id LIMIT 200",
+                    visibility::ledger(view, "e")
+                ),
+                args![tenant_id, c, like],
+            )
+            .await
+        }
+        None => {
+            db.fetch_all(
+                &format!(
+                    "{SELECT} WHERE e.tenant_id = $1 AND e.customer_id IS NULL AND e.subject LIKE $2{} ORDER BY e.id LIMIT 200",
+                    visibility::ledger(view, "e")
+                ),
+                args![tenant_id, like],
+            )
+            .await
+        }
+    }
+}
+
 pub async fn get_tx(tx: &mut Tx, tenant_id: i64, id: i64) -> Result<EntryRow> {
     tx.fetch_one(
         &format!("{SELECT} WHERE e.tenant_id = $1 AND e.id = $2"),

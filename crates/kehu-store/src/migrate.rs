@@ -37,6 +37,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0012_case_timers.sql"),
     ),
     (13, "snapshots", include_str!("../migrations/sqlite/0013_snapshots.sql")),
+    (
+        14,
+        "complaints_as_cases",
+        include_str!("../migrations/sqlite/0014_complaints_as_cases.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../migrations/postgres/0001_init.sql")),
@@ -79,6 +84,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         13,
         "snapshots",
         include_str!("../migrations/postgres/0013_snapshots.sql"),
+    ),
+    (
+        14,
+        "complaints_as_cases",
+        include_str!("../migrations/postgres/0014_complaints_as_cases.sql"),
     ),
 ];
 

@@ -74,7 +74,6 @@ pub struct View {
     pub ledger: Reach,
     pub history: Reach,
     pub sales: Reach,
-    pub complaints: Reach,
     pub conflicts: Reach,
     pub events: Reach,
     pub cases: Reach,
@@ -99,7 +98,6 @@ impl View {
             ledger: Reach::All,
             history: Reach::All,
             sales: Reach::All,
-            complaints: Reach::All,
             conflicts: Reach::All,
             events: Reach::All,
             cases: Reach::All,
@@ -171,14 +169,6 @@ fn sale_of(x: &str, s: &str) -> String {
     )
 }
 
-/// A complaint (alias `x`) about or found by one of `s`, or of a customer one of them holds.
-fn complaint_of(x: &str, s: &str) -> String {
-    format!(
-        "{x}.staff_id IN ({s}) OR {x}.found_by IN ({s}) OR {}",
-        held_by(x, "customer_id", s)
-    )
-}
-
 /// A conflict (alias `x`) with one of `s` as a party, the opener or a settler, or a party's
 /// unit among `u`.
 fn conflict_of(x: &str, s: &str, u: &str) -> String {
@@ -210,11 +200,6 @@ pub fn sales(view: &View, x: &str) -> String {
     and(&view.sales, |s, _| sale_of(x, s))
 }
 
-/// ` AND (...)` restricting complaints (alias `x`).
-pub fn complaints(view: &View, x: &str) -> String {
-    and(&view.complaints, |s, _| complaint_of(x, s))
-}
-
 /// ` AND (...)` restricting cases (alias `k`): opened by someone within reach, acted on by
 /// someone within reach, or of a workflow in which the reader takes an action.
 pub fn cases(view: &View, k: &str) -> String {
@@ -230,11 +215,13 @@ pub fn cases(view: &View, k: &str) -> String {
     out
 }
 
-/// The case (alias `k`) was opened by one of `s`, or one of them took a step on it.
+/// The case (alias `k`) was opened by one of `s`, one of them took a step on it, or it names one
+/// of them in a staff field (its own people).
 fn own_case(k: &str, s: &str) -> String {
     format!(
         "{k}.opened_by IN ({s}) OR EXISTS (SELECT 1 FROM case_steps cs WHERE cs.tenant_id = {k}.tenant_id \
-         AND cs.case_id = {k}.id AND cs.staff_id IN ({s}))"
+         AND cs.case_id = {k}.id AND cs.staff_id IN ({s})) OR EXISTS (SELECT 1 FROM case_people cp \
+         WHERE cp.tenant_id = {k}.tenant_id AND cp.case_id = {k}.id AND cp.staff_id IN ({s}))"
     )
 }
 
@@ -270,7 +257,7 @@ pub fn conflicts(view: &View, x: &str) -> String {
 
 /// ` AND (...)` restricting history events (alias `e`) by the history reach: an event done by
 /// someone within it, about a customer held within it, or about a record (claim, follow-up,
-/// ledger entry, sale, complaint, conflict) that the same reach would show. So a lapse the
+/// ledger entry, sale, conflict, case) that the same reach would show. So a lapse the
 /// system recorded on a consultant's card is the leader's to read.
 pub fn history(view: &View, e: &str) -> String {
     let mut out = and(&view.history, |s, u| {
@@ -287,7 +274,7 @@ pub fn history(view: &View, e: &str) -> String {
             about("activity", "activities", "ha", activity_of("ha", s)),
             about("ledger", "ledger_entries", "hl", entry_of("hl", s)),
             about("sale", "sales", "hs", sale_of("hs", s)),
-            about("complaint", "complaints", "hk", complaint_of("hk", s)),
+            about("case", "cases", "hk", own_case("hk", s)),
             about("conflict", "conflicts", "hf", conflict_of("hf", s, u)),
         ]
         .join(" OR ")

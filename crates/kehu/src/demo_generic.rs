@@ -2,9 +2,10 @@
 //! 120 customers registered over the last 30 days by those who may (their sources from the
 //! policy's list), claims (signed where the policy asks for it), follow-ups, ledger entries from
 //! the policy's manual codes, where the policy returns unserved customers to a pool (R11.8) a
-//! few claimed months ago and returned since, and, where the policy has complaint rules (R11.9),
-//! a complaint resolved in time and one left open past its limit. Every step goes through the same use cases and rules as real work, with deadlines
-//! fired in time.
+//! few claimed months ago and returned since, and cases of each workflow (complaints about the
+//! customers' holders, R11.9; partners' admissions, development projects) opened and walked on.
+//! Every step goes through the same use cases and rules as real work, with deadlines fired in
+//! time.
 
 use kehu_domain::policy::Party;
 use kehu_domain::{Permission, Policy};
@@ -143,6 +144,11 @@ pub async fn seed(state: &AppState, policy: &Policy, file: &str, source: &str, a
         .await?;
     }
     let mut companies: Vec<i64> = Vec::new();
+    let wants_companies = policy
+        .workflows
+        .iter()
+        .flat_map(|w| w.guards.iter().chain(w.actions.iter().flat_map(|a| &a.guards)))
+        .any(|g| g.when.source.contains("customer.kind"));
     let total = 120;
     let step = jiff::SignedDuration::from_secs(29 * 24 * 3600 / total as i64);
     // Customers with a claim, oldest first: those a complaint can be about.
@@ -158,8 +164,9 @@ pub async fn seed(state: &AppState, policy: &Policy, file: &str, source: &str, a
         }
         let creator = rng.pick(&creators).clone();
         let phone = new_phone(&mut rng, &mut phones);
-        // A policy with workflows runs them on companies (partner firms) as well as people.
-        let company = !policy.workflows.is_empty() && i % 3 == 0;
+        // A policy whose workflows ask for companies (partner firms, R1.1) has them as well as
+        // people.
+        let company = wants_companies && i % 3 == 0;
         let input = CustomerInput {
             kind: if company { "company" } else { "person" }.into(),
             name: if company {
@@ -240,11 +247,24 @@ pub async fn seed(state: &AppState, policy: &Policy, file: &str, source: &str, a
     if policy.events.is_some() {
         joint_event(state, policy, &staff, &teams, &mut rng, real_now).await?;
     }
-    complaints(state, policy, &staff, &claimed, real_now).await?;
     if policy.conflicts.is_some() {
         open_conflict(state, policy, &staff, &teams, real_now).await?;
     }
-    open_cases(state, policy, &admin, &staff, &companies, real_now).await?;
+    // Cases of customers go to the companies when the workflows ask for companies, else to the
+    // customers somebody holds now (a complaint is about its holder, R11.9).
+    let subjects = if companies.is_empty() {
+        let held: Vec<(i64,)> = state
+            .db
+            .fetch_all(
+                "SELECT DISTINCT customer_id FROM claims WHERE tenant_id = $1 AND status = 'valid' ORDER BY customer_id",
+                kehu_store::args![admin.tenant_id],
+            )
+            .await?;
+        held.into_iter().map(|(c,)| c).filter(|c| claimed.contains(c)).collect()
+    } else {
+        companies
+    };
+    open_cases(state, policy, &admin, &staff, &subjects, real_now).await?;
     set_now(state, real_now);
     kehu_server::lifecycle::sweep(state, real_now)
         .await
@@ -420,66 +440,6 @@ async fn joint_event(
         if k == 0 {
             set_now(state, now - jiff::SignedDuration::from_mins(30));
             let _ = kehu_server::events::file(state, &caller(head), event.id).await;
-        }
-    }
-    Ok(())
-}
-
-/// R11.9: two complaints through the complaint rules, by the first staff member who may record
-/// them: one found ten days ago and resolved the next day, one to the boss six days ago left
-/// open, so its limit passes (fines for the staff member and the manager, the customer handed to
-/// another unit). Customers nobody holds any more are passed over.
-async fn complaints(
-    state: &AppState,
-    policy: &Policy,
-    staff: &[StaffRow],
-    claimed: &[i64],
-    real_now: jiff::Timestamp,
-) -> anyhow::Result<()> {
-    use kehu_server::complaints::{self, ComplaintInput};
-    if policy.complaints.is_none() {
-        return Ok(());
-    }
-    let Some(by) = staff
-        .iter()
-        .find(|s| kehu_domain::complaint::may_record(policy, &s.facts()))
-    else {
-        return Ok(());
-    };
-    let plans = [(10, false, "送货延误，客户不满"), (6, true, "客户向老板投诉服务态度")];
-    let mut customers = claimed.iter();
-    for (days_ago, to_boss, summary) in plans {
-        let found = real_now - jiff::SignedDuration::from_hours(24 * days_ago);
-        set_now(state, found);
-        let recorded = loop {
-            let Some(&customer_id) = customers.next() else {
-                break None;
-            };
-            let input = ComplaintInput {
-                customer_id,
-                staff_id: None,
-                to_boss,
-                summary: summary.to_string(),
-            };
-            match complaints::record(state, &caller(by), input).await {
-                Ok(v) => break Some(v),
-                // A customer another division holds is not this recorder's to see.
-                Err(e) if e.code == "no_holder" || e.code == "not_found" => continue,
-                Err(e) => anyhow::bail!("seeding a complaint: {}", e.detail.en),
-            }
-        };
-        let Some(v) = recorded else { break };
-        if to_boss {
-            // Left open: its limit passes on the way to today.
-            let due = kehu_store::ts(v.row.due_at) + jiff::SignedDuration::from_mins(1);
-            kehu_server::lifecycle::sweep(state, due)
-                .await
-                .map_err(|e| anyhow::anyhow!("seeding sweep: {}", e.detail.en))?;
-        } else {
-            set_now(state, found + jiff::SignedDuration::from_hours(24));
-            complaints::resolve(state, &caller(by), v.row.id, "上门道歉，问题已处理")
-                .await
-                .map_err(|e| anyhow::anyhow!("resolving a demo complaint: {}", e.detail.en))?;
         }
     }
     Ok(())

@@ -931,7 +931,7 @@ async fn events_walk(b: Browser) -> Result<(), CmdError> {
 
     b.c.set_window_size(390, 844).await?;
     let mut widths = Vec::new();
-    for path in ["/events", event.as_str(), "/complaints", "/customers"] {
+    for path in ["/events", event.as_str(), "/cases?workflow=complaint", "/customers"] {
         b.goto(path).await?;
         b.el("main").await?;
         let (scroll, inner) = wait_layout(&b).await?;

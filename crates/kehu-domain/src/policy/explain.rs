@@ -459,9 +459,6 @@ pub fn explain(p: &Policy) -> Vec<Line> {
             ));
         }
     }
-    if let Some(cp) = &p.complaints {
-        complaints(p, &mut out, cp);
-    }
     for w in &p.workflows {
         workflow(p, &mut out, w);
     }
@@ -1028,15 +1025,56 @@ fn workflow(p: &Policy, out: &mut Vec<Line>, w: &crate::workflow::Workflow) {
 
 /// Effects in words: the ledger code by its name, and whom it is charged to when that is the
 /// opener (an expression's source is for `kehu policy check`, not for readers).
-fn effects(p: &Policy, w: &crate::workflow::Workflow, defs: &[crate::workflow::EffectDef]) -> Vec<(String, String)> {
+fn effects(p: &Policy, w: &crate::workflow::Workflow, defs: &[crate::workflow::Declared]) -> Vec<(String, String)> {
     defs.iter()
-        .map(|d| match d {
+        .map(|d| (d, effect(p, w, &d.effect)))
+        .map(|(d, (zh, en))| match &d.when {
+            Some(c) => {
+                // A condition in words: by the fields it reads (the expression is in the file).
+                let names: Vec<Text> = crate::workflow::fields_read(&c.source)
+                    .iter()
+                    .filter_map(|f| w.field(f))
+                    .map(|f| f.name.clone())
+                    .collect();
+                if names.is_empty() {
+                    (format!("{zh}（有条件）"), format!("{en} (under a condition)"))
+                } else {
+                    let zh_names: Vec<String> = names.iter().map(|n| format!("「{}」", n.zh)).collect();
+                    let en_names: Vec<String> = names.iter().map(|n| format!("“{}”", n.en)).collect();
+                    (
+                        format!("{zh}（视{}而定）", zh_names.join("、")),
+                        format!("{en} (depending on {})", en_names.join(", ")),
+                    )
+                }
+            }
+            None => (zh, en),
+        })
+        .collect()
+}
+
+fn effect(p: &Policy, w: &crate::workflow::Workflow, d: &crate::workflow::EffectDef) -> (String, String) {
+    {
+        match d {
             crate::workflow::EffectDef::Charge { code, to } => {
                 let name = p.ledger.code(code).map(|c| c.name.clone()).unwrap_or_default();
+                let named: Vec<Text> = crate::workflow::fields_read(&to.source)
+                    .iter()
+                    .filter_map(|f| w.field(f))
+                    .map(|f| f.name.clone())
+                    .collect();
                 let (wz, we) = if to.source.trim() == "case.opened_by" {
-                    ("开启案件的人", "whoever opened the case")
+                    ("开启案件的人".to_string(), "whoever opened the case".to_string())
+                } else if let [one] = named.as_slice() {
+                    if to.source.contains(".heads") {
+                        (
+                            format!("「{}」及其部门负责人", one.zh),
+                            format!("“{}” and the head of their unit", one.en),
+                        )
+                    } else {
+                        (format!("「{}」", one.zh), format!("“{}”", one.en))
+                    }
                 } else {
-                    ("条件所指的人员", "the staff it names")
+                    ("条件所指的人员".to_string(), "the staff it names".to_string())
                 };
                 (
                     format!("按「{}」记给{wz}", name.zh),
@@ -1078,78 +1116,23 @@ fn effects(p: &Policy, w: &crate::workflow::Workflow, defs: &[crate::workflow::E
                     ),
                 )
             }
-        })
-        .collect()
-}
-
-/// R11.9: who records complaints, what they cost, and what happens at the limit.
-fn complaints(p: &Policy, out: &mut Vec<Line>, cp: &super::Complaints) {
-    let r = Some(&cp.rule);
-    let fine = |code: &str| {
-        p.ledger
-            .code(code)
-            .map(|c| yuan(c.amount))
-            .unwrap_or_else(|| "0.00".into())
-    };
-    let who = roles(p, &cp.roles);
-    let managers = roles(p, &cp.manager_roles);
-    let receivers = roles(p, &cp.reassign_roles);
-    let within = cp.resolve_within.text();
-    out.push(line(0, None, "投诉", "Complaints"));
-    out.push(line(
-        1,
-        r,
-        format!("{}登记查实的投诉，并标记投诉已解决", who.zh),
-        format!("{} record complaints found and mark them resolved", who.en),
-    ));
-    out.push(line(
-        1,
-        r,
-        format!(
-            "客户未投诉至老板：每件查实的投诉罚涉及的员工 {} 元（{}）",
-            fine(&cp.staff_code),
-            cp.staff_code
-        ),
-        format!(
-            "The customer did not complain to the boss: each complaint found fines the staff member concerned {} yuan ({})",
-            fine(&cp.staff_code),
-            cp.staff_code
-        ),
-    ));
-    out.push(line(
-        1,
-        r,
-        format!(
-            "客户投诉至老板：涉及的员工和其部门负责人（{}）各罚 {} 元（{}）",
-            managers.zh,
-            fine(&cp.to_boss_code),
-            cp.to_boss_code
-        ),
-        format!(
-            "The customer complained to the boss: the staff member and their unit's manager ({}) are fined {} yuan each ({})",
-            managers.en,
-            fine(&cp.to_boss_code),
-            cp.to_boss_code
-        ),
-    ));
-    out.push(line(
-        1,
-        r,
-        format!(
-            "投诉须在查实后 {}内解决；逾期未解决：员工和部门负责人各罚 {} 元（{}），客户转交其他部门持有客户最少的{}跟进",
-            within.zh,
-            fine(&cp.unresolved_code),
-            cp.unresolved_code,
-            receivers.zh
-        ),
-        format!(
-            "A complaint is resolved within {} of being found; still open then: the staff member and the manager are fined {} yuan each ({}), and the customer goes to the {} of another unit holding the fewest customers",
-            within.en,
-            fine(&cp.unresolved_code),
-            cp.unresolved_code,
-            receivers.en.to_lowercase()
-        ),
-    ));
+            crate::workflow::EffectDef::Transfer { role, outside } => {
+                let who = p.role_name(role);
+                let (oz, oe) = if outside.is_some() {
+                    ("其他部门", " in another unit")
+                } else {
+                    ("", "")
+                };
+                (
+                    format!("结束现有认领，把客户转交{oz}客户最少的{}", who.zh),
+                    format!(
+                        "ends the customer's claims and hands it to the {}{oe} holding the fewest customers",
+                        who.en
+                    ),
+                )
+            }
+        }
+    }
 }
 
 /// The explanation as the pages show it: the same sentences without the IDs in parentheses
@@ -1197,7 +1180,6 @@ fn sees_line(r: &super::Role) -> Line {
         RecordKind::Ledger => ("台账", "ledger entries"),
         RecordKind::History => ("历史", "history"),
         RecordKind::Sales => ("成交", "sales"),
-        RecordKind::Complaints => ("投诉", "complaints"),
         RecordKind::Conflicts => ("冲突", "conflicts"),
         RecordKind::Events => ("联合会议", "joint events"),
         RecordKind::Cases => ("案件", "cases"),
@@ -1380,22 +1362,23 @@ mod tests {
     }
 
     #[test]
-    fn r11_9_complaint_rules_are_explained() {
+    fn r11_9_the_complaint_workflow_is_explained_with_its_conditions_and_handover() {
         let src = include_str!("../../../../presets/event-customers.toml");
         let p = Policy::parse(src, "event-customers.toml").unwrap();
         let lines = explain(&p);
         let r119: Vec<&Line> = lines
             .iter()
-            .filter(|l| l.rule.as_ref().is_some_and(|r| r.as_str() == "R11.9") && l.depth == 1)
+            .filter(|l| l.rule.as_ref().is_some_and(|r| r.as_str() == "R11.9"))
             .collect();
         let zh: Vec<&str> = r119.iter().map(|l| l.text.zh.as_str()).collect();
         assert!(
-            zh.iter().any(|z| z.contains("各罚 100.00 元（complaint_to_boss）")),
+            zh.iter()
+                .any(|z| z.contains("按「客户投诉至老板」记给「被投诉员工」及其部门负责人（视「投诉至老板」而定）")),
             "{zh:?}"
         );
         assert!(
             zh.iter()
-                .any(|z| z.contains("3 天内解决") && z.contains("500.00") && z.contains("转交其他部门")),
+                .any(|z| z.contains("3 天") && z.contains("转交其他部门客户最少的销售员")),
             "{zh:?}"
         );
         assert!(r119.iter().any(|l| l.text.en.contains("Division head")), "{r119:?}");

@@ -55,7 +55,6 @@ pub enum RecordKind {
     Ledger,
     History,
     Sales,
-    Complaints,
     Conflicts,
     Events,
     /// Cases of the workflows (`[[workflows]]`).
@@ -63,14 +62,13 @@ pub enum RecordKind {
 }
 
 impl RecordKind {
-    pub const ALL: [RecordKind; 10] = [
+    pub const ALL: [RecordKind; 9] = [
         RecordKind::Customers,
         RecordKind::Claims,
         RecordKind::Activities,
         RecordKind::Ledger,
         RecordKind::History,
         RecordKind::Sales,
-        RecordKind::Complaints,
         RecordKind::Conflicts,
         RecordKind::Events,
         RecordKind::Cases,
@@ -84,7 +82,6 @@ impl RecordKind {
             RecordKind::Ledger => "ledger",
             RecordKind::History => "history",
             RecordKind::Sales => "sales",
-            RecordKind::Complaints => "complaints",
             RecordKind::Conflicts => "conflicts",
             RecordKind::Events => "events",
             RecordKind::Cases => "cases",
@@ -146,8 +143,6 @@ pub(super) struct RawSees {
     #[serde(default)]
     sales: Option<Spanned<String>>,
     #[serde(default)]
-    complaints: Option<Spanned<String>>,
-    #[serde(default)]
     conflicts: Option<Spanned<String>>,
     #[serde(default)]
     events: Option<Spanned<String>>,
@@ -178,7 +173,6 @@ impl Checker<'_> {
             (RecordKind::Ledger, &raw.ledger),
             (RecordKind::History, &raw.history),
             (RecordKind::Sales, &raw.sales),
-            (RecordKind::Complaints, &raw.complaints),
             (RecordKind::Conflicts, &raw.conflicts),
             (RecordKind::Events, &raw.events),
             (RecordKind::Cases, &raw.cases),

@@ -29,8 +29,8 @@ use toml::Spanned;
 use super::{Checker, LedgerCode, Role};
 use crate::text::Text;
 use crate::workflow::{
-    Action, Budget, CUSTOMER_VARIABLES, Checklist, EffectDef, Expr, FieldDef, FieldKind, Figure, Guard, Item, Message,
-    OPENER, Ranking, Signoff, Spend, State, Subject, Timer, Unclear, Visibility, Workflow,
+    Action, Budget, CUSTOMER_VARIABLES, Checklist, Declared, EffectDef, Expr, FieldDef, FieldKind, Figure, Guard, Item,
+    Message, OPENER, Ranking, Signoff, Spend, State, Subject, Timer, Unclear, Visibility, Workflow,
 };
 
 #[derive(Deserialize)]
@@ -223,6 +223,15 @@ struct RawEffect {
     /// The role whose holder with the fewest customers receives it.
     #[serde(default)]
     assign_to: Option<Spanned<String>>,
+    /// Hand the case's customer to the holder of this role with the fewest customers...
+    #[serde(default)]
+    transfer: Option<Spanned<String>>,
+    /// ...outside the unit this expression gives.
+    #[serde(default)]
+    outside: Option<Spanned<String>>,
+    /// The effect applies only when this expression holds.
+    #[serde(default)]
+    when: Option<Spanned<String>>,
 }
 
 /// What the expressions of one workflow may read.
@@ -256,6 +265,9 @@ struct RawField {
     /// The rule that keeps a registered customer's name out of this field (R12.1).
     #[serde(default)]
     not_in_directory: Option<Spanned<String>>,
+    /// What the field holds when a case opens without it: an expression.
+    #[serde(default)]
+    default: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -314,6 +326,7 @@ fn readable(fields: &[FieldDef], checklists: &[Checklist]) -> Vec<FieldDef> {
             kind: FieldKind::Text,
             required: false,
             not_in_directory: None,
+            default: None,
         }))
         .collect()
 }
@@ -403,7 +416,7 @@ impl Checker<'_> {
         })
     }
 
-    fn effects(&mut self, raw: &[Spanned<RawEffect>], r: &Reads<'_>, codes: &[LedgerCode]) -> Vec<EffectDef> {
+    fn effects(&mut self, raw: &[Spanned<RawEffect>], r: &Reads<'_>, codes: &[LedgerCode]) -> Vec<Declared> {
         let mut out = Vec::new();
         for e in raw {
             let span = e.span();
@@ -416,16 +429,18 @@ impl Checker<'_> {
                 e.snapshot.is_some(),
                 e.set.is_some(),
                 e.register.is_some(),
+                e.transfer.is_some(),
             ];
             if given.iter().filter(|g| **g).count() != 1
                 || (e.to.is_some() != e.charge.is_some())
                 || (e.value.is_some() != e.set.is_some())
                 || (e.assign_to.is_some() != e.register.is_some())
+                || (e.outside.is_some() && e.transfer.is_none())
             {
                 self.error(
                     span,
                     format!("an effect of workflow `{}` is not one of those known", r.wf),
-                    "write one of { charge = \"CODE\", to = \"case.opened_by\" }, { set_grade = \"fields.grade\" }, { tag = \"TAG\" }, { untag = \"TAG\" }, { snapshot = true }, { set = \"FIELD\", value = \"true\" } or { register = \"fields.name\", assign_to = \"ROLE\" }",
+                    "write one of { charge = \"CODE\", to = \"case.opened_by\" }, { set_grade = \"fields.grade\" }, { tag = \"TAG\" }, { untag = \"TAG\" }, { snapshot = true }, { set = \"FIELD\", value = \"true\" } { register = \"fields.name\", assign_to = \"ROLE\" } or { transfer = \"ROLE\", outside = \"EXPR\" }, each with an optional when = \"EXPR\"",
                 );
                 continue;
             }
@@ -462,6 +477,19 @@ impl Checker<'_> {
                     self.expr_of(name, r).map(|name| EffectDef::Register {
                         name,
                         role: role.into_iter().next().unwrap_or_default(),
+                    })
+                } else if let Some(role) = &e.transfer {
+                    let role = self.role_list(&Spanned::new(role.span(), vec![role.clone()]), r.roles, "transfer");
+                    let outside = match &e.outside {
+                        Some(x) => match self.expr_of(x, r) {
+                            Some(x) => Some(x),
+                            None => continue,
+                        },
+                        None => None,
+                    };
+                    Some(EffectDef::Transfer {
+                        role: role.into_iter().next().unwrap_or_default(),
+                        outside,
                     })
                 } else if let (Some(code), Some(to)) = (&e.charge, &e.to) {
                     let code = self.automatic_code(code, codes, &format!("workflow `{}`", r.wf));
@@ -501,7 +529,14 @@ impl Checker<'_> {
                         "make the workflow's subject \"customer\", or remove the effect",
                     );
                 }
-                out.push(d);
+                let when = match &e.when {
+                    Some(w) => match self.expr_of(w, r) {
+                        Some(w) => Some(w),
+                        None => continue,
+                    },
+                    None => None,
+                };
+                out.push(Declared { when, effect: d });
             }
         }
         out
@@ -574,7 +609,7 @@ impl Checker<'_> {
             }
         }
         // Nobody acts when a timer fires: its expressions have no actor.
-        let exprs = unless.iter().chain(effects.iter().filter_map(EffectDef::expr));
+        let exprs = unless.iter().chain(effects.iter().flat_map(Declared::exprs));
         if exprs.into_iter().any(|e| e.reads().iter().any(|v| v == "actor")) {
             self.error(
                 t.id.span(),
@@ -1020,6 +1055,7 @@ impl Checker<'_> {
                     kind,
                     required: f.required,
                     not_in_directory,
+                    default: None,
                 });
             }
             let mut checklists: Vec<Checklist> = Vec::new();
@@ -1078,6 +1114,22 @@ impl Checker<'_> {
                 });
             }
             let readable = readable(&fields, &checklists);
+            let defaults: Vec<Option<Expr>> = {
+                let r = Reads {
+                    fields: &readable,
+                    wf: &id,
+                    subject,
+                    roles,
+                    engine_kept: Vec::new(),
+                };
+                w.fields
+                    .iter()
+                    .map(|f| f.default.as_ref().and_then(|d| self.expr_of(d, &r)))
+                    .collect()
+            };
+            for (f, d) in fields.iter_mut().zip(defaults) {
+                f.default = d;
+            }
             let mut r = Reads {
                 fields: &readable,
                 wf: &id,
@@ -1093,14 +1145,11 @@ impl Checker<'_> {
             let guards = w.guards.iter().filter_map(|g| self.guard(g, &r)).collect();
             let on_open = self.effects(&w.on_open, &r, codes);
             for raw in &w.on_open {
-                if raw.get_ref().charge.is_some()
-                    || raw.get_ref().snapshot.is_some()
-                    || raw.get_ref().register.is_some()
-                {
+                if raw.get_ref().snapshot.is_some() || raw.get_ref().register.is_some() {
                     self.error(
                         raw.span(),
-                        format!("workflow `{id}` charges, takes a snapshot or registers a customer when a case opens"),
-                        "do that on an action or a timer; on_open may set tags and fields",
+                        format!("workflow `{id}` takes a snapshot or registers a customer when a case opens"),
+                        "do that on an action or a timer; on_open may charge, set tags and fields, and hand the customer over",
                     );
                 }
             }
@@ -1337,7 +1386,7 @@ impl Checker<'_> {
                     .iter()
                     .flat_map(|a| &a.effects)
                     .chain(wf.timers.iter().flat_map(|t| &t.effects))
-                    .any(|e| matches!(e, EffectDef::Snapshot));
+                    .any(|e| matches!(e.effect, EffectDef::Snapshot));
                 if snapshots {
                     self.error(
                         raw.roles.span(),

@@ -443,6 +443,49 @@ pub struct CaseOut {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     #[schema(value_type = Vec<Object>)]
     pub figures: Vec<FigureOut>,
+    /// The ledger entries the case's steps charged that the caller sees (R11.9: a complaint's
+    /// fines), oldest first; in the answer for one case only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub charges: Option<Vec<ChargeOut>>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ChargeOut {
+    /// The ledger entry.
+    pub id: i64,
+    pub staff_id: Option<i64>,
+    pub staff_name: Option<String>,
+    pub code: String,
+    pub rule: String,
+    /// In fen.
+    pub amount: i64,
+    pub points: i64,
+    pub at: String,
+}
+
+impl CaseOut {
+    /// The answer for one case: with the entries its steps charged.
+    async fn one(state: &AppState, caller: &Caller, v: &CaseView) -> Result<CaseOut, ApiError> {
+        let policy = state.policy(caller.tenant_id).await?;
+        let mut out = CaseOut::new(v, policy.workflow(&v.row.workflow), caller.lang);
+        out.charges = Some(
+            cases::charges(state, caller, &v.row)
+                .await?
+                .into_iter()
+                .map(|e| ChargeOut {
+                    id: e.id,
+                    staff_id: e.staff_id,
+                    staff_name: e.staff_name,
+                    code: e.code,
+                    rule: e.rule,
+                    amount: e.amount,
+                    points: e.points,
+                    at: kehu_store::ts(e.at).to_string(),
+                })
+                .collect(),
+        );
+        Ok(out)
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -480,6 +523,7 @@ impl CaseOut {
                     error: f.error,
                 })
                 .collect(),
+            charges: None,
             id: r.id,
             workflow: r.workflow.clone(),
             workflow_name: wf
@@ -692,11 +736,7 @@ async fn open_case(
     ApiJson(b): ApiJson<OpenBody>,
 ) -> Result<(StatusCode, Json<CaseOut>), ApiError> {
     let v = cases::open(&state, &caller, &b.workflow, b.customer_id, &b.fields).await?;
-    let policy = state.policy(caller.tenant_id).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(CaseOut::new(&v, policy.workflow(&v.row.workflow), caller.lang)),
-    ))
+    Ok((StatusCode::CREATED, Json(CaseOut::one(&state, &caller, &v).await?)))
 }
 
 /// One case: its state, fields, steps, what it waits for and its decisions.
@@ -704,8 +744,7 @@ async fn open_case(
     responses((status = 200, body = CaseOut), (status = 404, body = Problem)))]
 async fn get_case(State(state): State<AppState>, caller: Caller, Id(id): Id) -> Result<Json<CaseOut>, ApiError> {
     let v = cases::get(&state, &caller, id).await?;
-    let policy = state.policy(caller.tenant_id).await?;
-    Ok(Json(CaseOut::new(&v, policy.workflow(&v.row.workflow), caller.lang)))
+    Ok(Json(CaseOut::one(&state, &caller, &v).await?))
 }
 
 #[derive(Deserialize, ToSchema, Default)]
@@ -744,6 +783,5 @@ async fn take_action(
         note: b.note.as_deref(),
     };
     let v = cases::act(&state, &caller, id, &action, &given).await?;
-    let policy = state.policy(caller.tenant_id).await?;
-    Ok(Json(CaseOut::new(&v, policy.workflow(&v.row.workflow), lang)))
+    Ok(Json(CaseOut::one(&state, &caller, &v).await?))
 }

@@ -3,7 +3,6 @@
 
 mod admin;
 mod cases;
-mod complaints;
 mod conflicts;
 mod customers;
 pub mod dto;
@@ -39,7 +38,6 @@ use crate::{ApiError, AppState};
         (name = "conflicts", description = "Conflicts between two divisions' staff over a customer: settled by the coordinator and both heads, else ruled on by the general manager (R11.6)"),
         (name = "ledger", description = "Penalties, points and rewards; monthly statements"),
         (name = "cases", description = "Workflows the policy declares, run as cases: open, read, list, act"),
-        (name = "complaints", description = "Complaints found, their limits, fines and resolution (R11.9)"),
         (name = "admin", description = "Units, staff, policy, clock, history verification"),
     )
 )]
@@ -72,7 +70,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(snapshots::router())
         .merge(cases::router())
         .merge(inbox::router())
-        .merge(complaints::router())
         .merge(conflicts::router())
 }
 

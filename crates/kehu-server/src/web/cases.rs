@@ -784,7 +784,12 @@ async fn new_page(
             .into_iter()
             .map(|f| {
                 with_people(
-                    Input::new(f, lang, form_value(form, &format!("f.{}", f.id)), f.required),
+                    Input::new(
+                        f,
+                        lang,
+                        form_value(form, &format!("f.{}", f.id)),
+                        f.required && f.default.is_none(),
+                    ),
                     f,
                     &people,
                 )
@@ -860,6 +865,9 @@ struct CasePage {
     budget: Option<BudgetCard>,
     /// The workflow's figures: (name, rule, value in words).
     figures: Vec<(String, String, String)>,
+    /// The ledger entries the case's steps charged that the caller sees: (entry id, who, what,
+    /// how much in words).
+    charges: Vec<(i64, String, String, String)>,
     waiting: String,
     timers: Vec<TimerLine>,
     actions: Vec<ActionForm>,
@@ -898,6 +906,27 @@ async fn case_page(
     let people = people_of(state, pc.caller.tenant_id, wf).await?;
     let visited: Vec<String> = v.steps.iter().map(|s| s.to_state.clone()).collect();
     let waiting = waiting_words(&policy, wf, &v, lang);
+    let charges = cases::charges(state, &pc.caller, r)
+        .await?
+        .into_iter()
+        .map(|e| {
+            let what = policy
+                .ledger
+                .code(&e.code)
+                .map(|c| c.name.get(lang).to_string())
+                .unwrap_or_else(|| e.code.clone());
+            let much = if e.amount != 0 {
+                format!(
+                    "{} {}",
+                    kehu_domain::ledger::yuan(e.amount),
+                    crate::i18n::tr("ledger.yuan", lang)
+                )
+            } else {
+                format!("{} {}", e.points, crate::i18n::tr("cases.points_unit", lang))
+            };
+            (e.id, e.staff_name.unwrap_or_default(), what, much)
+        })
+        .collect();
     let actions = workflow::available(wf, &facts, &me)
         .into_iter()
         .filter(|_| !retired)
@@ -1075,6 +1104,7 @@ async fn case_page(
             .collect(),
         completeness: workflow::completeness(wf, &case_fields),
         budget: workflow::budget_of(wf, &facts).and_then(|r| BudgetCard::new(wf, r, lang)),
+        charges,
         figures: workflow::figures(wf, &facts)
             .into_iter()
             .map(|f| {

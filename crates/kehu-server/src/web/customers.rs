@@ -410,15 +410,6 @@ struct DetailPage {
     cancel_rule: String,
     /// The history is shown to roles with `history.read` only.
     show_history: bool,
-    /// R11.9: whether the caller may record a complaint found (the policy's complaint roles).
-    may_complain: bool,
-    /// The customer's complaints the caller may read, newest first.
-    complaints: Vec<super::complaints::ComplaintCard>,
-    /// Staff who may be named as the one concerned (default: the customer's holder).
-    complaint_staff: Vec<(i64, String)>,
-    /// The complaint form's text, kept after a refusal.
-    complaint_summary: String,
-    complaint_rule: String,
     /// The customer's cases the caller sees, newest first.
     cases: Vec<super::cases::CaseLine>,
     /// Workflows whose cases belong to a customer, opened from here: (id, name).
@@ -598,25 +589,6 @@ async fn load_detail(state: &AppState, caller: &Caller, c: Chrome, id: i64) -> R
         lang,
     )
     .await?;
-    let may_complain = kehu_domain::complaint::may_record(&policy, &caller.facts());
-    let complaints = if policy.complaints.is_some() {
-        crate::complaints::list(state, caller, None, Some(id), None, 20)
-            .await?
-            .iter()
-            .map(|c| super::complaints::ComplaintCard::new(c, &policy, now, lang))
-            .collect()
-    } else {
-        Vec::new()
-    };
-    let complaint_staff = if may_complain {
-        staff
-            .iter()
-            .filter(|s| s.active && s.username != "admin")
-            .map(|s| (s.id, s.display_name.clone()))
-            .collect()
-    } else {
-        Vec::new()
-    };
     Ok(DetailPage {
         events,
         sales,
@@ -684,15 +656,6 @@ async fn load_detail(state: &AppState, caller: &Caller, c: Chrome, id: i64) -> R
             .map(|a| a.rule.to_string())
             .unwrap_or_default(),
         show_history,
-        may_complain,
-        complaints,
-        complaint_staff,
-        complaint_summary: String::new(),
-        complaint_rule: policy
-            .complaints
-            .as_ref()
-            .map(|c| c.rule.to_string())
-            .unwrap_or_default(),
         cases,
         case_workflows: policy
             .workflows
@@ -739,7 +702,6 @@ pub async fn detail(
         "confirm_follow_up" => Some("flash.confirm_follow_up"),
         "pool_claim" => Some("flash.pool_claim"),
         "profile" => Some("flash.profile"),
-        "complaint" => Some("flash.complaint"),
         "sale" => Some("flash.sale"),
         "credit" => Some("flash.credit"),
         _ => None,
@@ -764,24 +726,6 @@ pub(super) async fn detail_with_error(
                 }
                 page.note = note;
             }
-            render(e.status, &page)
-        }
-        Err(_) => error_page(&pc.c, e),
-    }
-}
-
-/// The detail page again with the refusal of the complaint form (R11.9), its text kept.
-pub(super) async fn detail_with_complaint_error(
-    state: &AppState,
-    pc: &PageCaller,
-    id: i64,
-    e: &ApiError,
-    summary: String,
-) -> Response {
-    match load_detail(state, &pc.caller, pc.c.clone(), id).await {
-        Ok(mut page) => {
-            page.error = Some(ErrorBox::new(e, pc.c.lang));
-            page.complaint_summary = summary;
             render(e.status, &page)
         }
         Err(_) => error_page(&pc.c, e),

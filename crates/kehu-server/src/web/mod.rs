@@ -5,7 +5,6 @@
 mod admin;
 mod cases;
 pub(crate) mod claims;
-mod complaints;
 mod conflicts;
 mod customers;
 mod events;
@@ -68,9 +67,6 @@ pub fn router() -> Router<AppState> {
         .route("/events/{id}/attendance", post(events::check_in))
         .route("/customers/{id}/sales", post(sales::record))
         .route("/sales/{id}/credit", post(sales::credit))
-        .route("/complaints", get(complaints::list))
-        .route("/complaints/{id}/resolve", post(complaints::resolve))
-        .route("/customers/{id}/complaints", post(complaints::record))
         .route("/cases", get(cases::list).post(cases::open))
         .route("/cases/new", get(cases::new_form))
         .route("/cases/rankings/{workflow}/{ranking}", get(cases::ranking))
@@ -144,7 +140,7 @@ pub struct Chrome {
     pub lang: Lang,
     pub user: Option<UserBar>,
     /// The active navigation entry: `list`, `new`, `claims`, `void`, `pools`, `ledger`, `visits`,
-    /// `events`, `complaints`, `conflicts`, `cases`, `org`, `today` or empty.
+    /// `events`, `conflicts`, `cases`, `org`, `today` or empty.
     pub nav: &'static str,
     pub css: String,
     pub js: String,
@@ -166,8 +162,6 @@ pub struct UserBar {
     pub may_visits: bool,
     /// Whether the joint-events page is in the navigation: the policy has joint events (R11.3).
     pub may_events: bool,
-    /// Whether the complaints page is in the navigation: the policy's complaint roles (R11.9).
-    pub may_complaints: bool,
     /// Whether the conflicts page is in the navigation: the policy settles conflicts (R11.6)
     /// and the caller records, signs or rules on them.
     pub may_conflicts: bool,
@@ -227,7 +221,6 @@ impl Chrome {
                     .any(|p| kehu_domain::Policy::holds_any(&caller.roles, &p.members)),
                 may_visits: policy.cadence.is_some(),
                 may_events: policy.events.is_some() && caller.may(&policy, Permission::CustomersRead),
-                may_complaints: kehu_domain::complaint::may_record(&policy, &caller.facts()),
                 may_conflicts: policy.conflicts.as_ref().is_some_and(|r| {
                     caller.may(&policy, Permission::CustomersRead)
                         && [&r.openers, &r.coordinator_roles, &r.head_roles, &r.arbiters]

@@ -527,3 +527,181 @@ both!(
         assert!(short.is_err());
     }
 );
+
+/// Issue 10: the complaints (R11.9) recorded before they ran on the case engine are cases of the
+/// workflow `complaint` after the upgrade (migration 0014), with their fields, their steps and
+/// their decisions; the staff member concerned still reads them, and a limit still to come is
+/// the case's timer, which the engine fires with the fines the policy sets.
+#[tokio::test]
+async fn complaints_recorded_before_the_engine_are_cases_after_the_upgrade() {
+    on_empty_databases(async |db: Db| {
+        assert_eq!(migrate::run_up_to(&db, 13).await.unwrap().len(), 13);
+        let src = include_str!("../../../../presets/event-customers.toml");
+        let policy = kehu_domain::Policy::parse(src, "event-customers.toml").unwrap();
+        let version = i64::from(policy.version);
+        let t0: i64 = 1_780_000_000_000;
+        let day = 86_400_000;
+        let mut tx = db.begin().await.unwrap();
+        let (t,): (i64,) = tx
+            .fetch_one(
+                "INSERT INTO tenants (slug, name, policy_version, created_at) VALUES ('ev', '会销公司', $1, $2) RETURNING id",
+                args![version, t0],
+            )
+            .await
+            .unwrap();
+        tx.execute(
+            "INSERT INTO policy_versions (tenant_id, version, file_name, source, created_at) VALUES ($1, $2, 'event-customers.toml', $3, $4)",
+            args![t, version, src, t0],
+        )
+        .await
+        .unwrap();
+        let (unit,): (i64,) = tx
+            .fetch_one(
+                "INSERT INTO units (tenant_id, name, created_at) VALUES ($1, '一部', $2) RETURNING id",
+                args![t, t0],
+            )
+            .await
+            .unwrap();
+        let mut staff = Vec::new();
+        for (user, name, role) in [("head", "钱主任", "division_head"), ("wang", "小王", "sales")] {
+            let (id,): (i64,) = tx
+                .fetch_one(
+                    "INSERT INTO staff (tenant_id, username, display_name, password_hash, roles, unit_id, created_at) \
+                     VALUES ($1, $2, $3, 'x', $4, $5, $6) RETURNING id",
+                    args![t, user, name, role, unit, t0],
+                )
+                .await
+                .unwrap();
+            staff.push(id);
+        }
+        let (head, wang) = (staff[0], staff[1]);
+        let (customer,): (i64,) = tx
+            .fetch_one(
+                "INSERT INTO customers (tenant_id, kind, name, name_norm, created_by, created_at, updated_at) \
+                 VALUES ($1, 'person', '孙阿姨', '孙阿姨', $2, $3, $3) RETURNING id",
+                args![t, wang, t0],
+            )
+            .await
+            .unwrap();
+        let decision = |text: &str| {
+            json!({ "rule": "R11.9", "policy_version": version, "facts": {}, "text": { "zh": text, "en": text } }).to_string()
+        };
+        // One resolved the next day; one still open, its limit a day after the upgrade's clock.
+        let (resolved,): (i64,) = tx
+            .fetch_one(
+                "INSERT INTO complaints (tenant_id, customer_id, staff_id, to_boss, summary, found_at, found_by, due_at, \
+                 policy_version, decision_json, resolved_at, resolved_by, resolution, resolved_decision_json) \
+                 VALUES ($1, $2, $3, FALSE, '送货延误', $4, $5, $6, $7, $8, $9, $5, '上门道歉', $10) RETURNING id",
+                args![t, customer, wang, t0, head, t0 + 3 * day, version, decision("查实"), t0 + day, decision("已解决")],
+            )
+            .await
+            .unwrap();
+        let (open,): (i64,) = tx
+            .fetch_one(
+                "INSERT INTO complaints (tenant_id, customer_id, staff_id, to_boss, summary, found_at, found_by, due_at, \
+                 policy_version, decision_json) VALUES ($1, $2, $3, TRUE, '向老板投诉', $4, $5, $6, $7, $8) RETURNING id",
+                args![t, customer, wang, t0 + 2 * day, head, t0 + 5 * day, version, decision("查实，投诉至老板")],
+            )
+            .await
+            .unwrap();
+        tx.execute(
+            "INSERT INTO history_heads (tenant_id, last_seq, last_hash) VALUES ($1, 0, $2)",
+            args![t, GENESIS],
+        )
+        .await
+        .unwrap();
+        tx.execute(
+            "INSERT INTO deadlines (tenant_id, kind, subject_id, customer_id, due_at, rule, created_at) \
+             VALUES ($1, 'complaint_due', $2, $3, $4, 'R11.9', $5)",
+            args![t, open, customer, t0 + 5 * day, t0 + 2 * day],
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        assert!(resolved < open);
+
+        assert_eq!(migrate::run(&db).await.unwrap(), vec![14]);
+        let cases: Vec<(i64, String, String, i64)> = db
+            .fetch_all(
+                "SELECT id, state, fields, opened_by FROM cases WHERE tenant_id = $1 AND workflow = 'complaint' ORDER BY id",
+                args![t],
+            )
+            .await
+            .unwrap();
+        assert_eq!(cases.len(), 2, "{cases:?}");
+        let fields: Vec<serde_json::Value> = cases.iter().map(|c| serde_json::from_str(&c.2).unwrap()).collect();
+        assert_eq!((cases[0].1.as_str(), cases[1].1.as_str()), ("resolved", "open"));
+        assert_eq!((fields[0]["staff"].as_i64(), fields[0]["resolution"].as_str()), (Some(wang), Some("上门道歉")));
+        assert_eq!((fields[1]["to_boss"].as_bool(), fields[1]["summary"].as_str()), (Some(true), Some("向老板投诉")));
+        assert_eq!(cases[0].3, head);
+        let steps: Vec<(i64, String, Option<i64>, String)> = db
+            .fetch_all(
+                "SELECT case_id, action, staff_id, decision_json FROM case_steps WHERE tenant_id = $1 ORDER BY case_id, at, id",
+                args![t],
+            )
+            .await
+            .unwrap();
+        let walked: Vec<(i64, &str)> = steps.iter().map(|s| (s.0, s.1.as_str())).collect();
+        assert_eq!(walked, vec![(cases[0].0, "open"), (cases[0].0, "resolve"), (cases[1].0, "open")]);
+        assert!(steps[1].3.contains("已解决"), "each step keeps its decision: {steps:?}");
+        let people: Vec<(i64, i64)> = db
+            .fetch_all("SELECT case_id, staff_id FROM case_people WHERE tenant_id = $1 ORDER BY case_id", args![t])
+            .await
+            .unwrap();
+        assert_eq!(people, vec![(cases[0].0, wang), (cases[1].0, wang)]);
+        let timers: Vec<(String, i64)> = db
+            .fetch_all("SELECT kind, subject_id FROM deadlines WHERE tenant_id = $1", args![t])
+            .await
+            .unwrap();
+        assert_eq!(timers, vec![("case:unresolved".to_string(), cases[1].0)]);
+
+        // The engine runs the carried limit: the fines for an unresolved complaint to the staff
+        // member and the head, and the case moves on; nobody holds the customer, so it stays.
+        let state = kehu_server::AppState::new(db.clone(), false).await.unwrap();
+        let fired = kehu_server::lifecycle::sweep(&state, kehu_store::ts(t0 + 5 * day + 1000)).await.unwrap();
+        assert_eq!(fired, 1);
+        let (state_now,): (String,) = db
+            .fetch_one("SELECT state FROM cases WHERE tenant_id = $1 AND id = $2", args![t, cases[1].0])
+            .await
+            .unwrap();
+        assert_eq!(state_now, "escalated");
+        let fines: Vec<(i64, String, i64)> = db
+            .fetch_all(
+                "SELECT staff_id, code, amount FROM ledger_entries WHERE tenant_id = $1 ORDER BY staff_id",
+                args![t],
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            fines,
+            vec![(head, "complaint_unresolved".to_string(), 50000), (wang, "complaint_unresolved".to_string(), 50000)]
+        );
+        // A new case is numbered after the carried ones.
+        let mut tx = db.begin().await.unwrap();
+        let d = kehu_domain::Decision {
+            rule: kehu_domain::RuleId::parse("R11.9").unwrap(),
+            policy_version: policy.version,
+            facts: json!({}),
+            text: kehu_domain::Text::new("x", "x"),
+        };
+        let row = kehu_store::cases::insert(
+            &mut tx,
+            t,
+            kehu_store::cases::NewCase {
+                workflow: "complaint",
+                state: "open",
+                customer_id: Some(customer),
+                fields: &serde_json::Map::new(),
+                opened_by: head,
+                at: kehu_store::ts(t0 + 6 * day),
+                decision: &d,
+            },
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        assert!(row.id > cases[1].0, "{} after {}", row.id, cases[1].0);
+        db.close().await;
+    })
+    .await;
+}

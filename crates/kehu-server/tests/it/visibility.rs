@@ -360,7 +360,7 @@ both!(
         held(&app, &s2, &h2, c2).await;
         // A complaint about the second division's seller; a conflict between the two.
         let (status, complaint) = app
-            .post("/api/v1/complaints", &h2, json!({ "customer_id": c2, "summary": "服务态度", "to_boss": false }))
+            .post("/api/v1/cases", &h2, json!({ "workflow": "complaint", "customer_id": c2, "fields": { "summary": "服务态度", "to_boss": false } }))
             .await;
         assert_eq!(status, StatusCode::CREATED, "{complaint}");
         let complaint = complaint["id"].as_i64().unwrap();
@@ -406,9 +406,9 @@ both!(
                 .collect();
             assert_eq!(ids(&list), want, "{who} /events");
             // Complaints about division 2's seller.
-            cell(&app, w, &format!("/api/v1/complaints/{complaint}"), ok(*d2_seen), &mut n).await;
-            let (_, list) = app.get("/api/v1/complaints", s).await;
-            assert_eq!(ids(&list).contains(&complaint), *d2_seen, "{who} /complaints");
+            cell(&app, w, &format!("/api/v1/cases/{complaint}"), ok(*d2_seen), &mut n).await;
+            let (_, list) = app.get("/api/v1/cases?workflow=complaint", s).await;
+            assert_eq!(ids(&list).contains(&complaint), *d2_seen, "{who} complaint cases");
             // The conflict between the two divisions' sellers: both sides see it.
             cell(&app, w, &format!("/api/v1/conflicts/{conflict}"), StatusCode::OK, &mut n).await;
             let (_, list) = app.get("/api/v1/conflicts", s).await;

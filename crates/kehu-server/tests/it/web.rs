@@ -1568,7 +1568,7 @@ both!(virtual r11_3_the_joint_event_pages_schedule_invite_and_file, |app: TestAp
     assert!(en.has("Filed") && en.has("Invitations close"), "{}", en.html);
 });
 both!(
-    virtual r11_9_a_head_records_a_complaint_on_the_customer_page_and_resolves_it_on_the_complaints_page,
+    virtual r11_9_a_head_records_a_complaint_from_the_customer_page_and_resolves_it_on_the_case_page,
     |app: TestApp| async move {
         use crate::timed::{staff_of, tenant_on};
         let admin = tenant_on(&app, "event-customers", "events").await;
@@ -1580,60 +1580,79 @@ both!(
         assert_eq!(status, StatusCode::OK);
         let path = format!("/customers/{cid}");
 
-        // Only the policy's complaint roles see the form and the link in the navigation.
+        // Only the policy's complaint roles open one from the customer page.
         let page = get(&app, &path, Some(&wang)).await;
-        assert!(!page.has(r#"data-test="complaint-form""#) && !page.has(r#"data-test="nav-complaints""#));
+        assert!(!page.has(r#"data-test="open-complaint""#), "{}", page.html);
         let page = get(&app, &path, Some(&head)).await;
-        assert!(page.has(r#"data-test="complaint-form""#) && page.has(r#"data-test="nav-complaints""#), "{}", page.html);
-        assert!(page.has("该客户没有投诉"));
+        assert!(page.has(r#"data-test="open-complaint""#), "{}", page.html);
+        let form = get(&app, &format!("/cases/new?workflow=complaint&customer_id={cid}"), Some(&head)).await;
+        assert_eq!(form.status, StatusCode::OK);
+        // Whom it is about defaults to the holder, so the form does not insist on it.
+        assert!(form.has("被投诉员工") && form.has(&format!("<option value=\"{}\">小王</option>", wang.staff_id)), "{}", form.html);
+        assert!(!form.has(r#"name="f.staff" data-field="staff" required"#), "{}", form.html);
 
         // A complaint without a text, or with a forged token, is refused and records nothing.
-        let action = format!("/customers/{cid}/complaints");
-        let empty = post(&app, &action, &head, &[("csrf", head.csrf.as_str()), ("summary", "  ")]).await;
-        assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
-        assert!(empty.has("alert-error") && empty.has("请写明客户投诉的内容"), "{}", empty.html);
-        let forged = post(&app, &action, &head, &[("csrf", "forged"), ("summary", "态度差")]).await;
-        assert_eq!(forged.status, StatusCode::FORBIDDEN);
-        let (_, none) = app.get("/api/v1/complaints", &head).await;
+        let cid_s = cid.to_string();
+        let opening = |csrf: &str, summary: &str| -> Vec<(String, String)> {
+            [("csrf", csrf), ("workflow", "complaint"), ("customer_id", cid_s.as_str()), ("f.summary", summary)]
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let as_pairs = |v: &[(String, String)]| -> Vec<(String, String)> { v.to_vec() };
+        let send_form = |v: Vec<(String, String)>| {
+            let app = &app;
+            let head = &head;
+            async move {
+                let pairs: Vec<(&str, &str)> = v.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                post(app, "/cases", head, &pairs).await
+            }
+        };
+        let refused = send_form(opening(&head.csrf, "  ")).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(refused.has("alert-error") && refused.has("请填写「投诉内容」"), "{}", refused.html);
+        assert_eq!(send_form(opening("forged", "态度差")).await.status, StatusCode::FORBIDDEN);
+        let (_, none) = app.get("/api/v1/cases?workflow=complaint", &head).await;
         assert_eq!(none["items"].as_array().unwrap().len(), 0);
 
-        // Recorded to the boss: the customer page lists it with its fine, linked to the ledger.
-        let done = post(&app, &action, &head, &[("csrf", head.csrf.as_str()), ("summary", "客户向姜总投诉送货太慢"), ("to_boss", "on")]).await;
-        assert_eq!((done.status, done.location()), (StatusCode::SEE_OTHER, format!("/customers/{cid}?done=complaint#complaints").as_str()));
-        let (_, list) = app.get("/api/v1/complaints", &head).await;
-        let complaint = &list["items"][0];
-        assert_eq!((complaint["to_boss"].as_bool(), complaint["staff_id"].as_i64()), (Some(true), Some(wang.staff_id)));
-        let entry = complaint["ledger_entry_ids"][0].as_i64().unwrap();
-        let page = get(&app, &format!("{path}?done=complaint"), Some(&head)).await;
-        assert!(page.has("投诉已登记") && page.has("客户向姜总投诉送货太慢") && page.has("投诉至老板"), "{}", page.html);
-        assert!(page.has(&format!(r#"<a href="/ledger/{entry}" data-test="complaint-fine">小王 · 客户投诉至老板 · 100.00 元</a>"#)), "{}", page.html);
-        assert!(page.has("查实投诉"), "the history names the event: {}", page.html);
+        // Recorded to the boss: the case page shows whom it is about, the limit and the fine,
+        // linked to the ledger.
+        let mut to_boss = as_pairs(&opening(&head.csrf, "客户向姜总投诉送货太慢"));
+        to_boss.push(("f.to_boss".into(), "on".into()));
+        let done = send_form(to_boss).await;
+        assert_eq!(done.status, StatusCode::SEE_OTHER);
+        let case_path = done.location().split('?').next().unwrap().to_string();
+        let (_, list) = app.get("/api/v1/cases?workflow=complaint", &head).await;
+        let id = list["items"][0]["id"].as_i64().unwrap();
+        assert_eq!(case_path, format!("/cases/{id}"));
+        let (_, one) = app.get(&case_path.replace("/cases", "/api/v1/cases"), &head).await;
+        let entry = one["charges"][0]["id"].as_i64().unwrap();
+        assert_eq!(one["charges"].as_array().unwrap().len(), 2, "the staff member and the head: {one}");
+        let page = get(&app, &case_path, Some(&head)).await;
+        assert!(page.has("<dd>小王</dd>") && page.has("客户向姜总投诉送货太慢") && page.has("三天内解决"), "{}", page.html);
+        assert!(page.has(&format!(r#"<a href="/ledger/{entry}" data-test="charge">小王 · 客户投诉至老板 · 100.00 元</a>"#)), "{}", page.html);
+        assert!(page.has(r#"<span class="badge badge-rule">R11.9</span>"#), "{}", page.html);
+        let en = send(&app, Method::GET, &case_path, Some(&with_lang(&head, "en")), None, &[]).await;
+        assert!(en.has("Customer complaint") && en.has("Complaint to the boss"), "{}", en.html);
 
-        // The complaints page: open, with the time left and the rule in plain words.
-        let open = get(&app, "/complaints", Some(&head)).await;
-        assert_eq!(open.status, StatusCode::OK);
-        assert!(open.has(r#"data-test="open-complaints""#) && open.has(r#"data-test="time-left""#), "{}", open.html);
-        assert!(open.has("剩 3 天") || open.has("剩 2 天 23 小时"), "{}", open.html);
-        assert!(open.has(r#"<span class="badge badge-rule">R11.9</span>"#) && open.has("投诉须在查实后 3 天内解决"));
-        assert!(open.has(&format!(r#"href="/ledger/{entry}""#)) && open.has("没有已解决的投诉"));
-        let en = send(&app, Method::GET, "/complaints", Some(&with_lang(&head, "en")), None, &[]).await;
-        assert!(en.has("Complaints") && (en.has("3 days left") || en.has("2 days 23 hours left")), "{}", en.html);
-
-        // Resolving needs a text; then it moves to the resolved list.
-        let id = complaint["id"].as_i64().unwrap();
-        let resolve = format!("/complaints/{id}/resolve");
-        let refused = post(&app, &resolve, &head, &[("csrf", head.csrf.as_str()), ("resolution", "")]).await;
-        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
-        assert!(refused.has("请写明投诉如何解决") && refused.has(r#"<details class="cancel" open>"#), "{}", refused.html);
-        let by_wang = post(&app, &resolve, &wang, &[("csrf", wang.csrf.as_str()), ("resolution", "我已道歉")]).await;
+        // Resolving needs a text; the staff member may not resolve.
+        let resolve = format!("{case_path}/actions/resolve");
+        let refused = post(&app, &resolve, &head, &[("csrf", head.csrf.as_str()), ("f.resolution", "")]).await;
+        assert_eq!(refused.status, StatusCode::CONFLICT);
+        assert!(refused.has("请写明处理结果"), "{}", refused.html);
+        let by_wang = post(&app, &resolve, &wang, &[("csrf", wang.csrf.as_str()), ("f.resolution", "我已道歉")]).await;
         assert_eq!(by_wang.status, StatusCode::FORBIDDEN);
-        let ok = post(&app, &resolve, &head, &[("csrf", head.csrf.as_str()), ("resolution", "上门道歉并补送")]).await;
+        let ok = post(&app, &resolve, &head, &[("csrf", head.csrf.as_str()), ("f.resolution", "上门道歉并补送")]).await;
         assert_eq!(ok.status, StatusCode::SEE_OTHER);
-        let after = get(&app, "/complaints?done=resolve", Some(&head)).await;
-        assert!(after.has("投诉已标记为解决") && after.has("没有未解决的投诉") && after.has("上门道歉并补送"), "{}", after.html);
-        // The staff member concerned reads it on the page too, without the navigation link.
-        let own = get(&app, "/complaints", Some(&wang)).await;
-        assert!(own.has("上门道歉并补送") && !own.has(r#"data-test="nav-complaints""#) && !own.has(r#"data-test="resolve-open""#));
+        let after = get(&app, &case_path, Some(&head)).await;
+        assert!(after.has("已解决") && after.has("上门道歉并补送"), "{}", after.html);
+        // The staff member concerned reads it, and has nothing to take on it; the customer page
+        // lists it.
+        let own = get(&app, &case_path, Some(&wang)).await;
+        assert_eq!(own.status, StatusCode::OK);
+        assert!(own.has("上门道歉并补送") && !own.has(r#"data-test="take-resolve""#), "{}", own.html);
+        let page = get(&app, &path, Some(&head)).await;
+        assert!(page.has(r#"data-test="customer-cases""#) && page.has(&format!("/cases/{id}")), "{}", page.html);
     }
 );
 

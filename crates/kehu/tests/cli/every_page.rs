@@ -16,7 +16,7 @@ const PASSWORD: &str = "kehu-demo";
 /// Pages of one shape (`/ledger/{n}`) read per staff member and language.
 const PER_SHAPE: usize = 3;
 /// Customer pages read per staff member and language: a sample across the demo month, so
-/// follow-ups, claims of every state, complaints and history are among them.
+/// follow-ups, claims of every state, cases (complaints) and history are among them.
 const CUSTOMERS: usize = 12;
 /// Pages read per staff member and language at most.
 const PER_USER: usize = 70;
@@ -482,7 +482,7 @@ fn walk(p: &Preset, watch: &[String]) -> (usize, BTreeMap<String, BTreeSet<Strin
                 "/ledger",
                 "/visits",
                 "/events",
-                "/complaints",
+                "/cases",
                 "/conflicts",
                 "/admin",
                 "/no-such-page",

@@ -25,6 +25,14 @@ pub const OPEN: &str = "open";
 /// the cases they opened, so an action by the opener shows no one else's cases.
 pub const OPENER: &str = "opener";
 
+/// In an action's `by`: the case's customer's holder (the staff member with its valid claim).
+pub const OWNER: &str = "owner";
+
+/// In an action's `by`, `head_of:FIELD`: whoever heads the unit of the staff member the field
+/// names (the workflow's `head_roles` in that unit, or the nearest unit above; R11.6: the head
+/// of each party's division signs the settlement).
+pub const HEAD_OF: &str = "head_of:";
+
 /// A workflow as the policy file declares it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Workflow {
@@ -113,11 +121,12 @@ impl Workflow {
             .flat_map(Declared::exprs);
         let defaults = self.fields.iter().filter_map(|f| f.default.as_ref());
         let unless = self.timers.iter().filter_map(|t| t.unless.as_ref());
-        guards
-            .chain(effects)
-            .chain(unless)
-            .chain(defaults)
-            .any(|e| e.reads().iter().any(|v| CUSTOMER_VARIABLES.contains(&v.as_str())))
+        self.actions.iter().any(|a| a.by.iter().any(|b| b == OWNER))
+            || guards
+                .chain(effects)
+                .chain(unless)
+                .chain(defaults)
+                .any(|e| e.reads().iter().any(|v| CUSTOMER_VARIABLES.contains(&v.as_str())))
     }
 }
 
@@ -341,6 +350,11 @@ pub struct Action {
     /// Running totals: the value given for the first field is added to the second (a payment
     /// collected adds to what the case has collected, R12.8).
     pub adds: Vec<(String, String)>,
+    /// A sign-off of several whose signers must give the same values of these fields (R11.6:
+    /// to whom the customer goes, whether the parties argued); when one differs from an earlier
+    /// signature of the round, the case goes to `otherwise` instead.
+    pub agree: Vec<String>,
+    pub otherwise: Option<String>,
 }
 
 /// Who sees a workflow's cases besides each case's own people, and the rule that says so.
@@ -698,6 +712,9 @@ pub enum EffectDef {
     /// fewest customers, outside the unit `outside` gives (a unit id, or null for anywhere)
     /// (R11.9: a complaint unresolved for 3 days moves the customer to another division).
     Transfer { role: String, outside: Option<Expr> },
+    /// Hand the case's customer to the staff member `to` names (R11.6: to the party the
+    /// settlement awards it to).
+    TransferTo { to: Expr },
 }
 
 impl EffectDef {
@@ -708,6 +725,7 @@ impl EffectDef {
             EffectDef::SetGrade { value } | EffectDef::Set { value, .. } => Some(value),
             EffectDef::Register { name, .. } => Some(name),
             EffectDef::Transfer { outside, .. } => outside.as_ref(),
+            EffectDef::TransferTo { to } => Some(to),
             EffectDef::Tag { .. } | EffectDef::Snapshot => None,
         }
     }
@@ -716,7 +734,11 @@ impl EffectDef {
     pub fn on_customer(&self) -> bool {
         matches!(
             self,
-            EffectDef::SetGrade { .. } | EffectDef::Tag { .. } | EffectDef::Snapshot | EffectDef::Transfer { .. }
+            EffectDef::SetGrade { .. }
+                | EffectDef::Tag { .. }
+                | EffectDef::Snapshot
+                | EffectDef::Transfer { .. }
+                | EffectDef::TransferTo { .. }
         )
     }
 }
@@ -741,6 +763,8 @@ pub enum Effect {
     /// Hand the customer to whoever holds `role` with the fewest customers, outside
     /// `outside_unit` when there is one.
     Transfer { role: String, outside_unit: Option<i64> },
+    /// Hand the customer to `staff_id`.
+    TransferTo { staff_id: i64 },
 }
 
 impl Effect {
@@ -1059,8 +1083,9 @@ impl Workflow {
         while i < seen.len() {
             let here = seen[i].to_string();
             let moves = self.actions.iter().map(|a| (&a.from, &a.to));
+            let disagreed = self.actions.iter().map(|a| (&a.from, &a.otherwise));
             let timed = self.timers.iter().map(|t| (&t.states, &t.to));
-            for (from, to) in moves.chain(timed) {
+            for (from, to) in moves.chain(disagreed).chain(timed) {
                 if let Some(to) = to
                     && from.contains(&here)
                     && !seen.contains(&to.as_str())
@@ -1096,6 +1121,8 @@ pub struct Step {
     pub staff_id: Option<i64>,
     pub from_state: String,
     pub to_state: String,
+    /// The fields the step set (what a signer gave, compared by `agree`).
+    pub fields: Map<String, Value>,
 }
 
 /// A case as it stands.
@@ -1417,6 +1444,24 @@ fn effects_of(defs: &[Declared], scope: &Value, rule: &RuleId, step: &str) -> Re
                     outside_unit,
                 });
             }
+            EffectDef::TransferTo { to } => match to.staff_ids(scope).as_deref() {
+                Ok([one]) => out.push(Effect::TransferTo { staff_id: *one }),
+                other => {
+                    let why = match other {
+                        Ok(ids) => format!("{ids:?}"),
+                        Err(e) => e.clone(),
+                    };
+                    return Err(refusal(
+                        "effect_unevaluable",
+                        rule,
+                        format!("无法确定客户转交给谁（`{}`：{why}），应为一名员工", to.source),
+                        format!(
+                            "Whom the customer goes to cannot be told (`{}`: {why}); it is one staff member",
+                            to.source
+                        ),
+                    ));
+                }
+            },
             EffectDef::Set { field, value } => {
                 let v = value.scalar(scope).map_err(|e| {
                     refusal(
@@ -1852,6 +1897,43 @@ pub fn hand_over(
     }
 }
 
+/// A hand-over to a named staff member (R11.6: the party a settlement awards the customer to):
+/// the customer's other holders' claims end; nothing happens when `receiver` alone holds it
+/// already.
+pub fn hand_over_to(step: &Decision, (customer, from): (&str, &[(i64, String)]), receiver: (i64, &str)) -> HandOver {
+    let (id, name) = receiver;
+    let others: Vec<&str> = from.iter().filter(|(s, _)| *s != id).map(|(_, n)| n.as_str()).collect();
+    let already = others.is_empty() && from.iter().any(|(s, _)| *s == id);
+    let text = if already {
+        Text::new(
+            format!("客户「{customer}」仍由{name}持有"),
+            format!("The customer “{customer}” stays with {name}"),
+        )
+    } else if others.is_empty() {
+        Text::new(
+            format!("客户「{customer}」交给{name}"),
+            format!("The customer “{customer}” goes to {name}"),
+        )
+    } else {
+        Text::new(
+            format!("客户「{customer}」由{}转交给{name}", others.join("、")),
+            format!("The customer “{customer}” goes from {} to {name}", others.join(", ")),
+        )
+    };
+    HandOver {
+        receiver: (!already).then_some(id),
+        decision: Decision {
+            rule: step.rule.clone(),
+            policy_version: step.policy_version,
+            facts: json!({
+                "from": from.iter().map(|(s, _)| s).collect::<Vec<_>>(),
+                "receiver_id": id,
+            }),
+            text,
+        },
+    }
+}
+
 /// The people a case names in its staff fields: its own people, who see it (R11.9: the staff
 /// member a complaint is about reads it).
 pub fn people_of(wf: &Workflow, fields: &Map<String, Value>) -> Vec<i64> {
@@ -2007,11 +2089,16 @@ fn signer(
     a: &Action,
     case: &CaseFacts,
     actor: &Actor,
+    seated: &[(String, Vec<i64>)],
 ) -> Result<(Option<String>, Vec<String>), Refusal> {
     let admin = actor.roles.iter().any(|r| r == ADMIN_ROLE);
     let mine: Vec<&String> =
         a.by.iter()
-            .filter(|r| actor.roles.contains(r) || (r.as_str() == OPENER && case.opened_by == actor.id))
+            .filter(|r| {
+                actor.roles.contains(r)
+                    || (r.as_str() == OPENER && case.opened_by == actor.id)
+                    || seated.iter().any(|(s, ids)| s == *r && ids.contains(&actor.id))
+            })
             .collect();
     if !admin && mine.is_empty() {
         return Err(refusal(
@@ -2066,12 +2153,58 @@ fn signer(
 }
 
 /// The actions `actor` may take on the case now (for the pages and the inbox); an action's
-/// guard and fields are checked when it is taken.
+/// guard and fields are checked when it is taken. Seats held by a relation other than the opener
+/// (`owner`, `head_of:FIELD`) count only in `available_seated`, given who holds them.
 pub fn available<'w>(wf: &'w Workflow, case: &CaseFacts, actor: &Actor) -> Vec<&'w Action> {
+    available_seated(wf, case, actor, &[])
+}
+
+/// `available`, with who holds the workflow's relation seats on this case (`seats`).
+pub fn available_seated<'w>(
+    wf: &'w Workflow,
+    case: &CaseFacts,
+    actor: &Actor,
+    seated: &[(String, Vec<i64>)],
+) -> Vec<&'w Action> {
     wf.actions
         .iter()
-        .filter(|a| a.from.contains(&case.state) && signer(wf, a, case, actor).is_ok())
+        .filter(|a| a.from.contains(&case.state) && signer(wf, a, case, actor, seated).is_ok())
         .collect()
+}
+
+/// Whether some action of the workflow is taken by a relation that needs the case's
+/// surroundings to tell (`owner`, `head_of:FIELD`).
+pub fn has_relation_seats(wf: &Workflow) -> bool {
+    wf.actions
+        .iter()
+        .flat_map(|a| &a.by)
+        .any(|b| b == OWNER || b.starts_with(HEAD_OF))
+}
+
+/// Who holds each relation seat of the workflow's actions on a case (`owner`: the customer's
+/// holder; `head_of:FIELD`: the heads of the unit of the staff member FIELD names), as the
+/// interpreter read the case's surroundings.
+pub fn seats(wf: &Workflow, fields: &Map<String, Value>, around: &Around) -> Vec<(String, Vec<i64>)> {
+    let mut out: Vec<(String, Vec<i64>)> = Vec::new();
+    for seat in wf.actions.iter().flat_map(|a| &a.by) {
+        if out.iter().any(|(s, _)| s == seat) {
+            continue;
+        }
+        let ids: Vec<i64> = if seat == OWNER {
+            around.customer.as_ref().and_then(|c| c.owner).into_iter().collect()
+        } else if let Some(f) = seat.strip_prefix(HEAD_OF) {
+            fields
+                .get(f)
+                .and_then(Value::as_i64)
+                .and_then(|id| around.people.iter().find(|p| p.id == id))
+                .map(|p| p.heads.clone())
+                .unwrap_or_default()
+        } else {
+            continue;
+        };
+        out.push((seat.clone(), ids));
+    }
+    out
 }
 
 /// What an action is taken with.
@@ -2138,7 +2271,8 @@ pub fn decide(
             ),
         ));
     }
-    let (role, left) = signer(wf, a, case, actor)?;
+    let seated = seats(wf, &case.fields, around);
+    let (role, left) = signer(wf, a, case, actor, &seated)?;
     let note = note.map(str::trim).filter(|n| !n.is_empty());
     if a.note && note.is_none() {
         return Err(refusal(
@@ -2149,10 +2283,24 @@ pub fn decide(
         ));
     }
     let set = typed_fields(wf, input, &|d| a.fields.contains(&d.id))?;
+    // A sign-off whose signers must agree (R11.6): a value that differs from an earlier
+    // signature of this round ends the round, and the case goes to `otherwise`.
+    let disagreed: Vec<String> = {
+        let earlier: Vec<&Step> = this_round(case).iter().filter(|s| s.action == a.id).collect();
+        a.agree
+            .iter()
+            .filter(|f| {
+                let now = set.get(*f).unwrap_or(&Value::Null);
+                earlier.iter().any(|s| s.fields.get(*f).unwrap_or(&Value::Null) != now)
+            })
+            .cloned()
+            .collect()
+    };
+    let left = if disagreed.is_empty() { left } else { Vec::new() };
     let mut fields = case.fields.clone();
     fields.extend(set.clone());
     // Running totals and spending count once, on the step that completes the action.
-    let completes = left.is_empty();
+    let completes = left.is_empty() && disagreed.is_empty();
     let mut added = Map::new();
     for (from, to) in a.adds.iter().filter(|_| completes) {
         if let Some(n) = set.get(from).and_then(Value::as_i64) {
@@ -2184,13 +2332,38 @@ pub fn decide(
     for g in &a.guards {
         check_guard(g, &here_scope)?;
     }
-    let to = if left.is_empty() {
+    let to = if !disagreed.is_empty() {
+        a.otherwise.clone().unwrap_or_else(|| case.state.clone())
+    } else if left.is_empty() {
         a.to.clone().unwrap_or_else(|| case.state.clone())
     } else {
         case.state.clone()
     };
     let there = wf.state(&to).map(|s| s.name.clone()).unwrap_or_default();
-    let mut text = if !left.is_empty() {
+    let mut text = if !disagreed.is_empty() {
+        let names: Vec<Text> = disagreed
+            .iter()
+            .map(|f| wf.field(f).map(|d| d.name.clone()).unwrap_or_else(|| Text::new(f, f)))
+            .collect();
+        let zh: Vec<String> = names.iter().map(|n| format!("「{}」", n.zh)).collect();
+        let en: Vec<String> = names.iter().map(|n| format!("“{}”", n.en)).collect();
+        Text::new(
+            format!(
+                "{}签「{}」的意见与此前的签署不一致（{}），转为「{}」",
+                actor.name,
+                a.name.zh,
+                zh.join("、"),
+                there.zh
+            ),
+            format!(
+                "{} signed “{}” otherwise than before ({}): it is now {}",
+                actor.name,
+                a.name.en,
+                en.join(", "),
+                there.en
+            ),
+        )
+    } else if !left.is_empty() {
         Text::new(
             format!("{}已签「{}」，还需{}签", actor.name, a.name.zh, wf.roles_text(&left).zh),
             format!(
@@ -2214,7 +2387,7 @@ pub fn decide(
             format!("{} took “{}”", actor.name, a.name.en),
         )
     };
-    let done = left.is_empty();
+    let done = completes;
     let effects = if done {
         let step = format!("{}#{}", a.id, case.steps.len() + 1);
         effects_of(&a.effects, &here_scope, &a.rule, &step)?
@@ -2232,6 +2405,9 @@ pub fn decide(
         "workflow": wf.id, "action": a.id, "by": actor.id, "from": case.state, "to": to,
         "set": set, "still_to_sign": left,
     });
+    if !disagreed.is_empty() {
+        facts["disagreed"] = json!(disagreed);
+    }
     if !a.guards.is_empty() {
         facts["guards"] = a
             .guards
@@ -2823,6 +2999,7 @@ manual = false
             staff_id: Some(3),
             from_state: "proposed".into(),
             to_state: "proposed".into(),
+            fields: Map::new(),
         });
         assert_eq!(
             waiting_on(&wf, &c)
@@ -3346,6 +3523,19 @@ effects = [{ set_grade = "fields.grade" }, { untag = "regrading" }]
         assert!(
             e.contains("not one of those known"),
             "`outside` goes with a transfer: {e}"
+        );
+        let e = bad("by = [\"team_leader\"]\nnote", "by = [\"head_of:amount\"]\nnote");
+        assert!(
+            e.contains("not a staff field") && e.contains("names no head_roles"),
+            "a relation names a staff field and needs head_roles: {e}"
+        );
+        let e = bad(
+            "by = [\"team_leader\"]\nnote",
+            "by = [\"team_leader\"]\nagree = [\"amount\"]\nnote",
+        );
+        assert!(
+            e.contains("which it does not set") && e.contains("not a sign-off of all"),
+            "signers agree on fields they give, in a sign-off of all with otherwise: {e}"
         );
         let e = bad("by = [\"team_leader\"]\nnote", "by = [\"cashier\"]\nnote");
         assert!(e.contains("cashier"), "{e}");

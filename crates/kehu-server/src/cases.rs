@@ -503,7 +503,14 @@ async fn apply(
                 crate::snapshots::take(tx, row, &e.subject(row.id).unwrap_or_default(), decision, now).await?
             }
             Effect::Transfer { role, outside_unit } => {
-                transfer(tx, policy, row, (role, *outside_unit), decision, now).await?;
+                let to = Receiver::Fewest {
+                    role,
+                    outside: *outside_unit,
+                };
+                transfer(tx, policy, row, to, decision, now).await?;
+            }
+            Effect::TransferTo { staff_id } => {
+                transfer(tx, policy, row, Receiver::Named(*staff_id), decision, now).await?;
             }
             // The engine set the field in the case's fields, written with the step.
             Effect::Set { .. } => {}
@@ -530,11 +537,19 @@ async fn apply(
 /// end under the step's rule and the receiver gets a valid claim, each with the hand-over
 /// decision in the history. A customer nobody holds, or nobody to take it, stays as it is (the
 /// decision says so in the history of the case's step).
+/// Who a transfer hands the customer to.
+enum Receiver<'a> {
+    /// The holder of `role` with the fewest customers, outside the unit `outside`.
+    Fewest { role: &'a str, outside: Option<i64> },
+    /// This staff member (R11.6: the party awarded the customer).
+    Named(i64),
+}
+
 async fn transfer(
     tx: &mut Tx,
     policy: &Policy,
     row: &CaseRow,
-    (role, outside): (&str, Option<i64>),
+    to: Receiver<'_>,
     step: &Decision,
     now: Timestamp,
 ) -> Result<(), ApiError> {
@@ -549,17 +564,6 @@ async fn transfer(
         .filter(|c| c.status().is_active())
         .collect();
     let staff = kehu_store::staff::active_tx(tx, tenant).await?;
-    let counts = claims::held_by_staff(tx, tenant).await?;
-    let candidates: Vec<kehu_domain::workflow::Candidate> = staff
-        .iter()
-        .filter(|s| s.role_list().iter().any(|r| r == role))
-        .map(|s| kehu_domain::workflow::Candidate {
-            id: s.id,
-            name: s.display_name.clone(),
-            unit: s.unit_id,
-            held: counts.iter().find(|(id, _)| *id == s.id).map(|(_, n)| *n).unwrap_or(0),
-        })
-        .collect();
     let customer = kehu_store::customers::get_tx(tx, tenant, customer_id).await?;
     let from: Vec<(i64, String)> = held
         .iter()
@@ -572,13 +576,39 @@ async fn transfer(
             (c.staff_id, name)
         })
         .collect();
-    let h = kehu_domain::workflow::hand_over(
-        step,
-        (&customer.name, &from),
-        &candidates,
-        (outside, policy.claims.max_held),
-        &policy.role_name(role),
-    );
+    let h = match to {
+        Receiver::Fewest { role, outside } => {
+            let counts = claims::held_by_staff(tx, tenant).await?;
+            let candidates: Vec<kehu_domain::workflow::Candidate> = staff
+                .iter()
+                .filter(|s| s.role_list().iter().any(|r| r == role))
+                .map(|s| kehu_domain::workflow::Candidate {
+                    id: s.id,
+                    name: s.display_name.clone(),
+                    unit: s.unit_id,
+                    held: counts.iter().find(|(id, _)| *id == s.id).map(|(_, n)| *n).unwrap_or(0),
+                })
+                .collect();
+            kehu_domain::workflow::hand_over(
+                step,
+                (&customer.name, &from),
+                &candidates,
+                (outside, policy.claims.max_held),
+                &policy.role_name(role),
+            )
+        }
+        Receiver::Named(id) => {
+            let Some(who) = staff.iter().find(|s| s.id == id) else {
+                tracing::warn!(
+                    case.id = row.id,
+                    staff.id = id,
+                    "hand-over to a staff member who is not active skipped"
+                );
+                return Ok(());
+            };
+            kehu_domain::workflow::hand_over_to(step, (&customer.name, &from), (who.id, &who.display_name))
+        }
+    };
     let Some(receiver) = h.receiver else {
         tracing::info!(
             case.id = row.id,
@@ -591,7 +621,7 @@ async fn transfer(
     let reason = h.decision.text.zh.clone();
     let mut events = Vec::new();
     let mut first = None;
-    for old in &held {
+    for old in held.iter().filter(|c| c.staff_id != receiver) {
         let ended = claims::end(
             tx,
             old,
@@ -609,6 +639,24 @@ async fn transfer(
             first.get_or_insert(old.id);
             events.push((old.id, old.to_json(), ended.to_json()));
         }
+    }
+    let mut list: Vec<NewEvent<'_>> = events
+        .iter()
+        .map(|(id, before, after)| NewEvent {
+            actor_id: None,
+            entity: "claim",
+            entity_id: *id,
+            customer_id: Some(customer_id),
+            action: "hand_over",
+            before: Some(before.clone()),
+            after: Some(after.clone()),
+            decision: Some(&h.decision),
+        })
+        .collect();
+    if held.iter().any(|c| c.staff_id == receiver) {
+        // The receiver holds it already: only the others' claims end.
+        history::append_many(tx, tenant, now, list).await?;
+        return Ok(());
     }
     // The system has no staff row of its own: the receiver is the claim's registrant, and the
     // history event (no actor, the hand-over decision) says why.
@@ -629,19 +677,6 @@ async fn transfer(
         },
     )
     .await?;
-    let mut list: Vec<NewEvent<'_>> = events
-        .iter()
-        .map(|(id, before, after)| NewEvent {
-            actor_id: None,
-            entity: "claim",
-            entity_id: *id,
-            customer_id: Some(customer_id),
-            action: "hand_over",
-            before: Some(before.clone()),
-            after: Some(after.clone()),
-            decision: Some(&h.decision),
-        })
-        .collect();
     list.push(NewEvent {
         actor_id: None,
         entity: "claim",
@@ -907,6 +942,31 @@ pub async fn get(state: &AppState, caller: &Caller, id: i64) -> Result<CaseView,
 async fn view_of(state: &AppState, row: CaseRow, steps: Vec<StepRow>) -> Result<CaseView, ApiError> {
     let timers = deadlines::prefixed(&state.db, row.tenant_id, row.id, TIMER.kind).await?;
     Ok(CaseView { row, steps, timers })
+}
+
+/// Who holds the relation seats of case `row`'s workflow (the customer's holder, the head of a
+/// named person's unit), read now, for the pages; none to read for most workflows.
+pub async fn seated(
+    state: &AppState,
+    policy: &Policy,
+    wf: &Workflow,
+    row: &CaseRow,
+) -> Result<Vec<(String, Vec<i64>)>, ApiError> {
+    if !workflow::has_relation_seats(wf) {
+        return Ok(Vec::new());
+    }
+    let fields = row.field_map();
+    let mut tx = state.db.begin().await?;
+    let near = around(
+        &mut tx,
+        (policy, wf),
+        (row.tenant_id, row.customer_id),
+        (&Map::new(), &fields),
+        state.now(),
+    )
+    .await?;
+    tx.rollback().await?;
+    Ok(workflow::seats(wf, &fields, &near))
 }
 
 /// The ledger entries case `row`'s steps charged that the caller sees, oldest first.

@@ -71,6 +71,7 @@ impl StepRow {
             staff_id: self.staff_id,
             from_state: self.from_state.clone(),
             to_state: self.to_state.clone(),
+            fields: serde_json::from_str(&self.fields).unwrap_or_default(),
         }
     }
 

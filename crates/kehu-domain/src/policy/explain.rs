@@ -890,7 +890,30 @@ fn workflow(p: &Policy, out: &mut Vec<Line>, w: &crate::workflow::Workflow) {
         ));
     }
     for a in &w.actions {
-        let who = roles(p, &a.by);
+        // The policy's role names, and the workflow's names for its relations (the opener, the
+        // customer's holder, the head of a named person's unit).
+        let who = Text::new(
+            a.by.iter()
+                .map(|r| {
+                    if p.role(r).is_some() || r == crate::workflow::OPENER {
+                        p.role_name(r).zh
+                    } else {
+                        w.roles_text(&[r]).zh
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("、"),
+            a.by.iter()
+                .map(|r| {
+                    if p.role(r).is_some() || r == crate::workflow::OPENER {
+                        p.role_name(r).en
+                    } else {
+                        w.roles_text(&[r]).en
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
         let from: Vec<Text> = a.from.iter().map(|f| state(f)).collect();
         let from = Text::new(
             from.iter().map(|s| s.zh.as_str()).collect::<Vec<_>>().join("、"),
@@ -921,6 +944,21 @@ fn workflow(p: &Policy, out: &mut Vec<Line>, w: &crate::workflow::Workflow) {
         if a.signoff == Signoff::All {
             z.push_str("；每个角色各签一次，由不同的人签，最后一人签后生效");
             e.push_str("; each role signs, each by a different person, and it takes effect on the last");
+        }
+        if let (false, Some(o)) = (a.agree.is_empty(), &a.otherwise) {
+            let names: Vec<Text> = a.agree.iter().map(|f| field_name(f)).collect();
+            let zh: Vec<String> = names.iter().map(|n| format!("「{}」", n.zh)).collect();
+            let en: Vec<String> = names.iter().map(|n| format!("“{}”", n.en)).collect();
+            z.push_str(&format!(
+                "；各人所签的{}须一致，不一致时转为「{}」",
+                zh.join("、"),
+                state(o).zh
+            ));
+            e.push_str(&format!(
+                "; each signs the same {}, and when one differs it becomes {}",
+                en.join(" and "),
+                state(o).en
+            ));
         }
         if a.not_opener {
             z.push_str("；开启案件的人不能进行");
@@ -1115,6 +1153,23 @@ fn effect(p: &Policy, w: &crate::workflow::Workflow, d: &crate::workflow::Effect
                         who.en
                     ),
                 )
+            }
+            crate::workflow::EffectDef::TransferTo { to } => {
+                let named: Vec<Text> = crate::workflow::fields_read(&to.source)
+                    .iter()
+                    .filter_map(|f| w.field(f))
+                    .map(|f| f.name.clone())
+                    .collect();
+                match named.as_slice() {
+                    [one] => (
+                        format!("结束其他人的认领，把客户交给「{}」", one.zh),
+                        format!("ends the others' claims and hands the customer to “{}”", one.en),
+                    ),
+                    _ => (
+                        "结束其他人的认领，把客户交给条件所指的员工".to_string(),
+                        "ends the others' claims and hands the customer to the staff member it names".to_string(),
+                    ),
+                }
             }
             crate::workflow::EffectDef::Transfer { role, outside } => {
                 let who = p.role_name(role);

@@ -29,8 +29,9 @@ use toml::Spanned;
 use super::{Checker, LedgerCode, Role};
 use crate::text::Text;
 use crate::workflow::{
-    Action, Budget, CUSTOMER_VARIABLES, Checklist, Declared, EffectDef, Expr, FieldDef, FieldKind, Figure, Guard, Item,
-    Message, OPENER, Ranking, Signoff, Spend, State, Subject, Timer, Unclear, Visibility, Workflow,
+    Action, Budget, CUSTOMER_VARIABLES, Checklist, Declared, EffectDef, Expr, FieldDef, FieldKind, Figure, Guard,
+    HEAD_OF, Item, Message, OPENER, OWNER, Ranking, Signoff, Spend, State, Subject, Timer, Unclear, Visibility,
+    Workflow,
 };
 
 #[derive(Deserialize)]
@@ -229,6 +230,9 @@ struct RawEffect {
     /// ...outside the unit this expression gives.
     #[serde(default)]
     outside: Option<Spanned<String>>,
+    /// Hand the case's customer to the staff member this expression names.
+    #[serde(default)]
+    transfer_to: Option<Spanned<String>>,
     /// The effect applies only when this expression holds.
     #[serde(default)]
     when: Option<Spanned<String>>,
@@ -313,6 +317,12 @@ struct RawAction {
     /// Running totals: `{ GIVEN = TOTAL }` adds the value given for GIVEN to the field TOTAL.
     #[serde(default)]
     adds: Option<Spanned<std::collections::BTreeMap<String, String>>>,
+    /// Fields every signer of an `all` sign-off must give alike...
+    #[serde(default)]
+    agree: Vec<Spanned<String>>,
+    /// ...else the case goes to this state.
+    #[serde(default)]
+    otherwise: Option<Spanned<String>>,
 }
 
 /// What an expression may read as `fields.ID`: the fields, and each checklist's answers.
@@ -430,6 +440,7 @@ impl Checker<'_> {
                 e.set.is_some(),
                 e.register.is_some(),
                 e.transfer.is_some(),
+                e.transfer_to.is_some(),
             ];
             if given.iter().filter(|g| **g).count() != 1
                 || (e.to.is_some() != e.charge.is_some())
@@ -440,7 +451,7 @@ impl Checker<'_> {
                 self.error(
                     span,
                     format!("an effect of workflow `{}` is not one of those known", r.wf),
-                    "write one of { charge = \"CODE\", to = \"case.opened_by\" }, { set_grade = \"fields.grade\" }, { tag = \"TAG\" }, { untag = \"TAG\" }, { snapshot = true }, { set = \"FIELD\", value = \"true\" } { register = \"fields.name\", assign_to = \"ROLE\" } or { transfer = \"ROLE\", outside = \"EXPR\" }, each with an optional when = \"EXPR\"",
+                    "write one of { charge = \"CODE\", to = \"case.opened_by\" }, { set_grade = \"fields.grade\" }, { tag = \"TAG\" }, { untag = \"TAG\" }, { snapshot = true }, { set = \"FIELD\", value = \"true\" } { register = \"fields.name\", assign_to = \"ROLE\" } or { transfer = \"ROLE\", outside = \"EXPR\" } or { transfer_to = \"fields.STAFF\" }, each with an optional when = \"EXPR\"",
                 );
                 continue;
             }
@@ -478,6 +489,8 @@ impl Checker<'_> {
                         name,
                         role: role.into_iter().next().unwrap_or_default(),
                     })
+                } else if let Some(to) = &e.transfer_to {
+                    self.expr_of(to, r).map(|to| EffectDef::TransferTo { to })
                 } else if let Some(role) = &e.transfer {
                     let role = self.role_list(&Spanned::new(role.span(), vec![role.clone()]), r.roles, "transfer");
                     let outside = match &e.outside {
@@ -1183,15 +1196,46 @@ impl Checker<'_> {
                 if let Some(to) = &a.to {
                     self.state_ref(to, &states, &id);
                 }
-                // `opener` is a relation to the case; the rest are roles.
+                // `opener`, `owner` and `head_of:FIELD` are relations to the case; the rest are
+                // roles.
                 let by_opener = a.by.get_ref().iter().any(|r| r.get_ref() == OPENER);
+                let mut relations: Vec<String> = Vec::new();
+                for b in a.by.get_ref() {
+                    let seat = b.get_ref();
+                    if seat == OWNER {
+                        if subject == Subject::None {
+                            self.error(
+                                b.span(),
+                                format!("action `{aid}` is taken by the customer's holder, but a case of workflow `{id}` has no customer"),
+                                "name roles, or make the workflow's subject \"customer\"",
+                            );
+                        }
+                        relations.push(seat.clone());
+                    } else if let Some(f) = seat.strip_prefix(HEAD_OF) {
+                        if !fields.iter().any(|x| x.id == f && x.kind == FieldKind::Staff) {
+                            self.error(
+                                b.span(),
+                                format!("`{seat}` names `{f}`, which is not a staff field of workflow `{id}`"),
+                                "write head_of:FIELD with a field of type \"staff\"",
+                            );
+                        }
+                        if w.head_roles.as_ref().is_none_or(|h| h.get_ref().is_empty()) {
+                            self.error(
+                                b.span(),
+                                format!("`{seat}` is whoever heads a unit, but workflow `{id}` names no head_roles"),
+                                "add head_roles = [\"ROLE\"] to the workflow",
+                            );
+                        }
+                        relations.push(seat.clone());
+                    }
+                }
                 let role_refs: Vec<Spanned<String>> =
                     a.by.get_ref()
                         .iter()
-                        .filter(|r| r.get_ref() != OPENER)
+                        .filter(|r| r.get_ref() != OPENER && !relations.contains(r.get_ref()))
                         .cloned()
                         .collect();
-                let mut by = if role_refs.is_empty() && by_opener {
+                let mut by = if role_refs.is_empty() && (by_opener || !relations.is_empty()) {
                     Vec::new()
                 } else {
                     self.role_list(
@@ -1200,6 +1244,7 @@ impl Checker<'_> {
                         &format!("action `{aid}` by"),
                     )
                 };
+                by.extend(relations);
                 if by_opener {
                     by.push(OPENER.to_string());
                     if a.not_opener {
@@ -1258,6 +1303,45 @@ impl Checker<'_> {
                         }
                     })
                     .collect();
+                let agree: Vec<String> = a.agree.iter().map(|f| f.get_ref().clone()).collect();
+                for f in &a.agree {
+                    if !set.contains(f.get_ref()) {
+                        self.error(
+                            f.span(),
+                            format!(
+                                "action `{aid}` asks its signers to agree on `{}`, which it does not set",
+                                f.get_ref()
+                            ),
+                            "list the field in the action's fields",
+                        );
+                    }
+                }
+                if let Some(o) = &a.otherwise {
+                    self.state_ref(o, &states, &id);
+                    if a.from.get_ref().iter().any(|f| f.get_ref() == o.get_ref()) {
+                        self.error(
+                            o.span(),
+                            format!(
+                                "action `{aid}` goes to `{}` when its signers disagree, a state it is taken in",
+                                o.get_ref()
+                            ),
+                            "name a state the case moves to (escalated, for example)",
+                        );
+                    }
+                }
+                if !agree.is_empty() && (signoff != Signoff::All || a.otherwise.is_none()) {
+                    self.error(
+                        a.id.span(),
+                        format!("action `{aid}` asks its signers to agree, but is not a sign-off of all with a state for when they do not"),
+                        "write signoff = \"all\" and otherwise = \"STATE\" with agree",
+                    );
+                } else if agree.is_empty() && a.otherwise.is_some() {
+                    self.error(
+                        a.id.span(),
+                        format!("action `{aid}` has otherwise but nothing to agree on"),
+                        "add agree = [\"FIELD\", ...], or remove otherwise",
+                    );
+                }
                 let spend = a
                     .spend
                     .as_ref()
@@ -1297,6 +1381,8 @@ impl Checker<'_> {
                         .collect(),
                     answers,
                     effects: self.effects(&a.effects, &r, codes),
+                    agree,
+                    otherwise: a.otherwise.as_ref().map(|o| o.get_ref().clone()),
                 });
             }
             let mut figures: Vec<Figure> = Vec::new();
@@ -1346,6 +1432,30 @@ impl Checker<'_> {
                 max_money,
                 role_names: roles.iter().map(|r| (r.id.clone(), r.name.clone())).collect(),
             };
+            // The relations of the actions' `by`, by name: who a page says takes them.
+            let seats: Vec<String> = wf
+                .actions
+                .iter()
+                .flat_map(|a| &a.by)
+                .filter(|b| *b == OWNER || b.starts_with(HEAD_OF))
+                .cloned()
+                .collect();
+            for seat in seats {
+                if wf.role_names.iter().any(|(r, _)| *r == seat) {
+                    continue;
+                }
+                let name = match seat.strip_prefix(HEAD_OF) {
+                    Some(f) => {
+                        let n = wf.field(f).map(|d| d.name.clone()).unwrap_or_else(|| Text::new(f, f));
+                        Text::new(
+                            format!("「{}」所在部门的负责人", n.zh),
+                            format!("the head of {}'s unit", n.en),
+                        )
+                    }
+                    None => Text::new("客户归属人", "the customer's holder"),
+                };
+                wf.role_names.push((seat, name));
+            }
             for t in &w.timers {
                 if let Some(timer) = self.timer(t, &wf, roles, codes) {
                     wf.timers.push(timer);

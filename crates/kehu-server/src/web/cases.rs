@@ -927,7 +927,8 @@ async fn case_page(
             (e.id, e.staff_name.unwrap_or_default(), what, much)
         })
         .collect();
-    let actions = workflow::available(wf, &facts, &me)
+    let seated = cases::seated(state, &policy, wf, r).await?;
+    let actions = workflow::available_seated(wf, &facts, &me, &seated)
         .into_iter()
         .filter(|_| !retired)
         .enumerate()

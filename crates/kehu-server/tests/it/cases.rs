@@ -1048,3 +1048,199 @@ both!(
         assert_eq!(fined(wang.staff_id).await, 1);
     }
 );
+
+/// A dispute between two consultants of two teams over a customer (the shape of R11.6, in no
+/// rulebook): the manager and the head of each party's team sign the same outcome, and the
+/// customer goes to the party awarded; signatures that differ send it to the general manager.
+const DISPUTE: &str = r#"
+[[workflows]]
+id = "dispute"
+rule = "R94.1"
+name = { zh = "归属争议", en = "Ownership dispute" }
+open_by = ["sales_manager"]
+head_roles = ["team_leader"]
+initial = "open"
+states = [
+  { id = "open", name = { zh = "协商中", en = "open" } },
+  { id = "escalated", name = { zh = "待总经理裁决", en = "with the general manager" } },
+  { id = "settled", name = { zh = "已协商解决", en = "settled" } },
+  { id = "ruled", name = { zh = "已裁决", en = "ruled" } },
+]
+fields = [
+  { id = "party_a", type = "staff", required = true, name = { zh = "当事人甲", en = "First party" } },
+  { id = "party_b", type = "staff", required = true, name = { zh = "当事人乙", en = "Second party" } },
+  { id = "award_to", type = "staff", name = { zh = "客户判归", en = "Awarded to" } },
+  { id = "argued", type = "bool", name = { zh = "在客户面前争执", en = "Argued in front of the customer" } },
+]
+[[workflows.guards]]
+rule = "R94.1"
+when = "fields.party_a != fields.party_b && staff[string(fields.party_a)].unit != staff[string(fields.party_b)].unit"
+refusal = { zh = "争议发生在两个团队的两人之间", en = "A dispute is between two people of two teams" }
+[[workflows.actions]]
+id = "sign"
+name = { zh = "签署处理意见", en = "Sign the outcome" }
+from = ["open"]
+to = "settled"
+by = ["sales_manager", "head_of:party_a", "head_of:party_b"]
+signoff = "all"
+fields = ["award_to", "argued"]
+agree = ["award_to", "argued"]
+otherwise = "escalated"
+guard = { rule = "R94.1", when = "fields.award_to == fields.party_a || fields.award_to == fields.party_b", refusal = { zh = "客户只能判归当事人之一", en = "The customer goes to one of the parties" } }
+effects = [
+  { transfer_to = "fields.award_to" },
+  { charge = "dispute_argued", to = "[fields.party_a, fields.party_b]", when = "fields.argued == true" },
+]
+[[workflows.actions]]
+id = "rule"
+name = { zh = "总经理裁决", en = "Rule" }
+from = ["escalated"]
+to = "ruled"
+by = ["general_manager"]
+fields = ["award_to", "argued"]
+guard = { rule = "R94.1", when = "fields.award_to == fields.party_a || fields.award_to == fields.party_b", refusal = { zh = "客户只能判归当事人之一", en = "The customer goes to one of the parties" } }
+effects = [
+  { transfer_to = "fields.award_to" },
+  { charge = "dispute_argued", to = "[fields.party_a, fields.party_b]", when = "fields.argued == true" },
+]
+[[ledger.codes]]
+code = "dispute_argued"
+rule = "R94.1"
+kind = "penalty"
+name = { zh = "在客户面前争执", en = "Argued in front of the customer" }
+amount = 10000
+manual = false
+"#;
+
+both!(
+    a_sign_off_by_the_heads_of_the_parties_units_must_agree_else_the_general_manager_rules,
+    |app: TestApp| async move {
+        use crate::timed::staff_of;
+        with_workflow(&app, DISPUTE).await;
+        let admin = &app.admin;
+        let unit = |name: &'static str| {
+            let app = &app;
+            async move { app.post("/api/v1/units", admin, json!({ "name": name })).await.1["id"].as_i64() }
+        };
+        let (t1, t2) = (unit("一组").await, unit("二组").await);
+        let lead1 = staff_of(&app, admin, "lead1", "赵组长", "team_leader", t1).await;
+        let lead2 = staff_of(&app, admin, "lead2", "钱组长", "team_leader", t2).await;
+        let wang = staff_of(&app, admin, "wang", "王芳", "consultant", t1).await;
+        let li = staff_of(&app, admin, "li", "李强", "consultant", t2).await;
+        let zhou = staff_of(&app, admin, "zhou", "周经理", "sales_manager", None).await;
+        let gm = staff_of(&app, admin, "gm", "吴总", "general_manager", None).await;
+        let customer = app.customer(&zhou, "孙先生", "13900009401").await;
+        let open = |a: &crate::support::Session, b: &crate::support::Session| json!({ "workflow": "dispute", "customer_id": customer, "fields": { "party_a": a.staff_id, "party_b": b.staff_id } });
+        let signed = |to: &crate::support::Session, argued: bool| json!({ "fields": { "award_to": to.staff_id, "argued": argued } });
+        let (s, e) = app.post("/api/v1/cases", &zhou, open(&wang, &wang)).await;
+        assert_eq!(
+            (s, e["code"].as_str(), e["rule"].as_str()),
+            (StatusCode::CONFLICT, Some("guard_refused"), Some("R94.1")),
+            "{e}"
+        );
+        let (s, c) = app.post("/api/v1/cases", &zhou, open(&wang, &li)).await;
+        assert_eq!(s, StatusCode::CREATED, "{c}");
+        let path = format!("/api/v1/cases/{}", c["id"]);
+        let sign = format!("{path}/actions/sign");
+        assert_eq!(
+            c["waiting_on"][0]["roles"],
+            json!(["sales_manager", "head_of:party_a", "head_of:party_b"]),
+            "{c}"
+        );
+
+        // A party signs nothing; the general manager does not rule before it is escalated; the
+        // award goes to a party.
+        let (s, e) = app.post(&sign, &li, signed(&li, true)).await;
+        assert_eq!(
+            (s, e["code"].as_str()),
+            (StatusCode::FORBIDDEN, Some("forbidden")),
+            "{e}"
+        );
+        assert!(
+            e["detail"].as_str().unwrap().contains("「当事人乙」所在部门的负责人"),
+            "{e}"
+        );
+        let (s, e) = app.post(&format!("{path}/actions/rule"), &gm, signed(&li, true)).await;
+        assert_eq!(
+            (s, e["code"].as_str()),
+            (StatusCode::CONFLICT, Some("action_not_available")),
+            "{e}"
+        );
+        let (s, e) = app.post(&sign, &lead2, signed(&zhou, true)).await;
+        assert_eq!((s, e["rule"].as_str()), (StatusCode::CONFLICT, Some("R94.1")), "{e}");
+
+        // The head of the second party's team signs in that seat, once; the case page offers the
+        // first party's head the signature, and the party none.
+        let (s, c) = app.post(&sign, &lead2, signed(&li, true)).await;
+        assert_eq!((s, c["state"].as_str()), (StatusCode::OK, Some("open")), "{c}");
+        assert_eq!(c["steps"][1]["role"], "head_of:party_b", "{c}");
+        let (_, e) = app.post(&sign, &lead2, signed(&li, true)).await;
+        assert_eq!(e["code"], "already_signed", "{e}");
+        let page_path = format!("/cases/{}", c["id"]);
+        let page = crate::web::get(&app, &page_path, Some(&lead1)).await;
+        assert!(page.has(r#"data-test="take-sign""#), "{}", page.html);
+        let page = crate::web::get(&app, &page_path, Some(&wang)).await;
+        assert!(!page.has(r#"data-test="take-sign""#), "{}", page.html);
+
+        // The manager and the first head sign the same: settled, the customer goes to the party
+        // awarded, and both parties are fined for arguing in front of the customer.
+        let (_, c) = app.post(&sign, &zhou, signed(&li, true)).await;
+        assert_eq!(c["state"], "open", "{c}");
+        let (s, c) = app.post(&sign, &lead1, signed(&li, true)).await;
+        assert_eq!((s, c["state"].as_str()), (StatusCode::OK, Some("settled")), "{c}");
+        let (_, o) = app.get(&format!("/api/v1/customers/{customer}/ownership"), admin).await;
+        assert_eq!(o["owner_id"].as_i64(), Some(li.staff_id), "{o}");
+        // The head sees the fines of their own team; the admin sees both.
+        assert_eq!(c["charges"].as_array().unwrap().len(), 1, "{c}");
+        let (_, c) = app.get(&path, admin).await;
+        let fined: Vec<(i64, String)> = c["charges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| (e["staff_id"].as_i64().unwrap(), e["code"].as_str().unwrap().to_string()))
+            .collect();
+        assert_eq!(
+            fined,
+            vec![
+                (wang.staff_id, "dispute_argued".into()),
+                (li.staff_id, "dispute_argued".into())
+            ]
+        );
+
+        // Heads who sign differently send it up; the general manager alone rules, and the
+        // customer moves from the holder to the party awarded.
+        let (_, c) = app.post("/api/v1/cases", &zhou, open(&wang, &li)).await;
+        let path = format!("/api/v1/cases/{}", c["id"]);
+        let sign = format!("{path}/actions/sign");
+        app.post(&sign, &lead1, signed(&wang, false)).await;
+        let (s, c) = app.post(&sign, &lead2, signed(&li, false)).await;
+        assert_eq!((s, c["state"].as_str()), (StatusCode::OK, Some("escalated")), "{c}");
+        let last = c["decisions"].as_array().unwrap().last().unwrap().clone();
+        assert_eq!(last["facts"]["disagreed"], json!(["award_to"]), "{last}");
+        assert!(last["text"].as_str().unwrap().contains("不一致"), "{last}");
+        let (s, e) = app
+            .post(&format!("{path}/actions/rule"), &lead1, signed(&wang, false))
+            .await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{e}");
+        let (s, c) = app
+            .post(&format!("{path}/actions/rule"), &gm, signed(&wang, false))
+            .await;
+        assert_eq!((s, c["state"].as_str()), (StatusCode::OK, Some("ruled")), "{c}");
+        let (_, o) = app.get(&format!("/api/v1/customers/{customer}/ownership"), admin).await;
+        assert_eq!(o["owner_id"].as_i64(), Some(wang.staff_id), "{o}");
+        assert_eq!(c["charges"].as_array().unwrap().len(), 0, "nobody argued: {c}");
+        let (_, h) = app.get(&format!("/api/v1/customers/{customer}/history"), admin).await;
+        let ended = h["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["action"] == "hand_over" && e["after"]["status"] == "cancelled")
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(ended["decision"]["rule"], "R94.1", "{h}");
+        assert!(
+            ended["decision"]["text"].as_str().unwrap().contains("由李强转交给王芳"),
+            "{ended}"
+        );
+    }
+);

@@ -892,27 +892,19 @@ fn workflow(p: &Policy, out: &mut Vec<Line>, w: &crate::workflow::Workflow) {
     for a in &w.actions {
         // The policy's role names, and the workflow's names for its relations (the opener, the
         // customer's holder, the head of a named person's unit).
+        let names: Vec<Text> =
+            a.by.iter()
+                .map(|r| {
+                    if p.role(r).is_some() || r == crate::workflow::OPENER {
+                        p.role_name(r)
+                    } else {
+                        w.roles_text(&[r])
+                    }
+                })
+                .collect();
         let who = Text::new(
-            a.by.iter()
-                .map(|r| {
-                    if p.role(r).is_some() || r == crate::workflow::OPENER {
-                        p.role_name(r).zh
-                    } else {
-                        w.roles_text(&[r]).zh
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join("、"),
-            a.by.iter()
-                .map(|r| {
-                    if p.role(r).is_some() || r == crate::workflow::OPENER {
-                        p.role_name(r).en
-                    } else {
-                        w.roles_text(&[r]).en
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join(", "),
+            names.iter().map(|n| n.zh.as_str()).collect::<Vec<_>>().join("、"),
+            names.iter().map(|n| n.en.as_str()).collect::<Vec<_>>().join(", "),
         );
         let from: Vec<Text> = a.from.iter().map(|f| state(f)).collect();
         let from = Text::new(

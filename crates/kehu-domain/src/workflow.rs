@@ -105,6 +105,33 @@ impl Workflow {
             .collect()
     }
 
+    /// Whether the workflow needs to know who holds its customer: an expression reads
+    /// `customer.owner`, or an action is taken by the `owner` (when none does, the interpreter
+    /// does not look the holder up).
+    pub fn reads_owner(&self) -> bool {
+        let guards = self
+            .guards
+            .iter()
+            .chain(self.actions.iter().flat_map(|a| &a.guards))
+            .map(|g| &g.when);
+        let effects = self
+            .on_open
+            .iter()
+            .chain(self.actions.iter().flat_map(|a| &a.effects))
+            .chain(self.timers.iter().flat_map(|t| &t.effects))
+            .flat_map(Declared::exprs);
+        let others = self
+            .fields
+            .iter()
+            .filter_map(|f| f.default.as_ref())
+            .chain(self.timers.iter().filter_map(|t| t.unless.as_ref()));
+        self.actions.iter().any(|a| a.by.iter().any(|b| b == OWNER))
+            || guards
+                .chain(effects)
+                .chain(others)
+                .any(|e| e.source.contains("customer.owner"))
+    }
+
     /// Whether any expression of the workflow reads its customer or the customer's other cases
     /// (when none does, the interpreter reads neither).
     pub fn reads_customer(&self) -> bool {
@@ -4039,6 +4066,12 @@ effects = [{ register = "fields.target", assign_to = "consultant" }]
         let src = include_str!("../../../presets/event-customers.toml");
         let p = Policy::parse(src, "event-customers.toml").unwrap();
         let wf = p.workflow("complaint").unwrap();
+        assert!(wf.reads_owner(), "the default reads the customer's holder");
+        let partners = Policy::parse(include_str!("../../../presets/partner-network.toml"), "p.toml").unwrap();
+        assert!(
+            partners.workflows.iter().all(|w| !w.reads_owner()),
+            "nobody looks the holder up for nothing"
+        );
         let head = Actor {
             id: 9,
             name: "钱主任".into(),

@@ -185,11 +185,17 @@ async fn around(
     if let Some(id) = customer_id.filter(|_| wf.reads_customer()) {
         let c = kehu_store::customers::get_tx(tx, tenant, id).await?;
         near.cases = store::of_customer_tx(tx, tenant, id).await?;
-        let owner = kehu_store::claims::for_customer_tx(tx, tenant, id)
-            .await?
-            .into_iter()
-            .find(|c| c.status() == kehu_domain::claim::ClaimStatus::Valid)
-            .map(|c| c.staff_id);
+        // Who holds it, read only when the workflow asks (R11.9: a complaint is about the
+        // holder by default).
+        let owner = if wf.reads_owner() {
+            kehu_store::claims::for_customer_tx(tx, tenant, id)
+                .await?
+                .into_iter()
+                .find(|c| c.status() == kehu_domain::claim::ClaimStatus::Valid)
+                .map(|c| c.staff_id)
+        } else {
+            None
+        };
         near.customer = Some(CustomerFacts {
             id,
             tags: c.tag_list(),
@@ -617,45 +623,26 @@ async fn transfer(
         );
         return Ok(());
     };
-    // The reason is written once, in the tenant's default language; the decision has both.
+    // The others' claims end as every rule ends one (kept with the end, deadlines gone, the
+    // history with the hand-over decision); the reason is written once, in the tenant's default
+    // language, and the decision has both.
     let reason = h.decision.text.zh.clone();
-    let mut events = Vec::new();
     let mut first = None;
     for old in held.iter().filter(|c| c.staff_id != receiver) {
-        let ended = claims::end(
-            tx,
-            old,
-            claims::End {
-                status: kehu_domain::claim::ClaimStatus::Cancelled,
-                at: now,
-                rule: &h.decision.rule,
-                by: None,
-                reason: Some(&reason),
-            },
-        )
-        .await?;
-        deadlines::cancel_kinds(tx, tenant, old.id, &crate::lifecycle::CLAIM_DEADLINES).await?;
-        if let Some(ended) = ended {
+        let ending = crate::lifecycle::Ending {
+            status: kehu_domain::claim::ClaimStatus::Cancelled,
+            by: None,
+            reason: Some(&reason),
+            action: "hand_over",
+            decision: &h.decision,
+            at: now,
+        };
+        if crate::lifecycle::end_claim(tx, old, ending).await?.is_some() {
             first.get_or_insert(old.id);
-            events.push((old.id, old.to_json(), ended.to_json()));
         }
     }
-    let mut list: Vec<NewEvent<'_>> = events
-        .iter()
-        .map(|(id, before, after)| NewEvent {
-            actor_id: None,
-            entity: "claim",
-            entity_id: *id,
-            customer_id: Some(customer_id),
-            action: "hand_over",
-            before: Some(before.clone()),
-            after: Some(after.clone()),
-            decision: Some(&h.decision),
-        })
-        .collect();
     if held.iter().any(|c| c.staff_id == receiver) {
         // The receiver holds it already: only the others' claims end.
-        history::append_many(tx, tenant, now, list).await?;
         return Ok(());
     }
     // The system has no staff row of its own: the receiver is the claim's registrant, and the
@@ -677,17 +664,22 @@ async fn transfer(
         },
     )
     .await?;
-    list.push(NewEvent {
-        actor_id: None,
-        entity: "claim",
-        entity_id: new.id,
-        customer_id: Some(customer_id),
-        action: "hand_over",
-        before: None,
-        after: Some(new.to_json()),
-        decision: Some(&h.decision),
-    });
-    history::append_many(tx, tenant, now, list).await?;
+    history::append(
+        tx,
+        tenant,
+        now,
+        NewEvent {
+            actor_id: None,
+            entity: "claim",
+            entity_id: new.id,
+            customer_id: Some(customer_id),
+            action: "hand_over",
+            before: None,
+            after: Some(new.to_json()),
+            decision: Some(&h.decision),
+        },
+    )
+    .await?;
     // The new holder's claim runs under the policy's follow-up rules from now on.
     crate::lifecycle::settle(tx, policy, new, now).await?;
     Ok(())

@@ -6,7 +6,6 @@
 pub mod assign;
 pub mod cadence;
 pub mod claim;
-pub mod conflict;
 pub mod contact;
 pub mod decision;
 pub mod event;

@@ -74,6 +74,17 @@ impl Org {
         Vec::new()
     }
 
+    /// Whom `head` heads: of `staff` (each with their unit), those whose heads, as
+    /// [`Org::heads_of`] answers with `holders`, include `head` (R11.6: the parties whose
+    /// conflicts a division head signs).
+    pub fn headed_by(&self, head: i64, staff: &[(i64, Option<i64>)], holders: &[(i64, Option<i64>)]) -> Vec<i64> {
+        staff
+            .iter()
+            .filter(|(id, unit)| self.heads_of(*unit, holders, *id).contains(&head))
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
     /// Whether `unit` is `ancestor` or lies below it.
     pub fn is_within(&self, unit: i64, ancestor: i64) -> bool {
         let mut at = Some(unit);

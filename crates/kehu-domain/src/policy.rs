@@ -13,18 +13,18 @@ use toml::Spanned;
 use crate::decision::RuleId;
 use crate::text::Text;
 
-mod conflicts;
 mod events;
 mod explain;
 pub mod limits;
+mod retired;
 mod sales;
 mod timed;
 pub mod visibility;
 mod workflows;
-pub use conflicts::Conflicts;
 pub use events::{Attendance, JointEvents};
 pub use explain::{Line, explain, explain_plain};
 pub use limits::Limits;
+pub use retired::RetiredSection;
 pub use sales::{AtEvents, ReferralPoints, Referred, SalesPolicy, SpecialCases};
 pub use timed::{
     Cadence, CadenceDuty, CadenceTag, ClaimAction, Cutoff, Escalation, FirstContact, Flag, FollowUpConfirmation,
@@ -378,17 +378,46 @@ pub struct Policy {
     pub events: Option<JointEvents>,
     /// R5.7, R11.5: who a sale counts for.
     pub sales: Option<SalesPolicy>,
-    /// R11.6: settling conflicts between two divisions' staff over a customer.
-    pub conflicts: Option<Conflicts>,
     /// The ranges amounts and dates staff enter may take.
     pub limits: Limits,
     /// Staged processes run as cases by the case engine (`[[workflows]]`).
     pub workflows: Vec<crate::workflow::Workflow>,
+    /// Sections of an earlier Kehu this file still has, read as the workflows they are now
+    /// (`[complaints]`, `[conflicts]`).
+    pub retired: Vec<RetiredSection>,
 }
 
 impl Policy {
     /// Parses and checks a policy file. `file` names it in error messages.
     pub fn parse(source: &str, file: &str) -> Result<Policy, PolicyErrors> {
+        let Some(up) = retired::upgrade(source) else {
+            return Self::parse_exact(source, file);
+        };
+        // A problem in a workflow read from a retired section is the section's.
+        let mut policy = Self::parse_exact(&up.source, file).map_err(|PolicyErrors(errors)| {
+            PolicyErrors(
+                errors
+                    .into_iter()
+                    .map(|mut e| {
+                        if e.line >= up.appended_from {
+                            let at = up.starts.iter().rposition(|start| *start <= e.line).unwrap_or(0);
+                            if let Some(r) = up.read.get(at) {
+                                e.message =
+                                    format!("[{}], read as workflow `{}`: {}", r.section, r.workflow, e.message);
+                                (e.line, e.column) = (r.line, 1);
+                            }
+                        }
+                        e
+                    })
+                    .collect(),
+            )
+        })?;
+        policy.retired = up.read;
+        Ok(policy)
+    }
+
+    /// Parses and checks a policy file as it is written.
+    fn parse_exact(source: &str, file: &str) -> Result<Policy, PolicyErrors> {
         let raw: RawPolicy = toml::from_str(source).map_err(|e| {
             let at = e.span().map(|s| s.start).unwrap_or(0);
             let message = e.message().trim().to_string();
@@ -560,11 +589,14 @@ struct RawPolicy {
     events: Option<events::RawJointEvents>,
     #[serde(default)]
     sales: Option<sales::RawSales>,
-    /// The section R11.9 had before complaints became a workflow: refused with the way to write
-    /// it now.
+    /// The section R11.9 had before it ran on the case engine, when `retired::upgrade` could
+    /// not read it as its workflow: refused with the way to write it now.
     #[serde(default)]
     complaints: Option<Spanned<toml::Table>>,
-    conflicts: Option<conflicts::RawConflicts>,
+    /// The section R11.6 had before it ran on the case engine, when `retired::upgrade` could
+    /// not read it as its workflow: refused with the way to write it now.
+    #[serde(default)]
+    conflicts: Option<Spanned<toml::Table>>,
     #[serde(default)]
     limits: Option<limits::RawLimits>,
     #[serde(default)]
@@ -1018,11 +1050,17 @@ impl Checker<'_> {
         if let Some(old) = &raw.complaints {
             self.error(
                 old.span(),
-                "[complaints] is no longer a section of its own: complaints are a workflow",
+                "[complaints] is no longer a section of its own, and this one has keys it never had (or several reassign_roles): it cannot be read as workflow `complaint`",
                 "declare [[workflows]] id = \"complaint\" as presets/event-customers.toml does (docs/policy.md, \"Complaints as a workflow\")",
             );
         }
-        let conflicts = raw.conflicts.map(|c| self.conflicts(c, &roles, &ledger.codes));
+        if let Some(old) = &raw.conflicts {
+            self.error(
+                old.span(),
+                "[conflicts] is no longer a section of its own, and this one has keys it never had (or several coordinator_roles): it cannot be read as workflow `conflict`",
+                "declare [[workflows]] id = \"conflict\" as presets/event-customers.toml does (docs/policy.md, \"Conflicts as a workflow\")",
+            );
+        }
         let limits = raw.limits.map(|l| self.limits(l)).unwrap_or_default();
         let workflows = self.workflows(raw.workflows, &roles, &ledger.codes, limits.max_amount);
         let lifecycle = raw
@@ -1108,9 +1146,9 @@ impl Checker<'_> {
             cadence,
             events,
             sales,
-            conflicts,
             limits,
             workflows,
+            retired: Vec::new(),
         })
     }
 }
@@ -1230,6 +1268,88 @@ entered_by = ["team_leader"]
 
     pub(crate) fn sample() -> Policy {
         Policy::parse(SAMPLE, "sample.toml").unwrap()
+    }
+
+    /// The event-customers preset without its workflows, with the sections an earlier Kehu
+    /// wrote instead (as tenants keep them in their stored versions).
+    fn with_retired_sections(conflicts_openers: &str) -> String {
+        let src = include_str!("../../../presets/event-customers.toml");
+        let mut out = String::new();
+        let mut skipping = false;
+        for l in src.lines() {
+            let t = l.trim_start();
+            if t.starts_with('[') {
+                skipping = t.starts_with("[[workflows") || t.starts_with("[workflows");
+            }
+            if !skipping {
+                out.push_str(l);
+                out.push('\n');
+            }
+        }
+        out.push_str(&format!(
+            "\n[complaints]\nrule = \"R11.9\"\nroles = [\"division_head\", \"general_manager\"]\nstaff_code = \"complaint\"\n\
+             to_boss_code = \"complaint_to_boss\"\nmanager_roles = [\"division_head\"]\nresolve_within = \"3 days\"\n\
+             unresolved_code = \"complaint_unresolved\"\nreassign_roles = [\"sales\"]\n\n[conflicts]\nrule = \"R11.6\"\n\
+             openers = {conflicts_openers}\ncoordinator_roles = [\"coordinator\"]\nhead_roles = [\"division_head\"]\n\
+             arbiters = [\"general_manager\"]\npenalty = \"conflict_argued\"\n"
+        ));
+        out
+    }
+
+    #[test]
+    fn r11_6_r11_9_a_stored_policy_with_the_retired_sections_runs_them_as_the_presets_workflows() {
+        let now = Policy::parse(include_str!("../../../presets/event-customers.toml"), "e.toml").unwrap();
+        let old_src = with_retired_sections("[\"coordinator\", \"division_head\"]");
+        let old = Policy::parse(&old_src, "e.toml").unwrap();
+        assert!(now.retired.is_empty());
+        let read: Vec<(&str, &str)> = old
+            .retired
+            .iter()
+            .map(|r| (r.section.as_str(), r.workflow.as_str()))
+            .collect();
+        assert_eq!(read, vec![("complaints", "complaint"), ("conflicts", "conflict")]);
+        let line_of = |needle: &str| old_src.lines().position(|l| l == needle).unwrap() + 1;
+        assert_eq!(old.retired[1].line, line_of("[conflicts]"));
+        assert!(old.retired[1].advice().contains("[[workflows]] id = \"conflict\""));
+        // The same workflows as the preset's: states, actions, who takes them, timers, charges.
+        for id in ["complaint", "conflict"] {
+            let (a, b) = (old.workflow(id).unwrap(), now.workflow(id).unwrap());
+            let states = |w: &crate::workflow::Workflow| w.states.iter().map(|s| s.id.clone()).collect::<Vec<_>>();
+            let actions = |w: &crate::workflow::Workflow| {
+                w.actions
+                    .iter()
+                    .map(|x| (x.id.clone(), x.by.clone(), x.to.clone(), x.effects.len()))
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(
+                (a.rule.as_str(), states(a), actions(a)),
+                (b.rule.as_str(), states(b), actions(b)),
+                "{id}"
+            );
+            assert_eq!(a.timers.len(), b.timers.len(), "{id}");
+            assert_eq!(a.on_open.len(), b.on_open.len(), "{id}");
+        }
+        // A problem in a section read as a workflow is reported at the section's header.
+        let bad = with_retired_sections("[\"coordinator\", \"boss\"]");
+        let errs = Policy::parse(&bad, "e.toml").unwrap_err().0;
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert_eq!(errs[0].line, line_of("[conflicts]"), "{errs:?}");
+        assert!(
+            errs[0].message.starts_with("[conflicts], read as workflow `conflict`:")
+                && errs[0].message.contains("boss"),
+            "{errs:?}"
+        );
+        // A section with keys it never had is refused at its place.
+        let odd = old_src.replace(
+            "penalty = \"conflict_argued\"",
+            "penalty = \"conflict_argued\"\nfine = 1",
+        );
+        let errs = Policy::parse(&odd, "e.toml").unwrap_err().0;
+        assert_eq!((errs.len(), errs[0].line), (1, line_of("[conflicts]")), "{errs:?}");
+        assert!(
+            errs[0].message.contains("cannot be read as workflow `conflict`"),
+            "{errs:?}"
+        );
     }
 
     #[test]

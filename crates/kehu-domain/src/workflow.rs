@@ -91,8 +91,9 @@ impl Workflow {
             || self.actions.iter().any(|a| a.adds.iter().any(|(_, to)| to == field))
     }
 
-    /// The fields a form opening a case asks for: those required, and those no action sets
-    /// and the engine does not keep (the rest are set on the case, by its actions).
+    /// The fields a form opening a case asks for: those required, and those the engine does not
+    /// keep that no action sets or that an action in the first state sets. What each signer of a
+    /// sign-off of all gives (R11.6: to whom the customer goes) is theirs, never the opener's.
     pub fn opening_fields(&self) -> Vec<&FieldDef> {
         self.fields
             .iter()
@@ -100,7 +101,10 @@ impl Workflow {
                 let setters: Vec<&Action> = self.actions.iter().filter(|a| a.fields.contains(&f.id)).collect();
                 f.required
                     || (!self.kept_by_engine(&f.id)
-                        && (setters.is_empty() || setters.iter().any(|a| a.from.contains(&self.initial))))
+                        && (setters.is_empty()
+                            || setters
+                                .iter()
+                                .any(|a| a.from.contains(&self.initial) && !matches!(a.signoff, Signoff::All))))
             })
             .collect()
     }
@@ -2094,6 +2098,17 @@ fn this_round(case: &CaseFacts) -> &[Step] {
         .map(|i| i + 1)
         .unwrap_or(0);
     &case.steps[start..]
+}
+
+/// Whether `actor` has signed a sign-off of all still open in the case's state: the case waits
+/// on the other signers then, not on them (R11.6: the coordinator who signed waits for both
+/// heads; Today leaves the case out for them unless a timer found it late).
+pub fn signed_and_waiting(wf: &Workflow, case: &CaseFacts, actor: &Actor) -> bool {
+    let round = this_round(case);
+    wf.actions
+        .iter()
+        .filter(|a| a.signoff == Signoff::All && a.from.contains(&case.state))
+        .any(|a| round.iter().any(|s| s.action == a.id && s.staff_id == Some(actor.id)))
 }
 
 /// The roles of an `all` sign-off still unsigned in this round.

@@ -12,9 +12,9 @@ use std::collections::HashMap;
 use jiff::SignedDuration;
 use kehu_domain::claim::decide_confirmation;
 use kehu_domain::lifecycle::{Standing, decide_follow_up_confirmation, standing};
-use kehu_domain::workflow::{self, OPENER, Workflow};
+use kehu_domain::workflow::{self, HEAD_OF, OPENER, OWNER, Workflow};
 use kehu_domain::{Permission, Policy, Text, Timestamp};
-use kehu_store::cases::{self as store, Waiting};
+use kehu_store::cases::{self as store, Mine, Waiting};
 use kehu_store::{activities, claims, deadlines, ts};
 
 use crate::auth::Caller;
@@ -168,9 +168,45 @@ fn holds(caller: &Caller, roles: &[String]) -> bool {
         .any(|r| r != kehu_domain::policy::ADMIN_ROLE && caller.roles.contains(r))
 }
 
+/// Whether someone holding a relation seat `seat` of an action may find it theirs: the
+/// customer's holder (`owner`), the head of a named person's unit (`head_of:FIELD`).
+fn relation(seat: &str) -> bool {
+    seat == OWNER || seat.starts_with(HEAD_OF)
+}
+
+/// Whom the caller heads for each workflow that seats the head of a named person's unit
+/// (`head_of:FIELD`) and whose `head_roles` the caller holds; read once, only when some
+/// workflow asks.
+async fn headed(state: &AppState, policy: &Policy, caller: &Caller) -> Result<HashMap<String, Vec<i64>>, ApiError> {
+    let asks: Vec<&Workflow> = policy
+        .workflows
+        .iter()
+        .filter(|w| w.actions.iter().flat_map(|a| &a.by).any(|b| b.starts_with(HEAD_OF)))
+        .filter(|w| holds(caller, &w.head_roles))
+        .collect();
+    let mut out = HashMap::new();
+    if asks.is_empty() {
+        return Ok(out);
+    }
+    let staff = kehu_store::staff::list(&state.db, caller.tenant_id).await?;
+    let units = kehu_store::units::list(&state.db, caller.tenant_id).await?;
+    let org = kehu_domain::org::Org::new(units.iter().map(|u| (u.id, u.parent_id)));
+    let everyone: Vec<(i64, Option<i64>)> = staff.iter().map(|s| (s.id, s.unit_id)).collect();
+    for wf in asks {
+        let holders: Vec<(i64, Option<i64>)> = staff
+            .iter()
+            .filter(|s| s.active && s.role_list().iter().any(|r| wf.head_roles.contains(r)))
+            .map(|s| (s.id, s.unit_id))
+            .collect();
+        out.insert(wf.id.clone(), org.headed_by(caller.id(), &everyone, &holders));
+    }
+    Ok(out)
+}
+
 /// The places (workflow, state) where an action waits for the caller's roles, and those where
-/// only the opener relation makes it theirs.
-fn places(policy: &Policy, caller: &Caller) -> Vec<Waiting> {
+/// only a relation to the case makes it theirs: they opened it, hold its customer, or head a
+/// person it names (`headed`, per workflow).
+fn places(policy: &Policy, caller: &Caller, headed: &HashMap<String, Vec<i64>>) -> Vec<Waiting> {
     let mut out = Vec::new();
     for wf in &policy.workflows {
         for s in &wf.states {
@@ -178,12 +214,28 @@ fn places(policy: &Policy, caller: &Caller) -> Vec<Waiting> {
             // A step that moves the case waits for whoever may take it; one that leaves it where
             // it is (a record, a renewal, a review) only once a timer has found the case late.
             let place = |acts: &[&&workflow::Action], overdue_only: bool| {
-                let by_role = acts.iter().any(|a| holds(caller, &a.by));
-                let by_opening = acts.iter().any(|a| a.by.iter().any(|r| r == OPENER));
-                (by_role || by_opening).then(|| Waiting {
+                let seats = || acts.iter().flat_map(|a| &a.by);
+                if acts.iter().any(|a| holds(caller, &a.by)) {
+                    return Some(Waiting {
+                        workflow: wf.id.clone(),
+                        state: s.id.clone(),
+                        mine: None,
+                        overdue_only,
+                    });
+                }
+                let mine = Mine {
+                    opener: seats().any(|r| r == OPENER).then(|| caller.id()),
+                    holder: seats().any(|r| r == OWNER).then(|| caller.id()),
+                    headed: if seats().any(|r| r.starts_with(HEAD_OF)) {
+                        headed.get(&wf.id).cloned().unwrap_or_default()
+                    } else {
+                        Vec::new()
+                    },
+                };
+                (mine.opener.is_some() || mine.holder.is_some() || !mine.headed.is_empty()).then(|| Waiting {
                     workflow: wf.id.clone(),
                     state: s.id.clone(),
-                    opened_by: (!by_role).then(|| caller.id()),
+                    mine: Some(mine),
                     overdue_only,
                 })
             };
@@ -217,7 +269,8 @@ async fn cases(
     n: usize,
     out: &mut Vec<Item>,
 ) -> Result<(), ApiError> {
-    let places = places(policy, caller);
+    let headed = headed(state, policy, caller).await?;
+    let places = places(policy, caller, &headed);
     if places.is_empty() {
         return Ok(());
     }
@@ -241,9 +294,21 @@ async fn cases(
             continue;
         };
         let facts = row.facts(steps_by.get(&row.id).map(Vec::as_slice).unwrap_or_default());
-        let mut mine: Vec<&workflow::Action> = workflow::available(wf, &facts, &actor)
+        // Who holds the relation seats, read for the few workflows that have them.
+        let seated = crate::cases::seated(state, policy, wf, &row).await?;
+        let in_seat =
+            |seat: &String| relation(seat) && seated.iter().any(|(s, ids)| s == seat && ids.contains(&caller.id()));
+        // Signed already, it waits on the other signers.
+        if workflow::signed_and_waiting(wf, &facts, &actor) && row.overdue_since.is_none() {
+            continue;
+        }
+        let mut mine: Vec<&workflow::Action> = workflow::available_seated(wf, &facts, &actor, &seated)
             .into_iter()
-            .filter(|a| holds(caller, &a.by) || (a.by.iter().any(|r| r == OPENER) && row.opened_by == caller.id()))
+            .filter(|a| {
+                holds(caller, &a.by)
+                    || (a.by.iter().any(|r| r == OPENER) && row.opened_by == caller.id())
+                    || a.by.iter().any(in_seat)
+            })
             .filter(|a| moves(a, &row.state) || row.overdue_since.is_some())
             .collect();
         // What clears a late case comes first: the step that restarts the timer that found it

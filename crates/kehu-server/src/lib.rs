@@ -8,7 +8,6 @@ pub mod auth;
 pub mod cadence;
 pub mod cases;
 pub mod clock;
-pub mod conflicts;
 pub mod deadlines;
 pub mod edge;
 pub mod error;

@@ -266,7 +266,7 @@ pub struct Ending<'a> {
     pub status: ClaimStatus,
     pub by: Option<i64>,
     pub reason: Option<&'a str>,
-    /// The history action: `cancel`, `lost_to_division`, `conflict_lost` ...
+    /// The history action: `cancel`, `lost_to_division`, `hand_over` ...
     pub action: &'a str,
     pub decision: &'a Decision,
     pub at: Timestamp,

@@ -73,7 +73,6 @@ async fn compute(state: &AppState, caller: &Caller, policy: &Policy) -> Result<V
         ledger: reach(RecordKind::Ledger),
         history: reach(RecordKind::History),
         sales: reach(RecordKind::Sales),
-        conflicts: reach(RecordKind::Conflicts),
         events: reach(RecordKind::Events),
         cases: reach(RecordKind::Cases),
         // A workflow that names who sees its cases (R12.9) gives those roles every case and

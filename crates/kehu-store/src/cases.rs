@@ -301,9 +301,47 @@ pub async fn in_states(
 pub struct Waiting {
     pub workflow: String,
     pub state: String,
-    pub opened_by: Option<i64>,
+    /// `Some`: only the cases the reader has a relation to wait for them (the place's actions
+    /// are theirs as the opener or in a relation seat, not by a role they hold).
+    pub mine: Option<Mine>,
     /// Only the cases a timer found late (the reader's steps here leave the case in its state).
     pub overdue_only: bool,
+}
+
+/// The relations that make a case's action the reader's.
+#[derive(Debug, Clone, Default)]
+pub struct Mine {
+    /// The reader, when they opened it (`opener`).
+    pub opener: Option<i64>,
+    /// The reader, when they hold its customer (`owner`).
+    pub holder: Option<i64>,
+    /// The staff members the reader heads, when it names one of them (`head_of:FIELD`).
+    pub headed: Vec<i64>,
+}
+
+impl Mine {
+    /// ` AND (...)` keeping the cases (alias `k`) with one of the relations; `None` when there
+    /// is none to have.
+    fn clause(&self) -> Option<String> {
+        let mut any = Vec::new();
+        if let Some(me) = self.opener {
+            any.push(format!("k.opened_by = {me}"));
+        }
+        if let Some(me) = self.holder {
+            any.push(format!(
+                "EXISTS (SELECT 1 FROM claims rh WHERE rh.tenant_id = k.tenant_id AND rh.customer_id = k.customer_id \
+                 AND rh.staff_id = {me} AND rh.status = 'valid')"
+            ));
+        }
+        if !self.headed.is_empty() {
+            let list = self.headed.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
+            any.push(format!(
+                "EXISTS (SELECT 1 FROM case_people rp WHERE rp.tenant_id = k.tenant_id AND rp.case_id = k.id \
+                 AND rp.staff_id IN ({list}))"
+            ));
+        }
+        (!any.is_empty()).then(|| format!(" AND ({})", any.join(" OR ")))
+    }
 }
 
 /// The cases of the places given that the reader sees, at most `limit` of each place: those a
@@ -314,20 +352,24 @@ pub async fn waiting(db: &Db, tenant_id: i64, places: &[Waiting], limit: i64, vi
     let seen = visibility::cases(view, "k");
     let mut out: Vec<CaseRow> = Vec::new();
     for p in places {
-        let place = "AND k.workflow = $2 AND k.state = $3 AND ($4 IS NULL OR k.opened_by = $4)";
+        let mine = match &p.mine {
+            None => String::new(),
+            Some(m) => match m.clause() {
+                Some(c) => c,
+                None => continue,
+            },
+        };
+        let place = format!("AND k.workflow = $2 AND k.state = $3{mine}");
         let late =
-            format!("{SELECT} {place} AND k.overdue_since IS NOT NULL{seen} ORDER BY k.overdue_since, k.id LIMIT $5");
-        let a = || args![tenant_id, p.workflow.clone(), p.state.clone(), p.opened_by, limit];
+            format!("{SELECT} {place} AND k.overdue_since IS NOT NULL{seen} ORDER BY k.overdue_since, k.id LIMIT $4");
+        let a = || args![tenant_id, p.workflow.clone(), p.state.clone(), limit];
         let mut rows: Vec<CaseRow> = db.fetch_all(&late, a()).await?;
         if (rows.len() as i64) < limit && !p.overdue_only {
-            let rest = format!("{SELECT} {place} AND k.overdue_since IS NULL{seen} ORDER BY k.id LIMIT $5");
+            let rest = format!("{SELECT} {place} AND k.overdue_since IS NULL{seen} ORDER BY k.id LIMIT $4");
             let more = limit - rows.len() as i64;
             rows.extend(
-                db.fetch_all::<CaseRow>(
-                    &rest,
-                    args![tenant_id, p.workflow.clone(), p.state.clone(), p.opened_by, more],
-                )
-                .await?,
+                db.fetch_all::<CaseRow>(&rest, args![tenant_id, p.workflow.clone(), p.state.clone(), more])
+                    .await?,
             );
         }
         out.extend(rows);

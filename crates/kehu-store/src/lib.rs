@@ -10,7 +10,6 @@ pub mod backup;
 pub mod cases;
 pub mod claims;
 pub mod clock;
-pub mod conflicts;
 pub mod customers;
 pub mod db;
 pub mod deadlines;

@@ -42,6 +42,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "complaints_as_cases",
         include_str!("../migrations/sqlite/0014_complaints_as_cases.sql"),
     ),
+    (
+        15,
+        "conflicts_as_cases",
+        include_str!("../migrations/sqlite/0015_conflicts_as_cases.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../migrations/postgres/0001_init.sql")),
@@ -89,6 +94,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         14,
         "complaints_as_cases",
         include_str!("../migrations/postgres/0014_complaints_as_cases.sql"),
+    ),
+    (
+        15,
+        "conflicts_as_cases",
+        include_str!("../migrations/postgres/0015_conflicts_as_cases.sql"),
     ),
 ];
 

@@ -74,7 +74,6 @@ pub struct View {
     pub ledger: Reach,
     pub history: Reach,
     pub sales: Reach,
-    pub conflicts: Reach,
     pub events: Reach,
     pub cases: Reach,
     /// Workflows in which the reader takes some action: their cases are visible whatever
@@ -98,7 +97,6 @@ impl View {
             ledger: Reach::All,
             history: Reach::All,
             sales: Reach::All,
-            conflicts: Reach::All,
             events: Reach::All,
             cases: Reach::All,
             acts_in: Vec::new(),
@@ -166,17 +164,6 @@ fn sale_of(x: &str, s: &str) -> String {
     format!(
         "{x}.closed_by IN ({s}) OR {x}.credited_to IN ({s}) OR {}",
         held_by(x, "customer_id", s)
-    )
-}
-
-/// A conflict (alias `x`) with one of `s` as a party, the opener or a settler, or a party's
-/// unit among `u`.
-fn conflict_of(x: &str, s: &str, u: &str) -> String {
-    format!(
-        "{x}.party_a IN ({s}) OR {x}.party_b IN ({s}) OR {x}.opened_by IN ({s}) \
-         OR {x}.unit_a IN ({u}) OR {x}.unit_b IN ({u}) \
-         OR EXISTS (SELECT 1 FROM conflict_signoffs vs WHERE vs.tenant_id = {x}.tenant_id \
-         AND vs.conflict_id = {x}.id AND vs.staff_id IN ({s}))"
     )
 }
 
@@ -250,17 +237,12 @@ fn confined(view: &View, k: &str) -> String {
     )
 }
 
-/// ` AND (...)` restricting conflicts (alias `x`).
-pub fn conflicts(view: &View, x: &str) -> String {
-    and(&view.conflicts, |s, u| conflict_of(x, s, u))
-}
-
 /// ` AND (...)` restricting history events (alias `e`) by the history reach: an event done by
 /// someone within it, about a customer held within it, or about a record (claim, follow-up,
-/// ledger entry, sale, conflict, case) that the same reach would show. So a lapse the
+/// ledger entry, sale, case) that the same reach would show. So a lapse the
 /// system recorded on a consultant's card is the leader's to read.
 pub fn history(view: &View, e: &str) -> String {
-    let mut out = and(&view.history, |s, u| {
+    let mut out = and(&view.history, |s, _| {
         let about = |entity: &str, table: &str, alias: &str, cond: String| {
             format!(
                 "({e}.entity = '{entity}' AND EXISTS (SELECT 1 FROM {table} {alias} \
@@ -275,7 +257,6 @@ pub fn history(view: &View, e: &str) -> String {
             about("ledger", "ledger_entries", "hl", entry_of("hl", s)),
             about("sale", "sales", "hs", sale_of("hs", s)),
             about("case", "cases", "hk", own_case("hk", s)),
-            about("conflict", "conflicts", "hf", conflict_of("hf", s, u)),
         ]
         .join(" OR ")
     });
@@ -318,11 +299,11 @@ mod tests {
         assert!(c.contains("c.created_by IN (7)") && !c.contains("NOT EXISTS"), "{c}");
         v.unowned = true;
         assert!(customers(&v, "c").contains("NOT EXISTS"));
-        v.conflicts = Reach::Of {
+        v.cases = Reach::Of {
             staff: vec![],
             units: vec![],
         };
-        assert!(conflicts(&v, "x").contains("IN (NULL)"));
+        assert!(cases(&v, "x").contains("IN (NULL)"));
         assert!(own(3).has_staff(Some(3)) && !own(3).has_staff(Some(4)) && !own(3).has_staff(None));
         v.events = Reach::Of {
             staff: vec![1],

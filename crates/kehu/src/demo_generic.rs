@@ -247,9 +247,6 @@ pub async fn seed(state: &AppState, policy: &Policy, file: &str, source: &str, a
     if policy.events.is_some() {
         joint_event(state, policy, &staff, &teams, &mut rng, real_now).await?;
     }
-    if policy.conflicts.is_some() {
-        open_conflict(state, policy, &staff, &teams, real_now).await?;
-    }
     // Cases of customers go to the companies when the workflows ask for companies, else to the
     // customers somebody holds now (a complaint is about its holder, R11.9).
     let subjects = if companies.is_empty() {
@@ -445,64 +442,6 @@ async fn joint_event(
     Ok(())
 }
 
-/// R11.6: one open conflict, recorded by the coordinator, between a salesperson of each team
-/// over a customer the first one holds (at the joint event when there is one).
-async fn open_conflict(
-    state: &AppState,
-    policy: &Policy,
-    staff: &[StaffRow],
-    teams: &[kehu_store::units::UnitRow; 2],
-    now: jiff::Timestamp,
-) -> anyhow::Result<()> {
-    let Some(rules) = &policy.conflicts else {
-        return Ok(());
-    };
-    let settler = |s: &StaffRow| {
-        let roles = s.role_list();
-        kehu_domain::Policy::holds_any(&roles, &rules.head_roles)
-            || kehu_domain::Policy::holds_any(&roles, &rules.coordinator_roles)
-    };
-    let Some(opener) = staff
-        .iter()
-        .find(|s| kehu_domain::Policy::holds_any(&s.role_list(), &rules.openers) && settler(s))
-    else {
-        return Ok(());
-    };
-    let seller = |team: &kehu_store::units::UnitRow| {
-        staff.iter().find(|s| {
-            s.unit_id == Some(team.id) && policy.allows(&s.role_list(), Permission::ClaimsCreate) && !settler(s)
-        })
-    };
-    let (Some(a), Some(b)) = (seller(&teams[0]), seller(&teams[1])) else {
-        return Ok(());
-    };
-    let tenant = a.tenant_id;
-    let held: Vec<_> =
-        kehu_store::claims::for_staff(&state.db, tenant, a.id, 500, &kehu_store::visibility::View::all())
-            .await?
-            .into_iter()
-            .filter(|c| c.status().is_active())
-            .collect();
-    // An invitation to the joint event when there is one: that is where the rule's conflicts arise.
-    let Some(held) = held.iter().find(|c| c.event_id.is_some()).or(held.first()) else {
-        return Ok(());
-    };
-    set_now(state, now - jiff::SignedDuration::from_mins(20));
-    kehu_server::conflicts::open(
-        state,
-        &caller(opener),
-        kehu_server::conflicts::NewConflict {
-            customer_id: held.customer_id,
-            party_ids: &[a.id, b.id],
-            event_id: held.event_id,
-            summary: "两个部门的员工都说先邀约了这位客户，没有当着客户争执，留待事后协商",
-        },
-    )
-    .await
-    .map_err(|e| anyhow::anyhow!("seeding conflict: {}", e.detail.en))?;
-    Ok(())
-}
-
 /// A few cases of each workflow of customers, on the demo's first companies, opened over the
 /// last days by someone the workflow lets open them and who sees the company (required fields
 /// filled in by type), then walked on: the k-th case takes k steps that move it, each by someone
@@ -522,6 +461,32 @@ async fn open_cases(
             .iter()
             .filter(|s| kehu_domain::workflow::may_open(wf, &kehu_server::cases::actor(&caller(s))))
             .collect();
+        // The people a case must name and no default names (the two parties of a conflict,
+        // R11.6): the n-th such field names someone of the n-th team who may not open the
+        // workflow (a seller, not a head) and, when the workflow seats heads, has one in their
+        // team; so two parties are of two teams, each with its head.
+        let headed = |s: &StaffRow| {
+            wf.head_roles.is_empty()
+                || staff.iter().any(|h| {
+                    h.id != s.id && h.unit_id == s.unit_id && h.role_list().iter().any(|r| wf.head_roles.contains(r))
+                })
+        };
+        let candidates: Vec<&StaffRow> = staff
+            .iter()
+            .filter(|s| {
+                !openers.iter().any(|o| o.id == s.id)
+                    && policy.allows(&s.role_list(), Permission::ClaimsCreate)
+                    && s.unit_id.is_some()
+                    && headed(s)
+            })
+            .collect();
+        let mut teams: Vec<i64> = candidates.iter().filter_map(|s| s.unit_id).collect();
+        teams.sort_unstable();
+        teams.dedup();
+        let party = |n: usize| {
+            let team = teams.get(n)?;
+            candidates.iter().find(|s| s.unit_id == Some(*team)).copied()
+        };
         // Cases of customers on the first companies; cases standing alone (a development
         // project for a company not registered yet) six of them, so that some get far.
         let subjects: Vec<Option<i64>> = match wf.subject {
@@ -530,8 +495,21 @@ async fn open_cases(
         };
         for (k, customer) in subjects.into_iter().enumerate() {
             let mut fields = serde_json::Map::new();
+            for (n, f) in wf
+                .opening_fields()
+                .into_iter()
+                .filter(|f| f.kind == FieldKind::Staff && f.required && f.default.is_none())
+                .enumerate()
+            {
+                if let Some(p) = party(n) {
+                    fields.insert(f.id.clone(), serde_json::json!(p.id));
+                }
+            }
             // What a case may be opened with, filled in at once on every other case.
             for f in wf.opening_fields() {
+                if fields.contains_key(&f.id) {
+                    continue;
+                }
                 if f.required || (k % 2 == 0 && !matches!(f.kind, FieldKind::Choice(_))) {
                     let v = if f.not_in_directory.is_some() {
                         // A company the directory does not have (R12.1).
@@ -609,15 +587,23 @@ async fn walk(
     id: i64,
     k: usize,
 ) -> anyhow::Result<bool> {
-    use kehu_domain::workflow::{Given, available};
+    use kehu_domain::workflow::{Given, available_seated};
     let view = kehu_server::cases::get(state, reader, id)
         .await
         .map_err(|e| anyhow::anyhow!("reading case {id}: {}", e.detail.en))?;
     let facts = view.row.facts(&view.steps);
+    // Who holds the relation seats (R11.6: the heads of the parties' divisions sign).
+    let policy = state
+        .policy(reader.tenant_id)
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", e.detail.en))?;
+    let seated = kehu_server::cases::seated(state, &policy, wf, &view.row)
+        .await
+        .map_err(|e| anyhow::anyhow!("reading case {id}: {}", e.detail.en))?;
     let none = serde_json::Map::new();
     for s in staff {
         let me = caller(s);
-        let mine = available(wf, &facts, &kehu_server::cases::actor(&me));
+        let mine = available_seated(wf, &facts, &kehu_server::cases::actor(&me), &seated);
         // Checklists not yet answered, then a move.
         for a in mine.iter().filter(|a| !a.answers.is_empty()) {
             let mut answers = serde_json::Map::new();
@@ -647,7 +633,21 @@ async fn walk(
                 .fields
                 .iter()
                 .filter_map(|f| wf.field(f))
-                .map(|f| (f.id.clone(), demo_value(&f.kind, false)))
+                .map(|f| {
+                    // Someone a step names (to whom a conflict's customer goes, R11.6): the first
+                    // person the case names.
+                    let v = match f.kind {
+                        FieldKind::Staff => wf
+                            .fields
+                            .iter()
+                            .filter(|g| g.kind == FieldKind::Staff)
+                            .find_map(|g| facts.fields.get(&g.id).filter(|v| v.is_i64()))
+                            .cloned()
+                            .unwrap_or_default(),
+                        _ => demo_value(&f.kind, false),
+                    };
+                    (f.id.clone(), v)
+                })
                 .collect();
             let given = Given {
                 fields: &fields,

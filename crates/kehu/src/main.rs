@@ -849,13 +849,19 @@ fn policy_check(files: &[PathBuf]) -> anyhow::Result<()> {
             }
         };
         match Policy::parse(&src, &name) {
-            Ok(p) => println!(
-                "{name}: ok: policy `{}` version {}, {} roles, time zone {}",
-                p.id,
-                p.version,
-                p.roles.len(),
-                p.time_zone
-            ),
+            Ok(p) => {
+                println!(
+                    "{name}: ok: policy `{}` version {}, {} roles, time zone {}",
+                    p.id,
+                    p.version,
+                    p.roles.len(),
+                    p.time_zone
+                );
+                // Sections of an earlier Kehu still run, read as their workflows.
+                for r in &p.retired {
+                    println!("{name}: note: {}", r.advice());
+                }
+            }
             Err(errs) => {
                 eprintln!("{errs}");
                 failed = true;

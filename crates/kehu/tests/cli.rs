@@ -111,6 +111,32 @@ fn policy_check_accepts_the_preset_and_points_at_errors() {
     );
     std::fs::remove_file(bad).ok();
 
+    // A file an earlier Kehu wrote, with the retired [conflicts] section: it still checks, read
+    // as the workflow it is now, and the check says how to write it.
+    let old = temp("old-conflicts.toml");
+    let event = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../presets/event-customers.toml"
+    ))
+    .unwrap();
+    let cut = event.find("[[workflows]]\nid = \"conflict\"").unwrap();
+    let src = format!(
+        "{}[conflicts]\nrule = \"R11.6\"\nopeners = [\"coordinator\", \"division_head\"]\ncoordinator_roles = [\"coordinator\"]\nhead_roles = [\"division_head\"]\narbiters = [\"general_manager\"]\npenalty = \"conflict_argued\"\n",
+        &event[..cut]
+    );
+    std::fs::write(&old, &src).unwrap();
+    let o = kehu(&["policy", "check", old.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let line = src.lines().position(|l| l == "[conflicts]").unwrap() + 1;
+    assert!(
+        text(&o).contains(&format!(
+            "note: line {line}: [conflicts] is read as workflow `conflict`"
+        )),
+        "{}",
+        text(&o)
+    );
+    std::fs::remove_file(old).ok();
+
     let o = kehu(&["policy", "check", "/no/such/file.toml"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o).contains("cannot read the file"));

@@ -669,57 +669,6 @@ pub fn explain(p: &Policy) -> Vec<Line> {
             ));
         }
     }
-    if let Some(cf) = &p.conflicts {
-        out.push(line(0, None, "冲突处理", "Conflicts"));
-        let openers = p.roles_text(&cf.openers);
-        let coord = p.roles_text(&cf.coordinator_roles);
-        let heads = p.roles_text(&cf.head_roles);
-        let arbiters = p.roles_text(&cf.arbiters);
-        out.push(line(
-            1,
-            Some(&cf.rule),
-            format!(
-                "两个部门的员工为一位客户发生冲突时，不得在客户面前争执；由{}记录冲突，事后由{}与双方部门的{}共同协商，三方签署同一处理结果即为解决",
-                openers.zh, coord.zh, heads.zh
-            ),
-            format!(
-                "When staff of two divisions conflict over a customer they do not argue in front of the customer; a {} records the conflict, and afterwards the {} and the {} of each party's division settle it when all sign the same outcome",
-                lower(&openers.en),
-                lower(&coord.en),
-                lower(&heads.en)
-            ),
-        ));
-        out.push(line(
-            1,
-            Some(&cf.rule),
-            format!(
-                "签署的结果不一致，或{}无法判定而上报时，由{}单独裁决",
-                coord.zh, arbiters.zh
-            ),
-            format!(
-                "When their outcomes differ, or the {} cannot decide and escalates, the {} rules alone",
-                lower(&coord.en),
-                lower(&arbiters.en)
-            ),
-        ));
-        let mut zh = "客户判归获判的一方：另一方的登记以本规则终止，获判方没有有效登记的取得一份".to_string();
-        let mut en =
-            "The customer goes to the party awarded: the other party's claims end under this rule, and the awarded party gets a valid claim if they hold none"
-                .to_string();
-        if let Some(code) = cf.penalty.as_deref().and_then(|c| p.ledger.code(c)) {
-            zh.push_str(&format!(
-                "；查明双方在客户面前争执的，每人按“{}”记账 {} 元",
-                code.name.zh,
-                yuan(code.amount)
-            ));
-            en.push_str(&format!(
-                "; when the parties argued in front of the customer, each is charged \"{}\", {} yuan",
-                code.name.en,
-                yuan(code.amount)
-            ));
-        }
-        out.push(line(1, Some(&cf.rule), zh, en));
-    }
     out
 }
 
@@ -1227,7 +1176,6 @@ fn sees_line(r: &super::Role) -> Line {
         RecordKind::Ledger => ("台账", "ledger entries"),
         RecordKind::History => ("历史", "history"),
         RecordKind::Sales => ("成交", "sales"),
-        RecordKind::Conflicts => ("冲突", "conflicts"),
         RecordKind::Events => ("联合会议", "joint events"),
         RecordKind::Cases => ("案件", "cases"),
     };

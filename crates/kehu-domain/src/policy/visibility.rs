@@ -55,21 +55,19 @@ pub enum RecordKind {
     Ledger,
     History,
     Sales,
-    Conflicts,
     Events,
     /// Cases of the workflows (`[[workflows]]`).
     Cases,
 }
 
 impl RecordKind {
-    pub const ALL: [RecordKind; 9] = [
+    pub const ALL: [RecordKind; 8] = [
         RecordKind::Customers,
         RecordKind::Claims,
         RecordKind::Activities,
         RecordKind::Ledger,
         RecordKind::History,
         RecordKind::Sales,
-        RecordKind::Conflicts,
         RecordKind::Events,
         RecordKind::Cases,
     ];
@@ -82,7 +80,6 @@ impl RecordKind {
             RecordKind::Ledger => "ledger",
             RecordKind::History => "history",
             RecordKind::Sales => "sales",
-            RecordKind::Conflicts => "conflicts",
             RecordKind::Events => "events",
             RecordKind::Cases => "cases",
         }
@@ -143,8 +140,6 @@ pub(super) struct RawSees {
     #[serde(default)]
     sales: Option<Spanned<String>>,
     #[serde(default)]
-    conflicts: Option<Spanned<String>>,
-    #[serde(default)]
     events: Option<Spanned<String>>,
     #[serde(default)]
     cases: Option<Spanned<String>>,
@@ -173,7 +168,6 @@ impl Checker<'_> {
             (RecordKind::Ledger, &raw.ledger),
             (RecordKind::History, &raw.history),
             (RecordKind::Sales, &raw.sales),
-            (RecordKind::Conflicts, &raw.conflicts),
             (RecordKind::Events, &raw.events),
             (RecordKind::Cases, &raw.cases),
         ];

@@ -3,7 +3,6 @@
 
 mod admin;
 mod cases;
-mod conflicts;
 mod customers;
 pub mod dto;
 mod events;
@@ -35,7 +34,6 @@ use crate::{ApiError, AppState};
         (name = "customers", description = "Customers, claims, ownership, follow-ups, history"),
         (name = "claims", description = "Claims and their limits: cancel, reassign, confirm follow-ups"),
         (name = "events", description = "Joint events of several divisions: invitations and filing cut-offs"),
-        (name = "conflicts", description = "Conflicts between two divisions' staff over a customer: settled by the coordinator and both heads, else ruled on by the general manager (R11.6)"),
         (name = "ledger", description = "Penalties, points and rewards; monthly statements"),
         (name = "cases", description = "Workflows the policy declares, run as cases: open, read, list, act"),
         (name = "admin", description = "Units, staff, policy, clock, history verification"),
@@ -70,7 +68,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(snapshots::router())
         .merge(cases::router())
         .merge(inbox::router())
-        .merge(conflicts::router())
 }
 
 /// Unknown paths: problem JSON under `/api`, a page elsewhere.

@@ -77,6 +77,16 @@ fn state_name(wf: Option<&Workflow>, id: &str, lang: Lang) -> String {
         .unwrap_or_else(|| id.to_string())
 }
 
+/// A role of `wf`'s actions in words: a relation seat as the workflow words it (R11.6:
+/// 「当事人乙」所在部门的负责人), any other role by the policy's name for it.
+fn role_word(policy: &Policy, wf: &Workflow, r: &str, lang: Lang) -> String {
+    if r == kehu_domain::workflow::OWNER || r.starts_with(kehu_domain::workflow::HEAD_OF) {
+        wf.roles_text(&[r]).get(lang).to_string()
+    } else {
+        policy.role_name(r).get(lang).to_string()
+    }
+}
+
 /// "批准（销售经理、总经理）；使用复核（案件开启人）".
 fn waiting_words(policy: &Policy, wf: &Workflow, v: &CaseView, lang: Lang) -> String {
     v.waiting_on(wf)
@@ -87,11 +97,7 @@ fn waiting_words(policy: &Policy, wf: &Workflow, v: &CaseView, lang: Lang) -> St
                 .action(&w.action)
                 .map(|a| a.name.get(lang).to_string())
                 .unwrap_or_else(|| w.action.clone());
-            let roles: Vec<String> = w
-                .roles
-                .iter()
-                .map(|r| policy.role_name(r).get(lang).to_string())
-                .collect();
+            let roles: Vec<String> = w.roles.iter().map(|r| role_word(policy, wf, r, lang)).collect();
             match lang {
                 Lang::Zh => format!("{name}（{}）", roles.join("、")),
                 Lang::En => format!("{name} ({})", roles.join(", ")),
@@ -982,7 +988,7 @@ async fn case_page(
                         .find(|w| w.action == a.id)
                         .map(|w| w.roles)
                         .unwrap_or_default();
-                    let names: Vec<String> = left.iter().map(|r| policy.role_name(r).get(lang).to_string()).collect();
+                    let names: Vec<String> = left.iter().map(|r| role_word(&policy, wf, r, lang)).collect();
                     match lang {
                         Lang::Zh => format!("会签：还需{}签", names.join("、")),
                         Lang::En => format!("Signed by all: {} still to sign", names.join(", ")),
@@ -1026,7 +1032,7 @@ async fn case_page(
             StepLine {
                 name: cases::step_name(wf, &s.action, lang),
                 who: s.staff_id.map(|_| s.staff_name.clone()),
-                role: s.role.as_deref().map(|r| policy.role_name(r).get(lang).to_string()),
+                role: s.role.as_deref().map(|r| role_word(&policy, wf, r, lang)),
                 from: Some(s.from_state.as_str())
                     .filter(|f| !f.is_empty() && *f != s.to_state)
                     .map(|f| state_name(Some(wf), f, lang)),

@@ -379,8 +379,6 @@ struct DetailPage {
     events: Vec<(i64, String)>,
     /// The customer's sales and who they count for (R5.7, R11.5), when the policy has sales rules.
     sales: Option<super::sales::SalesCard>,
-    /// Whether the caller records conflicts over a customer (R11.6).
-    may_record_conflict: bool,
     holds_claim: bool,
     /// Someone else owns the customer: the claim form says so before the caller submits
     /// (their claim would be a second one, decided by the ownership rule).
@@ -592,10 +590,6 @@ async fn load_detail(state: &AppState, caller: &Caller, c: Chrome, id: i64) -> R
     Ok(DetailPage {
         events,
         sales,
-        may_record_conflict: policy
-            .conflicts
-            .as_ref()
-            .is_some_and(|r| kehu_domain::Policy::holds_any(&caller.roles, &r.openers)),
         id,
         kind_label: kind_label(&v.row.kind, lang),
         name: v.row.name.clone(),

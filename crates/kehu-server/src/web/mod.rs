@@ -5,7 +5,6 @@
 mod admin;
 mod cases;
 pub(crate) mod claims;
-mod conflicts;
 mod customers;
 mod events;
 mod ledger;
@@ -72,11 +71,6 @@ pub fn router() -> Router<AppState> {
         .route("/cases/rankings/{workflow}/{ranking}", get(cases::ranking))
         .route("/cases/{id}", get(cases::detail))
         .route("/cases/{id}/actions/{action}", post(cases::act))
-        .route("/conflicts", get(conflicts::list).post(conflicts::open))
-        .route("/conflicts/{id}", get(conflicts::detail))
-        .route("/conflicts/{id}/sign", post(conflicts::sign))
-        .route("/conflicts/{id}/escalate", post(conflicts::escalate))
-        .route("/conflicts/{id}/decide", post(conflicts::decide))
         .route("/customers/{id}/profile", post(customers::update_profile))
         .route("/customers/{id}/snapshots/{snapshot_id}", get(snapshots::show))
         .route("/admin", get(admin::page))
@@ -140,7 +134,7 @@ pub struct Chrome {
     pub lang: Lang,
     pub user: Option<UserBar>,
     /// The active navigation entry: `list`, `new`, `claims`, `void`, `pools`, `ledger`, `visits`,
-    /// `events`, `conflicts`, `cases`, `org`, `today` or empty.
+    /// `events`, `cases`, `org`, `today` or empty.
     pub nav: &'static str,
     pub css: String,
     pub js: String,
@@ -162,9 +156,6 @@ pub struct UserBar {
     pub may_visits: bool,
     /// Whether the joint-events page is in the navigation: the policy has joint events (R11.3).
     pub may_events: bool,
-    /// Whether the conflicts page is in the navigation: the policy settles conflicts (R11.6)
-    /// and the caller records, signs or rules on them.
-    pub may_conflicts: bool,
     /// Whether the cases page is in the navigation: the policy declares workflows.
     pub may_cases: bool,
     /// Whether the organisation page is in the navigation: the caller manages units or staff.
@@ -221,12 +212,6 @@ impl Chrome {
                     .any(|p| kehu_domain::Policy::holds_any(&caller.roles, &p.members)),
                 may_visits: policy.cadence.is_some(),
                 may_events: policy.events.is_some() && caller.may(&policy, Permission::CustomersRead),
-                may_conflicts: policy.conflicts.as_ref().is_some_and(|r| {
-                    caller.may(&policy, Permission::CustomersRead)
-                        && [&r.openers, &r.coordinator_roles, &r.head_roles, &r.arbiters]
-                            .iter()
-                            .any(|roles| kehu_domain::Policy::holds_any(&caller.roles, roles))
-                }),
                 may_cases: !policy.workflows.is_empty(),
                 may_org: caller.may(&policy, Permission::UnitsManage) || caller.may(&policy, Permission::StaffManage),
                 waiting: today::menu_count(&inbox),

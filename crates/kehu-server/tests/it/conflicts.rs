@@ -1,7 +1,8 @@
 //! Conflicts between two divisions' staff over a customer (event-customers preset, docs/rulebooks.md
-//! R11.6) walked through the API: the coordinator and both heads settle by signing the same
-//! outcome, the customer moves and both parties are fined for arguing in front of the customer;
-//! differing outcomes or the coordinator escalate, and then only the general manager rules.
+//! R11.6), a workflow of the case engine (`conflict`) declared in the policy file, walked through
+//! the cases API: the coordinator and both heads settle by signing the same outcome, the customer
+//! moves and both parties are fined for arguing in front of the customer; a differing outcome or
+//! the coordinator escalates, and then only the general manager rules.
 
 use axum::http::StatusCode;
 use serde_json::{Value, json};
@@ -34,8 +35,15 @@ async fn held_by(app: &TestApp, who: &Session, head: &Session, name: &str, phone
     (customer, claim)
 }
 
+/// What a settler or the general manager signs: to whom the customer goes, whether the parties
+/// argued in front of the customer.
 fn outcome(award_to: &Session, argued: bool) -> Value {
-    json!({ "award_to": award_to.staff_id, "argued": argued, "note": "会后协商" })
+    json!({ "fields": { "award_to": award_to.staff_id, "argued": argued }, "note": "会后协商" })
+}
+
+/// Records a conflict (opens a case of the workflow `conflict`).
+fn conflict(customer: i64, a: i64, b: i64, summary: &str) -> Value {
+    json!({ "workflow": "conflict", "customer_id": customer, "fields": { "party_a": a, "party_b": b, "summary": summary } })
 }
 
 async fn refused(app: &TestApp, path: &str, who: &Session, body: Value) -> (StatusCode, String, Option<String>) {
@@ -61,6 +69,37 @@ async fn history(app: &TestApp, admin: &Session, customer: i64) -> Vec<Value> {
     h["items"].as_array().unwrap().clone()
 }
 
+/// The ids of the conflict cases in `state`, as a reader of all sees them.
+async fn in_state(app: &TestApp, admin: &Session, state: &str) -> Vec<i64> {
+    let (status, l) = app
+        .get(&format!("/api/v1/cases?workflow=conflict&state={state}"), admin)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{l}");
+    l["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_i64().unwrap())
+        .collect()
+}
+
+/// The cases waiting for `who` in the inbox, as (case, first action).
+async fn inbox(app: &TestApp, who: &Session) -> Vec<(i64, String)> {
+    let (status, b) = app.get("/api/v1/inbox?kind=case", who).await;
+    assert_eq!(status, StatusCode::OK, "{b}");
+    b["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i["id"].as_i64().unwrap(), i["action"].as_str().unwrap().to_string()))
+        .collect()
+}
+
+/// The decision of the last step a case answer shows.
+fn last_decision(c: &Value) -> &Value {
+    c["decisions"].as_array().and_then(|d| d.last()).unwrap_or(&Value::Null)
+}
+
 both!(
     r11_6_the_coordinator_and_both_heads_settle_else_the_general_manager_rules,
     |app: TestApp| async move {
@@ -71,6 +110,7 @@ both!(
         let head2 = staff_of(&app, &admin, "head2", "吴经理", "division_head", Some(d2)).await;
         let wang = staff_of(&app, &admin, "xiaowang", "小王", "sales", Some(d1)).await;
         let li = staff_of(&app, &admin, "xiaoli", "小李", "sales", Some(d2)).await;
+        let zhang = staff_of(&app, &admin, "xiaozhang", "小张", "sales", Some(d1)).await;
         // The coordinator belongs to no division (so may not be a party, below).
         let (status, _) = app
             .post(
@@ -84,97 +124,114 @@ both!(
         let gm = staff_of(&app, &admin, "zongjingli", "钱总", "general_manager", None).await;
         let (aunt, wang_claim) = held_by(&app, &wang, &head1, "李阿姨", "13900000701").await;
 
-        // Recording: only an opener, two different people, a summary; refusals change nothing.
-        let body =
-            |parties: Value| json!({ "customer_id": aunt, "party_ids": parties, "summary": "两人都说邀约了李阿姨" });
-        let both_parties = json!([wang.staff_id, li.staff_id]);
+        // Recording: only an opener, two different people of two divisions, a summary; refusals
+        // change nothing.
+        let body = |a: &Session, b: &Session| conflict(aunt, a.staff_id, b.staff_id, "两人都说邀约了李阿姨");
         assert_eq!(
-            refused(&app, "/api/v1/conflicts", &wang, body(both_parties.clone())).await,
+            refused(&app, "/api/v1/cases", &wang, body(&wang, &li)).await,
             (StatusCode::FORBIDDEN, "forbidden".into(), Some("R11.6".into()))
         );
         assert_eq!(
-            refused(
-                &app,
-                "/api/v1/conflicts",
-                &coordinator,
-                body(json!([wang.staff_id, wang.staff_id]))
-            )
-            .await,
-            (StatusCode::CONFLICT, "same_party".into(), Some("R11.6".into()))
+            refused(&app, "/api/v1/cases", &coordinator, body(&wang, &wang)).await,
+            (StatusCode::CONFLICT, "guard_refused".into(), Some("R11.6".into()))
         );
+        let (status, e) = app.post("/api/v1/cases", &coordinator, body(&wang, &coordinator)).await;
         assert_eq!(
-            refused(&app, "/api/v1/conflicts", &coordinator, body(json!([wang.staff_id])))
-                .await
-                .1,
-            "invalid_parties"
-        );
-        assert_eq!(
-            refused(
-                &app,
-                "/api/v1/conflicts",
-                &coordinator,
-                body(json!([wang.staff_id, coordinator.staff_id]))
-            )
-            .await
-            .1,
-            "party_without_unit"
-        );
-        let (status, e) = app
-            .post(
-                "/api/v1/conflicts",
-                &coordinator,
-                json!({ "customer_id": aunt, "party_ids": both_parties, "summary": "  " }),
-            )
-            .await;
-        assert_eq!(
-            (status, e["code"].as_str()),
-            (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_field")),
+            (status, e["code"].as_str(), e["rule"].as_str()),
+            (StatusCode::CONFLICT, Some("guard_refused"), Some("R11.6")),
             "{e}"
         );
-        let (_, listed) = app.get("/api/v1/conflicts", &admin).await;
+        assert!(e["detail"].as_str().unwrap().contains("部门"), "{e}");
+        let (status, e) = app.post("/api/v1/cases", &coordinator, body(&wang, &zhang)).await;
+        assert_eq!(
+            (status, e["rule"].as_str()),
+            (StatusCode::CONFLICT, Some("R11.6")),
+            "{e}"
+        );
+        assert!(e["detail"].as_str().unwrap().contains("两个部门"), "{e}");
+        let (status, e) = app
+            .post(
+                "/api/v1/cases",
+                &coordinator,
+                json!({ "workflow": "conflict", "customer_id": aunt, "fields": { "party_a": wang.staff_id, "summary": "只有一方" } }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+        let (status, e) = app
+            .post(
+                "/api/v1/cases",
+                &coordinator,
+                conflict(aunt, wang.staff_id, li.staff_id, "  "),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "a blank summary: {e}");
+        let (_, listed) = app.get("/api/v1/cases?workflow=conflict", &admin).await;
         assert_eq!(
             listed["items"].as_array().unwrap().len(),
             0,
             "refused requests change nothing"
         );
 
-        let (status, c) = app
-            .post("/api/v1/conflicts", &coordinator, body(both_parties.clone()))
-            .await;
+        let (status, c) = app.post("/api/v1/cases", &coordinator, body(&wang, &li)).await;
         assert_eq!(
-            (status, c["status"].as_str()),
+            (status, c["state"].as_str()),
             (StatusCode::CREATED, Some("open")),
             "{c}"
         );
-        assert_eq!(c["parties"][1]["unit_name"], "第二事业部");
+        assert_eq!(
+            c["waiting_on"][0]["roles"],
+            json!(["coordinator", "head_of:party_a", "head_of:party_b"]),
+            "{c}"
+        );
         let id = c["id"].as_i64().unwrap();
-        let path = |what: &str| format!("/api/v1/conflicts/{id}/{what}");
+        let path = |what: &str| format!("/api/v1/cases/{id}/actions/{what}");
+        // Today tells each settler what waits for them: the coordinator by role, each head by
+        // heading a party's division; a party has nothing to do on it.
+        for who in [&coordinator, &head1, &head2] {
+            assert_eq!(
+                inbox(&app, who).await,
+                vec![(id, "sign".to_string())],
+                "{}",
+                who.staff_id
+            );
+        }
+        assert!(inbox(&app, &wang).await.is_empty());
 
         // A salesperson does not sign; the general manager does not rule before escalation; the
-        // award goes to a party only.
+        // award goes to a party only, and says whether they argued.
         assert_eq!(
             refused(&app, &path("sign"), &li, outcome(&li, true)).await,
-            (StatusCode::FORBIDDEN, "not_a_settler".into(), Some("R11.6".into()))
+            (StatusCode::FORBIDDEN, "forbidden".into(), Some("R11.6".into()))
         );
         assert_eq!(
-            refused(&app, &path("decide"), &gm, outcome(&li, true)).await,
-            (StatusCode::CONFLICT, "not_escalated".into(), Some("R11.6".into()))
+            refused(&app, &path("decide"), &gm, outcome(&li, true)).await.1,
+            "action_not_available"
         );
         assert_eq!(
-            refused(&app, &path("sign"), &coordinator, outcome(&head1, true))
-                .await
-                .1,
-            "invalid_award"
+            refused(&app, &path("sign"), &coordinator, outcome(&head1, true)).await,
+            (StatusCode::CONFLICT, "guard_refused".into(), Some("R11.6".into()))
+        );
+        assert_eq!(
+            refused(
+                &app,
+                &path("sign"),
+                &coordinator,
+                json!({ "fields": { "award_to": li.staff_id } })
+            )
+            .await
+            .2,
+            Some("R11.6".into())
         );
 
         // The coordinator signs; signing twice is refused.
         let (status, s) = app.post(&path("sign"), &coordinator, outcome(&li, true)).await;
-        assert_eq!(
-            (status, s["conflict"]["status"].as_str()),
-            (StatusCode::OK, Some("open")),
-            "{s}"
+        assert_eq!((status, s["state"].as_str()), (StatusCode::OK, Some("open")), "{s}");
+        assert!(
+            inbox(&app, &coordinator).await.is_empty(),
+            "signed, it waits on the heads"
         );
-        assert_eq!(s["decision"]["rule"], "R11.6");
+        assert_eq!(inbox(&app, &head2).await, vec![(id, "sign".to_string())]);
+        assert_eq!(last_decision(&s)["rule"], "R11.6", "{s}");
         assert_eq!(
             refused(&app, &path("sign"), &coordinator, outcome(&li, true)).await.1,
             "already_signed"
@@ -189,29 +246,35 @@ both!(
         assert_eq!((a.0, b.0), (StatusCode::OK, StatusCode::OK), "{} {}", a.1, b.1);
         let settled = [&a.1, &b.1]
             .into_iter()
-            .filter(|r| r["conflict"]["status"] == "settled")
+            .filter(|r| r["state"] == "settled")
             .collect::<Vec<_>>();
         assert_eq!(settled.len(), 1, "{} {}", a.1, b.1);
-        let decision = &settled[0]["decision"];
-        assert_eq!(
-            (decision["rule"].as_str(), decision["facts"]["how"].as_str()),
-            (Some("R11.6"), Some("settled"))
-        );
-        assert!(
-            decision["text"].as_str().unwrap().contains("客户李阿姨判归小李"),
-            "{decision}"
-        );
-        let (_, one) = app.get(&format!("/api/v1/conflicts/{id}"), &wang).await;
+        assert_eq!(last_decision(settled[0])["rule"], "R11.6", "{}", settled[0]);
+        for who in [&coordinator, &head1, &head2] {
+            assert!(inbox(&app, who).await.is_empty(), "settled: nothing waits");
+        }
+        let (status, one) = app.get(&format!("/api/v1/cases/{id}"), &wang).await;
+        assert_eq!(status, StatusCode::OK, "a party reads their conflict: {one}");
         assert_eq!(
             (
-                one["status"].as_str(),
-                one["award_to"].as_i64(),
-                one["argued"].as_bool()
+                one["state"].as_str(),
+                one["fields"]["award_to"].as_i64(),
+                one["fields"]["argued"].as_bool()
             ),
             (Some("settled"), Some(li.staff_id), Some(true)),
             "{one}"
         );
-        assert_eq!(one["signoffs"].as_array().unwrap().len(), 3);
+        let seats: Vec<&str> = one["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["action"] == "sign")
+            .map(|s| s["role"].as_str().unwrap())
+            .collect();
+        assert_eq!(seats.len(), 3, "{one}");
+        for seat in ["coordinator", "head_of:party_a", "head_of:party_b"] {
+            assert!(seats.contains(&seat), "{seats:?}");
+        }
 
         // The customer moved: Wang's claim ended under R11.6, Li holds it; both were fined once.
         let (_, ended) = app.get(&format!("/api/v1/claims/{}", wang_claim["id"]), &admin).await;
@@ -231,116 +294,111 @@ both!(
             );
         }
         assert!(fines(&app, &admin, &head1).await.is_empty());
+        let (_, as_admin) = app.get(&format!("/api/v1/cases/{id}"), &admin).await;
+        assert_eq!(as_admin["charges"].as_array().unwrap().len(), 2, "{as_admin}");
 
         // Settled: nothing more is signed, escalated or ruled.
-        assert_eq!(
-            refused(&app, &path("sign"), &gm, outcome(&wang, false)).await.1,
-            "already_settled"
-        );
-        assert_eq!(
-            refused(&app, &path("decide"), &gm, outcome(&wang, false)).await.1,
-            "already_settled"
-        );
-        assert_eq!(
-            refused(&app, &path("escalate"), &coordinator, json!({ "reason": "再议" }))
-                .await
-                .1,
-            "already_settled"
-        );
+        for (action, who, body) in [
+            ("sign", &head1, outcome(&wang, false)),
+            ("decide", &gm, outcome(&wang, false)),
+            ("escalate", &coordinator, json!({ "note": "再议" })),
+        ] {
+            assert_eq!(
+                refused(&app, &path(action), who, body).await.1,
+                "action_not_available",
+                "{action}"
+            );
+        }
 
-        // The history tells it: recorded, three sign-offs, one settlement, the claim moved.
+        // The history tells it: recorded, three sign-offs, the claim handed over once.
         let h = history(&app, &admin, aunt).await;
         let count = |entity: &str, action: &str| {
             h.iter()
                 .filter(|e| e["entity"] == entity && e["action"] == action)
                 .count()
         };
-        assert_eq!(
-            (
-                count("conflict", "open"),
-                count("conflict", "sign"),
-                count("conflict", "settle")
-            ),
-            (1, 3, 1),
-            "{h:?}"
+        assert_eq!((count("case", "open"), count("case", "sign")), (1, 3), "{h:?}");
+        assert_eq!(count("claim", "hand_over"), 2, "Wang's claim ends, Li's begins: {h:?}");
+        let moved = h.iter().find(|e| e["action"] == "hand_over").unwrap();
+        assert_eq!(moved["decision"]["rule"], "R11.6");
+        assert!(
+            moved["decision"]["text"].as_str().unwrap().contains("由小王转交给小李"),
+            "{moved}"
         );
-        assert_eq!(
-            (count("claim", "conflict_lost"), count("claim", "conflict_award")),
-            (1, 1)
-        );
-        let lost = h.iter().find(|e| e["action"] == "conflict_lost").unwrap();
-        assert_eq!(lost["decision"]["rule"], "R11.6");
 
-        // Heads who disagree escalate it; then only the general manager rules.
+        // Heads who disagree escalate it at once; then only the general manager rules.
         let (uncle, _) = held_by(&app, &li, &head2, "王大爷", "13900000702").await;
         let (status, c2) = app
-        .post("/api/v1/conflicts", &head1, json!({ "customer_id": uncle, "party_ids": [wang.staff_id, li.staff_id], "summary": "王大爷说是小王先邀约的" }))
-        .await;
+            .post(
+                "/api/v1/cases",
+                &head1,
+                conflict(uncle, wang.staff_id, li.staff_id, "王大爷说是小王先邀约的"),
+            )
+            .await;
         assert_eq!(status, StatusCode::CREATED, "{c2}");
         let id2 = c2["id"].as_i64().unwrap();
-        let path2 = |what: &str| format!("/api/v1/conflicts/{id2}/{what}");
+        let path2 = |what: &str| format!("/api/v1/cases/{id2}/actions/{what}");
         let (_, s) = app.post(&path2("sign"), &head1, outcome(&wang, false)).await;
-        assert_eq!(s["conflict"]["status"], "open", "{s}");
+        assert_eq!(s["state"], "open", "{s}");
         let (status, s) = app.post(&path2("sign"), &head2, outcome(&li, false)).await;
         assert_eq!(
-            (status, s["conflict"]["status"].as_str()),
+            (status, s["state"].as_str()),
             (StatusCode::OK, Some("escalated")),
             "{s}"
         );
-        assert!(s["decision"]["text"].as_str().unwrap().contains("上报总经理"), "{s}");
-        let (_, open) = app.get("/api/v1/conflicts?open=true", &admin).await;
-        let open_ids: Vec<i64> = open["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| c["id"].as_i64().unwrap())
-            .collect();
-        assert_eq!(open_ids, vec![id2], "only the escalated one is still open");
+        assert!(
+            last_decision(&s)["text"].as_str().unwrap().contains("已上报总经理"),
+            "{s}"
+        );
+        assert_eq!(in_state(&app, &admin, "escalated").await, vec![id2]);
+        assert!(in_state(&app, &admin, "open").await.is_empty());
         assert_eq!(
             refused(&app, &path2("sign"), &coordinator, outcome(&li, false)).await.1,
-            "already_escalated"
+            "action_not_available"
         );
         assert_eq!(
             refused(&app, &path2("decide"), &head1, outcome(&wang, false)).await,
             (StatusCode::FORBIDDEN, "forbidden".into(), Some("R11.6".into()))
         );
         let (status, d) = app.post(&path2("decide"), &gm, outcome(&wang, false)).await;
-        assert_eq!(
-            (status, d["conflict"]["status"].as_str()),
-            (StatusCode::OK, Some("decided")),
-            "{d}"
-        );
-        assert!(
-            d["decision"]["text"].as_str().unwrap().starts_with("总经理钱总裁决"),
-            "{d}"
-        );
+        assert_eq!((status, d["state"].as_str()), (StatusCode::OK, Some("decided")), "{d}");
+        assert!(last_decision(&d)["text"].as_str().unwrap().contains("钱总"), "{d}");
         let (_, owner) = app.get(&format!("/api/v1/customers/{uncle}/ownership"), &admin).await;
         assert_eq!(owner["owner_id"].as_i64(), Some(wang.staff_id), "{owner}");
         assert_eq!(fines(&app, &admin, &wang).await.len(), 1, "no arguing, no fine");
 
-        // The coordinator who cannot decide escalates; heads may not.
+        // The coordinator who cannot decide escalates, with a reason; heads may not.
         let (_, c3) = app
             .post(
-                "/api/v1/conflicts",
+                "/api/v1/cases",
                 &coordinator,
-                json!({ "customer_id": aunt, "party_ids": [li.staff_id, wang.staff_id], "summary": "再次争执" }),
+                conflict(aunt, li.staff_id, wang.staff_id, "再次争执"),
             )
             .await;
-        let path3 = format!("/api/v1/conflicts/{}/escalate", c3["id"]);
+        let path3 = format!("/api/v1/cases/{}/actions/escalate", c3["id"]);
         assert_eq!(
-            refused(&app, &path3, &head1, json!({ "reason": "说法不一" })).await.1,
+            refused(&app, &path3, &head1, json!({ "note": "说法不一" })).await.1,
             "forbidden"
         );
+        assert_eq!(refused(&app, &path3, &coordinator, json!({})).await.1, "note_required");
         let (status, e) = app
-            .post(&path3, &coordinator, json!({ "reason": "双方说法不一，无法判定" }))
+            .post(&path3, &coordinator, json!({ "note": "双方说法不一，无法判定" }))
             .await;
         assert_eq!(
-            (status, e["conflict"]["status"].as_str()),
+            (status, e["state"].as_str()),
             (StatusCode::OK, Some("escalated")),
             "{e}"
         );
-        assert_eq!(e["conflict"]["escalation_reason"], "双方说法不一，无法判定");
-        let (status, missing) = app.get("/api/v1/conflicts/999999", &admin).await;
+        let steps = e["steps"].as_array().unwrap();
+        assert_eq!(
+            (
+                steps.last().unwrap()["action"].as_str(),
+                steps.last().unwrap()["note"].as_str()
+            ),
+            (Some("escalate"), Some("双方说法不一，无法判定")),
+            "{e}"
+        );
+        let (status, missing) = app.get("/api/v1/cases/999999", &admin).await;
         assert_eq!(
             (status, missing["code"].as_str()),
             (StatusCode::NOT_FOUND, Some("not_found")),

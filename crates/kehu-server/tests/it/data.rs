@@ -532,29 +532,47 @@ both!(
 /// workflow `complaint` after the upgrade (migration 0014), with their fields, their steps and
 /// their decisions; the staff member concerned still reads them, and a limit still to come is
 /// the case's timer, which the engine fires with the fines the policy sets.
+/// When the upgrade tests' records were made.
+const T0: i64 = 1_780_000_000_000;
+
+fn event_customers() -> kehu_domain::Policy {
+    kehu_domain::Policy::parse(
+        include_str!("../../../../presets/event-customers.toml"),
+        "event-customers.toml",
+    )
+    .unwrap()
+}
+
+/// A tenant of the event company on the event-customers preset, as the rows before an upgrade
+/// hold it: its id.
+async fn event_tenant(tx: &mut kehu_store::Tx) -> i64 {
+    let src = include_str!("../../../../presets/event-customers.toml");
+    let version = i64::from(event_customers().version);
+    let (t,): (i64,) = tx
+        .fetch_one(
+            "INSERT INTO tenants (slug, name, policy_version, created_at) VALUES ('ev', '会销公司', $1, $2) RETURNING id",
+            args![version, T0],
+        )
+        .await
+        .unwrap();
+    tx.execute(
+        "INSERT INTO policy_versions (tenant_id, version, file_name, source, created_at) VALUES ($1, $2, 'event-customers.toml', $3, $4)",
+        args![t, version, src, T0],
+    )
+    .await
+    .unwrap();
+    t
+}
+
 #[tokio::test]
 async fn complaints_recorded_before_the_engine_are_cases_after_the_upgrade() {
     on_empty_databases(async |db: Db| {
         assert_eq!(migrate::run_up_to(&db, 13).await.unwrap().len(), 13);
-        let src = include_str!("../../../../presets/event-customers.toml");
-        let policy = kehu_domain::Policy::parse(src, "event-customers.toml").unwrap();
+        let (policy, t0) = (event_customers(), T0);
         let version = i64::from(policy.version);
-        let t0: i64 = 1_780_000_000_000;
         let day = 86_400_000;
         let mut tx = db.begin().await.unwrap();
-        let (t,): (i64,) = tx
-            .fetch_one(
-                "INSERT INTO tenants (slug, name, policy_version, created_at) VALUES ('ev', '会销公司', $1, $2) RETURNING id",
-                args![version, t0],
-            )
-            .await
-            .unwrap();
-        tx.execute(
-            "INSERT INTO policy_versions (tenant_id, version, file_name, source, created_at) VALUES ($1, $2, 'event-customers.toml', $3, $4)",
-            args![t, version, src, t0],
-        )
-        .await
-        .unwrap();
+        let t = event_tenant(&mut tx).await;
         let (unit,): (i64,) = tx
             .fetch_one(
                 "INSERT INTO units (tenant_id, name, created_at) VALUES ($1, '一部', $2) RETURNING id",
@@ -620,7 +638,7 @@ async fn complaints_recorded_before_the_engine_are_cases_after_the_upgrade() {
         tx.commit().await.unwrap();
         assert!(resolved < open);
 
-        assert_eq!(migrate::run(&db).await.unwrap(), vec![14]);
+        assert_eq!(migrate::run(&db).await.unwrap(), vec![14, 15]);
         let cases: Vec<(i64, String, String, i64)> = db
             .fetch_all(
                 "SELECT id, state, fields, opened_by FROM cases WHERE tenant_id = $1 AND workflow = 'complaint' ORDER BY id",
@@ -701,6 +719,211 @@ async fn complaints_recorded_before_the_engine_are_cases_after_the_upgrade() {
         .unwrap();
         tx.commit().await.unwrap();
         assert!(row.id > cases[1].0, "{} after {}", row.id, cases[1].0);
+        db.close().await;
+    })
+    .await;
+}
+
+/// A conflict as the table before migration 15 held it: (status, escalated_by, reason, award_to,
+/// argued, closed_by, sign-offs as (seat, who, award)).
+type OldConflict = (
+    &'static str,
+    Option<i64>,
+    Option<&'static str>,
+    Option<i64>,
+    Option<bool>,
+    Option<i64>,
+    Vec<(String, i64, i64)>,
+);
+/// A carried step: (case, action, role, to_state, decision, note).
+type CarriedStep = (i64, String, Option<String>, String, String, Option<String>);
+
+/// R11.6 (migration 15): conflicts recorded before the engine are cases of `conflict` after the
+/// upgrade: one settled by three sign-offs, one escalated by a differing sign-off and ruled, one
+/// still open with the coordinator's sign-off, which the heads can go on signing.
+#[tokio::test]
+async fn conflicts_recorded_before_the_engine_are_cases_after_the_upgrade() {
+    on_empty_databases(async |db: Db| {
+        assert_eq!(migrate::run_up_to(&db, 14).await.unwrap().len(), 14);
+        let (policy, t0) = (event_customers(), T0);
+        let version = i64::from(policy.version);
+        let hour = 3_600_000;
+        let mut tx = db.begin().await.unwrap();
+        let t = event_tenant(&mut tx).await;
+        let mut units = Vec::new();
+        for name in ["一部", "二部"] {
+            let (u,): (i64,) = tx
+                .fetch_one(
+                    "INSERT INTO units (tenant_id, name, created_at) VALUES ($1, $2, $3) RETURNING id",
+                    args![t, name, t0],
+                )
+                .await
+                .unwrap();
+            units.push(u);
+        }
+        let mut staff = Vec::new();
+        for (user, name, role, unit) in [
+            ("coord", "郑协调", "coordinator", None),
+            ("head1", "周经理", "division_head", Some(units[0])),
+            ("head2", "吴经理", "division_head", Some(units[1])),
+            ("wang", "小王", "sales", Some(units[0])),
+            ("li", "小李", "sales", Some(units[1])),
+            ("gm", "钱总", "general_manager", None),
+        ] {
+            let (id,): (i64,) = tx
+                .fetch_one(
+                    "INSERT INTO staff (tenant_id, username, display_name, password_hash, roles, unit_id, created_at) \
+                     VALUES ($1, $2, $3, 'x', $4, $5, $6) RETURNING id",
+                    args![t, user, name, role, unit, t0],
+                )
+                .await
+                .unwrap();
+            staff.push(id);
+        }
+        let [coord, head1, head2, wang, li, gm] = staff[..] else { unreachable!() };
+        let (customer,): (i64,) = tx
+            .fetch_one(
+                "INSERT INTO customers (tenant_id, kind, name, name_norm, created_by, created_at, updated_at) \
+                 VALUES ($1, 'person', '李阿姨', '李阿姨', $2, $3, $3) RETURNING id",
+                args![t, wang, t0],
+            )
+            .await
+            .unwrap();
+        let (event,): (i64,) = tx
+            .fetch_one(
+                "INSERT INTO joint_events (tenant_id, name, starts_at, session, divisions, created_by, created_at, policy_version) \
+                 VALUES ($1, '两部联合会', $2, 'afternoon', $3, $4, $2, $5) RETURNING id",
+                args![t, t0, format!("[{},{}]", units[0], units[1]), coord, version],
+            )
+            .await
+            .unwrap();
+        // (status, escalated_by, reason, award_to, argued, closed_by, sign-offs as (seat, who, award))
+        let head = |u: i64| format!("head:{u}");
+        let conflicts: Vec<OldConflict> = vec![
+            ("settled", None, None, Some(li), Some(true), Some(head2), vec![
+                ("coordinator".into(), coord, li), (head(units[0]), head1, li), (head(units[1]), head2, li),
+            ]),
+            ("decided", None, Some("处理意见不一致"), Some(wang), Some(false), Some(gm), vec![
+                (head(units[0]), head1, wang), (head(units[1]), head2, li),
+            ]),
+            ("open", None, None, None, None, None, vec![("coordinator".into(), coord, li)]),
+            ("escalated", Some(coord), Some("双方说法不一"), None, None, None, vec![]),
+        ];
+        let mut ids = Vec::new();
+        for (k, (status, escalated_by, reason, award, argued, closed_by, signs)) in conflicts.iter().enumerate() {
+            let at = t0 + (k as i64) * 10 * hour;
+            let escalated_at = reason.map(|_| at + 3 * hour);
+            let closed_at = closed_by.map(|_| at + 4 * hour);
+            let (id,): (i64,) = tx
+                .fetch_one(
+                    "INSERT INTO conflicts (tenant_id, customer_id, event_id, party_a, unit_a, party_b, unit_b, summary, status, \
+                     opened_by, opened_at, escalated_by, escalated_at, escalation_reason, award_to, argued, closed_by, closed_at, \
+                     closing_note, policy_version) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, '两人都说邀约了', $8, $9, $10, $11, $12, $13, $14, \
+                     CASE WHEN $15 = 1 THEN TRUE WHEN $15 = 0 THEN FALSE END, $16, $17, '', $18) RETURNING id",
+                    args![t, customer, event, wang, units[0], li, units[1], *status, coord, at, *escalated_by, escalated_at,
+                          *reason, *award, argued.map(i64::from), *closed_by, closed_at, version],
+                )
+                .await
+                .unwrap();
+            for (n, (seat, who, to)) in signs.iter().enumerate() {
+                tx.execute(
+                    "INSERT INTO conflict_signoffs (tenant_id, conflict_id, seat, staff_id, award_to, argued, note, signed_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, '会后协商', $7)",
+                    args![t, id, seat.as_str(), *who, *to, argued.unwrap_or(false), at + (n as i64 + 1) * hour],
+                )
+                .await
+                .unwrap();
+            }
+            ids.push(id);
+        }
+        // The history's decision of the first settlement (the chain itself is not read here).
+        let settled = json!({ "rule": "R11.6", "policy_version": version, "facts": {}, "text": { "zh": "三方一致同意", "en": "agreed" } });
+        tx.execute(
+            "INSERT INTO events (tenant_id, seq, at_ms, actor_id, entity, entity_id, customer_id, action, decision_json, prev_hash, hash) \
+             VALUES ($1, 1, $2, $3, 'conflict', $4, $5, 'settle', $6, '', '')",
+            args![t, t0 + 3 * hour, head2, ids[0], customer, settled.to_string()],
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+
+        assert_eq!(migrate::run(&db).await.unwrap(), vec![15]);
+        let cases: Vec<(i64, String, String)> = db
+            .fetch_all(
+                "SELECT id, state, fields FROM cases WHERE tenant_id = $1 AND workflow = 'conflict' ORDER BY id",
+                args![t],
+            )
+            .await
+            .unwrap();
+        let states: Vec<&str> = cases.iter().map(|c| c.1.as_str()).collect();
+        assert_eq!(states, vec!["settled", "decided", "open", "escalated"]);
+        let fields: Vec<serde_json::Value> = cases.iter().map(|c| serde_json::from_str(&c.2).unwrap()).collect();
+        assert_eq!(
+            (fields[0]["party_a"].as_i64(), fields[0]["award_to"].as_i64(), fields[0]["argued"].as_bool()),
+            (Some(wang), Some(li), Some(true))
+        );
+        assert_eq!((fields[0]["event"].as_str(), fields[2]["argued"].is_null()), (Some("两部联合会"), true));
+        let steps: Vec<CarriedStep> = db
+            .fetch_all(
+                "SELECT case_id, action, role, to_state, decision_json, note FROM case_steps WHERE tenant_id = $1 ORDER BY case_id, id",
+                args![t],
+            )
+            .await
+            .unwrap();
+        let walked: Vec<(i64, &str, Option<&str>, &str)> =
+            steps.iter().map(|s| (s.0, s.1.as_str(), s.2.as_deref(), s.3.as_str())).collect();
+        let (a, b, c, d) = (cases[0].0, cases[1].0, cases[2].0, cases[3].0);
+        assert_eq!(
+            walked,
+            vec![
+                (a, "open", None, "open"),
+                (a, "sign", Some("coordinator"), "open"),
+                (a, "sign", Some("head_of:party_a"), "open"),
+                (a, "sign", Some("head_of:party_b"), "settled"),
+                (b, "open", None, "open"),
+                (b, "sign", Some("head_of:party_a"), "open"),
+                (b, "sign", Some("head_of:party_b"), "escalated"),
+                (b, "decide", Some("general_manager"), "decided"),
+                (c, "open", None, "open"),
+                (c, "sign", Some("coordinator"), "open"),
+                (d, "open", None, "open"),
+                (d, "escalate", Some("coordinator"), "escalated"),
+            ],
+            "the differing sign-off escalated it: no escalate step of the coordinator's"
+        );
+        assert!(steps[3].4.contains("三方一致同意"), "the settlement keeps its decision: {steps:?}");
+        assert!(steps[0].4.contains("R11.6"), "a step the history had no decision for names the rule");
+        assert_eq!(steps[11].5.as_deref(), Some("双方说法不一"), "the escalation's reason is its note");
+        let people: Vec<(i64, i64)> = db
+            .fetch_all("SELECT case_id, staff_id FROM case_people WHERE tenant_id = $1 ORDER BY case_id, staff_id", args![t])
+            .await
+            .unwrap();
+        assert_eq!(people, vec![(a, wang), (a, li), (b, wang), (b, li), (c, wang), (c, li), (d, wang), (d, li)]);
+
+        // The engine goes on with the open one: the coordinator has signed, the heads of both
+        // parties' divisions may sign, the coordinator may not sign again.
+        let wf = policy.workflow("conflict").unwrap();
+        let row = kehu_store::cases::get_any(&db, t, c).await.unwrap();
+        let facts = row.facts(&kehu_store::cases::steps(&db, t, c).await.unwrap());
+        let seated = vec![
+            ("head_of:party_a".to_string(), vec![head1]),
+            ("head_of:party_b".to_string(), vec![head2]),
+        ];
+        let may = |id: i64, role: &str| {
+            let actor = kehu_domain::workflow::Actor { id, name: String::new(), roles: vec![role.to_string()] };
+            kehu_domain::workflow::available_seated(wf, &facts, &actor, &seated)
+                .iter()
+                .map(|a| a.id.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(may(head2, "division_head"), vec!["sign".to_string()]);
+        assert_eq!(may(coord, "coordinator"), vec!["escalate".to_string()]);
+        let (n,): (i64,) = db
+            .fetch_one("SELECT COUNT(*) FROM cases WHERE tenant_id = $1", args![t])
+            .await
+            .unwrap();
+        assert_eq!(n, 4);
         db.close().await;
     })
     .await;

@@ -365,7 +365,7 @@ both!(
         assert_eq!(status, StatusCode::CREATED, "{complaint}");
         let complaint = complaint["id"].as_i64().unwrap();
         let (status, conflict) = app
-            .post("/api/v1/conflicts", &coord, json!({ "customer_id": c1, "party_ids": [s1.staff_id, s2.staff_id], "summary": "都说邀约了" }))
+            .post("/api/v1/cases", &coord, json!({ "workflow": "conflict", "customer_id": c1, "fields": { "party_a": s1.staff_id, "party_b": s2.staff_id, "summary": "都说邀约了" } }))
             .await;
         assert_eq!(status, StatusCode::CREATED, "{conflict}");
         let conflict = conflict["id"].as_i64().unwrap();
@@ -409,10 +409,11 @@ both!(
             cell(&app, w, &format!("/api/v1/cases/{complaint}"), ok(*d2_seen), &mut n).await;
             let (_, list) = app.get("/api/v1/cases?workflow=complaint", s).await;
             assert_eq!(ids(&list).contains(&complaint), *d2_seen, "{who} complaint cases");
-            // The conflict between the two divisions' sellers: both sides see it.
-            cell(&app, w, &format!("/api/v1/conflicts/{conflict}"), StatusCode::OK, &mut n).await;
-            let (_, list) = app.get("/api/v1/conflicts", s).await;
-            assert!(ids(&list).contains(&conflict), "{who} /conflicts");
+            // The conflict between the two divisions' sellers: both sides see it (the parties
+            // are its people).
+            cell(&app, w, &format!("/api/v1/cases/{conflict}"), StatusCode::OK, &mut n).await;
+            let (_, list) = app.get("/api/v1/cases?workflow=conflict", s).await;
+            assert!(ids(&list).contains(&conflict), "{who} conflict cases");
             // Customers: divisions compete for them, so every seller sees every customer; the
             // cards on them only as far as the role sees claims.
             for (cid, own_division) in [(c1, *d1_seen), (c2, *d2_seen)] {

@@ -1727,7 +1727,7 @@ both!(
 );
 
 both!(
-    r11_6_the_conflict_pages_record_sign_and_show_the_outcome,
+    r11_6_a_conflict_is_recorded_from_the_customer_page_and_settled_on_the_case_page,
     |app: TestApp| async move {
         use crate::timed::{staff_of, tenant_on};
         let admin = tenant_on(&app, "event-customers", "conflictweb").await;
@@ -1742,112 +1742,108 @@ both!(
         let li = staff_of(&app, &admin, "xiaoli", "小李", "sales", Some(units[1])).await;
         let coordinator = staff_of(&app, &admin, "xietiao", "郑协调", "coordinator", None).await;
         let customer = app.customer(&wang, "李阿姨", "13900000801").await;
-        let cpage = get(&app, &format!("/customers/{customer}"), Some(&coordinator)).await;
-        assert!(
-            cpage.has(&format!(r#"href="/conflicts?customer_id={customer}#open""#)),
-            "{}",
-            cpage.html
-        );
-        assert!(
-            !get(&app, &format!("/customers/{customer}"), Some(&wang))
-                .await
-                .has(r#"data-test="record-conflict""#)
-        );
+        let (_, claim) = app
+            .post(&format!("/api/v1/customers/{customer}/claims"), &wang, json!({}))
+            .await;
+        let (status, _) = app
+            .post(&format!("/api/v1/claims/{}/confirm", claim["id"]), &head1, json!({}))
+            .await;
+        assert_eq!(status, StatusCode::OK);
 
-        // Sales see no conflicts page in the navigation; the coordinator does, with the form.
+        // The coordinator records a conflict from the customer page; a seller may not.
+        let cpage = get(&app, &format!("/customers/{customer}"), Some(&coordinator)).await;
+        assert!(cpage.has(r#"data-test="open-conflict""#), "{}", cpage.html);
+        let seller_page = get(&app, &format!("/customers/{customer}"), Some(&wang)).await;
+        assert!(!seller_page.has(r#"data-test="open-conflict""#));
+        let form = get(
+            &app,
+            &format!("/cases/new?workflow=conflict&customer_id={customer}"),
+            Some(&coordinator),
+        )
+        .await;
+        assert_eq!(form.status, StatusCode::OK);
         assert!(
-            !get(&app, "/customers", Some(&wang))
-                .await
-                .has(r#"data-test="nav-conflicts""#)
-        );
-        let list = get(&app, &format!("/conflicts?customer_id={customer}"), Some(&coordinator)).await;
-        assert_eq!(list.status, StatusCode::OK);
-        assert!(
-            list.has(r#"data-test="nav-conflicts""#) && list.has(r#"data-test="conflicts-empty""#),
+            form.has("当事人甲") && form.has(&format!("<option value=\"{}\">小李</option>", li.staff_id)),
             "{}",
-            list.html
+            form.html
         );
+        // To whom the customer goes is each signer's to say, not the opener's.
         assert!(
-            list.has(r#"data-test="conflict-open""#) && list.has(&format!(r#"value="{customer}""#)),
+            !form.has(r#"name="f.award_to""#) && !form.has(r#"name="f.argued""#),
             "{}",
-            list.html
+            form.html
         );
 
         // A form naming one person twice is refused on the page, keeping what was typed.
         let (c, a, b) = (customer.to_string(), wang.staff_id.to_string(), li.staff_id.to_string());
-        let form = |b: &str| {
+        let opening = |b: &str| {
             vec![
                 ("csrf", coordinator.csrf.clone()),
+                ("workflow", "conflict".to_string()),
                 ("customer_id", c.clone()),
-                ("party_a", a.clone()),
-                ("party_b", b.to_string()),
-                ("event_id", String::new()),
-                ("summary", "两人都说邀约了李阿姨".to_string()),
+                ("f.party_a", a.clone()),
+                ("f.party_b", b.to_string()),
+                ("f.summary", "两人都说邀约了李阿姨".to_string()),
             ]
         };
-        let bad = form(&a);
+        let bad = opening(&a);
         let bad: Vec<(&str, &str)> = bad.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let refused = post(&app, "/conflicts", &coordinator, &bad).await;
+        let refused = post(&app, "/cases", &coordinator, &bad).await;
         assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.html);
         assert!(
             refused.has("两名不同的员工") && refused.has("两人都说邀约了李阿姨"),
             "{}",
             refused.html
         );
-        let good = form(&b);
+        let good = opening(&b);
         let good: Vec<(&str, &str)> = good.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let done = post(&app, "/conflicts", &coordinator, &good).await;
+        let done = post(&app, "/cases", &coordinator, &good).await;
         assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
         let path = done.location().split('?').next().unwrap().to_string();
         let page = get(&app, done.location(), Some(&coordinator)).await;
         assert!(
-            page.has("冲突已记录") && page.has("待协商") && page.has("第二事业部部门负责人"),
+            page.has("待协商") && page.has("「当事人乙」所在部门的负责人"),
             "{}",
             page.html
         );
         assert!(
-            page.has(r#"data-test="conflict-sign""#) && page.has(r#"data-test="conflict-escalate""#),
+            page.has(r#"data-test="take-sign""#) && page.has(r#"data-test="take-escalate""#),
             "{}",
             page.html
         );
-        assert!(page.has(r#"data-label="#), "phone layout labels its cells");
-        let sales_view = get(&app, &path, Some(&wang)).await;
-        assert!(!sales_view.has(r#"data-test="conflict-sign""#) && !sales_view.has(r#"data-test="conflict-escalate""#));
+        let party_view = get(&app, &path, Some(&wang)).await;
+        assert_eq!(party_view.status, StatusCode::OK, "a party reads the conflict");
+        assert!(!party_view.has(r#"data-test="take-sign""#) && !party_view.has(r#"data-test="take-escalate""#));
 
-        // The three settlers sign the same outcome through the form: settled, shown on the page.
+        // The three settlers sign the same outcome through the form: settled, the fines shown.
         for who in [&coordinator, &head1, &head2] {
             let signed = post(
                 &app,
-                &format!("{path}/sign"),
+                &format!("{path}/actions/sign"),
                 who,
                 &[
                     ("csrf", who.csrf.as_str()),
-                    ("award_to", b.as_str()),
-                    ("argued", "1"),
+                    ("f.award_to", b.as_str()),
+                    ("f.argued", "on"),
                     ("note", ""),
                 ],
             )
             .await;
             assert_eq!(signed.status, StatusCode::SEE_OTHER, "{}", signed.html);
         }
-        let page = get(&app, &path, Some(&head1)).await;
-        assert!(
-            page.has("已协商解决") && page.has(r#"data-test="outcome""#) && page.has("小李"),
-            "{}",
-            page.html
-        );
-        assert_eq!(page.html.matches(r#"data-test="signed""#).count(), 3, "{}", page.html);
-        assert!(!page.has(r#"data-test="conflict-sign""#), "nothing more to sign");
-        // Signing again on the page shows the refusal with the rule.
+        let page = get(&app, &path, Some(&coordinator)).await;
+        assert!(page.has("已协商解决") && page.has("在顾客面前争议"), "{}", page.html);
+        assert_eq!(page.html.matches(r#"data-test="charge""#).count(), 2, "{}", page.html);
+        assert!(!page.has(r#"data-test="take-sign""#), "nothing more to sign");
+        // Signing again on the page is refused.
         let again = post(
             &app,
-            &format!("{path}/sign"),
+            &format!("{path}/actions/sign"),
             &head1,
-            &[("csrf", head1.csrf.as_str()), ("award_to", a.as_str()), ("note", "")],
+            &[("csrf", head1.csrf.as_str()), ("f.award_to", a.as_str()), ("note", "")],
         )
         .await;
         assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.html);
-        assert!(again.has("R11.6"), "{}", again.html);
         let en = send(
             &app,
             Method::GET,
@@ -1857,8 +1853,13 @@ both!(
             &[],
         )
         .await;
-        assert!(en.has("Settled") && en.has("Customer goes to"), "{}", en.html);
+        assert!(
+            en.has("Conflict between divisions") && en.has("Customer goes to"),
+            "{}",
+            en.html
+        );
+        // The customer page lists the case and tells the hand-over.
         let cpage = get(&app, &format!("/customers/{customer}"), Some(&head1)).await;
-        assert!(cpage.has("冲突协商解决") && cpage.has("判归小李"), "{}", cpage.html);
+        assert!(cpage.has(&path) && cpage.has("由小王转交给小李"), "{}", cpage.html);
     }
 );

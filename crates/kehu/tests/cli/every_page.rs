@@ -483,7 +483,6 @@ fn walk(p: &Preset, watch: &[String]) -> (usize, BTreeMap<String, BTreeSet<Strin
                 "/visits",
                 "/events",
                 "/cases",
-                "/conflicts",
                 "/admin",
                 "/no-such-page",
             ]

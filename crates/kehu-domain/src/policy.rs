@@ -1300,6 +1300,13 @@ entered_by = ["team_leader"]
     fn r11_6_r11_9_a_stored_policy_with_the_retired_sections_runs_them_as_the_presets_workflows() {
         let now = Policy::parse(include_str!("../../../presets/event-customers.toml"), "e.toml").unwrap();
         let old_src = with_retired_sections("[\"coordinator\", \"division_head\"]");
+        // The record kinds the retired sections had in `sees` still parse.
+        let old_src = old_src.replacen(
+            "sees = { default = \"unit\", customers = \"all\" }",
+            "sees = { default = \"unit\", customers = \"all\", complaints = \"unit\", conflicts = \"unit\" }",
+            1,
+        );
+        assert!(old_src.contains("conflicts = \"unit\""));
         let old = Policy::parse(&old_src, "e.toml").unwrap();
         assert!(now.retired.is_empty());
         let read: Vec<(&str, &str)> = old

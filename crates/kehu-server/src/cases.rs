@@ -564,6 +564,8 @@ async fn transfer(
         return Ok(());
     };
     let tenant = row.tenant_id;
+    // The customer's claims stay as read until the commit: a claim registered meanwhile waits.
+    claims::lock_customer(tx, tenant, customer_id).await?;
     let held: Vec<ClaimRow> = claims::for_customer_tx(tx, tenant, customer_id)
         .await?
         .into_iter()
@@ -628,7 +630,10 @@ async fn transfer(
     // language, and the decision has both.
     let reason = h.decision.text.zh.clone();
     let mut first = None;
-    for old in held.iter().filter(|c| c.staff_id != receiver) {
+    let valid = |c: &ClaimRow| c.status() == kehu_domain::claim::ClaimStatus::Valid;
+    // Every other claim ends, and the receiver's own pending one, superseded by the valid claim
+    // they get (R11.6: nobody is left holding the customer only pending).
+    for old in held.iter().filter(|c| !(c.staff_id == receiver && valid(c))) {
         let ending = crate::lifecycle::Ending {
             status: kehu_domain::claim::ClaimStatus::Cancelled,
             by: None,
@@ -641,9 +646,13 @@ async fn transfer(
             first.get_or_insert(old.id);
         }
     }
-    if held.iter().any(|c| c.staff_id == receiver) {
+    if held.iter().any(|c| c.staff_id == receiver && valid(c)) {
         // The receiver holds it already: only the others' claims end.
         return Ok(());
+    }
+    // Out of any pool it waited in: it has a holder now.
+    if customer.pool_id.is_some() {
+        kehu_store::customers::set_pool(tx, tenant, customer_id, None, now).await?;
     }
     // The system has no staff row of its own: the receiver is the claim's registrant, and the
     // history event (no actor, the hand-over decision) says why.
@@ -959,6 +968,71 @@ pub async fn seated(
     .await?;
     tx.rollback().await?;
     Ok(workflow::seats(wf, &fields, &near))
+}
+
+/// [`seated`] for several cases at once (a list, Today): the staff, the units and the customers'
+/// holders read once for all of them. Cases of workflows without relation seats get none.
+pub async fn seated_many(
+    state: &AppState,
+    policy: &Policy,
+    rows: &[CaseRow],
+) -> Result<std::collections::HashMap<i64, Vec<(String, Vec<i64>)>>, ApiError> {
+    let mut out = std::collections::HashMap::new();
+    let related: Vec<(&CaseRow, &Workflow)> = rows
+        .iter()
+        .filter_map(|r| policy.workflow(&r.workflow).map(|w| (r, w)))
+        .filter(|(_, w)| workflow::has_relation_seats(w))
+        .collect();
+    let Some((first, _)) = related.first() else {
+        return Ok(out);
+    };
+    let tenant = first.tenant_id;
+    let staff = kehu_store::staff::list(&state.db, tenant).await?;
+    let units = kehu_store::units::list(&state.db, tenant).await?;
+    let org = kehu_domain::org::Org::new(units.iter().map(|u| (u.id, u.parent_id)));
+    let mut customers: Vec<i64> = related.iter().filter_map(|(r, _)| r.customer_id).collect();
+    customers.sort_unstable();
+    customers.dedup();
+    let holders = kehu_store::claims::valid_for_customers(&state.db, tenant, &customers).await?;
+    for (row, wf) in related {
+        let fields = row.field_map();
+        let heads: Vec<(i64, Option<i64>)> = staff
+            .iter()
+            .filter(|s| s.active && s.role_list().iter().any(|r| wf.head_roles.contains(r)))
+            .map(|s| (s.id, s.unit_id))
+            .collect();
+        let named: Vec<i64> = wf
+            .fields
+            .iter()
+            .filter(|f| f.kind == kehu_domain::workflow::FieldKind::Staff)
+            .filter_map(|f| fields.get(&f.id).and_then(Value::as_i64))
+            .collect();
+        let near = Around {
+            customer_id: row.customer_id,
+            customer: row.customer_id.map(|id| CustomerFacts {
+                id,
+                kind: String::new(),
+                grade: None,
+                tags: Vec::new(),
+                owner: holders.iter().find(|c| c.customer_id == id).map(|c| c.staff_id),
+            }),
+            people: staff
+                .iter()
+                .filter(|s| named.contains(&s.id))
+                .map(|s| kehu_domain::workflow::Person {
+                    id: s.id,
+                    name: s.display_name.clone(),
+                    unit: s.unit_id,
+                    roles: s.role_list(),
+                    active: s.active,
+                    heads: org.heads_of(s.unit_id, &heads, s.id),
+                })
+                .collect(),
+            ..Around::default()
+        };
+        out.insert(row.id, workflow::seats(wf, &fields, &near));
+    }
+    Ok(out)
 }
 
 /// The ledger entries case `row`'s steps charged that the caller sees, oldest first.

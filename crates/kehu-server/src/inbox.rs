@@ -213,6 +213,12 @@ fn places(policy: &Policy, caller: &Caller, headed: &HashMap<String, Vec<i64>>) 
             let here: Vec<_> = wf.actions.iter().filter(|a| a.from.contains(&s.id)).collect();
             // A step that moves the case waits for whoever may take it; one that leaves it where
             // it is (a record, a renewal, a review) only once a timer has found the case late.
+            let signoffs: Vec<String> = here
+                .iter()
+                .filter(|a| a.signoff == workflow::Signoff::All)
+                .map(|a| a.id.clone())
+                .collect();
+            let signed = (!signoffs.is_empty()).then(|| (caller.id(), signoffs));
             let place = |acts: &[&&workflow::Action], overdue_only: bool| {
                 let seats = || acts.iter().flat_map(|a| &a.by);
                 if acts.iter().any(|a| holds(caller, &a.by)) {
@@ -220,6 +226,7 @@ fn places(policy: &Policy, caller: &Caller, headed: &HashMap<String, Vec<i64>>) 
                         workflow: wf.id.clone(),
                         state: s.id.clone(),
                         mine: None,
+                        signed: signed.clone(),
                         overdue_only,
                     });
                 }
@@ -236,6 +243,7 @@ fn places(policy: &Policy, caller: &Caller, headed: &HashMap<String, Vec<i64>>) 
                     workflow: wf.id.clone(),
                     state: s.id.clone(),
                     mine: Some(mine),
+                    signed: signed.clone(),
                     overdue_only,
                 })
             };
@@ -289,13 +297,14 @@ async fn cases(
         *e = (*e).min(d.due_at);
     }
     let actor = crate::cases::actor(caller);
+    // Who holds the relation seats, read once for the few workflows that have them.
+    let mut seats = crate::cases::seated_many(state, policy, &rows).await?;
     for row in rows {
         let Some(wf) = policy.workflow(&row.workflow) else {
             continue;
         };
         let facts = row.facts(steps_by.get(&row.id).map(Vec::as_slice).unwrap_or_default());
-        // Who holds the relation seats, read for the few workflows that have them.
-        let seated = crate::cases::seated(state, policy, wf, &row).await?;
+        let seated = seats.remove(&row.id).unwrap_or_default();
         let in_seat =
             |seat: &String| relation(seat) && seated.iter().any(|(s, ids)| s == seat && ids.contains(&caller.id()));
         // Signed already, it waits on the other signers.

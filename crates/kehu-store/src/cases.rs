@@ -304,6 +304,9 @@ pub struct Waiting {
     /// `Some`: only the cases the reader has a relation to wait for them (the place's actions
     /// are theirs as the opener or in a relation seat, not by a role they hold).
     pub mine: Option<Mine>,
+    /// The reader and the sign-offs of all of the place: a case they signed in the current round
+    /// waits on the other signers, not on them, unless a timer found it late.
+    pub signed: Option<(i64, Vec<String>)>,
     /// Only the cases a timer found late (the reader's steps here leave the case in its state).
     pub overdue_only: bool,
 }
@@ -359,7 +362,25 @@ pub async fn waiting(db: &Db, tenant_id: i64, places: &[Waiting], limit: i64, vi
                 None => continue,
             },
         };
-        let place = format!("AND k.workflow = $2 AND k.state = $3{mine}");
+        let signed = match &p.signed {
+            Some((me, actions)) if !actions.is_empty() => {
+                // Action ids are the policy's identifiers; anything else is left out.
+                let list = actions
+                    .iter()
+                    .filter(|a| a.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+                    .map(|a| format!("'{a}'"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                format!(
+                    " AND (k.overdue_since IS NOT NULL OR NOT EXISTS (SELECT 1 FROM case_steps ws \
+                     WHERE ws.tenant_id = k.tenant_id AND ws.case_id = k.id AND ws.staff_id = {me} \
+                     AND ws.action IN ({list}) AND ws.id > (SELECT COALESCE(MAX(wc.id), 0) FROM case_steps wc \
+                     WHERE wc.tenant_id = k.tenant_id AND wc.case_id = k.id AND wc.from_state <> wc.to_state)))"
+                )
+            }
+            _ => String::new(),
+        };
+        let place = format!("AND k.workflow = $2 AND k.state = $3{mine}{signed}");
         let late =
             format!("{SELECT} {place} AND k.overdue_since IS NOT NULL{seen} ORDER BY k.overdue_since, k.id LIMIT $4");
         let a = || args![tenant_id, p.workflow.clone(), p.state.clone(), limit];

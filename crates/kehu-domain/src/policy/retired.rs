@@ -26,6 +26,9 @@ pub struct RetiredSection {
     pub workflow: String,
     /// The line of its header.
     pub line: usize,
+    /// What the workflow reads otherwise than the section did (several roles where the engine
+    /// takes one).
+    pub caveat: Option<String>,
 }
 
 impl RetiredSection {
@@ -34,13 +37,14 @@ impl RetiredSection {
         format!(
             "line {}: [{}] is read as workflow `{}`; write it as [[workflows]] id = \"{}\" (presets/event-customers.toml, docs/policy.md)",
             self.line, self.section, self.workflow, self.workflow
-        )
+        ) + &self.caveat.as_ref().map(|c| format!("; {c}")).unwrap_or_default()
     }
 }
 
 /// The retired sections, the workflow each is read as, and how to build that workflow.
-/// A workflow's TOML from the section's table, or `None` when it cannot be read as one.
-type Build = fn(&Table) -> Option<String>;
+/// A workflow's TOML from the section's table, with what it reads otherwise than the section
+/// did, or `None` when it cannot be read as one.
+type Build = fn(&Table) -> Option<(String, Option<String>)>;
 
 const RETIRED: [(&str, &str, Build); 2] = [
     ("complaints", "complaint", complaint),
@@ -81,7 +85,7 @@ pub(super) fn upgrade(source: &str) -> Option<Upgraded> {
             continue;
         };
         // One that cannot be read stays, for the parser to refuse at its place.
-        let Some(text) = table.get(name).and_then(|v| v.as_table()).and_then(build) else {
+        let Some((text, caveat)) = table.get(name).and_then(|v| v.as_table()).and_then(build) else {
             continue;
         };
         let end = (at + 1..lines.len())
@@ -94,6 +98,7 @@ pub(super) fn upgrade(source: &str) -> Option<Upgraded> {
             section: name.to_string(),
             workflow: (*workflow).to_string(),
             line: at + 1,
+            caveat,
         });
     }
     if read.is_empty() {
@@ -140,7 +145,7 @@ fn only(t: &Table, known: &[&str]) -> bool {
 }
 
 /// `[complaints]` as workflow `complaint` (presets/event-customers.toml).
-fn complaint(t: &Table) -> Option<String> {
+fn complaint(t: &Table) -> Option<(String, Option<String>)> {
     let known = [
         "rule",
         "roles",
@@ -161,13 +166,13 @@ fn complaint(t: &Table) -> Option<String> {
     let (managers, _) = strings(t, "manager_roles")?;
     let within = string(t, "resolve_within")?;
     let unresolved = string(t, "unresolved_code")?;
-    // The engine hands the customer to the holders of one role.
+    // The engine hands the customer to the holders of one role: the first named.
     let receivers = t.get("reassign_roles")?.as_array()?;
-    let [receiver] = receivers.as_slice() else {
-        return None;
-    };
-    let receiver = quote(receiver.as_str()?);
-    Some(format!(
+    let receiver = receivers.first()?.as_str()?;
+    let caveat = (receivers.len() > 1)
+        .then(|| format!("the customer is handed to `{receiver}` only, the first of reassign_roles"));
+    let receiver = quote(receiver);
+    let text = format!(
         r#"[[workflows]]
 id = "complaint"
 rule = {rule}
@@ -212,11 +217,12 @@ effects = [
   {{ transfer = {receiver}, outside = "staff[string(fields.staff)].unit" }},
 ]
 "#
-    ))
+    );
+    Some((text, caveat))
 }
 
 /// `[conflicts]` as workflow `conflict` (presets/event-customers.toml).
-fn conflict(t: &Table) -> Option<String> {
+fn conflict(t: &Table) -> Option<(String, Option<String>)> {
     if !only(
         t,
         &[
@@ -234,12 +240,12 @@ fn conflict(t: &Table) -> Option<String> {
     let (openers, _) = strings(t, "openers")?;
     let (heads, _) = strings(t, "head_roles")?;
     let (arbiters, _) = strings(t, "arbiters")?;
-    // The coordinator's seat at a sign-off of all is one role's.
+    // The coordinator's seat at a sign-off of all is one role's: the first named.
     let coordinators = t.get("coordinator_roles")?.as_array()?;
-    let [coordinator] = coordinators.as_slice() else {
-        return None;
-    };
-    let coordinator = quote(coordinator.as_str()?);
+    let first = coordinators.first()?.as_str()?;
+    let caveat = (coordinators.len() > 1)
+        .then(|| format!("`{first}`, the first of coordinator_roles, signs as the coordinator"));
+    let coordinator = quote(first);
     let fine = match t.get("penalty") {
         None => String::new(),
         Some(p) => format!(
@@ -256,7 +262,7 @@ effects = [
   {{ transfer_to = "fields.award_to" }},{fine}
 ]"#
     );
-    Some(format!(
+    let text = format!(
         r#"[[workflows]]
 id = "conflict"
 rule = {rule}
@@ -281,8 +287,8 @@ fields = [
 ]
 guards = [
   {{ rule = {rule}, when = "fields.party_a != fields.party_b", refusal = {{ zh = "冲突须发生在两名不同的员工之间", en = "A conflict is between two different staff members" }} }},
-  {{ rule = {rule}, when = "staff[string(fields.party_a)].unit != null && staff[string(fields.party_b)].unit != null", refusal = {{ zh = "当事人须属于某个部门，才有部门负责人协商处理", en = "Each party belongs to a division, whose head settles it" }} }},
-  {{ rule = {rule}, when = "staff[string(fields.party_a)].unit != staff[string(fields.party_b)].unit", refusal = {{ zh = "冲突发生在两个部门的员工之间；同一部门内由部门负责人处理", en = "A conflict is between staff of two divisions; within one division its head deals with it" }} }},
+  {{ rule = {rule}, when = "size(staff[string(fields.party_a)].heads) > 0 && size(staff[string(fields.party_b)].heads) > 0", refusal = {{ zh = "当事人须属于某个有负责人的部门，由部门负责人协商处理", en = "Each party belongs to a division with a head, who settles it" }} }},
+  {{ rule = {rule}, when = "staff[string(fields.party_a)].heads != staff[string(fields.party_b)].heads", refusal = {{ zh = "冲突发生在两个部门（负责人不同）的员工之间；同一部门内由部门负责人处理", en = "A conflict is between staff of two divisions with different heads; within one division its head deals with it" }} }},
 ]
 
 [[workflows.actions]]
@@ -315,7 +321,8 @@ by = {arbiters}
 fields = ["award_to", "argued"]
 {award}
 "#
-    ))
+    );
+    Some((text, caveat))
 }
 
 #[cfg(test)]
@@ -335,9 +342,14 @@ mod tests {
             up.source
         );
         assert!(!up.source.contains("charge ="), "no penalty, no fine");
-        // Two coordinator roles cannot be one seat: not read, so the parser refuses it.
+        // Two coordinator roles are one seat: the first signs, and the check says so.
         let two = src.replace("[\"c\"]", "[\"c\", \"d\"]");
-        assert!(upgrade(&two).is_none());
+        let read = &upgrade(&two).unwrap().read[0];
+        assert!(
+            read.advice().contains("`c`, the first of coordinator_roles"),
+            "{}",
+            read.advice()
+        );
         assert!(upgrade("[policy]\nid = \"x\"\n").is_none());
         assert_eq!(header("[ conflicts ] # old"), Some("conflicts"));
         assert_eq!(header("[[conflicts]]"), None);

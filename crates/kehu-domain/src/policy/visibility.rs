@@ -143,6 +143,12 @@ pub(super) struct RawSees {
     events: Option<Spanned<String>>,
     #[serde(default)]
     cases: Option<Spanned<String>>,
+    /// Kinds of records an earlier Kehu had (R11.9 complaints, R11.6 conflicts): they are
+    /// cases now, seen as `cases` says; a stored policy that still names them keeps parsing.
+    #[serde(default, rename = "complaints")]
+    _complaints: Option<toml::Value>,
+    #[serde(default, rename = "conflicts")]
+    _conflicts: Option<toml::Value>,
 }
 
 impl Checker<'_> {

@@ -326,8 +326,29 @@ both!(
             "{moved}"
         );
 
-        // Heads who disagree escalate it at once; then only the general manager rules.
-        let (uncle, _) = held_by(&app, &li, &head2, "王大爷", "13900000702").await;
+        // Heads who disagree escalate it at once; then only the general manager rules. Wang
+        // registered the customer first but Li's invitation was confirmed: the award to Wang
+        // gives him a valid claim, his pending one superseded.
+        let uncle = app.customer(&li, "王大爷", "13900000702").await;
+        let (status, wang_pending) = app
+            .post(&format!("/api/v1/customers/{uncle}/claims"), &wang, json!({}))
+            .await;
+        assert_eq!(
+            (status, wang_pending["status"].as_str()),
+            (StatusCode::CREATED, Some("pending")),
+            "{wang_pending}"
+        );
+        let (_, li_claim) = app
+            .post(&format!("/api/v1/customers/{uncle}/claims"), &li, json!({}))
+            .await;
+        let (status, confirmed) = app
+            .post(&format!("/api/v1/claims/{}/confirm", li_claim["id"]), &head2, json!({}))
+            .await;
+        assert_eq!(
+            (status, confirmed["status"].as_str()),
+            (StatusCode::OK, Some("valid")),
+            "{confirmed}"
+        );
         let (status, c2) = app
             .post(
                 "/api/v1/cases",
@@ -365,6 +386,15 @@ both!(
         assert!(last_decision(&d)["text"].as_str().unwrap().contains("钱总"), "{d}");
         let (_, owner) = app.get(&format!("/api/v1/customers/{uncle}/ownership"), &admin).await;
         assert_eq!(owner["owner_id"].as_i64(), Some(wang.staff_id), "{owner}");
+        let (_, claims) = app.get(&format!("/api/v1/customers/{uncle}/claims"), &admin).await;
+        let standing: Vec<(i64, &str)> = claims["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["status"] == "pending" || c["status"] == "valid")
+            .map(|c| (c["staff_id"].as_i64().unwrap(), c["status"].as_str().unwrap()))
+            .collect();
+        assert_eq!(standing, vec![(wang.staff_id, "valid")], "{claims}");
         assert_eq!(fines(&app, &admin, &wang).await.len(), 1, "no arguing, no fine");
 
         // The coordinator who cannot decide escalates, with a reason; heads may not.

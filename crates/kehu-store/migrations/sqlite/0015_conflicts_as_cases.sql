@@ -38,9 +38,10 @@ SELECT m.case_id, c.tenant_id, 'conflict', c.policy_version, c.status, c.custome
        NULL
 FROM conflicts c JOIN conflict_cases m ON m.conflict_id = c.id;
 
--- The decision the history recorded for a conflict's event, else a plain one naming the rule.
+-- The decision the history recorded for a conflict's event, else a plain one naming the rule
+-- (looked up by tenant and customer first, through the history's customer index).
 CREATE TEMPORARY VIEW conflict_decisions AS
-    SELECT ev.tenant_id, ev.entity_id AS conflict_id, ev.action, ev.actor_id, ev.decision_json
+    SELECT ev.tenant_id, ev.customer_id, ev.entity_id AS conflict_id, ev.action, ev.actor_id, ev.decision_json
     FROM events ev WHERE ev.entity = 'conflict' AND ev.decision_json IS NOT NULL;
 
 INSERT INTO case_steps (tenant_id, case_id, action, role, staff_id, from_state, to_state, note, fields, at, decision_json)
@@ -48,7 +49,7 @@ SELECT c.tenant_id, m.case_id, 'open', NULL, c.opened_by, '', 'open', NULL,
        json_object('party_a', c.party_a, 'party_b', c.party_b,
                    'event', (SELECT e.name FROM joint_events e WHERE e.id = c.event_id), 'summary', c.summary),
        c.opened_at,
-       COALESCE((SELECT d.decision_json FROM conflict_decisions d WHERE d.tenant_id = c.tenant_id
+       COALESCE((SELECT d.decision_json FROM conflict_decisions d WHERE d.tenant_id = c.tenant_id AND d.customer_id = c.customer_id
                  AND d.conflict_id = c.id AND d.action = 'open' LIMIT 1),
                 json_object('rule', 'R11.6', 'policy_version', c.policy_version, 'facts', json_object('conflict_id', c.id),
                             'text', json_object('zh', '记录冲突（R11.6）', 'en', 'Conflict recorded (R11.6)')))
@@ -58,7 +59,8 @@ INSERT INTO case_steps (tenant_id, case_id, action, role, staff_id, from_state, 
 SELECT s.tenant_id, m.case_id, 'sign', s.role, s.staff_id, 'open', s.to_state, NULLIF(s.note, ''),
        json_object('award_to', s.award_to, 'argued', json(CASE WHEN s.argued THEN 'true' ELSE 'false' END)),
        s.signed_at,
-       COALESCE((SELECT d.decision_json FROM conflict_decisions d WHERE d.tenant_id = s.tenant_id AND d.conflict_id = s.conflict_id
+       COALESCE((SELECT d.decision_json FROM conflict_decisions d WHERE d.tenant_id = s.tenant_id AND d.customer_id = s.customer_id
+                 AND d.conflict_id = s.conflict_id
                  AND d.action = CASE s.to_state WHEN 'settled' THEN 'settle' WHEN 'escalated' THEN 'escalate' ELSE 'sign' END
                  AND (s.to_state <> 'open' OR d.actor_id = s.staff_id) LIMIT 1),
                 json_object('rule', 'R11.6', 'policy_version', s.policy_version, 'facts', json_object('conflict_id', s.conflict_id),
@@ -68,7 +70,7 @@ FROM conflict_signs s JOIN conflict_cases m ON m.conflict_id = s.conflict_id ORD
 INSERT INTO case_steps (tenant_id, case_id, action, role, staff_id, from_state, to_state, note, fields, at, decision_json)
 SELECT c.tenant_id, m.case_id, 'escalate', 'coordinator', c.escalated_by, 'open', 'escalated', c.escalation_reason,
        '{}', c.escalated_at,
-       COALESCE((SELECT d.decision_json FROM conflict_decisions d WHERE d.tenant_id = c.tenant_id
+       COALESCE((SELECT d.decision_json FROM conflict_decisions d WHERE d.tenant_id = c.tenant_id AND d.customer_id = c.customer_id
                  AND d.conflict_id = c.id AND d.action = 'escalate' LIMIT 1),
                 json_object('rule', 'R11.6', 'policy_version', c.policy_version, 'facts', json_object('conflict_id', c.id),
                             'text', json_object('zh', '上报总经理（R11.6）', 'en', 'Escalated to the general manager (R11.6)')))
@@ -78,7 +80,7 @@ WHERE c.escalated_by IS NOT NULL ORDER BY c.id;
 INSERT INTO case_steps (tenant_id, case_id, action, role, staff_id, from_state, to_state, note, fields, at, decision_json)
 SELECT c.tenant_id, m.case_id, 'decide', 'general_manager', c.closed_by, 'escalated', 'decided', NULLIF(c.closing_note, ''),
        json_object('award_to', c.award_to, 'argued', json(CASE WHEN c.argued THEN 'true' ELSE 'false' END)), c.closed_at,
-       COALESCE((SELECT d.decision_json FROM conflict_decisions d WHERE d.tenant_id = c.tenant_id
+       COALESCE((SELECT d.decision_json FROM conflict_decisions d WHERE d.tenant_id = c.tenant_id AND d.customer_id = c.customer_id
                  AND d.conflict_id = c.id AND d.action = 'decide' LIMIT 1),
                 json_object('rule', 'R11.6', 'policy_version', c.policy_version, 'facts', json_object('conflict_id', c.id),
                             'text', json_object('zh', '总经理裁决（R11.6）', 'en', 'Ruled by the general manager (R11.6)')))

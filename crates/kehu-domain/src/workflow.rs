@@ -2100,17 +2100,6 @@ fn this_round(case: &CaseFacts) -> &[Step] {
     &case.steps[start..]
 }
 
-/// Whether `actor` has signed a sign-off of all still open in the case's state: the case waits
-/// on the other signers then, not on them (R11.6: the coordinator who signed waits for both
-/// heads; Today leaves the case out for them unless a timer found it late).
-pub fn signed_and_waiting(wf: &Workflow, case: &CaseFacts, actor: &Actor) -> bool {
-    let round = this_round(case);
-    wf.actions
-        .iter()
-        .filter(|a| a.signoff == Signoff::All && a.from.contains(&case.state))
-        .any(|a| round.iter().any(|s| s.action == a.id && s.staff_id == Some(actor.id)))
-}
-
 /// The roles of an `all` sign-off still unsigned in this round.
 fn unsigned<'a>(a: &'a Action, case: &CaseFacts) -> Vec<&'a String> {
     let round = this_round(case);
@@ -2217,10 +2206,13 @@ pub fn available_seated<'w>(
 /// Whether some action of the workflow is taken by a relation that needs the case's
 /// surroundings to tell (`owner`, `head_of:FIELD`).
 pub fn has_relation_seats(wf: &Workflow) -> bool {
-    wf.actions
-        .iter()
-        .flat_map(|a| &a.by)
-        .any(|b| b == OWNER || b.starts_with(HEAD_OF))
+    wf.actions.iter().flat_map(|a| &a.by).any(|b| is_relation(b))
+}
+
+/// Whether an entry of an action's `by` is a relation seat held per case (`owner`,
+/// `head_of:FIELD`) rather than a role.
+pub fn is_relation(seat: &str) -> bool {
+    seat == OWNER || seat.starts_with(HEAD_OF)
 }
 
 /// Who holds each relation seat of the workflow's actions on a case (`owner`: the customer's

@@ -214,15 +214,47 @@ async fn around(
         .collect();
     named.extend(near.customer.as_ref().and_then(|c| c.owner));
     if !named.is_empty() {
-        let staff = kehu_store::staff::list_tx(tx, tenant).await?;
-        let units = kehu_store::units::list_tx(tx, tenant).await?;
-        let org = kehu_domain::org::Org::new(units.iter().map(|u| (u.id, u.parent_id)));
-        let holders: Vec<(i64, Option<i64>)> = staff
+        let staffing = Staffing {
+            staff: kehu_store::staff::list_tx(tx, tenant).await?,
+            org: org_of(&kehu_store::units::list_tx(tx, tenant).await?),
+        };
+        near.people = staffing.people(wf, &named);
+    }
+    Ok(near)
+}
+
+fn org_of(units: &[kehu_store::units::UnitRow]) -> kehu_domain::org::Org {
+    kehu_domain::org::Org::new(units.iter().map(|u| (u.id, u.parent_id)))
+}
+
+/// A tenant's staff and units as the engine reads them: who heads whom, for a workflow's
+/// `head_roles` (`staff[...].heads`, the `head_of:FIELD` seats).
+pub struct Staffing {
+    staff: Vec<kehu_store::staff::StaffRow>,
+    org: kehu_domain::org::Org,
+}
+
+impl Staffing {
+    pub async fn load(state: &AppState, tenant: i64) -> Result<Staffing, ApiError> {
+        Ok(Staffing {
+            staff: kehu_store::staff::list(&state.db, tenant).await?,
+            org: crate::organisation::org(state, tenant).await?.0,
+        })
+    }
+
+    /// Active staff holding one of `wf`'s head roles, with their unit.
+    fn heads(&self, wf: &Workflow) -> Vec<(i64, Option<i64>)> {
+        self.staff
             .iter()
             .filter(|s| s.active && s.role_list().iter().any(|r| wf.head_roles.contains(r)))
             .map(|s| (s.id, s.unit_id))
-            .collect();
-        near.people = staff
+            .collect()
+    }
+
+    /// The staff members `named`, with who heads their unit.
+    fn people(&self, wf: &Workflow, named: &[i64]) -> Vec<kehu_domain::workflow::Person> {
+        let heads = self.heads(wf);
+        self.staff
             .iter()
             .filter(|s| named.contains(&s.id))
             .map(|s| kehu_domain::workflow::Person {
@@ -231,11 +263,16 @@ async fn around(
                 unit: s.unit_id,
                 roles: s.role_list(),
                 active: s.active,
-                heads: org.heads_of(s.unit_id, &holders, s.id),
+                heads: self.org.heads_of(s.unit_id, &heads, s.id),
             })
-            .collect();
+            .collect()
     }
-    Ok(near)
+
+    /// Whom `head` heads for `wf` (R11.6: the parties whose conflicts a division head signs).
+    pub fn headed_by(&self, wf: &Workflow, head: i64) -> Vec<i64> {
+        let everyone: Vec<(i64, Option<i64>)> = self.staff.iter().map(|s| (s.id, s.unit_id)).collect();
+        self.org.headed_by(head, &everyone, &self.heads(wf))
+    }
 }
 
 /// Opens a case of `workflow_id`: the fields checked, the opening guards held, the case, its
@@ -947,35 +984,23 @@ async fn view_of(state: &AppState, row: CaseRow, steps: Vec<StepRow>) -> Result<
 
 /// Who holds the relation seats of case `row`'s workflow (the customer's holder, the head of a
 /// named person's unit), read now, for the pages; none to read for most workflows.
-pub async fn seated(
-    state: &AppState,
-    policy: &Policy,
-    wf: &Workflow,
-    row: &CaseRow,
-) -> Result<Vec<(String, Vec<i64>)>, ApiError> {
-    if !workflow::has_relation_seats(wf) {
+pub async fn seated(state: &AppState, policy: &Policy, row: &CaseRow) -> Result<Vec<(String, Vec<i64>)>, ApiError> {
+    if !policy.workflow(&row.workflow).is_some_and(workflow::has_relation_seats) {
         return Ok(Vec::new());
     }
-    let fields = row.field_map();
-    let mut tx = state.db.begin().await?;
-    let near = around(
-        &mut tx,
-        (policy, wf),
-        (row.tenant_id, row.customer_id),
-        (&Map::new(), &fields),
-        state.now(),
-    )
-    .await?;
-    tx.rollback().await?;
-    Ok(workflow::seats(wf, &fields, &near))
+    let staffing = Staffing::load(state, row.tenant_id).await?;
+    let mut seats = seated_many(state, policy, std::slice::from_ref(row), &staffing).await?;
+    Ok(seats.remove(&row.id).unwrap_or_default())
 }
 
-/// [`seated`] for several cases at once (a list, Today): the staff, the units and the customers'
-/// holders read once for all of them. Cases of workflows without relation seats get none.
+/// [`seated`] for several cases at once (a list, Today), with the tenant's staffing read once
+/// by the caller and the customers' holders in one query. Cases of workflows without relation
+/// seats get none.
 pub async fn seated_many(
     state: &AppState,
     policy: &Policy,
     rows: &[CaseRow],
+    staffing: &Staffing,
 ) -> Result<std::collections::HashMap<i64, Vec<(String, Vec<i64>)>>, ApiError> {
     let mut out = std::collections::HashMap::new();
     let related: Vec<(&CaseRow, &Workflow)> = rows
@@ -986,21 +1011,12 @@ pub async fn seated_many(
     let Some((first, _)) = related.first() else {
         return Ok(out);
     };
-    let tenant = first.tenant_id;
-    let staff = kehu_store::staff::list(&state.db, tenant).await?;
-    let units = kehu_store::units::list(&state.db, tenant).await?;
-    let org = kehu_domain::org::Org::new(units.iter().map(|u| (u.id, u.parent_id)));
     let mut customers: Vec<i64> = related.iter().filter_map(|(r, _)| r.customer_id).collect();
     customers.sort_unstable();
     customers.dedup();
-    let holders = kehu_store::claims::valid_for_customers(&state.db, tenant, &customers).await?;
+    let holders = kehu_store::claims::valid_for_customers(&state.db, first.tenant_id, &customers).await?;
     for (row, wf) in related {
         let fields = row.field_map();
-        let heads: Vec<(i64, Option<i64>)> = staff
-            .iter()
-            .filter(|s| s.active && s.role_list().iter().any(|r| wf.head_roles.contains(r)))
-            .map(|s| (s.id, s.unit_id))
-            .collect();
         let named: Vec<i64> = wf
             .fields
             .iter()
@@ -1016,18 +1032,7 @@ pub async fn seated_many(
                 tags: Vec::new(),
                 owner: holders.iter().find(|c| c.customer_id == id).map(|c| c.staff_id),
             }),
-            people: staff
-                .iter()
-                .filter(|s| named.contains(&s.id))
-                .map(|s| kehu_domain::workflow::Person {
-                    id: s.id,
-                    name: s.display_name.clone(),
-                    unit: s.unit_id,
-                    roles: s.role_list(),
-                    active: s.active,
-                    heads: org.heads_of(s.unit_id, &heads, s.id),
-                })
-                .collect(),
+            people: staffing.people(wf, &named),
             ..Around::default()
         };
         out.insert(row.id, workflow::seats(wf, &fields, &near));

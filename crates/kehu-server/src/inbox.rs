@@ -18,6 +18,7 @@ use kehu_store::cases::{self as store, Mine, Waiting};
 use kehu_store::{activities, claims, deadlines, ts};
 
 use crate::auth::Caller;
+use crate::cases::Staffing;
 use crate::{ApiError, AppState};
 
 /// What kind of thing waits.
@@ -168,39 +169,16 @@ fn holds(caller: &Caller, roles: &[String]) -> bool {
         .any(|r| r != kehu_domain::policy::ADMIN_ROLE && caller.roles.contains(r))
 }
 
-/// Whether someone holding a relation seat `seat` of an action may find it theirs: the
-/// customer's holder (`owner`), the head of a named person's unit (`head_of:FIELD`).
-fn relation(seat: &str) -> bool {
-    seat == OWNER || seat.starts_with(HEAD_OF)
-}
-
 /// Whom the caller heads for each workflow that seats the head of a named person's unit
-/// (`head_of:FIELD`) and whose `head_roles` the caller holds; read once, only when some
-/// workflow asks.
-async fn headed(state: &AppState, policy: &Policy, caller: &Caller) -> Result<HashMap<String, Vec<i64>>, ApiError> {
-    let asks: Vec<&Workflow> = policy
+/// (`head_of:FIELD`) and whose `head_roles` the caller holds.
+fn headed(policy: &Policy, caller: &Caller, staffing: &Staffing) -> HashMap<String, Vec<i64>> {
+    policy
         .workflows
         .iter()
         .filter(|w| w.actions.iter().flat_map(|a| &a.by).any(|b| b.starts_with(HEAD_OF)))
         .filter(|w| holds(caller, &w.head_roles))
-        .collect();
-    let mut out = HashMap::new();
-    if asks.is_empty() {
-        return Ok(out);
-    }
-    let staff = kehu_store::staff::list(&state.db, caller.tenant_id).await?;
-    let units = kehu_store::units::list(&state.db, caller.tenant_id).await?;
-    let org = kehu_domain::org::Org::new(units.iter().map(|u| (u.id, u.parent_id)));
-    let everyone: Vec<(i64, Option<i64>)> = staff.iter().map(|s| (s.id, s.unit_id)).collect();
-    for wf in asks {
-        let holders: Vec<(i64, Option<i64>)> = staff
-            .iter()
-            .filter(|s| s.active && s.role_list().iter().any(|r| wf.head_roles.contains(r)))
-            .map(|s| (s.id, s.unit_id))
-            .collect();
-        out.insert(wf.id.clone(), org.headed_by(caller.id(), &everyone, &holders));
-    }
-    Ok(out)
+        .map(|w| (w.id.clone(), staffing.headed_by(w, caller.id())))
+        .collect()
 }
 
 /// The places (workflow, state) where an action waits for the caller's roles, and those where
@@ -277,7 +255,12 @@ async fn cases(
     n: usize,
     out: &mut Vec<Item>,
 ) -> Result<(), ApiError> {
-    let headed = headed(state, policy, caller).await?;
+    // The tenant's staffing, read once for the few policies whose workflows seat relations.
+    let staffing = match policy.workflows.iter().any(workflow::has_relation_seats) {
+        true => Some(Staffing::load(state, caller.tenant_id).await?),
+        false => None,
+    };
+    let headed = staffing.as_ref().map(|s| headed(policy, caller, s)).unwrap_or_default();
     let places = places(policy, caller, &headed);
     if places.is_empty() {
         return Ok(());
@@ -298,19 +281,19 @@ async fn cases(
     }
     let actor = crate::cases::actor(caller);
     // Who holds the relation seats, read once for the few workflows that have them.
-    let mut seats = crate::cases::seated_many(state, policy, &rows).await?;
+    let mut seats = match &staffing {
+        Some(s) => crate::cases::seated_many(state, policy, &rows, s).await?,
+        None => HashMap::new(),
+    };
     for row in rows {
         let Some(wf) = policy.workflow(&row.workflow) else {
             continue;
         };
         let facts = row.facts(steps_by.get(&row.id).map(Vec::as_slice).unwrap_or_default());
         let seated = seats.remove(&row.id).unwrap_or_default();
-        let in_seat =
-            |seat: &String| relation(seat) && seated.iter().any(|(s, ids)| s == seat && ids.contains(&caller.id()));
-        // Signed already, it waits on the other signers.
-        if workflow::signed_and_waiting(wf, &facts, &actor) && row.overdue_since.is_none() {
-            continue;
-        }
+        let in_seat = |seat: &String| {
+            workflow::is_relation(seat) && seated.iter().any(|(s, ids)| s == seat && ids.contains(&caller.id()))
+        };
         let mut mine: Vec<&workflow::Action> = workflow::available_seated(wf, &facts, &actor, &seated)
             .into_iter()
             .filter(|a| {

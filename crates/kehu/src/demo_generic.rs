@@ -597,7 +597,7 @@ async fn walk(
         .policy(reader.tenant_id)
         .await
         .map_err(|e| anyhow::anyhow!("{}", e.detail.en))?;
-    let seated = kehu_server::cases::seated(state, &policy, wf, &view.row)
+    let seated = kehu_server::cases::seated(state, &policy, &view.row)
         .await
         .map_err(|e| anyhow::anyhow!("reading case {id}: {}", e.detail.en))?;
     let none = serde_json::Map::new();

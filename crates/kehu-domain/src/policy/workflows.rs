@@ -1437,7 +1437,7 @@ impl Checker<'_> {
                 .actions
                 .iter()
                 .flat_map(|a| &a.by)
-                .filter(|b| *b == OWNER || b.starts_with(HEAD_OF))
+                .filter(|b| crate::workflow::is_relation(b))
                 .cloned()
                 .collect();
             for seat in seats {

@@ -80,7 +80,7 @@ fn state_name(wf: Option<&Workflow>, id: &str, lang: Lang) -> String {
 /// A role of `wf`'s actions in words: a relation seat as the workflow words it (R11.6:
 /// 「当事人乙」所在部门的负责人), any other role by the policy's name for it.
 fn role_word(policy: &Policy, wf: &Workflow, r: &str, lang: Lang) -> String {
-    if r == kehu_domain::workflow::OWNER || r.starts_with(kehu_domain::workflow::HEAD_OF) {
+    if kehu_domain::workflow::is_relation(r) {
         wf.roles_text(&[r]).get(lang).to_string()
     } else {
         policy.role_name(r).get(lang).to_string()
@@ -933,7 +933,7 @@ async fn case_page(
             (e.id, e.staff_name.unwrap_or_default(), what, much)
         })
         .collect();
-    let seated = cases::seated(state, &policy, wf, r).await?;
+    let seated = cases::seated(state, &policy, r).await?;
     let actions = workflow::available_seated(wf, &facts, &me, &seated)
         .into_iter()
         .filter(|_| !retired)

@@ -428,6 +428,7 @@ impl Policy {
             source,
             file,
             errors: Vec::new(),
+            links: Vec::new(),
         }
         .check(raw)
     }
@@ -716,6 +717,8 @@ struct Checker<'a> {
     source: &'a str,
     file: &'a str,
     errors: Vec<PolicyError>,
+    /// The `open` effects met so far, checked once every workflow is read.
+    links: Vec<workflows::Link>,
 }
 
 impl Checker<'_> {

@@ -713,7 +713,7 @@ pub struct Declared {
 impl Declared {
     /// The expressions the effect evaluates: its condition and its own.
     pub fn exprs(&self) -> impl Iterator<Item = &Expr> {
-        self.when.iter().chain(self.effect.expr())
+        self.when.iter().chain(self.effect.exprs())
     }
 }
 
@@ -746,18 +746,26 @@ pub enum EffectDef {
     /// Hand the case's customer to the staff member `to` names (R11.6: to the party the
     /// settlement awards it to).
     TransferTo { to: Expr },
+    /// Open a case of `workflow` on the same customer, linked to this one, with its fields
+    /// given by the expressions `fields` (R8.12: a rejected outcome reopens as a new case
+    /// linked to the old one).
+    Open {
+        workflow: String,
+        fields: Vec<(String, Expr)>,
+    },
 }
 
 impl EffectDef {
-    /// The expression the effect evaluates, if any.
-    pub fn expr(&self) -> Option<&Expr> {
+    /// The expressions the effect evaluates.
+    pub fn exprs(&self) -> Vec<&Expr> {
         match self {
-            EffectDef::Charge { to, .. } => Some(to),
-            EffectDef::SetGrade { value } | EffectDef::Set { value, .. } => Some(value),
-            EffectDef::Register { name, .. } => Some(name),
-            EffectDef::Transfer { outside, .. } => outside.as_ref(),
-            EffectDef::TransferTo { to } => Some(to),
-            EffectDef::Tag { .. } | EffectDef::Snapshot => None,
+            EffectDef::Charge { to, .. } => vec![to],
+            EffectDef::SetGrade { value } | EffectDef::Set { value, .. } => vec![value],
+            EffectDef::Register { name, .. } => vec![name],
+            EffectDef::Transfer { outside, .. } => outside.iter().collect(),
+            EffectDef::TransferTo { to } => vec![to],
+            EffectDef::Open { fields, .. } => fields.iter().map(|(_, x)| x).collect(),
+            EffectDef::Tag { .. } | EffectDef::Snapshot => Vec::new(),
         }
     }
 
@@ -796,6 +804,11 @@ pub enum Effect {
     Transfer { role: String, outside_unit: Option<i64> },
     /// Hand the customer to `staff_id`.
     TransferTo { staff_id: i64 },
+    /// Open a case of `workflow` on the case's customer with `fields`, linked to the case.
+    Open {
+        workflow: String,
+        fields: Map<String, Value>,
+    },
 }
 
 impl Effect {
@@ -1493,6 +1506,27 @@ fn effects_of(defs: &[Declared], scope: &Value, rule: &RuleId, step: &str) -> Re
                     ));
                 }
             },
+            EffectDef::Open { workflow, fields } => {
+                let mut given = Map::new();
+                for (field, x) in fields {
+                    let v = x.scalar(scope).map_err(|e| {
+                        refusal(
+                            "effect_unevaluable",
+                            rule,
+                            format!("无法确定要开启的案件的字段 `{field}`（`{}`：{e}）", x.source),
+                            format!(
+                                "The field `{field}` of the case to open cannot be told (`{}`: {e})",
+                                x.source
+                            ),
+                        )
+                    })?;
+                    given.insert(field.clone(), v);
+                }
+                out.push(Effect::Open {
+                    workflow: workflow.clone(),
+                    fields: given,
+                });
+            }
             EffectDef::Set { field, value } => {
                 let v = value.scalar(scope).map_err(|e| {
                     refusal(
@@ -2000,8 +2034,58 @@ pub fn open(
     actor: &Actor,
     version: u32,
 ) -> Result<Outcome, Refusal> {
+    opening(wf, input, around, actor, version, None)
+}
+
+/// The refusal of a step whose linked case cannot be opened (the rule and the reason are the
+/// linked workflow's).
+pub const LINKED_REFUSED: &str = "linked_case_refused";
+
+/// The case a step of another opens (`{ open = WORKFLOW }`): the case it comes from, by id and
+/// workflow.
+pub struct LinkedFrom<'a> {
+    pub id: i64,
+    pub workflow: &'a Workflow,
+    /// The step that opens it.
+    pub step: &'a str,
+}
+
+/// Opens a case that a step of case `from` opens (`{ open = WORKFLOW }`): the policy linked it,
+/// so who may open one by hand does not matter; the fields and the opening guards do, as for
+/// any case (R1.3 holds for a linked cooperation project too). `actor` is whoever took the
+/// step (for a timer's, the case's opener).
+pub fn open_linked(
+    wf: &Workflow,
+    input: &Map<String, Value>,
+    around: &Around,
+    actor: &Actor,
+    version: u32,
+    from: LinkedFrom<'_>,
+) -> Result<Outcome, Refusal> {
+    let (id, from_name) = (from.id, from.workflow.name.clone());
+    opening(wf, input, around, actor, version, Some(from)).map_err(|r| Refusal {
+        code: LINKED_REFUSED,
+        text: Text::new(
+            format!(
+                "案件 #{id}「{}」要开启的「{}」开不了：{}",
+                from_name.zh, wf.name.zh, r.text.zh
+            ),
+            format!("The “{}” case #{id} opens cannot be opened: {}", wf.name.en, r.text.en),
+        ),
+        ..r
+    })
+}
+
+fn opening(
+    wf: &Workflow,
+    input: &Map<String, Value>,
+    around: &Around,
+    actor: &Actor,
+    version: u32,
+    linked: Option<LinkedFrom<'_>>,
+) -> Result<Outcome, Refusal> {
     let has_customer = around.customer_id.is_some();
-    if !may_open(wf, actor) {
+    if linked.is_none() && !may_open(wf, actor) {
         return Err(refusal(
             "forbidden",
             &wf.rule,
@@ -2060,17 +2144,39 @@ pub fn open(
     let effects = effects_of(&wf.on_open, &s, &wf.rule, OPEN)?;
     set_fields(wf, &wf.rule, &mut fields, &effects)?;
     let state = wf.state(&wf.initial).map(|s| s.name.clone()).unwrap_or_default();
-    let facts = json!({ "workflow": wf.id, "state": wf.initial, "by": actor.id, "guards": wf.guards.iter().map(|g| g.rule.as_str()).collect::<Vec<_>>() });
+    let mut facts = json!({ "workflow": wf.id, "state": wf.initial, "by": actor.id, "guards": wf.guards.iter().map(|g| g.rule.as_str()).collect::<Vec<_>>() });
+    let plain = match &linked {
+        None => Text::new(
+            format!("{}开启了「{}」，处于「{}」", actor.name, wf.name.zh, state.zh),
+            format!("{} opened a “{}”; it is {}", actor.name, wf.name.en, state.en),
+        ),
+        Some(from) => {
+            facts["linked_from"] = json!(from.id);
+            facts["linked_step"] = json!(from.step);
+            let step = from
+                .workflow
+                .step_name(from.step)
+                .cloned()
+                .unwrap_or_else(|| Text::new(from.step, from.step));
+            Text::new(
+                format!(
+                    "案件 #{}「{}」的「{}」开启了关联的「{}」，处于「{}」",
+                    from.id, from.workflow.name.zh, step.zh, wf.name.zh, state.zh
+                ),
+                format!(
+                    "“{}” on “{}” case #{} opened a linked “{}”; it is {}",
+                    step.en, from.workflow.name.en, from.id, wf.name.en, state.en
+                ),
+            )
+        }
+    };
     let text = worded(
         wf,
         OPEN,
         (Some(&actor.name), &wf.initial, &wf.initial),
         &fields,
         &facts,
-        Text::new(
-            format!("{}开启了「{}」，处于「{}」", actor.name, wf.name.zh, state.zh),
-            format!("{} opened a “{}”; it is {}", actor.name, wf.name.en, state.en),
-        ),
+        plain,
     );
     Ok(Outcome {
         state: wf.initial.clone(),
@@ -3478,6 +3584,115 @@ effects = [{ set_grade = "fields.grade" }, { untag = "regrading" }]
         assert!(open(wf, &dated("2026-12-03"), &admitted, &me, 1).is_ok());
     }
 
+    /// The credit line with a reject that opens a second request, linked, for a smaller amount.
+    fn with_appeal(effect: &str) -> String {
+        let appeal = CREDIT.replacen("id = \"credit_line\"", "id = \"appeal\"", 1);
+        let appeal = appeal.split("[[ledger.codes]]").next().unwrap_or_default();
+        // The appeal keeps no timers (they would charge twice) and only the manager opens one.
+        let appeal = appeal
+            .split("[[workflows.timers]]")
+            .next()
+            .unwrap_or_default()
+            .replacen(
+                "initial = \"proposed\"",
+                "initial = \"proposed\"\nopen_by = [\"team_leader\"]",
+                1,
+            );
+        let first = CREDIT.replacen(
+            "to = \"rejected\"\n",
+            &format!("to = \"rejected\"\neffects = [{effect}]\n"),
+            1,
+        );
+        format!("{SAMPLE}{first}{appeal}")
+    }
+
+    #[test]
+    fn r90_a_step_opens_a_linked_case_by_the_policy_not_by_who_may_open_one() {
+        let src = with_appeal(r#"{ open = "appeal", fields = { amount = "fields.amount / 2" } }"#);
+        let p = Policy::parse(&src, "credit.toml").unwrap();
+        let (first, appeal) = (p.workflow("credit_line").unwrap(), p.workflow("appeal").unwrap());
+        let c = opened(first, 800_000);
+        let done = decide(
+            first,
+            &c,
+            "reject",
+            &actor(2, "team_leader"),
+            &Map::new(),
+            Some("太高"),
+            3,
+        )
+        .unwrap();
+        assert_eq!(
+            done.effects,
+            vec![Effect::Open {
+                workflow: "appeal".into(),
+                fields: fields(json!({ "amount": 400_000 }))
+            }]
+        );
+        // A consultant may not open an appeal by hand; the reject opens one for them.
+        let me = actor(1, "consultant");
+        let given = fields(json!({ "amount": 400_000 }));
+        assert_eq!(open(appeal, &given, &company(), &me, 3).unwrap_err().code, "forbidden");
+        let from = || LinkedFrom {
+            id: 7,
+            workflow: first,
+            step: "reject",
+        };
+        let o = open_linked(appeal, &given, &company(), &me, 3, from()).unwrap();
+        assert_eq!(
+            (o.state.as_str(), o.decision.facts["linked_from"].as_i64()),
+            ("proposed", Some(7))
+        );
+        assert_eq!(
+            o.decision.text.zh,
+            "案件 #7「授信申请」的「驳回」开启了关联的「授信申请」，处于「已提出」"
+        );
+        // Its guards hold all the same, and the refusal says which case could not be opened.
+        let r = open_linked(appeal, &fields(json!({ "amount": 500 })), &company(), &me, 3, from()).unwrap_err();
+        assert_eq!((r.code, r.rule.unwrap().as_str()), (LINKED_REFUSED, "R90.2"));
+        assert!(
+            r.text
+                .zh
+                .starts_with("案件 #7「授信申请」要开启的「授信申请」开不了：授信额度至少"),
+            "{}",
+            r.text.zh
+        );
+
+        // Checked where written: a workflow that is not there, a field it does not open with, a
+        // case of another kind of subject, and opening one when a case opens.
+        let bad = |effect: &str| {
+            Policy::parse(&with_appeal(effect), "credit.toml")
+                .unwrap_err()
+                .to_string()
+        };
+        let e = bad(r#"{ open = "appel" }"#);
+        assert!(
+            e.contains("`appel`, which is not a workflow") && e.contains("credit.toml:"),
+            "{e}"
+        );
+        let e = bad(r#"{ open = "appeal", fields = { limit = "1", amount = "1" } }"#);
+        assert!(
+            e.contains("with field `limit`, which a `appeal` does not open with"),
+            "{e}"
+        );
+        let e = bad(r#"{ fields = { amount = "1" } }"#);
+        assert!(e.contains("not one of those known"), "{e}");
+        let lone = with_appeal(r#"{ open = "appeal" }"#).replacen(
+            "id = \"appeal\"\nrule = \"R90.1\"\nname = { zh = \"授信申请\", en = \"Credit line request\" }\nsubject = \"customer\"",
+            "id = \"appeal\"\nrule = \"R90.1\"\nname = { zh = \"授信申请\", en = \"Credit line request\" }\nsubject = \"none\"",
+            1,
+        );
+        let e = Policy::parse(&lone, "credit.toml").unwrap_err().to_string();
+        assert!(e.contains("one is about a customer and the other is not"), "{e}");
+        let on_open = with_appeal(r#"{ tag = "x" }"#).replacen(
+            "[[workflows.guards]]",
+            "on_open = [{ open = \"appeal\" }]\n[[workflows.guards]]",
+            1,
+        );
+        let e = Policy::parse(&on_open, "credit.toml").unwrap_err().to_string();
+        assert!(e.contains("opens another case when a case opens"), "{e}");
+    }
+
     #[test]
     fn r90_a_workflow_is_checked_where_it_is_written() {
         let bad = |from: &str, to: &str| {
@@ -3534,7 +3749,7 @@ effects = [{ set_grade = "fields.grade" }, { untag = "regrading" }]
             "initial = \"proposed\"\non_open = [{ snapshot = true }]",
         );
         assert!(
-            e.contains("takes a snapshot or registers a customer when a case opens"),
+            e.contains("takes a snapshot, registers a customer or opens another case when a case opens"),
             "{e}"
         );
         let e = bad(

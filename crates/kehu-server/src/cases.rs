@@ -295,19 +295,70 @@ pub async fn open(
     if let Some(c) = customer_id {
         crate::visibility::lock_customer(&mut tx, &seen, caller, c).await?;
     }
-    // The customer stays locked to the commit, so a guard over its cases (R1.3) holds when the
-    // case is written.
-    let near = around(
+    let row = open_in(
         &mut tx,
-        (&policy, wf),
-        (tenant, customer_id),
-        (fields, &Map::new()),
+        &policy,
+        Opening {
+            wf,
+            tenant,
+            customer_id,
+            fields,
+            actor: &me,
+            linked: None,
+        },
         now,
     )
-    .await?;
-    let outcome = workflow::open(wf, fields, &near, &me, policy.version).map_err(refused(lang))?;
+    .await
+    .map_err(|e| e.in_lang(lang))?;
+    let steps = store::steps_tx(&mut tx, tenant, row.id).await?;
+    tx.commit().await?;
+    view_of(state, row, steps).await
+}
+
+/// What opens a case: its workflow and customer, the fields given, who opens it and, for a
+/// case a step of another opens (`{ open = WORKFLOW }`), that case and step.
+struct Opening<'a> {
+    wf: &'a Workflow,
+    tenant: i64,
+    customer_id: Option<i64>,
+    fields: &'a Map<String, Value>,
+    actor: &'a Actor,
+    linked: Option<(&'a CaseRow, &'a Workflow, &'a str)>,
+}
+
+/// Opens a case in `tx` (the customer, if any, locked by the caller): decided by the pure
+/// `workflow::open` (or `open_linked`), written with its first step, its history event, its
+/// people, its timers and its opening effects.
+async fn open_in(tx: &mut Tx, policy: &Policy, o: Opening<'_>, now: Timestamp) -> Result<CaseRow, ApiError> {
+    let Opening {
+        wf,
+        tenant,
+        customer_id,
+        fields,
+        actor: me,
+        linked,
+    } = o;
+    // The customer stays locked to the commit, so a guard over its cases (R1.3) holds when the
+    // case is written.
+    let near = around(tx, (policy, wf), (tenant, customer_id), (fields, &Map::new()), now).await?;
+    let outcome = match linked {
+        None => workflow::open(wf, fields, &near, me, policy.version),
+        Some((from, from_wf, step)) => workflow::open_linked(
+            wf,
+            fields,
+            &near,
+            me,
+            policy.version,
+            workflow::LinkedFrom {
+                id: from.id,
+                workflow: from_wf,
+                step,
+            },
+        ),
+    }
+    .map_err(ApiError::refused)?;
     let row = store::insert(
-        &mut tx,
+        tx,
         tenant,
         NewCase {
             workflow: &wf.id,
@@ -315,13 +366,14 @@ pub async fn open(
             customer_id,
             fields: &outcome.fields,
             opened_by: me.id,
+            linked_from: linked.map(|(from, _, _)| from.id),
             at: now,
             decision: &outcome.decision,
         },
     )
     .await?;
     let row = store::record_step(
-        &mut tx,
+        tx,
         &row,
         NewStep {
             action: workflow::OPEN,
@@ -339,7 +391,7 @@ pub async fn open(
     )
     .await?;
     history::append(
-        &mut tx,
+        tx,
         tenant,
         now,
         NewEvent {
@@ -356,12 +408,10 @@ pub async fn open(
     .await?;
     let people = workflow::people_of(wf, &outcome.fields);
     if !people.is_empty() {
-        store::set_people(&mut tx, tenant, row.id, &people).await?;
+        store::set_people(tx, tenant, row.id, &people).await?;
     }
-    after_step(&mut tx, &policy, wf, (&row, Some(me.id)), workflow::OPEN, &outcome, now).await?;
-    let steps = store::steps_tx(&mut tx, tenant, row.id).await?;
-    tx.commit().await?;
-    view_of(state, row, steps).await
+    after_step(tx, policy, wf, (&row, Some(me.id)), workflow::OPEN, &outcome, now).await?;
+    Ok(row)
 }
 
 /// Takes `action` on case `id` for the caller. The case is locked for the decision, so two
@@ -459,7 +509,9 @@ pub async fn act(
     if people != workflow::people_of(wf, &held) {
         store::set_people(&mut tx, tenant, id, &people).await?;
     }
-    after_step(&mut tx, &policy, wf, (&row, Some(me.id)), action, &outcome, now).await?;
+    after_step(&mut tx, &policy, wf, (&row, Some(me.id)), action, &outcome, now)
+        .await
+        .map_err(|e| e.in_lang(lang))?;
     // A registered customer (R12.6) is now the case's.
     let row = if outcome.effects.iter().any(|e| matches!(e, Effect::Register { .. })) {
         store::get_tx(&mut tx, tenant, id).await?
@@ -501,7 +553,7 @@ async fn after_step(
         )
         .await?;
     }
-    apply(tx, policy, (row, by), &outcome.effects, &outcome.decision, now).await
+    apply(tx, policy, (row, by, action), &outcome.effects, &outcome.decision, now).await
 }
 
 /// Applies a step's effects through the functions the other rules use (a charge is
@@ -509,7 +561,7 @@ async fn after_step(
 async fn apply(
     tx: &mut Tx,
     policy: &Policy,
-    (row, by): (&CaseRow, Option<i64>),
+    (row, by, step): (&CaseRow, Option<i64>, &str),
     effects: &[Effect],
     decision: &Decision,
     now: Timestamp,
@@ -557,6 +609,9 @@ async fn apply(
             }
             // The engine set the field in the case's fields, written with the step.
             Effect::Set { .. } => {}
+            Effect::Open { workflow, fields } => {
+                open_linked(tx, policy, (row, by, step), (workflow, fields), now).await?
+            }
             Effect::Register { name, role } => register(tx, policy, (row, by), (name, role), decision, now).await?,
             Effect::Tag { tag, on } => {
                 if let Some(c) = row.customer_id {
@@ -573,6 +628,56 @@ async fn apply(
         }
     }
     Ok(())
+}
+
+/// Opens the case a step of case `row` opens (`{ open = WORKFLOW }`), on the same customer, as
+/// whoever took the step (for a timer's step, the case's opener). A step someone takes is
+/// refused when the linked case cannot be opened (its guards say why); a timer's step goes on
+/// without it, with a warning, since firing again would be refused the same way.
+async fn open_linked(
+    tx: &mut Tx,
+    policy: &Policy,
+    (row, by, step_id): (&CaseRow, Option<i64>, &str),
+    (target, fields): (&str, &Map<String, Value>),
+    now: Timestamp,
+) -> Result<(), ApiError> {
+    let (Some(wf), Some(from_wf)) = (policy.workflow(target), policy.workflow(&row.workflow)) else {
+        tracing::warn!(case.id = row.id, workflow = %target, "linked workflow not in the policy; not opened");
+        return Ok(());
+    };
+    // As a case opened by hand: the customer stays locked to the commit, so a guard over its
+    // cases holds when the linked case is written.
+    if let Some(c) = row.customer_id {
+        kehu_store::claims::lock_customer(tx, row.tenant_id, c).await?;
+    }
+    let staff = kehu_store::staff::get_tx(tx, row.tenant_id, by.unwrap_or(row.opened_by)).await?;
+    let me = Actor {
+        id: staff.id,
+        name: staff.display_name.clone(),
+        roles: staff.role_list(),
+    };
+    let opened = Box::pin(open_in(
+        tx,
+        policy,
+        Opening {
+            wf,
+            tenant: row.tenant_id,
+            customer_id: row.customer_id,
+            fields,
+            actor: &me,
+            linked: Some((row, from_wf, step_id)),
+        },
+        now,
+    ))
+    .await;
+    match opened {
+        Ok(_) => Ok(()),
+        Err(e) if by.is_none() && e.code == workflow::LINKED_REFUSED => {
+            tracing::warn!(case.id = row.id, workflow = %target, reason = %e.detail.en, "linked case refused; the timer's step goes on without it");
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// R11.9: hands the case's customer from whoever holds it to the holder of `role` with the
@@ -962,7 +1067,15 @@ async fn fire_timer(tx: &mut Tx, policy: &Policy, d: &DeadlineRow, now: Timestam
     if outcome.moved {
         after_step(tx, policy, wf, (&row, None), &timer.id, &outcome, now).await?;
     } else {
-        apply(tx, policy, (&row, None), &outcome.effects, &outcome.decision, now).await?;
+        apply(
+            tx,
+            policy,
+            (&row, None, &timer.id),
+            &outcome.effects,
+            &outcome.decision,
+            now,
+        )
+        .await?;
     }
     Ok(())
 }

@@ -24,6 +24,8 @@ pub struct CaseRow {
     pub updated_at: i64,
     /// When a timer found the case late (cleared when it moves or a step restarts the timer).
     pub overdue_since: Option<i64>,
+    /// The case whose step opened this one (`{ open = WORKFLOW }`).
+    pub linked_from: Option<i64>,
     pub customer_name: Option<String>,
     pub opened_by_name: String,
 }
@@ -82,7 +84,7 @@ impl StepRow {
 
 /// A tenant's cases (`$1`), alias `k`; each query adds its own conditions.
 const SELECT: &str = "SELECT k.id, k.tenant_id, k.workflow, k.policy_version, k.state, k.customer_id, k.fields, k.opened_by, \
-     k.opened_at, k.updated_at, k.overdue_since, cu.name AS customer_name, o.display_name AS opened_by_name FROM cases k \
+     k.opened_at, k.updated_at, k.overdue_since, k.linked_from, cu.name AS customer_name, o.display_name AS opened_by_name FROM cases k \
      JOIN staff o ON o.tenant_id = k.tenant_id AND o.id = k.opened_by \
      LEFT JOIN customers cu ON cu.tenant_id = k.tenant_id AND cu.id = k.customer_id WHERE k.tenant_id = $1";
 
@@ -96,6 +98,8 @@ pub struct NewCase<'a> {
     pub customer_id: Option<i64>,
     pub fields: &'a Map<String, Value>,
     pub opened_by: i64,
+    /// The case whose step opens this one.
+    pub linked_from: Option<i64>,
     pub at: Timestamp,
     pub decision: &'a Decision,
 }
@@ -103,8 +107,8 @@ pub struct NewCase<'a> {
 pub async fn insert(tx: &mut Tx, tenant_id: i64, c: NewCase<'_>) -> Result<CaseRow> {
     let (id,): (i64,) = tx
         .fetch_one(
-            "INSERT INTO cases (tenant_id, workflow, policy_version, state, customer_id, fields, opened_by, opened_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
+            "INSERT INTO cases (tenant_id, workflow, policy_version, state, customer_id, fields, opened_by, opened_at, updated_at, linked_from) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9) RETURNING id",
             args![
                 tenant_id,
                 c.workflow,
@@ -113,7 +117,8 @@ pub async fn insert(tx: &mut Tx, tenant_id: i64, c: NewCase<'_>) -> Result<CaseR
                 c.customer_id,
                 json(c.fields)?,
                 c.opened_by,
-                ms(c.at)
+                ms(c.at),
+                c.linked_from
             ],
         )
         .await?;
@@ -240,6 +245,8 @@ pub struct Filter {
     pub overdue: bool,
     /// Only cases this staff member opened or took a step on ("mine").
     pub involving: Option<i64>,
+    /// Only cases a step of this case opened.
+    pub linked_from: Option<i64>,
     /// Paging: ids below this one.
     pub before: Option<i64>,
 }
@@ -251,7 +258,7 @@ pub async fn list(db: &Db, tenant_id: i64, f: &Filter, limit: i64, view: &View) 
             "{SELECT} AND ($2 IS NULL OR k.workflow = $2) \
              AND ($3 IS NULL OR k.state = $3) AND ($4 IS NULL OR k.customer_id = $4) AND ($5 IS NULL OR k.id < $5) \
              AND ($7 IS NULL OR k.opened_by = $7 OR EXISTS (SELECT 1 FROM case_steps ms WHERE ms.tenant_id = k.tenant_id \
-             AND ms.case_id = k.id AND ms.staff_id = $7)){}{} \
+             AND ms.case_id = k.id AND ms.staff_id = $7)) AND ($8 IS NULL OR k.linked_from = $8){}{} \
              ORDER BY k.id DESC LIMIT $6",
             if f.overdue {
                 " AND k.overdue_since IS NOT NULL"
@@ -267,7 +274,8 @@ pub async fn list(db: &Db, tenant_id: i64, f: &Filter, limit: i64, view: &View) 
             f.customer_id,
             f.before,
             limit,
-            f.involving
+            f.involving,
+            f.linked_from
         ],
     )
     .await

@@ -47,6 +47,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "conflicts_as_cases",
         include_str!("../migrations/sqlite/0015_conflicts_as_cases.sql"),
     ),
+    (
+        16,
+        "linked_cases",
+        include_str!("../migrations/sqlite/0016_linked_cases.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../migrations/postgres/0001_init.sql")),
@@ -99,6 +104,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         15,
         "conflicts_as_cases",
         include_str!("../migrations/postgres/0015_conflicts_as_cases.sql"),
+    ),
+    (
+        16,
+        "linked_cases",
+        include_str!("../migrations/postgres/0016_linked_cases.sql"),
     ),
 ];
 

@@ -116,6 +116,15 @@ pub async fn get(db: &Db, tenant_id: i64, id: i64) -> Result<StaffRow> {
     .await
 }
 
+/// One staff member, read in a transaction (who a step of a case acts as).
+pub async fn get_tx(tx: &mut crate::db::Tx, tenant_id: i64, id: i64) -> Result<StaffRow> {
+    tx.fetch_one(
+        &format!("SELECT {COLUMNS} FROM staff WHERE tenant_id = $1 AND id = $2"),
+        args![tenant_id, id],
+    )
+    .await
+}
+
 /// Active staff with this username, in any tenant (login names are unique per tenant).
 pub async fn by_username(db: &Db, username: &str) -> Result<Vec<StaffRow>> {
     db.fetch_all(

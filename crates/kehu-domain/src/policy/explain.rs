@@ -1112,6 +1112,16 @@ fn effect(p: &Policy, w: &crate::workflow::Workflow, d: &crate::workflow::Effect
                     ),
                 }
             }
+            crate::workflow::EffectDef::Open { workflow, .. } => {
+                let name = p
+                    .workflow(workflow)
+                    .map(|o| o.name.clone())
+                    .unwrap_or_else(|| Text::new(workflow, workflow));
+                (
+                    format!("为同一客户开启关联的「{}」", name.zh),
+                    format!("opens a linked “{}” for the same customer", name.en),
+                )
+            }
             crate::workflow::EffectDef::Transfer { role, outside } => {
                 let who = p.role_name(role);
                 let (oz, oe) = if outside.is_some() {

@@ -233,9 +233,24 @@ struct RawEffect {
     /// Hand the case's customer to the staff member this expression names.
     #[serde(default)]
     transfer_to: Option<Spanned<String>>,
+    /// Open a case of this workflow on the same customer, linked to this one...
+    #[serde(default)]
+    open: Option<Spanned<String>>,
+    /// ...with these fields, each an expression.
+    #[serde(default)]
+    fields: Option<Spanned<std::collections::BTreeMap<String, Spanned<String>>>>,
     /// The effect applies only when this expression holds.
     #[serde(default)]
     when: Option<Spanned<String>>,
+}
+
+/// An `open` effect, checked once every workflow is read (it may name one declared later).
+pub(super) struct Link {
+    from: String,
+    subject: Subject,
+    target: Spanned<String>,
+    /// The fields it gives, at the span of its `fields`.
+    fields: Spanned<Vec<String>>,
 }
 
 /// What the expressions of one workflow may read.
@@ -441,8 +456,10 @@ impl Checker<'_> {
                 e.register.is_some(),
                 e.transfer.is_some(),
                 e.transfer_to.is_some(),
+                e.open.is_some(),
             ];
             if given.iter().filter(|g| **g).count() != 1
+                || (e.fields.is_some() && e.open.is_none())
                 || (e.to.is_some() != e.charge.is_some())
                 || (e.value.is_some() != e.set.is_some())
                 || (e.assign_to.is_some() != e.register.is_some())
@@ -451,7 +468,7 @@ impl Checker<'_> {
                 self.error(
                     span,
                     format!("an effect of workflow `{}` is not one of those known", r.wf),
-                    "write one of { charge = \"CODE\", to = \"case.opened_by\" }, { set_grade = \"fields.grade\" }, { tag = \"TAG\" }, { untag = \"TAG\" }, { snapshot = true }, { set = \"FIELD\", value = \"true\" } { register = \"fields.name\", assign_to = \"ROLE\" } or { transfer = \"ROLE\", outside = \"EXPR\" } or { transfer_to = \"fields.STAFF\" }, each with an optional when = \"EXPR\"",
+                    "write one of { charge = \"CODE\", to = \"case.opened_by\" }, { set_grade = \"fields.grade\" }, { tag = \"TAG\" }, { untag = \"TAG\" }, { snapshot = true }, { set = \"FIELD\", value = \"true\" } { register = \"fields.name\", assign_to = \"ROLE\" } or { transfer = \"ROLE\", outside = \"EXPR\" } or { transfer_to = \"fields.STAFF\" } or { open = \"WORKFLOW\", fields = { FIELD = \"EXPR\" } }, each with an optional when = \"EXPR\"",
                 );
                 continue;
             }
@@ -491,6 +508,26 @@ impl Checker<'_> {
                     })
                 } else if let Some(to) = &e.transfer_to {
                     self.expr_of(to, r).map(|to| EffectDef::TransferTo { to })
+                } else if let Some(target) = &e.open {
+                    let mut fields = Vec::new();
+                    let mut named = Vec::new();
+                    for (f, x) in e.fields.as_ref().map(|f| f.get_ref().iter()).into_iter().flatten() {
+                        if let Some(x) = self.expr_of(x, r) {
+                            fields.push((f.clone(), x));
+                        }
+                        named.push(f.clone());
+                    }
+                    let at = e.fields.as_ref().map(|f| f.span()).unwrap_or_else(|| target.span());
+                    self.links.push(Link {
+                        from: r.wf.to_string(),
+                        subject: r.subject,
+                        target: target.clone(),
+                        fields: Spanned::new(at, named),
+                    });
+                    Some(EffectDef::Open {
+                        workflow: target.get_ref().clone(),
+                        fields,
+                    })
                 } else if let Some(role) = &e.transfer {
                     let role = self.role_list(&Spanned::new(role.span(), vec![role.clone()]), r.roles, "transfer");
                     let outside = match &e.outside {
@@ -1158,10 +1195,11 @@ impl Checker<'_> {
             let guards = w.guards.iter().filter_map(|g| self.guard(g, &r)).collect();
             let on_open = self.effects(&w.on_open, &r, codes);
             for raw in &w.on_open {
-                if raw.get_ref().snapshot.is_some() || raw.get_ref().register.is_some() {
+                let e = raw.get_ref();
+                if e.snapshot.is_some() || e.register.is_some() || e.open.is_some() {
                     self.error(
                         raw.span(),
-                        format!("workflow `{id}` takes a snapshot or registers a customer when a case opens"),
+                        format!("workflow `{id}` takes a snapshot, registers a customer or opens another case when a case opens"),
                         "do that on an action or a timer; on_open may charge, set tags and fields, and hand the customer over",
                     );
                 }
@@ -1517,6 +1555,50 @@ impl Checker<'_> {
             }
             out.push(wf);
         }
+        self.check_links(&out);
         out
+    }
+
+    /// Each `open` effect names a workflow, for a case of the same kind of subject, and gives
+    /// only fields its cases may open with.
+    fn check_links(&mut self, all: &[Workflow]) {
+        for link in std::mem::take(&mut self.links) {
+            let Some(target) = all.iter().find(|w| &w.id == link.target.get_ref()) else {
+                let known: Vec<&str> = all.iter().map(|w| w.id.as_str()).collect();
+                self.error(
+                    link.target.span(),
+                    format!(
+                        "workflow `{}` opens a case of `{}`, which is not a workflow",
+                        link.from,
+                        link.target.get_ref()
+                    ),
+                    format!("the workflows: {}", known.join(", ")),
+                );
+                continue;
+            };
+            if target.subject != link.subject {
+                self.error(
+                    link.target.span(),
+                    format!(
+                        "workflow `{}` opens a case of `{}`, but one is about a customer and the other is not",
+                        link.from, target.id
+                    ),
+                    "a linked case belongs to the same customer: both subjects are \"customer\", or both \"none\"",
+                );
+            }
+            let opening: Vec<&str> = target.opening_fields().iter().map(|f| f.id.as_str()).collect();
+            for f in link.fields.get_ref() {
+                if !opening.contains(&f.as_str()) {
+                    self.error(
+                        link.fields.span(),
+                        format!(
+                            "workflow `{}` opens a `{}` with field `{f}`, which a `{}` does not open with",
+                            link.from, target.id, target.id
+                        ),
+                        format!("the fields it opens with: {}", opening.join(", ")),
+                    );
+                }
+            }
+        }
     }
 }

@@ -425,6 +425,9 @@ pub struct CaseOut {
     pub updated_at: String,
     /// Since when a timer found the case late; null when it is not.
     pub overdue_since: Option<String>,
+    /// The case whose step opened this one (`{ open = WORKFLOW }` in the policy); null for a
+    /// case opened by hand. `GET /api/v1/cases?linked_from=ID` lists the cases one opened.
+    pub linked_from: Option<i64>,
     /// The case's timers still to fall due, earliest first.
     pub timers: Vec<TimerOut>,
     /// Every step taken on the case, oldest first (opening and timers included).
@@ -575,6 +578,7 @@ impl CaseOut {
             opened_at: t(r.opened_at),
             updated_at: t(r.updated_at),
             overdue_since: r.overdue_since.map(t),
+            linked_from: r.linked_from,
             timers: v
                 .timers
                 .iter()
@@ -658,6 +662,9 @@ pub struct CaseQuery {
     /// `true`: only cases the caller opened or took a step on.
     #[param(value_type = Option<bool>)]
     pub mine: Option<String>,
+    /// Only the cases a step of this case opened.
+    #[param(value_type = Option<i64>)]
+    pub linked_from: Option<String>,
     /// 1 to 500; default 50.
     #[param(value_type = Option<i64>)]
     pub limit: Option<String>,
@@ -698,6 +705,19 @@ async fn list_cases(
         customer_id: super::parse_customer_id(q.customer_id.as_deref(), lang)?,
         overdue: flag(q.overdue.as_deref(), "overdue", "invalid_overdue", lang)?,
         involving: flag(q.mine.as_deref(), "mine", "invalid_mine", lang)?.then(|| caller.id()),
+        linked_from: match q.linked_from.as_deref().filter(|c| !c.is_empty()) {
+            None => None,
+            Some(c) => Some(c.parse::<i64>().map_err(|_| {
+                ApiError::bad_request(
+                    "invalid_linked_from",
+                    Text::new(
+                        "linked_from 须为案件编号（整数）",
+                        "linked_from must be a case id (a whole number)",
+                    ),
+                )
+                .in_lang(lang)
+            })?),
+        },
         before: super::parse_cursor(q.cursor.as_deref(), lang)?,
     };
     let views = cases::list(&state, &caller, &filter, limit + 1).await?;

@@ -632,6 +632,7 @@ pub async fn list(State(state): State<AppState>, mut pc: PageCaller, Query(q): Q
         customer_id: None,
         overdue,
         involving: mine.then(|| pc.caller.id()),
+        linked_from: None,
         before: q.cursor.parse::<i64>().ok(),
     };
     let views = cases::list(&state, &pc.caller, &filter, LIMIT + 1)
@@ -874,6 +875,9 @@ struct CasePage {
     /// The ledger entries the case's steps charged that the caller sees: (entry id, who, what,
     /// how much in words).
     charges: Vec<(i64, String, String, String)>,
+    /// The case that opened this one and the cases this one opened, as far as the caller sees
+    /// them: (id, workflow, state, whether it is the one that opened this case).
+    links: Vec<(i64, String, String, bool)>,
     waiting: String,
     timers: Vec<TimerLine>,
     actions: Vec<ActionForm>,
@@ -888,6 +892,42 @@ struct CasePage {
     /// The action whose form was refused, and its note, kept as written.
     failed: String,
     note: String,
+}
+
+/// The case that opened `r` (`{ open = WORKFLOW }`) and the cases `r` opened, those the caller
+/// sees, named by workflow and state.
+async fn links_of(
+    state: &AppState,
+    pc: &PageCaller,
+    policy: &Policy,
+    r: &kehu_store::cases::CaseRow,
+) -> Result<Vec<(i64, String, String, bool)>, ApiError> {
+    let lang = pc.c.lang;
+    let mut rows = Vec::new();
+    if let Some(from) = r.linked_from {
+        match cases::get(state, &pc.caller, from).await {
+            Ok(v) => rows.push((v.row, true)),
+            Err(e) if e.status == axum::http::StatusCode::NOT_FOUND => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let opened = Filter {
+        linked_from: Some(r.id),
+        ..Default::default()
+    };
+    for v in cases::list(state, &pc.caller, &opened, 50).await? {
+        rows.push((v.row, false));
+    }
+    Ok(rows
+        .into_iter()
+        .map(|(row, origin)| {
+            let wf = policy.workflow(&row.workflow);
+            let name = wf
+                .map(|w| w.name.get(lang).to_string())
+                .unwrap_or_else(|| row.workflow.clone());
+            (row.id, name, state_name(wf, &row.state, lang), origin)
+        })
+        .collect())
 }
 
 async fn case_page(
@@ -912,6 +952,7 @@ async fn case_page(
     let people = people_of(state, pc.caller.tenant_id, wf).await?;
     let visited: Vec<String> = v.steps.iter().map(|s| s.to_state.clone()).collect();
     let waiting = waiting_words(&policy, wf, &v, lang);
+    let links = links_of(state, pc, &policy, r).await?;
     let charges = cases::charges(state, &pc.caller, r)
         .await?
         .into_iter()
@@ -1112,6 +1153,7 @@ async fn case_page(
         completeness: workflow::completeness(wf, &case_fields),
         budget: workflow::budget_of(wf, &facts).and_then(|r| BudgetCard::new(wf, r, lang)),
         charges,
+        links,
         figures: workflow::figures(wf, &facts)
             .into_iter()
             .map(|f| {

@@ -1244,3 +1244,161 @@ both!(
         );
     }
 );
+
+/// A quote the customer declines opens a new quote linked to it at 90% of the old price; a
+/// quote nobody answers in 7 days lapses and opens one at 80%. Neither rule is in a rulebook: the
+/// workflows are written here, so the engine's `open` effect is the only thing at work.
+const REQUOTE: &str = r#"
+[[workflows]]
+id = "quote"
+rule = "R95.1"
+name = { zh = "报价", en = "Quote" }
+subject = "customer"
+initial = "offered"
+states = [
+  { id = "offered", name = { zh = "已报价", en = "offered" } },
+  { id = "declined", name = { zh = "客户拒绝", en = "declined" } },
+  { id = "lapsed", name = { zh = "已过期", en = "lapsed" } },
+]
+fields = [
+  { id = "amount", type = "money", required = true, name = { zh = "金额", en = "Amount" } },
+]
+[[workflows.actions]]
+id = "decline"
+rule = "R95.2"
+name = { zh = "客户拒绝", en = "Declined" }
+from = ["offered"]
+to = "declined"
+by = ["consultant", "sales_manager"]
+effects = [{ open = "requote", fields = { previous = "case.id", amount = "fields.amount * 9 / 10" } }]
+[[workflows.timers]]
+id = "lapse"
+rule = "R95.3"
+name = { zh = "报价过期", en = "Quote lapses" }
+in = ["offered"]
+after = "7 days"
+to = "lapsed"
+effects = [{ open = "requote", fields = { previous = "case.id", amount = "fields.amount * 8 / 10" } }]
+
+[[workflows]]
+id = "requote"
+rule = "R95.2"
+name = { zh = "重新报价", en = "New quote" }
+subject = "customer"
+open_by = ["sales_manager"]
+initial = "drafted"
+states = [
+  { id = "drafted", name = { zh = "待发出", en = "drafted" } },
+  { id = "sent", name = { zh = "已发出", en = "sent" } },
+]
+fields = [
+  { id = "previous", type = "number", name = { zh = "原报价", en = "Earlier quote" } },
+  { id = "amount", type = "money", required = true, name = { zh = "金额", en = "Amount" } },
+]
+[[workflows.guards]]
+rule = "R95.4"
+when = "fields.amount >= 100000"
+refusal = { zh = "重新报价不低于 1000 元", en = "A new quote is at least 1,000 yuan" }
+[[workflows.actions]]
+id = "send"
+name = { zh = "发出", en = "Send" }
+from = ["drafted"]
+to = "sent"
+by = ["consultant"]
+"#;
+
+both!(
+    virtual a_step_opens_a_linked_case_for_the_same_customer,
+    |app: TestApp| async move {
+        with_workflow(&app, REQUOTE).await;
+        let wang = app.staff("wang", "王芳", &["consultant"]).await;
+        let customer = app.customer(&wang, "北京华信", "13910000011").await;
+        let quote = |amount: i64| json!({ "workflow": "quote", "customer_id": customer, "fields": { "amount": amount } });
+
+        // By hand, only the sales manager opens a new quote; a step opens it for whoever took it.
+        let (s, e) = app
+            .post("/api/v1/cases", &wang, json!({ "workflow": "requote", "customer_id": customer, "fields": { "amount": 500_000 } }))
+            .await;
+        assert_eq!((s, e["code"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")), "{e}");
+        let (_, q) = app.post("/api/v1/cases", &wang, quote(1_000_000)).await;
+        let id = q["id"].as_i64().unwrap();
+        let (s, c) = app
+            .post(&format!("/api/v1/cases/{id}/actions/decline"), &wang, json!({}))
+            .await;
+        assert_eq!((s, c["state"].as_str()), (StatusCode::OK, Some("declined")), "{c}");
+        let (s, linked) = app.get(&format!("/api/v1/cases?linked_from={id}"), &wang).await;
+        assert_eq!(s, StatusCode::OK, "{linked}");
+        let items = linked["items"].as_array().unwrap();
+        assert_eq!(items.len(), 1, "{linked}");
+        let new = &items[0];
+        assert_eq!(
+            (
+                new["workflow"].as_str(),
+                new["state"].as_str(),
+                new["customer_id"].as_i64(),
+                new["linked_from"].as_i64(),
+                new["opened_by"].as_i64()
+            ),
+            (Some("requote"), Some("drafted"), Some(customer), Some(id), Some(wang.staff_id)),
+            "{new}"
+        );
+        assert_eq!(new["fields"]["amount"], 900_000, "{new}");
+        assert_eq!(new["fields"]["previous"], id, "{new}");
+        let opened = &new["decisions"][0];
+        assert_eq!(opened["rule"], "R95.2", "{opened}");
+        assert_eq!(opened["facts"]["linked_from"], id, "{opened}");
+        assert!(
+            opened["text"].as_str().unwrap().contains(&format!("案件 #{id}「报价」的「客户拒绝」开启了关联的「重新报价」")),
+            "{opened}"
+        );
+        let (_, solo) = app.get(&format!("/api/v1/cases/{id}"), &wang).await;
+        assert_eq!(solo["linked_from"], Value::Null, "{solo}");
+        // Both case pages link the other.
+        let page = crate::web::get(&app, &format!("/cases/{id}"), Some(&wang)).await;
+        assert!(page.has(&format!(r#"href="/cases/{}""#, new["id"])), "{}", page.html);
+        let page = crate::web::get(&app, &format!("/cases/{}", new["id"]), Some(&wang)).await;
+        assert!(page.has(r#"data-test="links""#) && page.has(&format!(r#"href="/cases/{id}""#)), "{}", page.html);
+        let (s, e) = app.get("/api/v1/cases?linked_from=x", &wang).await;
+        assert_eq!((s, e["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_linked_from")), "{e}");
+
+        // The linked case's guard holds for a linked opening too: the step that would open a
+        // quote under 1,000 yuan is refused with that rule, and nothing of it is kept.
+        let (_, q) = app.post("/api/v1/cases", &wang, quote(100_000)).await;
+        let small = q["id"].as_i64().unwrap();
+        let (s, e) = app
+            .post(&format!("/api/v1/cases/{small}/actions/decline"), &wang, json!({}))
+            .await;
+        assert_eq!(
+            (s, e["code"].as_str(), e["rule"].as_str()),
+            (StatusCode::CONFLICT, Some("linked_case_refused"), Some("R95.4")),
+            "{e}"
+        );
+        assert!(e["detail"].as_str().unwrap().contains("不低于 1000 元"), "{e}");
+        let (_, c) = app.get(&format!("/api/v1/cases/{small}"), &wang).await;
+        assert_eq!(c["state"], "offered", "{c}");
+        let (_, linked) = app.get(&format!("/api/v1/cases?linked_from={small}"), &wang).await;
+        assert_eq!(linked["items"].as_array().unwrap().len(), 0, "{linked}");
+
+        // A timer's step opens one too, for the case's opener; where the linked case is refused
+        // the timer's step still happens, without it.
+        assert_eq!(advance(&app, 7 * 86400 + 60).await, 1, "the declined quote's timer went with its state");
+        let (_, c) = app.get(&format!("/api/v1/cases/{small}"), &wang).await;
+        assert_eq!(c["state"], "lapsed", "{c}");
+        let (_, linked) = app.get(&format!("/api/v1/cases?linked_from={small}"), &wang).await;
+        assert_eq!(linked["items"].as_array().unwrap().len(), 0, "{linked}");
+        let (_, q) = app.post("/api/v1/cases", &wang, quote(2_000_000)).await;
+        let late = q["id"].as_i64().unwrap();
+        assert_eq!(advance(&app, 7 * 86400 + 60).await, 1);
+        let (_, linked) = app.get(&format!("/api/v1/cases?linked_from={late}"), &wang).await;
+        let new = &linked["items"][0];
+        assert_eq!(
+            (new["fields"]["amount"].as_i64(), new["opened_by"].as_i64()),
+            (Some(1_600_000), Some(wang.staff_id)),
+            "{linked}"
+        );
+        assert!(
+            new["decisions"][0]["text"].as_str().unwrap().contains("「报价过期」"),
+            "{new}"
+        );
+    }
+);

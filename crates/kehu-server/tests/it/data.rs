@@ -711,6 +711,7 @@ async fn complaints_recorded_before_the_engine_are_cases_after_the_upgrade() {
                 customer_id: Some(customer),
                 fields: &serde_json::Map::new(),
                 opened_by: head,
+                linked_from: None,
                 at: kehu_store::ts(t0 + 6 * day),
                 decision: &d,
             },

@@ -109,15 +109,15 @@ impl Workflow {
             .collect()
     }
 
-    /// Whether the workflow needs to know who holds its customer: an expression reads
-    /// `customer.owner`, or an action is taken by the `owner` (when none does, the interpreter
-    /// does not look the holder up).
-    pub fn reads_owner(&self) -> bool {
+    /// Every expression the interpreter may evaluate with the case's surroundings: conditions,
+    /// routes, effects, timers' `unless` and fields' defaults.
+    fn expressions(&self) -> impl Iterator<Item = &Expr> {
         let guards = self
             .guards
             .iter()
             .chain(self.actions.iter().flat_map(|a| &a.guards))
             .map(|g| &g.when);
+        let routes = self.actions.iter().flat_map(|a| a.routes.iter().map(|r| &r.when));
         let effects = self
             .on_open
             .iter()
@@ -129,34 +129,23 @@ impl Workflow {
             .iter()
             .filter_map(|f| f.default.as_ref())
             .chain(self.timers.iter().filter_map(|t| t.unless.as_ref()));
+        guards.chain(routes).chain(effects).chain(others)
+    }
+
+    /// Whether the workflow needs to know who holds its customer: an expression reads
+    /// `customer.owner`, or an action is taken by the `owner` (when none does, the interpreter
+    /// does not look the holder up).
+    pub fn reads_owner(&self) -> bool {
         self.actions.iter().any(|a| a.by.iter().any(|b| b == OWNER))
-            || guards
-                .chain(effects)
-                .chain(others)
-                .any(|e| e.source.contains("customer.owner"))
+            || self.expressions().any(|e| e.source.contains("customer.owner"))
     }
 
     /// Whether any expression of the workflow reads its customer or the customer's other cases
     /// (when none does, the interpreter reads neither).
     pub fn reads_customer(&self) -> bool {
-        let guards = self
-            .guards
-            .iter()
-            .chain(self.actions.iter().flat_map(|a| &a.guards))
-            .map(|g| &g.when);
-        let effects = self
-            .on_open
-            .iter()
-            .chain(self.actions.iter().flat_map(|a| &a.effects))
-            .chain(self.timers.iter().flat_map(|t| &t.effects))
-            .flat_map(Declared::exprs);
-        let defaults = self.fields.iter().filter_map(|f| f.default.as_ref());
-        let unless = self.timers.iter().filter_map(|t| t.unless.as_ref());
         self.actions.iter().any(|a| a.by.iter().any(|b| b == OWNER))
-            || guards
-                .chain(effects)
-                .chain(unless)
-                .chain(defaults)
+            || self
+                .expressions()
                 .any(|e| e.reads().iter().any(|v| CUSTOMER_VARIABLES.contains(&v.as_str())))
     }
 }
@@ -361,6 +350,9 @@ pub struct Action {
     pub from: Vec<String>,
     /// Where it leads; `None`: the case stays where it is.
     pub to: Option<String>,
+    /// Where it leads instead when a condition holds, the first that holds (R2.3: a design
+    /// review goes to the station, the branch or the city company by capacity); `to` when none.
+    pub routes: Vec<Route>,
     /// Roles that may take it (`admin` always may), or [`OPENER`].
     pub by: Vec<String>,
     pub signoff: Signoff,
@@ -386,6 +378,27 @@ pub struct Action {
     /// signature of the round, the case goes to `otherwise` instead.
     pub agree: Vec<String>,
     pub otherwise: Option<String>,
+}
+
+/// One way an action may lead: to `to` when `when` holds.
+#[derive(Debug, Clone, Serialize)]
+pub struct Route {
+    pub when: Expr,
+    pub to: String,
+    /// Why it leads there, in words for the decision and the explanation ("10 to 1000 kVA").
+    pub name: Text,
+}
+
+impl Action {
+    /// Every state the action may lead to: its routes' and `to`.
+    pub fn targets(&self) -> impl Iterator<Item = &String> {
+        self.routes.iter().map(|r| &r.to).chain(self.to.iter())
+    }
+
+    /// Whether taking it in `state` may move the case on.
+    pub fn moves_from(&self, state: &str) -> bool {
+        self.targets().any(|t| t != state)
+    }
 }
 
 /// Who sees a workflow's cases besides each case's own people, and the rule that says so.
@@ -1126,9 +1139,12 @@ impl Workflow {
         let mut i = 0;
         while i < seen.len() {
             let here = seen[i].to_string();
-            let moves = self.actions.iter().map(|a| (&a.from, &a.to));
-            let disagreed = self.actions.iter().map(|a| (&a.from, &a.otherwise));
-            let timed = self.timers.iter().map(|t| (&t.states, &t.to));
+            let moves = self
+                .actions
+                .iter()
+                .flat_map(|a| a.targets().map(move |t| (&a.from, Some(t))));
+            let disagreed = self.actions.iter().map(|a| (&a.from, a.otherwise.as_ref()));
+            let timed = self.timers.iter().map(|t| (&t.states, t.to.as_ref()));
             for (from, to) in moves.chain(disagreed).chain(timed) {
                 if let Some(to) = to
                     && from.contains(&here)
@@ -2472,10 +2488,15 @@ pub fn decide(
     for g in &a.guards {
         check_guard(g, &here_scope)?;
     }
+    let mut routed = None;
     let to = if !disagreed.is_empty() {
         a.otherwise.clone().unwrap_or_else(|| case.state.clone())
     } else if left.is_empty() {
-        a.to.clone().unwrap_or_else(|| case.state.clone())
+        routed = route(a, &here_scope)?;
+        routed
+            .map(|r| r.to.clone())
+            .or_else(|| a.to.clone())
+            .unwrap_or_else(|| case.state.clone())
     } else {
         case.state.clone()
     };
@@ -2547,6 +2568,11 @@ pub fn decide(
     });
     if !disagreed.is_empty() {
         facts["disagreed"] = json!(disagreed);
+    }
+    if let Some(r) = routed {
+        facts["route"] = json!(r.when.source);
+        text.zh.push_str(&format!("（{}）", r.name.zh));
+        text.en.push_str(&format!(" ({})", r.name.en));
     }
     if !a.guards.is_empty() {
         facts["guards"] = a
@@ -2695,10 +2721,33 @@ pub fn waiting_on(wf: &Workflow, case: &CaseFacts) -> Vec<Waiting> {
         .collect()
 }
 
+/// The first of `a`'s routes whose condition holds on `scope`, if any (then `a.to` applies). A
+/// condition that cannot be evaluated refuses the step: where the case goes cannot be told.
+fn route<'a>(a: &'a Action, scope: &Value) -> Result<Option<&'a Route>, Refusal> {
+    for r in &a.routes {
+        match r.when.holds(scope) {
+            Ok(true) => return Ok(Some(r)),
+            Ok(false) => {}
+            Err(e) => {
+                return Err(refusal(
+                    "route_unevaluable",
+                    &a.rule,
+                    format!("无法判断「{}」去向的条件 `{}`：{e}", a.name.zh, r.when.source),
+                    format!(
+                        "The condition `{}` of where “{}” leads could not be evaluated: {e}",
+                        r.when.source, a.name.en
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(None)
+}
+
 /// Whether taking `a` in `state` clears a late case's overdue mark: it moves the case on, or it
 /// restarts the count of a timer of that state (a tracking record, R12.3).
 pub fn clears_overdue(wf: &Workflow, state: &str, a: &Action) -> bool {
-    a.to.as_deref().is_some_and(|t| t != state)
+    a.moves_from(state)
         || wf
             .timers
             .iter()
@@ -3582,6 +3631,101 @@ effects = [{ set_grade = "fields.grade" }, { untag = "regrading" }]
             "today is 2026-12-03"
         );
         assert!(open(wf, &dated("2026-12-03"), &admitted, &me, 1).is_ok());
+    }
+
+    #[test]
+    fn r90_an_action_leads_where_its_first_holding_route_says() {
+        let routed = CREDIT.replacen(
+            "to = \"approved\"\nby = [\"team_leader\"]\nnot_opener = true",
+            "to = \"approved\"\nroutes = [\n  { when = \"fields.amount > 5000000\", to = \"rejected\", name = { zh = \"超过 5 万元\", en = \"above 50,000 yuan\" } },\n  { when = \"fields.terms == '60d'\", to = \"proposed\", name = { zh = \"60 天账期\", en = \"60-day terms\" } },\n]\nby = [\"team_leader\"]\nnot_opener = true",
+            1,
+        ).replacen("fields.amount <= 5000000 || fields.terms == '30d'", "true", 1);
+        let p = Policy::parse(&format!("{SAMPLE}{routed}"), "credit.toml").unwrap();
+        let wf = p.workflow("credit_line").unwrap();
+        let lead = actor(2, "team_leader");
+        let go = |amount: i64, terms: &str| {
+            decide(
+                wf,
+                &opened(wf, amount),
+                "approve",
+                &lead,
+                &fields(json!({ "terms": terms })),
+                None,
+                3,
+            )
+            .unwrap()
+        };
+        // The first route that holds, in order; `to` when none does.
+        let big = go(8_000_000, "60d");
+        assert_eq!(big.state, "rejected");
+        assert_eq!(big.decision.facts["route"], "fields.amount > 5000000");
+        assert!(
+            big.decision
+                .text
+                .zh
+                .ends_with("由「已提出」转为「已驳回」（超过 5 万元）"),
+            "{}",
+            big.decision.text.zh
+        );
+        let (stays, plain) = (go(100_000, "60d"), go(100_000, "30d"));
+        assert_eq!((stays.state.as_str(), stays.moved), ("proposed", false));
+        assert_eq!(
+            (plain.state.as_str(), plain.decision.facts.get("route")),
+            ("approved", None)
+        );
+        assert!(wf.action("approve").unwrap().moves_from("proposed"));
+        assert_ne!(routed, CREDIT);
+        let words: Vec<String> = crate::policy::explain(&p).iter().map(|l| l.text.zh.clone()).collect();
+        assert!(
+            words
+                .iter()
+                .any(|w| w.contains("超过 5 万元时转为「已驳回」，60 天账期时转为「已提出」，否则转为「已批准」")),
+            "{words:?}"
+        );
+
+        // A route to a state that is not there, or without words for why, is an error where
+        // written; a route counts as a way into its state.
+        let e = Policy::parse(
+            &format!(
+                "{SAMPLE}{}",
+                routed.replacen("to = \"rejected\", name", "to = \"refused\", name", 1)
+            ),
+            "credit.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("no state `refused`"), "{e}");
+        let e = Policy::parse(
+            &format!(
+                "{SAMPLE}{}",
+                routed.replacen(", name = { zh = \"60 天账期\", en = \"60-day terms\" }", "", 1)
+            ),
+            "credit.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("name"), "{e}");
+        let only_routed = routed
+            .replacen(
+                "to = \"rejected\"\nby = [\"team_leader\"]\nnote = true",
+                "by = [\"team_leader\"]\nnote = true",
+                1,
+            )
+            .replacen(
+                "from = [\"proposed\"]\nto = \"approved\"\nby = [\"consultant\"",
+                "from = [\"proposed\"]\nby = [\"consultant\"",
+                1,
+            );
+        assert_eq!(
+            only_routed.matches("to = \"rejected\"").count(),
+            1,
+            "only the route leads there"
+        );
+        assert_eq!(only_routed.matches("to = \"approved\"").count(), 1);
+        assert!(
+            Policy::parse(&format!("{SAMPLE}{only_routed}"), "credit.toml").is_ok(),
+            "rejected is reached by a route"
+        );
     }
 
     /// The credit line with a reject that opens a second request, linked, for a smaller amount.

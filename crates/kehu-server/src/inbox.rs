@@ -236,7 +236,7 @@ fn places(policy: &Policy, caller: &Caller, headed: &HashMap<String, Vec<i64>>) 
 
 /// Whether taking `a` in `state` moves the case on.
 fn moves(a: &workflow::Action, state: &str) -> bool {
-    a.to.as_deref().is_some_and(|t| t != state)
+    a.moves_from(state)
 }
 
 fn action_names(wf: &Workflow, ids: &[&str]) -> Text {

@@ -625,10 +625,7 @@ async fn walk(
                 let _ = kehu_server::cases::act(state, &me, id, &a.id, &given).await;
             }
         }
-        for a in mine
-            .iter()
-            .filter(|a| a.to.as_ref().is_some_and(|t| *t != facts.state) && !a.note)
-        {
+        for a in mine.iter().filter(|a| a.moves_from(&facts.state) && !a.note) {
             let fields: serde_json::Map<String, serde_json::Value> = a
                 .fields
                 .iter()

@@ -861,6 +861,41 @@ fn workflow(p: &Policy, out: &mut Vec<Line>, w: &crate::workflow::Workflow) {
             from.iter().map(|s| s.en.as_str()).collect::<Vec<_>>().join(" or "),
         );
         let (mut z, mut e) = match &a.to {
+            _ if !a.routes.is_empty() => {
+                let ways: Vec<(String, String)> = a
+                    .routes
+                    .iter()
+                    .map(|r| {
+                        let why = &r.name;
+                        (
+                            format!("{}时转为「{}」", why.zh, state(&r.to).zh),
+                            format!("to {} when {}", state(&r.to).en, why.en),
+                        )
+                    })
+                    .chain(a.to.iter().map(|t| {
+                        (
+                            format!("否则转为「{}」", state(t).zh),
+                            format!("otherwise to {}", state(t).en),
+                        )
+                    }))
+                    .collect();
+                (
+                    format!(
+                        "{}在「{}」时可以「{}」：{}",
+                        who.zh,
+                        from.zh,
+                        a.name.zh,
+                        ways.iter().map(|w| w.0.as_str()).collect::<Vec<_>>().join("，")
+                    ),
+                    format!(
+                        "{} may “{}” when it is {}: it goes {}",
+                        who.en,
+                        a.name.en,
+                        from.en,
+                        ways.iter().map(|w| w.1.as_str()).collect::<Vec<_>>().join(", ")
+                    ),
+                )
+            }
             Some(to) => (
                 format!(
                     "{}在「{}」时可以「{}」，转为「{}」",

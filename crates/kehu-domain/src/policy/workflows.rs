@@ -30,7 +30,7 @@ use super::{Checker, LedgerCode, Role};
 use crate::text::Text;
 use crate::workflow::{
     Action, Budget, CUSTOMER_VARIABLES, Checklist, Declared, EffectDef, Expr, FieldDef, FieldKind, Figure, Guard,
-    HEAD_OF, Item, Message, OPENER, OWNER, Ranking, Signoff, Spend, State, Subject, Timer, Unclear, Visibility,
+    HEAD_OF, Item, Message, OPENER, OWNER, Ranking, Route, Signoff, Spend, State, Subject, Timer, Unclear, Visibility,
     Workflow,
 };
 
@@ -308,6 +308,9 @@ struct RawAction {
     from: Spanned<Vec<Spanned<String>>>,
     #[serde(default)]
     to: Option<Spanned<String>>,
+    /// Where it leads instead when a condition holds: `[{ when = EXPR, to = STATE, name? }]`.
+    #[serde(default)]
+    routes: Vec<RawRoute>,
     by: Spanned<Vec<Spanned<String>>>,
     #[serde(default)]
     signoff: Option<Spanned<String>>,
@@ -338,6 +341,15 @@ struct RawAction {
     /// ...else the case goes to this state.
     #[serde(default)]
     otherwise: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRoute {
+    when: Spanned<String>,
+    to: Spanned<String>,
+    /// Why it leads there, in words ("10 to 1000 kVA").
+    name: Text,
 }
 
 /// What an expression may read as `fields.ID`: the fields, and each checklist's answers.
@@ -1234,6 +1246,9 @@ impl Checker<'_> {
                 if let Some(to) = &a.to {
                     self.state_ref(to, &states, &id);
                 }
+                for route in &a.routes {
+                    self.state_ref(&route.to, &states, &id);
+                }
                 // `opener`, `owner` and `head_of:FIELD` are relations to the case; the rest are
                 // roles.
                 let by_opener = a.by.get_ref().iter().any(|r| r.get_ref() == OPENER);
@@ -1406,6 +1421,17 @@ impl Checker<'_> {
                     rule: a.rule.as_ref().map(|r| self.rule(r)).unwrap_or_else(|| rule.clone()),
                     from: a.from.get_ref().iter().map(|f| f.get_ref().clone()).collect(),
                     to: a.to.as_ref().map(|t| t.get_ref().clone()),
+                    routes: a
+                        .routes
+                        .iter()
+                        .filter_map(|x| {
+                            self.expr_of(&x.when, &r).map(|when| Route {
+                                when,
+                                to: x.to.get_ref().clone(),
+                                name: x.name.clone(),
+                            })
+                        })
+                        .collect(),
                     by,
                     signoff,
                     not_opener: a.not_opener,

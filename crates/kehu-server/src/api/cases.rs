@@ -123,7 +123,10 @@ pub struct ActionOut {
     pub name: String,
     pub rule: String,
     pub from: Vec<String>,
+    /// Where it leads when none of its `routes` applies; null: the case stays.
     pub to: Option<String>,
+    /// Where it leads instead, the first whose condition (CEL) holds.
+    pub routes: Vec<RouteOut>,
     pub by: Vec<String>,
     /// `any` (one of the roles) or `all` (each role, by different people).
     pub signoff: String,
@@ -136,6 +139,13 @@ pub struct ActionOut {
     pub guards: Vec<GuardOut>,
     /// Checklists the action answers.
     pub answers: Vec<String>,
+}
+
+/// One way an action may lead: to `to` when `when` holds.
+#[derive(Serialize, ToSchema)]
+pub struct RouteOut {
+    pub when: String,
+    pub to: String,
 }
 
 /// A condition: its rule and its expression.
@@ -248,6 +258,14 @@ impl WorkflowOut {
                     rule: a.rule.to_string(),
                     from: a.from.clone(),
                     to: a.to.clone(),
+                    routes: a
+                        .routes
+                        .iter()
+                        .map(|r| RouteOut {
+                            when: r.when.source.clone(),
+                            to: r.to.clone(),
+                        })
+                        .collect(),
                     by: a.by.clone(),
                     signoff: match a.signoff {
                         Signoff::Any => "any",

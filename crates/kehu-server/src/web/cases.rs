@@ -308,7 +308,7 @@ pub fn diagram(wf: &Workflow, current: &str, visited: &[String], lang: Lang) -> 
         }
     };
     for a in &wf.actions {
-        if let Some(to) = a.to.as_deref().and_then(index) {
+        for to in a.targets().filter_map(|t| index(t)) {
             for from in a.from.iter().filter_map(|f| index(f)).filter(|f| *f != to) {
                 add(from, to, false, a.name.get(lang).to_string());
             }
@@ -985,7 +985,10 @@ async fn case_page(
                 id: a.id.clone(),
                 name: a.name.get(lang).to_string(),
                 rule: a.rule.to_string(),
-                to: a.to.as_deref().map(|t| state_name(Some(wf), t, lang)),
+                to: {
+                    let to: Vec<String> = a.targets().map(|t| state_name(Some(wf), t, lang)).collect();
+                    Some(to.join(" / ")).filter(|t| !t.is_empty())
+                },
                 note_required: a.note,
                 inputs: a
                     .fields

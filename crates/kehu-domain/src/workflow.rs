@@ -89,6 +89,7 @@ impl Workflow {
         set_by_effect
             || self.budget.as_ref().is_some_and(|b| b.spent == field)
             || self.actions.iter().any(|a| a.adds.iter().any(|(_, to)| to == field))
+            || self.actions.iter().any(|a| a.count.as_deref() == Some(field))
     }
 
     /// The fields a form opening a case asks for: those required, and those the engine does not
@@ -378,6 +379,11 @@ pub struct Action {
     /// signature of the round, the case goes to `otherwise` instead.
     pub agree: Vec<String>,
     pub otherwise: Option<String>,
+    /// The number field the engine counts the action's completed steps in (R2.10: how many
+    /// inspections there were), readable by every expression...
+    pub count: Option<String>,
+    /// ...and the most times it may be completed; the next is refused with the action's rule.
+    pub at_most: Option<u32>,
 }
 
 /// One way an action may lead: to `to` when `when` holds.
@@ -2438,6 +2444,20 @@ pub fn decide(
             format!("“{}” needs a note with the reason", a.name.en),
         ));
     }
+    let taken = a
+        .count
+        .as_ref()
+        .map(|c| case.fields.get(c).and_then(Value::as_i64).unwrap_or(0));
+    if let (Some(n), Some(most)) = (taken, a.at_most)
+        && n >= i64::from(most)
+    {
+        return Err(refusal(
+            "too_many_times",
+            &a.rule,
+            format!("「{}」最多 {most} 次，此案件已有 {n} 次", a.name.zh),
+            format!("“{}” is taken at most {most} times; this case has had {n}", a.name.en),
+        ));
+    }
     let set = typed_fields(wf, input, &|d| a.fields.contains(&d.id))?;
     // A sign-off whose signers must agree (R11.6): a value that differs from an earlier
     // signature of this round ends the round, and the case goes to `otherwise`.
@@ -2473,6 +2493,14 @@ pub fn decide(
     if !added.is_empty() {
         typed_fields(wf, &added, &|_| true)?;
     }
+    // The count of completed steps, on the step that completes the action.
+    let counted = match (&a.count, taken) {
+        (Some(c), Some(n)) if completes => {
+            fields.insert(c.clone(), Value::from(n + 1));
+            Some(n + 1)
+        }
+        _ => None,
+    };
     check_directory(wf, &set, around)?;
     check_staff(wf, &set, around)?;
     let answers = answered(wf, a, &mut fields, given.answers)?;
@@ -2568,6 +2596,19 @@ pub fn decide(
     });
     if !disagreed.is_empty() {
         facts["disagreed"] = json!(disagreed);
+    }
+    if let (Some(n), Some(c)) = (counted, &a.count) {
+        facts["count"] = json!({ "field": c, "times": n, "at_most": a.at_most });
+        match a.at_most {
+            Some(most) => {
+                text.zh.push_str(&format!("（第 {n} 次，最多 {most} 次）"));
+                text.en.push_str(&format!(" (time {n} of at most {most})"));
+            }
+            None => {
+                text.zh.push_str(&format!("（第 {n} 次）"));
+                text.en.push_str(&format!(" (time {n})"));
+            }
+        }
     }
     if let Some(r) = routed {
         facts["route"] = json!(r.when.source);
@@ -3726,6 +3767,65 @@ effects = [{ set_grade = "fields.grade" }, { untag = "regrading" }]
             Policy::parse(&format!("{SAMPLE}{only_routed}"), "credit.toml").is_ok(),
             "rejected is reached by a route"
         );
+    }
+
+    #[test]
+    fn r90_an_action_is_repeated_within_its_bounds_and_counted() {
+        let counted = CREDIT
+            .replacen(
+                "rule = \"R90.5\"\nfrom = [\"approved\"]",
+                "rule = \"R90.5\"\nfrom = [\"approved\"]\ncount = \"reviews\"\nat_most = 2",
+                1,
+            )
+            .replacen(
+                "  { id = \"terms\"",
+                "  { id = \"reviews\", type = \"number\", name = { zh = \"复核次数\", en = \"Reviews\" } },\n  { id = \"terms\"",
+                1,
+            );
+        assert_eq!(counted.matches("reviews").count(), 2, "both edits applied");
+        let p = Policy::parse(&format!("{SAMPLE}{counted}"), "credit.toml").unwrap();
+        let wf = p.workflow("credit_line").unwrap();
+        assert!(wf.kept_by_engine("reviews") && !wf.opening_fields().iter().any(|f| f.id == "reviews"));
+        let lead = actor(2, "team_leader");
+        let none = Map::new();
+        let mut c = opened(wf, 800_000);
+        c.state = "approved".into();
+        for n in 1..=2 {
+            let o = decide(wf, &c, "review", &lead, &none, None, 3).unwrap();
+            assert_eq!(o.fields["reviews"], n);
+            assert_eq!(
+                o.decision.facts["count"],
+                json!({ "field": "reviews", "times": n, "at_most": 2 })
+            );
+            assert!(
+                o.decision.text.zh.ends_with(&format!("（第 {n} 次，最多 2 次）")),
+                "{}",
+                o.decision.text.zh
+            );
+            c.fields = o.fields;
+        }
+        let r = decide(wf, &c, "review", &lead, &none, None, 3).unwrap_err();
+        assert_eq!((r.code, r.rule.unwrap().as_str()), ("too_many_times", "R90.5"));
+        assert_eq!(r.text.zh, "「复核」最多 2 次，此案件已有 2 次");
+        let words: Vec<String> = crate::policy::explain(&p).iter().map(|l| l.text.zh.clone()).collect();
+        assert!(
+            words.iter().any(|w| w.contains("最多 2 次，次数记在「复核次数」")),
+            "{words:?}"
+        );
+
+        let bad = |from: &str, to: &str| {
+            let src = format!("{SAMPLE}{}", counted.replacen(from, to, 1));
+            Policy::parse(&src, "credit.toml").unwrap_err().to_string()
+        };
+        let e = bad("count = \"reviews\"", "count = \"terms\"");
+        assert!(
+            e.contains("counts its steps in `terms`, which is not a number field"),
+            "{e}"
+        );
+        let e = bad("count = \"reviews\"\n", "");
+        assert!(e.contains("may be taken at most 2 times, which does not work"), "{e}");
+        let e = bad("at_most = 2", "at_most = 0");
+        assert!(e.contains("at most 0 times"), "{e}");
     }
 
     /// The credit line with a reject that opens a second request, linked, for a smaller amount.

@@ -917,6 +917,19 @@ fn workflow(p: &Policy, out: &mut Vec<Line>, w: &crate::workflow::Workflow) {
                 format!("{} may “{}” when it is {}", who.en, a.name.en, from.en),
             ),
         };
+        if let Some(c) = &a.count {
+            let name = field_name(c);
+            match a.at_most {
+                Some(n) => {
+                    z.push_str(&format!("；最多 {n} 次，次数记在「{}」", name.zh));
+                    e.push_str(&format!("; at most {n} times, counted in “{}”", name.en));
+                }
+                None => {
+                    z.push_str(&format!("；次数记在「{}」", name.zh));
+                    e.push_str(&format!("; the times are counted in “{}”", name.en));
+                }
+            }
+        }
         if a.signoff == Signoff::All {
             z.push_str("；每个角色各签一次，由不同的人签，最后一人签后生效");
             e.push_str("; each role signs, each by a different person, and it takes effect on the last");

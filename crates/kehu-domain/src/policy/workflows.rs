@@ -341,6 +341,12 @@ struct RawAction {
     /// ...else the case goes to this state.
     #[serde(default)]
     otherwise: Option<Spanned<String>>,
+    /// A number field the engine keeps: how many times the action was completed...
+    #[serde(default)]
+    count: Option<Spanned<String>>,
+    /// ...and the most times it may be (R2.10: one to four inspections).
+    #[serde(default)]
+    at_most: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]
@@ -1404,6 +1410,30 @@ impl Checker<'_> {
                     .as_ref()
                     .map(|m| self.adds(m, &aid, &set, &fields))
                     .unwrap_or_default();
+                let count = a.count.as_ref().and_then(|c| {
+                    let kind = fields.iter().find(|f| &f.id == c.get_ref()).map(|f| f.kind.name());
+                    if kind != Some("number") || set.contains(c.get_ref()) {
+                        self.error(
+                            c.span(),
+                            format!("action `{aid}` counts its steps in `{}`, which is not a number field the engine may keep", c.get_ref()),
+                            "declare a field of type number that no action sets, and name it in count",
+                        );
+                        return None;
+                    }
+                    Some(c.get_ref().clone())
+                });
+                let at_most = match (&a.at_most, &count) {
+                    (Some(n), Some(_)) if (1..=1000).contains(n.get_ref()) => Some(*n.get_ref() as u32),
+                    (Some(n), _) => {
+                        self.error(
+                            n.span(),
+                            format!("action `{aid}` may be taken at most {} times, which does not work", n.get_ref()),
+                            "at_most is 1 to 1000, with count = \"FIELD\" (a number field the engine keeps the count in)",
+                        );
+                        None
+                    }
+                    (None, _) => None,
+                };
                 for f in &set {
                     if r.engine_kept.contains(f) {
                         self.error(
@@ -1447,6 +1477,8 @@ impl Checker<'_> {
                     effects: self.effects(&a.effects, &r, codes),
                     agree,
                     otherwise: a.otherwise.as_ref().map(|o| o.get_ref().clone()),
+                    count,
+                    at_most,
                 });
             }
             let mut figures: Vec<Figure> = Vec::new();

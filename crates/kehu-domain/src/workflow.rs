@@ -384,6 +384,9 @@ pub struct Action {
     pub count: Option<String>,
     /// ...and the most times it may be completed; the next is refused with the action's rule.
     pub at_most: Option<u32>,
+    /// A statement whoever takes the action confirms, kept with the step (R2.5: that the
+    /// customer was not told which designer, builder or supplier to use).
+    pub attest: Option<Text>,
 }
 
 /// One way an action may lead: to `to` when `when` holds.
@@ -2377,6 +2380,8 @@ pub struct Given<'a> {
     /// Checklist answers it gives: `{ITEM: "yes" | "no" | "unclear"}`.
     pub answers: &'a Map<String, Value>,
     pub note: Option<&'a str>,
+    /// Whether the actor confirms the action's attestation (R2.5).
+    pub attested: bool,
 }
 
 /// Takes `action` on the case for `actor` with the fields, answers and note given.
@@ -2435,6 +2440,14 @@ pub fn decide(
     }
     let seated = seats(wf, &case.fields, around);
     let (role, left) = signer(wf, a, case, actor, &seated)?;
+    if let (Some(statement), false) = (&a.attest, given.attested) {
+        return Err(refusal(
+            "attestation_required",
+            &a.rule,
+            format!("「{}」须确认声明：{}", a.name.zh, statement.zh),
+            format!("“{}” needs the statement confirmed: {}", a.name.en, statement.en),
+        ));
+    }
     let note = note.map(str::trim).filter(|n| !n.is_empty());
     if a.note && note.is_none() {
         return Err(refusal(
@@ -2596,6 +2609,11 @@ pub fn decide(
     });
     if !disagreed.is_empty() {
         facts["disagreed"] = json!(disagreed);
+    }
+    if let Some(statement) = &a.attest {
+        facts["attested"] = json!(statement);
+        text.zh.push_str(&format!("；{}声明：{}", actor.name, statement.zh));
+        text.en.push_str(&format!("; {} states: {}", actor.name, statement.en));
     }
     if let (Some(n), Some(c)) = (counted, &a.count) {
         facts["count"] = json!({ "field": c, "times": n, "at_most": a.at_most });
@@ -3064,6 +3082,7 @@ manual = false
             fields: input,
             answers: &Map::new(),
             note,
+            attested: false,
         };
         super::decide(wf, case, action, actor, &given, &company(), version)
     }
@@ -3446,6 +3465,7 @@ guard = { rule = "R91.2", when = "checklist.inspection.passed", refusal = { zh =
             fields: &Map::new(),
             answers: &answers,
             note: None,
+            attested: false,
         };
         let o = super::decide(wf, &c, "inspect", &leader, &given, &company(), 3).unwrap();
         assert_eq!(
@@ -3481,6 +3501,7 @@ guard = { rule = "R91.2", when = "checklist.inspection.passed", refusal = { zh =
                 fields: &Map::new(),
                 answers: &fix,
                 note: None,
+                attested: false,
             },
             &company(),
             3,
@@ -3506,6 +3527,7 @@ guard = { rule = "R91.2", when = "checklist.inspection.passed", refusal = { zh =
                     fields: &Map::new(),
                     answers: &bad,
                     note: None,
+                    attested: false,
                 },
                 &company(),
                 3,
@@ -3639,6 +3661,7 @@ effects = [{ set_grade = "fields.grade" }, { untag = "regrading" }]
             fields: &Map::new(),
             answers: &Map::new(),
             note: None,
+            attested: false,
         };
         let o = super::decide(wf, &case, "approve", &actor(2, "team_leader"), &given, &company(), 1).unwrap();
         assert_eq!(
@@ -4162,6 +4185,7 @@ effects = [{ register = "fields.target", assign_to = "consultant" }]
             fields: &fields(input),
             answers: &Map::new(),
             note: None,
+            attested: false,
         };
         let o = super::decide(wf, c, action, &actor(1, "consultant"), &given, &Around::default(), 1)?;
         Ok(CaseFacts {
@@ -4277,6 +4301,7 @@ effects = [{ register = "fields.target", assign_to = "consultant" }]
             fields: &Map::new(),
             answers: &Map::new(),
             note: None,
+            attested: false,
         };
         let o = super::decide(&wf, &c, "win", &actor(2, "team_leader"), &given, &Around::default(), 1).unwrap();
         assert_eq!(
@@ -4426,6 +4451,7 @@ effects = [{ register = "fields.target", assign_to = "consultant" }]
             fields: &fields(json!({ "line": "a", "amount": 850 })),
             answers: &Map::new(),
             note: None,
+            attested: false,
         };
         let o = super::decide(&wf, &c, "spend", &me, &given, &Around::default(), 1).unwrap();
         assert_eq!(o.decision.text.zh, "staff 1支出「a」8.50 元，该项已支出 8.50 元");
@@ -4457,6 +4483,7 @@ effects = [{ register = "fields.target", assign_to = "consultant" }]
             fields: &EMPTY,
             answers: &EMPTY,
             note: None,
+            attested: false,
         }
     }
 

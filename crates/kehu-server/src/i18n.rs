@@ -609,6 +609,7 @@ static STRINGS: &[(&str, &str, &str)] = &[
     ("cases.charges", "本案记账（罚款、积分）", "Charged by this case"),
     ("cases.points_unit", "分", "points"),
     ("cases.links", "关联案件", "Linked cases"),
+    ("cases.attest", "本人声明：", "I state: "),
     ("cases.link_from", "开启本案的案件", "Opened this case"),
     ("cases.link_to", "由本案开启", "Opened by this case"),
     ("ranking.top", "前", "Top"),

@@ -621,6 +621,7 @@ async fn walk(
                     fields: &none,
                     answers: &answers,
                     note: None,
+                    attested: false,
                 };
                 let _ = kehu_server::cases::act(state, &me, id, &a.id, &given).await;
             }
@@ -650,6 +651,7 @@ async fn walk(
                 fields: &fields,
                 answers: &none,
                 note: None,
+                attested: false,
             };
             match kehu_server::cases::act(state, &me, id, &a.id, &given).await {
                 Ok(_) => return Ok(true),

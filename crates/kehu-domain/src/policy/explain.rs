@@ -917,6 +917,10 @@ fn workflow(p: &Policy, out: &mut Vec<Line>, w: &crate::workflow::Workflow) {
                 format!("{} may “{}” when it is {}", who.en, a.name.en, from.en),
             ),
         };
+        if let Some(statement) = &a.attest {
+            z.push_str(&format!("；须声明：{}", statement.zh));
+            e.push_str(&format!("; whoever takes it states: {}", statement.en));
+        }
         if let Some(c) = &a.count {
             let name = field_name(c);
             match a.at_most {

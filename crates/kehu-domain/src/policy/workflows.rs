@@ -347,6 +347,9 @@ struct RawAction {
     /// ...and the most times it may be (R2.10: one to four inspections).
     #[serde(default)]
     at_most: Option<Spanned<i64>>,
+    /// A statement whoever takes it confirms (R2.5).
+    #[serde(default)]
+    attest: Option<Text>,
 }
 
 #[derive(Deserialize)]
@@ -1479,6 +1482,7 @@ impl Checker<'_> {
                     otherwise: a.otherwise.as_ref().map(|o| o.get_ref().clone()),
                     count,
                     at_most,
+                    attest: a.attest.clone(),
                 });
             }
             let mut figures: Vec<Figure> = Vec::new();

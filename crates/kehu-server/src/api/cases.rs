@@ -139,6 +139,8 @@ pub struct ActionOut {
     pub guards: Vec<GuardOut>,
     /// Checklists the action answers.
     pub answers: Vec<String>,
+    /// The statement whoever takes it confirms with `"attest": true`; null when none.
+    pub attest: Option<String>,
 }
 
 /// One way an action may lead: to `to` when `when` holds.
@@ -266,6 +268,7 @@ impl WorkflowOut {
                             to: r.to.clone(),
                         })
                         .collect(),
+                    attest: a.attest.as_ref().map(|t| t.get(lang).to_string()),
                     by: a.by.clone(),
                     signoff: match a.signoff {
                         Signoff::Any => "any",
@@ -798,6 +801,10 @@ pub struct ActionBody {
     pub answers: Map<String, Value>,
     /// A note (required by actions that need a reason).
     pub note: Option<String>,
+    /// `true`: the caller confirms the action's attestation (`attest` in the workflow); an
+    /// action with one is refused without it (409 `attestation_required`).
+    #[serde(default)]
+    pub attest: bool,
 }
 
 /// Take an action on a case. Refused with 403 when it is not the caller's to take, and with
@@ -819,6 +826,7 @@ async fn take_action(
         fields: &b.fields,
         answers: &b.answers,
         note: b.note.as_deref(),
+        attested: b.attest,
     };
     let v = cases::act(&state, &caller, id, &action, &given).await?;
     Ok(Json(CaseOut::one(&state, &caller, &v).await?))

@@ -168,6 +168,8 @@ pub struct ActionForm {
     pub to: Option<String>,
     pub note_required: bool,
     pub inputs: Vec<Input>,
+    /// The statement whoever takes it confirms (R2.5), in the reader's language.
+    pub attest: Option<String>,
     /// The conditions it needs, in words.
     pub needs: Option<String>,
     /// A sign-off by several roles: who has signed and who is still to sign.
@@ -990,6 +992,7 @@ async fn case_page(
                     Some(to.join(" / ")).filter(|t| !t.is_empty())
                 },
                 note_required: a.note,
+                attest: a.attest.as_ref().map(|t| t.get(lang).to_string()),
                 inputs: a
                     .fields
                     .iter()
@@ -1325,6 +1328,7 @@ pub async fn act(
                 fields: &fields,
                 answers: &answers,
                 note,
+                attested: form_value(&form, "attest") == "on",
             };
             cases::act(&state, &pc.caller, id, &action, &given).await
         }

@@ -1305,6 +1305,7 @@ name = { zh = "发出", en = "Send" }
 from = ["drafted"]
 to = "sent"
 by = ["consultant"]
+attest = { zh = "新报价未附带任何回扣承诺", en = "the new quote promises no kickback" }
 "#;
 
 both!(
@@ -1358,6 +1359,17 @@ both!(
         assert!(page.has(&format!(r#"href="/cases/{}""#, new["id"])), "{}", page.html);
         let page = crate::web::get(&app, &format!("/cases/{}", new["id"]), Some(&wang)).await;
         assert!(page.has(r#"data-test="links""#) && page.has(&format!(r#"href="/cases/{id}""#)), "{}", page.html);
+        // Sending it needs the statement confirmed, which the step keeps.
+        let send = format!("/api/v1/cases/{}/actions/send", new["id"]);
+        assert!(page.has(r#"data-test="attest-send""#), "{}", page.html);
+        let (s, e) = app.post(&send, &wang, json!({})).await;
+        assert_eq!((s, e["code"].as_str()), (StatusCode::CONFLICT, Some("attestation_required")), "{e}");
+        assert!(e["detail"].as_str().unwrap().contains("新报价未附带任何回扣承诺"), "{e}");
+        let (s, c) = app.post(&send, &wang, json!({ "attest": true })).await;
+        assert_eq!((s, c["state"].as_str()), (StatusCode::OK, Some("sent")), "{c}");
+        let last = c["decisions"].as_array().unwrap().last().unwrap().clone();
+        assert_eq!(last["facts"]["attested"]["zh"], "新报价未附带任何回扣承诺", "{last}");
+        assert!(last["text"].as_str().unwrap().ends_with("王芳声明：新报价未附带任何回扣承诺"), "{last}");
         let (s, e) = app.get("/api/v1/cases?linked_from=x", &wang).await;
         assert_eq!((s, e["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_linked_from")), "{e}");
 

@@ -105,7 +105,7 @@ impl Workflow {
                         && (setters.is_empty()
                             || setters
                                 .iter()
-                                .any(|a| a.from.contains(&self.initial) && !matches!(a.signoff, Signoff::All))))
+                                .any(|a| a.from.contains(&self.initial) && !a.signoff.is_several())))
             })
             .collect()
     }
@@ -340,6 +340,28 @@ pub enum Signoff {
     Any,
     /// Every listed role, each by a different person; the state moves on the last.
     All,
+    /// Every listed role in the order listed, each by a different person (approvals in
+    /// sequence, R12.2); the state moves on the last.
+    Sequence,
+    /// This many different people holding any of the roles (a committee's quorum).
+    Quorum(u32),
+}
+
+impl Signoff {
+    /// Whether the action takes several signatures, each by a different person.
+    pub fn is_several(self) -> bool {
+        self != Signoff::Any
+    }
+
+    /// Its name in the policy file and the API.
+    pub fn name(self) -> &'static str {
+        match self {
+            Signoff::Any => "any",
+            Signoff::All => "all",
+            Signoff::Sequence => "sequence",
+            Signoff::Quorum(_) => "quorum",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -2231,6 +2253,11 @@ fn this_round(case: &CaseFacts) -> &[Step] {
     &case.steps[start..]
 }
 
+/// How many have signed `a` in the case's current round.
+pub fn signatures(a: &Action, case: &CaseFacts) -> usize {
+    this_round(case).iter().filter(|s| s.action == a.id).count()
+}
+
 /// The roles of an `all` sign-off still unsigned in this round.
 fn unsigned<'a>(a: &'a Action, case: &CaseFacts) -> Vec<&'a String> {
     let round = this_round(case);
@@ -2279,7 +2306,7 @@ fn signer(
         ));
     }
     let round = this_round(case);
-    if a.signoff == Signoff::All && round.iter().any(|s| s.action == a.id && s.staff_id == Some(actor.id)) {
+    if a.signoff.is_several() && round.iter().any(|s| s.action == a.id && s.staff_id == Some(actor.id)) {
         return Err(refusal(
             "already_signed",
             &a.rule,
@@ -2293,6 +2320,38 @@ fn signer(
     // The role signed in: the first of the actor's still unsigned (admin signs the first left).
     Ok(match a.signoff {
         Signoff::Any => (mine.first().map(|r| r.to_string()), Vec::new()),
+        Signoff::Quorum(n) => {
+            let signed = round.iter().filter(|s| s.action == a.id).count();
+            let role = mine.first().copied().or(if admin { a.by.first() } else { None });
+            let left = if signed + 1 >= n as usize {
+                Vec::new()
+            } else {
+                a.by.clone()
+            };
+            (role.map(|r| r.to_string()), left)
+        }
+        Signoff::Sequence => {
+            let open = unsigned(a, case);
+            let Some(next) = open.first() else {
+                return Err(refusal(
+                    "already_signed",
+                    &a.rule,
+                    format!("「{}」已签齐", a.name.zh),
+                    format!("“{}” has every signature already", a.name.en),
+                ));
+            };
+            if !mine.contains(next) && !admin {
+                let next_name = wf.roles_text(std::slice::from_ref(*next));
+                return Err(refusal(
+                    "not_your_turn",
+                    &a.rule,
+                    format!("「{}」按顺序签，下一位是{}", a.name.zh, next_name.zh),
+                    format!("“{}” is signed in order; {} signs next", a.name.en, next_name.en),
+                ));
+            }
+            let role = next.to_string();
+            (Some(role), open.iter().skip(1).map(|r| r.to_string()).collect())
+        }
         Signoff::All => {
             let open = unsigned(a, case);
             let Some(role) = open
@@ -2565,6 +2624,22 @@ pub fn decide(
                 there.en
             ),
         )
+    } else if let (false, Signoff::Quorum(n)) = (left.is_empty(), a.signoff) {
+        let k = signatures(a, case) + 1;
+        Text::new(
+            format!(
+                "{}已签「{}」（须 {n} 人，已签 {k} 人），还需 {} 人签",
+                actor.name,
+                a.name.zh,
+                n as usize - k
+            ),
+            format!(
+                "{} signed “{}” ({k} of the {n} needed); {} more to sign",
+                actor.name,
+                a.name.en,
+                n as usize - k
+            ),
+        )
     } else if !left.is_empty() {
         Text::new(
             format!("{}已签「{}」，还需{}签", actor.name, a.name.zh, wf.roles_text(&left).zh),
@@ -2775,6 +2850,8 @@ pub fn waiting_on(wf: &Workflow, case: &CaseFacts) -> Vec<Waiting> {
             roles: match a.signoff {
                 Signoff::Any => a.by.clone(),
                 Signoff::All => unsigned(a, case).into_iter().cloned().collect(),
+                Signoff::Sequence => unsigned(a, case).into_iter().take(1).cloned().collect(),
+                Signoff::Quorum(_) => a.by.clone(),
             },
         })
         .collect()
@@ -3222,6 +3299,91 @@ manual = false
                 .code,
             "invalid_action"
         );
+    }
+
+    /// The credit line with its countersign signed as `signoff` says.
+    fn countersigned(signoff: &str) -> Policy {
+        let src = CREDIT.replacen("signoff = \"all\"", signoff, 1);
+        assert_ne!(src, CREDIT);
+        Policy::parse(&format!("{SAMPLE}{src}"), "credit.toml").unwrap()
+    }
+
+    /// `c` with the step `o` took for `who` on `action`.
+    fn signed_by(c: &mut CaseFacts, action: &str, who: i64, o: Outcome) {
+        c.steps.push(Step {
+            action: action.into(),
+            role: o.role,
+            staff_id: Some(who),
+            from_state: c.state.clone(),
+            to_state: o.state.clone(),
+            fields: Map::new(),
+        });
+        c.state = o.state;
+    }
+
+    #[test]
+    fn r90_a_signoff_in_sequence_goes_role_by_role_and_a_quorum_counts_people() {
+        let none = Map::new();
+        let p = countersigned("signoff = \"sequence\"");
+        let wf = p.workflow("credit_line").unwrap();
+        let mut c = opened(wf, 200_000);
+        let r = decide(wf, &c, "countersign", &actor(3, "team_leader"), &none, None, 3).unwrap_err();
+        assert_eq!(
+            (r.code, r.text.zh.as_str()),
+            ("not_your_turn", "「会签」按顺序签，下一位是销售顾问")
+        );
+        let first = decide(wf, &c, "countersign", &actor(5, "consultant"), &none, None, 3).unwrap();
+        assert_eq!(
+            (first.state.as_str(), first.role.as_deref()),
+            ("proposed", Some("consultant"))
+        );
+        signed_by(&mut c, "countersign", 5, first);
+        let waits = waiting_on(wf, &c)
+            .into_iter()
+            .find(|w| w.action == "countersign")
+            .unwrap();
+        assert_eq!(waits.roles, vec!["team_leader"]);
+        assert_eq!(
+            decide(wf, &c, "countersign", &actor(6, "consultant"), &none, None, 3)
+                .unwrap_err()
+                .code,
+            "not_your_turn"
+        );
+        let last = decide(wf, &c, "countersign", &actor(3, "team_leader"), &none, None, 3).unwrap();
+        assert_eq!(last.state, "approved");
+
+        // Two different team leaders make the quorum; the same one twice does not.
+        let p = countersigned("signoff = \"quorum\"\nquorum = 2");
+        let wf = p.workflow("credit_line").unwrap();
+        let mut c = opened(wf, 200_000);
+        let one = decide(wf, &c, "countersign", &actor(3, "team_leader"), &none, None, 3).unwrap();
+        assert_eq!(one.state, "proposed");
+        assert!(
+            one.decision.text.zh.ends_with("（须 2 人，已签 1 人），还需 1 人签"),
+            "{}",
+            one.decision.text.zh
+        );
+        signed_by(&mut c, "countersign", 3, one);
+        assert_eq!(
+            decide(wf, &c, "countersign", &actor(3, "team_leader"), &none, None, 3)
+                .unwrap_err()
+                .code,
+            "already_signed"
+        );
+        assert_eq!(signatures(wf.action("countersign").unwrap(), &c), 1);
+        let two = decide(wf, &c, "countersign", &actor(4, "team_leader"), &none, None, 3).unwrap();
+        assert_eq!(two.state, "approved");
+        let words: Vec<String> = crate::policy::explain(&p).iter().map(|l| l.text.zh.clone()).collect();
+        assert!(words.iter().any(|w| w.contains("须 2 人签署（不同的人）")), "{words:?}");
+
+        let bad = |signoff: &str| {
+            let src = format!("{SAMPLE}{}", CREDIT.replacen("signoff = \"all\"", signoff, 1));
+            Policy::parse(&src, "credit.toml").unwrap_err().to_string()
+        };
+        assert!(bad("signoff = \"quorum\"").contains("how many is not 1 to 100"));
+        assert!(bad("signoff = \"quorum\"\nquorum = 0").contains("how many is not 1 to 100"));
+        assert!(bad("signoff = \"all\"\nquorum = 2").contains("has quorum but is not signed by a quorum"));
+        assert!(bad("signoff = \"most\"").contains("\"sequence\""));
     }
 
     #[test]

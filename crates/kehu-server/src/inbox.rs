@@ -193,7 +193,7 @@ fn places(policy: &Policy, caller: &Caller, headed: &HashMap<String, Vec<i64>>) 
             // it is (a record, a renewal, a review) only once a timer has found the case late.
             let signoffs: Vec<String> = here
                 .iter()
-                .filter(|a| a.signoff == workflow::Signoff::All)
+                .filter(|a| a.signoff.is_several())
                 .map(|a| a.id.clone())
                 .collect();
             let signed = (!signoffs.is_empty()).then(|| (caller.id(), signoffs));

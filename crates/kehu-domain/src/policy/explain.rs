@@ -934,9 +934,22 @@ fn workflow(p: &Policy, out: &mut Vec<Line>, w: &crate::workflow::Workflow) {
                 }
             }
         }
-        if a.signoff == Signoff::All {
-            z.push_str("；每个角色各签一次，由不同的人签，最后一人签后生效");
-            e.push_str("; each role signs, each by a different person, and it takes effect on the last");
+        match a.signoff {
+            Signoff::Any => {}
+            Signoff::All => {
+                z.push_str("；每个角色各签一次，由不同的人签，最后一人签后生效");
+                e.push_str("; each role signs, each by a different person, and it takes effect on the last");
+            }
+            Signoff::Sequence => {
+                z.push_str("；按所列顺序逐一签署，由不同的人签，最后一人签后生效");
+                e.push_str("; each role signs in the order listed, each by a different person, and it takes effect on the last");
+            }
+            Signoff::Quorum(n) => {
+                z.push_str(&format!("；须 {n} 人签署（不同的人），第 {n} 人签后生效"));
+                e.push_str(&format!(
+                    "; {n} different people sign, and it takes effect on the {n}th"
+                ));
+            }
         }
         if let (false, Some(o)) = (a.agree.is_empty(), &a.otherwise) {
             let names: Vec<Text> = a.agree.iter().map(|f| field_name(f)).collect();

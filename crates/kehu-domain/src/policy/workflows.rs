@@ -350,6 +350,9 @@ struct RawAction {
     /// A statement whoever takes it confirms (R2.5).
     #[serde(default)]
     attest: Option<Text>,
+    /// With `signoff = "quorum"`: how many different people sign.
+    #[serde(default)]
+    quorum: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]
@@ -1320,16 +1323,37 @@ impl Checker<'_> {
                 let signoff = match a.signoff.as_ref().map(|s| s.get_ref().as_str()) {
                     None | Some("any") => Signoff::Any,
                     Some("all") => Signoff::All,
+                    Some("sequence") => Signoff::Sequence,
+                    Some("quorum") => match &a.quorum {
+                        Some(n) if (1..=100).contains(n.get_ref()) => Signoff::Quorum(*n.get_ref() as u32),
+                        other => {
+                            let span = other.as_ref().map(|n| n.span()).unwrap_or_else(|| a.id.span());
+                            self.error(
+                                span,
+                                format!("action `{aid}` is signed by a quorum, but how many is not 1 to 100"),
+                                "write quorum = N with signoff = \"quorum\": N different people holding any of the roles",
+                            );
+                            Signoff::Any
+                        }
+                    },
                     Some(other) => {
                         let span = a.signoff.as_ref().map(|s| s.span()).unwrap_or_default();
                         self.error(
                             span,
                             format!("sign-off `{other}` is not known"),
-                            "write signoff = \"any\" (one of the roles) or \"all\" (each role, by different people)",
+                            "write signoff = \"any\" (one of the roles), \"all\" (each role, by different people), \"sequence\" (each role in the order listed) or \"quorum\" with quorum = N",
                         );
                         Signoff::Any
                     }
                 };
+                let quorum_named = a.signoff.as_ref().is_some_and(|s| s.get_ref() == "quorum");
+                if let (Some(n), false) = (&a.quorum, quorum_named) {
+                    self.error(
+                        n.span(),
+                        format!("action `{aid}` has quorum but is not signed by a quorum"),
+                        "add signoff = \"quorum\", or remove quorum",
+                    );
+                }
                 let mut set = Vec::new();
                 for f in &a.fields {
                     if fields.iter().any(|x| &x.id == f.get_ref()) {
@@ -1391,7 +1415,7 @@ impl Checker<'_> {
                         );
                     }
                 }
-                if !agree.is_empty() && (signoff != Signoff::All || a.otherwise.is_none()) {
+                if !agree.is_empty() && (!signoff.is_several() || a.otherwise.is_none()) {
                     self.error(
                         a.id.span(),
                         format!("action `{aid}` asks its signers to agree, but is not a sign-off of all with a state for when they do not"),

@@ -128,8 +128,12 @@ pub struct ActionOut {
     /// Where it leads instead, the first whose condition (CEL) holds.
     pub routes: Vec<RouteOut>,
     pub by: Vec<String>,
-    /// `any` (one of the roles) or `all` (each role, by different people).
+    /// `any` (one of the roles), `all` (each role, by different people), `sequence` (each
+    /// role in the order of `by`, by different people) or `quorum` (`quorum` different people
+    /// holding any of the roles).
     pub signoff: String,
+    /// With `quorum`: how many sign.
+    pub quorum: Option<u32>,
     pub note_required: bool,
     /// Fields the action may set.
     pub fields: Vec<String>,
@@ -270,11 +274,11 @@ impl WorkflowOut {
                         .collect(),
                     attest: a.attest.as_ref().map(|t| t.get(lang).to_string()),
                     by: a.by.clone(),
-                    signoff: match a.signoff {
-                        Signoff::Any => "any",
-                        Signoff::All => "all",
-                    }
-                    .into(),
+                    signoff: a.signoff.name().into(),
+                    quorum: match a.signoff {
+                        Signoff::Quorum(n) => Some(n),
+                        _ => None,
+                    },
                     note_required: a.note,
                     fields: a.fields.clone(),
                     guard: a.guards.first().map(|g| g.when.source.clone()),

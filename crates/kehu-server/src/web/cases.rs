@@ -1028,7 +1028,7 @@ async fn case_page(
                         .collect::<Vec<_>>()
                         .join(if lang == Lang::Zh { "；" } else { "; " })
                 }),
-                signoff: (a.signoff == Signoff::All).then(|| {
+                signoff: a.signoff.is_several().then(|| {
                     let left = v
                         .waiting_on(wf)
                         .into_iter()
@@ -1036,9 +1036,18 @@ async fn case_page(
                         .map(|w| w.roles)
                         .unwrap_or_default();
                     let names: Vec<String> = left.iter().map(|r| role_word(&policy, wf, r, lang)).collect();
-                    match lang {
-                        Lang::Zh => format!("会签：还需{}签", names.join("、")),
-                        Lang::En => format!("Signed by all: {} still to sign", names.join(", ")),
+                    let signed = workflow::signatures(a, &facts);
+                    match (a.signoff, lang) {
+                        (Signoff::Quorum(n), Lang::Zh) => {
+                            format!("须 {n} 人签署：已签 {signed} 人，{}均可签", names.join("、"))
+                        }
+                        (Signoff::Quorum(n), Lang::En) => {
+                            format!("{n} people sign: {signed} so far; {} may sign", names.join(", "))
+                        }
+                        (Signoff::Sequence, Lang::Zh) => format!("依次签署：下一位是{}", names.join("、")),
+                        (Signoff::Sequence, Lang::En) => format!("Signed in order: {} signs next", names.join(", ")),
+                        (_, Lang::Zh) => format!("会签：还需{}签", names.join("、")),
+                        (_, Lang::En) => format!("Signed by all: {} still to sign", names.join(", ")),
                     }
                 }),
                 checklists: a

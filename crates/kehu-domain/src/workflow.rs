@@ -162,6 +162,18 @@ pub enum Subject {
 pub struct State {
     pub id: String,
     pub name: Text,
+    /// What a case must have to enter it.
+    pub requires: Option<Requires>,
+}
+
+/// The fields (documents) a case must have to enter a state, under a rule (R1.10: an A or B
+/// partner has all its documents, each still valid). A date field counts while it is not past.
+#[derive(Debug, Clone, Serialize)]
+pub struct Requires {
+    pub rule: RuleId,
+    pub fields: Vec<String>,
+    /// Only when this holds (R1.10: only for grades A and B).
+    pub when: Option<Expr>,
 }
 
 /// A typed field of a case.
@@ -1432,7 +1444,7 @@ fn scope(
         case["budget"] = json!(amounts_total(fields.get(&b.lines)));
         case["spent"] = json!(amounts_total(fields.get(&b.spent)));
     }
-    json!({
+    let mut v = json!({
         "fields": fields,
         "actor": actor.map(|a| json!({ "id": a.id, "roles": a.roles })),
         "case": case,
@@ -1445,7 +1457,117 @@ fn scope(
             .iter()
             .map(|p| (p.id.to_string(), json!(p)))
             .collect::<Map<String, Value>>(),
-    })
+    });
+    // What the state requires that the case lacks (a daily timer's `unless =
+    // "case.missing.size() == 0"` marks a lapsed document, R1.10).
+    let lacking = missing(wf, state, fields, &v, &around.today);
+    v["case"]["missing"] = json!(lacking);
+    v
+}
+
+/// The fields state `state` requires (`requires`) that `fields` lack: unset or blank, or a date
+/// before `today`. Nothing when its `when` does not hold on `scope` (a condition that cannot be
+/// evaluated counts as holding: the requirement stands).
+pub fn missing(wf: &Workflow, state: &str, fields: &Map<String, Value>, scope: &Value, today: &str) -> Vec<String> {
+    let Some(req) = wf.state(state).and_then(|s| s.requires.as_ref()) else {
+        return Vec::new();
+    };
+    if req.when.as_ref().is_some_and(|w| w.holds(scope) == Ok(false)) {
+        return Vec::new();
+    }
+    req.fields
+        .iter()
+        .filter(|f| {
+            let v = fields.get(*f).unwrap_or(&Value::Null);
+            let blank = v.is_null() || v.as_str().is_some_and(|t| t.trim().is_empty());
+            let past = wf.field(f).is_some_and(|d| d.kind == FieldKind::Date)
+                && v.as_str().is_some_and(|d| !today.is_empty() && d < today);
+            blank || past
+        })
+        .cloned()
+        .collect()
+}
+
+/// What the case's state and the states its actions lead to require, for its page: each state
+/// with a requirement that applies, its rule, and each field with whether the case has it.
+pub fn requirements<'w>(
+    wf: &'w Workflow,
+    case: &CaseFacts,
+    today: &str,
+) -> Vec<(&'w State, Vec<(&'w FieldDef, bool)>)> {
+    let fields = with_declared(wf, case.fields.clone());
+    let around = Around {
+        today: today.to_string(),
+        ..Around::default()
+    };
+    let s = scope(wf, &fields, None, (case.id, &case.state, case.opened_by), &around);
+    let mut states: Vec<&str> = vec![case.state.as_str()];
+    for a in wf.actions.iter().filter(|a| a.from.contains(&case.state)) {
+        for t in a.targets() {
+            if !states.contains(&t.as_str()) {
+                states.push(t);
+            }
+        }
+    }
+    states
+        .into_iter()
+        .filter_map(|id| wf.state(id))
+        .filter_map(|st| {
+            let req = st.requires.as_ref()?;
+            if req.when.as_ref().is_some_and(|w| w.holds(&s) == Ok(false)) {
+                return None;
+            }
+            let lacking = missing(wf, &st.id, &fields, &s, today);
+            let rows = req
+                .fields
+                .iter()
+                .filter_map(|f| wf.field(f))
+                .map(|d| (d, !lacking.contains(&d.id)))
+                .collect();
+            Some((st, rows))
+        })
+        .collect()
+}
+
+/// Refuses entering `to` while the case lacks what it requires, with the requirement's rule.
+fn check_requires(
+    wf: &Workflow,
+    to: &str,
+    fields: &Map<String, Value>,
+    scope: &Value,
+    today: &str,
+) -> Result<(), Refusal> {
+    let lacking = missing(wf, to, fields, scope, today);
+    let (Some(req), false) = (wf.state(to).and_then(|s| s.requires.as_ref()), lacking.is_empty()) else {
+        return Ok(());
+    };
+    let names: Vec<Text> = lacking
+        .iter()
+        .map(|f| wf.field(f).map(|d| d.name.clone()).unwrap_or_else(|| Text::new(f, f)))
+        .collect();
+    let there = wf.state(to).map(|s| s.name.clone()).unwrap_or_default();
+    Err(refusal(
+        "requirement_missing",
+        &req.rule,
+        format!(
+            "进入「{}」须具备{}（缺少或已过期）",
+            there.zh,
+            names
+                .iter()
+                .map(|n| format!("「{}」", n.zh))
+                .collect::<Vec<_>>()
+                .join("、")
+        ),
+        format!(
+            "Entering {} needs {} (missing or expired)",
+            there.en,
+            names
+                .iter()
+                .map(|n| format!("“{}”", n.en))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    ))
 }
 
 /// What an expression worked out on the case alone reads (a figure, a ranking's score, a
@@ -2188,6 +2310,7 @@ fn opening(
     }
     check_directory(wf, &fields, around)?;
     check_staff(wf, &fields, around)?;
+    check_requires(wf, &wf.initial, &fields, &s, &around.today)?;
     let effects = effects_of(&wf.on_open, &s, &wf.rule, OPEN)?;
     set_fields(wf, &wf.rule, &mut fields, &effects)?;
     let state = wf.state(&wf.initial).map(|s| s.name.clone()).unwrap_or_default();
@@ -2589,7 +2712,7 @@ pub fn decide(
         check_guard(g, &here_scope)?;
     }
     let mut routed = None;
-    let to = if !disagreed.is_empty() {
+    let to: String = if !disagreed.is_empty() {
         a.otherwise.clone().unwrap_or_else(|| case.state.clone())
     } else if left.is_empty() {
         routed = route(a, &here_scope)?;
@@ -2600,6 +2723,9 @@ pub fn decide(
     } else {
         case.state.clone()
     };
+    if to != case.state {
+        check_requires(wf, &to, &fields, &here_scope, &around.today)?;
+    }
     let there = wf.state(&to).map(|s| s.name.clone()).unwrap_or_default();
     let mut text = if !disagreed.is_empty() {
         let names: Vec<Text> = disagreed
@@ -3299,6 +3425,81 @@ manual = false
                 .code,
             "invalid_action"
         );
+    }
+
+    #[test]
+    fn r90_a_state_is_entered_only_with_what_it_requires_each_date_still_valid() {
+        let src = CREDIT
+            .replacen(
+                "  { id = \"approved\", name = { zh = \"已批准\", en = \"approved\" } },",
+                "  { id = \"approved\", name = { zh = \"已批准\", en = \"approved\" }, requires = { rule = \"R90.6\", fields = [\"contract_until\"], when = \"fields.amount > 1000000\" } },",
+                1,
+            )
+            .replacen(
+                "  { id = \"terms\"",
+                "  { id = \"contract_until\", type = \"date\", name = { zh = \"授信合同有效期\", en = \"Credit contract valid until\" } },\n  { id = \"terms\"",
+                1,
+            )
+            .replacen("fields = [\"terms\"]", "fields = [\"terms\", \"contract_until\"]", 1);
+        assert_eq!(src.matches("contract_until").count(), 3, "every edit applied");
+        let p = Policy::parse(&format!("{SAMPLE}{src}"), "credit.toml").unwrap();
+        let wf = p.workflow("credit_line").unwrap();
+        let lead = actor(2, "team_leader");
+        let approve = |c: &CaseFacts, until: Value| {
+            let given = fields(json!({ "terms": "30d", "contract_until": until }));
+            decide(wf, c, "approve", &lead, &given, None, 3)
+        };
+        let big = opened(wf, 2_000_000);
+        // today is 2026-12-03 in company()
+        for until in [Value::Null, json!("2026-12-02")] {
+            let r = approve(&big, until).unwrap_err();
+            assert_eq!((r.code, r.rule.unwrap().as_str()), ("requirement_missing", "R90.6"));
+            assert_eq!(r.text.zh, "进入「已批准」须具备「授信合同有效期」（缺少或已过期）");
+        }
+        assert_eq!(approve(&big, json!("2026-12-03")).unwrap().state, "approved");
+        assert_eq!(
+            approve(&opened(wf, 500_000), Value::Null).unwrap().state,
+            "approved",
+            "only above 10,000 yuan"
+        );
+        // The page lists what the states ahead need; the scope says what the state lacks.
+        let ahead = requirements(wf, &big, "2026-12-03");
+        assert_eq!(ahead.len(), 1);
+        assert_eq!(
+            (ahead[0].0.id.as_str(), ahead[0].1[0].0.id.as_str(), ahead[0].1[0].1),
+            ("approved", "contract_until", false)
+        );
+        let mut held = big.clone();
+        held.state = "approved".into();
+        held.fields.insert("contract_until".into(), json!("2026-11-30"));
+        let s = scope(
+            wf,
+            &with_declared(wf, held.fields.clone()),
+            None,
+            (7, "approved", 1),
+            &company(),
+        );
+        assert_eq!(s["case"]["missing"], json!(["contract_until"]));
+        let words: Vec<String> = crate::policy::explain(&p).iter().map(|l| l.text.zh.clone()).collect();
+        assert!(
+            words
+                .iter()
+                .any(|w| w.contains("进入「已批准」须具备「授信合同有效期」（视情况而定）")),
+            "{words:?}"
+        );
+
+        let bad = |from: &str, to: &str| {
+            Policy::parse(&format!("{SAMPLE}{}", src.replacen(from, to, 1)), "credit.toml")
+                .unwrap_err()
+                .to_string()
+        };
+        let e = bad("fields = [\"contract_until\"]", "fields = [\"contract\"]");
+        assert!(
+            e.contains("requires `contract`, which is not a field anyone fills in"),
+            "{e}"
+        );
+        let e = bad("fields = [\"contract_until\"]", "fields = []");
+        assert!(e.contains("requires nothing"), "{e}");
     }
 
     /// The credit line with its countersign signed as `signoff` says.

@@ -729,6 +729,37 @@ fn workflow(p: &Policy, out: &mut Vec<Line>, w: &crate::workflow::Workflow) {
         out.push(line(1, r, format!("由{}开启", who.zh), format!("Opened by {}", who.en)));
     }
     let field_name = |id: &str| w.field(id).map(|f| f.name.clone()).unwrap_or_else(|| Text::new(id, id));
+    for s in &w.states {
+        let Some(req) = &s.requires else { continue };
+        let names: Vec<Text> = req.fields.iter().map(|f| field_name(f)).collect();
+        let (cz, ce) = if req.when.is_some() {
+            ("（视情况而定）", " (when its condition holds)")
+        } else {
+            ("", "")
+        };
+        out.push(line(
+            1,
+            Some(&req.rule),
+            format!(
+                "进入「{}」须具备{}{cz}，日期须未过期",
+                s.name.zh,
+                names
+                    .iter()
+                    .map(|n| format!("「{}」", n.zh))
+                    .collect::<Vec<_>>()
+                    .join("、")
+            ),
+            format!(
+                "A case enters {} only with {}{ce}, dates not past",
+                s.name.en,
+                names
+                    .iter()
+                    .map(|n| format!("“{}”", n.en))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    }
     for f in &w.fields {
         if let Some(rule) = &f.not_in_directory {
             out.push(line(

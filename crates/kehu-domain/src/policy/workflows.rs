@@ -30,8 +30,8 @@ use super::{Checker, LedgerCode, Role};
 use crate::text::Text;
 use crate::workflow::{
     Action, Budget, CUSTOMER_VARIABLES, Checklist, Declared, EffectDef, Expr, FieldDef, FieldKind, Figure, Guard,
-    HEAD_OF, Item, Message, OPENER, OWNER, Ranking, Route, Signoff, Spend, State, Subject, Timer, Unclear, Visibility,
-    Workflow,
+    HEAD_OF, Item, Message, OPENER, OWNER, Ranking, Requires, Route, Signoff, Spend, State, Subject, Timer, Unclear,
+    Visibility, Workflow,
 };
 
 #[derive(Deserialize)]
@@ -268,6 +268,18 @@ struct Reads<'a> {
 struct RawState {
     id: Spanned<String>,
     name: Text,
+    /// What a case must have to enter the state (required documents, R1.10).
+    #[serde(default)]
+    requires: Option<RawRequires>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRequires {
+    rule: Spanned<String>,
+    fields: Spanned<Vec<Spanned<String>>>,
+    #[serde(default)]
+    when: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -1067,6 +1079,7 @@ impl Checker<'_> {
                 states.push(State {
                     id: sid,
                     name: s.name.clone(),
+                    requires: None,
                 });
             }
             if states.is_empty() {
@@ -1217,6 +1230,44 @@ impl Checker<'_> {
                 .and_then(|b| self.budget(b, &fields, &rule, max_money, &r));
             r.engine_kept.extend(budget.iter().map(|b| b.spent.clone()));
             let guards = w.guards.iter().filter_map(|g| self.guard(g, &r)).collect();
+            for (raw, state) in w.states.get_ref().iter().zip(states.iter_mut()) {
+                let Some(req) = &raw.requires else { continue };
+                let mut needed = Vec::new();
+                for f in req.fields.get_ref() {
+                    if fields.iter().any(|d| &d.id == f.get_ref()) && !r.engine_kept.contains(f.get_ref()) {
+                        needed.push(f.get_ref().clone());
+                    } else {
+                        self.error(
+                            f.span(),
+                            format!(
+                                "state `{}` requires `{}`, which is not a field anyone fills in",
+                                state.id,
+                                f.get_ref()
+                            ),
+                            "name declared fields (a date field counts while it is not past)",
+                        );
+                    }
+                }
+                if needed.is_empty() {
+                    self.error(
+                        req.fields.span(),
+                        format!("state `{}` requires nothing", state.id),
+                        "list the fields a case needs to enter it, or remove requires",
+                    );
+                }
+                let when = match &req.when {
+                    Some(x) => match self.expr_of(x, &r) {
+                        Some(x) => Some(x),
+                        None => continue,
+                    },
+                    None => None,
+                };
+                state.requires = Some(Requires {
+                    rule: self.rule(&req.rule),
+                    fields: needed,
+                    when,
+                });
+            }
             let on_open = self.effects(&w.on_open, &r, codes);
             for raw in &w.on_open {
                 let e = raw.get_ref();

@@ -853,6 +853,14 @@ pub async fn open(
 
 // ---- One case ------------------------------------------------------------------------------
 
+/// What a state requires (`requires`), for the case page: the state, the rule, and each field
+/// with whether the case has it.
+pub struct Requirement {
+    pub state: String,
+    pub rule: String,
+    pub rows: Vec<(String, bool)>,
+}
+
 #[derive(Template)]
 #[template(path = "case.html")]
 struct CasePage {
@@ -880,6 +888,8 @@ struct CasePage {
     /// The case that opened this one and the cases this one opened, as far as the caller sees
     /// them: (id, workflow, state, whether it is the one that opened this case).
     links: Vec<(i64, String, String, bool)>,
+    /// What this state and the states ahead require.
+    requirements: Vec<Requirement>,
     waiting: String,
     timers: Vec<TimerLine>,
     actions: Vec<ActionForm>,
@@ -1169,6 +1179,21 @@ async fn case_page(
         budget: workflow::budget_of(wf, &facts).and_then(|r| BudgetCard::new(wf, r, lang)),
         charges,
         links,
+        requirements: workflow::requirements(wf, &facts, &now.to_zoned(policy.tz.clone()).date().to_string())
+            .into_iter()
+            .map(|(st, rows)| {
+                let rule = st.requires.as_ref().map(|r| r.rule.to_string()).unwrap_or_default();
+                let rows = rows
+                    .into_iter()
+                    .map(|(f, ok)| (f.name.get(lang).to_string(), ok))
+                    .collect();
+                Requirement {
+                    state: st.name.get(lang).to_string(),
+                    rule,
+                    rows,
+                }
+            })
+            .collect(),
         figures: workflow::figures(wf, &facts)
             .into_iter()
             .map(|f| {

@@ -1289,11 +1289,12 @@ open_by = ["sales_manager"]
 initial = "drafted"
 states = [
   { id = "drafted", name = { zh = "待发出", en = "drafted" } },
-  { id = "sent", name = { zh = "已发出", en = "sent" } },
+  { id = "sent", name = { zh = "已发出", en = "sent" }, requires = { rule = "R95.5", fields = ["valid_until"] } },
 ]
 fields = [
   { id = "previous", type = "number", name = { zh = "原报价", en = "Earlier quote" } },
   { id = "amount", type = "money", required = true, name = { zh = "金额", en = "Amount" } },
+  { id = "valid_until", type = "date", name = { zh = "报价有效期至", en = "Quote valid until" } },
 ]
 [[workflows.guards]]
 rule = "R95.4"
@@ -1305,6 +1306,7 @@ name = { zh = "发出", en = "Send" }
 from = ["drafted"]
 to = "sent"
 by = ["consultant"]
+fields = ["valid_until"]
 attest = { zh = "新报价未附带任何回扣承诺", en = "the new quote promises no kickback" }
 "#;
 
@@ -1365,7 +1367,21 @@ both!(
         let (s, e) = app.post(&send, &wang, json!({})).await;
         assert_eq!((s, e["code"].as_str()), (StatusCode::CONFLICT, Some("attestation_required")), "{e}");
         assert!(e["detail"].as_str().unwrap().contains("新报价未附带任何回扣承诺"), "{e}");
-        let (s, c) = app.post(&send, &wang, json!({ "attest": true })).await;
+        // And a quote is sent only with the date it is valid until, not one already past.
+        assert!(page.has(r#"data-test="requirements""#) && page.has("进入「已发出」须具备"), "{}", page.html);
+        for until in [Value::Null, json!("2020-01-01")] {
+            let (s, e) = app
+                .post(&send, &wang, json!({ "attest": true, "fields": { "valid_until": until } }))
+                .await;
+            assert_eq!(
+                (s, e["code"].as_str(), e["rule"].as_str()),
+                (StatusCode::CONFLICT, Some("requirement_missing"), Some("R95.5")),
+                "{e}"
+            );
+        }
+        let (s, c) = app
+            .post(&send, &wang, json!({ "attest": true, "fields": { "valid_until": "2099-12-31" } }))
+            .await;
         assert_eq!((s, c["state"].as_str()), (StatusCode::OK, Some("sent")), "{c}");
         let last = c["decisions"].as_array().unwrap().last().unwrap().clone();
         assert_eq!(last["facts"]["attested"]["zh"], "新报价未附带任何回扣承诺", "{last}");

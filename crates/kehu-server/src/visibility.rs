@@ -65,7 +65,9 @@ async fn compute(state: &AppState, caller: &Caller, policy: &Policy) -> Result<V
         Scope::Own => own_reach(caller),
         Scope::Unit => unit.clone().unwrap_or_else(|| own_reach(caller)),
     };
+    let seated = seated(state, caller, policy).await?;
     Ok(View {
+        seated,
         customers: reach(RecordKind::Customers),
         unowned: policy.sees_unowned(&caller.roles),
         claims: reach(RecordKind::Claims),
@@ -100,6 +102,55 @@ async fn compute(state: &AppState, caller: &Caller, policy: &Policy) -> Result<V
             .collect(),
         me: caller.id(),
     })
+}
+
+/// The workflows where a relation to a case seats a caller who sees only their own cases: an
+/// action taken by the customer's holder (`owner`), or by the head of a named person's unit
+/// (`head_of:FIELD`) when the caller holds one of the workflow's `head_roles`. Those cases are
+/// theirs to see, as the cases of a workflow they act in by role are. A workflow that confines
+/// its cases to their own people (R12.9) is left out. Staff and units are read only when a
+/// head's seat needs them.
+async fn seated(
+    state: &AppState,
+    caller: &Caller,
+    policy: &Policy,
+) -> Result<Vec<(String, kehu_store::visibility::Mine)>, ApiError> {
+    use kehu_domain::workflow::{HEAD_OF, OWNER};
+    if policy.scope(&caller.roles, RecordKind::Cases) != Scope::Own {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    let mut staffing = None;
+    for w in &policy.workflows {
+        if w.visible_to.is_some() {
+            continue;
+        }
+        let seats = || w.actions.iter().flat_map(|a| &a.by);
+        let holder = seats().any(|b| b == OWNER).then(|| caller.id());
+        let heads = seats().any(|b| b.starts_with(HEAD_OF)) && w.head_roles.iter().any(|r| caller.roles.contains(r));
+        let headed = if heads {
+            if staffing.is_none() {
+                staffing = Some(crate::cases::Staffing::load(state, caller.tenant_id).await?);
+            }
+            staffing
+                .as_ref()
+                .map(|s| s.headed_by(w, caller.id()))
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        if holder.is_some() || !headed.is_empty() {
+            out.push((
+                w.id.clone(),
+                kehu_store::visibility::Mine {
+                    opener: None,
+                    holder,
+                    headed,
+                },
+            ));
+        }
+    }
+    Ok(out)
 }
 
 /// The caller's view with the policy loaded here (for handlers that have no policy at hand).

@@ -319,41 +319,7 @@ pub struct Waiting {
     pub overdue_only: bool,
 }
 
-/// The relations that make a case's action the reader's.
-#[derive(Debug, Clone, Default)]
-pub struct Mine {
-    /// The reader, when they opened it (`opener`).
-    pub opener: Option<i64>,
-    /// The reader, when they hold its customer (`owner`).
-    pub holder: Option<i64>,
-    /// The staff members the reader heads, when it names one of them (`head_of:FIELD`).
-    pub headed: Vec<i64>,
-}
-
-impl Mine {
-    /// ` AND (...)` keeping the cases (alias `k`) with one of the relations; `None` when there
-    /// is none to have.
-    fn clause(&self) -> Option<String> {
-        let mut any = Vec::new();
-        if let Some(me) = self.opener {
-            any.push(format!("k.opened_by = {me}"));
-        }
-        if let Some(me) = self.holder {
-            any.push(format!(
-                "EXISTS (SELECT 1 FROM claims rh WHERE rh.tenant_id = k.tenant_id AND rh.customer_id = k.customer_id \
-                 AND rh.staff_id = {me} AND rh.status = 'valid')"
-            ));
-        }
-        if !self.headed.is_empty() {
-            let list = self.headed.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
-            any.push(format!(
-                "EXISTS (SELECT 1 FROM case_people rp WHERE rp.tenant_id = k.tenant_id AND rp.case_id = k.id \
-                 AND rp.staff_id IN ({list}))"
-            ));
-        }
-        (!any.is_empty()).then(|| format!(" AND ({})", any.join(" OR ")))
-    }
-}
+pub use crate::visibility::Mine;
 
 /// The cases of the places given that the reader sees, at most `limit` of each place: those a
 /// timer found late first (longest late first), then the oldest. Each place reads the

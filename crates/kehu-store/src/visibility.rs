@@ -82,6 +82,10 @@ pub struct View {
     /// Workflows whose cases the reader sees only as one of a case's own people (who opened it
     /// or took a step on it), whatever `cases` and `history` say (R12.9).
     pub confined: Vec<String>,
+    /// Workflows where a relation to a case seats the reader (they hold its customer, or head a
+    /// person it names): those cases are visible whatever `cases` says, so a seat holder sees
+    /// what waits for them.
+    pub seated: Vec<(String, Mine)>,
     /// The reader (0 for work the system does for itself).
     pub me: i64,
 }
@@ -101,8 +105,50 @@ impl View {
             cases: Reach::All,
             acts_in: Vec::new(),
             confined: Vec::new(),
+            seated: Vec::new(),
             me: 0,
         }
+    }
+}
+
+/// The relations that make a case's action the reader's.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Mine {
+    /// The reader, when they opened it (`opener`).
+    pub opener: Option<i64>,
+    /// The reader, when they hold its customer (`owner`).
+    pub holder: Option<i64>,
+    /// The staff members the reader heads, when it names one of them (`head_of:FIELD`).
+    pub headed: Vec<i64>,
+}
+
+impl Mine {
+    /// ` AND (...)` keeping the cases (alias `k`) with one of the relations; `None` when there
+    /// is none to have.
+    pub fn clause(&self) -> Option<String> {
+        self.conditions("k").map(|c| format!(" AND {c}"))
+    }
+
+    /// `(...)`: the case (alias `k`) has one of the relations; `None` when there is none to have.
+    fn conditions(&self, k: &str) -> Option<String> {
+        let mut any = Vec::new();
+        if let Some(me) = self.opener {
+            any.push(format!("{k}.opened_by = {me}"));
+        }
+        if let Some(me) = self.holder {
+            any.push(format!(
+                "EXISTS (SELECT 1 FROM claims rh WHERE rh.tenant_id = {k}.tenant_id AND rh.customer_id = {k}.customer_id \
+                 AND rh.staff_id = {me} AND rh.status = 'valid')"
+            ));
+        }
+        if !self.headed.is_empty() {
+            let list = self.headed.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
+            any.push(format!(
+                "EXISTS (SELECT 1 FROM case_people rp WHERE rp.tenant_id = {k}.tenant_id AND rp.case_id = {k}.id \
+                 AND rp.staff_id IN ({list}))"
+            ));
+        }
+        (!any.is_empty()).then(|| format!("({})", any.join(" OR ")))
     }
 }
 
@@ -195,6 +241,14 @@ pub fn cases(view: &View, k: &str) -> String {
         let acts = workflow_list(&view.acts_in);
         if !acts.is_empty() {
             c.push_str(&format!(" OR {k}.workflow IN ({acts})"));
+        }
+        for (wf, mine) in &view.seated {
+            let (list, Some(rel)) = (workflow_list(std::slice::from_ref(wf)), mine.conditions(k)) else {
+                continue;
+            };
+            if !list.is_empty() {
+                c.push_str(&format!(" OR ({k}.workflow = {list} AND {rel})"));
+            }
         }
         c
     });

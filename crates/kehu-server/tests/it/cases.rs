@@ -1430,3 +1430,67 @@ both!(
         );
     }
 );
+
+/// A step the customer's holder takes: the manager asks the holder to confirm the customer's
+/// details. The holder sees only their own cases, yet sees this one, as one waiting for them;
+/// another consultant does not.
+const CONFIRM: &str = r#"
+[[workflows]]
+id = "details_check"
+rule = "R96.1"
+name = { zh = "资料核对", en = "Details check" }
+open_by = ["sales_manager"]
+initial = "asked"
+states = [
+  { id = "asked", name = { zh = "待核对", en = "asked" } },
+  { id = "confirmed", name = { zh = "已核对", en = "confirmed" } },
+]
+fields = [{ id = "what", type = "text", required = true, name = { zh = "核对内容", en = "What to check" } }]
+[[workflows.actions]]
+id = "confirm"
+name = { zh = "确认", en = "Confirm" }
+from = ["asked"]
+to = "confirmed"
+by = ["owner"]
+"#;
+
+both!(
+    the_holder_of_a_customer_sees_the_case_that_waits_for_them,
+    |app: TestApp| async move {
+        with_workflow(&app, CONFIRM).await;
+        let wang = app.staff("wang", "王芳", &["consultant"]).await;
+        let li = app.staff("li", "李强", &["consultant"]).await;
+        let zhou = app.staff("zhou", "周经理", &["sales_manager"]).await;
+        let customer = app.customer(&wang, "北京华信", "13910000021").await;
+        let (_, claim) = app
+            .post(&format!("/api/v1/customers/{customer}/claims"), &wang, json!({}))
+            .await;
+        let (_, claim) = app
+            .post(
+                &format!("/api/v1/claims/{}/confirm", claim["id"]),
+                &app.admin,
+                json!({}),
+            )
+            .await;
+        assert_eq!(claim["status"], "valid", "{claim}");
+        let (s, c) = app
+            .post(
+                "/api/v1/cases",
+                &zhou,
+                json!({ "workflow": "details_check", "customer_id": customer, "fields": { "what": "开票信息" } }),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{c}");
+        let path = format!("/api/v1/cases/{}", c["id"]);
+        let (s, _) = app.get(&path, &wang).await;
+        assert_eq!(s, StatusCode::OK, "the holder sees the case");
+        let (_, list) = app.get("/api/v1/cases?workflow=details_check", &wang).await;
+        assert_eq!(list["items"].as_array().unwrap().len(), 1, "{list}");
+        let (s, _) = app.get(&path, &li).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "another consultant does not");
+        let (_, list) = app.get("/api/v1/cases?workflow=details_check", &li).await;
+        assert_eq!(list["items"].as_array().unwrap().len(), 0, "{list}");
+        let (s, c) = app.post(&format!("{path}/actions/confirm"), &wang, json!({})).await;
+        assert_eq!((s, c["state"].as_str()), (StatusCode::OK, Some("confirmed")), "{c}");
+    }
+);

@@ -191,6 +191,16 @@ pub struct FieldDef {
     /// What the field holds when a case opens without it (R11.9: the staff member a complaint
     /// is about is by default the customer's holder, `customer.owner`).
     pub default: Option<Expr>,
+    /// Kept from what the case's customer is shown or given (R1.5: the partner's grade).
+    pub internal: bool,
+}
+
+impl FieldDef {
+    /// Whether the case's customer may be shown it: not internal, not a staff member (who at
+    /// the company), not a budget (the company's own figures).
+    pub fn for_customer(&self) -> bool {
+        !self.internal && !matches!(self.kind, FieldKind::Staff | FieldKind::Amounts)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

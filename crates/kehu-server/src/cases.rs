@@ -1080,6 +1080,66 @@ async fn fire_timer(tx: &mut Tx, policy: &Policy, d: &DeadlineRow, now: Timestam
     Ok(())
 }
 
+/// A case as its customer may be given it (R1.5: the grade is internal, never in anything
+/// shown or exported for the partner): its workflow and state, the fields the customer may be
+/// shown (`FieldDef::for_customer`: not internal, not who at the company, not a budget) and the
+/// steps by name and time. The customer's own grade and tags are never part of it, nor the
+/// decisions (their sentences may name the grade), the checklists or the ledger.
+pub struct ForCustomer {
+    pub id: i64,
+    pub workflow: String,
+    pub workflow_name: Text,
+    pub state_name: Text,
+    pub customer_name: Option<String>,
+    pub opened_at: i64,
+    pub fields: Vec<(kehu_domain::workflow::FieldDef, Value)>,
+    /// (what took the step, in words; when)
+    pub steps: Vec<(Text, i64)>,
+}
+
+/// [`ForCustomer`] of case `id`, for a caller who sees it.
+pub async fn for_customer(state: &AppState, caller: &Caller, id: i64) -> Result<ForCustomer, ApiError> {
+    let v = get(state, caller, id).await?;
+    let (policy, _) = policy_of(state, &v.row).await?;
+    let wf = workflow_of(&policy, &v.row.workflow, caller.lang)?;
+    let held = v.row.field_map();
+    let opened = Text::new(
+        crate::i18n::tr("cases.opened_step", Lang::Zh),
+        crate::i18n::tr("cases.opened_step", Lang::En),
+    );
+    Ok(ForCustomer {
+        id: v.row.id,
+        workflow: wf.id.clone(),
+        workflow_name: wf.name.clone(),
+        state_name: wf
+            .state(&v.row.state)
+            .map(|s| s.name.clone())
+            .unwrap_or_else(|| Text::new(&v.row.state, &v.row.state)),
+        customer_name: v.row.customer_name.clone(),
+        opened_at: v.row.opened_at,
+        fields: wf
+            .fields
+            .iter()
+            .filter(|f| f.for_customer())
+            .filter_map(|f| held.get(&f.id).filter(|x| !x.is_null()).map(|x| (f.clone(), x.clone())))
+            .collect(),
+        steps: v
+            .steps
+            .iter()
+            .map(|s| {
+                let name = if s.action == workflow::OPEN {
+                    opened.clone()
+                } else {
+                    wf.step_name(&s.action)
+                        .cloned()
+                        .unwrap_or_else(|| Text::new(&s.action, &s.action))
+                };
+                (name, s.at)
+            })
+            .collect(),
+    })
+}
+
 /// One case the caller sees.
 pub async fn get(state: &AppState, caller: &Caller, id: i64) -> Result<CaseView, ApiError> {
     let seen = crate::visibility::view_of(state, caller).await?;

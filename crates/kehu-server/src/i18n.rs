@@ -610,6 +610,13 @@ static STRINGS: &[(&str, &str, &str)] = &[
     ("cases.points_unit", "分", "points"),
     ("cases.links", "关联案件", "Linked cases"),
     ("cases.attest", "本人声明：", "I state: "),
+    ("cases.customer_copy", "给客户的版本", "Customer copy"),
+    (
+        "cases.customer_copy_note",
+        "此版本可交给客户：不含内部字段、经办人员、预算、审核清单、记账和处理意见。",
+        "This copy may be given to the customer: it leaves out internal fields, who handled it, budgets, checklists, the ledger and the decisions.",
+    ),
+    ("cases.what_was_done", "办理经过", "What was done"),
     ("cases.requirements", "所需材料", "What each state needs"),
     ("cases.requires", "进入「{}」须具备", "To enter {}"),
     ("cases.present", "已具备", "present"),

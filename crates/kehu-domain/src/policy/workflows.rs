@@ -299,6 +299,9 @@ struct RawField {
     /// What the field holds when a case opens without it: an expression.
     #[serde(default)]
     default: Option<Spanned<String>>,
+    /// Kept from what the case's customer is shown (R1.5: the partner's grade).
+    #[serde(default)]
+    internal: bool,
 }
 
 #[derive(Deserialize)]
@@ -388,6 +391,7 @@ fn readable(fields: &[FieldDef], checklists: &[Checklist]) -> Vec<FieldDef> {
             required: false,
             not_in_directory: None,
             default: None,
+            internal: true,
         }))
         .collect()
 }
@@ -1143,6 +1147,7 @@ impl Checker<'_> {
                     required: f.required,
                     not_in_directory,
                     default: None,
+                    internal: f.internal,
                 });
             }
             let mut checklists: Vec<Checklist> = Vec::new();

@@ -24,6 +24,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_workflows))
         .routes(routes!(list_cases, open_case))
         .routes(routes!(get_case))
+        .routes(routes!(get_case_for_customer))
         .routes(routes!(take_action))
         .routes(routes!(get_ranking))
 }
@@ -790,6 +791,73 @@ async fn open_case(
 async fn get_case(State(state): State<AppState>, caller: Caller, Id(id): Id) -> Result<Json<CaseOut>, ApiError> {
     let v = cases::get(&state, &caller, id).await?;
     Ok(Json(CaseOut::one(&state, &caller, &v).await?))
+}
+
+/// A case as its customer may be given it (R1.5).
+#[derive(Serialize, ToSchema)]
+pub struct ForCustomerOut {
+    pub id: i64,
+    pub workflow: String,
+    pub workflow_name: String,
+    pub state_name: String,
+    pub customer_name: Option<String>,
+    pub opened_at: String,
+    /// The fields the customer may see, as the case API gives them (money in fen).
+    pub fields: Vec<SharedField>,
+    /// What was done, by name and time; not who, nor the decisions.
+    pub steps: Vec<SharedStep>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SharedField {
+    pub id: String,
+    pub name: String,
+    #[schema(value_type = Object)]
+    pub value: Value,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SharedStep {
+    pub name: String,
+    pub at: String,
+}
+
+/// A case as its customer may be given it (R1.5): no internal field (the partner's grade), no
+/// staff, budgets, checklists, decisions or ledger, and never the customer's grade or tags.
+#[utoipa::path(get, path = "/api/v1/cases/{id}/for-customer", tag = "cases", params(("id" = i64, Path)),
+    responses((status = 200, body = ForCustomerOut), (status = 404, body = Problem)))]
+async fn get_case_for_customer(
+    State(state): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+) -> Result<Json<ForCustomerOut>, ApiError> {
+    let lang = caller.lang;
+    let c = cases::for_customer(&state, &caller, id).await?;
+    Ok(Json(ForCustomerOut {
+        id: c.id,
+        workflow: c.workflow,
+        workflow_name: c.workflow_name.get(lang).to_string(),
+        state_name: c.state_name.get(lang).to_string(),
+        customer_name: c.customer_name,
+        opened_at: t(c.opened_at),
+        fields: c
+            .fields
+            .into_iter()
+            .map(|(f, value)| SharedField {
+                id: f.id,
+                name: f.name.get(lang).to_string(),
+                value,
+            })
+            .collect(),
+        steps: c
+            .steps
+            .into_iter()
+            .map(|(name, at)| SharedStep {
+                name: name.get(lang).to_string(),
+                at: t(at),
+            })
+            .collect(),
+    }))
 }
 
 #[derive(Deserialize, ToSchema, Default)]

@@ -1333,6 +1333,50 @@ pub async fn detail(
     Ok(render(StatusCode::OK, &page))
 }
 
+#[derive(Template)]
+#[template(path = "case_for_customer.html")]
+struct ForCustomerPage {
+    c: Chrome,
+    id: i64,
+    workflow: String,
+    state: String,
+    customer: String,
+    opened: String,
+    /// (name, value in words)
+    fields: Vec<(String, String)>,
+    /// (what was done, when)
+    steps: Vec<(String, String)>,
+}
+
+/// GET /cases/{id}/for-customer: the case as its customer may be given it, to print or hand
+/// over (R1.5: the partner's grade is never in it).
+pub async fn for_customer(State(state): State<AppState>, mut pc: PageCaller, Path(id): Path<String>) -> PageResult {
+    pc.c.nav = "cases";
+    let lang = pc.c.lang;
+    let id = parse_id(&pc.c, &id)?;
+    let policy = state.policy(pc.caller.tenant_id).await.or_page(&pc.c)?;
+    let v = cases::for_customer(&state, &pc.caller, id).await.or_page(&pc.c)?;
+    let page = ForCustomerPage {
+        id: v.id,
+        workflow: v.workflow_name.get(lang).to_string(),
+        state: v.state_name.get(lang).to_string(),
+        customer: v.customer_name.unwrap_or_default(),
+        opened: policy.local_time(kehu_store::ts(v.opened_at)),
+        fields: v
+            .fields
+            .iter()
+            .filter_map(|(f, x)| shown(f, x, lang).map(|s| (f.name.get(lang).to_string(), s)))
+            .collect(),
+        steps: v
+            .steps
+            .iter()
+            .map(|(name, at)| (name.get(lang).to_string(), policy.local_time(kehu_store::ts(*at))))
+            .collect(),
+        c: pc.c,
+    };
+    Ok(render(StatusCode::OK, &page))
+}
+
 /// POST /cases/{id}/actions/{action}
 pub async fn act(
     State(state): State<AppState>,

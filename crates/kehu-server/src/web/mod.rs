@@ -70,6 +70,7 @@ pub fn router() -> Router<AppState> {
         .route("/cases/new", get(cases::new_form))
         .route("/cases/rankings/{workflow}/{ranking}", get(cases::ranking))
         .route("/cases/{id}", get(cases::detail))
+        .route("/cases/{id}/for-customer", get(cases::for_customer))
         .route("/cases/{id}/actions/{action}", post(cases::act))
         .route("/customers/{id}/profile", post(customers::update_profile))
         .route("/customers/{id}/snapshots/{snapshot_id}", get(snapshots::show))

@@ -192,6 +192,17 @@ both!(
         let (s, c) = act(&app, &central, tid, "accept", json!({ "fields": { "grade": "B" } })).await;
         assert_eq!((s, c["state"].as_str()), (StatusCode::OK, Some("admitted")), "{c}");
         assert_eq!(customer(&app, &central, third).await["grade"], "B");
+        // R1.5: the copy of the admission the partner may be given never carries the grade.
+        let (s, shared) = app.get(&format!("/api/v1/cases/{tid}/for-customer"), &central).await;
+        assert_eq!(s, StatusCode::OK, "{shared}");
+        let ids: Vec<&str> = shared["fields"].as_array().unwrap().iter().filter_map(|f| f["id"].as_str()).collect();
+        assert!(ids.contains(&"licence_until") && !ids.contains(&"grade"), "{shared}");
+        assert!(!shared.to_string().contains("等级"), "{shared}");
+        let (s, html) = crate::support::page(&app, &central, &format!("/cases/{tid}/for-customer")).await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(html.contains("data-test=\"for-customer-fields\"") && !html.contains("等级"), "{html}");
+        let (s, html) = crate::support::page(&app, &central, &format!("/cases/{tid}")).await;
+        assert!(s == StatusCode::OK && html.contains("/for-customer"), "the case page links the copy");
         // The licence lapses: the daily check marks the admission overdue, and the renewal
         // waits on the introducer's Today until the documents are renewed.
         advance(&app, 32 * 86_400).await;

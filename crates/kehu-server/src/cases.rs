@@ -379,6 +379,7 @@ async fn open_in(tx: &mut Tx, policy: &Policy, o: Opening<'_>, now: Timestamp) -
             action: workflow::OPEN,
             role: None,
             staff_id: Some(me.id),
+            staff_name: &me.name,
             from_state: "",
             to_state: &outcome.state,
             note: None,
@@ -447,7 +448,7 @@ pub async fn act(
             .unwrap_or_default();
         return Err(retired(&name, lang));
     };
-    let steps = store::steps_tx(&mut tx, tenant, id).await?;
+    let mut steps = store::steps_tx(&mut tx, tenant, id).await?;
     let me = actor(caller);
     let facts = before.facts(&steps);
     let held = before.field_map();
@@ -471,13 +472,14 @@ pub async fn act(
             }
         }
     }
-    let row = store::record_step(
+    let (row, step) = store::record_step_row(
         &mut tx,
         &before,
         NewStep {
             action,
             role: outcome.role.as_deref(),
             staff_id: Some(me.id),
+            staff_name: &me.name,
             from_state: &before.state,
             to_state: &outcome.state,
             note,
@@ -509,7 +511,7 @@ pub async fn act(
     if people != workflow::people_of(wf, &held) {
         store::set_people(&mut tx, tenant, id, &people).await?;
     }
-    after_step(&mut tx, &policy, wf, (&row, Some(me.id)), action, &outcome, now)
+    let timers = after_step(&mut tx, &policy, wf, (&row, Some(me.id)), action, &outcome, now)
         .await
         .map_err(|e| e.in_lang(lang))?;
     // A registered customer (R12.6) is now the case's.
@@ -518,14 +520,20 @@ pub async fn act(
     } else {
         row
     };
-    let steps = store::steps_tx(&mut tx, tenant, id).await?;
+    // The steps are those read under the lock and this one; the timers, when the step replaced
+    // them all, those it set (each a statement fewer than reading them back).
+    steps.push(step);
     tx.commit().await?;
-    view_of(state, row, steps).await
+    match timers {
+        Some(timers) => Ok(CaseView { row, steps, timers }),
+        None => view_of(state, row, steps).await,
+    }
 }
 
 /// What a step does besides itself, in its transaction: the case's timers (those of a state it
 /// left go, those of the state it entered start, a restarting step starts its count again) and
-/// the step's effects.
+/// the step's effects. When the step replaced every timer of the case, returns them as set,
+/// earliest first.
 async fn after_step(
     tx: &mut Tx,
     policy: &Policy,
@@ -534,13 +542,24 @@ async fn after_step(
     action: &str,
     outcome: &Outcome,
     now: Timestamp,
-) -> Result<(), ApiError> {
+) -> Result<Option<Vec<DeadlineRow>>, ApiError> {
     let timers = workflow::timers_after(wf, action, outcome, now, &policy.tz);
     if timers.cancel_all {
         deadlines::cancel_prefixed(tx, row.tenant_id, row.id, TIMER.kind).await?;
     }
+    let mut set = Vec::new();
     for due in &timers.set {
         let Some(t) = wf.timer(&due.timer) else { continue };
+        set.push(DeadlineRow {
+            id: 0,
+            tenant_id: row.tenant_id,
+            kind: timer_kind(&t.id),
+            subject_id: row.id,
+            customer_id: row.customer_id,
+            due_at: kehu_store::ms(due.due),
+            rule: t.rule.to_string(),
+            created_at: kehu_store::ms(now),
+        });
         deadlines::schedule(
             tx,
             row.tenant_id,
@@ -553,7 +572,11 @@ async fn after_step(
         )
         .await?;
     }
-    apply(tx, policy, (row, by, action), &outcome.effects, &outcome.decision, now).await
+    apply(tx, policy, (row, by, action), &outcome.effects, &outcome.decision, now).await?;
+    // The timers of a case are its own (kind `case:`), so after replacing them all they are
+    // those just set.
+    set.sort_by_key(|d| d.due_at);
+    Ok(timers.cancel_all.then_some(set))
 }
 
 /// Applies a step's effects through the functions the other rules use (a charge is
@@ -1033,6 +1056,7 @@ async fn fire_timer(tx: &mut Tx, policy: &Policy, d: &DeadlineRow, now: Timestam
             action: &timer.id,
             role: None,
             staff_id: None,
+            staff_name: "",
             from_state: &before.state,
             to_state: &outcome.state,
             note: None,

@@ -415,6 +415,8 @@ pub struct NewStep<'a> {
     pub role: Option<&'a str>,
     /// `None`: a timer took the step.
     pub staff_id: Option<i64>,
+    /// Whose name the step shows (empty for a timer's).
+    pub staff_name: &'a str,
     pub from_state: &'a str,
     pub to_state: &'a str,
     pub note: Option<&'a str>,
@@ -432,10 +434,17 @@ pub struct NewStep<'a> {
 /// Records a step and moves the case `before` (as read in `tx`) to its new state and fields;
 /// the case as it now stands, as the update made it (no read back).
 pub async fn record_step(tx: &mut Tx, before: &CaseRow, s: NewStep<'_>) -> Result<CaseRow> {
+    Ok(record_step_row(tx, before, s).await?.0)
+}
+
+/// [`record_step`], with the step as it was stored (so the caller need not read the steps back).
+pub async fn record_step_row(tx: &mut Tx, before: &CaseRow, s: NewStep<'_>) -> Result<(CaseRow, StepRow)> {
     let tenant_id = before.tenant_id;
-    tx.execute(
+    let (fields, decision_json) = (json(s.fields)?, json(s.decision)?);
+    let (step_id,): (i64,) = tx
+        .fetch_one(
         "INSERT INTO case_steps (tenant_id, case_id, action, role, staff_id, from_state, to_state, note, fields, at, decision_json) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
         args![
             tenant_id,
             before.id,
@@ -445,12 +454,26 @@ pub async fn record_step(tx: &mut Tx, before: &CaseRow, s: NewStep<'_>) -> Resul
             s.from_state,
             s.to_state,
             s.note,
-            json(s.fields)?,
+            fields.as_str(),
             ms(s.at),
-            json(s.decision)?
+            decision_json.as_str()
         ],
     )
     .await?;
+    let step = StepRow {
+        id: step_id,
+        case_id: before.id,
+        action: s.action.to_string(),
+        role: s.role.map(str::to_string),
+        staff_id: s.staff_id,
+        staff_name: s.staff_name.to_string(),
+        from_state: s.from_state.to_string(),
+        to_state: s.to_state.to_string(),
+        note: s.note.map(str::to_string),
+        fields,
+        at: ms(s.at),
+        decision_json,
+    };
     tx.execute(
         "UPDATE cases SET state = $1, fields = $2, updated_at = $3, \
          overdue_since = CASE WHEN $6 = 1 THEN COALESCE(overdue_since, $3) WHEN $6 = 0 THEN NULL ELSE overdue_since END \
@@ -466,7 +489,7 @@ pub async fn record_step(tx: &mut Tx, before: &CaseRow, s: NewStep<'_>) -> Resul
     )
     .await?;
     let at = ms(s.at);
-    Ok(CaseRow {
+    let row = CaseRow {
         state: s.to_state.to_string(),
         fields: json(s.case_fields)?,
         updated_at: at,
@@ -476,5 +499,6 @@ pub async fn record_step(tx: &mut Tx, before: &CaseRow, s: NewStep<'_>) -> Resul
             None => before.overdue_since,
         },
         ..before.clone()
-    })
+    };
+    Ok((row, step))
 }

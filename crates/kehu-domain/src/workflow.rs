@@ -28,6 +28,10 @@ pub const OPENER: &str = "opener";
 /// In an action's `by`: the case's customer's holder (the staff member with its valid claim).
 pub const OWNER: &str = "owner";
 
+/// In an action's `by`: the case's own people, the staff members its staff fields name (R12.9:
+/// a project's team records its tracking).
+pub const PEOPLE: &str = "people";
+
 /// In an action's `by`, `head_of:FIELD`: whoever heads the unit of the staff member the field
 /// names (the workflow's `head_roles` in that unit, or the nearest unit above; R11.6: the head
 /// of each party's division signs the settlement).
@@ -2535,7 +2539,7 @@ pub fn has_relation_seats(wf: &Workflow) -> bool {
 /// Whether an entry of an action's `by` is a relation seat held per case (`owner`,
 /// `head_of:FIELD`) rather than a role.
 pub fn is_relation(seat: &str) -> bool {
-    seat == OWNER || seat.starts_with(HEAD_OF)
+    seat == OWNER || seat == PEOPLE || seat.starts_with(HEAD_OF)
 }
 
 /// Who holds each relation seat of the workflow's actions on a case (`owner`: the customer's
@@ -2549,6 +2553,8 @@ pub fn seats(wf: &Workflow, fields: &Map<String, Value>, around: &Around) -> Vec
         }
         let ids: Vec<i64> = if seat == OWNER {
             around.customer.as_ref().and_then(|c| c.owner).into_iter().collect()
+        } else if seat == PEOPLE {
+            people_of(wf, fields)
         } else if let Some(f) = seat.strip_prefix(HEAD_OF) {
             fields
                 .get(f)
@@ -3510,6 +3516,45 @@ manual = false
         );
         let e = bad("fields = [\"contract_until\"]", "fields = []");
         assert!(e.contains("requires nothing"), "{e}");
+    }
+
+    #[test]
+    fn r90_an_action_of_the_cases_own_people_is_theirs_alone() {
+        let src = CREDIT
+            .replacen(
+                "  { id = \"terms\"",
+                "  { id = \"handler\", type = \"staff\", name = { zh = \"经办人\", en = \"Handler\" } },\n  { id = \"terms\"",
+                1,
+            )
+            .replacen("by = [\"team_leader\", \"opener\"]", "by = [\"people\"]", 1);
+        assert_eq!(src.matches("people").count(), 1);
+        let p = Policy::parse(&format!("{SAMPLE}{src}"), "credit.toml").unwrap();
+        let wf = p.workflow("credit_line").unwrap();
+        let mut c = opened(wf, 200_000);
+        c.state = "approved".into();
+        c.fields.insert("handler".into(), json!(8));
+        let seated = seats(wf, &c.fields, &company());
+        assert_eq!(seated, vec![("people".to_string(), vec![8])]);
+        let ids = |who: &Actor| {
+            available_seated(wf, &c, who, &seated)
+                .iter()
+                .map(|a| a.id.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ids(&actor(8, "consultant")), ["review"]);
+        assert!(ids(&actor(9, "consultant")).is_empty());
+        let r = decide(wf, &c, "review", &actor(9, "team_leader"), &Map::new(), None, 3).unwrap_err();
+        assert!(r.text.zh.contains("案件所列人员"), "{}", r.text.zh);
+        let e = Policy::parse(
+            &format!(
+                "{SAMPLE}{}",
+                CREDIT.replacen("by = [\"team_leader\", \"opener\"]", "by = [\"people\"]", 1)
+            ),
+            "credit.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("has no staff field to name them"), "{e}");
     }
 
     /// The credit line with its countersign signed as `signoff` says.

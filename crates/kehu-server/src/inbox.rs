@@ -211,19 +211,21 @@ fn places(policy: &Policy, caller: &Caller, headed: &HashMap<String, Vec<i64>>) 
                 let mine = Mine {
                     opener: seats().any(|r| r == OPENER).then(|| caller.id()),
                     holder: seats().any(|r| r == OWNER).then(|| caller.id()),
+                    member: seats().any(|r| r == workflow::PEOPLE).then(|| caller.id()),
                     headed: if seats().any(|r| r.starts_with(HEAD_OF)) {
                         headed.get(&wf.id).cloned().unwrap_or_default()
                     } else {
                         Vec::new()
                     },
                 };
-                (mine.opener.is_some() || mine.holder.is_some() || !mine.headed.is_empty()).then(|| Waiting {
-                    workflow: wf.id.clone(),
-                    state: s.id.clone(),
-                    mine: Some(mine),
-                    signed: signed.clone(),
-                    overdue_only,
-                })
+                (mine.opener.is_some() || mine.holder.is_some() || mine.member.is_some() || !mine.headed.is_empty())
+                    .then(|| Waiting {
+                        workflow: wf.id.clone(),
+                        state: s.id.clone(),
+                        mine: Some(mine),
+                        signed: signed.clone(),
+                        overdue_only,
+                    })
             };
             let (moving, staying): (Vec<_>, Vec<_>) = here.iter().partition(|a| moves(a, &s.id));
             if let Some(p) = place(&moving, false).or_else(|| place(&staying, true)) {

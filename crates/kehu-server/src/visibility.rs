@@ -146,6 +146,8 @@ async fn seated(
                     opener: None,
                     holder,
                     headed,
+                    // The case's people see it already (its own people, whatever the scope).
+                    member: None,
                 },
             ));
         }

@@ -120,6 +120,8 @@ pub struct Mine {
     pub holder: Option<i64>,
     /// The staff members the reader heads, when it names one of them (`head_of:FIELD`).
     pub headed: Vec<i64>,
+    /// The reader, when the case names them (`people`).
+    pub member: Option<i64>,
 }
 
 impl Mine {
@@ -139,6 +141,12 @@ impl Mine {
             any.push(format!(
                 "EXISTS (SELECT 1 FROM claims rh WHERE rh.tenant_id = {k}.tenant_id AND rh.customer_id = {k}.customer_id \
                  AND rh.staff_id = {me} AND rh.status = 'valid')"
+            ));
+        }
+        if let Some(me) = self.member {
+            any.push(format!(
+                "EXISTS (SELECT 1 FROM case_people rm WHERE rm.tenant_id = {k}.tenant_id AND rm.case_id = {k}.id \
+                 AND rm.staff_id = {me})"
             ));
         }
         if !self.headed.is_empty() {

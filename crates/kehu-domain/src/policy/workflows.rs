@@ -30,8 +30,8 @@ use super::{Checker, LedgerCode, Role};
 use crate::text::Text;
 use crate::workflow::{
     Action, Budget, CUSTOMER_VARIABLES, Checklist, Declared, EffectDef, Expr, FieldDef, FieldKind, Figure, Guard,
-    HEAD_OF, Item, Message, OPENER, OWNER, Ranking, Requires, Route, Signoff, Spend, State, Subject, Timer, Unclear,
-    Visibility, Workflow,
+    HEAD_OF, Item, Message, OPENER, OWNER, PEOPLE, Ranking, Requires, Route, Signoff, Spend, State, Subject, Timer,
+    Unclear, Visibility, Workflow,
 };
 
 #[derive(Deserialize)]
@@ -1332,6 +1332,15 @@ impl Checker<'_> {
                             );
                         }
                         relations.push(seat.clone());
+                    } else if seat == PEOPLE {
+                        if !fields.iter().any(|x| x.kind == FieldKind::Staff) {
+                            self.error(
+                                b.span(),
+                                format!("action `{aid}` is taken by the case's people, but workflow `{id}` has no staff field to name them"),
+                                "add a field of type \"staff\" (the people a case names), or name roles",
+                            );
+                        }
+                        relations.push(seat.clone());
                     } else if let Some(f) = seat.strip_prefix(HEAD_OF) {
                         if !fields.iter().any(|x| x.id == f && x.kind == FieldKind::Staff) {
                             self.error(
@@ -1632,6 +1641,7 @@ impl Checker<'_> {
                             format!("the head of {}'s unit", n.en),
                         )
                     }
+                    None if seat == PEOPLE => Text::new("案件所列人员", "the people the case names"),
                     None => Text::new("客户归属人", "the customer's holder"),
                 };
                 wf.role_names.push((seat, name));

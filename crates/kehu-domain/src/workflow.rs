@@ -70,6 +70,8 @@ pub struct Workflow {
     pub rankings: Vec<Ranking>,
     /// The roles that head a unit, for `staff[...].heads`.
     pub head_roles: Vec<String>,
+    /// No copy of a case goes to its customer (R1.5: a partner's grade change).
+    pub internal: bool,
     /// The policy's own sentences for steps, in place of the engine's.
     pub messages: Vec<Message>,
     /// The largest amount a money field takes (the policy's `[limits] max_amount`).

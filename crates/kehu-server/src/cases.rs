@@ -1126,6 +1126,20 @@ pub async fn for_customer(state: &AppState, caller: &Caller, id: i64) -> Result<
     let v = get(state, caller, id).await?;
     let (policy, _) = policy_of(state, &v.row).await?;
     let wf = workflow_of(&policy, &v.row.workflow, caller.lang)?;
+    if wf.internal || v.row.customer_id.is_none() {
+        return Err(ApiError::new(
+            axum::http::StatusCode::CONFLICT,
+            "internal_workflow",
+            Text::new(
+                format!("「{}」是内部流程，没有给客户的版本", wf.name.zh),
+                format!(
+                    "A “{}” is internal: there is no copy of it for the customer",
+                    wf.name.en
+                ),
+            ),
+        )
+        .in_lang(caller.lang));
+    }
     let held = v.row.field_map();
     let opened = Text::new(
         crate::i18n::tr("cases.opened_step", Lang::Zh),

@@ -612,6 +612,11 @@ static STRINGS: &[(&str, &str, &str)] = &[
     ("cases.attest", "本人声明：", "I state: "),
     ("cases.customer_copy", "给客户的版本", "Customer copy"),
     (
+        "cases.customer_copy_empty",
+        "尚未填写可交给客户的内容。",
+        "Nothing that may be given to the customer is filled in yet.",
+    ),
+    (
         "cases.customer_copy_note",
         "此版本可交给客户：不含内部字段、经办人员、预算、审核清单、记账和处理意见。",
         "This copy may be given to the customer: it leaves out internal fields, who handled it, budgets, checklists, the ledger and the decisions.",

@@ -63,6 +63,10 @@ pub(super) struct RawWorkflow {
     /// Roles that see the cases (besides each case's own people), whatever their `sees`.
     #[serde(default)]
     visible_to: Option<RawVisibility>,
+    /// The cases are the company's own business: no copy of one goes to its customer (R1.5: a
+    /// partner's grade change).
+    #[serde(default)]
+    internal: bool,
     #[serde(default)]
     budget: Option<Spanned<RawBudget>>,
     #[serde(default)]
@@ -1613,6 +1617,7 @@ impl Checker<'_> {
                 figures,
                 rankings,
                 messages: Vec::new(),
+                internal: w.internal,
                 head_roles: w
                     .head_roles
                     .as_ref()

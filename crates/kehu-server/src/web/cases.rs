@@ -869,6 +869,8 @@ struct CasePage {
     workflow: String,
     rule: String,
     customer: Option<(i64, String)>,
+    /// A copy may go to the customer (a case of a customer, of a workflow not `internal`).
+    shareable: bool,
     state: String,
     tone: &'static str,
     overdue_since: Option<String>,
@@ -1122,6 +1124,7 @@ async fn case_page(
         workflow: wf.name.get(lang).to_string(),
         rule: wf.rule.to_string(),
         customer: r.customer_id.map(|c| (c, r.customer_name.clone().unwrap_or_default())),
+        shareable: r.customer_id.is_some() && !wf.internal,
         state: state_name(Some(wf), &r.state, lang),
         tone: if waiting.is_empty() { "done" } else { "pending" },
         overdue_since: r.overdue_since.map(|t| policy.local_time(ts(t))),

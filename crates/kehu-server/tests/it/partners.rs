@@ -148,6 +148,11 @@ both!(
         let (s, g) = act(&app, &market, gid, "approve", json!({})).await;
         assert_eq!((s, g["state"].as_str()), (StatusCode::OK, Some("approved")), "{g}");
         assert_eq!(customer(&app, &central, firm).await["grade"], "B");
+        // R1.5: a grade change is internal, so no copy of it goes to the partner.
+        let r = app.get(&format!("/api/v1/cases/{gid}/for-customer"), &central).await;
+        assert_eq!((r.0, r.1["code"].as_str()), (StatusCode::CONFLICT, Some("internal_workflow")), "{}", r.1);
+        let (s, html) = crate::support::page(&app, &central, &format!("/cases/{gid}")).await;
+        assert!(s == StatusCode::OK && !html.contains("/for-customer"), "no link to a copy");
         // The change is in the partner's history with the decision that made it.
         let (_, h) = app.get(&format!("/api/v1/customers/{firm}/history"), &admin).await;
         let regraded = h["items"]
@@ -163,6 +168,8 @@ both!(
         let other = partner(&app, &intro, "company", "远大建设集团", "13900001003").await;
         let (_, c) = app.post("/api/v1/cases", &intro, open(other, json!({}))).await;
         let oid = c["id"].as_i64().unwrap();
+        let (s, html) = crate::support::page(&app, &intro, &format!("/cases/{oid}/for-customer")).await;
+        assert!(s == StatusCode::OK && html.contains("data-test=\"for-customer-empty\""), "nothing filled in yet: {html}");
         act(&app, &intro, oid, "submit", json!({})).await;
         advance(&app, 5 * 86_400 + 60).await;
         let (_, late) = app.get("/api/v1/cases?workflow=admission&overdue=true", &central).await;

@@ -51,6 +51,22 @@ impl Text {
             Lang::En => &self.en,
         }
     }
+
+    /// Names as a sentence lists them: 「甲」、「乙」 and “A”, “B”.
+    pub fn quoted_list(names: &[Text]) -> Text {
+        Text::new(
+            names
+                .iter()
+                .map(|n| format!("「{}」", n.zh))
+                .collect::<Vec<_>>()
+                .join("、"),
+            names
+                .iter()
+                .map(|n| format!("“{}”", n.en))
+                .collect::<Vec<_>>()
+                .join(", "),
+        )
+    }
 }
 
 #[cfg(test)]

@@ -1156,6 +1156,23 @@ impl Workflow {
         self.timers.iter().find(|t| t.id == id)
     }
 
+    /// Whether someone holding `roles` may sit in one of the workflow's `head_of:FIELD` seats
+    /// (it has one, and they hold one of its `head_roles`).
+    pub fn heads_seat(&self, roles: &[String]) -> bool {
+        self.actions.iter().flat_map(|a| &a.by).any(|b| b.starts_with(HEAD_OF))
+            && self
+                .head_roles
+                .iter()
+                .any(|r| r != crate::policy::ADMIN_ROLE && roles.contains(r))
+    }
+
+    /// A field's name, or its id when the workflow does not declare it.
+    pub fn field_name(&self, id: &str) -> Text {
+        self.field(id)
+            .map(|d| d.name.clone())
+            .unwrap_or_else(|| Text::new(id, id))
+    }
+
     /// The name of what took a step: one of the workflow's actions or timers.
     pub fn step_name(&self, id: &str) -> Option<&Text> {
         self.action(id)
@@ -1557,32 +1574,14 @@ fn check_requires(
     let (Some(req), false) = (wf.state(to).and_then(|s| s.requires.as_ref()), lacking.is_empty()) else {
         return Ok(());
     };
-    let names: Vec<Text> = lacking
-        .iter()
-        .map(|f| wf.field(f).map(|d| d.name.clone()).unwrap_or_else(|| Text::new(f, f)))
-        .collect();
+    let names: Vec<Text> = lacking.iter().map(|f| wf.field_name(f)).collect();
+    let names = Text::quoted_list(&names);
     let there = wf.state(to).map(|s| s.name.clone()).unwrap_or_default();
     Err(refusal(
         "requirement_missing",
         &req.rule,
-        format!(
-            "进入「{}」须具备{}（缺少或已过期）",
-            there.zh,
-            names
-                .iter()
-                .map(|n| format!("「{}」", n.zh))
-                .collect::<Vec<_>>()
-                .join("、")
-        ),
-        format!(
-            "Entering {} needs {} (missing or expired)",
-            there.en,
-            names
-                .iter()
-                .map(|n| format!("“{}”", n.en))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+        format!("进入「{}」须具备{}（缺少或已过期）", there.zh, names.zh),
+        format!("Entering {} needs {} (missing or expired)", there.en, names.en),
     ))
 }
 
@@ -2746,26 +2745,16 @@ pub fn decide(
     }
     let there = wf.state(&to).map(|s| s.name.clone()).unwrap_or_default();
     let mut text = if !disagreed.is_empty() {
-        let names: Vec<Text> = disagreed
-            .iter()
-            .map(|f| wf.field(f).map(|d| d.name.clone()).unwrap_or_else(|| Text::new(f, f)))
-            .collect();
-        let zh: Vec<String> = names.iter().map(|n| format!("「{}」", n.zh)).collect();
-        let en: Vec<String> = names.iter().map(|n| format!("“{}”", n.en)).collect();
+        let names: Vec<Text> = disagreed.iter().map(|f| wf.field_name(f)).collect();
+        let names = Text::quoted_list(&names);
         Text::new(
             format!(
                 "{}签「{}」的意见与此前的签署不一致（{}），转为「{}」",
-                actor.name,
-                a.name.zh,
-                zh.join("、"),
-                there.zh
+                actor.name, a.name.zh, names.zh, there.zh
             ),
             format!(
                 "{} signed “{}” otherwise than before ({}): it is now {}",
-                actor.name,
-                a.name.en,
-                en.join(", "),
-                there.en
+                actor.name, a.name.en, names.en, there.en
             ),
         )
     } else if let (false, Signoff::Quorum(n)) = (left.is_empty(), a.signoff) {

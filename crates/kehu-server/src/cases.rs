@@ -163,7 +163,7 @@ async fn around(
 ) -> Result<Around, ApiError> {
     let mut near = Around {
         customer_id,
-        today: now.to_zoned(policy.tz.clone()).date().to_string(),
+        today: today(policy, now),
         ..Around::default()
     };
     // R12.1: a name that must not be in the directory is looked up as it is set.
@@ -221,6 +221,11 @@ async fn around(
         near.people = staffing.people(wf, &named);
     }
     Ok(near)
+}
+
+/// The tenant's date at `now`, as expressions read `today` (R1.10: a document valid until then).
+pub fn today(policy: &Policy, now: Timestamp) -> String {
+    now.to_zoned(policy.tz.clone()).date().to_string()
 }
 
 fn org_of(units: &[kehu_store::units::UnitRow]) -> kehu_domain::org::Org {
@@ -1123,7 +1128,16 @@ pub struct ForCustomer {
 
 /// [`ForCustomer`] of case `id`, for a caller who sees it.
 pub async fn for_customer(state: &AppState, caller: &Caller, id: i64) -> Result<ForCustomer, ApiError> {
-    let v = get(state, caller, id).await?;
+    // The case and its steps; its timers are not part of the copy.
+    let seen = crate::visibility::view_of(state, caller).await?;
+    let row = store::get(&state.db, caller.tenant_id, id, &seen)
+        .await
+        .map_err(missing(caller.lang))?;
+    let v = CaseView {
+        steps: store::steps(&state.db, caller.tenant_id, id).await?,
+        timers: Vec::new(),
+        row,
+    };
     let (policy, _) = policy_of(state, &v.row).await?;
     let wf = workflow_of(&policy, &v.row.workflow, caller.lang)?;
     if wf.internal || v.row.customer_id.is_none() {
@@ -1176,6 +1190,33 @@ pub async fn for_customer(state: &AppState, caller: &Caller, id: i64) -> Result<
             })
             .collect(),
     })
+}
+
+/// The most cases a case's page lists as opened from it.
+const LINKED_MAX: i64 = 50;
+
+/// The case that opened `row` (`{ open = WORKFLOW }`) and the cases `row` opened, those the
+/// caller sees, without their steps or timers (a page names them only).
+pub async fn linked(
+    state: &AppState,
+    caller: &Caller,
+    row: &CaseRow,
+) -> Result<(Option<CaseRow>, Vec<CaseRow>), ApiError> {
+    let seen = crate::visibility::view_of(state, caller).await?;
+    let origin = match row.linked_from {
+        Some(from) => match store::get(&state.db, row.tenant_id, from, &seen).await {
+            Ok(o) => Some(o),
+            Err(StoreError::NotFound) => None,
+            Err(e) => return Err(e.into()),
+        },
+        None => None,
+    };
+    let filter = store::Filter {
+        linked_from: Some(row.id),
+        ..Default::default()
+    };
+    let opened = store::list(&state.db, row.tenant_id, &filter, LINKED_MAX, &seen).await?;
+    Ok((origin, opened))
 }
 
 /// One case the caller sees.

@@ -175,8 +175,7 @@ fn headed(policy: &Policy, caller: &Caller, staffing: &Staffing) -> HashMap<Stri
     policy
         .workflows
         .iter()
-        .filter(|w| w.actions.iter().flat_map(|a| &a.by).any(|b| b.starts_with(HEAD_OF)))
-        .filter(|w| holds(caller, &w.head_roles))
+        .filter(|w| w.heads_seat(&caller.roles))
         .map(|w| (w.id.clone(), staffing.headed_by(w, caller.id())))
         .collect()
 }

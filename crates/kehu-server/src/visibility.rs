@@ -115,7 +115,7 @@ async fn seated(
     caller: &Caller,
     policy: &Policy,
 ) -> Result<Vec<(String, kehu_store::visibility::Mine)>, ApiError> {
-    use kehu_domain::workflow::{HEAD_OF, OWNER};
+    use kehu_domain::workflow::OWNER;
     if policy.scope(&caller.roles, RecordKind::Cases) != Scope::Own {
         return Ok(Vec::new());
     }
@@ -127,8 +127,7 @@ async fn seated(
         }
         let seats = || w.actions.iter().flat_map(|a| &a.by);
         let holder = seats().any(|b| b == OWNER).then(|| caller.id());
-        let heads = seats().any(|b| b.starts_with(HEAD_OF)) && w.head_roles.iter().any(|r| caller.roles.contains(r));
-        let headed = if heads {
+        let headed = if w.heads_seat(&caller.roles) {
             if staffing.is_none() {
                 staffing = Some(crate::cases::Staffing::load(state, caller.tenant_id).await?);
             }

@@ -728,10 +728,11 @@ fn workflow(p: &Policy, out: &mut Vec<Line>, w: &crate::workflow::Workflow) {
         let who = roles(p, &w.open_by);
         out.push(line(1, r, format!("由{}开启", who.zh), format!("Opened by {}", who.en)));
     }
-    let field_name = |id: &str| w.field(id).map(|f| f.name.clone()).unwrap_or_else(|| Text::new(id, id));
+    let field_name = |id: &str| w.field_name(id);
     for s in &w.states {
         let Some(req) = &s.requires else { continue };
         let names: Vec<Text> = req.fields.iter().map(|f| field_name(f)).collect();
+        let names = Text::quoted_list(&names);
         let (cz, ce) = if req.when.is_some() {
             ("（视情况而定）", " (when its condition holds)")
         } else {
@@ -740,24 +741,8 @@ fn workflow(p: &Policy, out: &mut Vec<Line>, w: &crate::workflow::Workflow) {
         out.push(line(
             1,
             Some(&req.rule),
-            format!(
-                "进入「{}」须具备{}{cz}，日期须未过期",
-                s.name.zh,
-                names
-                    .iter()
-                    .map(|n| format!("「{}」", n.zh))
-                    .collect::<Vec<_>>()
-                    .join("、")
-            ),
-            format!(
-                "A case enters {} only with {}{ce}, dates not past",
-                s.name.en,
-                names
-                    .iter()
-                    .map(|n| format!("“{}”", n.en))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
+            format!("进入「{}」须具备{}{cz}，日期须未过期", s.name.zh, names.zh),
+            format!("A case enters {} only with {}{ce}, dates not past", s.name.en, names.en),
         ));
     }
     for f in &w.fields {
@@ -1114,11 +1099,10 @@ fn effects(p: &Policy, w: &crate::workflow::Workflow, defs: &[crate::workflow::D
                 if names.is_empty() {
                     (format!("{zh}（有条件）"), format!("{en} (under a condition)"))
                 } else {
-                    let zh_names: Vec<String> = names.iter().map(|n| format!("「{}」", n.zh)).collect();
-                    let en_names: Vec<String> = names.iter().map(|n| format!("“{}”", n.en)).collect();
+                    let names = Text::quoted_list(&names);
                     (
-                        format!("{zh}（视{}而定）", zh_names.join("、")),
-                        format!("{en} (depending on {})", en_names.join(", ")),
+                        format!("{zh}（视{}而定）", names.zh),
+                        format!("{en} (depending on {})", names.en),
                     )
                 }
             }

@@ -1640,7 +1640,7 @@ impl Checker<'_> {
                 }
                 let name = match seat.strip_prefix(HEAD_OF) {
                     Some(f) => {
-                        let n = wf.field(f).map(|d| d.name.clone()).unwrap_or_else(|| Text::new(f, f));
+                        let n = wf.field_name(f);
                         Text::new(
                             format!("「{}」所在部门的负责人", n.zh),
                             format!("the head of {}'s unit", n.en),

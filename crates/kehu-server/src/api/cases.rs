@@ -731,19 +731,7 @@ async fn list_cases(
         customer_id: super::parse_customer_id(q.customer_id.as_deref(), lang)?,
         overdue: flag(q.overdue.as_deref(), "overdue", "invalid_overdue", lang)?,
         involving: flag(q.mine.as_deref(), "mine", "invalid_mine", lang)?.then(|| caller.id()),
-        linked_from: match q.linked_from.as_deref().filter(|c| !c.is_empty()) {
-            None => None,
-            Some(c) => Some(c.parse::<i64>().map_err(|_| {
-                ApiError::bad_request(
-                    "invalid_linked_from",
-                    Text::new(
-                        "linked_from 须为案件编号（整数）",
-                        "linked_from must be a case id (a whole number)",
-                    ),
-                )
-                .in_lang(lang)
-            })?),
-        },
+        linked_from: super::parse_id_param(q.linked_from.as_deref(), "linked_from", "invalid_linked_from", lang)?,
         before: super::parse_cursor(q.cursor.as_deref(), lang)?,
     };
     let views = cases::list(&state, &caller, &filter, limit + 1).await?;

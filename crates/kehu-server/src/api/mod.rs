@@ -271,12 +271,23 @@ pub fn parse_cursor(raw: Option<&str>, lang: kehu_domain::Lang) -> Result<Option
 
 /// A query's `?customer_id=`: none when absent or empty, else `invalid_customer_id`.
 pub fn parse_customer_id(raw: Option<&str>, lang: kehu_domain::Lang) -> Result<Option<i64>, ApiError> {
+    parse_id_param(raw, "customer_id", "invalid_customer_id", lang)
+}
+
+/// An optional query parameter `name` holding an id: absent or empty is none, anything but a
+/// whole number is refused with `code`.
+pub fn parse_id_param(
+    raw: Option<&str>,
+    name: &str,
+    code: &'static str,
+    lang: kehu_domain::Lang,
+) -> Result<Option<i64>, ApiError> {
     match raw.filter(|c| !c.is_empty()) {
         None => Ok(None),
         Some(c) => c.parse::<i64>().map(Some).map_err(|_| {
             ApiError::bad_request(
-                "invalid_customer_id",
-                Text::new("customer_id 须为整数", "customer_id must be a whole number"),
+                code,
+                Text::new(format!("{name} 须为整数"), format!("{name} must be a whole number")),
             )
             .in_lang(lang)
         }),

@@ -917,23 +917,12 @@ async fn links_of(
     r: &kehu_store::cases::CaseRow,
 ) -> Result<Vec<(i64, String, String, bool)>, ApiError> {
     let lang = pc.c.lang;
-    let mut rows = Vec::new();
-    if let Some(from) = r.linked_from {
-        match cases::get(state, &pc.caller, from).await {
-            Ok(v) => rows.push((v.row, true)),
-            Err(e) if e.status == axum::http::StatusCode::NOT_FOUND => {}
-            Err(e) => return Err(e),
-        }
-    }
-    let opened = Filter {
-        linked_from: Some(r.id),
-        ..Default::default()
-    };
-    for v in cases::list(state, &pc.caller, &opened, 50).await? {
-        rows.push((v.row, false));
-    }
-    Ok(rows
+    let (origin, opened) = cases::linked(state, &pc.caller, r).await?;
+    let rows = origin
         .into_iter()
+        .map(|o| (o, true))
+        .chain(opened.into_iter().map(|o| (o, false)));
+    Ok(rows
         .map(|(row, origin)| {
             let wf = policy.workflow(&row.workflow);
             let name = wf
@@ -1182,7 +1171,7 @@ async fn case_page(
         budget: workflow::budget_of(wf, &facts).and_then(|r| BudgetCard::new(wf, r, lang)),
         charges,
         links,
-        requirements: workflow::requirements(wf, &facts, &now.to_zoned(policy.tz.clone()).date().to_string())
+        requirements: workflow::requirements(wf, &facts, &cases::today(&policy, now))
             .into_iter()
             .map(|(st, rows)| {
                 let rule = st.requires.as_ref().map(|r| r.rule.to_string()).unwrap_or_default();

@@ -11,9 +11,9 @@ use kehu_store::staff::StaffRow;
 use kehu_store::{Tx, customers, staff};
 
 use crate::auth::Caller;
-use crate::{ApiError, AppState};
+use crate::{AppState, Failure};
 
-async fn targets(state: &AppState, caller: &Caller, ids: &[i64]) -> Result<Vec<StaffRow>, ApiError> {
+async fn targets(state: &AppState, caller: &Caller, ids: &[i64]) -> Result<Vec<StaffRow>, Failure> {
     let mut out: Vec<StaffRow> = Vec::new();
     for id in ids {
         let s = staff::get(&state.db, caller.tenant_id, *id)
@@ -21,14 +21,13 @@ async fn targets(state: &AppState, caller: &Caller, ids: &[i64]) -> Result<Vec<S
             .ok()
             .filter(|s| s.active)
             .ok_or_else(|| {
-                ApiError::bad_request(
+                Failure::invalid(
                     "invalid_staff",
                     Text::new(
                         format!("员工 {id} 不存在或已停用"),
                         format!("No active staff member {id}"),
                     ),
                 )
-                .in_lang(caller.lang)
             })?;
         if !out.iter().any(|x| x.id == s.id) {
             out.push(s);
@@ -37,18 +36,17 @@ async fn targets(state: &AppState, caller: &Caller, ids: &[i64]) -> Result<Vec<S
     Ok(out)
 }
 
-fn method_of(m: Option<&str>, default: Method, lang: kehu_domain::Lang) -> Result<Method, ApiError> {
+fn method_of(m: Option<&str>, default: Method) -> Result<Method, Failure> {
     match m {
         None => Ok(default),
         Some(s) => Method::parse(s).ok_or_else(|| {
-            ApiError::bad_request(
+            Failure::invalid(
                 "invalid_method",
                 Text::new(
                     "method 须为 even（平均）或 random（随机）",
                     "method must be `even` or `random`",
                 ),
             )
-            .in_lang(lang)
         }),
     }
 }
@@ -76,7 +74,7 @@ async fn new_claim(
     effective: Option<jiff::Timestamp>,
     reassigned_from: Option<i64>,
     now: jiff::Timestamp,
-) -> Result<ClaimRow, ApiError> {
+) -> Result<ClaimRow, Failure> {
     let row = claims::insert(
         tx,
         caller.tenant_id,
@@ -107,21 +105,20 @@ pub async fn redistribute(
     from: i64,
     to: &[i64],
     method: Option<&str>,
-) -> Result<Vec<Moved>, ApiError> {
+) -> Result<Vec<Moved>, Failure> {
     let policy = state.policy(caller.tenant_id).await?;
     let lang = caller.lang;
-    let from = staff::get(&state.db, caller.tenant_id, from).await.map_err(|_| {
-        ApiError::bad_request("invalid_staff", Text::new("该员工不存在", "No such staff member")).in_lang(lang)
-    })?;
+    let from = staff::get(&state.db, caller.tenant_id, from)
+        .await
+        .map_err(|_| Failure::invalid("invalid_staff", Text::new("该员工不存在", "No such staff member")))?;
     let to: Vec<StaffRow> = targets(state, caller, to)
         .await?
         .into_iter()
         .filter(|s| s.id != from.id)
         .collect();
     let by = caller.facts();
-    let rule = assign::check(&policy, policy.claims.redistribute.as_ref(), &by, to.len())
-        .map_err(|r| ApiError::refused(r).in_lang(lang))?;
-    let method = method_of(method, rule.method, lang)?;
+    let rule = assign::check(&policy, policy.claims.redistribute.as_ref(), &by, to.len())?;
+    let method = method_of(method, rule.method)?;
     let now = state.now();
     let seed = now.as_millisecond() as u64;
     let held: Vec<ClaimRow> = claims::for_staff(
@@ -237,21 +234,18 @@ pub async fn share_out(
     customer_ids: &[i64],
     to: &[i64],
     method: Option<&str>,
-) -> Result<Vec<Moved>, ApiError> {
+) -> Result<Vec<Moved>, Failure> {
     let policy = state.policy(caller.tenant_id).await?;
-    let lang = caller.lang;
     if customer_ids.len() > 5000 {
-        return Err(ApiError::bad_request(
+        return Err(Failure::invalid(
             "too_many",
             Text::new("一次最多分配 5000 个客户", "At most 5,000 customers at a time"),
-        )
-        .in_lang(lang));
+        ));
     }
     let to = targets(state, caller, to).await?;
     let by = caller.facts();
-    let rule = assign::check(&policy, policy.customers.share_out.as_ref(), &by, to.len())
-        .map_err(|r| ApiError::refused(r).in_lang(lang))?;
-    let method = method_of(method, rule.method, lang)?;
+    let rule = assign::check(&policy, policy.customers.share_out.as_ref(), &by, to.len())?;
+    let method = method_of(method, rule.method)?;
     let now = state.now();
     let seed = now.as_millisecond() as u64;
     let view = crate::visibility::view(state, caller, &policy).await?;
@@ -290,8 +284,7 @@ pub async fn share_out(
             .iter()
             .map(ClaimRow::facts)
             .collect();
-        let reg = decide_registration(&policy, now, &target.facts(), target.unit_id, &existing)
-            .map_err(|r| ApiError::refused(r).in_lang(lang))?;
+        let reg = decide_registration(&policy, now, &target.facts(), target.unit_id, &existing)?;
         let decision = assign::decide(
             &policy,
             rule,

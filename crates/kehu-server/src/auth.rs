@@ -13,7 +13,7 @@ use kehu_store::staff::StaffRow;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-use crate::{ApiError, AppState};
+use crate::{ApiError, AppState, Failure};
 
 pub const SESSION_COOKIE: &str = "kehu_session";
 pub const LANG_COOKIE: &str = "kehu_lang";
@@ -35,16 +35,16 @@ pub fn hash_token(token: &str) -> String {
         .collect()
 }
 
-pub fn hash_password(password: &str) -> Result<String, ApiError> {
+pub fn hash_password(password: &str) -> Result<String, Failure> {
     let mut salt = [0u8; 16];
     rand::rng().fill_bytes(&mut salt);
-    let salt = SaltString::encode_b64(&salt).map_err(|_| ApiError::internal())?;
+    let salt = SaltString::encode_b64(&salt).map_err(|_| Failure::internal())?;
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
         .map_err(|e| {
             tracing::error!(error = %e, "password hashing failed");
-            ApiError::internal()
+            Failure::internal()
         })
 }
 
@@ -137,17 +137,16 @@ impl Caller {
     }
 
     /// Refuses with 403 unless the caller's roles carry `p`.
-    pub fn require(&self, policy: &Policy, p: Permission) -> Result<(), ApiError> {
+    pub fn require(&self, policy: &Policy, p: Permission) -> Result<(), Failure> {
         if self.may(policy, p) {
             Ok(())
         } else {
             // In words, not the permission's ID: a person reads it on a page.
             let what = p.label();
-            Err(ApiError::forbidden(Text::new(
+            Err(Failure::forbidden(Text::new(
                 format!("你的角色不能{}", what.zh),
                 format!("Your role may not {}", what.en),
-            ))
-            .in_lang(self.lang))
+            )))
         }
     }
 
@@ -249,9 +248,7 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Caller, ApiError> {
-        authenticate(parts, state)
-            .await?
-            .ok_or_else(|| ApiError::unauthorized().in_lang(lang_of(parts)))
+        authenticate(parts, state).await?.ok_or_else(ApiError::unauthorized)
     }
 }
 
@@ -280,7 +277,7 @@ pub async fn throttled(
     state: &AppState,
     key: &kehu_store::auth::ThrottleKey,
     max: i64,
-) -> Result<Result<(), u64>, ApiError> {
+) -> Result<Result<(), u64>, Failure> {
     let now = jiff::Timestamp::now();
     let (n, started) = kehu_store::auth::failures(&state.db, key, window_start(now)).await?;
     if n < max {
@@ -291,7 +288,7 @@ pub async fn throttled(
 }
 
 /// Counts a failed login against each key.
-pub async fn count_failure(state: &AppState, keys: &[kehu_store::auth::ThrottleKey]) -> Result<(), ApiError> {
+pub async fn count_failure(state: &AppState, keys: &[kehu_store::auth::ThrottleKey]) -> Result<(), Failure> {
     let now = jiff::Timestamp::now();
     kehu_store::auth::count_failure(&state.db, keys, window_start(now), now).await?;
     Ok(())

@@ -9,7 +9,7 @@ use kehu_domain::{Decision, Permission, Text, Timestamp};
 use kehu_store::{activities, customers, staff, ts};
 
 use crate::auth::Caller;
-use crate::{ApiError, AppState};
+use crate::{AppState, Failure};
 
 /// One customer's next visit, for its owner or for a duty.
 #[derive(Debug, Clone)]
@@ -37,10 +37,9 @@ pub async fn lines(
     staff_id: Option<i64>,
     unit_id: Option<i64>,
     overdue_only: bool,
-) -> Result<Vec<Line>, ApiError> {
+) -> Result<Vec<Line>, Failure> {
     let policy = state.policy(caller.tenant_id).await?;
     caller.require(&policy, Permission::CustomersRead)?;
-    let lang = caller.lang;
     let Some(cad) = &policy.cadence else {
         return Ok(Vec::new());
     };
@@ -48,17 +47,16 @@ pub async fn lines(
         caller.may(&policy, Permission::ClaimsCreateForOthers) || caller.may(&policy, Permission::StaffManage);
     let staff_id = match (staff_id, unit_id, manager) {
         (Some(id), _, false) if id != caller.id() => {
-            return Err(
-                ApiError::forbidden(Text::new("只能查看自己的拜访计划", "You may see only your own visits"))
-                    .in_lang(lang),
-            );
+            return Err(Failure::forbidden(Text::new(
+                "只能查看自己的拜访计划",
+                "You may see only your own visits",
+            )));
         }
         (None, Some(_), false) => {
-            return Err(ApiError::forbidden(Text::new(
+            return Err(Failure::forbidden(Text::new(
                 "只有管理人员可以查看部门的拜访计划",
                 "Only managers see a unit's visits",
-            ))
-            .in_lang(lang));
+            )));
         }
         (None, None, false) => Some(caller.id()),
         (s, _, _) => s,

@@ -16,7 +16,7 @@ use serde_json::{Map, Value, json};
 use crate::auth::Caller;
 use crate::deadlines::{Firing, Owner};
 use crate::lifecycle::{Charge, charge};
-use crate::{ApiError, AppState};
+use crate::{AppState, Failure};
 
 /// A workflow's timers: kind `case:<timer>`, the subject the case.
 pub const TIMER: Owner = Owner {
@@ -61,19 +61,19 @@ pub fn step_name(wf: &Workflow, action: &str, lang: Lang) -> String {
 }
 
 /// No case by that id that the caller sees.
-pub fn not_found(lang: Lang) -> ApiError {
-    ApiError::not_found(Text::new("找不到该案件", "No such case")).in_lang(lang)
+pub fn not_found() -> Failure {
+    Failure::not_found(Text::new("找不到该案件", "No such case"))
 }
 
-fn missing(lang: Lang) -> impl Fn(StoreError) -> ApiError {
+fn missing() -> impl Fn(StoreError) -> Failure {
     move |e| match e {
-        StoreError::NotFound => not_found(lang),
+        StoreError::NotFound => not_found(),
         other => other.into(),
     }
 }
 
 /// The workflow `id` of the policy, or a refusal that lists the workflows there are.
-pub fn workflow_of<'p>(policy: &'p Policy, id: &str, lang: Lang) -> Result<&'p Workflow, ApiError> {
+pub fn workflow_of<'p>(policy: &'p Policy, id: &str) -> Result<&'p Workflow, Failure> {
     policy.workflow(id).ok_or_else(|| {
         let known: Vec<&str> = policy.workflows.iter().map(|w| w.id.as_str()).collect();
         let list = if known.is_empty() {
@@ -84,21 +84,20 @@ pub fn workflow_of<'p>(policy: &'p Policy, id: &str, lang: Lang) -> Result<&'p W
         } else {
             (known.join("、"), known.join(", "))
         };
-        ApiError::bad_request(
+        Failure::invalid(
             "invalid_workflow",
             Text::new(
                 format!("没有流程 `{id}`;可用:{}", list.0),
                 format!("There is no workflow `{id}`; there are: {}", list.1),
             ),
         )
-        .in_lang(lang)
     })
 }
 
 /// The policy that defines a case's workflow: the active one, or, when a later version removed
 /// the workflow, the version the case was opened under (`retired` true): the case is then read
 /// only.
-pub async fn policy_of(state: &AppState, row: &CaseRow) -> Result<(Arc<Policy>, bool), ApiError> {
+pub async fn policy_of(state: &AppState, row: &CaseRow) -> Result<(Arc<Policy>, bool), Failure> {
     let active = state.policy(row.tenant_id).await?;
     if active.workflow(&row.workflow).is_some() {
         return Ok((active, false));
@@ -106,19 +105,18 @@ pub async fn policy_of(state: &AppState, row: &CaseRow) -> Result<(Arc<Policy>, 
     let old = kehu_store::tenants::policy_version(&state.db, row.tenant_id, row.policy_version).await?;
     let policy = Policy::parse(&old.source, &old.file_name).map_err(|e| {
         tracing::error!(tenant.id = row.tenant_id, version = old.version, error = %e, "stored policy no longer parses");
-        ApiError::internal()
+        Failure::internal()
     })?;
     if policy.workflow(&row.workflow).is_none() {
         tracing::error!(case.id = row.id, workflow = %row.workflow, "a case's workflow is in no policy version");
-        return Err(ApiError::internal());
+        return Err(Failure::internal());
     }
     Ok((Arc::new(policy), true))
 }
 
 /// A case whose workflow the active policy no longer declares takes no action.
-pub fn retired(name: &Text, lang: Lang) -> ApiError {
-    ApiError::new(
-        axum::http::StatusCode::CONFLICT,
+pub fn retired(name: &Text) -> Failure {
+    Failure::conflict(
         "workflow_retired",
         Text::new(
             format!("现行制度已不再包含「{}」流程，此案件只读", name.zh),
@@ -128,7 +126,6 @@ pub fn retired(name: &Text, lang: Lang) -> ApiError {
             ),
         ),
     )
-    .in_lang(lang)
 }
 
 /// The caller as the engine sees them.
@@ -138,10 +135,6 @@ pub fn actor(caller: &Caller) -> Actor {
         name: caller.staff.display_name.clone(),
         roles: caller.roles.clone(),
     }
-}
-
-fn refused(lang: Lang) -> impl Fn(kehu_domain::Refusal) -> ApiError {
-    move |r| ApiError::refused(r).in_lang(lang)
 }
 
 fn case_json(row: &CaseRow) -> Value {
@@ -160,7 +153,7 @@ async fn around(
     (tenant, customer_id): (i64, Option<i64>),
     (given, held): (&Map<String, Value>, &Map<String, Value>),
     now: Timestamp,
-) -> Result<Around, ApiError> {
+) -> Result<Around, Failure> {
     let mut near = Around {
         customer_id,
         today: today(policy, now),
@@ -240,7 +233,7 @@ pub struct Staffing {
 }
 
 impl Staffing {
-    pub async fn load(state: &AppState, tenant: i64) -> Result<Staffing, ApiError> {
+    pub async fn load(state: &AppState, tenant: i64) -> Result<Staffing, Failure> {
         Ok(Staffing {
             staff: kehu_store::staff::list(&state.db, tenant).await?,
             org: crate::organisation::org(state, tenant).await?.0,
@@ -288,10 +281,9 @@ pub async fn open(
     workflow_id: &str,
     customer_id: Option<i64>,
     fields: &Map<String, Value>,
-) -> Result<CaseView, ApiError> {
+) -> Result<CaseView, Failure> {
     let policy = state.policy(caller.tenant_id).await?;
-    let lang = caller.lang;
-    let wf = workflow_of(&policy, workflow_id, lang)?;
+    let wf = workflow_of(&policy, workflow_id)?;
     let me = actor(caller);
     let tenant = caller.tenant_id;
     let now = state.now();
@@ -313,8 +305,7 @@ pub async fn open(
         },
         now,
     )
-    .await
-    .map_err(|e| e.in_lang(lang))?;
+    .await?;
     let steps = store::steps_tx(&mut tx, tenant, row.id).await?;
     tx.commit().await?;
     view_of(state, row, steps).await
@@ -334,7 +325,7 @@ struct Opening<'a> {
 /// Opens a case in `tx` (the customer, if any, locked by the caller): decided by the pure
 /// `workflow::open` (or `open_linked`), written with its first step, its history event, its
 /// people, its timers and its opening effects.
-async fn open_in(tx: &mut Tx, policy: &Policy, o: Opening<'_>, now: Timestamp) -> Result<CaseRow, ApiError> {
+async fn open_in(tx: &mut Tx, policy: &Policy, o: Opening<'_>, now: Timestamp) -> Result<CaseRow, Failure> {
     let Opening {
         wf,
         tenant,
@@ -360,8 +351,7 @@ async fn open_in(tx: &mut Tx, policy: &Policy, o: Opening<'_>, now: Timestamp) -
                 step,
             },
         ),
-    }
-    .map_err(ApiError::refused)?;
+    }?;
     let row = store::insert(
         tx,
         tenant,
@@ -428,15 +418,13 @@ pub async fn act(
     id: i64,
     action: &str,
     given: &Given<'_>,
-) -> Result<CaseView, ApiError> {
+) -> Result<CaseView, Failure> {
     let policy = state.policy(caller.tenant_id).await?;
-    let lang = caller.lang;
     if given.note.is_some_and(|n| n.chars().count() > 2000) {
-        return Err(ApiError::bad_request(
+        return Err(Failure::invalid(
             "invalid_note",
             Text::new("备注不超过 2000 字", "A note has at most 2,000 characters"),
-        )
-        .in_lang(lang));
+        ));
     }
     let tenant = caller.tenant_id;
     let seen = crate::visibility::view(state, caller, &policy).await?;
@@ -444,14 +432,14 @@ pub async fn act(
     let mut tx = state.db.begin().await?;
     let before = store::lock_in_view(&mut tx, tenant, id, &seen)
         .await
-        .map_err(missing(lang))?;
+        .map_err(missing())?;
     let Some(wf) = policy.workflow(&before.workflow) else {
         let (old, _) = policy_of(state, &before).await?;
         let name = old
             .workflow(&before.workflow)
             .map(|w| w.name.clone())
             .unwrap_or_default();
-        return Err(retired(&name, lang));
+        return Err(retired(&name));
     };
     let mut steps = store::steps_tx(&mut tx, tenant, id).await?;
     let me = actor(caller);
@@ -465,7 +453,7 @@ pub async fn act(
         now,
     )
     .await?;
-    let outcome = workflow::decide(wf, &facts, action, &me, given, &near, policy.version).map_err(refused(lang))?;
+    let outcome = workflow::decide(wf, &facts, action, &me, given, &near, policy.version)?;
     let note = given.note.map(str::trim).filter(|n| !n.is_empty());
     // What the step set: its fields, and its answers under their checklist's id.
     let mut set = given.fields.clone();
@@ -516,9 +504,7 @@ pub async fn act(
     if people != workflow::people_of(wf, &held) {
         store::set_people(&mut tx, tenant, id, &people).await?;
     }
-    let timers = after_step(&mut tx, &policy, wf, (&row, Some(me.id)), action, &outcome, now)
-        .await
-        .map_err(|e| e.in_lang(lang))?;
+    let timers = after_step(&mut tx, &policy, wf, (&row, Some(me.id)), action, &outcome, now).await?;
     // A registered customer (R12.6) is now the case's.
     let row = if outcome.effects.iter().any(|e| matches!(e, Effect::Register { .. })) {
         store::get_tx(&mut tx, tenant, id).await?
@@ -547,7 +533,7 @@ async fn after_step(
     action: &str,
     outcome: &Outcome,
     now: Timestamp,
-) -> Result<Option<Vec<DeadlineRow>>, ApiError> {
+) -> Result<Option<Vec<DeadlineRow>>, Failure> {
     let timers = workflow::timers_after(wf, action, outcome, now, &policy.tz);
     if timers.cancel_all {
         deadlines::cancel_prefixed(tx, row.tenant_id, row.id, TIMER.kind).await?;
@@ -593,7 +579,7 @@ async fn apply(
     effects: &[Effect],
     decision: &Decision,
     now: Timestamp,
-) -> Result<(), ApiError> {
+) -> Result<(), Failure> {
     for e in effects {
         match e {
             Effect::Charge { code, staff_id, .. } => {
@@ -668,7 +654,7 @@ async fn open_linked(
     (row, by, step_id): (&CaseRow, Option<i64>, &str),
     (target, fields): (&str, &Map<String, Value>),
     now: Timestamp,
-) -> Result<(), ApiError> {
+) -> Result<(), Failure> {
     let (Some(wf), Some(from_wf)) = (policy.workflow(target), policy.workflow(&row.workflow)) else {
         tracing::warn!(case.id = row.id, workflow = %target, "linked workflow not in the policy; not opened");
         return Ok(());
@@ -728,7 +714,7 @@ async fn transfer(
     to: Receiver<'_>,
     step: &Decision,
     now: Timestamp,
-) -> Result<(), ApiError> {
+) -> Result<(), Failure> {
     use kehu_store::claims::{self, ClaimRow, NewClaim};
     let Some(customer_id) = row.customer_id else {
         return Ok(());
@@ -874,12 +860,12 @@ async fn register(
     (name, role): (&str, &str),
     decision: &Decision,
     now: Timestamp,
-) -> Result<(), ApiError> {
+) -> Result<(), Failure> {
     use kehu_store::claims::{self, ClaimRow, NewClaim};
     use kehu_store::customers::{self, Created, Key, NewCustomer};
     let tenant = row.tenant_id;
     let refuse = |code: &'static str, text: Text| {
-        ApiError::refused(kehu_domain::Refusal {
+        Failure::refused(kehu_domain::Refusal {
             code,
             rule: Some(decision.rule.clone()),
             text,
@@ -948,8 +934,7 @@ async fn register(
             ));
         }
     };
-    let reg = kehu_domain::claim::decide_registration(policy, now, &to.facts(), to.unit_id, &[])
-        .map_err(ApiError::refused)?;
+    let reg = kehu_domain::claim::decide_registration(policy, now, &to.facts(), to.unit_id, &[])?;
     let registrar = by.unwrap_or(to.id);
     let mut claim = claims::insert(
         tx,
@@ -999,7 +984,7 @@ fn timer_due<'a>(tx: &'a mut Tx, policy: &'a Policy, d: &'a DeadlineRow, now: Ti
     Box::pin(async move { fire_timer(tx, policy, d, now).await })
 }
 
-async fn fire_timer(tx: &mut Tx, policy: &Policy, d: &DeadlineRow, now: Timestamp) -> Result<(), ApiError> {
+async fn fire_timer(tx: &mut Tx, policy: &Policy, d: &DeadlineRow, now: Timestamp) -> Result<(), Failure> {
     let tenant = d.tenant_id;
     let (before, superseded) = match store::lock_for_timer(tx, tenant, d.subject_id, &d.kind).await {
         Ok(locked) => locked,
@@ -1127,22 +1112,21 @@ pub struct ForCustomer {
 }
 
 /// [`ForCustomer`] of case `id`, for a caller who sees it.
-pub async fn for_customer(state: &AppState, caller: &Caller, id: i64) -> Result<ForCustomer, ApiError> {
+pub async fn for_customer(state: &AppState, caller: &Caller, id: i64) -> Result<ForCustomer, Failure> {
     // The case and its steps; its timers are not part of the copy.
     let seen = crate::visibility::view_of(state, caller).await?;
     let row = store::get(&state.db, caller.tenant_id, id, &seen)
         .await
-        .map_err(missing(caller.lang))?;
+        .map_err(missing())?;
     let v = CaseView {
         steps: store::steps(&state.db, caller.tenant_id, id).await?,
         timers: Vec::new(),
         row,
     };
     let (policy, _) = policy_of(state, &v.row).await?;
-    let wf = workflow_of(&policy, &v.row.workflow, caller.lang)?;
+    let wf = workflow_of(&policy, &v.row.workflow)?;
     if wf.internal || v.row.customer_id.is_none() {
-        return Err(ApiError::new(
-            axum::http::StatusCode::CONFLICT,
+        return Err(Failure::conflict(
             "internal_workflow",
             Text::new(
                 format!("「{}」是内部流程，没有给客户的版本", wf.name.zh),
@@ -1151,8 +1135,7 @@ pub async fn for_customer(state: &AppState, caller: &Caller, id: i64) -> Result<
                     wf.name.en
                 ),
             ),
-        )
-        .in_lang(caller.lang));
+        ));
     }
     let held = v.row.field_map();
     let opened = Text::new(
@@ -1201,7 +1184,7 @@ pub async fn linked(
     state: &AppState,
     caller: &Caller,
     row: &CaseRow,
-) -> Result<(Option<CaseRow>, Vec<CaseRow>), ApiError> {
+) -> Result<(Option<CaseRow>, Vec<CaseRow>), Failure> {
     let seen = crate::visibility::view_of(state, caller).await?;
     let origin = match row.linked_from {
         Some(from) => match store::get(&state.db, row.tenant_id, from, &seen).await {
@@ -1220,23 +1203,23 @@ pub async fn linked(
 }
 
 /// One case the caller sees.
-pub async fn get(state: &AppState, caller: &Caller, id: i64) -> Result<CaseView, ApiError> {
+pub async fn get(state: &AppState, caller: &Caller, id: i64) -> Result<CaseView, Failure> {
     let seen = crate::visibility::view_of(state, caller).await?;
     let row = store::get(&state.db, caller.tenant_id, id, &seen)
         .await
-        .map_err(missing(caller.lang))?;
+        .map_err(missing())?;
     let steps = store::steps(&state.db, caller.tenant_id, id).await?;
     view_of(state, row, steps).await
 }
 
-async fn view_of(state: &AppState, row: CaseRow, steps: Vec<StepRow>) -> Result<CaseView, ApiError> {
+async fn view_of(state: &AppState, row: CaseRow, steps: Vec<StepRow>) -> Result<CaseView, Failure> {
     let timers = deadlines::prefixed(&state.db, row.tenant_id, row.id, TIMER.kind).await?;
     Ok(CaseView { row, steps, timers })
 }
 
 /// Who holds the relation seats of case `row`'s workflow (the customer's holder, the head of a
 /// named person's unit), read now, for the pages; none to read for most workflows.
-pub async fn seated(state: &AppState, policy: &Policy, row: &CaseRow) -> Result<Vec<(String, Vec<i64>)>, ApiError> {
+pub async fn seated(state: &AppState, policy: &Policy, row: &CaseRow) -> Result<Vec<(String, Vec<i64>)>, Failure> {
     if !policy.workflow(&row.workflow).is_some_and(workflow::has_relation_seats) {
         return Ok(Vec::new());
     }
@@ -1253,7 +1236,7 @@ pub async fn seated_many(
     policy: &Policy,
     rows: &[CaseRow],
     staffing: &Staffing,
-) -> Result<std::collections::HashMap<i64, Vec<(String, Vec<i64>)>>, ApiError> {
+) -> Result<std::collections::HashMap<i64, Vec<(String, Vec<i64>)>>, Failure> {
     let mut out = std::collections::HashMap::new();
     let related: Vec<(&CaseRow, &Workflow)> = rows
         .iter()
@@ -1297,7 +1280,7 @@ pub async fn charges(
     state: &AppState,
     caller: &Caller,
     row: &CaseRow,
-) -> Result<Vec<kehu_store::ledger::EntryRow>, ApiError> {
+) -> Result<Vec<kehu_store::ledger::EntryRow>, Failure> {
     let seen = crate::visibility::view_of(state, caller).await?;
     Ok(kehu_store::ledger::of_case(&state.db, row.tenant_id, row.id, row.customer_id, &seen).await?)
 }
@@ -1312,28 +1295,25 @@ pub async fn ranking(
     caller: &Caller,
     workflow_id: &str,
     ranking_id: &str,
-) -> Result<(Arc<Policy>, Vec<(CaseRow, workflow::Ranked)>), ApiError> {
+) -> Result<(Arc<Policy>, Vec<(CaseRow, workflow::Ranked)>), Failure> {
     let policy = state.policy(caller.tenant_id).await?;
-    let lang = caller.lang;
     // Named in the path: a workflow that is not there is not found (not bad input).
     let Some(wf) = policy.workflow(workflow_id) else {
-        return Err(ApiError::not_found(Text::new(
+        return Err(Failure::not_found(Text::new(
             format!("没有流程 `{workflow_id}`"),
             format!("There is no workflow `{workflow_id}`"),
-        ))
-        .in_lang(lang));
+        )));
     };
     let Some(r) = wf.rankings.iter().find(|r| r.id == ranking_id) else {
         let known: Vec<&str> = wf.rankings.iter().map(|r| r.id.as_str()).collect();
-        return Err(ApiError::not_found(Text::new(
+        return Err(Failure::not_found(Text::new(
             format!("「{}」没有排名 `{ranking_id}`（有：{}）", wf.name.zh, known.join("、")),
             format!(
                 "“{}” has no ranking `{ranking_id}` (it has: {})",
                 wf.name.en,
                 known.join(", ")
             ),
-        ))
-        .in_lang(lang));
+        )));
     };
     let all = store::in_states(&state.db, caller.tenant_id, (&wf.id, &r.states), None, RANKED_MAX).await?;
     let seen = crate::visibility::view(state, caller, &policy).await?;
@@ -1360,7 +1340,7 @@ pub async fn ranking(
 }
 
 /// Cases the caller sees, newest first, with their steps (read in one query for the page).
-pub async fn list(state: &AppState, caller: &Caller, f: &Filter, limit: i64) -> Result<Vec<CaseView>, ApiError> {
+pub async fn list(state: &AppState, caller: &Caller, f: &Filter, limit: i64) -> Result<Vec<CaseView>, Failure> {
     let seen = crate::visibility::view_of(state, caller).await?;
     let rows = store::list(&state.db, caller.tenant_id, f, limit, &seen).await?;
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();

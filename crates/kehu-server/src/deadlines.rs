@@ -10,10 +10,10 @@ use kehu_domain::{Policy, Timestamp};
 use kehu_store::db::Tx;
 use kehu_store::deadlines::DeadlineRow;
 
-use crate::{ApiError, AppState};
+use crate::{AppState, Failure};
 
 /// What firing a deadline returns.
-pub type Firing<'a> = Pin<Box<dyn Future<Output = Result<(), ApiError>> + Send + 'a>>;
+pub type Firing<'a> = Pin<Box<dyn Future<Output = Result<(), Failure>> + Send + 'a>>;
 
 /// Fires a due deadline in the scheduler's transaction (the row is already taken, so it fires
 /// once whoever commits).
@@ -58,7 +58,7 @@ pub async fn fire(
     policy: &Policy,
     d: &DeadlineRow,
     now: Timestamp,
-) -> Result<(), ApiError> {
+) -> Result<(), Failure> {
     match owner(&d.kind) {
         Some(o) => (o.fire)(tx, state, policy, d, now).await,
         None => {

@@ -5,7 +5,7 @@
 use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use kehu_domain::{Lang, Text};
 
 use crate::ApiError;
@@ -63,32 +63,45 @@ pub fn problem_for_status(status: StatusCode) -> ApiError {
     ApiError::new(status, code, detail)
 }
 
+/// Makes `res` the problem `e` in `lang`, keeping its status and headers.
+fn write_problem(res: &mut Response, e: &ApiError, lang: Lang) {
+    let body = serde_json::to_vec(&e.to_json(lang)).unwrap_or_default();
+    let h = res.headers_mut();
+    h.remove(header::CONTENT_LENGTH);
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    *res.body_mut() = axum::body::Body::from(body);
+}
+
 /// Bodies larger than this are refused with 413 before a handler reads them.
 pub const BODY_LIMIT: usize = 1024 * 1024;
 
 /// Every API answer: `nosniff` and `no-store`, and problem JSON for any error the framework
-/// answered on its own (a wrong method, a body too large). Pages get their error page instead
-/// of an empty 405.
+/// answered on its own (a wrong method, a body too large). A handler's error is written here in
+/// the language of the request, so neither use cases nor handlers choose it. Pages get their
+/// error page instead of an empty 405.
 pub async fn headers_and_problems(req: Request, next: Next) -> Response {
     let is_api = req.uri().path().starts_with("/api/");
     let lang: Lang = lang_of_headers(req.uri(), req.headers());
     let mut res = next.run(req).await;
     let status = res.status();
     let failed = status.is_client_error() || status.is_server_error();
+    let error = res.extensions_mut().remove::<ApiError>();
     if is_api {
-        if failed && !is_problem(&res) {
-            let allow = res.headers().get(header::ALLOW).cloned();
-            res = problem_for_status(status).in_lang(lang).into_response();
-            if let Some(a) = allow {
-                res.headers_mut().insert(header::ALLOW, a);
-            }
+        match error {
+            Some(e) if lang != Lang::Zh => write_problem(&mut res, &e, lang),
+            Some(_) => {}
+            None if failed && !is_problem(&res) => write_problem(&mut res, &problem_for_status(status), lang),
+            None => {}
         }
         let h = res.headers_mut();
         h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     } else if failed && !is_html(&res) {
         let allow = res.headers().get(header::ALLOW).cloned();
-        let e = problem_for_status(status).in_lang(lang);
+        let e = error.unwrap_or_else(|| problem_for_status(status));
         res = crate::web::error_page(&crate::web::Chrome::anonymous(lang), &e);
         if let Some(a) = allow {
             res.headers_mut().insert(header::ALLOW, a);

@@ -1,11 +1,15 @@
 //! Errors at the HTTP edge: RFC 9457 problem JSON with a stable snake_case `code`, the rule ID
-//! when a rule refused, and a detail in the caller's language. Internal errors are logged with
-//! their context and answered generically.
+//! when a rule refused, and a detail in the caller's language. A use case's [`Failure`] becomes
+//! an answer here and only here: its kind picks the status, and the edge middleware
+//! (`edge::headers_and_problems`) writes the detail in the language of the request. Internal
+//! errors are logged with their context and answered generically.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use kehu_domain::{Lang, Refusal, Text};
 use kehu_store::StoreError;
+
+use crate::failure::{Failure, Kind};
 
 /// An error answer. Boxed so `Result<_, ApiError>` stays small on the happy path.
 #[derive(Debug, Clone)]
@@ -17,7 +21,6 @@ pub struct ErrorBody {
     pub code: &'static str,
     pub detail: Text,
     pub rule: Option<String>,
-    pub lang: Lang,
     /// Extra members merged into the problem object (e.g. `duplicates`).
     pub extra: Option<serde_json::Map<String, serde_json::Value>>,
 }
@@ -42,14 +45,8 @@ impl ApiError {
             code,
             detail,
             rule: None,
-            lang: Lang::Zh,
             extra: None,
         }))
-    }
-
-    pub fn in_lang(mut self, lang: Lang) -> ApiError {
-        self.lang = lang;
-        self
     }
 
     pub fn with_extra(mut self, key: &str, value: serde_json::Value) -> ApiError {
@@ -95,30 +92,20 @@ impl ApiError {
 
     /// A rule refused the request.
     pub fn refused(r: Refusal) -> ApiError {
-        // Who may act is 403; a value out of its range (`invalid_*`) is bad input, 422; any
-        // other refusal is the rule saying no to this state of things, 409.
-        let status = if matches!(r.code, "forbidden" | "not_a_settler" | "own_claim") {
-            StatusCode::FORBIDDEN
-        } else if r.code.starts_with("invalid_") {
-            StatusCode::UNPROCESSABLE_ENTITY
-        } else {
-            StatusCode::CONFLICT
-        };
-        let mut e = ApiError::new(status, r.code, r.text);
-        e.rule = r.rule.map(|r| r.to_string());
-        e
+        Failure::refused(r).into()
     }
 
     fn title(&self) -> &'static str {
         self.status.canonical_reason().unwrap_or("Error")
     }
 
-    pub fn to_json(&self) -> serde_json::Value {
+    /// The problem object, its detail in `lang`.
+    pub fn to_json(&self, lang: Lang) -> serde_json::Value {
         let mut m = serde_json::Map::new();
         m.insert("type".into(), format!("https://kehu.dev/problems/{}", self.code).into());
         m.insert("title".into(), self.title().into());
         m.insert("status".into(), self.status.as_u16().into());
-        m.insert("detail".into(), self.detail.get(self.lang).into());
+        m.insert("detail".into(), self.detail.get(lang).into());
         m.insert("code".into(), self.code.into());
         if let Some(rule) = &self.rule {
             m.insert("rule".into(), rule.clone().into());
@@ -132,33 +119,45 @@ impl ApiError {
     }
 }
 
+/// The HTTP status of a kind of failure.
+pub fn status_of(kind: Kind) -> StatusCode {
+    match kind {
+        Kind::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
+        Kind::Unauthenticated => StatusCode::UNAUTHORIZED,
+        Kind::Forbidden => StatusCode::FORBIDDEN,
+        Kind::NotFound => StatusCode::NOT_FOUND,
+        Kind::Conflict => StatusCode::CONFLICT,
+        Kind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// The one place a use case's failure becomes HTTP.
+impl From<Failure> for ApiError {
+    fn from(f: Failure) -> ApiError {
+        let f = f.into_body();
+        let mut e = ApiError::new(status_of(f.kind), f.code, f.detail);
+        e.rule = f.rule;
+        e.extra = f.extra;
+        e
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
-        match e {
-            StoreError::NotFound => ApiError::not_found(Text::new("找不到该记录", "No such record")),
-            StoreError::Conflict { constraint } => {
-                tracing::info!(constraint, "constraint refused a change");
-                ApiError::new(
-                    StatusCode::CONFLICT,
-                    "conflict",
-                    Text::new("与现有记录冲突", "Conflicts with an existing record"),
-                )
-            }
-            StoreError::Other(msg) => {
-                tracing::error!(error = %msg, "storage error");
-                ApiError::internal()
-            }
-        }
+        Failure::from(e).into()
     }
 }
 
 impl IntoResponse for ApiError {
+    /// The problem in Chinese, the default; the edge middleware finds the error among the
+    /// response's extensions and writes it again in the language of the request.
     fn into_response(self) -> Response {
-        let mut res = (self.status, axum::Json(self.to_json())).into_response();
+        let mut res = (self.status, axum::Json(self.to_json(Lang::Zh))).into_response();
         res.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        res.extensions_mut().insert(self);
         res
     }
 }

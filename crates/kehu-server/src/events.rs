@@ -12,13 +12,13 @@ use kehu_store::history::{self, NewEvent as HistoryEvent};
 use kehu_store::{StoreError, Tx, staff, ts, units};
 
 use crate::auth::Caller;
-use crate::{ApiError, AppState};
+use crate::{AppState, Failure};
 
-fn event_not_found(lang: kehu_domain::Lang) -> ApiError {
-    ApiError::not_found(Text::new("找不到该会议", "No such event")).in_lang(lang)
+fn event_not_found() -> Failure {
+    Failure::not_found(Text::new("找不到该会议", "No such event"))
 }
 
-async fn unit_names(state: &AppState, tenant_id: i64) -> Result<Vec<(i64, String)>, ApiError> {
+async fn unit_names(state: &AppState, tenant_id: i64) -> Result<Vec<(i64, String)>, Failure> {
     Ok(units::list(&state.db, tenant_id)
         .await?
         .into_iter()
@@ -50,21 +50,18 @@ pub struct Schedule<'a> {
 }
 
 /// R11.3: schedules a joint event of the divisions named, in their order.
-pub async fn create(state: &AppState, caller: &Caller, s: Schedule<'_>) -> Result<EventRow, ApiError> {
+pub async fn create(state: &AppState, caller: &Caller, s: Schedule<'_>) -> Result<EventRow, Failure> {
     let policy = state.policy(caller.tenant_id).await?;
-    let lang = caller.lang;
-    let name = crate::service::clean(Some(s.name.to_string()), 100, "name", lang)?.ok_or_else(|| {
-        ApiError::bad_request("invalid_field", Text::new("请填写会议名称", "Name the event")).in_lang(lang)
-    })?;
+    let name = crate::service::clean(Some(s.name.to_string()), 100, "name")?
+        .ok_or_else(|| Failure::invalid("invalid_field", Text::new("请填写会议名称", "Name the event")))?;
     let names = unit_names(state, caller.tenant_id).await?;
     let mut divisions = Vec::new();
     for id in s.division_ids {
         let unit = names.iter().find(|(u, _)| u == id).ok_or_else(|| {
-            ApiError::bad_request(
+            Failure::invalid(
                 "invalid_unit",
                 Text::new(format!("部门 {id} 不存在"), format!("No unit {id}")),
             )
-            .in_lang(lang)
         })?;
         divisions.push(Division {
             unit_id: unit.0,
@@ -72,8 +69,7 @@ pub async fn create(state: &AppState, caller: &Caller, s: Schedule<'_>) -> Resul
         });
     }
     let now = state.now();
-    kehu_domain::policy::limits::check_ahead(&policy, "starts_at", s.starts_at, now)
-        .map_err(|r| ApiError::refused(r).in_lang(lang))?;
+    kehu_domain::policy::limits::check_ahead(&policy, "starts_at", s.starts_at, now)?;
     let decision = event::decide_new_event(
         &policy,
         &caller.facts(),
@@ -84,8 +80,7 @@ pub async fn create(state: &AppState, caller: &Caller, s: Schedule<'_>) -> Resul
             divisions: &divisions,
         },
         now,
-    )
-    .map_err(|r| ApiError::refused(r).in_lang(lang))?;
+    )?;
     let mut tx = state.db.begin().await?;
     let row = store::insert(
         &mut tx,
@@ -134,13 +129,13 @@ pub struct EventView {
     pub divisions: Vec<DivisionView>,
 }
 
-fn require_read(policy: &Policy, caller: &Caller) -> Result<(), ApiError> {
-    event::rules(policy).map_err(|r| ApiError::refused(r).in_lang(caller.lang))?;
+fn require_read(policy: &Policy, caller: &Caller) -> Result<(), Failure> {
+    event::rules(policy)?;
     caller.require(policy, Permission::CustomersRead)
 }
 
 /// The events, upcoming first.
-pub async fn list(state: &AppState, caller: &Caller) -> Result<Vec<(EventRow, EventFacts)>, ApiError> {
+pub async fn list(state: &AppState, caller: &Caller) -> Result<Vec<(EventRow, EventFacts)>, Failure> {
     let policy = state.policy(caller.tenant_id).await?;
     require_read(&policy, caller)?;
     let names = unit_names(state, caller.tenant_id).await?;
@@ -156,16 +151,16 @@ pub async fn list(state: &AppState, caller: &Caller) -> Result<Vec<(EventRow, Ev
 }
 
 /// One event with each division's invitations.
-pub async fn get(state: &AppState, caller: &Caller, id: i64) -> Result<EventView, ApiError> {
+pub async fn get(state: &AppState, caller: &Caller, id: i64) -> Result<EventView, Failure> {
     let policy = state.policy(caller.tenant_id).await?;
     require_read(&policy, caller)?;
     let view = crate::visibility::view(state, caller, &policy).await?;
     let row = store::get(&state.db, caller.tenant_id, id, &view)
         .await
-        .map_err(|_| event_not_found(caller.lang))?;
+        .map_err(|_| event_not_found())?;
     let names = unit_names(state, caller.tenant_id).await?;
     let facts = row.facts(&names);
-    let rules = event::rules(&policy).map_err(|r| ApiError::refused(r).in_lang(caller.lang))?;
+    let rules = event::rules(&policy)?;
     let all = claims::for_event(&state.db, caller.tenant_id, id, &view).await?;
     let divisions = facts
         .divisions
@@ -184,7 +179,7 @@ pub async fn get(state: &AppState, caller: &Caller, id: i64) -> Result<EventView
     Ok(EventView { row, facts, divisions })
 }
 
-async fn facts_tx(tx: &mut Tx, state: &AppState, tenant_id: i64, event_id: i64) -> Result<EventFacts, ApiError> {
+async fn facts_tx(tx: &mut Tx, state: &AppState, tenant_id: i64, event_id: i64) -> Result<EventFacts, Failure> {
     let row = store::get_tx(tx, tenant_id, event_id).await?;
     let names = unit_names(state, tenant_id).await?;
     Ok(row.facts(&names))
@@ -202,27 +197,23 @@ pub(crate) async fn attach(
     event_id: i64,
     holder_unit: Option<i64>,
     now: Timestamp,
-) -> Result<ClaimRow, ApiError> {
-    let lang = caller.lang;
-    event::rules(policy).map_err(|r| ApiError::refused(r).in_lang(lang))?;
+) -> Result<ClaimRow, Failure> {
+    event::rules(policy)?;
     let row = match store::get_tx(tx, caller.tenant_id, event_id).await {
         Ok(row) => row,
         Err(StoreError::NotFound) => {
-            return Err(ApiError::bad_request(
+            return Err(Failure::invalid(
                 "invalid_event",
                 Text::new(format!("会议 {event_id} 不存在"), format!("No event {event_id}")),
-            )
-            .in_lang(lang));
+            ));
         }
         Err(e) => return Err(e.into()),
     };
     let ev = row.facts(&unit_names(state, caller.tenant_id).await?);
-    let pos = event::division_of(policy, &ev, holder_unit).map_err(|r| ApiError::refused(r).in_lang(lang))?;
-    event::filing_due(policy, &ev, pos, now).map_err(|r| ApiError::refused(r).in_lang(lang))?;
+    let pos = event::division_of(policy, &ev, holder_unit)?;
+    event::filing_due(policy, &ev, pos, now)?;
     let row = claims::set_event(tx, caller.tenant_id, claim.id, event_id, ev.divisions[pos].unit_id).await?;
-    confirmed(tx, state, policy, row, now)
-        .await
-        .map_err(|e| e.in_lang(lang))
+    confirmed(tx, state, policy, row, now).await
 }
 
 /// When an invitation becomes valid (confirmed): it is due to be filed by its division's
@@ -234,7 +225,7 @@ pub(crate) async fn confirmed(
     policy: &Policy,
     claim: ClaimRow,
     now: Timestamp,
-) -> Result<ClaimRow, ApiError> {
+) -> Result<ClaimRow, Failure> {
     let (Some(event_id), Some(unit)) = (claim.event_id, claim.event_unit) else {
         return Ok(claim);
     };
@@ -246,8 +237,8 @@ pub(crate) async fn confirmed(
     };
     let tenant = claim.tenant_id;
     let ev = facts_tx(tx, state, tenant, event_id).await?;
-    let pos = event::division_of(policy, &ev, Some(unit)).map_err(ApiError::refused)?;
-    let due = event::filing_due(policy, &ev, pos, now).map_err(ApiError::refused)?;
+    let pos = event::division_of(policy, &ev, Some(unit))?;
+    let due = event::filing_due(policy, &ev, pos, now)?;
     let claim = claims::set_filing_due(tx, tenant, claim.id, due).await?;
     deadlines::schedule(
         tx,
@@ -279,7 +270,7 @@ pub(crate) async fn confirmed(
     Ok(claim)
 }
 
-async fn lose(tx: &mut Tx, claim: &ClaimRow, decision: &Decision, now: Timestamp) -> Result<(), ApiError> {
+async fn lose(tx: &mut Tx, claim: &ClaimRow, decision: &Decision, now: Timestamp) -> Result<(), Failure> {
     let ending = crate::lifecycle::Ending {
         status: ClaimStatus::Expired,
         by: None,
@@ -293,10 +284,9 @@ async fn lose(tx: &mut Tx, claim: &ClaimRow, decision: &Decision, now: Timestamp
 }
 
 /// R11.3: the caller files every confirmed invitation of their division not yet filed.
-pub async fn file(state: &AppState, caller: &Caller, event_id: i64) -> Result<(Decision, Vec<ClaimRow>), ApiError> {
+pub async fn file(state: &AppState, caller: &Caller, event_id: i64) -> Result<(Decision, Vec<ClaimRow>), Failure> {
     let policy = state.policy(caller.tenant_id).await?;
-    let lang = caller.lang;
-    event::rules(&policy).map_err(|r| ApiError::refused(r).in_lang(lang))?;
+    event::rules(&policy)?;
     let now = state.now();
     let mut tx = state.db.begin().await?;
     // One filing of an event at a time.
@@ -308,10 +298,10 @@ pub async fn file(state: &AppState, caller: &Caller, event_id: i64) -> Result<(D
         .fetch_optional(&lock, kehu_store::args![caller.tenant_id, event_id])
         .await?;
     if found.is_none() {
-        return Err(event_not_found(lang));
+        return Err(event_not_found());
     }
     let ev = facts_tx(&mut tx, state, caller.tenant_id, event_id).await?;
-    let pos = event::division_of(&policy, &ev, caller.staff.unit_id).map_err(|r| ApiError::refused(r).in_lang(lang))?;
+    let pos = event::division_of(&policy, &ev, caller.staff.unit_id)?;
     let unit = ev.divisions[pos].unit_id;
     let rows: Vec<ClaimRow> = claims::for_event_tx(&mut tx, caller.tenant_id, event_id, Some(unit))
         .await?
@@ -319,8 +309,7 @@ pub async fn file(state: &AppState, caller: &Caller, event_id: i64) -> Result<(D
         .filter(|c| c.status() == ClaimStatus::Valid && c.filed_at.is_none() && c.filing_due.is_some())
         .collect();
     let unfiled: Vec<Invitation> = rows.iter().filter_map(|c| invitation(c, None)).collect();
-    let decision = event::decide_filing(&policy, &caller.facts(), &ev, pos, &unfiled, now)
-        .map_err(|r| ApiError::refused(r).in_lang(lang))?;
+    let decision = event::decide_filing(&policy, &caller.facts(), &ev, pos, &unfiled, now)?;
     for row in &rows {
         let unfired = deadlines::cancel(&mut tx, caller.tenant_id, FILING.kind, row.id).await?;
         // A cut-off that passed before the scheduler fired it still charges, before the filing
@@ -367,7 +356,7 @@ pub(crate) async fn filing_due(
     policy: &Policy,
     d: &deadlines::DeadlineRow,
     now: Timestamp,
-) -> Result<(), ApiError> {
+) -> Result<(), Failure> {
     let claim = match claims::get_tx(tx, d.tenant_id, d.subject_id).await {
         Ok(c) => c,
         Err(StoreError::NotFound) => return Ok(()),
@@ -394,7 +383,7 @@ async fn late(
     claim: &ClaimRow,
     due: Timestamp,
     now: Timestamp,
-) -> Result<(), ApiError> {
+) -> Result<(), Failure> {
     let Some(unit) = claim.event_unit else {
         return Ok(());
     };
@@ -464,24 +453,22 @@ pub async fn check_in(
     caller: &Caller,
     event_id: i64,
     customer_id: i64,
-) -> Result<(AttendanceRow, Decision), ApiError> {
+) -> Result<(AttendanceRow, Decision), Failure> {
     let policy = state.policy(caller.tenant_id).await?;
-    let lang = caller.lang;
-    event::rules(&policy).map_err(|r| ApiError::refused(r).in_lang(lang))?;
+    event::rules(&policy)?;
     let now = state.now();
     let view = crate::visibility::view(state, caller, &policy).await?;
     // Only at an event the caller sees.
     store::get(&state.db, caller.tenant_id, event_id, &view)
         .await
-        .map_err(|_| event_not_found(lang))?;
+        .map_err(|_| event_not_found())?;
     let mut tx = state.db.begin().await?;
     let row = match store::get_tx(&mut tx, caller.tenant_id, event_id).await {
         Ok(row) => row,
-        Err(StoreError::NotFound) => return Err(event_not_found(lang)),
+        Err(StoreError::NotFound) => return Err(event_not_found()),
         Err(e) => return Err(e.into()),
     };
-    let no_customer =
-        || ApiError::bad_request("invalid_customer", Text::new("该客户不存在", "No such customer")).in_lang(lang);
+    let no_customer = || Failure::invalid("invalid_customer", Text::new("该客户不存在", "No such customer"));
     // One check-in of a customer at a time, of a customer the caller sees.
     claims::lock_customer_in_view(&mut tx, caller.tenant_id, customer_id, &view)
         .await
@@ -509,8 +496,7 @@ pub async fn check_in(
             checked_in_at: before.map(|b| ts(b.checked_in_at)),
         },
         now,
-    )
-    .map_err(|r| ApiError::refused(r).in_lang(lang))?;
+    )?;
     let attended = store::check_in(
         &mut tx,
         caller.tenant_id,
@@ -548,13 +534,13 @@ pub async fn check_in(
 }
 
 /// R11.2: who was checked in at the event, in the order they arrived.
-pub async fn attendance(state: &AppState, caller: &Caller, event_id: i64) -> Result<Vec<AttendanceRow>, ApiError> {
+pub async fn attendance(state: &AppState, caller: &Caller, event_id: i64) -> Result<Vec<AttendanceRow>, Failure> {
     let policy = state.policy(caller.tenant_id).await?;
     require_read(&policy, caller)?;
     let view = crate::visibility::view(state, caller, &policy).await?;
     store::get(&state.db, caller.tenant_id, event_id, &view)
         .await
-        .map_err(|_| event_not_found(caller.lang))?;
+        .map_err(|_| event_not_found())?;
     Ok(store::attendance(&state.db, caller.tenant_id, event_id).await?)
 }
 
@@ -568,7 +554,7 @@ pub fn may_check_in(policy: &Policy, caller: &Caller) -> bool {
 
 /// The upcoming joint events the caller's division may still invite to, soonest first:
 /// (id, "name · starts"). Empty without joint-event rules or a division.
-pub async fn open_for(state: &AppState, caller: &Caller) -> Result<Vec<(i64, String)>, ApiError> {
+pub async fn open_for(state: &AppState, caller: &Caller) -> Result<Vec<(i64, String)>, Failure> {
     let policy = state.policy(caller.tenant_id).await?;
     if policy.events.is_none() || caller.staff.unit_id.is_none() {
         return Ok(Vec::new());
@@ -597,7 +583,7 @@ async fn referral_points(
     claim: &ClaimRow,
     ev: &EventFacts,
     now: Timestamp,
-) -> Result<(), ApiError> {
+) -> Result<(), Failure> {
     let tenant = claim.tenant_id;
     let customer = kehu_store::customers::get_tx(tx, tenant, claim.customer_id).await?;
     let Some(referrer_id) = customer.referrer_id else {

@@ -19,7 +19,7 @@ use kehu_store::{activities, claims, deadlines, ts};
 
 use crate::auth::Caller;
 use crate::cases::Staffing;
-use crate::{ApiError, AppState};
+use crate::{AppState, Failure};
 
 /// What kind of thing waits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -132,7 +132,7 @@ impl Inbox {
 
 /// What waits for the caller now (of one kind, when `only` names it), at most `limit` things
 /// and whether more wait.
-pub async fn of(state: &AppState, caller: &Caller, only: Option<Kind>, limit: usize) -> Result<Inbox, ApiError> {
+pub async fn of(state: &AppState, caller: &Caller, only: Option<Kind>, limit: usize) -> Result<Inbox, Failure> {
     let policy = state.policy(caller.tenant_id).await?;
     let now = state.now();
     let n = limit + 1;
@@ -255,7 +255,7 @@ async fn cases(
     now: Timestamp,
     n: usize,
     out: &mut Vec<Item>,
-) -> Result<(), ApiError> {
+) -> Result<(), Failure> {
     // The tenant's staffing, read once for the few policies whose workflows seat relations.
     let staffing = match policy.workflows.iter().any(workflow::has_relation_seats) {
         true => Some(Staffing::load(state, caller.tenant_id).await?),
@@ -346,7 +346,7 @@ async fn signatures(
     policy: &Policy,
     n: usize,
     out: &mut Vec<Item>,
-) -> Result<(), ApiError> {
+) -> Result<(), Failure> {
     let Some(conf) = policy.claims.confirmation.as_ref().filter(|c| holds(caller, &c.roles)) else {
         return Ok(());
     };
@@ -400,7 +400,7 @@ async fn confirmations(
     now: Timestamp,
     n: usize,
     out: &mut Vec<Item>,
-) -> Result<(), ApiError> {
+) -> Result<(), Failure> {
     let conf = policy
         .claims
         .lifecycle
@@ -465,7 +465,7 @@ async fn follow_ups_due(
     now: Timestamp,
     n: usize,
     out: &mut Vec<Item>,
-) -> Result<(), ApiError> {
+) -> Result<(), Failure> {
     let Some(lc) = &policy.claims.lifecycle else {
         return Ok(());
     };
@@ -522,7 +522,7 @@ async fn filings(
     now: Timestamp,
     n: usize,
     out: &mut Vec<Item>,
-) -> Result<(), ApiError> {
+) -> Result<(), Failure> {
     let (Some(rules), Some(unit)) = (policy.events.as_ref(), caller.staff.unit_id) else {
         return Ok(());
     };
@@ -568,7 +568,7 @@ async fn visits(
     now: Timestamp,
     n: usize,
     out: &mut Vec<Item>,
-) -> Result<(), ApiError> {
+) -> Result<(), Failure> {
     if policy.cadence.is_none() || !caller.may(policy, Permission::CustomersRead) {
         return Ok(());
     }

@@ -10,7 +10,7 @@ use kehu_store::ledger::{EntryRow, NewEntry};
 use kehu_store::{StoreError, staff, units};
 
 use crate::auth::Caller;
-use crate::{ApiError, AppState};
+use crate::{AppState, Failure};
 
 /// Whether the caller sees more of the ledger than their own entries (the policy's
 /// `sees.ledger` is `unit` or `all`), for pages that offer a choice of person.
@@ -18,19 +18,18 @@ pub fn reads_others(policy: &Policy, caller: &Caller) -> bool {
     policy.scope(&caller.roles, kehu_domain::policy::RecordKind::Ledger) != kehu_domain::policy::Scope::Own
 }
 
-fn forbidden(lang: kehu_domain::Lang) -> ApiError {
-    ApiError::forbidden(Text::new("无权查看他人的台账", "You may read only your own ledger")).in_lang(lang)
+fn forbidden() -> Failure {
+    Failure::forbidden(Text::new("无权查看他人的台账", "You may read only your own ledger"))
 }
 
-fn bad_period(lang: kehu_domain::Lang) -> ApiError {
-    ApiError::bad_request(
+fn bad_period() -> Failure {
+    Failure::invalid(
         "invalid_period",
         Text::new(
             "period 须为 YYYY-MM 形式的月份",
             "period must be a month written YYYY-MM",
         ),
     )
-    .in_lang(lang)
 }
 
 /// The entries the caller sees (the policy's `sees.ledger`), newest first; `staff_id` outside
@@ -42,15 +41,14 @@ pub async fn list(
     period: Option<&str>,
     before: Option<i64>,
     limit: i64,
-) -> Result<Vec<EntryRow>, ApiError> {
+) -> Result<Vec<EntryRow>, Failure> {
     let policy = state.policy(caller.tenant_id).await?;
-    let lang = caller.lang;
     if period.is_some_and(|p| !ledger::is_month(p)) {
-        return Err(bad_period(lang));
+        return Err(bad_period());
     }
     let view = crate::visibility::view(state, caller, &policy).await?;
     if staff_id.is_some_and(|id| !view.ledger.has_staff(Some(id))) {
-        return Err(forbidden(lang));
+        return Err(forbidden());
     }
     Ok(kehu_store::ledger::list(&state.db, caller.tenant_id, staff_id, period, (before, limit), &view).await?)
 }
@@ -61,19 +59,18 @@ pub async fn latest_period(
     state: &AppState,
     caller: &Caller,
     staff_id: Option<i64>,
-) -> Result<Option<String>, ApiError> {
+) -> Result<Option<String>, Failure> {
     let policy = state.policy(caller.tenant_id).await?;
     let view = crate::visibility::view(state, caller, &policy).await?;
     if staff_id.is_some_and(|id| !view.ledger.has_staff(Some(id))) {
-        return Err(forbidden(caller.lang));
+        return Err(forbidden());
     }
     Ok(kehu_store::ledger::latest_period(&state.db, caller.tenant_id, staff_id, &view).await?)
 }
 
-pub async fn get(state: &AppState, caller: &Caller, id: i64) -> Result<EntryRow, ApiError> {
+pub async fn get(state: &AppState, caller: &Caller, id: i64) -> Result<EntryRow, Failure> {
     let policy = state.policy(caller.tenant_id).await?;
-    let lang = caller.lang;
-    let missing = || ApiError::not_found(Text::new("找不到该台账记录", "No such ledger entry")).in_lang(lang);
+    let missing = || Failure::not_found(Text::new("找不到该台账记录", "No such ledger entry"));
     let view = crate::visibility::view(state, caller, &policy).await?;
     kehu_store::ledger::get(&state.db, caller.tenant_id, id, &view)
         .await
@@ -99,7 +96,7 @@ pub async fn add_manual(
     code: &str,
     quantity: u32,
     note: &str,
-) -> Result<EntryRow, ApiError> {
+) -> Result<EntryRow, Failure> {
     add_manual_referring(state, caller, Party::Staff(staff_id), code, quantity, note, None).await
 }
 
@@ -122,28 +119,22 @@ pub async fn add_manual_referring(
     quantity: u32,
     note: &str,
     refers_to: Option<i64>,
-) -> Result<EntryRow, ApiError> {
+) -> Result<EntryRow, Failure> {
     let policy = state.policy(caller.tenant_id).await?;
-    let lang = caller.lang;
-    let note = crate::service::clean(Some(note.to_string()), 1000, "note", lang)?.unwrap_or_default();
+    let note = crate::service::clean(Some(note.to_string()), 1000, "note")?.unwrap_or_default();
     let note = note.as_str();
     // Who may keep the ledger is checked first, so nobody else learns which ids exist.
     let by = caller.facts();
-    ledger::check_manager(&policy, &by).map_err(|r| ApiError::refused(r).in_lang(lang))?;
+    ledger::check_manager(&policy, &by)?;
     let who = match party {
         Party::Staff(id) => staff::get(&state.db, caller.tenant_id, id)
             .await
-            .map_err(|_| {
-                ApiError::bad_request("invalid_staff", Text::new("该员工不存在", "No such staff member")).in_lang(lang)
-            })?
+            .map_err(|_| Failure::invalid("invalid_staff", Text::new("该员工不存在", "No such staff member")))?
             .facts(),
         Party::Customer(id) => {
             let c = kehu_store::customers::get(&state.db, caller.tenant_id, id)
                 .await
-                .map_err(|_| {
-                    ApiError::bad_request("invalid_customer", Text::new("该客户不存在", "No such customer"))
-                        .in_lang(lang)
-                })?;
+                .map_err(|_| Failure::invalid("invalid_customer", Text::new("该客户不存在", "No such customer")))?;
             StaffFacts {
                 id: c.id,
                 name: c.name,
@@ -171,11 +162,10 @@ pub async fn add_manual_referring(
             kehu_store::ledger::get_tx(&mut tx, caller.tenant_id, id)
                 .await
                 .map_err(|_| {
-                    ApiError::bad_request(
+                    Failure::invalid(
                         "invalid_reference",
                         Text::new("所涉及的台账记录不存在", "The entry referred to does not exist"),
                     )
-                    .in_lang(lang)
                 })?
                 .facts(),
         ),
@@ -193,8 +183,7 @@ pub async fn add_manual_referring(
             refers_to: referred.as_ref(),
             for_customer: matches!(party, Party::Customer(_)),
         },
-    )
-    .map_err(|r| ApiError::refused(r).in_lang(lang))?;
+    )?;
     let (staff_id, customer_id) = match party {
         Party::Staff(id) => (Some(id), None),
         Party::Customer(id) => (None, Some(id)),
@@ -216,18 +205,17 @@ pub async fn add_manual_referring(
         },
     )
     .await?
-    .ok_or_else(ApiError::internal)?;
+    .ok_or_else(Failure::internal)?;
     tx.commit().await?;
     Ok(row)
 }
 
 /// A manager reverses an entry: a new entry of the opposite sign, with the reason.
-pub async fn reverse(state: &AppState, caller: &Caller, id: i64, reason: &str) -> Result<EntryRow, ApiError> {
+pub async fn reverse(state: &AppState, caller: &Caller, id: i64, reason: &str) -> Result<EntryRow, Failure> {
     let policy = state.policy(caller.tenant_id).await?;
-    let lang = caller.lang;
-    let reason = crate::service::clean(Some(reason.to_string()), 1000, "reason", lang)?.unwrap_or_default();
+    let reason = crate::service::clean(Some(reason.to_string()), 1000, "reason")?.unwrap_or_default();
     let reason = reason.as_str();
-    let missing = || ApiError::not_found(Text::new("找不到该台账记录", "No such ledger entry")).in_lang(lang);
+    let missing = || Failure::not_found(Text::new("找不到该台账记录", "No such ledger entry"));
     let now = state.now();
     let by = caller.facts();
     // Only an entry the caller sees can be reversed.
@@ -247,8 +235,7 @@ pub async fn reverse(state: &AppState, caller: &Caller, id: i64, reason: &str) -
     let entry = kehu_store::ledger::get_tx(&mut tx, caller.tenant_id, id)
         .await
         .map_err(|_| missing())?;
-    let charge =
-        decide_reversal(&policy, &entry.facts(), &by, reason, now).map_err(|r| ApiError::refused(r).in_lang(lang))?;
+    let charge = decide_reversal(&policy, &entry.facts(), &by, reason, now)?;
     let row = kehu_store::ledger::append(
         &mut tx,
         caller.tenant_id,
@@ -266,7 +253,7 @@ pub async fn reverse(state: &AppState, caller: &Caller, id: i64, reason: &str) -
         },
     )
     .await?
-    .ok_or_else(ApiError::internal)?;
+    .ok_or_else(Failure::internal)?;
     tx.commit().await?;
     Ok(row)
 }
@@ -291,12 +278,12 @@ pub struct Statements {
 
 /// The month's statements over the entries the caller sees: every person and unit for a
 /// reader of the whole ledger, their unit's for `unit`, their own line for `own`.
-pub async fn statements(state: &AppState, caller: &Caller, period: Option<&str>) -> Result<Statements, ApiError> {
+pub async fn statements(state: &AppState, caller: &Caller, period: Option<&str>) -> Result<Statements, Failure> {
     let policy = state.policy(caller.tenant_id).await?;
     let lang = caller.lang;
     let period = match period {
         Some(p) if ledger::is_month(p) => p.to_string(),
-        Some(_) => return Err(bad_period(lang)),
+        Some(_) => return Err(bad_period()),
         None => ledger::month(&policy, state.now()),
     };
     let view = crate::visibility::view(state, caller, &policy).await?;

@@ -12,6 +12,7 @@ pub mod deadlines;
 pub mod edge;
 pub mod error;
 pub mod events;
+pub mod failure;
 pub mod i18n;
 pub mod inbox;
 pub mod indexer;
@@ -32,6 +33,7 @@ use kehu_domain::{Policy, Timestamp};
 use kehu_store::Db;
 
 pub use error::ApiError;
+pub use failure::Failure;
 
 /// How long a cached policy is trusted before its tenant's active version is checked again.
 pub const POLICY_RECHECK: std::time::Duration = std::time::Duration::from_secs(2);
@@ -118,7 +120,7 @@ impl AppState {
 
     /// The tenant's active policy, parsed once per version. The active version is re-read at
     /// most every [`POLICY_RECHECK`], so another process's activation shows within that time.
-    pub async fn policy(&self, tenant_id: i64) -> Result<Arc<Policy>, ApiError> {
+    pub async fn policy(&self, tenant_id: i64) -> Result<Arc<Policy>, Failure> {
         if let Some((p, _, at)) = self.policies.read().expect("policy cache lock").get(&tenant_id)
             && at.elapsed() < POLICY_RECHECK
         {
@@ -134,7 +136,7 @@ impl AppState {
         let row = kehu_store::tenants::active_policy(&self.db, tenant_id).await?;
         let policy = Policy::parse(&row.source, &row.file_name).map_err(|e| {
             tracing::error!(tenant.id = tenant_id, error = %e, "stored policy no longer parses");
-            ApiError::internal()
+            Failure::internal()
         })?;
         let policy = Arc::new(policy);
         self.policies

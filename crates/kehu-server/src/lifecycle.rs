@@ -17,7 +17,7 @@ use kehu_store::{StoreError, Tx, activities, staff};
 
 use crate::auth::Caller;
 use crate::deadlines::{Firing, Owner};
-use crate::{ApiError, AppState};
+use crate::{AppState, Failure};
 
 /// Asks the domain where `claim` stands at `now` and applies the answer in `tx`: moves its
 /// deadline, or ends it with the lapse decision and a history event.
@@ -348,7 +348,7 @@ async fn fire_in(
     state: &AppState,
     candidate: &deadlines::DeadlineRow,
     now: Timestamp,
-) -> Result<bool, ApiError> {
+) -> Result<bool, Failure> {
     let Some(d) = deadlines::take(tx, candidate, now).await? else {
         return Ok(false);
     };
@@ -358,7 +358,7 @@ async fn fire_in(
 }
 
 /// Fires one deadline in its own transaction.
-async fn fire(state: &AppState, candidate: &deadlines::DeadlineRow, now: Timestamp) -> Result<bool, ApiError> {
+async fn fire(state: &AppState, candidate: &deadlines::DeadlineRow, now: Timestamp) -> Result<bool, Failure> {
     let mut tx = state.db.begin().await?;
     if fire_in(&mut tx, state, candidate, now).await? {
         tx.commit().await?;
@@ -374,7 +374,7 @@ async fn fire(state: &AppState, candidate: &deadlines::DeadlineRow, now: Timesta
 /// registrations are (group commit), with set-based reads and one history append per tenant —
 /// each firing is still all-or-nothing with its history event, and if anything in the batch
 /// fails, the batch is rolled back and fired one transaction each.
-async fn fire_batch(state: &AppState, due: &[deadlines::DeadlineRow], now: Timestamp) -> Result<u64, ApiError> {
+async fn fire_batch(state: &AppState, due: &[deadlines::DeadlineRow], now: Timestamp) -> Result<u64, Failure> {
     if state.db.backend() == kehu_store::Backend::Sqlite && due.len() > 1 {
         let mut tx = state.db.begin().await?;
         match fire_together(&mut tx, state, due, now).await {
@@ -411,7 +411,7 @@ async fn fire_together(
     state: &AppState,
     due: &[deadlines::DeadlineRow],
     now: Timestamp,
-) -> Result<u64, ApiError> {
+) -> Result<u64, Failure> {
     let ids: Vec<i64> = due.iter().map(|d| d.id).collect();
     let taken = deadlines::take_many(tx, &ids, now).await?;
     let mut lapses = Vec::new();
@@ -483,7 +483,7 @@ async fn first_contact(
     policy: &Policy,
     d: &deadlines::DeadlineRow,
     now: Timestamp,
-) -> Result<(), ApiError> {
+) -> Result<(), Failure> {
     let customer = match kehu_store::customers::get_tx(tx, d.tenant_id, d.subject_id).await {
         Ok(c) => c,
         Err(StoreError::NotFound) => return Ok(()),
@@ -529,7 +529,7 @@ async fn first_contact(
 
 /// Fires every deadline due at `now`, earliest first, each in its own transaction. Returns how
 /// many fired here (others may have been fired by another process).
-pub async fn sweep(state: &AppState, now: Timestamp) -> Result<u64, ApiError> {
+pub async fn sweep(state: &AppState, now: Timestamp) -> Result<u64, Failure> {
     const BATCH: i64 = 256;
     let mut fired = 0;
     loop {
@@ -544,7 +544,7 @@ pub async fn sweep(state: &AppState, now: Timestamp) -> Result<u64, ApiError> {
 
 /// Moves the virtual clock to `target`, firing every deadline due on the way at its own time,
 /// in time order. Returns how many fired.
-pub async fn fire_until(state: &AppState, target: Timestamp) -> Result<u64, ApiError> {
+pub async fn fire_until(state: &AppState, target: Timestamp) -> Result<u64, Failure> {
     let mut fired = 0;
     while let Some(at) = deadlines::next_due(&state.db, target).await? {
         let n = sweep(state, at).await?;
@@ -583,8 +583,8 @@ pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
     })
 }
 
-fn claim_not_found(lang: kehu_domain::Lang) -> ApiError {
-    ApiError::not_found(Text::new("找不到该登记", "No such claim")).in_lang(lang)
+fn claim_not_found() -> Failure {
+    Failure::not_found(Text::new("找不到该登记", "No such claim"))
 }
 
 /// Locks a claim the caller sees (and its customer) for the rest of `tx`; a claim outside the
@@ -594,37 +594,29 @@ pub(crate) async fn lock_claim(
     view: &kehu_store::visibility::View,
     caller: &Caller,
     claim_id: i64,
-) -> Result<ClaimRow, ApiError> {
-    let lang = caller.lang;
+) -> Result<ClaimRow, Failure> {
     if !claims::in_view_tx(tx, caller.tenant_id, claim_id, view).await? {
-        return Err(claim_not_found(lang));
+        return Err(claim_not_found());
     }
     let claim = claims::get_tx(tx, caller.tenant_id, claim_id)
         .await
-        .map_err(|_| claim_not_found(lang))?;
+        .map_err(|_| claim_not_found())?;
     claims::lock_customer(tx, caller.tenant_id, claim.customer_id).await?;
     claims::get_tx(tx, caller.tenant_id, claim_id)
         .await
-        .map_err(|_| claim_not_found(lang))
+        .map_err(|_| claim_not_found())
 }
 
 /// R5.6: cancels a claim with a written reason; the claim is kept.
-pub async fn cancel_claim(
-    state: &AppState,
-    caller: &Caller,
-    claim_id: i64,
-    reason: &str,
-) -> Result<ClaimRow, ApiError> {
+pub async fn cancel_claim(state: &AppState, caller: &Caller, claim_id: i64, reason: &str) -> Result<ClaimRow, Failure> {
     let policy = state.policy(caller.tenant_id).await?;
-    let lang = caller.lang;
-    let reason = crate::service::clean(Some(reason.to_string()), 1000, "reason", lang)?.unwrap_or_default();
+    let reason = crate::service::clean(Some(reason.to_string()), 1000, "reason")?.unwrap_or_default();
     let reason = reason.as_str();
     let now = state.now();
     let seen = crate::visibility::view(state, caller, &policy).await?;
     let mut tx = state.db.begin().await?;
     let claim = lock_claim(&mut tx, &seen, caller, claim_id).await?;
-    let decision = decide_cancel(&policy, &claim.facts(), &caller.facts(), reason, now)
-        .map_err(|r| ApiError::refused(r).in_lang(lang))?;
+    let decision = decide_cancel(&policy, &claim.facts(), &caller.facts(), reason, now)?;
     let ending = Ending {
         status: ClaimStatus::Cancelled,
         by: Some(caller.id()),
@@ -633,9 +625,7 @@ pub async fn cancel_claim(
         decision: &decision,
         at: now,
     };
-    let row = end_claim(&mut tx, &claim, ending)
-        .await?
-        .ok_or_else(|| claim_not_found(lang))?;
+    let row = end_claim(&mut tx, &claim, ending).await?.ok_or_else(claim_not_found)?;
     tx.commit().await?;
     Ok(row)
 }
@@ -646,9 +636,8 @@ pub async fn reassign_claim(
     caller: &Caller,
     claim_id: i64,
     to_staff: i64,
-) -> Result<ClaimRow, ApiError> {
+) -> Result<ClaimRow, Failure> {
     let policy = state.policy(caller.tenant_id).await?;
-    let lang = caller.lang;
     let to = crate::service::active_staff(state, caller, to_staff).await?;
     let now = state.now();
     let seen = crate::visibility::view(state, caller, &policy).await?;
@@ -657,14 +646,12 @@ pub async fn reassign_claim(
     let existing = claims::for_customer_tx(&mut tx, caller.tenant_id, claim.customer_id).await?;
     let facts: Vec<_> = existing.iter().map(ClaimRow::facts).collect();
     let to_facts = to.facts();
-    let decision = decide_reassign(&policy, &claim.facts(), &facts, &caller.facts(), &to_facts, now)
-        .map_err(|r| ApiError::refused(r).in_lang(lang))?;
+    let decision = decide_reassign(&policy, &claim.facts(), &facts, &caller.facts(), &to_facts, now)?;
     // The new holder registers like anyone else: the policy's rule on duplicates and the cap on
     // customers held apply.
-    kehu_domain::claim::decide_registration(&policy, now, &to_facts, to.unit_id, &facts)
-        .map_err(|r| ApiError::refused(r).in_lang(lang))?;
+    kehu_domain::claim::decide_registration(&policy, now, &to_facts, to.unit_id, &facts)?;
     let held = claims::count_held(&mut tx, caller.tenant_id, to.id).await?;
-    kehu_domain::pool::decide_capacity(&policy, &to_facts, held).map_err(|r| ApiError::refused(r).in_lang(lang))?;
+    kehu_domain::pool::decide_capacity(&policy, &to_facts, held)?;
     let row = claims::insert(
         &mut tx,
         caller.tenant_id,
@@ -710,10 +697,9 @@ pub async fn confirm_follow_up(
     state: &AppState,
     caller: &Caller,
     activity_id: i64,
-) -> Result<(activities::ActivityRow, Option<ClaimRow>), ApiError> {
+) -> Result<(activities::ActivityRow, Option<ClaimRow>), Failure> {
     let policy = state.policy(caller.tenant_id).await?;
-    let lang = caller.lang;
-    let missing = || ApiError::not_found(Text::new("找不到该跟进记录", "No such follow-up")).in_lang(lang);
+    let missing = || Failure::not_found(Text::new("找不到该跟进记录", "No such follow-up"));
     let now = state.now();
     let view = crate::visibility::view(state, caller, &policy).await?;
     let mut tx = state.db.begin().await?;
@@ -729,7 +715,7 @@ pub async fn confirm_follow_up(
         .rev()
         .find(|c| c.staff_id == activity.staff_id && c.status().is_active())
         .ok_or_else(|| {
-            ApiError::refused(kehu_domain::Refusal {
+            Failure::refused(kehu_domain::Refusal {
                 code: "no_claim",
                 rule: None,
                 text: Text::new(
@@ -737,7 +723,6 @@ pub async fn confirm_follow_up(
                     "The follow-up's author holds no standing claim on this customer",
                 ),
             })
-            .in_lang(lang)
         })?;
     let follow_ups: Vec<_> = activities::by_staff_tx(&mut tx, caller.tenant_id, claim.customer_id, claim.staff_id)
         .await?
@@ -745,8 +730,7 @@ pub async fn confirm_follow_up(
         .filter_map(activities::ActivityRow::follow_up)
         .collect();
     let decision =
-        decide_follow_up_confirmation(&policy, &claim.facts(), &follow_ups, activity_id, &caller.facts(), now)
-            .map_err(|r| ApiError::refused(r).in_lang(lang))?;
+        decide_follow_up_confirmation(&policy, &claim.facts(), &follow_ups, activity_id, &caller.facts(), now)?;
     let row = activities::confirm(&mut tx, caller.tenant_id, activity_id, caller.id(), now).await?;
     history::append(
         &mut tx,
@@ -770,7 +754,7 @@ pub async fn confirm_follow_up(
 }
 
 /// Where a claim stands now, for showing its limit: `None` when no limit applies.
-pub async fn due_of(state: &AppState, tenant_id: i64, claim: &ClaimRow) -> Result<Option<Standing>, ApiError> {
+pub async fn due_of(state: &AppState, tenant_id: i64, claim: &ClaimRow) -> Result<Option<Standing>, Failure> {
     if claim.status() != ClaimStatus::Valid {
         return Ok(None);
     }
@@ -789,9 +773,8 @@ pub async fn list_claims(
     staff_id: Option<i64>,
     view: Option<&str>,
     limit: i64,
-) -> Result<Vec<(ClaimRow, Option<Standing>)>, ApiError> {
+) -> Result<Vec<(ClaimRow, Option<Standing>)>, Failure> {
     let policy = state.policy(caller.tenant_id).await?;
-    let lang = caller.lang;
     let seen = crate::visibility::view(state, caller, &policy).await?;
     let rows = match view {
         None | Some("") => {
@@ -804,21 +787,19 @@ pub async fn list_claims(
         Some("void_unassigned") => {
             let action = policy.claims.reassign.as_ref();
             if !action.is_some_and(|a| Policy::holds_any(&caller.roles, &a.roles)) {
-                return Err(ApiError::forbidden(Text::new(
+                return Err(Failure::forbidden(Text::new(
                     "只有可转交登记的角色可以查看作废登记",
                     "Only roles that may reassign claims see the void ones",
-                ))
-                .in_lang(lang));
+                )));
             }
             let signer = (action.is_some_and(|a| a.signer_only) && !caller.is_admin()).then(|| caller.id());
             claims::void_unassigned(&state.db, caller.tenant_id, signer, limit, &seen).await?
         }
         Some(_) => {
-            return Err(ApiError::bad_request(
+            return Err(Failure::invalid(
                 "invalid_view",
                 Text::new("view 只能是 void_unassigned", "view must be void_unassigned"),
-            )
-            .in_lang(lang));
+            ));
         }
     };
     // The valid claims' follow-ups, read once for the page.
@@ -848,7 +829,7 @@ pub async fn list_claims(
 }
 
 /// The pools the caller is a member of (or all, for an admin), with how many customers each holds.
-pub async fn pools(state: &AppState, caller: &Caller) -> Result<Vec<(kehu_domain::policy::Pool, i64)>, ApiError> {
+pub async fn pools(state: &AppState, caller: &Caller) -> Result<Vec<(kehu_domain::policy::Pool, i64)>, Failure> {
     let policy = state.policy(caller.tenant_id).await?;
     let counts = kehu_store::customers::pool_counts(&state.db, caller.tenant_id).await?;
     Ok(policy
@@ -862,12 +843,11 @@ pub async fn pools(state: &AppState, caller: &Caller) -> Result<Vec<(kehu_domain
         .collect())
 }
 
-fn no_pool(lang: kehu_domain::Lang) -> ApiError {
-    ApiError::not_found(Text::new(
+fn no_pool() -> Failure {
+    Failure::not_found(Text::new(
         "没有该客户池，或你不是其成员",
         "No such pool, or you are not a member",
     ))
-    .in_lang(lang)
 }
 
 /// The customers in a pool, longest there first.
@@ -877,13 +857,13 @@ pub async fn pool_customers(
     pool: &str,
     after: Option<(i64, i64)>,
     limit: i64,
-) -> Result<Vec<kehu_store::customers::CustomerRow>, ApiError> {
+) -> Result<Vec<kehu_store::customers::CustomerRow>, Failure> {
     let policy = state.policy(caller.tenant_id).await?;
     if !policy
         .pool(pool)
         .is_some_and(|p| Policy::holds_any(&caller.roles, &p.members))
     {
-        return Err(no_pool(caller.lang));
+        return Err(no_pool());
     }
     Ok(kehu_store::customers::in_pool(&state.db, caller.tenant_id, pool, after, limit).await?)
 }
@@ -895,11 +875,10 @@ pub async fn claim_from_pool(
     caller: &Caller,
     pool: &str,
     customer_id: i64,
-) -> Result<ClaimRow, ApiError> {
+) -> Result<ClaimRow, Failure> {
     let policy = state.policy(caller.tenant_id).await?;
-    let lang = caller.lang;
     if policy.pool(pool).is_none() {
-        return Err(no_pool(lang));
+        return Err(no_pool());
     }
     let now = state.now();
     let view = crate::visibility::view(state, caller, &policy).await?;
@@ -918,8 +897,7 @@ pub(crate) async fn take_from_pool(
     pool: &str,
     customer_id: i64,
     now: Timestamp,
-) -> Result<ClaimRow, ApiError> {
-    let lang = caller.lang;
+) -> Result<ClaimRow, Failure> {
     let tenant = caller.tenant_id;
     let customer = kehu_store::customers::get_tx(tx, tenant, customer_id).await?;
     let existing = claims::for_customer_tx(tx, tenant, customer_id).await?;
@@ -950,11 +928,9 @@ pub(crate) async fn take_from_pool(
             held,
         },
         now,
-    )
-    .map_err(|r| ApiError::refused(r).in_lang(lang))?;
+    )?;
     let facts: Vec<_> = existing.iter().map(ClaimRow::facts).collect();
-    let reg = kehu_domain::claim::decide_registration(policy, now, &holder, caller.staff.unit_id, &facts)
-        .map_err(|r| ApiError::refused(r).in_lang(lang))?;
+    let reg = kehu_domain::claim::decide_registration(policy, now, &holder, caller.staff.unit_id, &facts)?;
     let row = claims::insert(
         tx,
         tenant,

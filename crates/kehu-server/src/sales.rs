@@ -11,7 +11,7 @@ use kehu_store::sales::{self as store, NewSale, SaleRow};
 use kehu_store::{StoreError, Tx, customers};
 
 use crate::auth::Caller;
-use crate::{ApiError, AppState};
+use crate::{AppState, Failure};
 
 fn owner_of(policy: &Policy, rows: &[ClaimRow]) -> Option<Owner> {
     let facts: Vec<_> = rows.iter().map(ClaimRow::facts).collect();
@@ -23,14 +23,13 @@ fn owner_of(policy: &Policy, rows: &[ClaimRow]) -> Option<Owner> {
     })
 }
 
-async fn event_name(tx: &mut Tx, caller: &Caller, event_id: i64) -> Result<String, ApiError> {
+async fn event_name(tx: &mut Tx, caller: &Caller, event_id: i64) -> Result<String, Failure> {
     match kehu_store::events::get_tx(tx, caller.tenant_id, event_id).await {
         Ok(e) => Ok(e.name),
-        Err(StoreError::NotFound) => Err(ApiError::bad_request(
+        Err(StoreError::NotFound) => Err(Failure::invalid(
             "invalid_event",
             Text::new(format!("会议 {event_id} 不存在"), format!("No event {event_id}")),
-        )
-        .in_lang(caller.lang)),
+        )),
         Err(e) => Err(e.into()),
     }
 }
@@ -46,11 +45,10 @@ pub struct NewSaleInput<'a> {
 
 /// Records a sale by the caller and credits it as the rules say; a referred customer moves to
 /// the closer (R5.7).
-pub async fn record(state: &AppState, caller: &Caller, s: NewSaleInput<'_>) -> Result<SaleRow, ApiError> {
+pub async fn record(state: &AppState, caller: &Caller, s: NewSaleInput<'_>) -> Result<SaleRow, Failure> {
     let policy = state.policy(caller.tenant_id).await?;
-    let lang = caller.lang;
     caller.require(&policy, Permission::ActivitiesCreate)?;
-    let note = crate::service::clean(Some(s.note.to_string()), 500, "note", lang)?.unwrap_or_default();
+    let note = crate::service::clean(Some(s.note.to_string()), 500, "note")?.unwrap_or_default();
     let now = state.now();
     // R5.7: a friend-referred customer belongs to whoever closes, so any closer may record a
     // sale on them; any other customer must be one the caller sees.
@@ -86,8 +84,7 @@ pub async fn record(state: &AppState, caller: &Caller, s: NewSaleInput<'_>) -> R
         event,
         at: now,
     };
-    let credit = sale::decide_sale(&policy, &facts, owner.as_ref(), consented)
-        .map_err(|r| ApiError::refused(r).in_lang(lang))?;
+    let credit = sale::decide_sale(&policy, &facts, owner.as_ref(), consented)?;
     let row = store::insert(
         &mut tx,
         caller.tenant_id,
@@ -151,7 +148,7 @@ async fn take_over(
     rows: &[ClaimRow],
     decision: &Decision,
     now: Timestamp,
-) -> Result<(), ApiError> {
+) -> Result<(), Failure> {
     let mut holds = false;
     for c in rows.iter().filter(|c| c.status().is_active()) {
         if c.staff_id == caller.id() && c.status() == ClaimStatus::Valid {
@@ -213,7 +210,7 @@ async fn take_over(
 }
 
 /// The customer's sales, newest first.
-pub async fn for_customer(state: &AppState, caller: &Caller, customer_id: i64) -> Result<Vec<SaleRow>, ApiError> {
+pub async fn for_customer(state: &AppState, caller: &Caller, customer_id: i64) -> Result<Vec<SaleRow>, Failure> {
     let policy = state.policy(caller.tenant_id).await?;
     caller.require(&policy, Permission::CustomersRead)?;
     let view = crate::visibility::view(state, caller, &policy).await?;
@@ -228,9 +225,8 @@ pub async fn consent(
     event_id: i64,
     customer_id: i64,
     helper_id: i64,
-) -> Result<Decision, ApiError> {
+) -> Result<Decision, Failure> {
     let policy = state.policy(caller.tenant_id).await?;
-    let lang = caller.lang;
     let helper = crate::service::active_staff(state, caller, helper_id).await?;
     let now = state.now();
     let view = crate::visibility::view(state, caller, &policy).await?;
@@ -247,8 +243,7 @@ pub async fn consent(
         &helper.facts(),
         &customer.name,
         &event,
-    )
-    .map_err(|r| ApiError::refused(r).in_lang(lang))?;
+    )?;
     if store::consent(
         &mut tx,
         caller.tenant_id,
@@ -289,14 +284,13 @@ pub async fn change_credit(
     sale_id: i64,
     to: i64,
     reason: &str,
-) -> Result<(SaleRow, Decision), ApiError> {
+) -> Result<(SaleRow, Decision), Failure> {
     let policy = state.policy(caller.tenant_id).await?;
-    let lang = caller.lang;
     let target = crate::service::active_staff(state, caller, to).await?;
     let now = state.now();
     let view = crate::visibility::view(state, caller, &policy).await?;
     let mut tx = state.db.begin().await?;
-    let not_found = || ApiError::not_found(Text::new("找不到该成交记录", "No such sale")).in_lang(lang);
+    let not_found = || Failure::not_found(Text::new("找不到该成交记录", "No such sale"));
     let sale = store::get_tx(&mut tx, caller.tenant_id, sale_id)
         .await
         .map_err(|_| not_found())?;
@@ -322,8 +316,7 @@ pub async fn change_credit(
         &target.facts(),
         &customer.name,
         reason,
-    )
-    .map_err(|r| ApiError::refused(r).in_lang(lang))?;
+    )?;
     let all: Vec<String> = decision.facts["signed"]
         .as_array()
         .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())

@@ -3,7 +3,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use axum::http::StatusCode;
 use kehu_domain::claim::{decide_confirmation, decide_registration, decide_submission};
 use kehu_domain::normalize::{Phone, normalize_name};
 use kehu_domain::ownership::{Ownership, decide_ownership, select_owner};
@@ -18,7 +17,7 @@ use kehu_store::{activities, ms, staff, ts};
 use serde_json::json;
 
 use crate::auth::Caller;
-use crate::{ApiError, AppState};
+use crate::{AppState, Failure};
 
 /// What a caller submits to register a customer.
 #[derive(Debug, Clone, Default)]
@@ -75,45 +74,34 @@ pub fn has_control(s: &str) -> bool {
     s.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
 }
 
-pub(crate) fn clean(
-    s: Option<String>,
-    max: usize,
-    field: &str,
-    lang: kehu_domain::Lang,
-) -> Result<Option<String>, ApiError> {
+pub(crate) fn clean(s: Option<String>, max: usize, field: &str) -> Result<Option<String>, Failure> {
     let Some(s) = s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty()) else {
         return Ok(None);
     };
     if s.chars().count() > max {
-        return Err(ApiError::bad_request(
+        return Err(Failure::invalid(
             "invalid_field",
             Text::new(
                 format!("{field} 不能超过 {max} 个字符"),
                 format!("{field} may have at most {max} characters"),
             ),
-        )
-        .in_lang(lang));
+        ));
     }
     if has_control(&s) {
-        return Err(ApiError::bad_request(
+        return Err(Failure::invalid(
             "invalid_field",
             Text::new(
                 format!("{field} 含有不可见的控制字符"),
                 format!("{field} contains control characters"),
             ),
-        )
-        .in_lang(lang));
+        ));
     }
     Ok(Some(s))
 }
 
 /// A customer's source as stored: free text when the policy lists no sources; else the id of
 /// the source it names (by id, name or alias), or 422 `invalid_source` listing the sources.
-pub fn customer_source(
-    policy: &Policy,
-    source: Option<String>,
-    lang: kehu_domain::Lang,
-) -> Result<Option<String>, ApiError> {
+pub fn customer_source(policy: &Policy, source: Option<String>) -> Result<Option<String>, Failure> {
     let list = &policy.customers.sources;
     let Some(s) = source else {
         return Ok(None);
@@ -126,14 +114,13 @@ pub fn customer_source(
     }
     let zh: Vec<String> = list.iter().map(|x| format!("{}（{}）", x.name.zh, x.id)).collect();
     let en: Vec<String> = list.iter().map(|x| format!("{} ({})", x.id, x.name.en)).collect();
-    Err(ApiError::bad_request(
+    Err(Failure::invalid(
         "invalid_source",
         Text::new(
             format!("来源“{s}”不在本制度的客户来源中；来源须为：{}", zh.join("、")),
             format!("`{s}` is not one of this policy's customer sources: {}", en.join(", ")),
         ),
     )
-    .in_lang(lang)
     .with_extra(
         "sources",
         serde_json::Value::Array(
@@ -145,69 +132,59 @@ pub fn customer_source(
 }
 
 /// The active staff member `id` of the caller's tenant, or 422 `invalid_staff`.
-pub async fn active_staff(state: &AppState, caller: &Caller, id: i64) -> Result<staff::StaffRow, ApiError> {
+pub async fn active_staff(state: &AppState, caller: &Caller, id: i64) -> Result<staff::StaffRow, Failure> {
     staff::get(&state.db, caller.tenant_id, id)
         .await
         .ok()
         .filter(|s| s.active)
         .ok_or_else(|| {
-            ApiError::bad_request(
+            Failure::invalid(
                 "invalid_staff",
                 Text::new("该员工不存在或已停用", "No such active staff member"),
             )
-            .in_lang(caller.lang)
         })
 }
 
 /// Registers a customer, or answers 409 `duplicate_customer` naming the matches and owners.
-pub async fn create_customer(
-    state: &AppState,
-    caller: &Caller,
-    input: CustomerInput,
-) -> Result<CustomerView, ApiError> {
+pub async fn create_customer(state: &AppState, caller: &Caller, input: CustomerInput) -> Result<CustomerView, Failure> {
     let policy = state.policy(caller.tenant_id).await?;
     caller.require(&policy, Permission::CustomersCreate)?;
-    let lang = caller.lang;
     if input.kind != "person" && input.kind != "company" {
-        return Err(ApiError::bad_request(
+        return Err(Failure::invalid(
             "invalid_kind",
             Text::new(
                 "客户类型必须是 person（个人）或 company（单位）",
                 "kind must be `person` or `company`",
             ),
-        )
-        .in_lang(lang));
+        ));
     }
     let name = input.name.trim().to_string();
     if name.is_empty() || name.chars().count() > 200 || has_control(&name) {
-        return Err(ApiError::bad_request(
+        return Err(Failure::invalid(
             "invalid_name",
             Text::new(
                 "请填写客户名称（最多 200 个字符）",
                 "A name is required (at most 200 characters)",
             ),
-        )
-        .in_lang(lang));
+        ));
     }
-    let grade = clean(input.grade, 20, "grade", lang)?;
-    let source = customer_source(&policy, clean(input.source, 100, "source", lang)?, lang)?;
-    let agent = clean(input.agent, 100, "agent", lang)?;
+    let grade = clean(input.grade, 20, "grade")?;
+    let source = customer_source(&policy, clean(input.source, 100, "source")?)?;
+    let agent = clean(input.agent, 100, "agent")?;
     let cc = &policy.customers.default_country_code;
     let mut keys: Vec<Key> = Vec::new();
     if input.phones.len() > 10 {
-        return Err(ApiError::bad_request(
+        return Err(Failure::invalid(
             "invalid_phone",
             Text::new("最多登记 10 个电话号码", "At most 10 phone numbers"),
-        )
-        .in_lang(lang));
+        ));
     }
     for raw in input.phones.iter().map(|p| p.trim()).filter(|p| !p.is_empty()) {
         let phone = Phone::parse(raw, cc).map_err(|e| {
-            ApiError::bad_request(
+            Failure::invalid(
                 "invalid_phone",
                 Text::new(format!("电话号码“{raw}”无效：须为 5 到 15 位数字"), e.to_string()),
             )
-            .in_lang(lang)
         })?;
         let key = format!("phone:{phone}");
         if keys.iter().all(|k| k.key != key) {
@@ -265,12 +242,11 @@ pub async fn create_customer(
     )
     .await
     .map_err(|e| match e {
-        kehu_store::StoreError::NotFound => ApiError::bad_request(
+        kehu_store::StoreError::NotFound => Failure::invalid(
             "invalid_referrer",
             Text::new("推荐人客户不存在", "The referring customer does not exist"),
-        )
-        .in_lang(lang),
-        other => ApiError::from(other).in_lang(lang),
+        ),
+        other => Failure::from(other),
     })?;
     match created {
         Created::New(row) => {
@@ -316,15 +292,13 @@ pub async fn create_customer(
                     None => format!("{} (no owner)", m.name),
                 })
                 .collect();
-            Err(ApiError::new(
-                StatusCode::CONFLICT,
+            Err(Failure::conflict(
                 "duplicate_customer",
                 Text::new(
                     format!("该客户已登记：{}", names.join("、")),
                     format!("This customer is already registered: {}", names_en.join(", ")),
                 ),
             )
-            .in_lang(lang)
             .with_extra("duplicates", serde_json::Value::Array(list)))
         }
     }
@@ -336,7 +310,7 @@ pub async fn owners(
     policy: &Policy,
     tenant_id: i64,
     ids: &[i64],
-) -> Result<HashMap<i64, (i64, String)>, ApiError> {
+) -> Result<HashMap<i64, (i64, String)>, Failure> {
     let rows = claims::valid_for_customers(&state.db, tenant_id, ids).await?;
     let mut by_customer: BTreeMap<i64, Vec<kehu_domain::claim::ClaimFacts>> = BTreeMap::new();
     for r in &rows {
@@ -349,15 +323,15 @@ pub async fn owners(
 }
 
 /// Maps a store error on a customer lookup: `NotFound` becomes "no such customer".
-pub(crate) fn customer_missing(lang: kehu_domain::Lang) -> impl Fn(kehu_store::StoreError) -> ApiError {
+pub(crate) fn customer_missing() -> impl Fn(kehu_store::StoreError) -> Failure {
     move |e| match e {
-        kehu_store::StoreError::NotFound => customer_not_found(lang),
+        kehu_store::StoreError::NotFound => customer_not_found(),
         e => e.into(),
     }
 }
 
-fn customer_not_found(lang: kehu_domain::Lang) -> ApiError {
-    ApiError::not_found(Text::new("找不到该客户", "No such customer")).in_lang(lang)
+fn customer_not_found() -> Failure {
+    Failure::not_found(Text::new("找不到该客户", "No such customer"))
 }
 
 /// Changes a customer's grade and tags (what the visit cadence reads, R1.6, R1.7), with a
@@ -368,10 +342,9 @@ pub async fn update_customer(
     id: i64,
     grade: Option<String>,
     tags: Option<Vec<String>>,
-) -> Result<CustomerView, ApiError> {
+) -> Result<CustomerView, Failure> {
     let policy = state.policy(caller.tenant_id).await?;
     caller.require(&policy, Permission::CustomersUpdate)?;
-    let lang = caller.lang;
     let now = state.now();
     let view = crate::visibility::view(state, caller, &policy).await?;
     let mut tx = state.db.begin().await?;
@@ -385,7 +358,7 @@ pub async fn update_customer(
         |before| {
             let grade = match grade {
                 None => before.grade.clone(),
-                Some(g) => clean(Some(g), kehu_domain::workflow::GRADE_MAX, "grade", lang)?,
+                Some(g) => clean(Some(g), kehu_domain::workflow::GRADE_MAX, "grade")?,
             };
             let tags = match tags {
                 None => before.tags.clone(),
@@ -397,14 +370,13 @@ pub async fn update_customer(
                             continue;
                         }
                         if t.chars().count() > 30 || t.contains(',') || has_control(&t) || out.len() >= 20 {
-                            return Err(ApiError::bad_request(
+                            return Err(Failure::invalid(
                                 "invalid_tag",
                                 Text::new(
                                     "标记最多 20 个，每个不超过 30 个字符，不含逗号",
                                     "At most 20 tags of at most 30 characters each, without commas",
                                 ),
-                            )
-                            .in_lang(lang));
+                            ));
                         }
                         if !out.contains(&t) {
                             out.push(t);
@@ -431,8 +403,8 @@ pub(crate) async fn change_customer(
     (tenant, id): (i64, i64),
     who: (Option<i64>, Option<&kehu_domain::Decision>),
     now: Timestamp,
-    edit: impl FnOnce(&CustomerRow) -> Result<(Option<String>, String), ApiError>,
-) -> Result<(), ApiError> {
+    edit: impl FnOnce(&CustomerRow) -> Result<(Option<String>, String), Failure>,
+) -> Result<(), Failure> {
     let before = customers::get_tx(tx, tenant, id).await?;
     let (grade, tags) = edit(&before)?;
     if grade == before.grade && tags == before.tags {
@@ -466,14 +438,14 @@ pub(crate) async fn change_customer(
     Ok(())
 }
 
-pub async fn get_customer(state: &AppState, caller: &Caller, id: i64) -> Result<CustomerView, ApiError> {
+pub async fn get_customer(state: &AppState, caller: &Caller, id: i64) -> Result<CustomerView, Failure> {
     let policy = state.policy(caller.tenant_id).await?;
     caller.require(&policy, Permission::CustomersRead)?;
     let view = crate::visibility::view(state, caller, &policy).await?;
     // One round trip: the customer, its numbers and the valid claims its owner is decided on.
     let read = customers::get_with_phones(&state.db, caller.tenant_id, id, &view)
         .await
-        .map_err(customer_missing(caller.lang))?;
+        .map_err(customer_missing())?;
     let cc = &policy.customers.default_country_code;
     let phones = read.phones.iter().map(|p| shown_phone(p, cc)).collect();
     let facts: Vec<_> = read.valid_claims.iter().map(ClaimRow::facts).collect();
@@ -493,18 +465,17 @@ pub async fn search_customers(
     q: &str,
     cursor: Option<i64>,
     limit: i64,
-) -> Result<(Vec<CustomerView>, Option<i64>), ApiError> {
+) -> Result<(Vec<CustomerView>, Option<i64>), Failure> {
     let policy = state.policy(caller.tenant_id).await?;
     caller.require(&policy, Permission::CustomersRead)?;
     if q.chars().count() > 100 || has_control(q) {
-        return Err(ApiError::bad_request(
+        return Err(Failure::invalid(
             "invalid_query",
             Text::new(
                 "搜索内容最多 100 个字符",
                 "The search text may have at most 100 characters",
             ),
-        )
-        .in_lang(caller.lang));
+        ));
     }
     let (p, q_norm) = plan(q);
     let cc = &policy.customers.default_country_code;
@@ -534,7 +505,7 @@ pub async fn search_customers(
 }
 
 /// Who owns the customer and why (R3.3, R5.5, R7.7).
-pub async fn ownership(state: &AppState, caller: &Caller, customer_id: i64) -> Result<Ownership, ApiError> {
+pub async fn ownership(state: &AppState, caller: &Caller, customer_id: i64) -> Result<Ownership, Failure> {
     Ok(ownership_and_claims(state, caller, customer_id).await?.0)
 }
 
@@ -544,10 +515,10 @@ pub async fn visible_customer(
     caller: &Caller,
     view: &kehu_store::visibility::View,
     id: i64,
-) -> Result<CustomerRow, ApiError> {
+) -> Result<CustomerRow, Failure> {
     customers::get_in_view(&state.db, caller.tenant_id, id, view)
         .await
-        .map_err(customer_missing(caller.lang))
+        .map_err(customer_missing())
 }
 
 /// The ownership decision (taken over all of the customer's claims) together with the claims
@@ -556,7 +527,7 @@ pub async fn ownership_and_claims(
     state: &AppState,
     caller: &Caller,
     customer_id: i64,
-) -> Result<(Ownership, Vec<ClaimRow>), ApiError> {
+) -> Result<(Ownership, Vec<ClaimRow>), Failure> {
     let policy = state.policy(caller.tenant_id).await?;
     caller.require(&policy, Permission::CustomersRead)?;
     let view = crate::visibility::view(state, caller, &policy).await?;
@@ -580,7 +551,7 @@ pub async fn claim_refusal(
     caller: &Caller,
     policy: &Policy,
     customer_id: i64,
-) -> Result<Option<kehu_domain::Refusal>, ApiError> {
+) -> Result<Option<kehu_domain::Refusal>, Failure> {
     let existing: Vec<_> = claims::for_customer(&state.db, caller.tenant_id, customer_id, &View::all())
         .await?
         .iter()
@@ -596,7 +567,7 @@ pub async fn register_claim(
     caller: &Caller,
     customer_id: i64,
     holder: Option<i64>,
-) -> Result<ClaimRow, ApiError> {
+) -> Result<ClaimRow, Failure> {
     register_claim_at(state, caller, customer_id, holder, None, None).await
 }
 
@@ -609,30 +580,28 @@ pub async fn register_claim_at(
     holder: Option<i64>,
     contact_at: Option<Timestamp>,
     event_id: Option<i64>,
-) -> Result<ClaimRow, ApiError> {
+) -> Result<ClaimRow, Failure> {
     let policy = state.policy(caller.tenant_id).await?;
-    let lang = caller.lang;
     caller.require(&policy, Permission::ClaimsCreate)?;
     let holder_id = holder.unwrap_or(caller.id());
     let holder = if holder_id == caller.id() {
         caller.staff.clone()
     } else {
         caller.require(&policy, Permission::ClaimsCreateForOthers)?;
-        staff::get(&state.db, caller.tenant_id, holder_id).await.map_err(|_| {
-            ApiError::bad_request("invalid_staff", Text::new("该员工不存在", "No such staff member")).in_lang(lang)
-        })?
+        staff::get(&state.db, caller.tenant_id, holder_id)
+            .await
+            .map_err(|_| Failure::invalid("invalid_staff", Text::new("该员工不存在", "No such staff member")))?
     };
     if !holder.active {
-        return Err(ApiError::bad_request(
+        return Err(Failure::invalid(
             "invalid_staff",
             Text::new("该员工已停用", "This staff member is inactive"),
-        )
-        .in_lang(lang));
+        ));
     }
     let now = state.now();
     if let Some(at) = contact_at {
         kehu_domain::policy::limits::check_past(&policy, "contact_at", at, now, "contact_in_future")
-            .map_err(|r| ApiError::bad_request(r.code, r.text).in_lang(lang))?;
+            .map_err(|r| Failure::invalid(r.code, r.text))?;
     }
     // Where several claims may stand, a customer the caller does not see may still be claimed
     // (the duplicate check named it); else it must be one they see.
@@ -662,12 +631,10 @@ pub async fn register_claim_at(
     let facts = holder.facts();
     // The division the claim counts for (R11.4): the holder's unit, which is also the division an
     // invitation to a joint event counts for (R11.3).
-    let reg = decide_registration(&policy, now, &facts, holder.unit_id, &existing)
-        .map_err(|r| ApiError::refused(r).in_lang(lang))?;
+    let reg = decide_registration(&policy, now, &facts, holder.unit_id, &existing)?;
     let held = claims::count_held(&mut tx, caller.tenant_id, holder.id).await?;
-    kehu_domain::pool::decide_capacity(&policy, &facts, held).map_err(|r| ApiError::refused(r).in_lang(lang))?;
-    let late = decide_submission(&policy, &facts, contact_at.unwrap_or(now), now)
-        .map_err(|r| ApiError::refused(r).in_lang(lang))?;
+    kehu_domain::pool::decide_capacity(&policy, &facts, held)?;
+    let late = decide_submission(&policy, &facts, contact_at.unwrap_or(now), now)?;
     let row = claims::insert(
         &mut tx,
         caller.tenant_id,
@@ -752,9 +719,8 @@ pub async fn register_claim_at(
 }
 
 /// Confirms a pending claim (R5.1): only the roles the policy names; effective as it says.
-pub async fn confirm_claim(state: &AppState, caller: &Caller, claim_id: i64) -> Result<ClaimRow, ApiError> {
+pub async fn confirm_claim(state: &AppState, caller: &Caller, claim_id: i64) -> Result<ClaimRow, Failure> {
     let policy = state.policy(caller.tenant_id).await?;
-    let lang = caller.lang;
     let now = state.now();
     let view = crate::visibility::view(state, caller, &policy).await?;
     let mut tx = state.db.begin().await?;
@@ -765,8 +731,7 @@ pub async fn confirm_claim(state: &AppState, caller: &Caller, claim_id: i64) -> 
         .iter()
         .map(ClaimRow::facts)
         .collect();
-    let c = decide_confirmation(&policy, now, &claim.facts(), &others, &confirmer)
-        .map_err(|r| ApiError::refused(r).in_lang(lang))?;
+    let c = decide_confirmation(&policy, now, &claim.facts(), &others, &confirmer)?;
     let row = claims::confirm(
         &mut tx,
         caller.tenant_id,
@@ -793,21 +758,19 @@ pub async fn confirm_claim(state: &AppState, caller: &Caller, claim_id: i64) -> 
         },
     )
     .await?;
-    let row = crate::events::confirmed(&mut tx, state, &policy, row, now)
-        .await
-        .map_err(|e| e.in_lang(lang))?;
+    let row = crate::events::confirmed(&mut tx, state, &policy, row, now).await?;
     let (row, _) = crate::lifecycle::settle(&mut tx, &policy, row, now).await?;
     tx.commit().await?;
     Ok(row)
 }
 
-pub async fn get_claim(state: &AppState, caller: &Caller, claim_id: i64) -> Result<ClaimRow, ApiError> {
+pub async fn get_claim(state: &AppState, caller: &Caller, claim_id: i64) -> Result<ClaimRow, Failure> {
     let policy = state.policy(caller.tenant_id).await?;
     caller.require(&policy, Permission::CustomersRead)?;
     let view = crate::visibility::view(state, caller, &policy).await?;
     claims::get(&state.db, caller.tenant_id, claim_id, &view)
         .await
-        .map_err(|_| ApiError::not_found(Text::new("找不到该登记", "No such claim")).in_lang(caller.lang))
+        .map_err(|_| Failure::not_found(Text::new("找不到该登记", "No such claim")))
 }
 
 /// Records a follow-up on a customer.
@@ -818,7 +781,7 @@ pub async fn add_activity(
     channel: &str,
     at: Option<Timestamp>,
     note: Option<String>,
-) -> Result<activities::ActivityRow, ApiError> {
+) -> Result<activities::ActivityRow, Failure> {
     add_activity_kind(state, caller, customer_id, channel, at, note, None).await
 }
 
@@ -832,30 +795,28 @@ pub async fn add_activity_kind(
     at: Option<Timestamp>,
     note: Option<String>,
     kind: Option<&str>,
-) -> Result<activities::ActivityRow, ApiError> {
+) -> Result<activities::ActivityRow, Failure> {
     let policy = state.policy(caller.tenant_id).await?;
-    let lang = caller.lang;
     caller.require(&policy, Permission::ActivitiesCreate)?;
     let channel = Channel::parse(channel)
         .filter(|c| policy.activities.channels.contains(c))
         .ok_or_else(|| {
             let known: Vec<&str> = policy.activities.channels.iter().map(|c| c.as_str()).collect();
-            ApiError::bad_request(
+            Failure::invalid(
                 "invalid_channel",
                 Text::new(
                     format!("跟进方式须为：{}", known.join("、")),
                     format!("channel must be one of: {}", known.join(", ")),
                 ),
             )
-            .in_lang(lang)
         })?;
-    let note = clean(note, 2000, "note", lang)?.unwrap_or_default();
+    let note = clean(note, 2000, "note")?.unwrap_or_default();
     let kind = kind.map(str::trim).filter(|k| !k.is_empty());
     if let Some(k) = kind
         && !policy.activities.kinds.iter().any(|x| x.id == k)
     {
         let known: Vec<&str> = policy.activities.kinds.iter().map(|x| x.id.as_str()).collect();
-        return Err(ApiError::bad_request(
+        return Err(Failure::invalid(
             "invalid_kind",
             Text::new(
                 if known.is_empty() {
@@ -869,13 +830,12 @@ pub async fn add_activity_kind(
                     format!("kind must be one of: {}", known.join(", "))
                 },
             ),
-        )
-        .in_lang(lang));
+        ));
     }
     let now = state.now();
     let at = at.unwrap_or(now);
     kehu_domain::policy::limits::check_past(&policy, "at", at, now, "activity_in_future")
-        .map_err(|r| ApiError::bad_request(r.code, r.text).in_lang(lang))?;
+        .map_err(|r| Failure::invalid(r.code, r.text))?;
     let view = crate::visibility::view(state, caller, &policy).await?;
     let mut tx = state.db.begin().await?;
     crate::visibility::lock_customer(&mut tx, &view, caller, customer_id).await?;
@@ -946,7 +906,7 @@ pub async fn activities(
     caller: &Caller,
     customer_id: i64,
     limit: i64,
-) -> Result<Vec<activities::ActivityRow>, ApiError> {
+) -> Result<Vec<activities::ActivityRow>, Failure> {
     let policy = state.policy(caller.tenant_id).await?;
     caller.require(&policy, Permission::CustomersRead)?;
     let view = crate::visibility::view(state, caller, &policy).await?;
@@ -961,7 +921,7 @@ pub async fn customer_history(
     customer_id: i64,
     cursor: Option<i64>,
     limit: i64,
-) -> Result<(Vec<history::EventRow>, Option<i64>), ApiError> {
+) -> Result<(Vec<history::EventRow>, Option<i64>), Failure> {
     let policy = state.policy(caller.tenant_id).await?;
     caller.require(&policy, Permission::HistoryRead)?;
     let view = crate::visibility::view(state, caller, &policy).await?;
@@ -982,40 +942,37 @@ pub async fn advance_clock(
     caller: &Caller,
     seconds: Option<i64>,
     to: Option<Timestamp>,
-) -> Result<(Timestamp, u64), ApiError> {
-    let lang = caller.lang;
+) -> Result<(Timestamp, u64), Failure> {
     if !state.clock.is_virtual() {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
+        return Err(Failure::conflict(
             "clock_not_virtual",
             Text::new(
                 "服务未以 --virtual-clock 启动，不能调整时间",
                 "The server runs on the real clock; start it with --virtual-clock",
             ),
-        )
-        .in_lang(lang));
+        ));
     }
     if !caller.is_admin() {
-        return Err(
-            ApiError::forbidden(Text::new("只有管理员可以调整时间", "Only an admin may move the clock")).in_lang(lang),
-        );
+        return Err(Failure::forbidden(Text::new(
+            "只有管理员可以调整时间",
+            "Only an admin may move the clock",
+        )));
     }
     let now = state.now();
     if let Some(t) = to {
-        kehu_domain::policy::limits::check_bounds("to", t).map_err(|r| ApiError::refused(r).in_lang(lang))?;
+        kehu_domain::policy::limits::check_bounds("to", t)?;
     }
     let delta_ms = match (seconds, to) {
         (Some(s), None) if (0..=100 * 365 * 86_400).contains(&s) => s * 1000,
         (None, Some(t)) if t >= now => t.as_millisecond() - now.as_millisecond(),
         _ => {
-            return Err(ApiError::bad_request(
+            return Err(Failure::invalid(
                 "invalid_advance",
                 Text::new(
                     "请给出 seconds（非负秒数）或 to（不早于现在的时间），二者选一",
                     "Give either `seconds` (not negative) or `to` (not before now), not both",
                 ),
-            )
-            .in_lang(lang));
+            ));
         }
     };
     let offset = state.clock.offset_ms() + delta_ms;

@@ -10,7 +10,7 @@ use kehu_store::history::{self, NewEvent};
 use kehu_store::snapshots::{self as store, NewSnapshot, SnapshotRow};
 
 use crate::auth::Caller;
-use crate::{ApiError, AppState};
+use crate::{AppState, Failure};
 
 /// Keeps a snapshot of the case's customer's profile and the case's fields, once per step
 /// (`subject`), with its history event.
@@ -20,7 +20,7 @@ pub(crate) async fn take(
     subject: &str,
     decision: &Decision,
     now: Timestamp,
-) -> Result<(), ApiError> {
+) -> Result<(), Failure> {
     let Some(customer_id) = row.customer_id else {
         return Ok(());
     };
@@ -59,7 +59,7 @@ pub(crate) async fn take(
 }
 
 /// The snapshots of a customer the caller sees, newest first.
-pub async fn list(state: &AppState, caller: &Caller, customer_id: i64) -> Result<Vec<SnapshotRow>, ApiError> {
+pub async fn list(state: &AppState, caller: &Caller, customer_id: i64) -> Result<Vec<SnapshotRow>, Failure> {
     let policy = state.policy(caller.tenant_id).await?;
     caller.require(&policy, Permission::CustomersRead)?;
     let view = crate::visibility::view(state, caller, &policy).await?;
@@ -67,11 +67,9 @@ pub async fn list(state: &AppState, caller: &Caller, customer_id: i64) -> Result
     Ok(store::for_customer(&state.db, caller.tenant_id, customer_id).await?)
 }
 
-fn missing(lang: kehu_domain::Lang) -> impl Fn(StoreError) -> ApiError {
+fn missing() -> impl Fn(StoreError) -> Failure {
     move |e| match e {
-        StoreError::NotFound => {
-            ApiError::not_found(Text::new("找不到该档案快照", "No such profile snapshot")).in_lang(lang)
-        }
+        StoreError::NotFound => Failure::not_found(Text::new("找不到该档案快照", "No such profile snapshot")),
         other => other.into(),
     }
 }
@@ -83,14 +81,14 @@ pub async fn compare(
     caller: &Caller,
     customer_id: i64,
     id: i64,
-) -> Result<(SnapshotRow, Vec<Difference>), ApiError> {
+) -> Result<(SnapshotRow, Vec<Difference>), Failure> {
     let policy = state.policy(caller.tenant_id).await?;
     caller.require(&policy, Permission::CustomersRead)?;
     let view = crate::visibility::view(state, caller, &policy).await?;
     let customer = crate::service::visible_customer(state, caller, &view, customer_id).await?;
     let snap = store::get(&state.db, caller.tenant_id, customer_id, id)
         .await
-        .map_err(missing(caller.lang))?;
+        .map_err(missing())?;
     let case = match snap.case_id {
         // The case as it is now (a rule reads it here, whoever may open it).
         Some(c) => match kehu_store::cases::get_any(&state.db, caller.tenant_id, c).await {

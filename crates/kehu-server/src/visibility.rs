@@ -8,11 +8,11 @@ use kehu_domain::policy::{RecordKind, Scope};
 use kehu_store::visibility::{Reach, View};
 
 use crate::auth::Caller;
-use crate::{ApiError, AppState};
+use crate::{AppState, Failure};
 
 /// The staff and units of the caller's unit and every unit below it (the `unit` scope); the
 /// caller alone when they belong to no unit.
-async fn unit_reach(state: &AppState, caller: &Caller) -> Result<Reach, ApiError> {
+async fn unit_reach(state: &AppState, caller: &Caller) -> Result<Reach, Failure> {
     let Some(unit) = caller.staff.unit_id else {
         return Ok(own_reach(caller));
     };
@@ -39,7 +39,7 @@ fn own_reach(caller: &Caller) -> Reach {
 
 /// What the caller sees, worked out once per request. Reads the org tree only when one of
 /// their scopes is `unit`.
-pub async fn view(state: &AppState, caller: &Caller, policy: &Policy) -> Result<View, ApiError> {
+pub async fn view(state: &AppState, caller: &Caller, policy: &Policy) -> Result<View, Failure> {
     if let Some(v) = caller.seen.get() {
         return Ok(v.clone());
     }
@@ -47,7 +47,7 @@ pub async fn view(state: &AppState, caller: &Caller, policy: &Policy) -> Result<
     Ok(caller.seen.get_or_init(|| v).clone())
 }
 
-async fn compute(state: &AppState, caller: &Caller, policy: &Policy) -> Result<View, ApiError> {
+async fn compute(state: &AppState, caller: &Caller, policy: &Policy) -> Result<View, Failure> {
     if caller.is_admin() {
         return Ok(View::all());
     }
@@ -114,7 +114,7 @@ async fn seated(
     state: &AppState,
     caller: &Caller,
     policy: &Policy,
-) -> Result<Vec<(String, kehu_store::visibility::Mine)>, ApiError> {
+) -> Result<Vec<(String, kehu_store::visibility::Mine)>, Failure> {
     use kehu_domain::workflow::OWNER;
     if policy.scope(&caller.roles, RecordKind::Cases) != Scope::Own {
         return Ok(Vec::new());
@@ -155,7 +155,7 @@ async fn seated(
 }
 
 /// The caller's view with the policy loaded here (for handlers that have no policy at hand).
-pub async fn view_of(state: &AppState, caller: &Caller) -> Result<View, ApiError> {
+pub async fn view_of(state: &AppState, caller: &Caller) -> Result<View, Failure> {
     let policy = state.policy(caller.tenant_id).await?;
     view(state, caller, &policy).await
 }
@@ -167,8 +167,8 @@ pub async fn lock_customer(
     view: &View,
     caller: &Caller,
     customer_id: i64,
-) -> Result<(), ApiError> {
+) -> Result<(), Failure> {
     kehu_store::claims::lock_customer_in_view(tx, caller.tenant_id, customer_id, view)
         .await
-        .map_err(crate::service::customer_missing(caller.lang))
+        .map_err(crate::service::customer_missing())
 }

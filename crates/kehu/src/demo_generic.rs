@@ -534,7 +534,7 @@ async fn open_cases(
                         break;
                     }
                     // Another opener may see this company (404), or a rule refuses (409).
-                    Err(e) if e.status.is_client_error() => {}
+                    Err(e) if e.kind != kehu_server::failure::Kind::Internal => {}
                     Err(e) => anyhow::bail!("seeding a case of {}: {}", wf.id, e.detail.en),
                 }
             }
@@ -655,7 +655,7 @@ async fn walk(
             };
             match kehu_server::cases::act(state, &me, id, &a.id, &given).await {
                 Ok(_) => return Ok(true),
-                Err(e) if e.status.is_client_error() => {}
+                Err(e) if e.kind != kehu_server::failure::Kind::Internal => {}
                 Err(e) => anyhow::bail!("seeding a step on case {id}: {}", e.detail.en),
             }
         }

@@ -508,7 +508,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let started = std::time::Instant::now();
             let fired = kehu_server::lifecycle::sweep(&state, state.now())
                 .await
-                .map_err(|e| anyhow::anyhow!("sweep failed: {}", e.to_json()))?;
+                .map_err(|e| anyhow::anyhow!("sweep failed: {e}"))?;
             let left = kehu_store::deadlines::count_due(&state.db, state.now()).await?;
             checkpoints.write(&db.database_url, &state.db).await?;
             println!(

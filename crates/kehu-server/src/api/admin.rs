@@ -282,7 +282,6 @@ async fn advance_clock(
                 "invalid_time",
                 Text::new("to 须为带时区的 RFC 3339 时间", "`to` must be RFC 3339 with an offset"),
             )
-            .in_lang(caller.lang)
         })?),
     };
     let (now, fired) = service::advance_clock(&state, &caller, b.seconds, to).await?;

@@ -68,7 +68,7 @@ async fn get_ranking(
 ) -> Result<Json<RankingOut>, ApiError> {
     let (policy, ranked) = cases::ranking(&state, &caller, &workflow_id, &ranking_id).await?;
     let lang = caller.lang;
-    let wf = cases::workflow_of(&policy, &workflow_id, lang)?;
+    let wf = cases::workflow_of(&policy, &workflow_id)?;
     let r = wf
         .rankings
         .iter()
@@ -700,7 +700,7 @@ pub struct CaseQuery {
 
 /// A `true`/`false` query parameter (absent or empty: false); anything else is refused with
 /// `code`.
-fn flag(v: Option<&str>, name: &str, code: &'static str, lang: Lang) -> Result<bool, ApiError> {
+fn flag(v: Option<&str>, name: &str, code: &'static str) -> Result<bool, ApiError> {
     match v {
         None | Some("") | Some("false") => Ok(false),
         Some("true") => Ok(true),
@@ -710,8 +710,7 @@ fn flag(v: Option<&str>, name: &str, code: &'static str, lang: Lang) -> Result<b
                 format!("{name} 应为 true 或 false"),
                 format!("{name} must be true or false"),
             ),
-        )
-        .in_lang(lang)),
+        )),
     }
 }
 
@@ -724,15 +723,15 @@ async fn list_cases(
     ApiQuery(q): ApiQuery<CaseQuery>,
 ) -> Result<Json<CasePage>, ApiError> {
     let lang = caller.lang;
-    let limit = super::parse_limit(q.limit.as_deref(), lang)?;
+    let limit = super::parse_limit(q.limit.as_deref())?;
     let filter = kehu_store::cases::Filter {
         workflow: q.workflow.filter(|w| !w.is_empty()),
         state: q.state.filter(|s| !s.is_empty()),
-        customer_id: super::parse_customer_id(q.customer_id.as_deref(), lang)?,
-        overdue: flag(q.overdue.as_deref(), "overdue", "invalid_overdue", lang)?,
-        involving: flag(q.mine.as_deref(), "mine", "invalid_mine", lang)?.then(|| caller.id()),
-        linked_from: super::parse_id_param(q.linked_from.as_deref(), "linked_from", "invalid_linked_from", lang)?,
-        before: super::parse_cursor(q.cursor.as_deref(), lang)?,
+        customer_id: super::parse_customer_id(q.customer_id.as_deref())?,
+        overdue: flag(q.overdue.as_deref(), "overdue", "invalid_overdue")?,
+        involving: flag(q.mine.as_deref(), "mine", "invalid_mine")?.then(|| caller.id()),
+        linked_from: super::parse_id_param(q.linked_from.as_deref(), "linked_from", "invalid_linked_from")?,
+        before: super::parse_cursor(q.cursor.as_deref())?,
     };
     let views = cases::list(&state, &caller, &filter, limit + 1).await?;
     let more = views.len() as i64 > limit;
@@ -880,8 +879,7 @@ async fn take_action(
     Path((id, action)): Path<(String, String)>,
     super::OptionalJson(b): super::OptionalJson<ActionBody>,
 ) -> Result<Json<CaseOut>, ApiError> {
-    let lang = caller.lang;
-    let id = id.parse::<i64>().map_err(|_| cases::not_found(lang))?;
+    let id = id.parse::<i64>().map_err(|_| cases::not_found())?;
     let given = workflow::Given {
         fields: &b.fields,
         answers: &b.answers,

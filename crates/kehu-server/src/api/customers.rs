@@ -109,8 +109,8 @@ async fn list_customers(
     caller: Caller,
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Json<CustomerPage>, ApiError> {
-    let limit = q.limit(caller.lang)?;
-    let cursor = q.cursor(caller.lang)?;
+    let limit = q.limit()?;
+    let cursor = q.cursor()?;
     let text = q.q.as_deref().unwrap_or("");
     let (items, next) = service::search_customers(&state, &caller, text, cursor, limit).await?;
     Ok(Json(CustomerPage {
@@ -180,7 +180,6 @@ async fn register_claim(
                     "`contact_at` must be RFC 3339 with an offset",
                 ),
             )
-            .in_lang(caller.lang)
         })?),
     };
     let row = service::register_claim_at(&state, &caller, id, b.staff_id, contact_at, b.event_id).await?;
@@ -247,7 +246,6 @@ async fn add_activity(
                 "invalid_time",
                 Text::new("时间须为带时区的 RFC 3339 格式", "`at` must be RFC 3339 with an offset"),
             )
-            .in_lang(caller.lang)
         })?),
     };
     let row = service::add_activity_kind(&state, &caller, id, &b.channel, at, b.note, b.kind.as_deref()).await?;
@@ -278,8 +276,8 @@ async fn customer_history(
     Id(id): Id,
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Json<EventPage>, ApiError> {
-    let limit = q.limit(caller.lang)?;
-    let cursor = q.cursor(caller.lang)?;
+    let limit = q.limit()?;
+    let cursor = q.cursor()?;
     let (rows, next) = service::customer_history(&state, &caller, id, cursor, limit).await?;
     Ok(Json(EventPage {
         items: rows.iter().map(|e| EventOut::new(e, caller.lang)).collect(),

@@ -116,7 +116,6 @@ async fn create_event(
     caller: Caller,
     ApiJson(b): ApiJson<NewEventBody>,
 ) -> Result<(StatusCode, Json<EventOut>), ApiError> {
-    let lang = caller.lang;
     let starts_at: jiff::Timestamp = b.starts_at.parse().map_err(|_| {
         ApiError::bad_request(
             "invalid_time",
@@ -125,7 +124,6 @@ async fn create_event(
                 "`starts_at` must be RFC 3339 with an offset",
             ),
         )
-        .in_lang(lang)
     })?;
     let session = Session::parse(&b.session).ok_or_else(|| {
         ApiError::bad_request(
@@ -135,7 +133,6 @@ async fn create_event(
                 "`session` must be `afternoon` or `evening`",
             ),
         )
-        .in_lang(lang)
     })?;
     let row = events::create(
         &state,

@@ -97,7 +97,7 @@ async fn get_inbox(
     ApiQuery(q): ApiQuery<InboxQuery>,
 ) -> Result<Json<InboxOut>, ApiError> {
     let lang = caller.lang;
-    let limit = super::parse_limit(q.limit.as_deref(), lang)?;
+    let limit = super::parse_limit(q.limit.as_deref())?;
     let only = match q.kind.as_deref().filter(|k| !k.is_empty()) {
         None => None,
         Some(k) => Some(Kind::parse(k).ok_or_else(|| {
@@ -109,7 +109,6 @@ async fn get_inbox(
                     format!("kind must be one of {}", known.join(", ")),
                 ),
             )
-            .in_lang(lang)
         })?),
     };
     let inbox = inbox::of(&state, &caller, only, limit as usize).await?;

@@ -21,7 +21,6 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::auth::lang_of;
 use crate::{ApiError, AppState};
 
 #[derive(OpenApi)]
@@ -86,14 +85,13 @@ pub struct ApiJson<T>(pub T);
 
 /// Reads a JSON object into `T`, or the problem to answer: `invalid_body` (422) for anything
 /// that is not one object of the right shape.
-pub fn parse_object<T: DeserializeOwned>(bytes: &[u8], lang: kehu_domain::Lang) -> Result<T, ApiError> {
+pub fn parse_object<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let invalid = |en: String| {
         ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_body",
             Text::new(format!("请求内容无效：{en}"), format!("Invalid request body: {en}")),
         )
-        .in_lang(lang)
     };
     if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err(invalid("the body must be a JSON object `{...}`".into()));
@@ -118,14 +116,10 @@ fn is_json(req: &Request) -> bool {
 }
 
 /// The body's bytes, or the problem: 413 past the body limit, 422 when it cannot be read.
-async fn body_bytes<S: Send + Sync>(
-    req: Request,
-    state: &S,
-    lang: kehu_domain::Lang,
-) -> Result<axum::body::Bytes, ApiError> {
+async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<axum::body::Bytes, ApiError> {
     axum::body::Bytes::from_request(req, state).await.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            crate::edge::problem_for_status(StatusCode::PAYLOAD_TOO_LARGE).in_lang(lang)
+            crate::edge::problem_for_status(StatusCode::PAYLOAD_TOO_LARGE)
         } else {
             ApiError::bad_request(
                 "invalid_body",
@@ -134,30 +128,27 @@ async fn body_bytes<S: Send + Sync>(
                     format!("Invalid request body: {}", e.body_text()),
                 ),
             )
-            .in_lang(lang)
         }
     })
 }
 
-fn not_json(lang: kehu_domain::Lang) -> ApiError {
+fn not_json() -> ApiError {
     ApiError::new(
         StatusCode::UNSUPPORTED_MEDIA_TYPE,
         "unsupported_media_type",
         Text::new("请求内容须为 application/json", "The body must be application/json"),
     )
-    .in_lang(lang)
 }
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let lang = crate::auth::lang_of_headers(req.uri(), req.headers());
         if !is_json(&req) {
-            return Err(not_json(lang));
+            return Err(not_json());
         }
-        let bytes = body_bytes(req, state, lang).await?;
-        parse_object(&bytes, lang).map(ApiJson)
+        let bytes = body_bytes(req, state).await?;
+        parse_object(&bytes).map(ApiJson)
     }
 }
 
@@ -169,17 +160,16 @@ impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for OptionalJ
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let lang = crate::auth::lang_of_headers(req.uri(), req.headers());
         let declared = req.headers().contains_key(axum::http::header::CONTENT_TYPE);
         let json = is_json(&req);
-        let bytes = body_bytes(req, state, lang).await?;
+        let bytes = body_bytes(req, state).await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(OptionalJson(T::default()));
         }
         if declared && !json {
-            return Err(not_json(lang));
+            return Err(not_json());
         }
-        parse_object(&bytes, lang).map(OptionalJson)
+        parse_object(&bytes).map(OptionalJson)
     }
 }
 
@@ -200,7 +190,6 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
                     "invalid_query",
                     Text::new(format!("查询参数无效：{why}"), format!("Invalid query string: {why}")),
                 )
-                .in_lang(lang_of(parts))
             })
     }
 }
@@ -212,13 +201,12 @@ impl<S: Send + Sync> FromRequestParts<S> for Id {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let lang = lang_of(parts);
         let axum::extract::Path(raw) = axum::extract::Path::<String>::from_request_parts(parts, state)
             .await
-            .map_err(|_| ApiError::not_found(Text::new("找不到该记录", "No such record")).in_lang(lang))?;
+            .map_err(|_| ApiError::not_found(Text::new("找不到该记录", "No such record")))?;
         raw.parse::<i64>()
             .map(Id)
-            .map_err(|_| ApiError::not_found(Text::new("找不到该记录", "No such record")).in_lang(lang))
+            .map_err(|_| ApiError::not_found(Text::new("找不到该记录", "No such record")))
     }
 }
 
@@ -237,51 +225,46 @@ pub struct PageQuery {
 }
 
 /// A list's `?limit=`: 1 to 500, default 50.
-pub fn parse_limit(raw: Option<&str>, lang: kehu_domain::Lang) -> Result<i64, ApiError> {
+pub fn parse_limit(raw: Option<&str>) -> Result<i64, ApiError> {
     match raw.map(|l| l.parse::<i64>()) {
         None => Ok(50),
         Some(Ok(n)) if (1..=500).contains(&n) => Ok(n),
         Some(_) => Err(ApiError::bad_request(
             "invalid_limit",
             Text::new("limit 须在 1 到 500 之间", "limit must be 1 to 500"),
-        )
-        .in_lang(lang)),
+        )),
     }
 }
 
 impl PageQuery {
-    pub fn limit(&self, lang: kehu_domain::Lang) -> Result<i64, ApiError> {
-        parse_limit(self.limit.as_deref(), lang)
+    pub fn limit(&self) -> Result<i64, ApiError> {
+        parse_limit(self.limit.as_deref())
     }
 
-    pub fn cursor(&self, lang: kehu_domain::Lang) -> Result<Option<i64>, ApiError> {
-        parse_cursor(self.cursor.as_deref(), lang)
+    pub fn cursor(&self) -> Result<Option<i64>, ApiError> {
+        parse_cursor(self.cursor.as_deref())
     }
 }
 
 /// A list's `?cursor=` that is an id: none when absent or empty, else `invalid_cursor`.
-pub fn parse_cursor(raw: Option<&str>, lang: kehu_domain::Lang) -> Result<Option<i64>, ApiError> {
+pub fn parse_cursor(raw: Option<&str>) -> Result<Option<i64>, ApiError> {
     match raw.filter(|c| !c.is_empty()) {
         None => Ok(None),
-        Some(c) => c.parse::<i64>().map(Some).map_err(|_| {
-            ApiError::bad_request("invalid_cursor", Text::new("cursor 无效", "Invalid cursor")).in_lang(lang)
-        }),
+        Some(c) => c
+            .parse::<i64>()
+            .map(Some)
+            .map_err(|_| ApiError::bad_request("invalid_cursor", Text::new("cursor 无效", "Invalid cursor"))),
     }
 }
 
 /// A query's `?customer_id=`: none when absent or empty, else `invalid_customer_id`.
-pub fn parse_customer_id(raw: Option<&str>, lang: kehu_domain::Lang) -> Result<Option<i64>, ApiError> {
-    parse_id_param(raw, "customer_id", "invalid_customer_id", lang)
+pub fn parse_customer_id(raw: Option<&str>) -> Result<Option<i64>, ApiError> {
+    parse_id_param(raw, "customer_id", "invalid_customer_id")
 }
 
 /// An optional query parameter `name` holding an id: absent or empty is none, anything but a
 /// whole number is refused with `code`.
-pub fn parse_id_param(
-    raw: Option<&str>,
-    name: &str,
-    code: &'static str,
-    lang: kehu_domain::Lang,
-) -> Result<Option<i64>, ApiError> {
+pub fn parse_id_param(raw: Option<&str>, name: &str, code: &'static str) -> Result<Option<i64>, ApiError> {
     match raw.filter(|c| !c.is_empty()) {
         None => Ok(None),
         Some(c) => c.parse::<i64>().map(Some).map_err(|_| {
@@ -289,7 +272,6 @@ pub fn parse_id_param(
                 code,
                 Text::new(format!("{name} 须为整数"), format!("{name} must be a whole number")),
             )
-            .in_lang(lang)
         }),
     }
 }

@@ -4,7 +4,7 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use kehu_domain::{Lang, Text};
+use kehu_domain::Text;
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -51,7 +51,7 @@ pub struct LoggedIn {
     pub csrf: String,
 }
 
-fn too_many(wait: u64, lang: Lang) -> ApiError {
+fn too_many(wait: u64) -> ApiError {
     ApiError::new(
         StatusCode::TOO_MANY_REQUESTS,
         "too_many_attempts",
@@ -60,17 +60,15 @@ fn too_many(wait: u64, lang: Lang) -> ApiError {
             format!("Too many failed logins; try again in {} minutes", wait.div_ceil(60)),
         ),
     )
-    .in_lang(lang)
     .with_extra("retry_after", wait.into())
 }
 
-fn bad_credentials(lang: Lang) -> ApiError {
+fn bad_credentials() -> ApiError {
     ApiError::new(
         StatusCode::UNAUTHORIZED,
         "bad_credentials",
         Text::new("用户名或密码不正确", "Wrong username or password"),
     )
-    .in_lang(lang)
 }
 
 /// Checks a username and password with throttling and opens a session. Shared by the API and
@@ -82,12 +80,11 @@ pub async fn log_in(
     password: &str,
     tenant: Option<&str>,
     addr: &str,
-    lang: Lang,
 ) -> Result<LoggedIn, ApiError> {
     let username = username.trim();
     let addr_key = auth::addr_key(addr);
     if let Err(wait) = auth::throttled(state, &addr_key, auth::MAX_PER_ADDRESS).await? {
-        return Err(too_many(wait, lang));
+        return Err(too_many(wait));
     }
     // A NUL cannot be in a stored name or password (and PostgreSQL refuses it in a query).
     let mut candidates = if username.contains('\0') || password.contains('\0') || username.len() > 64 {
@@ -115,7 +112,7 @@ pub async fn log_in(
     if open.is_empty() {
         auth::verify_dummy(password);
         if let Some(wait) = locked {
-            return Err(too_many(wait, lang));
+            return Err(too_many(wait));
         }
     }
     // The same username may exist in several tenants (the company field is optional): the one
@@ -133,7 +130,7 @@ pub async fn log_in(
         );
         auth::count_failure(state, &keys).await?;
         tracing::info!(login.username = username, "login refused");
-        return Err(bad_credentials(lang));
+        return Err(bad_credentials());
     }
     let staff = matching.remove(0);
     kehu_store::auth::clear_failures(&state.db, &auth::user_key(staff.tenant_id, username)).await?;
@@ -156,12 +153,10 @@ pub async fn log_in(
     ))]
 async fn login(
     State(state): State<AppState>,
-    uri: axum::http::Uri,
     ext: axum::http::Extensions,
     headers: HeaderMap,
     ApiJson(body): ApiJson<LoginBody>,
 ) -> Result<Response, ApiError> {
-    let lang = auth::lang_of_headers(&uri, &headers);
     let client = state.edge.client(&ext, &headers);
     let li = log_in(
         &state,
@@ -169,7 +164,6 @@ async fn login(
         &body.password,
         body.tenant.as_deref(),
         &client.addr,
-        lang,
     )
     .await?;
     let mut res = axum::Json(SessionOut {
@@ -255,7 +249,6 @@ async fn create_token(
     headers: HeaderMap,
     ApiJson(body): ApiJson<TokenBody>,
 ) -> Result<(StatusCode, axum::Json<TokenOut>), ApiError> {
-    let lang = caller.lang;
     let name = body.name.trim();
     if name.is_empty() || name.chars().count() > 100 || crate::service::has_control(name) {
         return Err(ApiError::bad_request(
@@ -264,8 +257,7 @@ async fn create_token(
                 "请填写令牌名称（最多 100 个字符）",
                 "A token name is required (at most 100 characters)",
             ),
-        )
-        .in_lang(lang));
+        ));
     }
     let days = body.expires_in_days.unwrap_or(TOKEN_DAYS_DEFAULT);
     if !(1..=TOKEN_DAYS_MAX).contains(&days) {
@@ -275,8 +267,7 @@ async fn create_token(
                 format!("expires_in_days 须在 1 到 {TOKEN_DAYS_MAX} 之间"),
                 format!("expires_in_days must be 1 to {TOKEN_DAYS_MAX}"),
             ),
-        )
-        .in_lang(lang));
+        ));
     }
     if !caller.logged_in_within(FRESH_LOGIN) {
         let Some(password) = body.password.as_deref() else {
@@ -287,20 +278,19 @@ async fn create_token(
                     "创建令牌需要再次输入密码（或在 10 分钟内重新登录）",
                     "Minting a token needs your password again (or a login within the last 10 minutes)",
                 ),
-            )
-            .in_lang(lang));
+            ));
         };
         // A wrong password here counts like a failed login, so tokens cannot be used to guess.
         let user_key = auth::user_key(caller.tenant_id, &caller.staff.username);
         let addr_key = auth::addr_key(&state.edge.client(&ext, &headers).addr);
         for (key, max) in [(&user_key, auth::MAX_PER_USERNAME), (&addr_key, auth::MAX_PER_ADDRESS)] {
             if let Err(wait) = auth::throttled(&state, key, max).await? {
-                return Err(too_many(wait, lang));
+                return Err(too_many(wait));
             }
         }
         if password.contains('\0') || !auth::verify_password(password, &caller.staff.password_hash) {
             auth::count_failure(&state, &[user_key, addr_key]).await?;
-            return Err(bad_credentials(lang));
+            return Err(bad_credentials());
         }
     }
     let token = auth::random_token();
@@ -380,9 +370,7 @@ async fn revoke_token(State(state): State<AppState>, caller: Caller, Id(id): Id)
     )
     .await
     .map_err(|e| match e {
-        kehu_store::StoreError::NotFound => {
-            ApiError::not_found(Text::new("找不到该令牌", "No such token")).in_lang(caller.lang)
-        }
+        kehu_store::StoreError::NotFound => ApiError::not_found(Text::new("找不到该令牌", "No such token")),
         e => e.into(),
     })?;
     Ok(StatusCode::NO_CONTENT)

@@ -96,7 +96,7 @@ async fn snapshot(
     Path((id, snapshot_id)): Path<(String, String)>,
 ) -> Result<Json<SnapshotCompared>, ApiError> {
     let lang = caller.lang;
-    let not_found = || ApiError::not_found(kehu_domain::Text::new("找不到该记录", "No such record")).in_lang(lang);
+    let not_found = || ApiError::not_found(kehu_domain::Text::new("找不到该记录", "No such record"));
     let id = id.parse::<i64>().map_err(|_| not_found())?;
     let snapshot_id = snapshot_id.parse::<i64>().map_err(|_| not_found())?;
     let (row, lines) = crate::snapshots::compare(&state, &caller, id, snapshot_id).await?;

@@ -109,11 +109,10 @@ async fn list_claims(
     caller: Caller,
     ApiQuery(q): ApiQuery<ClaimQuery>,
 ) -> Result<Json<ClaimStandingList>, ApiError> {
-    let lang = caller.lang;
-    let staff_id = int(q.staff_id.as_deref(), "staff_id", lang)?;
+    let staff_id = int(q.staff_id.as_deref(), "staff_id")?;
     let limit = match q.limit.as_deref() {
         None => 100,
-        raw => super::parse_limit(raw, lang)?,
+        raw => super::parse_limit(raw)?,
     };
     let rows = lifecycle::list_claims(&state, &caller, staff_id, q.view.as_deref(), limit).await?;
     Ok(Json(ClaimStandingList {
@@ -280,7 +279,7 @@ pub struct LedgerQuery {
     pub cursor: Option<String>,
 }
 
-fn int(s: Option<&str>, field: &'static str, lang: Lang) -> Result<Option<i64>, ApiError> {
+fn int(s: Option<&str>, field: &'static str) -> Result<Option<i64>, ApiError> {
     match s.filter(|s| !s.is_empty()) {
         None => Ok(None),
         Some(s) => s.parse().map(Some).map_err(|_| {
@@ -288,7 +287,6 @@ fn int(s: Option<&str>, field: &'static str, lang: Lang) -> Result<Option<i64>, 
                 "invalid_field",
                 Text::new(format!("{field} 须为整数"), format!("{field} must be a whole number")),
             )
-            .in_lang(lang)
         }),
     }
 }
@@ -302,9 +300,9 @@ async fn list_ledger(
     ApiQuery(q): ApiQuery<LedgerQuery>,
 ) -> Result<Json<LedgerPage>, ApiError> {
     let lang = caller.lang;
-    let limit = super::parse_limit(q.limit.as_deref(), lang)?;
-    let staff_id = int(q.staff_id.as_deref(), "staff_id", lang)?;
-    let cursor = int(q.cursor.as_deref(), "cursor", lang)?;
+    let limit = super::parse_limit(q.limit.as_deref())?;
+    let staff_id = int(q.staff_id.as_deref(), "staff_id")?;
+    let cursor = int(q.cursor.as_deref(), "cursor")?;
     let rows = crate::ledger::list(&state, &caller, staff_id, q.period.as_deref(), cursor, limit + 1).await?;
     let policy = state.policy(caller.tenant_id).await?;
     let more = rows.len() as i64 > limit;
@@ -353,8 +351,7 @@ async fn add_ledger_entry(
                     "请给出 staff_id 或 customer_id 二者之一",
                     "Give either staff_id or customer_id",
                 ),
-            )
-            .in_lang(caller.lang));
+            ));
         }
     };
     let row = crate::ledger::add_manual_referring(
@@ -557,16 +554,13 @@ async fn pool_customers(
     axum::extract::Path(pool): axum::extract::Path<String>,
     ApiQuery(q): ApiQuery<PoolQuery>,
 ) -> Result<Json<PooledPage>, ApiError> {
-    let lang = caller.lang;
-    let limit = super::parse_limit(q.limit.as_deref(), lang)?;
+    let limit = super::parse_limit(q.limit.as_deref())?;
     let after = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
         None => None,
         Some(c) => Some(
             c.split_once('.')
                 .and_then(|(a, b)| Some((a.parse::<i64>().ok()?, b.parse::<i64>().ok()?)))
-                .ok_or_else(|| {
-                    ApiError::bad_request("invalid_cursor", Text::new("cursor 无效", "Invalid cursor")).in_lang(lang)
-                })?,
+                .ok_or_else(|| ApiError::bad_request("invalid_cursor", Text::new("cursor 无效", "Invalid cursor")))?,
         ),
     };
     let rows = lifecycle::pool_customers(&state, &caller, &pool, after, limit + 1).await?;
@@ -736,8 +730,8 @@ async fn cadence(
     ApiQuery(q): ApiQuery<CadenceQuery>,
 ) -> Result<Json<CadenceList>, ApiError> {
     let lang = caller.lang;
-    let staff_id = int(q.staff_id.as_deref(), "staff_id", lang)?;
-    let unit_id = int(q.unit_id.as_deref(), "unit_id", lang)?;
+    let staff_id = int(q.staff_id.as_deref(), "staff_id")?;
+    let unit_id = int(q.unit_id.as_deref(), "unit_id")?;
     let show = q.show.as_deref().unwrap_or("");
     let everyone = show.split(',').any(|s| s == "everyone");
     let all = show.split(',').any(|s| s == "all");

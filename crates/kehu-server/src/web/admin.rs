@@ -19,7 +19,7 @@ use super::customers::{ErrorBox, parse_id};
 use super::{Chrome, OrPage, PageCaller, PageResult, csrf_ok, csrf_refused, render, see_other};
 use crate::auth::Caller;
 use crate::organisation::{self, NewStaffInput, StaffEdit};
-use crate::{ApiError, AppState};
+use crate::{ApiError, AppState, Failure};
 
 /// Deeper units are drawn at this indent; the tree stays readable on a phone.
 const MAX_DEPTH: usize = 6;
@@ -139,8 +139,7 @@ async fn load(state: &AppState, caller: &Caller, c: Chrome) -> Result<OrgPage, A
         return Err(ApiError::forbidden(Text::new(
             "只有可以管理单位或员工的角色可以打开此页",
             "Only roles that manage units or staff may open this page",
-        ))
-        .in_lang(lang));
+        )));
     }
     let (org, rows) = organisation::org(state, caller.tenant_id).await?;
     let staff_rows = kehu_store::staff::list(&state.db, caller.tenant_id).await?;
@@ -244,13 +243,13 @@ pub async fn page(State(state): State<AppState>, mut pc: PageCaller, Query(q): Q
 
 /// The page again with the refusal's reason, the add forms as they were posted and the edit
 /// form that was refused open.
-async fn refused(state: &AppState, mut pc: PageCaller, e: &ApiError, f: AddForms, open: String) -> PageResult {
+async fn refused(state: &AppState, mut pc: PageCaller, e: &Failure, f: AddForms, open: String) -> PageResult {
     pc.c.nav = "org";
     let mut page = load(state, &pc.caller, pc.c.clone()).await.or_page(&pc.c)?;
     page.error = Some(ErrorBox::new(e, pc.c.lang));
     page.f = f;
     page.open = open;
-    Ok(render(e.status, &page))
+    Ok(render(crate::error::status_of(e.kind), &page))
 }
 
 /// A posted form's fields in order; role checkboxes repeat their name.

@@ -19,7 +19,7 @@ use super::claims::{Left, time_left};
 use super::customers::{ErrorBox, parse_id};
 use super::{Chrome, OrPage, PageCaller, PageResult, csrf_ok, csrf_refused, render, see_other};
 use crate::cases::{self, CaseView};
-use crate::{ApiError, AppState};
+use crate::{ApiError, AppState, Failure};
 
 const LIMIT: i64 = 100;
 
@@ -431,7 +431,7 @@ fn posted_fields(
     wf: &Workflow,
     form: &[(String, String)],
     settable: &dyn Fn(&FieldDef) -> bool,
-) -> Result<Map<String, Value>, ApiError> {
+) -> Result<Map<String, Value>, Failure> {
     let mut out = Map::new();
     for f in wf.fields.iter().filter(|f| settable(f)) {
         let raw = form
@@ -444,7 +444,7 @@ fn posted_fields(
             (FieldKind::Money, Some(v)) => match parse_yuan(v) {
                 Some(fen) => Value::from(fen),
                 None => {
-                    return Err(ApiError::bad_request(
+                    return Err(Failure::invalid(
                         "invalid_field",
                         Text::new(
                             format!("「{}」应为金额（元），例如 80000 或 80000.50", f.name.zh),
@@ -454,7 +454,7 @@ fn posted_fields(
                 }
             },
             (FieldKind::Amounts, Some(v)) => Value::Object(parse_amounts(v).ok_or_else(|| {
-                ApiError::bad_request(
+                Failure::invalid(
                     "invalid_field",
                     Text::new(
                         format!("「{}」每行写一项：名目和金额（元），例如：差旅费 5000", f.name.zh),
@@ -468,7 +468,7 @@ fn posted_fields(
             (FieldKind::Number | FieldKind::Staff, Some(v)) => match v.parse::<i64>() {
                 Ok(n) => Value::from(n),
                 Err(_) => {
-                    return Err(ApiError::bad_request(
+                    return Err(Failure::invalid(
                         "invalid_field",
                         Text::new(
                             format!("「{}」应为整数", f.name.zh),
@@ -764,7 +764,7 @@ async fn new_page(
 ) -> Result<NewPage, ApiError> {
     let lang = pc.c.lang;
     let policy = state.policy(pc.caller.tenant_id).await?;
-    let wf = cases::workflow_of(&policy, workflow_id, lang)?;
+    let wf = cases::workflow_of(&policy, workflow_id)?;
     let customer = match (wf.subject, customer_id) {
         (workflow::Subject::Customer, Some(id)) => {
             let v = crate::service::get_customer(state, &pc.caller, id).await?;
@@ -777,8 +777,7 @@ async fn new_page(
                     format!("「{}」从客户页面开启", wf.name.zh),
                     format!("A “{}” is opened from its customer's page", wf.name.en),
                 ),
-            )
-            .in_lang(lang));
+            ));
         }
         (workflow::Subject::None, _) => None,
     };
@@ -833,7 +832,7 @@ pub async fn open(
     let workflow_id = form_value(&form, "workflow").to_string();
     let customer_id = form_value(&form, "customer_id").parse::<i64>().ok();
     let policy = state.policy(pc.caller.tenant_id).await.or_page(&pc.c)?;
-    let wf = cases::workflow_of(&policy, &workflow_id, pc.c.lang).or_page(&pc.c)?;
+    let wf = cases::workflow_of(&policy, &workflow_id).or_page(&pc.c)?;
     let asked: Vec<&str> = wf.opening_fields().iter().map(|f| f.id.as_str()).collect();
     let opened = match posted_fields(wf, &form, &|f| asked.contains(&f.id.as_str())) {
         Ok(fields) => cases::open(&state, &pc.caller, &workflow_id, customer_id, &fields).await,
@@ -846,7 +845,7 @@ pub async fn open(
             let page = new_page(&state, &pc, &workflow_id, customer_id, &form, error)
                 .await
                 .or_page(&pc.c)?;
-            Ok(render(e.status, &page))
+            Ok(render(crate::error::status_of(e.kind), &page))
         }
     }
 }
@@ -947,7 +946,7 @@ async fn case_page(
     // A workflow a later policy removed: shown by the version the case was opened under, read
     // only.
     let (policy, retired) = cases::policy_of(state, r).await?;
-    let wf = cases::workflow_of(&policy, &r.workflow, lang)?;
+    let wf = cases::workflow_of(&policy, &r.workflow)?;
     let now = state.now();
     let facts = r.facts(&v.steps);
     let case_fields = r.field_map();
@@ -1268,7 +1267,7 @@ pub async fn ranking(
     let (policy, ranked) = cases::ranking(&state, &pc.caller, &workflow_id, &ranking_id)
         .await
         .or_page(&pc.c)?;
-    let wf = cases::workflow_of(&policy, &workflow_id, lang).or_page(&pc.c)?;
+    let wf = cases::workflow_of(&policy, &workflow_id).or_page(&pc.c)?;
     let Some(r) = wf.rankings.iter().find(|r| r.id == ranking_id) else {
         return Err(ApiError::internal()).or_page(&pc.c);
     };
@@ -1383,7 +1382,7 @@ pub async fn act(
     }
     let v = cases::get(&state, &pc.caller, id).await.or_page(&pc.c)?;
     let policy = state.policy(pc.caller.tenant_id).await.or_page(&pc.c)?;
-    let wf = cases::workflow_of(&policy, &v.row.workflow, pc.c.lang).or_page(&pc.c)?;
+    let wf = cases::workflow_of(&policy, &v.row.workflow).or_page(&pc.c)?;
     let settable: Vec<String> = wf.action(&action).map(|a| a.fields.clone()).unwrap_or_default();
     let note = Some(form_value(&form, "note")).filter(|n| !n.trim().is_empty());
     let done = match posted_fields(wf, &form, &|f| settable.contains(&f.id)) {
@@ -1409,7 +1408,7 @@ pub async fn act(
         Err(e) => {
             let error = Some(ErrorBox::new(&e, pc.c.lang));
             let page = case_page(&state, &pc, id, &form, &action, error).await.or_page(&pc.c)?;
-            Ok(render(e.status, &page))
+            Ok(render(crate::error::status_of(e.kind), &page))
         }
     }
 }

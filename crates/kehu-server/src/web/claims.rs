@@ -435,7 +435,7 @@ pub async fn reassign(
         Err(e) => {
             let mut page = load_void(&state, &pc.caller, pc.c.clone()).await.or_page(&pc.c)?;
             page.error = Some(ErrorBox::new(&e, pc.c.lang));
-            Ok(render(e.status, &page))
+            Ok(render(crate::error::status_of(e.kind), &page))
         }
     }
 }

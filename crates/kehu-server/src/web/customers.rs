@@ -22,7 +22,7 @@ use super::{
 use crate::auth::Caller;
 use crate::i18n::{lookup, tr};
 use crate::service::{self, CustomerInput};
-use crate::{ApiError, AppState};
+use crate::{ApiError, AppState, Failure};
 
 const PAGE_SIZE: i64 = 50;
 
@@ -52,7 +52,7 @@ pub struct ErrorBox {
 }
 
 impl ErrorBox {
-    pub(super) fn new(e: &ApiError, lang: Lang) -> ErrorBox {
+    pub(super) fn new(e: &Failure, lang: Lang) -> ErrorBox {
         ErrorBox {
             detail: e.detail.get(lang).to_string(),
             rule: e.rule.clone(),
@@ -197,7 +197,7 @@ impl NewPage {
     }
 }
 
-fn require_create(state_policy: &kehu_domain::Policy, caller: &Caller) -> Result<(), ApiError> {
+fn require_create(state_policy: &kehu_domain::Policy, caller: &Caller) -> Result<(), Failure> {
     caller.require(state_policy, Permission::CustomersCreate)
 }
 
@@ -219,7 +219,7 @@ fn opt(s: &str) -> Option<String> {
 
 /// The matches a duplicate answer names, with their owners' names; a match the caller may
 /// open (one they see) links to its page.
-async fn duplicates(state: &AppState, caller: &Caller, e: &ApiError, lang: Lang) -> Vec<Dup> {
+async fn duplicates(state: &AppState, caller: &Caller, e: &Failure, lang: Lang) -> Vec<Dup> {
     let Some(list) = e
         .extra
         .as_ref()
@@ -302,7 +302,7 @@ pub async fn create(State(state): State<AppState>, mut pc: PageCaller, Form(f): 
                 };
                 page.error = Some(ErrorBox::new(&e, lang));
             }
-            Ok(render(e.status, &page))
+            Ok(render(crate::error::status_of(e.kind), &page))
         }
     }
 }
@@ -708,7 +708,7 @@ pub(super) async fn detail_with_error(
     state: &AppState,
     pc: &PageCaller,
     id: i64,
-    e: &ApiError,
+    e: &Failure,
     activity: Option<(String, String)>,
 ) -> Response {
     match load_detail(state, &pc.caller, pc.c.clone(), id).await {
@@ -720,9 +720,9 @@ pub(super) async fn detail_with_error(
                 }
                 page.note = note;
             }
-            render(e.status, &page)
+            render(crate::error::status_of(e.kind), &page)
         }
-        Err(_) => error_page(&pc.c, e),
+        Err(_) => super::failure_page(&pc.c, e),
     }
 }
 
@@ -767,7 +767,7 @@ pub async fn confirm(
         Ok(row) => Ok(see_other(&format!("/customers/{}?done=confirm", row.customer_id))),
         Err(e) => match service::get_claim(&state, &pc.caller, id).await {
             Ok(claim) => Ok(detail_with_error(&state, &pc, claim.customer_id, &e, None).await),
-            Err(_) => Err(error_page(&pc.c, &e).into()),
+            Err(_) => Err(super::failure_page(&pc.c, &e).into()),
         },
     }
 }
@@ -829,9 +829,9 @@ pub async fn cancel(
                 page.error = Some(ErrorBox::new(&e, pc.c.lang));
                 page.cancel_reason = f.reason;
                 page.cancel_claim = id;
-                Ok(render(e.status, &page))
+                Ok(render(crate::error::status_of(e.kind), &page))
             }
-            Err(_) => Err(error_page(&pc.c, &e).into()),
+            Err(_) => Err(super::failure_page(&pc.c, &e).into()),
         },
     }
 }
@@ -854,7 +854,7 @@ pub async fn confirm_follow_up(
         ))),
         Err(e) => match kehu_store::activities::get(&state.db, pc.caller.tenant_id, id).await {
             Ok(a) => Ok(detail_with_error(&state, &pc, a.customer_id, &e, None).await),
-            Err(_) => Err(error_page(&pc.c, &e).into()),
+            Err(_) => Err(super::failure_page(&pc.c, &e).into()),
         },
     }
 }
@@ -893,9 +893,9 @@ pub async fn update_profile(
                 page.error = Some(ErrorBox::new(&e, pc.c.lang));
                 page.grade_input = f.grade;
                 page.tags_input = f.tags;
-                Ok(render(e.status, &page))
+                Ok(render(crate::error::status_of(e.kind), &page))
             }
-            Err(_) => Err(error_page(&pc.c, &e).into()),
+            Err(_) => Err(super::failure_page(&pc.c, &e).into()),
         },
     }
 }

@@ -18,7 +18,7 @@ use super::customers::{ErrorBox, parse_id};
 use super::{Chrome, OrPage, PageCaller, PageResult, csrf_ok, csrf_refused, render, see_other};
 use crate::auth::Caller;
 use crate::events::{self, Schedule};
-use crate::{ApiError, AppState};
+use crate::{ApiError, AppState, Failure};
 
 struct DivisionLine {
     name: String,
@@ -129,7 +129,7 @@ async fn load(state: &AppState, caller: &Caller, c: Chrome, f: ScheduleForm) -> 
     let lang = c.lang;
     let policy = state.policy(caller.tenant_id).await?;
     let list = events::list(state, caller).await?;
-    let rules = kehu_domain::event::rules(&policy).map_err(|r| ApiError::refused(r).in_lang(lang))?;
+    let rules = kehu_domain::event::rules(&policy).map_err(ApiError::refused)?;
     let now = state.now();
     let events = list
         .iter()
@@ -210,16 +210,14 @@ pub async fn schedule(State(state): State<AppState>, pc: PageCaller, Form(f): Fo
         }
     }
     let result = match (parse_local(&policy, &f.starts_at), Session::parse(&f.session)) {
-        (None, _) => Err(ApiError::bad_request(
+        (None, _) => Err(Failure::invalid(
             "invalid_time",
             Text::new("请填写会议的日期和时间", "Give the event's date and time"),
-        )
-        .in_lang(lang)),
-        (_, None) => Err(ApiError::bad_request(
+        )),
+        (_, None) => Err(Failure::invalid(
             "invalid_session",
             Text::new("请选择下午场或晚场", "Choose afternoon or evening"),
-        )
-        .in_lang(lang)),
+        )),
         (Some(starts_at), Some(session)) => {
             events::create(
                 &state,
@@ -239,7 +237,7 @@ pub async fn schedule(State(state): State<AppState>, pc: PageCaller, Form(f): Fo
         Err(e) => {
             let mut page = load(&state, &pc.caller, c.clone(), f).await.or_page(&c)?;
             page.error = Some(ErrorBox::new(&e, lang));
-            Ok(render(e.status, &page))
+            Ok(render(crate::error::status_of(e.kind), &page))
         }
     }
 }
@@ -466,7 +464,7 @@ pub async fn file(
         Err(e) => {
             let mut page = load_event(&state, &pc.caller, c.clone(), id, None).await.or_page(&c)?;
             page.error = Some(ErrorBox::new(&e, c.lang));
-            Ok(render(e.status, &page))
+            Ok(render(crate::error::status_of(e.kind), &page))
         }
     }
 }
@@ -496,7 +494,7 @@ pub async fn check_in(
         Err(e) => {
             let mut page = load_event(&state, &pc.caller, c.clone(), id, None).await.or_page(&c)?;
             page.error = Some(ErrorBox::new(&e, c.lang));
-            Ok(render(e.status, &page))
+            Ok(render(crate::error::status_of(e.kind), &page))
         }
     }
 }

@@ -291,7 +291,7 @@ pub async fn add(State(state): State<AppState>, mut pc: PageCaller, Form(f): For
                 csrf: String::new(),
                 ..f
             };
-            Ok(render(e.status, &page))
+            Ok(render(crate::error::status_of(e.kind), &page))
         }
     }
 }
@@ -328,7 +328,7 @@ pub async fn reverse(
             page.error = Some(ErrorBox::new(&e, pc.c.lang));
             page.reverse_id = id;
             page.reverse_reason = f.reason;
-            Ok(render(e.status, &page))
+            Ok(render(crate::error::status_of(e.kind), &page))
         }
     }
 }

@@ -24,11 +24,11 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use kehu_domain::{Lang, Permission};
+use kehu_domain::{Lang, Permission, Text};
 
 use crate::auth::{self, Caller};
 use crate::i18n::tr;
-use crate::{ApiError, AppState};
+use crate::{ApiError, AppState, Failure};
 
 const CSS: &str = include_str!("../../assets/kehu.css");
 const JS: &str = include_str!("../../assets/kehu.js");
@@ -328,19 +328,28 @@ pub struct ErrorPage {
 
 /// An error as a page: the status, the reason in the page's language and the rule if one refused.
 pub fn error_page(c: &Chrome, e: &ApiError) -> Response {
-    let title = match e.status {
+    problem_page(c, e.status, &e.detail, e.rule.clone())
+}
+
+/// The error page of a use case's failure.
+pub fn failure_page(c: &Chrome, f: &Failure) -> Response {
+    problem_page(c, crate::error::status_of(f.kind), &f.detail, f.rule.clone())
+}
+
+fn problem_page(c: &Chrome, status: StatusCode, detail: &Text, rule: Option<String>) -> Response {
+    let title = match status {
         StatusCode::NOT_FOUND => tr("error.not_found", c.lang),
         StatusCode::FORBIDDEN => tr("error.forbidden", c.lang),
         _ => tr("error.title", c.lang),
     };
     render(
-        e.status,
+        status,
         &ErrorPage {
             c: c.clone(),
-            status: e.status.as_u16(),
+            status: status.as_u16(),
             title: title.to_string(),
-            detail: e.detail.get(c.lang).to_string(),
-            rule: e.rule.clone(),
+            detail: detail.get(c.lang).to_string(),
+            rule,
         },
     )
 }

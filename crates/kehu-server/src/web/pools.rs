@@ -110,8 +110,7 @@ async fn load(state: &AppState, caller: &Caller, c: Chrome, q: &PoolsQuery) -> R
                 "只有客户池的成员可以查看客户池",
                 "Only members of a pool see it",
             ))
-        }
-        .in_lang(lang));
+        });
     }
     let mut views = Vec::with_capacity(pools.len());
     for (p, n) in pools {
@@ -194,7 +193,7 @@ pub async fn claim(
                 .await
                 .or_page(&pc.c)?;
             page.error = Some(ErrorBox::new(&e, pc.c.lang));
-            Ok(render(e.status, &page))
+            Ok(render(crate::error::status_of(e.kind), &page))
         }
     }
 }

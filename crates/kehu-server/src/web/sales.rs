@@ -166,7 +166,7 @@ pub async fn record(
         return Err(csrf_refused(&pc.c).into());
     }
     let Some(amount) = fen(&f.amount) else {
-        let e = ApiError::bad_request(
+        let e = crate::Failure::invalid(
             "invalid_amount",
             Text::new("请填写大于零的成交金额（元）", "Give an amount in yuan, more than zero"),
         );
@@ -234,7 +234,7 @@ pub async fn consent(
     let helper = f.helper_id.trim().parse().unwrap_or(0);
     match sales::consent(&state, &pc.caller, id, customer, helper).await {
         Ok(_) => Ok(see_other(&format!("/events/{id}?done=consent"))),
-        Err(e) => Err(super::error_page(&pc.c, &e).into()),
+        Err(e) => Err(super::failure_page(&pc.c, &e).into()),
     }
 }
 

@@ -132,7 +132,7 @@ pub async fn login(State(state): State<AppState>, parts: Parts, Form(f): Form<Lo
     }
     let client = state.edge.client(&parts.extensions, &parts.headers);
     let tenant = Some(f.tenant.as_str()).filter(|t| !t.trim().is_empty());
-    match api_session::log_in(&state, &f.username, &f.password, tenant, &client.addr, lang).await {
+    match api_session::log_in(&state, &f.username, &f.password, tenant, &client.addr).await {
         Ok(li) => {
             let mut res = see_other(after_login(&f.next));
             let h = res.headers_mut();

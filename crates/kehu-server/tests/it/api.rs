@@ -50,6 +50,48 @@ both!(
     }
 );
 
+both!(
+    a_failure_is_told_in_the_language_of_the_request,
+    |app: TestApp| async move {
+        // A use case fails without choosing a language; the edge writes the problem in the
+        // request's language (`?lang=`, the `kehu_lang` cookie, `Accept-Language`), Chinese by default.
+        let (status, zh) = app.get("/api/v1/customers/999999", &app.admin).await;
+        assert_eq!(
+            (status, zh["code"].as_str()),
+            (StatusCode::NOT_FOUND, Some("not_found"))
+        );
+        assert_eq!(zh["detail"], "找不到该客户", "{zh}");
+        let (status, en) = app.get("/api/v1/customers/999999?lang=en", &app.admin).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(en["detail"], "No such customer", "{en}");
+        assert_eq!(
+            (en["code"].clone(), en["type"].clone()),
+            (zh["code"].clone(), zh["type"].clone())
+        );
+        let res = app
+            .raw(
+                Request::get("/api/v1/customers/999999")
+                    .header(header::COOKIE, &app.admin.cookie)
+                    .header(header::ACCEPT_LANGUAGE, "en-GB,en;q=0.9")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(
+            res.headers()[header::CONTENT_TYPE],
+            "application/problem+json",
+            "the answer stays problem JSON when it is written again"
+        );
+        assert_eq!(body_json(res).await["detail"], "No such customer");
+        // So is a request refused before any use case runs (nobody logged in).
+        let (_, logged_out) = app.call(Method::GET, "/api/v1/customers?lang=en", None, None).await;
+        assert_eq!(
+            logged_out["detail"], "Log in first, or send a valid API token",
+            "{logged_out}"
+        );
+    }
+);
+
 both!(wrong_passwords_are_refused_then_throttled, |app: TestApp| async move {
     let try_login = |pw: &'static str| {
         let app = &app;

@@ -146,6 +146,7 @@ pub fn decide(
         ),
     };
     Decision {
+        key: "assign.assigned".into(),
         rule: r.clone(),
         policy_version: policy.version,
         facts: json!({

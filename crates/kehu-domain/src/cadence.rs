@@ -105,6 +105,7 @@ pub fn visit_due(policy: &Policy, c: &Visited, now: Timestamp) -> Option<VisitDu
         due,
         overdue,
         decision: Decision {
+            key: "cadence.visit_due".into(),
             rule: rule.clone(),
             policy_version: policy.version,
             facts: json!({
@@ -153,6 +154,7 @@ pub fn duties_due(
                 ("未逾期", "not yet due")
             };
             let decision = Decision {
+                key: "cadence.duty_due".into(),
                 rule: d.rule.clone(),
                 policy_version: policy.version,
                 facts: json!({

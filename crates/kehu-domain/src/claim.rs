@@ -213,6 +213,7 @@ pub fn decide_registration(
                 status: ClaimStatus::Pending,
                 effective_at: None,
                 decision: Decision {
+                    key: "claim.pending".into(),
                     rule: conf.rule.clone(),
                     policy_version: policy.version,
                     facts,
@@ -237,6 +238,7 @@ pub fn decide_registration(
             status: ClaimStatus::Valid,
             effective_at: Some(now),
             decision: Decision {
+                key: "claim.valid".into(),
                 rule: policy.claims.rule.clone(),
                 policy_version: policy.version,
                 facts,
@@ -312,6 +314,7 @@ pub fn decide_submission(
         return Ok(Some(LateSubmission {
             penalty: None,
             decision: Decision {
+                key: "claim.late_within_grace".into(),
                 rule: rule.clone(),
                 policy_version: policy.version,
                 facts,
@@ -332,6 +335,7 @@ pub fn decide_submission(
     Ok(Some(LateSubmission {
         penalty: sub.penalty.clone(),
         decision: Decision {
+            key: "claim.late".into(),
             rule: rule.clone(),
             policy_version: policy.version,
             facts,
@@ -461,6 +465,7 @@ pub fn decide_confirmation(
         effective_at,
         role: role.clone(),
         decision: Decision {
+            key: "claim.confirmed".into(),
             rule: conf.rule.clone(),
             policy_version: policy.version,
             facts: json!({

@@ -74,6 +74,7 @@ pub fn decide_first_contact(
     Some((
         code.code.clone(),
         Decision {
+            key: "contact.late".into(),
             rule: fc.rule.clone(),
             policy_version: policy.version,
             facts: json!({

@@ -1,6 +1,7 @@
 //! A Decision is what every rule evaluation returns: the rule, the policy version, the facts it
 //! looked at and a sentence a user can read. Decisions are written to history unchanged.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -60,6 +61,11 @@ impl fmt::Display for RuleId {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Decision {
     pub rule: RuleId,
+    /// Which sentence this is (`case.moved`, `claim.valid`): stable across releases and
+    /// languages, so a reader can render its own text from the key and the facts. Decisions
+    /// written before keys existed read with an empty one.
+    #[serde(default)]
+    pub key: Cow<'static, str>,
     pub policy_version: u32,
     /// What the rule looked at, as named values (times in RFC 3339).
     pub facts: serde_json::Value,
@@ -72,6 +78,7 @@ impl Decision {
     pub fn to_json(&self, lang: Lang) -> serde_json::Value {
         serde_json::json!({
             "rule": self.rule,
+            "key": self.key,
             "policy_version": self.policy_version,
             "facts": self.facts,
             "text": self.text.get(lang),

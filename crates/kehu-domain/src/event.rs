@@ -276,6 +276,7 @@ pub fn decide_new_event(
     let at = policy.local_time(ev.starts_at);
     let first = r.window.before(ev.starts_at, &policy.tz);
     Ok(Decision {
+        key: "event.created".into(),
         rule: r.rule.clone(),
         policy_version: policy.version,
         facts: json!({
@@ -353,6 +354,7 @@ pub fn decide_filing(
         )
     };
     Ok(Decision {
+        key: "event.filed".into(),
         rule: r.rule.clone(),
         policy_version: policy.version,
         facts: json!({
@@ -419,6 +421,7 @@ pub fn decide_late(
     Some((
         code,
         Decision {
+            key: "event.late".into(),
             rule: r.rule.clone(),
             policy_version: policy.version,
             facts: json!({
@@ -469,6 +472,7 @@ pub fn decide_lost(policy: &Policy, ev: &EventFacts, held: &Invitation, other: &
     let (mine, theirs) = (name(held.unit_id), name(other.unit_id));
     let due = policy.local_time(held.due_at);
     Some(Decision {
+        key: "event.lost".into(),
         rule: r.rule.clone(),
         policy_version: policy.version,
         facts: json!({
@@ -570,6 +574,7 @@ pub fn decide_check_in(
         .unwrap_or("");
     let at = policy.local_time(now);
     Ok(Decision {
+        key: "event.checked_in".into(),
         rule: att.rule.clone(),
         policy_version: policy.version,
         facts: json!({

@@ -299,6 +299,7 @@ pub fn decide_manual(policy: &Policy, m: &ManualEntry<'_>) -> Result<Charge, Ref
         flag,
         period: month(policy, at),
         decision: Decision {
+            key: "ledger.entered".into(),
             rule: c.rule.clone(),
             policy_version: policy.version,
             facts: json!({
@@ -378,6 +379,7 @@ pub fn decide_reversal(
         flag: None,
         period: month(policy, now),
         decision: Decision {
+            key: "ledger.reversed".into(),
             rule,
             policy_version: policy.version,
             facts: json!({

@@ -304,6 +304,7 @@ fn lapse(
         at,
         status,
         decision: Decision {
+            key: "claim.lapsed".into(),
             rule: rule.clone(),
             policy_version: policy.version,
             facts: json!({
@@ -337,6 +338,7 @@ fn invalid_run(
         at,
         status: ClaimStatus::Void,
         decision: Decision {
+            key: "claim.void_run".into(),
             rule: rule.clone(),
             policy_version: policy.version,
             facts: json!({
@@ -473,6 +475,7 @@ pub fn decide_follow_up_confirmation(
         )
     };
     Ok(Decision {
+        key: "follow_up.confirmed".into(),
         rule: conf.rule.clone(),
         policy_version: policy.version,
         facts: json!({
@@ -553,6 +556,7 @@ pub fn decide_cancel(
     }
     let at = policy.local_time(now);
     Ok(Decision {
+        key: "claim.cancelled".into(),
         rule: action.rule.clone(),
         policy_version: policy.version,
         facts: json!({
@@ -654,6 +658,7 @@ pub fn decide_reassign(
     }
     let at = policy.local_time(now);
     Ok(Decision {
+        key: "claim.reassigned".into(),
         rule: action.rule.clone(),
         policy_version: policy.version,
         facts: json!({
@@ -702,6 +707,7 @@ pub fn decide_duplicate_penalty(
     Some((
         code.code.clone(),
         Decision {
+            key: "claim.duplicate_penalty".into(),
             rule: code.rule.clone(),
             policy_version: policy.version,
             facts: json!({

@@ -170,6 +170,7 @@ pub fn decide_ownership(policy: &Policy, claims: &[ClaimFacts]) -> Ownership {
         owner_id: winner.map(|c| c.staff_id),
         claim_id: winner.map(|c| c.id),
         decision: Decision {
+            key: "ownership.decided".into(),
             rule,
             policy_version: policy.version,
             facts,

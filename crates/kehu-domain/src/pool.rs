@@ -123,6 +123,7 @@ pub fn decide_pool_claim(
     decide_capacity(policy, holder, c.held)?;
     let at = policy.local_time(now);
     Ok(Decision {
+        key: "pool.claimed".into(),
         rule: rule.clone(),
         policy_version: policy.version,
         facts: json!({

@@ -141,6 +141,7 @@ pub fn decide_sale(
             staff_name: inviter.name.clone(),
             take_over: false,
             decision: Decision {
+                key: "sale.credited_to_inviter".into(),
                 rule: h.rule.clone(),
                 policy_version: policy.version,
                 facts: facts("current_inviter"),
@@ -177,6 +178,7 @@ pub fn decide_sale(
             staff_name: sale.closer.name.clone(),
             take_over,
             decision: Decision {
+                key: "sale.credited_to_closer".into(),
                 rule: r.clone(),
                 policy_version: policy.version,
                 facts: facts("closer_of_referral"),
@@ -215,6 +217,7 @@ pub fn decide_sale(
         staff_name: name,
         take_over: false,
         decision: Decision {
+            key: "sale.credited_to_owner".into(),
             rule: p.rule.clone(),
             policy_version: policy.version,
             facts: facts("owner"),
@@ -264,6 +267,7 @@ pub fn decide_consent(
         });
     }
     Ok(Decision {
+        key: "sale.consented".into(),
         rule: h.rule.clone(),
         policy_version: policy.version,
         facts: json!({ "inviter_id": by.id, "helper_id": helper.id, "customer": customer, "event": event }),
@@ -364,6 +368,7 @@ pub fn decide_credit_change(
     };
     Ok((
         Decision {
+            key: "sale.credit_changed".into(),
             rule: s.rule.clone(),
             policy_version: policy.version,
             facts: json!({ "by": by.id, "role": role, "to": to.id, "signed": all, "done": done, "reason": reason }),
@@ -405,6 +410,7 @@ pub fn decide_referral_attendance(policy: &Policy, r: &Referral<'_>, at: Timesta
     let code = p.new_customer.as_deref()?;
     let points = policy.ledger.code(code)?.points;
     let decision = Decision {
+        key: "sale.referral_attended".into(),
         rule: p.rule.clone(),
         policy_version: policy.version,
         facts: json!({ "referrer_id": r.referrer_id, "customer_id": r.customer_id, "event_id": r.event_id, "code": code }),
@@ -433,6 +439,7 @@ pub fn decide_referral_sale(policy: &Policy, r: &Referral<'_>, amount: i64, at: 
     }
     let points = policy.ledger.code(code)?.points * times;
     let decision = Decision {
+        key: "sale.referral_sold".into(),
         rule: p.rule.clone(),
         policy_version: policy.version,
         facts: json!({

@@ -721,6 +721,7 @@ pub fn rank(wf: &Workflow, r: &Ranking, cases: &[CaseFacts], version: u32) -> Ve
                 score: score.as_ref().ok().copied(),
                 flagged,
                 decision: Decision {
+                    key: "case.ranked".into(),
                     rule: r.rule.clone(),
                     policy_version: version,
                     facts: json!({
@@ -2132,6 +2133,7 @@ pub fn hand_over(
     HandOver {
         receiver: receiver.map(|r| r.id),
         decision: Decision {
+            key: "case.handed_over".into(),
             rule: step.rule.clone(),
             policy_version: step.policy_version,
             facts: json!({
@@ -2172,6 +2174,7 @@ pub fn hand_over_to(step: &Decision, (customer, from): (&str, &[(i64, String)]),
     HandOver {
         receiver: (!already).then_some(id),
         decision: Decision {
+            key: "case.handed_over_to".into(),
             rule: step.rule.clone(),
             policy_version: step.policy_version,
             facts: json!({
@@ -2372,6 +2375,7 @@ fn opening(
         overdue: None,
         effects,
         decision: Decision {
+            key: "case.opened".into(),
             rule: wf.rule.clone(),
             policy_version: version,
             facts,
@@ -2744,6 +2748,18 @@ pub fn decide(
         check_requires(wf, &to, &fields, &here_scope, &around.today)?;
     }
     let there = wf.state(&to).map(|s| s.name.clone()).unwrap_or_default();
+    // The message key: which of the engine's sentences this step's Decision says.
+    let key = if !disagreed.is_empty() {
+        "case.signed_otherwise"
+    } else if let (false, Signoff::Quorum(_)) = (left.is_empty(), a.signoff) {
+        "case.signed_toward_quorum"
+    } else if !left.is_empty() {
+        "case.signed"
+    } else if to != case.state {
+        "case.moved"
+    } else {
+        "case.took"
+    };
     let mut text = if !disagreed.is_empty() {
         let names: Vec<Text> = disagreed.iter().map(|f| wf.field_name(f)).collect();
         let names = Text::quoted_list(&names);
@@ -2896,6 +2912,7 @@ pub fn decide(
         fields,
         role,
         decision: Decision {
+            key: key.into(),
             rule: a.rule.clone(),
             policy_version: version,
             facts,
@@ -3189,6 +3206,7 @@ pub fn fire(
             },
             effects,
             decision: Decision {
+                key: "case.timer".into(),
                 rule: timer.rule.clone(),
                 policy_version: version,
                 text,
@@ -3703,6 +3721,7 @@ manual = false
             overdue: None,
             effects: Vec::new(),
             decision: Decision {
+                key: "case.took".into(),
                 rule: RuleId::parse("R90.1").unwrap(),
                 policy_version: 3,
                 facts: Value::Null,
@@ -4907,6 +4926,7 @@ effects = [{ register = "fields.target", assign_to = "consultant" }]
     #[test]
     fn r11_9_a_hand_over_goes_to_whoever_holds_fewest_outside_the_unit_and_says_why() {
         let step = Decision {
+            key: "case.handed_over".into(),
             rule: RuleId::parse("R11.9").unwrap(),
             policy_version: 5,
             facts: json!({}),

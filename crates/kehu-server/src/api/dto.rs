@@ -167,6 +167,10 @@ pub struct ClaimList {
 pub struct DecisionOut {
     /// The rule of the rulebook (docs/rulebooks.md), e.g. `R5.5`.
     pub rule: String,
+    /// Which sentence this is (`case.moved`, `claim.valid`; docs/api.md lists them): stable
+    /// across releases and languages, for a client that words decisions itself from the key
+    /// and the facts. Empty on decisions written before keys existed.
+    pub key: String,
     pub policy_version: u32,
     #[schema(value_type = Object)]
     pub facts: serde_json::Value,
@@ -178,6 +182,7 @@ impl DecisionOut {
     pub fn new(d: &Decision, lang: Lang) -> DecisionOut {
         DecisionOut {
             rule: d.rule.to_string(),
+            key: d.key.to_string(),
             policy_version: d.policy_version,
             facts: d.facts.clone(),
             text: d.text.get(lang).to_string(),

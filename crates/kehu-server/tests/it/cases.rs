@@ -167,6 +167,14 @@ both!(
             .map(|d| d["rule"].as_str().unwrap())
             .collect();
         assert_eq!(decisions, ["R90.1", "R90.1"], "{c}");
+        // Each says which sentence it is, whatever the reader's language.
+        let keys: Vec<&str> = c["decisions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["key"].as_str().unwrap())
+            .collect();
+        assert_eq!(keys, ["case.opened", "case.moved"], "{c}");
         assert_eq!(c["steps"][1]["note"].as_str(), Some("客户信用良好"));
         let (s, p) = app.post(&approve, &gm, json!({})).await;
         assert_eq!(
@@ -297,7 +305,7 @@ both!(
             "{c}"
         );
         let last = c["decisions"].as_array().unwrap().last().unwrap().clone();
-        assert_eq!(last["rule"], "R90.3", "{c}");
+        assert_eq!((last["rule"].as_str(), last["key"].as_str()), (Some("R90.3"), Some("case.timer")), "{c}");
         assert_eq!(last["text"], "「审批提醒」：此案件已在「待审批」2 天，已逾期", "{c}");
         let (_, late) = app.get("/api/v1/cases?overdue=true", &gm).await;
         let late: Vec<i64> = late["items"].as_array().unwrap().iter().map(|c| c["id"].as_i64().unwrap()).collect();

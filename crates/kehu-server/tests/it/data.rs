@@ -698,6 +698,7 @@ async fn complaints_recorded_before_the_engine_are_cases_after_the_upgrade() {
         let mut tx = db.begin().await.unwrap();
         let d = kehu_domain::Decision {
             rule: kehu_domain::RuleId::parse("R11.9").unwrap(),
+            key: "case.opened".into(),
             policy_version: policy.version,
             facts: json!({}),
             text: kehu_domain::Text::new("x", "x"),

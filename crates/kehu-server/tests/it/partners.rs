@@ -191,7 +191,8 @@ both!(
         act(&app, &intro, tid, "inspect", all_yes).await;
         act(&app, &intro, tid, "submit", json!({})).await;
         let r = act(&app, &central, tid, "accept", json!({ "fields": { "grade": "B" } })).await;
-        assert_eq!(refusal(&r), (StatusCode::CONFLICT, "guard_refused", "R1.10"), "an expired licence: {}", r.1);
+        assert_eq!(refusal(&r), (StatusCode::CONFLICT, "requirement_missing", "R1.10"), "an expired licence: {}", r.1);
+        assert!(r.1["detail"].as_str().unwrap().contains("营业执照"), "names the expired document: {}", r.1);
         let (s, c) = act(&app, &central, tid, "return", json!({ "note": "营业执照已过期，请补充新证" })).await;
         assert_eq!((s, c["state"].as_str()), (StatusCode::OK, Some("draft")), "{c}");
         act(&app, &intro, tid, "fill", json!({ "fields": { "licence_until": day(&app, 30) } })).await;

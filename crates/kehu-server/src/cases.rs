@@ -176,6 +176,10 @@ async fn around(
         }
     }
     if let Some(id) = customer_id.filter(|_| wf.reads_customer()) {
+        // The customer is locked to the commit before its cases are read, so a condition over
+        // them (a quota of active cards, R10.1) holds when several steps on its cases run at
+        // once: they are decided one after the other. An opening holds this lock already.
+        kehu_store::claims::lock_customer(tx, tenant, id).await?;
         let c = kehu_store::customers::get_tx(tx, tenant, id).await?;
         near.cases = store::of_customer_tx(tx, tenant, id).await?;
         // Who holds it, read only when the workflow asks (R11.9: a complaint is about the

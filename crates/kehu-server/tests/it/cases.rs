@@ -977,6 +977,77 @@ both!(
     }
 );
 
+/// The same quota on an action: cards are requested freely and issued within it.
+const CARDS: &str = r#"
+[[workflows]]
+id = "entry_card"
+rule = "R92.3"
+name = { zh = "门禁卡", en = "Entry card" }
+initial = "requested"
+states = [
+  { id = "requested", name = { zh = "已申请", en = "requested" } },
+  { id = "active", name = { zh = "有效", en = "active" } },
+]
+[[workflows.actions]]
+id = "issue"
+rule = "R92.3"
+name = { zh = "发卡", en = "Issue" }
+from = ["requested"]
+to = "active"
+by = ["sales_manager"]
+guards = [{ rule = "R92.3", when = "size(cases.filter(c, c.workflow == 'entry_card' && c.state == 'active')) < (customer.kind == 'company' ? 2 : 1)", refusal = { zh = "有效门禁卡已满", en = "The cards are all issued" } }]
+"#;
+
+both!(
+    a_quota_over_the_customers_cases_holds_under_twenty_concurrent_actions,
+    |app: TestApp| async move {
+        with_workflow(&app, CARDS).await;
+        let app = std::sync::Arc::new(app);
+        let (_, firm) = app
+            .post(
+                "/api/v1/customers",
+                &app.admin,
+                json!({ "kind": "company", "name": "云栈托管有限公司", "phones": ["13900009011"] }),
+            )
+            .await;
+        let firm = firm["id"].as_i64().unwrap();
+        let person = app.customer(&app.admin, "孙八", "13900009012").await;
+        for (customer, quota) in [(firm, 2), (person, 1)] {
+            let mut ids = Vec::new();
+            for _ in 0..20 {
+                let body = json!({ "workflow": "entry_card", "customer_id": customer });
+                let (s, c) = app.post("/api/v1/cases", &app.admin, body).await;
+                assert_eq!(s, StatusCode::CREATED, "{c}");
+                ids.push(c["id"].as_i64().unwrap());
+            }
+            let tasks: Vec<_> = ids
+                .into_iter()
+                .map(|id| {
+                    let app = app.clone();
+                    tokio::spawn(async move {
+                        let (s, b) = app
+                            .post(&format!("/api/v1/cases/{id}/actions/issue"), &app.admin, json!({}))
+                            .await;
+                        (s, b["rule"].as_str().unwrap_or_default().to_string())
+                    })
+                })
+                .collect();
+            let mut results = Vec::new();
+            for t in tasks {
+                results.push(t.await.unwrap());
+            }
+            let issued = results.iter().filter(|(s, _)| *s == StatusCode::OK).count();
+            assert_eq!(issued, quota, "{results:?}");
+            assert!(
+                results
+                    .iter()
+                    .all(|(s, r)| *s == StatusCode::OK || (*s == StatusCode::CONFLICT && r == "R92.3")),
+                "{results:?}"
+            );
+        }
+    }
+);
+
 /// A complaint about a staff member (the shape of R11.9): when it is still open after 3 days,
 /// the staff member and whoever heads their unit are fined.
 const GRIEVANCE: &str = r#"

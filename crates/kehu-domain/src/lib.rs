@@ -9,6 +9,7 @@ pub mod claim;
 pub mod contact;
 pub mod decision;
 pub mod event;
+pub mod files;
 pub mod history;
 pub mod ledger;
 pub mod lifecycle;

@@ -6,6 +6,7 @@ pub mod api;
 pub mod assign;
 pub mod auth;
 pub mod cadence;
+pub mod case_files;
 pub mod cases;
 pub mod clock;
 pub mod deadlines;
@@ -55,6 +56,8 @@ pub struct Inner {
     pub index_wake: tokio::sync::Notify,
     /// Where signed checkpoints of the history go (none in tests that do not need them).
     pub anchor: Option<Arc<kehu_store::anchor::Anchor>>,
+    /// Where the contents of files attached to cases are kept.
+    pub files: Option<Arc<kehu_store::files::Blobs>>,
 }
 
 impl std::ops::Deref for AppState {
@@ -79,6 +82,7 @@ impl AppState {
             edge: edge::EdgeConfig::default(),
             index_wake: tokio::sync::Notify::new(),
             anchor: None,
+            files: None,
         })))
     }
 
@@ -103,6 +107,16 @@ impl AppState {
                 }
             }
         }
+    }
+
+    /// Keeps the files attached to cases in `blobs`; call right after [`AppState::new`],
+    /// before cloning.
+    pub fn with_files(mut self, blobs: kehu_store::files::Blobs) -> AppState {
+        match Arc::get_mut(&mut self.0) {
+            Some(inner) => inner.files = Some(Arc::new(blobs)),
+            None => tracing::error!("with_files called on a shared state; no files are kept"),
+        }
+        self
     }
 
     /// Sets how the server is reached; call right after [`AppState::new`], before cloning.

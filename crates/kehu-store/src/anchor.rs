@@ -34,12 +34,18 @@ pub struct Anchor {
 /// (`PATH.checkpoints`), and for PostgreSQL a folder under `~/.local/state/kehu/checkpoints`
 /// named after the server, database and options (never the password).
 pub fn default_dir(database_url: &str) -> PathBuf {
+    state_dir(database_url, "checkpoints")
+}
+
+/// A folder of Kehu's own beside the database: `PATH.<what>` beside a SQLite file, else
+/// `~/.local/state/kehu/<what>/<host and database>` (`$XDG_STATE_HOME` when set).
+pub fn state_dir(database_url: &str, what: &str) -> PathBuf {
     if let Some(path) = database_url
         .strip_prefix("sqlite://")
         .or_else(|| database_url.strip_prefix("sqlite:"))
     {
         let path = path.split('?').next().unwrap_or(path);
-        return PathBuf::from(format!("{path}.checkpoints"));
+        return PathBuf::from(format!("{path}.{what}"));
     }
     let rest = database_url.split_once("://").map_or(database_url, |(_, r)| r);
     let rest = match rest.rsplit_once('@') {
@@ -68,7 +74,7 @@ pub fn default_dir(database_url: &str) -> PathBuf {
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
         .unwrap_or_else(|| PathBuf::from("."));
-    base.join("kehu/checkpoints").join(name)
+    base.join("kehu").join(what).join(name)
 }
 
 /// The key file of a checkpoint folder: `<folder>.key`, beside it, so that removing the folder

@@ -14,6 +14,7 @@ pub mod customers;
 pub mod db;
 pub mod deadlines;
 pub mod events;
+pub mod files;
 pub mod history;
 pub mod ledger;
 pub mod migrate;

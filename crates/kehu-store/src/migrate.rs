@@ -52,6 +52,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "linked_cases",
         include_str!("../migrations/sqlite/0016_linked_cases.sql"),
     ),
+    (
+        17,
+        "case_files",
+        include_str!("../migrations/sqlite/0017_case_files.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../migrations/postgres/0001_init.sql")),
@@ -109,6 +114,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         16,
         "linked_cases",
         include_str!("../migrations/postgres/0016_linked_cases.sql"),
+    ),
+    (
+        17,
+        "case_files",
+        include_str!("../migrations/postgres/0017_case_files.sql"),
     ),
 ];
 

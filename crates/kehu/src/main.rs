@@ -62,6 +62,26 @@ impl CheckpointArgs {
     }
 }
 
+/// Where the contents of files attached to cases are kept.
+#[derive(clap::Args, Clone, Default)]
+struct FilesArgs {
+    /// Folder for the files attached to cases, each content once under its SHA-256 (default:
+    /// `PATH.files` beside a SQLite file; for PostgreSQL a folder under
+    /// `~/.local/state/kehu/files`). Back it up with the database.
+    #[arg(long, env = "KEHU_FILES_DIR")]
+    files_dir: Option<PathBuf>,
+}
+
+impl FilesArgs {
+    fn open(&self, database_url: &str) -> anyhow::Result<kehu_store::files::Blobs> {
+        let dir = self
+            .files_dir
+            .clone()
+            .unwrap_or_else(|| kehu_store::files::Blobs::default_dir(database_url));
+        kehu_store::files::Blobs::open(&dir).with_context(|| format!("opening the files folder {}", dir.display()))
+    }
+}
+
 /// How users reach the server.
 #[derive(clap::Args, Clone)]
 struct EdgeArgs {
@@ -105,6 +125,8 @@ enum Command {
         edge: EdgeArgs,
         #[command(flatten)]
         checkpoints: CheckpointArgs,
+        #[command(flatten)]
+        files: FilesArgs,
     },
     /// Create (if new) a SQLite database with a demo tenant, staff and ~200 customers, and serve it.
     /// The admin password is `KEHU_ADMIN_PASSWORD` if set.
@@ -123,6 +145,8 @@ enum Command {
         edge: EdgeArgs,
         #[command(flatten)]
         checkpoints: CheckpointArgs,
+        #[command(flatten)]
+        files: FilesArgs,
     },
     /// Create a tenant on a preset or policy file, with an `admin` user.
     Init {
@@ -374,10 +398,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             virtual_clock,
             edge,
             checkpoints,
+            files,
         } => {
             let edge = edge.config()?;
             init_tracing();
             let url = db.database_url;
+            let blobs = files.open(&url)?;
             let db = connect(&url).await?;
             let anchor = checkpoints.open(&url, &db)?;
             let tenants = kehu_store::tenants::list(&db).await?;
@@ -389,7 +415,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let state = kehu_server::AppState::new(db, virtual_clock)
                 .await?
                 .with_edge(edge)
-                .with_anchor(anchor);
+                .with_anchor(anchor)
+                .with_files(blobs);
             serve(state, &listen, None).await
         }
         Command::Demo {
@@ -399,16 +426,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             virtual_clock,
             edge,
             checkpoints,
+            files,
         } => {
             let edge = edge.config()?;
             init_tracing();
             let url = format!("sqlite://{}", db.display());
+            let blobs = files.open(&url)?;
             let database = connect(&url).await?;
             let anchor = checkpoints.open(&url, &database)?;
             let state = kehu_server::AppState::new(database, virtual_clock)
                 .await?
                 .with_edge(edge)
-                .with_anchor(anchor);
+                .with_anchor(anchor)
+                .with_files(blobs);
             let logins = demo::ensure(&state, &preset).await?;
             serve(state, &listen, Some((&db, logins))).await
         }

@@ -1018,6 +1018,23 @@ async fn cases_walk(b: Browser) -> Result<(), CmdError> {
         "{steps}"
     );
     lap("gm found it on Today and approved it; the steps name him and his reason");
+    // He attaches the signed approval from the case page's form; it is listed for download.
+    let scan = temp_path("批准书.pdf");
+    std::fs::write(&scan, b"%PDF-1.7\n% signed approval\n%%EOF\n").expect("a file to upload");
+    b.c.find(Locator::Css("#file-input"))
+        .await?
+        .send_keys(scan.to_str().expect("a UTF-8 path"))
+        .await?;
+    b.click_css_to("[data-test=attach-submit]", "case").await?;
+    assert!(b.text(".alert-success").await?.contains("附件已上传"));
+    let listed = b.text("[data-test=file]").await?;
+    assert!(
+        listed.contains("批准书.pdf") && listed.contains("PDF") && listed.contains("赵总"),
+        "{listed}"
+    );
+    std::fs::remove_file(&scan).ok();
+    shot(&b, "case-files").await?;
+    lap("he attached the signed approval; the case lists it");
     b.goto("/today").await?;
     b.on_page("today").await?;
     assert!(

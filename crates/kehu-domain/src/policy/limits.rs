@@ -8,6 +8,8 @@
 //! max_amount = 1000000000     # fen: 10,000,000 yuan
 //! backdate = "90 days"        # a follow-up or a contact dated at most this far back
 //! ahead = "1 year"            # an event scheduled at most this far ahead
+//! max_file_size = 10485760    # bytes: a file attached to a case (10 MiB)
+//! file_types = ["pdf", "png", "jpeg"]
 //! ```
 
 use serde::{Deserialize, Serialize};
@@ -16,6 +18,7 @@ use toml::Spanned;
 use super::Checker;
 use super::timed::Period;
 use crate::decision::Refusal;
+use crate::files::{FileKind, MAX_FILE_SIZE};
 use crate::text::Text;
 use crate::{Policy, Timestamp};
 
@@ -34,6 +37,10 @@ pub struct Limits {
     pub backdate: Period,
     /// How far ahead something may be scheduled (a joint event).
     pub ahead: Period,
+    /// The largest file (bytes) one attachment to a case may be.
+    pub max_file_size: i64,
+    /// The kinds of file a case takes, known by their content.
+    pub file_types: Vec<FileKind>,
 }
 
 impl Default for Limits {
@@ -42,6 +49,8 @@ impl Default for Limits {
             max_amount: 10_000_000_000,
             backdate: Period::parse("90 days").expect("a well-formed period"),
             ahead: Period::parse("1 year").expect("a well-formed period"),
+            max_file_size: 10 * 1024 * 1024,
+            file_types: vec![FileKind::Pdf, FileKind::Png, FileKind::Jpeg],
         }
     }
 }
@@ -55,6 +64,10 @@ pub(super) struct RawLimits {
     backdate: Option<Spanned<String>>,
     #[serde(default)]
     ahead: Option<Spanned<String>>,
+    #[serde(default)]
+    max_file_size: Option<Spanned<i64>>,
+    #[serde(default)]
+    file_types: Option<Vec<Spanned<String>>>,
 }
 
 impl Checker<'_> {
@@ -74,10 +87,49 @@ impl Checker<'_> {
                 v.clamp(1, MAX_FEN)
             }
         };
+        let max_file_size = match raw.max_file_size {
+            None => d.max_file_size,
+            Some(m) => {
+                let v = *m.get_ref();
+                if !(1..=MAX_FILE_SIZE).contains(&v) {
+                    self.error(
+                        m.span(),
+                        format!("max_file_size = {v} must be from 1 to {MAX_FILE_SIZE} (bytes)"),
+                        "in bytes: 10485760 is 10 MiB, and no file may be larger than 50 MiB",
+                    );
+                }
+                v.clamp(1, MAX_FILE_SIZE)
+            }
+        };
+        let known: Vec<&str> = FileKind::ALL.iter().map(|k| k.id()).collect();
+        let file_types = match raw.file_types {
+            None => d.file_types,
+            Some(list) => {
+                let mut kinds = Vec::new();
+                for t in &list {
+                    match FileKind::parse(t.get_ref()) {
+                        Some(k) if !kinds.contains(&k) => kinds.push(k),
+                        Some(_) => self.error(
+                            t.span(),
+                            format!("file type `{}` is listed twice", t.get_ref()),
+                            "list each once",
+                        ),
+                        None => self.error(
+                            t.span(),
+                            format!("unknown file type `{}`", t.get_ref()),
+                            format!("Kehu knows {}", known.join(", ")),
+                        ),
+                    }
+                }
+                kinds
+            }
+        };
         Limits {
             max_amount,
             backdate: raw.backdate.and_then(|p| self.period(&p)).unwrap_or(d.backdate),
             ahead: raw.ahead.and_then(|p| self.period(&p)).unwrap_or(d.ahead),
+            max_file_size,
+            file_types,
         }
     }
 }

@@ -6,6 +6,8 @@ mod cases;
 mod customers;
 pub mod dto;
 mod events;
+mod files;
+pub use files::{UPLOAD_LIMIT, file_part};
 mod inbox;
 mod sales;
 pub(crate) mod session;
@@ -66,6 +68,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(sales::router())
         .merge(snapshots::router())
         .merge(cases::router())
+        .merge(files::router())
         .merge(inbox::router())
 }
 
@@ -207,6 +210,21 @@ impl<S: Send + Sync> FromRequestParts<S> for Id {
         raw.parse::<i64>()
             .map(Id)
             .map_err(|_| ApiError::not_found(Text::new("找不到该记录", "No such record")))
+    }
+}
+
+/// Two numeric IDs in the path (a case and one of its files); anything else is a 404.
+pub struct Ids(pub i64, pub i64);
+
+impl<S: Send + Sync> FromRequestParts<S> for Ids {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let none = || ApiError::not_found(Text::new("找不到该记录", "No such record"));
+        let axum::extract::Path((a, b)) = axum::extract::Path::<(String, String)>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| none())?;
+        Ok(Ids(a.parse().map_err(|_| none())?, b.parse().map_err(|_| none())?))
     }
 }
 

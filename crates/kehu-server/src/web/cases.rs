@@ -891,6 +891,11 @@ struct CasePage {
     links: Vec<(i64, String, String, bool)>,
     /// What this state and the states ahead require.
     requirements: Vec<Requirement>,
+    /// The files attached to the case.
+    files: Vec<FileLine>,
+    /// What a file may be, in words (kinds and size), and as the picker's `accept`.
+    file_hint: String,
+    file_accept: Vec<&'static str>,
     waiting: String,
     timers: Vec<TimerLine>,
     actions: Vec<ActionForm>,
@@ -905,6 +910,31 @@ struct CasePage {
     /// The action whose form was refused, and its note, kept as written.
     failed: String,
     note: String,
+}
+
+/// A file attached to the case, as its page lists it.
+struct FileLine {
+    href: String,
+    name: String,
+    kind: String,
+    size: String,
+    by: String,
+    at: String,
+}
+
+/// A size in words: bytes, KB or MB.
+fn size_words(bytes: i64) -> String {
+    match bytes {
+        b if b < 1024 => format!("{b} B"),
+        b if b < 1024 * 1024 => format!("{} KB", one_place(b as f64 / 1024.0)),
+        b => format!("{} MB", one_place(b as f64 / 1_048_576.0)),
+    }
+}
+
+/// `x` with one decimal place, none when it is whole: `10`, `2.5`.
+fn one_place(x: f64) -> String {
+    let s = format!("{x:.1}");
+    s.strip_suffix(".0").map(str::to_string).unwrap_or(s)
 }
 
 /// The case that opened `r` (`{ open = WORKFLOW }`) and the cases `r` opened, those the caller
@@ -955,6 +985,22 @@ async fn case_page(
     let visited: Vec<String> = v.steps.iter().map(|s| s.to_state.clone()).collect();
     let waiting = waiting_words(&policy, wf, &v, lang);
     let links = links_of(state, pc, &policy, r).await?;
+    let files = crate::case_files::of_case(state, &pc.caller, r.id)
+        .await?
+        .into_iter()
+        .map(|f| FileLine {
+            href: format!("/api/v1/cases/{}/files/{}", f.case_id, f.id),
+            kind: f.kind.to_uppercase(),
+            size: size_words(f.size),
+            by: f.staff_name.unwrap_or_default(),
+            at: policy.local_time(kehu_store::ts(f.at)).to_string(),
+            name: f.name,
+        })
+        .collect();
+    let kinds: Vec<String> = policy.limits.file_types.iter().map(|k| k.id().to_uppercase()).collect();
+    let file_hint = crate::i18n::tr("cases.files_hint", lang)
+        .replace("{kinds}", &kinds.join(" / "))
+        .replace("{size}", &size_words(policy.limits.max_file_size));
     let charges = cases::charges(state, &pc.caller, r)
         .await?
         .into_iter()
@@ -1170,6 +1216,9 @@ async fn case_page(
         budget: workflow::budget_of(wf, &facts).and_then(|r| BudgetCard::new(wf, r, lang)),
         charges,
         links,
+        files,
+        file_hint,
+        file_accept: policy.limits.file_types.iter().map(|k| k.mime()).collect(),
         requirements: workflow::requirements(wf, &facts, &cases::today(&policy, now))
             .into_iter()
             .map(|(st, rows)| {
@@ -1319,6 +1368,7 @@ pub async fn detail(
     page.flash = match q.done.as_str() {
         "open" => Some("flash.case_opened"),
         "act" => Some("flash.case_acted"),
+        "file" => Some("flash.file_attached"),
         _ => None,
     };
     Ok(render(StatusCode::OK, &page))
@@ -1413,9 +1463,39 @@ pub async fn act(
     }
 }
 
+/// A file posted from the case page (`multipart/form-data`: `csrf` and `file`).
+pub async fn attach(
+    State(state): State<AppState>,
+    mut pc: PageCaller,
+    Path(id): Path<String>,
+    mp: Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
+) -> PageResult {
+    pc.c.nav = "cases";
+    let id = parse_id(&pc.c, &id)?;
+    let (name, bytes, others) = crate::api::file_part(mp).await.or_page(&pc.c)?;
+    if !csrf_ok(&pc.caller, form_value(&others, "csrf")) {
+        return Err(csrf_refused(&pc.c).into());
+    }
+    match crate::case_files::attach(&state, &pc.caller, id, &name, bytes).await {
+        Ok(_) => Ok(see_other(&format!("/cases/{id}?done=file#files-h"))),
+        Err(e) => {
+            let error = Some(ErrorBox::new(&e, pc.c.lang));
+            let page = case_page(&state, &pc, id, &[], "", error).await.or_page(&pc.c)?;
+            Ok(render(crate::error::status_of(e.kind), &page))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_read_in_bytes_kb_and_mb() {
+        assert_eq!(size_words(33), "33 B");
+        assert_eq!(size_words(2560), "2.5 KB");
+        assert_eq!(size_words(10 * 1024 * 1024), "10 MB");
+    }
 
     #[test]
     fn amounts_in_yuan_are_read_as_fen() {

@@ -72,6 +72,10 @@ pub fn router() -> Router<AppState> {
         .route("/cases/{id}", get(cases::detail))
         .route("/cases/{id}/for-customer", get(cases::for_customer))
         .route("/cases/{id}/actions/{action}", post(cases::act))
+        .route(
+            "/cases/{id}/files",
+            post(cases::attach).layer(axum::extract::DefaultBodyLimit::max(crate::api::UPLOAD_LIMIT)),
+        )
         .route("/customers/{id}/profile", post(customers::update_profile))
         .route("/customers/{id}/snapshots/{snapshot_id}", get(snapshots::show))
         .route("/admin", get(admin::page))

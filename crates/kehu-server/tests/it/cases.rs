@@ -1573,3 +1573,235 @@ both!(
         assert_eq!((s, c["state"].as_str()), (StatusCode::OK, Some("confirmed")), "{c}");
     }
 );
+
+/// A `multipart/form-data` body with `file` (named `name`) and, when given, the `csrf` part.
+fn upload(name: &str, bytes: &[u8], csrf: Option<&str>) -> (String, Vec<u8>) {
+    let boundary = "kehu-test-boundary-7d3f";
+    let mut body = Vec::new();
+    if let Some(t) = csrf {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{t}\r\n").as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+async fn post_file(
+    app: &TestApp,
+    path: &str,
+    cookie: &str,
+    header_csrf: Option<&str>,
+    (content_type, body): (String, Vec<u8>),
+) -> (StatusCode, Value, axum::http::HeaderMap) {
+    use axum::http::{Request, header};
+    let mut req = Request::post(path)
+        .header(header::COOKIE, cookie)
+        .header(header::CONTENT_TYPE, content_type);
+    if let Some(t) = header_csrf {
+        req = req.header("x-csrf-token", t);
+    }
+    let res = app.raw(req.body(axum::body::Body::from(body)).unwrap()).await;
+    let (status, headers) = (res.status(), res.headers().clone());
+    let bytes = axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap();
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null), headers)
+}
+
+fn blobs_in(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .map(|e| if e.path().is_dir() { blobs_in(&e.path()) } else { 1 })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+both!(
+    files_attach_to_any_case_by_content_kind_and_size_and_are_kept_once,
+    |app: TestApp| async move {
+        use axum::http::{Request, header};
+        with_workflow(&app, CARDS).await;
+        let customer = app.customer(&app.admin, "周九", "13900009021").await;
+        let (_, c) = app
+            .post(
+                "/api/v1/cases",
+                &app.admin,
+                json!({ "workflow": "entry_card", "customer_id": customer }),
+            )
+            .await;
+        let id = c["id"].as_i64().unwrap();
+        let files = format!("/api/v1/cases/{id}/files");
+        let cookie = app.admin.cookie.clone();
+        let csrf = Some(app.admin.csrf.as_str());
+        let pdf = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n".to_vec();
+
+        let (s, f, _) = post_file(&app, &files, &cookie, csrf, upload("营业执照.pdf", &pdf, None)).await;
+        assert_eq!(s, StatusCode::CREATED, "{f}");
+        assert_eq!(
+            (f["name"].as_str(), f["kind"].as_str(), f["size"].as_i64()),
+            (Some("营业执照.pdf"), Some("pdf"), Some(pdf.len() as i64)),
+            "{f}"
+        );
+        assert_eq!(f["sha256"], kehu_store::files::sha256(&pdf));
+        assert_eq!(f["staff_id"].as_i64(), Some(app.admin.staff_id));
+        // The same content under another name is a second attachment of one kept file.
+        let (s, g, _) = post_file(&app, &files, &cookie, csrf, upload("执照副本.pdf", &pdf, None)).await;
+        assert_eq!((s, &g["sha256"]), (StatusCode::CREATED, &f["sha256"]), "{g}");
+        let dir = app.state.files.as_ref().unwrap().dir().to_path_buf();
+        assert_eq!(blobs_in(&dir), 1, "kept once in {}", dir.display());
+        let (_, list) = app.get(&files, &app.admin).await;
+        let names: Vec<&str> = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["营业执照.pdf", "执照副本.pdf"]);
+
+        // The download is the bytes, as the kind their content is.
+        let href = f["href"].as_str().unwrap();
+        let res = app
+            .raw(
+                Request::get(href)
+                    .header(header::COOKIE, &cookie)
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.headers()[header::CONTENT_TYPE], "application/pdf");
+        let disposition = res.headers()[header::CONTENT_DISPOSITION].to_str().unwrap().to_string();
+        assert!(
+            disposition.starts_with("attachment;") && disposition.contains("filename*=UTF-8''%E8%90%A5"),
+            "{disposition}"
+        );
+        assert_eq!(
+            axum::body::to_bytes(res.into_body(), usize::MAX)
+                .await
+                .unwrap()
+                .as_ref(),
+            pdf.as_slice()
+        );
+
+        // The kind is read from the content, not the name; the size is held to the policy.
+        let (s, e, _) = post_file(
+            &app,
+            &files,
+            &cookie,
+            csrf,
+            upload("letter.pdf", b"MZ\x90\0 not a pdf", None),
+        )
+        .await;
+        assert_eq!(
+            (s, e["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("file_type_not_allowed")),
+            "{e}"
+        );
+        let big = [b"%PDF-1.7\n".as_slice(), &vec![b' '; 10 * 1024 * 1024]].concat();
+        let (s, e, _) = post_file(&app, &files, &cookie, csrf, upload("big.pdf", &big, None)).await;
+        assert_eq!(
+            (s, e["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("file_too_large")),
+            "{e}"
+        );
+        let (s, e, _) = post_file(
+            &app,
+            &files,
+            &cookie,
+            csrf,
+            (String::from("application/json"), b"{}".to_vec()),
+        )
+        .await;
+        assert_eq!(
+            (s, e["code"].as_str()),
+            (StatusCode::UNSUPPORTED_MEDIA_TYPE, Some("unsupported_media_type")),
+            "{e}"
+        );
+        // A session's upload carries its CSRF token (a header or the form's `csrf`).
+        let (s, e, _) = post_file(&app, &files, &cookie, None, upload("a.pdf", &pdf, None)).await;
+        assert_eq!(
+            (s, e["code"].as_str()),
+            (StatusCode::FORBIDDEN, Some("forbidden")),
+            "{e}"
+        );
+        let (s, _, _) = post_file(&app, &files, &cookie, None, upload("a.pdf", &pdf, csrf)).await;
+        assert_eq!(s, StatusCode::CREATED);
+        assert_eq!(blobs_in(&dir), 1, "nothing refused was kept");
+
+        // Who does not see the case sees none of its files.
+        let other = app.staff("li", "李强", &["consultant"]).await;
+        assert_eq!(app.get(&files, &other).await.0, StatusCode::NOT_FOUND);
+        assert_eq!(app.get(href, &other).await.0, StatusCode::NOT_FOUND);
+        let (s, _, _) = post_file(
+            &app,
+            &files,
+            &other.cookie,
+            Some(&other.csrf),
+            upload("x.pdf", &pdf, None),
+        )
+        .await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        assert_eq!(
+            app.get(&format!("/api/v1/cases/{id}/files/999999"), &app.admin).await.0,
+            StatusCode::NOT_FOUND
+        );
+
+        // Each attachment is on the customer's history.
+        let (_, h) = app
+            .get(&format!("/api/v1/customers/{customer}/history"), &app.admin)
+            .await;
+        assert_eq!(h.to_string().matches("file_attached").count(), 3, "{h}");
+
+        // The case page lists the files and takes one from its form.
+        let (_, p) = page(&app, &app.admin, &format!("/cases/{id}")).await;
+        assert!(p.contains("营业执照.pdf") && p.contains("data-test=\"attach\""), "{p}");
+        let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+        let (s, _, headers) = post_file(
+            &app,
+            &format!("/cases/{id}/files"),
+            &cookie,
+            None,
+            upload("照片.png", &png, csrf),
+        )
+        .await;
+        assert_eq!(s, StatusCode::SEE_OTHER);
+        assert!(
+            headers[header::LOCATION]
+                .to_str()
+                .unwrap()
+                .starts_with(&format!("/cases/{id}?done=file"))
+        );
+        let (_, p) = page(&app, &app.admin, &format!("/cases/{id}?done=file")).await;
+        assert!(p.contains("照片.png") && p.contains("附件已上传"), "{p}");
+        let (s, _, _) = post_file(
+            &app,
+            &format!("/cases/{id}/files"),
+            &cookie,
+            None,
+            upload("x.png", &png, None),
+        )
+        .await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "a page's upload without its token is refused");
+        let (s, _, _) = post_file(
+            &app,
+            &format!("/cases/{id}/files"),
+            &cookie,
+            None,
+            upload("x.exe", b"MZ", csrf),
+        )
+        .await;
+        assert_eq!(
+            s,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "the page shows the refusal in its form"
+        );
+    }
+);

@@ -638,7 +638,7 @@ async fn complaints_recorded_before_the_engine_are_cases_after_the_upgrade() {
         tx.commit().await.unwrap();
         assert!(resolved < open);
 
-        assert_eq!(migrate::run(&db).await.unwrap(), vec![14, 15, 16]);
+        assert_eq!(migrate::run(&db).await.unwrap(), vec![14, 15, 16, 17]);
         let cases: Vec<(i64, String, String, i64)> = db
             .fetch_all(
                 "SELECT id, state, fields, opened_by FROM cases WHERE tenant_id = $1 AND workflow = 'complaint' ORDER BY id",
@@ -850,7 +850,7 @@ async fn conflicts_recorded_before_the_engine_are_cases_after_the_upgrade() {
         .unwrap();
         tx.commit().await.unwrap();
 
-        assert_eq!(migrate::run(&db).await.unwrap(), vec![15, 16]);
+        assert_eq!(migrate::run(&db).await.unwrap(), vec![15, 16, 17]);
         let cases: Vec<(i64, String, String)> = db
             .fetch_all(
                 "SELECT id, state, fields FROM cases WHERE tenant_id = $1 AND workflow = 'conflict' ORDER BY id",

@@ -89,10 +89,13 @@ impl TestApp {
     /// `kehu serve` does); the sessions stay valid.
     pub async fn with_anchor(&mut self, dir: &std::path::Path) {
         let anchor = kehu_store::anchor::Anchor::open(dir, &self.state.db).expect("checkpoint folder");
-        let state = AppState::new(self.state.db.clone(), self.state.clock.is_virtual())
+        let mut state = AppState::new(self.state.db.clone(), self.state.clock.is_virtual())
             .await
             .expect("state")
             .with_anchor(anchor);
+        if let Some(files) = &self.state.files {
+            state = state.with_files(kehu_store::files::Blobs::open(files.dir()).expect("files folder"));
+        }
         self.router = kehu_server::app(state.clone());
         self.state = state;
     }
@@ -111,7 +114,10 @@ impl TestApp {
         let unit = kehu_store::units::create(&db, t.id, None, "销售部", None, now)
             .await
             .expect("unit");
-        let state = AppState::new(db, virtual_clock).await.expect("state");
+        let state = AppState::new(db, virtual_clock)
+            .await
+            .expect("state")
+            .with_files(kehu_store::files::Blobs::open(&files_dir()).expect("files folder"));
         let router = kehu_server::app(state.clone());
         let mut app = TestApp {
             state,
@@ -380,4 +386,11 @@ pub async fn advance(app: &TestApp, seconds: i64) -> u64 {
 /// A time as the API writes it.
 pub fn at(v: &Value) -> jiff::Timestamp {
     v.as_str().unwrap_or_else(|| panic!("not a time: {v}")).parse().unwrap()
+}
+
+/// A folder of its own for each test's files (so a test can count what was kept).
+pub fn files_dir() -> std::path::PathBuf {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    std::env::temp_dir().join(format!("kehu-test-files-{}-{n}", std::process::id()))
 }

@@ -857,6 +857,9 @@ async fn serve(
             a.public_hex()
         );
     }
+    if let Some(f) = &state.files {
+        println!("  files attached to cases: {}", f.dir().display());
+    }
     println!("  API: http://{addr}/api/v1/openapi.json    stop: Ctrl-C");
     println!();
     let db = state.db.clone();

@@ -65,6 +65,19 @@ impl FileKind {
     }
 }
 
+/// A size in words: `33 B`, `2.5 KB`, `10 MB` (one decimal place, none when whole).
+pub fn size_words(bytes: i64) -> String {
+    let one_place = |x: f64| {
+        let s = format!("{x:.1}");
+        s.strip_suffix(".0").map(str::to_string).unwrap_or(s)
+    };
+    match bytes {
+        b if b < 1024 => format!("{b} B"),
+        b if b < 1024 * 1024 => format!("{} KB", one_place(b as f64 / 1024.0)),
+        b => format!("{} MB", one_place(b as f64 / 1_048_576.0)),
+    }
+}
+
 /// Whether a file named `name` with content `bytes` may be attached: a name of 1 to 200
 /// characters without path separators or control characters, at most the policy's
 /// `max_file_size`, and of one of its `file_types`. Answers the name as kept and the kind.
@@ -93,19 +106,11 @@ pub fn check_file(policy: &Policy, name: &str, bytes: &[u8]) -> Result<(String, 
         return Err(refuse("invalid_file", "文件是空的".into(), "The file is empty".into()));
     }
     if bytes.len() as i64 > max {
-        let mb = |b: i64| format!("{:.1}", b as f64 / 1_048_576.0);
+        let (size, max) = (size_words(bytes.len() as i64), size_words(max));
         return Err(refuse(
             "file_too_large",
-            format!(
-                "文件 {} MB，超过上限 {} MB（见制度 [limits]）",
-                mb(bytes.len() as i64),
-                mb(max)
-            ),
-            format!(
-                "The file is {} MB, over the limit of {} MB (see the policy's [limits])",
-                mb(bytes.len() as i64),
-                mb(max)
-            ),
+            format!("文件 {size}，超过上限 {max}（见制度 [limits]）"),
+            format!("The file is {size}, over the limit of {max} (see the policy's [limits])"),
         ));
     }
     let allowed: Vec<&str> = policy.limits.file_types.iter().map(|k| k.id()).collect();
@@ -167,6 +172,13 @@ mod tests {
             "invalid_file_name"
         );
         assert_eq!(check_file(&p, "a.pdf", b"").unwrap_err().code, "invalid_file");
+    }
+
+    #[test]
+    fn sizes_read_in_bytes_kb_and_mb() {
+        assert_eq!(size_words(33), "33 B");
+        assert_eq!(size_words(2560), "2.5 KB");
+        assert_eq!(size_words(10 * 1024 * 1024), "10 MB");
     }
 
     #[test]

@@ -93,12 +93,18 @@ pub async fn attach(
     Ok(store::get(&state.db, tenant, case_id, id).await?)
 }
 
+/// Refuses with 404 unless the caller sees case `case_id`.
+async fn seen(state: &AppState, caller: &Caller, case_id: i64) -> Result<(), Failure> {
+    let view = crate::visibility::view_of(state, caller).await?;
+    case_store::get(&state.db, caller.tenant_id, case_id, &view)
+        .await
+        .map(drop)
+        .map_err(case_missing)
+}
+
 /// The files of a case the caller sees, oldest first.
 pub async fn of_case(state: &AppState, caller: &Caller, case_id: i64) -> Result<Vec<FileRow>, Failure> {
-    let seen = crate::visibility::view_of(state, caller).await?;
-    case_store::get(&state.db, caller.tenant_id, case_id, &seen)
-        .await
-        .map_err(case_missing)?;
+    seen(state, caller, case_id).await?;
     Ok(store::of_case(&state.db, caller.tenant_id, case_id).await?)
 }
 
@@ -109,10 +115,7 @@ pub async fn read(
     case_id: i64,
     file_id: i64,
 ) -> Result<(FileRow, Vec<u8>), Failure> {
-    let seen = crate::visibility::view_of(state, caller).await?;
-    case_store::get(&state.db, caller.tenant_id, case_id, &seen)
-        .await
-        .map_err(case_missing)?;
+    seen(state, caller, case_id).await?;
     let row = store::get(&state.db, caller.tenant_id, case_id, file_id)
         .await
         .map_err(file_missing)?;

@@ -147,6 +147,17 @@ fn case_json(row: &CaseRow) -> Value {
 /// What the case's expressions read about its customer: the customer and its cases, read in the
 /// transaction that decides (after the customer or the case is locked), and only when some
 /// expression of the workflow reads them.
+/// Before a step reads the case's customer and the customer's cases: locks the customer to the
+/// commit, so a condition over them (a quota of active cards, R10.1) holds when several steps on
+/// its cases run at once; they are decided one after the other. An opening holds this lock
+/// from the start.
+async fn lock_for_step(tx: &mut Tx, wf: &Workflow, tenant: i64, customer_id: Option<i64>) -> Result<(), Failure> {
+    if let Some(id) = customer_id.filter(|_| wf.reads_customer()) {
+        kehu_store::claims::lock_customer(tx, tenant, id).await?;
+    }
+    Ok(())
+}
+
 async fn around(
     tx: &mut Tx,
     (policy, wf): (&Policy, &Workflow),
@@ -176,10 +187,6 @@ async fn around(
         }
     }
     if let Some(id) = customer_id.filter(|_| wf.reads_customer()) {
-        // The customer is locked to the commit before its cases are read, so a condition over
-        // them (a quota of active cards, R10.1) holds when several steps on its cases run at
-        // once: they are decided one after the other. An opening holds this lock already.
-        kehu_store::claims::lock_customer(tx, tenant, id).await?;
         let c = kehu_store::customers::get_tx(tx, tenant, id).await?;
         near.cases = store::of_customer_tx(tx, tenant, id).await?;
         // Who holds it, read only when the workflow asks (R11.9: a complaint is about the
@@ -449,6 +456,7 @@ pub async fn act(
     let me = actor(caller);
     let facts = before.facts(&steps);
     let held = before.field_map();
+    lock_for_step(&mut tx, wf, tenant, before.customer_id).await?;
     let near = around(
         &mut tx,
         (&policy, wf),
@@ -1010,6 +1018,7 @@ async fn fire_timer(tx: &mut Tx, policy: &Policy, d: &DeadlineRow, now: Timestam
     // A firing reads the case, not its steps (`workflow::fire` decides on state and fields).
     let facts: CaseFacts = before.facts(&[]);
     let due = kehu_store::ts(d.due_at);
+    lock_for_step(tx, wf, tenant, before.customer_id).await?;
     let near = around(
         tx,
         (policy, wf),

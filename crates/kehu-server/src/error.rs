@@ -56,38 +56,25 @@ impl ApiError {
         self
     }
 
+    // The answers a use case gives too are its `Failure`s, worded there once.
     pub fn bad_request(code: &'static str, detail: Text) -> ApiError {
-        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, detail)
+        Failure::invalid(code, detail).into()
     }
 
     pub fn not_found(what: Text) -> ApiError {
-        ApiError::new(StatusCode::NOT_FOUND, "not_found", what)
+        Failure::not_found(what).into()
     }
 
     pub fn unauthorized() -> ApiError {
-        ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            Text::new(
-                "请先登录，或提供有效的 API 令牌",
-                "Log in first, or send a valid API token",
-            ),
-        )
+        Failure::unauthenticated().into()
     }
 
     pub fn forbidden(detail: Text) -> ApiError {
-        ApiError::new(StatusCode::FORBIDDEN, "forbidden", detail)
+        Failure::forbidden(detail).into()
     }
 
     pub fn internal() -> ApiError {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            Text::new(
-                "服务器内部错误，已记录，请稍后重试",
-                "Internal error; it has been logged, please retry later",
-            ),
-        )
+        Failure::internal().into()
     }
 
     /// A rule refused the request.

@@ -922,21 +922,6 @@ struct FileLine {
     at: String,
 }
 
-/// A size in words: bytes, KB or MB.
-fn size_words(bytes: i64) -> String {
-    match bytes {
-        b if b < 1024 => format!("{b} B"),
-        b if b < 1024 * 1024 => format!("{} KB", one_place(b as f64 / 1024.0)),
-        b => format!("{} MB", one_place(b as f64 / 1_048_576.0)),
-    }
-}
-
-/// `x` with one decimal place, none when it is whole: `10`, `2.5`.
-fn one_place(x: f64) -> String {
-    let s = format!("{x:.1}");
-    s.strip_suffix(".0").map(str::to_string).unwrap_or(s)
-}
-
 /// The case that opened `r` (`{ open = WORKFLOW }`) and the cases `r` opened, those the caller
 /// sees, named by workflow and state.
 async fn links_of(
@@ -985,13 +970,13 @@ async fn case_page(
     let visited: Vec<String> = v.steps.iter().map(|s| s.to_state.clone()).collect();
     let waiting = waiting_words(&policy, wf, &v, lang);
     let links = links_of(state, pc, &policy, r).await?;
-    let files = crate::case_files::of_case(state, &pc.caller, r.id)
+    let files = kehu_store::files::of_case(&state.db, r.tenant_id, r.id)
         .await?
         .into_iter()
         .map(|f| FileLine {
             href: format!("/api/v1/cases/{}/files/{}", f.case_id, f.id),
             kind: f.kind.to_uppercase(),
-            size: size_words(f.size),
+            size: kehu_domain::files::size_words(f.size),
             by: f.staff_name.unwrap_or_default(),
             at: policy.local_time(kehu_store::ts(f.at)).to_string(),
             name: f.name,
@@ -1000,7 +985,7 @@ async fn case_page(
     let kinds: Vec<String> = policy.limits.file_types.iter().map(|k| k.id().to_uppercase()).collect();
     let file_hint = crate::i18n::tr("cases.files_hint", lang)
         .replace("{kinds}", &kinds.join(" / "))
-        .replace("{size}", &size_words(policy.limits.max_file_size));
+        .replace("{size}", &kehu_domain::files::size_words(policy.limits.max_file_size));
     let charges = cases::charges(state, &pc.caller, r)
         .await?
         .into_iter()
@@ -1455,12 +1440,22 @@ pub async fn act(
     };
     match done {
         Ok(_) => Ok(see_other(&format!("/cases/{id}?done=act"))),
-        Err(e) => {
-            let error = Some(ErrorBox::new(&e, pc.c.lang));
-            let page = case_page(&state, &pc, id, &form, &action, error).await.or_page(&pc.c)?;
-            Ok(render(crate::error::status_of(e.kind), &page))
-        }
+        Err(e) => refused_on_page(&state, &pc, id, (&form, &action), &e).await,
     }
+}
+
+/// The case page again with the refusal `e` in its error box, answered with the refusal's
+/// status; `form` and `failed` keep what the refused form held.
+async fn refused_on_page(
+    state: &AppState,
+    pc: &PageCaller,
+    id: i64,
+    (form, failed): (&[(String, String)], &str),
+    e: &Failure,
+) -> PageResult {
+    let error = Some(ErrorBox::new(e, pc.c.lang));
+    let page = case_page(state, pc, id, form, failed, error).await.or_page(&pc.c)?;
+    Ok(render(crate::error::status_of(e.kind), &page))
 }
 
 /// A file posted from the case page (`multipart/form-data`: `csrf` and `file`).
@@ -1478,24 +1473,13 @@ pub async fn attach(
     }
     match crate::case_files::attach(&state, &pc.caller, id, &name, bytes).await {
         Ok(_) => Ok(see_other(&format!("/cases/{id}?done=file#files-h"))),
-        Err(e) => {
-            let error = Some(ErrorBox::new(&e, pc.c.lang));
-            let page = case_page(&state, &pc, id, &[], "", error).await.or_page(&pc.c)?;
-            Ok(render(crate::error::status_of(e.kind), &page))
-        }
+        Err(e) => refused_on_page(&state, &pc, id, (&[], ""), &e).await,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sizes_read_in_bytes_kb_and_mb() {
-        assert_eq!(size_words(33), "33 B");
-        assert_eq!(size_words(2560), "2.5 KB");
-        assert_eq!(size_words(10 * 1024 * 1024), "10 MB");
-    }
 
     #[test]
     fn amounts_in_yuan_are_read_as_fen() {

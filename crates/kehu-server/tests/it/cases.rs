@@ -900,6 +900,25 @@ to = "cancelled"
 by = ["sales_manager"]
 "#;
 
+/// Sends every `(path, body)` as the admin at once; answers each one's status and rule, in order.
+async fn all_at_once(app: &std::sync::Arc<TestApp>, posts: Vec<(String, Value)>) -> Vec<(StatusCode, String)> {
+    let tasks: Vec<_> = posts
+        .into_iter()
+        .map(|(path, body)| {
+            let app = app.clone();
+            tokio::spawn(async move {
+                let (s, b) = app.post(&path, &app.admin, body).await;
+                (s, b["rule"].as_str().unwrap_or_default().to_string())
+            })
+        })
+        .collect();
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
+}
+
 both!(
     a_quota_over_the_customers_cases_holds_under_twenty_concurrent_openings,
     |app: TestApp| async move {
@@ -915,28 +934,14 @@ both!(
         assert_eq!(s, StatusCode::CREATED, "{firm}");
         let firm = firm["id"].as_i64().unwrap();
         let person = app.customer(&app.admin, "钱七", "13900009002").await;
-        let burst = |customer: i64, n: usize| {
-            let app = app.clone();
-            async move {
-                let tasks: Vec<_> = (0..n)
-                    .map(|i| {
-                        let app = app.clone();
-                        tokio::spawn(async move {
-                            let body = json!({ "workflow": "access_pass", "customer_id": customer, "fields": { "holder": format!("持证人{i}") } });
-                            let (s, b) = app.post("/api/v1/cases", &app.admin, body).await;
-                            (s, b["rule"].as_str().unwrap_or_default().to_string())
-                        })
-                    })
-                    .collect();
-                let mut out = Vec::new();
-                for t in tasks {
-                    out.push(t.await.unwrap());
-                }
-                out
-            }
-        };
         for (customer, quota) in [(firm, 2), (person, 1)] {
-            let results = burst(customer, 20).await;
+            let openings = (0..20)
+                .map(|i| {
+                    let body = json!({ "workflow": "access_pass", "customer_id": customer, "fields": { "holder": format!("持证人{i}") } });
+                    ("/api/v1/cases".to_string(), body)
+                })
+                .collect();
+            let results = all_at_once(&app, openings).await;
             let issued = results.iter().filter(|(s, _)| *s == StatusCode::CREATED).count();
             assert_eq!(issued, quota, "{results:?}");
             assert!(
@@ -1020,22 +1025,11 @@ both!(
                 assert_eq!(s, StatusCode::CREATED, "{c}");
                 ids.push(c["id"].as_i64().unwrap());
             }
-            let tasks: Vec<_> = ids
+            let issues = ids
                 .into_iter()
-                .map(|id| {
-                    let app = app.clone();
-                    tokio::spawn(async move {
-                        let (s, b) = app
-                            .post(&format!("/api/v1/cases/{id}/actions/issue"), &app.admin, json!({}))
-                            .await;
-                        (s, b["rule"].as_str().unwrap_or_default().to_string())
-                    })
-                })
+                .map(|id| (format!("/api/v1/cases/{id}/actions/issue"), json!({})))
                 .collect();
-            let mut results = Vec::new();
-            for t in tasks {
-                results.push(t.await.unwrap());
-            }
+            let results = all_at_once(&app, issues).await;
             let issued = results.iter().filter(|(s, _)| *s == StatusCode::OK).count();
             assert_eq!(issued, quota, "{results:?}");
             assert!(
